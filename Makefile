@@ -1,0 +1,48 @@
+# The two set-up commands of the README. Both install what they need on a fresh
+# Debian 12 / Raspberry Pi OS bookworm machine, and are quick on a second run.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMPS := .stamps
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian's own python3 (not a pyenv shim), so the box runs what Raspberry Pi OS ships.
+BASE_PYTHON := $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
+
+# What the product and its tests need from Debian:
+#  - python3-venv, python3-dev, gcc, libasound2-dev: build pyalsaaudio into the venv
+#  - alsa-utils: ALSA tools for the audio driver
+#  - sox: resampling for the minimodem cross-checks and audio file conversion
+#  - multimon-ng, minimodem: independent DTMF and FSK peers in the tests
+#  - asterisk-core-sounds-en-wav, asterisk-moh-opsound-wav: real speech and music corpus
+#  - chromium, chromium-driver: the web admin's browser tests
+APT_PACKAGES := python3-venv python3-dev gcc libasound2-dev alsa-utils sox \
+	multimon-ng minimodem asterisk-core-sounds-en-wav asterisk-moh-opsound-wav \
+	chromium chromium-driver
+
+.PHONY: run test install clean
+
+run: install
+	$(VENV)/bin/linebox run --board virtual
+
+test: install
+	$(PYTHON) -m pytest
+
+install: $(STAMPS)/venv
+
+$(STAMPS)/apt: Makefile
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/venv: setup.py $(STAMPS)/apt
+	@[ -x $(PYTHON) ] || $(BASE_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) $(STAMPS) build *.egg-info

@@ -1,0 +1,1 @@
+"""The composition root: the ``linebox`` command line wires the layers together."""

@@ -1,0 +1,5 @@
+import sys
+
+from linebox.cli import main
+
+sys.exit(main())

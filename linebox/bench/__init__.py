@@ -1,0 +1,3 @@
+"""Benchmarks for ``linebox bench``; add a new benchmark's module here."""
+
+BENCHMARKS: tuple = ()

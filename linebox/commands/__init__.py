@@ -1,0 +1,8 @@
+"""The command groups of ``linebox``, in the order ``--help`` lists them.
+
+Each module has ``register(subparsers)``; add a new group's module here.
+"""
+
+from linebox.commands import bench, run
+
+COMMAND_GROUPS = (run, bench)
