@@ -3,6 +3,6 @@
 Each module has ``register(subparsers)``; add a new group's module here.
 """
 
-from linebox.commands import bench, run
+from linebox.commands import bench, dsp, run
 
-COMMAND_GROUPS = (run, bench)
+COMMAND_GROUPS = (run, dsp, bench)
