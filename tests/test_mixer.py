@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from firmware import FirmwareError
+from firmware.media.mixer import Mixer
+from firmware.media.tickstats import TickStats
+
+
+def frames(n_rows, value_per_row):
+    return np.stack([np.full(160, v, dtype=np.int16) for v in value_per_row[:n_rows]])
+
+
+def test_two_party_bridge_and_silence_elsewhere():
+    mixer = Mixer(n_ports=4, n_players=1)
+    mixer.bridge(0, 2)
+    out = mixer.mix(frames(4, [100, 200, 300, 400]), frames(1, [7]))
+    assert out[:, 0].tolist() == [300, 0, 100, 0]
+    assert mixer.bridged_pairs() == [(0, 2)]
+
+
+def test_conference_hears_everyone_but_self_and_player_mixes_in():
+    mixer = Mixer(n_ports=4, n_players=2)
+    mixer.conference([0, 1, 3])
+    mixer.listen_player(2, 1, gain_db=-6.0)
+    out = mixer.mix(frames(4, [10, 20, 30, 40]), frames(2, [1000, 2000]))
+    assert out[:, 0].tolist() == [60, 50, round(2000 * 10 ** (-6 / 20)), 30]
+
+
+def test_clipping_instead_of_wrapping():
+    mixer = Mixer(n_ports=3, n_players=0)
+    mixer.conference([0, 1, 2])
+    out = mixer.mix(frames(3, [30000, 30000, -30000]), np.zeros((0, 160)))
+    assert out[2, 0] == 32767 and out[0, 0] == 0
+
+
+def test_isolate_removes_both_directions():
+    mixer = Mixer(n_ports=3, n_players=1)
+    mixer.conference([0, 1, 2])
+    mixer.listen_player(1, 0)
+    mixer.isolate(1)
+    assert mixer.hears(1) == ([], [])
+    assert mixer.hears(0) == ([2], [])
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.bridge(0, 9),
+    lambda m: m.listen_port(1, 1),
+    lambda m: m.listen_player(0, 5),
+])
+def test_bad_references_are_refused(call):
+    mixer = Mixer(n_ports=3, n_players=1)
+    with pytest.raises(FirmwareError):
+        call(mixer)
+    assert mixer.hears(0) == ([], [])
+
+
+def test_tick_stats_percentiles_and_misses():
+    stats = TickStats(window=1000)
+    for ms in [1.0] * 980 + [10.0] * 15 + [25.0] * 5:
+        stats.record(ms)
+    summary = stats.summary()
+    assert summary.ticks == 1000 and summary.deadline_misses == 5
+    assert summary.tick_p50_ms == 1.0 and summary.tick_max_ms == 25.0
+    assert 10.0 <= summary.tick_p99_ms <= 25.0
