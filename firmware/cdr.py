@@ -1,0 +1,296 @@
+"""Call detail records: one row per call in SQLite, exported as Asterisk's ``Master.csv``.
+
+The engine hands a finished call to :meth:`CdrStore.record` as a :class:`CallRecord`
+(times already converted from engine time to epoch seconds by the caller). The row is
+inserted through sqlite-utils on a connection in WAL mode with ``synchronous=FULL`` and
+autocommit, so when ``record`` returns the record is committed and survives a crash or a
+power cut (see :mod:`firmware.config.db`). Records are checked first: a bad record is
+refused with a FirmwareError naming the field, and nothing is written.
+
+Durations follow Asterisk: ``duration`` = end - start and ``billsec`` = end - answer
+(0 when unanswered), in whole seconds rounded half up from the millisecond differences.
+
+:func:`write_master_csv` writes the columns in the order of Asterisk's cdr_csv backend
+(``build_csv_record`` in cdr/cdr_csv.c, with ``loguniqueid`` and ``loguserfield`` on):
+accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start,
+answer, end, duration, billsec, disposition, amaflags, uniqueid, userfield. Like
+Asterisk it writes no header line, quotes every text field (doubling inner quotes), leaves
+the integers unquoted, writes times as ``YYYY-MM-DD HH:MM:SS`` in the requested time zone
+and leaves an absent answer time as an empty, unquoted field; existing CDR tools read it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TextIO
+
+import sqlite_utils
+
+from drivers.logs import EventLogger
+from firmware import FirmwareError
+from firmware.config.db import Migration, connect, migrate
+
+COMPONENT = "cdr"
+
+MASTER_CSV_COLUMNS = (
+    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
+    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield",
+)
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # cdr_csv.c DATE_FORMAT "%Y-%m-%d %T"
+MAX_TEXT = 200
+
+
+class Disposition(StrEnum):
+    ANSWERED = "ANSWERED"
+    NO_ANSWER = "NO ANSWER"
+    BUSY = "BUSY"
+    FAILED = "FAILED"
+
+
+class HangupBy(StrEnum):
+    CALLER = "caller"
+    CALLEE = "callee"
+    SYSTEM = "system"
+
+
+class AmaFlags(StrEnum):
+    OMIT = "OMIT"
+    BILLING = "BILLING"
+    DOCUMENTATION = "DOCUMENTATION"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One finished call. Ports are board port numbers; an extension implies an FXS port."""
+
+    uniqueid: str
+    start: float
+    end: float
+    disposition: Disposition
+    hangup_by: HangupBy
+    answer: float | None = None
+    caller_number: str = ""
+    caller_name: str = ""
+    dst: str = ""
+    src_port: int | None = None
+    src_extension: str = ""
+    dst_port: int | None = None
+    dst_extension: str = ""
+    context: str = ""
+    hangup_cause: str = ""
+    lastapp: str = ""
+    lastdata: str = ""
+    accountcode: str = ""
+    amaflags: AmaFlags = AmaFlags.DOCUMENTATION
+    userfield: str = ""
+
+    @property
+    def duration(self) -> int:
+        return _whole_seconds(self.end - self.start)
+
+    @property
+    def billsec(self) -> int:
+        return 0 if self.answer is None else _whole_seconds(self.end - self.answer)
+
+
+def _whole_seconds(seconds: float) -> int:
+    return int((round(seconds * 1000) + 500) // 1000)
+
+
+_TEXT_FIELDS = ("uniqueid", "caller_number", "caller_name", "dst", "src_extension", "dst_extension", "context",
+                "hangup_cause", "lastapp", "lastdata", "accountcode", "userfield")
+
+
+def check_record(record: CallRecord) -> CallRecord:
+    """``record`` with its enums normalised; FirmwareError naming the first bad field."""
+    for name in _TEXT_FIELDS:
+        value = getattr(record, name)
+        if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
+            raise FirmwareError(f"cdr.{name}: expected printable text up to {MAX_TEXT} characters, got {value!r}")
+    if not record.uniqueid:
+        raise FirmwareError("cdr.uniqueid: missing")
+    for name in ("start", "end", "answer"):
+        value = getattr(record, name)
+        if name == "answer" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise FirmwareError(f"cdr.{name}: expected epoch seconds, got {value!r}")
+    if record.end < record.start:
+        raise FirmwareError(f"cdr.end: {record.end} is before start {record.start}")
+    if record.answer is not None and not record.start <= record.answer <= record.end:
+        raise FirmwareError(f"cdr.answer: {record.answer} is not between start {record.start} and end {record.end}")
+    for name in ("src_port", "dst_port"):
+        value = getattr(record, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 63):
+            raise FirmwareError(f"cdr.{name}: expected a port 0-63 or none, got {value!r}")
+    enums = {"disposition": Disposition, "hangup_by": HangupBy, "amaflags": AmaFlags}
+    values: dict[str, Any] = {}
+    for name, enum in enums.items():
+        value = getattr(record, name)
+        if value not in {member.value for member in enum}:
+            options = ", ".join(member.value for member in enum)
+            raise FirmwareError(f"cdr.{name}: expected one of {options}, got {value!r}")
+        values[name] = enum(value)
+    answered = values["disposition"] is Disposition.ANSWERED
+    if answered != (record.answer is not None):
+        raise FirmwareError("cdr.answer: an ANSWERED call needs an answer time and only an ANSWERED call has one")
+    return CallRecord(**{**{f.name: getattr(record, f.name) for f in fields(record)}, **values})
+
+
+MIGRATIONS = (
+    Migration(1, "call detail records", (
+        "CREATE TABLE cdr ("
+        " id INTEGER PRIMARY KEY,"
+        " uniqueid TEXT NOT NULL UNIQUE,"
+        " start REAL NOT NULL,"
+        " answer REAL,"
+        " \"end\" REAL NOT NULL,"
+        " duration INTEGER NOT NULL,"
+        " billsec INTEGER NOT NULL,"
+        " disposition TEXT NOT NULL CHECK (disposition IN ('ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED')),"
+        " hangup_by TEXT NOT NULL CHECK (hangup_by IN ('caller', 'callee', 'system')),"
+        " hangup_cause TEXT NOT NULL DEFAULT '',"
+        " caller_number TEXT NOT NULL DEFAULT '',"
+        " caller_name TEXT NOT NULL DEFAULT '',"
+        " dst TEXT NOT NULL DEFAULT '',"
+        " src_port INTEGER,"
+        " src_extension TEXT NOT NULL DEFAULT '',"
+        " dst_port INTEGER,"
+        " dst_extension TEXT NOT NULL DEFAULT '',"
+        " context TEXT NOT NULL DEFAULT '',"
+        " lastapp TEXT NOT NULL DEFAULT '',"
+        " lastdata TEXT NOT NULL DEFAULT '',"
+        " accountcode TEXT NOT NULL DEFAULT '',"
+        " amaflags TEXT NOT NULL DEFAULT 'DOCUMENTATION',"
+        " userfield TEXT NOT NULL DEFAULT '')",
+        "CREATE INDEX cdr_start ON cdr (start)",
+    )),
+)
+
+
+class CdrStore:
+    """The CDR table; may share the database file with the configuration."""
+
+    def __init__(self, path: str | Path, log: EventLogger | None = None) -> None:
+        self.path = Path(path)
+        self.log = log or EventLogger("cdr")
+        self.conn = connect(self.path)
+        try:
+            migrate(self.conn, COMPONENT, MIGRATIONS)
+        except FirmwareError:
+            self.conn.close()
+            raise
+        self.db = sqlite_utils.Database(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> CdrStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record(self, record: CallRecord) -> int:
+        """Stores one call; when this returns the row is committed. Returns its id."""
+        checked = check_record(record)
+        row = {**asdict(checked), "duration": checked.duration, "billsec": checked.billsec}
+        row.update({name: str(row[name]) for name in ("disposition", "hangup_by", "amaflags")})
+        try:
+            table = self.db.table("cdr")
+            table.insert(row)
+            row_id = int(table.last_pk)
+        except sqlite3.Error as exc:
+            raise FirmwareError(f"cdr {checked.uniqueid}: cannot store: {exc}") from exc
+        self.log.info("cdr_stored", uniqueid=checked.uniqueid, disposition=checked.disposition.value,
+                      duration=checked.duration)
+        return row_id
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM cdr").fetchone()[0])
+
+    def records(self, since: float | None = None, until: float | None = None) -> Iterator[CallRecord]:
+        """Records whose start is in [since, until), oldest first."""
+        where, params = [], []
+        if since is not None:
+            where.append("start >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("start < ?")
+            params.append(until)
+        sql = "SELECT * FROM cdr" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY start, id"
+        names = {f.name for f in fields(CallRecord)}
+        for row in self.db.query(sql, params):
+            values = {key: value for key, value in row.items() if key in names}
+            values["disposition"] = Disposition(values["disposition"])
+            values["hangup_by"] = HangupBy(values["hangup_by"])
+            values["amaflags"] = AmaFlags(values["amaflags"])
+            yield CallRecord(**values)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _date(epoch: float | None, tz: dt.tzinfo) -> str:
+    if epoch is None:
+        return ""
+    return _quoted(dt.datetime.fromtimestamp(epoch, tz).strftime(DATE_FORMAT))
+
+
+def clid(name: str, number: str) -> str:
+    """Asterisk's CALLERID(all) form: ``"Name" <number>``, or the one that is present."""
+    if name and number:
+        return f'"{name}" <{number}>'
+    return name or number
+
+
+def channel(port: int | None, extension: str) -> str:
+    """``FXS/2`` for an extension's port, ``FXO/0`` for a line; "" without a port."""
+    if port is None:
+        return ""
+    return f"{'FXS' if extension else 'FXO'}/{port}"
+
+
+def master_csv_line(record: CallRecord, tz: dt.tzinfo) -> str:
+    """One Master.csv line (with its newline) for ``record``, times in ``tz``."""
+    fields_out = [
+        _quoted(record.accountcode),
+        _quoted(record.caller_number),
+        _quoted(record.dst),
+        _quoted(record.context),
+        _quoted(clid(record.caller_name, record.caller_number)),
+        _quoted(channel(record.src_port, record.src_extension)),
+        _quoted(channel(record.dst_port, record.dst_extension)),
+        _quoted(record.lastapp),
+        _quoted(record.lastdata),
+        _date(record.start, tz),
+        _date(record.answer, tz),
+        _date(record.end, tz),
+        str(record.duration),
+        str(record.billsec),
+        _quoted(str(record.disposition)),
+        _quoted(str(record.amaflags)),
+        _quoted(record.uniqueid),
+        _quoted(record.userfield),
+    ]
+    assert len(fields_out) == len(MASTER_CSV_COLUMNS)
+    return ",".join(fields_out) + "\n"
+
+
+def write_master_csv(records: Iterable[CallRecord], out: TextIO, tz: dt.tzinfo = dt.UTC,
+                     header: bool = False) -> int:
+    """Writes ``records`` as Master.csv to ``out``; returns how many. ``header`` adds column names."""
+    if header:
+        out.write(",".join(MASTER_CSV_COLUMNS) + "\n")
+    count = 0
+    for record in records:
+        out.write(master_csv_line(record, tz))
+        count += 1
+    return count

@@ -1,0 +1,71 @@
+"""The demo configuration of the virtual board, stored on the first start of ``make run``.
+
+Two exchange lines on the FXO ports 0-1, four extensions 201-204 on the FXS ports 2-5,
+a ring group ``office`` (number 600) with all four, business hours Monday to Friday
+09:00-17:00 (America/New_York, zone ``us``), inbound calls to the ring group in hours and
+to extension 201 after hours; outbound calls limited to local numbers after hours.
+"""
+
+from __future__ import annotations
+
+from firmware.config.model import (
+    Config,
+    Destination,
+    DestinationKind,
+    Extension,
+    InboundRoute,
+    Line,
+    OutboundClass,
+    RingGroup,
+    RouteWhen,
+    Security,
+    Zone,
+)
+from firmware.config.store import ConfigStore
+from firmware.schedule import Schedule, TimeRange
+
+DEMO_BOARD = "virtual"
+BUSINESS_HOURS = (TimeRange(9 * 60, 17 * 60),)
+
+
+def demo_config() -> Config:
+    office = Schedule(name="office", timezone="America/New_York", hours=(BUSINESS_HOURS,) * 5 + ((), ()))
+    return Config(
+        board=DEMO_BOARD,
+        zone=Zone.US,
+        lines=(
+            Line(port=0, name="Line 1", number="2125550100"),
+            Line(port=1, name="Line 2", number="2125550101"),
+        ),
+        extensions=(
+            Extension(number="201", port=2, name="Reception", voicemail=True),
+            Extension(number="202", port=3, name="Sales"),
+            Extension(number="203", port=4, name="Support", outbound_class=OutboundClass.LOCAL),
+            Extension(number="204", port=5, name="Office", outbound_class=OutboundClass.INTERNATIONAL),
+        ),
+        ring_groups=(
+            RingGroup(name="office", number="600", members=("201", "202", "203", "204"),
+                      no_answer=Destination(DestinationKind.VOICEMAIL, "201")),
+        ),
+        routes=(
+            InboundRoute(name="business hours", destination=Destination(DestinationKind.RING_GROUP, "office"),
+                         schedule="office", when=RouteWhen.OPEN),
+            InboundRoute(name="after hours", destination=Destination(DestinationKind.EXTENSION, "201"),
+                         schedule="office", when=RouteWhen.CLOSED),
+        ),
+        schedules=(office,),
+        security=Security(after_hours_schedule="office", after_hours_max_class=OutboundClass.LOCAL),
+    )
+
+
+def seed_demo(store: ConfigStore) -> Config:
+    """Stores the demo configuration (replacing what is there); returns the stored snapshot."""
+    return store.save(demo_config(), source="demo")
+
+
+def seed_demo_if_empty(store: ConfigStore) -> bool:
+    """Seeds the demo into a fresh database only; True when it did."""
+    if not store.is_empty():
+        return False
+    seed_demo(store)
+    return True

@@ -1,0 +1,364 @@
+"""The box's configuration as an immutable snapshot: enums and frozen dataclasses.
+
+A :class:`Config` is what ``ConfigStore.load()`` returns and what the call engine holds:
+frozen dataclasses and tuples all the way down, so a snapshot can be shared between
+threads and kept by a running call while a newer one is loaded. Lookups by key
+(``config.extension("201")``) and the derived dial plan are computed once per snapshot.
+
+Values left ``None`` follow the country zone (language, caller-ID standard, outside-line
+prefix, external digit maps): :data:`ZONE_DEFAULTS` here, and the numbering table of
+:mod:`firmware.tollguard`. Field meanings, bounds and
+defaults are documented in docs/configuration.md; types and bounds are enforced by
+:mod:`firmware.config.codec`, cross-references by :mod:`firmware.config.validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from types import MappingProxyType
+
+from firmware.dialplan import EXTERNAL_CLASSES, DialPlan
+from firmware.schedule import Schedule
+from firmware.tollguard import NUMBERING
+
+
+class Zone(StrEnum):
+    US = "us"
+    CA = "ca"
+    UK = "uk"
+    DE = "de"
+    FR = "fr"
+    ES = "es"
+    IT = "it"
+    PT = "pt"
+    NL = "nl"
+    GR = "gr"
+    MX = "mx"
+    CO = "co"
+    AR = "ar"
+    CL = "cl"
+    BR = "br"
+    AU = "au"
+
+
+class CallerIdStandard(StrEnum):
+    BELL202 = "bell202"
+    V23 = "v23"
+    V23_BT = "v23_bt"
+    DTMF = "dtmf"
+
+
+class DisconnectMethod(StrEnum):
+    POLARITY_REVERSAL = "polarity_reversal"
+    LOOP_CURRENT_DROP = "loop_current_drop"
+    BUSY_TONE = "busy_tone"
+    SILENCE_TIMEOUT = "silence_timeout"
+
+
+class Dialling(StrEnum):
+    DTMF = "dtmf"
+    PULSE = "pulse"
+
+
+class OutboundClass(StrEnum):
+    INTERNAL = "internal"
+    LOCAL = "local"
+    NATIONAL = "national"
+    INTERNATIONAL = "international"
+
+
+class DestinationKind(StrEnum):
+    EXTENSION = "extension"
+    RING_GROUP = "ring_group"
+    IVR = "ivr"
+    QUEUE = "queue"
+    VOICEMAIL = "voicemail"
+    HANGUP = "hangup"
+
+
+class RingStrategy(StrEnum):
+    RINGALL = "ringall"
+    LINEAR = "linear"
+
+
+class RouteWhen(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class PortKind(StrEnum):
+    FXO = "fxo"
+    FXS = "fxs"
+
+
+@dataclass(frozen=True)
+class ZoneDefaults:
+    """What a zone implies unless the configuration says otherwise."""
+
+    caller_id_standard: CallerIdStandard
+    language: str
+    outside_prefix: str
+
+
+_BELL, _V23, _BT, _DTMF = (CallerIdStandard.BELL202, CallerIdStandard.V23, CallerIdStandard.V23_BT,
+                           CallerIdStandard.DTMF)
+ZONE_DEFAULTS: Mapping[Zone, ZoneDefaults] = MappingProxyType({
+    # Caller ID: Telcordia GR-30-CORE Bell 202 FSK in NANP; ETSI EN 300 659 V.23 FSK in most
+    # of Europe; BT SIN 227 in the UK; DTMF (ETSI EN 300 659-1 annex) in NL and BR. The
+    # Latin-American Bell 202 entries are carrier practice, not a national standard: override
+    # caller_id_standard if the line delivers something else.
+    Zone.US: ZoneDefaults(_BELL, "en", "9"),
+    Zone.CA: ZoneDefaults(_BELL, "en", "9"),
+    Zone.UK: ZoneDefaults(_BT, "en", "0"),  # not 9: 9 + a local number beginning 99 would reach 999 first
+    Zone.DE: ZoneDefaults(_V23, "de", "0"),
+    Zone.FR: ZoneDefaults(_V23, "fr", "0"),
+    Zone.ES: ZoneDefaults(_V23, "es", "9"),
+    Zone.IT: ZoneDefaults(_V23, "it", "0"),
+    Zone.PT: ZoneDefaults(_V23, "pt", "0"),
+    Zone.NL: ZoneDefaults(_DTMF, "nl", "0"),
+    Zone.GR: ZoneDefaults(_V23, "el", "9"),
+    Zone.MX: ZoneDefaults(_BELL, "es", "9"),
+    Zone.CO: ZoneDefaults(_BELL, "es", "9"),
+    Zone.AR: ZoneDefaults(_BELL, "es", "9"),
+    Zone.CL: ZoneDefaults(_BELL, "es", "9"),
+    Zone.BR: ZoneDefaults(_DTMF, "pt", "9"),
+    Zone.AU: ZoneDefaults(_V23, "en", "9"),
+})
+
+
+@dataclass(frozen=True)
+class BoardPorts:
+    """What the configuration needs to know about a board: its name and port kinds by number.
+
+    The composition root builds it from the board definition (firmware never imports board/).
+    """
+
+    name: str
+    kinds: tuple[PortKind, ...]
+
+    def describe(self) -> str:
+        return f"board {self.name} (ports 0-{len(self.kinds) - 1})" if self.kinds else f"board {self.name} (no ports)"
+
+
+BoardLookup = Callable[[str], "BoardPorts | None"]
+"""Returns the ports of the named board, or None when no such board exists."""
+
+DestinationCheck = Callable[["Config", str], "str | None"]
+"""Checks a destination name of one kind against a configuration: None if fine, else why not."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """An exchange line on an FXO port."""
+
+    port: int
+    name: str
+    number: str = ""
+    disconnect: tuple[DisconnectMethod, ...] = (
+        DisconnectMethod.POLARITY_REVERSAL, DisconnectMethod.LOOP_CURRENT_DROP, DisconnectMethod.BUSY_TONE)
+    silence_timeout_s: int = 120
+    answer_by_polarity_reversal: bool = False
+    dialling: Dialling = Dialling.DTMF
+    group: str = "main"
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """Targets are dialled numbers ("" = off): an internal number, or prefix + outside number."""
+
+    always: str = ""
+    busy: str = ""
+    no_answer: str = ""
+    no_answer_s: int = 20
+
+
+@dataclass(frozen=True)
+class Extension:
+    """A phone on an FXS port."""
+
+    number: str
+    port: int
+    name: str = ""
+    outbound_class: OutboundClass = OutboundClass.NATIONAL
+    dnd: bool = False
+    forward: Forwarding = Forwarding()
+    pickup_group: str = ""
+    call_waiting: bool = True
+    voicemail: bool = False
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a call goes: a kind and a name (extension number, group/IVR/queue name, mailbox)."""
+
+    kind: DestinationKind
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}" if self.kind == DestinationKind.HANGUP else f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class RingGroup:
+    name: str
+    members: tuple[str, ...]
+    number: str = ""
+    strategy: RingStrategy = RingStrategy.RINGALL
+    ring_s: int = 30
+    no_answer: Destination = Destination(DestinationKind.HANGUP)
+
+
+@dataclass(frozen=True)
+class DigitMaps:
+    """Digit maps per class (RFC 3435 syntax). External maps: ``None`` = the zone's own."""
+
+    internal: str = "[1-8]xx"
+    local: str | None = None
+    national: str | None = None
+    international: str | None = None
+    premium: str | None = None
+
+
+@dataclass(frozen=True)
+class DialPlanSettings:
+    outside_prefix: str | None = None
+    inter_digit_timeout_ms: int = 4000
+    incomplete_timeout_ms: int = 16000
+    trunk_group: str = "main"
+    maps: DigitMaps = DigitMaps()
+
+
+@dataclass(frozen=True)
+class InboundRoute:
+    """First matching route wins. ``None`` = any line / any caller / any time."""
+
+    name: str
+    destination: Destination
+    line: int | None = None
+    caller_id: str | None = None
+    schedule: str | None = None
+    when: RouteWhen = RouteWhen.OPEN
+
+
+@dataclass(frozen=True)
+class FeatureCodes:
+    forward_always: str = "*72"
+    forward_busy: str = "*90"
+    forward_no_answer: str = "*92"
+    forward_cancel: str = "*73"
+    dnd_on: str = "*78"
+    dnd_off: str = "*79"
+    group_pickup: str = "*8"
+    directed_pickup: str = "**"
+    voicemail: str = "*97"
+    agent_login: str = "*45"
+    agent_logout: str = "*46"
+    agent_pause: str = "*47"
+    agent_unpause: str = "*48"
+
+
+FEATURES_WITH_ARGUMENT = ("forward_always", "forward_busy", "forward_no_answer", "directed_pickup")
+"""Feature codes followed by digits: a forwarding target or the extension to pick up."""
+
+
+@dataclass(frozen=True)
+class Security:
+    trunk_to_trunk_allowed: bool = False
+    after_hours_schedule: str | None = None
+    after_hours_max_class: OutboundClass = OutboundClass.LOCAL
+    allow_premium: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    board: str = "virtual"
+    zone: Zone = Zone.US
+    language: str | None = None
+    caller_id_standard: CallerIdStandard | None = None
+    lines: tuple[Line, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+    ring_groups: tuple[RingGroup, ...] = ()
+    dialplan: DialPlanSettings = DialPlanSettings()
+    routes: tuple[InboundRoute, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    feature_codes: FeatureCodes = FeatureCodes()
+    security: Security = Security()
+
+    # -- values that follow the zone ------------------------------------------------------
+
+    def effective_language(self) -> str:
+        return self.language or ZONE_DEFAULTS[self.zone].language
+
+    def effective_caller_id_standard(self) -> CallerIdStandard:
+        return self.caller_id_standard or ZONE_DEFAULTS[self.zone].caller_id_standard
+
+    def outside_prefix(self) -> str:
+        prefix = self.dialplan.outside_prefix
+        return ZONE_DEFAULTS[self.zone].outside_prefix if prefix is None else prefix
+
+    def emergency_numbers(self) -> tuple[str, ...]:
+        return NUMBERING[self.zone].emergency
+
+    def digit_maps(self) -> dict[str, str]:
+        """Effective maps: ``internal`` and each external class (zone default where None)."""
+        zone_maps = NUMBERING[self.zone].maps()
+        maps = {"internal": self.dialplan.maps.internal}
+        for number_class in EXTERNAL_CLASSES:
+            own = getattr(self.dialplan.maps, number_class)
+            maps[number_class] = zone_maps[number_class] if own is None else own
+        return maps
+
+    @cached_property
+    def _dial_plan(self) -> DialPlan:
+        maps = self.digit_maps()
+        codes = {name: getattr(self.feature_codes, name) for name in FeatureCodes.__dataclass_fields__}
+        return DialPlan(
+            emergency=self.emergency_numbers(),
+            internal_map=maps.pop("internal"),
+            external_maps=maps,
+            outside_prefix=self.outside_prefix(),
+            feature_codes=codes,
+            feature_arguments=FEATURES_WITH_ARGUMENT,
+            inter_digit_timeout_ms=self.dialplan.inter_digit_timeout_ms,
+            incomplete_timeout_ms=self.dialplan.incomplete_timeout_ms,
+        )
+
+    def dial_plan(self) -> DialPlan:
+        """The combined dial plan of this snapshot (built once)."""
+        return self._dial_plan
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    @cached_property
+    def _index(self) -> dict[str, dict]:
+        return {
+            "line": {line.port: line for line in self.lines},
+            "extension": {ext.number: ext for ext in self.extensions},
+            "extension_port": {ext.port: ext for ext in self.extensions},
+            "ring_group": {group.name: group for group in self.ring_groups},
+            "schedule": {schedule.name: schedule for schedule in self.schedules},
+        }
+
+    def line(self, port: int) -> Line | None:
+        return self._index["line"].get(port)
+
+    def extension(self, number: str) -> Extension | None:
+        return self._index["extension"].get(number)
+
+    def extension_on_port(self, port: int) -> Extension | None:
+        return self._index["extension_port"].get(port)
+
+    def ring_group(self, name: str) -> RingGroup | None:
+        return self._index["ring_group"].get(name)
+
+    def schedule(self, name: str) -> Schedule | None:
+        return self._index["schedule"].get(name)
+
+    def internal_numbers(self) -> frozenset[str]:
+        """Numbers an extension dials without the outside prefix: extensions and ring groups."""
+        numbers = {ext.number for ext in self.extensions}
+        numbers.update(group.number for group in self.ring_groups if group.number)
+        return frozenset(numbers)

@@ -1,0 +1,260 @@
+"""The configuration's tables in SQLite, their migrations, and rows ↔ the YAML-form dict.
+
+Scalar settings (board, zone, dial-plan timers, security…) live in ``settings`` as JSON
+values under dotted keys (``dialplan.inter_digit_timeout_ms``); lists live in their own
+tables with a ``position`` column that keeps the installer's order (routes are matched
+first to last). ``revision`` holds one counter, incremented by every committed change:
+the running engine polls it (``ConfigStore.config_version()``) to learn about changes.
+
+Migrations (component ``config``):
+
+1. the first schema, as shipped;
+2. per-line silence timeout and answer detection by polarity reversal; per-extension
+   forwarding on busy / no answer, call waiting and voicemail (new columns with defaults);
+3. feature codes move from ``settings`` keys ``feature.<name>`` to a ``feature_codes``
+   table (a data-moving migration).
+
+Keys missing from a database (a setting added later) take their documented default when
+loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from firmware.config.db import Migration
+from firmware.schedule import WEEKDAYS, TimeRange
+
+COMPONENT = "config"
+
+_V1 = (
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE lines ("
+    " port INTEGER PRIMARY KEY CHECK (port BETWEEN 0 AND 63),"
+    " position INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " number TEXT NOT NULL DEFAULT '',"
+    " disconnect TEXT NOT NULL,"
+    " dialling TEXT NOT NULL CHECK (dialling IN ('dtmf', 'pulse')),"
+    " trunk_group TEXT NOT NULL)",
+    "CREATE TABLE extensions ("
+    " number TEXT PRIMARY KEY,"
+    " position INTEGER NOT NULL,"
+    " port INTEGER NOT NULL UNIQUE CHECK (port BETWEEN 0 AND 63),"
+    " name TEXT NOT NULL DEFAULT '',"
+    " outbound_class TEXT NOT NULL,"
+    " dnd INTEGER NOT NULL DEFAULT 0,"
+    " forward_always TEXT NOT NULL DEFAULT '',"
+    " pickup_group TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE ring_groups ("
+    " name TEXT PRIMARY KEY,"
+    " position INTEGER NOT NULL,"
+    " number TEXT NOT NULL DEFAULT '',"
+    " strategy TEXT NOT NULL,"
+    " ring_s INTEGER NOT NULL,"
+    " no_answer_kind TEXT NOT NULL,"
+    " no_answer_name TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE ring_group_members ("
+    " group_name TEXT NOT NULL REFERENCES ring_groups(name) ON DELETE CASCADE,"
+    " position INTEGER NOT NULL,"
+    " extension TEXT NOT NULL,"
+    " PRIMARY KEY (group_name, position))",
+    "CREATE TABLE schedules (name TEXT PRIMARY KEY, position INTEGER NOT NULL, timezone TEXT NOT NULL)",
+    "CREATE TABLE schedule_hours ("
+    " schedule TEXT NOT NULL REFERENCES schedules(name) ON DELETE CASCADE,"
+    " weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),"
+    " position INTEGER NOT NULL,"
+    " start_min INTEGER NOT NULL,"
+    " end_min INTEGER NOT NULL,"
+    " PRIMARY KEY (schedule, weekday, position))",
+    "CREATE TABLE holidays ("
+    " schedule TEXT NOT NULL REFERENCES schedules(name) ON DELETE CASCADE,"
+    " date TEXT NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (schedule, date))",
+    "CREATE TABLE routes ("
+    " position INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " line INTEGER,"
+    " caller_id TEXT,"
+    " schedule TEXT,"
+    " when_state TEXT NOT NULL,"
+    " dest_kind TEXT NOT NULL,"
+    " dest_name TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)",
+    "INSERT INTO revision (id, value) VALUES (1, 0)",
+)
+
+_V2 = (
+    "ALTER TABLE lines ADD COLUMN silence_timeout_s INTEGER NOT NULL DEFAULT 120",
+    "ALTER TABLE lines ADD COLUMN answer_by_polarity_reversal INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE extensions ADD COLUMN forward_busy TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE extensions ADD COLUMN forward_no_answer TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE extensions ADD COLUMN forward_no_answer_s INTEGER NOT NULL DEFAULT 20",
+    "ALTER TABLE extensions ADD COLUMN call_waiting INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE extensions ADD COLUMN voicemail INTEGER NOT NULL DEFAULT 0",
+)
+
+
+def _v3_feature_codes_table(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE feature_codes (feature TEXT PRIMARY KEY, code TEXT NOT NULL UNIQUE)")
+    rows = conn.execute("SELECT key, value FROM settings WHERE key LIKE 'feature.%'").fetchall()
+    for key, value in rows:
+        conn.execute("INSERT INTO feature_codes (feature, code) VALUES (?, ?)",
+                     (key.removeprefix("feature."), json.loads(value)))
+    conn.execute("DELETE FROM settings WHERE key LIKE 'feature.%'")
+
+
+MIGRATIONS = (
+    Migration(1, "initial configuration schema", _V1),
+    Migration(2, "line silence timeout and polarity answer; extension forwarding, call waiting, voicemail", _V2),
+    Migration(3, "feature codes in their own table", _v3_feature_codes_table),
+)
+
+_SETTINGS = (
+    "board", "zone", "language", "caller_id_standard",
+    "dialplan.outside_prefix", "dialplan.inter_digit_timeout_ms", "dialplan.incomplete_timeout_ms",
+    "dialplan.trunk_group", "dialplan.maps.internal", "dialplan.maps.local", "dialplan.maps.national",
+    "dialplan.maps.international", "dialplan.maps.premium",
+    "security.trunk_to_trunk_allowed", "security.after_hours_schedule", "security.after_hours_max_class",
+    "security.allow_premium",
+)
+_TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
+           "schedules", "routes", "feature_codes")
+
+
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data[part]
+    return data
+
+
+def _put(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        data = data.setdefault(part, {})
+    data[last] = value
+
+
+def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
+    """Replaces every configuration row with ``data`` (the YAML form). Inside a transaction."""
+    for table in _TABLES:
+        conn.execute(f"DELETE FROM {table}")
+    for key in _SETTINGS:
+        conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(_get(data, key))))
+    for position, line in enumerate(data["lines"]):
+        conn.execute(
+            "INSERT INTO lines (port, position, name, number, disconnect, dialling, trunk_group,"
+            " silence_timeout_s, answer_by_polarity_reversal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (line["port"], position, line["name"], line["number"], ",".join(line["disconnect"]), line["dialling"],
+             line["group"], line["silence_timeout_s"], int(line["answer_by_polarity_reversal"])))
+    for position, ext in enumerate(data["extensions"]):
+        forward = ext["forward"]
+        conn.execute(
+            "INSERT INTO extensions (number, position, port, name, outbound_class, dnd, forward_always,"
+            " pickup_group, forward_busy, forward_no_answer, forward_no_answer_s, call_waiting, voicemail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ext["number"], position, ext["port"], ext["name"], ext["outbound_class"], int(ext["dnd"]),
+             forward["always"], ext["pickup_group"], forward["busy"], forward["no_answer"],
+             forward["no_answer_s"], int(ext["call_waiting"]), int(ext["voicemail"])))
+    for position, group in enumerate(data["ring_groups"]):
+        conn.execute(
+            "INSERT INTO ring_groups (name, position, number, strategy, ring_s, no_answer_kind, no_answer_name)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (group["name"], position, group["number"], group["strategy"], group["ring_s"],
+             group["no_answer"]["kind"], group["no_answer"]["name"]))
+        for member_position, member in enumerate(group["members"]):
+            conn.execute("INSERT INTO ring_group_members (group_name, position, extension) VALUES (?, ?, ?)",
+                         (group["name"], member_position, member))
+    for position, schedule in enumerate(data["schedules"]):
+        conn.execute("INSERT INTO schedules (name, position, timezone) VALUES (?, ?, ?)",
+                     (schedule["name"], position, schedule["timezone"]))
+        for weekday, day in enumerate(WEEKDAYS):
+            for range_position, text in enumerate(schedule["hours"][day]):
+                time_range = TimeRange.parse(text)
+                conn.execute(
+                    "INSERT INTO schedule_hours (schedule, weekday, position, start_min, end_min)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (schedule["name"], weekday, range_position, time_range.start_min, time_range.end_min))
+        for holiday in schedule["holidays"]:
+            conn.execute("INSERT INTO holidays (schedule, date, name) VALUES (?, ?, ?)",
+                         (schedule["name"], holiday["date"], holiday["name"]))
+    for position, route in enumerate(data["routes"]):
+        conn.execute(
+            "INSERT INTO routes (position, name, line, caller_id, schedule, when_state, dest_kind, dest_name)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (position, route["name"], route["line"], route["caller_id"], route["schedule"], route["when"],
+             route["destination"]["kind"], route["destination"]["name"]))
+    for feature, code in data["feature_codes"].items():
+        conn.execute("INSERT INTO feature_codes (feature, code) VALUES (?, ?)", (feature, code))
+
+
+def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The stored configuration in the YAML form (types are checked by the caller's from_dict)."""
+    data: dict[str, Any] = {}
+    for key, value in conn.execute("SELECT key, value FROM settings ORDER BY key"):
+        _put(data, key, json.loads(value))
+    data["lines"] = [
+        {"port": port, "name": name, "number": number, "disconnect": disconnect.split(",") if disconnect else [],
+         "silence_timeout_s": silence, "answer_by_polarity_reversal": bool(polarity), "dialling": dialling,
+         "group": group}
+        for port, name, number, disconnect, silence, polarity, dialling, group in conn.execute(
+            "SELECT port, name, number, disconnect, silence_timeout_s, answer_by_polarity_reversal, dialling,"
+            " trunk_group FROM lines ORDER BY position")
+    ]
+    data["extensions"] = [
+        {"number": number, "port": port, "name": name, "outbound_class": outbound, "dnd": bool(dnd),
+         "forward": {"always": always, "busy": busy, "no_answer": no_answer, "no_answer_s": no_answer_s},
+         "pickup_group": pickup, "call_waiting": bool(waiting), "voicemail": bool(voicemail)}
+        for number, port, name, outbound, dnd, always, busy, no_answer, no_answer_s, pickup, waiting, voicemail
+        in conn.execute(
+            "SELECT number, port, name, outbound_class, dnd, forward_always, forward_busy, forward_no_answer,"
+            " forward_no_answer_s, pickup_group, call_waiting, voicemail FROM extensions ORDER BY position")
+    ]
+    members: dict[str, list[str]] = {}
+    for group_name, extension in conn.execute(
+            "SELECT group_name, extension FROM ring_group_members ORDER BY group_name, position"):
+        members.setdefault(group_name, []).append(extension)
+    data["ring_groups"] = [
+        {"name": name, "number": number, "members": members.get(name, []), "strategy": strategy,
+         "ring_s": ring_s, "no_answer": {"kind": kind, "name": target}}
+        for name, number, strategy, ring_s, kind, target in conn.execute(
+            "SELECT name, number, strategy, ring_s, no_answer_kind, no_answer_name FROM ring_groups"
+            " ORDER BY position")
+    ]
+    hours: dict[str, dict[str, list[str]]] = {}
+    for schedule, weekday, start, end in conn.execute(
+            "SELECT schedule, weekday, start_min, end_min FROM schedule_hours ORDER BY schedule, weekday, position"):
+        day = hours.setdefault(schedule, {d: [] for d in WEEKDAYS})[WEEKDAYS[weekday]]
+        day.append(str(TimeRange(start, end)))
+    holidays: dict[str, list[dict[str, str]]] = {}
+    for schedule, date, name in conn.execute("SELECT schedule, date, name FROM holidays ORDER BY schedule, date"):
+        holidays.setdefault(schedule, []).append({"date": date, "name": name})
+    data["schedules"] = [
+        {"name": name, "timezone": timezone, "hours": hours.get(name, {d: [] for d in WEEKDAYS}),
+         "holidays": holidays.get(name, [])}
+        for name, timezone in conn.execute("SELECT name, timezone FROM schedules ORDER BY position")
+    ]
+    data["routes"] = [
+        {"name": name, "line": line, "caller_id": caller_id, "schedule": schedule, "when": when,
+         "destination": {"kind": kind, "name": target}}
+        for name, line, caller_id, schedule, when, kind, target in conn.execute(
+            "SELECT name, line, caller_id, schedule, when_state, dest_kind, dest_name FROM routes ORDER BY position")
+    ]
+    data["feature_codes"] = dict(conn.execute("SELECT feature, code FROM feature_codes ORDER BY rowid"))
+    return data
+
+
+def bump_revision(conn: sqlite3.Connection) -> int:
+    conn.execute("UPDATE revision SET value = value + 1 WHERE id = 1")
+    return int(conn.execute("SELECT value FROM revision WHERE id = 1").fetchone()[0])
+
+
+def revision(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT value FROM revision WHERE id = 1").fetchone()[0])
+
+
+def is_empty(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT COUNT(*) FROM settings").fetchone()[0] == 0

@@ -1,0 +1,188 @@
+"""``linebox config export|import|validate|show|route|dial``: the configuration database.
+
+The database is ``--db PATH``, else ``$LINEBOX_DB``, else ``var/linebox.db`` under the
+current folder (created when missing). Board names in the configuration are resolved with
+``board.definitions`` here, in the composition root, because firmware may not import
+board/. Import checks the whole file (types, bounds, cross-references) before replacing
+anything: a broken file is one line on stderr naming the field, exit status 2, and the
+database is unchanged. ``route`` and ``dial`` show the routing and toll decisions for a
+call, with their explanations, against the stored configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from board.definitions import available_boards, load_board
+from firmware import FirmwareError
+from firmware.config import BoardPorts, Config, ConfigStore, PortKind, from_yaml, to_yaml
+from firmware.dialplan import DialKind
+from firmware.routing import route_inbound
+from firmware.tollguard import is_after_hours, may_dial
+
+DEFAULT_DB = Path("var") / "linebox.db"
+EXIT_PROBLEMS = 2
+
+
+def resolve_db_path(option: str | None) -> Path:
+    """``--db``, else ``$LINEBOX_DB``, else ``var/linebox.db`` under the current folder."""
+    if option:
+        return Path(option)
+    return Path(os.environ.get("LINEBOX_DB") or Path.cwd() / DEFAULT_DB)
+
+
+def board_ports(name: str) -> BoardPorts | None:
+    """The configuration's view of a board definition (None: no such board)."""
+    if name not in available_boards():
+        return None
+    definition = load_board(name)
+    return BoardPorts(definition.name, tuple(PortKind(str(port.kind)) for port in definition.ports))
+
+
+def open_store(db: str | None) -> ConfigStore:
+    return ConfigStore(resolve_db_path(db), boards=board_ports)
+
+
+def _read_file(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FirmwareError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+def _parse_time(text: str | None) -> dt.datetime:
+    """ISO 8601 with an offset; naive times are refused. Default: now (the CLI may read the clock)."""
+    if text is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise FirmwareError(f"--at: {text!r} is not an ISO 8601 time like 2026-03-02T10:15+01:00") from exc
+    if when.tzinfo is None:
+        raise FirmwareError(f"--at: {text!r} has no UTC offset (add e.g. +00:00 or Z)")
+    return when
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("config", help="export, import and check the configuration")
+    commands = parser.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+
+    def add(name: str, help_text: str, handler) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--db", help="configuration database (default: $LINEBOX_DB or var/linebox.db)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    export = add("export", "write the configuration as YAML", export_config)
+    export.add_argument("-o", "--output", help="YAML file to write (default: standard output)")
+    imported = add("import", "replace the configuration with a YAML file (checked first)", import_config)
+    imported.add_argument("file", help="YAML file")
+    check = add("validate", "check a YAML file, or the stored configuration", validate_config)
+    check.add_argument("file", nargs="?", help="YAML file (default: the stored configuration)")
+    add("show", "summarise the stored configuration", show_config)
+    route = add("route", "explain where an inbound call would go", explain_route)
+    route.add_argument("--line", type=int, required=True, help="FXO port the call arrives on")
+    route.add_argument("--caller-id", default="", help="caller's number (empty: withheld)")
+    route.add_argument("--at", help="ISO 8601 time with offset (default: now)")
+    dial = add("dial", "explain what dialling a number from an extension does", explain_dial)
+    dial.add_argument("digits", help="digits as keyed, outside prefix included")
+    dial.add_argument("--extension", required=True, help="extension number that dials")
+    dial.add_argument("--at", help="ISO 8601 time with offset, for after-hours rules (default: now)")
+
+
+def export_config(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        text = to_yaml(store.load())
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def import_config(args: argparse.Namespace) -> int:
+    config = from_yaml(_read_file(args.file))
+    with open_store(args.db) as store:
+        store.save(config, source=f"import {args.file}")
+        print(f"linebox: imported {args.file} into {store.path} (revision {store.config_version()})")
+    return 0
+
+
+def validate_config(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        config = from_yaml(_read_file(args.file)) if args.file else store.load()
+        found = store.check(config)
+    for problem in found:
+        print(problem, file=sys.stderr)
+    if found:
+        return EXIT_PROBLEMS
+    print(f"linebox: {args.file or 'stored configuration'}: ok")
+    return 0
+
+
+def _summary(config: Config) -> list[str]:
+    lines = [
+        f"board {config.board}, zone {config.zone}, language {config.effective_language()}, "
+        f"caller ID {config.effective_caller_id_standard()}, outside prefix {config.outside_prefix() or '(none)'}",
+    ]
+    for line in config.lines:
+        lines.append(f"line  port {line.port}: {line.name} {line.number or '-'} group {line.group}, "
+                     f"disconnect {'/'.join(line.disconnect)}, dialling {line.dialling}")
+    for ext in config.extensions:
+        flags = [flag for flag, on in (("dnd", ext.dnd), ("voicemail", ext.voicemail)) if on]
+        lines.append(f"ext   {ext.number} port {ext.port}: {ext.name or '-'} class {ext.outbound_class}"
+                     + (f" [{', '.join(flags)}]" if flags else ""))
+    for group in config.ring_groups:
+        lines.append(f"group {group.name} {group.number or '-'}: {', '.join(group.members)} ({group.strategy}, "
+                     f"{group.ring_s} s, then {group.no_answer})")
+    for index, route in enumerate(config.routes):
+        when = f"{route.schedule} {route.when}" if route.schedule else "any time"
+        lines.append(f"route {index} {route.name}: line {'any' if route.line is None else route.line}, caller "
+                     f"{route.caller_id or 'any'}, {when} -> {route.destination}")
+    for schedule in config.schedules:
+        lines.append(f"schedule {schedule.name} ({schedule.timezone}), {len(schedule.holidays)} holidays")
+    security = config.security
+    lines.append(f"security: trunk-to-trunk {'allowed' if security.trunk_to_trunk_allowed else 'refused'}, "
+                 f"premium {'allowed' if security.allow_premium else 'refused'}, after hours "
+                 f"({security.after_hours_schedule or 'no schedule'}) up to {security.after_hours_max_class}")
+    return lines
+
+
+def show_config(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        config = store.load()
+        print(f"{store.path}: schema {store.schema_version}, revision {store.config_version()}")
+    print("\n".join(_summary(config)))
+    return 0
+
+
+def explain_route(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        config = store.load()
+    decision = route_inbound(config, args.line, args.caller_id, _parse_time(args.at))
+    print(decision.explain())
+    print(f"destination: {decision.destination}")
+    return 0
+
+
+def explain_dial(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        config = store.load()
+    extension = config.extension(args.extension)
+    if extension is None:
+        raise FirmwareError(f"--extension: extension {args.extension} does not exist")
+    result = config.dial_plan().match(args.digits)
+    meaning = " ".join(part for part in (str(result.kind or ""), result.name) if part)
+    print(f"dial plan: {result.state.value}" + (f" ({meaning})" if meaning else "")
+          + (f", then wait {result.timeout_ms} ms" if result.timeout_ms else ""))
+    if result.kind is DialKind.FEATURE:
+        print(f"feature {result.name}" + (f" with {result.number}" if result.number else ""))
+        return 0
+    after_hours = is_after_hours(config, _parse_time(args.at))
+    decision = may_dial(config, extension, args.digits, after_hours)
+    print(f"toll guard: {'allowed' if decision.allowed else 'refused'}: {decision.reason}")
+    return 0 if decision.allowed else 1

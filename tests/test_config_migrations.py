@@ -1,0 +1,183 @@
+"""Schema migrations: a database made by the first schema (frozen below as SQL) is upgraded
+in place, keeps its data, and gains the later settings with their defaults."""
+
+import sqlite3
+
+import pytest
+from config_helpers import open_store
+
+from firmware import FirmwareError
+from firmware.config import DestinationKind, Dialling, DisconnectMethod, Forwarding, Zone
+from firmware.config.db import Migration, connect, migrate, schema_version
+from firmware.config.schema import MIGRATIONS
+
+# A configuration database as the first firmware wrote it (schema version 1). Frozen on
+# purpose: it must not follow later edits of the migrations, it stands for boxes in the field.
+V1_DATABASE = """
+CREATE TABLE schema_version (component TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
+    PRIMARY KEY (component, version));
+INSERT INTO schema_version VALUES ('config', 1, 'initial configuration schema');
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE lines (port INTEGER PRIMARY KEY CHECK (port BETWEEN 0 AND 63), position INTEGER NOT NULL,
+    name TEXT NOT NULL, number TEXT NOT NULL DEFAULT '', disconnect TEXT NOT NULL,
+    dialling TEXT NOT NULL CHECK (dialling IN ('dtmf', 'pulse')), trunk_group TEXT NOT NULL);
+CREATE TABLE extensions (number TEXT PRIMARY KEY, position INTEGER NOT NULL,
+    port INTEGER NOT NULL UNIQUE CHECK (port BETWEEN 0 AND 63), name TEXT NOT NULL DEFAULT '',
+    outbound_class TEXT NOT NULL, dnd INTEGER NOT NULL DEFAULT 0, forward_always TEXT NOT NULL DEFAULT '',
+    pickup_group TEXT NOT NULL DEFAULT '');
+CREATE TABLE ring_groups (name TEXT PRIMARY KEY, position INTEGER NOT NULL, number TEXT NOT NULL DEFAULT '',
+    strategy TEXT NOT NULL, ring_s INTEGER NOT NULL, no_answer_kind TEXT NOT NULL,
+    no_answer_name TEXT NOT NULL DEFAULT '');
+CREATE TABLE ring_group_members (group_name TEXT NOT NULL REFERENCES ring_groups(name) ON DELETE CASCADE,
+    position INTEGER NOT NULL, extension TEXT NOT NULL, PRIMARY KEY (group_name, position));
+CREATE TABLE schedules (name TEXT PRIMARY KEY, position INTEGER NOT NULL, timezone TEXT NOT NULL);
+CREATE TABLE schedule_hours (schedule TEXT NOT NULL REFERENCES schedules(name) ON DELETE CASCADE,
+    weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6), position INTEGER NOT NULL,
+    start_min INTEGER NOT NULL, end_min INTEGER NOT NULL, PRIMARY KEY (schedule, weekday, position));
+CREATE TABLE holidays (schedule TEXT NOT NULL REFERENCES schedules(name) ON DELETE CASCADE,
+    date TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', PRIMARY KEY (schedule, date));
+CREATE TABLE routes (position INTEGER PRIMARY KEY, name TEXT NOT NULL, line INTEGER, caller_id TEXT,
+    schedule TEXT, when_state TEXT NOT NULL, dest_kind TEXT NOT NULL, dest_name TEXT NOT NULL DEFAULT '');
+CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT INTO revision VALUES (1, 7);
+INSERT INTO settings VALUES ('board', '"virtual"'), ('zone', '"de"'), ('language', 'null'),
+    ('caller_id_standard', '"dtmf"'), ('dialplan.outside_prefix', '"0"'),
+    ('dialplan.inter_digit_timeout_ms', '5000'), ('dialplan.incomplete_timeout_ms', '20000'),
+    ('dialplan.trunk_group', '"main"'), ('dialplan.maps.internal', '"[2-3]xx"'), ('dialplan.maps.local', 'null'),
+    ('dialplan.maps.national', 'null'), ('dialplan.maps.international', 'null'), ('dialplan.maps.premium', 'null'),
+    ('security.trunk_to_trunk_allowed', 'false'), ('security.after_hours_schedule', '"buero"'),
+    ('security.after_hours_max_class', '"national"'), ('security.allow_premium', 'false'),
+    ('feature.forward_always', '"*21"'), ('feature.forward_cancel', '"#21"'), ('feature.dnd_on', '"*26"'),
+    ('feature.dnd_off', '"#26"');
+INSERT INTO lines VALUES (0, 0, 'Amt 1', '0301234567', 'polarity_reversal,busy_tone', 'dtmf', 'main'),
+    (1, 1, 'Amt 2', '', 'loop_current_drop', 'pulse', 'main');
+INSERT INTO extensions VALUES ('201', 0, 2, 'Empfang', 'national', 0, '', 'vorne'),
+    ('202', 1, 3, 'Lager', 'local', 1, '201', 'vorne'), ('301', 2, 4, 'Chef', 'international', 0, '', '');
+INSERT INTO ring_groups VALUES ('alle', 0, '300', 'linear', 25, 'extension', '201');
+INSERT INTO ring_group_members VALUES ('alle', 0, '201'), ('alle', 1, '202');
+INSERT INTO schedules VALUES ('buero', 0, 'Europe/Berlin');
+INSERT INTO schedule_hours VALUES ('buero', 0, 0, 480, 1020), ('buero', 4, 0, 480, 840), ('buero', 5, 0, 1320, 360);
+INSERT INTO holidays VALUES ('buero', '2026-10-03', 'Tag der Deutschen Einheit');
+INSERT INTO routes VALUES (0, 'Geschaeftszeit', NULL, NULL, 'buero', 'open', 'ring_group', 'alle'),
+    (1, 'Nachts', 0, '0301234xxx', 'buero', 'closed', 'extension', '301'),
+    (2, 'Rest', NULL, NULL, NULL, 'open', 'hangup', '');
+"""
+
+
+@pytest.fixture
+def v1_path(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_DATABASE)
+    conn.close()
+    return path
+
+
+def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
+    with open_store(v1_path) as store:
+        assert store.schema_version == len(MIGRATIONS) == 3
+        config = store.load()
+        assert store.config_version() == 7
+    assert config.zone == Zone.DE and config.caller_id_standard == "dtmf"
+    assert config.dialplan.inter_digit_timeout_ms == 5000 and config.dialplan.maps.internal == "[2-3]xx"
+    first, second = config.lines
+    assert (first.name, first.number, first.disconnect) == (
+        "Amt 1", "0301234567", (DisconnectMethod.POLARITY_REVERSAL, DisconnectMethod.BUSY_TONE))
+    assert (second.dialling, second.disconnect) == (Dialling.PULSE, (DisconnectMethod.LOOP_CURRENT_DROP,))
+    # Added by migration 2, with their defaults:
+    assert (first.silence_timeout_s, first.answer_by_polarity_reversal) == (120, False)
+    lager = config.extension("202")
+    assert lager.dnd and lager.pickup_group == "vorne"
+    assert lager.forward == Forwarding(always="201", busy="", no_answer="", no_answer_s=20)
+    assert (lager.call_waiting, lager.voicemail) == (True, False)
+    # Moved by migration 3; codes the old database did not have take their defaults:
+    codes = config.feature_codes
+    assert (codes.forward_always, codes.forward_cancel, codes.dnd_on, codes.dnd_off) == ("*21", "#21", "*26", "#26")
+    assert (codes.group_pickup, codes.agent_login) == ("*8", "*45")
+    group = config.ring_group("alle")
+    assert (group.number, group.members, group.strategy, group.ring_s) == ("300", ("201", "202"), "linear", 25)
+    assert group.no_answer.kind == DestinationKind.EXTENSION and group.no_answer.name == "201"
+    schedule = config.schedule("buero")
+    assert [str(r) for r in schedule.hours[0]] == ["08:00-17:00"]
+    assert [str(r) for r in schedule.hours[5]] == ["22:00-06:00"]
+    assert schedule.holidays[0].name == "Tag der Deutschen Einheit"
+    assert [route.name for route in config.routes] == ["Geschaeftszeit", "Nachts", "Rest"]
+    assert config.routes[1].line == 0 and config.routes[1].caller_id == "0301234xxx"
+
+
+def test_upgraded_database_has_the_new_layout(v1_path):
+    with open_store(v1_path) as store:
+        conn = store.conn
+        versions = conn.execute("SELECT version, description FROM schema_version WHERE component = 'config'"
+                                " ORDER BY version").fetchall()
+        assert [v for v, _ in versions] == [1, 2, 3]
+        assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 0
+        assert conn.execute("SELECT code FROM feature_codes WHERE feature = 'dnd_on'").fetchone()[0] == "*26"
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(extensions)")}
+        assert {"forward_busy", "forward_no_answer", "forward_no_answer_s", "call_waiting", "voicemail"} <= columns
+
+
+def test_upgraded_database_accepts_changes_and_reopens(v1_path):
+    with open_store(v1_path) as store:
+        store.update(lambda c: c)
+        assert store.config_version() == 8
+    with open_store(v1_path) as again:
+        assert again.schema_version == 3
+        assert again.load().extension("301").name == "Chef"
+
+
+def test_step_by_step_upgrade_gives_the_same_result(v1_path, tmp_path):
+    conn = connect(v1_path)
+    assert migrate(conn, "config", MIGRATIONS, upto=2) == 2
+    assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 4
+    conn.close()
+    with open_store(v1_path) as store:
+        assert store.schema_version == 3
+        assert store.load().feature_codes.dnd_on == "*26"
+
+
+def test_newer_database_is_refused_untouched(v1_path):
+    conn = sqlite3.connect(v1_path)
+    conn.execute("INSERT INTO schema_version VALUES ('config', 9, 'from the future')")
+    conn.commit()
+    before = list(conn.iterdump())
+    conn.close()
+    with pytest.raises(FirmwareError, match="schema version 9 is newer than this firmware"):
+        open_store(v1_path)
+    conn = sqlite3.connect(v1_path)
+    assert list(conn.iterdump()) == before
+    conn.close()
+
+
+def test_failed_migration_rolls_back_entirely(tmp_path):
+    conn = connect(tmp_path / "x.db")
+    broken = (Migration(1, "ok", ("CREATE TABLE a (x INTEGER)",)),
+              Migration(2, "broken", ("CREATE TABLE b (x INTEGER)", "INSERT INTO nowhere VALUES (1)")))
+    with pytest.raises(FirmwareError, match=r"migration 2 \(broken\) failed: no such table: nowhere"):
+        migrate(conn, "test", broken)
+    assert schema_version(conn, "test") == 1
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "a" in tables and "b" not in tables
+
+
+def test_migrations_must_be_numbered_in_order(tmp_path):
+    conn = connect(tmp_path / "x.db")
+    with pytest.raises(FirmwareError, match="numbered 1..2 in order"):
+        migrate(conn, "test", (Migration(2, "b", ()), Migration(1, "a", ())))
+
+
+def test_components_share_one_database(tmp_path):
+    from firmware.cdr import CdrStore
+
+    path = tmp_path / "linebox.db"
+    with CdrStore(path), open_store(path) as store:
+        assert store.schema_version == 3
+        rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
+        assert rows == {"config": 3, "cdr": 1}
+
+
+def test_a_file_that_is_not_a_database(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(FirmwareError, match="junk.db"):
+        open_store(path)
