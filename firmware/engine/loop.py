@@ -1,0 +1,102 @@
+"""The media loop: one pass per 20 ms tick of the audio clock.
+
+1. read every port's frame (the audio device is the clock: ALSA or the virtual board);
+2. the line card's events since the last tick, then the switch's timers;
+3. every detector, batched over the ports (``DetectorBank``), and their events;
+4. what the box plays (``PlayerBank``) and who hears whom (``Mixer``): one matrix product;
+5. write every port's frame back.
+
+Nothing here blocks except reading the frame: call records, logs and configuration
+changes leave and arrive through queues. With ``sync_commands`` (the virtual board) the
+loop waits until the card has applied the commands of this tick, so a run is deterministic.
+The processing time of each tick is measured with the clock passed in (``perf_counter``).
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+
+import numpy as np
+
+from drivers.audio import TICK_SAMPLES, AudioDevice
+from drivers.logs import EventLogger
+from firmware.engine.detectors import CallerIdHeard, DetectorBank, DigitHeard, ToneHeard
+from firmware.engine.switch import Switch
+from firmware.media.mixer import Mixer
+from firmware.media.players import PlayerBank
+from firmware.media.tickstats import TickStats
+
+COMMAND_ACK_TIMEOUT_S = 1.0
+STATS_EVERY_TICKS = 50 * 60  # one stats line a minute
+
+
+class MediaLoop:
+    def __init__(
+        self,
+        audio: AudioDevice,
+        card,
+        switch: Switch,
+        detectors: DetectorBank,
+        players: PlayerBank,
+        mixer: Mixer,
+        measure: Callable[[], float],
+        sync_commands: bool = False,
+        log: EventLogger | None = None,
+    ) -> None:
+        self.audio = audio
+        self.card = card
+        self.switch = switch
+        self.detectors = detectors
+        self.players = players
+        self.mixer = mixer
+        self.measure = measure
+        self.sync_commands = sync_commands
+        self.log = log or EventLogger("engine")
+        self.stats = TickStats()
+        self.tick = 0
+        self.requests: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._sent = np.zeros((audio.ports, TICK_SAMPLES), dtype=np.int16)
+        self.last_frame = self._sent.copy()
+
+    def submit(self, request: Callable[[], None]) -> None:
+        """Runs ``request`` on the loop's thread at the start of the next tick."""
+        self.requests.put(request)
+
+    def step(self) -> None:
+        frame = self.audio.read_frame()
+        started = self.measure()
+        self.last_frame = frame
+        while not self.requests.empty():
+            self.requests.get_nowait()()
+        switch = self.switch
+        switch.on_tick(self.tick)
+        for event in self.card.poll():
+            switch.on_port_event(event)
+        events, levels = self.detectors.process(frame, self._sent)
+        for event in events:
+            if isinstance(event, DigitHeard):
+                switch.on_digit(event.port, event.digit)
+            elif isinstance(event, ToneHeard):
+                switch.on_tone(event.port, event.tone, event.ongoing)
+            elif isinstance(event, CallerIdHeard):
+                switch.on_caller_id(event.port, event.caller)
+        for port, heard in levels.heard.items():
+            switch.on_line_audio(port, heard)
+        switch.check_silence()
+        out = self.mixer.mix(frame, self.players.render(TICK_SAMPLES))
+        self.audio.write_frame(out)
+        self._sent = out
+        self.stats.record((self.measure() - started) * 1000.0)
+        if self.sync_commands:
+            self.card.wait_acked(COMMAND_ACK_TIMEOUT_S)
+        self.tick += 1
+        if self.tick % STATS_EVERY_TICKS == 0:
+            summary = self.stats.summary()
+            self.log.info("stats", tick=self.tick, calls=len(switch.calls), p50_ms=round(summary.tick_p50_ms, 3),
+                          p99_ms=round(summary.tick_p99_ms, 3), max_ms=round(summary.tick_max_ms, 3),
+                          misses=summary.deadline_misses)
+
+    def run_ticks(self, count: int) -> None:
+        for _ in range(count):
+            self.step()

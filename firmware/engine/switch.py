@@ -1,0 +1,644 @@
+"""The call logic: what the box does when phones, lines and detectors report something.
+
+The switch is driven by the media loop, once per tick, with the line card's events
+(hook, ring, polarity, loop current, service), the detectors' events (DTMF digits,
+call-progress tones, caller ID) and its own timers. It acts through the line card's
+commands, the player bank (tones, caller ID audio, DTMF to dial out) and the mixer (who
+hears whom). It never reads a clock: ``tick`` is the audio clock (20 ms), and wall time
+for schedules and call records is ``origin + tick × 20 ms``, with ``origin`` passed in.
+
+Flows (docs/ARCHITECTURE.md, "The flow of a call"):
+
+- a phone goes off-hook: dial tone, digits against the dial plan, then an internal call
+  (ring the extension, caller ID to it, ringback to the caller) or an outside call (toll
+  guard, first free line, seize, wait for dial tone, dial, connect);
+- a line rings: caller ID is captured (before or between rings), the line is answered,
+  the inbound route is decided (and its explanation logged), the extension or ring group
+  is rung while the caller hears ringback;
+- either side hangs up: the call ends, the other phone hears busy tone or the line is
+  released, and the call record goes to the CDR writer. A line in a call is supervised by
+  the methods configured for it (polarity reversal, loop-current drop, busy tone, silence),
+  so a call never stays up after the far end has gone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Protocol
+
+from drivers import DriverError
+from drivers.logs import EventLogger
+from drivers.ports import (
+    HookFlash,
+    LoopCurrentDrop,
+    OffHook,
+    OnHook,
+    PolarityReversal,
+    PortEvent,
+    PortInService,
+    PortOutOfService,
+    PulseDigit,
+    RingStart,
+    RingStop,
+)
+from dsp.callerid import CallerId, encode_caller_id
+from dsp.callerid_dtmf import dtmf_callerid_digits
+from dsp.callerid_sequence import callerid_sequence, sequence_audio
+from dsp.dtmfgen import generate_dtmf
+from dsp.toneplans import TonePlan
+from firmware.cdr import CallRecord, Disposition, HangupBy
+from firmware.config.model import (
+    CallerIdStandard,
+    Config,
+    DestinationKind,
+    Dialling,
+    DisconnectMethod,
+)
+from firmware.dialplan import DialKind, DialResult, DigitCollector, MatchState
+from firmware.engine.calls import IN_CALL, Call, Direction, Leg, PortLeg
+from firmware.engine.timers import Timers
+from firmware.media.mixer import Mixer
+from firmware.media.players import PlayerBank
+from firmware.routing import route_inbound
+from firmware.schedule import is_open
+from firmware.tollguard import may_dial
+
+TICK_MS = 20
+RING_NO_ANSWER_S = 60  # an unanswered internal or inbound call gives up after a minute
+ANSWER_AFTER_FIRST_RING_S = 7  # no caller ID and no second ring by then: answer anyway
+CALLER_ID_MEMORY_S = 10  # caller ID heard this long before the first ring belongs to it
+DIAL_TONE_WAIT_S = 3  # blind-dial an outside number if the exchange gives no dial tone
+FAILED_TONE_S = 30  # busy/congestion to a phone left off-hook, then silence
+FSK_AFTER_RING_MS = 500  # GR-30-CORE: at least 500 ms after the first ring ends
+DTMF_DIAL_ON_MS = 80.0
+DTMF_DIAL_OFF_MS = 80.0
+
+
+class CardCommands(Protocol):
+    """What the switch asks of the line card (``drivers.ports.LineCard``)."""
+
+    def ring(self, port: int, cadence_ms=None) -> None: ...
+    def stop_ring(self, port: int) -> None: ...
+    def seize(self, port: int) -> None: ...
+    def release(self, port: int) -> None: ...
+    def pulse_dial(self, port: int, digits: str) -> None: ...
+
+
+def _ticks(seconds: float) -> int:
+    return max(1, round(seconds * 1000 / TICK_MS))
+
+
+class Switch:
+    def __init__(
+        self,
+        config: Config,
+        port_is_fxs: list[bool],
+        plan: TonePlan,
+        card: CardCommands,
+        players: PlayerBank,
+        mixer: Mixer,
+        record_call: Callable[[CallRecord], None],
+        origin: dt.datetime,
+        log: EventLogger | None = None,
+    ) -> None:
+        if origin.tzinfo is None:
+            raise ValueError("origin must be an aware datetime")
+        self.config = config
+        self.plan = plan
+        self.card = card
+        self.players = players
+        self.mixer = mixer
+        self.record_call = record_call
+        self.origin = origin
+        self.log = log or EventLogger("switch")
+        self.legs = [PortLeg(port, is_fxs) for port, is_fxs in enumerate(port_is_fxs)]
+        self.timers = Timers()
+        self.tick = 0
+        self.calls: dict[int, Call] = {}
+        self._next_call_id = 1
+        self._collectors: dict[int, DigitCollector] = {}
+        self._heard_caller_id: dict[int, tuple[int, CallerId]] = {}  # FXO port -> (tick, caller)
+        self._pending_fsk: dict[int, object] = {}  # FXS port -> caller ID audio for its first ring pause
+
+    # ------------------------------------------------------------------ time
+    def now(self) -> dt.datetime:
+        return self.origin + dt.timedelta(milliseconds=self.tick * TICK_MS)
+
+    def _epoch(self, tick: int) -> float:
+        return (self.origin + dt.timedelta(milliseconds=tick * TICK_MS)).timestamp()
+
+    def _after(self, seconds: float, port: int, name: str) -> None:
+        self.timers.schedule(self.tick + _ticks(seconds), (port, name))
+
+    def apply_config(self, config: Config) -> None:
+        """A new configuration snapshot: calls in progress keep going."""
+        self.config = config
+
+    # ------------------------------------------------------------------ events in
+    def on_tick(self, tick: int) -> None:
+        self.tick = tick
+        for port, name in self.timers.due(tick):
+            self._on_timer(port, name)
+
+    def on_port_event(self, event: PortEvent) -> None:
+        port = event.port
+        if port is None or not 0 <= port < len(self.legs):
+            return
+        leg = self.legs[port]
+        if isinstance(event, PortOutOfService):
+            self._out_of_service(leg, str(getattr(event, "reason", "")))
+        elif isinstance(event, PortInService):
+            if leg.leg is Leg.OUT_OF_SERVICE:
+                leg.leg = Leg.IDLE
+                self.log.info("port_in_service", port=port)
+        elif leg.leg is Leg.OUT_OF_SERVICE:
+            return
+        elif isinstance(event, OffHook):
+            self._phone_off_hook(leg)
+        elif isinstance(event, OnHook):
+            self._phone_on_hook(leg)
+        elif isinstance(event, PulseDigit):
+            self.on_digit(port, str(event.digit))
+        elif isinstance(event, HookFlash):
+            self.log.info("hook_flash", port=port, ms=event.ms, leg=leg.leg)
+        elif isinstance(event, RingStart):
+            self._line_rings(leg)
+        elif isinstance(event, RingStop):
+            self._line_stops_ringing(leg)
+        elif isinstance(event, PolarityReversal):
+            self._line_polarity_reversal(leg)
+        elif isinstance(event, LoopCurrentDrop):
+            self._line_supervision(leg, DisconnectMethod.LOOP_CURRENT_DROP, "loop_current_drop")
+
+    def on_digit(self, port: int, digit: str) -> None:
+        leg = self.legs[port]
+        if not leg.is_fxs or leg.leg not in (Leg.DIALTONE, Leg.DIALING):
+            return
+        collector = self._collectors.get(port)
+        if collector is None:
+            return
+        if leg.leg is Leg.DIALTONE:
+            self.players.stop(port)
+            leg.leg = Leg.DIALING
+        self._dial_result(leg, collector.feed(digit))
+
+    def on_tone(self, port: int, tone: str, ongoing: bool) -> None:
+        """A call-progress tone recognised on a line (``ongoing``: it has just started)."""
+        leg = self.legs[port]
+        if leg.is_fxs or not ongoing:
+            return
+        if leg.leg is Leg.SEIZING and tone == "dial":
+            self._dial_out(leg)
+        elif tone in ("busy", "congestion") and leg.leg is Leg.CONNECTED:
+            self._line_supervision(leg, DisconnectMethod.BUSY_TONE, f"{tone}_tone")
+
+    def on_caller_id(self, port: int, caller: CallerId) -> None:
+        leg = self.legs[port]
+        if leg.is_fxs:
+            return
+        self._heard_caller_id[port] = (self.tick, caller)
+        self.log.info("caller_id", port=port, number=caller.number or "", name=caller.name or "",
+                      absence=caller.number_absence.label if caller.number_absence else "")
+        if leg.leg is Leg.INCOMING:
+            self._answer_line(leg)
+
+    def on_line_audio(self, port: int, heard: bool) -> None:
+        """Per tick for lines in a call: was there audio from the line above the silence level?"""
+        if heard:
+            self.legs[port].last_heard_tick = self.tick
+
+    # ------------------------------------------------------------------ phones
+    def _extension_of(self, port: int):
+        return self.config.extension_on_port(port)
+
+    def _phone_off_hook(self, leg: PortLeg) -> None:
+        if leg.leg is Leg.RINGING and leg.call is not None:
+            self._answer(leg.call, leg.port)
+            return
+        if leg.leg is not Leg.IDLE:
+            return
+        if self._extension_of(leg.port) is None:
+            self.log.warning("offhook_unconfigured_port", port=leg.port)
+            self._fail(leg, "congestion")
+            return
+        leg.leg = Leg.DIALTONE
+        self.players.play_tone(leg.port, self.plan.dial)
+        self.mixer.listen_player(leg.port, leg.port)
+        collector = self.config.dial_plan().start()
+        self._collectors[leg.port] = collector
+        self._after(collector.last.timeout_ms / 1000.0, leg.port, "digits")
+        self.log.info("offhook", port=leg.port, extension=self._extension_of(leg.port).number)
+
+    def _phone_on_hook(self, leg: PortLeg) -> None:
+        self._collectors.pop(leg.port, None)
+        self.timers.cancel((leg.port, "digits"))
+        self.timers.cancel((leg.port, "failed_tone"))
+        call = leg.call
+        if call is not None:
+            hangup_by = HangupBy.CALLER if call.origin == leg.port else HangupBy.CALLEE
+            self._end_call(call, hangup_by, "normal_clearing")
+        self._reset_port(leg)
+        self.log.info("onhook", port=leg.port)
+
+    def _dial_result(self, leg: PortLeg, result: DialResult) -> None:
+        self.timers.cancel((leg.port, "digits"))
+        if result.state is MatchState.COMPLETE:
+            self._collectors.pop(leg.port, None)
+            self._dialled(leg, result)
+        elif result.state is MatchState.NO_MATCH:
+            self._collectors.pop(leg.port, None)
+            self.log.info("dial_no_match", port=leg.port, digits=result.digits)
+            self._fail(leg, "congestion")
+        elif result.timeout_ms is not None:
+            self._after(result.timeout_ms / 1000.0, leg.port, "digits")
+
+    def _dialled(self, leg: PortLeg, result: DialResult) -> None:
+        extension = self._extension_of(leg.port)
+        self.log.info("dialled", port=leg.port, digits=result.digits, kind=result.kind or "", number=result.number)
+        call = self._new_call(leg.port, Direction.INTERNAL, extension.number, extension.name)
+        call.dialled = result.digits
+        if result.kind is DialKind.INTERNAL:
+            self._call_internal(call, result.number or result.digits)
+        elif result.kind in (DialKind.EXTERNAL, DialKind.EMERGENCY):
+            call.direction = Direction.OUTBOUND
+            self._call_outside(call, extension, result.digits)
+        else:
+            self.log.info("feature_unavailable", port=leg.port, digits=result.digits, feature=result.name)
+            self._end_call(call, HangupBy.SYSTEM, "feature_unavailable", Disposition.FAILED)
+            self._fail(leg, "congestion")
+
+    def _fail(self, leg: PortLeg, tone: str) -> None:
+        """A phone hears busy or congestion until it hangs up (then silence, for a while)."""
+        leg.leg = Leg.FAILED
+        leg.call = None
+        self.players.play_tone(leg.port, self.plan.busy if tone == "busy" else self.plan.congestion)
+        self.mixer.stop_listening(leg.port)
+        self.mixer.listen_player(leg.port, leg.port)
+        self._after(FAILED_TONE_S, leg.port, "failed_tone")
+
+    # ------------------------------------------------------------------ internal calls
+    def _call_internal(self, call: Call, number: str) -> None:
+        call.destination = number
+        targets = self._targets_of(number)
+        if not targets:
+            self._caller_fails(call, "congestion", "no_such_number", Disposition.FAILED)
+            return
+        self._ring_targets(call, targets)
+
+    def _targets_of(self, number: str) -> list[int]:
+        extension = self.config.extension(number)
+        if extension is not None:
+            return [extension.port]
+        for group in self.config.ring_groups:
+            if group.number == number or group.name == number:
+                members = [self.config.extension(member) for member in group.members]
+                return [member.port for member in members if member is not None]
+        return []
+
+    def _ring_targets(self, call: Call, targets: list[int], ring_s: float = RING_NO_ANSWER_S) -> None:
+        free = [port for port in targets if self._can_ring(port)]
+        if not free:
+            self._caller_fails(call, "busy", "user_busy", Disposition.BUSY)
+            return
+        caller = CallerId(number=call.caller_number or None, name=(call.caller_name or None),
+                          datetime=self.now().strftime("%m%d%H%M"))
+        for port in free:
+            target = self.legs[port]
+            target.leg = Leg.RINGING
+            target.call = call
+            call.ringing.append(port)
+            self._ring_with_caller_id(port, caller)
+        origin = self.legs[call.origin]
+        origin.leg = Leg.RINGBACK
+        self.players.play_tone(call.origin, self.plan.ringback)
+        self.mixer.listen_player(call.origin, call.origin)
+        self._after(ring_s, call.origin, "no_answer")
+        self.log.info("ringing", call=call.call_id, ports=",".join(map(str, free)), caller=call.caller_number)
+
+    def _can_ring(self, port: int) -> bool:
+        leg = self.legs[port]
+        extension = self._extension_of(port)
+        return leg.is_fxs and leg.leg is Leg.IDLE and extension is not None and not extension.dnd
+
+    def _ring_with_caller_id(self, port: int, caller: CallerId) -> None:
+        """Rings ``port`` and sends caller ID as the zone's standard wants it."""
+        standard = self.config.effective_caller_id_standard()
+        cadence = self.plan.ring_cadence_ms
+        if standard is CallerIdStandard.DTMF:
+            # DTMF caller ID goes before the first ring (ETSI EN 300 659-1 annex B).
+            segments = callerid_sequence("dtmf", dtmf_callerid_digits(caller), ring=False)
+            audio = sequence_audio(segments)
+            self.players.play_samples(port, audio)
+            self.mixer.listen_player(port, port)
+            self.timers.schedule(self.tick + _ticks(len(audio) / 8000.0), (port, "start_ring"))
+            return
+        self.card.ring(port, cadence)
+        # FSK in the first silent interval: Bell 202 (GR-30-CORE) or V.23 after the first ring.
+        message = encode_caller_id(caller, "mdmf")
+        fsk = "bell202" if standard is CallerIdStandard.BELL202 else "v23"
+        variant = "type1" if fsk == "bell202" else "after_ring"
+        segments = callerid_sequence(fsk, message, variant, ring=False)
+        self._pending_fsk[port] = segments[-1].samples
+        self.timers.schedule(self.tick + _ticks((cadence[0] + FSK_AFTER_RING_MS) / 1000.0), (port, "send_fsk"))
+
+    def _answer(self, call: Call, port: int) -> None:
+        for other in call.ringing:
+            if other != port:
+                self._stop_ringing(other)
+        self._stop_ringing(port, keep_call=True)
+        call.ringing = []
+        call.peer = port
+        call.answer_tick = self.tick
+        self.timers.cancel((call.origin, "no_answer"))
+        for each in (call.origin, port):
+            self.players.stop(each)
+            self.mixer.stop_listening(each)
+            self.legs[each].leg = Leg.CONNECTED
+            self.legs[each].call = call
+        self.mixer.bridge(call.origin, port)
+        self.log.info("answered", call=call.call_id, port=port, origin=call.origin)
+
+    def _stop_ringing(self, port: int, keep_call: bool = False) -> None:
+        self.card.stop_ring(port)
+        self.players.stop(port)
+        self.timers.cancel((port, "send_fsk"))
+        self.timers.cancel((port, "start_ring"))
+        self._pending_fsk.pop(port, None)
+        if not keep_call:
+            self.legs[port].leg = Leg.IDLE
+            self.legs[port].call = None
+
+    def _caller_fails(self, call: Call, tone: str, cause: str, disposition: Disposition) -> None:
+        origin = self.legs[call.origin]
+        self._end_call(call, HangupBy.SYSTEM, cause, disposition)
+        if origin.is_fxs:
+            self._fail(origin, tone)
+        else:
+            self._release_line(origin)
+
+    # ------------------------------------------------------------------ outside calls
+    def _call_outside(self, call: Call, extension, digits: str) -> None:
+        after_hours = self._after_hours()
+        decision = may_dial(self.config, extension, digits, after_hours)
+        call.explanation = (decision.reason,)
+        self.log.info("toll_guard", call=call.call_id, allowed=decision.allowed, reason=decision.reason)
+        if not decision.allowed:
+            self._caller_fails(call, "congestion", "call_rejected", Disposition.FAILED)
+            return
+        call.destination = decision.number
+        line = self._free_line()
+        if line is None:
+            self._caller_fails(call, "congestion", "no_circuit_available", Disposition.FAILED)
+            return
+        call.peer = line.port
+        line.leg = Leg.SEIZING
+        line.call = call
+        self.legs[call.origin].leg = Leg.RINGBACK
+        self.card.seize(line.port)
+        self._after(DIAL_TONE_WAIT_S, line.port, "dial_tone_wait")
+        self.log.info("seize", call=call.call_id, line=line.port, number=decision.number)
+
+    def _after_hours(self) -> bool:
+        name = self.config.security.after_hours_schedule
+        schedule = self.config.schedule(name) if name else None
+        return schedule is not None and not is_open(schedule, self.now())
+
+    def _free_line(self) -> PortLeg | None:
+        for line in self.config.lines:
+            leg = self.legs[line.port]
+            if leg.leg is Leg.IDLE:
+                return leg
+        return None
+
+    def _dial_out(self, line: PortLeg) -> None:
+        call = line.call
+        self.timers.cancel((line.port, "dial_tone_wait"))
+        line.leg = Leg.DIALING_OUT
+        config = self.config.line(line.port)
+        if config is not None and config.dialling is Dialling.PULSE:
+            self.card.pulse_dial(line.port, call.destination)
+            seconds = sum((int(d) or 10) * 0.1 + 0.8 for d in call.destination if d.isdigit())
+        else:
+            samples = generate_dtmf(call.destination, on_ms=DTMF_DIAL_ON_MS, off_ms=DTMF_DIAL_OFF_MS)
+            self.players.play_samples(line.port, samples)
+            self.mixer.listen_player(line.port, line.port)
+            seconds = len(samples) / 8000.0
+        self._after(seconds, line.port, "dialled_out")
+
+    def _outside_connected(self, line: PortLeg) -> None:
+        call = line.call
+        self.players.stop(line.port)
+        self.mixer.stop_listening(line.port)
+        for port in (call.origin, line.port):
+            self.legs[port].leg = Leg.CONNECTED
+            self.players.stop(port)
+        self.mixer.stop_listening(call.origin)
+        self.mixer.bridge(call.origin, line.port)
+        line.last_heard_tick = self.tick
+        config = self.config.line(line.port)
+        if config is None or not config.answer_by_polarity_reversal:
+            call.answer_tick = self.tick  # no answer supervision: count from the end of dialling
+        self.log.info("outside_connected", call=call.call_id, line=line.port, number=call.destination)
+
+    # ------------------------------------------------------------------ inbound calls
+    def _line_rings(self, leg: PortLeg) -> None:
+        if leg.leg is Leg.IDLE:
+            leg.leg = Leg.INCOMING
+            leg.rings = 1
+            call = self._new_call(leg.port, Direction.INBOUND, "", "")
+            leg.call = call
+            heard = self._heard_caller_id.get(leg.port)
+            if heard is not None and self.tick - heard[0] <= _ticks(CALLER_ID_MEMORY_S):
+                self._answer_line(leg)  # caller ID came before the first ring
+            else:
+                self._after(ANSWER_AFTER_FIRST_RING_S, leg.port, "answer_line")
+            self.log.info("line_ringing", port=leg.port)
+        elif leg.leg is Leg.INCOMING:
+            leg.rings += 1
+            if leg.rings >= 2:
+                self._answer_line(leg)
+
+    def _line_stops_ringing(self, leg: PortLeg) -> None:
+        """The exchange stopped ringing before the box answered: the caller gave up."""
+        if leg.leg is Leg.INCOMING and leg.call is not None:
+            self._end_call(leg.call, HangupBy.CALLER, "caller_abandoned", Disposition.NO_ANSWER)
+            self._reset_port(leg)
+
+    def _answer_line(self, leg: PortLeg) -> None:
+        self.timers.cancel((leg.port, "answer_line"))
+        call = leg.call
+        heard = self._heard_caller_id.pop(leg.port, None)
+        if heard is not None:
+            caller = heard[1]
+            call.caller_number = caller.number or ""
+            call.caller_name = caller.name or ""
+        self.card.seize(leg.port)
+        leg.leg = Leg.RINGBACK
+        leg.last_heard_tick = self.tick
+        decision = route_inbound(self.config, leg.port, call.caller_number or None, self.now())
+        call.explanation = decision.explanation
+        call.destination = str(decision.destination)
+        self.log.info("route", call=call.call_id, port=leg.port, caller=call.caller_number or "withheld",
+                      destination=str(decision.destination), route=decision.route or "none",
+                      why="; ".join(decision.explanation[1:]))
+        destination = decision.destination
+        if destination.kind in (DestinationKind.EXTENSION, DestinationKind.RING_GROUP):
+            self._ring_targets(call, self._targets_of(destination.name))
+        else:
+            # IVR, queue and voicemail attach through this one switch point when they exist.
+            self.log.warning("destination_unavailable", call=call.call_id, destination=str(destination))
+            self._caller_fails(call, "congestion", "destination_unavailable", Disposition.FAILED)
+
+    def _line_polarity_reversal(self, leg: PortLeg) -> None:
+        call = leg.call
+        if call is None:
+            return
+        config = self.config.line(leg.port)
+        if (leg.leg is Leg.CONNECTED and call.direction is Direction.OUTBOUND and call.answer_tick is None
+                and config is not None and config.answer_by_polarity_reversal):
+            call.answer_tick = self.tick  # the far end answered (answer supervision)
+            self.log.info("far_end_answered", call=call.call_id, line=leg.port)
+            return
+        self._line_supervision(leg, DisconnectMethod.POLARITY_REVERSAL, "polarity_reversal")
+
+    def _line_supervision(self, leg: PortLeg, method: DisconnectMethod, cause: str) -> None:
+        """A disconnect signal on a line: release it if the line is configured to trust it."""
+        config = self.config.line(leg.port)
+        if leg.call is None or leg.leg not in IN_CALL or config is None or method not in config.disconnect:
+            return
+        self.log.info("far_end_disconnect", call=leg.call.call_id, line=leg.port, method=method)
+        call = leg.call
+        hangup_by = HangupBy.CALLER if call.origin == leg.port else HangupBy.CALLEE
+        self._end_call(call, hangup_by, cause)
+
+    def check_silence(self) -> None:
+        """Last resort: a connected line that has been silent too long is released."""
+        for leg in self.legs:
+            if leg.is_fxs or leg.leg is not Leg.CONNECTED or leg.call is None:
+                continue
+            config = self.config.line(leg.port)
+            if config is None or DisconnectMethod.SILENCE_TIMEOUT not in config.disconnect:
+                continue
+            if self.tick - leg.last_heard_tick >= _ticks(config.silence_timeout_s):
+                self.log.info("far_end_disconnect", call=leg.call.call_id, line=leg.port, method="silence_timeout")
+                hangup_by = HangupBy.CALLER if leg.call.origin == leg.port else HangupBy.CALLEE
+                self._end_call(leg.call, hangup_by, "silence_timeout")
+
+    def _release_line(self, leg: PortLeg) -> None:
+        try:
+            self.card.release(leg.port)
+        except DriverError as exc:
+            self.log.error("release_failed", port=leg.port, error=str(exc))
+        self._reset_port(leg)
+
+    # ------------------------------------------------------------------ timers
+    def _on_timer(self, port: int, name: str) -> None:
+        leg = self.legs[port]
+        if name == "digits":
+            collector = self._collectors.get(port)
+            if collector is not None and leg.leg in (Leg.DIALTONE, Leg.DIALING):
+                self._dial_result(leg, collector.expire())
+        elif name == "failed_tone" and leg.leg is Leg.FAILED:
+            self.players.stop(port)
+        elif name == "no_answer" and leg.call is not None and leg.call.answer_tick is None:
+            self._caller_fails(leg.call, "busy", "no_answer", Disposition.NO_ANSWER)
+        elif name == "answer_line" and leg.leg is Leg.INCOMING:
+            self._answer_line(leg)
+        elif name == "dial_tone_wait" and leg.leg is Leg.SEIZING:
+            self.log.info("no_dial_tone", line=port, action="blind_dial")
+            self._dial_out(leg)
+        elif name == "dialled_out" and leg.leg is Leg.DIALING_OUT:
+            self._outside_connected(leg)
+        elif name == "send_fsk":
+            samples = self._pending_fsk.pop(port, None)
+            if samples is not None and leg.leg is Leg.RINGING:
+                self.players.play_samples(port, samples)
+                self.mixer.listen_player(port, port)
+        elif name == "start_ring" and leg.leg is Leg.RINGING:
+            self.card.ring(port, self.plan.ring_cadence_ms)
+
+    # ------------------------------------------------------------------ call records
+    def _new_call(self, origin: int, direction: Direction, number: str, name: str) -> Call:
+        call = Call(self._next_call_id, origin, direction, self.tick, caller_number=number, caller_name=name)
+        self._next_call_id += 1
+        self.calls[call.call_id] = call
+        self.legs[origin].call = call
+        return call
+
+    def _end_call(self, call: Call, hangup_by: HangupBy, cause: str,
+                  disposition: Disposition | None = None) -> None:
+        if call.end_tick is not None:
+            return
+        call.end_tick = self.tick
+        call.hangup_cause = cause
+        call.hangup_by = hangup_by
+        if disposition is None:
+            disposition = Disposition.ANSWERED if call.answer_tick is not None else Disposition.NO_ANSWER
+        call.disposition = disposition
+        self.timers.cancel((call.origin, "no_answer"))
+        for port in call.ports():
+            leg = self.legs[port]
+            if leg.call is not call:
+                continue
+            if leg.leg is Leg.RINGING:
+                self._stop_ringing(port)
+            elif not leg.is_fxs:
+                self._release_line(leg)
+            elif leg.leg is Leg.CONNECTED or leg.leg is Leg.RINGBACK:
+                self._fail(leg, "busy")  # the other side hung up: busy tone until on-hook
+            self.mixer.isolate(port)
+            if leg.leg is Leg.FAILED:
+                self.mixer.listen_player(port, port)
+        del self.calls[call.call_id]
+        self.record_call(self._record(call))
+        self.log.info("call_end", call=call.call_id, cause=cause, disposition=disposition, hangup_by=hangup_by,
+                      seconds=round((call.end_tick - call.start_tick) * TICK_MS / 1000.0, 2))
+
+    def _record(self, call: Call) -> CallRecord:
+        origin_extension = self._extension_of(call.origin)
+        peer_extension = self._extension_of(call.peer) if call.peer is not None else None
+        return CallRecord(
+            uniqueid=f"{int(self._epoch(call.start_tick))}.{call.call_id}",
+            start=self._epoch(call.start_tick),
+            end=self._epoch(call.end_tick),
+            answer=None if call.answer_tick is None else self._epoch(call.answer_tick),
+            disposition=Disposition(call.disposition),
+            hangup_by=HangupBy(call.hangup_by),
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            dst=call.destination,
+            src_port=call.origin,
+            src_extension=origin_extension.number if origin_extension and self.legs[call.origin].is_fxs else "",
+            dst_port=call.peer,
+            dst_extension=peer_extension.number if peer_extension else "",
+            context=str(call.direction),
+            hangup_cause=call.hangup_cause,
+        )
+
+    # ------------------------------------------------------------------ ports
+    def _reset_port(self, leg: PortLeg) -> None:
+        self.players.stop(leg.port)
+        self.mixer.isolate(leg.port)
+        self.mixer.stop_listening(leg.port)
+        for name in ("digits", "failed_tone", "no_answer", "answer_line", "dial_tone_wait", "dialled_out"):
+            self.timers.cancel((leg.port, name))
+        if leg.leg is not Leg.OUT_OF_SERVICE:
+            leg.leg = Leg.IDLE
+        leg.call = None
+        leg.rings = 0
+
+    def _out_of_service(self, leg: PortLeg, reason: str) -> None:
+        if leg.call is not None:
+            self._end_call(leg.call, HangupBy.SYSTEM, "out_of_service", None)
+        self._reset_port(leg)
+        leg.leg = Leg.OUT_OF_SERVICE
+        self.log.warning("port_out_of_service", port=leg.port, reason=reason)
+
+    def snapshot(self) -> list[dict]:
+        """Ports and their calls, for the console and scenario reports."""
+        return [
+            {"port": leg.port, "type": "fxs" if leg.is_fxs else "fxo", "state": str(leg.leg),
+             "call": leg.call.call_id if leg.call else None, "tone": self.players.tone(leg.port)}
+            for leg in self.legs
+        ]

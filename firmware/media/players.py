@@ -1,0 +1,61 @@
+"""What the box itself plays to each port: tones, and sample buffers (prompts, caller ID
+audio, DTMF for dialling out).
+
+One player per port: player ``p`` is heard by port ``p`` only (the engine wires it in the
+mixer). A port plays either a tone from its zone's plan (``dsp.tonegen``, all ports rendered
+together) or a buffer of samples, which ends by itself. ``render()`` is called once per tick
+and returns ``(ports, 160)`` for the mixer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsp.tonegen import ToneGenerator
+from dsp.toneplans import ToneSpec
+
+
+class PlayerBank:
+    def __init__(self, n_ports: int) -> None:
+        self.n_ports = n_ports
+        self._tones = ToneGenerator(n_ports)
+        self._buffers: dict[int, tuple[np.ndarray, int]] = {}  # port -> (samples, position)
+        self._tone_names: list[str | None] = [None] * n_ports
+
+    def play_tone(self, port: int, spec: ToneSpec) -> None:
+        self._buffers.pop(port, None)
+        self._tones.play(port, spec)
+        self._tone_names[port] = spec.name
+
+    def play_samples(self, port: int, samples: np.ndarray) -> None:
+        """Plays ``samples`` (16-bit scale) once, replacing whatever the port was playing."""
+        self._stop_tone(port)
+        self._buffers[port] = (np.asarray(samples, dtype=np.float64), 0)
+
+    def stop(self, port: int) -> None:
+        self._stop_tone(port)
+        self._buffers.pop(port, None)
+
+    def _stop_tone(self, port: int) -> None:
+        if self._tone_names[port] is not None:
+            self._tones.stop(port)
+            self._tone_names[port] = None
+
+    def tone(self, port: int) -> str | None:
+        """The name of the tone ``port`` is hearing from the box, if any."""
+        return self._tone_names[port]
+
+    def busy(self, port: int) -> bool:
+        """True while a buffer is still playing to ``port``."""
+        return port in self._buffers
+
+    def render(self, n_samples: int) -> np.ndarray:
+        out = self._tones.process(n_samples)
+        for port, (samples, position) in list(self._buffers.items()):
+            chunk = samples[position : position + n_samples]
+            out[port, : len(chunk)] = chunk
+            if position + n_samples >= len(samples):
+                del self._buffers[port]
+            else:
+                self._buffers[port] = (samples, position + n_samples)
+        return out
