@@ -1,3 +1,5 @@
 """Benchmarks for ``linebox bench``; add a new benchmark's module here."""
 
-BENCHMARKS: tuple = ()
+from linebox.bench import acd, callerid
+
+BENCHMARKS: tuple = (acd, callerid)

@@ -3,6 +3,6 @@
 Each module has ``register(subparsers)``; add a new group's module here.
 """
 
-from linebox.commands import bench, cdr, config, dsp, run
+from linebox.commands import acd, bench, cdr, config, dsp, run
 
-COMMAND_GROUPS = (run, config, cdr, dsp, bench)
+COMMAND_GROUPS = (run, config, cdr, dsp, acd, bench)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-DSP_TOOLS: tuple = ()
+from linebox.commands import dsp_callerid
+
+DSP_TOOLS: tuple = (dsp_callerid,)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,119 @@
+"""``linebox acd erlang|simulate``: staffing calculations and traffic simulation of the ACD.
+
+``erlang`` prints the fewest agents that meet a service-level target under Erlang C,
+and with ``--patience`` also under Erlang A. ``simulate`` runs the production routing core
+on synthetic Poisson traffic with a virtual clock. Definitions: docs/acd.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from firmware.acd.erlang import erlang_a_metrics, erlang_a_staffing, erlang_c_staffing
+from firmware.acd.model import Strategy
+from firmware.acd.simulate import SimulationSpec, simulate
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("acd", help="ACD staffing (Erlang C/A) and simulation")
+    tools = parser.add_subparsers(dest="tool", required=True, metavar="TOOL")
+
+    erlang = tools.add_parser("erlang", help="agents needed for a service-level target")
+    _traffic_arguments(erlang)
+    erlang.add_argument("--target-sl", type=float, default=0.8, help="service-level target, 0..1 (default 0.8)")
+    erlang.add_argument("--patience", type=float, help="mean caller patience in seconds: adds Erlang A")
+    erlang.add_argument("--json", action="store_true", help="one JSON object")
+    erlang.set_defaults(handler=run_erlang)
+
+    sim = tools.add_parser("simulate", help="discrete-event simulation with the production router")
+    sim.add_argument("--agents", type=int, required=True)
+    _traffic_arguments(sim)
+    sim.add_argument("--hours", type=float, required=True, help="simulated hours")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--strategy", choices=[s.value for s in Strategy], default=Strategy.LEASTRECENT.value)
+    sim.add_argument("--patience", type=float, help="mean caller patience in seconds (exponential)")
+    sim.add_argument("--warmup-hours", type=float, default=0.0, help="hours left out of the figures")
+    sim.add_argument("--json", action="store_true", help="one JSON object")
+    sim.set_defaults(handler=run_simulate)
+
+
+def _traffic_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calls-per-hour", type=float, required=True)
+    parser.add_argument("--aht", type=float, required=True, help="average handle time, seconds")
+    parser.add_argument("--target-seconds", type=float, default=20.0, help="service-level threshold T (default 20)")
+
+
+def _json_number(value: float | int | None) -> float | int | None:
+    if value is None or isinstance(value, int):
+        return value
+    return value if math.isfinite(value) else None
+
+
+def erlang_report(args: argparse.Namespace) -> dict[str, object]:
+    """The JSON object of ``linebox acd erlang`` (documented in docs/acd.md)."""
+    c = erlang_c_staffing(args.calls_per_hour, args.aht, args.target_sl, args.target_seconds)
+    report: dict[str, object] = {
+        "model": "erlang_c",
+        "agents": c.agents,
+        "service_level": c.service_level,
+        "asa_seconds": c.asa_seconds,
+        "occupancy": c.occupancy,
+        "wait_probability": c.wait_probability,
+        "traffic_erlangs": c.traffic_erlangs,
+    }
+    if args.patience is not None:
+        at_c = erlang_a_metrics(c.agents, args.calls_per_hour, args.aht, args.patience, args.target_seconds)
+        report["abandon_rate"] = at_c.abandon_rate
+        a = erlang_a_staffing(args.calls_per_hour, args.aht, args.patience, args.target_sl, args.target_seconds)
+        report["erlang_a"] = {key: _json_number(value) for key, value in a.as_dict().items()}
+    return {key: _json_number(value) if not isinstance(value, (dict, str)) else value for key, value in report.items()}
+
+
+def run_erlang(args: argparse.Namespace) -> int:
+    report = erlang_report(args)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(
+        f"Erlang C: {report['agents']} agents for {report['traffic_erlangs']:.2f} Erlangs: "
+        f"service level {report['service_level']:.1%} within {args.target_seconds:g} s, "
+        f"ASA {report['asa_seconds']:.1f} s, occupancy {report['occupancy']:.1%}"
+    )
+    if "erlang_a" in report:
+        a = report["erlang_a"]
+        print(f"  with patience {args.patience:g} s the same staff abandon {report['abandon_rate']:.1%}")
+        print(
+            f"Erlang A: {a['agents']} agents: service level {a['service_level']:.1%} of offered calls, "
+            f"abandon {a['abandon_rate']:.1%}, ASA {a['asa_seconds']:.1f} s, occupancy {a['occupancy']:.1%}"
+        )
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    spec = SimulationSpec(
+        agents=args.agents,
+        calls_per_hour=args.calls_per_hour,
+        aht_seconds=args.aht,
+        hours=args.hours,
+        seed=args.seed,
+        strategy=Strategy(args.strategy),
+        patience_seconds=args.patience,
+        target_seconds=args.target_seconds,
+        warmup_hours=args.warmup_hours,
+    )
+    result = simulate(spec).as_dict()
+    if args.json:
+        print(json.dumps({key: _json_number(value) for key, value in result.items()}))
+        return 0
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
+    asa = "n/a" if result["asa_seconds"] is None else f"{result['asa_seconds']:.1f} s"
+    print(
+        f"{result['calls']} calls: service level {pct(result['service_level'])} within {args.target_seconds:g} s, "
+        f"ASA {asa}, abandoned {pct(result['abandon_rate'])}, occupancy {pct(result['occupancy'])}"
+    )
+    return 0
