@@ -6,8 +6,9 @@ player produced (prompts, music on hold, tones: ``n_players`` rows) into one inp
 ``Y = M @ X`` with ``M`` of shape ``(n_ports, n_ports + n_players)``. A two-party call, a
 three-way conference, a whisper to an agent and music on hold are all just entries of M.
 
-M changes only when calls change (rarely); the product runs every tick in float32 BLAS,
-vectorised over all ports at once.
+M changes only when calls change (rarely) and is sparse (a port hears one or two others),
+so each tick multiplies only its non-zero entries: one gather of the talkers' rows and
+one scatter-add into the listeners' rows, for all ports at once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Mixer:
         self.n_ports = n_ports
         self.n_players = n_players
         self._matrix = np.zeros((n_ports, n_ports + n_players), dtype=np.float32)
+        self._entries: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # rebuilt after a change
 
     # Building the matrix -------------------------------------------------------------
     def _check_port(self, port: int) -> None:
@@ -47,11 +49,13 @@ class Mixer:
         if listener == talker:
             raise FirmwareError(f"port {listener} cannot be mixed back to itself")
         self._matrix[listener, talker] = db_to_amplitude_ratio(gain_db)
+        self._entries = None
 
     def listen_player(self, listener: int, player: int, gain_db: float = 0.0) -> None:
         """``listener`` hears ``player`` (a prompt, music on hold, a tone)."""
         self._check_port(listener)
         self._matrix[listener, self._player_column(player)] = db_to_amplitude_ratio(gain_db)
+        self._entries = None
 
     def bridge(self, a: int, b: int) -> None:
         """A two-party call: each hears the other."""
@@ -70,15 +74,18 @@ class Mixer:
         self._check_port(port)
         self._matrix[port, :] = 0.0
         self._matrix[:, port] = 0.0
+        self._entries = None
 
     def mute_player(self, player: int) -> None:
         """Nobody hears ``player`` any more."""
         self._matrix[:, self._player_column(player)] = 0.0
+        self._entries = None
 
     def stop_listening(self, listener: int) -> None:
         """``listener`` hears nothing (others may still hear it)."""
         self._check_port(listener)
         self._matrix[listener, :] = 0.0
+        self._entries = None
 
     # Observation -----------------------------------------------------------------------
     def hears(self, listener: int) -> tuple[list[int], list[int]]:
@@ -97,7 +104,14 @@ class Mixer:
     # The per-tick work -----------------------------------------------------------------
     def mix(self, from_ports: np.ndarray, from_players: np.ndarray) -> np.ndarray:
         """int16 ``(n_ports, n)`` heard by each port, from what ports and players sent."""
-        stacked = np.concatenate([from_ports, from_players], axis=0).astype(np.float32, copy=False)
-        mixed = self._matrix @ stacked
-        np.clip(mixed, INT16_MIN, INT16_MAX, out=mixed)
+        if self._entries is None:
+            listeners, talkers = np.nonzero(self._matrix)
+            self._entries = (listeners, talkers, self._matrix[listeners, talkers][:, None])
+        listeners, talkers, gains = self._entries
+        n = from_ports.shape[1]
+        mixed = np.zeros((self.n_ports, n), dtype=np.float32)
+        if len(listeners):
+            stacked = np.concatenate([from_ports, from_players], axis=0).astype(np.float32, copy=False)
+            np.add.at(mixed, listeners, stacked[talkers] * gains)
+            np.clip(mixed, INT16_MIN, INT16_MAX, out=mixed)
         return np.rint(mixed).astype(np.int16)
