@@ -1,7 +1,9 @@
 """Builds the running appliance: board, line card, configuration, engine, call records.
 
 This is where the layers meet (the composition root): every object is made here and
-handed to the ones that use it, so each layer can be tested with stand-ins.
+handed to the ones that use it, so each layer can be tested with stand-ins. Two boards:
+the virtual board (card emulator over a real pseudo-terminal + simulated telephone world,
+which is also the audio clock) and real hardware (the UART line card and the ALSA codec).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from board import BoardError
 from board.definitions import BoardDefinition, load_board
 from board.virtual.board import VirtualBoard
 from board.virtual.world import make_world
+from drivers.alsa_audio import AlsaAudio
+from drivers.audio import AudioDevice
 from drivers.link import LinkConfig
 from drivers.logs import EventLogger
 from drivers.ports import LineCard, open_line_card
@@ -36,7 +41,7 @@ from linebox.commands.config import board_ports
 @dataclass
 class Appliance:
     definition: BoardDefinition
-    board: VirtualBoard
+    audio: AudioDevice
     card: LineCard
     store: ConfigStore
     cdr: CdrStore
@@ -45,15 +50,51 @@ class Appliance:
     loop: MediaLoop
 
     @property
+    def board(self) -> VirtualBoard:
+        if not isinstance(self.audio, VirtualBoard):
+            raise BoardError(f"board {self.definition.name} is hardware: there is no simulated world")
+        return self.audio
+
+    @property
     def world(self):
         return self.board.world
 
     def close(self) -> None:
+        """Stops cleanly: records committed, lines released by the card driver, devices closed."""
         self.cdr_writer.close()
         self.card.close()
-        self.board.close()
+        self.audio.close()
         self.cdr.close()
         self.store.close()
+
+
+def _open_store(db_path: str | Path, config: Config | None) -> ConfigStore:
+    store = ConfigStore(db_path, boards=board_ports)
+    if config is not None:
+        store.save(config, source="start")
+    else:
+        seed_demo_if_empty(store)
+    return store
+
+
+def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, store: ConfigStore,
+              db_path: str | Path, origin: dt.datetime, sync_commands: bool) -> Appliance:
+    snapshot = store.load()
+    zone = str(snapshot.zone)
+    port_types = [str(port.kind) for port in definition.ports]
+    cdr = CdrStore(db_path)
+    cdr_writer = CdrWriter(cdr.record)
+    plan = get_plan(zone)
+    port_is_fxs = [kind == "fxs" for kind in port_types]
+    players = PlayerBank(len(port_types))
+    mixer = Mixer(len(port_types), len(port_types))
+    switch = Switch(snapshot, port_is_fxs, plan, card, players, mixer, cdr_writer.submit, origin,
+                    log=EventLogger("switch"))
+    detectors = DetectorBank(port_is_fxs, plan, str(snapshot.effective_caller_id_standard()))
+    loop = MediaLoop(audio, card, switch, detectors, players, mixer, time.perf_counter,
+                     sync_commands=sync_commands)
+    store.subscribe(lambda new_config: loop.submit(lambda: switch.apply_config(new_config)))
+    return Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop)
 
 
 def open_virtual_appliance(
@@ -72,11 +113,7 @@ def open_virtual_appliance(
     reads the clock; the caller does, once, or sets it for a simulation).
     """
     definition = load_board(board_name)
-    store = ConfigStore(db_path, boards=board_ports)
-    if config is not None:
-        store.save(config, source="scenario")
-    else:
-        seed_demo_if_empty(store)
+    store = _open_store(db_path, config)
     snapshot = store.load()
     zone = str(snapshot.zone)
     world = make_world(definition, zone, rng=np.random.default_rng(seed),
@@ -84,15 +121,19 @@ def open_virtual_appliance(
     board = VirtualBoard(definition, zone, world=world, paced=paced, seed=seed)
     port_types = [str(port.kind) for port in definition.ports]
     card = open_line_card(board.serial_url, port_types, zone, config=link_config)
-    cdr = CdrStore(db_path)
-    cdr_writer = CdrWriter(cdr.record)
-    plan = get_plan(zone)
-    port_is_fxs = [kind == "fxs" for kind in port_types]
-    players = PlayerBank(len(port_types))
-    mixer = Mixer(len(port_types), len(port_types))
-    switch = Switch(snapshot, port_is_fxs, plan, card, players, mixer, cdr_writer.submit, origin,
-                    log=EventLogger("switch"))
-    detectors = DetectorBank(port_is_fxs, plan, str(snapshot.effective_caller_id_standard()))
-    loop = MediaLoop(board, card, switch, detectors, players, mixer, time.perf_counter, sync_commands=True)
-    store.subscribe(lambda new_config: loop.submit(lambda: switch.apply_config(new_config)))
-    return Appliance(definition, board, card, store, cdr, cdr_writer, switch, loop)
+    # Unpaced runs are deterministic only if each tick's commands are applied before the next.
+    return _assemble(definition, board, card, store, db_path, origin, sync_commands=True)
+
+
+def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.datetime) -> Appliance:
+    """The appliance on a real board: line card on its UART, ports on the ALSA codec."""
+    definition = load_board(board_name)
+    if definition.virtual or definition.serial.device is None or definition.audio.capture is None:
+        raise BoardError(f"board {board_name} has no serial device or ALSA PCM: use --board virtual")
+    store = _open_store(db_path, None)
+    zone = str(store.load().zone)
+    port_types = [str(port.kind) for port in definition.ports]
+    audio = AlsaAudio(definition.audio.capture, definition.audio.playback, len(port_types),
+                      channels=definition.audio.channels, channel_map=definition.channel_map)
+    card = open_line_card(definition.serial.device, port_types, zone)
+    return _assemble(definition, audio, card, store, db_path, origin, sync_commands=False)

@@ -1,36 +1,63 @@
-"""``linebox run``: start the appliance.
+"""``linebox run``: start the appliance and run its media loop until stopped.
 
-The call engine and the web admin are not built yet (issues 5 and later), so this runs
-what exists: a self-check of the DSP layer on the audio clock, and says what is missing.
+On the virtual board (the default, what ``make run`` starts) the board paces the loop in
+real time; the demo office is seeded into an empty database. The clock is read once, here,
+to tell the engine the wall time of tick 0. SIGINT/SIGTERM stop it cleanly: the loop
+finishes its tick, call records are committed and the line card driver closes.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import logging
+import signal
+import sys
 
 import numpy as np
 
-from dsp import g711
-from dsp.levels import dbm0_to_peak, signal_dbm0
-
-TICK_SAMPLES = 160  # one 20 ms audio period at 8 kHz
+from board.virtual.traffic import DemoTraffic
+from drivers.logs import EventLogger, configure_logging
+from linebox.appliance import open_hardware_appliance, open_virtual_appliance
+from linebox.commands.config import resolve_db_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="start the appliance")
     parser.add_argument("--board", default="virtual", help="board definition name (default: virtual)")
+    parser.add_argument("--db", default=None, help="database path (default: $LINEBOX_DB or var/linebox.db)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the virtual board's simulated world")
+    parser.add_argument("--no-demo-traffic", action="store_true",
+                        help="virtual board: no simulated callers (by default demo calls keep flowing)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.set_defaults(handler=run)
 
 
-def _self_check() -> float:
-    """A 1 kHz 0 dBm0 tone through µ-law: the digital milliwatt must read 0 dBm0."""
-    t = np.arange(8 * TICK_SAMPLES) / 8000.0
-    tone = dbm0_to_peak(0.0) * np.sin(2 * np.pi * 1000.0 * t)
-    return float(signal_dbm0(g711.ulaw_roundtrip(tone)))
-
-
 def run(args: argparse.Namespace) -> int:
-    level = _self_check()
-    print(f"linebox: board={args.board} dsp_self_check=ok digital_milliwatt_dbm0={level:.2f}")
-    print("linebox: the call engine and web admin are not built yet; nothing else to start")
+    configure_logging(sys.stdout, getattr(logging, args.log_level))
+    log = EventLogger("run")
+    db_path = resolve_db_path(args.db)
+    origin = dt.datetime.now(dt.UTC)
+    if args.board == "virtual":
+        app = open_virtual_appliance(db_path, paced=True, seed=args.seed, origin=origin)
+        if not args.no_demo_traffic:
+            extensions = [(ext.number, ext.port) for ext in app.store.load().extensions]
+            DemoTraffic(app.world, extensions, np.random.default_rng(args.seed)).start()
+    else:
+        app = open_hardware_appliance(args.board, db_path, origin)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
+    config = app.store.load()
+    log.info("started", board=app.definition.name, ports=app.audio.ports, zone=str(config.zone), db=str(db_path),
+             extensions=",".join(ext.number for ext in config.extensions))
+    log.info("not_built_yet", parts="web admin, IVR, voicemail, ACD on the engine",
+             note="configure with 'linebox config export/import'; demo calls flow on the virtual board")
+    try:
+        while not stopping:
+            app.loop.step()
+    except KeyboardInterrupt:
+        stopping.append("SIGINT")
+    finally:
+        log.info("stopping", reason=stopping[0] if stopping else "error")
+        app.close()
     return 0
