@@ -1,0 +1,178 @@
+"""The card emulator on a real pty, driven by the production link and LineCard: what the firmware sees."""
+
+import os
+
+import numpy as np
+import pytest
+
+from drivers.link import LinkState
+from drivers.ports import (
+    HookFlash,
+    LineVoltage,
+    LoopCurrentDrop,
+    OffHook,
+    OnHook,
+    PolarityReversal,
+    PortInService,
+    PulseDigit,
+    RingQualified,
+    RingStart,
+    RingStop,
+)
+from drivers.protocol import LineState
+from drivers.timing import zone_timing
+from tests.card_helpers import (
+    Rig,
+    between,
+    cadence,
+    off_hook_with_breaks,
+    pulses,
+)
+
+
+@pytest.fixture
+def rig():
+    rig = Rig()
+    yield rig
+    rig.close()
+
+
+def test_the_host_opens_the_pty_path_and_identifies_the_card(rig):
+    assert os.path.islink(rig.card.path) and os.readlink(rig.card.path).startswith("/dev/pts/")
+    identity = rig.link.identity
+    assert identity.model == "LB-VIRT" and identity.port_types == rig.card.port_types
+    assert identity.reset_cause == "power_on" and not identity.resumed
+    events = rig.run(10)
+    assert events[:6] == [PortInService(p) for p in range(6)]
+    assert events[6:] == [LineVoltage(0, LineState.IDLE, 48.0, 0), LineVoltage(1, LineState.IDLE, 48.0, 0)]
+
+
+def test_phone_off_hook_flash_digits_and_hang_up(rig):
+    timing = zone_timing("us")
+    digit_5 = pulses(2000, 5)
+    digit_0 = pulses(3500, 10)
+    rig.world.hooks[1] = off_hook_with_breaks(1000, 6000, [(1500, 1800), *digit_5, *digit_0])
+    events = [e for e in rig.run(400) if e.port == 3 and not isinstance(e, PortInService)]
+    assert events == [
+        OffHook(3, 1000),
+        HookFlash(3, 300, 1500),
+        PulseDigit(3, "5", digit_5[-1][1]),
+        PulseDigit(3, "0", digit_0[-1][1]),
+        OnHook(3, 6000),
+    ]
+    assert rig.tick * 20 >= 6000 + timing.flash_max_ms
+
+
+def test_ringing_a_phone_follows_the_cadence_and_stops_when_answered(rig):
+    rig.run(5)
+    rig.line.ring(2, [400, 200, 400, 2000])
+    rig.line.wait_acked(5.0)
+    start = rig.tick
+    rig.run(150)
+    played = rig.world.fxs_ringing(0, start)
+    expected = np.tile(np.concatenate([np.ones(400), np.zeros(200), np.ones(400), np.zeros(2000)]), 2)[:3000]
+    np.testing.assert_array_equal(played, expected.astype(bool))
+    rig.world.hooks[0] = between((3500, 99999))  # answered during the next burst
+    rig.run(40)
+    assert OffHook(2, 3500) in rig.events
+    assert not rig.world.fxs_ringing(0, rig.tick - 20).any()  # ring trip, before any stop_ring
+
+
+def test_a_command_sent_during_tick_n_is_in_effect_at_tick_n_plus_1(rig):
+    rig.run(3)
+    rig.line.seize(0)
+    rig.line.wait_acked(5.0)
+    rig.run(1)
+    assert rig.world.fxo_log[-1][0].offhook_ms.all()
+    assert not rig.world.fxo_log[-2][0].offhook_ms.any()
+
+
+def test_outgoing_call_seize_pulse_dial_flash_release(rig):
+    rig.run(2)
+    first = rig.tick
+    rig.line.seize(1)
+    rig.line.wait_acked(5.0)
+    rig.run(10)  # dial tone
+    rig.line.pulse_dial(1, "21")
+    rig.line.flash(1, 600)
+    rig.line.wait_acked(5.0)
+    rig.run(150)
+    rig.line.release(1)
+    rig.line.wait_acked(5.0)
+    rig.run(2)
+    hook = rig.world.fxo_hook(1, first)
+    edges = np.flatnonzero(np.diff(hook.astype(int))) + 1
+    assert hook[0] and list(edges[:1]) == [200]  # seized at once, dialling from the next tick
+    breaks, makes = edges[0:-1:2], edges[1::2]
+    assert list(makes - breaks) == [60, 60, 60, 600]  # 2 pulses, 1 pulse, the flash
+    assert breaks[1] - breaks[0] == 100  # 10 pulses per second
+    assert breaks[2] - breaks[1] == 100 + 700  # the inter-digit pause after "2"
+    assert breaks[3] - breaks[2] == 100 + 700
+    assert not hook[-40:].any() and len(edges) == 9  # released
+
+
+def test_incoming_ring_is_qualified_and_the_line_answered(rig):
+    rig.world.rings[0] = cadence(200, 12200, [2000, 4000])
+    events = rig.run(330)
+    ring = [e for e in events if isinstance(e, (RingStart, RingQualified, RingStop))]
+    assert ring == [RingStart(0, 2200), RingQualified(0, "standard", 6200)]
+    rig.line.seize(0)  # answered during the second burst
+    rig.line.wait_acked(5.0)
+    events = rig.run(5)
+    assert [e for e in events if isinstance(e, RingStop)] == [RingStop(0, 6600)]
+
+
+def test_uk_double_ring_polarity_reversal_line_states_and_loop_drop():
+    rig = Rig(zone="uk")
+    try:
+        rig.world.rings[1] = cadence(100, 3500, [400, 200, 400, 2000])
+        rig.run(180)
+        assert [e for e in rig.events if isinstance(e, (RingStart, RingQualified))] == [
+            RingStart(1, 500), RingQualified(1, "standard", 3100)]
+        rig.world.polarity[0] = -1
+        rig.world.volts[1] = 7.5  # a parallel phone picked up
+        rig.run(10)
+        assert PolarityReversal(0, -1, 3619) in rig.events
+        assert LineVoltage(1, LineState.IN_USE, 7.5, 3600) in rig.events
+        rig.line.seize(0)
+        rig.line.wait_acked(5.0)
+        rig.run(5)
+        rig.world.loop_ma[0] = 0.0  # the far end cleared: calling party control
+        rig.run(20)
+        drops = [e for e in rig.events if isinstance(e, LoopCurrentDrop)]
+        assert drops == [LoopCurrentDrop(0, 260, 3900)]  # uk cpc_min_ms 250, tick resolution
+    finally:
+        rig.close()
+
+
+def test_runs_are_deterministic():
+    def scenario():
+        rig = Rig()
+        try:
+            rig.world.hooks[2] = off_hook_with_breaks(300, 3000, pulses(800, 3) + [(1500, 1700)])
+            rig.world.rings[0] = cadence(100, 5000, [2000, 4000])
+            rig.run(60)
+            rig.line.seize(1)
+            rig.line.pulse_dial(1, "9")
+            rig.line.ring(5)
+            rig.line.wait_acked(5.0)
+            rig.run(240)
+            return rig.events, [d[1].offhook_ms.tobytes() for d in rig.world.fxo_log]
+        finally:
+            rig.close()
+
+    first, second = scenario(), scenario()
+    assert first == second
+    assert len(first[0]) > 12
+
+
+def test_timestamps_unwrap_across_the_card_clock_wrap():
+    rig = Rig(clock_origin_ms=(1 << 32) - 500)
+    try:
+        rig.world.hooks[0] = between((200, 1000))
+        rig.run(100)
+        hook = [e for e in rig.events if isinstance(e, (OffHook, OnHook))]
+        assert hook == [OffHook(2, (1 << 32) - 300), OnHook(2, (1 << 32) + 500)]
+        assert rig.link.state == LinkState.UP
+    finally:
+        rig.close()
