@@ -12,7 +12,7 @@ samples complete, in time order:
 
 Sample numbers count from the first sample fed to the detector (per channel: all
 channels advance together). ``start_sample`` .. ``end_sample`` (exclusive) is the tone
-as measured, to about ±3 ms; ``report_sample`` is the number of samples the detector had
+as measured, to about ±4 ms; ``report_sample`` is the number of samples the detector had
 seen when it decided, so ``report_sample - start_sample`` is the reporting delay.
 
 How: ``dsp.dtmf_frames.FrameAnalyzer`` says for every 25 ms frame (hop 5 ms) which digit
@@ -20,10 +20,10 @@ it holds, if any; a frame only holds a digit if the tone fills it to within abou
 at each end. Then, per channel, in numpy over all channels:
 
 - a digit is recognised at its second consecutive frame: a tone of
-  40 ms or more fills at least 3 frames, one of 23 ms or less at most 1 (Q.24 §3);
+  40 ms or more fills at least 3 frames, one of 23 ms or less at most 1 (Q.24);
 - it lasts while frames of the same digit keep coming; ``GAP_FRAMES`` frames without it
   (50 ms) end it. A 10 ms drop-out spoils at most 7 frames and is bridged; a 40 ms pause
-  spoils at least 12 and separates two digits (Q.24 §3);
+  spoils at least 12 and separates two digits (Q.24);
 - a different digit, once recognised itself, ends the current one.
 """
 
@@ -135,7 +135,9 @@ class DtmfDetector:
         report = self.samples_seen
         for ch in np.flatnonzero(self._digit != _OFF).tolist():
             end = (int(self._last[ch]) + 1) * SUB_BLOCK_SAMPLES
-            events.append(DtmfDigit(ch, str(self._digits[self._digit[ch]]), int(self._start[ch]), end, report))
+            events.append(
+                DtmfDigit(ch, str(self._digits[self._digit[ch]]), int(self._start[ch]), end, report)
+            )
         self._digit[:] = _OFF
         self._last[:] = _NEVER
         self._previous[:] = _NONE
