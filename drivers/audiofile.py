@@ -166,6 +166,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise DriverError(f"{path}: cannot write: {exc.strerror or exc}") from exc
     try:
+        # mkstemp makes the file private (0600); a written prompt or recording gets the
+        # permissions any new file would get under the process's umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
             temp.flush()

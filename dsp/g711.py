@@ -37,7 +37,11 @@ def _ulaw_encode_table() -> np.ndarray:
     linear = np.arange(-32768, 32768, dtype=np.int32)
     value = linear >> 2  # 14-bit
     negative = value < 0
-    magnitude = np.minimum(np.where(negative, -value, value), _ULAW_CLIP_14) + _ULAW_BIAS_14
+    # One's-complement magnitude for negative values, as in the ITU-T G.191 reference
+    # coder: the decision intervals are then symmetric about -1/2 LSB, so -1..-4 code as
+    # -0 (decoded 0) rather than -8, and no input is more than half a step from its code.
+    magnitude = np.where(negative, -value - 1, value)
+    magnitude = np.minimum(magnitude, _ULAW_CLIP_14) + _ULAW_BIAS_14
     segment = _segment(magnitude, 0x3F)
     overflow = segment >= 8  # the clipped peak: the largest code, segment 7 step 15
     segment = np.minimum(segment, 7)
@@ -91,16 +95,19 @@ def _alaw_decode_table() -> np.ndarray:
 def _as_int16_index(samples: np.ndarray) -> np.ndarray:
     samples = np.asarray(samples)
     if samples.dtype.kind == "f":
-        samples = np.clip(np.rint(samples), -32768, 32767)
+        samples = np.rint(samples)
     elif samples.dtype.kind not in "iu":
         raise DspError(f"G.711 encoder needs numeric samples, got dtype {samples.dtype}")
-    return samples.astype(np.int32) + 32768
+    # Out-of-range values saturate like an overdriven converter (integers included).
+    return np.clip(samples, -32768, 32767).astype(np.int32) + 32768
 
 
 def _as_codes(codes: np.ndarray) -> np.ndarray:
     codes = np.asarray(codes)
     if codes.dtype.kind not in "iu":
         raise DspError(f"G.711 decoder needs integer codes, got dtype {codes.dtype}")
+    if codes.size and (codes.min() < -128 or codes.max() > 255):
+        raise DspError(f"G.711 codes are bytes (0..255, or -128..127 signed), got {codes.min()}..{codes.max()}")
     return codes.astype(np.int32) & 0xFF
 
 
