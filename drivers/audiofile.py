@@ -158,6 +158,17 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, encoding: str = "pcm
     atomic_write_bytes(Path(path), encode_wav(samples, encoding))
 
 
+def _current_umask() -> int:
+    """The process umask, read without changing it (os.umask would race other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Temp file in the same folder, fsync, rename, fsync the folder."""
     folder = path.parent if str(path.parent) else Path(".")
@@ -168,9 +179,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         # mkstemp makes the file private (0600); a written prompt or recording gets the
         # permissions any new file would get under the process's umask.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(handle, 0o666 & ~umask)
+        os.fchmod(handle, 0o666 & ~_current_umask())
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
             temp.flush()
