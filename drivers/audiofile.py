@@ -161,12 +161,10 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, encoding: str = "pcm
 def _current_umask() -> int:
     """The process umask, read without changing it (os.umask would race other threads)."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
+        status = Path("/proc/self/status").read_text().splitlines()
+        return next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, ValueError, StopIteration):
+        return 0o022  # not Linux, or no Umask line: the usual default
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
