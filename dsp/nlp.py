@@ -1,0 +1,194 @@
+"""Near-end talk detection, non-linear processor (NLP) and comfort noise for dsp/echo.py.
+
+After the linear canceller a residual echo some 20-30 dB below the echo is still audible on
+a quiet line. ITU-T G.168 (clause 3.13 and the NLP tests of clause 6.4.2) lets an echo
+canceller follow its linear filter with a *non-linear processor*: while only the far end
+talks, the residual is replaced by comfort noise at the level and spectrum of the line's
+background noise, so the listener hears neither the echo nor the noise switching on and off.
+Everything here works per block of ``block`` samples and is vectorised over channels.
+
+**TalkDetector** says when the near end holds a talker (double talk when the far end talks
+too). A block is near-end talk when all of:
+
+- the residual is not explained by echo: its power is above ``margin_db`` over the residual
+  expected from the echo estimate (echo-estimate power times the residual-to-echo ratio
+  learnt on the far-end-only blocks), and above the background noise by ``NOISE_MARGIN_DB``;
+- the near end is louder than the echo estimate's envelope by ``NEAR_OVER_ECHO_DB``;
+- within the last ``LOUD_HOLD_MS`` the near end was *loud*: louder than the loudest far-end
+  block in the echo tail minus ``LOUD_MARGIN_DB``. This is the Geigel detector's idea (G.168
+  convention: a hybrid loses at least 6 dB, so a near end louder than the far end minus
+  6 dB is a talker), used as a permission on block powers with a 3 dB margin: on hybrids of
+  6 dB the echo of speech crossed the 6 dB line. It is what tells a talker from an echo the
+  filter does not model yet (start of a call, or after the echo path changed): those are
+  not loud, so they neither open the NLP nor count as talk.
+
+Talk is held for ``hold_ms`` so syllable gaps are not chopped. During talk the canceller in
+dsp/echo.py keeps its foreground filter (see there).
+
+**NonLinearProcessor** replaces the residual by comfort noise on blocks where the far end is
+active (any far-end power within the echo tail) and no near-end talk is detected; the gain
+moves linearly across one block (no clicks): ``out = g * e + (1 - g) * noise``. The
+background spectrum (``block``-point DFT bins) is tracked on blocks where the far end is
+silent by a minimum tracker that follows a falling level at once and a rising one at
+``NOISE_RISE_DB_PER_S``. Noise is generated per block with random phases and that spectrum,
+from the ``numpy.random.Generator`` given to the constructor (drawn for every channel on
+every block, so a channel's noise does not depend on the other channels' signals).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsp import SAMPLE_RATE, DspError
+from dsp.levels import db_to_power_ratio, dbm0_to_rms
+
+FAR_ACTIVE_DBM0 = -50.0  # far end louder than this within the tail: there may be echo
+LOUD_MARGIN_DB = 3.0  # near end above the loudest far-end block in the tail minus this: loud
+LOUD_HOLD_MS = 500.0  # a loud near end within this long makes unexplained residual a talker
+NEAR_OVER_ECHO_DB = 0.0  # near end this far above the echo estimate's envelope
+ENVELOPE_RELEASE_DB_PER_S = 200.0  # how fast that envelope falls
+NOISE_MARGIN_DB = 6.0  # a residual within this of the background is no talker
+RATIO_SMOOTHING_S = 0.2  # time constant of the residual-to-echo ratio (in dB) learnt on far-end-only blocks
+NOISE_RISE_DB_PER_S = 6.0  # how fast the background estimate may climb (minimum tracking)
+NOISE_SMOOTHING_S = 0.05  # time constant of the per-bin power smoothing before the minimum
+NOISE_FLOOR_POWER = 1e-4  # per-bin floor of the estimate (about -120 dBm0): never exactly zero
+
+
+def _blocks(ms: float, block: int) -> int:
+    return int(np.ceil(ms * SAMPLE_RATE / 1000.0 / block))
+
+
+class TalkDetector:
+    """Near-end talk on blocks of ``block`` samples (see the module docstring)."""
+
+    def __init__(self, channels: int, block: int, margin_db: float = 12.0, hold_ms: float = 80.0) -> None:
+        if not 0.0 < margin_db <= 40.0:
+            raise DspError(f"talk detector: margin_db must be within 0..40, not {margin_db!r}")
+        if not 0.0 <= hold_ms <= 1000.0:
+            raise DspError(f"talk detector: hold_ms must be within 0..1000, not {hold_ms!r}")
+        self.margin = db_to_power_ratio(margin_db)
+        self.noise_margin = db_to_power_ratio(NOISE_MARGIN_DB)
+        self.near_over_echo = db_to_power_ratio(NEAR_OVER_ECHO_DB)
+        self.loud_ratio = db_to_power_ratio(-LOUD_MARGIN_DB)
+        self.far_active_power = dbm0_to_rms(FAR_ACTIVE_DBM0) ** 2
+        self.envelope_decay = db_to_power_ratio(-ENVELOPE_RELEASE_DB_PER_S * block / SAMPLE_RATE)
+        self.learning = 1.0 - float(np.exp(-block / SAMPLE_RATE / RATIO_SMOOTHING_S))
+        self.hold_blocks = _blocks(hold_ms, block)
+        self.loud_blocks = _blocks(LOUD_HOLD_MS, block)
+        self.log_ratio = np.zeros(channels)  # ln(residual / echo estimate) on far-end-only blocks
+        self.echo_envelope = np.zeros(channels)
+        self.hold = np.zeros(channels, dtype=np.int64)  # blocks of talk still to hold
+        self.loud = np.zeros(
+            channels, dtype=np.int64
+        )  # blocks since which the near end was loud, counting down
+        self.talk = np.zeros(channels, dtype=bool)
+        self.unexplained = np.zeros(channels, dtype=bool)  # this block's residual is more than echo
+
+    def restart(self, channels: np.ndarray) -> None:
+        """Forget the learnt residual-to-echo ratio where ``channels`` (the filter restarted)."""
+        self.log_ratio = np.where(channels, 0.0, self.log_ratio)
+
+    def update(
+        self,
+        near_power: np.ndarray,
+        residual_power: np.ndarray,
+        echo_power: np.ndarray,
+        far_power: np.ndarray,
+        noise_power: np.ndarray,
+    ) -> np.ndarray:
+        """Block mean squares (channels,) of the near end, the residual, the echo estimate,
+        the loudest far-end block in the tail, and the background. Returns talk (channels,)."""
+        far_active = far_power > self.far_active_power
+        self.echo_envelope = np.maximum(echo_power, self.echo_envelope * self.envelope_decay)
+        loud = far_active & (near_power > far_power * self.loud_ratio)
+        self.loud = np.where(loud, self.loud_blocks, np.maximum(self.loud - 1, 0))
+        expected = echo_power * np.exp(self.log_ratio) * self.margin
+        self.unexplained = (
+            (residual_power > expected)
+            & (residual_power > noise_power * self.noise_margin)
+            & (near_power > self.echo_envelope * self.near_over_echo)
+        )
+        talk_now = self.unexplained & (self.loud > 0)
+        self.hold = np.where(talk_now, self.hold_blocks, np.maximum(self.hold - 1, 0))
+        self.talk = talk_now | (self.hold > 0)
+        # Learn only where no talker shows: far end active, near end not above the echo estimate.
+        quiet_near = near_power <= self.echo_envelope * self.near_over_echo
+        learn = far_active & ~self.talk & quiet_near & (echo_power > 0.0) & (residual_power > 0.0)
+        ratio = np.log(np.maximum(residual_power, 1e-12) / np.maximum(echo_power, 1e-12))
+        self.log_ratio = np.where(
+            learn, self.log_ratio + self.learning * (ratio - self.log_ratio), self.log_ratio
+        )
+        return self.talk
+
+
+class BackgroundNoise:
+    """Per-bin background power of the residual, tracked on blocks where the far end is
+    silent (minimum tracking), and comfort noise with that spectrum."""
+
+    def __init__(self, channels: int, block: int) -> None:
+        if block < 2:
+            raise DspError(f"background noise: block must be at least 2 samples, not {block}")
+        self.block = block
+        block_s = block / SAMPLE_RATE
+        self.rise = db_to_power_ratio(NOISE_RISE_DB_PER_S * block_s)
+        self.smoothing = float(np.exp(-block_s / NOISE_SMOOTHING_S))
+        bins = block // 2 + 1
+        self.smoothed = np.zeros((channels, bins))
+        self.spectrum = np.full((channels, bins), np.nan)  # per-bin power; NaN: not seen yet
+        weights = np.full(bins, 2.0)
+        weights[0] = 1.0
+        if block % 2 == 0:
+            weights[-1] = 1.0
+        self._bin_weights = weights / (block * block)  # per-bin power -> mean square
+
+    @property
+    def power(self) -> np.ndarray:
+        """(channels,) estimated background mean square (16-bit scale squared); 0 until seen."""
+        return np.nan_to_num(self.spectrum, nan=0.0) @ self._bin_weights
+
+    def update(self, residual: np.ndarray, far_active: np.ndarray) -> None:
+        """residual (channels, block); far_active (channels,) bool: learn only where silent."""
+        power = np.square(np.abs(np.fft.rfft(residual, axis=1)))
+        quiet = ~far_active[:, None]
+        first = quiet & np.isnan(self.spectrum)
+        smoothed = np.where(first, power, self.smoothing * self.smoothed + (1.0 - self.smoothing) * power)
+        self.smoothed = np.where(quiet, smoothed, self.smoothed)
+        rising = np.where(first, self.smoothed, self.spectrum * self.rise)
+        tracked = np.maximum(np.minimum(rising, self.smoothed), NOISE_FLOOR_POWER)
+        self.spectrum = np.where(quiet, tracked, self.spectrum)
+
+    def generate(self, rng: np.random.Generator) -> np.ndarray:
+        """One block (channels, block) of noise with the tracked spectrum and random phases."""
+        draws = rng.standard_normal((*self.spectrum.shape, 2))
+        amplitude = np.sqrt(np.nan_to_num(self.spectrum, nan=0.0) / 2.0)
+        return np.fft.irfft(amplitude * (draws[..., 0] + 1j * draws[..., 1]), n=self.block, axis=1)
+
+
+class NonLinearProcessor:
+    """Residual-echo suppressor with comfort noise, on blocks of ``block`` samples."""
+
+    def __init__(
+        self, channels: int, block: int, rng: np.random.Generator, comfort_noise: bool = True
+    ) -> None:
+        self.rng = rng
+        self.comfort_noise = comfort_noise
+        self.gain = np.ones(channels)
+        self.ramp = (np.arange(1, block + 1) / block)[None, :]
+
+    @property
+    def suppressing(self) -> np.ndarray:
+        """(channels,) bool: the last block was (being) replaced by comfort noise."""
+        return self.gain < 0.5
+
+    def process(
+        self, residual: np.ndarray, background: BackgroundNoise, far_active: np.ndarray, talk: np.ndarray
+    ) -> np.ndarray:
+        """residual (channels, block): the linear canceller's output; far_active, talk
+        (channels,) bool. Returns the output block."""
+        target = np.where(far_active & ~talk, 0.0, 1.0)
+        gain = self.gain[:, None] + (target - self.gain)[:, None] * self.ramp
+        self.gain = target
+        noise = background.generate(self.rng)  # drawn on every block, for every channel
+        if not self.comfort_noise:
+            return gain * residual
+        return gain * residual + (1.0 - gain) * noise
