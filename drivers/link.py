@@ -58,7 +58,7 @@ class LinkState(enum.Enum):
     UP = "up"
     DEGRADED = "degraded"  # up, but frames are being lost or corrupted
     DOWN = "down"  # device gone or card silent: retrying with back-off
-    REFUSED = "refused"  # the card is incompatible (protocol version, port map): no retry
+    REFUSED = "refused"  # the card is incompatible (protocol version, card model, port map): no retry
     CLOSED = "closed"
 
 
@@ -191,12 +191,16 @@ class SerialLink:
         opener: Callable[[str, LinkConfig], serial.SerialBase] = default_opener,
         session_setup: SessionSetup | None = None,
         first_session: int = 1,
+        expected_model: str | None = None,
     ) -> None:
         self.url = url
         self.port_types = tuple(port_types)
         for kind in self.port_types:
             if kind not in ("fxs", "fxo"):
                 raise DriverError(f"port type {kind!r} is not fxs or fxo")
+        if expected_model is not None and (not isinstance(expected_model, str) or not expected_model.strip()):
+            raise DriverError(f"expected card model {expected_model!r} is not a model name (None accepts any card)")
+        self.expected_model = expected_model  # from the board definition (card.model); None: any model
         self.config = config or LinkConfig()
         self._log = (logger or EventLogger("link")).bind(url=url)
         self._opener = opener
@@ -540,6 +544,8 @@ class SerialLink:
         if identity.protocol[0] != PROTOCOL_VERSION[0]:
             return (f"protocol version mismatch: host speaks {PROTOCOL_VERSION[0]}.{PROTOCOL_VERSION[1]}, "
                     f"{card} speaks {identity.protocol[0]}.{identity.protocol[1]}")
+        if self.expected_model is not None and identity.model != self.expected_model:
+            return f"card model mismatch: board definition expects {self.expected_model}, found {card}"
         if identity.port_types != self.port_types:
             return (f"port map mismatch: board definition has {','.join(self.port_types) or 'no ports'}, "
                     f"{card} reports {','.join(identity.port_types) or 'no ports'}")

@@ -21,13 +21,21 @@ Qualification happens here, on the host, against the zone's timing table
 - Loop-current drops shorter than ``cpc_min_ms`` are ignored.
 
 Link state: ports start out of service and get :class:`PortInService` when the link comes
-up; when it leaves service every port gets :class:`PortOutOfService` (with the reason), and
-:class:`PortInService` again when it returns (a refused card never brings them in). If the card lost its state (reset) the host's wishes go back
-to idle: the link's session set-up (:meth:`LineCard.session_setup`) re-sends the timing and
-releases every FXO line, stops every ring and restores battery, so no line is left seized.
-The card's port snapshot after every handshake is compared with what the host knows: a
-phone that changed hook state meanwhile gives its event, a line seized against the host's
-wish is released.
+up (every port, once the handshake completes); when it leaves service every port gets
+:class:`PortOutOfService` (with the reason), and :class:`PortInService` again when it returns
+(a refused card never brings them in). If the card lost its state (reset) the host's wishes
+go back to idle: the link's session set-up (:meth:`LineCard.session_setup`) re-sends the
+timing and releases every FXO line, stops every ring and restores battery, so no line is
+left seized.
+
+:class:`PortInService` means "this port starts from idle": on hook, not ringing. Whatever
+is not idle follows it as events built from the card's port snapshot, after every
+handshake (first connection, card reset, resumed session alike): :class:`OffHook` for a
+phone off hook, :class:`RingStart` for a line in the middle of a ring train,
+:class:`LineVoltage` for the line's voltage class. So the firmware, which ends a port's
+calls when it goes out of service, always ends up with the hardware's state, each
+condition reported once per service period. A line seized against the host's wish is
+released.
 """
 
 from __future__ import annotations
@@ -244,6 +252,13 @@ class RingQualifier:
         self.qualified: str | None = None
         self.measured: list[int] = []  # on, off, on, off ... of the current train (real bursts only)
 
+    def in_progress(self, at_ms: int | None) -> list[PortEvent]:
+        """The card's snapshot says a ring train is under way (it started before the session)."""
+        if self.started:
+            return []
+        self.started = True
+        return [RingStart(self.port, at_ms)]
+
     def on_message(self, msg: Message, at_ms: int | None) -> list[PortEvent]:
         events: list[PortEvent] = []
         if msg.name == "fxo_ring_on":
@@ -452,12 +467,14 @@ class LineCard:
     def _on_link_state(self, change: LinkStateChanged) -> list[PortEvent]:
         events: list[PortEvent] = []
         if change.new in IN_SERVICE and change.old not in IN_SERVICE:
+            # Back from idle, as the firmware is: the card's snapshot (next) reports what is not.
+            for hook in self._hooks.values():
+                hook.offhook = False
+            for ring in self._rings.values():
+                ring.reset()
+            self._line = [None] * len(self.port_types)
             if not change.resumed:
-                for hook in self._hooks.values():
-                    hook.offhook = False
-                for ring in self._rings.values():
-                    ring.reset()
-                self._card_ms = None
+                self._card_ms = None  # the card's clock restarted
             for port in range(len(self.port_types)):
                 if not self._in_service[port]:
                     self._in_service[port] = True
@@ -531,9 +548,12 @@ class LineCard:
         if msg["hook"] and not wanted:
             self._log.warning("line_seized_against_host", port=port, action="release")
             self._link.send("fxo_release", port=port)
-        if msg["hook"] or msg["line"] == LineState.UNKNOWN:
-            return []
-        return self._line_state(port, msg["line"], msg["volts_dv"] / 10.0, at_ms)
+        events: list[PortEvent] = []
+        if not msg["hook"] and msg["line"] != LineState.UNKNOWN:
+            events += self._line_state(port, msg["line"], msg["volts_dv"] / 10.0, at_ms)
+        if msg["ringing"] and not msg["hook"]:
+            events += self._rings[port].in_progress(at_ms)
+        return events
 
 
 def open_line_card(
@@ -542,10 +562,16 @@ def open_line_card(
     zone: str | ZoneTiming = "us",
     config: LinkConfig | None = None,
     logger: EventLogger | None = None,
+    card_model: str | None = None,
 ) -> LineCard:
-    """The production wiring: a started serial link to ``url`` and the line card on top of it."""
+    """The production wiring: a started serial link to ``url`` and the line card on top of it.
+
+    ``port_types`` and ``card_model`` come from the board definition (``ports``,
+    ``card.model``); a card reporting another model or port map is refused (link REFUSED,
+    ports never in service). ``card_model=None`` accepts any model.
+    """
     types = tuple(PortType(kind).value for kind in port_types)
-    link = SerialLink(url, types, config=config, logger=logger)
+    link = SerialLink(url, types, config=config, logger=logger, expected_model=card_model)
     card = LineCard(link, types, zone, logger=logger)
     link.start()
     return card

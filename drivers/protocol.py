@@ -112,6 +112,10 @@ class Impedance(enum.IntEnum):
 PORT_KIND_CODES = MappingProxyType({"O": "fxo", "S": "fxs"})  # letters of identity.port_map
 NO_PORT = 0xFF  # card_fault / card_overtemp about the whole card
 FIRST_RING = 0xFFFF  # fxo_ring_on.off_ms of the first burst of a ring train
+FXO_PREDIAL_MS = 500  # card: an FXO line is held off hook this long after seizure before its first break
+#   (flash or dial pulse), so the exchange has seen the seizure and attached a register. Vendor
+#   defaults for the same wait: Cisco/Linksys SPA400 "Dial out wait" 400 ms, SPA3102 "PSTN
+#   Dialing Delay" 1 s. A host that needs more (a slow exchange) waits for dial tone first.
 MAX_CADENCE_VALUES = 8  # fxs_ring: up to four on/off pairs
 MAX_TEXT_BYTES = 16
 

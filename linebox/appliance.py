@@ -19,8 +19,10 @@ from board import BoardError
 from board.definitions import BoardDefinition, load_board
 from board.virtual.board import VirtualBoard
 from board.virtual.world import make_world
+from drivers import DriverError
 from drivers.alsa_audio import AlsaAudio
 from drivers.audio import AudioDevice
+from drivers.audiofile import read_audio
 from drivers.link import LinkConfig
 from drivers.logs import EventLogger
 from drivers.ports import LineCard, open_line_card
@@ -31,11 +33,12 @@ from firmware.config.model import Config
 from firmware.config.store import ConfigStore
 from firmware.engine.cdr_writer import CdrWriter
 from firmware.engine.detectors import DetectorBank
+from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.media.mixer import Mixer
 from firmware.media.players import PlayerBank
-from linebox.commands.config import board_ports
+from linebox.storage import board_ports
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Appliance:
     cdr_writer: CdrWriter
     switch: Switch
     loop: MediaLoop
+    extension_changes: ExtensionChangeWriter
 
     @property
     def board(self) -> VirtualBoard:
@@ -62,6 +66,7 @@ class Appliance:
     def close(self) -> None:
         """Stops cleanly: records committed, lines released by the card driver, devices closed."""
         self.cdr_writer.close()
+        self.extension_changes.close()
         self.card.close()
         self.audio.close()
         self.cdr.close()
@@ -77,6 +82,27 @@ def _open_store(db_path: str | Path, config: Config | None) -> ConfigStore:
     return store
 
 
+HOLD_MUSIC_DIR = Path("/usr/share/asterisk/moh")  # Debian's asterisk-moh-opsound-wav
+
+
+def load_hold_music(directory: Path = HOLD_MUSIC_DIR) -> np.ndarray | None:
+    """Music on hold, read once at start: the shortest WAV of ``directory`` (the least memory on
+    a Pi: every held port shares it), or None (held parties hear the hold tone)."""
+    log = EventLogger("engine")
+    files = sorted(directory.glob("*.wav"), key=lambda path: (path.stat().st_size, path.name))
+    for path in files:
+        try:
+            samples = read_audio(path)
+        except DriverError as exc:
+            log.warning("hold_music_unreadable", path=str(path), error=str(exc))
+            continue
+        if samples.size:
+            log.info("hold_music", path=str(path), seconds=round(samples.size / 8000.0, 1))
+            return samples.astype(np.float64)
+    log.info("hold_music", path="none", fallback="hold tone")
+    return None
+
+
 def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, store: ConfigStore,
               db_path: str | Path, origin: dt.datetime, sync_commands: bool) -> Appliance:
     snapshot = store.load()
@@ -88,13 +114,18 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     port_is_fxs = [kind == "fxs" for kind in port_types]
     players = PlayerBank(len(port_types))
     mixer = Mixer(len(port_types), len(port_types))
+    # DND/forwarding set by feature code: the switch applies it at once, this thread stores it;
+    # if the store refuses, the stored snapshot is put back into the switch.
+    extension_changes = ExtensionChangeWriter(
+        store.update, on_failure=lambda: loop.submit(lambda: switch.apply_config(store.load())))
     switch = Switch(snapshot, port_is_fxs, plan, card, players, mixer, cdr_writer.submit, origin,
-                    log=EventLogger("switch"))
+                    log=EventLogger("switch"), change_extension=extension_changes.submit,
+                    hold_music=load_hold_music())
     detectors = DetectorBank(port_is_fxs, plan, str(snapshot.effective_caller_id_standard()))
     loop = MediaLoop(audio, card, switch, detectors, players, mixer, time.perf_counter,
                      sync_commands=sync_commands)
     store.subscribe(lambda new_config: loop.submit(lambda: switch.apply_config(new_config)))
-    return Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop)
+    return Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes)
 
 
 def open_virtual_appliance(
@@ -120,7 +151,8 @@ def open_virtual_appliance(
                        callerid_standard=str(snapshot.effective_caller_id_standard()))
     board = VirtualBoard(definition, zone, world=world, paced=paced, seed=seed)
     port_types = [str(port.kind) for port in definition.ports]
-    card = open_line_card(board.serial_url, port_types, zone, config=link_config)
+    card = open_line_card(board.serial_url, port_types, zone, config=link_config,
+                          card_model=definition.card.model)
     # Unpaced runs are deterministic only if each tick's commands are applied before the next.
     return _assemble(definition, board, card, store, db_path, origin, sync_commands=True)
 
@@ -135,5 +167,5 @@ def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.dat
     port_types = [str(port.kind) for port in definition.ports]
     audio = AlsaAudio(definition.audio.capture, definition.audio.playback, len(port_types),
                       channels=definition.audio.channels, channel_map=definition.channel_map)
-    card = open_line_card(definition.serial.device, port_types, zone)
+    card = open_line_card(definition.serial.device, port_types, zone, card_model=definition.card.model)
     return _assemble(definition, audio, card, store, db_path, origin, sync_commands=False)

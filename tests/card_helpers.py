@@ -112,17 +112,23 @@ class Rig:
     """An emulated card on a pty, the production link and LineCard, and a StubWorld, in lock-step."""
 
     def __init__(self, port_types: Sequence[str] = VIRTUAL_PORTS, zone: str = "us", config: LinkConfig = STEADY,
-                 expected_ports: Sequence[str] | None = None, wait_up: bool = True, **card_options) -> None:
+                 expected_ports: Sequence[str] | None = None, wait_up: bool = True, expected_model: str | None = None,
+                 connect: bool = True, **card_options) -> None:
         card_options.setdefault("ack_timeout_s", config.ack_timeout_s)
         card_options.setdefault("max_retries", config.max_retries)
         self.card = CardEmulator(port_types, **card_options)
         self.card.start()
         types = tuple(expected_ports or port_types)
-        self.link = SerialLink(self.card.path, types, config)
+        self.link = SerialLink(self.card.path, types, config, expected_model=expected_model)
         self.line = LineCard(self.link, types, zone)
         self.world = StubWorld(port_types)
         self.tick = 0
         self.events: list = []
+        if connect:
+            self.connect(wait_up)
+
+    def connect(self, wait_up: bool = True) -> None:
+        """Starts the host link (``connect=False`` lets ticks run on a card nobody talks to yet)."""
         self.link.start()
         if wait_up:
             assert self.link.wait_state(IN_SERVICE, 10.0), self.link.state

@@ -5,7 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from drivers.link import LinkState
+from board.virtual.analog import MS_PER_TICK
+from drivers import DriverError
+from drivers.link import IN_SERVICE, LinkState, SerialLink
 from drivers.ports import (
     HookFlash,
     LineVoltage,
@@ -14,19 +16,22 @@ from drivers.ports import (
     OnHook,
     PolarityReversal,
     PortInService,
+    PortOutOfService,
     PulseDigit,
     RingQualified,
     RingStart,
     RingStop,
 )
-from drivers.protocol import LineState
+from drivers.protocol import FXO_PREDIAL_MS, LineState
 from drivers.timing import zone_timing
 from tests.card_helpers import (
+    FAST,
     Rig,
     between,
     cadence,
     off_hook_with_breaks,
     pulses,
+    wait_for,
 )
 
 
@@ -102,7 +107,8 @@ def test_outgoing_call_seize_pulse_dial_flash_release(rig):
     rig.run(2)
     hook = rig.world.fxo_hook(1, first)
     edges = np.flatnonzero(np.diff(hook.astype(int))) + 1
-    assert hook[0] and list(edges[:1]) == [200]  # seized at once, dialling from the next tick
+    # seized at once; dialling, asked 200 ms later, starts once the line was held FXO_PREDIAL_MS
+    assert hook[0] and list(edges[:1]) == [FXO_PREDIAL_MS]
     breaks, makes = edges[0:-1:2], edges[1::2]
     assert list(makes - breaks) == [60, 60, 60, 600]  # 2 pulses, 1 pulse, the flash
     assert breaks[1] - breaks[0] == 100  # 10 pulses per second
@@ -176,3 +182,131 @@ def test_timestamps_unwrap_across_the_card_clock_wrap():
         assert rig.link.state == LinkState.UP
     finally:
         rig.close()
+
+
+# ----------------------------------------------------------------------------- state present before the host knew
+
+
+FOREVER_MS = 10**9
+
+
+@pytest.mark.parametrize("ticks_before_host", [0, 3, 40, 150])
+def test_a_phone_off_hook_and_a_ring_from_the_first_sample_are_reported_once(ticks_before_host):
+    """Power-on with a phone off hook and a line ringing from ms 0; the host connects at tick 0,
+    during the debounce, during the first burst, or in the silence after it."""
+    rig = Rig(connect=False)
+    try:
+        rig.world.hooks[0] = between((0, FOREVER_MS))
+        rig.world.rings[1] = cadence(0, FOREVER_MS, [2000, 4000])
+        rig.run(ticks_before_host)  # nobody listens yet: the card's events go nowhere
+        rig.connect()
+        connected_ms = rig.tick * MS_PER_TICK
+        rig.run(350 - ticks_before_host)  # to 7 s: the second burst has ended
+        offhooks = [e for e in rig.events if isinstance(e, OffHook)]
+        assert [e.port for e in offhooks] == [2]
+        starts = [e for e in rig.events if isinstance(e, RingStart)]
+        assert [e.port for e in starts] == [1]
+        # at the end of the first burst, or at the snapshot when the train began before the host came
+        assert starts[0].at_ms == (2000 if ticks_before_host == 0 else connected_ms - MS_PER_TICK)
+        qualified = [e for e in rig.events if isinstance(e, RingQualified)]
+        # a whole period is measured only when the host saw it (7 s is too early otherwise)
+        assert qualified == ([RingQualified(1, "standard", 6000)] if ticks_before_host < 100 else [])
+        assert not [e for e in rig.events if isinstance(e, (OnHook, RingStop))]
+    finally:
+        rig.close()
+
+
+@pytest.mark.parametrize("ticks_before_host", [0, 5])
+def test_a_line_reversed_at_power_on_is_known_so_its_return_to_normal_is_reported(ticks_before_host):
+    rig = Rig(connect=False)
+    try:
+        rig.world.polarity[0] = -1
+        rig.run(ticks_before_host)
+        rig.connect()
+        rig.run(5)
+        rig.world.polarity[0] = 1  # e.g. the exchange's answer or clear signal
+        rig.run(2)
+        reversals = [e for e in rig.events if isinstance(e, PolarityReversal)]
+        assert reversals[-1:] == [PolarityReversal(0, 1, rig.tick * MS_PER_TICK - MS_PER_TICK - 1)]
+        # the reversed state itself was an event when the host was there to see it appear
+        assert reversals[:-1] == ([PolarityReversal(0, -1, MS_PER_TICK - 1)] if ticks_before_host == 0 else [])
+    finally:
+        rig.close()
+
+
+@pytest.mark.parametrize("fault", ["serial_unplug", "stop_answering"])
+def test_after_a_resumed_session_an_off_hook_phone_is_reported_again(fault):
+    """The firmware ends a port's calls when it leaves service, so PortInService starts it idle:
+    a phone still off hook must be reported again, once, even though the card kept its state."""
+    rig = Rig(config=FAST)
+    try:
+        rig.world.hooks[0] = between((100, FOREVER_MS))
+        rig.run(10)
+        assert [e for e in rig.events if isinstance(e, OffHook)] == [OffHook(2, 100)]
+        rig.card.inject(fault, **({"seconds": 0.2} if fault == "serial_unplug" else {}))
+        assert rig.link.wait_state({LinkState.DOWN}, 5.0)
+        rig.run(3)
+        rig.card.clear("stop_answering")
+        assert rig.link.wait_state(IN_SERVICE, 5.0) and rig.line.wait_acked(5.0)
+        snapshot_ms = (rig.tick - 1) * MS_PER_TICK
+        events = [e for e in rig.run(5) if getattr(e, "port", None) == 2]
+        assert rig.link.identity.resumed
+        assert events == [PortInService(2), OffHook(2, snapshot_ms)]
+    finally:
+        rig.close()
+
+
+@pytest.mark.parametrize("ticks_before_host_hears", [0, 4])
+def test_after_a_card_reset_an_off_hook_phone_is_reported_once_whatever_the_timing(ticks_before_host_hears):
+    """The card forgets the phone in the reset and detects it again: before the new handshake
+    (the snapshot says off hook) or after it (an fxs_off_hook event). One OffHook either way."""
+    rig = Rig(config=FAST)
+    try:
+        rig.world.hooks[0] = between((100, FOREVER_MS))
+        rig.run(10)
+        rig.events.clear()
+        if ticks_before_host_hears:
+            rig.card.inject("stop_answering")
+        rig.card.inject("card_reset")
+        rig.run(ticks_before_host_hears)
+        rig.card.clear("stop_answering")
+        assert wait_for(lambda: not rig.card.in_session or rig.link.state not in IN_SERVICE)
+        assert wait_for(lambda: rig.card.in_session and rig.link.state in IN_SERVICE)
+        assert rig.line.wait_acked(5.0)
+        rig.run(3)
+        port_2 = [type(e) for e in rig.events if getattr(e, "port", None) == 2]
+        assert port_2 == [PortOutOfService, PortInService, OffHook]
+        assert not rig.link.identity.resumed
+    finally:
+        rig.close()
+
+
+def test_pulses_sent_with_the_seize_all_reach_the_exchange(rig):
+    rig.run(2)
+    seized_tick = rig.tick
+    rig.line.seize(1)
+    rig.line.pulse_dial(1, "3")  # in the same tick as the seize
+    rig.line.wait_acked(5.0)
+    rig.run(60)
+    hook = rig.world.fxo_hook(1, seized_tick)
+    assert hook[:FXO_PREDIAL_MS].all()  # the exchange sees the seizure before the first break
+    assert np.count_nonzero(np.diff(hook.astype(int)) == -1) == 3
+
+
+def test_a_card_of_another_model_is_refused_and_no_expected_model_accepts_any():
+    refused = Rig(config=FAST, wait_up=False, expected_model="LBX-2O4S")  # the emulator reports LB-VIRT
+    try:
+        assert refused.link.wait_state({LinkState.REFUSED}, 5.0)
+        assert refused.link.refusal == \
+            "card model mismatch: board definition expects LBX-2O4S, found card LB-VIRT firmware 1.0.0"
+        assert refused.line.poll() == []  # never in service
+    finally:
+        refused.close()
+    for expected in ("LB-VIRT", None):
+        accepted = Rig(config=FAST, expected_model=expected)
+        try:
+            assert accepted.link.state in IN_SERVICE and accepted.link.refusal is None
+        finally:
+            accepted.close()
+    with pytest.raises(DriverError, match="expected card model '' is not a model name"):
+        SerialLink("loop://", ("fxo",), expected_model="")

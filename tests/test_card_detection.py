@@ -5,7 +5,7 @@ import pytest
 
 from board.virtual.analog import MS_PER_TICK
 from board.virtual.card_ports import FxoPort, FxsPort, FxsTiming
-from drivers.protocol import FIRST_RING, AckStatus, LineState, message
+from drivers.protocol import FIRST_RING, FXO_PREDIAL_MS, AckStatus, LineState, message
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -169,8 +169,29 @@ def test_flash_and_pulse_dialling_schedule():
     port.apply(message("fxo_dial", port=0, pulses=3))
     port.apply(message("fxo_dial", port=0, pulses=1))
     played = hook_samples(port, 200, first_tick=5)
-    expected = levels((0, 90), *pulse_segments(3), (1, 700), *pulse_segments(1), (1, 4000))[: len(played)]
+    expected = levels((1, FXO_PREDIAL_MS), (0, 90), *pulse_segments(3), (1, 700), *pulse_segments(1),
+                      (1, 4000))[: len(played)]
     np.testing.assert_array_equal(played, expected)
+
+
+@pytest.mark.parametrize("asked_after_ticks", [0, 1, 24, 25, 26, 60])
+@pytest.mark.parametrize("signal", ["fxo_dial", "fxo_flash"])
+def test_the_first_break_waits_the_pre_dial_delay_after_the_seizure(asked_after_ticks, signal):
+    """Pulses or a flash asked with the seize (or soon after) must not cut the seizure short."""
+    port = FxoPort(0)
+    seize_tick = 7
+    port.apply(message("fxo_seize", port=0))
+    played = [port.drive((seize_tick + k) * MS_PER_TICK).offhook_ms for k in range(asked_after_ticks)]
+    fields = {"pulses": 2} if signal == "fxo_dial" else {"ms": 300}
+    port.apply(message(signal, port=0, **fields))
+    first = seize_tick + asked_after_ticks
+    played += [port.drive((first + k) * MS_PER_TICK).offhook_ms for k in range(60)]
+    hook = np.concatenate(played)
+    first_break = int(np.argmin(hook))
+    assert hook[:first_break].all() and not hook[first_break]
+    # FXO_PREDIAL_MS after the seizure, or at the start of the next tick when asked later
+    assert first_break == max(FXO_PREDIAL_MS, asked_after_ticks * MS_PER_TICK)
+    assert np.count_nonzero(np.diff(hook.astype(int)) == -1) == (2 if signal == "fxo_dial" else 1)  # none lost
 
 
 def test_release_cancels_queued_signalling():

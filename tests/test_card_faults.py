@@ -14,12 +14,13 @@ from drivers.ports import (
     CardFault,
     CardOverTemperature,
     CardReset,
+    LineVoltage,
     OffHook,
     OnHook,
     PortInService,
     PortOutOfService,
 )
-from drivers.protocol import ResetCause
+from drivers.protocol import LineState, ResetCause
 from tests.card_helpers import FAST, LogCapture, Rig, between, wait_for
 
 QUIET = dataclasses.replace(FAST, keepalive_s=60.0)  # no keepalive traffic: injected faults hit the frame meant
@@ -112,8 +113,12 @@ def test_card_that_stops_answering_goes_down_and_comes_back(logs):
         rig.card.clear("stop_answering")
         assert rig.link.wait_state(IN_SERVICE, 5.0)
         assert rig.line.wait_acked(5.0)
+        snapshot_ms = (rig.tick - 1) * 20  # the card's clock when the new identify came: the last tick run
         events = rig.run(2)
-        assert events == [PortInService(p) for p in range(6)]
+        assert events == [  # a port in service starts idle: the snapshot re-reports the line voltage
+            *[PortInService(p) for p in range(6)],
+            LineVoltage(0, LineState.IDLE, 48.0, snapshot_ms), LineVoltage(1, LineState.IDLE, 48.0, snapshot_ms),
+        ]
         assert rig.world.fxo_hook(1, rig.tick - 1).all()
         assert rig.link.identity.resumed
     finally:
@@ -188,6 +193,30 @@ def test_card_reset_whose_announcement_is_lost_is_found_by_the_keepalive(logs):
         rig.run(2)
         assert rig.link.identity.reset_cause == "brown_out"
         assert not rig.world.fxo_hook(1, rig.tick - 1).any()
+    finally:
+        rig.close()
+
+
+def test_a_handshake_lost_after_a_card_reset_does_not_make_the_next_one_a_resume(logs):
+    """After a reset the card's identity never reaches the host, which tries again with a new
+    session: the card must not answer "resumed" (the state the host knew is gone) just because
+    it saw the first identify. Otherwise the host keeps stale state and the card's restarted
+    clock reads as a wrap."""
+    rig = Rig(config=FAST)
+    try:
+        rig.world.hooks[0] = between((100, 10**9))
+        rig.run(10)
+        rig.events.clear()
+        rig.card.inject("lose_frame", count=100_000)  # the reset announcement, identities, snapshots
+        rig.card.inject("card_reset")
+        assert wait_for(lambda: logs.events("handshake_timeout"), 10.0)
+        rig.card.clear("lose_frame")
+        assert wait_for(lambda: rig.link.state in IN_SERVICE, 10.0) and rig.line.wait_acked(5.0)
+        rig.run(3)
+        assert not rig.link.identity.resumed
+        hook = [e for e in rig.events if isinstance(e, (OffHook, OnHook))]
+        assert len(hook) == 1 and isinstance(hook[0], OffHook) and hook[0].port == 2
+        assert hook[0].at_ms < 1000  # the card's clock restarted with the reset: not read as a wrap
     finally:
         rig.close()
 

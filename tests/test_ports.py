@@ -323,7 +323,48 @@ def test_ports_leave_and_return_to_service_with_the_link():
     assert not card.in_service(3)
     link.state(LinkState.HANDSHAKE, LinkState.UP, resumed=True)
     link.card("port_status", port=FXS, hook=1, ringing=0, polarity=1, line=3, volts_dv=0, t_ms=50)
-    assert card.poll() == [PortInService(p) for p in range(6)]  # resumed: the phone was known off hook
+    # Even resumed: the firmware ended the port's calls when it left service, so the phone that
+    # is still off hook is reported again after PortInService (a port in service starts idle).
+    assert card.poll() == [*[PortInService(p) for p in range(6)], OffHook(FXS, 50)]
+    link.card("port_status", port=FXS, hook=1, ringing=0, polarity=1, line=3, volts_dv=0, t_ms=60)
+    assert card.poll() == []  # once per service period
+
+
+def test_every_port_comes_into_service_once_the_handshake_completes_and_only_then():
+    link = FakeLink()
+    card = LineCard(link, PORTS, "us")
+    for old, new in ((LinkState.CONNECTING, LinkState.HANDSHAKE), (LinkState.HANDSHAKE, LinkState.DOWN),
+                     (LinkState.DOWN, LinkState.HANDSHAKE)):
+        link.state(old, new)
+        assert card.poll() == []  # ports start out of service: nothing to announce
+        assert not any(card.in_service(p) for p in range(len(PORTS)))
+    link.state(LinkState.HANDSHAKE, LinkState.UP)
+    link.card("port_status", port=FXS + 1, hook=1, ringing=0, polarity=1, line=3, volts_dv=0, t_ms=7)
+    assert card.poll() == [*[PortInService(p) for p in range(len(PORTS))], OffHook(FXS + 1, 7)]
+    assert all(card.in_service(p) for p in range(len(PORTS)))
+    refused = LineCard(FakeLink(), PORTS, "us")
+    refused.link.state(LinkState.HANDSHAKE, LinkState.REFUSED, reason="port map mismatch")
+    assert refused.poll() == [] and not refused.in_service(0)
+
+
+def test_the_snapshot_after_any_handshake_reports_a_ring_in_progress_and_the_line_state():
+    card, link = make_card()
+    link.card("port_status", port=FXO, hook=0, ringing=1, polarity=1, line=1, volts_dv=480, t_ms=3000)
+    assert card.poll() == [LineVoltage(FXO, LineState.IDLE, 48.0, 3000), RingStart(FXO, 3000)]
+    link.card("fxo_ring_on", port=FXO, off_ms=4000, t_ms=6000)
+    link.card("fxo_ring_off", port=FXO, on_ms=2000, t_ms=8000)
+    link.card("fxo_ring_on", port=FXO, off_ms=4000, t_ms=12000)
+    assert card.poll() == [RingQualified(FXO, "standard", 12000)]  # counted once, then qualified
+    link.state(LinkState.UP, LinkState.DOWN, reason="device lost")
+    link.state(LinkState.DOWN, LinkState.UP, resumed=True)
+    link.card("port_status", port=FXO, hook=0, ringing=1, polarity=1, line=1, volts_dv=480, t_ms=13000)
+    assert card.poll() == [
+        *[PortOutOfService(p, "device lost") for p in range(6)],
+        *[PortInService(p) for p in range(6)],
+        LineVoltage(FXO, LineState.IDLE, 48.0, 13000), RingStart(FXO, 13000),
+    ]
+    link.card("fxo_ring_end", port=FXO, t_ms=20000)
+    assert card.poll() == [RingStop(FXO, 20000)]
 
 
 def test_after_a_card_reset_the_snapshot_reports_what_changed_and_no_line_stays_seized():

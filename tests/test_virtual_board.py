@@ -68,10 +68,16 @@ class Rig:
         return [e for e in self.events if isinstance(e, kind) and (port is None or e.port == port)]
 
 
-def start_rig(zone: str = "us", seed: int = 1, world=None) -> Rig:
+def start_rig(zone: str = "us", seed: int = 1, world=None, ticks_before_host: int = 0, before_host=None) -> Rig:
+    """The board and the host; ``before_host(board)`` then ``ticks_before_host`` ticks run with no host."""
     definition = load_board("virtual")
     board = VirtualBoard(definition, zone, world=world, seed=seed)
-    host = open_line_card(board.serial_url, [p.kind.value for p in definition.ports], zone=zone, config=FAST_LINK)
+    if before_host is not None:
+        before_host(board)
+    for _ in range(ticks_before_host):
+        board.read_frame()  # nobody is connected: the card's events go nowhere
+    host = open_line_card(board.serial_url, [p.kind.value for p in definition.ports], zone=zone, config=FAST_LINK,
+                          card_model=definition.card.model)
     rig = Rig(board, host)
     deadline = time.monotonic() + 10.0
     while len(rig.of(PortInService)) < definition.n_ports:
@@ -80,7 +86,7 @@ def start_rig(zone: str = "us", seed: int = 1, world=None) -> Rig:
         time.sleep(0.005)
     assert host.wait_acked(2.0)  # the session set-up (timing, releases) is applied before tick 0
     rig.events += host.poll()
-    rig.events.clear()
+    rig.events = [e for e in rig.events if not isinstance(e, PortInService)]  # what the snapshot said stays
     return rig
 
 
@@ -191,6 +197,47 @@ def test_outgoing_call_pulse_dialled_then_far_end_clears_by_polarity_reversal():
         rig.board.close()
 
 
+def test_pulses_dialled_in_the_same_tick_as_the_seize_all_reach_the_exchange():
+    definition = load_board("virtual")
+    world = make_world(definition, "us", seed=2)
+    rig = start_rig(world=world)
+    try:
+        line = world.line(1)
+        line.script_outgoing(digits=3, answer_after_ms=500)
+        rig.run(2)
+        rig.command(lambda host: (host.seize(1), host.pulse_dial(1, "105")))
+        rig.run(5000 // 20)  # 500 ms pre-dial, 16 pulses, two inter-digit pauses, then the answer
+        assert line.dialled == "105" and line.state.value == "connected"
+    finally:
+        rig.host.close()
+        rig.board.close()
+
+
+@pytest.mark.parametrize("ticks_before_host", [0, 150])
+def test_a_phone_off_hook_and_a_ring_from_tick_0_reach_the_host_once(ticks_before_host):
+    """The box starts with a phone off hook and a call ringing in; its host connects at once,
+    or 3 s later (in the silence after the first ring)."""
+
+    def power_on(board: VirtualBoard) -> None:
+        board.world.phone(2).offhook()
+        board.world.line(0).ring()
+
+    rig = start_rig(ticks_before_host=ticks_before_host, before_host=power_on)
+    try:
+        connected_ms = rig.board.tick * 20
+        rig.run(3)
+        assert [e.port for e in rig.of(OffHook)] == [2]
+        if ticks_before_host:  # the ring is already under way: known at the handshake
+            assert rig.of(RingStart) == [RingStart(0, connected_ms - 20)]
+        rig.run(150)
+        assert [e.port for e in rig.of(OffHook)] == [2]
+        assert [e.port for e in rig.of(RingStart)] == [0]
+        assert rig.of(RingStart)[0].at_ms <= max(2000, connected_ms)  # the first ring is counted
+    finally:
+        rig.host.close()
+        rig.board.close()
+
+
 def test_line_voltage_and_loop_current_drop_reach_the_host():
     definition = load_board("virtual")
     world = make_world(definition, "us", seed=3, line_configs={0: LineConfig(disconnect=Disconnect.LOOP_CURRENT_DROP)})
@@ -265,10 +312,10 @@ def test_serial_unplug_and_card_reset_through_the_board(rig):
         time.sleep(0.005)
     assert rig.host.wait_acked(2.0)
     rig.run(5)
-    before = len(rig.of(OffHook))  # phone 5 may be re-reported: the card forgot it in the reset
+    assert [e.port for e in rig.of(OffHook)] == [5]  # back in service idle: phone 5 reported again, once
     rig.board.world.phone(4).offhook()
     rig.run(3)
-    assert [e.port for e in rig.of(OffHook)][before:] == [4]
+    assert [e.port for e in rig.of(OffHook)] == [5, 4]
 
 
 def scripted_session(seed: int) -> tuple[list, int]:

@@ -117,7 +117,10 @@ class CardEmulator:
         self._session: int | None = None
         self._identify_seq: int | None = None
         self._in_session = False
-        self._resumable = False
+        # Resuming: the first host SEQ not applied in the last session the host confirmed (it acked
+        # our identity, or sent a command in it); None after a reset: no port state to resume.
+        self._resume_point: int | None = None
+        self._confirmed = False  # the host accepted the current session's identity
         self._reset_cause = ResetCause.POWER_ON
         self._watchdog_ms = 0
         self._last_host_ms = 0
@@ -325,7 +328,7 @@ class CardEmulator:
         self._sender.restart(0)
         self._receiver.expected = None
         self._in_session = False
-        self._resumable = False
+        self._resume_point, self._confirmed = None, False
         self._session = self._identify_seq = None
         self._reset_cause = cause
         self._watchdog_ms = 0
@@ -406,7 +409,9 @@ class CardEmulator:
         self._last_host_ms = self._now_ms
         spec = BY_ID.get(frame.msg_id)
         if spec is not None and spec.name == "ack":
-            if self._sender.on_ack(frame.seq):
+            done = self._sender.on_ack(frame.seq)
+            if done:
+                self._confirmed |= any(item.message.name == "identity" for item in done)
                 self._changed.notify_all()
             return
         if spec is not None and spec.name == "identify":
@@ -423,6 +428,7 @@ class CardEmulator:
         if verdict == SeqClass.GAP:
             self.counters["gaps"] += 1
             return
+        self._confirmed = True  # the host sends commands only once it accepted our identity
         try:
             status = self._apply(decode_payload(frame))
         except DriverError as exc:
@@ -456,15 +462,17 @@ class CardEmulator:
         if self._in_session and msg["session"] == self._session and frame.seq == self._identify_seq:
             self._ack(frame.seq, AckStatus.OK)  # a retransmitted identify: our identity is on its way
             return
-        resumed = self._resumable
-        next_rx = self._receiver.expected if resumed and self._receiver.expected is not None else 0
+        if self._confirmed and self._receiver.expected is not None:
+            self._resume_point = self._receiver.expected  # else: the host never had the last session
+        resumed = self._resume_point is not None
+        next_rx = self._resume_point if self._resume_point is not None else 0
         self._receiver.restart(frame.seq)
         self._receiver.accept(frame.seq, AckStatus.OK)
         self._ack(frame.seq, AckStatus.OK)
         self._sender.take_all()
         self._sender.restart(0)
         self._session, self._identify_seq = msg["session"], frame.seq
-        self._in_session = self._resumable = True
+        self._in_session, self._confirmed = True, False
         self._watchdog_ms = msg["watchdog_ms"]
         now = self._stamp(self._now_ms)
         self._log.info("session_started", session=msg["session"], resumed=int(resumed), next_rx_seq=next_rx)

@@ -19,6 +19,15 @@ Detection follows ``docs/protocol.md`` ("Card-side detection"):
 - FXO line: polarity changes are reported per tick; the line voltage class (absent < 3 V,
   in use < 15 V, idle) once it has held ``line_debounce_ms`` (only while on hook); loop
   current below 3 mA on a seized line for ``loop_drop_min_ms`` gives one ``fxo_loop_drop``.
+- FXO hook switch: the first break after a seizure (a flash or a dial pulse) starts no
+  earlier than ``FXO_PREDIAL_MS`` after the seizure, so pulses sent with the seize are not
+  lost to an exchange that has not yet seen the line seized.
+
+Every detector starts from the state the ``port_status`` snapshot announces before any
+sample (phone on hook, no ring, normal polarity, line class unknown), so a condition already
+present at the first sample (a phone off hook at power-on, a line ringing or reversed) is
+reported as a change like any other: the host's view is always the snapshot plus the events
+that follow it.
 
 Per tick, ports whose inputs did not change and have no timer due are skipped with one
 numpy comparison; the per-ms state machines only run on ports with something happening.
@@ -33,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from board.virtual.analog import LINE_VOLTS_ABSENT_MAX, LINE_VOLTS_IN_USE_MAX, MS_PER_TICK, FxoDrive, FxsDrive
-from drivers.protocol import FIRST_RING, AckStatus, LineState, Message, message
+from drivers.protocol import FIRST_RING, FXO_PREDIAL_MS, AckStatus, LineState, Message, message
 
 LOOP_MA_MIN = 3.0  # below this a seized line has no loop current
 FOREVER = 1 << 62
@@ -251,6 +260,7 @@ class FxoPort:
     def reset(self) -> None:
         self.timing = FxoTiming()
         self.seized = False
+        self.seized_since: int | None = None  # ms the hook switch closed (set by the first drive after seize)
         self.queued: deque[tuple[str, int]] = deque()  # flash / dial commands not yet scheduled
         self.breaks: deque[tuple[int, int]] = deque()  # scheduled on-hook intervals [start, end)
         self.plan_end = 0  # when the last scheduled flash or digit is over
@@ -258,7 +268,7 @@ class FxoPort:
         self.in_train = False
         self.burst_start = 0
         self.last_off = 0
-        self.polarity: int | None = None
+        self.polarity = 1  # as the snapshot announces it before any sample: a reversed line is reported
         self.line_state: LineState | None = None
         self.line_candidate: LineState | None = None
         self.line_since = 0
@@ -269,9 +279,10 @@ class FxoPort:
     def apply(self, msg: Message) -> AckStatus:
         name = msg.name
         if name == "fxo_seize":
-            self.seized = True
+            if not self.seized:
+                self.seized, self.seized_since = True, None
         elif name == "fxo_release":
-            self.seized = False
+            self.seized, self.seized_since = False, None
             self.queued.clear()
             self.breaks.clear()
             self.plan_end = 0
@@ -293,7 +304,10 @@ class FxoPort:
         return AckStatus.OK
 
     def drive(self, t0: int) -> FxoDrive:
-        start = max(t0, self.plan_end)
+        if self.seized and self.seized_since is None:
+            self.seized_since = t0  # a seize acknowledged before tick N closes the loop at its first ms
+        earliest = t0 if self.seized_since is None else self.seized_since + FXO_PREDIAL_MS  # pre-dial hold
+        start = max(t0, self.plan_end, earliest)
         while self.queued:
             kind, value = self.queued.popleft()
             if kind == "fxo_flash":
@@ -341,9 +355,7 @@ class FxoPort:
                         and t - self.last_off >= timing.ring_end_ms:
                     self.in_train = False
                     events.append(("fxo_ring_end", {"t": t}))
-        if self.polarity is None:
-            self.polarity = polarity
-        elif polarity != self.polarity:
+        if polarity != self.polarity:
             self.polarity = polarity
             events.append(("fxo_polarity", {"polarity": polarity, "t": t_end}))
         whole_tick_offhook = bool(offhook_ms.all())
@@ -399,5 +411,5 @@ class FxoPort:
     def snapshot(self, t: int) -> Message:
         state = self.line_state if self.line_state is not None and not self.seized else LineState.UNKNOWN
         return message("port_status", port=self.port, hook=int(self.seized), ringing=int(self.in_train),
-                       polarity=self.polarity or 1, line=int(state),
+                       polarity=self.polarity, line=int(state),
                        volts_dv=min(int(round(self.volts * 10)), 0xFFFF), t_ms=t)

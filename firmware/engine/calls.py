@@ -53,6 +53,7 @@ class Call:
     hangup_by: str = ""
     disposition: str = ""
     explanation: tuple[str, ...] = ()
+    userfield: str = ""  # goes to the call record (a transferred call names the call it continues)
 
     def ports(self) -> list[int]:
         ports = [self.origin, *self.ringing]

@@ -27,6 +27,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Protocol
 
+import numpy as np
+
 from drivers import DriverError
 from drivers.logs import EventLogger
 from drivers.ports import (
@@ -39,6 +41,7 @@ from drivers.ports import (
     PortInService,
     PortOutOfService,
     PulseDigit,
+    RingQualified,
     RingStart,
     RingStop,
 )
@@ -47,6 +50,7 @@ from dsp.callerid_dtmf import dtmf_callerid_digits
 from dsp.callerid_sequence import callerid_sequence, sequence_audio
 from dsp.dtmfgen import generate_dtmf
 from dsp.toneplans import TonePlan
+from firmware import FirmwareError
 from firmware.cdr import CallRecord, Disposition, HangupBy
 from firmware.config.model import (
     CallerIdStandard,
@@ -57,6 +61,9 @@ from firmware.config.model import (
 )
 from firmware.dialplan import DialKind, DialResult, DigitCollector, MatchState
 from firmware.engine.calls import IN_CALL, Call, Direction, Leg, PortLeg
+from firmware.engine.callwaiting import CallWaiting
+from firmware.engine.features import ChangeExtension, ExtensionFeatures
+from firmware.engine.flash import FlashFeatures
 from firmware.engine.timers import Timers
 from firmware.media.mixer import Mixer
 from firmware.media.players import PlayerBank
@@ -101,6 +108,8 @@ class Switch:
         record_call: Callable[[CallRecord], None],
         origin: dt.datetime,
         log: EventLogger | None = None,
+        change_extension: ChangeExtension | None = None,
+        hold_music: np.ndarray | None = None,
     ) -> None:
         if origin.tzinfo is None:
             raise ValueError("origin must be an aware datetime")
@@ -120,6 +129,13 @@ class Switch:
         self._collectors: dict[int, DigitCollector] = {}
         self._heard_caller_id: dict[int, tuple[int, CallerId]] = {}  # FXO port -> (tick, caller)
         self._pending_fsk: dict[int, object] = {}  # FXS port -> caller ID audio for its first ring pause
+        self.out_by_hand: set[int] = set()  # ports taken out of service by the technician (console)
+        self._out_by_link: set[int] = set()  # ports the line card reported out of service
+        # Extension features (flash.py, callwaiting.py, features.py); ``change_extension``
+        # persists DND/forwarding set by feature code, ``hold_music`` is what held parties hear.
+        self.flash = FlashFeatures(self, hold_music, self.log)
+        self.waiting = CallWaiting(self, self.log)
+        self.features = ExtensionFeatures(self, change_extension, self.log)
 
     # ------------------------------------------------------------------ time
     def now(self) -> dt.datetime:
@@ -140,16 +156,23 @@ class Switch:
         self.tick = tick
         for port, name in self.timers.due(tick):
             self._on_timer(port, name)
+        self.flash.on_tick(tick)
+        self.waiting.on_tick(tick)
+        self.features.on_tick(tick)
 
     def on_port_event(self, event: PortEvent) -> None:
-        port = event.port
+        # (scenario fix) CardReset has no port at all: reading event.port killed the media loop
+        # on a card reset; the ports' out-of-service / in-service events that follow do the work.
+        port = getattr(event, "port", None)
         if port is None or not 0 <= port < len(self.legs):
             return
         leg = self.legs[port]
         if isinstance(event, PortOutOfService):
+            self._out_by_link.add(port)
             self._out_of_service(leg, str(getattr(event, "reason", "")))
         elif isinstance(event, PortInService):
-            if leg.leg is Leg.OUT_OF_SERVICE:
+            self._out_by_link.discard(port)
+            if leg.leg is Leg.OUT_OF_SERVICE and port not in self.out_by_hand:
                 leg.leg = Leg.IDLE
                 self.log.info("port_in_service", port=port)
         elif leg.leg is Leg.OUT_OF_SERVICE:
@@ -162,7 +185,13 @@ class Switch:
             self.on_digit(port, str(event.digit))
         elif isinstance(event, HookFlash):
             self.log.info("hook_flash", port=port, ms=event.ms, leg=leg.leg)
+            self.flash.on_flash(leg)
         elif isinstance(event, RingStart):
+            self._line_rings(leg)
+        elif isinstance(event, RingQualified) and leg.leg is Leg.INCOMING:
+            # (scenario fix) the card gives RingStart once per ring train, so a second RingStart
+            # never came and a call without caller ID waited for the 7 s timer; RingQualified
+            # arrives as the second burst starts: that is the second ring.
             self._line_rings(leg)
         elif isinstance(event, RingStop):
             self._line_stops_ringing(leg)
@@ -172,6 +201,8 @@ class Switch:
             self._line_supervision(leg, DisconnectMethod.LOOP_CURRENT_DROP, "loop_current_drop")
 
     def on_digit(self, port: int, digit: str) -> None:
+        if self.waiting.on_digit(port, digit):
+            return
         leg = self.legs[port]
         if not leg.is_fxs or leg.leg not in (Leg.DIALTONE, Leg.DIALING):
             return
@@ -213,6 +244,8 @@ class Switch:
         return self.config.extension_on_port(port)
 
     def _phone_off_hook(self, leg: PortLeg) -> None:
+        if self.flash.on_off_hook(leg):
+            return
         if leg.leg is Leg.RINGING and leg.call is not None:
             self._answer(leg.call, leg.port)
             return
@@ -234,6 +267,9 @@ class Switch:
         self._collectors.pop(leg.port, None)
         self.timers.cancel((leg.port, "digits"))
         self.timers.cancel((leg.port, "failed_tone"))
+        if self.flash.on_hook(leg):
+            self.log.info("onhook", port=leg.port)
+            return
         call = leg.call
         if call is not None:
             hangup_by = HangupBy.CALLER if call.origin == leg.port else HangupBy.CALLEE
@@ -256,6 +292,8 @@ class Switch:
     def _dialled(self, leg: PortLeg, result: DialResult) -> None:
         extension = self._extension_of(leg.port)
         self.log.info("dialled", port=leg.port, digits=result.digits, kind=result.kind or "", number=result.number)
+        if result.kind is DialKind.FEATURE and self.features.dialled(leg, result):
+            return
         call = self._new_call(leg.port, Direction.INTERNAL, extension.number, extension.name)
         call.dialled = result.digits
         if result.kind is DialKind.INTERNAL:
@@ -280,6 +318,10 @@ class Switch:
     # ------------------------------------------------------------------ internal calls
     def _call_internal(self, call: Call, number: str) -> None:
         call.destination = number
+        extension = self.config.extension(number)
+        if extension is not None:
+            self.features.ring_extension(call, extension)
+            return
         targets = self._targets_of(number)
         if not targets:
             self._caller_fails(call, "congestion", "no_such_number", Disposition.FAILED)
@@ -360,6 +402,7 @@ class Switch:
         self.log.info("answered", call=call.call_id, port=port, origin=call.origin)
 
     def _stop_ringing(self, port: int, keep_call: bool = False) -> None:
+        self.features.ringing_stopped(port)
         self.card.stop_ring(port)
         self.players.stop(port)
         self.timers.cancel((port, "send_fsk"))
@@ -383,6 +426,8 @@ class Switch:
         decision = may_dial(self.config, extension, digits, after_hours)
         call.explanation = (decision.reason,)
         self.log.info("toll_guard", call=call.call_id, allowed=decision.allowed, reason=decision.reason)
+        # (scenario fix) a refused call's record names the number tried: a toll-fraud audit needs it.
+        call.destination = decision.number or digits
         if not decision.allowed:
             self._caller_fails(call, "congestion", "call_rejected", Disposition.FAILED)
             return
@@ -483,7 +528,10 @@ class Switch:
                       destination=str(decision.destination), route=decision.route or "none",
                       why="; ".join(decision.explanation[1:]))
         destination = decision.destination
-        if destination.kind in (DestinationKind.EXTENSION, DestinationKind.RING_GROUP):
+        extension = self.config.extension(destination.name) if destination.kind is DestinationKind.EXTENSION else None
+        if extension is not None:
+            self.features.ring_extension(call, extension)
+        elif destination.kind in (DestinationKind.EXTENSION, DestinationKind.RING_GROUP):
             self._ring_targets(call, self._targets_of(destination.name))
         else:
             # IVR, queue and voicemail attach through this one switch point when they exist.
@@ -570,6 +618,8 @@ class Switch:
                   disposition: Disposition | None = None) -> None:
         if call.end_tick is not None:
             return
+        self.flash.before_end(call)
+        self.waiting.before_end(call)
         call.end_tick = self.tick
         call.hangup_cause = cause
         call.hangup_by = hangup_by
@@ -595,11 +645,15 @@ class Switch:
         self.log.info("call_end", call=call.call_id, cause=cause, disposition=disposition, hangup_by=hangup_by,
                       seconds=round((call.end_tick - call.start_tick) * TICK_MS / 1000.0, 2))
 
+    def uniqueid(self, call: Call) -> str:
+        """The call record's uniqueid of ``call`` (Asterisk style: start epoch seconds . call id)."""
+        return f"{int(self._epoch(call.start_tick))}.{call.call_id}"
+
     def _record(self, call: Call) -> CallRecord:
         origin_extension = self._extension_of(call.origin)
         peer_extension = self._extension_of(call.peer) if call.peer is not None else None
         return CallRecord(
-            uniqueid=f"{int(self._epoch(call.start_tick))}.{call.call_id}",
+            uniqueid=self.uniqueid(call),
             start=self._epoch(call.start_tick),
             end=self._epoch(call.end_tick),
             answer=None if call.answer_tick is None else self._epoch(call.answer_tick),
@@ -614,6 +668,7 @@ class Switch:
             dst_extension=peer_extension.number if peer_extension else "",
             context=str(call.direction),
             hangup_cause=call.hangup_cause,
+            userfield=call.userfield,
         )
 
     # ------------------------------------------------------------------ ports
@@ -629,11 +684,27 @@ class Switch:
         leg.rings = 0
 
     def _out_of_service(self, leg: PortLeg, reason: str) -> None:
+        self.flash.port_lost(leg.port)
         if leg.call is not None:
             self._end_call(leg.call, HangupBy.SYSTEM, "out_of_service", None)
         self._reset_port(leg)
         leg.leg = Leg.OUT_OF_SERVICE
         self.log.warning("port_out_of_service", port=leg.port, reason=reason)
+
+    def set_in_service(self, port: int, in_service: bool, reason: str = "console") -> None:
+        """The technician takes a port out of service (its call ends) or back; the link cannot undo it."""
+        if not isinstance(port, int) or not 0 <= port < len(self.legs):
+            raise FirmwareError(f"port {port!r} does not exist (ports 0-{len(self.legs) - 1})")
+        leg = self.legs[port]
+        if not in_service:
+            self.out_by_hand.add(port)
+            if leg.leg is not Leg.OUT_OF_SERVICE:
+                self._out_of_service(leg, reason)
+            return
+        self.out_by_hand.discard(port)
+        if leg.leg is Leg.OUT_OF_SERVICE and port not in self._out_by_link:
+            leg.leg = Leg.IDLE
+            self.log.info("port_in_service", port=port, reason=reason)
 
     def snapshot(self) -> list[dict]:
         """Ports and their calls, for the console and scenario reports."""

@@ -3,8 +3,9 @@ audio, DTMF for dialling out).
 
 One player per port: player ``p`` is heard by port ``p`` only (the engine wires it in the
 mixer). A port plays either a tone from its zone's plan (``dsp.tonegen``, all ports rendered
-together) or a buffer of samples, which ends by itself. ``render()`` is called once per tick
-and returns ``(ports, 160)`` for the mixer.
+together) or a buffer of samples, which ends by itself or, with ``loop=True`` (music on
+hold), starts again from its beginning. ``render()`` is called once per tick and returns
+``(ports, 160)`` for the mixer.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import numpy as np
 
 from dsp.tonegen import ToneGenerator
 from dsp.toneplans import ToneSpec
+from firmware import FirmwareError
 
 
 class PlayerBank:
     def __init__(self, n_ports: int) -> None:
         self.n_ports = n_ports
         self._tones = ToneGenerator(n_ports)
-        self._buffers: dict[int, tuple[np.ndarray, int]] = {}  # port -> (samples, position)
+        self._buffers: dict[int, tuple[np.ndarray, int, bool]] = {}  # port -> (samples, position, loop)
         self._tone_names: list[str | None] = [None] * n_ports
 
     def play_tone(self, port: int, spec: ToneSpec) -> None:
@@ -27,10 +29,16 @@ class PlayerBank:
         self._tones.play(port, spec)
         self._tone_names[port] = spec.name
 
-    def play_samples(self, port: int, samples: np.ndarray) -> None:
-        """Plays ``samples`` (16-bit scale) once, replacing whatever the port was playing."""
+    def play_samples(self, port: int, samples: np.ndarray, loop: bool = False) -> None:
+        """Plays ``samples`` (16-bit scale) once (``loop``: over and over), replacing what the port played.
+
+        A float64 array is used as is, not copied: one music-on-hold buffer serves every port.
+        """
         self._stop_tone(port)
-        self._buffers[port] = (np.asarray(samples, dtype=np.float64), 0)
+        samples = np.asarray(samples, dtype=np.float64)
+        if loop and (samples.ndim != 1 or samples.size == 0):
+            raise FirmwareError(f"port {port}: samples to loop must be 1-D and not empty, got shape {samples.shape}")
+        self._buffers[port] = (samples, 0, loop)
 
     def stop(self, port: int) -> None:
         self._stop_tone(port)
@@ -51,11 +59,16 @@ class PlayerBank:
 
     def render(self, n_samples: int) -> np.ndarray:
         out = self._tones.process(n_samples)
-        for port, (samples, position) in list(self._buffers.items()):
+        for port, (samples, position, loop) in list(self._buffers.items()):
+            if loop:
+                indices = (position + np.arange(n_samples)) % len(samples)
+                out[port] = samples[indices]
+                self._buffers[port] = (samples, (position + n_samples) % len(samples), True)
+                continue
             chunk = samples[position : position + n_samples]
             out[port, : len(chunk)] = chunk
             if position + n_samples >= len(samples):
                 del self._buffers[port]
             else:
-                self._buffers[port] = (samples, position + n_samples)
+                self._buffers[port] = (samples, position + n_samples, False)
         return out

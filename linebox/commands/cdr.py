@@ -15,7 +15,7 @@ from pathlib import Path
 from firmware import FirmwareError
 from firmware.cdr import CdrStore, write_master_csv
 from firmware.schedule import zone_info
-from linebox.commands.config import resolve_db_path
+from linebox.storage import resolve_db_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,38 +13,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
-from board.definitions import available_boards, load_board
 from firmware import FirmwareError
-from firmware.config import BoardPorts, Config, ConfigStore, PortKind, from_yaml, to_yaml
+from firmware.config import Config, from_yaml, to_yaml
 from firmware.dialplan import DialKind
 from firmware.routing import route_inbound
 from firmware.tollguard import is_after_hours, may_dial
+from linebox.storage import board_ports, open_store, resolve_db_path  # noqa: F401 (re-exported)
 
-DEFAULT_DB = Path("var") / "linebox.db"
 EXIT_PROBLEMS = 2
-
-
-def resolve_db_path(option: str | None) -> Path:
-    """``--db``, else ``$LINEBOX_DB``, else ``var/linebox.db`` under the current folder."""
-    if option:
-        return Path(option)
-    return Path(os.environ.get("LINEBOX_DB") or Path.cwd() / DEFAULT_DB)
-
-
-def board_ports(name: str) -> BoardPorts | None:
-    """The configuration's view of a board definition (None: no such board)."""
-    if name not in available_boards():
-        return None
-    definition = load_board(name)
-    return BoardPorts(definition.name, tuple(PortKind(str(port.kind)) for port in definition.ports))
-
-
-def open_store(db: str | None) -> ConfigStore:
-    return ConfigStore(resolve_db_path(db), boards=board_ports)
 
 
 def _read_file(path: str) -> str:

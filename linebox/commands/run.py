@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import signal
 import sys
 
@@ -18,8 +19,11 @@ import numpy as np
 
 from board.virtual.traffic import DemoTraffic
 from drivers.logs import EventLogger, configure_logging
+from firmware.console import LogBuffer
+from firmware.console.protocol import resolve_socket_path
 from linebox.appliance import open_hardware_appliance, open_virtual_appliance
-from linebox.commands.config import resolve_db_path
+from linebox.commands.console import start_console
+from linebox.storage import resolve_db_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,12 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the virtual board's simulated world")
     parser.add_argument("--no-demo-traffic", action="store_true",
                         help="virtual board: no simulated callers (by default demo calls keep flowing)")
+    parser.add_argument("--socket", default=None,
+                        help="console socket (default: $LINEBOX_CONSOLE or var/linebox.sock)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging(sys.stdout, getattr(logging, args.log_level))
+    log_buffer = LogBuffer().attach()  # the last log lines, for `linebox console` (log tail)
     log = EventLogger("run")
     db_path = resolve_db_path(args.db)
     origin = dt.datetime.now(dt.UTC)
@@ -45,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             DemoTraffic(app.world, extensions, np.random.default_rng(args.seed)).start()
     else:
         app = open_hardware_appliance(args.board, db_path, origin)
+    console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     config = app.store.load()
@@ -59,5 +67,6 @@ def run(args: argparse.Namespace) -> int:
         stopping.append("SIGINT")
     finally:
         log.info("stopping", reason=stopping[0] if stopping else "error")
+        console.close()
         app.close()
     return 0

@@ -1,0 +1,284 @@
+"""The console's commands: parsing, checking, and running them against the engine.
+
+One command per line, words separated by blanks, options as ``key=value``. Every argument
+is checked before anything happens, so a bad command gets one line of error and changes
+nothing. What reads or changes the switch runs on the media loop's thread through the
+:class:`EngineGateway`; the link, the store and the log buffer are thread-safe.
+
+:meth:`Console.execute` returns what the server sends: :class:`Output` (lines, then the end
+of the response), :class:`Follow` (a live ``log tail``) or :class:`Quit`; it raises
+:class:`FirmwareError` with the one-line message of a refused command.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drivers.logs import EventLogger, set_component_levels
+from firmware import FirmwareError
+from firmware.console import views
+from firmware.console.access import EngineAccess
+from firmware.console.gateway import EngineGateway
+from firmware.console.logbuffer import LogBuffer, LogFilter, known_components, parse_level
+from firmware.engine.calls import Leg
+
+TAIL_BACKLOG_LINES = 10  # ``log tail`` first shows this many recent lines, like tail(1)
+TEST_CALL_HOLD_S = 30  # a test call hangs up by itself after this long unless ``hold=`` says otherwise
+MAX_HOLD_S = 3600
+MAX_DIALLED = 32  # digits a test call may dial (far beyond any numbering plan, ITU-T E.164: 15)
+
+
+@dataclass(frozen=True)
+class Output:
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class Follow:
+    backlog: list[str]
+    log_filter: LogFilter
+
+
+@dataclass(frozen=True)
+class Quit:
+    lines: list[str]
+
+
+Response = Output | Follow | Quit
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    words: tuple[str, ...]
+    usage: str
+    summary: str
+    method: str  # the Console method that runs it, with the remaining words
+
+
+COMMANDS = (
+    CommandSpec(("help",), "help", "this list", "help"),
+    CommandSpec(("show", "ports"), "show ports", "every port: type, state, call, tone, in service", "show_ports"),
+    CommandSpec(("show", "calls"), "show calls", "calls in progress: direction, ports, caller, state, duration",
+                "show_calls"),
+    CommandSpec(("show", "bridges"), "show bridges", "port pairs that hear each other", "show_bridges"),
+    CommandSpec(("show", "stats"), "show stats", "media loop tick times, deadline misses, ticks, calls", "show_stats"),
+    CommandSpec(("show", "link"), "show link", "line card link: state, card, counters", "show_link"),
+    CommandSpec(("log", "tail"), "log tail [component=C] [level=L] [port=N] [lines=N]",
+                "recent log lines, then new ones live; send any line to stop", "log_tail"),
+    CommandSpec(("log", "level"), "log level [COMPONENT LEVEL]",
+                "set a component's log level now (no arguments: list them)", "log_level"),
+    CommandSpec(("call", "test"), "call test FROM_PORT NUMBER [hold=S]",
+                f"virtual board: a test call from a port, hung up after S s (default {TEST_CALL_HOLD_S})",
+                "call_test"),
+    CommandSpec(("port", "out"), "port out N", "take port N out of service (its call ends)", "port_out"),
+    CommandSpec(("port", "in"), "port in N", "put port N back in service", "port_in"),
+    CommandSpec(("dump", "frames"), "dump frames", "the link's last frames sent and received, hex", "dump_frames"),
+    CommandSpec(("config", "reload"), "config reload", "re-read the configuration store and apply it",
+                "config_reload"),
+    CommandSpec(("quit",), "quit", "leave the console (the engine keeps running)", "quit"),
+    CommandSpec(("exit",), "exit", "same as quit", "quit"),
+)
+CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload"})  # logged at info
+
+
+def find_command(words: list[str]) -> tuple[CommandSpec, list[str]]:
+    lowered = [word.lower() for word in words]
+    for spec in sorted(COMMANDS, key=lambda each: -len(each.words)):
+        if tuple(lowered[: len(spec.words)]) == spec.words:
+            return spec, words[len(spec.words):]
+    head = " ".join(words[:2])
+    if lowered[0] in {spec.words[0] for spec in COMMANDS if len(spec.words) > 1}:
+        choices = ", ".join(spec.usage.split(" [")[0] for spec in COMMANDS if spec.words[0] == lowered[0])
+        raise FirmwareError(f"unknown command {head!r}: did you mean one of {choices}?")
+    raise FirmwareError(f"unknown command {words[0]!r}: type help")
+
+
+def _usage(spec: CommandSpec) -> FirmwareError:
+    return FirmwareError(f"usage: {spec.usage}")
+
+
+def _options(spec: CommandSpec, args: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or not value:
+            raise FirmwareError(f"{arg!r} is not key=value; usage: {spec.usage}")
+        if key not in allowed:
+            raise FirmwareError(f"unknown option {key!r} (options: {', '.join(allowed)})")
+        if key in options:
+            raise FirmwareError(f"option {key!r} given twice")
+        options[key] = value
+    return options
+
+
+def _integer(what: str, text: str, low: int, high: int) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise FirmwareError(f"{what} must be a whole number, got {text!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise FirmwareError(f"{what} {value} is out of range {low}-{high}")
+    return value
+
+
+class Console:
+    """Runs command lines against one engine; thread-safe (one per server, shared by sessions)."""
+
+    def __init__(self, engine: EngineAccess, log_buffer: LogBuffer, gateway: EngineGateway,
+                 log: EventLogger | None = None,
+                 set_levels: Callable[[dict[str, int]], None] = set_component_levels) -> None:
+        self.engine = engine
+        self.log_buffer = log_buffer
+        self.gateway = gateway
+        self.log = log or EventLogger("console")
+        self._set_levels = set_levels
+        self.n_ports = len(engine.switch.legs)
+
+    def execute(self, line: str, session: int = 0) -> Response:
+        words = line.split()
+        if not words:
+            return Output([])
+        spec, args = find_command(words)
+        if spec.method in CHANGES:
+            self.log.info("console_command", session=session, command=" ".join(words))
+        else:
+            self.log.debug("console_command", session=session, command=" ".join(words))
+        return getattr(self, spec.method)(spec, args)
+
+    def _no_args(self, spec: CommandSpec, args: list[str]) -> None:
+        if args:
+            raise _usage(spec)
+
+    def _port(self, text: str) -> int:
+        return _integer("port", text, 0, self.n_ports - 1)
+
+    # ----------------------------------------------------------------- commands
+
+    def help(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        width = max(len(each.usage) for each in COMMANDS)
+        return Output([f"{each.usage.ljust(width)}  {each.summary}" for each in COMMANDS])
+
+    def quit(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        return Quit(["bye"])
+
+    def show_ports(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        switch = self.engine.switch
+        return Output(views.port_lines(self.gateway.call(lambda: views.port_rows(switch))))
+
+    def show_calls(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        switch = self.engine.switch
+        return Output(views.call_lines(self.gateway.call(lambda: views.call_rows(switch))))
+
+    def show_bridges(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        loop, switch = self.engine.loop, self.engine.switch
+        return Output(views.bridge_lines(self.gateway.call(lambda: views.bridge_rows(loop, switch))))
+
+    def show_stats(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        loop, switch = self.engine.loop, self.engine.switch
+        return Output(views.stats_lines(self.gateway.call(lambda: views.stats_rows(loop, switch))))
+
+    def show_link(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        return Output(views.link_lines(self.engine.link))
+
+    def dump_frames(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        return Output(views.frame_lines(self.engine.link))
+
+    def _component(self, text: str) -> str:
+        known = known_components(self.log_buffer.components())
+        if text not in known:
+            raise FirmwareError(f"unknown log component {text!r} (components: {', '.join(known)})")
+        return text
+
+    def log_tail(self, spec: CommandSpec, args: list[str]) -> Response:
+        options = _options(spec, args, ("component", "level", "port", "lines"))
+        log_filter = LogFilter(
+            component=self._component(options["component"]) if "component" in options else None,
+            min_level=parse_level(options["level"]) if "level" in options else logging.NOTSET,
+            port=self._port(options["port"]) if "port" in options else None,
+        )
+        count = _integer("lines", options["lines"], 0, 1000) if "lines" in options else TAIL_BACKLOG_LINES
+        return Follow(self.log_buffer.recent(log_filter, count), log_filter)
+
+    def log_level(self, spec: CommandSpec, args: list[str]) -> Response:
+        if not args:
+            rows = [(name, logging.getLevelName(logging.getLogger(f"linebox.{name}").getEffectiveLevel()).lower())
+                    for name in known_components(self.log_buffer.components())]
+            return Output(views.table(("component", "level"), rows))
+        if len(args) != 2:
+            raise _usage(spec)
+        component, level = self._component(args[0]), parse_level(args[1])
+        logger = logging.getLogger(f"linebox.{component}")
+        before = logging.getLevelName(logger.getEffectiveLevel()).lower()
+        self._set_levels({component: level})
+        after = logging.getLevelName(logger.getEffectiveLevel()).lower()
+        return Output([f"log level of {component}: {after} (was {before})"])
+
+    def call_test(self, spec: CommandSpec, args: list[str]) -> Response:
+        positional = [arg for arg in args if "=" not in arg]
+        if len(positional) != 2:
+            raise _usage(spec)
+        options = _options(spec, [arg for arg in args if "=" in arg], ("hold",))
+        port = self._port(positional[0])
+        number = positional[1]
+        if not 1 <= len(number) <= MAX_DIALLED or any(ch not in "0123456789*#" for ch in number):
+            raise FirmwareError(f"number {number!r} must be 1-{MAX_DIALLED} of the keys 0-9 * #")
+        hold_s = _integer("hold", options["hold"], 1, MAX_HOLD_S) if "hold" in options else TEST_CALL_HOLD_S
+        test_call = self.engine.test_call
+        if test_call is None:
+            raise FirmwareError(f"call test needs the virtual board: on this board lift the handset on port "
+                                f"{port} and dial {number}")
+        return Output([self.gateway.call(lambda: test_call(port, number, hold_s))])
+
+    def _set_service(self, spec: CommandSpec, args: list[str], in_service: bool) -> Response:
+        if len(args) != 1:
+            raise _usage(spec)
+        port = self._port(args[0])
+        switch = self.engine.switch
+
+        def change() -> str:
+            leg = switch.legs[port]
+            call = leg.call.call_id if leg.call is not None else None
+            was_out = leg.leg is Leg.OUT_OF_SERVICE
+            switch.set_in_service(port, in_service, reason="console")
+            if in_service:
+                if leg.leg is Leg.OUT_OF_SERVICE:
+                    return f"port {port} stays out of service: the line card has it out (see show link)"
+                return f"port {port} in service" if was_out else f"port {port} was already in service"
+            ended = f" (call {call} ended)" if call is not None else ""
+            if was_out:
+                return f"port {port} was already out of service; it stays out until 'port in {port}'"
+            return f"port {port} out of service{ended}"
+
+        return Output([self.gateway.call(change)])
+
+    def port_out(self, spec: CommandSpec, args: list[str]) -> Response:
+        return self._set_service(spec, args, False)
+
+    def port_in(self, spec: CommandSpec, args: list[str]) -> Response:
+        return self._set_service(spec, args, True)
+
+    def config_reload(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        store, switch = self.engine.store, self.engine.switch
+        snapshot = store.load()
+        revision = store.config_version()
+
+        def apply() -> bool:
+            if switch.config is snapshot:
+                return False
+            switch.apply_config(snapshot)
+            return True
+
+        changed = self.gateway.call(apply)
+        if changed:
+            return Output([f"configuration revision {revision} applied (calls in progress keep going)"])
+        return Output([f"configuration revision {revision} is already running"])

@@ -1,0 +1,330 @@
+"""Running a scenario: the appliance on the virtual board, unpaced, driven step by step.
+
+:func:`run_scenario` builds the production stack with ``linebox.appliance`` in a temporary
+folder (its own configuration and CDR database: a scenario never touches the box's
+files), applies the scenario's exchange settings to the simulated lines, and runs the
+steps in order:
+
+- an action is applied between two ticks (the world acts on it from the next tick) and
+  marks the time the following expectations look from;
+- ``wait`` runs the media loop for that long;
+- an expectation runs the loop tick by tick until it holds, and fails the scenario when
+  its timeout passes first (the remaining steps are not run);
+- ``traffic`` hands the ticks to the random call generator (:mod:`linebox.sim.traffic`).
+
+Errors of the box's layers raised by an action or a tick (a phone told to dial while on
+hook, a dead card link ...) fail the step with their message. The report
+(:class:`Report`, ``as_json()``) holds the verdict and everything observed: per port the
+states, the tones recognised in its audio, digits, caller ID; bridges; the switch's log;
+the call records; what is left at the end. Simulated time runs as fast as the machine
+allows; the wall time and the media loop's tick statistics are reported under ``timing``
+(the only figures that differ between two runs of the same scenario and seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from board import BoardError
+from board.virtual.pstn import FarEnd
+from drivers import DriverError
+from drivers.audiofile import read_audio
+from drivers.link import IN_SERVICE
+from dsp import DspError
+from dsp.callerid import CallerId
+from firmware import FirmwareError
+from linebox.appliance import Appliance, open_virtual_appliance
+from linebox.sim.expect import Expectations, Verdict, cdr_dict
+from linebox.sim.observer import TICK_MS, Observer
+from linebox.sim.scenario import Scenario, Step
+from linebox.sim.traffic import Traffic
+
+BOX_ERRORS = (BoardError, DriverError, DspError, FirmwareError)
+READY_TIMEOUT_MS = 5000  # the card link comes up within a few ticks of the start
+SETTLE_MS = 100  # after that, the card's first port snapshot and line voltages arrive
+
+
+@dataclass
+class StepResult:
+    step: int
+    kind: str
+    at_ms: int
+    result: str  # "done", "passed", "failed"
+    detail: str = ""
+    waited_ms: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.step, "kind": self.kind, "at_ms": self.at_ms, "result": self.result}
+        if self.waited_ms is not None:
+            out["waited_ms"] = self.waited_ms
+        if self.detail:
+            out["detail"] = self.detail
+        out.update(self.data)
+        return out
+
+
+@dataclass
+class Report:
+    data: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.data["passed"])
+
+    @property
+    def failure(self) -> dict[str, Any] | None:
+        return self.data["failure"]
+
+    def as_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.data, indent=indent, sort_keys=False)
+
+
+class _StepFailed(Exception):
+    """An action the box or the world refused; its message is the step's failure."""
+
+
+class ScenarioRun:
+    """One run of a scenario against one appliance (see the module doc)."""
+
+    def __init__(self, scenario: Scenario, app: Appliance, observer: Observer) -> None:
+        self.scenario = scenario
+        self.app = app
+        self.obs = observer
+        self.expectations = Expectations(observer, app)
+        self.since_ms = 0
+        self.ready_ms: int | None = None
+        self.results: list[StepResult] = []
+        self.traffic: list[dict[str, Any]] = []
+
+    def tick(self) -> None:
+        self.app.loop.step()
+        self.obs.after_tick()
+
+    def run_ms(self, ms: int) -> None:
+        for _ in range(math.ceil(ms / TICK_MS)):
+            self.tick()
+
+    def wait_ready(self) -> bool:
+        """Runs the loop until every port is in service (the card link is up), then a few
+        ticks more for the card's first port snapshot; False if that takes too long."""
+        card = self.app.card
+        ports = range(len(self.scenario.port_kinds))
+        # The handshake runs on the link's and the card's threads, not on ticks: waiting for
+        # it before tick 0 makes the start (and so the whole run) the same every time.
+        card.link.wait_state(IN_SERVICE, READY_TIMEOUT_MS / 1000.0)
+        for _ in range(math.ceil(READY_TIMEOUT_MS / TICK_MS)):
+            if all(card.in_service(port) for port in ports):
+                self.run_ms(SETTLE_MS)
+                self.ready_ms = self.obs.now_ms
+                self.since_ms = self.ready_ms
+                return True
+            self.tick()
+        return False
+
+    def run(self) -> dict[str, Any] | None:
+        """Runs every step; the failure (step, kind, reason) or None."""
+        if not self.wait_ready():
+            return {"step": None, "kind": "start", "reason": f"the line card was not in service within "
+                                                             f"{READY_TIMEOUT_MS} ms of the start"}
+        for step in self.scenario.steps:
+            result = self._run_step(step)
+            self.results.append(result)
+            if result.result == "failed":
+                return {"step": step.index, "kind": step.kind, "reason": result.detail}
+        return None
+
+    def _run_step(self, step: Step) -> StepResult:
+        at = self.obs.now_ms
+        try:
+            if step.category == "action":
+                self._act(step)
+                self.since_ms = at
+                return StepResult(step.index, step.kind, at, "done")
+            if step.category == "wait":
+                self.run_ms(step.params["ms"])
+                return StepResult(step.index, step.kind, at, "done")
+            if step.category == "traffic":
+                summary = Traffic(self, step.params, self.scenario.seed).run()
+                self.traffic.append(summary)
+                self.since_ms = at
+                ok = summary["ok"]
+                return StepResult(step.index, step.kind, at, "passed" if ok else "failed", summary["detail"],
+                                  self.obs.now_ms - at, {"summary": summary})
+            return self._expect(step, at)
+        except (_StepFailed, *BOX_ERRORS) as exc:
+            return StepResult(step.index, step.kind, at, "failed", f"{step.where}: {exc}")
+
+    def _expect(self, step: Step, at: int) -> StepResult:
+        deadline = self.app.board.tick + math.ceil(step.params["timeout_ms"] / TICK_MS)
+        while True:
+            verdict = self.expectations.check(step.kind, step.index, step.params, self.since_ms)
+            if verdict.passed:
+                break
+            if self.app.board.tick >= deadline:
+                self.obs.pull_audio()  # the last partial block of audio counts too
+                verdict = self.expectations.check(step.kind, step.index, step.params, self.since_ms)
+                if not verdict.passed:
+                    verdict = Verdict(False, f"{step.where}: not within {step.params['timeout_ms']} ms: "
+                                             f"{verdict.detail}", verdict.data)
+                break
+            self.tick()
+        result = "passed" if verdict.passed else "failed"
+        return StepResult(step.index, step.kind, at, result, verdict.detail, self.obs.now_ms - at, verdict.data)
+
+    def _act(self, step: Step) -> None:
+        p, world, kind = step.params, self.app.world, step.kind
+        if kind == "offhook":
+            world.phone(p["port"]).offhook()
+        elif kind == "hangup":
+            world.phone(p["port"]).hangup()
+        elif kind == "dial":
+            world.phone(p["port"]).dial(p["digits"], method=p["method"])
+        elif kind == "flash":
+            world.phone(p["port"]).flash(p["ms"])
+        elif kind == "answer_on_ring":
+            world.phone(p["port"]).answer_on_ring(p["rings"], p["delay_ms"])
+        elif kind == "play":
+            self._play(p["port"], p["file"])
+        elif kind == "ring":
+            world.line(p["port"]).ring(caller_id=caller_id(p["caller_id"]), max_rings=p["max_rings"])
+        elif kind == "abandon":
+            world.line(p["port"]).abandon()
+        elif kind == "outgoing":
+            far_end = FarEnd.from_file(p["file"]) if p["file"] else FarEnd()
+            world.line(p["port"]).script_outgoing(outcome=p["outcome"], answer_after_ms=p["answer_after_ms"],
+                                                  digits=p["digits"], far_end=far_end)
+        elif kind == "answer":
+            world.line(p["port"]).answer()
+        elif kind == "far_end_hangup":
+            world.line(p["port"]).far_end_hangup(p["method"])
+        elif kind == "inject":
+            params = {key: p[key] for key in ("count", "seconds") if p[key] is not None}
+            self.app.board.inject(p["fault"], p["port"], **params)
+        else:  # the scenario parser only lets known kinds through
+            raise _StepFailed(f"unknown action {kind}")
+
+    def _play(self, port: int, path: str) -> None:
+        if self.scenario.port_kinds[port] == "fxs":
+            self.app.world.phone(port).play(path)
+            return
+        far_end = self.app.world.line(port).far_end
+        if far_end is None or far_end.gone:
+            raise _StepFailed(f"line {port} has no far-end party to speak (no call on it)")
+        far_end.say(read_audio(path))
+
+
+def caller_id(spec: dict[str, Any] | None) -> CallerId | None:
+    """The caller ID a scenario's ``ring`` sends (None: the exchange sends none)."""
+    if spec is None:
+        return None
+    if spec["withheld"]:
+        return CallerId(number_absence="private", name_absence="private")
+    return CallerId(number=spec["number"], name=spec["name"])
+
+
+def run_scenario(
+    scenario: Scenario,
+    seed: int | None = None,
+    folder: str | Path | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Report:
+    """Runs ``scenario`` (its seed, or ``seed``) and returns the report; the appliance is closed."""
+    seed = scenario.seed if seed is None else seed
+    scenario = dataclasses.replace(scenario, seed=seed)
+    began = clock()
+    with tempfile.TemporaryDirectory(prefix="linebox-sim-", dir=folder) as work:
+        app = open_virtual_appliance(Path(work) / "scenario.db", paced=False, seed=seed, origin=scenario.start,
+                                     board_name=scenario.board, config=scenario.config)
+        try:
+            for port, options in scenario.exchange.items():
+                line = app.world.line(port)
+                line.config = dataclasses.replace(line.config, **options)
+            config = app.switch.config
+            observer = Observer(app, app.switch.plan, str(config.effective_caller_id_standard()),
+                                audio=scenario.observe_audio, log=scenario.observe_log,
+                                history=scenario.observe_history)
+            run = ScenarioRun(scenario, app, observer)
+            observer.start()
+            try:
+                failure = run.run()
+            finally:
+                observer.stop()
+            app.cdr_writer.drain()
+            records = [cdr_dict(record) for record in app.cdr.records()]
+            data = _report(scenario, run, failure, records)
+            summary = app.loop.stats.summary()
+        finally:
+            app.close()
+    data["timing"] = {
+        "wall_s": round(clock() - began, 3),
+        "ticks": summary.ticks,
+        "tick_p50_ms": round(summary.tick_p50_ms, 3),
+        "tick_p99_ms": round(summary.tick_p99_ms, 3),
+        "tick_max_ms": round(summary.tick_max_ms, 3),
+    }
+    return Report(data)
+
+
+def _report(scenario: Scenario, run: ScenarioRun, failure: dict[str, Any] | None,
+            records: list[dict[str, Any]]) -> dict[str, Any]:
+    app, obs = run.app, run.obs
+    config = app.switch.config
+    ran = {result.step for result in run.results}
+    steps = [result.as_dict() for result in run.results]
+    steps += [{"step": step.index, "kind": step.kind, "result": "not_run"} for step in scenario.steps
+              if step.index not in ran]
+    snapshot = app.switch.snapshot()
+    ports = []
+    for port in obs.ports:
+        entry: dict[str, Any] = {"port": port.port, "type": port.kind, "states": port.states}
+        if obs.audio_on:
+            entry["tones_heard"] = port.tones
+            entry["digits_heard"] = [{"ms": ms, "digit": digit} for ms, digit in port.digits]
+        if port.kind == "fxo":
+            entry["exchange_digits"] = [{"ms": ms, "digit": digit} for ms, digit in port.exchange_digits]
+            line = app.world.line(port.port)
+            entry["exchange_state"] = str(line.state)
+            entry["exchange_seized"] = bool(line.box_offhook)
+        elif obs.audio_on:
+            entry["caller_ids"] = port.caller_ids
+        ports.append(entry)
+    open_calls = [{"call": call.call_id, "origin": call.origin, "direction": str(call.direction),
+                   "ports": call.ports()} for call in app.switch.calls.values()]
+    data: dict[str, Any] = {
+        "scenario": scenario.name,
+        "source": scenario.source,
+        "description": scenario.description,
+        "seed": scenario.seed,
+        "start": scenario.start.isoformat(),
+        "board": scenario.board,
+        "zone": str(config.zone),
+        "caller_id_standard": str(config.effective_caller_id_standard()),
+        "passed": failure is None,
+        "failure": failure,
+        "ready_ms": run.ready_ms,
+        "simulated_ms": obs.now_ms,
+        "steps": steps,
+        "ports": ports,
+        "bridges": obs.bridges,
+        "calls": records,
+        "end": {
+            "idle": all(e["state"] == "idle" for e in snapshot) and not open_calls and not obs.bridged_now(),
+            "states": {str(e["port"]): e["state"] for e in snapshot},
+            "calls_open": open_calls,
+            "bridges": [list(pair) for pair in sorted(obs.bridged_now())],
+        },
+    }
+    if run.traffic:
+        data["traffic"] = run.traffic
+    if obs.log_on:
+        data["log"] = obs.events
+    return data
