@@ -233,7 +233,9 @@ class SerialLink:
         self.counters = {
             "frames_rx": 0, "frames_tx": 0, "retransmissions": 0, "duplicates": 0, "gaps": 0,
             "bad_messages": 0, "refused_commands": 0, "reconnects": 0, "card_resets": 0,
+            "crc_errors": 0, "resyncs": 0,
         }
+        self._parser_counted = (0, 0)  # the current parser's (crc_errors, resyncs) already in counters
         self._thread = threading.Thread(target=self._thread_main, name=f"link {url}", daemon=True)
 
     # ----------------------------------------------------------------- public API
@@ -362,6 +364,7 @@ class SerialLink:
                     frames = self._parser.flush()
                 else:
                     frames = []
+                self._count_parser_errors()
                 for problem in self._parser.take_errors():
                     self._log.warning("frame_error", error=problem)
                     self._link_error()
@@ -387,6 +390,7 @@ class SerialLink:
             self._serial = port
             self._write_failed = None
             self._parser = FrameParser()
+            self._parser_counted = (0, 0)
             self._open_failures = 0
             self._log.info("serial_opened")
             if self._had_session:
@@ -552,6 +556,13 @@ class SerialLink:
         return None
 
     # ----------------------------------------------------------------- frames
+
+    def _count_parser_errors(self) -> None:
+        """Adds what the parser counted since last time (it is replaced on every reconnect)."""
+        crc, resyncs = self._parser.crc_errors, self._parser.resyncs
+        self.counters["crc_errors"] += crc - self._parser_counted[0]
+        self.counters["resyncs"] += resyncs - self._parser_counted[1]
+        self._parser_counted = (crc, resyncs)
 
     def _on_frame(self, frame: Frame, now: float) -> None:
         self.counters["frames_rx"] += 1

@@ -385,6 +385,7 @@ class FrameParser:
         self.length_errors = 0
         self.garbage_bytes = 0
         self.truncated = 0
+        self.resyncs = 0  # times the hunt for a sync byte restarted (noise, bad length, CRC, cut frame)
 
     def _error(self, text: str) -> None:
         if len(self._errors) < self._max_errors:
@@ -425,6 +426,7 @@ class FrameParser:
             length = buf[1]
             if not MIN_FRAME_BYTES <= length <= MAX_FRAME_BYTES:
                 self.length_errors += 1
+                self.resyncs += 1
                 self._error(f"bad frame length {length}, resynchronising")
                 del buf[:1]
                 continue
@@ -437,6 +439,7 @@ class FrameParser:
             computed = crc16(memoryview(buf)[1 : length - 2])
             if received != computed:
                 self.crc_errors += 1
+                self.resyncs += 1
                 self._error(f"CRC mismatch: frame says 0x{received:04x}, computed 0x{computed:04x}")
                 del buf[:1]
                 continue
@@ -447,11 +450,13 @@ class FrameParser:
 
     def _skip(self, count: int) -> None:
         self.garbage_bytes += count
+        self.resyncs += 1
         self._error(f"skipped {count} bytes of noise before a sync byte")
         del self._buffer[:count]
 
     def _drop_partial(self) -> None:
         self.truncated += 1
+        self.resyncs += 1
         self._error(f"frame truncated: need {self._wanted()} bytes, have {len(self._buffer)}")
         del self._buffer[:1]
 

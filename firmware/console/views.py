@@ -16,7 +16,7 @@ from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import TICK_MS, Switch
 
 LINK_COUNTERS_FIRST = ("frames_tx", "frames_rx", "retransmissions", "crc_errors", "resyncs", "reconnects")
-NOT_COUNTED = "not counted by the link driver"
+NOT_COUNTED = "not counted by this link driver"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
