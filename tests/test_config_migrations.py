@@ -4,10 +4,10 @@ in place, keeps its data, and gains the later settings with their defaults."""
 import sqlite3
 
 import pytest
-from config_helpers import open_store
+from config_helpers import open_store, replace
 
 from firmware import FirmwareError
-from firmware.config import DestinationKind, Dialling, DisconnectMethod, Forwarding, Zone
+from firmware.config import DestinationKind, Dialling, DisconnectMethod, Forwarding, LineSelection, Zone
 from firmware.config.db import Migration, connect, migrate, schema_version
 from firmware.config.schema import MIGRATIONS
 
@@ -75,7 +75,7 @@ def v1_path(tmp_path):
 
 def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 3
+        assert store.schema_version == len(MIGRATIONS) == 4
         config = store.load()
         assert store.config_version() == 7
     assert config.zone == Zone.DE and config.caller_id_standard == "dtmf"
@@ -103,6 +103,9 @@ def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     assert schedule.holidays[0].name == "Tag der Deutschen Einheit"
     assert [route.name for route in config.routes] == ["Geschaeftszeit", "Nachts", "Rest"]
     assert config.routes[1].line == 0 and config.routes[1].caller_id == "0301234xxx"
+    # Added by migration 4 (extension column) and later settings keys, with their defaults:
+    assert {ext.trunk_group for ext in config.extensions} == {""}
+    assert config.dialplan.line_selection == LineSelection.FIRST_FREE
 
 
 def test_upgraded_database_has_the_new_layout(v1_path):
@@ -110,11 +113,12 @@ def test_upgraded_database_has_the_new_layout(v1_path):
         conn = store.conn
         versions = conn.execute("SELECT version, description FROM schema_version WHERE component = 'config'"
                                 " ORDER BY version").fetchall()
-        assert [v for v, _ in versions] == [1, 2, 3]
+        assert [v for v, _ in versions] == [1, 2, 3, 4]
         assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 0
         assert conn.execute("SELECT code FROM feature_codes WHERE feature = 'dnd_on'").fetchone()[0] == "*26"
         columns = {row[1] for row in conn.execute("PRAGMA table_info(extensions)")}
-        assert {"forward_busy", "forward_no_answer", "forward_no_answer_s", "call_waiting", "voicemail"} <= columns
+        assert {"forward_busy", "forward_no_answer", "forward_no_answer_s", "call_waiting", "voicemail",
+                "trunk_group"} <= columns
 
 
 def test_upgraded_database_accepts_changes_and_reopens(v1_path):
@@ -122,7 +126,7 @@ def test_upgraded_database_accepts_changes_and_reopens(v1_path):
         store.update(lambda c: c)
         assert store.config_version() == 8
     with open_store(v1_path) as again:
-        assert again.schema_version == 3
+        assert again.schema_version == 4
         assert again.load().extension("301").name == "Chef"
 
 
@@ -132,7 +136,7 @@ def test_step_by_step_upgrade_gives_the_same_result(v1_path, tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 4
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
         assert store.load().feature_codes.dnd_on == "*26"
 
 
@@ -171,9 +175,9 @@ def test_components_share_one_database(tmp_path):
 
     path = tmp_path / "linebox.db"
     with CdrStore(path), open_store(path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
-        assert rows == {"config": 3, "cdr": 1}
+        assert rows == {"config": 4, "cdr": 1}
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
@@ -181,3 +185,50 @@ def test_a_file_that_is_not_a_database(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(FirmwareError, match="junk.db"):
         open_store(path)
+
+
+@pytest.fixture
+def v3_path(v1_path):
+    """A database as the firmware of schema version 3 left it, with a row it wrote itself.
+
+    Migrations 2 and 3 are shipped and never edited, so applying them to the frozen v1 fixture
+    gives exactly a version-3 box; the extension added here uses the version-3 column list.
+    """
+    conn = connect(v1_path)
+    assert migrate(conn, "config", MIGRATIONS, upto=3) == 3
+    conn.execute(
+        "INSERT INTO extensions (number, position, port, name, outbound_class, dnd, forward_always, pickup_group,"
+        " forward_busy, forward_no_answer, forward_no_answer_s, call_waiting, voicemail)"
+        " VALUES ('302', 3, 5, 'Buchhaltung', 'national', 0, '', '', '201', '', 30, 0, 1)")
+    conn.execute("UPDATE lines SET trunk_group = 'verkauf' WHERE port = 1")
+    conn.close()
+    return v1_path
+
+
+def test_v3_database_gains_extension_trunk_groups(v3_path):
+    with open_store(v3_path) as store:
+        assert store.schema_version == 4
+        versions = [row[0] for row in store.conn.execute(
+            "SELECT version FROM schema_version WHERE component = 'config' ORDER BY version")]
+        assert versions == [1, 2, 3, 4]
+        config = store.load()
+        assert store.config_version() == 7  # a migration is not a configuration change
+        assert [ext.number for ext in config.extensions] == ["201", "202", "301", "302"]
+        assert all(ext.trunk_group == "" for ext in config.extensions)
+        assert config.trunk_group_of(config.extension("302")) == "main"
+        buchhaltung = config.extension("302")
+        assert (buchhaltung.forward.busy, buchhaltung.forward.no_answer_s, buchhaltung.call_waiting,
+                buchhaltung.voicemail) == ("201", 30, False, True)
+        assert [line.group for line in config.lines] == ["main", "verkauf"]
+        assert config.dialplan.line_selection == LineSelection.FIRST_FREE
+        store.update(lambda c: replace(
+            c, dialplan=replace(c.dialplan, line_selection=LineSelection.ROUND_ROBIN),
+            extensions=tuple(replace(e, trunk_group="verkauf") if e.number == "302" else e for e in c.extensions)))
+    with open_store(v3_path) as again:
+        config = again.load()
+        assert config.extension("302").trunk_group == "verkauf"
+        assert config.trunk_group_of(config.extension("302")) == "verkauf"
+        assert config.trunk_group_of(config.extension("301")) == "main"
+        assert config.dialplan.line_selection == LineSelection.ROUND_ROBIN
+        row = again.conn.execute("SELECT trunk_group FROM extensions WHERE number = '302'").fetchone()
+        assert row[0] == "verkauf"

@@ -13,7 +13,15 @@ import pytest
 from config_helpers import demo, lookup, open_store, replace
 
 from firmware import FirmwareError
-from firmware.config import Zone, demo_config, from_yaml, seed_demo, seed_demo_if_empty, to_yaml
+from firmware.config import (
+    LineSelection,
+    Zone,
+    demo_config,
+    from_yaml,
+    seed_demo,
+    seed_demo_if_empty,
+    to_yaml,
+)
 from firmware.config.yamlio import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +145,25 @@ def test_yaml_round_trip_is_identical(tmp_path):
         second = to_yaml(store.load())
     assert first == second
     assert from_yaml(second) == demo()
+
+
+def test_yaml_round_trip_of_trunk_groups_and_line_selection(tmp_path):
+    base = demo()
+    config = replace(
+        base,
+        lines=(replace(base.lines[0], group="sales"), base.lines[1]),
+        extensions=(replace(base.extensions[0], trunk_group="sales"), *base.extensions[1:]),
+        dialplan=replace(base.dialplan, line_selection=LineSelection.ROUND_ROBIN),
+    )
+    with open_store(tmp_path / "linebox.db") as store:
+        store.save(config)
+        first = to_yaml(store.load())
+        assert "  trunk_group: sales\n" in first and "  line_selection: round_robin\n" in first
+        assert "  trunk_group: ''\n" in first  # the other extensions: the dial plan's group
+        store.save(from_yaml(first))
+        second = to_yaml(store.load())
+    assert first == second
+    assert from_yaml(second) == config
 
 
 def test_yaml_errors_name_the_line(tmp_path):

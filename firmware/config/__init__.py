@@ -30,6 +30,7 @@ from firmware.config.model import (
     Forwarding,
     InboundRoute,
     Line,
+    LineSelection,
     OutboundClass,
     PortKind,
     RingGroup,
@@ -46,7 +47,7 @@ from firmware.schedule import Holiday, Schedule, TimeRange
 __all__ = [
     "ZONE_DEFAULTS", "BoardLookup", "BoardPorts", "CallerIdStandard", "Config", "ConfigStore", "Destination",
     "DestinationCheck", "DestinationKind", "DialPlanSettings", "Dialling", "DigitMaps", "DisconnectMethod",
-    "Extension", "FeatureCodes", "Forwarding", "Holiday", "InboundRoute", "Line", "OutboundClass", "PortKind",
-    "RingGroup", "RingStrategy", "RouteWhen", "Schedule", "Security", "TimeRange", "Zone", "demo_config",
+    "Extension", "FeatureCodes", "Forwarding", "Holiday", "InboundRoute", "Line", "LineSelection", "OutboundClass",
+    "PortKind", "RingGroup", "RingStrategy", "RouteWhen", "Schedule", "Security", "TimeRange", "Zone", "demo_config",
     "from_dict", "from_yaml", "problems", "seed_demo", "seed_demo_if_empty", "to_dict", "to_yaml", "validate",
 ]

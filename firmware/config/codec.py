@@ -33,6 +33,7 @@ from firmware.config.model import (
     Forwarding,
     InboundRoute,
     Line,
+    LineSelection,
     OutboundClass,
     RingGroup,
     RingStrategy,
@@ -210,6 +211,8 @@ def _extension(raw: Any, path: str) -> Extension:
         port=r.integer("port", 0, MAX_PORT),
         name=r.text("name", empty=True),
         outbound_class=r.choice("outbound_class", OutboundClass),
+        trunk_group=r.text("trunk_group", NAME_RE, "a trunk group name (letters, digits, _ . -; up to 32) or ''",
+                           empty=True),
         dnd=r.boolean("dnd"),
         forward=_forwarding(r.value("forward") if "forward" in r.raw else {}, r.at("forward")),
         pickup_group=r.text("pickup_group", NAME_RE, "a name (letters, digits, _ . -; up to 32)", empty=True),
@@ -282,6 +285,7 @@ def _dialplan(raw: Any, path: str) -> DialPlanSettings:
         inter_digit_timeout_ms=r.integer("inter_digit_timeout_ms", 1000, 20000),
         incomplete_timeout_ms=r.integer("incomplete_timeout_ms", 2000, 60000),
         trunk_group=r.text("trunk_group", NAME_RE, "a name (letters, digits, _ . -; up to 32)"),
+        line_selection=r.choice("line_selection", LineSelection),
         maps=maps if isinstance(maps, DigitMaps) else _digit_maps(maps, r.at("maps")),
     )
 
@@ -480,6 +484,7 @@ def to_dict(config: Config) -> dict[str, Any]:
                 "port": ext.port,
                 "name": ext.name,
                 "outbound_class": _plain(ext.outbound_class),
+                "trunk_group": ext.trunk_group,
                 "dnd": ext.dnd,
                 "forward": {
                     "always": ext.forward.always,
@@ -509,6 +514,7 @@ def to_dict(config: Config) -> dict[str, Any]:
             "inter_digit_timeout_ms": config.dialplan.inter_digit_timeout_ms,
             "incomplete_timeout_ms": config.dialplan.incomplete_timeout_ms,
             "trunk_group": config.dialplan.trunk_group,
+            "line_selection": _plain(config.dialplan.line_selection),
             "maps": {
                 "internal": config.dialplan.maps.internal,
                 "local": config.dialplan.maps.local,

@@ -84,6 +84,13 @@ class RingStrategy(StrEnum):
     LINEAR = "linear"
 
 
+class LineSelection(StrEnum):
+    """How an outside call picks a line of its trunk group (see firmware.engine.lines)."""
+
+    FIRST_FREE = "first_free"  # the first free line in configuration order
+    ROUND_ROBIN = "round_robin"  # the next free line after the one the group used last
+
+
 class RouteWhen(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
@@ -183,6 +190,8 @@ class Extension:
     port: int
     name: str = ""
     outbound_class: OutboundClass = OutboundClass.NATIONAL
+    trunk_group: str = ""
+    """The lines this extension's outside calls use ("" = ``dialplan.trunk_group``)."""
     dnd: bool = False
     forward: Forwarding = Forwarding()
     pickup_group: str = ""
@@ -228,6 +237,7 @@ class DialPlanSettings:
     inter_digit_timeout_ms: int = 4000
     incomplete_timeout_ms: int = 16000
     trunk_group: str = "main"
+    line_selection: LineSelection = LineSelection.FIRST_FREE
     maps: DigitMaps = DigitMaps()
 
 
@@ -356,6 +366,16 @@ class Config:
 
     def schedule(self, name: str) -> Schedule | None:
         return self._index["schedule"].get(name)
+
+    def trunk_group_of(self, extension: Extension | None) -> str:
+        """The trunk group an outside call from ``extension`` uses (None: the dial plan's)."""
+        if extension is not None and extension.trunk_group:
+            return extension.trunk_group
+        return self.dialplan.trunk_group
+
+    def lines_in_group(self, group: str) -> tuple[Line, ...]:
+        """The lines of trunk group ``group``, in configuration order."""
+        return tuple(line for line in self.lines if line.group == group)
 
     def internal_numbers(self) -> frozenset[str]:
         """Numbers an extension dials without the outside prefix: extensions and ring groups."""

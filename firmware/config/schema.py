@@ -12,7 +12,9 @@ Migrations (component ``config``):
 2. per-line silence timeout and answer detection by polarity reversal; per-extension
    forwarding on busy / no answer, call waiting and voicemail (new columns with defaults);
 3. feature codes move from ``settings`` keys ``feature.<name>`` to a ``feature_codes``
-   table (a data-moving migration).
+   table (a data-moving migration);
+4. per-extension trunk group for outside calls (a new column, ``''`` = the dial plan's).
+   The dial plan's line selection is a new ``settings`` key and needs no migration.
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -107,17 +109,22 @@ def _v3_feature_codes_table(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM settings WHERE key LIKE 'feature.%'")
 
 
+_V4 = (
+    "ALTER TABLE extensions ADD COLUMN trunk_group TEXT NOT NULL DEFAULT ''",
+)
+
 MIGRATIONS = (
     Migration(1, "initial configuration schema", _V1),
     Migration(2, "line silence timeout and polarity answer; extension forwarding, call waiting, voicemail", _V2),
     Migration(3, "feature codes in their own table", _v3_feature_codes_table),
+    Migration(4, "extension trunk group", _V4),
 )
 
 _SETTINGS = (
     "board", "zone", "language", "caller_id_standard",
     "dialplan.outside_prefix", "dialplan.inter_digit_timeout_ms", "dialplan.incomplete_timeout_ms",
-    "dialplan.trunk_group", "dialplan.maps.internal", "dialplan.maps.local", "dialplan.maps.national",
-    "dialplan.maps.international", "dialplan.maps.premium",
+    "dialplan.trunk_group", "dialplan.line_selection", "dialplan.maps.internal", "dialplan.maps.local",
+    "dialplan.maps.national", "dialplan.maps.international", "dialplan.maps.premium",
     "security.trunk_to_trunk_allowed", "security.after_hours_schedule", "security.after_hours_max_class",
     "security.allow_premium",
 )
@@ -154,11 +161,11 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
         forward = ext["forward"]
         conn.execute(
             "INSERT INTO extensions (number, position, port, name, outbound_class, dnd, forward_always,"
-            " pickup_group, forward_busy, forward_no_answer, forward_no_answer_s, call_waiting, voicemail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " pickup_group, forward_busy, forward_no_answer, forward_no_answer_s, call_waiting, voicemail,"
+            " trunk_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (ext["number"], position, ext["port"], ext["name"], ext["outbound_class"], int(ext["dnd"]),
              forward["always"], ext["pickup_group"], forward["busy"], forward["no_answer"],
-             forward["no_answer_s"], int(ext["call_waiting"]), int(ext["voicemail"])))
+             forward["no_answer_s"], int(ext["call_waiting"]), int(ext["voicemail"]), ext["trunk_group"]))
     for position, group in enumerate(data["ring_groups"]):
         conn.execute(
             "INSERT INTO ring_groups (name, position, number, strategy, ring_s, no_answer_kind, no_answer_name)"
@@ -205,13 +212,16 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
             " trunk_group FROM lines ORDER BY position")
     ]
     data["extensions"] = [
-        {"number": number, "port": port, "name": name, "outbound_class": outbound, "dnd": bool(dnd),
+        {"number": number, "port": port, "name": name, "outbound_class": outbound, "trunk_group": trunk_group,
+         "dnd": bool(dnd),
          "forward": {"always": always, "busy": busy, "no_answer": no_answer, "no_answer_s": no_answer_s},
          "pickup_group": pickup, "call_waiting": bool(waiting), "voicemail": bool(voicemail)}
-        for number, port, name, outbound, dnd, always, busy, no_answer, no_answer_s, pickup, waiting, voicemail
+        for (number, port, name, outbound, trunk_group, dnd, always, busy, no_answer, no_answer_s, pickup, waiting,
+             voicemail)
         in conn.execute(
-            "SELECT number, port, name, outbound_class, dnd, forward_always, forward_busy, forward_no_answer,"
-            " forward_no_answer_s, pickup_group, call_waiting, voicemail FROM extensions ORDER BY position")
+            "SELECT number, port, name, outbound_class, trunk_group, dnd, forward_always, forward_busy,"
+            " forward_no_answer, forward_no_answer_s, pickup_group, call_waiting, voicemail FROM extensions"
+            " ORDER BY position")
     ]
     members: dict[str, list[str]] = {}
     for group_name, extension in conn.execute(

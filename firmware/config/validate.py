@@ -10,6 +10,8 @@ checked against itself and against the board (which firmware learns through a
   with the outside-line prefix and do not collide with the zone's emergency numbers;
 - forwarding targets are internal numbers, or outside numbers the extension may dial
   (:func:`firmware.tollguard.may_dial`) when trunk-to-trunk forwarding is allowed;
+- trunk groups named by ``dialplan.trunk_group`` (when lines exist) and by extensions
+  have at least one line;
 - ring-group members, route lines, schedules and destinations exist; destinations of kinds
   whose tables arrive later (ivr, queue) are checked by hooks the composition root passes;
 - feature codes are unique and none is the beginning of another; the outside prefix and
@@ -118,10 +120,23 @@ def _number_problems(config: Config) -> Iterator[str]:
                    f"{config.dialplan.maps.internal!r} (dialplan.maps.internal)")
 
 
+def _trunk_group_problem(config: Config, group: str) -> str | None:
+    """None when some line is in trunk group ``group``, else why not (naming the groups there are)."""
+    groups = sorted({line.group for line in config.lines})
+    if group in groups:
+        return None
+    known = f"groups: {', '.join(groups)}" if groups else "no lines are configured"
+    return f'no line is in trunk group "{group}" ({known})'
+
+
 def _extension_problems(config: Config) -> Iterator[str]:
     internal = config.internal_numbers()
     trunk_to_trunk = config.security.trunk_to_trunk_allowed
     for index, extension in enumerate(config.extensions):
+        if extension.trunk_group:
+            problem = _trunk_group_problem(config, extension.trunk_group)
+            if problem:
+                yield f"extensions[{index}].trunk_group: {problem}"
         for field in ("always", "busy", "no_answer"):
             target = getattr(extension.forward, field)
             path = f"extensions[{index}].forward.{field}"
@@ -178,10 +193,10 @@ def _dialplan_problems(config: Config) -> Iterator[str]:
                 yield (f"dialplan.outside_prefix: {prefix!r} then an outside number beginning {rest} would "
                        f"dial the emergency number {number} of zone {config.zone}; choose another prefix")
                 break
-    groups = {line.group for line in config.lines}
-    if config.lines and config.dialplan.trunk_group not in groups:
-        yield (f"dialplan.trunk_group: no line is in group {config.dialplan.trunk_group!r} "
-               f"(groups: {', '.join(sorted(groups))})")
+    if config.lines:
+        problem = _trunk_group_problem(config, config.dialplan.trunk_group)
+        if problem:
+            yield f"dialplan.trunk_group: {problem}"
     if config.dialplan.incomplete_timeout_ms < config.dialplan.inter_digit_timeout_ms:
         yield ("dialplan.incomplete_timeout_ms: must not be shorter than "
                f"dialplan.inter_digit_timeout_ms ({config.dialplan.inter_digit_timeout_ms})")
