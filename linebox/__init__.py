@@ -9,3 +9,7 @@ import os
 
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+
+
+class LineboxError(Exception):
+    """The one error class of the command line itself: arguments that make no sense."""

@@ -15,6 +15,7 @@ from board import BoardError
 from drivers import DriverError
 from dsp import DspError
 from firmware import FirmwareError
+from linebox import LineboxError
 from linebox.commands import COMMAND_GROUPS
 
 EXIT_USAGE = 2
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (DspError, DriverError, FirmwareError, BoardError, OSError) as exc:
+    except (DspError, DriverError, FirmwareError, BoardError, LineboxError, OSError) as exc:
         print(f"linebox: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -14,13 +14,12 @@ import argparse
 
 import numpy as np
 
-from drivers import DriverError
 from dsp import SAMPLE_RATE
 from dsp.callerid import CallerId, encode_mdmf
 from dsp.callerid_alert import AlertToneDetector
 from dsp.callerid_fsk import CallerIdReceiver, fsk_burst
 from dsp.levels import dbm0_to_rms
-from linebox.bench.timing import cpu_seconds, print_json
+from linebox.bench.timing import cpu_seconds, run_channel_bench
 
 TICK_SAMPLES = 160  # the engine's 20 ms tick
 STANDARDS = ("bell202", "v23")
@@ -86,12 +85,4 @@ def measure(channels: int, seconds: float, seed: int = 1) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.channels < 1 or not args.seconds > 0:
-        raise DriverError("--channels must be >= 1 and --seconds > 0")
-    result = measure(args.channels, args.seconds, args.seed)
-    if args.json:
-        print_json(result)
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
-    return 0
+    return run_channel_bench(args, measure)

@@ -20,7 +20,7 @@ from dsp import SAMPLE_RATE
 from dsp.dtmf import DtmfDetector
 from dsp.dtmfgen import DIGITS, generate_dtmf
 from dsp.levels import dbm0_to_rms
-from linebox.bench.timing import cpu_seconds, print_json
+from linebox.bench.timing import cpu_seconds, run_channel_bench
 
 TICK_SAMPLES = 160  # the engine's 20 ms tick
 SPEECH_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
@@ -113,12 +113,4 @@ def measure(channels: int, seconds: float, seed: int = 1) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.channels < 1 or not args.seconds > 0:
-        raise DriverError("--channels must be >= 1 and --seconds > 0")
-    result = measure(args.channels, args.seconds, args.seed)
-    if args.json:
-        print_json(result)
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
-    return 0
+    return run_channel_bench(args, measure)

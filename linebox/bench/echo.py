@@ -14,10 +14,10 @@ import argparse
 
 import numpy as np
 
-from dsp import SAMPLE_RATE, DspError
+from dsp import SAMPLE_RATE
 from dsp.echo import EchoCanceller
 from dsp.levels import dbm0_to_rms
-from linebox.bench.timing import cpu_seconds, print_json
+from linebox.bench.timing import cpu_seconds, run_channel_bench
 
 TICK_SAMPLES = 160  # the engine's 20 ms tick
 TAIL_MS = 64.0
@@ -94,12 +94,4 @@ def measure(channels: int, seconds: float, seed: int = 1) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.channels < 1 or not args.seconds > 0:
-        raise DspError("bench echo: --channels must be >= 1 and --seconds > 0")
-    result = measure(args.channels, args.seconds, args.seed)
-    if args.json:
-        print_json(result)
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
-    return 0
+    return run_channel_bench(args, measure)

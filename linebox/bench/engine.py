@@ -30,6 +30,7 @@ from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.media.mixer import Mixer
 from firmware.media.players import PlayerBank
+from linebox import LineboxError
 from linebox.bench.timing import print_json
 
 SPEECH_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
@@ -120,7 +121,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.ports < 2 or args.seconds <= 0:
-        raise SystemExit("linebox: --ports must be at least 2 and --seconds positive")
+        raise LineboxError("--ports must be at least 2 and --seconds positive")
     loop = build_scene(args.ports, args.seed)
     loop.run_ticks(50)  # warm-up: caches, first allocations
     loop.stats = type(loop.stats)()

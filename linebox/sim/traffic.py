@@ -1,9 +1,10 @@
 """Seeded random call traffic for soak scenarios (the ``traffic`` step).
 
 The generator starts ``calls`` calls, a seeded random mix of internal, inbound and
-outbound calls (weights ``mix``): attempts arrive at random (exponential gaps, mean
-``interval_ms``); an attempt whose kind finds no free phone or line is dropped and does
-not count. Every party is played by a small policy driven by what the switch and the
+outbound calls (weights ``mix``, the kind of each call drawn in turn): attempts arrive at
+random (exponential gaps, mean ``interval_ms``); an attempt that finds no free phone or
+line for the kind drawn waits for the next arrival (the step fails if none could start for
+two minutes). Every party is played by a small policy driven by what the switch and the
 simulated exchange show, tick by tick (all durations drawn uniformly from the ranges):
 
 - a phone that rings answers after ``answer_ms`` with probability ``answer_probability``,
@@ -24,7 +25,9 @@ simulated exchange show, tick by tick (all durations drawn uniformly from the ra
 Internal calls ring an idle extension (90 %) or any other one, whatever its state (so some
 are busy); a phone about to be rung is not picked by another call for 3 s. An outbound
 attempt needs a line idle for the exchange as well as for the switch, beyond the lines
-other outbound calls are about to take.
+other outbound calls are about to take, and no line ringing unseen by the box (glare: the
+card reports a ring at the end of its first burst, and seizing a line that rings answers
+that call); no line rings while an outbound call is being dialled.
 
 Every started call must give exactly one call record. When all calls are started the
 generator waits, at most ``max_wait_ms``, until everything is idle: no call in the switch,
@@ -62,6 +65,7 @@ FAILED_HANGUP_MS = (100, 1000)  # a phone hearing busy or congestion hangs up af
 ABANDON_EARLY_MS = (500, 6000)
 ABANDON_LATE_MS = (10_000, 30_000)
 OFFHOOK_SEEN_MS = 1000  # the card reports an off-hook well within this
+STALLED_MS = 120_000  # no call could start for this long: the traffic step fails
 STUCK_MS = 20_000  # a phone in the same state this long hangs up (a safety net, counted)
 
 
@@ -129,7 +133,8 @@ class Traffic:
         self.events = {"answered_by_phone": 0, "far_end_hangups": 0, "abandoned": 0, "gave_up": 0,
                        "stuck_hangups": 0}
         self.outcomes = {outcome: 0 for outcome in OUTCOMES}
-        self.attempts_dropped = 0
+        self.attempts_waited = 0  # arrivals that found no free phone or line for the kind drawn
+        self.kind = self._draw_kind() if kinds else ""
 
     @property
     def tick(self) -> int:
@@ -152,14 +157,21 @@ class Traffic:
                                  ["no kind of call is possible with this configuration and mix"])
         traced = False
         next_attempt = self.tick
+        last_start = self.tick
         while sum(self.started.values()) < total:
+            if self.tick - last_start > _ticks(STALLED_MS):
+                self._drive()
+                return self._summary(cdrs_before, first_tick, memory, [
+                    f"traffic stalled: no {self.kind} call could start for {STALLED_MS // 1000} s",
+                    *self._leftovers()])
             if sum(self.started.values()) >= warmup and "rss_kib_after_warmup" not in memory:
                 memory["rss_kib_after_warmup"] = rss_kib()
                 if self.p["trace_memory"] and not tracemalloc.is_tracing():
                     tracemalloc.start()
                     traced = True
             if self.tick >= next_attempt:
-                self._attempt()
+                if self._attempt():
+                    last_start = self.tick
                 next_attempt = self.tick + _ticks(float(self.rng.exponential(self.p["interval_ms"])))
             self._drive()
             self.run_.tick()
@@ -186,7 +198,7 @@ class Traffic:
             "started": dict(self.started),
             "cdrs": cdrs,
             "ok": not problems,
-            "attempts_dropped": self.attempts_dropped,
+            "attempts_waited": self.attempts_waited,
             "events": dict(self.events),
             "outgoing_outcomes": dict(self.outcomes),
             "simulated_s": round((self.tick - first_tick) * TICK_MS / 1000.0, 2),
@@ -220,8 +232,20 @@ class Traffic:
                 if plan.state == "idle" and self.tick >= plan.free_from_tick and legs[plan.port]["state"] == "idle"
                 and str(world.line(plan.port).state) == "idle" and not world.line(plan.port).box_offhook]
 
-    def _attempt(self) -> None:
-        kind = self.kinds[int(self.rng.choice(len(self.kinds), p=self.weights))]
+    def _ringing_unseen(self) -> bool:
+        """A line rings but the box does not know yet (its first ring ends before the card
+        reports it): seizing it now would answer that call (glare), so no outbound call."""
+        legs = self.app.switch.snapshot()
+        return any(str(self.app.world.line(port).state) == "alerting" and legs[port]["state"] == "idle"
+                   for port in self.lines)
+
+    def _draw_kind(self) -> str:
+        return self.kinds[int(self.rng.choice(len(self.kinds), p=self.weights))]
+
+    def _attempt(self) -> bool:
+        """Starts a call of the kind drawn, if phones and lines allow; True if it did (then
+        the next kind is drawn: the mix of calls started follows the weights)."""
+        kind = self.kind
         phones = self._free_phones()
         if kind == "internal" and len(phones) >= 1:
             caller = phones[int(self.rng.integers(len(phones)))]
@@ -232,19 +256,22 @@ class Traffic:
             callee.free_from_tick = max(callee.free_from_tick, self.tick + _ticks(CALLEE_RESERVED_MS))
             self._dial(caller, callee.extension)
             self.started["internal"] += 1
-        elif kind == "outbound" and phones and \
+        elif kind == "outbound" and phones and not self._ringing_unseen() and \
                 len(self._free_lines()) > sum(plan.outbound for plan in self.phones.values()):
             caller = phones[int(self.rng.integers(len(phones)))]
             numbers = self.p["outbound_numbers"]
             self._dial(caller, numbers[int(self.rng.integers(len(numbers)))])
             caller.outbound = True
             self.started["outbound"] += 1
-        elif kind == "inbound" and self._free_lines():
+        elif kind == "inbound" and self._free_lines() and not any(plan.outbound for plan in self.phones.values()):
             lines = self._free_lines()
             self._ring(lines[int(self.rng.integers(len(lines)))])
             self.started["inbound"] += 1
         else:
-            self.attempts_dropped += 1
+            self.attempts_waited += 1
+            return False
+        self.kind = self._draw_kind()
+        return True
 
     def _dial(self, plan: PhonePlan, digits: str) -> None:
         phone = self.app.world.phone(plan.port)
