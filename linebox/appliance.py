@@ -115,9 +115,12 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     players = PlayerBank(len(port_types))
     mixer = Mixer(len(port_types), len(port_types))
     # DND/forwarding set by feature code: the switch applies it at once, this thread stores it;
-    # if the store refuses, the stored snapshot is put back into the switch.
-    extension_changes = ExtensionChangeWriter(
-        store.update, on_failure=lambda: loop.submit(lambda: switch.apply_config(store.load())))
+    # if the store refuses, the stored snapshot is read (on that thread) and put back into the switch.
+    def put_back_stored_snapshot() -> None:
+        stored = store.load()
+        loop.submit(lambda: switch.apply_config(stored))
+
+    extension_changes = ExtensionChangeWriter(store.update, on_failure=put_back_stored_snapshot)
     switch = Switch(snapshot, port_is_fxs, plan, card, players, mixer, cdr_writer.submit, origin,
                     log=EventLogger("switch"), change_extension=extension_changes.submit,
                     hold_music=load_hold_music())

@@ -25,7 +25,6 @@ from board.virtual.pstn import FarEnd
 from dsp.callerid import CallerId
 from dsp.levels import dbm0_to_peak
 from firmware.config.model import Config, Extension
-from linebox import cli  # noqa: F401  (imports the command groups first: linebox.appliance alone is a cycle)
 from linebox.appliance import Appliance, open_virtual_appliance
 
 ORIGIN = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
@@ -186,8 +185,8 @@ class EventLog(logging.Handler):
 
 
 @contextmanager
-def switch_events() -> Iterator[EventLog]:
-    logger = logging.getLogger("linebox.switch")
+def switch_events(component: str = "switch") -> Iterator[EventLog]:
+    logger = logging.getLogger(f"linebox.{component}")
     handler = EventLog()
     old_level = logger.level
     logger.setLevel(logging.INFO)

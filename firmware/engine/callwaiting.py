@@ -112,7 +112,7 @@ class CallWaiting:
         extension = self.sw._extension_of(port)
         flash = self.sw.flash
         return (extension is not None and extension.call_waiting and leg.is_fxs and leg.leg is Leg.CONNECTED
-                and port not in self.offers and flash._two_party(leg) and not flash.involved(port)
+                and port not in self.offers and flash.is_two_party(leg) and not flash.involved(port)
                 and call.origin not in flash.sessions and call.origin != port)
 
     # ------------------------------------------------------------------ offering

@@ -71,5 +71,9 @@ class ExtensionChangeWriter:
             self._revert()
 
     def _revert(self) -> None:
-        if self.on_failure is not None:
+        if self.on_failure is None:
+            return
+        try:
             self.on_failure()
+        except Exception:  # the store may be gone altogether: log it, keep the thread alive
+            self._log.exception("extension_change_revert_failed")

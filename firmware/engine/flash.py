@@ -55,6 +55,7 @@ import numpy as np
 
 from drivers.logs import EventLogger
 from dsp.callerid import CallerId
+from firmware import FirmwareError
 from firmware.cdr import HangupBy
 from firmware.engine.calls import Call, Direction, Leg, PortLeg
 from firmware.engine.timers import Timers
@@ -110,7 +111,7 @@ class FlashFeatures:
         # One float64 buffer shared by every held port (the players do not copy it).
         self.hold_music = None if hold_music is None else np.asarray(hold_music, dtype=np.float64)
         if self.hold_music is not None and (self.hold_music.ndim != 1 or self.hold_music.size == 0):
-            raise ValueError(f"hold music must be a non-empty 1-D array, got shape {self.hold_music.shape}")
+            raise FirmwareError(f"hold music must be a non-empty 1-D array, got shape {self.hold_music.shape}")
         self.log = log
         self.sessions: dict[int, FlashSession] = {}
         self.timers = Timers()
@@ -166,7 +167,7 @@ class FlashFeatures:
         waiting = self.sw.waiting.pending(leg.port)
         if waiting is not None and leg.leg in (Leg.CONNECTED, Leg.FAILED):
             self._answer_waiting(leg)
-        elif leg.leg is Leg.CONNECTED and self._two_party(leg) and not self.involved(leg.port):
+        elif leg.leg is Leg.CONNECTED and self.is_two_party(leg) and not self.involved(leg.port):
             self._start_consulting(leg)
         else:
             self.log.info("flash_ignored", port=leg.port, leg=leg.leg)
@@ -224,7 +225,7 @@ class FlashFeatures:
                 self.sw._end_call(call, HangupBy.SYSTEM, "out_of_service")
 
     # ------------------------------------------------------------------ hold and reconnect
-    def _two_party(self, leg: PortLeg) -> bool:
+    def is_two_party(self, leg: PortLeg) -> bool:
         call = leg.call
         if call is None:
             return False

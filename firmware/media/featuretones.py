@@ -6,7 +6,7 @@
   other zones get the same rhythm on their own dial-tone frequency;
 - confirmation tone (a feature code was accepted): the same three 100/100 ms bursts, once
   (GR-506-CORE confirmation tone);
-- refusal: the zone's congestion (reorder) tone for ``REFUSAL_CYCLES`` cadences, once;
+- refusal: the zone's congestion (reorder) tone for about ``REFUSAL_MS`` (whole cadences), once;
 - hold tone, when no music-on-hold file could be loaded: a 300 ms burst of the dial-tone
   frequency every 6 s. This is the box's own comfort tone, not a national signal;
 - the call-waiting tone's first burst, rendered as samples (the subscriber alerting
@@ -27,7 +27,7 @@ from dsp.toneplans import CONTINUOUS, Segment, TonePlan, ToneSpec
 
 BURST_MS = 100.0  # GR-506-CORE recall dial / confirmation tone: 100 ms on, 100 ms off
 BURSTS = 3
-REFUSAL_CYCLES = 3
+REFUSAL_MS = 1500.0
 HOLD_TONE_ON_MS = 300.0
 HOLD_TONE_PERIOD_MS = 6000.0
 
@@ -56,9 +56,10 @@ def confirmation_tone(plan: TonePlan) -> ToneSpec:
 
 
 def refusal_tone(plan: TonePlan) -> ToneSpec:
-    """A few cadences of the zone's congestion tone, once."""
+    """About REFUSAL_MS of the zone's congestion tone (at least one cadence), once."""
     congestion = plan.congestion
-    return replace(congestion, name="refused", segments=congestion.segments * REFUSAL_CYCLES, repeat=False)
+    cycles = max(1, round(REFUSAL_MS / congestion.cycle_ms))
+    return replace(congestion, name="refused", segments=congestion.segments * cycles, repeat=False)
 
 
 def hold_tone(plan: TonePlan) -> ToneSpec:
