@@ -24,7 +24,7 @@ Flows (docs/ARCHITECTURE.md, "The flow of a call"):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import numpy as np
@@ -64,6 +64,7 @@ from firmware.engine.calls import IN_CALL, Call, Direction, Leg, PortLeg
 from firmware.engine.callwaiting import CallWaiting
 from firmware.engine.features import ChangeExtension, ExtensionFeatures
 from firmware.engine.flash import FlashFeatures
+from firmware.engine.lines import select_line
 from firmware.engine.timers import Timers
 from firmware.media.mixer import Mixer
 from firmware.media.players import PlayerBank
@@ -123,6 +124,7 @@ class Switch:
         self.log = log or EventLogger("switch")
         self.legs = [PortLeg(port, is_fxs) for port, is_fxs in enumerate(port_is_fxs)]
         self.timers = Timers()
+        self._last_line: Mapping[str, int] = {}  # trunk group -> the line it used last (round robin)
         self.tick = 0
         self.calls: dict[int, Call] = {}
         self._next_call_id = 1
@@ -432,7 +434,7 @@ class Switch:
             self._caller_fails(call, "congestion", "call_rejected", Disposition.FAILED)
             return
         call.destination = decision.number
-        line = self._free_line()
+        line = self._free_line(extension)
         if line is None:
             self._caller_fails(call, "congestion", "no_circuit_available", Disposition.FAILED)
             return
@@ -449,12 +451,17 @@ class Switch:
         schedule = self.config.schedule(name) if name else None
         return schedule is not None and not is_open(schedule, self.now())
 
-    def _free_line(self) -> PortLeg | None:
-        for line in self.config.lines:
-            leg = self.legs[line.port]
-            if leg.leg is Leg.IDLE:
-                return leg
-        return None
+    def _free_line(self, extension) -> PortLeg | None:
+        """A line of the extension's trunk group, by the dial plan's line selection."""
+        ports = [line.port for line in self.config.lines]
+        busy = frozenset(port for port in ports if self.legs[port].leg is not Leg.IDLE)
+        down = frozenset(port for port in ports if self.legs[port].leg is Leg.OUT_OF_SERVICE)
+        choice = select_line(self.config, extension, busy, self._last_line, out_of_service=down)
+        self.log.info("line_selection", group=choice.group, line=choice.port, why=choice.explanation)
+        if choice.line is None:
+            return None
+        self._last_line = choice.last_used
+        return self.legs[choice.line.port]
 
     def _dial_out(self, line: PortLeg) -> None:
         call = line.call
