@@ -14,16 +14,13 @@ everything submitted is committed.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable
 
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.config.model import Config
 from firmware.engine.features import ExtensionChange, replace_extension
-
-_STOP = object()
+from firmware.engine.worker import Worker
 
 StoreUpdate = Callable[..., Config]
 """``ConfigStore.update(change, source=...)``."""
@@ -35,30 +32,19 @@ class ExtensionChangeWriter:
         self._update = update
         self.on_failure = on_failure
         self._log = log or EventLogger("features")
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="extension-changes", daemon=True)
-        self._thread.start()
+        self._worker = Worker("extension-changes", self._commit_item, self._log)
 
     def submit(self, number: str, change: ExtensionChange) -> None:
-        self._queue.put((number, change))
+        self._worker.submit((number, change))
 
     def drain(self) -> None:
-        self._queue.join()
+        self._worker.drain()
 
     def close(self) -> None:
-        self._queue.put(_STOP)
-        self._thread.join()
+        self._worker.close()
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            try:
-                if item is _STOP:
-                    return
-                self._commit(*item)
-            finally:
-                self._queue.task_done()
-
+    def _commit_item(self, item: tuple[str, ExtensionChange]) -> None:
+        self._commit(*item)
     def _commit(self, number: str, change: ExtensionChange) -> None:
         try:
             self._update(lambda config: replace_extension(config, number, change),
