@@ -65,6 +65,7 @@ from firmware.engine.callwaiting import CallWaiting
 from firmware.engine.features import ChangeExtension, ExtensionFeatures
 from firmware.engine.flash import FlashFeatures
 from firmware.engine.lines import select_line
+from firmware.engine.services import Services
 from firmware.engine.timers import Timers
 from firmware.media.mixer import Mixer
 from firmware.media.players import PlayerBank
@@ -111,6 +112,7 @@ class Switch:
         log: EventLogger | None = None,
         change_extension: ChangeExtension | None = None,
         hold_music: np.ndarray | None = None,
+        services: Services | None = None,
     ) -> None:
         if origin.tzinfo is None:
             raise ValueError("origin must be an aware datetime")
@@ -120,6 +122,7 @@ class Switch:
         self.players = players
         self.mixer = mixer
         self.record_call = record_call
+        self.services: Services = dict(services or {})  # IVR, queue, voicemail (services.py)
         self.origin = origin
         self.log = log or EventLogger("switch")
         self.legs = [PortLeg(port, is_fxs) for port, is_fxs in enumerate(port_is_fxs)]
@@ -540,9 +543,14 @@ class Switch:
             self.features.ring_extension(call, extension)
         elif destination.kind in (DestinationKind.EXTENSION, DestinationKind.RING_GROUP):
             self._ring_targets(call, self._targets_of(destination.name))
+        elif destination.kind is DestinationKind.HANGUP:
+            self._end_call(call, HangupBy.SYSTEM, "route_hangup", Disposition.FAILED)
         else:
-            # IVR, queue and voicemail attach through this one switch point when they exist.
-            self.log.warning("destination_unavailable", call=call.call_id, destination=str(destination))
+            service = self.services.get(destination.kind)
+            if service is not None and service.take(call, leg.port, destination.name):
+                return
+            self.log.warning("destination_unavailable", call=call.call_id, destination=str(destination),
+                             reason="no such service on this box" if service is None else "service refused the call")
             self._caller_fails(call, "congestion", "destination_unavailable", Disposition.FAILED)
 
     def _line_polarity_reversal(self, leg: PortLeg) -> None:

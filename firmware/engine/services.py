@@ -1,0 +1,27 @@
+"""The one interface through which an answered inbound call reaches a call service.
+
+Phones (extensions, ring groups) are the switch's own. Everything else a route can name —
+an IVR, a queue, voicemail — is a *service*: an object with ``take(call, line_port, name)``
+that the composition root registers per destination kind. ``take`` returns False when it
+cannot take the call (no such IVR flow, queue closed to new callers…); the switch then
+plays congestion to the caller and releases the line, with the reason in the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from firmware.config.model import DestinationKind
+from firmware.engine.calls import Call
+
+SERVICE_KINDS = (DestinationKind.IVR, DestinationKind.QUEUE, DestinationKind.VOICEMAIL)
+
+
+class CallService(Protocol):
+    def take(self, call: Call, line_port: int, name: str) -> bool:
+        """Takes over the answered call on ``line_port``; False if it cannot."""
+        ...
+
+
+Services = Mapping[DestinationKind, CallService]

@@ -1,0 +1,56 @@
+"""Inbound routes to call services (IVR, queue, voicemail) go through one interface;
+a route to `hangup` releases the line; a missing service is congestion, never a stuck line."""
+
+from dataclasses import replace
+
+from features_helpers import inbound_call, office, records, run, state, switch_events
+
+from firmware.config.demo import demo_config
+from firmware.config.model import Destination, DestinationKind, InboundRoute
+
+
+def routed_to(kind: DestinationKind, name: str = "sales"):
+    return replace(demo_config(), routes=(InboundRoute("all", Destination(kind, name)),))
+
+
+class FakeQueue:
+    def __init__(self, accept: bool) -> None:
+        self.accept = accept
+        self.taken = []
+
+    def take(self, call, line_port, name):
+        self.taken.append((call.caller_number, line_port, name))
+        return self.accept
+
+
+def test_a_registered_service_takes_the_answered_call(tmp_path):
+    with office(tmp_path, config=routed_to(DestinationKind.QUEUE)) as app:
+        queue = FakeQueue(accept=True)
+        app.switch.services = {DestinationKind.QUEUE: queue}
+        inbound_call(app, 0, number="2125557788")
+        assert queue.taken == [("2125557788", 0, "sales")]
+        assert state(app, 0) == "ringback"  # answered and held for the service
+
+
+def test_a_missing_or_refusing_service_releases_the_line_with_the_reason(tmp_path):
+    with office(tmp_path, config=routed_to(DestinationKind.VOICEMAIL, "201")) as app, switch_events() as events:
+        inbound_call(app, 0)
+        run(app, 1.0)
+        assert state(app, 0) == "idle"
+        (unavailable,) = events.named("destination_unavailable")
+        assert unavailable["reason"] == "no such service on this box"
+        app.switch.services = {DestinationKind.VOICEMAIL: FakeQueue(accept=False)}
+        inbound_call(app, 1)
+        run(app, 1.0)
+        assert state(app, 1) == "idle"
+        assert events.named("destination_unavailable")[-1]["reason"] == "service refused the call"
+        assert [r.hangup_cause for r in records(app)] == ["destination_unavailable"] * 2
+
+
+def test_route_to_hangup_releases_the_line(tmp_path):
+    with office(tmp_path, config=routed_to(DestinationKind.HANGUP, "")) as app:
+        inbound_call(app, 0)
+        run(app, 1.0)
+        assert state(app, 0) == "idle"
+        (record,) = records(app)
+        assert record.hangup_cause == "route_hangup" and record.src_port == 0
