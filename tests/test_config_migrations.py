@@ -7,7 +7,20 @@ import pytest
 from config_helpers import open_store, replace
 
 from firmware import FirmwareError
-from firmware.config import DestinationKind, Dialling, DisconnectMethod, Forwarding, LineSelection, Zone
+from firmware.config import (
+    AcdSettings,
+    Agent,
+    Destination,
+    DestinationKind,
+    Dialling,
+    DisconnectMethod,
+    Forwarding,
+    LineSelection,
+    Queue,
+    Relaxation,
+    VipCaller,
+    Zone,
+)
 from firmware.config.db import Migration, connect, migrate, schema_version
 from firmware.config.schema import MIGRATIONS
 
@@ -75,7 +88,7 @@ def v1_path(tmp_path):
 
 def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 4
+        assert store.schema_version == len(MIGRATIONS) == 5
         config = store.load()
         assert store.config_version() == 7
     assert config.zone == Zone.DE and config.caller_id_standard == "dtmf"
@@ -106,6 +119,8 @@ def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     # Added by migration 4 (extension column) and later settings keys, with their defaults:
     assert {ext.trunk_group for ext in config.extensions} == {""}
     assert config.dialplan.line_selection == LineSelection.FIRST_FREE
+    # Added by migration 5 (ACD tables) and the acd.* settings keys: no queues, default settings.
+    assert (config.queues, config.agents, config.acd) == ((), (), AcdSettings())
 
 
 def test_upgraded_database_has_the_new_layout(v1_path):
@@ -113,7 +128,7 @@ def test_upgraded_database_has_the_new_layout(v1_path):
         conn = store.conn
         versions = conn.execute("SELECT version, description FROM schema_version WHERE component = 'config'"
                                 " ORDER BY version").fetchall()
-        assert [v for v, _ in versions] == [1, 2, 3, 4]
+        assert [v for v, _ in versions] == [1, 2, 3, 4, 5]
         assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 0
         assert conn.execute("SELECT code FROM feature_codes WHERE feature = 'dnd_on'").fetchone()[0] == "*26"
         columns = {row[1] for row in conn.execute("PRAGMA table_info(extensions)")}
@@ -126,7 +141,7 @@ def test_upgraded_database_accepts_changes_and_reopens(v1_path):
         store.update(lambda c: c)
         assert store.config_version() == 8
     with open_store(v1_path) as again:
-        assert again.schema_version == 4
+        assert again.schema_version == 5
         assert again.load().extension("301").name == "Chef"
 
 
@@ -136,7 +151,7 @@ def test_step_by_step_upgrade_gives_the_same_result(v1_path, tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 4
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == 4
+        assert store.schema_version == 5
         assert store.load().feature_codes.dnd_on == "*26"
 
 
@@ -175,9 +190,9 @@ def test_components_share_one_database(tmp_path):
 
     path = tmp_path / "linebox.db"
     with CdrStore(path), open_store(path) as store:
-        assert store.schema_version == 4
+        assert store.schema_version == 5
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
-        assert rows == {"config": 4, "cdr": 1}
+        assert rows == {"config": 5, "cdr": 1}
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
@@ -207,10 +222,10 @@ def v3_path(v1_path):
 
 def test_v3_database_gains_extension_trunk_groups(v3_path):
     with open_store(v3_path) as store:
-        assert store.schema_version == 4
+        assert store.schema_version == 5
         versions = [row[0] for row in store.conn.execute(
             "SELECT version FROM schema_version WHERE component = 'config' ORDER BY version")]
-        assert versions == [1, 2, 3, 4]
+        assert versions == [1, 2, 3, 4, 5]
         config = store.load()
         assert store.config_version() == 7  # a migration is not a configuration change
         assert [ext.number for ext in config.extensions] == ["201", "202", "301", "302"]
@@ -232,3 +247,38 @@ def test_v3_database_gains_extension_trunk_groups(v3_path):
         assert config.dialplan.line_selection == LineSelection.ROUND_ROBIN
         row = again.conn.execute("SELECT trunk_group FROM extensions WHERE number = '302'").fetchone()
         assert row[0] == "verkauf"
+
+
+@pytest.fixture
+def v4_path(v1_path):
+    """A database as the firmware of schema version 4 left it (migrations 2-4 are shipped, never edited)."""
+    conn = connect(v1_path)
+    assert migrate(conn, "config", MIGRATIONS, upto=4) == 4
+    conn.execute("UPDATE extensions SET trunk_group = 'main' WHERE number = '301'")
+    conn.close()
+    return v1_path
+
+
+def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
+    with open_store(v4_path) as store:
+        assert store.schema_version == 5
+        tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"queues", "agents"} <= tables
+        config = store.load()
+        assert store.config_version() == 7  # a migration is not a configuration change
+        assert (config.queues, config.agents, config.acd) == ((), (), AcdSettings())
+        assert config.extension("301").trunk_group == "main" and config.extension("201").name == "Empfang"
+        store.update(lambda c: replace(
+            c, queues=(Queue(name="kunden", number="250", overflow=Destination(DestinationKind.EXTENSION, "201"),
+                             required_skills=(("deutsch", 6),), relax=(Relaxation(45, 0),)),),
+            agents=(Agent(id="7", extension="202", pin="1234", queues=(("kunden", 2),), skills=(("deutsch", 9),)),),
+            acd=AcdSettings(auto_pause_after=0, vip_callers=(VipCaller("0301234567", 3),))))
+    with open_store(v4_path) as again:
+        config = again.load()
+        assert config.queue("kunden").required_skills == (("deutsch", 6),)
+        assert config.queue("kunden").overflow == Destination(DestinationKind.EXTENSION, "201")
+        assert config.agent("7") == Agent(id="7", extension="202", pin="1234", queues=(("kunden", 2),),
+                                          skills=(("deutsch", 9),))
+        assert config.acd.vip_callers == (VipCaller("0301234567", 3),) and config.acd.auto_pause_after == 0
+        row = again.conn.execute("SELECT number, required_skills, relax FROM queues WHERE name = 'kunden'").fetchone()
+        assert row == ("250", '{"deutsch": 6}', '[{"after_s": 45, "max_level": 0}]')

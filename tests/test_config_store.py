@@ -83,7 +83,7 @@ def test_invalid_change_stores_nothing(tmp_path):
                                                 r"\(ports 0-5\)$"):
             store.save(bad_port)
         with pytest.raises(FirmwareError, match=r"^extensions\[1\]\.number: number 202 is already used by "
-                                                r"extensions\[0\] \(and 3 more problems\)$"):
+                                                r"extensions\[0\] \(and 4 more problems\)$"):
             store.update(lambda c: replace(c, extensions=(replace(c.extensions[0], number="202"),) + c.extensions[1:]))
         with pytest.raises(FirmwareError, match=r"^zone: expected one of"):
             store.update(lambda c: replace(c, zone="xx"))

@@ -1,13 +1,11 @@
 """Every configuration field, good and bad: each refusal is one line that starts with the field's path."""
 
 import copy
-import re
 from pathlib import Path
 
 import pytest
-from config_helpers import BIG, demo, lookup
+from config_helpers import BIG, DELETE, demo, demo_data, lookup, outcome, setting, several
 
-from firmware import FirmwareError
 from firmware.config import (
     CallerIdStandard,
     DestinationKind,
@@ -20,49 +18,6 @@ from firmware.config import (
 )
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
-
-
-def demo_data() -> dict:
-    return to_dict(demo())
-
-
-def outcome(data, checks=None) -> str:
-    """"" when ``data`` is accepted, else the error line."""
-    try:
-        validate(from_dict(data), lookup, checks)
-    except FirmwareError as exc:
-        return str(exc)
-    return ""
-
-
-def setting(path: str, value):
-    """A mutation setting ``path`` ("lines[0].name", "zone") to ``value``; value DELETE removes the key."""
-    def mutate(data):
-        target, key = locate(data, path)
-        if value is DELETE:
-            del target[key]
-        else:
-            target[key] = copy.deepcopy(value)
-    return mutate
-
-
-DELETE = object()
-
-
-def locate(data, path: str):
-    parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
-    target = data
-    for part in parts[:-1]:
-        target = target[int(part[1:-1])] if part.startswith("[") else target[part]
-    last = parts[-1]
-    return target, int(last[1:-1]) if last.startswith("[") else last
-
-
-def several(*mutations):
-    def mutate(data):
-        for mutation in mutations:
-            mutation(data)
-    return mutate
 
 
 ROUTE_TO = {"kind": "extension", "name": "299"}
@@ -299,7 +254,8 @@ GOOD = [
     setting("language", "de"),
     several(setting("dialplan.maps.internal", "[1-8]x|[1-8]xx|[1-8]xxx|[1-8]xxxxx"),
             setting("extensions[1].number", "1234"), setting("extensions[2].number", "123456"),
-            setting("extensions[3].number", "10"), setting("ring_groups[0].members", ["201", "1234", "123456", "10"])),
+            setting("extensions[3].number", "10"), setting("ring_groups[0].members", ["201", "1234", "123456", "10"]),
+            setting("agents[0].extension", "123456"), setting("agents[1].extension", "10")),
     setting("extensions[0].forward.always", "600"),
     setting("extensions[0].forward.no_answer_s", 5),
     setting("extensions[0].forward.no_answer_s", 120),
@@ -389,12 +345,22 @@ def test_several_problems_are_counted_in_one_line():
 
 def test_destination_check_hooks_for_kinds_defined_later():
     data = demo_data()
-    data["routes"][0]["destination"] = {"kind": "queue", "name": "sales"}
+    data["routes"][0]["destination"] = {"kind": "ivr", "name": "sales"}
     assert outcome(data) == ""
-    queues = {DestinationKind.QUEUE: lambda config, name: None if name == "support" else "no such queue"}
-    assert outcome(data, queues) == "routes[0].destination: queue sales: no such queue"
+    ivrs = {DestinationKind.IVR: lambda config, name: None if name == "main" else "no such menu"}
+    assert outcome(data, ivrs) == "routes[0].destination: ivr sales: no such menu"
+    data["routes"][0]["destination"]["name"] = "main"
+    assert outcome(data, ivrs) == ""
+
+
+def test_queue_destinations_must_be_configured_queues_unless_a_hook_decides():
+    data = demo_data()
+    data["routes"][0]["destination"] = {"kind": "queue", "name": "sales"}
+    assert outcome(data) == "routes[0].destination: queue sales: no such queue"
     data["routes"][0]["destination"]["name"] = "support"
-    assert outcome(data, queues) == ""
+    assert outcome(data) == ""
+    refuse = {DestinationKind.QUEUE: lambda config, name: "queues are switched off"}
+    assert outcome(data, refuse) == "routes[0].destination: queue support: queues are switched off"
 
 
 def test_validate_returns_a_normalised_snapshot():
@@ -407,7 +373,7 @@ def test_validate_returns_a_normalised_snapshot():
 def doc_paths(value, prefix=""):
     """Every option's path in the notation of docs/configuration.md (``lines[].port``)."""
     if isinstance(value, dict):
-        if prefix.endswith(".hours"):
+        if prefix.endswith((".hours", ".queues", ".skills", ".required_skills")):  # maps of free keys
             yield prefix
             return
         for key, item in value.items():

@@ -9,7 +9,7 @@ from firmware.config.demo import demo_config
 from firmware.config.model import Destination, DestinationKind, InboundRoute
 
 
-def routed_to(kind: DestinationKind, name: str = "sales"):
+def routed_to(kind: DestinationKind, name: str = "support"):
     return replace(demo_config(), routes=(InboundRoute("all", Destination(kind, name)),))
 
 
@@ -28,7 +28,7 @@ def test_a_registered_service_takes_the_answered_call(tmp_path):
         queue = FakeQueue(accept=True)
         app.switch.services = {DestinationKind.QUEUE: queue}
         inbound_call(app, 0, number="2125557788")
-        assert queue.taken == [("2125557788", 0, "sales")]
+        assert queue.taken == [("2125557788", 0, "support")]
         assert state(app, 0) == "ringback"  # answered and held for the service
 
 

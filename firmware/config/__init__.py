@@ -10,10 +10,13 @@ Typical use (the composition root passes what firmware may not import itself)::
 See docs/configuration.md for every option.
 """
 
+from firmware.config.acd import acd_config, acd_destination, config_destination
 from firmware.config.codec import from_dict, to_dict
 from firmware.config.demo import demo_config, seed_demo, seed_demo_if_empty
 from firmware.config.model import (
     ZONE_DEFAULTS,
+    AcdSettings,
+    Agent,
     BoardLookup,
     BoardPorts,
     CallerIdStandard,
@@ -33,10 +36,14 @@ from firmware.config.model import (
     LineSelection,
     OutboundClass,
     PortKind,
+    Queue,
+    QueueCallback,
+    Relaxation,
     RingGroup,
     RingStrategy,
     RouteWhen,
     Security,
+    VipCaller,
     Zone,
 )
 from firmware.config.store import ConfigStore
@@ -45,9 +52,10 @@ from firmware.config.yamlio import from_yaml, to_yaml
 from firmware.schedule import Holiday, Schedule, TimeRange
 
 __all__ = [
-    "ZONE_DEFAULTS", "BoardLookup", "BoardPorts", "CallerIdStandard", "Config", "ConfigStore", "Destination",
+    "ZONE_DEFAULTS", "AcdSettings", "Agent", "BoardLookup", "BoardPorts", "CallerIdStandard", "Config", "ConfigStore", "Destination",
     "DestinationCheck", "DestinationKind", "DialPlanSettings", "Dialling", "DigitMaps", "DisconnectMethod",
     "Extension", "FeatureCodes", "Forwarding", "Holiday", "InboundRoute", "Line", "LineSelection", "OutboundClass",
-    "PortKind", "RingGroup", "RingStrategy", "RouteWhen", "Schedule", "Security", "TimeRange", "Zone", "demo_config",
+    "PortKind", "Queue", "QueueCallback", "Relaxation", "RingGroup", "RingStrategy", "RouteWhen", "Schedule", "Security", "TimeRange", "VipCaller", "Zone", "acd_config",
+    "acd_destination", "config_destination", "demo_config",
     "from_dict", "from_yaml", "problems", "seed_demo", "seed_demo_if_empty", "to_dict", "to_yaml", "validate",
 ]

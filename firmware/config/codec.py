@@ -19,7 +19,10 @@ from enum import StrEnum
 from typing import Any
 
 from firmware import FirmwareError
+from firmware.acd.model import MAX_SKILL_LEVEL, MIN_SKILL_LEVEL, EmptyCondition, Strategy
 from firmware.config.model import (
+    AcdSettings,
+    Agent,
     CallerIdStandard,
     Config,
     Destination,
@@ -35,10 +38,14 @@ from firmware.config.model import (
     Line,
     LineSelection,
     OutboundClass,
+    Queue,
+    QueueCallback,
+    Relaxation,
     RingGroup,
     RingStrategy,
     RouteWhen,
     Security,
+    VipCaller,
     Zone,
 )
 from firmware.dialplan import DigitMap
@@ -57,6 +64,15 @@ MAX_SCHEDULES = 16
 MAX_RANGES_PER_DAY = 8
 MAX_HOLIDAYS = 366
 MAX_DIGIT_MAP_CHARS = 4000
+MAX_QUEUES = 16
+MAX_AGENTS = 64
+MAX_SKILLS = 16
+MAX_RELAX_STEPS = 8
+MAX_VIP_CALLERS = 100
+MAX_PENALTY = 10
+MIN_ANNOUNCE_S = 15
+"""Announcement intervals are 0 (off) or at least this: a prompt must have time to end."""
+MAX_ANNOUNCE_S = 600
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 """Identifiers: board, ring-group, schedule, trunk-group, IVR and queue names."""
@@ -65,6 +81,13 @@ PHONE_RE = re.compile(r"[0-9]{1,20}")
 PREFIX_RE = re.compile(r"[0-9]{0,2}")
 FEATURE_CODE_RE = re.compile(r"[*#][0-9*#]{1,4}")
 LANGUAGE_RE = re.compile(r"[a-z]{2}(_[A-Z]{2})?")
+AGENT_ID_RE = re.compile(r"[0-9]{1,8}")
+PIN_RE = re.compile(r"[0-9]{4,8}")
+SKILL_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+DTMF_KEYS = "0123456789*#"
+QUEUE_DESTINATIONS = (DestinationKind.QUEUE, DestinationKind.VOICEMAIL, DestinationKind.IVR,
+                      DestinationKind.EXTENSION, DestinationKind.HANGUP)
+"""Where a queue may send its callers (the ACD core has no ring groups)."""
 WITHHELD = "withheld"
 """Route caller-ID pattern matching calls without a number (private, unavailable, none)."""
 
@@ -392,6 +415,140 @@ def _security(raw: Any, path: str) -> Security:
     )
 
 
+def _levels(raw: Any, path: str, what: str, key_re: re.Pattern[str], key_what: str,
+            low: int, high: int, limit: int) -> tuple[tuple[str, int], ...]:
+    """A YAML mapping name -> integer as ordered pairs, each key and value checked."""
+    if not isinstance(raw, Mapping):
+        raise FirmwareError(f"{path}: expected a mapping of {what}, got {_describe(raw)}")
+    if len(raw) > limit:
+        raise FirmwareError(f"{path}: at most {limit} entries, got {len(raw)}")
+    pairs = []
+    for key, value in raw.items():
+        check_text(key, f"{path}: key", key_re, key_what)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise FirmwareError(f"{_join(path, key)}: expected an integer {low}-{high}, got {_describe(value)}")
+        pairs.append((key, value))
+    return tuple(pairs)
+
+
+def _skills(r: Reader, key: str) -> tuple[tuple[str, int], ...]:
+    value = r.value(key)
+    raw = dict(value) if isinstance(value, tuple) else value
+    return _levels(raw, r.at(key), "skill: level", SKILL_RE, "a skill name (a-z, 0-9, _; up to 32, "
+                   "starting with a letter)", MIN_SKILL_LEVEL, MAX_SKILL_LEVEL, MAX_SKILLS)
+
+
+def _interval(r: Reader, key: str) -> int:
+    value = r.integer(key, 0, MAX_ANNOUNCE_S)
+    if 0 < value < MIN_ANNOUNCE_S:
+        raise FirmwareError(f"{r.at(key)}: expected 0 (off) or {MIN_ANNOUNCE_S}-{MAX_ANNOUNCE_S} seconds, "
+                            f"got {value}")
+    return value
+
+
+def _empty_conditions(r: Reader, key: str) -> tuple[EmptyCondition, ...] | None:
+    if r.value(key) is None:
+        return None
+    conditions: list[EmptyCondition] = []
+    for item_path, item in r.items(key, limit=len(EmptyCondition)):
+        condition = check_choice(item, item_path, EmptyCondition)
+        if condition in conditions:
+            raise FirmwareError(f"{item_path}: {condition} is listed twice")
+        conditions.append(condition)
+    return tuple(conditions)
+
+
+def _queue_destination(raw: Any, path: str) -> Destination:
+    destination = raw if isinstance(raw, Destination) else _destination(raw, path)
+    if destination.kind not in QUEUE_DESTINATIONS:
+        kinds = ", ".join(kind.value for kind in QUEUE_DESTINATIONS)
+        raise FirmwareError(f"{path}.kind: a queue sends callers to {kinds}; got {destination.kind}")
+    return destination
+
+
+def _relaxation(raw: Any, path: str) -> Relaxation:
+    r = Reader(raw, path, Relaxation)
+    return Relaxation(after_s=r.integer("after_s", 1, 86400), max_level=r.integer("max_level", 0, MAX_SKILL_LEVEL))
+
+
+def _callback(raw: Any, path: str) -> QueueCallback:
+    if isinstance(raw, QueueCallback):
+        return raw
+    r = Reader(raw, path, QueueCallback)
+    return QueueCallback(enabled=r.boolean("enabled"), max_attempts=r.integer("max_attempts", 1, 10),
+                         retry_s=r.integer("retry_s", 30, 86400))
+
+
+def _queue(raw: Any, path: str) -> Queue:
+    r = Reader(raw, path, Queue)
+    name = r.text("name", NAME_RE, "a name (letters, digits, _ . -; up to 32)")
+    if name == "NONE":
+        raise FirmwareError(f"{r.at('name')}: NONE is reserved (it means 'no queue' in the queue log)")
+    relax = _list(r, "relax", MAX_RELAX_STEPS, _relaxation)
+    for index in range(1, len(relax)):
+        before, step = relax[index - 1], relax[index]
+        if step.after_s <= before.after_s or step.max_level > before.max_level:
+            raise FirmwareError(f"{r.at('relax')}[{index}]: relaxation steps need increasing after_s and "
+                                f"non-increasing max_level (after {before.after_s} s: {before.max_level})")
+    exit_key = r.text("exit_key", empty=True, max_chars=1)
+    if exit_key and exit_key not in DTMF_KEYS:
+        raise FirmwareError(f"{r.at('exit_key')}: expected one DTMF key (0-9, *, #) or '', got {_describe(exit_key)}")
+    return Queue(
+        name=name,
+        number=r.text("number", EXTENSION_RE, "a number of 2-6 digits not starting with 0", empty=True),
+        strategy=r.choice("strategy", Strategy),
+        ring_s=r.integer("ring_s", 5, 300),
+        wrapup_s=r.integer("wrapup_s", 0, 3600),
+        service_level_s=r.integer("service_level_s", 0, 3600),
+        max_wait_s=r.integer("max_wait_s", 0, 86400),
+        overflow=_queue_destination(r.value("overflow"), r.at("overflow")),
+        join_empty=_empty_conditions(r, "join_empty"),
+        leave_empty=_empty_conditions(r, "leave_empty"),
+        announce_position_s=_interval(r, "announce_position_s"),
+        announce_hold_time=r.boolean("announce_hold_time"),
+        periodic_announce_s=_interval(r, "periodic_announce_s"),
+        exit_key=exit_key,
+        exit_destination=_queue_destination(r.value("exit_destination"), r.at("exit_destination")),
+        required_skills=_skills(r, "required_skills"),
+        relax=relax,
+        callback=_callback(r.value("callback"), r.at("callback")),
+        music=r.text("music", NAME_RE, "a music class name (letters, digits, _ . -; up to 32)"),
+    )
+
+
+def _agent(raw: Any, path: str) -> Agent:
+    r = Reader(raw, path, Agent)
+    queues = r.value("queues")
+    return Agent(
+        id=r.text("id", AGENT_ID_RE, "an agent number of 1-8 digits"),
+        extension=r.text("extension", EXTENSION_RE, "an extension number"),
+        name=r.text("name", empty=True),
+        pin=r.text("pin", PIN_RE, "a PIN of 4-8 digits or ''", empty=True),
+        queues=_levels(dict(queues) if isinstance(queues, tuple) else queues, r.at("queues"), "queue: penalty",
+                       NAME_RE, "a queue name", 0, MAX_PENALTY, MAX_QUEUES),
+        skills=_skills(r, "skills"),
+    )
+
+
+def _vip_caller(raw: Any, path: str) -> VipCaller:
+    r = Reader(raw, path, VipCaller)
+    return VipCaller(number=r.text("number", PHONE_RE, "a phone number of 1-20 digits"),
+                     priority=r.integer("priority", 1, 9))
+
+
+def _acd_settings(raw: Any, path: str) -> AcdSettings:
+    r = Reader(raw, path, AcdSettings)
+    vips = _list(r, "vip_callers", MAX_VIP_CALLERS, _vip_caller)
+    seen: dict[str, int] = {}
+    for index, vip in enumerate(vips):
+        if vip.number in seen:
+            raise FirmwareError(f"{r.at('vip_callers')}[{index}].number: {vip.number} is already listed at "
+                                f"{r.at('vip_callers')}[{seen[vip.number]}]")
+        seen[vip.number] = index
+    return AcdSettings(auto_pause_after=r.integer("auto_pause_after", 0, 20),
+                       abandon_resume_s=r.integer("abandon_resume_s", 0, 3600), vip_callers=vips)
+
+
 def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
     return tuple(parse(item, item_path) for item_path, item in r.items(key, limit))
 
@@ -423,6 +580,9 @@ def from_dict(raw: Any) -> Config:
         schedules=_list(r, "schedules", MAX_SCHEDULES, _schedule),
         feature_codes=nested("feature_codes", _feature_codes),
         security=nested("security", _security),
+        queues=_list(r, "queues", MAX_QUEUES, _queue),
+        agents=_list(r, "agents", MAX_AGENTS, _agent),
+        acd=nested("acd", _acd_settings),
     )
 
 
@@ -438,6 +598,41 @@ def _destination_dict(destination: Any) -> Any:
     if not isinstance(destination, Destination):
         return destination
     return {"kind": _plain(destination.kind), "name": destination.name}
+
+
+def _pairs(pairs: Any) -> Any:
+    return dict(pairs) if isinstance(pairs, tuple) else pairs
+
+
+def _conditions(conditions: Any) -> Any:
+    return [_plain(c) for c in conditions] if isinstance(conditions, tuple) else conditions
+
+
+def _queue_dict(queue: Queue) -> dict[str, Any]:
+    callback = queue.callback
+    return {
+        "name": queue.name,
+        "number": queue.number,
+        "strategy": _plain(queue.strategy),
+        "ring_s": queue.ring_s,
+        "wrapup_s": queue.wrapup_s,
+        "service_level_s": queue.service_level_s,
+        "max_wait_s": queue.max_wait_s,
+        "overflow": _destination_dict(queue.overflow),
+        "join_empty": _conditions(queue.join_empty),
+        "leave_empty": _conditions(queue.leave_empty),
+        "announce_position_s": queue.announce_position_s,
+        "announce_hold_time": queue.announce_hold_time,
+        "periodic_announce_s": queue.periodic_announce_s,
+        "exit_key": queue.exit_key,
+        "exit_destination": _destination_dict(queue.exit_destination),
+        "required_skills": _pairs(queue.required_skills),
+        "relax": [{"after_s": step.after_s, "max_level": step.max_level} if isinstance(step, Relaxation) else step
+                  for step in queue.relax],
+        "callback": {"enabled": callback.enabled, "max_attempts": callback.max_attempts, "retry_s": callback.retry_s}
+        if isinstance(callback, QueueCallback) else callback,
+        "music": queue.music,
+    }
 
 
 def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
@@ -541,5 +736,23 @@ def to_dict(config: Config) -> dict[str, Any]:
             "after_hours_schedule": config.security.after_hours_schedule,
             "after_hours_max_class": _plain(config.security.after_hours_max_class),
             "allow_premium": config.security.allow_premium,
+        },
+        "queues": [_queue_dict(queue) for queue in config.queues],
+        "agents": [
+            {
+                "id": agent.id,
+                "name": agent.name,
+                "extension": agent.extension,
+                "pin": agent.pin,
+                "queues": _pairs(agent.queues),
+                "skills": _pairs(agent.skills),
+            }
+            for agent in config.agents
+        ],
+        "acd": {
+            "auto_pause_after": config.acd.auto_pause_after,
+            "abandon_resume_s": config.acd.abandon_resume_s,
+            "vip_callers": [{"number": vip.number, "priority": vip.priority} if isinstance(vip, VipCaller) else vip
+                            for vip in config.acd.vip_callers],
         },
     }

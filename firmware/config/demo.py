@@ -4,11 +4,14 @@ Two exchange lines on the FXO ports 0-1, four extensions 201-204 on the FXS port
 a ring group ``office`` (number 600) with all four, business hours Monday to Friday
 09:00-17:00 (America/New_York, zone ``us``), inbound calls to the ring group in hours and
 to extension 201 after hours; outbound calls limited to local numbers after hours.
+An ACD queue ``support`` (number 700) with agents 1001 and 1002, who normally sit at
+extensions 203 and 204; no inbound route leads to it (docs/configuration.md shows how).
 """
 
 from __future__ import annotations
 
 from firmware.config.model import (
+    Agent,
     Config,
     Destination,
     DestinationKind,
@@ -16,6 +19,7 @@ from firmware.config.model import (
     InboundRoute,
     Line,
     OutboundClass,
+    Queue,
     RingGroup,
     RouteWhen,
     Security,
@@ -55,6 +59,14 @@ def demo_config() -> Config:
         ),
         schedules=(office,),
         security=Security(after_hours_schedule="office", after_hours_max_class=OutboundClass.LOCAL),
+        queues=(
+            Queue(name="support", number="700", announce_position_s=60, announce_hold_time=True,
+                  max_wait_s=600, overflow=Destination(DestinationKind.VOICEMAIL, "201")),
+        ),
+        agents=(
+            Agent(id="1001", name="Alice", extension="203", queues=(("support", 0),)),
+            Agent(id="1002", name="Bob", extension="204", queues=(("support", 0),)),
+        ),
     )
 
 

@@ -5,6 +5,11 @@ frozen dataclasses and tuples all the way down, so a snapshot can be shared betw
 threads and kept by a running call while a newer one is loaded. Lookups by key
 (``config.extension("201")``) and the derived dial plan are computed once per snapshot.
 
+Queues and agents of the ACD (:class:`Queue`, :class:`Agent`, :class:`AcdSettings`) use
+the vocabulary of :mod:`firmware.acd.model` (its :class:`~firmware.acd.model.Strategy` and
+:class:`~firmware.acd.model.EmptyCondition`); :func:`firmware.config.acd.acd_config` maps
+them to the core's :class:`~firmware.acd.model.AcdConfig`.
+
 Values left ``None`` follow the country zone (language, caller-ID standard, outside-line
 prefix, external digit maps): :data:`ZONE_DEFAULTS` here, and the numbering table of
 :mod:`firmware.tollguard`. Field meanings, bounds and
@@ -20,6 +25,7 @@ from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
 
+from firmware.acd.model import EmptyCondition, Strategy
 from firmware.dialplan import EXTERNAL_CLASSES, DialPlan
 from firmware.schedule import Schedule
 from firmware.tollguard import NUMBERING
@@ -220,6 +226,94 @@ class RingGroup:
     no_answer: Destination = Destination(DestinationKind.HANGUP)
 
 
+SkillLevels = tuple[tuple[str, int], ...]
+"""Skill name -> level 1-10 as ordered pairs (the YAML mapping's order is kept)."""
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """After ``after_s`` seconds of waiting, every required skill level is capped at ``max_level``.
+
+    ``max_level`` 0 drops the skill requirements (any member of the queue may take the call).
+    """
+
+    after_s: int
+    max_level: int
+
+
+@dataclass(frozen=True)
+class QueueCallback:
+    """Callers may leave the queue and keep their place; an agent is rung, then the caller dialled."""
+
+    enabled: bool = False
+    max_attempts: int = 3
+    retry_s: int = 300
+
+
+@dataclass(frozen=True)
+class Queue:
+    """An ACD queue (Asterisk ``queues.conf`` vocabulary; docs/configuration.md "queues")."""
+
+    name: str
+    number: str = ""
+    strategy: Strategy = Strategy.LEASTRECENT
+    ring_s: int = 15
+    wrapup_s: int = 0
+    service_level_s: int = 20
+    max_wait_s: int = 0
+    """0 = wait for an agent without limit."""
+    overflow: Destination = Destination(DestinationKind.HANGUP)
+    """Where callers go on max_wait_s, and when join_empty / leave_empty turns them away."""
+    join_empty: tuple[EmptyCondition, ...] | None = None
+    """None = always join; else refuse callers while no agent is logged in outside these states."""
+    leave_empty: tuple[EmptyCondition, ...] | None = None
+    """None = never leave; else waiting callers leave when the queue becomes empty in that sense."""
+    announce_position_s: int = 0
+    announce_hold_time: bool = False
+    periodic_announce_s: int = 0
+    exit_key: str = ""
+    exit_destination: Destination = Destination(DestinationKind.HANGUP)
+    required_skills: SkillLevels = ()
+    relax: tuple[Relaxation, ...] = ()
+    callback: QueueCallback = QueueCallback()
+    music: str = "default"
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A call-centre agent: logs in with the feature code from a phone, usually at ``extension``.
+
+    ``pin`` is a login check typed on an analog phone, not a security boundary.
+    """
+
+    id: str
+    extension: str
+    name: str = ""
+    pin: str = ""
+    queues: tuple[tuple[str, int], ...] = ()
+    """Queue name -> penalty 0-10 (lower is offered first), in the order given."""
+    skills: SkillLevels = ()
+
+
+@dataclass(frozen=True)
+class VipCaller:
+    """Calls from ``number`` (the caller ID, exactly) wait with ``priority`` (higher is served first)."""
+
+    number: str
+    priority: int = 1
+
+
+@dataclass(frozen=True)
+class AcdSettings:
+    """Settings of the ACD as a whole."""
+
+    auto_pause_after: int = 3
+    """Pause an agent after this many offers in a row rang unanswered; 0 = never."""
+    abandon_resume_s: int = 0
+    """A caller who hung up and calls back within this time gets the old place back; 0 = off."""
+    vip_callers: tuple[VipCaller, ...] = ()
+
+
 @dataclass(frozen=True)
 class DigitMaps:
     """Digit maps per class (RFC 3435 syntax). External maps: ``None`` = the zone's own."""
@@ -296,6 +390,9 @@ class Config:
     schedules: tuple[Schedule, ...] = ()
     feature_codes: FeatureCodes = FeatureCodes()
     security: Security = Security()
+    queues: tuple[Queue, ...] = ()
+    agents: tuple[Agent, ...] = ()
+    acd: AcdSettings = AcdSettings()
 
     # -- values that follow the zone ------------------------------------------------------
 
@@ -350,6 +447,8 @@ class Config:
             "extension_port": {ext.port: ext for ext in self.extensions},
             "ring_group": {group.name: group for group in self.ring_groups},
             "schedule": {schedule.name: schedule for schedule in self.schedules},
+            "queue": {queue.name: queue for queue in self.queues},
+            "agent": {agent.id: agent for agent in self.agents},
         }
 
     def line(self, port: int) -> Line | None:
@@ -366,6 +465,12 @@ class Config:
 
     def schedule(self, name: str) -> Schedule | None:
         return self._index["schedule"].get(name)
+
+    def queue(self, name: str) -> Queue | None:
+        return self._index["queue"].get(name)
+
+    def agent(self, agent_id: str) -> Agent | None:
+        return self._index["agent"].get(agent_id)
 
     def trunk_group_of(self, extension: Extension | None) -> str:
         """The trunk group an outside call from ``extension`` uses (None: the dial plan's)."""

@@ -15,6 +15,9 @@ Migrations (component ``config``):
    table (a data-moving migration);
 4. per-extension trunk group for outside calls (a new column, ``''`` = the dial plan's).
    The dial plan's line selection is a new ``settings`` key and needs no migration.
+5. ACD queues and agents (two new tables; a queue's or agent's small maps and lists, such
+   as skill levels, are JSON text in their row). The ACD-wide settings (``acd.*``,
+   including the VIP callers) are ``settings`` keys and need no migration.
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -113,11 +116,48 @@ _V4 = (
     "ALTER TABLE extensions ADD COLUMN trunk_group TEXT NOT NULL DEFAULT ''",
 )
 
+_V5 = (
+    "CREATE TABLE queues ("
+    " name TEXT PRIMARY KEY,"
+    " position INTEGER NOT NULL,"
+    " number TEXT NOT NULL DEFAULT '',"
+    " strategy TEXT NOT NULL,"
+    " ring_s INTEGER NOT NULL,"
+    " wrapup_s INTEGER NOT NULL,"
+    " service_level_s INTEGER NOT NULL,"
+    " max_wait_s INTEGER NOT NULL,"
+    " overflow_kind TEXT NOT NULL,"
+    " overflow_name TEXT NOT NULL DEFAULT '',"
+    " join_empty TEXT NOT NULL,"  # JSON: null or a list of conditions
+    " leave_empty TEXT NOT NULL,"
+    " announce_position_s INTEGER NOT NULL,"
+    " announce_hold_time INTEGER NOT NULL,"
+    " periodic_announce_s INTEGER NOT NULL,"
+    " exit_key TEXT NOT NULL DEFAULT '',"
+    " exit_kind TEXT NOT NULL,"
+    " exit_name TEXT NOT NULL DEFAULT '',"
+    " required_skills TEXT NOT NULL,"  # JSON object skill -> level, in the installer's order
+    " relax TEXT NOT NULL,"  # JSON list of {after_s, max_level}
+    " callback_enabled INTEGER NOT NULL,"
+    " callback_max_attempts INTEGER NOT NULL,"
+    " callback_retry_s INTEGER NOT NULL,"
+    " music TEXT NOT NULL)",
+    "CREATE TABLE agents ("
+    " id TEXT PRIMARY KEY,"
+    " position INTEGER NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " extension TEXT NOT NULL,"
+    " pin TEXT NOT NULL DEFAULT '',"
+    " queues TEXT NOT NULL,"  # JSON object queue -> penalty
+    " skills TEXT NOT NULL)",  # JSON object skill -> level
+)
+
 MIGRATIONS = (
     Migration(1, "initial configuration schema", _V1),
     Migration(2, "line silence timeout and polarity answer; extension forwarding, call waiting, voicemail", _V2),
     Migration(3, "feature codes in their own table", _v3_feature_codes_table),
     Migration(4, "extension trunk group", _V4),
+    Migration(5, "ACD queues and agents", _V5),
 )
 
 _SETTINGS = (
@@ -126,10 +166,15 @@ _SETTINGS = (
     "dialplan.trunk_group", "dialplan.line_selection", "dialplan.maps.internal", "dialplan.maps.local",
     "dialplan.maps.national", "dialplan.maps.international", "dialplan.maps.premium",
     "security.trunk_to_trunk_allowed", "security.after_hours_schedule", "security.after_hours_max_class",
-    "security.allow_premium",
+    "security.allow_premium", "acd.auto_pause_after", "acd.abandon_resume_s", "acd.vip_callers",
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
-           "schedules", "routes", "feature_codes")
+           "schedules", "routes", "feature_codes", "queues", "agents")
+_QUEUE_COLUMNS = ("name", "number", "strategy", "ring_s", "wrapup_s", "service_level_s", "max_wait_s",
+                  "overflow_kind", "overflow_name", "join_empty", "leave_empty", "announce_position_s",
+                  "announce_hold_time", "periodic_announce_s", "exit_key", "exit_kind", "exit_name",
+                  "required_skills", "relax", "callback_enabled", "callback_max_attempts", "callback_retry_s",
+                  "music")
 
 
 def _get(data: dict[str, Any], dotted: str) -> Any:
@@ -196,6 +241,22 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
              route["destination"]["kind"], route["destination"]["name"]))
     for feature, code in data["feature_codes"].items():
         conn.execute("INSERT INTO feature_codes (feature, code) VALUES (?, ?)", (feature, code))
+    for position, queue in enumerate(data["queues"]):
+        callback = queue["callback"]
+        values = (queue["name"], queue["number"], queue["strategy"], queue["ring_s"], queue["wrapup_s"],
+                  queue["service_level_s"], queue["max_wait_s"], queue["overflow"]["kind"],
+                  queue["overflow"]["name"], json.dumps(queue["join_empty"]), json.dumps(queue["leave_empty"]),
+                  queue["announce_position_s"], int(queue["announce_hold_time"]), queue["periodic_announce_s"],
+                  queue["exit_key"], queue["exit_destination"]["kind"], queue["exit_destination"]["name"],
+                  json.dumps(queue["required_skills"]), json.dumps(queue["relax"]), int(callback["enabled"]),
+                  callback["max_attempts"], callback["retry_s"], queue["music"])
+        conn.execute(f"INSERT INTO queues (position, {', '.join(_QUEUE_COLUMNS)})"
+                     f" VALUES (?, {', '.join('?' * len(_QUEUE_COLUMNS))})", (position, *values))
+    for position, agent in enumerate(data["agents"]):
+        conn.execute(
+            "INSERT INTO agents (id, position, name, extension, pin, queues, skills) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (agent["id"], position, agent["name"], agent["extension"], agent["pin"], json.dumps(agent["queues"]),
+             json.dumps(agent["skills"])))
 
 
 def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -254,7 +315,32 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
             "SELECT name, line, caller_id, schedule, when_state, dest_kind, dest_name FROM routes ORDER BY position")
     ]
     data["feature_codes"] = dict(conn.execute("SELECT feature, code FROM feature_codes ORDER BY rowid"))
+    data["queues"] = [_queue_row(dict(zip(_QUEUE_COLUMNS, row, strict=True))) for row in conn.execute(
+        f"SELECT {', '.join(_QUEUE_COLUMNS)} FROM queues ORDER BY position")]
+    data["agents"] = [
+        {"id": agent_id, "name": name, "extension": extension, "pin": pin, "queues": json.loads(queues),
+         "skills": json.loads(skills)}
+        for agent_id, name, extension, pin, queues, skills in conn.execute(
+            "SELECT id, name, extension, pin, queues, skills FROM agents ORDER BY position")
+    ]
     return data
+
+
+def _queue_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One ``queues`` row in the YAML form."""
+    return {
+        "name": row["name"], "number": row["number"], "strategy": row["strategy"], "ring_s": row["ring_s"],
+        "wrapup_s": row["wrapup_s"], "service_level_s": row["service_level_s"], "max_wait_s": row["max_wait_s"],
+        "overflow": {"kind": row["overflow_kind"], "name": row["overflow_name"]},
+        "join_empty": json.loads(row["join_empty"]), "leave_empty": json.loads(row["leave_empty"]),
+        "announce_position_s": row["announce_position_s"], "announce_hold_time": bool(row["announce_hold_time"]),
+        "periodic_announce_s": row["periodic_announce_s"], "exit_key": row["exit_key"],
+        "exit_destination": {"kind": row["exit_kind"], "name": row["exit_name"]},
+        "required_skills": json.loads(row["required_skills"]), "relax": json.loads(row["relax"]),
+        "callback": {"enabled": bool(row["callback_enabled"]), "max_attempts": row["callback_max_attempts"],
+                     "retry_s": row["callback_retry_s"]},
+        "music": row["music"],
+    }
 
 
 def bump_revision(conn: sqlite3.Connection) -> int:

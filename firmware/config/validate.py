@@ -12,8 +12,13 @@ checked against itself and against the board (which firmware learns through a
   (:func:`firmware.tollguard.may_dial`) when trunk-to-trunk forwarding is allowed;
 - trunk groups named by ``dialplan.trunk_group`` (when lines exist) and by extensions
   have at least one line;
-- ring-group members, route lines, schedules and destinations exist; destinations of kinds
-  whose tables arrive later (ivr, queue) are checked by hooks the composition root passes;
+- ring-group members, route lines, schedules and destinations exist (queues among them);
+  destinations of kinds whose tables arrive later (ivr) are checked by hooks the
+  composition root passes (a hook may also replace the queue check);
+- queues: unique names, numbers clear of extensions and ring groups, overflow and exit
+  destinations exist, no queue overflows into a cycle (a caller would be passed around
+  for ever), an exit destination needs an exit key; agents: unique ids, an existing
+  extension, existing queues;
 - feature codes are unique and none is the beginning of another; the outside prefix and
   an outside number can never spell an emergency number first (0 + 0011… would call 000
   in Australia).
@@ -42,13 +47,17 @@ from firmware.tollguard import NumberClass, may_dial
 
 
 def _named_destination(config: Config, name: str) -> str | None:
-    """The default for kinds defined later (ivr, queue): the name must be well formed."""
+    """The default for kinds defined later (ivr): the name must be well formed."""
     return None if NAME_RE.fullmatch(name) else f"{name!r} is not a valid name"
+
+
+def _configured_queue(config: Config, name: str) -> str | None:
+    return None if config.queue(name) is not None else "no such queue"
 
 
 DEFAULT_CHECKS: Mapping[DestinationKind, DestinationCheck] = {
     DestinationKind.IVR: _named_destination,
-    DestinationKind.QUEUE: _named_destination,
+    DestinationKind.QUEUE: _configured_queue,
 }
 
 
@@ -105,6 +114,7 @@ def _number_problems(config: Config) -> Iterator[str]:
     owners: dict[str, str] = {}
     numbered = [(f"extensions[{i}].number", e.number) for i, e in enumerate(config.extensions)]
     numbered += [(f"ring_groups[{i}].number", g.number) for i, g in enumerate(config.ring_groups) if g.number]
+    numbered += [(f"queues[{i}].number", q.number) for i, q in enumerate(config.queues) if q.number]
     for path, number in numbered:
         if number in owners:
             yield f"{path}: number {number} is already used by {owners[number]}"
@@ -240,6 +250,61 @@ def _feature_code_problems(config: Config) -> Iterator[str]:
                 yield f"feature_codes.{name}: {code} begins with {other} ({other_code})"
 
 
+def _overflow_cycle(config: Config, start: str) -> list[str] | None:
+    """The queues a caller of ``start`` passes by overflowing until one repeats, or None."""
+    path = [start]
+    queue = config.queue(start)
+    while queue is not None and queue.overflow.kind == DestinationKind.QUEUE:
+        target = queue.overflow.name
+        if target in path:
+            return path[path.index(target):] + [target]
+        path.append(target)
+        queue = config.queue(target)
+    return None
+
+
+def _queue_problems(config: Config, checks: Mapping[DestinationKind, DestinationCheck]) -> Iterator[str]:
+    names: dict[str, int] = {}
+    for index, queue in enumerate(config.queues):
+        path = f"queues[{index}]"
+        if queue.name in names:
+            yield f"{path}.name: queue {queue.name} is already defined at queues[{names[queue.name]}]"
+            continue
+        names[queue.name] = index
+        if queue.overflow.kind == DestinationKind.QUEUE and queue.overflow.name == queue.name:
+            yield f"{path}.overflow: a queue cannot overflow to itself"
+        else:
+            problem = _destination_problem(config, queue.overflow, checks)
+            if problem:
+                yield f"{path}.overflow: {problem}"
+            else:
+                cycle = _overflow_cycle(config, queue.name)
+                if cycle is not None and cycle[0] == queue.name:
+                    yield f"{path}.overflow: queues overflow in a circle ({' -> '.join(cycle)})"
+        if not queue.exit_key and queue.exit_destination.kind != DestinationKind.HANGUP:
+            yield f"{path}.exit_destination: needs an exit_key (the key a caller presses to leave)"
+        elif queue.exit_destination.kind == DestinationKind.QUEUE and queue.exit_destination.name == queue.name:
+            yield f"{path}.exit_destination: the exit key cannot lead back into the same queue"
+        else:
+            problem = _destination_problem(config, queue.exit_destination, checks)
+            if problem:
+                yield f"{path}.exit_destination: {problem}"
+
+
+def _agent_problems(config: Config) -> Iterator[str]:
+    ids: dict[str, int] = {}
+    for index, agent in enumerate(config.agents):
+        path = f"agents[{index}]"
+        if agent.id in ids:
+            yield f"{path}.id: agent {agent.id} is already defined at agents[{ids[agent.id]}]"
+        ids.setdefault(agent.id, index)
+        if config.extension(agent.extension) is None:
+            yield f"{path}.extension: extension {agent.extension} does not exist"
+        for queue_name, _penalty in agent.queues:
+            if config.queue(queue_name) is None:
+                yield f"{path}.queues.{queue_name}: queue {queue_name} does not exist"
+
+
 def plain(config: Config) -> dict:
     """``to_dict`` of a hand-built snapshot; a structure that is not a Config at all is refused."""
     try:
@@ -262,6 +327,8 @@ def problems(config: Config, boards: BoardLookup,
         lambda: _schedule_problems(config),
         lambda: _route_problems(config, hooks),
         lambda: _feature_code_problems(config),
+        lambda: _queue_problems(config, hooks),
+        lambda: _agent_problems(config),
     ]
     for step in steps:
         found.extend(step())
