@@ -273,7 +273,8 @@ def test_a_setting_the_store_refuses_is_taken_back(tmp_path):
     with office(tmp_path) as app, switch_events("features") as events:
         other = ConfigStore(tmp_path / "db.sqlite", boards=board_ports)  # e.g. `linebox config import`
         other.update(lambda c: replace(c, extensions=c.extensions[:3],
-                                       ring_groups=(replace(c.ring_groups[0], members=("201", "202", "203")),)))
+                                       ring_groups=(replace(c.ring_groups[0], members=("201", "202", "203")),),
+                                       agents=tuple(a for a in c.agents if a.extension != "204")))
         other.close()
         assert extension(app, "204") is not None  # the running switch has not heard of it yet
         _code(app, "202", "*72204#")
