@@ -12,6 +12,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -27,6 +28,8 @@ from drivers.link import LinkConfig
 from drivers.logs import EventLogger
 from drivers.ports import LineCard, open_line_card
 from dsp.toneplans import get_plan
+from firmware.acdengine import Prompts, QueueService, attach_acd
+from firmware.acdengine.setup import setup_from_config
 from firmware.cdr import CdrStore
 from firmware.config.demo import seed_demo_if_empty
 from firmware.config.model import Config
@@ -52,6 +55,8 @@ class Appliance:
     switch: Switch
     loop: MediaLoop
     extension_changes: ExtensionChangeWriter
+    acd: QueueService | None = None  # the ACD (queues and agents), when the configuration has queues
+    queue_log: TextIO | None = None  # var/queue_log, next to the database
 
     @property
     def board(self) -> VirtualBoard:
@@ -66,6 +71,8 @@ class Appliance:
     def close(self) -> None:
         """Stops cleanly: records committed, lines released by the card driver, devices closed."""
         self.cdr_writer.close()
+        if self.queue_log is not None:
+            self.queue_log.close()
         self.extension_changes.close()
         self.card.close()
         self.audio.close()
@@ -121,14 +128,21 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         loop.submit(lambda: switch.apply_config(stored))
 
     extension_changes = ExtensionChangeWriter(store.update, on_failure=put_back_stored_snapshot)
+    hold_music = load_hold_music()
     switch = Switch(snapshot, port_is_fxs, plan, card, players, mixer, cdr_writer.submit, origin,
                     log=EventLogger("switch"), change_extension=extension_changes.submit,
-                    hold_music=load_hold_music())
+                    hold_music=hold_music)
     detectors = DetectorBank(port_is_fxs, plan, str(snapshot.effective_caller_id_standard()))
     loop = MediaLoop(audio, card, switch, detectors, players, mixer, time.perf_counter,
                      sync_commands=sync_commands)
     store.subscribe(lambda new_config: loop.submit(lambda: switch.apply_config(new_config)))
-    return Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes)
+    # The ACD, built once from the snapshot at start (queue and agent changes apply at the next start).
+    acd_setup = setup_from_config(snapshot)
+    queue_log = acd = None
+    if acd_setup is not None:
+        queue_log = open(Path(db_path).parent / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        acd = attach_acd(switch, acd_setup, Prompts.load(read_audio), hold_music, queue_log)
+    return Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes, acd, queue_log)
 
 
 def open_virtual_appliance(

@@ -134,11 +134,13 @@ class ExtensionFeatures:
             "group_pickup": self._group_pickup,
             "directed_pickup": self._directed_pickup,
         }
+        # Codes handled by a service (the ACD's agent_login/logout/pause/unpause), same signature.
+        self.service_codes: dict[str, Callable[[PortLeg, Extension, DialResult], None]] = {}
 
     # ------------------------------------------------------------------ feature codes
     def dialled(self, leg: PortLeg, result: DialResult) -> bool:
         """A feature code was dialled: True if handled here (others: voicemail, agents)."""
-        handler = self._codes.get(result.name)
+        handler = self._codes.get(result.name) or self.service_codes.get(result.name)
         extension = self.sw._extension_of(leg.port)
         if handler is None or extension is None:
             return False

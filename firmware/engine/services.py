@@ -25,3 +25,14 @@ class CallService(Protocol):
 
 
 Services = Mapping[DestinationKind, CallService]
+
+
+class AttachedService(Protocol):
+    """A service that follows the switch (``Switch.attached``): called on every tick, on every
+    digit before the dial plan (True = consumed), after a phone answered a call, and before
+    any call ends (the ACD: queue callers, offers to agents, agent feature prompts)."""
+
+    def on_tick(self, tick: int) -> None: ...
+    def on_digit(self, port: int, digit: str) -> bool: ...
+    def answered(self, call: Call, port: int) -> None: ...
+    def before_end(self, call: Call) -> None: ...

@@ -65,7 +65,7 @@ from firmware.engine.callwaiting import CallWaiting
 from firmware.engine.features import ChangeExtension, ExtensionFeatures
 from firmware.engine.flash import FlashFeatures
 from firmware.engine.lines import select_line
-from firmware.engine.services import Services
+from firmware.engine.services import AttachedService, Services
 from firmware.engine.timers import Timers
 from firmware.media.mixer import Mixer
 from firmware.media.players import PlayerBank
@@ -79,6 +79,7 @@ ANSWER_AFTER_FIRST_RING_S = 7  # no caller ID and no second ring by then: answer
 CALLER_ID_MEMORY_S = 10  # caller ID heard this long before the first ring belongs to it
 DIAL_TONE_WAIT_S = 3  # blind-dial an outside number if the exchange gives no dial tone
 FAILED_TONE_S = 30  # busy/congestion to a phone left off-hook, then silence
+LINE_FAILED_TONE_S = 4  # a caller on a line who cannot be put through hears busy/congestion this long
 FSK_AFTER_RING_MS = 500  # GR-30-CORE: at least 500 ms after the first ring ends
 DTMF_DIAL_ON_MS = 80.0
 DTMF_DIAL_OFF_MS = 80.0
@@ -141,6 +142,8 @@ class Switch:
         self.flash = FlashFeatures(self, hold_music, self.log)
         self.waiting = CallWaiting(self, self.log)
         self.features = ExtensionFeatures(self, change_extension, self.log)
+        # Call services that follow ticks, digits, answers and call ends (services.AttachedService).
+        self.attached: list[AttachedService] = []
 
     # ------------------------------------------------------------------ time
     def now(self) -> dt.datetime:
@@ -164,6 +167,8 @@ class Switch:
         self.flash.on_tick(tick)
         self.waiting.on_tick(tick)
         self.features.on_tick(tick)
+        for service in self.attached:
+            service.on_tick(tick)
 
     def on_port_event(self, event: PortEvent) -> None:
         # (scenario fix) CardReset has no port at all: reading event.port killed the media loop
@@ -207,6 +212,8 @@ class Switch:
 
     def on_digit(self, port: int, digit: str) -> None:
         if self.waiting.on_digit(port, digit):
+            return
+        if any(service.on_digit(port, digit) for service in self.attached):
             return
         leg = self.legs[port]
         if not leg.is_fxs or leg.leg not in (Leg.DIALTONE, Leg.DIALING):
@@ -363,6 +370,44 @@ class Switch:
         self._after(ring_s, call.origin, "no_answer")
         self.log.info("ringing", call=call.call_id, ports=",".join(map(str, free)), caller=call.caller_number)
 
+    def ring_for(self, call: Call, port: int, caller: CallerId) -> bool:
+        """Rings ``port`` for ``call`` on a call service's behalf (an ACD offer), showing ``caller``;
+        the caller's side is the service's. False if the phone cannot ring now."""
+        if not self._can_ring(port):
+            return False
+        self.legs[port].leg = Leg.RINGING
+        self.legs[port].call = call
+        call.ringing.append(port)
+        self._ring_with_caller_id(port, caller)
+        return True
+
+    def stop_ring_for(self, call: Call, port: int) -> None:
+        """Stops ringing ``port`` for ``call`` (the offer timed out or was withdrawn)."""
+        if port in call.ringing and self.legs[port].call is call:
+            call.ringing.remove(port)
+            self._stop_ringing(port)
+
+    def ring_from_service(self, port: int, caller: CallerId) -> Call | None:
+        """Rings ``port`` for a call a service starts itself (an ACD callback: the agent's phone
+        first, then ``dial_out``); the phone is the call's origin. None if it cannot ring now."""
+        if not self._can_ring(port):
+            return None
+        call = self._new_call(port, Direction.OUTBOUND, caller.number or "", caller.name or "")
+        self.ring_for(call, port, caller)
+        return call
+
+    def dial_out(self, call: Call, digits: str) -> None:
+        """The answered phone of a service's call dials ``digits`` (outside prefix included) on a
+        line, through the toll guard with the phone's extension class."""
+        call.peer = None
+        call.answer_tick = None
+        self.mixer.isolate(call.origin)
+        self._call_outside(call, self._extension_of(call.origin), digits)
+
+    def end_service_call(self, call: Call, cause: str) -> None:
+        """Ends a call on a service's behalf (the box hangs up); the call record names ``cause``."""
+        self._end_call(call, HangupBy.SYSTEM, cause)
+
     def _can_ring(self, port: int) -> bool:
         leg = self.legs[port]
         extension = self._extension_of(port)
@@ -403,8 +448,11 @@ class Switch:
             self.mixer.stop_listening(each)
             self.legs[each].leg = Leg.CONNECTED
             self.legs[each].call = call
-        self.mixer.bridge(call.origin, port)
+        if call.origin != port:  # a service's call rung at its origin (ACD callback) has nobody yet
+            self.mixer.bridge(call.origin, port)
         self.log.info("answered", call=call.call_id, port=port, origin=call.origin)
+        for service in self.attached:
+            service.answered(call, port)  # e.g. the ACD whispers to the agent before the bridge
 
     def _stop_ringing(self, port: int, keep_call: bool = False) -> None:
         self.features.ringing_stopped(port)
@@ -419,11 +467,18 @@ class Switch:
 
     def _caller_fails(self, call: Call, tone: str, cause: str, disposition: Disposition) -> None:
         origin = self.legs[call.origin]
-        self._end_call(call, HangupBy.SYSTEM, cause, disposition)
-        if origin.is_fxs:
+        if not origin.is_fxs:
+            # (scenario fix) the line was seized and released in the same tick, so the exchange
+            # never saw an answer: the caller kept hearing ringing while the box took the line
+            # for idle (an outbound call would then seize it and answer that caller: glare).
+            # Now the caller hears the tone for a while, then the line is released.
+            origin.call = None  # _end_call leaves it to us
+            self._end_call(call, HangupBy.SYSTEM, cause, disposition)
             self._fail(origin, tone)
-        else:
-            self._release_line(origin)
+            self._after(LINE_FAILED_TONE_S, origin.port, "release_line")
+            return
+        self._end_call(call, HangupBy.SYSTEM, cause, disposition)
+        self._fail(origin, tone)
 
     # ------------------------------------------------------------------ outside calls
     def _call_outside(self, call: Call, extension, digits: str) -> None:
@@ -537,7 +592,10 @@ class Switch:
         self.log.info("route", call=call.call_id, port=leg.port, caller=call.caller_number or "withheld",
                       destination=str(decision.destination), route=decision.route or "none",
                       why="; ".join(decision.explanation[1:]))
-        destination = decision.destination
+        self.deliver(call, leg.port, decision.destination)
+
+    def deliver(self, call: Call, line_port: int, destination) -> None:
+        """Sends an answered inbound call to a destination (a route's, or a queue's overflow)."""
         extension = self.config.extension(destination.name) if destination.kind is DestinationKind.EXTENSION else None
         if extension is not None:
             self.features.ring_extension(call, extension)
@@ -547,7 +605,7 @@ class Switch:
             self._end_call(call, HangupBy.SYSTEM, "route_hangup", Disposition.FAILED)
         else:
             service = self.services.get(destination.kind)
-            if service is not None and service.take(call, leg.port, destination.name):
+            if service is not None and service.take(call, line_port, destination.name):
                 return
             self.log.warning("destination_unavailable", call=call.call_id, destination=str(destination),
                              reason="no such service on this box" if service is None else "service refused the call")
@@ -620,6 +678,8 @@ class Switch:
                 self.mixer.listen_player(port, port)
         elif name == "start_ring" and leg.leg is Leg.RINGING:
             self.card.ring(port, self.plan.ring_cadence_ms)
+        elif name == "release_line" and leg.leg is Leg.FAILED and not leg.is_fxs:
+            self._release_line(leg)  # (scenario fix) see _caller_fails
 
     # ------------------------------------------------------------------ call records
     def _new_call(self, origin: int, direction: Direction, number: str, name: str) -> Call:
@@ -635,6 +695,8 @@ class Switch:
             return
         self.flash.before_end(call)
         self.waiting.before_end(call)
+        for service in self.attached:
+            service.before_end(call)
         call.end_tick = self.tick
         call.hangup_cause = cause
         call.hangup_by = hangup_by
@@ -691,7 +753,8 @@ class Switch:
         self.players.stop(leg.port)
         self.mixer.isolate(leg.port)
         self.mixer.stop_listening(leg.port)
-        for name in ("digits", "failed_tone", "no_answer", "answer_line", "dial_tone_wait", "dialled_out"):
+        for name in ("digits", "failed_tone", "no_answer", "answer_line", "dial_tone_wait", "dialled_out",
+                     "release_line"):
             self.timers.cancel((leg.port, name))
         if leg.leg is not Leg.OUT_OF_SERVICE:
             leg.leg = Leg.IDLE

@@ -1,10 +1,10 @@
 """Seeded random call traffic for soak scenarios (the ``traffic`` step).
 
 The generator starts ``calls`` calls, a seeded random mix of internal, inbound and
-outbound calls (weights ``mix``, the kind of each call drawn in turn): attempts arrive at
-random (exponential gaps, mean ``interval_ms``); an attempt that finds no free phone or
-line for the kind drawn waits for the next arrival (the step fails if none could start for
-two minutes). Every party is played by a small policy driven by what the switch and the
+outbound calls in the proportions of the weights ``mix``: attempts arrive at random
+(exponential gaps, mean ``interval_ms``); each starts the kind furthest behind its share
+that can start, while a kind waiting for a free phone or line keeps the kinds behind it off
+that resource, so none starves (the step fails if no call could start for two minutes). Every party is played by a small policy driven by what the switch and the
 simulated exchange show, tick by tick (all durations drawn uniformly from the ranges):
 
 - a phone that rings answers after ``answer_ms`` with probability ``answer_probability``,
@@ -16,11 +16,12 @@ simulated exchange show, tick by tick (all durations drawn uniformly from the ra
 - an exchange line whose box side is connected hangs up after ``talk_ms`` with one of the
   disconnect signals the line is configured to trust; an outgoing call gets a random
   outcome (answer 70 %, busy 10 %, congestion 10 %, no answer 10 %);
-- an incoming caller gives up while ringing now and then (5 %, after 0.5-6 s), and always
-  after 10-30 s of ringing; caller ID is a random number, withheld (10 %) or absent (10 %);
-  a line rests 1.5 s after its clear, and after a ring train the box did not answer, until
-  the card has ended that train (the zone's ``ring_end_ms``: a new call sooner would be the
-  same train to the card, see ``drivers/timing.py``).
+- an incoming caller gives up while ringing now and then (5 %, 0.5-6 s after the box has
+  seen the ring: a caller gone before that was never a call for the box), and always after
+  10-30 s of ringing; caller ID is a random number, withheld (10 %) or absent (10 %);
+  a line rests 1.5 s after its clear, and after a ring train nobody answered until the card
+  has ended that train (the zone's ``ring_end_ms``: a new call sooner would be the same
+  train to the card, see ``drivers/timing.py``).
 
 Internal calls ring an idle extension (90 %) or any other one, whatever its state (so some
 are busy); a phone about to be rung is not picked by another call for 3 s. An outbound
@@ -34,15 +35,21 @@ generator waits, at most ``max_wait_ms``, until everything is idle: no call in t
 every port idle, nothing bridged, every exchange line idle and released, every phone on
 hook. The step fails if anything is left over or a record is missing.
 
-Memory: the resident set size is sampled after the warm-up (the first fifth of the calls)
-and at the end; with ``trace_memory`` the Python allocations made after the warm-up and
-still alive at the end are summed with ``tracemalloc`` (the scenario's own bookkeeping in
-``linebox/sim`` excluded), which is how a per-call leak shows.
+Memory is measured after the warm-up (a fifth of the calls), halfway, at three quarters and
+at the end, after a full garbage collection: live Python memory blocks
+(``sys.getallocatedblocks``), objects the collector tracks, the resident set size, and at
+the end the call and call-record objects still alive (there must be none). The simulated
+world's bounded buffers (a minute of audio per port) are full after the warm-up.
+``trace_memory`` adds ``tracemalloc`` from halfway on: the bytes that grew between three
+quarters and the end, by file, excluding the scenario's own bookkeeping in ``linebox/sim``
+— a per-call leak shows there (tracing makes that half of the run about 3 times slower).
 """
 
 from __future__ import annotations
 
+import gc
 import resource
+import sys
 import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +59,16 @@ import numpy as np
 
 from drivers.timing import zone_timing
 from dsp.callerid import CallerId
+from firmware.cdr import CallRecord
+from firmware.engine.calls import Call
 from linebox.sim.observer import TICK_MS
 
 OUTCOMES = ("answer", "busy", "congestion", "no_answer")
+RESOURCES = {"internal": frozenset({"phones"}), "inbound": frozenset({"lines"}),
+             "outbound": frozenset({"phones", "lines"})}
 OUTCOME_WEIGHTS = (0.7, 0.1, 0.1, 0.1)
 DISCONNECT_METHODS = ("polarity_reversal", "loop_current_drop", "busy_tone")
-WARMUP_FRACTION = 0.2
+MEMORY_CHECKPOINTS = (("after_warmup", 0.2), ("halfway", 0.5), ("three_quarters", 0.75))  # of the calls started
 LINE_REST_MS = 1500  # an exchange line rests this long after its clear before it rings again
 RING_END_MARGIN_MS = 2000  # beyond the card's ring_end_ms after an unanswered ring train
 CALLEE_RESERVED_MS = 3000  # a phone about to be rung is not picked by another call meanwhile
@@ -100,7 +111,8 @@ class LinePlan:
     port: int
     disconnect: tuple[str, ...]
     state: str = "idle"  # the exchange's state of the line, as last seen
-    rang: bool = False  # an incoming call rang in this busy period
+    unanswered: bool = False  # the caller gave up ringing: the card ends that ring train late
+    early_abandon: bool = False  # this caller gives up soon after the box has seen the call
     hangup_tick: int | None = None
     abandon_tick: int | None = None
     free_from_tick: int = 0
@@ -133,8 +145,8 @@ class Traffic:
         self.events = {"answered_by_phone": 0, "far_end_hangups": 0, "abandoned": 0, "gave_up": 0,
                        "stuck_hangups": 0}
         self.outcomes = {outcome: 0 for outcome in OUTCOMES}
+        self._traced: tracemalloc.Snapshot | None = None
         self.attempts_waited = 0  # arrivals that found no free phone or line for the kind drawn
-        self.kind = self._draw_kind() if kinds else ""
 
     @property
     def tick(self) -> int:
@@ -150,30 +162,27 @@ class Traffic:
         total = self.p["calls"]
         cdrs_before = self._cdr_count()
         first_tick = self.tick
-        warmup = max(1, int(total * WARMUP_FRACTION))
+        checkpoints = {max(1, int(total * fraction)): name for name, fraction in MEMORY_CHECKPOINTS}
         memory: dict[str, Any] = {}
         if not self.kinds:
             return self._summary(cdrs_before, first_tick, memory,
                                  ["no kind of call is possible with this configuration and mix"])
-        traced = False
         next_attempt = self.tick
         last_start = self.tick
         while sum(self.started.values()) < total:
             if self.tick - last_start > _ticks(STALLED_MS):
                 self._drive()
                 return self._summary(cdrs_before, first_tick, memory, [
-                    f"traffic stalled: no {self.kind} call could start for {STALLED_MS // 1000} s",
+                    f"traffic stalled: no call could start for {STALLED_MS // 1000} s",
                     *self._leftovers()])
-            if sum(self.started.values()) >= warmup and "rss_kib_after_warmup" not in memory:
-                memory["rss_kib_after_warmup"] = rss_kib()
-                if self.p["trace_memory"] and not tracemalloc.is_tracing():
-                    tracemalloc.start()
-                    traced = True
+            name = checkpoints.get(sum(self.started.values()))
+            if name is not None and name not in memory:
+                memory[name] = self._measure_memory(name)
+            self._drive()  # first: the attempt must see the states of the tick just run
             if self.tick >= next_attempt:
                 if self._attempt():
                     last_start = self.tick
                 next_attempt = self.tick + _ticks(float(self.rng.exponential(self.p["interval_ms"])))
-            self._drive()
             self.run_.tick()
         deadline = self.tick + _ticks(self.p["max_wait_ms"])
         while not self._all_idle() and self.tick < deadline:
@@ -181,10 +190,10 @@ class Traffic:
             self.run_.tick()
         for _ in range(_ticks(LINE_REST_MS)):
             self.run_.tick()  # the lines' clear time passes, the last records are written
-        if traced:
-            memory["traced_growth_bytes"] = self._traced_growth()
+        memory["end"] = self._measure_memory("end")
+        if tracemalloc.is_tracing() and self.p["trace_memory"]:
             tracemalloc.stop()
-        memory["rss_kib_end"] = rss_kib()
+        self._traced = None
         return self._summary(cdrs_before, first_tick, memory, self._leftovers())
 
     def _summary(self, cdrs_before: int, first_tick: int, memory: dict[str, Any],
@@ -210,13 +219,33 @@ class Traffic:
         self.app.cdr_writer.drain()
         return self.app.cdr.count()
 
-    @staticmethod
-    def _traced_growth() -> int:
-        snapshot = tracemalloc.take_snapshot().filter_traces((
-            tracemalloc.Filter(False, tracemalloc.__file__),
-            tracemalloc.Filter(False, "*/linebox/sim/*"),
-        ))
-        return sum(stat.size for stat in snapshot.statistics("filename"))
+    def _measure_memory(self, name: str) -> dict[str, Any]:
+        """Live Python memory blocks (after a full collection), objects the collector tracks,
+        the resident set size; at the end also the call and call-record objects still alive
+        (there must be none). With ``trace_memory``, tracing starts halfway, a snapshot is
+        taken at three quarters, and the end reports the bytes that grew since, by file,
+        excluding the scenario's own bookkeeping (``linebox/sim``)."""
+        gc.collect()
+        out: dict[str, Any] = {"calls_started": sum(self.started.values()),
+                               "allocated_blocks": sys.getallocatedblocks(),
+                               "gc_objects": len(gc.get_objects()), "rss_kib": rss_kib()}
+        if name == "end":
+            live = gc.get_objects()
+            out["live_calls"] = sum(isinstance(item, Call) for item in live)
+            out["live_call_records"] = sum(isinstance(item, CallRecord) for item in live)
+        if not self.p["trace_memory"]:
+            return out
+        if name == "halfway":
+            tracemalloc.start()
+        elif name == "three_quarters" and tracemalloc.is_tracing():
+            self._traced = tracemalloc.take_snapshot()
+        elif name == "end" and self._traced is not None:
+            exclude = (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "*/linebox/sim/*"))
+            now = tracemalloc.take_snapshot().filter_traces(exclude)
+            diff = now.compare_to(self._traced.filter_traces(exclude), "filename")
+            out["traced_growth_bytes"] = sum(stat.size_diff for stat in diff)
+            out["traced_top"] = [f"{stat.traceback[0].filename}: {stat.size_diff:+d} B" for stat in diff[:5]]
+        return out
 
     # -- starting calls -----------------------------------------------------------------------
 
@@ -239,15 +268,27 @@ class Traffic:
         return any(str(self.app.world.line(port).state) == "alerting" and legs[port]["state"] == "idle"
                    for port in self.lines)
 
-    def _draw_kind(self) -> str:
-        return self.kinds[int(self.rng.choice(len(self.kinds), p=self.weights))]
-
     def _attempt(self) -> bool:
-        """Starts a call of the kind drawn, if phones and lines allow; True if it did (then
-        the next kind is drawn: the mix of calls started follows the weights)."""
-        kind = self.kind
+        """An arrival: the kinds are tried furthest behind their share of the mix first; a
+        kind that cannot start keeps the kinds behind it off the resources it is waiting for
+        (an outbound call waiting for a line keeps inbound calls off the lines and internal
+        calls off the phones), so no kind starves. True if a call started."""
+        started = sum(self.started.values())
+        deficit = {kind: float(weight) * (started + 1) - self.started[kind] + float(self.rng.random()) * 1e-6
+                   for kind, weight in zip(self.kinds, self.weights, strict=True)}
+        waiting: set[str] = set()
+        for kind in sorted(self.kinds, key=deficit.__getitem__, reverse=True):
+            if RESOURCES[kind] & waiting:
+                continue
+            if self._start(kind):
+                return True
+            waiting |= RESOURCES[kind]
+        self.attempts_waited += 1
+        return False
+
+    def _start(self, kind: str) -> bool:
         phones = self._free_phones()
-        if kind == "internal" and len(phones) >= 1:
+        if kind == "internal" and phones:
             caller = phones[int(self.rng.integers(len(phones)))]
             idle = [plan for plan in phones if plan.port != caller.port]
             others = [plan for plan in self.phones.values() if plan.port != caller.port]
@@ -255,22 +296,18 @@ class Traffic:
             callee = pool[int(self.rng.integers(len(pool)))]
             callee.free_from_tick = max(callee.free_from_tick, self.tick + _ticks(CALLEE_RESERVED_MS))
             self._dial(caller, callee.extension)
-            self.started["internal"] += 1
         elif kind == "outbound" and phones and not self._ringing_unseen() and \
                 len(self._free_lines()) > sum(plan.outbound for plan in self.phones.values()):
             caller = phones[int(self.rng.integers(len(phones)))]
             numbers = self.p["outbound_numbers"]
             self._dial(caller, numbers[int(self.rng.integers(len(numbers)))])
             caller.outbound = True
-            self.started["outbound"] += 1
         elif kind == "inbound" and self._free_lines() and not any(plan.outbound for plan in self.phones.values()):
             lines = self._free_lines()
             self._ring(lines[int(self.rng.integers(len(lines)))])
-            self.started["inbound"] += 1
         else:
-            self.attempts_waited += 1
             return False
-        self.kind = self._draw_kind()
+        self.started[kind] += 1
         return True
 
     def _dial(self, plan: PhonePlan, digits: str) -> None:
@@ -288,8 +325,9 @@ class Traffic:
         else:
             caller = CallerId(number=str(int(self.rng.integers(2_000_000_000, 9_999_999_999))))
         self.app.world.line(plan.port).ring(caller_id=caller)
-        plan.state, plan.rang = "alerting", True
-        plan.abandon_tick = self._after(ABANDON_EARLY_MS if self.rng.random() < 0.05 else ABANDON_LATE_MS)
+        plan.state = "alerting"
+        plan.early_abandon = bool(self.rng.random() < 0.05)
+        plan.abandon_tick = self._after(ABANDON_LATE_MS)
 
     # -- playing the parties --------------------------------------------------------------
 
@@ -350,13 +388,19 @@ class Traffic:
             elif state == "connected" and plan.disconnect:
                 plan.hangup_tick = self._after(self.p["talk_ms"])
             elif state == "idle":
-                rest = LINE_REST_MS + (self.ring_end_ms + RING_END_MARGIN_MS if plan.rang else 0)
-                plan.rang, plan.hangup_tick, plan.abandon_tick = False, None, None
+                rest = LINE_REST_MS + (self.ring_end_ms + RING_END_MARGIN_MS if plan.unanswered else 0)
+                plan.unanswered, plan.hangup_tick, plan.abandon_tick, plan.early_abandon = False, None, None, False
                 plan.free_from_tick = self.tick + _ticks(rest)
+        if plan.early_abandon and self.app.switch.snapshot()[plan.port]["state"] != "idle":
+            # Only once the box has seen the ring: a caller gone before the first ring ends
+            # was never a call for the box (no record), so the count would not match.
+            plan.early_abandon = False
+            plan.abandon_tick = min(plan.abandon_tick or self.tick, self._after(ABANDON_EARLY_MS))
         if plan.abandon_tick is not None and self.tick >= plan.abandon_tick:
             plan.abandon_tick = None
             if state == "alerting" and not line.box_offhook:
                 line.abandon()
+                plan.unanswered = True
                 self.events["abandoned"] += 1
         if plan.hangup_tick is not None and self.tick >= plan.hangup_tick:
             plan.hangup_tick = None

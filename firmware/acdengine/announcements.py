@@ -1,0 +1,127 @@
+"""What queue callers and agents hear from the ACD: prompts built from recorded words.
+
+The words are the Debian ``asterisk-core-sounds-en-wav`` recordings (8 kHz, 16-bit),
+read **once** at start by :meth:`Prompts.load` and kept in memory, so building an
+announcement during a call is only a concatenation of cached arrays (no file I/O on the
+media loop). Every sentence is cached as well, keyed by its words.
+
+Sentences (Asterisk's ``app_queue`` wording, from its own recordings):
+
+- position: "your call is now first in line…" (position 1), else "there are N calls
+  waiting" with N the calls ahead (position − 1);
+- estimated hold time: "the estimated hold time is currently" + "less than 1 minute" or
+  "N minutes" (whole minutes, rounded up, as Asterisk announces it);
+- periodic: ``queue-periodic-announce``; thanks: ``queue-thankyou``;
+- agent confirmations: ``agent-loginok``, ``agent-loggedoff``, ``agent-incorrect``,
+  ``agent-alreadyon``, ``agent-user`` (enter your agent number), ``agent-pass`` (password);
+- the whisper to an agent who answers a queue call: a beep, then the queue's number digit
+  by digit when it has one (short: under two seconds for a three-digit number).
+
+Numbers are spoken as Asterisk speaks them in English: 0–20 as words, tens, tens + units;
+from 100 digit by digit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from drivers import DriverError
+from dsp.levels import dbm0_to_peak
+from firmware import FirmwareError
+
+PROMPT_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")  # Debian asterisk-core-sounds-en-wav
+GAP_MS = 150  # silence between words of one sentence
+TRIM_BELOW_DBM0 = -40.0  # leading/trailing samples quieter than this are cut from each word
+TRIM_MARGIN_MS = 30  # kept either side of the first and last loud sample
+WORDS = (
+    "queue-thereare", "queue-callswaiting", "queue-youarenext", "queue-holdtime", "queue-minutes",
+    "queue-minute", "queue-less-than", "queue-thankyou", "queue-periodic-announce", "agent-loginok",
+    "agent-loggedoff", "agent-incorrect", "agent-alreadyon", "agent-user", "agent-pass", "beep", "beeperr",
+)
+NUMBER_WORDS = tuple(f"digits/{n}" for n in (*range(20), 20, 30, 40, 50, 60, 70, 80, 90))
+
+
+def number_words(value: int) -> list[str]:
+    """The recorded words that speak ``value`` (>= 0)."""
+    if value < 0:
+        raise FirmwareError(f"acd: cannot speak a negative number {value}")
+    if value <= 20:
+        return [f"digits/{value}"]
+    if value < 100:
+        tens, units = divmod(value, 10)
+        return [f"digits/{tens * 10}"] + ([f"digits/{units}"] if units else [])
+    return [f"digits/{digit}" for digit in str(value)]
+
+
+def trim_silence(samples: np.ndarray) -> np.ndarray:
+    """``samples`` (float64) without the recording's leading and trailing silence."""
+    x = np.asarray(samples, dtype=np.float64)
+    loud = np.flatnonzero(np.abs(x) > dbm0_to_peak(TRIM_BELOW_DBM0))
+    if loud.size == 0:
+        return x
+    margin = TRIM_MARGIN_MS * 8
+    return x[max(0, loud[0] - margin) : loud[-1] + margin + 1].copy()
+
+
+class Prompts:
+    """Recorded words in memory and the sentences made of them (cached)."""
+
+    def __init__(self, words: dict[str, np.ndarray]) -> None:
+        missing = [name for name in (*WORDS, *NUMBER_WORDS) if name not in words]
+        if missing:
+            raise FirmwareError(f"acd: prompt words missing: {', '.join(missing[:5])}")
+        self.words = {name: trim_silence(samples) for name, samples in words.items()}
+        self._gap = np.zeros(GAP_MS * 8, dtype=np.float64)
+        self._sentences: dict[tuple[str, ...], np.ndarray] = {}
+
+    @classmethod
+    def load(cls, read: Callable[[Path], np.ndarray], directory: Path = PROMPT_DIR) -> Prompts:
+        """Reads every word once with ``read`` (``drivers.audiofile.read_audio``)."""
+        words = {}
+        for name in (*WORDS, *NUMBER_WORDS):
+            path = directory / f"{name}.wav"
+            try:
+                words[name] = read(path)
+            except DriverError as exc:
+                raise FirmwareError(f"acd: prompt {path} unreadable: {exc}") from exc
+        return cls(words)
+
+    def sentence(self, names: Sequence[str]) -> np.ndarray:
+        key = tuple(names)
+        cached = self._sentences.get(key)
+        if cached is None:
+            parts: list[np.ndarray] = []
+            for name in key:
+                if parts:
+                    parts.append(self._gap)
+                parts.append(self.words[name])
+            cached = np.concatenate(parts) if parts else np.zeros(0)
+            self._sentences[key] = cached
+        return cached
+
+    @staticmethod
+    def position_words(position: int) -> list[str]:
+        if position <= 1:
+            return ["queue-youarenext"]
+        return ["queue-thereare", *number_words(position - 1), "queue-callswaiting"]
+
+    @staticmethod
+    def hold_time_words(seconds: float) -> list[str]:
+        minutes = max(1, math.ceil(seconds / 60.0))
+        if minutes <= 1:
+            return ["queue-holdtime", "queue-less-than", "digits/1", "queue-minute"]
+        return ["queue-holdtime", *number_words(minutes), "queue-minutes"]
+
+    def announcement(self, position: int, hold_seconds: float | None, with_hold_time: bool) -> np.ndarray:
+        """Position, then the estimated hold time when asked for and known."""
+        names = self.position_words(position)
+        if with_hold_time and hold_seconds is not None:
+            names += self.hold_time_words(hold_seconds)
+        return self.sentence(names)
+
+    def whisper(self, queue_number: str) -> np.ndarray:
+        return self.sentence(["beep", *(f"digits/{d}" for d in queue_number if d.isdigit())])

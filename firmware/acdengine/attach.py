@@ -1,0 +1,38 @@
+"""Puts the ACD into a running switch: the core, the queue service and the agent desk.
+
+``attach_acd`` builds :class:`~firmware.acd.core.AcdCore` (routing trace logged as event
+``route`` of component ``acd``; queue_log lines to the stream given, through
+:class:`~firmware.acd.queue_log.QueueLogWriter`), registers the queue service for
+``DestinationKind.QUEUE`` in ``Switch.services``, attaches it (ticks, digits, answers, call
+ends) and hands the agent feature codes to it. The composition root calls it once at start.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TextIO
+
+import numpy as np
+
+from drivers.logs import EventLogger
+from firmware.acd.core import AcdCore
+from firmware.acd.queue_log import QueueLogWriter
+from firmware.acdengine.agents import AgentDesk
+from firmware.acdengine.announcements import Prompts
+from firmware.acdengine.service import QueueService
+from firmware.acdengine.setup import AcdSetup
+from firmware.config.model import DestinationKind
+
+
+def attach_acd(switch, setup: AcdSetup, prompts: Prompts, hold_music: np.ndarray | None,
+               queue_log: TextIO | None, seed: int = 0) -> QueueService:
+    """The queue service, attached to ``switch`` (see module docstring)."""
+    log = EventLogger("acd")
+    listeners = [QueueLogWriter(queue_log)] if queue_log is not None else []
+    core = AcdCore(setup.acd, random.Random(seed), listeners=listeners, log=log)
+    service = QueueService(switch, core, setup, prompts, hold_music, log)
+    service.desk = AgentDesk(service, log)
+    switch.services = {**switch.services, DestinationKind.QUEUE: service}
+    switch.attached.append(service)
+    switch.features.service_codes.update(service.desk.codes())
+    return service

@@ -1,0 +1,150 @@
+"""Callbacks: a queue caller presses a key, hangs up and keeps the place; when the turn
+comes the agent's phone rings first, and when the agent answers the box dials the caller.
+
+Only in queues with callback enabled, and only for a caller whose caller ID is a dialable
+number. The caller presses :data:`CALLBACK_KEY`; the core records the request
+(``callback_requested``; the queue_log writer has no line for it), the caller hears "thank
+you" (``queue-thankyou``) and the box releases the line. The call keeps
+its place; its offer has ``kind = CALLBACK``:
+
+1. the agent's phone rings (``Switch.ring_from_service``: a call whose origin is the agent's
+   phone; the caller-ID number shown is the caller's, the name the queue's);
+2. the agent answers: ``offer_answered``, then ``Switch.dial_out`` dials the outside prefix and
+   the number on a free line through the toll guard (the agent's extension class);
+3. the far end answers (answer supervision, or the end of dialling without it):
+   ``callback_result(answered=True)`` and the call is an ordinary connected ACD call;
+4. the call ends before that (no line, refused, the agent gave up): ``callback_result(False)``;
+   the core parks the call and retries after ``retry_s``, at most ``max_attempts`` dial-outs.
+
+A ring timeout of the agent's phone ends the service's call (record cause
+``callback_not_answered``) and the core offers the callback again as it would a call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from drivers.logs import EventLogger
+from dsp.callerid import CallerId
+from firmware.acd.core import AcdCore
+from firmware.acd.model import Offer, OfferFailure
+from firmware.cdr import HangupBy
+from firmware.engine.calls import Call, Leg
+
+CALLBACK_KEY = "*"  # pressed by a waiting caller in a queue with callback enabled
+
+
+class CallbackPhase(StrEnum):
+    PARKED = "parked"  # waiting for its turn (or for the next attempt)
+    RINGING = "ringing"  # the agent's phone rings
+    DIALING = "dialing"  # the agent answered; the box dials the caller
+    CONNECTED = "connected"
+
+
+@dataclass
+class Callback:
+    acd_id: str
+    queue: str
+    number: str  # as dialled: outside prefix and the caller's number
+    phase: CallbackPhase = CallbackPhase.PARKED
+    call: Call | None = None  # the switch's call (agent's phone first, then the line)
+    agent_id: str = ""
+    port: int | None = None
+
+
+class Callbacks:
+    """The callbacks of one queue service."""
+
+    def __init__(self, switch, core: AcdCore, log: EventLogger) -> None:
+        self.sw = switch
+        self.core = core
+        self.log = log
+        self.pending: dict[str, Callback] = {}  # ACD call id -> callback
+        self.by_call: dict[int, Callback] = {}  # switch call id -> callback being rung or dialled
+        self._ended: list[tuple[Callback, float]] = []
+
+    def request(self, acd_id: str, queue: str, caller_number: str, now: float) -> list[Offer] | None:
+        """Records the request; None (nothing changed) if the number cannot be dialled."""
+        if not caller_number or not caller_number.isdigit():
+            return None
+        number = self.sw.config.outside_prefix() + caller_number
+        cancelled = self.core.callback_requested(acd_id, number, now)
+        self.pending[acd_id] = Callback(acd_id, queue, number)
+        self.log.info("callback_requested", acd_call=acd_id, queue=queue, number=number)
+        return cancelled
+
+    def ring(self, offer: Offer, port: int | None, now: float) -> None:
+        callback = self.pending.get(offer.call_id)
+        shown = CallerId(number=callback.number if callback else None, name=offer.queue,
+                         datetime=self.sw.now().strftime("%m%d%H%M"))
+        call = None if callback is None or port is None else self.sw.ring_from_service(port, shown)
+        if call is None:
+            self.core.offer_failed(offer.call_id, offer.agent_id, now, OfferFailure.BUSY)
+            return
+        callback.phase, callback.call, callback.agent_id, callback.port = CallbackPhase.RINGING, call, offer.agent_id, port
+        self.by_call[call.call_id] = callback
+        self.log.info("callback_ringing", acd_call=offer.call_id, agent=offer.agent_id, port=port)
+
+    def stop(self, offer: Offer) -> bool:
+        """A callback offer timed out or was withdrawn: True if it was one of ours."""
+        callback = self.pending.get(offer.call_id)
+        if callback is None or callback.phase is not CallbackPhase.RINGING or callback.agent_id != offer.agent_id:
+            return False
+        call = callback.call
+        self._park(callback)
+        self.sw.end_service_call(call, "callback_not_answered")
+        return True
+
+    def _park(self, callback: Callback) -> None:
+        if callback.call is not None:
+            self.by_call.pop(callback.call.call_id, None)
+        callback.phase, callback.call, callback.agent_id, callback.port = CallbackPhase.PARKED, None, "", None
+
+    def answered(self, call: Call, port: int, now: float) -> bool:
+        callback = self.by_call.get(call.call_id)
+        if callback is None or callback.phase is not CallbackPhase.RINGING or port != callback.port:
+            return callback is not None
+        self.core.offer_answered(callback.acd_id, callback.agent_id, now)
+        callback.phase = CallbackPhase.DIALING
+        self.log.info("callback_dialing", acd_call=callback.acd_id, agent=callback.agent_id, number=callback.number)
+        self.sw.dial_out(call, callback.number)
+        return True
+
+    def on_tick(self, now: float) -> None:
+        if self._ended:
+            ended, self._ended = self._ended, []
+            for callback, when in ended:
+                # the agent's phone is the origin of a callback: the agent hung up if the caller side did
+                by_agent = callback.call.hangup_by == HangupBy.CALLER
+                self.core.call_ended(callback.acd_id, when, by_agent=by_agent)
+                self.by_call.pop(callback.call.call_id, None)
+        for callback in list(self.by_call.values()):
+            call = callback.call
+            if (callback.phase is CallbackPhase.DIALING and call.answer_tick is not None and call.peer is not None
+                    and self.sw.legs[call.peer].leg is Leg.CONNECTED):
+                callback.phase = CallbackPhase.CONNECTED
+                self.core.callback_result(callback.acd_id, True, now)
+                del self.pending[callback.acd_id]
+                self.log.info("callback_connected", acd_call=callback.acd_id, line=call.peer)
+
+    def before_end(self, call: Call, now: float) -> bool:
+        callback = self.by_call.get(call.call_id)
+        if callback is None:
+            return False
+        if callback.phase is CallbackPhase.CONNECTED:
+            self._ended.append((callback, now))
+        elif callback.phase is CallbackPhase.DIALING:
+            self._park(callback)
+            self.core.callback_result(callback.acd_id, False, now)
+            if callback.acd_id not in self.core.calls:
+                del self.pending[callback.acd_id]  # the last attempt failed
+            self.log.info("callback_failed", acd_call=callback.acd_id, retry=callback.acd_id in self.pending)
+        elif callback.phase is CallbackPhase.RINGING:
+            agent_id = callback.agent_id
+            self._park(callback)
+            self.core.offer_failed(callback.acd_id, agent_id, now, OfferFailure.BUSY)
+        return True
+
+    def owns(self, call: Call | None) -> bool:
+        return call is not None and call.call_id in self.by_call

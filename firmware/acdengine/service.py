@@ -1,0 +1,379 @@
+"""The queue service: answered inbound calls wait in the ACD, agents' phones ring, callers
+and agents are bridged.
+
+:class:`QueueService` is the switch's call service for ``DestinationKind.QUEUE``
+(``take``) and an attached service (``Switch.attached``: ``on_tick``, ``on_digit``,
+``answered``, ``before_end``). It drives :class:`firmware.acd.core.AcdCore` with the
+engine's audio clock (``now = origin + tick × 20 ms``, epoch seconds for the queue_log):
+
+1. ``take``: the call joins the queue (``call_arrived`` with its caller ID); a refused join
+   (joinempty, full) goes to the queue's destination. The caller hears the position
+   announcement, then music on hold (looped, one shared buffer).
+2. every tick: ``AcdCore.tick`` gives offers (ring the agent's phone through
+   ``Switch.ring_for``, the caller-ID name shown is the queue's name), ring timeouts (stop
+   ringing) and exits (max wait, leave-when-empty: the caller goes to the destination
+   through ``Switch.deliver``; another queue is joined here). Announcements fall due.
+3. the agent answers (``answered``): ``offer_answered``; the caller keeps music on hold
+   while the agent hears the whisper (beep + queue number); then the two are bridged.
+4. a call ends (``before_end``): the caller hung up while waiting (``caller_abandoned``),
+   or a connected call ended (``call_ended``, by the agent or the caller, reported at the
+   next tick when the switch has recorded who hung up); wrap-up is the core's.
+
+An agent's phone that is off-hook for anything but an ACD call is busy for the ACD
+(``agent_phone_busy``), checked each tick for logged-in agents only. Agents log in and out
+by feature code (:mod:`firmware.acdengine.agents`). Every routing decision's trace is
+logged by the core (event ``route``); queue_log lines go to the listeners given to the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from drivers.logs import EventLogger
+from dsp.callerid import CallerId
+from firmware import FirmwareError
+from firmware.acd.core import AcdCore, Exit
+from firmware.acd.model import Destination as AcdDestination
+from firmware.acd.model import DestinationKind as AcdKind
+from firmware.acd.model import Offer, OfferFailure, OfferKind
+from firmware.acdengine.announcements import Prompts
+from firmware.acdengine.callbacks import CALLBACK_KEY, Callbacks
+from firmware.acdengine.setup import AcdSetup
+from firmware.cdr import HangupBy
+from firmware.config.model import Destination, DestinationKind
+from firmware.engine.calls import Call, Leg
+
+TICK_S = 0.02
+
+
+class Phase(StrEnum):
+    PROMPT = "prompt"  # hearing an announcement; music on hold follows
+    HOLD = "hold"  # music on hold (agents may be ringing)
+    WHISPER = "whisper"  # the agent answered and hears the whisper; the caller still hears music
+    CONNECTED = "connected"
+
+
+@dataclass
+class QueueCaller:
+    call: Call
+    line_port: int
+    acd_id: str
+    queue: str
+    phase: Phase = Phase.PROMPT
+    ringing: dict[str, int] = field(default_factory=dict)  # agent id -> port rung for this call
+    agent_port: int | None = None
+    next_position_tick: int | None = None
+    next_periodic_tick: int | None = None
+
+
+def _ticks(seconds: float) -> int:
+    return max(1, round(seconds / TICK_S))
+
+
+class QueueService:
+    """Queue callers on the engine, and agents' phones (see module docstring)."""
+
+    def __init__(self, switch, core: AcdCore, setup: AcdSetup, prompts: Prompts,
+                 hold_music: np.ndarray | None, log: EventLogger | None = None) -> None:
+        self.sw = switch
+        self.core = core
+        self.setup = setup.validate()
+        self.prompts = prompts
+        self.hold_music = hold_music if hold_music is not None and hold_music.size else np.zeros(160)
+        self.log = log or EventLogger("acd")
+        self.callers: dict[str, QueueCaller] = {}  # ACD call id -> caller
+        self.by_call: dict[int, QueueCaller] = {}  # switch call id -> caller
+        self.agent_ports: dict[str, int] = {}  # logged-in agent -> the port they logged in at
+        self._busy: set[str] = set()  # agents whose phone the core was told is busy
+        self._ended: list[tuple[QueueCaller, float]] = []  # connected calls ended this tick
+        self.desk = None  # the AgentDesk (agents.py), set by attach_acd
+        self.callbacks = Callbacks(switch, core, self.log)
+        self._leaving: dict[int, tuple[Call, int]] = {}  # callers hearing "thank you" before release
+        # ACD time: epoch seconds of the audio clock (tick 0 = the switch's origin), so queue_log
+        # lines carry wall time while the engine never reads a clock.
+        self.origin_epoch = switch.origin.timestamp()
+
+    def now(self) -> float:
+        return self.origin_epoch + self.sw.tick * TICK_S
+
+    # ------------------------------------------------------------------ call service
+    def take(self, call: Call, line_port: int, name: str) -> bool:
+        if name not in self.core.queues:
+            self.log.warning("queue_unknown", call=call.call_id, queue=name)
+            return False
+        acd_id = self.sw.uniqueid(call)
+        caller = QueueCaller(call, line_port, acd_id, name)
+        return self._join(caller, name)
+
+    def _join(self, caller: QueueCaller, name: str) -> bool:
+        now = self.now()
+        result = self.core.call_arrived(caller.acd_id, [name], caller.call.caller_number or "unknown", now)
+        self.log.info("queue_join", call=caller.call.call_id, queue=name, joined=result.joined,
+                      position=result.position, resumed=result.resumed, reason=result.reason)
+        caller.queue = name
+        if not result.joined:
+            self._send_to(caller, result.destination or AcdDestination(), result.reason)
+            return True
+        self.callers[caller.acd_id] = caller
+        self.by_call[caller.call.call_id] = caller
+        settings = self.setup.queue(name)
+        if settings.announce_position_s > 0:
+            caller.next_position_tick = self.sw.tick + _ticks(settings.announce_position_s)
+        if settings.periodic_announce_s > 0:
+            caller.next_periodic_tick = self.sw.tick + _ticks(settings.periodic_announce_s)
+        self._announce(caller, with_hold_time=settings.announce_hold_time)
+        return True
+
+    def _play_to_caller(self, caller: QueueCaller, samples: np.ndarray) -> None:
+        caller.phase = Phase.PROMPT
+        self.sw.players.play_samples(caller.line_port, samples)
+        self.sw.mixer.listen_player(caller.line_port, caller.line_port)
+
+    def _hold(self, caller: QueueCaller) -> None:
+        caller.phase = Phase.HOLD
+        self.sw.players.play_samples(caller.line_port, self.hold_music, loop=True)
+        self.sw.mixer.listen_player(caller.line_port, caller.line_port)
+
+    def _announce(self, caller: QueueCaller, with_hold_time: bool) -> None:
+        position = self.core.position(caller.acd_id)
+        wait = self.core.estimated_wait(caller.acd_id)
+        self.log.info("queue_announce", call=caller.call.call_id, position=position,
+                      estimated_wait_s=None if wait is None else round(wait, 1))
+        self._play_to_caller(caller, self.prompts.announcement(position, wait, with_hold_time))
+
+    # ------------------------------------------------------------------ ticks
+    def on_tick(self, tick: int) -> None:
+        if self._ended:
+            self._report_ended()
+        if self.desk is not None:
+            self.desk.on_tick(tick)
+        if self._leaving:
+            self._release_leaving()
+        if not self.agent_ports and not self.callers and not self.callbacks.pending:
+            return
+        now = self.origin_epoch + tick * TICK_S
+        self._check_phones(now)
+        self.callbacks.on_tick(now)
+        result = self.core.tick(now)
+        for offer in result.cancelled:
+            self._stop_offer(offer)
+        for exit_ in result.exits:
+            self._exit(exit_)
+        for offer in result.offers:
+            self._ring(offer, now)
+        for caller in list(self.callers.values()):
+            self._caller_tick(caller, tick)
+
+    def _caller_tick(self, caller: QueueCaller, tick: int) -> None:
+        players = self.sw.players
+        if caller.phase is Phase.PROMPT and not players.busy(caller.line_port):
+            self._hold(caller)
+        elif caller.phase is Phase.WHISPER and caller.agent_port is not None and not players.busy(caller.agent_port):
+            self._bridge(caller)
+        if caller.phase is not Phase.HOLD:
+            return
+        settings = self.setup.queue(caller.queue)
+        if caller.next_position_tick is not None and tick >= caller.next_position_tick:
+            caller.next_position_tick = tick + _ticks(settings.announce_position_s)
+            self._announce(caller, with_hold_time=settings.announce_hold_time)
+        elif caller.next_periodic_tick is not None and tick >= caller.next_periodic_tick:
+            caller.next_periodic_tick = tick + _ticks(settings.periodic_announce_s)
+            self._play_to_caller(caller, self.prompts.sentence(["queue-periodic-announce"]))
+
+    def _check_phones(self, now: float) -> None:
+        """An agent's phone in use for anything but this ACD's call is busy for the ACD."""
+        for agent_id, port in self.agent_ports.items():
+            leg = self.sw.legs[port]
+            ours = leg.call is not None and (leg.call.call_id in self.by_call or self.callbacks.owns(leg.call))
+            busy = leg.leg is not Leg.IDLE and not ours
+            if busy != (agent_id in self._busy):
+                (self._busy.add if busy else self._busy.discard)(agent_id)
+                self.core.agent_phone_busy(agent_id, busy, now)
+
+    # ------------------------------------------------------------------ offers
+    def _ring(self, offer: Offer, now: float) -> None:
+        caller = self.callers.get(offer.call_id)
+        port = self.agent_ports.get(offer.agent_id)
+        if offer.kind is OfferKind.CALLBACK:
+            self.callbacks.ring(offer, port, now)
+            return
+        if caller is None or port is None:
+            self.core.offer_failed(offer.call_id, offer.agent_id, now, OfferFailure.BUSY)
+            return
+        shown = CallerId(number=caller.call.caller_number or None, name=caller.queue,
+                         datetime=self.sw.now().strftime("%m%d%H%M"))
+        if not self.sw.ring_for(caller.call, port, shown):
+            self.log.info("offer_busy", call=caller.call.call_id, agent=offer.agent_id, port=port)
+            self.core.offer_failed(offer.call_id, offer.agent_id, now, OfferFailure.BUSY)
+            return
+        caller.ringing[offer.agent_id] = port
+        self.log.info("offer_ringing", call=caller.call.call_id, queue=offer.queue, agent=offer.agent_id, port=port)
+
+    def _stop_offer(self, offer: Offer) -> None:
+        if self.callbacks.stop(offer):
+            return
+        caller = self.callers.get(offer.call_id)
+        if caller is None:
+            return
+        port = caller.ringing.pop(offer.agent_id, None)
+        if port is not None:
+            self.sw.stop_ring_for(caller.call, port)
+            self.log.info("offer_stopped", call=caller.call.call_id, agent=offer.agent_id, port=port)
+
+    def answered(self, call: Call, port: int) -> None:
+        if self.callbacks.answered(call, port, self.now()):
+            return
+        caller = self.by_call.get(call.call_id)
+        if caller is None or caller.phase in (Phase.WHISPER, Phase.CONNECTED):
+            return
+        agent_id = next((agent for agent, rung in caller.ringing.items() if rung == port), None)
+        now = self.now()
+        if agent_id is None:
+            # Picked up by a phone the ACD did not offer it to (group or directed pickup): the
+            # call leaves the queue (queue_log ABANDON) and stays with whoever picked it up.
+            del self.by_call[call.call_id]
+            self.callers.pop(caller.acd_id, None)
+            caller.ringing.clear()
+            self.core.caller_abandoned(caller.acd_id, now)
+            self.log.info("queue_call_picked_up", call=call.call_id, queue=caller.queue, port=port)
+            return
+        for offer in self.core.offer_answered(caller.acd_id, agent_id, now):
+            caller.ringing.pop(offer.agent_id, None)  # the switch stopped the other phones
+        caller.ringing.clear()
+        caller.agent_port = port
+        caller.phase = Phase.WHISPER
+        # The switch bridged them; the caller keeps the music until the whisper is over.
+        mixer, players = self.sw.mixer, self.sw.players
+        mixer.isolate(caller.line_port)
+        players.play_samples(caller.line_port, self.hold_music, loop=True)
+        mixer.listen_player(caller.line_port, caller.line_port)
+        players.play_samples(port, self.prompts.whisper(self.setup.queue(caller.queue).number))
+        mixer.listen_player(port, port)
+        self.log.info("agent_answered", call=call.call_id, agent=agent_id, port=port, queue=caller.queue)
+
+    def _bridge(self, caller: QueueCaller) -> None:
+        port = caller.agent_port
+        for each in (caller.line_port, port):
+            self.sw.players.stop(each)
+            self.sw.mixer.stop_listening(each)
+        self.sw.mixer.bridge(caller.line_port, port)
+        caller.phase = Phase.CONNECTED
+        self.log.info("queue_bridged", call=caller.call.call_id, line=caller.line_port, port=port)
+
+    # ------------------------------------------------------------------ ends and exits
+    def before_end(self, call: Call) -> None:
+        if self.callbacks.before_end(call, self.now()):
+            return
+        caller = self.by_call.pop(call.call_id, None)
+        if caller is None:
+            return
+        self.callers.pop(caller.acd_id, None)
+        now = self.now()
+        if caller.phase in (Phase.WHISPER, Phase.CONNECTED):
+            self._ended.append((caller, now))  # who hung up is known once the switch recorded it
+            return
+        self.core.caller_abandoned(caller.acd_id, now)
+        self.log.info("queue_abandoned", call=call.call_id, queue=caller.queue)
+
+    def _callback_request(self, caller: QueueCaller) -> None:
+        """The caller asked to be called back: "thank you", then the line is released."""
+        cancelled = self.callbacks.request(caller.acd_id, caller.queue, caller.call.caller_number, self.now())
+        if cancelled is None:
+            self.log.info("callback_refused", call=caller.call.call_id, reason="no dialable caller ID")
+            return
+        for offer in cancelled:
+            self._stop_offer(offer)
+        self.callers.pop(caller.acd_id, None)
+        del self.by_call[caller.call.call_id]
+        self._leaving[caller.call.call_id] = (caller.call, caller.line_port)
+        self._play_to_caller(caller, self.prompts.sentence(["queue-thankyou"]))
+
+    def _release_leaving(self) -> None:
+        for call_id, (call, line_port) in list(self._leaving.items()):
+            if call.end_tick is not None:
+                del self._leaving[call_id]  # hung up during the thank-you
+            elif not self.sw.players.busy(line_port):
+                del self._leaving[call_id]
+                self.sw.end_service_call(call, "queue_callback")
+
+    def _report_ended(self) -> None:
+        ended, self._ended = self._ended, []
+        for caller, when in ended:
+            by_agent = caller.call.hangup_by == HangupBy.CALLEE
+            self.core.call_ended(caller.acd_id, when, by_agent=by_agent)
+
+    def _exit(self, exit_: Exit) -> None:
+        caller = self.callers.pop(exit_.call_id, None)
+        if caller is None:
+            return
+        del self.by_call[caller.call.call_id]
+        self.log.info("queue_exit", call=caller.call.call_id, queue=exit_.queue, reason=str(exit_.reason),
+                      destination=str(exit_.destination))
+        for port in list(caller.ringing.values()):
+            self.sw.stop_ring_for(caller.call, port)
+        self._send_to(caller, exit_.destination, str(exit_.reason))
+
+    def _send_to(self, caller: QueueCaller, destination: AcdDestination, reason: str) -> None:
+        """Hands the caller to a destination: another queue here, the rest through the switch."""
+        self.sw.players.stop(caller.line_port)
+        self.sw.mixer.stop_listening(caller.line_port)
+        if destination.kind is AcdKind.QUEUE:  # the same call id: the core forgot the call on leaving
+            caller.phase = Phase.PROMPT
+            caller.ringing.clear()
+            self._join(caller, destination.target)
+            return
+        target = self._switch_destination(destination)
+        self.log.info("queue_leaves", call=caller.call.call_id, reason=reason, destination=str(target))
+        self.sw.deliver(caller.call, caller.line_port, target)
+
+    def _switch_destination(self, destination: AcdDestination) -> Destination:
+        if destination.kind is AcdKind.VOICEMAIL:
+            return Destination(DestinationKind.VOICEMAIL, destination.target)
+        if destination.kind is AcdKind.IVR:
+            return Destination(DestinationKind.IVR, destination.target)
+        if destination.kind is AcdKind.NUMBER and destination.target in self.sw.config.internal_numbers():
+            kind = DestinationKind.EXTENSION if self.sw.config.extension(destination.target) else DestinationKind.RING_GROUP
+            return Destination(kind, destination.target)
+        if destination.kind is AcdKind.NUMBER:
+            self.log.warning("queue_overflow_outside_unsupported", number=destination.target)
+        return Destination(DestinationKind.HANGUP, "")
+
+    # ------------------------------------------------------------------ agents (agents.py)
+    def agent_at(self, port: int) -> str | None:
+        return next((agent for agent, at in self.agent_ports.items() if at == port), None)
+
+    def login(self, agent_id: str, port: int) -> None:
+        if agent_id in self.agent_ports:
+            raise FirmwareError(f"acd: agent {agent_id} is already logged in")
+        self.core.agent_login(agent_id, self.now())
+        self.agent_ports[agent_id] = port
+
+    def logout(self, agent_id: str) -> None:
+        for offer in self.core.agent_logout(agent_id, self.now()):
+            self._stop_offer(offer)
+        self.agent_ports.pop(agent_id, None)
+        self._busy.discard(agent_id)
+
+    def on_digit(self, port: int, digit: str) -> bool:
+        """Agent prompts (agents.py) and queue callers' exit keys take their digits."""
+        if self.desk is not None and self.desk.on_digit(port, digit):
+            return True
+        caller = next((c for c in self.callers.values() if c.line_port == port), None)
+        if caller is None or caller.phase not in (Phase.PROMPT, Phase.HOLD):
+            return False
+        destination, cancelled = self.core.caller_pressed_key(caller.acd_id, digit, self.now())
+        if destination is None:
+            if digit == CALLBACK_KEY and self.setup.queue(caller.queue).callback:
+                self._callback_request(caller)
+            return True
+        for offer in cancelled:
+            self._stop_offer(offer)
+        self.callers.pop(caller.acd_id, None)
+        del self.by_call[caller.call.call_id]
+        self.log.info("queue_exit", call=caller.call.call_id, queue=caller.queue, reason="key", key=digit,
+                      destination=str(destination))
+        self._send_to(caller, destination, f"key_{digit}")
+        return True
