@@ -30,6 +30,7 @@ from drivers.ports import LineCard, open_line_card
 from dsp.toneplans import get_plan
 from firmware.acdengine import Prompts, QueueService, attach_acd
 from firmware.acdengine.setup import setup_from_config
+from firmware.acdengine.stats import AcdStats, attach_stats
 from firmware.cdr import CdrStore
 from firmware.config.demo import seed_demo_if_empty
 from firmware.config.model import Config
@@ -57,6 +58,7 @@ class Appliance:
     extension_changes: ExtensionChangeWriter
     acd: QueueService | None = None  # the ACD (queues and agents), when the configuration has queues
     queue_log: TextIO | None = None  # var/queue_log, next to the database
+    acd_stats: AcdStats | None = None  # live ACD statistics; interval rows to the database
 
     @property
     def board(self) -> VirtualBoard:
@@ -71,6 +73,8 @@ class Appliance:
     def close(self) -> None:
         """Stops cleanly: records committed, lines released by the card driver, devices closed."""
         self.cdr_writer.close()
+        if self.acd_stats is not None:
+            self.acd_stats.close()
         if self.queue_log is not None:
             self.queue_log.close()
         self.extension_changes.close()
@@ -138,11 +142,13 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     store.subscribe(lambda new_config: loop.submit(lambda: switch.apply_config(new_config)))
     # The ACD, built once from the snapshot at start (queue and agent changes apply at the next start).
     acd_setup = setup_from_config(snapshot)
-    queue_log = acd = None
+    queue_log = acd = acd_stats = None
     if acd_setup is not None:
         queue_log = open(Path(db_path).parent / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
         acd = attach_acd(switch, acd_setup, Prompts.load(read_audio), hold_music, queue_log)
-    return Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes, acd, queue_log)
+        acd_stats = attach_stats(acd, db_path)
+    return Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes, acd, queue_log,
+                     acd_stats)
 
 
 def open_virtual_appliance(

@@ -170,3 +170,16 @@ def test_agent_on_a_non_acd_call_is_not_offered_and_regains_idle_time_after():
     assert offered_to(core, 9) == [("c1", "a1")]
     states = [(e.from_state, e.to_state, e.duration) for e in rec.kinds(EventKind.AGENTSTATE)]
     assert ("available", "otherbusy", 5) in states and ("otherbusy", "available", 4) in states
+
+
+def test_agents_clocks_begin_at_the_cores_start():
+    """In the box the core starts at the wall time of the engine, not at 0 (1970)."""
+    import random
+
+    from firmware.acd.core import AcdCore
+    from firmware.acd.model import AcdConfig, AgentConfig, QueueConfig
+
+    config = AcdConfig(queues=(QueueConfig("q"),), agents=(AgentConfig("1001", queues={"q": 0}),))
+    core = AcdCore(config, random.Random(1), start=1_795_000_000.0)
+    agent = core.agents["1001"]
+    assert agent.state_since == agent.activity_since == agent.idle_since == 1_795_000_000.0

@@ -100,14 +100,16 @@ class Agent:
         "activity_queue",
     )
 
-    def __init__(self, config: AgentConfig, member_index: dict[str, int]) -> None:
+    def __init__(self, config: AgentConfig, member_index: dict[str, int], start: float = 0.0) -> None:
+        """``start``: when the agent's clocks begin (the core's start: 0 in a simulation, the
+        box's start time in the running box, so logged-out time is not counted from 1970)."""
         self.agent_id = config.agent_id
         self.skills: dict[str, int] = dict(config.skills)
         self.penalties: dict[str, int] = dict(config.queues)
         self.member_index = member_index
         self.state = AgentState.LOGGED_OUT
-        self.state_since = 0.0
-        self.idle_since = 0.0
+        self.state_since = start
+        self.idle_since = start
         self.paused_reason = ""
         self.pending_pause: str | None = None
         self.phone_busy = False
@@ -123,7 +125,7 @@ class Agent:
         self.wrapup_deadline = 0.0
         self.last_talk = 0.0
         self.activity = AgentState.LOGGED_OUT.value
-        self.activity_since = 0.0
+        self.activity_since = start
         self.activity_queue = ""
 
     @property

@@ -111,7 +111,9 @@ class AcdCore:
         rng: random.Random,
         listeners: Sequence[AcdListener] = (),
         log: EventLogger | None = None,
+        start: float = 0.0,
     ) -> None:
+        """``start``: the time the core starts at (its agents' clocks begin there)."""
         self.config = config.validate()
         self.queues: dict[str, QueueConfig] = {queue.name: queue for queue in config.queues}
         self.members: dict[str, list[Agent]] = {name: [] for name in self.queues}
@@ -120,7 +122,7 @@ class AcdCore:
             index = {}
             for queue in agent_config.queues:
                 index[queue] = len(self.members[queue])
-            agent = Agent(agent_config, index)
+            agent = Agent(agent_config, index, start)
             for queue in agent_config.queues:
                 self.members[queue].append(agent)
             self.agents[agent.agent_id] = agent

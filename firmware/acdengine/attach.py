@@ -29,7 +29,8 @@ def attach_acd(switch, setup: AcdSetup, prompts: Prompts, hold_music: np.ndarray
     """The queue service, attached to ``switch`` (see module docstring)."""
     log = EventLogger("acd")
     listeners = [QueueLogWriter(queue_log)] if queue_log is not None else []
-    core = AcdCore(setup.acd, random.Random(seed), listeners=listeners, log=log)
+    core = AcdCore(setup.acd, random.Random(seed), listeners=listeners, log=log,
+                   start=switch.now().timestamp())
     service = QueueService(switch, core, setup, prompts, hold_music, log)
     service.desk = AgentDesk(service, log)
     switch.services = {**switch.services, DestinationKind.QUEUE: service}

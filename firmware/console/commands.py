@@ -65,6 +65,10 @@ COMMANDS = (
     CommandSpec(("show", "bridges"), "show bridges", "port pairs that hear each other", "show_bridges"),
     CommandSpec(("show", "stats"), "show stats", "media loop tick times, deadline misses, ticks, calls", "show_stats"),
     CommandSpec(("show", "link"), "show link", "line card link: state, card, counters", "show_link"),
+    CommandSpec(("show", "queues"), "show queues",
+                "ACD queues: waiting, agents by state, today's calls, service level, ASA, AHT", "show_queues"),
+    CommandSpec(("show", "agents"), "show agents", "ACD agents: state, since, today's calls, talk time, occupancy",
+                "show_agents"),
     CommandSpec(("log", "tail"), "log tail [component=C] [level=L] [port=N] [lines=N]",
                 "recent log lines, then new ones live; send any line to stop", "log_tail"),
     CommandSpec(("log", "level"), "log level [COMPONENT LEVEL]",
@@ -183,6 +187,16 @@ class Console:
         self._no_args(spec, args)
         loop, switch = self.engine.loop, self.engine.switch
         return Output(views.stats_lines(self.gateway.call(lambda: views.stats_rows(loop, switch))))
+
+    def show_queues(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        switch = self.engine.switch
+        return Output(views.queue_live_lines(self.gateway.call(lambda: views.queue_live_rows(switch))))
+
+    def show_agents(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        switch = self.engine.switch
+        return Output(views.agent_live_lines(self.gateway.call(lambda: views.agent_live_rows(switch))))
 
     def show_link(self, spec: CommandSpec, args: list[str]) -> Response:
         self._no_args(spec, args)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from firmware import FirmwareError
+from firmware.acdengine.stats import AGENT_COLUMNS, AgentLive, QueueLive, find_stats
 from firmware.console.access import LinkView
 from firmware.engine.calls import Leg
 from firmware.engine.loop import MediaLoop
@@ -100,7 +102,54 @@ def stats_rows(loop: MediaLoop, switch: Switch) -> list[tuple[str, object]]:
     return rows
 
 
+def _acd(switch: Switch):
+    stats = find_stats(switch)
+    if stats is None:
+        raise FirmwareError("no ACD on this box: the configuration has no queues")
+    return stats
+
+
+def queue_live_rows(switch: Switch) -> list[QueueLive]:
+    return _acd(switch).queue_rows()
+
+
+def agent_live_rows(switch: Switch) -> list[AgentLive]:
+    return _acd(switch).agent_rows()
+
+
 # ----------------------------------------------------------------------------- anywhere
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _clock(seconds: float) -> str:
+    return duration(round(seconds * 1000) // TICK_MS)
+
+
+def queue_live_lines(rows: list[QueueLive]) -> list[str]:
+    """``show queues``: live state, then today's figures (service level: answered within T over
+    answered, and over answered + abandoned; docs/acd.md)."""
+    headers = ("queue", "waiting", "longest", *AGENT_COLUMNS, "offered", "answered", "abandoned",
+               "sl", "sl_offered", "asa_s", "aht_s", "abandon_rate")
+    return table(headers, [(row.queue, row.waiting, _clock(row.longest_wait_seconds),
+                            *(row.agents.get(name, 0) for name in AGENT_COLUMNS),
+                            row.offered, row.answered, row.abandoned, _percent(row.service_level),
+                            _percent(row.service_level_offered), _seconds(row.asa_seconds),
+                            _seconds(row.aht_seconds), _percent(row.abandon_rate)) for row in rows])
+
+
+def agent_live_lines(rows: list[AgentLive]) -> list[str]:
+    """``show agents``: state and since when, then today's answered calls, talk time, occupancy."""
+    headers = ("agent", "state", "since", "answered", "talk", "occupancy", "pause_reason", "port")
+    return table(headers, [(row.agent, row.state, _clock(row.since_seconds), row.answered,
+                            _clock(row.talk_seconds), _percent(row.occupancy), row.pause_reason, row.port)
+                           for row in rows])
+
 
 def port_lines(rows: list[tuple]) -> list[str]:
     return table(("port", "type", "state", "in_service", "call", "tone", "name"), rows)

@@ -1,19 +1,31 @@
-"""``linebox acd erlang|simulate``: staffing calculations and traffic simulation of the ACD.
+"""``linebox acd erlang|simulate|report``: staffing calculations, traffic simulation, and the box's history.
 
 ``erlang`` prints the fewest agents that meet a service-level target under Erlang C,
 and with ``--patience`` also under Erlang A. ``simulate`` runs the production routing core
-on synthetic Poisson traffic with a virtual clock. Definitions: docs/acd.md.
+on synthetic Poisson traffic with a virtual clock. ``report`` reads the interval rows the
+running box wrote (table ``acd_intervals``, firmware/acdengine/history.py) for one queue.
+Definitions: docs/acd.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as dt
 import json
 import math
+import sys
 
+from firmware import FirmwareError
 from firmware.acd.erlang import erlang_a_metrics, erlang_a_staffing, erlang_c_staffing
 from firmware.acd.model import Strategy
 from firmware.acd.simulate import SimulationSpec, simulate
+from firmware.acdengine.history import IntervalStore, utc_text
+from linebox.storage import resolve_db_path
+
+INTERVALS = {"15m": 900, "1h": 3600, "1d": 86400}
+REPORT_COLUMNS = ("start", "end", "offered", "answered", "abandoned", "answered_in_sl", "service_level",
+                  "service_level_offered", "asa_seconds", "aht_seconds", "abandon_rate", "occupancy")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +49,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim.add_argument("--warmup-hours", type=float, default=0.0, help="hours left out of the figures")
     sim.add_argument("--json", action="store_true", help="one JSON object")
     sim.set_defaults(handler=run_simulate)
+
+    report = tools.add_parser("report", help="a queue's interval statistics written by the running box")
+    report.add_argument("--db", help="database (default: $LINEBOX_DB or var/linebox.db)")
+    report.add_argument("--queue", required=True)
+    report.add_argument("--interval", choices=list(INTERVALS), default="15m", help="interval size (default 15m)")
+    report.add_argument("--since", help="first interval start, ISO 8601 (no zone: UTC)")
+    report.add_argument("--until", help="intervals starting before this, ISO 8601 (no zone: UTC)")
+    fmt = report.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON array of interval objects")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header line")
+    report.set_defaults(handler=run_report)
 
 
 def _traffic_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,4 +139,78 @@ def run_simulate(args: argparse.Namespace) -> int:
         f"{result['calls']} calls: service level {pct(result['service_level'])} within {args.target_seconds:g} s, "
         f"ASA {asa}, abandoned {pct(result['abandon_rate'])}, occupancy {pct(result['occupancy'])}"
     )
+    return 0
+
+
+def _instant(option: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise FirmwareError(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2026-11-25T09:00)") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def report_rows(db_path, queue: str, size_seconds: int, since: float | None, until: float | None) -> list[dict]:
+    """The report's rows (``REPORT_COLUMNS`` first, then every counter), oldest first."""
+    path = resolve_db_path(db_path)
+    if not path.exists():
+        raise FirmwareError(f"no database at {path}")
+    store = IntervalStore(path)
+    try:
+        found = store.queue_rows(queue, size_seconds, since, until)
+        if not found and queue not in store.names("queue"):
+            known = ", ".join(store.names("queue")) or "none yet"
+            raise FirmwareError(f"no statistics for queue {queue!r} in {path} (queues: {known})")
+    finally:
+        store.close()
+    rows = []
+    for start, stats in found:
+        figures = stats.as_dict()
+        row: dict[str, object] = {"start": utc_text(start), "end": utc_text(start + size_seconds)}
+        row.update({name: figures[name] for name in REPORT_COLUMNS[2:]})
+        row.update({name: value for name, value in figures.items() if name not in row})
+        rows.append(row)
+    return rows
+
+
+def run_report(args: argparse.Namespace) -> int:
+    since, until = _instant("--since", args.since), _instant("--until", args.until)
+    if since is not None and until is not None and until <= since:
+        raise FirmwareError("--until must be after --since")
+    rows = report_rows(args.db, args.queue, INTERVALS[args.interval], since, until)
+    if args.json:
+        print(json.dumps([{key: _json_number(value) if isinstance(value, float) else value
+                           for key, value in row.items()} for row in rows]))
+        return 0
+    if args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(REPORT_COLUMNS)
+        for row in rows:
+            writer.writerow(["" if row[name] is None else row[name] for name in REPORT_COLUMNS])
+        return 0
+    if not rows:
+        print(f"no {args.interval} intervals of queue {args.queue} in that period")
+        return 0
+
+    def cell(name: str, value: object) -> str:
+        if value is None:
+            return "-"
+        if name in ("service_level", "service_level_offered", "abandon_rate", "occupancy"):
+            return f"{value:.1%}"
+        if isinstance(value, float):
+            return f"{value:.1f}"
+        return str(value)
+
+    headers = ("start", "offered", "answered", "abandoned", "sl", "sl_offered", "asa_s", "aht_s", "abandon_rate",
+               "occupancy")
+    names = ("start", "offered", "answered", "abandoned", "service_level", "service_level_offered", "asa_seconds",
+             "aht_seconds", "abandon_rate", "occupancy")
+    cells = [list(headers)] + [[cell(name, row[name]) for name in names] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(headers))]
+    for line in cells:
+        print("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip())
     return 0
