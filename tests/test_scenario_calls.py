@@ -157,3 +157,25 @@ def test_toll_guard_refuses_international_and_always_allows_emergency():
 def test_same_seed_same_report():
     first, second = run("wrong_number"), run("wrong_number")
     assert without_timing(first) == without_timing(second)
+
+
+def test_outbound_call_on_a_pulse_line_is_counted_right_by_the_exchange():
+    report = run("outbound_pulse")
+    assert_passed(report)
+    digits = port(report, 0)["exchange_digits"]
+    assert "".join(d["digit"] for d in digits) == "5551234"
+    assert port(report, 0)["digits_heard"] == []  # pulses, not a single DTMF tone on the line
+    # 10 pulses per second: 25 pulses and 6 pauses between digits take several seconds.
+    assert digits[-1]["ms"] - digits[0]["ms"] >= 2500 + 6 * 300
+    (record,) = calls(report)
+    assert (record["dst"], record["dst_port"]) == ("5551234", 0)
+
+
+def test_a_line_just_released_is_not_seized_again_at_once():
+    report = run("line_guard")
+    assert_passed(report)
+    assert "".join(d["digit"] for d in port(report, 0)["exchange_digits"]) == "5551234"
+    assert "".join(d["digit"] for d in port(report, 1)["exchange_digits"]) == "5551234"
+    assert events(report, "no_dial_tone") == []  # each seizure got its dial tone
+    first, second = calls(report)
+    assert (first["dst_port"], second["dst_port"]) == (0, 1)

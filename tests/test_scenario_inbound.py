@@ -100,3 +100,27 @@ def test_a_ring_without_callerid_is_still_answered_on_the_second_ring():
     assert all(c["number"] is None for p in (2, 3, 4, 5) for c in port(report, p)["caller_ids"])
     (record,) = calls(report)
     assert record["caller_number"] == "" and record["disposition"] == "ANSWERED"
+
+
+def test_a_caller_to_a_busy_extension_hears_busy_then_the_line_is_released():
+    report = run("inbound_busy")
+    assert_passed(report)
+    assert states(report, 0) == ["idle", "incoming", "failed", "idle"]
+    assert "busy" in tones(report, 0)  # measured in what the box sent to the line
+    (route,) = events(report, "route")
+    released = [s["ms"] for s in port(report, 0)["states"] if s["state"] == "idle"][-1]
+    assert released - route["ms"] == pytest.approx(4000, abs=40)  # LINE_FAILED_TONE_S
+    assert states(report, 2) == ["idle", "dialtone", "idle"]  # 201 was never rung
+    (record,) = calls(report)
+    assert (record["disposition"], record["answer"], record["dst_port"]) == ("BUSY", None, None)
+
+
+def test_a_caller_who_gives_up_before_the_answer_is_a_no_answer_record():
+    report = run("inbound_abandoned")
+    assert_passed(report)
+    assert states(report, 1) == ["idle", "incoming", "idle"]
+    assert not port(report, 1)["exchange_seized"] and events(report, "route") == []
+    (record,) = calls(report)
+    assert (record["disposition"], record["hangup_by"], record["hangup_cause"]) == ("NO ANSWER", "caller",
+                                                                                   "caller_abandoned")
+    assert record["caller_number"] == ""  # no caller ID was sent (the fault), none invented

@@ -79,6 +79,8 @@ ANSWER_AFTER_FIRST_RING_S = 7  # no caller ID and no second ring by then: answer
 CALLER_ID_MEMORY_S = 10  # caller ID heard this long before the first ring belongs to it
 DIAL_TONE_WAIT_S = 3  # blind-dial an outside number if the exchange gives no dial tone
 FAILED_TONE_S = 30  # busy/congestion to a phone left off-hook, then silence
+LINE_GUARD_S = 1.5  # after releasing a line, wait this long before seizing it again (the exchange
+# needs about a second on hook to clear the call; sooner it is a hook flash)
 LINE_FAILED_TONE_S = 4  # a caller on a line who cannot be put through hears busy/congestion this long
 FSK_AFTER_RING_MS = 500  # GR-30-CORE: at least 500 ms after the first ring ends
 DTMF_DIAL_ON_MS = 80.0
@@ -134,6 +136,7 @@ class Switch:
         self._next_call_id = 1
         self._collectors: dict[int, DigitCollector] = {}
         self._heard_caller_id: dict[int, tuple[int, CallerId]] = {}  # FXO port -> (tick, caller)
+        self._released_tick: dict[int, int] = {}  # FXO port -> tick the box last released it
         self._pending_fsk: dict[int, object] = {}  # FXS port -> caller ID audio for its first ring pause
         self.out_by_hand: set[int] = set()  # ports taken out of service by the technician (console)
         self._out_by_link: set[int] = set()  # ports the line card reported out of service
@@ -512,7 +515,11 @@ class Switch:
     def _free_line(self, extension) -> PortLeg | None:
         """A line of the extension's trunk group, by the dial plan's line selection."""
         ports = [line.port for line in self.config.lines]
-        busy = frozenset(port for port in ports if self.legs[port].leg is not Leg.IDLE)
+        # (scenario fix) a line released less than LINE_GUARD_S ago is not free: re-seized sooner,
+        # the exchange takes it for a hook flash of the old call (no dial tone, digits lost).
+        guard = _ticks(LINE_GUARD_S)
+        busy = frozenset(port for port in ports if self.legs[port].leg is not Leg.IDLE
+                         or self.tick - self._released_tick.get(port, -guard) < guard)
         down = frozenset(port for port in ports if self.legs[port].leg is Leg.OUT_OF_SERVICE)
         choice = select_line(self.config, extension, busy, self._last_line, out_of_service=down)
         self.log.info("line_selection", group=choice.group, line=choice.port, why=choice.explanation)
@@ -647,6 +654,7 @@ class Switch:
                 self._end_call(leg.call, hangup_by, "silence_timeout")
 
     def _release_line(self, leg: PortLeg) -> None:
+        self._released_tick[leg.port] = self.tick  # (scenario fix) see _free_line
         try:
             self.card.release(leg.port)
         except DriverError as exc:

@@ -35,14 +35,15 @@ generator waits, at most ``max_wait_ms``, until everything is idle: no call in t
 every port idle, nothing bridged, every exchange line idle and released, every phone on
 hook. The step fails if anything is left over or a record is missing.
 
-Memory is measured after the warm-up (a fifth of the calls), halfway, at three quarters and
-at the end, after a full garbage collection: live Python memory blocks
-(``sys.getallocatedblocks``), objects the collector tracks, the resident set size, and at
-the end the call and call-record objects still alive (there must be none). The simulated
-world's bounded buffers (a minute of audio per port) are full after the warm-up.
-``trace_memory`` adds ``tracemalloc`` from halfway on: the bytes that grew between three
-quarters and the end, by file, excluding the scenario's own bookkeeping in ``linebox/sim``
-— a per-call leak shows there (tracing makes that half of the run about 3 times slower).
+Memory is measured before the first call, after the warm-up (a fifth of the calls),
+halfway, at three quarters and at the end, after a full garbage collection: the objects of
+the box's own classes alive (``dsp``, ``drivers``, ``firmware``: not the simulated world,
+not the scenario's bookkeeping) — the box is idle at the start and at the end, so those
+should be the same objects, whatever the number of calls; what grew is listed by class,
+with the call and call-record objects still alive. Live Python memory blocks, objects the
+collector tracks and the resident set size are reported too. ``trace_memory`` adds
+``tracemalloc`` from halfway on: the bytes that grew between three quarters and the end,
+by file (a diagnosis aid: it makes that half of the run about 3 times slower).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ import gc
 import resource
 import sys
 import tracemalloc
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,7 @@ RESOURCES = {"internal": frozenset({"phones"}), "inbound": frozenset({"lines"}),
              "outbound": frozenset({"phones", "lines"})}
 OUTCOME_WEIGHTS = (0.7, 0.1, 0.1, 0.1)
 DISCONNECT_METHODS = ("polarity_reversal", "loop_current_drop", "busy_tone")
+BOX_PACKAGES = ("dsp", "drivers", "firmware")  # the box's layers (board/ is the simulated hardware)
 MEMORY_CHECKPOINTS = (("after_warmup", 0.2), ("halfway", 0.5), ("three_quarters", 0.75))  # of the calls started
 LINE_REST_MS = 1500  # an exchange line rests this long after its clear before it rings again
 RING_END_MARGIN_MS = 2000  # beyond the card's ring_end_ms after an unanswered ring train
@@ -91,6 +94,16 @@ def rss_kib() -> int:
     except OSError:
         return 0
     return int(fields[1]) * resource.getpagesize() // 1024
+
+
+def _box_class(item: object) -> str | None:
+    """``module.Class`` of an object of one of the box's own classes, else None."""
+    cls = type(item)
+    module = cls.__dict__.get("__module__") if isinstance(cls.__dict__, dict) else None
+    module = module if isinstance(module, str) else getattr(cls, "__module__", None)
+    if not isinstance(module, str) or module.split(".")[0] not in BOX_PACKAGES:
+        return None
+    return f"{module}.{cls.__qualname__}"
 
 
 @dataclass
@@ -146,6 +159,7 @@ class Traffic:
                        "stuck_hangups": 0}
         self.outcomes = {outcome: 0 for outcome in OUTCOMES}
         self._traced: tracemalloc.Snapshot | None = None
+        self._box_at_start: Counter[str] = Counter()
         self.attempts_waited = 0  # arrivals that found no free phone or line for the kind drawn
 
     @property
@@ -167,6 +181,7 @@ class Traffic:
         if not self.kinds:
             return self._summary(cdrs_before, first_tick, memory,
                                  ["no kind of call is possible with this configuration and mix"])
+        memory["start"] = self._measure_memory("start")
         next_attempt = self.tick
         last_start = self.tick
         while sum(self.started.values()) < total:
@@ -220,19 +235,27 @@ class Traffic:
         return self.app.cdr.count()
 
     def _measure_memory(self, name: str) -> dict[str, Any]:
-        """Live Python memory blocks (after a full collection), objects the collector tracks,
-        the resident set size; at the end also the call and call-record objects still alive
-        (there must be none). With ``trace_memory``, tracing starts halfway, a snapshot is
-        taken at three quarters, and the end reports the bytes that grew since, by file,
-        excluding the scenario's own bookkeeping (``linebox/sim``)."""
+        """Memory after a full collection: objects of the box's own classes alive (the
+        ``dsp``, ``drivers`` and ``firmware`` layers: the simulated world and the scenario's
+        bookkeeping are not the box), live Python memory blocks, objects the collector
+        tracks, the resident set size; at the end, what grew since the start by class and
+        the call and call-record objects still alive. With ``trace_memory``, tracing starts
+        halfway, a snapshot is taken at three quarters, and the end reports the bytes that
+        grew since, by file (excluding ``linebox/sim``)."""
         gc.collect()
-        out: dict[str, Any] = {"calls_started": sum(self.started.values()),
-                               "allocated_blocks": sys.getallocatedblocks(),
-                               "gc_objects": len(gc.get_objects()), "rss_kib": rss_kib()}
-        if name == "end":
-            live = gc.get_objects()
-            out["live_calls"] = sum(isinstance(item, Call) for item in live)
-            out["live_call_records"] = sum(isinstance(item, CallRecord) for item in live)
+        live = gc.get_objects()
+        box = Counter(name for name in map(_box_class, live) if name is not None)
+        out: dict[str, Any] = {"calls_started": sum(self.started.values()), "box_objects": sum(box.values()),
+                               "allocated_blocks": sys.getallocatedblocks(), "gc_objects": len(live),
+                               "rss_kib": rss_kib()}
+        if name == "start":
+            self._box_at_start = box
+        elif name == "end":
+            grown = box - self._box_at_start
+            out["box_objects_grown"] = dict(grown.most_common(5))
+            out["live_calls"] = box.get(f"{Call.__module__}.{Call.__qualname__}", 0)
+            out["live_call_records"] = box.get(f"{CallRecord.__module__}.{CallRecord.__qualname__}", 0)
+        del live
         if not self.p["trace_memory"]:
             return out
         if name == "halfway":
