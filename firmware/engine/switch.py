@@ -341,7 +341,16 @@ class Switch:
         if not targets:
             self._caller_fails(call, "congestion", "no_such_number", Disposition.FAILED)
             return
-        self._ring_targets(call, targets)
+        self._ring_group_or_targets(call, number, targets)
+
+    def _ring_group_or_targets(self, call: Call, number: str, targets: list[int]) -> None:
+        """Rings ``targets``; a ring group rings for its own ``ring_s`` (then its no-answer destination)."""
+        group = next((g for g in self.config.ring_groups if number in (g.number, g.name)), None)
+        if group is None:
+            self._ring_targets(call, targets)
+            return
+        call.ring_group = group.name
+        self._ring_targets(call, targets, ring_s=group.ring_s)
 
     def _targets_of(self, number: str) -> list[int]:
         extension = self.config.extension(number)
@@ -358,8 +367,7 @@ class Switch:
         if not free:
             self._caller_fails(call, "busy", "user_busy", Disposition.BUSY)
             return
-        caller = CallerId(number=call.caller_number or None, name=(call.caller_name or None),
-                          datetime=self.now().strftime("%m%d%H%M"))
+        caller = self._caller_id_of(call)
         for port in free:
             target = self.legs[port]
             target.leg = Leg.RINGING
@@ -372,6 +380,14 @@ class Switch:
         self.mixer.listen_player(call.origin, call.origin)
         self._after(ring_s, call.origin, "no_answer")
         self.log.info("ringing", call=call.call_id, ports=",".join(map(str, free)), caller=call.caller_number)
+
+    def _caller_id_of(self, call: Call) -> CallerId:
+        """What the rung phone displays: the number, or why there is none (GR-30 'O'/'P')."""
+        absence = None
+        if not call.caller_number:
+            absence = call.caller_absence or "O"
+        return CallerId(number=call.caller_number or None, name=call.caller_name or None,
+                        number_absence=absence, datetime=self.now().strftime("%m%d%H%M"))
 
     def ring_for(self, call: Call, port: int, caller: CallerId) -> bool:
         """Rings ``port`` for ``call`` on a call service's behalf (an ACD offer), showing ``caller``;
@@ -590,6 +606,7 @@ class Switch:
             caller = heard[1]
             call.caller_number = caller.number or ""
             call.caller_name = caller.name or ""
+            call.caller_absence = caller.number_absence.value if caller.number_absence else ""
         self.card.seize(leg.port)
         leg.leg = Leg.RINGBACK
         leg.last_heard_tick = self.tick
@@ -607,7 +624,7 @@ class Switch:
         if extension is not None:
             self.features.ring_extension(call, extension)
         elif destination.kind in (DestinationKind.EXTENSION, DestinationKind.RING_GROUP):
-            self._ring_targets(call, self._targets_of(destination.name))
+            self._ring_group_or_targets(call, destination.name, self._targets_of(destination.name))
         elif destination.kind is DestinationKind.HANGUP:
             self._end_call(call, HangupBy.SYSTEM, "route_hangup", Disposition.FAILED)
         else:
@@ -671,7 +688,7 @@ class Switch:
         elif name == "failed_tone" and leg.leg is Leg.FAILED:
             self.players.stop(port)
         elif name == "no_answer" and leg.call is not None and leg.call.answer_tick is None:
-            self._caller_fails(leg.call, "busy", "no_answer", Disposition.NO_ANSWER)
+            self._no_answer(leg.call)
         elif name == "answer_line" and leg.leg is Leg.INCOMING:
             self._answer_line(leg)
         elif name == "dial_tone_wait" and leg.leg is Leg.SEIZING:
@@ -688,6 +705,22 @@ class Switch:
             self.card.ring(port, self.plan.ring_cadence_ms)
         elif name == "release_line" and leg.leg is Leg.FAILED and not leg.is_fxs:
             self._release_line(leg)  # (scenario fix) see _caller_fails
+
+    def _no_answer(self, call: Call) -> None:
+        """Nobody answered in time: an inbound call to a ring group goes to the group's
+        no-answer destination; anything else ends with busy (phone) or a released line."""
+        group = self.config.ring_group(call.ring_group) if call.ring_group else None
+        if (group is not None and group.no_answer.kind is not DestinationKind.HANGUP
+                and not self.legs[call.origin].is_fxs):
+            for port in list(call.ringing):
+                self._stop_ringing(port)
+            call.ringing = []
+            call.ring_group = ""
+            self.log.info("ring_group_no_answer", call=call.call_id, group=group.name,
+                          destination=str(group.no_answer))
+            self.deliver(call, call.origin, group.no_answer)
+            return
+        self._caller_fails(call, "busy", "no_answer", Disposition.NO_ANSWER)
 
     # ------------------------------------------------------------------ call records
     def _new_call(self, origin: int, direction: Direction, number: str, name: str) -> Call:
