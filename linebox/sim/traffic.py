@@ -254,8 +254,10 @@ class Traffic:
         elif name == "end":
             grown = box - self._box_at_start
             out["box_objects_grown"] = dict(grown.most_common(5))
-            out["live_calls"] = box.get(f"{Call.__module__}.{Call.__qualname__}", 0)
-            out["live_call_records"] = box.get(f"{CallRecord.__module__}.{CallRecord.__qualname__}", 0)
+            # Counted as growth since the start of the traffic: objects the same process held
+            # before (other scenarios, a test session's earlier tests) are not this run's leak.
+            out["live_calls"] = grown.get(f"{Call.__module__}.{Call.__qualname__}", 0)
+            out["live_call_records"] = grown.get(f"{CallRecord.__module__}.{CallRecord.__qualname__}", 0)
         del live
         if not self.p["trace_memory"]:
             return out
