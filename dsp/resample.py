@@ -1,8 +1,9 @@
 """Rational-ratio resampling with a polyphase windowed-sinc low-pass filter.
 
 Recordings that installers bring (44.1 kHz, 48 kHz, 16 kHz …) are converted to the box's
-8 kHz. The ratio is reduced to L/M; each output sample is one dot product of ``TAPS_PER_PHASE``
-input samples with one phase of a Kaiser-windowed sinc designed at L × the input rate, cut
+8 kHz. The ratio is reduced to L/M; each output sample is one dot product of a window of
+input samples (``TAPS_PER_PHASE`` × max(L, M) / L of them: longer when decimating) with one
+phase of a Kaiser-windowed sinc designed at L × the input rate, cut
 off at the lower of the two Nyquist frequencies: flat over the telephone band (to 3.4 kHz),
 nothing aliasing back into it.
 """
