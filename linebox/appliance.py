@@ -20,7 +20,6 @@ from board import BoardError
 from board.definitions import BoardDefinition, load_board
 from board.virtual.board import VirtualBoard
 from board.virtual.world import make_world
-from drivers import DriverError
 from drivers.alsa_audio import AlsaAudio
 from drivers.audio import AudioDevice
 from drivers.audiofile import read_audio
@@ -41,6 +40,7 @@ from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.media.mixer import Mixer
+from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.players import PlayerBank
 from linebox.storage import board_ports
 
@@ -93,25 +93,15 @@ def _open_store(db_path: str | Path, config: Config | None) -> ConfigStore:
     return store
 
 
-HOLD_MUSIC_DIR = Path("/usr/share/asterisk/moh")  # Debian's asterisk-moh-opsound-wav
+HOLD_MUSIC_DIR = Path("/usr/share/asterisk/moh")  # Debian's asterisk-moh-opsound-wav: the default class
 
 
-def load_hold_music(directory: Path = HOLD_MUSIC_DIR) -> np.ndarray | None:
-    """Music on hold, read once at start: the shortest WAV of ``directory`` (the least memory on
-    a Pi: every held port shares it), or None (held parties hear the hold tone)."""
-    log = EventLogger("engine")
-    files = sorted(directory.glob("*.wav"), key=lambda path: (path.stat().st_size, path.name))
-    for path in files:
-        try:
-            samples = read_audio(path)
-        except DriverError as exc:
-            log.warning("hold_music_unreadable", path=str(path), error=str(exc))
-            continue
-        if samples.size:
-            log.info("hold_music", path=str(path), seconds=round(samples.size / 8000.0, 1))
-            return samples.astype(np.float64)
-    log.info("hold_music", path="none", fallback="hold tone")
-    return None
+def music_library(db_path: str | Path, config: Config) -> MusicLibrary:
+    """Music-on-hold classes (firmware.media.music): ``default`` from Debian's library, others in
+    ``moh/<class>/`` next to the database; the default class and the queues' classes are read now."""
+    library = MusicLibrary(MusicLibrary.directories_of(HOLD_MUSIC_DIR, Path(db_path).parent / "moh"), read_audio)
+    library.load(queue.music for queue in config.queues)
+    return library
 
 
 def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, store: ConfigStore,
@@ -132,7 +122,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         loop.submit(lambda: switch.apply_config(stored))
 
     extension_changes = ExtensionChangeWriter(store.update, on_failure=put_back_stored_snapshot)
-    hold_music = load_hold_music()
+    music = music_library(db_path, snapshot)
+    hold_music = music.samples(DEFAULT_CLASS)  # held parties (flash.py) hear the default class
     switch = Switch(snapshot, port_is_fxs, plan, card, players, mixer, cdr_writer.submit, origin,
                     log=EventLogger("switch"), change_extension=extension_changes.submit,
                     hold_music=hold_music)
@@ -145,7 +136,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     queue_log = acd = acd_stats = None
     if acd_setup is not None:
         queue_log = open(Path(db_path).parent / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
-        acd = attach_acd(switch, acd_setup, Prompts.load(read_audio), hold_music, queue_log)
+        acd = attach_acd(switch, acd_setup, Prompts.load(read_audio), music, queue_log)
         acd_stats = attach_stats(acd, db_path)
     return Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes, acd, queue_log,
                      acd_stats)

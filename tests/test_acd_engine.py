@@ -61,14 +61,14 @@ def test_caller_hears_entry_prompt_then_music_agent_rings_hears_whisper_then_the
         run(app, 3.0)  # the first ring, then caller ID in the pause
         assert caller_id_names(phone_heard(app, ALICE, 6000)) == [("2125557788", "support")]
         run(app, 3.0)  # the prompt is over: music on hold
-        assert matches(far_end_heard(app, LINE_1, 1000), app.acd.hold_music) > MATCH
+        assert matches(far_end_heard(app, LINE_1, 1000), app.acd.music.samples("default")) > MATCH
         app.world.phone(PORT[ALICE]).offhook()
         talk(app, LINE_1)
         run(app, 1.0)
         whisper = prompts.whisper("700")
         assert matches(phone_heard(app, ALICE, 800), whisper) > MATCH  # beep, seven zero zero
         assert hears(phone_heard(app, ALICE, 800), LINE_1) < 0.01  # not the caller yet
-        assert matches(far_end_heard(app, LINE_1, 800), app.acd.hold_music) > MATCH
+        assert matches(far_end_heard(app, LINE_1, 800), app.acd.music.samples("default")) > MATCH
         run(app, whisper.size / 8000.0)
         talk(app, PORT[ALICE])
         run(app, 1.0)

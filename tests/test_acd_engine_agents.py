@@ -1,7 +1,8 @@
 """Agents on analog headsets, end to end on the virtual board: log in (agent number and PIN
 by DTMF, or straight from the agent's own extension), log out, pause with a reason code,
-unpause; each confirmed by a spoken prompt, refusals by the error beep; the queue_log
-lines (ADDMEMBER, REMOVEMEMBER, PAUSE, UNPAUSE) and what the ACD offers afterwards."""
+unpause, end wrap-up early (*49 or a hook flash after the call); each confirmed by a spoken
+prompt, refusals by the error beep; the queue_log lines (ADDMEMBER, REMOVEMEMBER, PAUSE,
+UNPAUSE) and what the ACD offers afterwards."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from acd_engine_helpers import (
     phone_heard,
     queue_config,
 )
-from features_helpers import LINE_1, PORT, dial, hang_up, inbound_call, office, run, state, switch_events
+from features_helpers import LINE_1, LINE_2, PORT, dial, flash, hang_up, inbound_call, office, run, state, switch_events
 
 from firmware.acdengine.agents import ENTRY_TIMEOUT_S, PAUSE_REASON_S
 from firmware.config.demo import demo_config
@@ -105,16 +106,17 @@ def test_pause_with_optional_reason_then_unpause(tmp_path, after_code, reason):
         login(app, ALICE, "1001")
         dial(app, ALICE, "*47", 0.5)
         if after_code is not None:
-            confirmation = dial_and_hear(app, ALICE, after_code, 1.0)
+            confirmation = dial_and_hear(app, ALICE, after_code, 2.0)
         else:
-            confirmation = dial_and_hear(app, ALICE, "", PAUSE_REASON_S + 0.5)
-        assert contains(confirmation, sentence(app, "beep")) > MATCH
+            confirmation = dial_and_hear(app, ALICE, "", PAUSE_REASON_S + 1.5)
+        spoken = ["dictate/paused", *([f"digits/{reason}"] if reason else [])]
+        assert contains(confirmation, sentence(app, *spoken)) > MATCH
         hang_up(app, ALICE)
         (pause,) = events_of(app, "PAUSE")
         assert pause[3] == "1001" and pause[5] == reason
         inbound_call(app, LINE_1, seconds=5.0)
         assert state(app, PORT[ALICE]) == "idle"  # paused: not offered
-        dial(app, ALICE, "*48", 1.0)
+        assert contains(dial_and_hear(app, ALICE, "*48", 1.5), sentence(app, "activated")) > MATCH
         (unpause,) = events_of(app, "UNPAUSE")
         assert unpause[3] == "1001"
         hang_up(app, ALICE)
@@ -127,3 +129,58 @@ def test_unpause_when_not_paused_is_refused(tmp_path):
         login(app, ALICE, "1001")
         assert contains(dial_and_hear(app, ALICE, "*48", 1.0), sentence(app, "beeperr")) > MATCH
         assert "not paused" in events.named("agent_feature_refused")[-1]["reason"]
+
+
+def _agent_talks_then_caller_hangs_up(app) -> None:
+    """Alice (agent 1001) answers a queue call; the caller hangs up: wrap-up starts, and
+    Alice, still off-hook, hears busy tone."""
+    login(app, ALICE, "1001")
+    inbound_call(app, LINE_1, seconds=5.0)
+    app.world.phone(PORT[ALICE]).offhook()
+    run(app, 5.0)
+    app.world.line(LINE_1).far_end_hangup()
+    run(app, 1.5)
+    assert app.acd.in_wrapup("1001") and state(app, PORT[ALICE]) == "failed"
+
+
+@pytest.mark.parametrize("how", ["feature_code", "hook_flash"])
+def test_agent_ends_wrapup_early_and_takes_the_next_call(tmp_path, how):
+    with office(tmp_path, config=queue_config(wrapup_s=60)) as app, switch_events("acd") as events:
+        _agent_talks_then_caller_hangs_up(app)
+        inbound_call(app, LINE_2, number="2125550000", seconds=3.0)
+        assert state(app, PORT[ALICE]) == "failed"  # 60 s of wrap-up: the new caller waits
+        start = app.switch.tick
+        if how == "hook_flash":
+            flash(app, ALICE, 1.5)
+        else:
+            hang_up(app, ALICE)
+            dial(app, ALICE, "*49", 1.5)
+        heard = phone_heard(app, ALICE, (app.switch.tick - start) * 20)
+        assert contains(heard, sentence(app, "activated")) > MATCH
+        (ready,) = events.named("agent_ready")
+        assert ready["agent"] == "1001" and ready["by"] == how
+        assert not app.acd.in_wrapup("1001")
+        hang_up(app, ALICE)
+        run(app, 0.5)
+        assert state(app, PORT[ALICE]) == "ringing"  # offered the waiting call at once
+
+
+def test_ready_code_outside_wrapup_is_refused(tmp_path):
+    with office(tmp_path, config=queue_config(wrapup_s=60)) as app, switch_events("acd") as events:
+        assert contains(dial_and_hear(app, ALICE, "*49", 1.0), sentence(app, "beeperr")) > MATCH
+        assert events.named("agent_feature_refused")[-1]["reason"] == "no agent logged in at this phone"
+        hang_up(app, ALICE)
+        login(app, ALICE, "1001")
+        assert contains(dial_and_hear(app, ALICE, "*49", 1.0), sentence(app, "beeperr")) > MATCH
+        assert "not in wrap-up" in events.named("agent_feature_refused")[-1]["reason"]
+
+
+def test_flash_during_the_call_is_not_taken_for_ready(tmp_path):
+    with office(tmp_path, config=queue_config(wrapup_s=60)) as app, switch_events("acd") as events:
+        login(app, ALICE, "1001")
+        inbound_call(app, LINE_1, seconds=5.0)
+        app.world.phone(PORT[ALICE]).offhook()
+        run(app, 5.0)
+        flash(app, ALICE, 1.0)  # a consultation: the caller is put on hold, Alice hears dial tone
+        assert events.named("agent_ready") == []
+        assert app.acd.core.agents["1001"].state == "oncall"

@@ -1,8 +1,10 @@
-"""Agents on analog headsets: log in, log out, pause and unpause by feature code.
+"""Agents on analog headsets: log in, log out, pause, unpause and end wrap-up early, by
+feature code or hook flash.
 
 The feature codes (``FeatureCodes``: agent_login *45, agent_logout *46, agent_pause *47,
-agent_unpause *48) reach :class:`AgentDesk` through ``ExtensionFeatures.service_codes``.
-Each is confirmed by a spoken prompt (Debian's Asterisk recordings):
+agent_unpause *48, agent_ready *49) reach :class:`AgentDesk` through
+``ExtensionFeatures.service_codes``. Each is confirmed by a spoken prompt (Debian's Asterisk
+recordings):
 
 ========  =====================================================================
 ``*45``   "agent number" (``agent-user``), the agent id then ``#``; if the agent has
@@ -12,14 +14,19 @@ Each is confirmed by a spoken prompt (Debian's Asterisk recordings):
           ``agent-incorrect``; already logged in ``agent-alreadyon``.
 ``*46``   logs out the agent logged in at this phone: ``agent-loggedoff``.
 ``*47``   pause; one more digit within ``PAUSE_REASON_S`` is the reason code (``#`` or
-          nothing: no reason); confirmed by a beep.
-``*48``   unpause: a beep.
+          nothing: no reason); confirmed by "paused" and the reason digit.
+``*48``   unpause: "activated".
+``*49``   ends wrap-up now (ready for the next call): "activated".
+flash     after an ACD call, while the agent is in wrap-up and the phone is still off-hook
+          (hearing busy tone: the caller hung up), a hook flash ends wrap-up like
+          ``*49`` — a headset agent never has to hang up to take the next call. A flash
+          during a call keeps its usual meaning (hold, transfer: ``flash.py``).
 ========  =====================================================================
 
-Anything refused (no agent at this phone, not paused…) gives the error beep
-(``beeperr``) and the reason in the log. The agent is logged in at the phone they dialled
-from: offers ring that port. A digit entry left unfinished for ``ENTRY_TIMEOUT_S`` ends
-with ``agent-incorrect``. After the confirmation the phone hears silence until on-hook.
+Anything refused (no agent at this phone, not paused, not in wrap-up…) gives the error
+beep (``beeperr``) and the reason in the log. The agent is logged in at the phone they
+dialled from: offers ring that port. A digit entry left unfinished for ``ENTRY_TIMEOUT_S``
+ends with ``agent-incorrect``. After the confirmation the phone hears silence until on-hook.
 """
 
 from __future__ import annotations
@@ -69,7 +76,7 @@ class AgentDesk:
     def codes(self) -> dict:
         """Handlers for ``ExtensionFeatures.service_codes``."""
         return {"agent_login": self._login, "agent_logout": self._logout,
-                "agent_pause": self._pause, "agent_unpause": self._unpause}
+                "agent_pause": self._pause, "agent_unpause": self._unpause, "agent_ready": self._ready}
 
     # ------------------------------------------------------------------ prompts
     def _say(self, port: int, names: list[str], done: bool = True) -> None:
@@ -149,7 +156,7 @@ class AgentDesk:
             self._refuse(port, "agent_pause", str(exc))
             return
         self.log.info("agent_pause", port=port, agent=agent_id, reason=reason)
-        self._say(port, ["beep"])
+        self._say(port, ["dictate/paused", *([f"digits/{reason}"] if reason.isdigit() else [])])
 
     def _unpause(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
         agent_id = self.service.agent_at(leg.port)
@@ -162,7 +169,32 @@ class AgentDesk:
             self._refuse(leg.port, "agent_unpause", str(exc))
             return
         self.log.info("agent_unpause", port=leg.port, agent=agent_id)
-        self._say(leg.port, ["beep"])
+        self._say(leg.port, ["activated"])
+
+    def _ready(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
+        agent_id = self.service.agent_at(leg.port)
+        if agent_id is None:
+            self._refuse(leg.port, "agent_ready", "no agent logged in at this phone")
+            return
+        self._end_wrapup(leg.port, agent_id, "feature_code")
+
+    def _end_wrapup(self, port: int, agent_id: str, how: str) -> None:
+        try:
+            self.service.core.wrapup_end(agent_id, self.service.now())
+        except FirmwareError as exc:
+            self._refuse(port, "agent_ready", str(exc))
+            return
+        self.log.info("agent_ready", port=port, agent=agent_id, by=how)
+        self._say(port, ["activated"])
+
+    def on_flash(self, port: int) -> bool:
+        """A hook flash after an ACD call, in wrap-up, ends it (True: the flash was taken)."""
+        agent_id = self.service.agent_at(port)
+        leg = self.sw.legs[port]
+        if agent_id is None or leg.leg is not Leg.FAILED or not self.service.in_wrapup(agent_id):
+            return False
+        self._end_wrapup(port, agent_id, "hook_flash")
+        return True
 
     # ------------------------------------------------------------------ digit entry
     def on_digit(self, port: int, digit: str) -> bool:

@@ -13,7 +13,9 @@ Sentences (Asterisk's ``app_queue`` wording, from its own recordings):
   "N minutes" (whole minutes, rounded up, as Asterisk announces it);
 - periodic: ``queue-periodic-announce``; thanks: ``queue-thankyou``;
 - agent confirmations: ``agent-loginok``, ``agent-loggedoff``, ``agent-incorrect``,
-  ``agent-alreadyon``, ``agent-user`` (enter your agent number), ``agent-pass`` (password);
+  ``agent-alreadyon``, ``agent-user`` (enter your agent number), ``agent-pass`` (password),
+  ``dictate/paused`` ("paused", then the reason digit), ``activated`` (unpaused, or wrap-up
+  ended: ready for calls);
 - the whisper to an agent who answers a queue call: a beep, then the queue's number digit
   by digit when it has one (short: under two seconds for a three-digit number).
 
@@ -41,6 +43,7 @@ WORDS = (
     "queue-thereare", "queue-callswaiting", "queue-youarenext", "queue-holdtime", "queue-minutes",
     "queue-minute", "queue-less-than", "queue-thankyou", "queue-periodic-announce", "agent-loginok",
     "agent-loggedoff", "agent-incorrect", "agent-alreadyon", "agent-user", "agent-pass", "beep", "beeperr",
+    "dictate/paused", "activated",
 )
 NUMBER_WORDS = tuple(f"digits/{n}" for n in (*range(20), 20, 30, 40, 50, 60, 70, 80, 90))
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import random
 from typing import TextIO
 
-import numpy as np
-
 from drivers.logs import EventLogger
 from firmware.acd.core import AcdCore
 from firmware.acd.queue_log import QueueLogWriter
@@ -22,16 +20,17 @@ from firmware.acdengine.announcements import Prompts
 from firmware.acdengine.service import QueueService
 from firmware.acdengine.setup import AcdSetup
 from firmware.config.model import DestinationKind
+from firmware.media.music import MusicLibrary
 
 
-def attach_acd(switch, setup: AcdSetup, prompts: Prompts, hold_music: np.ndarray | None,
+def attach_acd(switch, setup: AcdSetup, prompts: Prompts, music: MusicLibrary,
                queue_log: TextIO | None, seed: int = 0) -> QueueService:
     """The queue service, attached to ``switch`` (see module docstring)."""
     log = EventLogger("acd")
     listeners = [QueueLogWriter(queue_log)] if queue_log is not None else []
     core = AcdCore(setup.acd, random.Random(seed), listeners=listeners, log=log,
                    start=switch.now().timestamp())
-    service = QueueService(switch, core, setup, prompts, hold_music, log)
+    service = QueueService(switch, core, setup, prompts, music, log)
     service.desk = AgentDesk(service, log)
     switch.services = {**switch.services, DestinationKind.QUEUE: service}
     switch.attached.append(service)

@@ -8,7 +8,8 @@ engine's audio clock (``now = origin + tick × 20 ms``, epoch seconds for the qu
 
 1. ``take``: the call joins the queue (``call_arrived`` with its caller ID); a refused join
    (joinempty, full) goes to the queue's destination. The caller hears the position
-   announcement, then music on hold (looped, one shared buffer).
+   announcement, then the queue's music class (``firmware.media.music``: looped, one shared
+   buffer per class; or the ringback tone).
 2. every tick: ``AcdCore.tick`` gives offers (ring the agent's phone through
    ``Switch.ring_for``, the caller-ID name shown is the queue's name), ring timeouts (stop
    ringing) and exits (max wait, leave-when-empty: the caller goes to the destination
@@ -35,6 +36,7 @@ import numpy as np
 from drivers.logs import EventLogger
 from dsp.callerid import CallerId
 from firmware import FirmwareError
+from firmware.acd.agent_state import AgentState
 from firmware.acd.core import AcdCore, Exit
 from firmware.acd.model import Destination as AcdDestination
 from firmware.acd.model import DestinationKind as AcdKind
@@ -45,6 +47,8 @@ from firmware.acdengine.setup import AcdSetup
 from firmware.cdr import HangupBy
 from firmware.config.model import Destination, DestinationKind
 from firmware.engine.calls import Call, Leg
+from firmware.media.featuretones import hold_tone
+from firmware.media.music import RINGBACK_CLASS, MusicLibrary
 
 TICK_S = 0.02
 
@@ -77,12 +81,12 @@ class QueueService:
     """Queue callers on the engine, and agents' phones (see module docstring)."""
 
     def __init__(self, switch, core: AcdCore, setup: AcdSetup, prompts: Prompts,
-                 hold_music: np.ndarray | None, log: EventLogger | None = None) -> None:
+                 music: MusicLibrary, log: EventLogger | None = None) -> None:
         self.sw = switch
         self.core = core
         self.setup = setup.validate()
         self.prompts = prompts
-        self.hold_music = hold_music if hold_music is not None and hold_music.size else np.zeros(160)
+        self.music = music  # classes named by the queues, loaded before they are used
         self.log = log or EventLogger("acd")
         self.callers: dict[str, QueueCaller] = {}  # ACD call id -> caller
         self.by_call: dict[int, QueueCaller] = {}  # switch call id -> caller
@@ -134,8 +138,21 @@ class QueueService:
 
     def _hold(self, caller: QueueCaller) -> None:
         caller.phase = Phase.HOLD
-        self.sw.players.play_samples(caller.line_port, self.hold_music, loop=True)
-        self.sw.mixer.listen_player(caller.line_port, caller.line_port)
+        self._play_music(caller)
+
+    def _play_music(self, caller: QueueCaller) -> None:
+        """The queue's music class (music.py): recorded music, the ringback tone, or the hold tone
+        when no music could be loaded."""
+        name = self.setup.queue(caller.queue).music
+        players, port = self.sw.players, caller.line_port
+        samples = None if name == RINGBACK_CLASS else self.music.samples(name)
+        if name == RINGBACK_CLASS:
+            players.play_tone(port, self.sw.plan.ringback)
+        elif samples is not None:
+            players.play_samples(port, samples, loop=True)
+        else:
+            players.play_tone(port, hold_tone(self.sw.plan))
+        self.sw.mixer.listen_player(port, port)
 
     def _announce(self, caller: QueueCaller, with_hold_time: bool) -> None:
         position = self.core.position(caller.acd_id)
@@ -248,8 +265,7 @@ class QueueService:
         # The switch bridged them; the caller keeps the music until the whisper is over.
         mixer, players = self.sw.mixer, self.sw.players
         mixer.isolate(caller.line_port)
-        players.play_samples(caller.line_port, self.hold_music, loop=True)
-        mixer.listen_player(caller.line_port, caller.line_port)
+        self._play_music(caller)
         players.play_samples(port, self.prompts.whisper(self.setup.queue(caller.queue).number))
         mixer.listen_player(port, port)
         self.log.info("agent_answered", call=call.call_id, agent=agent_id, port=port, queue=caller.queue)
@@ -356,6 +372,14 @@ class QueueService:
             self._stop_offer(offer)
         self.agent_ports.pop(agent_id, None)
         self._busy.discard(agent_id)
+
+    def in_wrapup(self, agent_id: str) -> bool:
+        agent = self.core.agents.get(agent_id)
+        return agent is not None and agent.state is AgentState.WRAP_UP
+
+    def on_flash(self, port: int) -> bool:
+        """A hook flash of an agent in wrap-up ends it (agents.py); others go to the switch."""
+        return self.desk is not None and self.desk.on_flash(port)
 
     def on_digit(self, port: int, digit: str) -> bool:
         """Agent prompts (agents.py) and queue callers' exit keys take their digits."""

@@ -24,6 +24,7 @@ class QueueSettings:
     announce_hold_time: bool = False  # add the estimated hold time to the position
     periodic_announce_s: float = 0.0  # queue-periodic-announce every N seconds; 0 = off
     callback: bool = False  # callers may press * to be called back (callbacks.py)
+    music: str = "default"  # music-on-hold class (firmware.media.music)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class AcdSetup:
                 raise FirmwareError(f"acd: agent {agent_id}: pin must be digits")
         return self
 
+    def music_classes(self) -> set[str]:
+        return {settings.music for settings in self.queues.values()}
+
     def queue(self, name: str) -> QueueSettings:
         return self.queues.get(name, QueueSettings())
 
@@ -71,7 +75,7 @@ def setup_from_config(config: Config) -> AcdSetup | None:
     if core is None:
         return None
     queues = {queue.name: QueueSettings(queue.number, float(queue.announce_position_s), queue.announce_hold_time,
-                                        float(queue.periodic_announce_s), queue.callback.enabled)
+                                        float(queue.periodic_announce_s), queue.callback.enabled, queue.music)
               for queue in config.queues}
     agents = {agent.id: AgentSeat(agent.extension, agent.pin) for agent in config.agents}
     return AcdSetup(core, queues, agents).validate()

@@ -95,6 +95,9 @@ class AcdStats:
             self.history.submit(rows)
         self._forget(bucket - KEEP_BUCKETS)
 
+    def on_flash(self, port: int) -> bool:
+        return False
+
     def on_digit(self, port: int, digit: str) -> bool:
         return False
 

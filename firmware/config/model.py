@@ -362,6 +362,7 @@ class FeatureCodes:
     agent_logout: str = "*46"
     agent_pause: str = "*47"
     agent_unpause: str = "*48"
+    agent_ready: str = "*49"
 
 
 FEATURES_WITH_ARGUMENT = ("forward_always", "forward_busy", "forward_no_answer", "directed_pickup")

@@ -198,7 +198,8 @@ class Switch:
             self.on_digit(port, str(event.digit))
         elif isinstance(event, HookFlash):
             self.log.info("hook_flash", port=port, ms=event.ms, leg=leg.leg)
-            self.flash.on_flash(leg)
+            if not any(service.on_flash(port) for service in self.attached):
+                self.flash.on_flash(leg)
         elif isinstance(event, RingStart):
             self._line_rings(leg)
         elif isinstance(event, RingQualified) and leg.leg is Leg.INCOMING:
