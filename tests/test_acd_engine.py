@@ -31,11 +31,13 @@ from features_helpers import (
     office,
     records,
     run,
+    sine,
     state,
     switch_events,
     talk,
 )
 
+from board.virtual.pstn import FarEnd
 from dsp.callerid_fsk import CallerIdReceiver
 from firmware.config.model import Destination, DestinationKind
 
@@ -132,6 +134,40 @@ def test_max_wait_sends_the_caller_to_the_overflow_extension(tmp_path):
         talk(app, LINE_1)
         run(app, 1.0)
         assert hears(phone_heard(app, "201", 500), LINE_1) > 0.5
+
+
+def test_max_wait_sends_the_caller_to_an_outside_number_on_another_line(tmp_path):
+    overflow = Destination(DestinationKind.OUTSIDE, "912125551234")  # an answering service
+    config = queue_config(max_wait_s=12, overflow=overflow)
+    config = replace(config, security=replace(config.security, trunk_to_trunk_allowed=True))
+    with office(tmp_path, config=config) as app, switch_events("acd") as events:
+        app.world.line(LINE_2).script_outgoing(outcome="answer", answer_after_ms=500, digits=11,
+                                               far_end=FarEnd(np.tile(sine(700.0), 60)))
+        inbound_call(app, LINE_1, seconds=5.0)
+        run(app, 6.0)
+        assert state(app, LINE_2) == "idle"  # 11 s of waiting: still in the queue
+        run(app, 10.0)
+        (timeout,) = events_of(app, "EXITWITHTIMEOUT")
+        assert timeout[2] == "support"
+        (leaves,) = events.named("queue_leaves")
+        assert leaves["destination"] == "outside 912125551234"
+        assert app.world.line(LINE_2).dialled == "12125551234"  # the prefix stays in the box
+        assert state(app, LINE_1) == state(app, LINE_2) == "connected"
+        talk(app, LINE_1)
+        run(app, 1.0)
+        assert hears(far_end_heard(app, LINE_2), LINE_1) > 0.9  # the answering service hears the caller
+
+
+def test_outside_overflow_is_refused_when_trunk_to_trunk_is_off_at_run_time(tmp_path):
+    overflow = Destination(DestinationKind.OUTSIDE, "912125551234")
+    config = queue_config(max_wait_s=5, overflow=overflow)
+    allowed = replace(config, security=replace(config.security, trunk_to_trunk_allowed=True))
+    with office(tmp_path, config=allowed) as app, switch_events("switch") as events:
+        app.switch.apply_config(config)  # switched off after the queue was set up
+        inbound_call(app, LINE_1, seconds=12.0)
+        (refused,) = events.named("destination_refused")
+        assert "trunk_to_trunk" in refused["reason"]
+        assert app.world.line(LINE_2).dialled == "" and state(app, LINE_2) == "idle"
 
 
 def test_an_agent_on_another_call_is_busy_for_the_queue(tmp_path):

@@ -45,6 +45,7 @@ from firmware.acdengine.announcements import Prompts
 from firmware.acdengine.callbacks import CALLBACK_KEY, Callbacks
 from firmware.acdengine.setup import AcdSetup
 from firmware.cdr import HangupBy
+from firmware.config.acd import config_destination
 from firmware.config.model import Destination, DestinationKind
 from firmware.engine.calls import Call, Leg
 from firmware.media.featuretones import hold_tone
@@ -346,16 +347,14 @@ class QueueService:
         self.sw.deliver(caller.call, caller.line_port, target)
 
     def _switch_destination(self, destination: AcdDestination) -> Destination:
-        if destination.kind is AcdKind.VOICEMAIL:
-            return Destination(DestinationKind.VOICEMAIL, destination.target)
-        if destination.kind is AcdKind.IVR:
-            return Destination(DestinationKind.IVR, destination.target)
-        if destination.kind is AcdKind.NUMBER and destination.target in self.sw.config.internal_numbers():
-            kind = DestinationKind.EXTENSION if self.sw.config.extension(destination.target) else DestinationKind.RING_GROUP
-            return Destination(kind, destination.target)
-        if destination.kind is AcdKind.NUMBER:
-            self.log.warning("queue_overflow_outside_unsupported", number=destination.target)
-        return Destination(DestinationKind.HANGUP, "")
+        """The configuration's destination for a core destination (``firmware.config.acd``): an
+        internal number that is a ring group's rings the group; an outside number goes out on a
+        line through ``Switch.deliver`` (trunk-to-trunk rules checked there)."""
+        target = config_destination(destination)
+        if target.kind == DestinationKind.EXTENSION and self.sw.config.extension(target.name) is None \
+                and target.name in self.sw.config.internal_numbers():
+            return Destination(DestinationKind.RING_GROUP, target.name)
+        return target
 
     # ------------------------------------------------------------------ agents (agents.py)
     def agent_at(self, port: int) -> str | None:

@@ -25,13 +25,27 @@ configuration              core (:mod:`firmware.acd.model`)
 ``agents[].queues``        ``AgentConfig.queues`` {queue: penalty}
 =========================  ======================================================
 
-Destinations: the core knows queue, voicemail, ivr, number and hangup. A configuration
-``extension`` destination becomes the core's ``number`` kind with the extension number as
-target (the configuration never sends queue callers to outside numbers), and
-:func:`config_destination` turns a core destination back into the configuration's, which
-is what the call engine routes. Announcements, music and agent PINs are the engine's
-business and are not part of the core's configuration. A configuration without queues
-has no ACD: :func:`acd_config` returns None for it (the core needs at least one queue).
+Destinations: the core knows queue, voicemail, ivr, number and hangup; its ``number``
+target is opaque to it. Both the configuration's ``extension`` and ``outside`` kinds become
+``number``, told apart by a marker on the target, so the round trip is exact:
+
+=========================================  ===========================================
+configuration                              core
+=========================================  ===========================================
+``{kind: queue|voicemail|ivr, name: N}``   same kind, target ``N``
+``{kind: extension, name: '201'}``         ``number``, target ``201``
+``{kind: outside, name: '90612345678'}``   ``number``, target ``outside:90612345678``
+``{kind: hangup}``                         ``hangup``, target ``''``
+=========================================  ===========================================
+
+An extension number is 2-6 digits and never contains ``:``, so a target that starts with
+:data:`OUTSIDE_TARGET` is always an outside number (digits as dialled, outside prefix
+included). :func:`config_destination` turns any core destination back into the
+configuration's, which is what the call engine routes (``Switch.deliver``).
+
+Announcements, music and agent PINs are the engine's business and are not part of the
+core's configuration. A configuration without queues has no ACD: :func:`acd_config`
+returns None for it (the core needs at least one queue).
 """
 
 from __future__ import annotations
@@ -50,10 +64,14 @@ _TO_CORE = {
     DestinationKind.HANGUP: AcdKind.HANGUP,
 }
 _FROM_CORE = {core: kind for kind, core in _TO_CORE.items()}
+OUTSIDE_TARGET = "outside:"
+"""Marks an outside number among the core's ``number`` targets (the others are extensions)."""
 
 
 def acd_destination(destination: Destination) -> AcdDestination:
     """The core's form of a queue's overflow or exit destination."""
+    if destination.kind == DestinationKind.OUTSIDE:
+        return AcdDestination(AcdKind.NUMBER, OUTSIDE_TARGET + destination.name)
     kind = _TO_CORE.get(destination.kind)
     if kind is None:
         raise FirmwareError(f"acd: a queue cannot send callers to a {destination.kind}")
@@ -62,6 +80,11 @@ def acd_destination(destination: Destination) -> AcdDestination:
 
 def config_destination(destination: AcdDestination) -> Destination:
     """The configuration's form of a destination the core hands back (exits, refused joins)."""
+    if destination.kind is AcdKind.NUMBER and destination.target.startswith(OUTSIDE_TARGET):
+        number = destination.target.removeprefix(OUTSIDE_TARGET)
+        if not number:
+            raise FirmwareError(f"acd: destination {destination} names no outside number")
+        return Destination(DestinationKind.OUTSIDE, number)
     kind = _FROM_CORE[destination.kind]
     return Destination(kind) if kind == DestinationKind.HANGUP else Destination(kind, destination.target)
 

@@ -50,6 +50,7 @@ from firmware.config.model import (
 )
 from firmware.dialplan import DigitMap
 from firmware.schedule import WEEKDAYS, Holiday, Schedule, TimeRange, zone_info
+from firmware.tollguard import MAX_EXTERNAL_DIGITS
 
 FORMAT_VERSION = 1
 """``linebox_config:`` at the top of a YAML export: the layout of the file, not the schema."""
@@ -79,6 +80,9 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 EXTENSION_RE = re.compile(r"[1-9][0-9]{1,5}")
 PHONE_RE = re.compile(r"[0-9]{1,20}")
 PREFIX_RE = re.compile(r"[0-9]{0,2}")
+OUTSIDE_NUMBER_RE = re.compile(rf"[0-9]{{1,{2 + MAX_EXTERNAL_DIGITS}}}")
+"""An ``outside`` destination: the outside prefix (PREFIX_RE) and an external number, digits only
+(the toll guard classifies digits; ``*`` and ``#`` are never part of a number it allows)."""
 FEATURE_CODE_RE = re.compile(r"[*#][0-9*#]{1,4}")
 LANGUAGE_RE = re.compile(r"[a-z]{2}(_[A-Z]{2})?")
 AGENT_ID_RE = re.compile(r"[0-9]{1,8}")
@@ -86,7 +90,7 @@ PIN_RE = re.compile(r"[0-9]{4,8}")
 SKILL_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 DTMF_KEYS = "0123456789*#"
 QUEUE_DESTINATIONS = (DestinationKind.QUEUE, DestinationKind.VOICEMAIL, DestinationKind.IVR,
-                      DestinationKind.EXTENSION, DestinationKind.HANGUP)
+                      DestinationKind.EXTENSION, DestinationKind.HANGUP, DestinationKind.OUTSIDE)
 """Where a queue may send its callers (the ACD core has no ring groups)."""
 WITHHELD = "withheld"
 """Route caller-ID pattern matching calls without a number (private, unavailable, none)."""
@@ -254,6 +258,9 @@ def _destination(raw: Any, path: str) -> Destination:
         return Destination(kind)
     if kind == DestinationKind.EXTENSION or kind == DestinationKind.VOICEMAIL:
         name = check_text(name, r.at("name"), EXTENSION_RE, "an extension number")
+    elif kind == DestinationKind.OUTSIDE:
+        name = check_text(name, r.at("name"), OUTSIDE_NUMBER_RE,
+                          f"an outside number (digits only, 1-{2 + MAX_EXTERNAL_DIGITS}, outside prefix included)")
     else:
         name = check_text(name, r.at("name"), NAME_RE, "a name (letters, digits, _ . -; up to 32)")
     return Destination(kind, name)

@@ -83,6 +83,7 @@ class DestinationKind(StrEnum):
     QUEUE = "queue"
     VOICEMAIL = "voicemail"
     HANGUP = "hangup"
+    OUTSIDE = "outside"  # an outside number, digits as dialled (outside prefix included)
 
 
 class RingStrategy(StrEnum):
@@ -207,7 +208,8 @@ class Extension:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a call goes: a kind and a name (extension number, group/IVR/queue name, mailbox)."""
+    """Where a call goes: a kind and a name (extension number, group/IVR/queue name, mailbox,
+    or for ``outside`` the number as an extension would dial it, outside prefix included)."""
 
     kind: DestinationKind
     name: str = ""

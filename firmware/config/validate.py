@@ -13,6 +13,9 @@ checked against itself and against the board (which firmware learns through a
 - trunk groups named by ``dialplan.trunk_group`` (when lines exist) and by extensions
   have at least one line;
 - ring-group members, route lines, schedules and destinations exist (queues among them);
+  an ``outside`` destination (:mod:`firmware.config.outside`) needs trunk-to-trunk
+  allowed, a number of a known class that is neither internal nor an emergency number
+  (premium only with ``security.allow_premium``), and a line to leave on;
   destinations of kinds whose tables arrive later (ivr) are checked by hooks the
   composition root passes (a hook may also replace the queue check);
 - queues: unique names, numbers clear of extensions and ring groups, overflow and exit
@@ -42,6 +45,7 @@ from firmware.config.model import (
     DestinationKind,
     PortKind,
 )
+from firmware.config.outside import outside_destination_problem
 from firmware.dialplan import EXTERNAL_CLASSES, DigitMap, MatchState
 from firmware.tollguard import NumberClass, may_dial
 
@@ -67,6 +71,11 @@ def _destination_problem(config: Config, destination: Destination,
     if kind in checks:
         problem = checks[kind](config, name)
         return None if problem is None else f"{kind} {name}: {problem}"
+    if kind == DestinationKind.OUTSIDE:
+        problem = outside_destination_problem(config, name)
+        if problem is None and not config.lines:  # with lines, dialplan.trunk_group is checked
+            problem = f"outside {name}: no lines are configured (the call would have no line to leave on)"
+        return problem
     if kind == DestinationKind.EXTENSION and config.extension(name) is None:
         return f"extension {name} does not exist"
     if kind == DestinationKind.RING_GROUP and config.ring_group(name) is None:

@@ -59,6 +59,7 @@ from firmware.config.model import (
     Dialling,
     DisconnectMethod,
 )
+from firmware.config.outside import may_send_outside
 from firmware.dialplan import DialKind, DialResult, DigitCollector, MatchState
 from firmware.engine.calls import IN_CALL, Call, Direction, Leg, PortLeg
 from firmware.engine.callwaiting import CallWaiting
@@ -71,7 +72,7 @@ from firmware.media.mixer import Mixer
 from firmware.media.players import PlayerBank
 from firmware.routing import route_inbound
 from firmware.schedule import is_open
-from firmware.tollguard import may_dial
+from firmware.tollguard import may_bridge_trunks, may_dial
 
 TICK_MS = 20
 RING_NO_ANSWER_S = 60  # an unanswered internal or inbound call gives up after a minute
@@ -502,8 +503,11 @@ class Switch:
 
     # ------------------------------------------------------------------ outside calls
     def _call_outside(self, call: Call, extension, digits: str) -> None:
-        after_hours = self._after_hours()
-        decision = may_dial(self.config, extension, digits, after_hours)
+        """Toll guard, line, seize, dial, bridge; ``extension`` None: a destination, no class applies."""
+        if extension is None:
+            decision = may_send_outside(self.config, digits)
+        else:
+            decision = may_dial(self.config, extension, digits, self._after_hours())
         call.explanation = (decision.reason,)
         self.log.info("toll_guard", call=call.call_id, allowed=decision.allowed, reason=decision.reason)
         # (scenario fix) a refused call's record names the number tried: a toll-fraud audit needs it.
@@ -628,6 +632,8 @@ class Switch:
             self._ring_group_or_targets(call, destination.name, self._targets_of(destination.name))
         elif destination.kind is DestinationKind.HANGUP:
             self._end_call(call, HangupBy.SYSTEM, "route_hangup", Disposition.FAILED)
+        elif destination.kind is DestinationKind.OUTSIDE:
+            self.send_outside(call, destination.name)
         else:
             service = self.services.get(destination.kind)
             if service is not None and service.take(call, line_port, destination.name):
@@ -635,6 +641,28 @@ class Switch:
             self.log.warning("destination_unavailable", call=call.call_id, destination=str(destination),
                              reason="no such service on this box" if service is None else "service refused the call")
             self._caller_fails(call, "congestion", "destination_unavailable", Disposition.FAILED)
+
+    def send_outside(self, call: Call, digits: str) -> None:
+        """Sends ``call`` to an outside number (a destination of kind outside; ``digits`` with the
+        outside prefix) on a line of ``dialplan.trunk_group``, by the rules of
+        :mod:`firmware.config.outside`, asked again now: the snapshot may have changed since."""
+        toll = may_send_outside(self.config, digits)
+        from_phone = self.legs[call.origin].is_fxs  # e.g. an extension that dialled a queue
+        bridge = toll if from_phone else may_bridge_trunks(self.config)  # a line sent out on another
+        refusal = toll if bridge.allowed else bridge
+        call.destination = toll.number or digits
+        if not refusal.allowed:
+            self.log.warning("destination_refused", call=call.call_id, destination=f"outside {digits}",
+                             reason=refusal.reason)
+            self._caller_fails(call, "congestion", "destination_refused", Disposition.FAILED)
+            return
+        if from_phone:
+            call.direction = Direction.OUTBOUND
+        self.players.stop(call.origin)  # e.g. a queue's music
+        self.mixer.isolate(call.origin)
+        self.players.play_tone(call.origin, self.plan.ringback)  # until the line is bridged
+        self.mixer.listen_player(call.origin, call.origin)
+        self._call_outside(call, None, digits)
 
     def _line_polarity_reversal(self, leg: PortLeg) -> None:
         call = leg.call
