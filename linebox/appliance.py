@@ -27,7 +27,10 @@ from drivers.link import LinkConfig
 from drivers.logs import EventLogger
 from drivers.ports import LineCard, open_line_card
 from dsp.toneplans import get_plan
-from firmware.acdengine import Prompts, QueueService, attach_acd
+from firmware import FirmwareError
+from firmware.acdengine import AcdSetup, Prompts, QueueService, attach_acd
+from firmware.acdengine.announcements import PROMPT_DIR
+from firmware.acdengine.live import AcdFollower
 from firmware.acdengine.setup import setup_from_config
 from firmware.acdengine.stats import AcdStats, attach_stats
 from firmware.cdr import CdrStore
@@ -131,15 +134,29 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     loop = MediaLoop(audio, card, switch, detectors, players, mixer, time.perf_counter,
                      sync_commands=sync_commands)
     store.subscribe(lambda new_config: loop.submit(lambda: switch.apply_config(new_config)))
-    # The ACD, built once from the snapshot at start (queue and agent changes apply at the next start).
+    app = Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes)
     acd_setup = setup_from_config(snapshot)
-    queue_log = acd = acd_stats = None
+    try:
+        prompts = Prompts.load(read_audio)  # read once, here: never on the media loop
+    except FirmwareError:
+        if acd_setup is not None:
+            raise
+        prompts = None  # no queues yet: a configuration that adds one is refused by the ACD (logged)
+
+    def start_acd(setup: AcdSetup) -> QueueService:
+        """The ACD of a snapshot with queues: at start, or when the first queue is stored."""
+        if prompts is None:
+            raise FirmwareError(f"acd: the recorded prompts ({PROMPT_DIR}) could not be read")
+        app.queue_log = open(Path(db_path).parent / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        app.acd = attach_acd(switch, setup, prompts, music, app.queue_log)
+        app.acd_stats = attach_stats(app.acd, db_path)
+        return app.acd
+
     if acd_setup is not None:
-        queue_log = open(Path(db_path).parent / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
-        acd = attach_acd(switch, acd_setup, Prompts.load(read_audio), music, queue_log)
-        acd_stats = attach_stats(acd, db_path)
-    return Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes, acd, queue_log,
-                     acd_stats)
+        start_acd(acd_setup)
+    # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
+    store.subscribe(AcdFollower(loop.submit, music, start_acd, service=app.acd).config_stored)
+    return app
 
 
 def open_virtual_appliance(

@@ -19,7 +19,19 @@ from acd_engine_helpers import (
     phone_heard,
     queue_config,
 )
-from features_helpers import LINE_1, LINE_2, PORT, dial, flash, hang_up, inbound_call, office, run, state, switch_events
+from features_helpers import (
+    LINE_1,
+    LINE_2,
+    PORT,
+    dial,
+    flash,
+    hang_up,
+    inbound_call,
+    office,
+    run,
+    state,
+    switch_events,
+)
 
 from firmware.acdengine.agents import ENTRY_TIMEOUT_S, PAUSE_REASON_S
 from firmware.config.demo import demo_config

@@ -6,7 +6,8 @@ defines the strategies, skills, statistics and queue_log events.
 
 Modules: ``model`` (configuration and values), ``agent_state`` (agent state machine),
 ``waiting`` (waiting calls, positions, callbacks, abandon-resume, estimated wait),
-``strategies`` and ``router`` (the decision and its trace), ``core`` (the event API),
+``strategies`` and ``router`` (the decision and its trace), ``core`` (the event API) with
+``core_types`` (its results and timer kinds) and ``reconfigure`` (live configuration changes),
 ``events``, ``stats``, ``queue_log``, ``erlang`` (Erlang C/A) and ``simulate``.
 """
 
@@ -27,6 +28,7 @@ from firmware.acd.model import (
     SkillSelection,
     Strategy,
 )
+from firmware.acd.reconfigure import Reconfigured
 from firmware.acd.router import RouteTrace
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "OfferFailure",
     "OfferKind",
     "QueueConfig",
+    "Reconfigured",
     "RelaxStep",
     "RouteTrace",
     "SkillSelection",

@@ -98,6 +98,8 @@ class Agent:
         "activity",
         "activity_since",
         "activity_queue",
+        "logout_after_work",
+        "removed",
     )
 
     def __init__(self, config: AgentConfig, member_index: dict[str, int], start: float = 0.0) -> None:
@@ -127,6 +129,10 @@ class Agent:
         self.activity = AgentState.LOGGED_OUT.value
         self.activity_since = start
         self.activity_queue = ""
+        # Set by a reconfiguration that leaves a working agent without queues (or removes the
+        # agent): logged out when the call and wrap-up end; ``removed`` drops the agent then.
+        self.logout_after_work = False
+        self.removed = False
 
     @property
     def routable(self) -> bool:

@@ -21,6 +21,8 @@ The engine tells the core what happened:
 ``caller_pressed_key``          returns the queue's exit destination for that key
 ``callback_requested``          the caller leaves a number and hangs up, keeping the place
 ``callback_result``             the dial-out of a callback reached the caller or not
+``reconfigure``                 queues, agents or settings changed (no restart; see
+                                :mod:`firmware.acd.reconfigure`)
 =============================== =====================================================
 
 and asks, every tick, what to do: :meth:`AcdCore.tick` returns the offers to make (call
@@ -38,12 +40,21 @@ import logging
 import math
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.acd.agent_state import WORKING, Agent, AgentEvent, AgentState
+from firmware.acd.core_types import (
+    CALLBACK_TIMER,
+    MAXWAIT_TIMER,
+    RING_TIMER,
+    WAKE_TIMER,
+    WRAPUP_TIMER,
+    Exit,
+    ExitReason,
+    JoinResult,
+    TickResult,
+)
 from firmware.acd.events import AcdEvent, AcdListener, EventKind
 from firmware.acd.model import (
     AcdConfig,
@@ -55,6 +66,7 @@ from firmware.acd.model import (
     QueueConfig,
     check_requirements,
 )
+from firmware.acd.reconfigure import Reconfigured, apply_config
 from firmware.acd.router import RouteDecision, Router
 from firmware.acd.waiting import (
     AbandonMemory,
@@ -65,41 +77,6 @@ from firmware.acd.waiting import (
     estimated_wait_seconds,
     usable_caller_id,
 )
-
-
-class ExitReason(StrEnum):
-    TIMEOUT = "timeout"  # max wait reached (EXITWITHTIMEOUT)
-    EMPTY = "empty"  # leave-when-empty (EXITEMPTY)
-
-
-@dataclass(frozen=True, slots=True)
-class Exit:
-    """A caller the engine must take out of the queue and send to ``destination``."""
-
-    call_id: str
-    queue: str
-    reason: ExitReason
-    destination: Destination
-
-
-@dataclass(frozen=True, slots=True)
-class JoinResult:
-    joined: bool
-    queues: tuple[str, ...] = ()
-    position: int = 0  # in the primary queue
-    resumed: bool = False  # abandon-resume gave the original place back
-    reason: str = ""  # "joinempty" or "full" when refused
-    destination: Destination | None = None  # where to send a refused caller
-
-
-@dataclass(slots=True)
-class TickResult:
-    offers: list[Offer] = field(default_factory=list)
-    cancelled: list[Offer] = field(default_factory=list)  # stop ringing these
-    exits: list[Exit] = field(default_factory=list)
-
-
-_RING, _WRAPUP, _MAXWAIT, _WAKE, _CALLBACK = range(5)
 
 
 class AcdCore:
@@ -115,7 +92,10 @@ class AcdCore:
     ) -> None:
         """``start``: the time the core starts at (its agents' clocks begin there)."""
         self.config = config.validate()
+        if not config.queues:
+            raise FirmwareError("acd: at least one queue is needed")
         self.queues: dict[str, QueueConfig] = {queue.name: queue for queue in config.queues}
+        self.retired_queues: dict[str, QueueConfig] = {}  # removed, still named by connected calls
         self.members: dict[str, list[Agent]] = {name: [] for name in self.queues}
         self.agents: dict[str, Agent] = {}
         for agent_config in config.agents:
@@ -257,6 +237,9 @@ class AcdCore:
             self._emit(AcdEvent(now, EventKind.REMOVEMEMBER, queue=queue, agent=agent_id))
         agent.logged_queues = ()
         agent.call_id = agent.call_queue = None
+        agent.logout_after_work = False
+        if agent.removed:
+            del self.agents[agent_id]  # removed from the configuration while it worked
         return cancelled
 
     def agent_pause(self, agent_id: str, reason: str, now: float) -> None:
@@ -301,11 +284,14 @@ class AcdCore:
         self._end_wrapup(agent, now)
 
     def _finish_handle(self, agent: Agent, now: float) -> None:
-        queue = agent.call_queue
-        if queue is not None:
-            self.aht[queue].add(agent.last_talk + (now - agent.state_since))
+        tracker = self.aht.get(agent.call_queue) if agent.call_queue is not None else None
+        if tracker is not None:  # None: the queue was removed meanwhile
+            tracker.add(agent.last_talk + (now - agent.state_since))
 
     def _end_wrapup(self, agent: Agent, now: float) -> None:
+        if agent.logout_after_work:  # removed from the configuration (or every queue) while working
+            self.agent_logout(agent.agent_id, now)
+            return
         self._finish_handle(agent, now)
         agent.call_id = agent.call_queue = None
         self._set_state(agent, AgentEvent.WRAPUP_END, now)
@@ -336,8 +322,10 @@ class AcdCore:
             raise FirmwareError("acd: priority must be an integer")
         caller_id = caller_id.replace("|", " ").replace("\n", " ")
         primary = self.queues[names[0]]
-        requirements = check_requirements(primary.required_skills if skills is None else skills, f"call {call_id}")
+        requirements = check_requirements(skills or {}, f"call {call_id}")
         accepted = tuple(name for name in names if self._may_join(self.queues[name]) == "")
+        if skills is None and accepted:  # the primary is the first queue that took the call
+            requirements = dict(self.queues[accepted[0]].required_skills)
         if not accepted:
             reason = self._may_join(primary)
             kind = EventKind.FULL if reason == "full" else EventKind.JOINEMPTY
@@ -362,6 +350,7 @@ class AcdCore:
             self._next_seq(),
         )
         call.resumed = original is not None
+        call.skills_from_queue = skills is None
         self.waiting.add(call)
         self.calls[call_id] = call
         position = call.orig_positions[accepted[0]]
@@ -371,7 +360,7 @@ class AcdCore:
         self._empty_dirty = True  # a caller may join a queue that leave-when-empty must empty
         max_wait = self.queues[accepted[0]].max_wait_seconds
         if max_wait is not None:
-            self._timer(now + max_wait, _MAXWAIT, call, call.seq)
+            self._timer(now + max_wait, MAXWAIT_TIMER, call, call.seq)
         self._schedule_relax(call, now)
         return JoinResult(True, accepted, position, call.resumed)
 
@@ -403,7 +392,7 @@ class AcdCore:
     def _schedule_relax(self, call: WaitingCall, now: float) -> None:
         when = call.next_relax_at(now)
         if when is not None:
-            self._timer(when, _WAKE, call, call.seq)
+            self._timer(when, WAKE_TIMER, call, call.seq)
 
     def offer_answered(self, call_id: str, agent_id: str, now: float) -> list[Offer]:
         """The agent picked up; returns the other ring-all offers, which must stop ringing."""
@@ -471,7 +460,7 @@ class AcdCore:
                 AcdEvent(now, EventKind.RINGNOANSWER, call.call_id, call.queues[0], agent.agent_id, ring=now - offer.made_at, reason=reason.value)
             )
             call.declined[agent.agent_id] = now
-            self._timer(now + self.queues[offer.queue].retry_seconds, _WAKE, None)
+            self._timer(now + self.queues[offer.queue].retry_seconds, WAKE_TIMER, None)
             if reason is OfferFailure.NO_ANSWER:
                 agent.missed_in_row += 1
                 limit = self.config.autopause_after_missed
@@ -537,11 +526,11 @@ class AcdCore:
         )
         call.state = CallState.DONE
         del self.calls[call_id]
-        wrapup = self.queues[queue].wrapup_seconds
+        wrapup = (self.queues.get(queue) or self.retired_queues[queue]).wrapup_seconds
         self._set_state(agent, AgentEvent.HANGUP, now)
         if wrapup > 0:
             agent.wrapup_deadline = now + wrapup
-            self._timer(agent.wrapup_deadline, _WRAPUP, agent, agent.wrapup_deadline)
+            self._timer(agent.wrapup_deadline, WRAPUP_TIMER, agent, agent.wrapup_deadline)
         else:
             self._end_wrapup(agent, now)
 
@@ -589,15 +578,16 @@ class AcdCore:
         agent.last_talk = 0.0
         agent.call_queue = None
         self._set_state(agent, AgentEvent.HANGUP, now)
-        agent.call_id = None
-        self._set_state(agent, AgentEvent.WRAPUP_END, now)
+        self._end_wrapup(agent, now)
         call.agent_id = None
-        retry_at = self.queues[call.queues[0]].callback.next_attempt_at(call.callback_attempts, now)
+        # Not listed: every queue of the call was removed meanwhile (even if one came back): no retry.
+        queue = self.queues.get(call.queues[0]) if call.call_id in self.waiting else None
+        retry_at = None if queue is None else queue.callback.next_attempt_at(call.callback_attempts, now)
         if retry_at is None:
             self._leave(call, EventKind.ABANDON, now, reason="callback_failed")
             return
         call.state = CallState.PARKED
-        self._timer(retry_at, _CALLBACK, call, call.callback_attempts)
+        self._timer(retry_at, CALLBACK_TIMER, call, call.callback_attempts)
 
     # --------------------------------------------------------------------- time
 
@@ -618,17 +608,17 @@ class AcdCore:
 
     def _fire(self, kind: int, ref: object, version: float, now: float, result: TickResult) -> None:
         """Runs one timer at its own time ``now`` (not the tick's: events keep their true times)."""
-        if kind == _RING:
+        if kind == RING_TIMER:
             offer = ref
             call = self.calls.get(offer.call_id)
             if call is not None and call.offers.get(offer.agent_id) is offer:
                 self._withdraw(offer, now, OfferFailure.NO_ANSWER)
                 result.cancelled.append(offer)
-        elif kind == _WRAPUP:
+        elif kind == WRAPUP_TIMER:
             agent = ref
             if agent.state is AgentState.WRAP_UP and agent.wrapup_deadline == version:
                 self._end_wrapup(agent, now)
-        elif kind == _MAXWAIT:
+        elif kind == MAXWAIT_TIMER:
             call = ref
             if self.calls.get(call.call_id) is call and call.seq == version and call.callback_number is None:
                 if call.state in (CallState.WAITING, CallState.OFFERING):
@@ -636,12 +626,12 @@ class AcdCore:
                     self._leave(call, EventKind.EXITWITHTIMEOUT, now)
                     queue = self.queues[call.queues[0]]
                     result.exits.append(Exit(call.call_id, queue.name, ExitReason.TIMEOUT, queue.timeout_destination))
-        elif kind == _CALLBACK:
+        elif kind == CALLBACK_TIMER:
             call = ref
             if self.calls.get(call.call_id) is call and call.state is CallState.PARKED and call.callback_attempts == version:
                 call.state = CallState.WAITING
                 self.waiting.make_routable(call)
-        elif kind == _WAKE and ref is not None:
+        elif kind == WAKE_TIMER and ref is not None:
             call = ref
             if self.calls.get(call.call_id) is call and call.state in (CallState.WAITING, CallState.OFFERING):
                 self._schedule_relax(call, now)
@@ -671,10 +661,10 @@ class AcdCore:
 
     def _stale(self, kind: int, ref: object, version: float) -> bool:
         """A timer whose object moved on (offer answered, call gone, wrap-up ended early)."""
-        if kind == _RING:
+        if kind == RING_TIMER:
             call = self.calls.get(ref.call_id)
             return call is None or call.offers.get(ref.agent_id) is not ref
-        if kind == _WRAPUP:
+        if kind == WRAPUP_TIMER:
             return ref.state is not AgentState.WRAP_UP or ref.wrapup_deadline != version
         if ref is None:
             return False
@@ -732,12 +722,16 @@ class AcdCore:
             agent.call_id = call.call_id
             agent.call_queue = queue.name
             self._set_state(agent, AgentEvent.OFFER, now)
-            self._timer(offer.ring_deadline, _RING, offer)
+            self._timer(offer.ring_deadline, RING_TIMER, offer)
             offers.append(offer)
         self._emit(AcdEvent(now, EventKind.OFFER, call.call_id, call.queues[0], ",".join(decision.trace.chosen), trace=decision.trace))
         if self.log is not None and self.log.logger.isEnabledFor(logging.INFO):
             self.log.info("route", **decision.trace.fields())
         return offers
+
+    def reconfigure(self, config: AcdConfig, now: float) -> Reconfigured:
+        """Applies a changed configuration at once, calls and agents kept (FirmwareError if invalid)."""
+        return apply_config(self, config, now)
 
     # ------------------------------------------------------------------ queries
 

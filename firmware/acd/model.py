@@ -173,10 +173,9 @@ class AcdConfig:
         raise FirmwareError(f"acd: no queue named {name!r}")
 
     def validate(self) -> AcdConfig:
-        """Returns self, or raises FirmwareError naming the first bad setting."""
+        """Returns self, or raises FirmwareError naming the first bad setting. No queue at all is
+        valid (a running core reconfigured to it drains); starting a core needs one."""
         names = [queue.name for queue in self.queues]
-        if not names:
-            raise FirmwareError("acd: at least one queue is needed")
         if len(set(names)) != len(names):
             raise FirmwareError("acd: queue names must be unique")
         for queue in self.queues:

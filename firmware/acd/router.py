@@ -28,6 +28,7 @@ and :meth:`RouteTrace.render` for the log and the console.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drivers.logs import format_fields
@@ -114,6 +115,23 @@ class Router:
         self.rng = rng
         self.available: dict[str, dict[str, Agent]] = {name: {} for name in queues}
         self.rr_last: dict[str, int] = {name: -1 for name in queues}
+
+    def install(
+        self,
+        queues: dict[str, QueueConfig],
+        members: dict[str, int],
+        rr_last: dict[str, int],
+        agents: Iterable[Agent],
+    ) -> None:
+        """New queues and member counts (a reconfiguration): the available index is rebuilt
+        from the agents' states; ``rr_last`` is rrmemory's memory, mapped to the new order."""
+        self.queues = queues
+        self.members = members
+        self.rr_last = {name: rr_last.get(name, -1) for name in queues}
+        self.available = {name: {} for name in queues}
+        for agent in agents:
+            if agent.routable:
+                self.add_available(agent)
 
     def add_available(self, agent: Agent) -> None:
         for queue in agent.logged_queues:

@@ -73,6 +73,7 @@ class WaitingCall:
         "connected_at",
         "offer_id",
         "resumed",
+        "skills_from_queue",
         "route_class",
         "_stage",
         "_relaxed",
@@ -112,9 +113,19 @@ class WaitingCall:
         self.connected_at = 0.0
         self.offer_id = 0  # the answered offer
         self.resumed = False
+        self.skills_from_queue = True  # False: the IVR gave the requirements at arrival
         self.route_class: RouteClass | None = None
         self._stage = -1
         self._relaxed: tuple[tuple[str, int], ...] = self.requirement_items
+
+    def set_requirements(self, requirements: dict[str, int], relax_steps: tuple[RelaxStep, ...]) -> None:
+        """New base requirements or relax steps (a reconfiguration); the relaxation cache
+        restarts. The routing classes depend on them: :meth:`WaitingList.rebuild` afterwards."""
+        self.requirements = requirements
+        self.requirement_items = tuple(sorted(requirements.items()))
+        self.relax_steps = relax_steps
+        self._stage = -1
+        self._relaxed = self.requirement_items
 
     def relax_stage(self, now: float) -> int:
         """How many relax steps apply after waiting since ``enqueue_time`` (edges inclusive)."""
@@ -189,13 +200,14 @@ class WaitingList:
 
     def remove(self, call: WaitingCall) -> None:
         """Takes the call out of every queue (connected, abandoned, exited)."""
+        if self.calls.pop(call.call_id, None) is None:
+            return  # not listed: a callback being dialled when its queues were removed
         self.make_unroutable(call)
         for queue in call.queues:
             keys = self.per_queue[queue]
             index = bisect.bisect_left(keys, call.key)
             if index < len(keys) and keys[index] == call.key:
                 del keys[index]
-        self.calls.pop(call.call_id, None)
 
     def make_routable(self, call: WaitingCall) -> None:
         if call.route_class is not None:
@@ -229,8 +241,27 @@ class WaitingList:
         call.route_class = None
 
     def position(self, call: WaitingCall, queue: str) -> int:
-        """1 = next in that queue; counts every call listed there (ringing and parked too)."""
+        """1 = next in that queue; counts every call listed there (ringing and parked too);
+        0 for a call no longer listed (a callback being dialled when its queues were removed)."""
+        if call.call_id not in self.calls:
+            return 0
         return bisect.bisect_left(self.per_queue[queue], call.key) + 1
+
+    def rebuild(self, queue_names: tuple[str, ...]) -> None:
+        """Recomputes the per-queue order and the routing classes from the listed calls (after
+        a reconfiguration changed their queues or requirements). Routable calls stay routable."""
+        routable = [call for call in self.calls.values() if call.route_class is not None]
+        self.per_queue = {name: [] for name in queue_names}
+        for call in self.calls.values():
+            for queue in call.queues:
+                self.per_queue[queue].append(call.key)
+        for keys in self.per_queue.values():
+            keys.sort()
+        self.classes = {}
+        for call in routable:
+            call.route_class = None
+        for call in sorted(routable, key=lambda each: each.key):
+            self.make_routable(call)
 
     def count(self, queue: str) -> int:
         return len(self.per_queue[queue])

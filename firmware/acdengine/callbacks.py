@@ -146,5 +146,13 @@ class Callbacks:
             self.core.offer_failed(callback.acd_id, agent_id, now, OfferFailure.BUSY)
         return True
 
+    def drop(self, acd_id: str, reason: str) -> None:
+        """The core let a waiting callback go (its queue was removed): forget it. One being
+        dialled finishes on its own (the core does not retry it)."""
+        callback = self.pending.get(acd_id)
+        if callback is not None and callback.phase is CallbackPhase.PARKED:
+            del self.pending[acd_id]
+            self.log.info("callback_dropped", acd_call=acd_id, queue=callback.queue, reason=reason)
+
     def owns(self, call: Call | None) -> bool:
         return call is not None and call.call_id in self.by_call

@@ -72,6 +72,8 @@ class QueueCaller:
     agent_port: int | None = None
     next_position_tick: int | None = None
     next_periodic_tick: int | None = None
+    priority: int = 0  # from the inbound route; kept when overflow moves the caller to another queue
+    skills: dict[str, int] | None = None  # the route's requirements; None = each queue's own
 
 
 def _ticks(seconds: float) -> int:
@@ -97,6 +99,7 @@ class QueueService:
         self.desk = None  # the AgentDesk (agents.py), set by attach_acd
         self.callbacks = Callbacks(switch, core, self.log)
         self._leaving: dict[int, tuple[Call, int]] = {}  # callers hearing "thank you" before release
+        self._retiring = False  # a logged-in agent is to be logged out after the current call
         # ACD time: epoch seconds of the audio clock (tick 0 = the switch's origin), so queue_log
         # lines carry wall time while the engine never reads a clock.
         self.origin_epoch = switch.origin.timestamp()
@@ -111,13 +114,23 @@ class QueueService:
             return False
         acd_id = self.sw.uniqueid(call)
         caller = QueueCaller(call, line_port, acd_id, name)
+        # The inbound route that sent the call here gives its priority and skills (the snapshot
+        # the call was routed with is still the current one). Other ways in (a ring group's
+        # no-answer destination, later an IVR) have no route to this queue: the defaults.
+        route = self.sw.config.route_to_queue(call.route, name)
+        if route is not None:
+            caller.priority = route.queue_priority
+            caller.skills = dict(route.queue_skills) or None
         return self._join(caller, name)
 
     def _join(self, caller: QueueCaller, name: str) -> bool:
         now = self.now()
-        result = self.core.call_arrived(caller.acd_id, [name], caller.call.caller_number or "unknown", now)
+        result = self.core.call_arrived(caller.acd_id, [name], caller.call.caller_number or "unknown", now,
+                                        priority=caller.priority, skills=caller.skills)
+        shown_skills = ",".join(f"{skill}:{level}" for skill, level in (caller.skills or {}).items()) or "queue"
         self.log.info("queue_join", call=caller.call.call_id, queue=name, joined=result.joined,
-                      position=result.position, resumed=result.resumed, reason=result.reason)
+                      position=result.position, resumed=result.resumed, reason=result.reason,
+                      priority=caller.priority, skills=shown_skills)
         caller.queue = name
         if not result.joined:
             self._send_to(caller, result.destination or AcdDestination(), result.reason)
@@ -203,6 +216,8 @@ class QueueService:
 
     def _check_phones(self, now: float) -> None:
         """An agent's phone in use for anything but this ACD's call is busy for the ACD."""
+        if self._retiring:
+            self._forget_logged_out()
         for agent_id, port in self.agent_ports.items():
             leg = self.sw.legs[port]
             ours = leg.call is not None and (leg.call.call_id in self.by_call or self.callbacks.owns(leg.call))
@@ -325,6 +340,7 @@ class QueueService:
     def _exit(self, exit_: Exit) -> None:
         caller = self.callers.pop(exit_.call_id, None)
         if caller is None:
+            self.callbacks.drop(exit_.call_id, str(exit_.reason))  # nobody on the line to send anywhere
             return
         del self.by_call[caller.call.call_id]
         self.log.info("queue_exit", call=caller.call.call_id, queue=exit_.queue, reason=str(exit_.reason),
@@ -355,6 +371,51 @@ class QueueService:
                 and target.name in self.sw.config.internal_numbers():
             return Destination(DestinationKind.RING_GROUP, target.name)
         return target
+
+    # ------------------------------------------------------------------ configuration changes
+    def reconfigure(self, setup: AcdSetup) -> tuple[str, ...]:
+        """A changed configuration's ACD, applied now (loop thread): the core keeps calls and
+        agents (``AcdCore.reconfigure``); offers it withdraws stop ringing, callers of removed
+        queues go to their destination, announcements and music follow the new settings.
+        Returns the core's summary of what changed. FirmwareError (nothing changed) if invalid."""
+        if setup == self.setup:
+            return ()  # e.g. an extension's DND stored: nothing of the ACD changed
+        setup = setup.validate()
+        result = self.core.reconfigure(setup.acd, self.now())
+        self.setup = setup
+        if self.desk is not None:
+            self.desk.setup = setup
+            self.desk.known = {agent.agent_id for agent in setup.acd.agents}
+        for offer in result.cancelled:
+            self._stop_offer(offer)
+        for exit_ in result.exits:
+            self._exit(exit_)
+        self._forget_logged_out()
+        for caller in self.callers.values():
+            settings = setup.queue(caller.queue)
+            caller.next_position_tick = (self.sw.tick + _ticks(settings.announce_position_s)
+                                         if settings.announce_position_s > 0 else None)
+            caller.next_periodic_tick = (self.sw.tick + _ticks(settings.periodic_announce_s)
+                                         if settings.periodic_announce_s > 0 else None)
+            if caller.phase is Phase.HOLD:
+                self._play_music(caller)  # the queue's music class may have changed
+        for line in result.summary:
+            self.log.info("acd_reconfigured", change=line)
+        return result.summary
+
+    def _forget_logged_out(self) -> None:
+        """Agents the core logged out on its own (removed from the configuration, after their
+        call) no longer own a phone."""
+        retiring = False
+        for agent_id in list(self.agent_ports):
+            agent = self.core.agents.get(agent_id)
+            if agent is None or agent.state is AgentState.LOGGED_OUT:
+                del self.agent_ports[agent_id]
+                self._busy.discard(agent_id)
+                self.log.info("agent_logout", agent=agent_id, reason="removed from the configuration")
+            elif agent.logout_after_work:
+                retiring = True
+        self._retiring = retiring
 
     # ------------------------------------------------------------------ agents (agents.py)
     def agent_at(self, port: int) -> str | None:

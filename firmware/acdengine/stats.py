@@ -75,6 +75,7 @@ class AcdStats:
         self.service = service  # the QueueService (its core, clock and agents' ports)
         self.core = service.core
         self.collector = StatsCollector.for_config(self.core.config, utc_offset_seconds)
+        self._config = self.core.config
         self.core.listeners.append(self.collector)
         self.history = history
         now = service.now()
@@ -82,6 +83,9 @@ class AcdStats:
 
     # ------------------------------------------------------------------ attached service
     def on_tick(self, tick: int) -> None:
+        if self.core.config is not self._config:  # reconfigured (live.py): new queues' service levels
+            self._config = self.core.config
+            self.collector.service_level_seconds.update({q.name: q.service_level_seconds for q in self._config.queues})
         now = self.service.origin_epoch + tick * TICK_S
         bucket = self.collector.bucket(now)
         if bucket <= self.open_bucket:

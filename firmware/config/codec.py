@@ -71,6 +71,8 @@ MAX_SKILLS = 16
 MAX_RELAX_STEPS = 8
 MAX_VIP_CALLERS = 100
 MAX_PENALTY = 10
+MAX_ROUTE_PRIORITY = 100
+"""A route's queue priority (higher is served first; a VIP caller's 1-9 counts when higher)."""
 MIN_ANNOUNCE_S = 15
 """Announcement intervals are 0 (off) or at least this: a prompt must have time to end."""
 MAX_ANNOUNCE_S = 600
@@ -343,6 +345,8 @@ def _route(raw: Any, path: str) -> InboundRoute:
         caller_id=_caller_id_pattern(r.value("caller_id"), r.at("caller_id")),
         schedule=r.text("schedule", NAME_RE, "a schedule name", optional=True),
         when=r.choice("when", RouteWhen),
+        queue_priority=r.integer("queue_priority", 0, MAX_ROUTE_PRIORITY),
+        queue_skills=_skills(r, "queue_skills"),
     )
 
 
@@ -733,6 +737,8 @@ def to_dict(config: Config) -> dict[str, Any]:
                 "schedule": route.schedule,
                 "when": _plain(route.when),
                 "destination": _destination_dict(route.destination),
+                "queue_priority": route.queue_priority,
+                "queue_skills": _pairs(route.queue_skills),
             }
             for route in config.routes
         ],

@@ -339,7 +339,12 @@ class DialPlanSettings:
 
 @dataclass(frozen=True)
 class InboundRoute:
-    """First matching route wins. ``None`` = any line / any caller / any time."""
+    """First matching route wins. ``None`` = any line / any caller / any time.
+
+    ``queue_priority`` and ``queue_skills`` only apply to a ``queue`` destination: the call
+    waits with that priority (higher is served first; the caller ID's VIP priority wins when
+    higher) and needs agents with those skills (``()`` = the queue's ``required_skills``).
+    """
 
     name: str
     destination: Destination
@@ -347,6 +352,8 @@ class InboundRoute:
     caller_id: str | None = None
     schedule: str | None = None
     when: RouteWhen = RouteWhen.OPEN
+    queue_priority: int = 0
+    queue_skills: SkillLevels = ()
 
 
 @dataclass(frozen=True)
@@ -474,6 +481,13 @@ class Config:
 
     def agent(self, agent_id: str) -> Agent | None:
         return self._index["agent"].get(agent_id)
+
+    def route_to_queue(self, route_name: str, queue: str) -> InboundRoute | None:
+        """The inbound route named ``route_name`` when it sends calls to ``queue``, else None
+        (validation keeps the names of routes with queue settings unique)."""
+        wanted = Destination(DestinationKind.QUEUE, queue)
+        return next((route for route in self.routes if route.name == route_name and route.destination == wanted),
+                    None)
 
     def trunk_group_of(self, extension: Extension | None) -> str:
         """The trunk group an outside call from ``extension`` uses (None: the dial plan's)."""

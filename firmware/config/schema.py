@@ -18,6 +18,8 @@ Migrations (component ``config``):
 5. ACD queues and agents (two new tables; a queue's or agent's small maps and lists, such
    as skill levels, are JSON text in their row). The ACD-wide settings (``acd.*``,
    including the VIP callers) are ``settings`` keys and need no migration.
+6. per-route queue priority and skill requirements (two new ``routes`` columns whose
+   defaults, 0 and ``{}``, keep the old behaviour: the queue's own requirements).
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -152,12 +154,18 @@ _V5 = (
     " skills TEXT NOT NULL)",  # JSON object skill -> level
 )
 
+_V6 = (
+    "ALTER TABLE routes ADD COLUMN queue_priority INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE routes ADD COLUMN queue_skills TEXT NOT NULL DEFAULT '{}'",  # JSON object skill -> level
+)
+
 MIGRATIONS = (
     Migration(1, "initial configuration schema", _V1),
     Migration(2, "line silence timeout and polarity answer; extension forwarding, call waiting, voicemail", _V2),
     Migration(3, "feature codes in their own table", _v3_feature_codes_table),
     Migration(4, "extension trunk group", _V4),
     Migration(5, "ACD queues and agents", _V5),
+    Migration(6, "route queue priority and skills", _V6),
 )
 
 _SETTINGS = (
@@ -235,10 +243,11 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
                          (schedule["name"], holiday["date"], holiday["name"]))
     for position, route in enumerate(data["routes"]):
         conn.execute(
-            "INSERT INTO routes (position, name, line, caller_id, schedule, when_state, dest_kind, dest_name)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO routes (position, name, line, caller_id, schedule, when_state, dest_kind, dest_name,"
+            " queue_priority, queue_skills) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (position, route["name"], route["line"], route["caller_id"], route["schedule"], route["when"],
-             route["destination"]["kind"], route["destination"]["name"]))
+             route["destination"]["kind"], route["destination"]["name"], route["queue_priority"],
+             json.dumps(route["queue_skills"])))
     for feature, code in data["feature_codes"].items():
         conn.execute("INSERT INTO feature_codes (feature, code) VALUES (?, ?)", (feature, code))
     for position, queue in enumerate(data["queues"]):
@@ -310,9 +319,11 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
     ]
     data["routes"] = [
         {"name": name, "line": line, "caller_id": caller_id, "schedule": schedule, "when": when,
-         "destination": {"kind": kind, "name": target}}
-        for name, line, caller_id, schedule, when, kind, target in conn.execute(
-            "SELECT name, line, caller_id, schedule, when_state, dest_kind, dest_name FROM routes ORDER BY position")
+         "destination": {"kind": kind, "name": target}, "queue_priority": priority,
+         "queue_skills": json.loads(skills)}
+        for name, line, caller_id, schedule, when, kind, target, priority, skills in conn.execute(
+            "SELECT name, line, caller_id, schedule, when_state, dest_kind, dest_name, queue_priority, queue_skills"
+            " FROM routes ORDER BY position")
     ]
     data["feature_codes"] = dict(conn.execute("SELECT feature, code FROM feature_codes ORDER BY rowid"))
     data["queues"] = [_queue_row(dict(zip(_QUEUE_COLUMNS, row, strict=True))) for row in conn.execute(

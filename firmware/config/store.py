@@ -3,8 +3,9 @@
 ``ConfigStore(path, boards)`` opens (and migrates) the database. Reads: :meth:`load`
 returns an immutable :class:`~firmware.config.model.Config` snapshot (cached per
 revision, so calling it on every tick is cheap) and :meth:`config_version` the revision
-counter (one indexed SELECT) that the running engine polls to pick up changes made by
-another process (the web admin, ``linebox config import``). Writes: :meth:`save` and
+counter (one indexed SELECT); :meth:`reload_if_changed`, polled by the running box
+(``linebox run``, every second), picks up changes made by another process
+(``linebox config import``) and hands them to the subscribers. Writes: :meth:`save` and
 :meth:`update` check the whole new configuration (types, bounds, cross-references; see
 :func:`firmware.config.validate.validate`) and replace it in ONE transaction together
 with the revision bump: an invalid change raises FirmwareError naming the field and
@@ -88,6 +89,22 @@ class ConfigStore:
             config = self._read()
             self._cached = (current, config)
             return config
+
+    def reload_if_changed(self) -> Config | None:
+        """Another process (``linebox config import``) committed a change since this store last
+        read or wrote: load it, tell the subscribers as for a change made here, and return it.
+        None when nothing changed (one indexed SELECT: cheap enough to poll every second)."""
+        with self._lock:
+            current = schema.revision(self.conn)
+            if self._cached is not None and self._cached[0] == current:
+                return None
+            config = self._read()
+            self._cached = (current, config)
+            subscribers = list(self._subscribers)
+        self.log.info("config_changed", revision=current, source="another process")
+        for callback in subscribers:
+            callback(config)
+        return config
 
     def check(self, config: Config) -> list[str]:
         """Every problem of ``config`` (empty list: it would be accepted). Stores nothing."""

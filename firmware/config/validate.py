@@ -13,6 +13,8 @@ checked against itself and against the board (which firmware learns through a
 - trunk groups named by ``dialplan.trunk_group`` (when lines exist) and by extensions
   have at least one line;
 - ring-group members, route lines, schedules and destinations exist (queues among them);
+  a route's ``queue_priority`` and ``queue_skills`` need a queue destination and a route
+  name no other route has (the queue service finds the route by name);
   an ``outside`` destination (:mod:`firmware.config.outside`) needs trunk-to-trunk
   allowed, a number of a known class that is neither internal nor an emergency number
   (premium only with ``security.allow_premium``), and a line to leave on;
@@ -233,6 +235,23 @@ def _route_problems(config: Config, checks: Mapping[DestinationKind, Destination
         problem = _destination_problem(config, route.destination, checks)
         if problem:
             yield f"{path}.destination: {problem}"
+        if route.destination.kind != DestinationKind.QUEUE:
+            if route.queue_priority != 0:
+                yield f"{path}.queue_priority: only for a queue destination"
+            if route.queue_skills:
+                yield f"{path}.queue_skills: only for a queue destination"
+    yield from _route_name_problems(config)
+
+
+def _route_name_problems(config: Config) -> Iterator[str]:
+    """A route with queue settings needs a name of its own: the queue finds it by name."""
+    first: dict[str, int] = {}
+    with_queue_settings = {route.name for route in config.routes if route.queue_priority or route.queue_skills}
+    for index, route in enumerate(config.routes):
+        if route.name in first and route.name in with_queue_settings:
+            yield (f"routes[{index}].name: route {route.name!r} is already routes[{first[route.name]}]; a route "
+                   f"with queue_priority or queue_skills needs a name of its own")
+        first.setdefault(route.name, index)
 
 
 def _schedule_problems(config: Config) -> Iterator[str]:

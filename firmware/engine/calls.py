@@ -45,6 +45,7 @@ class Call:
     caller_name: str = ""
     caller_absence: str = ""  # why the number is missing ("O" unavailable, "P" private), for the phone
     ring_group: str = ""  # the ring group being rung, if any (its ring time and no-answer destination)
+    route: str = ""  # the inbound route that matched ("" = none, or not an inbound call)
     dialled: str = ""
     destination: str = ""  # extension, group or outside number as shown in the CDR
     ringing: list[int] = field(default_factory=list)  # ports being rung now

@@ -618,6 +618,7 @@ class Switch:
         decision = route_inbound(self.config, leg.port, call.caller_number or None, self.now())
         call.explanation = decision.explanation
         call.destination = str(decision.destination)
+        call.route = decision.route or ""  # a queue reads the route's priority and skills
         self.log.info("route", call=call.call_id, port=leg.port, caller=call.caller_number or "withheld",
                       destination=str(decision.destination), route=decision.route or "none",
                       why="; ".join(decision.explanation[1:]))

@@ -23,6 +23,7 @@ from firmware.console import LogBuffer
 from firmware.console.protocol import resolve_socket_path
 from linebox.appliance import open_hardware_appliance, open_virtual_appliance
 from linebox.commands.console import start_console
+from linebox.config_watch import ConfigWatcher
 from linebox.storage import resolve_db_path
 
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         app = open_hardware_appliance(args.board, db_path, origin)
     console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
+    watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     config = app.store.load()
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         stopping.append("SIGINT")
     finally:
         log.info("stopping", reason=stopping[0] if stopping else "error")
+        watcher.close()
         console.close()
         app.close()
     return 0
