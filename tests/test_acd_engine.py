@@ -277,3 +277,23 @@ def test_abandon_resume_gives_the_old_place_back(tmp_path):
         inbound_call(app, LINE_1, number="2125557788", seconds=5.0)  # calls again within 60 s
         joins = events.named("queue_join")
         assert [(j["position"], j["resumed"]) for j in joins] == [(1, False), (2, False), (1, True)]
+
+
+def test_an_extension_dialling_the_queue_number_waits_and_reaches_an_agent(tmp_path):
+    with office(tmp_path, config=queue_config(announce_hold_time=False)) as app, switch_events("acd") as events:
+        login(app, ALICE, "1001")
+        dial(app, "201", "700", 6.0)  # reception calls the support queue
+        (join,) = events.named("queue_join")
+        assert join["queue"] == "support" and join["joined"] is True
+        assert state(app, PORT[ALICE]) == "ringing"
+        app.world.phone(PORT[ALICE]).offhook()
+        run(app, 4.0)  # the whisper, then they are bridged
+        talk(app, PORT["201"])
+        run(app, 1.0)
+        assert hears(phone_heard(app, ALICE, 500), PORT["201"]) > 0.5
+        (connect,) = events_of(app, "CONNECT")
+        assert connect[2:4] == ["support", "1001"]
+        hang_up(app, "201")
+        run(app, 0.5)
+        (complete,) = events_of(app, "COMPLETECALLER")
+        assert complete[3] == "1001"

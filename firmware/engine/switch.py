@@ -55,6 +55,7 @@ from firmware.cdr import CallRecord, Disposition, HangupBy
 from firmware.config.model import (
     CallerIdStandard,
     Config,
+    Destination,
     DestinationKind,
     Dialling,
     DisconnectMethod,
@@ -338,6 +339,12 @@ class Switch:
         extension = self.config.extension(number)
         if extension is not None:
             self.features.ring_extension(call, extension)
+            return
+        queue = next((q for q in self.config.queues if q.number and q.number == number), None)
+        if queue is not None:  # an extension dialled a queue's number: the box answers, the queue takes it
+            call.answer_tick = self.tick
+            self.legs[call.origin].leg = Leg.RINGBACK
+            self.deliver(call, call.origin, Destination(DestinationKind.QUEUE, queue.name))
             return
         targets = self._targets_of(number)
         if not targets:
