@@ -188,3 +188,24 @@ def test_an_edge_writes_the_intervals_it_closes(tmp_path, origin, sizes):
         store.close()
     finally:
         app.close()
+
+
+def test_a_queue_removed_live_still_gets_its_last_interval_written(tmp_path):
+    origin = dt.datetime(2026, 11, 25, 10, 14, 30, tzinfo=dt.UTC)  # 30 s before a 15 min edge
+    config = queue_config(announce_hold_time=False)
+    app = open_virtual_appliance(tmp_path / "db.sqlite", paced=False, seed=1, origin=origin, config=config)
+    try:
+        inbound_call(app, LINE_1, seconds=5.0)  # offered in support; nobody logged in
+        app.world.line(LINE_1).far_end_hangup()
+        run(app, 2.0)
+        routes = (replace(config.routes[0], destination=replace(config.routes[0].destination, kind="extension",
+                                                                 name="201")),)
+        app.store.save(replace(config, routes=routes, queues=(), agents=()), source="test")
+        run(app, 25.0)  # past the edge
+        app.acd_stats.history.drain()
+        store = IntervalStore(tmp_path / "db.sqlite")
+        (row,) = store.rows("queue", "support", 900)
+        assert row.counters["offered"] == 1 and row.counters["abandoned"] == 1
+        store.close()
+    finally:
+        app.close()

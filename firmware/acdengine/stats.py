@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware.acd.agent_state import AgentState
-from firmware.acd.stats import DAY_SECONDS, HOUR_SECONDS, INTERVAL_SECONDS, StatsCollector
+from firmware.acd.stats import DAY_SECONDS, HOUR_SECONDS, INTERVAL_SECONDS, QueueStats, StatsCollector
 from firmware.acdengine.history import (
     HistoryWriter,
     IntervalRow,
@@ -124,12 +124,16 @@ class AcdStats:
         local_end = round(end + collector.utc_offset_seconds)
         sizes = [INTERVAL_SECONDS] + [size for size in (HOUR_SECONDS, DAY_SECONDS) if local_end % size == 0]
         rows = []
+        # Queues and agents removed by a reconfiguration still have counts in these buckets.
+        queues = dict.fromkeys([*self.core.queues, *sorted({name for name, _ in collector.queues})])
+        agents = dict.fromkeys([*self.core.agents, *sorted({name for name, _ in collector.agents})])
         for size in sizes:
             start = end - size
-            for queue in self.core.queues:
+            for queue in queues:
                 stats = collector.queue_stats(queue, start, end)
-                rows.append(IntervalRow("queue", queue, size, start, queue_counters(stats)))
-            for agent in self.core.agents:
+                if queue in self.core.queues or stats != QueueStats():
+                    rows.append(IntervalRow("queue", queue, size, start, queue_counters(stats)))
+            for agent in agents:
                 stats = collector.agent_stats(agent, start, end)
                 if stats.state_seconds or stats.answered or stats.completed or stats.ring_no_answer:
                     rows.append(IntervalRow("agent", agent, size, start, agent_counters(stats)))
