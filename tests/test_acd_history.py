@@ -184,3 +184,40 @@ def test_report_on_a_missing_database_creates_nothing(tmp_path, capsys):
     status, _, err = report(capsys, "--db", str(tmp_path / "none.sqlite"), "--queue", "support")
     assert status == 2 and "no database at" in err
     assert list(tmp_path.iterdir()) == []
+
+
+# An agent's 15 minutes: 2 answered and completed, 1 missed; talk 240 s, wrap-up 60 s, ringing 20 s,
+# available 280 s, paused 300 s (so busy 320 s, occupancy 320 / 600, AHT (240 + 60) / 2).
+AGENT_COUNTERS = {"answered": 2, "completed": 2, "ring_no_answer": 1, "talk_seconds": 240.0,
+                  "state_seconds": {"oncall": 240.0, "wrapup": 60.0, "ringing": 20.0, "available": 280.0,
+                                    "paused": 300.0}}
+
+
+def test_agent_report_has_the_hand_computed_figures(db, capsys):
+    store = IntervalStore(db)
+    store.write([IntervalRow("agent", "1001", 900, START, AGENT_COUNTERS)])
+    store.close()
+    status, out, _ = report(capsys, "--db", str(db), "--agent", "1001", "--json")
+    assert status == 0
+    (row,) = json.loads(out)
+    assert row["start"] == "2026-11-26T00:00:00+00:00" and row["answered"] == 2 and row["ring_no_answer"] == 1
+    assert row["aht_seconds"] == pytest.approx(150.0) and row["occupancy"] == pytest.approx(320 / 600)
+    assert row["busy_seconds"] == 320.0 and row["available_seconds"] == 280.0 and row["paused_seconds"] == 300.0
+    assert row["logged_in_seconds"] == 900.0 and row["state_seconds"]["paused"] == 300.0
+    status, out, _ = report(capsys, "--db", str(db), "--agent", "1001")
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["start", "answered", "completed", "rna"]
+    assert lines[1].split() == ["2026-11-26T00:00:00+00:00", "2", "2", "1", "240.0", "150.0", "53.3%", "280.0",
+                                "320.0", "300.0", "900.0"]
+    status, out, _ = report(capsys, "--db", str(db), "--agent", "1001", "--csv")
+    header, values = list(csv.reader(io.StringIO(out)))
+    assert header[:3] == ["start", "end", "answered"] and values[2] == "2"
+
+
+def test_agent_report_errors(db, capsys):
+    status, out, err = report(capsys, "--db", str(db), "--agent", "9999")
+    assert status == 2 and out == "" and "no statistics for agent '9999'" in err
+    assert err.count("\n") == 1
+    with pytest.raises(SystemExit) as usage:  # argparse: a queue or an agent, not both
+        report(capsys, "--db", str(db), "--agent", "1001", "--queue", "support")
+    assert usage.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 ``erlang`` prints the fewest agents that meet a service-level target under Erlang C,
 and with ``--patience`` also under Erlang A. ``simulate`` runs the production routing core
 on synthetic Poisson traffic with a virtual clock. ``report`` reads the interval rows the
-running box wrote (table ``acd_intervals``, firmware/acdengine/history.py) for one queue.
+running box wrote (table ``acd_intervals``, firmware/acdengine/history.py) for one queue
+or one agent.
 Definitions: docs/acd.md.
 """
 
@@ -26,6 +27,8 @@ from linebox.storage import resolve_db_path
 INTERVALS = {"15m": 900, "1h": 3600, "1d": 86400}
 REPORT_COLUMNS = ("start", "end", "offered", "answered", "abandoned", "answered_in_sl", "service_level",
                   "service_level_offered", "asa_seconds", "aht_seconds", "abandon_rate", "occupancy")
+AGENT_COLUMNS = ("start", "end", "answered", "completed", "ring_no_answer", "talk_seconds", "aht_seconds",
+                 "occupancy", "available_seconds", "busy_seconds", "paused_seconds", "logged_in_seconds")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,9 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim.add_argument("--json", action="store_true", help="one JSON object")
     sim.set_defaults(handler=run_simulate)
 
-    report = tools.add_parser("report", help="a queue's interval statistics written by the running box")
+    report = tools.add_parser("report", help="a queue's or an agent's interval statistics written by the running box")
     report.add_argument("--db", help="database (default: $LINEBOX_DB or var/linebox.db)")
-    report.add_argument("--queue", required=True)
+    who = report.add_mutually_exclusive_group(required=True)
+    who.add_argument("--queue", help="a queue's intervals")
+    who.add_argument("--agent", help="an agent's intervals (agent id)")
     report.add_argument("--interval", choices=list(INTERVALS), default="15m", help="interval size (default 15m)")
     report.add_argument("--since", help="first interval start, ISO 8601 (no zone: UTC)")
     report.add_argument("--until", help="intervals starting before this, ISO 8601 (no zone: UTC)")
@@ -154,17 +159,25 @@ def _instant(option: str, text: str | None) -> float | None:
     return moment.timestamp()
 
 
-def report_rows(db_path, queue: str, size_seconds: int, since: float | None, until: float | None) -> list[dict]:
-    """The report's rows (``REPORT_COLUMNS`` first, then every counter), oldest first."""
+def _open_history(db_path) -> tuple[IntervalStore, str]:
     path = resolve_db_path(db_path)
     if not path.exists():
         raise FirmwareError(f"no database at {path}")
-    store = IntervalStore(path)
+    return IntervalStore(path), str(path)
+
+
+def _found(store: IntervalStore, path: str, kind: str, name: str, found: list) -> list:
+    if not found and name not in store.names(kind):
+        known = ", ".join(store.names(kind)) or "none yet"
+        raise FirmwareError(f"no statistics for {kind} {name!r} in {path} ({kind}s: {known})")
+    return found
+
+
+def report_rows(db_path, queue: str, size_seconds: int, since: float | None, until: float | None) -> list[dict]:
+    """The report's rows (``REPORT_COLUMNS`` first, then every counter), oldest first."""
+    store, path = _open_history(db_path)
     try:
-        found = store.queue_rows(queue, size_seconds, since, until)
-        if not found and queue not in store.names("queue"):
-            known = ", ".join(store.names("queue")) or "none yet"
-            raise FirmwareError(f"no statistics for queue {queue!r} in {path} (queues: {known})")
+        found = _found(store, path, "queue", queue, store.queue_rows(queue, size_seconds, since, until))
     finally:
         store.close()
     rows = []
@@ -177,23 +190,56 @@ def report_rows(db_path, queue: str, size_seconds: int, since: float | None, unt
     return rows
 
 
+def agent_report_rows(db_path, agent: str, size_seconds: int, since: float | None, until: float | None) -> list[dict]:
+    """An agent's rows (``AGENT_COLUMNS`` first, then seconds per activity), oldest first.
+    Logged-in time is every activity but logged out; busy = ringing + on call + wrap-up."""
+    store, path = _open_history(db_path)
+    try:
+        found = _found(store, path, "agent", agent, store.agent_rows(agent, size_seconds, since, until))
+    finally:
+        store.close()
+    rows = []
+    for start, stats in found:
+        logged_in = sum(seconds for state, seconds in stats.state_seconds.items() if state != "loggedout")
+        row: dict[str, object] = {
+            "start": utc_text(start), "end": utc_text(start + size_seconds), "answered": stats.answered,
+            "completed": stats.completed, "ring_no_answer": stats.ring_no_answer, "talk_seconds": stats.talk_seconds,
+            "aht_seconds": stats.aht_seconds, "occupancy": stats.occupancy, "available_seconds": stats.idle_seconds,
+            "busy_seconds": stats.busy_seconds, "paused_seconds": stats.paused_seconds, "logged_in_seconds": logged_in,
+        }
+        row["state_seconds"] = dict(sorted(stats.state_seconds.items()))
+        rows.append(row)
+    return rows
+
+
 def run_report(args: argparse.Namespace) -> int:
     since, until = _instant("--since", args.since), _instant("--until", args.until)
     if since is not None and until is not None and until <= since:
         raise FirmwareError("--until must be after --since")
-    rows = report_rows(args.db, args.queue, INTERVALS[args.interval], since, until)
+    size = INTERVALS[args.interval]
+    if args.agent is not None:
+        rows, columns, who = agent_report_rows(args.db, args.agent, size, since, until), AGENT_COLUMNS, f"agent {args.agent}"
+        shown = AGENT_COLUMNS[:1] + AGENT_COLUMNS[2:]
+        headers = ("start", "answered", "completed", "rna", "talk_s", "aht_s", "occupancy", "available_s", "busy_s",
+                   "paused_s", "logged_in_s")
+    else:
+        rows, columns, who = report_rows(args.db, args.queue, size, since, until), REPORT_COLUMNS, f"queue {args.queue}"
+        shown = ("start", "offered", "answered", "abandoned", "service_level", "service_level_offered", "asa_seconds",
+                 "aht_seconds", "abandon_rate", "occupancy")
+        headers = ("start", "offered", "answered", "abandoned", "sl", "sl_offered", "asa_s", "aht_s", "abandon_rate",
+                   "occupancy")
     if args.json:
         print(json.dumps([{key: _json_number(value) if isinstance(value, float) else value
                            for key, value in row.items()} for row in rows]))
         return 0
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(REPORT_COLUMNS)
+        writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if row[name] is None else row[name] for name in REPORT_COLUMNS])
+            writer.writerow(["" if row[name] is None else row[name] for name in columns])
         return 0
     if not rows:
-        print(f"no {args.interval} intervals of queue {args.queue} in that period")
+        print(f"no {args.interval} intervals of {who} in that period")
         return 0
 
     def cell(name: str, value: object) -> str:
@@ -205,11 +251,7 @@ def run_report(args: argparse.Namespace) -> int:
             return f"{value:.1f}"
         return str(value)
 
-    headers = ("start", "offered", "answered", "abandoned", "sl", "sl_offered", "asa_s", "aht_s", "abandon_rate",
-               "occupancy")
-    names = ("start", "offered", "answered", "abandoned", "service_level", "service_level_offered", "asa_seconds",
-             "aht_seconds", "abandon_rate", "occupancy")
-    cells = [list(headers)] + [[cell(name, row[name]) for name in names] for row in rows]
+    cells = [list(headers)] + [[cell(name, row[name]) for name in shown] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(headers))]
     for line in cells:
         print("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip())
