@@ -282,17 +282,12 @@ class Console:
 
     def config_reload(self, spec: CommandSpec, args: list[str]) -> Response:
         self._no_args(spec, args)
-        store, switch = self.engine.store, self.engine.switch
-        snapshot = store.load()
+        store = self.engine.store
+        # A change committed by another process goes to the store's subscribers (the switch, the
+        # ACD), which hand it to the loop; the gateway call after it returns once the loop applied it.
+        changed = store.reload_if_changed() is not None
+        self.gateway.call(lambda: None)
         revision = store.config_version()
-
-        def apply() -> bool:
-            if switch.config is snapshot:
-                return False
-            switch.apply_config(snapshot)
-            return True
-
-        changed = self.gateway.call(apply)
         if changed:
             return Output([f"configuration revision {revision} applied (calls in progress keep going)"])
         return Output([f"configuration revision {revision} is already running"])
