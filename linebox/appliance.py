@@ -152,10 +152,18 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         app.acd_stats = attach_stats(app.acd, db_path)
         return app.acd
 
+    def prepare(setup: AcdSetup) -> None:
+        """Reads what a snapshot's queues name for the first time (never on the media loop)."""
+        music.load(setup.music_classes())
+        if prompts is not None:
+            prompts.learn([Path(db_path).parent / "sounds", PROMPT_DIR], setup.greetings(), read_audio,
+                          EventLogger("acd"))
+
     if acd_setup is not None:
+        prepare(acd_setup)
         start_acd(acd_setup)
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
-    store.subscribe(AcdFollower(loop.submit, music, start_acd, service=app.acd).config_stored)
+    store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
     return app
 
 

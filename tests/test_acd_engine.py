@@ -297,3 +297,30 @@ def test_an_extension_dialling_the_queue_number_waits_and_reaches_an_agent(tmp_p
         run(app, 0.5)
         (complete,) = events_of(app, "COMPLETECALLER")
         assert complete[3] == "1001"
+
+
+def test_the_queue_greeting_comes_before_the_position_and_follows_changes(tmp_path):
+    from acd_engine_helpers import contains
+
+    from drivers.audiofile import read_audio, write_wav
+
+    sounds = tmp_path / "sounds"
+    sounds.mkdir()
+    welcome = read_audio("/usr/share/asterisk/sounds/en_US_f_Allison/vm-theperson.wav")
+    write_wav(sounds / "welcome.wav", welcome)
+    config = queue_config(announce_hold_time=False, greeting="welcome")
+    with office(tmp_path, config=config) as app, switch_events("acd") as events:
+        prompts = app.acd.prompts
+        inbound_call(app, LINE_1, seconds=3.0)
+        expected = prompts.sentence([*prompts.recording("welcome"), "queue-youarenext"])
+        run(app, expected.size / 8000.0 + 2.0)
+        heard = far_end_heard(app, LINE_1, int(expected.size / 8) + 3000)
+        assert contains(heard, expected) > MATCH  # greeting, then the position, in that order
+        assert events.named("queue_announce")[0]["greeting"] is True
+        app.world.line(LINE_1).far_end_hangup()
+        run(app, 1.0)
+        # a greeting that does not exist: logged, callers hear the position only
+        app.store.save(replace(config, queues=(replace(config.queues[0], greeting="nosuch"),)), source="test")
+        run(app, 0.1)
+        inbound_call(app, LINE_2, number="2125550000", seconds=6.0)
+        assert events.named("queue_announce")[-1]["greeting"] is False

@@ -88,7 +88,7 @@ def v1_path(tmp_path):
 
 def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 6
+        assert store.schema_version == len(MIGRATIONS) == 7
         config = store.load()
         assert store.config_version() == 7
     assert config.zone == Zone.DE and config.caller_id_standard == "dtmf"
@@ -130,7 +130,7 @@ def test_upgraded_database_has_the_new_layout(v1_path):
         conn = store.conn
         versions = conn.execute("SELECT version, description FROM schema_version WHERE component = 'config'"
                                 " ORDER BY version").fetchall()
-        assert [v for v, _ in versions] == [1, 2, 3, 4, 5, 6]
+        assert [v for v, _ in versions] == [1, 2, 3, 4, 5, 6, 7]
         assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 0
         assert conn.execute("SELECT code FROM feature_codes WHERE feature = 'dnd_on'").fetchone()[0] == "*26"
         columns = {row[1] for row in conn.execute("PRAGMA table_info(extensions)")}
@@ -143,7 +143,7 @@ def test_upgraded_database_accepts_changes_and_reopens(v1_path):
         store.update(lambda c: c)
         assert store.config_version() == 8
     with open_store(v1_path) as again:
-        assert again.schema_version == 6
+        assert again.schema_version == 7
         assert again.load().extension("301").name == "Chef"
 
 
@@ -153,7 +153,7 @@ def test_step_by_step_upgrade_gives_the_same_result(v1_path, tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 4
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == 6
+        assert store.schema_version == 7
         assert store.load().feature_codes.dnd_on == "*26"
 
 
@@ -192,9 +192,9 @@ def test_components_share_one_database(tmp_path):
 
     path = tmp_path / "linebox.db"
     with CdrStore(path), open_store(path) as store:
-        assert store.schema_version == 6
+        assert store.schema_version == 7
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
-        assert rows == {"config": 6, "cdr": 1}
+        assert rows == {"config": 7, "cdr": 1}
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
@@ -224,10 +224,10 @@ def v3_path(v1_path):
 
 def test_v3_database_gains_extension_trunk_groups(v3_path):
     with open_store(v3_path) as store:
-        assert store.schema_version == 6
+        assert store.schema_version == 7
         versions = [row[0] for row in store.conn.execute(
             "SELECT version FROM schema_version WHERE component = 'config' ORDER BY version")]
-        assert versions == [1, 2, 3, 4, 5, 6]
+        assert versions == [1, 2, 3, 4, 5, 6, 7]
         config = store.load()
         assert store.config_version() == 7  # a migration is not a configuration change
         assert [ext.number for ext in config.extensions] == ["201", "202", "301", "302"]
@@ -263,7 +263,7 @@ def v4_path(v1_path):
 
 def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
     with open_store(v4_path) as store:
-        assert store.schema_version == 6
+        assert store.schema_version == 7
         tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"queues", "agents"} <= tables
         config = store.load()

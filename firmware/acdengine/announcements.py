@@ -26,12 +26,13 @@ from 100 digit by digit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from drivers import DriverError
+from drivers.logs import EventLogger
 from dsp.levels import dbm0_to_peak
 from firmware import FirmwareError
 
@@ -45,6 +46,7 @@ WORDS = (
     "agent-loggedoff", "agent-incorrect", "agent-alreadyon", "agent-user", "agent-pass", "beep", "beeperr",
     "dictate/paused", "activated",
 )
+RECORDING_PREFIX = "recording:"  # installer recordings (queue greetings) among the words
 NUMBER_WORDS = tuple(f"digits/{n}" for n in (*range(20), 20, 30, 40, 50, 60, 70, 80, 90))
 
 
@@ -93,6 +95,34 @@ class Prompts:
                 raise FirmwareError(f"acd: prompt {path} unreadable: {exc}") from exc
         return cls(words)
 
+    def learn(self, directories: Sequence[Path], names: Iterable[str], read: Callable[[Path], np.ndarray],
+              log: EventLogger) -> None:
+        """Reads the recordings ``names`` not known yet (queue greetings): the first of
+        ``directories`` that has ``<name>.wav``. Call it off the media loop; a missing or unreadable
+        recording is logged and stays unknown (callers then hear no greeting)."""
+        for name in names:
+            key = f"{RECORDING_PREFIX}{name}"
+            if key in self.words:
+                continue
+            for directory in directories:
+                path = directory / f"{name}.wav"
+                if not path.is_file():
+                    continue
+                try:
+                    self.words[key] = trim_silence(read(path))
+                except DriverError as exc:
+                    log.warning("recording_unreadable", path=str(path), error=str(exc))
+                    continue
+                log.info("recording", name=name, path=str(path), seconds=round(self.words[key].size / 8000.0, 1))
+                break
+            else:
+                log.warning("recording_missing", name=name, looked_in=",".join(str(d) for d in directories))
+
+    def recording(self, name: str) -> list[str]:
+        """The word list of a learnt recording (empty when it could not be read)."""
+        key = f"{RECORDING_PREFIX}{name}"
+        return [key] if key in self.words else []
+
     def sentence(self, names: Sequence[str]) -> np.ndarray:
         key = tuple(names)
         cached = self._sentences.get(key)
@@ -119,9 +149,10 @@ class Prompts:
             return ["queue-holdtime", "queue-less-than", "digits/1", "queue-minute"]
         return ["queue-holdtime", *number_words(minutes), "queue-minutes"]
 
-    def announcement(self, position: int, hold_seconds: float | None, with_hold_time: bool) -> np.ndarray:
-        """Position, then the estimated hold time when asked for and known."""
-        names = self.position_words(position)
+    def announcement(self, position: int, hold_seconds: float | None, with_hold_time: bool,
+                     before: Sequence[str] | None = None) -> np.ndarray:
+        """``before`` (a greeting), the position, then the estimated hold time when asked for and known."""
+        names = [*(before or ()), *self.position_words(position)]
         if with_hold_time and hold_seconds is not None:
             names += self.hold_time_words(hold_seconds)
         return self.sentence(names)

@@ -2,8 +2,9 @@
 
 The configuration store calls :meth:`AcdFollower.config_stored` with every committed
 snapshot, on the thread that stored it. That thread does the slow part — the ACD's setup
-from the snapshot (:func:`~firmware.acdengine.setup.setup_from_config`) and reading any music
-class the snapshot names for the first time (:class:`~firmware.media.music.MusicLibrary`) —
+from the snapshot (:func:`~firmware.acdengine.setup.setup_from_config`) and ``prepare``, the
+composition root's function that reads what the snapshot names for the first time (music
+classes, :class:`~firmware.media.music.MusicLibrary`; queue greetings, ``Prompts.learn``) —
 then hands the rest to the media loop (``submit``), where it runs between two ticks:
 
 - no ACD yet and the snapshot has queues: ``attach`` builds it (the composition root's
@@ -27,17 +28,16 @@ from firmware import FirmwareError
 from firmware.acdengine.service import QueueService
 from firmware.acdengine.setup import AcdSetup, setup_from_config
 from firmware.config.model import Config
-from firmware.media.music import MusicLibrary
 
 Submit = Callable[[Callable[[], None]], None]
 """Runs a function on the media loop's thread between two ticks (``MediaLoop.submit``)."""
 
 
 class AcdFollower:
-    def __init__(self, submit: Submit, music: MusicLibrary, attach: Callable[[AcdSetup], QueueService],
+    def __init__(self, submit: Submit, prepare: Callable[[AcdSetup], None], attach: Callable[[AcdSetup], QueueService],
                  service: QueueService | None = None, log: EventLogger | None = None) -> None:
         self.submit = submit
-        self.music = music
+        self.prepare = prepare
         self.attach = attach
         self.service = service  # the running ACD, or None until a snapshot has queues
         self.log = log or EventLogger("acd")
@@ -50,7 +50,7 @@ class AcdFollower:
             self.log.error("acd_reconfigure_failed", error=str(exc))
             return
         if setup is not None:
-            self.music.load(setup.music_classes())  # file reads stay off the media loop
+            self.prepare(setup)  # file reads stay off the media loop
         self.submit(lambda: self.apply(setup))
 
     def apply(self, setup: AcdSetup | None) -> None:

@@ -142,7 +142,8 @@ class QueueService:
             caller.next_position_tick = self.sw.tick + _ticks(settings.announce_position_s)
         if settings.periodic_announce_s > 0:
             caller.next_periodic_tick = self.sw.tick + _ticks(settings.periodic_announce_s)
-        self._announce(caller, with_hold_time=settings.announce_hold_time)
+        self._announce(caller, with_hold_time=settings.announce_hold_time,
+                       greeting=self.prompts.recording(settings.greeting) if settings.greeting else [])
         return True
 
     def _play_to_caller(self, caller: QueueCaller, samples: np.ndarray) -> None:
@@ -168,12 +169,12 @@ class QueueService:
             players.play_tone(port, hold_tone(self.sw.plan))
         self.sw.mixer.listen_player(port, port)
 
-    def _announce(self, caller: QueueCaller, with_hold_time: bool) -> None:
+    def _announce(self, caller: QueueCaller, with_hold_time: bool, greeting: list[str] | None = None) -> None:
         position = self.core.position(caller.acd_id)
         wait = self.core.estimated_wait(caller.acd_id)
         self.log.info("queue_announce", call=caller.call.call_id, position=position,
-                      estimated_wait_s=None if wait is None else round(wait, 1))
-        self._play_to_caller(caller, self.prompts.announcement(position, wait, with_hold_time))
+                      estimated_wait_s=None if wait is None else round(wait, 1), greeting=bool(greeting))
+        self._play_to_caller(caller, self.prompts.announcement(position, wait, with_hold_time, before=greeting))
 
     # ------------------------------------------------------------------ ticks
     def on_tick(self, tick: int) -> None:

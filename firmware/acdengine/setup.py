@@ -25,6 +25,7 @@ class QueueSettings:
     periodic_announce_s: float = 0.0  # queue-periodic-announce every N seconds; 0 = off
     callback: bool = False  # callers may press * to be called back (callbacks.py)
     music: str = "default"  # music-on-hold class (firmware.media.music)
+    greeting: str = ""  # a recording heard once on entering (Prompts.learn), "" = none
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class AcdSetup:
     def music_classes(self) -> set[str]:
         return {settings.music for settings in self.queues.values()}
 
+    def greetings(self) -> set[str]:
+        return {settings.greeting for settings in self.queues.values() if settings.greeting}
+
     def queue(self, name: str) -> QueueSettings:
         return self.queues.get(name, QueueSettings())
 
@@ -75,7 +79,8 @@ def setup_from_config(config: Config) -> AcdSetup | None:
     if core is None:
         return None
     queues = {queue.name: QueueSettings(queue.number, float(queue.announce_position_s), queue.announce_hold_time,
-                                        float(queue.periodic_announce_s), queue.callback.enabled, queue.music)
+                                        float(queue.periodic_announce_s), queue.callback.enabled, queue.music,
+                                        queue.greeting)
               for queue in config.queues}
     agents = {agent.id: AgentSeat(agent.extension, agent.pin) for agent in config.agents}
     return AcdSetup(core, queues, agents).validate()

@@ -524,6 +524,8 @@ def _queue(raw: Any, path: str) -> Queue:
         relax=relax,
         callback=_callback(r.value("callback"), r.at("callback")),
         music=r.text("music", NAME_RE, "a music class name (letters, digits, _ . -; up to 32)"),
+        greeting=r.text("greeting", NAME_RE, "a recording name (letters, digits, _ . -; up to 32) or ''",
+                        empty=True),
     )
 
 
@@ -643,6 +645,7 @@ def _queue_dict(queue: Queue) -> dict[str, Any]:
         "callback": {"enabled": callback.enabled, "max_attempts": callback.max_attempts, "retry_s": callback.retry_s}
         if isinstance(callback, QueueCallback) else callback,
         "music": queue.music,
+        "greeting": queue.greeting,
     }
 
 

@@ -279,6 +279,8 @@ class Queue:
     relax: tuple[Relaxation, ...] = ()
     callback: QueueCallback = QueueCallback()
     music: str = "default"
+    greeting: str = ""
+    """A recording callers hear once on entering, before their position ("" = none)."""
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,8 @@ _V6 = (
     "ALTER TABLE routes ADD COLUMN queue_skills TEXT NOT NULL DEFAULT '{}'",  # JSON object skill -> level
 )
 
+_V7 = ("ALTER TABLE queues ADD COLUMN greeting TEXT NOT NULL DEFAULT ''",)
+
 MIGRATIONS = (
     Migration(1, "initial configuration schema", _V1),
     Migration(2, "line silence timeout and polarity answer; extension forwarding, call waiting, voicemail", _V2),
@@ -166,6 +168,7 @@ MIGRATIONS = (
     Migration(4, "extension trunk group", _V4),
     Migration(5, "ACD queues and agents", _V5),
     Migration(6, "route queue priority and skills", _V6),
+    Migration(7, "queue greeting", _V7),
 )
 
 _SETTINGS = (
@@ -182,7 +185,7 @@ _QUEUE_COLUMNS = ("name", "number", "strategy", "ring_s", "wrapup_s", "service_l
                   "overflow_kind", "overflow_name", "join_empty", "leave_empty", "announce_position_s",
                   "announce_hold_time", "periodic_announce_s", "exit_key", "exit_kind", "exit_name",
                   "required_skills", "relax", "callback_enabled", "callback_max_attempts", "callback_retry_s",
-                  "music")
+                  "music", "greeting")
 
 
 def _get(data: dict[str, Any], dotted: str) -> Any:
@@ -258,7 +261,8 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
                   queue["announce_position_s"], int(queue["announce_hold_time"]), queue["periodic_announce_s"],
                   queue["exit_key"], queue["exit_destination"]["kind"], queue["exit_destination"]["name"],
                   json.dumps(queue["required_skills"]), json.dumps(queue["relax"]), int(callback["enabled"]),
-                  callback["max_attempts"], callback["retry_s"], queue["music"])
+                  callback["max_attempts"], callback["retry_s"], queue["music"],
+                  queue["greeting"])
         conn.execute(f"INSERT INTO queues (position, {', '.join(_QUEUE_COLUMNS)})"
                      f" VALUES (?, {', '.join('?' * len(_QUEUE_COLUMNS))})", (position, *values))
     for position, agent in enumerate(data["agents"]):
@@ -351,6 +355,7 @@ def _queue_row(row: dict[str, Any]) -> dict[str, Any]:
         "callback": {"enabled": bool(row["callback_enabled"]), "max_attempts": row["callback_max_attempts"],
                      "retry_s": row["callback_retry_s"]},
         "music": row["music"],
+        "greeting": row["greeting"],
     }
 
 
