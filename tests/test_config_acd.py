@@ -282,6 +282,7 @@ queues:
     max_attempts: 4
     retry_s: 120
   music: jazz
+  greeting: welcome
 - name: sales
   number: ''
   strategy: ringall
@@ -308,6 +309,7 @@ queues:
     max_attempts: 3
     retry_s: 300
   music: default
+  greeting: ''
 agents:
 - id: '1002'
   name: Bob
@@ -361,7 +363,8 @@ def test_the_model_holds_what_the_file_says():
         announce_hold_time=True, periodic_announce_s=45, exit_key="#",
         exit_destination=Destination(DestinationKind.EXTENSION, "202"),
         required_skills=(("spanish", 7), ("billing", 2)), relax=(Relaxation(30, 4), Relaxation(90, 0)),
-        callback=QueueCallback(enabled=True, max_attempts=4, retry_s=120), music="jazz")
+        callback=QueueCallback(enabled=True, max_attempts=4, retry_s=120), music="jazz",
+        greeting="welcome")
     assert config.queue("sales") == Queue(name="sales", strategy=Strategy.RINGALL,
                                           overflow=Destination(DestinationKind.VOICEMAIL, "201"))
     assert config.queue("nope") is None
