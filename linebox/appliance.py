@@ -45,6 +45,7 @@ from firmware.engine.switch import Switch
 from firmware.media.mixer import Mixer
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.players import PlayerBank
+from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
 from linebox.storage import board_ports
 
 
@@ -62,6 +63,7 @@ class Appliance:
     acd: QueueService | None = None  # the ACD (queues and agents), when the configuration has queues
     queue_log: TextIO | None = None  # var/queue_log, next to the database
     acd_stats: AcdStats | None = None  # live ACD statistics; interval rows to the database
+    voicemail: Voicemail | None = None  # mailboxes: messages under voicemail/ next to the database
 
     @property
     def board(self) -> VirtualBoard:
@@ -81,6 +83,8 @@ class Appliance:
         if self.queue_log is not None:
             self.queue_log.close()
         self.extension_changes.close()
+        if self.voicemail is not None:
+            self.voicemail.close()  # messages still being saved are stored first
         self.card.close()
         self.audio.close()
         self.cdr.close()
@@ -105,6 +109,22 @@ def music_library(db_path: str | Path, config: Config) -> MusicLibrary:
     library = MusicLibrary(MusicLibrary.directories_of(HOLD_MUSIC_DIR, Path(db_path).parent / "moh"), read_audio)
     library.load(queue.music for queue in config.queues)
     return library
+
+
+def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config: Config) -> Voicemail | None:
+    """Voicemail (firmware.voicemail): the store next to the database, messages under
+    ``voicemail/<mailbox>/``; prompts read once, here. Without the recordings the box starts
+    without voicemail unless an extension has it on (then it refuses to start: clear error)."""
+    log = EventLogger("voicemail")
+    try:
+        prompts = VoicemailPrompts.load(read_audio)
+    except FirmwareError as exc:
+        if any(extension.voicemail for extension in config.extensions):
+            raise
+        log.warning("voicemail_off", reason=str(exc))
+        return None
+    store = VoicemailStore(db_path, Path(db_path).parent / "voicemail", log)
+    return attach_voicemail(switch, loop, store, prompts, log)
 
 
 def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, store: ConfigStore,
@@ -162,6 +182,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     if acd_setup is not None:
         prepare(acd_setup)
         start_acd(acd_setup)
+    app.voicemail = start_voicemail(switch, loop, db_path, snapshot)
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
     store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
     return app

@@ -33,13 +33,14 @@ def test_a_registered_service_takes_the_answered_call(tmp_path):
 
 
 def test_a_missing_or_refusing_service_releases_the_line_with_the_reason(tmp_path):
-    with office(tmp_path, config=routed_to(DestinationKind.VOICEMAIL, "201")) as app, switch_events() as events:
+    # IVR: a destination kind with no service on this box yet
+    with office(tmp_path, config=routed_to(DestinationKind.IVR, "main")) as app, switch_events() as events:
         inbound_call(app, 0)
         run(app, 1.0)
         assert state(app, 0) == "idle"
         (unavailable,) = events.named("destination_unavailable")
         assert unavailable["reason"] == "no such service on this box"
-        app.switch.services = {DestinationKind.VOICEMAIL: FakeQueue(accept=False)}
+        app.switch.services = {DestinationKind.IVR: FakeQueue(accept=False)}
         inbound_call(app, 1)
         run(app, 1.0)
         assert state(app, 1) == "idle"

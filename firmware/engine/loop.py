@@ -1,6 +1,7 @@
 """The media loop: one pass per 20 ms tick of the audio clock.
 
-1. read every port's frame (the audio device is the clock: ALSA or the virtual board);
+1. read every port's frame (the audio device is the clock: ALSA or the virtual board) and
+   hand it to the frame taps (``taps``: e.g. voicemail recording a caller's port);
 2. the line card's events since the last tick, then the switch's timers;
 3. every detector, batched over the ports (``DetectorBank``), and their events;
 4. what the box plays (``PlayerBank``) and who hears whom (``Mixer``): one matrix product;
@@ -58,6 +59,9 @@ class MediaLoop:
         self.requests: queue.Queue[Callable[[], None]] = queue.Queue()
         self._sent = np.zeros((audio.ports, TICK_SAMPLES), dtype=np.int16)
         self.last_frame = self._sent.copy()
+        # Called once per tick with the frame just read (ports x 160, int16), before the switch's
+        # tick. The frame is not copied: a tap that keeps samples copies the rows it needs.
+        self.taps: list[Callable[[np.ndarray], None]] = []
 
     def submit(self, request: Callable[[], None]) -> None:
         """Runs ``request`` on the loop's thread at the start of the next tick."""
@@ -69,6 +73,8 @@ class MediaLoop:
         self.last_frame = frame
         while not self.requests.empty():
             self.requests.get_nowait()()
+        for tap in self.taps:
+            tap(frame)
         switch = self.switch
         switch.on_tick(self.tick)
         for event in self.card.poll():

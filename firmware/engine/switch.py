@@ -49,7 +49,7 @@ from dsp.callerid import CallerId, encode_caller_id
 from dsp.callerid_dtmf import dtmf_callerid_digits
 from dsp.callerid_sequence import callerid_sequence, sequence_audio
 from dsp.dtmfgen import generate_dtmf
-from dsp.toneplans import TonePlan
+from dsp.toneplans import TonePlan, ToneSpec
 from firmware import FirmwareError
 from firmware.cdr import CallRecord, Disposition, HangupBy
 from firmware.config.model import (
@@ -149,6 +149,9 @@ class Switch:
         self.features = ExtensionFeatures(self, change_extension, self.log)
         # Call services that follow ticks, digits, answers and call ends (services.AttachedService).
         self.attached: list[AttachedService] = []
+        # The tone an extension hears off-hook: message waiting (firmware/voicemail/mwi.py) sets it
+        # to give the stutter dial tone; None: the zone's dial tone.
+        self.dial_tone_for: Callable[[int], ToneSpec] | None = None
 
     # ------------------------------------------------------------------ time
     def now(self) -> dt.datetime:
@@ -274,7 +277,8 @@ class Switch:
             self._fail(leg, "congestion")
             return
         leg.leg = Leg.DIALTONE
-        self.players.play_tone(leg.port, self.plan.dial)
+        tone = self.plan.dial if self.dial_tone_for is None else self.dial_tone_for(leg.port)
+        self.players.play_tone(leg.port, tone)
         self.mixer.listen_player(leg.port, leg.port)
         collector = self.config.dial_plan().start()
         self._collectors[leg.port] = collector

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     config = app.store.load()
     log.info("started", board=app.definition.name, ports=app.audio.ports, zone=str(config.zone), db=str(db_path),
              extensions=",".join(ext.number for ext in config.extensions))
-    log.info("not_built_yet", parts="web admin, IVR, voicemail",
+    log.info("not_built_yet", parts="web admin, IVR",
              note="configure with 'linebox config export/import'; demo calls flow on the virtual board")
     try:
         while not stopping:

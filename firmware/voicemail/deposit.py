@@ -1,0 +1,257 @@
+"""Leaving a message: the call service for ``DestinationKind.VOICEMAIL``.
+
+An answered inbound call reaches a mailbox (an extension with ``voicemail: true``) by an
+inbound route, a ring group's no-answer destination, or a queue's overflow or exit key.
+The caller hears what Asterisk's ``VoiceMail()`` plays, from the same recordings:
+
+1. greeting: "the person at extension 2 0 1 is unavailable" + "please leave your message
+   after the tone; when done, hang up or press the pound key" (``#`` skips to the tone);
+2. the tone (``beep``); recording starts when it ends;
+3. recording: the caller's line row of every frame (a :class:`~firmware.engine.loop.MediaLoop`
+   tap; one 160-sample copy a tick) until the caller hangs up, presses ``#``, stays silent for
+   :data:`SILENCE_END_S` or reaches :data:`MAX_MESSAGE_S`;
+4. after ``#`` or silence: "message saved" + "goodbye" (only "goodbye" when the message was
+   too short to keep, or after the length limit), then the box releases the line.
+
+Trailing silence is trimmed, and after ``#`` the digit's own tone too. A message shorter
+than :data:`MIN_MESSAGE_S` after trimming is discarded. Kept messages go to a
+:class:`~firmware.engine.worker.Worker` that joins the chunks and calls
+:meth:`VoicemailStore.save`: the loop never touches the disk, and a failed save is logged
+(``vm_save_failed``), never raised into the loop. ``0`` (operator) is not offered: the box
+has no operator setting, so the digit is ignored like every other key but ``#``.
+
+The call record: answered by the box when the greeting starts, ``dst`` the mailbox, cause
+``voicemail`` when the box releases the line (``normal_clearing`` etc. when the caller hangs up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from drivers.audio import TICK_SAMPLES
+from drivers.logs import EventLogger
+from firmware import FirmwareError
+from firmware.engine.calls import Call, Leg
+from firmware.engine.worker import Worker
+from firmware.voicemail.prompts import VoicemailPrompts
+from firmware.voicemail.store import MAX_TEXT, VoicemailStore
+
+TICK_S = 0.02
+MAX_MESSAGE_S = 180.0  # Asterisk voicemail.conf ``maxsecs``: a longer message is cut here
+MIN_MESSAGE_S = 1.0  # Asterisk ``minsecs``: shorter messages (after trimming) are discarded
+SILENCE_END_S = 10.0  # Asterisk ``maxsilence`` default: this much silence ends the recording
+# Silence is a 20 ms frame whose mean absolute amplitude is below Asterisk's default
+# ``silencethreshold`` of 128 (16-bit linear, about -41 dBm0 for a sine). A level threshold,
+# not dsp/vad.py: the VAD's tone guard would call a caller's steady tone or hum "silence", and
+# a mean per frame costs nothing on the loop.
+SILENCE_MEAN_ABS = 128
+KEEP_AFTER_SOUND_S = 0.2  # kept after the last frame with sound, so the last word is not clipped
+# The DTMF detector reports a digit about 40 ms into its tone (dsp/dtmf.py); 100 ms before the
+# report covers the tone and the tick it was detected in.
+DIGIT_TRIM_S = 0.1
+END_KEY = "#"
+
+
+def _ticks(seconds: float) -> int:
+    return max(1, round(seconds / TICK_S))
+
+
+class Phase(StrEnum):
+    GREETING = "greeting"  # "the person at extension … is unavailable", "please leave your message…"
+    BEEP = "beep"
+    RECORDING = "recording"
+    CLOSING = "closing"  # "message saved", "goodbye"; then the box releases the line
+
+
+@dataclass
+class Deposit:
+    """One caller leaving a message."""
+
+    call: Call
+    line_port: int
+    mailbox: str
+    phase: Phase = Phase.GREETING
+    received: float = 0.0  # epoch seconds (the switch's clock) when recording started
+    chunks: list[np.ndarray] = field(default_factory=list, repr=False)  # one 160-sample row per tick
+    sound: list[bool] = field(default_factory=list, repr=False)  # per chunk: above the silence threshold
+    silent_run: int = 0  # chunks of silence at the end of the recording so far
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """A kept recording on its way to the store (joined and saved on the worker)."""
+
+    call_id: int
+    mailbox: str
+    caller_number: str
+    caller_name: str
+    received: float
+    chunks: list[np.ndarray] = field(repr=False)
+    keep_samples: int = 0
+
+
+def _store_text(text: str) -> str:
+    """Caller ID as the store accepts it: printable characters, at most MAX_TEXT."""
+    return "".join(ch for ch in text if ch.isprintable())[:MAX_TEXT]
+
+
+def kept_chunks(sound: list[bool], by_digit: bool) -> int:
+    """How many chunks of a recording to keep: the digit's tone cut after ``#``, then the trailing
+    silence (a short margin after the last chunk with sound kept)."""
+    end = len(sound) - (_ticks(DIGIT_TRIM_S) if by_digit else 0)
+    last = end - 1
+    while last >= 0 and not sound[last]:
+        last -= 1
+    if last < 0:
+        return 0
+    return min(end, last + 1 + _ticks(KEEP_AFTER_SOUND_S))
+
+
+class VoicemailDeposit:
+    """The call service for voicemail and an attached service of the switch (see module docstring)."""
+
+    def __init__(self, switch, store: VoicemailStore, prompts: VoicemailPrompts,
+                 log: EventLogger | None = None) -> None:
+        self.sw = switch
+        self.store = store
+        self.prompts = prompts
+        self.log = log or EventLogger("voicemail")
+        self.deposits: dict[int, Deposit] = {}  # switch call id -> deposit
+        self._recording: dict[int, Deposit] = {}  # line port -> deposit being recorded
+        self._worker = Worker("voicemail-save", self._save, self.log)
+
+    # ------------------------------------------------------------------ call service
+    def take(self, call: Call, line_port: int, mailbox: str) -> bool:
+        extension = self.sw.config.extension(mailbox)
+        if extension is None or not extension.voicemail:
+            self.log.warning("vm_no_mailbox", call=call.call_id, mailbox=mailbox,
+                             reason="no such extension" if extension is None else "voicemail is off")
+            return False
+        deposit = Deposit(call, line_port, mailbox)
+        self.deposits[call.call_id] = deposit
+        if call.answer_tick is None:
+            call.answer_tick = self.sw.tick  # the box answers: the record says answered
+        call.destination = mailbox
+        # Connected to the box: busy-tone and silence supervision of the line apply (switch.py).
+        self.sw.legs[line_port].leg = Leg.CONNECTED
+        self.sw.mixer.isolate(line_port)
+        self._play(deposit, self.prompts.greeting(mailbox))
+        self.log.info("vm_greeting", call=call.call_id, mailbox=mailbox, line=line_port)
+        return True
+
+    def _play(self, deposit: Deposit, samples: np.ndarray) -> None:
+        self.sw.players.play_samples(deposit.line_port, samples)
+        self.sw.mixer.listen_player(deposit.line_port, deposit.line_port)
+
+    # ------------------------------------------------------------------ the frame tap
+    def tap(self, frame: np.ndarray) -> None:
+        """MediaLoop tap: appends each recording caller's row of the frame (a copy of 160 samples)."""
+        for port, deposit in self._recording.items():
+            row = frame[port].copy()
+            loud = int(np.abs(row.astype(np.int32)).sum()) >= SILENCE_MEAN_ABS * row.size
+            deposit.chunks.append(row)
+            deposit.sound.append(loud)
+            deposit.silent_run = 0 if loud else deposit.silent_run + 1
+
+    # ------------------------------------------------------------------ attached service
+    def on_tick(self, tick: int) -> None:
+        for deposit in list(self.deposits.values()):
+            busy = self.sw.players.busy(deposit.line_port)
+            if deposit.phase is Phase.GREETING and not busy:
+                self._beep(deposit)
+            elif deposit.phase is Phase.BEEP and not busy:
+                self._start_recording(deposit)
+            elif deposit.phase is Phase.RECORDING:
+                if len(deposit.chunks) >= _ticks(MAX_MESSAGE_S):
+                    self._finish(deposit, "max_length", by_digit=False)
+                elif deposit.silent_run >= _ticks(SILENCE_END_S):
+                    self._finish(deposit, "silence", by_digit=False)
+            elif deposit.phase is Phase.CLOSING and not busy:
+                del self.deposits[deposit.call.call_id]
+                self.sw.end_service_call(deposit.call, "voicemail")
+
+    def on_digit(self, port: int, digit: str) -> bool:
+        deposit = next((d for d in self.deposits.values() if d.line_port == port), None)
+        if deposit is None:
+            return False
+        if digit == END_KEY and deposit.phase is Phase.GREETING:
+            self._beep(deposit)
+        elif digit == END_KEY and deposit.phase is Phase.RECORDING:
+            self._finish(deposit, "key", by_digit=True)
+        return True  # every other key is ignored while leaving a message (no operator: module docstring)
+
+    def on_flash(self, port: int) -> bool:
+        return False
+
+    def answered(self, call: Call, port: int) -> None:
+        return None
+
+    def before_end(self, call: Call) -> None:
+        deposit = self.deposits.pop(call.call_id, None)
+        if deposit is None:
+            return
+        if deposit.phase is Phase.RECORDING:
+            self._finish(deposit, "hangup", by_digit=False)
+        elif deposit.phase in (Phase.GREETING, Phase.BEEP):
+            self.log.info("vm_discarded", call=call.call_id, mailbox=deposit.mailbox, reason="hung_up_before_tone",
+                          seconds=0.0)
+
+    # ------------------------------------------------------------------ phases
+    def _beep(self, deposit: Deposit) -> None:
+        deposit.phase = Phase.BEEP
+        self._play(deposit, self.prompts.sentence(["beep"]))
+
+    def _start_recording(self, deposit: Deposit) -> None:
+        self.sw.players.stop(deposit.line_port)
+        self.sw.mixer.stop_listening(deposit.line_port)
+        deposit.phase = Phase.RECORDING
+        deposit.received = self.sw.now().timestamp()
+        self._recording[deposit.line_port] = deposit
+        self.log.info("vm_recording", call=deposit.call.call_id, mailbox=deposit.mailbox)
+
+    def _finish(self, deposit: Deposit, reason: str, by_digit: bool) -> None:
+        """Recording over: hand a long enough message to the worker; tell a caller still there."""
+        self._recording.pop(deposit.line_port, None)
+        keep = kept_chunks(deposit.sound, by_digit) * TICK_SAMPLES
+        seconds = round(keep / 8000.0, 2)
+        kept = keep >= MIN_MESSAGE_S * 8000
+        call = deposit.call
+        if kept:
+            self._worker.submit(PendingMessage(call.call_id, deposit.mailbox, _store_text(call.caller_number),
+                                               _store_text(call.caller_name), deposit.received, deposit.chunks,
+                                               keep))
+        else:
+            self.log.info("vm_discarded", call=call.call_id, mailbox=deposit.mailbox, reason="too_short",
+                          seconds=seconds, ended_by=reason)
+        if reason == "hangup":
+            return
+        self.log.info("vm_recording_ended", call=call.call_id, mailbox=deposit.mailbox, reason=reason,
+                      seconds=seconds)
+        deposit.phase = Phase.CLOSING
+        deposit.chunks, deposit.sound = [], []
+        words = ["vm-msgsaved", "vm-goodbye"] if kept and reason != "max_length" else ["vm-goodbye"]
+        self._play(deposit, self.prompts.sentence(words))
+
+    # ------------------------------------------------------------------ the worker
+    def _save(self, pending: PendingMessage) -> None:
+        """On the worker thread: join the chunks and store the message."""
+        samples = np.concatenate(pending.chunks)[: pending.keep_samples]
+        try:
+            message = self.store.save(pending.mailbox, pending.caller_number, pending.caller_name,
+                                      pending.received, samples)
+        except FirmwareError as exc:
+            self.log.error("vm_save_failed", call=pending.call_id, mailbox=pending.mailbox, error=str(exc))
+            return
+        self.log.info("vm_saved", call=pending.call_id, mailbox=pending.mailbox, seconds=message.duration_s,
+                      id=message.id, caller=pending.caller_number or "withheld")
+
+    def drain(self) -> None:
+        """Waits until every message handed over so far is stored (tests, shutdown)."""
+        self._worker.drain()
+
+    def close(self) -> None:
+        """Stores what is queued and stops the worker."""
+        self._worker.close()
