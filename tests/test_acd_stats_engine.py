@@ -209,3 +209,29 @@ def test_a_queue_removed_live_still_gets_its_last_interval_written(tmp_path):
         store.close()
     finally:
         app.close()
+
+
+def test_show_routing_explains_each_decision(tmp_path):
+    agents = tuple(replace(agent, skills=(("fr", 7 if agent.id == "1001" else 4),)) for agent in demo_config().agents)
+    config = queue_config(agents=agents, announce_hold_time=False, required_skills=(("fr", 5),))
+    app = open_virtual_appliance(tmp_path / "db.sqlite", paced=False, seed=1, origin=ORIGIN, config=config)
+    try:
+        assert console(app).execute("show routing").lines == ["no routing decisions yet"]
+        login(app, ALICE, "1001")
+        login(app, BOB, "1002")
+        inbound_call(app, LINE_1, seconds=5.0)
+        lines = console(app).execute("show routing").lines
+        header, needs, *candidates = lines
+        assert " queue support strategy leastrecent: 1001 by rule " in header
+        assert needs.startswith("  needs fr>=5 (relaxation step 0), penalty tier 0, excluded: 1 for skills")
+        assert candidates == ["  * 1 1001  penalty 0  idle " + candidates[0].split("idle ")[1]]
+        assert candidates[0].endswith("s  fr=7")
+        call = header.split(" call ")[1].split()[0]
+        assert console(app).execute(f"show routing call={call}").lines == lines
+        assert console(app).execute("show routing queue=support lines=1").lines == lines
+        for bad, message in (("queue=nosuch", "no queue named 'nosuch'"), ("lines=0", "out of range"),
+                             ("colour=red", "unknown option")):
+            with pytest.raises(FirmwareError, match=message):
+                console(app).execute(f"show routing {bad}")
+    finally:
+        app.close()

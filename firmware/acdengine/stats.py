@@ -24,6 +24,7 @@ from pathlib import Path
 
 from firmware.acd.agent_state import AgentState
 from firmware.acd.stats import DAY_SECONDS, HOUR_SECONDS, INTERVAL_SECONDS, QueueStats, StatsCollector
+from firmware.acdengine.decisions import RoutingHistory
 from firmware.acdengine.history import (
     HistoryWriter,
     IntervalRow,
@@ -77,6 +78,8 @@ class AcdStats:
         self.collector = StatsCollector.for_config(self.core.config, utc_offset_seconds)
         self._config = self.core.config
         self.core.listeners.append(self.collector)
+        self.decisions = RoutingHistory()  # the last routing traces, for `show routing`
+        self.core.listeners.append(self.decisions)
         self.history = history
         now = service.now()
         self.open_bucket = self.collector.bucket(now)

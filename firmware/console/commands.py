@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from drivers.logs import EventLogger, set_component_levels
 from firmware import FirmwareError
+from firmware.acdengine.decisions import HISTORY_SIZE, trace_lines
 from firmware.console import views
 from firmware.console.access import EngineAccess
 from firmware.console.gateway import EngineGateway
@@ -69,6 +70,9 @@ COMMANDS = (
                 "ACD queues: waiting, agents by state, today's calls, service level, ASA, AHT", "show_queues"),
     CommandSpec(("show", "agents"), "show agents", "ACD agents: state, since, today's calls, talk time, occupancy",
                 "show_agents"),
+    CommandSpec(("show", "routing"), "show routing [queue=Q] [call=C] [lines=N]",
+                "ACD: the last N routing decisions (default 3) and why: candidates, rule, who got the call",
+                "show_routing"),
     CommandSpec(("log", "tail"), "log tail [component=C] [level=L] [port=N] [lines=N]",
                 "recent log lines, then new ones live; send any line to stop", "log_tail"),
     CommandSpec(("log", "level"), "log level [COMPONENT LEVEL]",
@@ -197,6 +201,14 @@ class Console:
         self._no_args(spec, args)
         switch = self.engine.switch
         return Output(views.agent_live_lines(self.gateway.call(lambda: views.agent_live_rows(switch))))
+
+    def show_routing(self, spec: CommandSpec, args: list[str]) -> Response:
+        options = _options(spec, args, ("queue", "call", "lines"))
+        count = _integer("lines", options["lines"], 1, HISTORY_SIZE) if "lines" in options else 3
+        switch = self.engine.switch
+        traces = self.gateway.call(lambda: views.routing_traces(switch, count, options.get("queue"),
+                                                                 options.get("call")))
+        return Output(trace_lines(traces))
 
     def show_link(self, spec: CommandSpec, args: list[str]) -> Response:
         self._no_args(spec, args)

@@ -117,6 +117,13 @@ def agent_live_rows(switch: Switch) -> list[AgentLive]:
     return _acd(switch).agent_rows()
 
 
+def routing_traces(switch: Switch, count: int, queue: str | None, call: str | None) -> list:
+    stats = _acd(switch)
+    if queue is not None and queue not in stats.core.queues:
+        raise FirmwareError(f"no queue named {queue!r} (queues: {', '.join(stats.core.queues) or 'none'})")
+    return stats.decisions.last(count, queue, call)
+
+
 # ----------------------------------------------------------------------------- anywhere
 
 def _percent(value: float | None) -> str:
