@@ -27,10 +27,10 @@ from features_helpers import (
 import firmware.voicemail.deposit as deposit_module
 from drivers.audiofile import read_audio
 from dsp.dtmfgen import generate_dtmf
-from firmware.acdengine.announcements import PROMPT_DIR, trim_silence
 from firmware.config.demo import demo_config
 from firmware.config.model import Destination, DestinationKind, InboundRoute
 from firmware.engine.calls import Call, Direction
+from firmware.media.words import PROMPT_DIR, trim_silence
 from firmware.voicemail.deposit import Phase, kept_chunks
 
 MATCH = 0.9

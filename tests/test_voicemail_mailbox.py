@@ -18,7 +18,7 @@ from features_helpers import ORIGIN, PORT, dial, hang_up, heard, office, run, st
 
 from drivers.audiofile import read_audio
 from firmware import FirmwareError
-from firmware.acdengine.announcements import PROMPT_DIR
+from firmware.media.words import PROMPT_DIR
 from firmware.voicemail.mailbox import MailboxMenu, header_words, intro_words
 from firmware.voicemail.prompts import VoicemailPrompts
 from firmware.voicemail.store import VoicemailStore

@@ -18,9 +18,9 @@ from drivers.audiofile import read_audio, write_wav
 from dsp.callerid import decode_message, encode_mwi
 from dsp.callerid_fsk import CallerIdReceiver
 from dsp.toneplans import CONTINUOUS, get_plan
-from firmware.acdengine.announcements import PROMPT_DIR
 from firmware.config.model import CallerIdStandard
 from firmware.media.featuretones import STUTTER_BURSTS, message_waiting_dial_tone
+from firmware.media.words import PROMPT_DIR
 from firmware.voicemail.mwi import MessageWaiting, mwi_audio
 from firmware.voicemail.store import VoicemailStore
 

@@ -20,7 +20,8 @@ Sentences (Asterisk's ``app_queue`` wording, from its own recordings):
   by digit when it has one (short: under two seconds for a three-digit number).
 
 Numbers are spoken as Asterisk speaks them in English: 0–20 as words, tens, tens + units;
-from 100 digit by digit.
+from 100 digit by digit. Where the recordings are, how each word is trimmed and joined and
+how numbers are spoken live in :mod:`firmware.media.words` (shared with voicemail).
 """
 
 from __future__ import annotations
@@ -33,13 +34,9 @@ import numpy as np
 
 from drivers import DriverError
 from drivers.logs import EventLogger
-from dsp.levels import dbm0_to_peak
 from firmware import FirmwareError
+from firmware.media.words import GAP_MS, NUMBER_WORDS, PROMPT_DIR, number_words, trim_silence
 
-PROMPT_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")  # Debian asterisk-core-sounds-en-wav
-GAP_MS = 150  # silence between words of one sentence
-TRIM_BELOW_DBM0 = -40.0  # leading/trailing samples quieter than this are cut from each word
-TRIM_MARGIN_MS = 30  # kept either side of the first and last loud sample
 WORDS = (
     "queue-thereare", "queue-callswaiting", "queue-youarenext", "queue-holdtime", "queue-minutes",
     "queue-minute", "queue-less-than", "queue-thankyou", "queue-periodic-announce", "agent-loginok",
@@ -47,29 +44,6 @@ WORDS = (
     "dictate/paused", "activated",
 )
 RECORDING_PREFIX = "recording:"  # installer recordings (queue greetings) among the words
-NUMBER_WORDS = tuple(f"digits/{n}" for n in (*range(20), 20, 30, 40, 50, 60, 70, 80, 90))
-
-
-def number_words(value: int) -> list[str]:
-    """The recorded words that speak ``value`` (>= 0)."""
-    if value < 0:
-        raise FirmwareError(f"acd: cannot speak a negative number {value}")
-    if value <= 20:
-        return [f"digits/{value}"]
-    if value < 100:
-        tens, units = divmod(value, 10)
-        return [f"digits/{tens * 10}"] + ([f"digits/{units}"] if units else [])
-    return [f"digits/{digit}" for digit in str(value)]
-
-
-def trim_silence(samples: np.ndarray) -> np.ndarray:
-    """``samples`` (float64) without the recording's leading and trailing silence."""
-    x = np.asarray(samples, dtype=np.float64)
-    loud = np.flatnonzero(np.abs(x) > dbm0_to_peak(TRIM_BELOW_DBM0))
-    if loud.size == 0:
-        return x
-    margin = TRIM_MARGIN_MS * 8
-    return x[max(0, loud[0] - margin) : loud[-1] + margin + 1].copy()
 
 
 class Prompts:

@@ -47,11 +47,11 @@ import numpy as np
 
 from drivers.logs import EventLogger
 from firmware import FirmwareError
-from firmware.acdengine.announcements import number_words
 from firmware.config.model import Extension
 from firmware.dialplan import DialResult
 from firmware.engine.calls import Call, Leg, PortLeg
 from firmware.engine.worker import Worker
+from firmware.media.words import number_words
 
 TICK_S = 0.02
 AFTER_MESSAGE_S = 3.0  # silence after a message for a key; then the next message starts

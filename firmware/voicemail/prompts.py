@@ -5,8 +5,8 @@ The words are Debian's ``asterisk-core-sounds-en-wav`` recordings (the ones Aste
 :meth:`VoicemailPrompts.load` and kept in memory: building a sentence during a call is a
 concatenation of cached arrays, never file I/O on the media loop. Each word is trimmed of
 its recording's leading and trailing silence and words are joined with a short gap, the
-same treatment as the ACD's prompts (:mod:`firmware.acdengine.announcements`, whose
-helpers are reused here). Words are named by their file stem: ``vm-intro``, ``digits/3``.
+same treatment as the ACD's prompts (both use :mod:`firmware.media.words`). Words are
+named by their file stem: ``vm-intro``, ``digits/3``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from drivers import DriverError
 from firmware import FirmwareError
-from firmware.acdengine.announcements import GAP_MS, NUMBER_WORDS, PROMPT_DIR, number_words, trim_silence
+from firmware.media.words import GAP_MS, NUMBER_WORDS, PROMPT_DIR, number_words, trim_silence
 
 DEPOSIT_WORDS = ("vm-theperson", "vm-isunavail", "vm-intro", "beep", "vm-msgsaved", "vm-goodbye")
 """VoiceMail(): "the person at extension 2 0 1 is unavailable", "please leave your message
