@@ -29,7 +29,6 @@ from drivers.ports import LineCard, open_line_card
 from dsp.toneplans import get_plan
 from firmware import FirmwareError
 from firmware.acdengine import AcdSetup, Prompts, QueueService, attach_acd
-from firmware.acdengine.announcements import PROMPT_DIR
 from firmware.acdengine.live import AcdFollower
 from firmware.acdengine.setup import setup_from_config
 from firmware.acdengine.stats import AcdStats, attach_stats
@@ -45,6 +44,7 @@ from firmware.engine.switch import Switch
 from firmware.media.mixer import Mixer
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.players import PlayerBank
+from firmware.media.words import PROMPT_DIR
 from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
 from linebox.storage import board_ports
 

@@ -259,7 +259,7 @@ class ExtensionFeatures:
             return ("extension", target_extension)
         if target in config.internal_numbers():
             return ("group", target)
-        decision = may_dial(config, extension, target, self.sw._after_hours())
+        decision = may_dial(config, extension, target, self.sw.outside.after_hours())
         if decision.allowed and not self.sw.legs[call.origin].is_fxs:
             decision = may_bridge_trunks(config)  # an outside caller forwarded outside: trunk to trunk
         if not decision.allowed or decision.number_class is NumberClass.EMERGENCY:
@@ -288,7 +288,7 @@ class ExtensionFeatures:
         else:
             if self.sw.legs[call.origin].is_fxs:
                 call.direction = Direction.OUTBOUND
-            self.sw._call_outside(call, extension, number)
+            self.sw.outside.call(call, extension, number)
 
     # ------------------------------------------------------------------ no answer
     def ringing_stopped(self, port: int) -> None:

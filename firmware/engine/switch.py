@@ -11,7 +11,8 @@ Flows (docs/ARCHITECTURE.md, "The flow of a call"):
 
 - a phone goes off-hook: dial tone, digits against the dial plan, then an internal call
   (ring the extension, caller ID to it, ringback to the caller) or an outside call (toll
-  guard, first free line, seize, wait for dial tone, dial, connect);
+  guard, first free line, seize, wait for dial tone, dial, connect: ``outside.py``,
+  ``Switch.outside``, where that machinery and the line guard moved);
 - a line rings: caller ID is captured (before or between rings), the line is answered,
   the inbound route is decided (and its explanation logged), the extension or ring group
   is rung while the caller hears ringback;
@@ -24,7 +25,7 @@ Flows (docs/ARCHITECTURE.md, "The flow of a call"):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -48,7 +49,6 @@ from drivers.ports import (
 from dsp.callerid import CallerId, encode_caller_id
 from dsp.callerid_dtmf import dtmf_callerid_digits
 from dsp.callerid_sequence import callerid_sequence, sequence_audio
-from dsp.dtmfgen import generate_dtmf
 from dsp.toneplans import TonePlan, ToneSpec
 from firmware import FirmwareError
 from firmware.cdr import CallRecord, Disposition, HangupBy
@@ -57,36 +57,27 @@ from firmware.config.model import (
     Config,
     Destination,
     DestinationKind,
-    Dialling,
     DisconnectMethod,
 )
-from firmware.config.outside import may_send_outside
 from firmware.dialplan import DialKind, DialResult, DigitCollector, MatchState
 from firmware.engine.calls import IN_CALL, Call, Direction, Leg, PortLeg
 from firmware.engine.callwaiting import CallWaiting
 from firmware.engine.features import ChangeExtension, ExtensionFeatures
 from firmware.engine.flash import FlashFeatures
-from firmware.engine.lines import select_line
+from firmware.engine.outside import OutsideCalls
 from firmware.engine.services import AttachedService, Services
 from firmware.engine.timers import Timers
 from firmware.media.mixer import Mixer
 from firmware.media.players import PlayerBank
 from firmware.routing import route_inbound
-from firmware.schedule import is_open
-from firmware.tollguard import may_bridge_trunks, may_dial
 
 TICK_MS = 20
 RING_NO_ANSWER_S = 60  # an unanswered internal or inbound call gives up after a minute
 ANSWER_AFTER_FIRST_RING_S = 7  # no caller ID and no second ring by then: answer anyway
 CALLER_ID_MEMORY_S = 10  # caller ID heard this long before the first ring belongs to it
-DIAL_TONE_WAIT_S = 3  # blind-dial an outside number if the exchange gives no dial tone
 FAILED_TONE_S = 30  # busy/congestion to a phone left off-hook, then silence
-LINE_GUARD_S = 1.5  # after releasing a line, wait this long before seizing it again (the exchange
-# needs about a second on hook to clear the call; sooner it is a hook flash)
 LINE_FAILED_TONE_S = 4  # a caller on a line who cannot be put through hears busy/congestion this long
 FSK_AFTER_RING_MS = 500  # GR-30-CORE: at least 500 ms after the first ring ends
-DTMF_DIAL_ON_MS = 80.0
-DTMF_DIAL_OFF_MS = 80.0
 
 
 class CardCommands(Protocol):
@@ -132,13 +123,11 @@ class Switch:
         self.log = log or EventLogger("switch")
         self.legs = [PortLeg(port, is_fxs) for port, is_fxs in enumerate(port_is_fxs)]
         self.timers = Timers()
-        self._last_line: Mapping[str, int] = {}  # trunk group -> the line it used last (round robin)
         self.tick = 0
         self.calls: dict[int, Call] = {}
         self._next_call_id = 1
         self._collectors: dict[int, DigitCollector] = {}
         self._heard_caller_id: dict[int, tuple[int, CallerId]] = {}  # FXO port -> (tick, caller)
-        self._released_tick: dict[int, int] = {}  # FXO port -> tick the box last released it
         self._pending_fsk: dict[int, object] = {}  # FXS port -> caller ID audio for its first ring pause
         self.out_by_hand: set[int] = set()  # ports taken out of service by the technician (console)
         self._out_by_link: set[int] = set()  # ports the line card reported out of service
@@ -147,6 +136,8 @@ class Switch:
         self.flash = FlashFeatures(self, hold_music, self.log)
         self.waiting = CallWaiting(self, self.log)
         self.features = ExtensionFeatures(self, change_extension, self.log)
+        # Calls placed on the exchange lines: seize, dial, bridge (outside.py).
+        self.outside = OutsideCalls(self, self.log)
         # Call services that follow ticks, digits, answers and call ends (services.AttachedService).
         self.attached: list[AttachedService] = []
         # The tone an extension hears off-hook: message waiting (firmware/voicemail/mwi.py) sets it
@@ -241,7 +232,7 @@ class Switch:
         if leg.is_fxs or not ongoing:
             return
         if leg.leg is Leg.SEIZING and tone == "dial":
-            self._dial_out(leg)
+            self.outside.dial_digits(leg)
         elif tone in ("busy", "congestion") and leg.leg is Leg.CONNECTED:
             self._line_supervision(leg, DisconnectMethod.BUSY_TONE, f"{tone}_tone")
 
@@ -322,7 +313,7 @@ class Switch:
             self._call_internal(call, result.number or result.digits)
         elif result.kind in (DialKind.EXTERNAL, DialKind.EMERGENCY):
             call.direction = Direction.OUTBOUND
-            self._call_outside(call, extension, result.digits)
+            self.outside.call(call, extension, result.digits)
         else:
             self.log.info("feature_unavailable", port=leg.port, digits=result.digits, feature=result.name)
             self._end_call(call, HangupBy.SYSTEM, "feature_unavailable", Disposition.FAILED)
@@ -429,12 +420,8 @@ class Switch:
         return call
 
     def dial_out(self, call: Call, digits: str) -> None:
-        """The answered phone of a service's call dials ``digits`` (outside prefix included) on a
-        line, through the toll guard with the phone's extension class."""
-        call.peer = None
-        call.answer_tick = None
-        self.mixer.isolate(call.origin)
-        self._call_outside(call, self._extension_of(call.origin), digits)
+        """The answered phone of a service's call dials out: :meth:`OutsideCalls.dial_for_service`."""
+        self.outside.dial_for_service(call, digits)
 
     def end_service_call(self, call: Call, cause: str) -> None:
         """Ends a call on a service's behalf (the box hangs up); the call record names ``cause``."""
@@ -512,84 +499,6 @@ class Switch:
         self._end_call(call, HangupBy.SYSTEM, cause, disposition)
         self._fail(origin, tone)
 
-    # ------------------------------------------------------------------ outside calls
-    def _call_outside(self, call: Call, extension, digits: str) -> None:
-        """Toll guard, line, seize, dial, bridge; ``extension`` None: a destination, no class applies."""
-        if extension is None:
-            decision = may_send_outside(self.config, digits)
-        else:
-            decision = may_dial(self.config, extension, digits, self._after_hours())
-        call.explanation = (decision.reason,)
-        self.log.info("toll_guard", call=call.call_id, allowed=decision.allowed, reason=decision.reason)
-        # (scenario fix) a refused call's record names the number tried: a toll-fraud audit needs it.
-        call.destination = decision.number or digits
-        if not decision.allowed:
-            self._caller_fails(call, "congestion", "call_rejected", Disposition.FAILED)
-            return
-        call.destination = decision.number
-        line = self._free_line(extension)
-        if line is None:
-            self._caller_fails(call, "congestion", "no_circuit_available", Disposition.FAILED)
-            return
-        call.peer = line.port
-        line.leg = Leg.SEIZING
-        line.call = call
-        self.legs[call.origin].leg = Leg.RINGBACK
-        self.card.seize(line.port)
-        self._after(DIAL_TONE_WAIT_S, line.port, "dial_tone_wait")
-        self.log.info("seize", call=call.call_id, line=line.port, number=decision.number)
-
-    def _after_hours(self) -> bool:
-        name = self.config.security.after_hours_schedule
-        schedule = self.config.schedule(name) if name else None
-        return schedule is not None and not is_open(schedule, self.now())
-
-    def _free_line(self, extension) -> PortLeg | None:
-        """A line of the extension's trunk group, by the dial plan's line selection."""
-        ports = [line.port for line in self.config.lines]
-        # (scenario fix) a line released less than LINE_GUARD_S ago is not free: re-seized sooner,
-        # the exchange takes it for a hook flash of the old call (no dial tone, digits lost).
-        guard = _ticks(LINE_GUARD_S)
-        busy = frozenset(port for port in ports if self.legs[port].leg is not Leg.IDLE
-                         or self.tick - self._released_tick.get(port, -guard) < guard)
-        down = frozenset(port for port in ports if self.legs[port].leg is Leg.OUT_OF_SERVICE)
-        choice = select_line(self.config, extension, busy, self._last_line, out_of_service=down)
-        self.log.info("line_selection", group=choice.group, line=choice.port, why=choice.explanation)
-        if choice.line is None:
-            return None
-        self._last_line = choice.last_used
-        return self.legs[choice.line.port]
-
-    def _dial_out(self, line: PortLeg) -> None:
-        call = line.call
-        self.timers.cancel((line.port, "dial_tone_wait"))
-        line.leg = Leg.DIALING_OUT
-        config = self.config.line(line.port)
-        if config is not None and config.dialling is Dialling.PULSE:
-            self.card.pulse_dial(line.port, call.destination)
-            seconds = sum((int(d) or 10) * 0.1 + 0.8 for d in call.destination if d.isdigit())
-        else:
-            samples = generate_dtmf(call.destination, on_ms=DTMF_DIAL_ON_MS, off_ms=DTMF_DIAL_OFF_MS)
-            self.players.play_samples(line.port, samples)
-            self.mixer.listen_player(line.port, line.port)
-            seconds = len(samples) / 8000.0
-        self._after(seconds, line.port, "dialled_out")
-
-    def _outside_connected(self, line: PortLeg) -> None:
-        call = line.call
-        self.players.stop(line.port)
-        self.mixer.stop_listening(line.port)
-        for port in (call.origin, line.port):
-            self.legs[port].leg = Leg.CONNECTED
-            self.players.stop(port)
-        self.mixer.stop_listening(call.origin)
-        self.mixer.bridge(call.origin, line.port)
-        line.last_heard_tick = self.tick
-        config = self.config.line(line.port)
-        if config is None or not config.answer_by_polarity_reversal:
-            call.answer_tick = self.tick  # no answer supervision: count from the end of dialling
-        self.log.info("outside_connected", call=call.call_id, line=line.port, number=call.destination)
-
     # ------------------------------------------------------------------ inbound calls
     def _line_rings(self, leg: PortLeg) -> None:
         if leg.leg is Leg.IDLE:
@@ -655,26 +564,8 @@ class Switch:
             self._caller_fails(call, "congestion", "destination_unavailable", Disposition.FAILED)
 
     def send_outside(self, call: Call, digits: str) -> None:
-        """Sends ``call`` to an outside number (a destination of kind outside; ``digits`` with the
-        outside prefix) on a line of ``dialplan.trunk_group``, by the rules of
-        :mod:`firmware.config.outside`, asked again now: the snapshot may have changed since."""
-        toll = may_send_outside(self.config, digits)
-        from_phone = self.legs[call.origin].is_fxs  # e.g. an extension that dialled a queue
-        bridge = toll if from_phone else may_bridge_trunks(self.config)  # a line sent out on another
-        refusal = toll if bridge.allowed else bridge
-        call.destination = toll.number or digits
-        if not refusal.allowed:
-            self.log.warning("destination_refused", call=call.call_id, destination=f"outside {digits}",
-                             reason=refusal.reason)
-            self._caller_fails(call, "congestion", "destination_refused", Disposition.FAILED)
-            return
-        if from_phone:
-            call.direction = Direction.OUTBOUND
-        self.players.stop(call.origin)  # e.g. a queue's music
-        self.mixer.isolate(call.origin)
-        self.players.play_tone(call.origin, self.plan.ringback)  # until the line is bridged
-        self.mixer.listen_player(call.origin, call.origin)
-        self._call_outside(call, None, digits)
+        """Sends ``call`` to an outside number (a destination of kind outside): :meth:`OutsideCalls.send`."""
+        self.outside.send(call, digits)
 
     def _line_polarity_reversal(self, leg: PortLeg) -> None:
         call = leg.call
@@ -712,7 +603,7 @@ class Switch:
                 self._end_call(leg.call, hangup_by, "silence_timeout")
 
     def _release_line(self, leg: PortLeg) -> None:
-        self._released_tick[leg.port] = self.tick  # (scenario fix) see _free_line
+        self.outside.line_released(leg.port)  # (scenario fix) the line guard, outside.py
         try:
             self.card.release(leg.port)
         except DriverError as exc:
@@ -734,9 +625,9 @@ class Switch:
             self._answer_line(leg)
         elif name == "dial_tone_wait" and leg.leg is Leg.SEIZING:
             self.log.info("no_dial_tone", line=port, action="blind_dial")
-            self._dial_out(leg)
+            self.outside.dial_digits(leg)
         elif name == "dialled_out" and leg.leg is Leg.DIALING_OUT:
-            self._outside_connected(leg)
+            self.outside.digits_sent(leg)
         elif name == "send_fsk":
             samples = self._pending_fsk.pop(port, None)
             if samples is not None and leg.leg is Leg.RINGING:
