@@ -105,9 +105,10 @@ HOLD_MUSIC_DIR = Path("/usr/share/asterisk/moh")  # Debian's asterisk-moh-opsoun
 
 def music_library(db_path: str | Path, config: Config) -> MusicLibrary:
     """Music-on-hold classes (firmware.media.music): ``default`` from Debian's library, others in
-    ``moh/<class>/`` next to the database; the default class and the queues' classes are read now."""
+    ``moh/<class>/`` next to the database; the default class is read now, the queues' classes by
+    the ACD's ``prepare`` (at start and when a configuration names a new one)."""
     library = MusicLibrary(MusicLibrary.directories_of(HOLD_MUSIC_DIR, Path(db_path).parent / "moh"), read_audio)
-    library.load(queue.music for queue in config.queues)
+    library.load(())
     return library
 
 

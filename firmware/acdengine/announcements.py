@@ -35,7 +35,7 @@ import numpy as np
 from drivers import DriverError
 from drivers.logs import EventLogger
 from firmware import FirmwareError
-from firmware.media.words import GAP_MS, NUMBER_WORDS, PROMPT_DIR, number_words, trim_silence
+from firmware.media.words import NUMBER_WORDS, PROMPT_DIR, join_words, number_words, trim_silence
 
 WORDS = (
     "queue-thereare", "queue-callswaiting", "queue-youarenext", "queue-holdtime", "queue-minutes",
@@ -54,7 +54,6 @@ class Prompts:
         if missing:
             raise FirmwareError(f"acd: prompt words missing: {', '.join(missing[:5])}")
         self.words = {name: trim_silence(samples) for name, samples in words.items()}
-        self._gap = np.zeros(GAP_MS * 8, dtype=np.float64)
         self._sentences: dict[tuple[str, ...], np.ndarray] = {}
 
     @classmethod
@@ -101,13 +100,7 @@ class Prompts:
         key = tuple(names)
         cached = self._sentences.get(key)
         if cached is None:
-            parts: list[np.ndarray] = []
-            for name in key:
-                if parts:
-                    parts.append(self._gap)
-                parts.append(self.words[name])
-            cached = np.concatenate(parts) if parts else np.zeros(0)
-            self._sentences[key] = cached
+            cached = self._sentences[key] = join_words(self.words, key)
         return cached
 
     @staticmethod

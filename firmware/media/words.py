@@ -17,6 +17,7 @@ announcements so that voicemail does not depend on the ACD.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,18 @@ TRIM_BELOW_DBM0 = -40.0  # leading/trailing samples quieter than this are cut fr
 TRIM_MARGIN_MS = 30  # kept either side of the first and last loud sample
 NUMBER_WORDS = tuple(f"digits/{n}" for n in (*range(20), 20, 30, 40, 50, 60, 70, 80, 90))
 SAMPLES_PER_MS = 8  # the recordings are 8 kHz
+
+
+def join_words(words: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
+    """The recorded words ``names`` one after the other, ``GAP_MS`` of silence between them
+    (float64, 16-bit scale); KeyError for a word not in ``words``."""
+    gap = np.zeros(GAP_MS * 8, dtype=np.float64)
+    parts: list[np.ndarray] = []
+    for name in names:
+        if parts:
+            parts.append(gap)
+        parts.append(words[name])
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def number_words(value: int) -> list[str]:

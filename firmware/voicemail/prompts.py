@@ -18,7 +18,7 @@ import numpy as np
 
 from drivers import DriverError
 from firmware import FirmwareError
-from firmware.media.words import GAP_MS, NUMBER_WORDS, PROMPT_DIR, number_words, trim_silence
+from firmware.media.words import NUMBER_WORDS, PROMPT_DIR, join_words, number_words, trim_silence
 
 DEPOSIT_WORDS = ("vm-theperson", "vm-isunavail", "vm-intro", "beep", "vm-msgsaved", "vm-goodbye")
 """VoiceMail(): "the person at extension 2 0 1 is unavailable", "please leave your message
@@ -41,7 +41,6 @@ class VoicemailPrompts:
         if missing:
             raise FirmwareError(f"voicemail: prompt words missing: {', '.join(missing[:5])}")
         self.words = {name: trim_silence(samples) for name, samples in words.items()}
-        self._gap = np.zeros(GAP_MS * 8, dtype=np.float64)
         self._sentences: dict[tuple[str, ...], np.ndarray] = {}
 
     @classmethod
@@ -65,13 +64,7 @@ class VoicemailPrompts:
             unknown = [name for name in key if name not in self.words]
             if unknown:
                 raise FirmwareError(f"voicemail: no recorded word {unknown[0]!r}")
-            parts: list[np.ndarray] = []
-            for name in key:
-                if parts:
-                    parts.append(self._gap)
-                parts.append(self.words[name])
-            cached = np.concatenate(parts) if parts else np.zeros(0)
-            self._sentences[key] = cached
+            cached = self._sentences[key] = join_words(self.words, key)
         return cached
 
     @staticmethod
