@@ -13,10 +13,11 @@ BASE_PYTHON := $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo 
 #  - alsa-utils: ALSA tools for the audio driver
 #  - sox: resampling for the minimodem cross-checks and audio file conversion
 #  - multimon-ng, minimodem: independent DTMF and FSK peers in the tests
+#  - libspandsp2: spandsp's DTMF receiver, the reference of `linebox bench dtmf` (ctypes)
 #  - asterisk-core-sounds-en-wav, asterisk-moh-opsound-wav: real speech and music corpus
 #  - chromium, chromium-driver: the web admin's browser tests
 APT_PACKAGES := python3-venv python3-dev gcc libasound2-dev alsa-utils sox \
-	multimon-ng minimodem asterisk-core-sounds-en-wav asterisk-moh-opsound-wav \
+	multimon-ng minimodem libspandsp2 asterisk-core-sounds-en-wav asterisk-moh-opsound-wav \
 	chromium chromium-driver
 
 .PHONY: run test install clean

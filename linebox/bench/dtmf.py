@@ -5,6 +5,11 @@ timings, every 2-8 s, as an IVR caller keys them), speech prompts (the asterisk-
 and line noise, fed to one ``DtmfDetector`` in 20 ms blocks (160 samples), as the engine's
 media loop does. CPU time is process time, so it holds on a loaded box; the result is
 ``channels × audio seconds / CPU seconds``.
+
+The same audio goes through spandsp's ``dtmf_rx`` (``spandsp_ref``, Debian's libspandsp2),
+each channel's signal in one call per 10 s so none of Python's call overhead is counted
+against it; ``vs_spandsp`` is our channels per core over spandsp's (goal: at least 1).
+Both receivers' digit counts are printed beside, as a check that both did the work.
 """
 
 from __future__ import annotations
@@ -17,15 +22,17 @@ import numpy as np
 from drivers import DriverError
 from drivers.audiofile import read_audio
 from dsp import SAMPLE_RATE
-from dsp.dtmf import DtmfDetector
+from dsp.dtmf import DtmfDetector, DtmfDigit
 from dsp.dtmfgen import DIGITS, generate_dtmf
 from dsp.levels import dbm0_to_rms
+from linebox.bench.spandsp_ref import SpandspDtmf, SpandspMissing, load
 from linebox.bench.timing import cpu_seconds, run_channel_bench
 
 TICK_SAMPLES = 160  # the engine's 20 ms tick
 SPEECH_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 SPEECH_FILES = 40
 DISTINCT_SIGNALS = 16  # channels share these, each at its own time offset
+SPANDSP_CHUNK_SAMPLES = 10 * SAMPLE_RATE  # spandsp buffers at most 128 digits between reads
 BURST_EVERY_S = (2, 8)  # an IVR caller: a burst of 1-5 digits every 2-8 s, talking in between
 
 
@@ -88,6 +95,28 @@ def make_audio(channels: int, seconds: float, seed: int) -> np.ndarray:
     return audio
 
 
+def _spandsp(audio: np.ndarray) -> dict:
+    """spandsp's receiver on the same audio: CPU seconds and digits heard, or why not."""
+    try:
+        lib = load()
+    except SpandspMissing as exc:
+        return {"spandsp_error": str(exc)}
+    channels = audio.shape[0]
+    receiver = SpandspDtmf(lib, channels)
+    heard = [0]
+
+    def work() -> None:
+        for channel in range(channels):
+            row = audio[channel]
+            for at in range(0, row.size, SPANDSP_CHUNK_SAMPLES):
+                receiver.feed(channel, row[at : at + SPANDSP_CHUNK_SAMPLES])
+                heard[0] += len(receiver.digits(channel))
+
+    cpu = cpu_seconds(work)
+    receiver.close()
+    return {"spandsp_cpu_seconds": round(cpu, 4), "spandsp_digits": heard[0]}
+
+
 def measure(channels: int, seconds: float, seed: int = 1) -> dict:
     audio = make_audio(channels, seconds, seed)
     # One array per tick, as the audio driver hands the media loop a fresh (ports, 160) block.
@@ -96,20 +125,30 @@ def measure(channels: int, seconds: float, seed: int = 1) -> dict:
         for at in range(0, audio.shape[1], TICK_SAMPLES)
     ]
     detector = DtmfDetector(channels)
+    heard = [0]
 
     def work() -> None:
         for block in ticks:
-            detector.process(block)
+            heard[0] += sum(1 for event in detector.process(block) if isinstance(event, DtmfDigit))
+        heard[0] += len(detector.finish())
 
     cpu = cpu_seconds(work)
     audio_seconds = audio.shape[1] / SAMPLE_RATE
-    return {
+    result = {
         "detector": "dtmf",
         "channels": channels,
         "audio_seconds": audio_seconds,
         "cpu_seconds": round(cpu, 4),
         "realtime_channels_per_core": round(channels * audio_seconds / cpu) if cpu > 0 else None,
+        "digits": heard[0],
     }
+    reference = _spandsp(audio)
+    result.update(reference)
+    spandsp_cpu = reference.get("spandsp_cpu_seconds")
+    if spandsp_cpu:
+        result["spandsp_realtime_channels_per_core"] = round(channels * audio_seconds / spandsp_cpu)
+        result["vs_spandsp"] = round(spandsp_cpu / cpu, 3) if cpu > 0 else None
+    return result
 
 
 def run(args: argparse.Namespace) -> int:
