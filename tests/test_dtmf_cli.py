@@ -84,6 +84,21 @@ def test_bench_prints_one_json_object():
         "audio_seconds",
         "cpu_seconds",
         "realtime_channels_per_core",
+        "digits",
+        "spandsp_cpu_seconds",
+        "spandsp_digits",
+        "spandsp_realtime_channels_per_core",
+        "vs_spandsp",
     }
     assert report["detector"] == "dtmf" and report["channels"] == 8 and report["audio_seconds"] == 0.5
     assert report["cpu_seconds"] > 0 and report["realtime_channels_per_core"] > 0
+    assert report["spandsp_cpu_seconds"] > 0 and report["vs_spandsp"] > 0
+
+
+def test_bench_reference_hears_the_same_digits():
+    """Both receivers do the work on the same audio: their digit counts agree within 15 %."""
+    result = _linebox("bench", "dtmf", "--channels", "16", "--seconds", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["spandsp_digits"] > 20
+    assert abs(report["digits"] - report["spandsp_digits"]) <= 0.15 * report["spandsp_digits"]
