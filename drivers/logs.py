@@ -52,6 +52,12 @@ def escape_text(text: str, keep: str = "") -> str:
                    for ch in text)
 
 
+def one_line(text: str) -> str:
+    """``text`` as one printable line: runs of whitespace (line breaks included) become one space,
+    other non-printable characters are escaped. For error messages that quote outside input."""
+    return escape_text(" ".join(text.split()))
+
+
 def format_value(value: Any) -> str:
     """One field value as it appears on the console: one token, printable, unambiguous."""
     if isinstance(value, float):
