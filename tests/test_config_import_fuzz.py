@@ -15,6 +15,7 @@ the same checks the store makes); a few documents go through the real ``linebox 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import re
@@ -30,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware import FirmwareError
-from firmware.config import Config, from_yaml, seed_demo, to_dict, to_yaml, validate
+from firmware.config import Config, from_dict, from_yaml, seed_demo, to_dict, to_yaml, validate
 from firmware.config.yamlio import MAX_DEPTH, MAX_DOCUMENT_BYTES
 from linebox.commands.config import import_document
 
@@ -222,6 +223,26 @@ def test_the_configuration_itself_is_far_from_the_depth_limit():
     for line in EXPORT.splitlines():
         depth = max(depth, (len(line) - len(line.lstrip(" -"))) // 2 + 1)
     assert depth <= MAX_DEPTH // 2
+
+
+def test_a_configuration_near_every_limit_fits_the_size_limit():
+    """16 schedules of 366 holidays and 8 ranges a day, 64 lines, extensions, routes and agents,
+    16 queues, every name 40 characters: the size limit must leave room for all of it."""
+    data = to_dict(demo())
+    schedule = dict(data["schedules"][0], hours={day: ["09:00-09:30"] * 8 for day in data["schedules"][0]["hours"]},
+                    holidays=[{"date": str(dt.date(2026, 1, 1) + dt.timedelta(days=day)), "name": "N" * 40}
+                              for day in range(366)])
+    data["schedules"] = [dict(copy.deepcopy(schedule), name=f"s{n}") for n in range(16)]
+    data["lines"] = [dict(data["lines"][0], port=n, name="L" * 40) for n in range(64)]
+    data["extensions"] = [dict(data["extensions"][0], number=str(100 + n), port=n, name="E" * 40) for n in range(64)]
+    data["routes"] = [dict(data["routes"][0], name="R" * 40) for _ in range(64)]
+    data["queues"] = [dict(data["queues"][0], name=f"q{n}", number=str(700 + n)) for n in range(16)]
+    data["agents"] = [dict(data["agents"][0], id=str(1000 + n), name="A" * 40, queues={f"q{q}": 0 for q in range(16)})
+                      for n in range(64)]
+    config = from_dict(data)
+    text = to_yaml(config)
+    assert 400_000 < len(text.encode()) < MAX_DOCUMENT_BYTES * 0.6
+    assert from_yaml(text) == config
 
 
 def test_size_limit_in_bytes():

@@ -30,8 +30,8 @@ from firmware.config.model import Config
 
 HEADER = "# linebox configuration: every key is described in docs/configuration.md\n"
 MAX_DOCUMENT_BYTES = 1024 * 1024
-"""The largest document imported. A configuration at every limit of docs/configuration.md
-(16 schedules of 366 holidays, 64 lines, extensions and agents, 16 queues) is about 400 kB."""
+"""The largest document imported. A configuration near every limit of docs/configuration.md
+(16 schedules of 366 holidays, 64 lines, extensions and agents, 16 queues) is about 520 kB."""
 MAX_DEPTH = 32
 """Mappings and lists inside each other; the configuration's own layout goes 6 deep."""
 
