@@ -104,6 +104,7 @@ scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(min_value=-10**40, max_value=10**40), st.floats(),
     st.text(max_size=20), st.text(alphabet=st.characters(max_codepoint=0x9f), max_size=8),
     st.sampled_from(TOP_KEYS), st.sampled_from(PLAIN).map(lambda plain: ("plain", plain)),
+    st.sampled_from([1_000, 100_000, MAX_DOCUMENT_BYTES]).map(lambda size: "x" * size),  # huge strings
 )
 trees = st.recursive(
     scalars,

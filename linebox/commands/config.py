@@ -36,7 +36,7 @@ def _read_file(path: str) -> str:
         check_size(len(data))
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FirmwareError(f"{path}: byte {exc.start} is not UTF-8 text") from exc
+        raise FirmwareError(f"{path}: byte {exc.start + 1} is not UTF-8 text") from exc
     except OSError as exc:
         raise FirmwareError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
