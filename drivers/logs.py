@@ -2,7 +2,15 @@
 
 A line reads ``2026-11-25T17:30:00.120Z INFO engine event=offhook port=3 call=17``:
 timestamp (UTC, ms), level, component (the logger name below ``linebox.``), then
-``key=value`` fields. Values with spaces or quotes are double-quoted.
+``key=value`` fields. Values with spaces, quotes, ``=`` or backslashes are double-quoted.
+
+No character that is not printable ever reaches a line as itself: C0 controls (0x00-0x1f),
+DEL (0x7f), C1 controls (0x80-0x9f, e.g. the 8-bit CSI 0x9b) and the other non-printable
+code points (Unicode's line separators, bidirectional overrides) are written as ``\\n``,
+``\\t``, ``\\r``, ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``, in every value, in the event
+text and in tracebacks (which keep only their own line breaks). Text from the outside
+world (a caller ID name, a console command) therefore cannot clear a technician's terminal
+or forge a log line.
 
 A token bucket per component and event keeps a fault storm from flooding the serial
 line; suppressed lines are counted and reported on the next line that passes.
@@ -19,20 +27,59 @@ from typing import Any, TextIO
 ROOT_LOGGER = "linebox"
 
 
+_NAMED_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_QUOTED_IF = frozenset(' "=\\')
+
+
+def escape_char(ch: str) -> str:
+    """A non-printable character as a Python-style escape (``\\x1b``, ``\\u2028``)."""
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def escape_text(text: str, keep: str = "") -> str:
+    """``text`` with every non-printable character escaped (those in ``keep`` left as they are).
+
+    Backslashes are left alone: use :func:`format_value` where the result must be unambiguous.
+    """
+    if text.isprintable() and not keep:
+        return text
+    return "".join(ch if ch.isprintable() or ch in keep else _NAMED_ESCAPES.get(ch) or escape_char(ch)
+                   for ch in text)
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: runs of whitespace (line breaks included) become one space,
+    other non-printable characters are escaped. For error messages that quote outside input."""
+    return escape_text(" ".join(text.split()))
+
+
 def format_value(value: Any) -> str:
-    """One field value as it appears on the console."""
+    """One field value as it appears on the console: one token, printable, unambiguous."""
     if isinstance(value, float):
         text = f"{value:.6g}"
     else:
         text = str(value)
-    if text == "" or any(ch in text for ch in ' "=\n\t'):
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
-    return text
+    if text != "" and text.isprintable() and not any(ch in _QUOTED_IF for ch in text):
+        return text
+    escaped = "".join(_NAMED_ESCAPES.get(ch) or (ch if ch.isprintable() else escape_char(ch)) for ch in text)
+    return f'"{escaped}"'
 
 
 def format_fields(fields: Mapping[str, Any]) -> str:
-    return " ".join(f"{key}={format_value(value)}" for key, value in fields.items())
+    return " ".join(f"{_format_key(key)}={format_value(value)}" for key, value in fields.items())
+
+
+def _format_key(key: Any) -> str:
+    """Keys are identifiers written in code; anything else is escaped so it cannot split the line."""
+    text = str(key)
+    if text.isidentifier():
+        return text
+    return "".join(ch if ch.isprintable() and ch not in _QUOTED_IF else escape_char(ch) for ch in text) or '""'
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -48,7 +95,7 @@ class KeyValueFormatter(logging.Formatter):
         line = f"{stamp}.{int(record.msecs):03d}Z {record.levelname} {component} {body}"
         if record.exc_info:
             # Tracebacks stay multi-line: they are read at the bench, not parsed.
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + escape_text(self.formatException(record.exc_info), keep="\n")
         return line
 
 

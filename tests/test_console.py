@@ -500,8 +500,10 @@ BAD_COMMANDS = [
     ("port out 1 2", "usage: port out N"),
     ("call test 2", "usage: call test FROM_PORT NUMBER"),
     ("call test 6 201", "port 6 is out of range 0-5"),
-    ("call test 2 20a", "number '20a' must be 1-32 of the keys 0-9 * #"),
-    ("call test 2 " + "1" * 33, "must be 1-32 of the keys"),
+    ("call test 2 20a", "number '20a' must be keys 0-9 * # only"),
+    # the caller ID limit (dsp.callerid.MAX_NUMBER_DIGITS, 20), on an exchange line and on a phone alike
+    ("call test 0 " + "1" * 24, "number is 24 digits long: the limit is 20 (the longest number caller ID carries"),
+    ("call test 2 " + "1" * 21, "number is 21 digits long: the limit is 20"),
     ("call test 2 201 hold=0", "hold 0 is out of range 1-3600"),
     ("call test 2 201 hold=3601", "hold 3601 is out of range 1-3600"),
     ("call test 2 201 ring=5", "unknown option 'ring' (options: hold)"),
@@ -540,7 +542,7 @@ def test_bad_commands_get_one_line_and_change_nothing(rig, engine_ok):
             assert reply.startswith(".error ") and message in reply, (command, reply)
         raw.sendall(b"x" * 5000 + b"\n\xff\xfe\n\nhelp\n")
         assert reader.readline() == b".error line longer than 1024 bytes\n"
-        assert reader.readline() == b".error line is not UTF-8 text\n"
+        assert reader.readline() == b".error byte 1 of the line is not UTF-8 text\n"
         assert reader.readline().startswith(b"help")  # the empty line got no response
     finally:
         reader.close()

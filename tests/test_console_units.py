@@ -72,6 +72,34 @@ def test_non_utf8_line_is_refused_and_the_next_one_read():
     assert isinstance(lines[0], BadLine) and "UTF-8" in str(lines[0]) and lines[1] == "help"
 
 
+CONTROLS = [chr(code) for code in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)) if chr(code) not in "\t\n"]
+
+
+@pytest.mark.parametrize("ch", CONTROLS + ["\u2028", "\u202e", "\ufeff"])
+def test_a_line_with_a_control_character_is_refused_whole(ch):
+    wire = ("show ports " + ch + "x\nhelp\n").encode("utf-8")
+    lines = LineBuffer().feed(wire)
+    assert isinstance(lines[0], BadLine), lines
+    escaped = f"\\x{ord(ch):02x}" if ord(ch) <= 0xFF else f"\\u{ord(ch):04x}"
+    assert str(lines[0]) == f"character {escaped} at column 12 is not printable: a command is printable text"
+    assert str(lines[0]).isprintable()
+    assert lines[1] == "help"
+
+
+def test_ansi_escapes_and_nul_are_refused_and_tabs_separate_words():
+    lines = LineBuffer().feed(b"show\tports\r\n\x1b[2J\nport out \x00\n")
+    assert lines[0] == "show\tports"
+    assert [str(line).split(" at ")[0] for line in lines[1:]] == ["character \\x1b", "character \\x00"]
+
+
+def test_replies_are_printable_whatever_they_carry():
+    assert data_line("name \x1b[2J\x00\x9b") == b"name \\x1b[2J\\x00\\x9b\n"
+    assert error_line("bad \x1b]0;t\x07 end\nmore") == b".error bad \\x1b]0;t\\x07 end more\n"
+    for text in CONTROLS:
+        assert data_line(text).count(b"\n") == 1 and data_line(text)[:-1].decode().isprintable()
+        assert error_line(text).count(b"\n") == 1 and error_line(text)[:-1].decode().isprintable()
+
+
 def test_socket_path_precedence():
     assert str(resolve_socket_path("/tmp/a.sock", {"LINEBOX_CONSOLE": "/tmp/b.sock"})) == "/tmp/a.sock"
     assert str(resolve_socket_path(None, {"LINEBOX_CONSOLE": "/tmp/b.sock"})) == "/tmp/b.sock"
@@ -230,7 +258,7 @@ def test_gateway_errors_come_back_and_the_loop_carries_on(caplog):
     def bug():
         raise ZeroDivisionError("bug")
 
-    for fn, message in ((refused, "port 9 does not exist"), (bug, "internal error in the console request")):
+    for fn, message in ((refused, "port 9 does not exist"), (bug, "internal error: ZeroDivisionError: bug (traceback in the log)")):
         errors = []
 
         def ask(fn=fn, errors=errors):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from enum import StrEnum
@@ -98,14 +99,22 @@ WITHHELD = "withheld"
 """Route caller-ID pattern matching calls without a number (private, unavailable, none)."""
 
 
+_KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 40
+_SHORT.maxlevel = 2  # bounded work whatever the value: YAML aliases can make huge shared structures
+
+
 def _join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
+    if not _KEY_RE.fullmatch(key):
+        key = _SHORT.repr(key)  # a key from the file that is no name: quoted, escaped and shortened
     return f"{path}.{key}" if path else key
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    text = _SHORT.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

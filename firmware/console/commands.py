@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.logs import EventLogger, set_component_levels
+from dsp.callerid import MAX_NUMBER_DIGITS
 from firmware import FirmwareError
 from firmware.acdengine.decisions import HISTORY_SIZE, trace_lines
 from firmware.console import views
@@ -28,7 +29,7 @@ from firmware.engine.calls import Leg
 TAIL_BACKLOG_LINES = 10  # ``log tail`` first shows this many recent lines, like tail(1)
 TEST_CALL_HOLD_S = 30  # a test call hangs up by itself after this long unless ``hold=`` says otherwise
 MAX_HOLD_S = 3600
-MAX_DIALLED = 32  # digits a test call may dial (far beyond any numbering plan, ITU-T E.164: 15)
+DIAL_KEYS = "0123456789*#"
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,17 @@ def _integer(what: str, text: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise FirmwareError(f"{what} {value} is out of range {low}-{high}")
     return value
+
+
+def _number(text: str) -> str:
+    """A number a test call dials or rings with: the keys 0-9 * #, at most the caller ID limit
+    (one definition, :data:`dsp.callerid.MAX_NUMBER_DIGITS`): an exchange line sends it as caller ID."""
+    if any(ch not in DIAL_KEYS for ch in text):
+        raise FirmwareError(f"number {text[:MAX_NUMBER_DIGITS + 8]!r} must be keys 0-9 * # only")
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise FirmwareError(f"number is {len(text)} digits long: the limit is {MAX_NUMBER_DIGITS} "
+                            "(the longest number caller ID carries, EN 300 659-3)")
+    return text
 
 
 class Console:
@@ -254,9 +266,7 @@ class Console:
             raise _usage(spec)
         options = _options(spec, [arg for arg in args if "=" in arg], ("hold",))
         port = self._port(positional[0])
-        number = positional[1]
-        if not 1 <= len(number) <= MAX_DIALLED or any(ch not in "0123456789*#" for ch in number):
-            raise FirmwareError(f"number {number!r} must be 1-{MAX_DIALLED} of the keys 0-9 * #")
+        number = _number(positional[1])
         hold_s = _integer("hold", options["hold"], 1, MAX_HOLD_S) if "hold" in options else TEST_CALL_HOLD_S
         test_call = self.engine.test_call
         if test_call is None:

@@ -8,9 +8,9 @@ it, it is cancelled (the loop skips it when it gets there) and the console says 
 stalled engine never receives a change the technician was told had failed.
 
 Whatever a request raises stays on the console's side: the loop's thread catches it, a
-:class:`FirmwareError` or :class:`DriverError` goes back as the command's one-line error,
-anything else (a bug) is logged with its traceback and reported as an internal error;
-the media loop goes on with its tick either way.
+:class:`FirmwareError`, :class:`DriverError` or :class:`DspError` goes back as the command's
+one-line error, anything else (a bug) is logged with its traceback and reported as
+``internal error: TYPE: MESSAGE``; the media loop goes on with its tick either way.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 
 from drivers import DriverError
 from drivers.logs import EventLogger
+from dsp import DspError
 from firmware import FirmwareError
 
 T = TypeVar("T")
@@ -46,13 +47,18 @@ class _Request(Generic[T]):
             self.started = True
         try:
             self.result = self.fn()
-        except (FirmwareError, DriverError) as exc:
+        except (FirmwareError, DriverError, DspError) as exc:
             self.error = str(exc)
-        except Exception:  # a console bug must not stop the media loop; the traceback is logged
+        except Exception as exc:  # a console bug must not stop the media loop; the traceback is logged
             self.log.exception("console_request_failed")
-            self.error = "internal error in the console request (traceback in the log)"
+            self.error = internal_error(exc)
         finally:
             self.done.set()
+
+
+def internal_error(exc: BaseException) -> str:
+    """The console's one line for a bug: what went wrong, where the rest is."""
+    return f"internal error: {type(exc).__name__}: {exc} (traceback in the log)"
 
 
 class EngineGateway:

@@ -2,10 +2,14 @@
 
 Text, UTF-8, one line per ``\\n`` (a ``\\r`` before it is ignored):
 
-- the client sends one command per line (at most :data:`MAX_LINE_BYTES` bytes); an empty
-  line is not a command and gets no response;
+- the client sends one command per line (at most :data:`MAX_LINE_BYTES` bytes) of printable
+  text: blanks and tabs separate words; a line with any other character that is not
+  printable (C0 and C1 controls, DEL, terminal escapes, NUL) or that is not UTF-8 is refused
+  whole with ``.error`` and runs nothing; an empty line is not a command and gets no response;
 - the server answers each command with zero or more data lines, then one terminator line:
   ``.ok`` (done) or ``.error MESSAGE`` (refused, nothing changed; never preceded by data);
+- every line the server sends is printable: a character that is not (a control character
+  in a log line or a caller's name) is sent escaped (``\\x1b``, ``\\n``), as in the log;
 - a data line that begins with ``.`` is sent with one more ``.`` in front ("dot-stuffing",
   as in SMTP, RFC 5321 section 4.5.2), so a line that starts with a single ``.`` is always
   a terminator;
@@ -24,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from drivers.logs import escape_char, escape_text, one_line
 from firmware import FirmwareError
 
 PROTOCOL_VERSION = 1
@@ -51,8 +56,9 @@ def check_socket_path(path: Path) -> None:
 
 
 def data_line(text: str) -> bytes:
-    """One data line on the wire (dot-stuffed; a newline inside ``text`` is sent as ``\\n``)."""
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    """One data line on the wire (dot-stuffed; a newline inside ``text`` is sent as ``\\n``, any
+    other character that is not printable escaped likewise)."""
+    text = escape_text(text)
     if text.startswith("."):
         text = "." + text
     return (text + "\n").encode("utf-8", errors="replace")
@@ -63,8 +69,7 @@ def ok_line() -> bytes:
 
 
 def error_line(message: str) -> bytes:
-    one_line = " ".join(message.split()) or "error"
-    return (ERROR_PREFIX + one_line + "\n").encode("utf-8", errors="replace")
+    return (ERROR_PREFIX + (one_line(message) or "error") + "\n").encode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,24 @@ def parse_reply_line(line: str) -> Reply:
 
 
 class BadLine(FirmwareError):
-    """A line that cannot be a command (too long: read to its end; not UTF-8): refused."""
+    """A line that cannot be a command (too long: read to its end; not UTF-8; not printable): refused.
+
+    ``text`` is the line as received (undecodable bytes as ``\\xNN``), for the log; empty for a
+    line too long to keep.
+    """
+
+    def __init__(self, message: str, text: str = "") -> None:
+        super().__init__(message)
+        self.text = text
+
+
+def check_command_text(text: str) -> str | BadLine:
+    """``text`` if every character is printable (or a tab), else the BadLine naming the first one."""
+    for column, ch in enumerate(text, start=1):
+        if not ch.isprintable() and ch != "\t":
+            return BadLine(f"character {escape_char(ch)} at column {column} is not printable: "
+                           "a command is printable text", text)
+    return text
 
 
 class LineBuffer:
@@ -123,6 +145,9 @@ class LineBuffer:
                 lines.append(BadLine(f"line longer than {self.limit} bytes"))
                 continue
             try:
-                lines.append(raw.decode("utf-8").removesuffix("\r"))
-            except UnicodeDecodeError:
-                lines.append(BadLine("line is not UTF-8 text"))
+                text = raw.decode("utf-8").removesuffix("\r")
+            except UnicodeDecodeError as exc:
+                lines.append(BadLine(f"byte {exc.start + 1} of the line is not UTF-8 text",
+                                     raw.decode("utf-8", errors="backslashreplace")))
+                continue
+            lines.append(check_command_text(text))

@@ -30,7 +30,7 @@ from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.console.access import EngineAccess
 from firmware.console.commands import Console, Follow, Quit
-from firmware.console.gateway import DEFAULT_TIMEOUT_S, EngineGateway
+from firmware.console.gateway import DEFAULT_TIMEOUT_S, EngineGateway, internal_error
 from firmware.console.logbuffer import LogBuffer, Subscription
 from firmware.console.protocol import (
     MAX_SOCKET_PATH_BYTES,
@@ -48,6 +48,7 @@ ACCEPT_POLL_S = 0.25  # how often the accepting thread looks whether the server 
 FOLLOW_POLL_S = 0.1  # ``log tail``: latency of a new line and of the stop line
 WRITE_TIMEOUT_S = 10.0  # a console that reads nothing for this long is dropped
 MAX_CONSOLES = 8
+MAX_LOGGED_CHARS = 120  # of a refused line: enough to see what was sent, not a flood at 115200 baud
 PRIVATE_PREFIX = ".console-"
 PRIVATE_OVERHEAD = len("/" + PRIVATE_PREFIX + "12345678/s")  # the private folder's name and the socket in it
 
@@ -301,6 +302,9 @@ class ConsoleServer:
                 continue
             line = session.pending.pop(0)
             if isinstance(line, BadLine):
+                # the line goes to the log escaped (drivers/logs.py), so its escapes cannot reach a terminal
+                self.log.info("console_line_refused", session=session.number, reason=str(line),
+                              line=line.text[:MAX_LOGGED_CHARS])
                 session.send(error_line(str(line)))
                 continue
             if not line.strip():
@@ -309,6 +313,10 @@ class ConsoleServer:
                 response = self.console.execute(line, session.number)
             except FirmwareError as exc:
                 session.send(error_line(str(exc)))
+                continue
+            except Exception as exc:  # one command's bug: this command fails, the console and engine go on
+                self.log.exception("console_command_failed", session=session.number)
+                session.send(error_line(internal_error(exc)))
                 continue
             if isinstance(response, Follow):
                 if not self._follow(session, response):

@@ -4,8 +4,8 @@ The database is ``--db PATH``, else ``$LINEBOX_DB``, else ``var/linebox.db`` und
 current folder (created when missing). Board names in the configuration are resolved with
 ``board.definitions`` here, in the composition root, because firmware may not import
 board/. Import checks the whole file (types, bounds, cross-references) before replacing
-anything: a broken file is one line on stderr naming the field, exit status 2, and the
-database is unchanged. ``route`` and ``dial`` show the routing and toll decisions for a
+anything: a broken file (bad YAML, too large or too deep, wrong types, bad references) is
+one line on stderr naming the field or the line, exit status 2, and the database is unchanged. ``route`` and ``dial`` show the routing and toll decisions for a
 call, with their explanations, against the stored configuration.
 """
 
@@ -16,8 +16,10 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from drivers.logs import one_line
 from firmware import FirmwareError
-from firmware.config import Config, from_yaml, to_yaml
+from firmware.config import Config, ConfigStore, from_yaml, to_yaml
+from firmware.config.yamlio import MAX_DOCUMENT_BYTES, check_size
 from firmware.dialplan import DialKind
 from firmware.routing import route_inbound
 from firmware.tollguard import is_after_hours, may_dial
@@ -27,10 +29,16 @@ EXIT_PROBLEMS = 2
 
 
 def _read_file(path: str) -> str:
+    """The document's text; no more than the size limit (plus one byte, to know it is over) is read."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FirmwareError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_DOCUMENT_BYTES + 1)
+        check_size(len(data))
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FirmwareError(f"{path}: byte {exc.start + 1} is not UTF-8 text") from exc
+    except OSError as exc:
+        raise FirmwareError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
 def _parse_time(text: str | None) -> dt.datetime:
@@ -83,10 +91,21 @@ def export_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_document(store: ConfigStore, text: str, source: str) -> Config:
+    """Checks ``text`` whole (syntax, limits, types, references) and stores it, or changes nothing.
+
+    Every refusal is a FirmwareError of one printable line naming the place.
+    """
+    try:
+        return store.save(from_yaml(text), source=source)
+    except FirmwareError as exc:
+        raise FirmwareError(one_line(str(exc))) from exc
+
+
 def import_config(args: argparse.Namespace) -> int:
-    config = from_yaml(_read_file(args.file))
+    text = _read_file(args.file)
     with open_store(args.db) as store:
-        store.save(config, source=f"import {args.file}")
+        import_document(store, text, source=f"import {one_line(args.file)}")
         print(f"linebox: imported {args.file} into {store.path} (revision {store.config_version()})")
     return 0
 
