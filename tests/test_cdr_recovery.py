@@ -265,3 +265,24 @@ def test_the_writer_thread_is_where_records_go_the_loop_only_queues(tmp_path):
         release.set()
         writer.close()
         assert store.count() == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--origin", "yesterday"], "linebox: --origin: 'yesterday' is not an ISO 8601 time\n"),
+    (["--origin", "2026-03-02T15:00:00"], "linebox: --origin: '2026-03-02T15:00:00' has no UTC offset "
+                                          "(add e.g. +00:00 or Z)\n"),
+    (["--origin", "2026-03-02T15:00:00Z", "--board", "rpi"],
+     "linebox: --origin is for the virtual board: real hardware reads its clock\n"),
+])
+def test_run_refuses_a_bad_origin_in_one_line(tmp_path, args, message):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, "-m", "linebox", "run", "--db", str(tmp_path / "x.db"), *args],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert (run.returncode, run.stderr) == (2, message)
+    assert not (tmp_path / "x.db").exists()
