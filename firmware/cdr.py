@@ -21,7 +21,9 @@ and leaves an absent answer time as an empty, unquoted field; existing CDR tools
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -34,7 +36,7 @@ import sqlite_utils
 
 from drivers.logs import EventLogger
 from firmware import FirmwareError
-from firmware.config.db import Migration, connect, migrate
+from firmware.config.db import Migration, connect, migrate, transaction
 
 COMPONENT = "cdr"
 
@@ -143,6 +145,51 @@ def check_record(record: CallRecord) -> CallRecord:
     return CallRecord(**{**{f.name: getattr(record, f.name) for f in fields(record)}, **values})
 
 
+def make_uniqueid(start: float, boot: int, call_id: int) -> str:
+    """A call record's uniqueid: ``<start epoch seconds>.<boot>.<call id>``, e.g. ``1733400000.7.12``.
+
+    Asterisk's is ``<epoch>.<sequence>`` with a sequence that restarts with the process; here
+    the boot number (:meth:`CdrStore.start_boot`, persisted with the records) sits between,
+    so two starts never give the same uniqueid even when the clock repeats (a box without a
+    real-time clock after a power cut): the call id is unique within a boot.
+    """
+    return f"{int(start)}.{boot}.{call_id}"
+
+
+CUT_SHORT = "cut_short"  # hangup cause and userfield mark of a call the engine's death cut short
+
+
+def cut_short(record: CallRecord) -> CallRecord:
+    """The record of a call that was in progress when the engine died, as persisted at its last
+    heartbeat: it ends there, hung up by the system, marked ``cut_short`` (hangup cause and
+    userfield, which Master.csv carries)."""
+    userfield = CUT_SHORT if not record.userfield else f"{record.userfield} {CUT_SHORT}"[-MAX_TEXT:]
+    return dataclasses.replace(record, hangup_by=HangupBy.SYSTEM, hangup_cause=CUT_SHORT, userfield=userfield)
+
+
+def record_to_json(record: CallRecord) -> str:
+    """One line of JSON (spool file, open rows): every field, enums as their text."""
+    values = asdict(record)
+    values.update({name: str(values[name]) for name in ("disposition", "hangup_by", "amaflags")})
+    return json.dumps(values, ensure_ascii=True, sort_keys=True, allow_nan=False)
+
+
+def record_from_json(text: str) -> CallRecord:
+    """The record of :func:`record_to_json`'s line, checked; FirmwareError if it is not one."""
+    try:
+        values = json.loads(text)
+    except ValueError as exc:
+        raise FirmwareError(f"cdr: not a JSON call record: {exc}") from exc
+    names = {f.name for f in fields(CallRecord)}
+    if not isinstance(values, dict) or set(values) - names or not {"uniqueid", "start", "end"} <= set(values):
+        raise FirmwareError(f"cdr: not a call record: {text[:80]!r}")
+    try:
+        record = CallRecord(**values)
+    except TypeError as exc:
+        raise FirmwareError(f"cdr: not a call record: {exc}") from exc
+    return check_record(record)
+
+
 MIGRATIONS = (
     Migration(1, "call detail records", (
         "CREATE TABLE cdr ("
@@ -171,11 +218,22 @@ MIGRATIONS = (
         " userfield TEXT NOT NULL DEFAULT '')",
         "CREATE INDEX cdr_start ON cdr (start)",
     )),
+    Migration(2, "boot counter and calls in progress", (
+        # One row: the number of the current start of the engine (uniqueids embed it).
+        "CREATE TABLE cdr_boot (id INTEGER PRIMARY KEY CHECK (id = 1), boot INTEGER NOT NULL)",
+        # Answered calls in progress, as they stood at the last heartbeat (a JSON call record).
+        "CREATE TABLE cdr_open (uniqueid TEXT PRIMARY KEY, boot INTEGER NOT NULL, record TEXT NOT NULL)",
+    )),
 )
 
 
 class CdrStore:
-    """The CDR table; may share the database file with the configuration."""
+    """The CDR table; may share the database file with the configuration.
+
+    Besides finished calls it keeps the boot counter (:meth:`start_boot`) and the open rows
+    of answered calls in progress (:meth:`open_calls`), from which :meth:`recover_open`
+    makes cut-short records at the next start.
+    """
 
     def __init__(self, path: str | Path, log: EventLogger | None = None) -> None:
         self.path = Path(path)
@@ -197,23 +255,101 @@ class CdrStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def record(self, record: CallRecord) -> int:
-        """Stores one call; when this returns the row is committed. Returns its id."""
-        checked = check_record(record)
-        row = {**asdict(checked), "duration": checked.duration, "billsec": checked.billsec}
-        row.update({name: str(row[name]) for name in ("disposition", "hangup_by", "amaflags")})
+    def start_boot(self) -> int:
+        """Counts one more start of the engine (committed) and returns its number, 1, 2, …"""
         try:
-            table = self.db.table("cdr")
-            table.insert(row)
-            row_id = int(table.last_pk)
+            with transaction(self.conn):
+                self.conn.execute("INSERT INTO cdr_boot (id, boot) VALUES (1, 1)"
+                                  " ON CONFLICT (id) DO UPDATE SET boot = boot + 1")
+                boot = int(self.conn.execute("SELECT boot FROM cdr_boot WHERE id = 1").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise FirmwareError(f"cdr: cannot count this start: {exc}") from exc
+        self.log.info("cdr_boot", boot=boot)
+        return boot
+
+    def record(self, record: CallRecord) -> int:
+        """Stores one call (and drops its open row); when this returns it is committed. Returns its id."""
+        checked = check_record(record)
+        try:
+            with transaction(self.conn):
+                row_id = self._insert(checked)
+                self.conn.execute("DELETE FROM cdr_open WHERE uniqueid = ?", (checked.uniqueid,))
         except sqlite3.Error as exc:
             raise FirmwareError(f"cdr {checked.uniqueid}: cannot store: {exc}") from exc
         self.log.info("cdr_stored", uniqueid=checked.uniqueid, disposition=checked.disposition.value,
                       duration=checked.duration)
         return row_id
 
+    def record_once(self, record: CallRecord) -> bool:
+        """Stores ``record`` unless the very same record is stored already (a replay): True if
+        it was written now. A different record under the same uniqueid is a FirmwareError."""
+        checked = check_record(record)
+        try:
+            stored = self.find(checked.uniqueid)
+            if stored == checked:
+                self.conn.execute("DELETE FROM cdr_open WHERE uniqueid = ?", (checked.uniqueid,))
+                return False
+        except sqlite3.Error as exc:
+            raise FirmwareError(f"cdr {checked.uniqueid}: cannot store: {exc}") from exc
+        if stored is not None:
+            raise FirmwareError(f"cdr {checked.uniqueid}: another call is stored under this uniqueid")
+        self.record(checked)
+        return True
+
+    def _insert(self, checked: CallRecord) -> int:
+        row = {**asdict(checked), "duration": checked.duration, "billsec": checked.billsec}
+        row.update({name: str(row[name]) for name in ("disposition", "hangup_by", "amaflags")})
+        columns = ", ".join(f'"{name}"' for name in row)
+        marks = ", ".join("?" for _ in row)
+        cursor = self.conn.execute(f"INSERT INTO cdr ({columns}) VALUES ({marks})", tuple(row.values()))
+        return int(cursor.lastrowid)
+
+    def open_calls(self, boot: int, records: Iterable[CallRecord]) -> None:
+        """Writes (or updates) the open rows of answered calls in progress, in one transaction:
+        each as it would be recorded if the engine died now."""
+        checked = [check_record(record) for record in records]
+        try:
+            with transaction(self.conn):
+                for record in checked:
+                    self.conn.execute(
+                        "INSERT INTO cdr_open (uniqueid, boot, record) VALUES (?, ?, ?)"
+                        " ON CONFLICT (uniqueid) DO UPDATE SET boot = excluded.boot, record = excluded.record",
+                        (record.uniqueid, boot, record_to_json(record)))
+        except sqlite3.Error as exc:
+            raise FirmwareError(f"cdr: cannot write {len(checked)} open call(s): {exc}") from exc
+
+    def open_records(self) -> list[tuple[int, str, str]]:
+        """The open rows: (boot, uniqueid, JSON record as of its last heartbeat), oldest call first."""
+        try:
+            rows = self.conn.execute("SELECT boot, uniqueid, record FROM cdr_open ORDER BY rowid").fetchall()
+        except sqlite3.Error as exc:
+            raise FirmwareError(f"cdr: cannot read the open calls: {exc}") from exc
+        return [(int(boot), str(uniqueid), str(text)) for boot, uniqueid, text in rows]
+
+    def recover_open(self, boot: int) -> list[CallRecord]:
+        """Open rows left by starts before ``boot`` (the engine died during those calls)
+        become cut-short call records (:func:`cut_short`); returns those written now. A row
+        that cannot be made a record stays where it is, with an error line."""
+        recovered = []
+        for row_boot, uniqueid, text in self.open_records():
+            if row_boot >= boot:
+                continue
+            try:
+                short = cut_short(record_from_json(text))
+                if self.record_once(short):
+                    recovered.append(short)
+                    self.log.warning("cdr_cut_short", uniqueid=short.uniqueid, boot=row_boot,
+                                     duration=short.duration)
+            except FirmwareError as exc:
+                self.log.error("cdr_open_kept", uniqueid=uniqueid, boot=row_boot, error=str(exc))
+        return recovered
+
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM cdr").fetchone()[0])
+
+    def find(self, uniqueid: str) -> CallRecord | None:
+        """The stored record of ``uniqueid``, if any."""
+        return next(self._rows("SELECT * FROM cdr WHERE uniqueid = ?", [uniqueid]), None)
 
     def records(self, since: float | None = None, until: float | None = None) -> Iterator[CallRecord]:
         """Records whose start is in [since, until), oldest first."""
@@ -225,8 +361,11 @@ class CdrStore:
             where.append("start < ?")
             params.append(until)
         sql = "SELECT * FROM cdr" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY start, id"
+        return self._rows(sql, params)
+
+    def _rows(self, sql: str, params: list) -> Iterator[CallRecord]:
         names = {f.name for f in fields(CallRecord)}
-        for row in self.db.query(sql, params):
+        for row in list(self.db.query(sql, params)):
             values = {key: value for key, value in row.items() if key in names}
             values["disposition"] = Disposition(values["disposition"])
             values["hangup_by"] = HangupBy(values["hangup_by"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -33,14 +34,17 @@ from firmware.acdengine.live import AcdFollower
 from firmware.acdengine.setup import setup_from_config
 from firmware.acdengine.stats import AcdStats, attach_stats
 from firmware.cdr import CdrStore
+from firmware.cdr_spool import Spool, spool_path
 from firmware.config.demo import seed_demo_if_empty
 from firmware.config.model import Config
 from firmware.config.store import ConfigStore
-from firmware.engine.cdr_writer import CdrWriter
+from firmware.engine.call_journal import CallJournal
+from firmware.engine.cdr_writer import CdrWriter, start_call_records
 from firmware.engine.detectors import DetectorBank
 from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
+from firmware.engine.wallclock import WallClock
 from firmware.media.mixer import Mixer
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.players import PlayerBank
@@ -129,12 +133,14 @@ def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config
 
 
 def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, store: ConfigStore,
-              db_path: str | Path, origin: dt.datetime, sync_commands: bool) -> Appliance:
+              db_path: str | Path, origin: dt.datetime, sync_commands: bool,
+              read_wall: Callable[[], float] | None) -> Appliance:
     snapshot = store.load()
     zone = str(snapshot.zone)
     port_types = [str(port.kind) for port in definition.ports]
     cdr = CdrStore(db_path)
-    cdr_writer = CdrWriter(cdr.record)
+    # This start's number, the spool of records the database refused, calls cut by a crash.
+    cdr_writer = start_call_records(cdr, Spool(spool_path(db_path)))
     plan = get_plan(zone)
     port_is_fxs = [kind == "fxs" for kind in port_types]
     players = PlayerBank(len(port_types))
@@ -150,7 +156,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     hold_music = music.samples(DEFAULT_CLASS)  # held parties (flash.py) hear the default class
     switch = Switch(snapshot, port_is_fxs, plan, card, players, mixer, cdr_writer.submit, origin,
                     log=EventLogger("switch"), change_extension=extension_changes.submit,
-                    hold_music=hold_music)
+                    hold_music=hold_music, clock=WallClock(origin, read_wall), boot=cdr_writer.boot)
+    switch.attached.append(CallJournal(switch, cdr_writer.open_calls))  # answered calls survive a crash
     detectors = DetectorBank(port_is_fxs, plan, str(snapshot.effective_caller_id_standard()))
     loop = MediaLoop(audio, card, switch, detectors, players, mixer, time.perf_counter,
                      sync_commands=sync_commands)
@@ -197,12 +204,15 @@ def open_virtual_appliance(
     board_name: str = "virtual",
     config: Config | None = None,
     link_config: LinkConfig | None = None,
+    read_wall: Callable[[], float] | None = None,
 ) -> Appliance:
     """The appliance on the virtual board: the production stack over a real pseudo-terminal.
 
     ``config``: stored before start (replacing what is there); otherwise the demo office
     is seeded into an empty database. ``origin``: the wall time of tick 0 (the engine never
-    reads the clock; the caller does, once, or sets it for a simulation).
+    reads the clock; the caller does, once, or sets it for a simulation). ``read_wall``: the
+    wall clock the media loop reads at each tick's edge (``firmware.engine.wallclock``);
+    None: wall time is ``origin + tick × 20 ms`` (simulations, deterministic).
     """
     definition = load_board(board_name)
     store = _open_store(db_path, config)
@@ -215,10 +225,11 @@ def open_virtual_appliance(
     card = open_line_card(board.serial_url, port_types, zone, config=link_config,
                           card_model=definition.card.model)
     # Unpaced runs are deterministic only if each tick's commands are applied before the next.
-    return _assemble(definition, board, card, store, db_path, origin, sync_commands=True)
+    return _assemble(definition, board, card, store, db_path, origin, sync_commands=True, read_wall=read_wall)
 
 
-def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.datetime) -> Appliance:
+def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.datetime,
+                            read_wall: Callable[[], float] | None = time.time) -> Appliance:
     """The appliance on a real board: line card on its UART, ports on the ALSA codec."""
     definition = load_board(board_name)
     if definition.virtual or definition.serial.device is None or definition.audio.capture is None:
@@ -229,4 +240,4 @@ def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.dat
     audio = AlsaAudio(definition.audio.capture, definition.audio.playback, len(port_types),
                       channels=definition.audio.channels, channel_map=definition.channel_map)
     card = open_line_card(definition.serial.device, port_types, zone, card_model=definition.card.model)
-    return _assemble(definition, audio, card, store, db_path, origin, sync_commands=False)
+    return _assemble(definition, audio, card, store, db_path, origin, sync_commands=False, read_wall=read_wall)

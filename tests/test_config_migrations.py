@@ -194,7 +194,7 @@ def test_components_share_one_database(tmp_path):
     with CdrStore(path), open_store(path) as store:
         assert store.schema_version == 7
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
-        assert rows == {"config": 7, "cdr": 1}
+        assert rows == {"config": 7, "cdr": 2}
 
 
 def test_a_file_that_is_not_a_database(tmp_path):

@@ -4,7 +4,7 @@ and agents are bridged.
 :class:`QueueService` is the switch's call service for ``DestinationKind.QUEUE``
 (``take``) and an attached service (``Switch.attached``: ``on_tick``, ``on_digit``,
 ``answered``, ``before_end``). It drives :class:`firmware.acd.core.AcdCore` with the
-engine's audio clock (``now = origin + tick × 20 ms``, epoch seconds for the queue_log):
+engine's audio clock (``now``: the tick's wall time, ``Switch.clock``, epoch seconds for the queue_log):
 
 1. ``take``: the call joins the queue (``call_arrived`` with its caller ID); a refused join
    (joinempty, full) goes to the queue's destination. The caller hears the position
@@ -100,12 +100,15 @@ class QueueService:
         self.callbacks = Callbacks(switch, core, self.log)
         self._leaving: dict[int, tuple[Call, int]] = {}  # callers hearing "thank you" before release
         self._retiring = False  # a logged-in agent is to be logged out after the current call
-        # ACD time: epoch seconds of the audio clock (tick 0 = the switch's origin), so queue_log
-        # lines carry wall time while the engine never reads a clock.
-        self.origin_epoch = switch.origin.timestamp()
 
+    # ACD time: epoch seconds of the audio tick from the switch's wall clock (firmware/engine/
+    # wallclock.py), so queue_log lines carry wall time while the engine never reads a clock.
     def now(self) -> float:
-        return self.origin_epoch + self.sw.tick * TICK_S
+        return self.wall_time(self.sw.tick)
+
+    def wall_time(self, tick: int) -> float:
+        """Epoch seconds of ``tick`` from the switch's wall clock (anchored at the loop's edge)."""
+        return self.sw.clock.wall_time(tick)
 
     # ------------------------------------------------------------------ call service
     def take(self, call: Call, line_port: int, name: str) -> bool:
@@ -186,7 +189,7 @@ class QueueService:
             self._release_leaving()
         if not self.agent_ports and not self.callers and not self.callbacks.pending:
             return
-        now = self.origin_epoch + tick * TICK_S
+        now = self.wall_time(tick)
         self._check_phones(now)
         self.callbacks.on_tick(now)
         result = self.core.tick(now)

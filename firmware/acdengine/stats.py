@@ -3,7 +3,7 @@
 :class:`AcdStats` puts a :class:`firmware.acd.stats.StatsCollector` on the live core's
 listeners and follows the switch as an attached service (``Switch.attached``, after the
 queue service so it sees the core's tick first). Engine time is the ACD's clock
-(``origin + tick × 20 ms``, epoch seconds). Every tick it checks whether a 15-minute edge
+(the tick's wall time, ``QueueService.wall_time``, epoch seconds). Every tick it checks whether a 15-minute edge
 (aligned to ``utc_offset_seconds``) has passed; at an edge it calls
 :meth:`AcdCore.checkpoint` so agent time so far is counted, then hands the closed intervals
 to the history writer (a worker thread, :mod:`firmware.acdengine.history`): every queue and
@@ -89,7 +89,7 @@ class AcdStats:
         if self.core.config is not self._config:  # reconfigured (live.py): new queues' service levels
             self._config = self.core.config
             self.collector.service_level_seconds.update({q.name: q.service_level_seconds for q in self._config.queues})
-        now = self.service.origin_epoch + tick * TICK_S
+        now = self.service.wall_time(tick)
         bucket = self.collector.bucket(now)
         if bucket <= self.open_bucket:
             return

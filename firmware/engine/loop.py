@@ -1,7 +1,8 @@
 """The media loop: one pass per 20 ms tick of the audio clock.
 
-1. read every port's frame (the audio device is the clock: ALSA or the virtual board) and
-   hand it to the frame taps (``taps``: e.g. voicemail recording a caller's port);
+1. read every port's frame (the audio device is the clock: ALSA or the virtual board),
+   note the wall time of the tick (``Switch.clock``, ``wallclock.py``) and hand the frame
+   to the frame taps (``taps``: e.g. voicemail recording a caller's port);
 2. the line card's events since the last tick, then the switch's timers;
 3. every detector, batched over the ports (``DetectorBank``), and their events;
 4. what the box plays (``PlayerBank``) and who hears whom (``Mixer``): one matrix product;
@@ -69,6 +70,7 @@ class MediaLoop:
 
     def step(self) -> None:
         frame = self.audio.read_frame()
+        self.switch.clock.mark(self.tick)  # the wall time of this tick, read at its edge (wallclock.py)
         started = self.measure()
         self.last_frame = frame
         while not self.requests.empty():

@@ -5,7 +5,8 @@ The switch is driven by the media loop, once per tick, with the line card's even
 call-progress tones, caller ID) and its own timers. It acts through the line card's
 commands, the player bank (tones, caller ID audio, DTMF to dial out) and the mixer (who
 hears whom). It never reads a clock: ``tick`` is the audio clock (20 ms), and wall time
-for schedules and call records is ``origin + tick × 20 ms``, with ``origin`` passed in.
+for schedules and call records is ``clock.wall_time(tick)`` (``wallclock.py``: anchored to
+the wall clock at the media loop's edge, or ``origin + tick × 20 ms`` without one).
 
 Flows (docs/ARCHITECTURE.md, "The flow of a call"):
 
@@ -51,7 +52,7 @@ from dsp.callerid_dtmf import dtmf_callerid_digits
 from dsp.callerid_sequence import callerid_sequence, sequence_audio
 from dsp.toneplans import TonePlan, ToneSpec
 from firmware import FirmwareError
-from firmware.cdr import CallRecord, Disposition, HangupBy
+from firmware.cdr import CallRecord, Disposition, HangupBy, make_uniqueid
 from firmware.config.model import (
     CallerIdStandard,
     Config,
@@ -67,6 +68,7 @@ from firmware.engine.flash import FlashFeatures
 from firmware.engine.outside import OutsideCalls
 from firmware.engine.services import AttachedService, Services
 from firmware.engine.timers import Timers
+from firmware.engine.wallclock import WallClock
 from firmware.media.mixer import Mixer
 from firmware.media.players import PlayerBank
 from firmware.routing import route_inbound
@@ -109,6 +111,8 @@ class Switch:
         change_extension: ChangeExtension | None = None,
         hold_music: np.ndarray | None = None,
         services: Services | None = None,
+        clock: WallClock | None = None,
+        boot: int = 0,
     ) -> None:
         if origin.tzinfo is None:
             raise ValueError("origin must be an aware datetime")
@@ -120,6 +124,10 @@ class Switch:
         self.record_call = record_call
         self.services: Services = dict(services or {})  # IVR, queue, voicemail (services.py)
         self.origin = origin
+        # (cdr) wall time of a tick, anchored at the media loop's edge (wallclock.py); ``boot``:
+        # this start's number, in every uniqueid (firmware.cdr.make_uniqueid).
+        self.clock = clock or WallClock(origin)
+        self.boot = boot
         self.log = log or EventLogger("switch")
         self.legs = [PortLeg(port, is_fxs) for port, is_fxs in enumerate(port_is_fxs)]
         self.timers = Timers()
@@ -146,10 +154,10 @@ class Switch:
 
     # ------------------------------------------------------------------ time
     def now(self) -> dt.datetime:
-        return self.origin + dt.timedelta(milliseconds=self.tick * TICK_MS)
+        return self.clock.datetime(self.tick)
 
     def _epoch(self, tick: int) -> float:
-        return (self.origin + dt.timedelta(milliseconds=tick * TICK_MS)).timestamp()
+        return self.clock.wall_time(tick)
 
     def _after(self, seconds: float, port: int, name: str) -> None:
         self.timers.schedule(self.tick + _ticks(seconds), (port, name))
@@ -696,8 +704,12 @@ class Switch:
                       seconds=round((call.end_tick - call.start_tick) * TICK_MS / 1000.0, 2))
 
     def uniqueid(self, call: Call) -> str:
-        """The call record's uniqueid of ``call`` (Asterisk style: start epoch seconds . call id)."""
-        return f"{int(self._epoch(call.start_tick))}.{call.call_id}"
+        """The call record's uniqueid of ``call``: start epoch seconds . boot . call id."""
+        return make_uniqueid(self._epoch(call.start_tick), self.boot, call.call_id)
+
+    def record_of(self, call: Call) -> CallRecord:
+        """The record of ``call``; one in progress reads as if the system ended it now (cdr journal)."""
+        return self._record(call)
 
     def _record(self, call: Call) -> CallRecord:
         origin_extension = self._extension_of(call.origin)
@@ -705,10 +717,11 @@ class Switch:
         return CallRecord(
             uniqueid=self.uniqueid(call),
             start=self._epoch(call.start_tick),
-            end=self._epoch(call.end_tick),
+            end=self._epoch(self.tick if call.end_tick is None else call.end_tick),
             answer=None if call.answer_tick is None else self._epoch(call.answer_tick),
-            disposition=Disposition(call.disposition),
-            hangup_by=HangupBy(call.hangup_by),
+            disposition=Disposition(call.disposition or (Disposition.NO_ANSWER if call.answer_tick is None
+                                                         else Disposition.ANSWERED)),
+            hangup_by=HangupBy(call.hangup_by or HangupBy.SYSTEM),
             caller_number=call.caller_number,
             caller_name=call.caller_name,
             dst=call.destination,

@@ -1,9 +1,12 @@
 """``linebox run``: start the appliance and run its media loop until stopped.
 
 On the virtual board (the default, what ``make run`` starts) the board paces the loop in
-real time; the demo office is seeded into an empty database. The clock is read once, here,
-to tell the engine the wall time of tick 0. SIGINT/SIGTERM stop it cleanly: the loop
-finishes its tick, call records are committed and the line card driver closes.
+real time; the demo office is seeded into an empty database. The clock is read here to
+tell the engine the wall time of tick 0, and by the media loop at each tick's edge to keep
+event times on the wall clock (``firmware.engine.wallclock``); ``--origin`` sets the time of
+tick 0 instead and the clock is not read (a box without a real-time clock, tests).
+SIGINT/SIGTERM stop it cleanly: the loop finishes its tick, call records are committed and
+the line card driver closes.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 import numpy as np
 
@@ -21,6 +25,7 @@ from board.virtual.traffic import DemoTraffic
 from drivers.logs import EventLogger, configure_logging
 from firmware.console import LogBuffer
 from firmware.console.protocol import resolve_socket_path
+from linebox import LineboxError
 from linebox.appliance import open_hardware_appliance, open_virtual_appliance
 from linebox.commands.console import start_console
 from linebox.config_watch import ConfigWatcher
@@ -37,7 +42,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--socket", default=None,
                         help="console socket (default: $LINEBOX_CONSOLE or var/linebox.sock)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--origin", default=None,
+                        help="virtual board: the wall time of tick 0 (ISO 8601 with offset); the clock is then "
+                             "not read: wall time is origin + 20 ms a tick (a box without a real-time clock)")
     parser.set_defaults(handler=run)
+
+
+def _origin(text: str) -> dt.datetime:
+    try:
+        origin = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise LineboxError(f"--origin: {text!r} is not an ISO 8601 time") from exc
+    if origin.tzinfo is None:
+        raise LineboxError(f"--origin: {text!r} has no UTC offset (add e.g. +00:00 or Z)")
+    return origin
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,14 +63,18 @@ def run(args: argparse.Namespace) -> int:
     log_buffer = LogBuffer().attach()  # the last log lines, for `linebox console` (log tail)
     log = EventLogger("run")
     db_path = resolve_db_path(args.db)
-    origin = dt.datetime.now(dt.UTC)
+    if args.origin is not None and args.board != "virtual":
+        raise LineboxError("--origin is for the virtual board: real hardware reads its clock")
+    origin = _origin(args.origin) if args.origin is not None else dt.datetime.now(dt.UTC)
+    # The wall clock is read at each tick's edge (firmware/engine/wallclock.py) unless the origin is given.
+    read_wall = time.time if args.origin is None else None
     if args.board == "virtual":
-        app = open_virtual_appliance(db_path, paced=True, seed=args.seed, origin=origin)
+        app = open_virtual_appliance(db_path, paced=True, seed=args.seed, origin=origin, read_wall=read_wall)
         if not args.no_demo_traffic:
             extensions = [(ext.number, ext.port) for ext in app.store.load().extensions]
             DemoTraffic(app.world, extensions, np.random.default_rng(args.seed)).start()
     else:
-        app = open_hardware_appliance(args.board, db_path, origin)
+        app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall)
     console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
     watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
     stopping = []
