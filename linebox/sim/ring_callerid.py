@@ -74,14 +74,17 @@ class RingCallerId:
 
     def payload_bytes(self) -> int:
         """How long the FSK message built from the fields is (its payload, in bytes)."""
-        return len(self._fsk_body("01010000")) - 2
+        return len(self._fsk_payload("01010000"))
 
     def _fsk_body(self, now_mmddhhmm: str) -> bytes:
+        payload = self._fsk_payload(now_mmddhhmm)
+        return bytes([SDMF if self.format == "sdmf" else MDMF, len(payload)]) + payload
+
+    def _fsk_payload(self, now_mmddhhmm: str) -> bytes:
         if self.format == "sdmf":
             tail = WITHHELD if self.withheld else self.number if self.number is not None else UNAVAILABLE
-            payload = (self.datetime if self.datetime is not None else now_mmddhhmm.encode("ascii")) + tail
-            return bytes([SDMF, len(payload)]) + payload
-        return bytes([MDMF, len(self._mdmf_payload())]) + self._mdmf_payload()
+            return (self.datetime if self.datetime is not None else now_mmddhhmm.encode("ascii")) + tail
+        return self._mdmf_payload()
 
     def _mdmf_payload(self) -> bytes:
         parameters = [
