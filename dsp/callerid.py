@@ -166,7 +166,6 @@ class CallerId:
             raise DspError("give either a name or a reason for its absence, not both")
 
 
-
 def displayed_caller_id(
     number: str | None,
     name: str | None,

@@ -23,16 +23,19 @@ gives the length; it ends after the checksum. Where a message may start:
   right after a channel seizure (at least ``MIN_SEIZURE_BYTES`` characters 0x55, with at
   most one other character between, from a seizure that ends inside a character), after
   a mark of at least ``MIN_SHORT_MARK_BITS``, or as the first character after a pause of
-  more than ``MAX_GAP_BITS`` (a message with no seizure and a short mark). Such a start is only a candidate: every character that
-  arrives is checked against the candidates whose length it completes, and one is
-  reported only if its checksum is good, its payload well formed and its bytes clean FSK.
+  more than ``MAX_GAP_BITS`` (a message with no seizure and a short mark). Such a start is
+  only a candidate: every character that arrives is checked against the candidates whose
+  length it completes, and one is reported only if its checksum is good, its payload well
+  formed and its bytes clean FSK.
   A message's checksum, length and structure are what keep noise and speech out here, as
   the long mark does for the others.
 
-A start bit must follow at least one mark bit (or a seizure's last bit): the first start
-bit of a carrier that begins with a space is not seen. A seizure that ends inside a
-character with no mark after it runs its last bits into the message's first character,
-which no asynchronous receiver can tell apart (the mark is there to prevent that).
+A carrier that begins with a space is read from its first bit (``FskReceiver`` takes the
+squelch opening on a space as a start edge), so on a quiet line the receiver's characters
+lie where a seizure's do. A seizure that ends inside a character with no mark after it
+runs its last bits into the message's first character, which no asynchronous receiver can
+tell apart (the mark is there to prevent that); nor can one after line noise loud enough
+to open the squelch has put its characters elsewhere in the seizure.
 
 Characters more than ``MAX_GAP_BITS`` apart, or a silence of that length, cut the message
 short. Messages with a good checksum are always reported; a damaged one (bad checksum, cut

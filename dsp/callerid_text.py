@@ -5,7 +5,7 @@ Limits (ETSI EN 300 659-3 clause 5.4, calling line identity and calling party na
 ``MAX_NUMBER_DIGITS`` = 20 characters of a number, ``MAX_NAME_CHARS`` = 50 characters of a
 name (Telcordia GR-30-CORE displays show 15, the rest is cut by the phone). Every part of
 the box that holds or checks caller ID text uses these two numbers (``dsp.callerid``
-re-exports them; the console, the scenario format and the DTMF receiver import them).
+re-exports them; the DTMF caller ID receiver and the console import them from there).
 
 What an exchange sends is checked once, where it enters (the FSK message decoder and the
 DTMF caller ID parser), and made safe instead of refused; the call always goes on:

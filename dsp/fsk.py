@@ -23,7 +23,8 @@ over the whole block and all channels:
 2. the discriminator ``d = (|M|² - |S|²) / (|M|² + |S|²)`` is +1 for mark and -1 for space,
    whatever the level; a squelch passes samples whose tone power is above ``min_level_dbm0``.
 
-Per character, not per sample: every mark-to-space crossing of ``d`` in the block is a
+Per character, not per sample: every mark-to-space crossing of ``d`` in the block, and every
+opening of the squelch on a space (a carrier that starts with a start bit), is a
 candidate start bit, its time interpolated to a fraction of a sample; all are frame-checked
 at once (``d`` read at the middle of the ten bits: start bit space, stop bit mark). The UART
 then walks the framed candidates in time order, one character slot at a time for all
