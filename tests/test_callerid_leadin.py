@@ -25,7 +25,7 @@ from callerid_helpers import on_line, white_noise
 from dsp.callerid import Absence, CallerId, encode_mdmf, encode_mwi, encode_sdmf
 from dsp.callerid_decode import decode_recording
 from dsp.callerid_fsk import BurstTiming, CallerIdReceiver, fsk_burst
-from dsp.fsk import alternating_bits, fsk_modulate, mark_bits, uart_bits
+from dsp.fsk import FskReceiver, alternating_bits, fsk_modulate, mark_bits, uart_bits
 
 STANDARDS = ["bell202", "v23"]
 MESSAGES = [
@@ -131,3 +131,20 @@ def test_decode_recording_keeps_the_right_standard_without_a_mark(standard, timi
     x = on_line(fsk_burst(message, standard, timing, level_dbm0=-12.0), seed=3, snr_db=25.0, lead=400)
     reports = [r for r in decode_recording(x, "auto") if r.checksum_ok]
     assert [(r.standard, r.raw) for r in reports] == [(standard, message.hex())]
+
+
+@pytest.mark.parametrize("standard", STANDARDS)
+@pytest.mark.parametrize("level_dbm0", [-6.0, -18.0, -30.0, -38.0])
+def test_a_carrier_that_starts_with_a_start_bit_is_read_from_it(standard, level_dbm0):
+    """dsp/fsk.py: the squelch opening on a space is a start edge, timed like a crossing to
+    1.5 samples; near the -42 dBm0 squelch it opens a few samples into the tone (within the
+    half bit a character's sampling tolerates)."""
+    data = bytes(range(0, 256, 17))
+    for k in range(5):
+        x = on_line(fsk_modulate(np.concatenate([uart_bits(data), mark_bits(2)]), standard,
+                                 level_dbm0=level_dbm0, start_phase=1.3 * k), seed=k, lead=100 + 13 * k)
+        receiver = FskReceiver(1, standard)
+        got = receiver.process(x[None])
+        assert bytes(b.value for b in got) == data, k
+        tolerance = 1.5 if level_dbm0 >= -30.0 else 0.5 * receiver.standard.samples_per_bit
+        assert abs(got[0].start_sample - (100 + 13 * k)) < tolerance
