@@ -86,6 +86,7 @@ def test_what_the_line_cannot_send_fails_when_it_rings(spec, standard, error):
         ({"number": "1", "standard": "v29"}, "standard: expected one of bell202, v23, v23_bt, dtmf"),
         ({"number": "1", "colour": "red"}, "colour: unknown key"),
         ({"number": "1" * 251}, "number: expected text of at most 250"),
+        ({"number": 5551234}, r"got 5551234 \(quote digit strings"),
         ({"number": "1" * 200, "name": "x" * 100}, "payload would be 304 bytes, at most 255 fit"),
     ],
 )

@@ -113,7 +113,8 @@ class RingCallerId:
 
 def _text_bytes(value: Any, where: str) -> bytes:
     if not isinstance(value, str) or len(value) > MAX_TEXT:
-        raise ScenarioError(f"{where}: expected text of at most {MAX_TEXT} characters, got {_describe(value)}")
+        hint = " (quote digit strings: '201')" if isinstance(value, int) and not isinstance(value, bool) else ""
+        raise ScenarioError(f"{where}: expected text of at most {MAX_TEXT} characters, got {_describe(value)}{hint}")
     try:
         return value.encode("latin-1")
     except UnicodeEncodeError:
