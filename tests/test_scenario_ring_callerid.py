@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from board import BoardError
+from board.virtual.signals import message_segments
 from dsp.callerid import CallerId, checksum, decode_message, encode_mdmf
+from dsp.callerid_decode import decode_recording
+from dsp.callerid_sequence import sequence_audio
 from linebox.sim import ScenarioError
 from linebox.sim.ring_callerid import RingCallerId, ring_caller_id
 from linebox.sim.scenario import parse_scenario
@@ -100,3 +103,18 @@ def test_the_ring_step_reads_it():
             "steps": [{"ring": {"port": 0, "caller_id": {"name_bytes": "4d dc 4c 4c 45 52", "standard": "v23"}}}]}
     (step,) = parse_scenario(data, Path(".")).steps
     assert step.params["caller_id"] == RingCallerId(name="MÜLLER".encode("latin-1"), standard="v23")
+
+
+@pytest.mark.parametrize("standard, heard_as", [("bell202", "bell202"), ("v23", "v23"), ("v23_bt", "v23"),
+                                                ("dtmf", "dtmf")])
+def test_every_standard_puts_the_whole_message_on_the_line(standard, heard_as):
+    """The exchange's sequence for a hostile message, decoded back from its audio."""
+    spec = ring_caller_id({"number": "12345678901234567890123", "name_bytes": "4d dc 4c 4c 45 52 07"}, "caller_id")
+    sent = spec.message(standard, NOW)
+    segments = message_segments(sent, standard)
+    reports = decode_recording(sequence_audio(segments), heard_as)
+    expected = sent if isinstance(sent, str) else sent.hex()
+    assert [(r.standard, r.raw) for r in reports] == [(heard_as, expected)]
+    caller = reports[0].caller
+    assert caller.number == "12345678901234567890"  # cut to the one limit, whatever carried it
+    assert caller.name == (None if heard_as == "dtmf" else "MÜLLER")  # DTMF carries no name
