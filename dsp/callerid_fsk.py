@@ -34,8 +34,9 @@ A carrier that begins with a space is read from its first bit (``FskReceiver`` t
 squelch opening on a space as a start edge), so on a quiet line the receiver's characters
 lie where a seizure's do. A seizure that ends inside a character with no mark after it
 runs its last bits into the message's first character, which no asynchronous receiver can
-tell apart (the mark is there to prevent that); nor can one after line noise loud enough
-to open the squelch has put its characters elsewhere in the seizure.
+tell apart (the mark is there to prevent that). The same holds for a message with no mark
+when line noise loud enough to open the squelch before the seizure has set the receiver's
+characters elsewhere in it.
 
 Characters more than ``MAX_GAP_BITS`` apart, or a silence of that length, cut the message
 short. Messages with a good checksum are always reported; a damaged one (bad checksum, cut
