@@ -26,17 +26,38 @@ Message types:
 
 ``decode_message`` never guesses: a message whose checksum fails or that is cut short comes
 back with ``checksum_ok=False`` and no caller fields, so a damaged message can never be
-shown as a wrong number.
+shown as a wrong number. A message with a good checksum is the exchange's word, and its
+text is made safe here, where it enters the box (``dsp.callerid_text``: control characters
+removed, a number that is not one shown as unavailable, an over-long one cut, a Latin-1
+name kept as sent), so every ``CallerId`` the decoder returns passes the same checks as one
+the box builds itself, and can always be encoded again for a phone; ``notes`` says what
+was changed. A reason for absence other than ``O``/``P`` is read as unavailable, a
+parameter sent twice counts once (the first), a number given with a reason for its
+absence wins over the reason; only a payload whose structure is broken (a parameter
+longer than the message) is malformed.
+
+Encoding is total for any valid ``CallerId``: the name goes out in the characters the
+phone's standard has (``name_charset``, ASCII by default: ``dsp.callerid_text.name_octets``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
 from dsp import DspError
+from dsp.callerid_text import (
+    MAX_NAME_CHARS,
+    MAX_NUMBER_DIGITS,
+    clean_name,
+    clean_number,
+    is_valid_name,
+    name_octets,
+    received_text,
+)
+
+__all__ = ["MAX_NAME_CHARS", "MAX_NUMBER_DIGITS"]  # the one definition, in dsp.callerid_text
 
 
 class MessageType(IntEnum):
@@ -89,8 +110,6 @@ SDMF_MWI_OFF = b"\x6f\x6f\x6f"  # ... and off
 VISUAL_INDICATOR_ON = 0xFF  # GR-30-CORE / EN 300 659-3 parameter 0x0B
 VISUAL_INDICATOR_OFF = 0x00
 
-MAX_NUMBER_DIGITS = 20  # EN 300 659-3 calling line identity: up to 20 characters
-MAX_NAME_CHARS = 50  # EN 300 659-3 calling party name: up to 50 characters (GR-30 displays 15)
 MAX_PAYLOAD = 255  # one length byte
 NUMBER_PATTERN = re.compile(rf"[0-9*#+]{{1,{MAX_NUMBER_DIGITS}}}")
 DATETIME_PATTERN = re.compile(r"(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])([01][0-9]|2[0-3])[0-5][0-9]")
@@ -114,10 +133,9 @@ def validate_number(value: str) -> str:
 
 
 def validate_name(value: str) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_NAME_CHARS:
-        raise DspError(f"name must be 1 to {MAX_NAME_CHARS} characters, got {value!r}")
-    if not all(" " <= ch <= "~" for ch in value):
-        raise DspError(f"name must be printable ASCII, got {value!r}")
+    """1 to ``MAX_NAME_CHARS`` printable characters of any script (sent transliterated)."""
+    if not is_valid_name(value):
+        raise DspError(f"name must be 1 to {MAX_NAME_CHARS} printable characters, got {value!r}")
     return value
 
 
@@ -147,13 +165,35 @@ class CallerId:
         if self.name is not None and self.name_absence is not None:
             raise DspError("give either a name or a reason for its absence, not both")
 
-    @classmethod
-    def received(cls, **fields: object) -> CallerId:
-        """As a network sent it: text fields are not checked against what we would send."""
-        caller = object.__new__(cls)
-        for field in dataclasses.fields(cls):
-            object.__setattr__(caller, field.name, fields.get(field.name))
-        return caller
+
+def displayed_caller_id(
+    number: str | None,
+    name: str | None,
+    absence: str | Absence | None = None,
+    datetime: str | None = None,
+) -> CallerId:
+    """What a phone is shown for these fields, whatever they hold; never raises.
+
+    The same rules as for received text (``dsp.callerid_text``): a number that is not one
+    becomes ``absence`` (unavailable if that is not a reason either), a name is cleaned, an
+    invalid date and time is left out.
+    """
+    shown_number = clean_number(number) if isinstance(number, str) else None
+    shown_name = clean_name(name) if isinstance(name, str) else None
+    reason = None
+    if shown_number is None:
+        reason = _absence_or_unavailable(absence)
+    when = datetime if isinstance(datetime, str) and DATETIME_PATTERN.fullmatch(datetime) else None
+    return CallerId(number=shown_number, name=shown_name, datetime=when, number_absence=reason)
+
+
+def _absence_or_unavailable(value: object) -> Absence:
+    if isinstance(value, (str, Absence)):
+        try:
+            return Absence.parse(value)
+        except DspError:
+            pass
+    return Absence.UNAVAILABLE
 
 
 def frame(message_type: int, payload: bytes) -> bytes:
@@ -185,8 +225,9 @@ def encode_sdmf(caller: CallerId) -> bytes:
     return frame(MessageType.SDMF_CALLER_ID, (caller.datetime + tail).encode("ascii"))
 
 
-def encode_mdmf(caller: CallerId) -> bytes:
-    """MDMF caller ID / ETSI call set-up (0x80) with the parameters that are present."""
+def encode_mdmf(caller: CallerId, name_charset: str = "ascii") -> bytes:
+    """MDMF caller ID / ETSI call set-up (0x80) with the parameters that are present; the
+    name in ``name_charset`` (``ascii``: transliterated, see ``dsp.callerid_text``)."""
     payload = b""
     if caller.datetime is not None:
         payload += _parameter(Parameter.DATETIME, caller.datetime.encode("ascii"))
@@ -195,7 +236,11 @@ def encode_mdmf(caller: CallerId) -> bytes:
     if caller.number_absence is not None:
         payload += _parameter(Parameter.NUMBER_ABSENCE, caller.number_absence.value.encode("ascii"))
     if caller.name is not None:
-        payload += _parameter(Parameter.NAME, caller.name.encode("ascii"))
+        try:
+            octets = name_octets(caller.name, name_charset)
+        except ValueError as exc:
+            raise DspError(str(exc)) from None
+        payload += _parameter(Parameter.NAME, octets)
     if caller.name_absence is not None:
         payload += _parameter(Parameter.NAME_ABSENCE, caller.name_absence.value.encode("ascii"))
     if not payload:
@@ -203,9 +248,9 @@ def encode_mdmf(caller: CallerId) -> bytes:
     return frame(MessageType.MDMF_CALLER_ID, payload)
 
 
-def encode_caller_id(caller: CallerId, message_format: str = "mdmf") -> bytes:
+def encode_caller_id(caller: CallerId, message_format: str = "mdmf", name_charset: str = "ascii") -> bytes:
     if message_format == "mdmf":
-        return encode_mdmf(caller)
+        return encode_mdmf(caller, name_charset)
     if message_format == "sdmf":
         return encode_sdmf(caller)
     raise DspError(f"unknown caller ID format {message_format!r} (mdmf or sdmf)")
@@ -238,6 +283,7 @@ class DecodedMessage:
     mwi: bool | None = None
     parameters: tuple[tuple[int, bytes], ...] = ()
     error: str | None = None
+    notes: tuple[str, ...] = ()  # what the decoder changed to make the text safe (values in hex)
 
     @property
     def ok(self) -> bool:
@@ -263,15 +309,18 @@ def decode_message(data: bytes) -> DecodedMessage:
     if sum(data) & 0xFF:
         return DecodedMessage(message_type, fmt, False, data, error="bad checksum")
     payload = data[2:-1]
+    notes: list[str] = []
     try:
         if message_type == MessageType.SDMF_CALLER_ID:
-            return DecodedMessage(message_type, fmt, True, data, caller=_sdmf_caller(payload))
+            caller = _sdmf_caller(payload, notes)
+            return DecodedMessage(message_type, fmt, True, data, caller=caller, notes=tuple(notes))
         if message_type == MessageType.SDMF_MESSAGE_WAITING:
             return DecodedMessage(message_type, fmt, True, data, mwi=_sdmf_mwi(payload))
         parameters = _parameters(payload) if message_type in (0x80, 0x82) else ()
         if message_type == MessageType.MDMF_CALLER_ID:
-            caller = _mdmf_caller(parameters)
-            return DecodedMessage(message_type, fmt, True, data, caller=caller, parameters=parameters)
+            caller = _mdmf_caller(parameters, notes)
+            return DecodedMessage(message_type, fmt, True, data, caller=caller, parameters=parameters,
+                                  notes=tuple(notes))
         if message_type == MessageType.MDMF_MESSAGE_WAITING:
             mwi = _mdmf_mwi(parameters)
             return DecodedMessage(message_type, fmt, True, data, mwi=mwi, parameters=parameters)
@@ -280,17 +329,13 @@ def decode_message(data: bytes) -> DecodedMessage:
     return DecodedMessage(message_type, fmt, True, data, error=f"unknown message type 0x{message_type:02x}")
 
 
-def _text(value: bytes) -> str:
-    return value.decode("latin-1")
-
-
-def _sdmf_caller(payload: bytes) -> CallerId:
+def _sdmf_caller(payload: bytes, notes: list[str]) -> CallerId:
     if len(payload) < 9:
         raise DspError(f"SDMF payload of {len(payload)} bytes is shorter than date, time and number")
-    datetime, tail = _text(payload[:8]), _text(payload[8:])
-    if tail in ("O", "P"):
-        return CallerId.received(datetime=datetime, number_absence=Absence(tail))
-    return CallerId.received(datetime=datetime, number=tail)
+    datetime, tail = payload[:8], payload[8:]
+    if tail in (b"O", b"P"):
+        return _received_caller({"datetime": datetime, "number_absence": tail}, notes)
+    return _received_caller({"datetime": datetime, "number": tail}, notes)
 
 
 def _sdmf_mwi(payload: bytes) -> bool:
@@ -316,24 +361,64 @@ def _parameters(payload: bytes) -> tuple[tuple[int, bytes], ...]:
     return tuple(out)
 
 
-def _mdmf_caller(parameters: tuple[tuple[int, bytes], ...]) -> CallerId:
-    fields: dict[str, object] = {}
-    names = {
-        Parameter.DATETIME: "datetime",
-        Parameter.NUMBER: "number",
-        Parameter.NAME: "name",
-        Parameter.NUMBER_ABSENCE: "number_absence",
-        Parameter.NAME_ABSENCE: "name_absence",
-    }
+_MDMF_FIELDS = {
+    Parameter.DATETIME: "datetime",
+    Parameter.NUMBER: "number",
+    Parameter.NAME: "name",
+    Parameter.NUMBER_ABSENCE: "number_absence",
+    Parameter.NAME_ABSENCE: "name_absence",
+}
+
+
+def _mdmf_caller(parameters: tuple[tuple[int, bytes], ...], notes: list[str]) -> CallerId:
+    fields: dict[str, bytes] = {}
     for kind, value in parameters:
-        field = names.get(kind)  # type: ignore[call-overload]
+        field = _MDMF_FIELDS.get(kind)  # type: ignore[call-overload]
         if field is None:
             continue
         if field in fields:
-            raise DspError(f"parameter 0x{kind:02x} appears twice")
-        text = _text(value)
-        fields[field] = Absence.parse(text) if field.endswith("_absence") else text
-    return CallerId.received(**fields)
+            notes.append(f"parameter 0x{kind:02x} sent twice: the first one counts")
+            continue
+        fields[field] = value
+    return _received_caller(fields, notes)
+
+
+def _received_caller(fields: dict[str, bytes], notes: list[str]) -> CallerId:
+    """The caller of received fields, made safe (dsp.callerid_text); ``notes`` gets what changed."""
+    number = name = datetime = number_absence = name_absence = None
+    if "datetime" in fields:
+        datetime = received_text(fields["datetime"])
+        if not DATETIME_PATTERN.fullmatch(datetime):
+            notes.append(f"date and time {fields['datetime'].hex()} is not MMDDHHMM: left out")
+            datetime = None
+    for key in ("number_absence", "name_absence"):
+        if key in fields:
+            reason = _absence_or_unavailable(received_text(fields[key]))
+            if fields[key] not in (b"O", b"P"):
+                notes.append(f"{key.replace('_', ' ')} {fields[key].hex()} is neither O nor P: unavailable")
+            if key == "number_absence":
+                number_absence = reason
+            else:
+                name_absence = reason
+    if "number" in fields:
+        sent = received_text(fields["number"])
+        number = clean_number(sent)
+        if number is None:
+            notes.append(f"number {_hex(fields['number'])} is not a number: unavailable")
+            number_absence = number_absence or Absence.UNAVAILABLE
+        else:
+            number_absence = None
+            if number != sent:
+                notes.append(f"number {fields['number'].hex()} shown as {number}")
+    if "name" in fields:
+        sent = received_text(fields["name"])
+        name = clean_name(sent)
+        if name is not None:
+            name_absence = None
+        if name != sent:
+            notes.append(f"name {_hex(fields['name'])} cleaned")
+    return CallerId(number=number, name=name, datetime=datetime,
+                    number_absence=number_absence, name_absence=name_absence)
 
 
 def _mdmf_mwi(parameters: tuple[tuple[int, bytes], ...]) -> bool:
@@ -345,3 +430,7 @@ def _mdmf_mwi(parameters: tuple[tuple[int, bytes], ...]) -> bool:
                 return False
             raise DspError(f"visual indicator value {value.hex()} is neither ff nor 00")
     raise DspError("message waiting message without a visual indicator (0x0b)")
+
+
+def _hex(value: bytes) -> str:
+    return value.hex() if value else "(empty)"

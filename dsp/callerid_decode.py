@@ -9,8 +9,11 @@ DTMF has none, so there it means "complete and well formed".
 ``standard="auto"`` it runs all three; since a Bell 202 receiver can also read V.23 (and
 the other way round: each tone falls on the nearer side of the other pair's centre), a
 message heard by both FSK receivers at the same time is kept once: the one with a good
-checksum, and if both are good the one whose mark frequency is nearer the frequency of the
-steady mark that precedes every message (measured over ``MARK_PROBE_MS`` before it).
+checksum, and if both are good the one whose FSK of the decoded bytes matches the recording
+better (the first ``MATCH_BITS`` of the message, rebuilt in each standard and correlated
+with what was heard in pieces of ``MATCH_PIECE_BITS``, phase-blind: 100 Hz apart, the other
+standard's tones turn by more than a cycle over a piece). It is measured over the message
+itself, so a message with no mark before it is judged as well as one with 180 mark bits.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp import SAMPLE_RATE, DspError
+from dsp import DspError
 from dsp.callerid import CallerId
 from dsp.callerid_dtmf import DtmfCallerIdMessage, DtmfCallerIdReceiver
 from dsp.callerid_fsk import CallerIdReceiver, ReceivedMessage
-from dsp.fsk import FSK_STANDARDS, fsk_standard
+from dsp.fsk import FSK_STANDARDS, fsk_modulate, fsk_standard, uart_bits
 
 DECODE_STANDARDS = ("auto", "bell202", "v23", "dtmf")
-MARK_PROBE_MS = 30.0  # every message follows >= 40 mark bits (33 ms): see CallerIdReceiver
+MATCH_BITS = 120  # the type, length and ten bytes: a bit rate 1 % off drifts 1.2 bits over them
+MATCH_PIECE_BITS = 20  # 16.7 ms: 100 Hz off turns 1.7 cycles
 
 
 @dataclass(frozen=True)
@@ -119,19 +123,25 @@ def _overlap(a: CallerIdReport, b: CallerIdReport) -> bool:
 def _better(candidate: CallerIdReport, incumbent: CallerIdReport, samples: np.ndarray) -> bool:
     if candidate.checksum_ok != incumbent.checksum_ok:
         return candidate.checksum_ok
-    mark_hz = _mark_frequency(samples, int(min(candidate.start_sample, incumbent.start_sample)))
-    if mark_hz is None:
-        return False
-    candidate_error = abs(fsk_standard(candidate.standard).mark_hz - mark_hz)
-    return candidate_error < abs(fsk_standard(incumbent.standard).mark_hz - mark_hz)
+    return _match(candidate, samples) > _match(incumbent, samples)
 
 
-def _mark_frequency(samples: np.ndarray, start: int) -> float | None:
-    """Peak frequency of the steady mark just before ``start`` (None if there is no room)."""
-    end = start - 8  # keep clear of the start bit
-    begin = end - int(MARK_PROBE_MS * SAMPLE_RATE / 1000.0)
-    if begin < 0:
-        return None
-    segment = samples[begin:end]
-    spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment)), n=8192))
-    return float(np.argmax(spectrum) * SAMPLE_RATE / 8192)
+def _match(report: CallerIdReport, samples: np.ndarray) -> float:
+    """How well the report's bytes, sent in its standard, explain the recording (0-1)."""
+    bits = uart_bits(bytes.fromhex(report.raw))[:MATCH_BITS]
+    start = int(round(report.start_sample))
+    if start < 0 or not len(bits):
+        return 0.0
+    sine = fsk_modulate(bits, report.standard)
+    cosine = fsk_modulate(bits, report.standard, start_phase=np.pi / 2.0)
+    heard = samples[start : start + len(sine)]
+    n = len(heard)
+    if n == 0:
+        return 0.0
+    piece = int(MATCH_PIECE_BITS * fsk_standard(report.standard).samples_per_bit)
+    score = 0.0
+    for at in range(0, n, piece):
+        x = heard[at : at + piece]
+        score += abs(complex(np.dot(x, cosine[at : at + piece]), np.dot(x, sine[at : at + piece])))
+    norm = float(np.sqrt(np.dot(heard, heard) * np.dot(sine[:n], sine[:n]))) or 1.0
+    return score / norm

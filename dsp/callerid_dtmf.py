@@ -18,6 +18,13 @@ framing), ``dtmf_callerid_audio`` renders it with ``dsp.dtmfgen.generate_dtmf``.
 digits into messages: per channel, a start letter (``A``, ``B``, ``D``) opens a string and an
 end symbol (``C``, ``#``) closes it; a pause longer than ``MAX_DIGIT_GAP_MS`` between digits
 abandons it (reported as cut short once it holds ``MIN_REPORTED_DIGITS`` digits).
+
+What the exchange sends is made safe where it enters, by the rules of all caller ID text
+(``dsp.callerid_text``): a number longer than ``MAX_NUMBER_DIGITS`` is cut to its first
+digits (the receiver collects up to ``MAX_DTMF_SYMBOLS`` symbols), a string with the
+framing of a number but letters inside (``A12B4C``) reads as "number unavailable". The
+encoder sends the digits 0-9 of any valid number (``+`` and ``*`` have no place in a DTMF
+caller ID) and, with none, the framing's "unavailable" code.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from enum import Enum
 import numpy as np
 
 from dsp import SAMPLE_RATE, DspError
-from dsp.callerid import Absence, CallerId
+from dsp.callerid import MAX_NUMBER_DIGITS, Absence, CallerId
+from dsp.callerid_text import clean_number
 from dsp.dtmf import DtmfDetector, DtmfDigit
 from dsp.dtmfgen import generate_dtmf
 
@@ -37,13 +45,13 @@ DTMF_FRAMINGS = ("ac", "dc", "hash")
 DTMF_ON_MS = 70.0  # typical exchange digit length (ITU-T Q.24 receivers accept >= 40 ms)
 DTMF_OFF_MS = 70.0
 DTMF_LEVEL_DBM0 = -10.0
-MAX_DTMF_DIGITS = 20
+MAX_DTMF_SYMBOLS = 4 * MAX_NUMBER_DIGITS  # a string longer than this is not caller ID
 _ABSENCE_AC = {Absence.UNAVAILABLE: "B00C", Absence.PRIVATE: "B10C"}
 _ABSENCE_HASH = {Absence.PRIVATE: "D1#", Absence.UNAVAILABLE: "D3#"}
 _PATTERNS = (
-    (re.compile(rf"A([0-9]{{1,{MAX_DTMF_DIGITS}}})C"), "ac"),
-    (re.compile(rf"D([0-9]{{1,{MAX_DTMF_DIGITS}}})C"), "dc"),
-    (re.compile(rf"A([0-9]{{1,{MAX_DTMF_DIGITS}}})#"), "hash"),
+    (re.compile(r"A([0-9A-D*#]*)C"), "ac"),
+    (re.compile(r"D([0-9A-D*#]*)C"), "dc"),
+    (re.compile(r"A([0-9A-D*]*)#"), "hash"),
 )
 _ABSENCE_CODES = {
     "B00C": Absence.UNAVAILABLE,
@@ -58,17 +66,16 @@ def dtmf_callerid_digits(caller: CallerId, framing: str = "ac") -> str:
     """The digit string for ``caller`` (only its number or number absence is sent)."""
     if framing not in DTMF_FRAMINGS:
         raise DspError(f"unknown DTMF caller ID framing {framing!r} (choose from {', '.join(DTMF_FRAMINGS)})")
-    if caller.number is not None:
-        if not caller.number.isdigit() or len(caller.number) > MAX_DTMF_DIGITS:
-            raise DspError(f"DTMF caller ID sends 1 to {MAX_DTMF_DIGITS} digits 0-9, got {caller.number!r}")
+    digits = "".join(ch for ch in caller.number or "" if ch.isdigit())
+    if digits:
         start, end = {"ac": ("A", "C"), "dc": ("D", "C"), "hash": ("A", "#")}[framing]
-        return start + caller.number + end
-    if caller.number_absence is not None:
-        codes = {"ac": _ABSENCE_AC, "hash": _ABSENCE_HASH}.get(framing)
-        if codes is None:
-            raise DspError(f"the {framing!r} DTMF framing has no code for an absent number")
-        return codes[caller.number_absence]
-    raise DspError("DTMF caller ID needs a number or a reason for its absence")
+        return start + digits + end
+    if caller.number is None and caller.number_absence is None:
+        raise DspError("DTMF caller ID needs a number or a reason for its absence")
+    codes = {"ac": _ABSENCE_AC, "hash": _ABSENCE_HASH}.get(framing)
+    if codes is None:
+        raise DspError(f"the {framing!r} DTMF framing has no code for an absent number")
+    return codes[caller.number_absence or Absence.UNAVAILABLE]
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,10 @@ def parse_dtmf_callerid(digits: str) -> DtmfCallerId | None:
     for pattern, framing in _PATTERNS:
         match = pattern.fullmatch(digits)
         if match:
-            return DtmfCallerId(framing, digits, CallerId(number=match.group(1)))
+            number = clean_number(match.group(1)) if match.group(1).isdigit() else None
+            if number is None:
+                return DtmfCallerId(framing, digits, CallerId(number_absence=Absence.UNAVAILABLE))
+            return DtmfCallerId(framing, digits, CallerId(number=number))
     return None
 
 
@@ -211,7 +221,7 @@ class DtmfCallerIdReceiver:
                 )
             )
             self._collectors[digit.channel] = _Collector()
-        elif len(collector.digits) > MAX_DTMF_DIGITS + 2:
+        elif len(collector.digits) >= MAX_DTMF_SYMBOLS:
             self._abandon(digit.channel, out)
 
     def _abandon(self, channel: int, out: list[DtmfCallerIdMessage]) -> None:

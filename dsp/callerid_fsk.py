@@ -13,14 +13,37 @@ A burst is (Telcordia GR-30-CORE for Bell 202; ETSI EN 300 659-1 for V.23):
 ``BurstTiming`` holds the bit counts; ``BURSTS`` names the ones the standards use.
 
 ``CallerIdReceiver(channels, standard)`` wraps ``dsp.fsk.FskReceiver`` and assembles
-messages per channel with an explicit state (``HUNT`` -> ``COLLECT``): a message starts with
-a known message type byte that follows at least ``min_mark_bits`` of steady mark (the
-seizure's 0x55 bytes never qualify); its second byte gives the length; it ends after the
-checksum. Characters more than ``MAX_GAP_BITS`` apart, or a silence of that length, cut the
-message short. Messages with a good checksum are always reported; a damaged one (bad
-checksum, cut short) is reported with ``checksum_ok=False`` only if its bytes were clean FSK
-(mean byte quality at least ``QUALITY_FRACTION`` of a clean signal's), so noise and speech
-that happen to start with a plausible byte are not reported as damaged messages.
+messages per channel. A message starts with a known message type byte; its second byte
+gives the length; it ends after the checksum. Where a message may start:
+
+- after a steady mark of at least ``min_mark_bits`` (40: GR-30-CORE and EN 300 659-1 send
+  55 to 180): the receiver collects from there (state ``COLLECT``) and reports what it
+  got, a damaged message included;
+- as widely deployed receivers also read them, messages whose mark is short or missing:
+  right after a channel seizure (at least ``MIN_SEIZURE_BYTES`` characters 0x55, with at
+  most one other character between, from a seizure that ends inside a character), after
+  a mark of at least ``MIN_SHORT_MARK_BITS``, or as the first character after a pause of
+  more than ``MAX_GAP_BITS`` (a message with no seizure and a short mark). Such a start is
+  only a candidate: every character that arrives is checked against the candidates whose
+  length it completes, and one is reported only if its checksum is good, its payload well
+  formed and its bytes clean FSK.
+  A message's checksum, length and structure are what keep noise and speech out here, as
+  the long mark does for the others.
+
+A carrier that begins with a space is read from its first bit (``FskReceiver`` takes the
+squelch opening on a space as a start edge), so on a quiet line the receiver's characters
+lie where a seizure's do. A seizure that ends inside a character with no mark after it
+runs its last bits into the message's first character, which no asynchronous receiver can
+tell apart (the mark is there to prevent that). The same holds for a message with no mark
+when line noise loud enough to open the squelch before the seizure has set the receiver's
+characters elsewhere in it.
+
+Characters more than ``MAX_GAP_BITS`` apart, or a silence of that length, cut the message
+short. Messages with a good checksum are always reported; a damaged one (bad checksum, cut
+short) is reported with ``checksum_ok=False`` only if it started after a long mark and its
+bytes were clean FSK (mean byte quality at least ``QUALITY_FRACTION`` of a clean signal's),
+so noise and speech that happen to start with a plausible byte are not reported as damaged
+messages.
 """
 
 from __future__ import annotations
@@ -32,7 +55,7 @@ from enum import Enum
 import numpy as np
 
 from dsp import DspError
-from dsp.callerid import MESSAGE_FORMATS, DecodedMessage, decode_message, message_length
+from dsp.callerid import MAX_PAYLOAD, MESSAGE_FORMATS, DecodedMessage, decode_message, message_length
 from dsp.fsk import (
     DEFAULT_LEVEL_DBM0,
     FskByte,
@@ -127,6 +150,9 @@ class AssemblerState(Enum):
     COLLECT = "collect"
 
 
+SEIZURE_BYTE = 0x55  # alternating bits framed 8N1 (GR-30-CORE: 30 bytes 0x55)
+
+
 @dataclass
 class _Assembly:
     state: AssemblerState = AssemblerState.HUNT
@@ -134,6 +160,8 @@ class _Assembly:
     qualities: list[float] = field(default_factory=list)
     start_sample: float = 0.0
     end_sample: float = 0.0
+    run: list[FskByte] = field(default_factory=list)  # characters since the last pause
+    candidates: dict[int, list[int]] = field(default_factory=dict)  # run length at its end -> starts
 
 
 class CallerIdReceiver:
@@ -141,6 +169,9 @@ class CallerIdReceiver:
 
     MAX_GAP_BITS = 20.0  # idle marks allowed between the characters of one message
     QUALITY_FRACTION = 0.75  # of a clean signal's discriminator, to report a damaged message
+    MIN_SEIZURE_BYTES = 8  # 80 bits: BT SIN 227 sends 96 or more, GR-30-CORE and EN 300 659-1 300
+    MIN_SHORT_MARK_BITS = 4.0  # noise and speech: no message type byte after a mark this long
+    MAX_RUN = 3 * MAX_PAYLOAD  # characters kept for candidates: a seizure and the longest message
 
     def __init__(
         self,
@@ -186,9 +217,11 @@ class CallerIdReceiver:
 
     def _feed(self, byte: FskByte, out: list[ReceivedMessage]) -> None:
         assembly = self._assemblies[byte.channel]
-        if assembly.state is AssemblerState.COLLECT and byte.gap_bits > self.MAX_GAP_BITS:
-            self._finish(byte.channel, out)
-            assembly = self._assemblies[byte.channel]
+        if byte.gap_bits > self.MAX_GAP_BITS:
+            if assembly.state is AssemblerState.COLLECT:
+                self._finish(byte.channel, out)
+                assembly = self._assemblies[byte.channel]
+            assembly.run, assembly.candidates = [], {}
         if assembly.state is AssemblerState.HUNT:
             if byte.value in MESSAGE_FORMATS and byte.mark_bits >= self.min_mark_bits:
                 assembly.state = AssemblerState.COLLECT
@@ -196,6 +229,8 @@ class CallerIdReceiver:
                 assembly.qualities = [byte.quality]
                 assembly.start_sample = byte.start_sample
                 assembly.end_sample = byte.start_sample + FskReceiver.FRAME_BITS * self._bit
+            else:
+                self._hunt(byte, assembly, out)
             return
         assembly.data.append(byte.value)
         assembly.qualities.append(byte.quality)
@@ -203,6 +238,36 @@ class CallerIdReceiver:
         total = message_length(bytes(assembly.data))
         if total is not None and len(assembly.data) >= total:
             self._finish(byte.channel, out)
+
+    def _hunt(self, byte: FskByte, assembly: _Assembly, out: list[ReceivedMessage]) -> None:
+        """Messages with a short or no mark: candidates checked as their last byte arrives."""
+        run = assembly.run
+        if len(run) >= self.MAX_RUN:
+            del run[: len(run) - self.MAX_RUN + 1]
+            assembly.candidates = {}
+        run.append(byte)
+        start = len(run) - 2  # the type byte before this length byte
+        if start >= 0 and run[start].value in MESSAGE_FORMATS and self._may_start(run, start):
+            assembly.candidates.setdefault(start + byte.value + 3, []).append(start)
+        for first in assembly.candidates.pop(len(run), []):
+            chars = run[first:]
+            message = decode_message(bytes(b.value for b in chars))
+            quality = float(np.mean([b.quality for b in chars]))
+            if message.ok and quality >= self._min_quality:
+                end = chars[-1].start_sample + FskReceiver.FRAME_BITS * self._bit
+                out.append(ReceivedMessage(byte.channel, self.standard.name, chars[0].start_sample, end,
+                                           message, quality))
+                assembly.run, assembly.candidates = [], {}
+                return
+
+    def _may_start(self, run: list[FskByte], index: int) -> bool:
+        """A message may start at ``run[index]``: after a pause or a short mark, or a seizure."""
+        if index == 0 or run[index].mark_bits >= self.MIN_SHORT_MARK_BITS:
+            return True
+        if SEIZURE_BYTE not in (run[index - 1].value, run[index - 2].value if index >= 2 else None):
+            return False
+        lead = run[max(0, index - self.MIN_SEIZURE_BYTES - 1) : index]
+        return sum(b.value == SEIZURE_BYTE for b in lead) >= self.MIN_SEIZURE_BYTES
 
     def _finish(self, channel: int, out: list[ReceivedMessage]) -> None:
         assembly = self._assemblies[channel]

@@ -23,7 +23,8 @@ over the whole block and all channels:
 2. the discriminator ``d = (|M|² - |S|²) / (|M|² + |S|²)`` is +1 for mark and -1 for space,
    whatever the level; a squelch passes samples whose tone power is above ``min_level_dbm0``.
 
-Per character, not per sample: every mark-to-space crossing of ``d`` in the block is a
+Per character, not per sample: every mark-to-space crossing of ``d`` in the block, and every
+opening of the squelch on a space (a carrier that starts with a start bit), is a
 candidate start bit, its time interpolated to a fraction of a sample; all are frame-checked
 at once (``d`` read at the middle of the ten bits: start bit space, stop bit mark). The UART
 then walks the framed candidates in time order, one character slot at a time for all
@@ -286,11 +287,23 @@ class FskReceiver:
         bit = self._bit
         offsets = (np.arange(self.FRAME_BITS) + 0.5) * bit
         # Every mark-to-space crossing is a possible start bit; frame-check them all at once.
-        falling = (d[:, :-1] > 0.0) & (d[:, 1:] <= 0.0) & ok[:, 1:]
-        ch_idx, i_idx = np.nonzero(falling)
-        i_idx = i_idx + 1  # index of the first sample at or below zero
+        # A carrier that comes on with a space is a start edge too (a seizure's first bit): the
+        # squelch opens on the first samples of tone, when d says nothing yet; half a window
+        # later d is the start bit's. The window's end is then, like a crossing's, (window - 1)
+        # / 2 samples past the start bit's real start (see _emit).
+        half = self._window // 2
+        falling = ok[:, :-1] & (d[:, :-1] > 0.0) & (d[:, 1:] <= 0.0) & ok[:, 1:]
+        opens = np.zeros_like(falling)
+        n_open = max(width - 1 - half, 0)
+        if n_open:
+            opens[:, :n_open] = ~ok[:, :n_open] & ok[:, 1 : n_open + 1] & (d[:, 1 + half :] < 0.0)
+        ch_idx, i_idx = np.nonzero(falling | opens)
+        onset = opens[ch_idx, i_idx]
+        i_idx = i_idx + 1  # index of the first sample at or below zero (or of tone)
         prev, cur = d[ch_idx, i_idx - 1], d[ch_idx, i_idx]
-        edge = (i_idx - 1) + prev / (prev - cur)  # local, fractional
+        with np.errstate(invalid="ignore", divide="ignore"):
+            crossing = (i_idx - 1) + prev / (prev - cur)
+        edge = np.where(onset, i_idx + (self._window - 1) / 2.0, crossing)  # local, fractional
         complete = edge + offsets[-1] + 1.0 < width
         points = np.where(complete, edge, 0.0)[:, None] + offsets[None, :]
         lo = np.minimum(np.floor(points).astype(np.int64), width - 2)  # incomplete ones: ignored

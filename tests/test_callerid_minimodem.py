@@ -20,7 +20,7 @@ from callerid_helpers import on_line
 
 from drivers.audiofile import read_audio, write_wav
 from dsp.callerid import Absence, CallerId, encode_mdmf, encode_mwi, encode_sdmf
-from dsp.callerid_fsk import CallerIdReceiver, fsk_burst
+from dsp.callerid_fsk import BurstTiming, CallerIdReceiver, fsk_burst
 from dsp.levels import signal_dbm0
 
 MODES = {"bell202": ["1200"], "v23": ["1200", "-M", "1300", "-S", "2100"]}
@@ -114,3 +114,26 @@ def test_we_read_minimodem_fsk(tmp_path, standard, level_dbm0):
         received = receiver.process(x) + receiver.flush()
         assert [r.message.raw for r in received] == [message]
         assert received[0].message.ok
+
+
+@pytest.mark.parametrize("standard", ["bell202", "v23"])
+@pytest.mark.parametrize("seizure", [0, 30])
+def test_we_read_minimodem_fsk_with_no_mark_before_the_message(tmp_path, standard, seizure):
+    """Issue 10: minimodem's own modulator, with the default receiver (no lowered
+    ``min_mark_bits``): the message alone after minimodem's lead-in of about one mark bit,
+    and 30 bytes 0x55 of channel seizure running straight into the message."""
+    message = encode_mdmf(CallerId(number="5551234", name="NO MARK", datetime="02291200"))
+    fsk = minimodem_tx(b"\x55" * seizure + message, tmp_path, MODES[standard])
+    fsk *= 10.0 ** ((-13.5 - signal_dbm0(fsk[np.abs(fsk) > 0])) / 20.0)
+    x = on_line(fsk, seed=seizure, snr_db=25.0)
+    receiver = CallerIdReceiver(1, standard)
+    received = receiver.process(x) + receiver.flush()
+    assert [r.message.raw for r in received if r.message.ok] == [message]
+
+
+def test_minimodem_reads_our_bell202_burst_with_no_mark(tmp_path):
+    caller = CallerId(number="8005551212", name="JOHN DOE", datetime="03240902")
+    burst = fsk_burst(encode_mdmf(caller), "bell202", BurstTiming(seizure_bits=300, mark_bits=0))
+    lines = minimodem_rx(on_line(burst, seed=1, lead=800), tmp_path, ["callerid"]).stdout.decode().splitlines()
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    assert digits(fields["Phone"]) == "8005551212" and fields["Name"].strip() == "JOHN DOE"

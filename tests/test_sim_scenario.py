@@ -84,7 +84,7 @@ steps:
     (MINIMAL + "- expect_bridge: [2, 2]\n", "steps[1].expect_bridge.ports: expected two different ports"),
     (MINIMAL + "- expect_cdr: {disposition: MAYBE}\n", "steps[1].expect_cdr.disposition: expected one of ANSWERED"),
     (MINIMAL + "- ring: {port: 0, caller_id: {withheld: true, number: '1'}}\n", "caller_id: a withheld caller ID has no number"),
-    (MINIMAL + "- ring: {port: 0, caller_id: {}}\n", "caller_id: give a number, a name or withheld: true"),
+    (MINIMAL + "- ring: {port: 0, caller_id: {}}\n", "caller_id: give a number, a name, withheld: true, raw or dtmf"),
     (MINIMAL + "- inject: {fault: far_end_gone_silently}\n", "steps[1].inject.port: fault far_end_gone_silently needs"),
     (MINIMAL + "- inject: meteor\n", "steps[1].inject.fault: expected one of"),
     (MINIMAL + "- traffic: {calls: 5, mix: {internal: 0, inbound: 0, outbound: 0}}\n",

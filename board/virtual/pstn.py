@@ -101,6 +101,8 @@ class ZoneSignals:
     tone: Callable[[str], ToneSource]  # "dial" | "ringback" | "busy" | "congestion"
     callerid: Callable[[CallerId, str], list[Segment]]  # (caller, standard) -> on-line sequence
     callerid_standard: str  # the zone's usual caller-ID standard
+    # (a whole message: FSK bytes or DTMF digits, standard) -> on-line sequence; None: not simulated
+    callerid_message: Callable[[bytes | str, str], list[Segment]] | None = None
 
 
 @dataclass(frozen=True)
@@ -231,8 +233,15 @@ class PstnLine:
         far_end: FarEnd | None = None,
         max_rings: int | None = None,
         callerid_segments: list[Segment] | None = None,
+        callerid_message: Callable[[str], bytes | str] | None = None,
+        callerid_standard: str | None = None,
     ) -> None:
-        """An incoming call: rings (with caller ID) until the box answers or ``max_rings``."""
+        """An incoming call: rings (with caller ID) until the box answers or ``max_rings``.
+
+        ``callerid_message`` sends a whole caller-ID message instead of ``caller_id``: called
+        with the line's standard, it returns what to send (FSK message bytes, unchecked, or a
+        DTMF digit string), or raises BoardError if it cannot be sent in that standard;
+        ``callerid_standard`` sends this call's caller ID in another standard than the line's."""
         if self.state is not LineState.IDLE or self.box_offhook:
             raise BoardError(f"line {self.port} cannot ring: it is {self.state.value}")
         segments: list[Segment] = []
@@ -241,9 +250,13 @@ class PstnLine:
             self._log(self._now_ms, "callerid_omitted")
         elif callerid_segments is not None:
             segments = callerid_segments
+        elif callerid_message is not None:
+            if self.signals.callerid_message is None:
+                raise BoardError(f"line {self.port}: this exchange cannot send a whole caller-ID message")
+            standard = callerid_standard or self.callerid_standard
+            segments = self.signals.callerid_message(callerid_message(standard), standard)
         elif caller_id is not None:
-            standard = self.config.callerid_standard or self.signals.callerid_standard
-            segments = self.signals.callerid(caller_id, standard)
+            segments = self.signals.callerid(caller_id, callerid_standard or self.callerid_standard)
         self._program = AlertingProgram(self.signals.ring_cadence_ms, segments)
         self._alert_start_ms = self._now_ms
         self.far_end = far_end or FarEnd()
@@ -253,6 +266,11 @@ class PstnLine:
         if max_rings is not None:
             end = self._alert_start_ms + self._program.burst_end_ms(max_rings)
             self._timers["abandon"] = (end, self._abandon)
+
+    @property
+    def callerid_standard(self) -> str:
+        """The caller-ID standard this line's exchange sends (its own, or the zone's)."""
+        return self.config.callerid_standard or self.signals.callerid_standard
 
     def abandon(self) -> None:
         """The caller of a ringing call gives up."""

@@ -69,18 +69,32 @@ class PlanTone:
 def callerid_segments(caller: CallerId, standard: str, first_ring_ms: float = 2000.0) -> list[Segment]:
     """The exchange's on-line caller-ID sequence for ``caller`` in ``standard``; its ring
     lasts ``first_ring_ms`` (the zone's first burst), the cadence goes on after it."""
-    if standard not in CALLERID_STANDARDS:
-        raise BoardError(f"unknown caller-ID standard {standard!r} (choose from {', '.join(CALLERID_STANDARDS)})")
-    dsp_standard, variant = CALLERID_STANDARDS[standard]
+    dsp_standard, _ = _standard(standard)
     try:
-        if dsp_standard == "dtmf":
-            message: bytes | str = dtmf_callerid_digits(caller)
-        else:
-            message = encode_caller_id(caller, "mdmf")
+        message = dtmf_callerid_digits(caller) if dsp_standard == "dtmf" else encode_caller_id(caller, "mdmf")
+    except DspError as exc:
+        raise BoardError(f"caller ID {standard}: {exc}") from None
+    return message_segments(message, standard, first_ring_ms)
+
+
+def message_segments(message: bytes | str, standard: str, first_ring_ms: float = 2000.0) -> list[Segment]:
+    """The same sequence for a message given whole, as any exchange might send it: the bytes
+    of an FSK message (unchecked: any type, length and checksum) or a DTMF digit string."""
+    dsp_standard, variant = _standard(standard)
+    if (dsp_standard == "dtmf") != isinstance(message, str):
+        wanted = "a DTMF digit string" if dsp_standard == "dtmf" else "the bytes of an FSK message"
+        raise BoardError(f"caller ID {standard} sends {wanted}, got {type(message).__name__}")
+    try:
         timing = SequenceTiming(first_ring_ms=first_ring_ms, ring_ms=first_ring_ms)
         return callerid_sequence(dsp_standard, message, variant, timing=timing)
     except DspError as exc:
         raise BoardError(f"caller ID {standard}: {exc}") from None
+
+
+def _standard(standard: str) -> tuple[str, str]:
+    if standard not in CALLERID_STANDARDS:
+        raise BoardError(f"unknown caller-ID standard {standard!r} (choose from {', '.join(CALLERID_STANDARDS)})")
+    return CALLERID_STANDARDS[standard]
 
 
 def zone_signals(zone: str, callerid_standard: str | None = None) -> ZoneSignals:
@@ -103,7 +117,10 @@ def zone_signals(zone: str, callerid_standard: str | None = None) -> ZoneSignals
     def callerid(caller: CallerId, line_standard: str) -> list[Segment]:
         return callerid_segments(caller, line_standard, first_ring_ms)
 
-    return ZoneSignals(zone, tuple(plan.ring_cadence_ms), tone, callerid, standard)
+    def callerid_message(message: bytes | str, line_standard: str) -> list[Segment]:
+        return message_segments(message, line_standard, first_ring_ms)
+
+    return ZoneSignals(zone, tuple(plan.ring_cadence_ms), tone, callerid, standard, callerid_message)
 
 
 class ExchangeDtmfReceiver:

@@ -47,7 +47,7 @@ from drivers.ports import (
     RingStart,
     RingStop,
 )
-from dsp.callerid import CallerId, encode_caller_id
+from dsp.callerid import CallerId, displayed_caller_id, encode_caller_id
 from dsp.callerid_dtmf import dtmf_callerid_digits
 from dsp.callerid_sequence import callerid_sequence, sequence_audio
 from dsp.toneplans import TonePlan, ToneSpec
@@ -394,12 +394,10 @@ class Switch:
         self.log.info("ringing", call=call.call_id, ports=",".join(map(str, free)), caller=call.caller_number)
 
     def _caller_id_of(self, call: Call) -> CallerId:
-        """What the rung phone displays: the number, or why there is none (GR-30 'O'/'P')."""
-        absence = None
-        if not call.caller_number:
-            absence = call.caller_absence or "O"
-        return CallerId(number=call.caller_number or None, name=call.caller_name or None,
-                        number_absence=absence, datetime=self.now().strftime("%m%d%H%M"))
+        """What the rung phone displays: the number, or why there is none (GR-30 'O'/'P');
+        total: whatever the call holds, it is shown as well as it can be, never an error."""
+        return displayed_caller_id(call.caller_number, call.caller_name, call.caller_absence,
+                                   self.now().strftime("%m%d%H%M"))
 
     def ring_for(self, call: Call, port: int, caller: CallerId) -> bool:
         """Rings ``port`` for ``call`` on a call service's behalf (an ACD offer), showing ``caller``;

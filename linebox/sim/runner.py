@@ -24,6 +24,7 @@ allows; the wall time and the media loop's tick statistics are reported under ``
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 import tempfile
@@ -39,11 +40,11 @@ from drivers import DriverError
 from drivers.audiofile import read_audio
 from drivers.link import IN_SERVICE
 from dsp import DspError
-from dsp.callerid import CallerId
 from firmware import FirmwareError
 from linebox.appliance import Appliance, open_virtual_appliance
 from linebox.sim.expect import Expectations, Verdict, cdr_dict
 from linebox.sim.observer import TICK_MS, Observer
+from linebox.sim.ring_callerid import RingCallerId
 from linebox.sim.scenario import Scenario, Step
 from linebox.sim.traffic import Traffic
 
@@ -195,7 +196,7 @@ class ScenarioRun:
         elif kind == "play":
             self._play(p["port"], p["file"])
         elif kind == "ring":
-            world.line(p["port"]).ring(caller_id=caller_id(p["caller_id"]), max_rings=p["max_rings"])
+            self._ring(p["port"], p["caller_id"], p["max_rings"])
         elif kind == "abandon":
             world.line(p["port"]).abandon()
         elif kind == "outgoing":
@@ -212,6 +213,16 @@ class ScenarioRun:
         else:  # the scenario parser only lets known kinds through
             raise _StepFailed(f"unknown action {kind}")
 
+    def _ring(self, port: int, spec: RingCallerId | None, max_rings: int | None) -> None:
+        """An incoming call with the caller ID a scenario gives, sent as the exchange would."""
+        line = self.app.world.line(port)
+        if spec is None:
+            line.ring(max_rings=max_rings)
+            return
+        now = (self.scenario.start + dt.timedelta(milliseconds=self.obs.now_ms)).strftime("%m%d%H%M")
+        line.ring(callerid_message=lambda standard: spec.message(standard, now), callerid_standard=spec.standard,
+                  max_rings=max_rings)
+
     def _play(self, port: int, path: str) -> None:
         if self.scenario.port_kinds[port] == "fxs":
             self.app.world.phone(port).play(path)
@@ -220,15 +231,6 @@ class ScenarioRun:
         if far_end is None or far_end.gone:
             raise _StepFailed(f"line {port} has no far-end party to speak (no call on it)")
         far_end.say(read_audio(path))
-
-
-def caller_id(spec: dict[str, Any] | None) -> CallerId | None:
-    """The caller ID a scenario's ``ring`` sends (None: the exchange sends none)."""
-    if spec is None:
-        return None
-    if spec["withheld"]:
-        return CallerId(number_absence="private", name_absence="private")
-    return CallerId(number=spec["number"], name=spec["name"])
 
 
 def run_scenario(
