@@ -44,6 +44,7 @@ from collections.abc import Iterable, Sequence
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.acd.agent_state import WORKING, Agent, AgentEvent, AgentState
+from firmware.acd.core_reconfig import ReconfigurationMixin
 from firmware.acd.core_types import (
     CALLBACK_TIMER,
     MAXWAIT_TIMER,
@@ -66,7 +67,7 @@ from firmware.acd.model import (
     QueueConfig,
     check_requirements,
 )
-from firmware.acd.reconfigure import Reconfigured, apply_config
+from firmware.acd.reconfigure import Reconfigured, plan_reconfiguration
 from firmware.acd.router import RouteDecision, Router
 from firmware.acd.waiting import (
     AbandonMemory,
@@ -79,7 +80,7 @@ from firmware.acd.waiting import (
 )
 
 
-class AcdCore:
+class AcdCore(ReconfigurationMixin):
     """Queues, agents and routing, driven by events with the caller's clock."""
 
     def __init__(
@@ -729,9 +730,15 @@ class AcdCore:
             self.log.info("route", **decision.trace.fields())
         return offers
 
+    # ------------------------------------------------------------ reconfiguration
+
     def reconfigure(self, config: AcdConfig, now: float) -> Reconfigured:
-        """Applies a changed configuration at once, calls and agents kept (FirmwareError if invalid)."""
-        return apply_config(self, config, now)
+        """Applies a changed configuration at once, calls and agents kept (FirmwareError if
+        invalid, and nothing changes): the plan of :mod:`firmware.acd.reconfigure`, applied."""
+        if not isinstance(config, AcdConfig):
+            raise FirmwareError("acd: a reconfiguration needs an AcdConfig")
+        config.validate()
+        return self.apply_reconfiguration(plan_reconfiguration(self.facts(), config), now)
 
     # ------------------------------------------------------------------ queries
 
@@ -790,3 +797,4 @@ class AcdCore:
                     )
                 )
                 agent.activity_since = now
+
