@@ -265,6 +265,7 @@ class AcdCore(ReconfigurationMixin):
             raise FirmwareError("acd: a pause reason must not contain '|' or newlines")
         if agent.state in WORKING:
             agent.pending_pause = reason
+            self._emit(AcdEvent(now, EventKind.PAUSEPENDING, agent=agent_id, reason=reason))
             return
         agent.paused_reason = reason
         self._set_state(agent, AgentEvent.PAUSE, now)
@@ -273,6 +274,7 @@ class AcdCore(ReconfigurationMixin):
         agent = self._agent(agent_id)
         if agent.state in WORKING and agent.pending_pause is not None:
             agent.pending_pause = None
+            self._emit(AcdEvent(now, EventKind.PAUSEPENDING, agent=agent_id))
             return
         if agent.state is not AgentState.PAUSED:
             raise FirmwareError(f"acd: agent {agent_id} is not paused")

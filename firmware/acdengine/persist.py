@@ -43,7 +43,7 @@ from firmware.config.db import Migration, transaction
 CHECKPOINT_S = 60.0  # engine seconds between two saves of the open interval's counters
 MAX_QUEUES_PER_LOGIN = 64  # more than a box configures; a stored row above it is refused
 AGENT_EVENTS = frozenset({EventKind.AGENTSTATE, EventKind.ADDMEMBER, EventKind.REMOVEMEMBER,
-                          EventKind.PAUSE, EventKind.UNPAUSE})
+                          EventKind.PAUSE, EventKind.UNPAUSE, EventKind.PAUSEPENDING})
 
 MIGRATION = Migration(2, "ACD state that survives a restart: log-ins and the open interval", (
     "CREATE TABLE acd_logins ("
