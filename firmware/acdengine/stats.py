@@ -14,6 +14,10 @@ The live reads (:meth:`queue_rows`, :meth:`agent_rows`) must run on the loop's t
 console passes them through its gateway): they checkpoint the core at the current tick and
 return plain tuples; "today" is the day (UTC + ``utc_offset_seconds``) of the current tick.
 Closed buckets older than two days are dropped from memory after they were written.
+
+What survives a restart (:mod:`firmware.acdengine.persist`): the log-ins that changed are
+handed to the writer at the end of each tick, the open bucket every ``checkpoint_s`` (60 s)
+and at :meth:`close`; the saved state is restored when the statistics are built (at start).
 """
 
 from __future__ import annotations
