@@ -177,18 +177,23 @@ def test_a_crash_keeps_the_log_ins_as_they_happened_and_the_counters_of_the_last
     again.stop(TEN + 210)
 
 
-def test_a_crash_after_an_edge_uses_the_interval_written_there_not_the_older_checkpoint(tmp_path):
+@pytest.mark.parametrize("restart_after_s,hour_rows", [(930, 0), (2 * 3600, 1)])
+def test_a_crash_after_an_edge_uses_the_interval_written_there_not_the_older_checkpoint(tmp_path, restart_after_s,
+                                                                                      hour_rows):
     db = tmp_path / "db.sqlite"
     box = first_run(db)
     box.core.agent_unpause("a1", box.at(TEN + 850))
     box.answered_call("c2", TEN + 860, talk_s=5.0)  # after the 10:14 checkpoint, before the edge
     box.at(TEN + 900 + 10)  # the edge wrote the 10:00 bucket whole
     box.crash()
-    again = Box(db, TEN + 930)
-    (row,) = again.rows(db, 900)
+    again = Box(db, TEN + restart_after_s)
+    (row,) = [row for row in again.rows(db, 900) if row.start == TEN]
     assert row.counters["answered"] == 2  # not replaced by the checkpoint's 1
-    assert again.today().answered == 2  # and counted once
-    again.stop(TEN + 940)
+    hours = again.rows(db, 3600)  # 10:00-11:00 ended while the box was down: written now
+    assert len(hours) == hour_rows and all(hour.counters["answered"] == 2 for hour in hours)
+    if restart_after_s < 3600:
+        assert again.today().answered == 2  # counted once
+    again.stop(TEN + restart_after_s + 1)
 
 
 def test_a_clock_gone_back_does_not_mix_in_counters_from_the_future(tmp_path):

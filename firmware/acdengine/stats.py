@@ -202,8 +202,10 @@ class AcdStats:
                         collector.add_bucket("queue", name, bucket, queue_stats_of(counters))
                     for name, counters in opened.agents.items():
                         collector.add_bucket("agent", name, bucket, agent_stats_of(counters))
-                    if bucket < self.open_bucket and self.history is not None:
-                        self.history.submit(self.interval_rows(bucket, until_bucket=self.open_bucket))
+                if bucket < self.open_bucket and self.history is not None:
+                    # Ended while the box was down: the interval, and its hour and day if they ended
+                    # too (a row its edge wrote already is written again, the same).
+                    self.history.submit(self.interval_rows(bucket, until_bucket=self.open_bucket))
                 self.log.info("acd_state_restored", interval=utc_text(opened.start), saved_at=utc_text(opened.saved_at),
                               continued=bucket == self.open_bucket, buckets=len(closed | {bucket}))
         for login in saved.logins:
