@@ -40,10 +40,12 @@ import logging
 import math
 import random
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.acd.agent_state import WORKING, Agent, AgentEvent, AgentState
+from firmware.acd.core_reconfig import ReconfigurationMixin
 from firmware.acd.core_types import (
     CALLBACK_TIMER,
     MAXWAIT_TIMER,
@@ -53,6 +55,7 @@ from firmware.acd.core_types import (
     Exit,
     ExitReason,
     JoinResult,
+    SavedLogin,
     TickResult,
 )
 from firmware.acd.events import AcdEvent, AcdListener, EventKind
@@ -66,7 +69,7 @@ from firmware.acd.model import (
     QueueConfig,
     check_requirements,
 )
-from firmware.acd.reconfigure import Reconfigured, apply_config
+from firmware.acd.reconfigure import Reconfigured, plan_reconfiguration
 from firmware.acd.router import RouteDecision, Router
 from firmware.acd.waiting import (
     AbandonMemory,
@@ -79,7 +82,7 @@ from firmware.acd.waiting import (
 )
 
 
-class AcdCore:
+class AcdCore(ReconfigurationMixin):
     """Queues, agents and routing, driven by events with the caller's clock."""
 
     def __init__(
@@ -204,23 +207,34 @@ class AcdCore:
         unknown = [queue for queue in chosen if queue not in agent.penalties]
         if unknown or not chosen:
             raise FirmwareError(f"acd: agent {agent_id} is not a member of {','.join(unknown) or 'any queue'}")
+        self._log_in(agent, SavedLogin(agent_id, chosen, paused_reason, now), now, announce=True)
+
+    def restore_agent(self, saved: SavedLogin, now: float) -> None:
+        """Logs in again an agent saved before a restart (firmware/acdengine/persist.py): the saved
+        queues still configured, paused with its reason, the session's counters kept. No
+        ADDMEMBER or PAUSE event: the membership never ended (as Asterisk's persistent members)."""
+        agent = self._agent(saved.agent_id)
+        queues = tuple(queue for queue in saved.queues if queue in agent.penalties)
+        if not queues:
+            raise FirmwareError(f"acd: agent {saved.agent_id} is no longer a member of {','.join(saved.queues)}")
+        self._log_in(agent, replace(saved, queues=queues), now, announce=False)
+
+    def _log_in(self, agent: Agent, login: SavedLogin, now: float, announce: bool) -> None:
         if agent.state is not AgentState.LOGGED_OUT:
-            raise FirmwareError(f"acd: agent {agent_id} is already logged in")
-        if paused_reason is not None and ("|" in paused_reason or "\n" in paused_reason):
+            raise FirmwareError(f"acd: agent {agent.agent_id} is already logged in")
+        reason = login.paused_reason
+        if reason is not None and ("|" in reason or "\n" in reason):
             raise FirmwareError("acd: a pause reason must not contain '|' or newlines")
-        agent.logged_queues = chosen
-        agent.login_at = now
-        agent.calls_taken = {queue: 0 for queue in chosen}
-        agent.talk_seconds = {queue: 0.0 for queue in chosen}
+        agent.logged_queues = login.queues
+        agent.login_at = login.login_at
+        agent.calls_taken = {queue: login.calls_taken.get(queue, 0) for queue in login.queues}
+        agent.talk_seconds = {queue: login.talk_seconds.get(queue, 0.0) for queue in login.queues}
         agent.missed_in_row = 0
-        if paused_reason is not None:
-            agent.paused_reason = paused_reason
-            agent.pending_pause = paused_reason
-        for queue in chosen:
-            self._emit(
-                AcdEvent(now, EventKind.ADDMEMBER, queue=queue, agent=agent_id, reason="PAUSED" if paused_reason else "")
-            )
-        self._set_state(agent, AgentEvent.LOGIN if paused_reason is None else AgentEvent.LOGIN_PAUSED, now)
+        if reason is not None:
+            agent.paused_reason = agent.pending_pause = reason
+        for queue in login.queues if announce else ():
+            self._emit(AcdEvent(now, EventKind.ADDMEMBER, queue=queue, agent=agent.agent_id, reason="PAUSED" if reason else ""))
+        self._set_state(agent, AgentEvent.LOGIN if reason is None else AgentEvent.LOGIN_PAUSED, now)
 
     def agent_logout(self, agent_id: str, now: float) -> list[Offer]:
         """Logs out (refused on a call); returns the offer to stop ringing, if any."""
@@ -251,6 +265,7 @@ class AcdCore:
             raise FirmwareError("acd: a pause reason must not contain '|' or newlines")
         if agent.state in WORKING:
             agent.pending_pause = reason
+            self._emit(AcdEvent(now, EventKind.PAUSEPENDING, agent=agent_id, reason=reason))
             return
         agent.paused_reason = reason
         self._set_state(agent, AgentEvent.PAUSE, now)
@@ -259,6 +274,7 @@ class AcdCore:
         agent = self._agent(agent_id)
         if agent.state in WORKING and agent.pending_pause is not None:
             agent.pending_pause = None
+            self._emit(AcdEvent(now, EventKind.PAUSEPENDING, agent=agent_id))
             return
         if agent.state is not AgentState.PAUSED:
             raise FirmwareError(f"acd: agent {agent_id} is not paused")
@@ -729,9 +745,15 @@ class AcdCore:
             self.log.info("route", **decision.trace.fields())
         return offers
 
+    # ------------------------------------------------------------ reconfiguration
+
     def reconfigure(self, config: AcdConfig, now: float) -> Reconfigured:
-        """Applies a changed configuration at once, calls and agents kept (FirmwareError if invalid)."""
-        return apply_config(self, config, now)
+        """Applies a changed configuration at once, calls and agents kept (FirmwareError if
+        invalid, and nothing changes): the plan of :mod:`firmware.acd.reconfigure`, applied."""
+        if not isinstance(config, AcdConfig):
+            raise FirmwareError("acd: a reconfiguration needs an AcdConfig")
+        config.validate()
+        return self.apply_reconfiguration(plan_reconfiguration(self.facts(), config), now)
 
     # ------------------------------------------------------------------ queries
 
@@ -790,3 +812,4 @@ class AcdCore:
                     )
                 )
                 agent.activity_since = now
+

@@ -8,6 +8,7 @@ core (which imports it). ``firmware.acd.core`` re-exports the result types.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -45,6 +46,20 @@ class TickResult:
     offers: list[Offer] = field(default_factory=list)
     cancelled: list[Offer] = field(default_factory=list)  # stop ringing these
     exits: list[Exit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SavedLogin:
+    """An agent's log-in as it survives a restart (firmware/acdengine/persist.py saves it,
+    :meth:`AcdCore.restore_agent <firmware.acd.core.AcdCore.restore_agent>` puts it back)."""
+
+    agent_id: str
+    queues: tuple[str, ...]  # logged into, in order
+    paused_reason: str | None  # None: not paused (a pause pending at the save counts as paused)
+    login_at: float  # epoch seconds of the log-in
+    calls_taken: Mapping[str, int] = field(default_factory=dict)  # this log-in's calls per queue (fewestcalls)
+    talk_seconds: Mapping[str, float] = field(default_factory=dict)  # and talk time (fewest talk time)
+    port: int | None = None  # where the agent logged in (the engine's; the core does not use it)
 
 
 # Kinds of the core's timers: (when, seq, kind, ref, version) entries of one heap.

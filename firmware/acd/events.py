@@ -8,7 +8,9 @@ linebox's own and only reach the statistics and the log:
 * ``OFFERCANCEL``: a ring-all loser or an offer withdrawn because the call left,
 * ``AGENTSTATE``: an agent changed activity (the state, or ``otherbusy`` for an available
   agent whose phone is on a non-ACD call); ``duration`` is the time spent in the old one,
-* ``CALLBACKREQUEST``: the caller left a number and hung up, keeping the place.
+* ``CALLBACKREQUEST``: the caller left a number and hung up, keeping the place,
+* ``PAUSEPENDING``: an agent who works asked for a pause (``reason``), or cancelled it
+  (``reason`` empty); it applies when the ring, call and wrap-up are over.
 
 Call events carry the call's primary (first listed) queue: a call waiting in several
 queues is accounted to that one queue, whichever queue's agent took it.
@@ -42,6 +44,7 @@ class EventKind(StrEnum):
     OFFERCANCEL = "OFFERCANCEL"
     AGENTSTATE = "AGENTSTATE"
     CALLBACKREQUEST = "CALLBACKREQUEST"
+    PAUSEPENDING = "PAUSEPENDING"
 
 
 OUTCOME_KINDS = frozenset(

@@ -1,10 +1,17 @@
-"""Live reconfiguration of the ACD core: queues, agents and settings change without a restart.
+"""Live reconfiguration of the ACD core, as a plan: queues, agents and settings change without a restart.
 
-:meth:`AcdCore.reconfigure(config, now) <firmware.acd.core.AcdCore.reconfigure>` delegates
-here, as Asterisk's ``queue reload`` or FreeSWITCH's ``callcenter_config`` do: a saved change
-applies at once and no call is dropped. The new configuration is validated first; an invalid
-one raises ``FirmwareError`` and changes nothing, an identical one changes nothing at all.
-In short (docs/acd.md, "Live reconfiguration", is the reference):
+:func:`plan_reconfiguration` is a pure function: from the running core's read-only facts
+(:class:`CoreFacts`, taken by :meth:`AcdCore.facts() <firmware.acd.core.AcdCore.facts>`) and
+the new configuration it computes a :class:`ReconfigurationPlan` — queues and agents added,
+removed and changed, the agents to log out, the callers whose queues go away (fewer queues,
+offers withdrawn, or an exit to a destination), the membership events, rrmemory's memory in
+the new member order and the kinds of timers to drop. :meth:`AcdCore.reconfigure
+<firmware.acd.core.AcdCore.reconfigure>` validates the configuration, asks for the plan and
+applies it through its own methods (:meth:`AcdCore.apply_reconfiguration`), as Asterisk's
+``queue reload`` or FreeSWITCH's ``callcenter_config`` do: a saved change applies at once and
+no call is dropped. An invalid configuration raises ``FirmwareError`` and changes nothing; an
+identical one gives an empty plan. In short (docs/acd.md, "Live reconfiguration", is the
+reference):
 
 * Queue settings apply to the next decision; waiting calls keep their place and enqueue
   time. A call's base requirements and relax steps follow its primary queue (requirements
@@ -21,51 +28,37 @@ In short (docs/acd.md, "Live reconfiguration", is the reference):
   queue, is logged out now (a ringing offer is withdrawn: the call waits again) or, on a call
   or in wrap-up, when that work ends.
 
-The order of work matters: logouts first (they use the old indexes), then the calls of
-removed queues, then memberships, and last the new configuration with every index rebuilt
-from the state (router's available sets, routing classes, per-queue order, timers).
+The order of work matters, and the plan is computed for it: logouts first (they use the old
+indexes), then the calls of removed queues, then memberships, and last the new configuration
+with every index rebuilt from the state (router's available sets, routing classes, per-queue
+order, timers).
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from enum import Enum
-from typing import TYPE_CHECKING, Any
+from enum import Enum, StrEnum
+from typing import Any, Protocol
 
-from firmware import FirmwareError
-from firmware.acd.agent_state import Agent, AgentState
-from firmware.acd.core_types import (
-    CALLBACK_TIMER,
-    MAXWAIT_TIMER,
-    RING_TIMER,
-    WAKE_TIMER,
-    WRAPUP_TIMER,
-    Exit,
-    ExitReason,
-)
-from firmware.acd.events import AcdEvent, EventKind
+from firmware.acd.agent_state import AgentState
+from firmware.acd.core_types import MAXWAIT_TIMER, WAKE_TIMER, Exit
 from firmware.acd.model import (
     HANGUP,
     AcdConfig,
-    AgentConfig,
     CallbackPolicy,
     Destination,
     DestinationKind,
     Offer,
-    OfferFailure,
     QueueConfig,
     RelaxStep,
 )
-from firmware.acd.waiting import AhtTracker, CallState
-
-if TYPE_CHECKING:
-    from firmware.acd.core import AcdCore
+from firmware.acd.waiting import CallState
 
 REMOVED_REASON = "queue_removed"  # the reason of the EXITEMPTY event of a call whose queues were removed
 ON_THE_CALL = frozenset({AgentState.ON_CALL, AgentState.WRAP_UP})  # logged out only when this ends
-KEPT_TIMERS = frozenset({RING_TIMER, WRAPUP_TIMER, CALLBACK_TIMER})  # times that do not depend on the settings
+DROPPED_TIMERS = frozenset({MAXWAIT_TIMER, WAKE_TIMER})  # rescheduled from the new settings; ring,
+# wrap-up and callback-retry timers keep their times (an offer ringing, a wrap-up running)
 
 
 @dataclass(frozen=True)
@@ -77,104 +70,183 @@ class Reconfigured:
     summary: tuple[str, ...] = ()  # one human-readable line per change
 
 
-def apply_config(core: AcdCore, config: AcdConfig, now: float) -> Reconfigured:
-    """Applies ``config`` to the running ``core`` at ``now`` (see the module docstring)."""
-    if not isinstance(config, AcdConfig):
-        raise FirmwareError("acd: a reconfiguration needs an AcdConfig")
-    config.validate()
-    if config == core.config:
-        return Reconfigured()
-    working = {agent.agent_id for agent in core.agents.values() if agent.state in ON_THE_CALL}
-    summary = describe_changes(core.config, config, working)
+# ------------------------------------------------------------------ facts (read from the core)
+
+
+@dataclass(frozen=True)
+class AgentFacts:
+    """One agent of the running core, as the plan needs it."""
+
+    agent_id: str
+    state: AgentState
+    logged_queues: tuple[str, ...] = ()
+    configured: tuple[str, ...] = ()  # the queues of its configuration until now (penalties)
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """One listed call (waiting, ringing, parked or being dialled back)."""
+
+    call_id: str
+    state: CallState
+    queues: tuple[str, ...]
+    offers: tuple[tuple[str, str], ...] = ()  # (agent, queue) of each offer ringing
+
+
+@dataclass(frozen=True)
+class CoreFacts:
+    """What the plan reads from the running core; nothing in it is changed."""
+
+    config: AcdConfig
+    agents: tuple[AgentFacts, ...] = ()  # in the core's order (events come out in it)
+    calls: tuple[CallFacts, ...] = ()  # the listed calls, in the waiting list's order
+    members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # queue -> agent ids, member order
+    rr_last: Mapping[str, int] = field(default_factory=dict)  # rrmemory: member index offered last
+
+
+# ------------------------------------------------------------------ the plan
+
+
+class CallAction(StrEnum):
+    KEEP = "keep"  # waits on in the queues that remain
+    UNLIST = "unlist"  # a callback being dialled: the dial-out goes on, no longer listed
+    EXIT = "exit"  # no queue left: leaves (EXITEMPTY, queue_removed) for ``destination``
+
+
+@dataclass(frozen=True)
+class CallMove:
+    """A listed call that loses one or more queues."""
+
+    call_id: str
+    action: CallAction
+    queues: tuple[str, ...] = ()  # KEEP: the queues that remain, in order
+    withdraw: tuple[str, ...] = ()  # KEEP: agents whose offer (made through a removed queue) stops
+    destination: Destination | None = None  # EXIT: where the caller goes
+
+
+@dataclass(frozen=True)
+class LogOut:
+    agent_id: str
+    removed: bool  # no longer configured: dropped from the core once logged out
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A logged-in agent who stays logged in (for now): the queues after the change."""
+
+    agent_id: str
+    logged_queues: tuple[str, ...]  # empty: on a call or in wrap-up, logged out when that ends
+    leave: tuple[str, ...] = ()  # REMOVEMEMBER
+    join: tuple[str, ...] = ()  # ADDMEMBER
+    removed: bool = False  # no longer configured
+
+
+@dataclass(frozen=True)
+class ReconfigurationPlan:
+    """What a reconfiguration does, computed before anything changes."""
+
+    config: AcdConfig
+    changed: bool = False  # False: the same configuration, nothing to do
+    summary: tuple[str, ...] = ()
+    queues_added: tuple[str, ...] = ()
+    queues_removed: tuple[str, ...] = ()
+    queues_changed: tuple[str, ...] = ()
+    agents_added: tuple[str, ...] = ()
+    agents_removed: tuple[str, ...] = ()
+    agents_changed: tuple[str, ...] = ()
+    forget: tuple[str, ...] = ()  # logged-out agents no longer configured: dropped now
+    log_out: tuple[LogOut, ...] = ()  # logged out now (a ringing offer is withdrawn)
+    calls: tuple[CallMove, ...] = ()
+    memberships: tuple[Membership, ...] = ()
+    rr_last: Mapping[str, int] = field(default_factory=dict)  # per queue of the new configuration
+    drop_timers: frozenset[int] = frozenset()  # timer kinds rescheduled from the new settings
+
+
+class _HasId(Protocol):
+    @property
+    def agent_id(self) -> str: ...
+
+
+def plan_reconfiguration(facts: CoreFacts, config: AcdConfig) -> ReconfigurationPlan:
+    """The plan that takes a core with ``facts`` to the (validated) ``config``; pure."""
+    old = facts.config
+    if config == old:
+        return ReconfigurationPlan(old)
+    old_queues = {queue.name: queue for queue in old.queues}
     queues = {queue.name: queue for queue in config.queues}
-    agents = {agent.agent_id: agent for agent in config.agents}
-    cancelled: list[Offer] = []
-    exits: list[Exit] = []
-    core.checkpoint(now)  # activity so far is accounted to the queues the agents are in now
-    _log_out_leavers(core, agents, now, cancelled)
-    _drop_removed_queues(core, queues, now, cancelled, exits)
-    _update_memberships(core, agents, now)
-    _install(core, config, queues, now)
-    return Reconfigured(cancelled, exits, tuple(summary))
+    agents = {agent.agent_id: dict(agent.queues) for agent in config.agents}
+    old_agents = {agent.agent_id: agent for agent in old.agents}
+    working = {agent.agent_id for agent in facts.agents if agent.state in ON_THE_CALL}
+    forget, log_out, memberships = [], [], []
+    for agent in facts.agents:
+        new_queues = agents.get(agent.agent_id)
+        if agent.state is AgentState.LOGGED_OUT:
+            if new_queues is None:
+                forget.append(agent.agent_id)
+            continue
+        staying = _staying_queues(agent, new_queues or {})
+        if agent.state not in ON_THE_CALL and not staying:
+            log_out.append(LogOut(agent.agent_id, new_queues is None))
+            continue
+        memberships.append(Membership(
+            agent.agent_id, staying,
+            leave=tuple(queue for queue in agent.logged_queues if queue not in staying),
+            join=tuple(queue for queue in staying if queue not in agent.logged_queues),
+            removed=new_queues is None))
+    leaving = {each.agent_id for each in log_out}
+    removed = {name for name in old_queues if name not in queues}
+    moves = [move for call in facts.calls
+             if (move := _move(call, removed, leaving, old_queues, queues)) is not None]
+    new_members = {name: [agent for agent in config.agents if name in agent.queues] for name in queues}
+    rr_last = {name: rr_memory([_Id(each) for each in facts.members.get(name, ())], new_members[name],
+                               facts.rr_last.get(name, -1)) for name in queues}
+    return ReconfigurationPlan(
+        config,
+        changed=True,
+        summary=tuple(describe_changes(old, config, working)),
+        queues_added=tuple(name for name in queues if name not in old_queues),
+        queues_removed=tuple(sorted(removed, key=list(old_queues).index)),
+        queues_changed=tuple(name for name, queue in queues.items() if name in old_queues and old_queues[name] != queue),
+        agents_added=tuple(agent_id for agent_id in agents if agent_id not in old_agents),
+        agents_removed=tuple(agent_id for agent_id in old_agents if agent_id not in agents),
+        agents_changed=tuple(agent.agent_id for agent in config.agents
+                             if agent.agent_id in old_agents and old_agents[agent.agent_id] != agent),
+        forget=tuple(forget),
+        log_out=tuple(log_out),
+        calls=tuple(moves),
+        memberships=tuple(memberships),
+        rr_last=rr_last,
+        drop_timers=DROPPED_TIMERS,
+    )
 
 
-# ------------------------------------------------------------------ agents
+@dataclass(frozen=True)
+class _Id:
+    agent_id: str
 
 
-def _staying_queues(agent: Agent, queues: Mapping[str, int]) -> tuple[str, ...]:
+def _staying_queues(agent: AgentFacts, queues: Mapping[str, int]) -> tuple[str, ...]:
     """The queues a logged-in agent is in after the change: those kept, then those gained
     (configured now, not before). Empty: the agent has to log out."""
     kept = tuple(queue for queue in agent.logged_queues if queue in queues)
-    return kept + tuple(queue for queue in queues if queue not in agent.penalties)
+    return kept + tuple(queue for queue in queues if queue not in agent.configured)
 
 
-def _log_out_leavers(core: AcdCore, agents: dict[str, AgentConfig], now: float, cancelled: list[Offer]) -> None:
-    """Removed agents, and logged-in agents left without a queue, who are not on a call: logged
-    out now (as ``agent_logout``: a ringing offer is withdrawn and the call waits again)."""
-    for agent in list(core.agents.values()):
-        config = agents.get(agent.agent_id)
-        if agent.state is AgentState.LOGGED_OUT:
-            if config is None:
-                del core.agents[agent.agent_id]
-            continue
-        if agent.state in ON_THE_CALL or _staying_queues(agent, config.queues if config else {}):
-            continue
-        agent.removed = config is None  # agent_logout drops it
-        cancelled.extend(core.agent_logout(agent.agent_id, now))
-
-
-def _update_memberships(core: AcdCore, agents: dict[str, AgentConfig], now: float) -> None:
-    """New skills and penalties; ADDMEMBER/REMOVEMEMBER for the queues a logged-in agent
-    gains and loses. A working agent left without queues logs out when the work ends."""
-    for agent in core.agents.values():
-        config = agents.get(agent.agent_id)
-        queues = dict(config.queues) if config is not None else {}
-        if agent.state is not AgentState.LOGGED_OUT:
-            staying = _staying_queues(agent, queues)
-            for queue in agent.logged_queues:
-                if queue not in staying:
-                    core._emit(AcdEvent(now, EventKind.REMOVEMEMBER, queue=queue, agent=agent.agent_id))
-            paused = "PAUSED" if agent.state is AgentState.PAUSED else ""
-            for queue in staying:
-                if queue not in agent.logged_queues:
-                    core._emit(AcdEvent(now, EventKind.ADDMEMBER, queue=queue, agent=agent.agent_id, reason=paused))
-                    agent.calls_taken.setdefault(queue, 0)
-                    agent.talk_seconds.setdefault(queue, 0.0)
-            agent.logged_queues = staying
-            agent.logout_after_work = not staying
-            agent.removed = config is None
-        agent.penalties = queues
-        if config is not None:
-            agent.skills = dict(config.skills)
-
-
-# ------------------------------------------------------------------ calls
-
-
-def _drop_removed_queues(
-    core: AcdCore, queues: dict[str, QueueConfig], now: float, cancelled: list[Offer], exits: list[Exit]
-) -> None:
-    """Takes the removed queues out of the listed calls; calls left without one exit."""
-    removed = {name for name in core.queues if name not in queues}
-    if not removed:
-        return
-    for call in list(core.waiting.calls.values()):
-        if removed.isdisjoint(call.queues):
-            continue
-        remaining = tuple(queue for queue in call.queues if queue not in removed)
-        if remaining:
-            for offer in list(call.offers.values()):
-                if offer.queue in removed:
-                    cancelled.append(core._withdraw(offer, now, OfferFailure.CANCELLED))
-            call.queues = remaining  # classes and per-queue order are rebuilt by _install
-        elif call.state is CallState.DIALING:
-            core.waiting.remove(call)  # the agent is calling the caller back: that goes on, unlisted
-        else:
-            primary = core.queues[call.queues[0]]
-            cancelled.extend(core._leave_offers(call, now, ring_canceled=False))
-            core._leave(call, EventKind.EXITEMPTY, now, reason=REMOVED_REASON)
-            destination = surviving_destination(primary.timeout_destination, core.queues, queues)
-            exits.append(Exit(call.call_id, primary.name, ExitReason.REMOVED, destination))
+def _move(call: CallFacts, removed: set[str], leaving: set[str], old_queues: Mapping[str, QueueConfig],
+          queues: Mapping[str, QueueConfig]) -> CallMove | None:
+    """What happens to a listed call when ``removed`` queues go (None: nothing)."""
+    if removed.isdisjoint(call.queues):
+        return None
+    remaining = tuple(queue for queue in call.queues if queue not in removed)
+    if remaining:
+        # Offers of agents logged out first are withdrawn by the logout already.
+        withdraw = tuple(agent for agent, queue in call.offers if queue in removed and agent not in leaving)
+        return CallMove(call.call_id, CallAction.KEEP, remaining, withdraw)
+    if call.state is CallState.DIALING:
+        return CallMove(call.call_id, CallAction.UNLIST)
+    primary = old_queues[call.queues[0]]
+    return CallMove(call.call_id, CallAction.EXIT,
+                    destination=surviving_destination(primary.timeout_destination, old_queues, queues))
 
 
 def surviving_destination(
@@ -191,50 +263,7 @@ def surviving_destination(
     return destination
 
 
-# ------------------------------------------------------------------ the new configuration
-
-
-def _install(core: AcdCore, config: AcdConfig, queues: dict[str, QueueConfig], now: float) -> None:
-    """The new configuration, members in its order, and every index rebuilt from the state."""
-    old_members = core.members
-    core.retired_queues.update((name, queue) for name, queue in core.queues.items() if name not in queues)
-    named = {agent.call_queue for agent in core.agents.values()}
-    named.update(queue for call in core.calls.values() for queue in (call.connect_queue, *call.queues))
-    core.retired_queues = {n: q for n, q in core.retired_queues.items() if n in named and n not in queues}
-    core.config = config
-    core.queues = queues
-    members: dict[str, list[Agent]] = {name: [] for name in queues}
-    agents: dict[str, Agent] = {}
-    for agent_config in config.agents:
-        agent = core.agents.get(agent_config.agent_id)
-        if agent is None:
-            agent = Agent(agent_config, {}, now)  # a new agent is logged out; its clocks start now
-        agent.member_index = {}
-        for queue in agent_config.queues:
-            agent.member_index[queue] = len(members[queue])
-            members[queue].append(agent)
-        agents[agent.agent_id] = agent
-    for agent in core.agents.values():
-        if agent.agent_id not in agents:  # removed while on a call: no longer a member of anything
-            agent.member_index = {}
-            agents[agent.agent_id] = agent
-    core.agents = agents
-    core.members = members
-    rr_last = {name: rr_memory(old_members.get(name, []), members[name], core.router.rr_last.get(name, -1)) for name in queues}
-    core.router.install(queues, {name: len(each) for name, each in members.items()}, rr_last, agents.values())
-    for call in core.waiting.calls.values():
-        primary = queues[call.queues[0]]
-        requirements = dict(primary.required_skills) if call.skills_from_queue else call.requirements
-        call.set_requirements(requirements, primary.relax_steps)
-    core.waiting.rebuild(tuple(queues))
-    core.aht = {name: _aht_tracker(core.aht.get(name), queue, config.aht_smoothing) for name, queue in queues.items()}
-    core.abandons.window_seconds = config.abandon_resume_seconds
-    core._leave_queues = [name for name, queue in queues.items() if queue.leavewhenempty is not None]
-    core._empty_dirty = True
-    _reschedule(core, now)
-
-
-def rr_memory(old: list[Agent], new: list[Agent], last: int) -> int:
+def rr_memory(old: Sequence[_HasId], new: Sequence[_HasId], last: int) -> int:
     """rrmemory's "offered last" member index in the new order: the same agent's, or, when that
     agent left the queue, the index just before the first member that followed it and stayed."""
     if not 0 <= last < len(old) or not new:
@@ -247,39 +276,6 @@ def rr_memory(old: list[Agent], new: list[Agent], last: int) -> int:
         if follower in index:
             return index[follower] - 1  # -1 is fine: the member at 0 comes next
     return -1
-
-
-def _aht_tracker(tracker: AhtTracker | None, queue: QueueConfig, smoothing: float) -> AhtTracker:
-    """The queue's handle-time mean goes on; before any call was handled it is the new default."""
-    if tracker is None:
-        return AhtTracker(queue.default_aht_seconds, smoothing)
-    if tracker.samples == 0:
-        tracker.value = queue.default_aht_seconds
-    tracker.weight = smoothing
-    return tracker
-
-
-def _reschedule(core: AcdCore, now: float) -> None:
-    """Max-wait, relaxation and retry timers of the listed calls from the new settings; ring,
-    wrap-up and callback-retry timers keep their times (an offer ringing, a wrap-up running)."""
-    timers = [timer for timer in core._timers if timer[2] in KEPT_TIMERS]
-    heapq.heapify(timers)
-    core._timers = timers
-    retry_ends: set[float] = set()
-    for call in core.waiting.calls.values():
-        max_wait = core.queues[call.queues[0]].max_wait_seconds
-        if max_wait is not None and call.callback_number is None:
-            # Max wait counts from entering the queue; a call already past it exits at the next tick.
-            core._timer(max(call.entered_at + max_wait, now), MAXWAIT_TIMER, call, call.seq)
-        core._schedule_relax(call, now)
-        for declined_at in call.declined.values():
-            retry_ends.update(
-                declined_at + core.queues[queue].retry_seconds
-                for queue in call.queues
-                if declined_at + core.queues[queue].retry_seconds > now
-            )
-    for when in sorted(retry_ends):
-        core._timer(when, WAKE_TIMER, None)
 
 
 # ------------------------------------------------------------------ summary

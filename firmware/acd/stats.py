@@ -250,6 +250,15 @@ class StatsCollector:
             stats = self.agents[key] = AgentStats()
         return stats
 
+    def add_bucket(self, kind: str, name: str, bucket: int, stats: QueueStats | AgentStats) -> None:
+        """Adds counters saved earlier (a restart) to bucket ``bucket`` of queue or agent ``name``."""
+        if kind == "queue" and isinstance(stats, QueueStats):
+            self.queues.setdefault((name, bucket), QueueStats()).add(stats)
+        elif kind == "agent" and isinstance(stats, AgentStats):
+            self.agents.setdefault((name, bucket), AgentStats()).add(stats)
+        else:
+            raise FirmwareError(f"stats: {kind} counters of {name} do not match their kind")
+
     def on_event(self, event: AcdEvent) -> None:
         handler = self._handlers.get(event.kind)
         if handler is not None:

@@ -11,7 +11,8 @@ computed from the counters when read, so they are never stored twice. Interval s
 
 :class:`HistoryWriter` writes batches of rows on a :class:`firmware.engine.worker.Worker`
 thread: the media loop hands rows over at an interval edge and never waits for the disk.
-A batch is one transaction (all the rows of an edge, or none).
+A batch is one transaction (all the rows of an edge, or none). The same worker writes the
+state that survives a restart (:mod:`firmware.acdengine.persist`), in the order handed over.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pathlib import Path
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.acd.stats import DAY_SECONDS, HOUR_SECONDS, INTERVAL_SECONDS, AgentStats, QueueStats
+from firmware.acdengine.persist import MIGRATION as STATE_MIGRATION
+from firmware.acdengine.persist import StateChange, StateStore
 from firmware.config.db import Migration, connect, migrate, transaction
 from firmware.engine.worker import Worker
 
@@ -45,6 +48,7 @@ MIGRATIONS = (
         " PRIMARY KEY (kind, name, size_seconds, start))",
         "CREATE INDEX acd_intervals_by_time ON acd_intervals (size_seconds, start)",
     )),
+    STATE_MIGRATION,  # 2: log-ins and the open interval (persist.py)
 )
 
 
@@ -144,24 +148,35 @@ class IntervalStore:
 
 
 class HistoryWriter:
-    """Writes batches of :class:`IntervalRow` on a worker thread (the loop never waits)."""
+    """Writes batches of :class:`IntervalRow` and saved-state changes on a worker thread (the
+    loop never waits), in the order they were handed over."""
 
     def __init__(self, store: IntervalStore, log: EventLogger | None = None) -> None:
         self.store = store
         self.log = log or EventLogger("acd")
+        self.state = StateStore(store.conn, self.log)
         self.worker = Worker("acd-history", self._write, self.log)
 
     def submit(self, rows: Sequence[IntervalRow]) -> None:
         if rows:
             self.worker.submit(tuple(rows))
 
-    def _write(self, rows: tuple[IntervalRow, ...]) -> None:
-        try:
-            self.store.write(rows)
-        except FirmwareError as exc:
-            self.log.error("history_write_failed", rows=len(rows), error=str(exc))
+    def submit_state(self, change: StateChange) -> None:
+        self.worker.submit(change)
+
+    def _write(self, item: tuple[IntervalRow, ...] | StateChange) -> None:
+        if not isinstance(item, tuple):
+            try:
+                self.state.write(item)
+            except FirmwareError as exc:
+                self.log.error("acd_state_write_failed", error=str(exc))
             return
-        self.log.info("history_written", rows=len(rows), start=utc_text(min(row.start for row in rows)))
+        try:
+            self.store.write(item)
+        except FirmwareError as exc:
+            self.log.error("history_write_failed", rows=len(item), error=str(exc))
+            return
+        self.log.info("history_written", rows=len(item), start=utc_text(min(row.start for row in item)))
 
     def drain(self) -> None:
         self.worker.drain()

@@ -38,6 +38,7 @@ from dsp.callerid import CallerId
 from firmware import FirmwareError
 from firmware.acd.agent_state import AgentState
 from firmware.acd.core import AcdCore, Exit
+from firmware.acd.core_types import SavedLogin
 from firmware.acd.model import Destination as AcdDestination
 from firmware.acd.model import DestinationKind as AcdKind
 from firmware.acd.model import Offer, OfferFailure, OfferKind
@@ -430,6 +431,15 @@ class QueueService:
             raise FirmwareError(f"acd: agent {agent_id} is already logged in")
         self.core.agent_login(agent_id, self.now())
         self.agent_ports[agent_id] = port
+
+    def restore_login(self, saved: SavedLogin) -> None:
+        """An agent logged in before a restart (persist.py), back at the port of that log-in;
+        FirmwareError (nothing changes) when that port has no extension now or another agent."""
+        port = saved.port
+        if port is None or self.sw.config.extension_on_port(port) is None or self.agent_at(port) is not None:
+            raise FirmwareError(f"acd: agent {saved.agent_id}: port {port} has no extension or has another agent")
+        self.core.restore_agent(saved, self.now())
+        self.agent_ports[saved.agent_id] = port
 
     def logout(self, agent_id: str) -> None:
         for offer in self.core.agent_logout(agent_id, self.now()):
