@@ -44,7 +44,10 @@ class FakeService:
     log: EventLogger = field(default_factory=lambda: EventLogger("acd"))
 
     def now(self) -> float:
-        return self.origin_epoch + self.tick * 0.02
+        return self.wall_time(self.tick)
+
+    def wall_time(self, tick: int) -> float:
+        return self.origin_epoch + tick * 0.02
 
     def restore_login(self, saved: SavedLogin) -> None:
         if saved.port not in self.ports_with_extension or saved.port in self.agent_ports.values():
