@@ -159,7 +159,7 @@ class BackgroundNoise:
         rising = np.where(first, self.smoothed, self.spectrum * self.rise)
         tracked = np.maximum(np.minimum(rising, self.smoothed), NOISE_FLOOR_POWER)
         self.spectrum = np.where(quiet, tracked, self.spectrum)
-        self._known = np.nan_to_num(self.spectrum, nan=0.0)
+        self._known = np.where(quiet, tracked, self._known)  # tracked is finite where quiet
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """The random numbers of one block of noise (``generate`` draws them itself)."""
