@@ -227,7 +227,7 @@ class EchoCanceller:
         far_active = far_tail > self._far_active_power
 
         estimates = np.fft.irfft(
-            np.einsum("cfpk,cpk->cfk", self._weights, self._far_spectra), n=2 * b, axis=-1
+            (self._weights * self._far_spectra[:, None]).sum(axis=2), n=2 * b, axis=-1
         )[..., b:]
         errors = near[:, None, :] - estimates  # (channels, 2, block): foreground, background
         residual = errors[:, 0, :]

@@ -105,6 +105,7 @@ class DetectorBank:
         self.n_ports = len(port_is_fxs)
         self.port_is_fxs = tuple(port_is_fxs)
         self.lines = np.array([p for p, fxs in enumerate(port_is_fxs) if not fxs], dtype=np.int64)
+        self.line_ports = self.lines.tolist()
         self.dtmf = DtmfDetector(self.n_ports)
         n_lines = len(self.lines)
         self.progress = CallProgressDetector(n_lines, plan) if n_lines else None
@@ -174,7 +175,7 @@ class DetectorBank:
                     if message.parsed is not None:
                         events.append(CallerIdHeard(int(lines[message.channel]), message.parsed.caller, True))
             levels = signal_dbm0(line_audio, axis=1)
-            heard = {int(port): bool(level > SILENCE_DBM0) for port, level in zip(lines, levels, strict=True)}
+            heard = dict(zip(self.line_ports, (levels > SILENCE_DBM0).tolist(), strict=True))  # Python ints, bools
         else:
             heard = {}
         for event in self.dtmf.process(audio):
