@@ -1,10 +1,10 @@
 """The media loop: one pass per 20 ms tick of the audio clock.
 
-1. read every port's frame (the audio device is the clock: ALSA or the virtual board) and
-   cancel the lines' echo in it (``DetectorBank.cancel_echo``: the far end is what the box
-   sent on the previous tick); from here on the engine uses only this cleaned frame;
-2. run the requests of other threads, then hand the frame to the frame taps (``taps``:
-   e.g. voicemail recording a caller's port);
+1. read every port's frame (the audio device is the clock: ALSA or the virtual board), then
+   run the requests of other threads (``submit``);
+2. cancel the lines' echo in it (``DetectorBank.cancel_echo``: the far end is what the box
+   sent on the previous tick); from here on the engine uses only this cleaned frame, first
+   by handing it to the frame taps (``taps``: e.g. voicemail recording a caller's port);
 3. the switch's timers, then the line card's events since the last tick;
 4. every detector, batched over the ports (``DetectorBank``), and their events;
 5. what the box plays (``PlayerBank``) and who hears whom (``Mixer``): one matrix product
