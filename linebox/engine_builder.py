@@ -79,29 +79,32 @@ class Engine:
         return self.switch.plan
 
     def config_stored(self, config: Config) -> None:
-        """A committed snapshot (a store subscriber, any thread): parts built here, applied on the loop."""
+        """A committed snapshot (a store subscriber, any thread): parts built here, applied on the loop.
+
+        The lock keeps snapshots stored by two threads at once in one order, here and on the loop.
+        """
         with self._lock:
             old, new = self.built, ZoneParts.of(config, self.port_is_fxs)
             self.built = new
-        plan = get_plan(new.zone) if new.zone != old.zone else None
-        change = self.detectors.prepare(
-            plan, new.caller_id_standard if new.caller_id_standard != old.caller_id_standard else None,
-            new.echo_ports if new.echo_ports != old.echo_ports else None)
-        if new.zone != old.zone:
-            self.log.warning("restart_needed", setting="zone", old=old.zone, new=new.zone,
-                             applies_now="tone plan, call-progress and caller ID detectors",
-                             at_next_start="line card timing")
+            plan = get_plan(new.zone) if new.zone != old.zone else None
+            change = self.detectors.prepare(
+                plan, new.caller_id_standard if new.caller_id_standard != old.caller_id_standard else None,
+                new.echo_ports if new.echo_ports != old.echo_ports else None)
+            if new.zone != old.zone:
+                self.log.warning("restart_needed", setting="zone", old=old.zone, new=new.zone,
+                                 applies_now="tone plan, call-progress and caller ID detectors",
+                                 at_next_start="line card timing")
 
-        def apply() -> None:
-            self.switch.apply_config(config)
-            if plan is not None:
-                self.switch.plan = plan
-            if not change.empty:
-                self.detectors.apply(change)
-                self.log.info("engine_rebuilt", zone=new.zone, caller_id_standard=new.caller_id_standard,
-                              echo_ports=",".join(str(port) for port in sorted(new.echo_ports)) or "none")
+            def apply() -> None:
+                self.switch.apply_config(config)
+                if plan is not None:
+                    self.switch.plan = plan
+                if not change.empty:
+                    self.detectors.apply(change)
+                    self.log.info("engine_rebuilt", zone=new.zone, caller_id_standard=new.caller_id_standard,
+                                  echo_ports=",".join(str(port) for port in sorted(new.echo_ports)) or "none")
 
-        self.loop.submit(apply)
+            self.loop.submit(apply)
 
 
 def build_engine(
