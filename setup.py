@@ -9,7 +9,8 @@ setup(
     description="PBX/ACD appliance firmware for analog line cards (FXO/FXS)",
     python_requires=">=3.11",
     packages=find_packages(include=[f"{name}*" for name in LAYERS]),
-    package_data={"board": ["*.yaml"], "dsp": ["data/*.yaml"], "webadmin": ["templates/*", "static/*"]},
+    package_data={"board": ["*.yaml"], "dsp": ["data/*.yaml"], "linebox": ["bench/data/*.json"],
+                  "webadmin": ["templates/*", "static/*"]},
     install_requires=[
         "numpy>=1.24",
         "pyserial>=3.5",

@@ -79,6 +79,12 @@ REGULARISATION_DBM0 = -70.0  # far-end level below which the update step shrinks
 MAX_STEP = 1.0
 
 
+def _mean_square(x: np.ndarray) -> np.ndarray:
+    """Mean square over the last axis: ``np.mean(np.square(x), axis=-1)`` without its Python wrapper
+    (the same pairwise sum, then the same division: the same numbers)."""
+    return np.add.reduce(np.square(x), axis=-1) / x.shape[-1]
+
+
 class EchoCanceller:
     """Adaptive line echo canceller on ``channels`` channels (see the module docstring).
 
@@ -117,8 +123,10 @@ class EchoCanceller:
         self.latency_samples = self.block
         c, p, b = self.channels, self.partitions, self.block
         bins = b + 1
-        self._far_prev = np.zeros((c, b))
+        self._far_window = np.zeros((c, 2 * b))  # the last two far-end blocks
+        self._error_window = np.zeros((c, 2 * b))  # zeros, then the error: the update's FFT input
         self._far_spectra = np.zeros((c, p, bins), dtype=complex)  # newest block first
+        self._far_bin_powers = np.zeros((c, p, bins))  # |far_spectra|^2, kept beside them
         self._far_powers = np.zeros((c, p + 1))  # mean square of each far-end block, newest first
         self._weights = np.zeros((c, 2, p, bins), dtype=complex)  # [:, 0] foreground, [:, 1] background
         self._normaliser = np.zeros((c, bins))  # peak-held far-end power per bin over the tail
@@ -130,6 +138,12 @@ class EchoCanceller:
         self._wins = np.zeros(c, dtype=np.int64)  # blocks in a row in which the background did better
         self._regularisation = 2.0 * b * dbm0_to_rms(REGULARISATION_DBM0) ** 2  # |X|^2 of that level per bin
         self._far_active_power = dbm0_to_rms(FAR_ACTIVE_DBM0) ** 2
+        # The two-path thresholds as power ratios, computed once (not on every block).
+        self._copy_min_erle = db_to_power_ratio(COPY_MIN_ERLE_DB)
+        self._copy_margin = db_to_power_ratio(COPY_MARGIN_DB)
+        self._copy_despite_talk = db_to_power_ratio(COPY_DESPITE_TALK_DB)
+        self._reset_margin = db_to_power_ratio(RESET_MARGIN_DB)
+        self._harmful = db_to_power_ratio(HARMFUL_DB)
         self._pending_far = np.zeros((c, 0))
         self._pending_near = np.zeros((c, 0))
         self._output = np.zeros((c, b))  # the latency: one block of silence first
@@ -177,7 +191,7 @@ class EchoCanceller:
                 )
             if not (np.issubdtype(signal.dtype, np.integer) or np.issubdtype(signal.dtype, np.floating)):
                 raise DspError(f"echo canceller: {name} must hold numbers, not {signal.dtype}")
-            if not np.all(np.isfinite(signal)):
+            if signal.dtype.kind == "f" and not np.isfinite(signal).all():  # integers always are
                 raise DspError(f"echo canceller: {name} contains NaN or infinity")
         if far_end.shape != near_end.shape:
             raise DspError(
@@ -199,23 +213,27 @@ class EchoCanceller:
 
     def _process_block(self, far: np.ndarray, near: np.ndarray) -> np.ndarray:
         b = self.block
-        spectrum = np.fft.rfft(np.concatenate([self._far_prev, far], axis=1), axis=1)
-        self._far_prev = far
-        self._far_spectra = np.concatenate([spectrum[:, None, :], self._far_spectra[:, :-1, :]], axis=1)
-        self._far_powers = np.concatenate(
-            [np.mean(np.square(far), axis=1)[:, None], self._far_powers[:, :-1]], axis=1
-        )
+        window = self._far_window  # the previous far-end block, then this one
+        window[:, :b] = window[:, b:]
+        window[:, b:] = far
+        spectrum = np.fft.rfft(window, axis=1)
+        self._far_spectra[:, 1:] = self._far_spectra[:, :-1]  # shift by one partition, newest first
+        self._far_spectra[:, 0] = spectrum
+        self._far_bin_powers[:, 1:] = self._far_bin_powers[:, :-1]
+        self._far_bin_powers[:, 0] = np.square(np.abs(spectrum))
+        self._far_powers[:, 1:] = self._far_powers[:, :-1]
+        self._far_powers[:, 0] = _mean_square(far)
         far_tail = self._far_powers.max(axis=1)
         far_active = far_tail > self._far_active_power
 
         estimates = np.fft.irfft(
-            np.einsum("cfpk,cpk->cfk", self._weights, self._far_spectra), n=2 * b, axis=-1
+            (self._weights * self._far_spectra[:, None]).sum(axis=2), n=2 * b, axis=-1
         )[..., b:]
         errors = near[:, None, :] - estimates  # (channels, 2, block): foreground, background
         residual = errors[:, 0, :]
-        near_power = np.mean(np.square(near), axis=1)
-        error_power = np.mean(np.square(errors), axis=2)
-        echo_power = np.mean(np.square(estimates[:, 0, :]), axis=1)
+        near_power = _mean_square(near)
+        error_power = _mean_square(errors)
+        echo_power = _mean_square(estimates[:, 0, :])
 
         self._background.update(residual, far_active)
         talk = self._talk.update(near_power, error_power[:, 0], echo_power, far_tail, self._background.power)
@@ -229,15 +247,18 @@ class EchoCanceller:
         """One normalised, proportionate, constrained gradient step of the background filter."""
         b, p = self.block, self.partitions
         background = self._weights[:, 1]
-        norms = np.sqrt(np.sum(np.square(np.abs(background)), axis=2))  # (channels, partitions)
+        # (channels, partitions): the partitions' norms, |w|^2 summed as re^2 + im^2 over the bins
+        pairs = background.view(np.float64)
+        norms = np.sqrt(np.einsum("cpk,cpk->cp", pairs, pairs))
         alpha = PROPORTIONATE_ALPHA
         shares = (1.0 - alpha) / (2.0 * p) + (1.0 + alpha) * norms / (
             2.0 * norms.sum(axis=1, keepdims=True) + 1e-12
         )
         gains = p * shares  # 1 for every partition of a plain NLMS
-        far_power = np.einsum("cp,cpk->ck", gains, np.square(np.abs(self._far_spectra)))
+        far_power = np.einsum("cp,cpk->ck", gains, self._far_bin_powers)
         self._normaliser = np.maximum(far_power, self._normaliser * NORMALISER_DECAY)
-        error_spectrum = np.fft.rfft(np.concatenate([np.zeros_like(error), error], axis=1), axis=1)
+        self._error_window[:, b:] = error
+        error_spectrum = np.fft.rfft(self._error_window, axis=1)
         gradient = (
             np.conj(self._far_spectra)
             * (error_spectrum / (self._normaliser + self._regularisation))[:, None, :]
@@ -252,30 +273,28 @@ class EchoCanceller:
         a, slow = self._smoothing, self._slow_smoothing
         self._error_powers = a * self._error_powers + (1.0 - a) * error_power
         self._near_power = a * self._near_power + (1.0 - a) * near_power
-        self._slow_powers = slow * self._slow_powers + (1.0 - slow) * np.stack(
-            [error_power[:, 0], near_power], axis=1
-        )
+        slow_powers = self._slow_powers
+        slow_powers[:, 0] = slow * slow_powers[:, 0] + (1.0 - slow) * error_power[:, 0]
+        slow_powers[:, 1] = slow * slow_powers[:, 1] + (1.0 - slow) * near_power
         self._wins = np.where(error_power[:, 1] < error_power[:, 0], self._wins + 1, 0)
         foreground, background = self._error_powers[:, 0], self._error_powers[:, 1]
-        cancels = background * db_to_power_ratio(COPY_MIN_ERLE_DB) < self._near_power
+        cancels = background * self._copy_min_erle < self._near_power
         steady = self._wins >= COPY_WINS
-        better = background * db_to_power_ratio(COPY_MARGIN_DB) < foreground
+        better = background * self._copy_margin < foreground
         # Much better cannot be a talker's doing (it adds the same power to both errors).
-        much_better = background * db_to_power_ratio(COPY_DESPITE_TALK_DB) < foreground
+        much_better = background * self._copy_despite_talk < foreground
         copy = far_active & cancels & steady & ((better & ~talk & ~self._talk.unexplained) | much_better)
-        reset = background > foreground * db_to_power_ratio(RESET_MARGIN_DB)
+        reset = background > foreground * self._reset_margin
         # A foreground that adds echo: no talker explains that (a talker adds the same power
         # to the input and to the error), the echo path changed. Restart from zero.
-        harmful = far_active & (
-            self._slow_powers[:, 0] > self._slow_powers[:, 1] * db_to_power_ratio(HARMFUL_DB)
-        )
-        if np.any(copy):
+        harmful = far_active & (slow_powers[:, 0] > slow_powers[:, 1] * self._harmful)
+        if copy.any():
             self._weights[copy, 0] = self._weights[copy, 1]
             self._error_powers[copy, 0] = self._error_powers[copy, 1]
-        if np.any(reset):
+        if reset.any():
             self._weights[reset, 1] = self._weights[reset, 0]
             self._error_powers[reset, 1] = self._error_powers[reset, 0]
-        if np.any(harmful):
+        if harmful.any():
             self._weights[harmful] = 0.0
             self._error_powers[harmful] = self._near_power[harmful, None]
             self._slow_powers[harmful, 0] = self._slow_powers[harmful, 1]

@@ -135,6 +135,7 @@ class BackgroundNoise:
         bins = block // 2 + 1
         self.smoothed = np.zeros((channels, bins))
         self.spectrum = np.full((channels, bins), np.nan)  # per-bin power; NaN: not seen yet
+        self._known = np.zeros((channels, bins))  # the spectrum with 0 where not seen yet
         weights = np.full(bins, 2.0)
         weights[0] = 1.0
         if block % 2 == 0:
@@ -144,10 +145,12 @@ class BackgroundNoise:
     @property
     def power(self) -> np.ndarray:
         """(channels,) estimated background mean square (16-bit scale squared); 0 until seen."""
-        return np.nan_to_num(self.spectrum, nan=0.0) @ self._bin_weights
+        return self._known @ self._bin_weights
 
     def update(self, residual: np.ndarray, far_active: np.ndarray) -> None:
         """residual (channels, block); far_active (channels,) bool: learn only where silent."""
+        if far_active.all():
+            return  # nothing to learn from on any channel (what follows would change nothing)
         power = np.square(np.abs(np.fft.rfft(residual, axis=1)))
         quiet = ~far_active[:, None]
         first = quiet & np.isnan(self.spectrum)
@@ -156,11 +159,17 @@ class BackgroundNoise:
         rising = np.where(first, self.smoothed, self.spectrum * self.rise)
         tracked = np.maximum(np.minimum(rising, self.smoothed), NOISE_FLOOR_POWER)
         self.spectrum = np.where(quiet, tracked, self.spectrum)
+        self._known = np.where(quiet, tracked, self._known)  # tracked is finite where quiet
 
-    def generate(self, rng: np.random.Generator) -> np.ndarray:
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """The random numbers of one block of noise (``generate`` draws them itself)."""
+        return rng.standard_normal((*self.spectrum.shape, 2))
+
+    def generate(self, rng: np.random.Generator, draws: np.ndarray | None = None) -> np.ndarray:
         """One block (channels, block) of noise with the tracked spectrum and random phases."""
-        draws = rng.standard_normal((*self.spectrum.shape, 2))
-        amplitude = np.sqrt(np.nan_to_num(self.spectrum, nan=0.0) / 2.0)
+        if draws is None:
+            draws = self.draw(rng)
+        amplitude = np.sqrt(self._known / 2.0)
         return np.fft.irfft(amplitude * (draws[..., 0] + 1j * draws[..., 1]), n=self.block, axis=1)
 
 
@@ -186,9 +195,12 @@ class NonLinearProcessor:
         """residual (channels, block): the linear canceller's output; far_active, talk
         (channels,) bool. Returns the output block."""
         target = np.where(far_active & ~talk, 0.0, 1.0)
+        passing = self.gain.all() and target.all()  # gain 1 across the block on every channel
         gain = self.gain[:, None] + (target - self.gain)[:, None] * self.ramp
         self.gain = target
-        noise = background.generate(self.rng)  # drawn on every block, for every channel
+        draws = background.draw(self.rng)  # drawn on every block, for every channel
         if not self.comfort_noise:
             return gain * residual
-        return gain * residual + (1.0 - gain) * noise
+        if passing:
+            return residual * 1.0  # what gain 1 and noise weight 0 give, without making the noise
+        return gain * residual + (1.0 - gain) * background.generate(self.rng, draws)

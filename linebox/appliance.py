@@ -27,7 +27,6 @@ from drivers.audiofile import read_audio
 from drivers.link import LinkConfig
 from drivers.logs import EventLogger
 from drivers.ports import LineCard, open_line_card
-from dsp.toneplans import get_plan
 from firmware import FirmwareError
 from firmware.acdengine import AcdSetup, Prompts, QueueService, attach_acd
 from firmware.acdengine.live import AcdFollower
@@ -40,16 +39,14 @@ from firmware.config.model import Config
 from firmware.config.store import ConfigStore
 from firmware.engine.call_journal import CallJournal
 from firmware.engine.cdr_writer import CdrWriter, start_call_records
-from firmware.engine.detectors import DetectorBank
 from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
-from firmware.media.mixer import Mixer
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
-from firmware.media.players import PlayerBank
 from firmware.media.words import PROMPT_DIR
 from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
+from linebox.engine_builder import build_engine
 from linebox.storage import board_ports
 
 
@@ -136,15 +133,9 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
               db_path: str | Path, origin: dt.datetime, sync_commands: bool,
               read_wall: Callable[[], float] | None) -> Appliance:
     snapshot = store.load()
-    zone = str(snapshot.zone)
-    port_types = [str(port.kind) for port in definition.ports]
     cdr = CdrStore(db_path)
     # This start's number, the spool of records the database refused, calls cut by a crash.
     cdr_writer = start_call_records(cdr, Spool(spool_path(db_path)))
-    plan = get_plan(zone)
-    port_is_fxs = [kind == "fxs" for kind in port_types]
-    players = PlayerBank(len(port_types))
-    mixer = Mixer(len(port_types), len(port_types))
     # DND/forwarding set by feature code: the switch applies it at once, this thread stores it;
     # if the store refuses, the stored snapshot is read (on that thread) and put back into the switch.
     def put_back_stored_snapshot() -> None:
@@ -153,15 +144,14 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
 
     extension_changes = ExtensionChangeWriter(store.update, on_failure=put_back_stored_snapshot)
     music = music_library(db_path, snapshot)
-    hold_music = music.samples(DEFAULT_CLASS)  # held parties (flash.py) hear the default class
-    switch = Switch(snapshot, port_is_fxs, plan, card, players, mixer, cdr_writer.submit, origin,
-                    log=EventLogger("switch"), change_extension=extension_changes.submit,
-                    hold_music=hold_music, clock=WallClock(origin, read_wall), boot=cdr_writer.boot)
+    engine = build_engine(snapshot, [port.kind == "fxs" for port in definition.ports], audio, card, origin,
+                          cdr_writer.submit, hold_music=music.samples(DEFAULT_CLASS),  # held parties (flash.py)
+                          change_extension=extension_changes.submit, sync_commands=sync_commands,
+                          clock=WallClock(origin, read_wall), boot=cdr_writer.boot)
+    switch, loop = engine.switch, engine.loop
     switch.attached.append(CallJournal(switch, cdr_writer.open_calls))  # answered calls survive a crash
-    detectors = DetectorBank(port_is_fxs, plan, str(snapshot.effective_caller_id_standard()))
-    loop = MediaLoop(audio, card, switch, detectors, players, mixer, time.perf_counter,
-                     sync_commands=sync_commands)
-    store.subscribe(lambda new_config: loop.submit(lambda: switch.apply_config(new_config)))
+    # Every stored snapshot: the switch, and the tone plan and detectors when it changes them.
+    store.subscribe(engine.config_stored)
     app = Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes)
     acd_setup = setup_from_config(snapshot)
     try:

@@ -62,3 +62,30 @@ def test_tick_stats_percentiles_and_misses():
     assert summary.ticks == 1000 and summary.deadline_misses == 5
     assert summary.tick_p50_ms == 1.0 and summary.tick_max_ms == 25.0
     assert 10.0 <= summary.tick_p99_ms <= 25.0
+
+
+def test_mix_gives_the_same_numbers_as_one_scatter_add_over_the_entries():
+    """The layered sum (mixer.py) against the plain definition: every entry added in row order."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n_ports, n_players = int(rng.integers(2, 16)), int(rng.integers(0, 16))
+        mixer = Mixer(n_ports, n_players)
+        expected_matrix = np.zeros((n_ports, n_ports + n_players), dtype=np.float32)
+        for _ in range(int(rng.integers(0, 30))):
+            listener, talker = (int(x) for x in rng.integers(0, n_ports, 2))
+            if listener != talker:
+                gain_db = float(rng.uniform(-20.0, 6.0))
+                mixer.listen_port(listener, talker, gain_db)
+                expected_matrix[listener, talker] = 10.0 ** (gain_db / 20.0)
+            if n_players:
+                listener, player = int(rng.integers(0, n_ports)), int(rng.integers(0, n_players))
+                mixer.listen_player(listener, player, -6.0)
+                expected_matrix[listener, n_ports + player] = 10.0 ** (-6.0 / 20.0)
+        ports = rng.integers(-32768, 32767, (n_ports, 160)).astype(np.int16)
+        players = rng.normal(0.0, 8000.0, (n_players, 160))
+        listeners, talkers = np.nonzero(expected_matrix)
+        expected = np.zeros((n_ports, 160), dtype=np.float32)
+        stacked = np.concatenate([ports, players]).astype(np.float32)
+        np.add.at(expected, listeners, stacked[talkers] * expected_matrix[listeners, talkers][:, None])
+        np.clip(expected, -32768, 32767, out=expected)
+        np.testing.assert_array_equal(mixer.mix(ports, players), np.rint(expected).astype(np.int16))

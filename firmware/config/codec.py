@@ -228,6 +228,7 @@ def _line(raw: Any, path: str) -> Line:
         answer_by_polarity_reversal=r.boolean("answer_by_polarity_reversal"),
         dialling=r.choice("dialling", Dialling),
         group=r.text("group", NAME_RE, "a name (letters, digits, _ . -; up to 32)"),
+        echo_canceller=r.boolean("echo_canceller"),
     )
 
 
@@ -693,6 +694,7 @@ def to_dict(config: Config) -> dict[str, Any]:
                 "answer_by_polarity_reversal": line.answer_by_polarity_reversal,
                 "dialling": _plain(line.dialling),
                 "group": line.group,
+                "echo_canceller": line.echo_canceller,
             }
             for line in config.lines
         ],

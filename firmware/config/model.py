@@ -177,6 +177,10 @@ class Line:
     answer_by_polarity_reversal: bool = False
     dialling: Dialling = Dialling.DTMF
     group: str = "main"
+    echo_canceller: bool = True
+    """Cancel the line's echo (G.168) in what the box hears from it: the detectors, the other
+    party of a call and recordings. Off for a line whose hybrid echo is below audibility
+    (a four-wire or digital line), where the canceller would only add its 10 ms."""
 
 
 @dataclass(frozen=True)

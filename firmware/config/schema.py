@@ -20,6 +20,8 @@ Migrations (component ``config``):
    including the VIP callers) are ``settings`` keys and need no migration.
 6. per-route queue priority and skill requirements (two new ``routes`` columns whose
    defaults, 0 and ``{}``, keep the old behaviour: the queue's own requirements).
+7. a queue's greeting recording (a new ``queues`` column, ``''`` = none).
+8. per-line echo canceller switch (a new ``lines`` column; default 1 = on, as before).
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -161,6 +163,8 @@ _V6 = (
 
 _V7 = ("ALTER TABLE queues ADD COLUMN greeting TEXT NOT NULL DEFAULT ''",)
 
+_V8 = ("ALTER TABLE lines ADD COLUMN echo_canceller INTEGER NOT NULL DEFAULT 1 CHECK (echo_canceller IN (0, 1))",)
+
 MIGRATIONS = (
     Migration(1, "initial configuration schema", _V1),
     Migration(2, "line silence timeout and polarity answer; extension forwarding, call waiting, voicemail", _V2),
@@ -169,6 +173,7 @@ MIGRATIONS = (
     Migration(5, "ACD queues and agents", _V5),
     Migration(6, "route queue priority and skills", _V6),
     Migration(7, "queue greeting", _V7),
+    Migration(8, "line echo canceller switch", _V8),
 )
 
 _SETTINGS = (
@@ -210,9 +215,10 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
     for position, line in enumerate(data["lines"]):
         conn.execute(
             "INSERT INTO lines (port, position, name, number, disconnect, dialling, trunk_group,"
-            " silence_timeout_s, answer_by_polarity_reversal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " silence_timeout_s, answer_by_polarity_reversal, echo_canceller) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (line["port"], position, line["name"], line["number"], ",".join(line["disconnect"]), line["dialling"],
-             line["group"], line["silence_timeout_s"], int(line["answer_by_polarity_reversal"])))
+             line["group"], line["silence_timeout_s"], int(line["answer_by_polarity_reversal"]),
+             int(line["echo_canceller"])))
     for position, ext in enumerate(data["extensions"]):
         forward = ext["forward"]
         conn.execute(
@@ -280,10 +286,10 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
     data["lines"] = [
         {"port": port, "name": name, "number": number, "disconnect": disconnect.split(",") if disconnect else [],
          "silence_timeout_s": silence, "answer_by_polarity_reversal": bool(polarity), "dialling": dialling,
-         "group": group}
-        for port, name, number, disconnect, silence, polarity, dialling, group in conn.execute(
+         "group": group, "echo_canceller": bool(echo)}
+        for port, name, number, disconnect, silence, polarity, dialling, group, echo in conn.execute(
             "SELECT port, name, number, disconnect, silence_timeout_s, answer_by_polarity_reversal, dialling,"
-            " trunk_group FROM lines ORDER BY position")
+            " trunk_group, echo_canceller FROM lines ORDER BY position")
     ]
     data["extensions"] = [
         {"number": number, "port": port, "name": name, "outbound_class": outbound, "trunk_group": trunk_group,

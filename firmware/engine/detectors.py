@@ -1,7 +1,10 @@
 """Every detector the engine runs on the ports' audio, one batched call each per tick.
 
-- echo cancelling on the lines (FXO ports), before anything listens to them: the far end
-  is what the box sent to the line on the previous tick;
+- echo cancelling on the lines (FXO ports) whose canceller is on (``lines[].echo_canceller``),
+  first, by ``cancel_echo``: the far end is what the box sent to the line on the previous
+  tick, and the cleaned rows replace the raw ones in the frame the whole engine uses from
+  then on (the detectors below, the mixer, the frame taps), 10 ms later than the raw audio
+  (the canceller's block);
 - DTMF on every port (phones dialling, callers keying in an IVR);
 - call-progress tones on the lines (dial tone before dialling out, busy/congestion as a
   disconnect signal);
@@ -9,11 +12,15 @@
 - a level meter on the lines for the silence-timeout disconnect supervision.
 
 Detectors see only the rows of the ports they serve; events come back with board port
-numbers.
+numbers. The parts that follow the configuration (the call-progress detector follows the
+zone's tone plan, the caller ID receiver the standard, the canceller the lines that have one)
+are replaced live: ``prepare`` builds them on any thread (it reads nothing that changes),
+``apply`` swaps them in on the loop's thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +32,10 @@ from dsp.echo import EchoCanceller
 from dsp.levels import signal_dbm0
 from dsp.progress import CallProgressDetector
 from dsp.toneplans import TonePlan
+from firmware import FirmwareError
+from firmware.config.model import Config
 
+INT16_MIN, INT16_MAX = -32768, 32767
 SILENCE_DBM0 = -50.0  # below this a line is silent (for the silence-timeout supervision)
 
 
@@ -57,34 +67,101 @@ class LineLevels:
 DetectorEvent = DigitHeard | ToneHeard | CallerIdHeard
 
 
+def echo_ports(config: Config, port_is_fxs: Sequence[bool]) -> frozenset[int]:
+    """The FXO ports whose echo is cancelled: every line but those configured with the canceller off."""
+    off = {line.port for line in config.lines if not line.echo_canceller}
+    return frozenset(port for port, fxs in enumerate(port_is_fxs) if not fxs and port not in off)
+
+
+CallerIdReceivers = tuple[CallerIdReceiver | None, DtmfCallerIdReceiver | None]
+
+
+def _caller_id_receivers(n_lines: int, standard: str) -> CallerIdReceivers:
+    if not n_lines:
+        return None, None
+    if standard == "dtmf":
+        return None, DtmfCallerIdReceiver(n_lines)
+    return CallerIdReceiver(n_lines, "bell202" if standard == "bell202" else "v23"), None
+
+
+@dataclass(frozen=True)
+class DetectorChange:
+    """Parts built by ``DetectorBank.prepare``; None: that part stays as it is."""
+
+    progress: CallProgressDetector | None = None
+    caller_id: tuple[str, CallerIdReceivers] | None = None
+    echo: tuple[np.ndarray, EchoCanceller | None] | None = None  # rows (board ports), canceller
+
+    @property
+    def empty(self) -> bool:
+        return self.progress is None and self.caller_id is None and self.echo is None
+
+
 class DetectorBank:
+    """``echo_on``: the FXO ports with an echo canceller (None: every FXO port)."""
+
     def __init__(self, port_is_fxs: list[bool], plan: TonePlan, caller_id_standard: str,
-                 echo_cancel: bool = True) -> None:
+                 echo_on: Iterable[int] | None = None) -> None:
         self.n_ports = len(port_is_fxs)
+        self.port_is_fxs = tuple(port_is_fxs)
         self.lines = np.array([p for p, fxs in enumerate(port_is_fxs) if not fxs], dtype=np.int64)
+        self.line_ports = self.lines.tolist()
         self.dtmf = DtmfDetector(self.n_ports)
         n_lines = len(self.lines)
         self.progress = CallProgressDetector(n_lines, plan) if n_lines else None
-        self.echo = EchoCanceller(n_lines) if n_lines and echo_cancel else None
         self.caller_id_standard = caller_id_standard
-        if not n_lines:
-            self.fsk = self.dtmf_cid = None
-        elif caller_id_standard == "dtmf":
-            self.fsk, self.dtmf_cid = None, DtmfCallerIdReceiver(n_lines)
-        else:
-            fsk = "bell202" if caller_id_standard == "bell202" else "v23"
-            self.fsk, self.dtmf_cid = CallerIdReceiver(n_lines, fsk), None
+        self.fsk, self.dtmf_cid = _caller_id_receivers(n_lines, caller_id_standard)
+        self.echo_rows, self.echo = self._canceller(self.lines if echo_on is None else echo_on)
 
-    def process(self, frame: np.ndarray, sent_last_tick: np.ndarray) -> tuple[list[DetectorEvent], LineLevels]:
-        """``frame``: what every port sent this tick; ``sent_last_tick``: what the box sent."""
+    def _canceller(self, ports: Iterable[int]) -> tuple[np.ndarray, EchoCanceller | None]:
+        rows = np.array(sorted({int(port) for port in ports}), dtype=np.int64)
+        if any(not 0 <= port < self.n_ports or self.port_is_fxs[port] for port in rows):
+            raise FirmwareError(f"echo canceller on ports {rows.tolist()}: only FXO ports have one")
+        return rows, EchoCanceller(len(rows)) if len(rows) else None
+
+    # ------------------------------------------------------------------ live changes
+    def prepare(self, plan: TonePlan | None = None, caller_id_standard: str | None = None,
+                echo_on: Iterable[int] | None = None) -> DetectorChange:
+        """New parts for a new plan, caller ID standard or set of echo-cancelled ports (None: unchanged).
+
+        Builds objects only (tens of ms): call it off the media loop, then ``apply`` on it.
+        """
+        n_lines = len(self.lines)
+        return DetectorChange(
+            progress=CallProgressDetector(n_lines, plan) if plan is not None and n_lines else None,
+            caller_id=(None if caller_id_standard is None
+                       else (caller_id_standard, _caller_id_receivers(n_lines, caller_id_standard))),
+            echo=None if echo_on is None else self._canceller(echo_on),
+        )
+
+    def apply(self, change: DetectorChange) -> None:
+        """Swaps in the parts of ``change`` (on the loop's thread, between two ticks)."""
+        if change.progress is not None:
+            self.progress = change.progress
+        if change.caller_id is not None:
+            self.caller_id_standard, (self.fsk, self.dtmf_cid) = change.caller_id
+        if change.echo is not None:
+            self.echo_rows, self.echo = change.echo
+
+    # ------------------------------------------------------------------ per tick
+    def cancel_echo(self, frame: np.ndarray, sent_last_tick: np.ndarray) -> np.ndarray:
+        """``frame`` (ports x 160, int16) with the echo-cancelled lines' rows cleaned: a new array
+        (``frame`` itself when no line has a canceller). ``sent_last_tick``: what the box sent."""
+        if self.echo is None:
+            return frame
+        rows = self.echo_rows
+        cleaned = self.echo.process(sent_last_tick[rows], frame[rows])
+        out = frame.copy()
+        out[rows] = np.clip(np.rint(cleaned), INT16_MIN, INT16_MAX)
+        return out
+
+    def process(self, frame: np.ndarray) -> tuple[list[DetectorEvent], LineLevels]:
+        """``frame``: what every port sent this tick, after ``cancel_echo``."""
         audio = frame.astype(np.float64)
         events: list[DetectorEvent] = []
         lines = self.lines
         if len(lines):
             line_audio = audio[lines]
-            if self.echo is not None:
-                line_audio = self.echo.process(sent_last_tick[lines].astype(np.float64), line_audio)
-                audio[lines] = line_audio
             for tone in self.progress.process(line_audio):
                 events.append(ToneHeard(int(lines[tone.channel]), tone.tone, tone.ongoing))
             if self.fsk is not None:
@@ -98,7 +175,7 @@ class DetectorBank:
                     if message.parsed is not None:
                         events.append(CallerIdHeard(int(lines[message.channel]), message.parsed.caller, True))
             levels = signal_dbm0(line_audio, axis=1)
-            heard = {int(port): bool(level > SILENCE_DBM0) for port, level in zip(lines, levels, strict=True)}
+            heard = dict(zip(self.line_ports, (levels > SILENCE_DBM0).tolist(), strict=True))  # Python ints, bools
         else:
             heard = {}
         for event in self.dtmf.process(audio):

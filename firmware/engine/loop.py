@@ -1,12 +1,16 @@
 """The media loop: one pass per 20 ms tick of the audio clock.
 
-1. read every port's frame (the audio device is the clock: ALSA or the virtual board),
-   note the wall time of the tick (``Switch.clock``, ``wallclock.py``) and hand the frame
-   to the frame taps (``taps``: e.g. voicemail recording a caller's port);
-2. the line card's events since the last tick, then the switch's timers;
-3. every detector, batched over the ports (``DetectorBank``), and their events;
-4. what the box plays (``PlayerBank``) and who hears whom (``Mixer``): one matrix product;
-5. write every port's frame back.
+1. read every port's frame (the audio device is the clock: ALSA or the virtual board), note
+   the wall time of the tick (``Switch.clock``, ``wallclock.py``), then run the requests of
+   other threads (``submit``);
+2. cancel the lines' echo in it (``DetectorBank.cancel_echo``: the far end is what the box
+   sent on the previous tick); from here on the engine uses only this cleaned frame, first
+   by handing it to the frame taps (``taps``: e.g. voicemail recording a caller's port);
+3. the switch's timers, then the line card's events since the last tick;
+4. every detector, batched over the ports (``DetectorBank``), and their events;
+5. what the box plays (``PlayerBank``) and who hears whom (``Mixer``): one matrix product
+   over the cleaned frame, so the other party of a call hears the line without its echo;
+6. write every port's frame back.
 
 Nothing here blocks except reading the frame: call records, logs and configuration
 changes leave and arrive through queues. With ``sync_commands`` (the virtual board) the
@@ -69,19 +73,21 @@ class MediaLoop:
         self.requests.put(request)
 
     def step(self) -> None:
-        frame = self.audio.read_frame()
+        raw = self.audio.read_frame()
         self.switch.clock.mark(self.tick)  # the wall time of this tick, read at its edge (wallclock.py)
         started = self.measure()
-        self.last_frame = frame
         while not self.requests.empty():
             self.requests.get_nowait()()
+        # The canceller runs after the requests: a live change of the echo lines applies from this tick.
+        frame = self.detectors.cancel_echo(raw, self._sent)
+        self.last_frame = frame
         for tap in self.taps:
             tap(frame)
         switch = self.switch
         switch.on_tick(self.tick)
         for event in self.card.poll():
             switch.on_port_event(event)
-        events, levels = self.detectors.process(frame, self._sent)
+        events, levels = self.detectors.process(frame)
         for event in events:
             if isinstance(event, DigitHeard):
                 switch.on_digit(event.port, event.digit)

@@ -8,7 +8,8 @@ three-way conference, a whisper to an agent and music on hold are all just entri
 
 M changes only when calls change (rarely) and is sparse (a port hears one or two others),
 so each tick multiplies only its non-zero entries: one gather of the talkers' rows and
-one scatter-add into the listeners' rows, for all ports at once.
+one add per *layer* into the listeners' rows (layer k: every listener's k-th source; one
+layer for two-party calls), for all ports at once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Mixer:
         self.n_ports = n_ports
         self.n_players = n_players
         self._matrix = np.zeros((n_ports, n_ports + n_players), dtype=np.float32)
-        self._entries: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # rebuilt after a change
+        self._entries: list[Layer] | None = None  # rebuilt after a change
 
     # Building the matrix -------------------------------------------------------------
     def _check_port(self, port: int) -> None:
@@ -105,13 +106,29 @@ class Mixer:
     def mix(self, from_ports: np.ndarray, from_players: np.ndarray) -> np.ndarray:
         """int16 ``(n_ports, n)`` heard by each port, from what ports and players sent."""
         if self._entries is None:
-            listeners, talkers = np.nonzero(self._matrix)
-            self._entries = (listeners, talkers, self._matrix[listeners, talkers][:, None])
-        listeners, talkers, gains = self._entries
+            self._entries = _layers(self._matrix)
         n = from_ports.shape[1]
         mixed = np.zeros((self.n_ports, n), dtype=np.float32)
-        if len(listeners):
+        if self._entries:
             stacked = np.concatenate([from_ports, from_players], axis=0).astype(np.float32, copy=False)
-            np.add.at(mixed, listeners, stacked[talkers] * gains)
+            # Layer k adds each listener's k-th source: the sums run in entry order, as a
+            # scatter-add would (the same numbers), with no listener twice in one layer.
+            for rows, talkers, gains in self._entries:
+                mixed[rows] += stacked[talkers] * gains
             np.clip(mixed, INT16_MIN, INT16_MAX, out=mixed)
         return np.rint(mixed).astype(np.int16)
+
+
+Layer = tuple[np.ndarray, np.ndarray, np.ndarray]  # listeners, their talkers, gains (column)
+
+
+def _layers(matrix: np.ndarray) -> list[Layer]:
+    """The non-zero entries of ``matrix`` in layers: layer k holds every listener's k-th source
+    (one layer for two-party calls, two or three with conferences, whispers and music)."""
+    listeners, talkers = np.nonzero(matrix)  # row-major: grouped by listener, talkers ascending
+    if not len(listeners):
+        return []
+    starts = np.r_[0, np.flatnonzero(np.diff(listeners)) + 1]
+    rank = np.arange(len(listeners)) - np.repeat(starts, np.diff(np.r_[starts, len(listeners)]))
+    gains = matrix[listeners, talkers][:, None]
+    return [(listeners[rank == k], talkers[rank == k], gains[rank == k]) for k in range(int(rank.max()) + 1)]

@@ -28,7 +28,6 @@ difference.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import random
 import tempfile
 import time
@@ -37,7 +36,6 @@ from pathlib import Path
 
 from drivers.audiofile import read_audio
 from drivers.ports import OffHook, OnHook, PortEvent, RingQualified, RingStart
-from dsp.toneplans import get_plan
 from firmware.acd.agent_state import AgentState
 from firmware.acd.events import AcdEvent, EventKind
 from firmware.acdengine import Prompts, QueueService, attach_acd
@@ -55,17 +53,14 @@ from firmware.config.model import (
     Queue,
     Zone,
 )
-from firmware.engine.detectors import DetectorBank
 from firmware.engine.loop import MediaLoop
-from firmware.engine.switch import Switch
-from firmware.media.mixer import Mixer
 from firmware.media.music import DEFAULT_CLASS
-from firmware.media.players import PlayerBank
 from firmware.voicemail import Voicemail
 from linebox import LineboxError
 from linebox.appliance import music_library, start_voicemail
-from linebox.bench.engine import QuietCard, SceneAudio
+from linebox.bench.engine import ORIGIN, QuietCard, SceneAudio
 from linebox.bench.timing import print_json
+from linebox.engine_builder import build_engine
 
 TICK_S = 0.02
 VOICEMAIL_LINES = 2  # callers leaving a message, beside the queue's lines
@@ -222,24 +217,14 @@ class AcdScene:
         raise LineboxError(f"bench acd-engine: no agent finished a call in {MAX_WARM_UP_S:.0f} s of warm-up")
 
 
-def _origin() -> dt.datetime:
-    return dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
-
-
 def build_acd_scene(layout: Layout, seed: int, folder: Path) -> AcdScene:
     """The switch with the ACD and voicemail attached as the appliance does; files in ``folder``."""
     config = scene_config(layout)
     db_path = folder / "linebox.db"
-    plan = get_plan(str(config.zone))
-    port_is_fxs = layout.port_is_fxs()
-    card = CallCentreCard(layout, random.Random(seed))
-    players = PlayerBank(layout.ports)
-    mixer = Mixer(layout.ports, layout.ports)
     music = music_library(db_path, config)
-    switch = Switch(config, port_is_fxs, plan, card, players, mixer, lambda record: None, _origin(),
-                    hold_music=music.samples(DEFAULT_CLASS))
-    detectors = DetectorBank(port_is_fxs, plan, str(config.effective_caller_id_standard()))
-    loop = MediaLoop(SceneAudio(layout.ports, seed), card, switch, detectors, players, mixer, time.perf_counter)
+    engine = build_engine(config, layout.port_is_fxs(), SceneAudio(layout.ports, seed),
+                          CallCentreCard(layout, random.Random(seed)), ORIGIN, hold_music=music.samples(DEFAULT_CLASS))
+    switch, loop = engine.switch, engine.loop
     queue_log = open(folder / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
     service = attach_acd(switch, setup_from_config(config), Prompts.load(read_audio), music, queue_log, seed)
     stats = attach_stats(service, db_path)
@@ -255,20 +240,16 @@ def build_acd_scene(layout: Layout, seed: int, folder: Path) -> AcdScene:
 
 def build_baseline_scene(layout: Layout, seed: int) -> MediaLoop:
     """The same ports without the ACD: each phone bridged to a line, the other lines in pairs."""
-    config = scene_config(layout)
-    plan = get_plan(str(config.zone))
-    port_is_fxs = layout.port_is_fxs()
-    players = PlayerBank(layout.ports)
-    mixer = Mixer(layout.ports, layout.ports)
+    engine = build_engine(scene_config(layout), layout.port_is_fxs(), SceneAudio(layout.ports, seed), QuietCard(),
+                          ORIGIN)
+    mixer = engine.mixer
     lines = list(layout.line_ports)
     for phone, line in zip(layout.phone_ports, lines, strict=False):
         mixer.bridge(phone, line)
     rest = lines[layout.agents:]
     for first, second in zip(rest[::2], rest[1::2], strict=False):
         mixer.bridge(first, second)
-    switch = Switch(config, port_is_fxs, plan, QuietCard(), players, mixer, lambda record: None, _origin())
-    detectors = DetectorBank(port_is_fxs, plan, str(config.effective_caller_id_standard()))
-    return MediaLoop(SceneAudio(layout.ports, seed), QuietCard(), switch, detectors, players, mixer, time.perf_counter)
+    return engine.loop
 
 
 def _measure(loop: MediaLoop, ticks: int, each_tick=None) -> dict:

@@ -29,6 +29,7 @@ from linebox import LineboxError
 from linebox.appliance import open_hardware_appliance, open_virtual_appliance
 from linebox.commands.console import start_console
 from linebox.config_watch import ConfigWatcher
+from linebox.engine_builder import RESTART_NEEDED
 from linebox.storage import resolve_db_path
 
 
@@ -82,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     config = app.store.load()
     log.info("started", board=app.definition.name, ports=app.audio.ports, zone=str(config.zone), db=str(db_path),
              extensions=",".join(ext.number for ext in config.extensions))
+    # Configuration changes apply live (linebox/engine_builder.py), all but these:
+    log.info("live_config", restart_needed="; ".join(RESTART_NEEDED))
     log.info("not_built_yet", parts="web admin, IVR",
              note="configure with 'linebox config export/import'; demo calls flow on the virtual board")
     try:
