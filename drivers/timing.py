@@ -18,6 +18,10 @@ installation (:func:`zone_timing` with overrides):
   pulse (60-67 ms nominal), it must stay below ``flash_min_ms``; a make longer than
   ``pulse_make_max_ms`` ends the digit (inter-digit pause >= 300 ms in all zones).
 - Ring cadences (ITU-T E.180 Supplement 2): one or more named families per zone, on/off ms.
+  A ring train ends (``ring_end_ms``) once the silence is longer than the zone's longest
+  off period can be within ``cadence_tolerance_pct``: a longer silence cannot be a pause of
+  the same cadence, so a burst after it is a new call (a fixed 6-7 s timeout merged a new
+  call arriving 5-7 s after an abandoned one into the old ring train).
 - Loop-current drop ("calling party control" disconnect): drops of ``cpc_min_ms`` or more.
 """
 
@@ -44,7 +48,7 @@ class ZoneTiming:
     ring_threshold_v: int  # DAA ring detection threshold, V rms
     ring_debounce_ms: int
     min_ring_ms: int  # host: shorter bursts never qualify a ring
-    ring_end_ms: int  # card: silence that ends a ring train (> the longest off period)
+    ring_end_ms: int  # card: a longer silence ends a ring train (longest off period + tolerance)
     cadences: tuple[tuple[str, tuple[int, ...]], ...]  # (family name, on/off ms ...)
     cadence_tolerance_pct: int
     # FXO line
@@ -67,10 +71,19 @@ class ZoneTiming:
         raise DriverError(f"zone {self.zone} has no ring cadence {name!r}; it has {[f for f, _ in self.cadences]}")
 
 
+def ring_end_for(cadences: tuple[tuple[str, tuple[int, ...]], ...], tolerance_pct: int) -> int:
+    """The silence that ends a ring train: the longest off period the cadence qualification
+    accepts (nominal + tolerance). The card ends the train when the silence grows longer
+    than this, so a burst after it starts a new train (a new call)."""
+    longest_off = max(max(pattern[1::2]) for _, pattern in cadences)
+    return longest_off * (100 + tolerance_pct) // 100
+
+
 def _americas(zone: str, cadences: tuple, impedance: Impedance = Impedance.R600, **changes: int) -> ZoneTiming:
     base = ZoneTiming(
         zone=zone, hook_debounce_ms=10, pulse_break_max_ms=75, pulse_make_max_ms=150, flash_min_ms=80,
-        flash_max_ms=800, ring_threshold_v=40, ring_debounce_ms=30, min_ring_ms=200, ring_end_ms=6000,
+        flash_max_ms=800, ring_threshold_v=40, ring_debounce_ms=30, min_ring_ms=200,
+        ring_end_ms=ring_end_for(cadences, 25),
         cadences=cadences, cadence_tolerance_pct=25, impedance=impedance, line_debounce_ms=100, cpc_min_ms=350,
         dial_break_ms=60, dial_make_ms=40, dial_interdigit_ms=700, flash_out_ms=600,
     )
@@ -80,7 +93,8 @@ def _americas(zone: str, cadences: tuple, impedance: Impedance = Impedance.R600,
 def _tbr(zone: str, cadences: tuple, impedance: Impedance = Impedance.CTR21, **changes: int) -> ZoneTiming:
     base = ZoneTiming(
         zone=zone, hook_debounce_ms=10, pulse_break_max_ms=68, pulse_make_max_ms=150, flash_min_ms=70,
-        flash_max_ms=130, ring_threshold_v=25, ring_debounce_ms=30, min_ring_ms=200, ring_end_ms=7000,
+        flash_max_ms=130, ring_threshold_v=25, ring_debounce_ms=30, min_ring_ms=200,
+        ring_end_ms=ring_end_for(cadences, 25),
         cadences=cadences, cadence_tolerance_pct=25, impedance=impedance, line_debounce_ms=100, cpc_min_ms=250,
         dial_break_ms=60, dial_make_ms=40, dial_interdigit_ms=800, flash_out_ms=100,
     )
@@ -95,11 +109,11 @@ ZONES: Mapping[str, ZoneTiming] = MappingProxyType({
     "ca": _americas("ca", _NANP),
     "mx": _americas("mx", (("standard", (1000, 4000)),)),
     "co": _americas("co", (("standard", (1000, 4000)),)),
-    "ar": _americas("ar", (("standard", (1000, 4500)),), ring_end_ms=6500),
-    "cl": _americas("cl", (("standard", (1000, 3000)),), ring_end_ms=5000),
+    "ar": _americas("ar", (("standard", (1000, 4500)),)),
+    "cl": _americas("cl", (("standard", (1000, 3000)),)),
     "br": _americas("br", (("standard", (1000, 4000)),), impedance=Impedance.R900, ring_threshold_v=35),
-    "uk": _tbr("uk", _DOUBLE_UK, impedance=Impedance.BT3, dial_break_ms=67, dial_make_ms=33, ring_end_ms=4500),
-    "au": _tbr("au", _DOUBLE_UK, impedance=Impedance.AU, ring_end_ms=4500),
+    "uk": _tbr("uk", _DOUBLE_UK, impedance=Impedance.BT3, dial_break_ms=67, dial_make_ms=33),
+    "au": _tbr("au", _DOUBLE_UK, impedance=Impedance.AU),
     "de": _tbr("de", (("standard", (1000, 4000)),)),
     "fr": _tbr("fr", (("standard", (1500, 3500)),), flash_min_ms=200, flash_max_ms=350, flash_out_ms=270),
     "es": _tbr("es", (("standard", (1500, 3000)),)),

@@ -6,6 +6,7 @@ import pytest
 from board.virtual.analog import MS_PER_TICK
 from board.virtual.card_ports import FxoPort, FxsPort, FxsTiming
 from drivers.protocol import FIRST_RING, FXO_PREDIAL_MS, AckStatus, LineState, message
+from drivers.timing import ZONES, zone_timing
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -249,6 +250,39 @@ def test_ring_bursts_are_measured_edge_to_edge_and_the_train_ends_after_silence(
         ("fxo_ring_off", {"on_ms": 2000, "t": 9000}),
         ("fxo_ring_end", {"t": 15000}),  # ring_end_ms (6000) after the last burst
     ]
+
+
+def configured(zone: str) -> FxoPort:
+    """An FXO port after the host sent it the zone's country settings (as at every handshake)."""
+    timing = zone_timing(zone)
+    port = FxoPort(1)
+    assert port.apply(message(
+        "fxo_country", port=1, impedance=int(timing.impedance), ring_threshold_v=timing.ring_threshold_v,
+        ring_debounce_ms=timing.ring_debounce_ms, ring_end_ms=timing.ring_end_ms, dial_break_ms=timing.dial_break_ms,
+        dial_make_ms=timing.dial_make_ms, dial_interdigit_ms=timing.dial_interdigit_ms,
+        loop_drop_min_ms=timing.cpc_min_ms, line_debounce_ms=timing.line_debounce_ms)) == AckStatus.OK
+    return port
+
+
+# Issue 10: a new call 6-7 s after an abandoned ring train was merged into it. The train now
+# ends once the silence is longer than the zone's longest off period plus the cadence
+# tolerance; a burst after that is the first of a new train.
+@pytest.mark.parametrize("zone", sorted(ZONES))
+@pytest.mark.parametrize("extra_ms", [0, 1, 2000])
+def test_a_new_ring_train_after_the_old_one_ended_is_a_new_call(zone, extra_ms):
+    timing = zone_timing(zone)
+    longest_off = max(max(pattern[1::2]) for _, pattern in timing.cadences)
+    assert timing.ring_end_ms == longest_off * (100 + timing.cadence_tolerance_pct) // 100
+    silence = timing.ring_end_ms + extra_ms
+    port = configured(zone)
+    events = [e for e in run_line(port, levels((0, 1000), (1, 1000), (0, silence), (1, 1000), (0, 100)))
+              if e[0].startswith("fxo_ring")]
+    if extra_ms == 0:  # the longest silence a cadence may have: the same train goes on
+        assert events[2] == ("fxo_ring_on", {"off_ms": silence, "t": 2000 + silence})
+        assert "fxo_ring_end" not in [name for name, _ in events]
+    else:
+        assert events[2] == ("fxo_ring_end", {"t": 2000 + timing.ring_end_ms})
+        assert events[3] == ("fxo_ring_on", {"off_ms": FIRST_RING, "t": 2000 + silence})
 
 
 @pytest.mark.parametrize(("glitch_ms", "detected"), [(29, False), (30, True)])
