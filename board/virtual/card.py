@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import select
 import shutil
-import tempfile
 import threading
 import time
 import tty
@@ -34,6 +33,7 @@ import numpy as np
 from board import BoardError
 from board.virtual.analog import MS_PER_TICK, FxoDrive, FxsDrive, WorldTick
 from board.virtual.card_ports import FxoPort, FxsPort
+from board.virtual.tempdirs import make_card_dir, sweep_orphans
 from drivers import DriverError
 from drivers.link_arq import ReliableSender, SeqClass, SequenceReceiver, ack_frame
 from drivers.logs import EventLogger
@@ -93,7 +93,8 @@ class CardEmulator:
             "".join("S" if kind == "fxs" else "O" for kind in kinds)
         self._own_dir = None
         if path is None:
-            self._own_dir = tempfile.mkdtemp(prefix="linebox-card-")
+            sweep_orphans()  # folders left by emulators killed with SIGKILL
+            self._own_dir = make_card_dir()
             path = os.path.join(self._own_dir, "ttyLC0")
         self.path = path
         self._poll_s = poll_s
