@@ -236,9 +236,10 @@ def test_a_line_reversed_at_power_on_is_known_so_its_return_to_normal_is_reporte
 
 @pytest.mark.parametrize("fault", ["serial_unplug", "stop_answering"])
 def test_after_a_resumed_session_an_off_hook_phone_is_reported_again(fault):
-    """The firmware ends a port's calls when it leaves service, so PortInService starts it idle:
-    a phone still off hook must be reported again, once, even though the card kept its state."""
-    rig = Rig(config=FAST)
+    """Without a hold the firmware ends a port's calls when it leaves service, so PortInService
+    starts it idle: a phone still off hook must be reported again, once, even though the card
+    kept its state."""
+    rig = Rig(config=FAST, hold_s=0)
     try:
         rig.world.hooks[0] = between((100, FOREVER_MS))
         rig.run(10)
@@ -252,6 +253,31 @@ def test_after_a_resumed_session_an_off_hook_phone_is_reported_again(fault):
         events = [e for e in rig.run(5) if getattr(e, "port", None) == 2]
         assert rig.link.identity.resumed
         assert events == [PortInService(2), OffHook(2, snapshot_ms)]
+    finally:
+        rig.close()
+
+
+@pytest.mark.parametrize("fault", ["serial_unplug", "stop_answering"])
+def test_a_short_outage_is_held_and_a_phone_still_off_hook_gives_no_event(fault):
+    """With the hold (issue 11): the ports stay in service through the outage and the resumed
+    session's snapshot says the phone is still off hook, as the host knew: nothing to report.
+    The phone that hung up meanwhile is reported, once."""
+    rig = Rig(config=FAST)
+    try:
+        rig.world.hooks[0] = between((100, FOREVER_MS))
+        rig.world.hooks[1] = between((100, 300))
+        rig.run(10)
+        assert [e for e in rig.events if isinstance(e, OffHook)] == [OffHook(2, 100), OffHook(3, 100)]
+        rig.card.inject(fault, **({"seconds": 0.2} if fault == "serial_unplug" else {}))
+        assert rig.link.wait_state({LinkState.DOWN}, 5.0)
+        rig.run(15)  # port 3 hangs up at 300 ms (an on-hook once the break passed flash_max_ms)
+        rig.card.clear("stop_answering")
+        assert rig.link.wait_state(IN_SERVICE, 5.0) and rig.line.wait_acked(5.0)
+        rig.run(60)
+        assert rig.link.identity.resumed
+        after = rig.events[rig.events.index(OffHook(3, 100)) + 1:]
+        assert [type(e) for e in after] == [OnHook] and after[0].port == 3
+        assert all(rig.line.in_service(p) for p in range(6))
     finally:
         rig.close()
 
