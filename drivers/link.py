@@ -556,7 +556,7 @@ class SerialLink:
                 self._schedule_retry(now)
                 return
             last = self._sender.last_sent_at or 0.0
-            if self._sender.idle and now - last >= self.config.keepalive_s:
+            if self._sender.idle and now >= last + self.config.keepalive_s:  # the sum _next_due() uses
                 self._sender.queue(message("ping"))
                 self._transmit(now)
             return
