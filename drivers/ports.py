@@ -15,7 +15,10 @@ Qualification happens here, on the host, against the zone's timing table
   ``flash_max_ms`` (card configured differently) is a hang-up followed by a new off-hook.
 - FXO ring: the card reports each burst (its length, the silence before it) and the end of
   a ring train. A burst shorter than ``min_ring_ms`` is ignored (debounce). The first real
-  burst gives :class:`RingStart` (at its end); :class:`RingQualified` follows once the
+  burst gives :class:`RingStart` as soon as it has lasted ``min_ring_ms`` (the card's
+  ``fxo_ring_held``, protocol 1.1; so the line does not look free for the rest of the
+  burst, a glare window for an outgoing seizure; from a 1.0 card: at the burst's end);
+  :class:`RingQualified` follows once the
   measured on/off durations match one of the zone's cadence families over a whole period,
   within ``cadence_tolerance_pct``; the end of the train gives :class:`RingStop`.
 - Loop-current drops shorter than ``cpc_min_ms`` are ignored.
@@ -49,7 +52,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,7 +60,7 @@ from drivers import DriverError
 from drivers.link import FINAL, IN_SERVICE, CardMessage, LinkConfig, LinkEvent, LinkStateChanged, SerialLink
 from drivers.logs import EventLogger
 from drivers.protocol import NO_PORT, FaultCode, LineState, Message, ResetCause, message, unwrap_ms
-from drivers.timing import ZoneTiming, validate, zone_timing
+from drivers.timing import MAX_PREDIAL_MS, ZoneTiming, validate, zone_timing
 
 
 class PortType(enum.StrEnum):
@@ -270,7 +273,11 @@ class RingQualifier:
 
     def on_message(self, msg: Message, at_ms: int | None) -> list[PortEvent]:
         events: list[PortEvent] = []
-        if msg.name == "fxo_ring_on":
+        if msg.name == "fxo_ring_held":
+            if not self.started:  # the burst is real: it has lasted min_ring_ms
+                self.started = True
+                events.append(RingStart(self.port, at_ms))
+        elif msg.name == "fxo_ring_on":
             if self.measured and len(self.measured) % 2 == 1:
                 self.measured.append(msg["off_ms"])
                 events += self._qualify(at_ms)
@@ -316,6 +323,7 @@ class LineCard:
         logger: EventLogger | None = None,
         hold_s: float | None = None,
         clock: Callable[[], float] | None = None,
+        predial_ms: Mapping[int, int] | None = None,
     ) -> None:
         self.port_types = tuple(PortType(kind) for kind in port_types)
         self.hold_s = LinkConfig().hold_s if hold_s is None else hold_s
@@ -331,6 +339,11 @@ class LineCard:
         self._log = logger or EventLogger("ports")
         self._lock = threading.Lock()
         self._in_service = [False] * len(self.port_types)
+        self._predial = {p: self.timing.predial_ms for p in self._ports_of(PortType.FXO)}
+        for port, ms in (predial_ms or {}).items():  # per-line overrides of the zone's pre-dial hold
+            self._check_port(port, PortType.FXO, "predial_ms")
+            self._check_ms("predial_ms", ms, 0, MAX_PREDIAL_MS)
+            self._predial[port] = ms
         self._hooks = {p: HookQualifier(p, self.timing) for p in self._ports_of(PortType.FXS)}
         self._rings = {p: RingQualifier(p, self.timing) for p in self._ports_of(PortType.FXO)}
         self._seized = [False] * len(self.port_types)  # what the host wants on each FXO line
@@ -467,6 +480,8 @@ class LineCard:
                     ring_end_ms=timing.ring_end_ms, dial_break_ms=timing.dial_break_ms,
                     dial_make_ms=timing.dial_make_ms, dial_interdigit_ms=timing.dial_interdigit_ms,
                     loop_drop_min_ms=timing.cpc_min_ms, line_debounce_ms=timing.line_debounce_ms))
+                setup.append(message("fxo_line_timing", port=port, ring_qualify_ms=timing.min_ring_ms,
+                                     predial_ms=self._predial[port]))
                 if not resumed:
                     setup.append(message("fxo_release", port=port))
         return setup
@@ -627,6 +642,7 @@ def open_line_card(
     logger: EventLogger | None = None,
     card_model: str | None = None,
     clock: Callable[[], float] | None = None,
+    predial_ms: Mapping[int, int] | None = None,
 ) -> LineCard:
     """The production wiring: a started serial link to ``url`` and the line card on top of it.
 
@@ -640,6 +656,6 @@ def open_line_card(
     config = config or LinkConfig()
     link = SerialLink(url, types, config=config, logger=logger, expected_model=card_model,
                       **({"clock": clock} if clock is not None else {}))
-    card = LineCard(link, types, zone, logger=logger, hold_s=config.hold_s)
+    card = LineCard(link, types, zone, logger=logger, hold_s=config.hold_s, predial_ms=predial_ms)
     link.start()
     return card

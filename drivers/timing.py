@@ -23,6 +23,10 @@ installation (:func:`zone_timing` with overrides):
   the same cadence, so a burst after it is a new call (a fixed 6-7 s timeout merged a new
   call arriving 5-7 s after an abandoned one into the old ring train).
 - Loop-current drop ("calling party control" disconnect): drops of ``cpc_min_ms`` or more.
+- Pre-dial hold (``predial_ms``): after seizing a line the card waits this long before the
+  first dial pulse or flash, so the exchange has seen the seizure (docs/protocol.md,
+  ``fxo_line_timing``). 500 ms in every zone, the value the card used as a constant; a line
+  on a slow exchange gets its own (``LineCard(predial_ms={port: ms})``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 
 from drivers import DriverError
-from drivers.protocol import Impedance
+from drivers.protocol import FXO_PREDIAL_MS, Impedance
+
+MAX_PREDIAL_MS = 10000  # a sanity bound: a line slower than this waits for dial tone instead
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class ZoneTiming:
     dial_make_ms: int
     dial_interdigit_ms: int
     flash_out_ms: int  # hook flash the host sends on an FXO line
+    predial_ms: int  # card: a seized line is held this long before its first break (dial pulse or flash)
 
     def cadence(self, name: str | None = None) -> tuple[int, ...]:
         """The on/off pattern of family ``name`` (default: the zone's standard ring)."""
@@ -85,7 +92,7 @@ def _americas(zone: str, cadences: tuple, impedance: Impedance = Impedance.R600,
         flash_max_ms=800, ring_threshold_v=40, ring_debounce_ms=30, min_ring_ms=200,
         ring_end_ms=ring_end_for(cadences, 25),
         cadences=cadences, cadence_tolerance_pct=25, impedance=impedance, line_debounce_ms=100, cpc_min_ms=350,
-        dial_break_ms=60, dial_make_ms=40, dial_interdigit_ms=700, flash_out_ms=600,
+        dial_break_ms=60, dial_make_ms=40, dial_interdigit_ms=700, flash_out_ms=600, predial_ms=FXO_PREDIAL_MS,
     )
     return replace(base, **changes)
 
@@ -96,7 +103,7 @@ def _tbr(zone: str, cadences: tuple, impedance: Impedance = Impedance.CTR21, **c
         flash_max_ms=130, ring_threshold_v=25, ring_debounce_ms=30, min_ring_ms=200,
         ring_end_ms=ring_end_for(cadences, 25),
         cadences=cadences, cadence_tolerance_pct=25, impedance=impedance, line_debounce_ms=100, cpc_min_ms=250,
-        dial_break_ms=60, dial_make_ms=40, dial_interdigit_ms=800, flash_out_ms=100,
+        dial_break_ms=60, dial_make_ms=40, dial_interdigit_ms=800, flash_out_ms=100, predial_ms=FXO_PREDIAL_MS,
     )
     return replace(base, **changes)
 
@@ -140,6 +147,8 @@ def validate(timing: ZoneTiming) -> ZoneTiming:
             problems.append(f"cadence {name}: an off period reaches ring_end_ms {timing.ring_end_ms}")
     if not 0 < timing.ring_debounce_ms < timing.min_ring_ms:
         problems.append("need 0 < ring_debounce_ms < min_ring_ms")
+    if not 0 <= timing.predial_ms <= MAX_PREDIAL_MS:
+        problems.append(f"predial_ms must be 0..{MAX_PREDIAL_MS}")
     for name in ("dial_break_ms", "dial_make_ms"):
         if not 0 < getattr(timing, name) <= 255:
             problems.append(f"{name} must be 1..255")

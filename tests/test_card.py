@@ -121,7 +121,8 @@ def test_incoming_ring_is_qualified_and_the_line_answered(rig):
     rig.world.rings[0] = cadence(200, 12200, [2000, 4000])
     events = rig.run(330)
     ring = [e for e in events if isinstance(e, (RingStart, RingQualified, RingStop))]
-    assert ring == [RingStart(0, 2200), RingQualified(0, "standard", 6200)]
+    # RingStart once the first burst has lasted min_ring_ms (200 ms), not at its end (issue 10)
+    assert ring == [RingStart(0, 200 + 200), RingQualified(0, "standard", 6200)]
     rig.line.seize(0)  # answered during the second burst
     rig.line.wait_acked(5.0)
     events = rig.run(5)
@@ -134,7 +135,7 @@ def test_uk_double_ring_polarity_reversal_line_states_and_loop_drop():
         rig.world.rings[1] = cadence(100, 3500, [400, 200, 400, 2000])
         rig.run(180)
         assert [e for e in rig.events if isinstance(e, (RingStart, RingQualified))] == [
-            RingStart(1, 500), RingQualified(1, "standard", 3100)]
+            RingStart(1, 100 + 200), RingQualified(1, "standard", 3100)]  # 200 ms into the first burst
         rig.world.polarity[0] = -1
         rig.world.volts[1] = 7.5  # a parallel phone picked up
         rig.run(10)
@@ -206,8 +207,8 @@ def test_a_phone_off_hook_and_a_ring_from_the_first_sample_are_reported_once(tic
         assert [e.port for e in offhooks] == [2]
         starts = [e for e in rig.events if isinstance(e, RingStart)]
         assert [e.port for e in starts] == [1]
-        # at the end of the first burst, or at the snapshot when the train began before the host came
-        assert starts[0].at_ms == (2000 if ticks_before_host == 0 else connected_ms - MS_PER_TICK)
+        # min_ring_ms into the first burst, or at the snapshot when the train began before the host came
+        assert starts[0].at_ms == (200 if ticks_before_host == 0 else connected_ms - MS_PER_TICK)
         qualified = [e for e in rig.events if isinstance(e, RingQualified)]
         # a whole period is measured only when the host saw it (7 s is too early otherwise)
         assert qualified == ([RingQualified(1, "standard", 6000)] if ticks_before_host < 100 else [])

@@ -327,3 +327,36 @@ def test_loop_current_drop_at_its_minimum(drop_ticks, reported):
     events = run_line(port, np.zeros(len(loop) * MS_PER_TICK, dtype=bool), loop_ma=loop)
     drops = [fields for name, fields in events if name == "fxo_loop_drop"]
     assert drops == ([{"ms": 360, "t": 100}] if reported else [])  # 350 ms minimum, tick resolution
+
+
+# Issue 10: the start of ringing is reported as soon as it is qualified (protocol 1.1).
+@pytest.mark.parametrize(("burst_ms", "held"), [(199, False), (200, True), (2000, True)])
+def test_a_ring_burst_is_held_once_it_has_lasted_the_qualify_time(burst_ms, held):
+    port = FxoPort(1)
+    assert port.apply(message("fxo_line_timing", port=1, ring_qualify_ms=200, predial_ms=500)) == AckStatus.OK
+    events = run_line(port, levels((0, 1000), (1, burst_ms), (0, 500), (1, 300), (0, 100)))
+    expected = [("fxo_ring_on", {"off_ms": FIRST_RING, "t": 1000})]
+    if held:
+        expected.append(("fxo_ring_held", {"t": 1200}))
+    expected.append(("fxo_ring_off", {"on_ms": burst_ms, "t": 1000 + burst_ms}))
+    second = 1000 + burst_ms + 500
+    expected += [("fxo_ring_on", {"off_ms": 500, "t": second}), ("fxo_ring_held", {"t": second + 200}),
+                 ("fxo_ring_off", {"on_ms": 300, "t": second + 300})]
+    assert [e for e in events if e[0].startswith("fxo_ring")] == expected
+
+
+def test_without_a_qualify_time_no_burst_is_held():
+    port = FxoPort(1)
+    events = run_line(port, levels((0, 100), (1, 2000), (0, 100)))
+    assert "fxo_ring_held" not in [name for name, _ in events]
+
+
+@pytest.mark.parametrize("predial_ms", [0, 300, 1500])
+def test_the_pre_dial_hold_is_the_ports_own(predial_ms):
+    port = FxoPort(0)
+    assert port.apply(message("fxo_line_timing", port=0, ring_qualify_ms=0, predial_ms=predial_ms)) == AckStatus.OK
+    port.apply(message("fxo_seize", port=0))
+    port.apply(message("fxo_dial", port=0, pulses=1))
+    hook = np.concatenate([port.drive(tick * MS_PER_TICK).offhook_ms for tick in range(100)])
+    first_break = int(np.argmin(hook))
+    assert first_break == predial_ms and hook[:predial_ms].all() and not hook[predial_ms:predial_ms + 60].any()

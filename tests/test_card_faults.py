@@ -284,7 +284,7 @@ def test_host_watchdog_releases_lines_when_the_host_falls_silent(logs):
     ("card_options", "expected_ports", "error"),
     [
         ({"protocol": (2, 0)}, None,
-         "protocol version mismatch: host speaks 1.0, card LB-VIRT firmware 1.0.0 speaks 2.0"),
+         "protocol version mismatch: host speaks 1.1, card LB-VIRT firmware 1.0.0 speaks 2.0"),
         ({"reported_port_map": "OOSS"}, None,
          "port map mismatch: board definition has fxo,fxo,fxs,fxs,fxs,fxs, card LB-VIRT firmware 1.0.0 reports "
          "fxo,fxo,fxs,fxs"),

@@ -305,7 +305,7 @@ def test_refused_link_refuses_commands_and_bad_commands_fail_at_once(card, logs)
         identify = card.expect("identify")
         card.write(identity(decode_payload(identify)["session"], major=2))
         assert link.wait_state({LinkState.REFUSED}, 2.0)
-        assert link.refusal == "protocol version mismatch: host speaks 1.0, card RAW firmware 2.1.0 speaks 2.3"
+        assert link.refusal == "protocol version mismatch: host speaks 1.1, card RAW firmware 2.1.0 speaks 2.3"
         with pytest.raises(DriverError, match="line card link refused: protocol version mismatch"):
             link.send("fxo_seize", port=0)
     finally:

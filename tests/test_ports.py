@@ -308,8 +308,41 @@ def test_session_setup_sends_timing_and_the_idle_state_unless_resumed():
     assert {m["port"] for m in fresh if m.name == "fxs_polarity"} == {2, 3, 4, 5}
     country = [m for m in fresh if m.name == "fxo_country"]
     assert [m["port"] for m in country] == [0, 1] and country[0]["impedance"] == int(timing.impedance)
+    assert [m for m in fresh if m.name == "fxo_line_timing"] == [
+        message("fxo_line_timing", port=p, ring_qualify_ms=timing.min_ring_ms, predial_ms=500) for p in (0, 1)]
     resumed = link.setup(True)
-    assert {m.name for m in resumed} == {"fxs_timing", "fxo_country"}
+    assert {m.name for m in resumed} == {"fxs_timing", "fxo_country", "fxo_line_timing"}
+
+
+def test_the_pre_dial_hold_comes_from_the_zone_and_can_be_set_per_line():
+    assert {timing.predial_ms for timing in ZONES.values()} == {500}
+    assert zone_timing("uk", predial_ms=1200).predial_ms == 1200
+    with pytest.raises(DriverError, match="predial_ms must be 0..10000"):
+        zone_timing("us", predial_ms=10001)
+    link = FakeLink()
+    LineCard(link, PORTS, zone_timing("us", predial_ms=700), predial_ms={1: 1500})
+    assert [(m["port"], m["predial_ms"]) for m in link.setup(False) if m.name == "fxo_line_timing"] == [
+        (0, 700), (1, 1500)]
+    for bad, error in (({2: 800}, "port 2 is fxs"), ({9: 800}, "port 9 does not exist"),
+                       ({0: 10001}, "10001 ms out of range 0..10000")):
+        with pytest.raises(DriverError, match=error):
+            LineCard(FakeLink(), PORTS, "us", predial_ms=bad)
+
+
+def test_ring_start_comes_as_soon_as_the_first_burst_has_lasted_the_minimum():
+    """Issue 10: RingStart came at the end of the first burst (2 s into a US ring), so the line
+    looked free meanwhile. With the card's fxo_ring_held it comes min_ring_ms into the burst."""
+    card, link = make_card()
+    link.card("fxo_ring_on", port=FXO, off_ms=FIRST_RING, t_ms=1000)
+    assert card.poll() == []  # 30 ms of ring voltage: not yet a ring
+    link.card("fxo_ring_held", port=FXO, t_ms=1200)
+    assert card.poll() == [RingStart(FXO, 1200)]
+    link.card("fxo_ring_off", port=FXO, on_ms=2000, t_ms=3000)
+    link.card("fxo_ring_on", port=FXO, off_ms=4000, t_ms=7000)
+    link.card("fxo_ring_held", port=FXO, t_ms=7200)  # every burst is held; one RingStart per train
+    assert card.poll() == [RingQualified(FXO, "standard", 7000)]
+    link.card("fxo_ring_end", port=FXO, t_ms=20000)
+    assert card.poll() == [RingStop(FXO, 20000)]
 
 
 # ----------------------------------------------------------------------------- link state
