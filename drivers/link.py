@@ -10,19 +10,14 @@ back-off when the device disappears or the card stops answering. Callers send co
 from their own thread with :meth:`SerialLink.send` (never blocks; queued while the link is
 not up) and take events with :meth:`SerialLink.poll_events`.
 
-States and what moves between them are the table :data:`TRANSITIONS`. While the link is
-not in :data:`IN_SERVICE` the ports are out of service (``drivers/ports.py`` turns the
-:class:`LinkStateChanged` events into per-port events).
+States and what moves between them are the table :data:`TRANSITIONS`; ``drivers/ports.py``
+turns the :class:`LinkStateChanged` events into per-port events (holding short outages).
 
-Timers (acks, retransmission, keepalive, handshake, reconnection) run on the link's clock,
-an argument (``clock``): the monotonic clock on hardware, the virtual board's tick clock in
-unpaced runs, where a wall-clock timer would fire after a number of simulated ticks that
-depends on the machine's speed and the thread scheduling (so whether a seeded storm brought
-the link down, and for how long, changed from run to run). Only the waits of a caller's
-thread (``wait_acked``, ``wait_state``) and the abandoning of a partial frame after
-``idle_flush_s`` of silence on the wire use the monotonic clock. Every duration is a
-:class:`LinkConfig` field so tests run fast. :meth:`SerialLink.io_status` tells the virtual
-board what is still in flight, for its lock-step (``board/virtual/board.py``).
+Timers run on the link's clock, an argument (``clock``): monotonic on hardware, the
+virtual board's tick clock in unpaced runs (wall-clock timers against unpaced ticks made a
+seeded storm's outcome depend on the machine's speed). Only a caller's waits and the
+``idle_flush_s`` of a partial frame use the monotonic clock. :meth:`SerialLink.io_status`
+tells the virtual board what is in flight, for its lock-step (``board/virtual/board.py``).
 """
 
 from __future__ import annotations
