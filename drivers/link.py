@@ -10,17 +10,20 @@ back-off when the device disappears or the card stops answering. Callers send co
 from their own thread with :meth:`SerialLink.send` (never blocks; queued while the link is
 not up) and take events with :meth:`SerialLink.poll_events`.
 
-States and what moves between them are the table :data:`TRANSITIONS`. While the link is
-not in :data:`IN_SERVICE` the ports are out of service (``drivers/ports.py`` turns the
-:class:`LinkStateChanged` events into per-port events).
+States and what moves between them are the table :data:`TRANSITIONS`; ``drivers/ports.py``
+turns the :class:`LinkStateChanged` events into per-port events (holding short outages).
 
-Timeouts use the monotonic clock (this is I/O; the protocol logic in ``link_arq.py`` takes
-time as an argument); every duration is a :class:`LinkConfig` field so tests run fast.
+Timers run on the link's clock, an argument (``clock``): monotonic on hardware, the
+virtual board's tick clock in unpaced runs (wall-clock timers against unpaced ticks made a
+seeded storm's outcome depend on the machine's speed). Only a caller's waits and the
+``idle_flush_s`` of a partial frame use the monotonic clock. :meth:`SerialLink.io_status`
+tells the virtual board what is in flight, for its lock-step (``board/virtual/board.py``).
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import queue
 import threading
 import time
@@ -119,6 +122,8 @@ TRANSITIONS = _transitions()
 
 @dataclass(frozen=True)
 class LinkConfig:
+    """Link timing; the defaults, and what they add up to, are in docs/protocol.md (section 3)."""
+
     baudrate: int = 115200
     read_timeout_s: float = 0.02  # longest the link thread blocks in read (timer granularity)
     write_timeout_s: float = 1.0
@@ -134,6 +139,31 @@ class LinkConfig:
     degrade_after_errors: int = 3
     recover_after_frames: int = 50
     max_pending: int = 256
+    # An outage shorter than this keeps the ports in service and their calls up: the card keeps
+    # its lines' analog state; when the link is back the host resynchronises from the card's
+    # snapshot (drivers/ports.py). Longer: the ports go out of service.
+    hold_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.ack_timeout_s <= 0 or self.max_retries < 0 or self.hold_s < 0 or self.keepalive_s <= 0:
+            raise DriverError("link config: ack_timeout_s and keepalive_s must be > 0, max_retries and hold_s >= 0")
+
+    @property
+    def silence_limit_s(self) -> float:
+        """How long a card may stay silent before the link goes down: the retry budget."""
+        return self.ack_timeout_s * (self.max_retries + 1)
+
+
+@dataclass(frozen=True)
+class LinkIo:
+    """What is in flight on the host side of the wire, for a lock-step board (``SerialLink.io_status``)."""
+
+    now: float  # the link's clock
+    device: int | None  # the open device's id (st_rdev), None when closed or not a device
+    rx_bytes: int  # read and processed since the device was opened
+    tx_bytes: int  # written since the device was opened
+    partial_frame: bool  # bytes of an unfinished frame wait in the parser
+    next_due: float | None  # when a timer next has something to do (None: nothing)
 
 
 @dataclass(frozen=True)
@@ -192,8 +222,10 @@ class SerialLink:
         session_setup: SessionSetup | None = None,
         first_session: int = 1,
         expected_model: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
+        self._clock = clock
         self.port_types = tuple(port_types)
         for kind in self.port_types:
             if kind not in ("fxs", "fxo"):
@@ -222,7 +254,11 @@ class SerialLink:
         self._had_session = False
         self._next_attempt_at = 0.0
         self._backoff_s = cfg.reconnect_min_s
-        self._last_rx_at = 0.0
+        self._last_rx_at = 0.0  # monotonic: the partial-frame flush is about the wire, not the link's clock
+        self._device: int | None = None
+        self._rx_bytes = 0
+        self._tx_bytes = 0
+        self._settle_probe: Callable[[], bool] | None = None
         self._history: deque[str] = deque(maxlen=cfg.dump_frames)
         self._wire_sink: Callable[[str], None] | None = None
         self._error_score = 0
@@ -269,7 +305,7 @@ class SerialLink:
                 raise DriverError(f"command queue full: {len(self._sender.pending)} commands wait for the line card")
             self._sender.queue(msg)
             if self._state in IN_SERVICE:
-                self._transmit(time.monotonic())
+                self._transmit(self._clock())
 
     def poll_events(self) -> list[LinkEvent]:
         """Everything received since the last call, oldest first; never blocks."""
@@ -287,15 +323,53 @@ class SerialLink:
             return None
 
     def wait_acked(self, timeout_s: float) -> bool:
-        """Waits until every command sent so far is acknowledged; False at once if not in service."""
+        """Waits until every command sent so far is acknowledged; False at once if not in service.
+
+        With a settle probe (the virtual board's lock-step), also False as soon as nothing can
+        happen before the link's clock moves on (an ack was lost: the retransmission is due later).
+        """
         deadline = time.monotonic() + timeout_s
         with self._changed:
             while not self._sender.idle:
                 remaining = deadline - time.monotonic()
                 if self._state not in IN_SERVICE or remaining <= 0:
                     return False
+                if self._settle_probe is not None:
+                    if self._settle_probe():
+                        return False
+                    remaining = min(remaining, 0.001)
                 self._changed.wait(remaining)
             return True
+
+    def now(self) -> float:
+        """The link's clock (seconds): monotonic, or the virtual board's ticks."""
+        return self._clock()
+
+    def set_settle_probe(self, probe: Callable[[], bool] | None) -> None:
+        """``probe()`` is True when nothing is in flight until the clock moves (see ``wait_acked``)."""
+        with self._lock:
+            self._settle_probe = probe
+
+    def io_status(self) -> LinkIo:
+        with self._lock:
+            is_open = self._serial is not None
+            return LinkIo(self._clock(), self._device if is_open else None, self._rx_bytes, self._tx_bytes,
+                          is_open and bool(self._parser.pending), self._next_due())
+
+    def _next_due(self) -> float | None:
+        if self._state in FINAL:
+            return None
+        if self._serial is None:
+            return self._next_attempt_at
+        if self._state in IN_SERVICE:
+            sender = self._sender
+            if sender.failed or (sender.pending and len(sender.unacked) < sender.window):
+                return self._clock()
+            if sender.unacked:
+                return sender.next_deadline()
+            return (sender.last_sent_at or 0.0) + self.config.keepalive_s
+        hs = self._handshake
+        return hs.deadline if hs is not None else self._next_attempt_at
 
     def wait_state(self, states: Iterable[LinkState], timeout_s: float) -> bool:
         wanted = frozenset(states)
@@ -352,15 +426,17 @@ class SerialLink:
                 self._try_open()
                 continue
             data = self._read()
-            now = time.monotonic()
+            wall = time.monotonic()
             with self._lock:
+                now = self._clock()
                 if data is None or self._write_failed:
                     self._serial_lost(self._write_failed or self._read_error)
                     continue
                 if data:
-                    self._last_rx_at = now
+                    self._rx_bytes += len(data)
+                    self._last_rx_at = wall
                     frames = self._parser.feed(data)
-                elif self._parser.pending and now - self._last_rx_at >= self.config.idle_flush_s:
+                elif self._parser.pending and wall - self._last_rx_at >= self.config.idle_flush_s:
                     frames = self._parser.flush()
                 else:
                     frames = []
@@ -373,21 +449,25 @@ class SerialLink:
                 self._timers(now)
 
     def _try_open(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now < self._next_attempt_at:
-            self._closing.wait(self._next_attempt_at - now)
+            # (a tick clock may not advance while we wait: look again soon)
+            self._closing.wait(min(self._next_attempt_at - now, self.config.read_timeout_s))
             return
         try:
             port = self._opener(self.url, self.config)
-            port.reset_input_buffer()
+            stale = port.in_waiting  # bytes from before we opened: read and thrown away, but counted
+            discarded = len(port.read(stale)) if stale else 0
+            device = self._device_id(port)
         except (serial.SerialException, OSError, ValueError) as exc:
             self._open_failures += 1
             if self._open_failures == 1 or self._backoff_s >= self.config.reconnect_max_s:
                 self._log.warning("serial_open_failed", error=str(exc), retry_s=round(self._backoff_s, 3))
-            self._schedule_retry(time.monotonic())
+            self._schedule_retry(self._clock())
             return
         with self._lock:
             self._serial = port
+            self._device, self._rx_bytes, self._tx_bytes = device, discarded, 0
             self._write_failed = None
             self._parser = FrameParser()
             self._parser_counted = (0, 0)
@@ -397,6 +477,13 @@ class SerialLink:
                 self.counters["reconnects"] += 1
             self._change(Trigger.OPENED, "serial device opened")
             self._next_attempt_at = 0.0
+
+    @staticmethod
+    def _device_id(port: serial.SerialBase) -> int | None:
+        try:
+            return os.fstat(port.fileno()).st_rdev
+        except (AttributeError, OSError, ValueError, serial.SerialException):
+            return None  # socket://, loop://: no device number
 
     def _read(self) -> bytes | None:
         port = self._serial
@@ -429,7 +516,7 @@ class SerialLink:
         self._log.error("serial_lost", error=reason)
         self._drop_serial()
         self._change(Trigger.SERIAL_LOST, reason)
-        self._schedule_retry(time.monotonic())
+        self._schedule_retry(self._clock())
 
     def _write(self, data: bytes, note: str) -> None:
         self._record("tx", data, note)
@@ -438,6 +525,7 @@ class SerialLink:
             return
         try:
             port.write(data)
+            self._tx_bytes += len(data)
             self.counters["frames_tx"] += 1
         except (serial.SerialException, OSError) as exc:
             self._write_failed = f"device write failed: {exc}"
@@ -463,7 +551,7 @@ class SerialLink:
                 self._schedule_retry(now)
                 return
             last = self._sender.last_sent_at or 0.0
-            if self._sender.idle and now - last >= self.config.keepalive_s:
+            if self._sender.idle and now >= last + self.config.keepalive_s:  # the sum _next_due() uses
                 self._sender.queue(message("ping"))
                 self._transmit(now)
             return

@@ -83,7 +83,8 @@ class ReliableSender:
         out: list[bytes] = []
         if self.failed:
             return out
-        if self.unacked and now - self.unacked[0].sent_at >= self.ack_timeout_s:
+        # the same sum as next_deadline(), so that "due" and "next deadline" never disagree by a rounding
+        if self.unacked and now >= self.unacked[0].sent_at + self.ack_timeout_s:
             oldest = self.unacked[0]
             if oldest.retries >= self.max_retries:
                 self.failed = True

@@ -15,18 +15,28 @@ Qualification happens here, on the host, against the zone's timing table
   ``flash_max_ms`` (card configured differently) is a hang-up followed by a new off-hook.
 - FXO ring: the card reports each burst (its length, the silence before it) and the end of
   a ring train. A burst shorter than ``min_ring_ms`` is ignored (debounce). The first real
-  burst gives :class:`RingStart` (at its end); :class:`RingQualified` follows once the
+  burst gives :class:`RingStart` as soon as it has lasted ``min_ring_ms`` (the card's
+  ``fxo_ring_held``, protocol 1.1; so the line does not look free for the rest of the
+  burst, a glare window for an outgoing seizure; from a 1.0 card: at the burst's end);
+  :class:`RingQualified` follows once the
   measured on/off durations match one of the zone's cadence families over a whole period,
   within ``cadence_tolerance_pct``; the end of the train gives :class:`RingStop`.
 - Loop-current drops shorter than ``cpc_min_ms`` are ignored.
 
 Link state: ports start out of service and get :class:`PortInService` when the link comes
-up (every port, once the handshake completes); when it leaves service every port gets
-:class:`PortOutOfService` (with the reason), and :class:`PortInService` again when it returns
-(a refused card never brings them in). If the card lost its state (reset) the host's wishes
-go back to idle: the link's session set-up (:meth:`LineCard.session_setup`) re-sends the
-timing and releases every FXO line, stops every ring and restores battery, so no line is
-left seized.
+up (every port, once the handshake completes). A link outage (card silent, device lost) is
+first **held**: for up to ``hold_s`` (``LinkConfig.hold_s``, on the link's clock) the ports
+stay in service and the firmware sees nothing, because the card keeps the analog state of
+its lines (a call stays connected through a host-side blip). When the link comes back
+within the hold with the card's state kept (``resumed``), the host **resynchronises** from
+the card's snapshot: only what really changed during the outage becomes events (a phone
+hung up: :class:`OnHook`; a ring train ended: :class:`RingStop`; a line reversed:
+:class:`PolarityReversal` ...). When the hold runs out, or the card reset (it lost its
+lines' state), or it is refused, every port gets :class:`PortOutOfService` (with the reason)
+and :class:`PortInService` again when the link returns (a refused card never brings them
+in). If the card lost its state the host's wishes go back to idle: the link's session
+set-up (:meth:`LineCard.session_setup`) re-sends the timing and releases every FXO line,
+stops every ring and restores battery, so no line is left seized.
 
 :class:`PortInService` means "this port starts from idle": on hook, not ringing. Whatever
 is not idle follows it as events built from the card's port snapshot, after every
@@ -42,15 +52,15 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from drivers import DriverError
-from drivers.link import IN_SERVICE, CardMessage, LinkConfig, LinkEvent, LinkStateChanged, SerialLink
+from drivers.link import FINAL, IN_SERVICE, CardMessage, LinkConfig, LinkEvent, LinkStateChanged, SerialLink
 from drivers.logs import EventLogger
 from drivers.protocol import NO_PORT, FaultCode, LineState, Message, ResetCause, message, unwrap_ms
-from drivers.timing import ZoneTiming, validate, zone_timing
+from drivers.timing import MAX_PREDIAL_MS, ZoneTiming, validate, zone_timing
 
 
 class PortType(enum.StrEnum):
@@ -181,6 +191,8 @@ class CardLink(Protocol):
 
     def set_session_setup(self, setup) -> None: ...
 
+    def now(self) -> float: ...
+
     def close(self) -> None: ...
 
 
@@ -261,7 +273,11 @@ class RingQualifier:
 
     def on_message(self, msg: Message, at_ms: int | None) -> list[PortEvent]:
         events: list[PortEvent] = []
-        if msg.name == "fxo_ring_on":
+        if msg.name == "fxo_ring_held":
+            if not self.started:  # the burst is real: it has lasted min_ring_ms
+                self.started = True
+                events.append(RingStart(self.port, at_ms))
+        elif msg.name == "fxo_ring_on":
             if self.measured and len(self.measured) % 2 == 1:
                 self.measured.append(msg["off_ms"])
                 events += self._qualify(at_ms)
@@ -305,13 +321,29 @@ class LineCard:
         port_types: Sequence[str | PortType],
         zone: str | ZoneTiming = "us",
         logger: EventLogger | None = None,
+        hold_s: float | None = None,
+        clock: Callable[[], float] | None = None,
+        predial_ms: Mapping[int, int] | None = None,
     ) -> None:
         self.port_types = tuple(PortType(kind) for kind in port_types)
+        self.hold_s = LinkConfig().hold_s if hold_s is None else hold_s
+        if not isinstance(self.hold_s, int | float) or self.hold_s < 0:
+            raise DriverError(f"hold time {hold_s!r} s must be a number >= 0")
+        self._clock = clock if clock is not None else link.now
+        self._held_since: float | None = None  # a link outage being held (link clock, s)
+        self._held_reason = ""
+        self._card_lost_state = False  # a card_reset arrived: its lines' state is gone
+        self._resync = False  # this session resumed a held outage: the snapshot is compared, not replayed
         self.timing = validate(zone) if isinstance(zone, ZoneTiming) else zone_timing(zone)
         self._link = link
         self._log = logger or EventLogger("ports")
         self._lock = threading.Lock()
         self._in_service = [False] * len(self.port_types)
+        self._predial = {p: self.timing.predial_ms for p in self._ports_of(PortType.FXO)}
+        for port, ms in (predial_ms or {}).items():  # per-line overrides of the zone's pre-dial hold
+            self._check_port(port, PortType.FXO, "predial_ms")
+            self._check_ms("predial_ms", ms, 0, MAX_PREDIAL_MS)
+            self._predial[port] = ms
         self._hooks = {p: HookQualifier(p, self.timing) for p in self._ports_of(PortType.FXS)}
         self._rings = {p: RingQualifier(p, self.timing) for p in self._ports_of(PortType.FXO)}
         self._seized = [False] * len(self.port_types)  # what the host wants on each FXO line
@@ -448,6 +480,8 @@ class LineCard:
                     ring_end_ms=timing.ring_end_ms, dial_break_ms=timing.dial_break_ms,
                     dial_make_ms=timing.dial_make_ms, dial_interdigit_ms=timing.dial_interdigit_ms,
                     loop_drop_min_ms=timing.cpc_min_ms, line_debounce_ms=timing.line_debounce_ms))
+                setup.append(message("fxo_line_timing", port=port, ring_qualify_ms=timing.min_ring_ms,
+                                     predial_ms=self._predial[port]))
                 if not resumed:
                     setup.append(message("fxo_release", port=port))
         return setup
@@ -462,11 +496,38 @@ class LineCard:
                 events += self._on_link_state(item)
             elif isinstance(item, CardMessage):
                 events += self._on_message(item.message)
+        if self._held_since is not None and self._clock() - self._held_since >= self.hold_s:
+            self._log.warning("link_outage_too_long", hold_s=self.hold_s, reason=self._held_reason)
+            events += self._out_of_service(f"{self._held_reason}; link down longer than the {self.hold_s:g} s hold")
+        return events
+
+    @property
+    def holding(self) -> bool:
+        """A link outage is being held: the ports are still in service, the link is not."""
+        return self._held_since is not None
+
+    def _out_of_service(self, reason: str) -> list[PortEvent]:
+        self._held_since = None
+        events: list[PortEvent] = []
+        for port in range(len(self.port_types)):
+            if self._in_service[port]:
+                self._in_service[port] = False
+                events.append(PortOutOfService(port, reason))
         return events
 
     def _on_link_state(self, change: LinkStateChanged) -> list[PortEvent]:
         events: list[PortEvent] = []
         if change.new in IN_SERVICE and change.old not in IN_SERVICE:
+            held = self._held_since is not None
+            self._held_since = None
+            self._resync = held and change.resumed and not self._card_lost_state
+            self._card_lost_state = False
+            if self._resync:
+                # The calls went on meanwhile; the snapshot (next) is compared with what we knew.
+                self._log.info("link_outage_ridden_through", reason=self._held_reason)
+                return events
+            if held:
+                events += self._out_of_service("card lost its port state during a link outage")
             # Back from idle, as the firmware is: the card's snapshot (next) reports what is not.
             for hook in self._hooks.values():
                 hook.offhook = False
@@ -480,10 +541,14 @@ class LineCard:
                     self._in_service[port] = True
                     events.append(PortInService(port))
         elif change.new not in IN_SERVICE:
-            for port in range(len(self.port_types)):
-                if self._in_service[port]:
-                    self._in_service[port] = False
-                    events.append(PortOutOfService(port, change.reason))
+            self._resync = False
+            lost = change.new in FINAL or self._card_lost_state or self.hold_s == 0
+            if lost:
+                events += self._out_of_service(change.reason)
+            elif change.old in IN_SERVICE and any(self._in_service):
+                self._held_since = self._clock()  # the card keeps its lines: wait for it
+                self._held_reason = change.reason
+                self._log.warning("link_outage_held", reason=change.reason, hold_s=self.hold_s)
         return events
 
     def _on_message(self, msg: Message) -> list[PortEvent]:
@@ -493,9 +558,11 @@ class LineCard:
         port = msg.fields.get("port")
         name = msg.name
         if name == "card_reset":
+            self._card_lost_state = True  # the calls on its lines are gone: no holding
             cause = msg["cause"]
-            return [CardReset(ResetCause(cause).name.lower() if cause in ResetCause._value2member_map_ else str(cause),
-                              at_ms)]
+            cause_name = ResetCause(cause).name.lower() if cause in ResetCause._value2member_map_ else str(cause)
+            lost = self._out_of_service(f"card reset ({cause_name})") if self._held_since is not None else []
+            return [CardReset(cause_name, at_ms), *lost]
         if name == "card_fault":
             code = msg["code"]
             return [CardFault(None if port == NO_PORT else port,
@@ -538,21 +605,32 @@ class LineCard:
         return [LineVoltage(port, state, volts, at_ms)]
 
     def _reconcile(self, msg: Message, at_ms: int | None) -> list[PortEvent]:
-        """The card's snapshot after a handshake against what the host knows and wants."""
+        """The card's snapshot after a handshake against what the host knows and wants.
+
+        After a fresh start the host knows "idle" and each non-idle condition becomes an event.
+        After a held outage (``_resync``) it knows the state of before the outage, so only what
+        changed meanwhile does: a hang-up, a ring train that ended, a polarity reversal.
+        """
         port = msg["port"]
         if port in self._hooks:
             return self._hooks[port].set_hook(bool(msg["hook"]), at_ms)
+        events: list[PortEvent] = []
+        if self._resync and msg["polarity"] != self._polarity[port]:
+            events.append(PolarityReversal(port, msg["polarity"], at_ms))
         self._polarity[port] = msg["polarity"]
         with self._lock:
             wanted = self._seized[port]
         if msg["hook"] and not wanted:
             self._log.warning("line_seized_against_host", port=port, action="release")
             self._link.send("fxo_release", port=port)
-        events: list[PortEvent] = []
         if not msg["hook"] and msg["line"] != LineState.UNKNOWN:
             events += self._line_state(port, msg["line"], msg["volts_dv"] / 10.0, at_ms)
+        ring = self._rings[port]
         if msg["ringing"] and not msg["hook"]:
-            events += self._rings[port].in_progress(at_ms)
+            events += ring.in_progress(at_ms)
+        elif ring.started:  # the train ended while we could not hear it
+            events.append(RingStop(port, at_ms))
+            ring.reset()
         return events
 
 
@@ -563,15 +641,21 @@ def open_line_card(
     config: LinkConfig | None = None,
     logger: EventLogger | None = None,
     card_model: str | None = None,
+    clock: Callable[[], float] | None = None,
+    predial_ms: Mapping[int, int] | None = None,
 ) -> LineCard:
     """The production wiring: a started serial link to ``url`` and the line card on top of it.
 
     ``port_types`` and ``card_model`` come from the board definition (``ports``,
     ``card.model``); a card reporting another model or port map is refused (link REFUSED,
-    ports never in service). ``card_model=None`` accepts any model.
+    ports never in service). ``card_model=None`` accepts any model. ``clock``: the link's
+    timers and the outage hold run on it (default monotonic; the unpaced virtual board's
+    ``host_clock``).
     """
     types = tuple(PortType(kind).value for kind in port_types)
-    link = SerialLink(url, types, config=config, logger=logger, expected_model=card_model)
-    card = LineCard(link, types, zone, logger=logger)
+    config = config or LinkConfig()
+    link = SerialLink(url, types, config=config, logger=logger, expected_model=card_model,
+                      **({"clock": clock} if clock is not None else {}))
+    card = LineCard(link, types, zone, logger=logger, hold_s=config.hold_s, predial_ms=predial_ms)
     link.start()
     return card

@@ -25,7 +25,9 @@ from types import MappingProxyType
 
 from drivers import DriverError
 
-PROTOCOL_VERSION = (1, 0)  # (major, minor): a major mismatch is refused at the handshake
+PROTOCOL_VERSION = (1, 1)  # (major, minor): a major mismatch is refused at the handshake
+#   1.1 added fxo_line_timing and fxo_ring_held; a 1.0 card answers UNKNOWN_MESSAGE to the first
+#   and the host falls back (RingStart at the end of the first burst, the card's fixed pre-dial hold).
 
 SYNC = 0xA5
 HEADER_BYTES = 4  # sync, length, sequence, message id
@@ -112,7 +114,7 @@ class Impedance(enum.IntEnum):
 PORT_KIND_CODES = MappingProxyType({"O": "fxo", "S": "fxs"})  # letters of identity.port_map
 NO_PORT = 0xFF  # card_fault / card_overtemp about the whole card
 FIRST_RING = 0xFFFF  # fxo_ring_on.off_ms of the first burst of a ring train
-FXO_PREDIAL_MS = 500  # card: an FXO line is held off hook this long after seizure before its first break
+FXO_PREDIAL_MS = 500  # card default (and 1.0 cards): an FXO line is held off hook this long after seizure before its first break
 #   (flash or dial pulse), so the exchange has seen the seizure and attached a register. Vendor
 #   defaults for the same wait: Cisco/Linksys SPA400 "Dial out wait" 400 ms, SPA3102 "PSTN
 #   Dialing Delay" 1 s. A host that needs more (a slow exchange) waits for dial tone first.
@@ -178,6 +180,8 @@ MESSAGES: tuple[MessageSpec, ...] = (
           "port=u8 impedance=u8 ring_threshold_v=u8 ring_debounce_ms=u16 ring_end_ms=u16 dial_break_ms=u8 "
           "dial_make_ms=u8 dial_interdigit_ms=u16 loop_drop_min_ms=u16 line_debounce_ms=u16",
           "country settings of one FXO port"),
+    _spec(0x35, "fxo_line_timing", "host", "port=u8 ring_qualify_ms=u16 predial_ms=u16",
+          "report fxo_ring_held once a burst lasted ring_qualify_ms (0: off); pre-dial hold of the port (1.1)"),
     # FXO events
     _spec(0x40, "fxo_ring_on", "card", "port=u8 off_ms=u16 t_ms=u32", "ring burst started; off_ms: silence before"),
     _spec(0x41, "fxo_ring_off", "card", "port=u8 on_ms=u16 t_ms=u32", "ring burst ended; on_ms: its length"),
@@ -185,6 +189,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
     _spec(0x43, "fxo_polarity", "card", "port=u8 polarity=i8 t_ms=u32", "tip/ring polarity changed"),
     _spec(0x44, "fxo_loop_drop", "card", "port=u8 ms=u16 t_ms=u32", "loop current absent for loop_drop_min_ms"),
     _spec(0x45, "fxo_line", "card", "port=u8 state=u8 volts_dv=u16 t_ms=u32", "line voltage class changed"),
+    _spec(0x46, "fxo_ring_held", "card", "port=u8 t_ms=u32", "the ring burst has lasted ring_qualify_ms (1.1)"),
     # card events
     _spec(0x50, "card_fault", "card", "code=u8 port=u8 t_ms=u32", "hardware fault (port 255: whole card)"),
     _spec(0x51, "card_overtemp", "card", "port=u8 temp_c=i8 t_ms=u32", "over temperature (port 255: card)"),

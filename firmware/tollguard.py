@@ -85,9 +85,27 @@ def _caribbean() -> str:
     return "|".join(f"1{npa}[2-9]xxxxxx" for npa in npas)
 
 
+def _nanp_ten_digit_local() -> str:
+    """10-digit local numbers: a geographic area code (NPA), then NXX-XXXX.
+
+    NANP rules for geographic NPAs: first digit 2-9; no 9 as the second digit (N9X is kept
+    for the expansion to 4-digit codes); the last two digits not equal (those are the
+    easily recognizable codes: N11 service codes, 555, 800 ...); 37X and 96X reserved.
+    So a 7-digit number that starts with 555 or 411 cannot become a 10-digit one and is
+    complete at once, while one that starts with a possible area code (212-5557) waits
+    for the inter-digit timer in this mixed 7/10-digit plan.
+    """
+    alternatives = []
+    for second in range(9):
+        first = {7: "[24-9]", 6: "[2-8]"}.get(second, "[2-9]")  # 37X and 96X are reserved
+        third = "".join(str(d) for d in range(10) if d != second)
+        alternatives.append(f"{first}{second}[{third}][2-9]xxxxxx")
+    return "|".join(alternatives)
+
+
 _NANP = ZoneNumbering(
     emergency=("911",),
-    local="[2-9]xxxxxx|[2-9]xx[2-9]xxxxxx|[2-8]11|0",
+    local="[2-9]xxxxxx|" + _nanp_ten_digit_local() + "|[2-8]11|0",
     national="1[2-9]xx[2-9]xxxxxx|0[2-9]xx[2-9]xxxxxx",
     international="011xxxx.T|01[2-9]xxxx.T|101xxxxxx.T|" + _caribbean(),
     premium="1900[2-9]xxxxxx|1976[2-9]xxxxxx|900[2-9]xxxxxx|976[2-9]xxxxxx",

@@ -213,7 +213,8 @@ def open_virtual_appliance(
     board = VirtualBoard(definition, zone, world=world, paced=paced, seed=seed)
     port_types = [str(port.kind) for port in definition.ports]
     card = open_line_card(board.serial_url, port_types, zone, config=link_config,
-                          card_model=definition.card.model)
+                          card_model=definition.card.model, clock=board.host_clock)
+    board.attach_host(card.link)  # unpaced: link timers on the tick clock, in lock-step (board.py)
     # Unpaced runs are deterministic only if each tick's commands are applied before the next.
     return _assemble(definition, board, card, store, db_path, origin, sync_commands=True, read_wall=read_wall)
 

@@ -113,14 +113,14 @@ class Rig:
 
     def __init__(self, port_types: Sequence[str] = VIRTUAL_PORTS, zone: str = "us", config: LinkConfig = STEADY,
                  expected_ports: Sequence[str] | None = None, wait_up: bool = True, expected_model: str | None = None,
-                 connect: bool = True, **card_options) -> None:
+                 connect: bool = True, hold_s: float | None = None, **card_options) -> None:
         card_options.setdefault("ack_timeout_s", config.ack_timeout_s)
         card_options.setdefault("max_retries", config.max_retries)
         self.card = CardEmulator(port_types, **card_options)
         self.card.start()
         types = tuple(expected_ports or port_types)
         self.link = SerialLink(self.card.path, types, config, expected_model=expected_model)
-        self.line = LineCard(self.link, types, zone)
+        self.line = LineCard(self.link, types, zone, hold_s=hold_s)
         self.world = StubWorld(port_types)
         self.tick = 0
         self.events: list = []

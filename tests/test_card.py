@@ -121,7 +121,8 @@ def test_incoming_ring_is_qualified_and_the_line_answered(rig):
     rig.world.rings[0] = cadence(200, 12200, [2000, 4000])
     events = rig.run(330)
     ring = [e for e in events if isinstance(e, (RingStart, RingQualified, RingStop))]
-    assert ring == [RingStart(0, 2200), RingQualified(0, "standard", 6200)]
+    # RingStart once the first burst has lasted min_ring_ms (200 ms), not at its end (issue 10)
+    assert ring == [RingStart(0, 200 + 200), RingQualified(0, "standard", 6200)]
     rig.line.seize(0)  # answered during the second burst
     rig.line.wait_acked(5.0)
     events = rig.run(5)
@@ -134,7 +135,7 @@ def test_uk_double_ring_polarity_reversal_line_states_and_loop_drop():
         rig.world.rings[1] = cadence(100, 3500, [400, 200, 400, 2000])
         rig.run(180)
         assert [e for e in rig.events if isinstance(e, (RingStart, RingQualified))] == [
-            RingStart(1, 500), RingQualified(1, "standard", 3100)]
+            RingStart(1, 100 + 200), RingQualified(1, "standard", 3100)]  # 200 ms into the first burst
         rig.world.polarity[0] = -1
         rig.world.volts[1] = 7.5  # a parallel phone picked up
         rig.run(10)
@@ -206,8 +207,8 @@ def test_a_phone_off_hook_and_a_ring_from_the_first_sample_are_reported_once(tic
         assert [e.port for e in offhooks] == [2]
         starts = [e for e in rig.events if isinstance(e, RingStart)]
         assert [e.port for e in starts] == [1]
-        # at the end of the first burst, or at the snapshot when the train began before the host came
-        assert starts[0].at_ms == (2000 if ticks_before_host == 0 else connected_ms - MS_PER_TICK)
+        # min_ring_ms into the first burst, or at the snapshot when the train began before the host came
+        assert starts[0].at_ms == (200 if ticks_before_host == 0 else connected_ms - MS_PER_TICK)
         qualified = [e for e in rig.events if isinstance(e, RingQualified)]
         # a whole period is measured only when the host saw it (7 s is too early otherwise)
         assert qualified == ([RingQualified(1, "standard", 6000)] if ticks_before_host < 100 else [])
@@ -236,9 +237,10 @@ def test_a_line_reversed_at_power_on_is_known_so_its_return_to_normal_is_reporte
 
 @pytest.mark.parametrize("fault", ["serial_unplug", "stop_answering"])
 def test_after_a_resumed_session_an_off_hook_phone_is_reported_again(fault):
-    """The firmware ends a port's calls when it leaves service, so PortInService starts it idle:
-    a phone still off hook must be reported again, once, even though the card kept its state."""
-    rig = Rig(config=FAST)
+    """Without a hold the firmware ends a port's calls when it leaves service, so PortInService
+    starts it idle: a phone still off hook must be reported again, once, even though the card
+    kept its state."""
+    rig = Rig(config=FAST, hold_s=0)
     try:
         rig.world.hooks[0] = between((100, FOREVER_MS))
         rig.run(10)
@@ -252,6 +254,31 @@ def test_after_a_resumed_session_an_off_hook_phone_is_reported_again(fault):
         events = [e for e in rig.run(5) if getattr(e, "port", None) == 2]
         assert rig.link.identity.resumed
         assert events == [PortInService(2), OffHook(2, snapshot_ms)]
+    finally:
+        rig.close()
+
+
+@pytest.mark.parametrize("fault", ["serial_unplug", "stop_answering"])
+def test_a_short_outage_is_held_and_a_phone_still_off_hook_gives_no_event(fault):
+    """With the hold (issue 11): the ports stay in service through the outage and the resumed
+    session's snapshot says the phone is still off hook, as the host knew: nothing to report.
+    The phone that hung up meanwhile is reported, once."""
+    rig = Rig(config=FAST)
+    try:
+        rig.world.hooks[0] = between((100, FOREVER_MS))
+        rig.world.hooks[1] = between((100, 300))
+        rig.run(10)
+        assert [e for e in rig.events if isinstance(e, OffHook)] == [OffHook(2, 100), OffHook(3, 100)]
+        rig.card.inject(fault, **({"seconds": 0.2} if fault == "serial_unplug" else {}))
+        assert rig.link.wait_state({LinkState.DOWN}, 5.0)
+        rig.run(15)  # port 3 hangs up at 300 ms (an on-hook once the break passed flash_max_ms)
+        rig.card.clear("stop_answering")
+        assert rig.link.wait_state(IN_SERVICE, 5.0) and rig.line.wait_acked(5.0)
+        rig.run(60)
+        assert rig.link.identity.resumed
+        after = rig.events[rig.events.index(OffHook(3, 100)) + 1:]
+        assert [type(e) for e in after] == [OnHook] and after[0].port == 3
+        assert all(rig.line.in_service(p) for p in range(6))
     finally:
         rig.close()
 

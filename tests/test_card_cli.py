@@ -26,7 +26,7 @@ def test_decode_reads_a_wire_log_from_stdin(capsys, monkeypatch):
 def test_probe_an_emulated_card(capsys):
     assert main(["linecard", "probe", "--virtual", "--ports", "fxo,fxs,fxs", "--seconds", "0.3"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "card LB-VIRT firmware 1.0.0 protocol 1.0 ports fxo,fxs,fxs reset_cause power_on"
+    assert out[0] == "card LB-VIRT firmware 1.0.0 protocol 1.1 ports fxo,fxs,fxs reset_cause power_on"
     assert out[1:4] == ["PortInService(port=0)", "PortInService(port=1)", "PortInService(port=2)"]
 
 

@@ -6,6 +6,7 @@ import pytest
 from board.virtual.analog import MS_PER_TICK
 from board.virtual.card_ports import FxoPort, FxsPort, FxsTiming
 from drivers.protocol import FIRST_RING, FXO_PREDIAL_MS, AckStatus, LineState, message
+from drivers.timing import ZONES, zone_timing
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -251,6 +252,39 @@ def test_ring_bursts_are_measured_edge_to_edge_and_the_train_ends_after_silence(
     ]
 
 
+def configured(zone: str) -> FxoPort:
+    """An FXO port after the host sent it the zone's country settings (as at every handshake)."""
+    timing = zone_timing(zone)
+    port = FxoPort(1)
+    assert port.apply(message(
+        "fxo_country", port=1, impedance=int(timing.impedance), ring_threshold_v=timing.ring_threshold_v,
+        ring_debounce_ms=timing.ring_debounce_ms, ring_end_ms=timing.ring_end_ms, dial_break_ms=timing.dial_break_ms,
+        dial_make_ms=timing.dial_make_ms, dial_interdigit_ms=timing.dial_interdigit_ms,
+        loop_drop_min_ms=timing.cpc_min_ms, line_debounce_ms=timing.line_debounce_ms)) == AckStatus.OK
+    return port
+
+
+# Issue 10: a new call 6-7 s after an abandoned ring train was merged into it. The train now
+# ends once the silence is longer than the zone's longest off period plus the cadence
+# tolerance; a burst after that is the first of a new train.
+@pytest.mark.parametrize("zone", sorted(ZONES))
+@pytest.mark.parametrize("extra_ms", [0, 1, 2000])
+def test_a_new_ring_train_after_the_old_one_ended_is_a_new_call(zone, extra_ms):
+    timing = zone_timing(zone)
+    longest_off = max(max(pattern[1::2]) for _, pattern in timing.cadences)
+    assert timing.ring_end_ms == longest_off * (100 + timing.cadence_tolerance_pct) // 100
+    silence = timing.ring_end_ms + extra_ms
+    port = configured(zone)
+    events = [e for e in run_line(port, levels((0, 1000), (1, 1000), (0, silence), (1, 1000), (0, 100)))
+              if e[0].startswith("fxo_ring")]
+    if extra_ms == 0:  # the longest silence a cadence may have: the same train goes on
+        assert events[2] == ("fxo_ring_on", {"off_ms": silence, "t": 2000 + silence})
+        assert "fxo_ring_end" not in [name for name, _ in events]
+    else:
+        assert events[2] == ("fxo_ring_end", {"t": 2000 + timing.ring_end_ms})
+        assert events[3] == ("fxo_ring_on", {"off_ms": FIRST_RING, "t": 2000 + silence})
+
+
 @pytest.mark.parametrize(("glitch_ms", "detected"), [(29, False), (30, True)])
 def test_ring_debounce_edge(glitch_ms, detected):
     port = FxoPort(1)
@@ -293,3 +327,36 @@ def test_loop_current_drop_at_its_minimum(drop_ticks, reported):
     events = run_line(port, np.zeros(len(loop) * MS_PER_TICK, dtype=bool), loop_ma=loop)
     drops = [fields for name, fields in events if name == "fxo_loop_drop"]
     assert drops == ([{"ms": 360, "t": 100}] if reported else [])  # 350 ms minimum, tick resolution
+
+
+# Issue 10: the start of ringing is reported as soon as it is qualified (protocol 1.1).
+@pytest.mark.parametrize(("burst_ms", "held"), [(199, False), (200, True), (2000, True)])
+def test_a_ring_burst_is_held_once_it_has_lasted_the_qualify_time(burst_ms, held):
+    port = FxoPort(1)
+    assert port.apply(message("fxo_line_timing", port=1, ring_qualify_ms=200, predial_ms=500)) == AckStatus.OK
+    events = run_line(port, levels((0, 1000), (1, burst_ms), (0, 500), (1, 300), (0, 100)))
+    expected = [("fxo_ring_on", {"off_ms": FIRST_RING, "t": 1000})]
+    if held:
+        expected.append(("fxo_ring_held", {"t": 1200}))
+    expected.append(("fxo_ring_off", {"on_ms": burst_ms, "t": 1000 + burst_ms}))
+    second = 1000 + burst_ms + 500
+    expected += [("fxo_ring_on", {"off_ms": 500, "t": second}), ("fxo_ring_held", {"t": second + 200}),
+                 ("fxo_ring_off", {"on_ms": 300, "t": second + 300})]
+    assert [e for e in events if e[0].startswith("fxo_ring")] == expected
+
+
+def test_without_a_qualify_time_no_burst_is_held():
+    port = FxoPort(1)
+    events = run_line(port, levels((0, 100), (1, 2000), (0, 100)))
+    assert "fxo_ring_held" not in [name for name, _ in events]
+
+
+@pytest.mark.parametrize("predial_ms", [0, 300, 1500])
+def test_the_pre_dial_hold_is_the_ports_own(predial_ms):
+    port = FxoPort(0)
+    assert port.apply(message("fxo_line_timing", port=0, ring_qualify_ms=0, predial_ms=predial_ms)) == AckStatus.OK
+    port.apply(message("fxo_seize", port=0))
+    port.apply(message("fxo_dial", port=0, pulses=1))
+    hook = np.concatenate([port.drive(tick * MS_PER_TICK).offhook_ms for tick in range(100)])
+    first_break = int(np.argmin(hook))
+    assert first_break == predial_ms and hook[:predial_ms].all() and not hook[predial_ms:predial_ms + 60].any()

@@ -308,7 +308,7 @@ def test_port_out_by_hand_and_by_the_link_are_both_respected(rig, engine_ok):
 
 def test_show_link_and_dump_frames(rig, engine_ok):
     link = dict(rows(ask(rig.socket, "show link")))
-    assert link["state"] == "up" and link["model"] == "LBX-2O4S" and link["protocol"] == "1.0"
+    assert link["state"] == "up" and link["model"] == "LBX-2O4S" and link["protocol"] == "1.1"
     assert link["ports"] == "fxo,fxo,fxs,fxs,fxs,fxs" and link["firmware"] == "1.0.0"
     for name in ("frames_tx", "frames_rx", "retransmissions", "reconnects"):
         assert link[name].isdigit()

@@ -152,7 +152,8 @@ def us_plan():
     ("9911", DONE, DialKind.EMERGENCY, "", "911"),
     ("9", PART, None, "", ""),
     ("95551234", DONE, DialKind.EXTERNAL, "local", "5551234"),  # 1 cannot start an exchange code
-    ("95552345", TIMEOUT, DialKind.EXTERNAL, "local", "5552345"),  # could still become 10 digits
+    ("95552345", DONE, DialKind.EXTERNAL, "local", "5552345"),  # 555 is no area code: cannot become 10 digits
+    ("92125557", TIMEOUT, DialKind.EXTERNAL, "local", "2125557"),  # 212 is an area code: could become 10 digits
     ("912125551234", DONE, DialKind.EXTERNAL, "national", "12125551234"),
     ("919005551234", DONE, DialKind.EXTERNAL, "premium", "19005551234"),
     ("918765551234", DONE, DialKind.EXTERNAL, "international", "18765551234"),
@@ -174,7 +175,7 @@ def test_us_dial_plan_table(digits, state, kind, name, number):
 def test_timers_to_arm_come_from_the_configuration():
     plan = us_plan()
     assert plan.match("9").timeout_ms == 16000
-    assert plan.match("95552345").timeout_ms == 4000
+    assert plan.match("92125557").timeout_ms == 4000
     assert plan.match("201").timeout_ms is None
     assert plan.match("0").timeout_ms is None
 
@@ -182,10 +183,10 @@ def test_timers_to_arm_come_from_the_configuration():
 def test_collector_completes_on_timeout_and_fails_an_incomplete_number():
     plan = us_plan()
     collector = plan.start()
-    states = [collector.feed(d).state for d in "95552345"]
+    states = [collector.feed(d).state for d in "92125557"]
     assert states == [PART] * 7 + [TIMEOUT]
     done = collector.expire()
-    assert (done.state, done.kind, done.name, done.number) == (DONE, DialKind.EXTERNAL, "local", "5552345")
+    assert (done.state, done.kind, done.name, done.number) == (DONE, DialKind.EXTERNAL, "local", "2125557")
     assert done.timeout_ms is None
 
     short = plan.start()
@@ -215,3 +216,32 @@ def test_emergency_with_the_zone_prefix_in_germany():
     national = plan.match("0030123456")
     assert (national.state, national.kind, national.name, national.number) == (
         TIMEOUT, DialKind.EXTERNAL, "national", "030123456")
+
+
+# Issue 10: a 7-digit local number completes at once unless its first three digits could be a
+# geographic area code (NANP: first digit 2-9, second not 9, last two not equal, 37X and 96X
+# reserved); then a 10-digit local number is still possible and the inter-digit timer decides.
+@pytest.mark.parametrize("digits,state,number", [
+    ("95557777", DONE, "5557777"),  # 555: an easily recognizable code, never an area code
+    ("95551234", DONE, "5551234"),
+    ("95552345", DONE, "5552345"),
+    ("94115678", DONE, "4115678"),  # N11 service code
+    ("92995678", DONE, "2995678"),  # N9X kept for expansion
+    ("93745678", DONE, "3745678"),  # 37X reserved
+    ("99645678", DONE, "9645678"),  # 96X reserved
+    ("98005678", DONE, "8005678"),  # N00 (toll-free style) is no geographic code
+    ("92125557", TIMEOUT, "2125557"),  # 212 New York: 212-555-7xxx possible
+    ("93805678", TIMEOUT, "3805678"),  # 380: 3 first is fine outside 37X
+    ("97735678", TIMEOUT, "7735678"),  # 773 Chicago: 7 first and 7 second is a real area code
+    ("92015678", TIMEOUT, "2015678"),  # 201: second digit 0
+    ("99875678", TIMEOUT, "9875678"),  # 987: first 9, second 8
+    ("92125551234", DONE, "2125551234"),  # the 10-digit local number completes at once
+    ("95557771234", NO, ""),  # no area code 555: 10 digits after 555 match nothing
+    ("96125551234", DONE, "6125551234"),
+    ("99615551234", NO, ""),  # 961 reserved
+])
+def test_us_seven_digit_local_numbers_complete_at_once_unless_an_area_code_is_possible(digits, state, number):
+    result = us_plan().match(digits)
+    assert (result.state, result.number) == (state, number)
+    if state is not NO:
+        assert (result.kind, result.name) == (DialKind.EXTERNAL, "local")

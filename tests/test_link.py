@@ -3,8 +3,10 @@ handshake corner cases, retransmission, window, keepalive, wire log, degradation
 
 import dataclasses
 import os
+import re
 import select
 import tty
+from pathlib import Path
 
 import pytest
 
@@ -305,7 +307,7 @@ def test_refused_link_refuses_commands_and_bad_commands_fail_at_once(card, logs)
         identify = card.expect("identify")
         card.write(identity(decode_payload(identify)["session"], major=2))
         assert link.wait_state({LinkState.REFUSED}, 2.0)
-        assert link.refusal == "protocol version mismatch: host speaks 1.0, card RAW firmware 2.1.0 speaks 2.3"
+        assert link.refusal == "protocol version mismatch: host speaks 1.1, card RAW firmware 2.1.0 speaks 2.3"
         with pytest.raises(DriverError, match="line card link refused: protocol version mismatch"):
             link.send("fxo_seize", port=0)
     finally:
@@ -368,3 +370,18 @@ def test_loop_url_opens_and_a_host_talking_to_itself_never_comes_up(logs):
         assert logs.events("serial_opened")
     finally:
         link.close()
+
+
+def test_the_retry_budget_and_hold_time_defaults_are_the_documented_ones():
+    """docs/protocol.md section 4 lists them; the table and LinkConfig must agree."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
+    rows = dict(re.findall(r"^\| `?([a-z_ ]+?)`? \| ([0-9.]+) s? ?\|", text, flags=re.M))
+    config = LinkConfig()
+    assert float(rows["ack_timeout_s"]) == config.ack_timeout_s == 0.1
+    assert int(rows["max_retries"]) == config.max_retries == 4
+    assert float(rows["retry budget"]) == config.silence_limit_s == pytest.approx(0.5)
+    assert float(rows["keepalive_s"]) == config.keepalive_s == 0.5
+    assert float(rows["hold_s"]) == config.hold_s == 3.0
+    for bad in ({"hold_s": -1}, {"ack_timeout_s": 0}, {"max_retries": -1}, {"keepalive_s": 0}):
+        with pytest.raises(DriverError, match="link config"):
+            LinkConfig(**bad)

@@ -7,7 +7,7 @@ these tests exercise drivers/ports.py alone and fast.
 import pytest
 
 from drivers import DriverError
-from drivers.link import CardMessage, LinkState, LinkStateChanged
+from drivers.link import CardMessage, LinkConfig, LinkState, LinkStateChanged
 from drivers.ports import (
     CardFault,
     CardOverTemperature,
@@ -39,6 +39,7 @@ class FakeLink:
         self.sent = []
         self.inbox = []
         self.setup = None
+        self.clock = 0.0
 
     def send(self, name, **fields):
         self.sent.append(message(name, **fields))
@@ -53,6 +54,9 @@ class FakeLink:
     def set_session_setup(self, setup):
         self.setup = setup
 
+    def now(self):
+        return self.clock
+
     def close(self):
         pass
 
@@ -63,9 +67,9 @@ class FakeLink:
         self.inbox.append(LinkStateChanged(old, new, reason, None, resumed))
 
 
-def make_card(zone="us"):
+def make_card(zone="us", hold_s=None):
     link = FakeLink()
-    card = LineCard(link, PORTS, zone)
+    card = LineCard(link, PORTS, zone, hold_s=hold_s)
     link.state(LinkState.HANDSHAKE, LinkState.UP)
     assert card.poll() == [PortInService(p) for p in range(len(PORTS))]
     return card, link
@@ -304,15 +308,48 @@ def test_session_setup_sends_timing_and_the_idle_state_unless_resumed():
     assert {m["port"] for m in fresh if m.name == "fxs_polarity"} == {2, 3, 4, 5}
     country = [m for m in fresh if m.name == "fxo_country"]
     assert [m["port"] for m in country] == [0, 1] and country[0]["impedance"] == int(timing.impedance)
+    assert [m for m in fresh if m.name == "fxo_line_timing"] == [
+        message("fxo_line_timing", port=p, ring_qualify_ms=timing.min_ring_ms, predial_ms=500) for p in (0, 1)]
     resumed = link.setup(True)
-    assert {m.name for m in resumed} == {"fxs_timing", "fxo_country"}
+    assert {m.name for m in resumed} == {"fxs_timing", "fxo_country", "fxo_line_timing"}
+
+
+def test_the_pre_dial_hold_comes_from_the_zone_and_can_be_set_per_line():
+    assert {timing.predial_ms for timing in ZONES.values()} == {500}
+    assert zone_timing("uk", predial_ms=1200).predial_ms == 1200
+    with pytest.raises(DriverError, match="predial_ms must be 0..10000"):
+        zone_timing("us", predial_ms=10001)
+    link = FakeLink()
+    LineCard(link, PORTS, zone_timing("us", predial_ms=700), predial_ms={1: 1500})
+    assert [(m["port"], m["predial_ms"]) for m in link.setup(False) if m.name == "fxo_line_timing"] == [
+        (0, 700), (1, 1500)]
+    for bad, error in (({2: 800}, "port 2 is fxs"), ({9: 800}, "port 9 does not exist"),
+                       ({0: 10001}, "10001 ms out of range 0..10000")):
+        with pytest.raises(DriverError, match=error):
+            LineCard(FakeLink(), PORTS, "us", predial_ms=bad)
+
+
+def test_ring_start_comes_as_soon_as_the_first_burst_has_lasted_the_minimum():
+    """Issue 10: RingStart came at the end of the first burst (2 s into a US ring), so the line
+    looked free meanwhile. With the card's fxo_ring_held it comes min_ring_ms into the burst."""
+    card, link = make_card()
+    link.card("fxo_ring_on", port=FXO, off_ms=FIRST_RING, t_ms=1000)
+    assert card.poll() == []  # 30 ms of ring voltage: not yet a ring
+    link.card("fxo_ring_held", port=FXO, t_ms=1200)
+    assert card.poll() == [RingStart(FXO, 1200)]
+    link.card("fxo_ring_off", port=FXO, on_ms=2000, t_ms=3000)
+    link.card("fxo_ring_on", port=FXO, off_ms=4000, t_ms=7000)
+    link.card("fxo_ring_held", port=FXO, t_ms=7200)  # every burst is held; one RingStart per train
+    assert card.poll() == [RingQualified(FXO, "standard", 7000)]
+    link.card("fxo_ring_end", port=FXO, t_ms=20000)
+    assert card.poll() == [RingStop(FXO, 20000)]
 
 
 # ----------------------------------------------------------------------------- link state
 
 
 def test_ports_leave_and_return_to_service_with_the_link():
-    card, link = make_card()
+    card, link = make_card(hold_s=0)  # no hold: every outage takes the ports out at once
     offhook(card, link)
     link.state(LinkState.UP, LinkState.DEGRADED)
     assert card.poll() == []
@@ -348,7 +385,7 @@ def test_every_port_comes_into_service_once_the_handshake_completes_and_only_the
 
 
 def test_the_snapshot_after_any_handshake_reports_a_ring_in_progress_and_the_line_state():
-    card, link = make_card()
+    card, link = make_card(hold_s=0)
     link.card("port_status", port=FXO, hook=0, ringing=1, polarity=1, line=1, volts_dv=480, t_ms=3000)
     assert card.poll() == [LineVoltage(FXO, LineState.IDLE, 48.0, 3000), RingStart(FXO, 3000)]
     link.card("fxo_ring_on", port=FXO, off_ms=4000, t_ms=6000)
@@ -371,6 +408,7 @@ def test_after_a_card_reset_the_snapshot_reports_what_changed_and_no_line_stays_
     card, link = make_card()
     offhook(card, link, port=3)
     card.seize(0)
+    link.card("card_reset", cause=1, t_ms=0)  # the link hands it on before its state change
     link.state(LinkState.UP, LinkState.HANDSHAKE, reason="card reset (watchdog)")
     link.state(LinkState.HANDSHAKE, LinkState.UP, resumed=False)
     for port in (0, 1):
@@ -382,9 +420,99 @@ def test_after_a_card_reset_the_snapshot_reports_what_changed_and_no_line_stays_
     link.sent.clear()
     events = card.poll()
     assert events == [
+        CardReset("watchdog", 0),  # no hold: the card lost its lines' state
         *[PortOutOfService(p, "card reset (watchdog)") for p in range(6)],
         *[PortInService(p) for p in range(6)],
         LineVoltage(0, LineState.IDLE, 48.0, 0),
         OffHook(3, 0), OffHook(4, 0),  # state reset by the reset: both phones reported off hook
     ]
     assert link.sent == [message("fxo_release", port=1)]  # port 1 held seized against the host's wish
+
+
+# ----------------------------------------------------------------------------- outages held (issue 11)
+
+
+def snapshot(link, port, hook=0, ringing=0, polarity=1, line=3, volts_dv=0, t_ms=0):
+    link.card("port_status", port=port, hook=hook, ringing=ringing, polarity=polarity, line=line,
+              volts_dv=volts_dv, t_ms=t_ms)
+
+
+def test_a_short_outage_keeps_the_ports_in_service_and_the_snapshot_reports_only_what_changed():
+    card, link = make_card()
+    assert card.hold_s == LinkConfig().hold_s == 3.0
+    offhook(card, link, port=2)
+    offhook(card, link, port=3)
+    link.card("fxo_ring_on", port=0, off_ms=FIRST_RING, t_ms=100)
+    link.card("fxo_ring_off", port=0, on_ms=2000, t_ms=2100)
+    link.card("fxo_line", port=0, state=1, volts_dv=480, t_ms=0)
+    assert card.poll() == [RingStart(0, 2100), LineVoltage(0, LineState.IDLE, 48.0, 0)]
+    card.seize(1)
+    link.clock = 10.0
+    link.state(LinkState.UP, LinkState.DOWN, reason="card not answering (no ack after retries)")
+    assert card.poll() == [] and card.holding
+    link.clock = 12.99
+    link.state(LinkState.DOWN, LinkState.HANDSHAKE)
+    assert card.poll() == [] and all(card.in_service(p) for p in range(6))
+    link.state(LinkState.HANDSHAKE, LinkState.UP, resumed=True)
+    snapshot(link, 0, ringing=0, line=1, volts_dv=480, t_ms=3000)  # the ring train ended meanwhile
+    snapshot(link, 1, hook=1, polarity=-1, t_ms=3000)  # still seized; the far end reversed the line
+    snapshot(link, 2, hook=0, t_ms=3000)  # this phone hung up during the outage
+    snapshot(link, 3, hook=1, t_ms=3000)  # this one is still in its call
+    snapshot(link, 4, t_ms=3000)
+    snapshot(link, 5, t_ms=3000)
+    link.sent.clear()
+    assert card.poll() == [RingStop(0, 3000), PolarityReversal(1, -1, 3000), OnHook(2, 3000)]
+    assert not card.holding and all(card.in_service(p) for p in range(6))
+    assert link.sent == []  # the line we seized stays seized
+    link.clock = 100.0
+    assert card.poll() == []  # the hold is over: no late expiry
+
+
+@pytest.mark.parametrize(("elapsed_s", "out"), [(2.999, False), (3.0, True)])
+def test_an_outage_reaching_the_hold_time_takes_every_port_out_of_service(elapsed_s, out):
+    card, link = make_card()
+    offhook(card, link, port=2)
+    link.clock = 50.0
+    link.state(LinkState.UP, LinkState.DOWN, reason="device lost")
+    assert card.poll() == []
+    link.clock = 50.0 + elapsed_s
+    events = card.poll()
+    if not out:
+        assert events == [] and card.in_service(2)
+        return
+    assert [e.port for e in events] == list(range(6))
+    assert all(isinstance(e, PortOutOfService) and e.reason.startswith("device lost;") and "3 s hold" in e.reason
+               for e in events)
+    link.state(LinkState.DOWN, LinkState.UP, resumed=True)
+    snapshot(link, 2, hook=1, t_ms=9)
+    assert card.poll() == [*[PortInService(p) for p in range(6)], OffHook(2, 9)]  # from idle again
+
+
+def test_a_card_reset_ends_a_held_outage_at_once():
+    card, link = make_card()
+    link.state(LinkState.UP, LinkState.DOWN, reason="card not answering")
+    assert card.poll() == []
+    link.card("card_reset", cause=2, t_ms=0)
+    assert card.poll() == [CardReset("brown_out", 0), *[PortOutOfService(p, "card reset (brown_out)")
+                                                         for p in range(6)]]
+    assert not card.holding
+
+
+def test_a_card_that_comes_back_without_its_state_ends_the_calls_it_carried():
+    card, link = make_card()
+    offhook(card, link, port=4)
+    link.state(LinkState.UP, LinkState.DOWN, reason="device lost")
+    link.state(LinkState.DOWN, LinkState.UP, resumed=False)
+    snapshot(link, 4, hook=1, t_ms=0)
+    assert card.poll() == [
+        *[PortOutOfService(p, "card lost its port state during a link outage") for p in range(6)],
+        *[PortInService(p) for p in range(6)], OffHook(4, 0),
+    ]
+
+
+def test_a_refused_or_closed_link_is_not_held():
+    card, link = make_card()
+    link.state(LinkState.UP, LinkState.CLOSED, reason="closed by the host")
+    assert card.poll() == [PortOutOfService(p, "closed by the host") for p in range(6)]
+    with pytest.raises(DriverError, match="hold time"):
+        LineCard(FakeLink(), PORTS, "us", hold_s=-1)

@@ -17,6 +17,15 @@ The board IS the clock. Each ``read_frame()`` is one 20 ms tick N (docs/protocol
    run is deterministic whatever the thread scheduling;
 5. the frame returned is what every port heard during tick N.
 
+Unpaced, the link timers of both ends (retransmission, keepalive, handshake, reconnection,
+``serial_unplug`` and ``stop_answering`` durations) run on the tick clock too, once the host
+is attached (:meth:`VirtualBoard.attach_host`, its link built with :attr:`host_clock`).
+Before step 1 the card's clock moves to tick N and its timers run, then the host's clock,
+and after each of these and after step 3 the board waits until the wire is quiet (every
+byte written read and handled by the other end, no host timer due: ``card.quiescent``). A
+lost frame's retransmission therefore happens after the same number of ticks on every
+run, and a seeded fault storm has the same outcome every time, however fast the machine.
+
 Paced, the board sleeps to each 20 ms boundary (the only place in the project that reads
 the wall clock, and only in this mode); a host more than ``late_ticks`` behind gets an
 overrun like a real card's: the ticks it missed still happen in the world, their audio is
@@ -43,6 +52,7 @@ from board.virtual.card import CardEmulator
 from board.virtual.world import WORLD_FAULTS, make_world
 from drivers import DriverError
 from drivers.audio import XrunCounters, check_frame
+from drivers.link import SerialLink
 from drivers.logs import EventLogger
 
 BOARD_FAULTS = ("audio_xrun",)
@@ -83,8 +93,12 @@ class VirtualBoard:
         self._late_ticks = late_ticks
         self._sleep = sleep
         self._clock = clock
+        self._card_now_s = 0.0  # unpaced: the link clocks of the card and of the host, in tick time
+        self._host_now_s = 0.0
+        self._host: SerialLink | None = None
         self.card = card or CardEmulator(
-            [p.kind.value for p in definition.ports], model=definition.card.model, rng=self._rng
+            [p.kind.value for p in definition.ports], model=definition.card.model, rng=self._rng,
+            clock=None if paced else self._card_clock,
         )
         self._to_lines = np.zeros((self.ports, SAMPLES_PER_TICK), dtype=np.int16)
         self._xruns: list[int] = []  # pending overruns: how many frames each one loses
@@ -94,6 +108,38 @@ class VirtualBoard:
         self._closed = False
         if card is None:
             self.card.start()
+
+    @property
+    def host_clock(self) -> Callable[[], float]:
+        """The clock for the host's link (``SerialLink(clock=)``): the tick clock when unpaced."""
+        return self._host_clock if self.card.ticked else time.monotonic
+
+    def attach_host(self, link: SerialLink) -> None:
+        """Lock-step with the host's link (built with :attr:`host_clock`): see the module docstring."""
+        if self.card.ticked:
+            self._host = link
+            link.set_settle_probe(self._quiet)
+
+    def _card_clock(self) -> float:
+        return self._card_now_s
+
+    def _host_clock(self) -> float:
+        return self._host_now_s
+
+    def _busy_with(self) -> str | None:
+        return self.card.busy_with(self._host.io_status() if self._host is not None else None)
+
+    def _quiet(self) -> bool:
+        return self._busy_with() is None
+
+    def _settle(self, tick: int) -> None:
+        deadline = time.monotonic() + self._ack_wait_s
+        while (busy := self._busy_with()) is not None:
+            if time.monotonic() >= deadline:
+                self.lockstep_timeouts += 1
+                self._log.warning("lockstep_timeout", tick=tick, waited_s=self._ack_wait_s, busy=busy)
+                return
+            self.card.wait_change(0.001)
 
     @property
     def serial_url(self) -> str:
@@ -159,11 +205,20 @@ class VirtualBoard:
 
     def _run_tick(self) -> np.ndarray:
         tick = self.tick
+        if self.card.ticked:
+            self._card_now_s = tick * TICK_SECONDS
+            self.card.run_timers()
+            if self._host is not None:
+                self._settle(tick)
+                self._host_now_s = tick * TICK_SECONDS
+                self._settle(tick)
         fxs, fxo = self.card.drives(tick)
         world_tick = self.world.advance(tick, fxs, fxo, self._to_lines)
         self._to_lines = np.zeros_like(self._to_lines)
         self.card.step(tick, world_tick)
-        if not self.card.wait_events_acked(self._ack_wait_s):
+        if self._host is not None:
+            self._settle(tick)
+        elif not self.card.wait_events_acked(self._ack_wait_s):
             self.lockstep_timeouts += 1
             self._log.warning("lockstep_timeout", tick=tick, waited_s=self._ack_wait_s)
         self.tick = tick + 1

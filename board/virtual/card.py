@@ -14,8 +14,13 @@ Named faults (:meth:`CardEmulator.inject`): ``bad_crc``, ``drop_ack``, ``lose_fr
 ``duplicate``, ``garbage``, ``card_reset``, ``serial_unplug`` (the pty disappears and comes
 back at the same path after ``seconds``), ``stop_answering``, ``fault``, ``overtemp``.
 
-Retransmission timeouts use the monotonic clock (serial I/O); the card's own clock (event
-timestamps, detection timers) is the board's tick count: 20 ms per tick.
+The card's own clock (event timestamps, detection timers) is the board's tick count: 20 ms
+per tick. Its link timers (retransmission, host silence, ``stop_answering`` and
+``serial_unplug`` durations) run on ``clock``: the monotonic clock by default; given the
+unpaced board's tick clock, the card is "ticked": those timers run only when the board calls
+:meth:`CardEmulator.run_timers` at the start of a tick, the serial thread only answers what
+the host sends, and :meth:`CardEmulator.quiescent` tells the board when nothing is in flight
+on the wire (byte counts of both ends, timers due), so a seeded run with faults is repeatable.
 """
 
 from __future__ import annotations
@@ -23,18 +28,19 @@ from __future__ import annotations
 import os
 import select
 import shutil
-import tempfile
 import threading
 import time
 import tty
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from board import BoardError
 from board.virtual.analog import MS_PER_TICK, FxoDrive, FxsDrive, WorldTick
 from board.virtual.card_ports import FxoPort, FxsPort
+from board.virtual.tempdirs import make_card_dir, sweep_orphans
 from drivers import DriverError
+from drivers.link import LinkIo
 from drivers.link_arq import ReliableSender, SeqClass, SequenceReceiver, ack_frame
 from drivers.logs import EventLogger
 from drivers.protocol import (
@@ -76,6 +82,7 @@ class CardEmulator:
         clock_origin_ms: int = 0,
         rng: np.random.Generator | None = None,
         logger: EventLogger | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         kinds = tuple(port_types)
         if any(kind not in ("fxs", "fxo") for kind in kinds):
@@ -93,10 +100,16 @@ class CardEmulator:
             "".join("S" if kind == "fxs" else "O" for kind in kinds)
         self._own_dir = None
         if path is None:
-            self._own_dir = tempfile.mkdtemp(prefix="linebox-card-")
+            sweep_orphans()  # folders left by emulators killed with SIGKILL
+            self._own_dir = make_card_dir()
             path = os.path.join(self._own_dir, "ttyLC0")
         self.path = path
         self._poll_s = poll_s
+        self._ticked = clock is not None  # link timers run from run_timers(), on the board's clock
+        self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
+        self._device: int | None = None  # the pty's id, as the host sees it (st_rdev)
+        self._rx_bytes = 0  # read and processed from the current pty
+        self._tx_bytes = 0  # written to the current pty
         self._idle_flush_s = idle_flush_s
         self._clock_origin = clock_origin_ms
         self._rng = rng if rng is not None else np.random.default_rng(0)
@@ -167,6 +180,7 @@ class CardEmulator:
         os.symlink(os.ttyname(slave), temporary)
         os.replace(temporary, self.path)
         self._parser = FrameParser()
+        self._device, self._rx_bytes, self._tx_bytes = os.fstat(slave).st_rdev, 0, 0
         self._log.info("pty_ready", path=self.path, pty=os.ttyname(slave))
 
     def _close_pty(self) -> None:
@@ -187,6 +201,8 @@ class CardEmulator:
             self._unplugged.clear()
             with self._lock:
                 self._unplug_request = float(params.get("seconds", 0.2))  # type: ignore[arg-type]
+                if self._ticked:  # at once, at the board's current time
+                    self._plug_housekeeping()
             if not self._unplugged.wait(timeout=2.0):
                 raise BoardError("serial_unplug: the card thread did not close the pty")
             return
@@ -202,12 +218,13 @@ class CardEmulator:
                 self._counts[name] = self._counts.get(name, 0) + int(params.get("count", 1))  # type: ignore[arg-type]
             elif name == "garbage":
                 size = int(params.get("size", 16))  # type: ignore[arg-type]
-                self._write(self._rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+                for _ in range(int(params.get("count", 1))):  # type: ignore[arg-type]
+                    self._write(self._rng.integers(0, 256, size, dtype=np.uint8).tobytes())
             elif name == "card_reset":
                 self._reset(ResetCause(int(params.get("cause", ResetCause.WATCHDOG))))  # type: ignore[arg-type]
             elif name == "stop_answering":
                 seconds = params.get("seconds")
-                self._silent_until = float("inf") if seconds is None else time.monotonic() + float(seconds)  # type: ignore[arg-type]
+                self._silent_until = float("inf") if seconds is None else self._clock() + float(seconds)  # type: ignore[arg-type]
                 self._changed.notify_all()
             elif name == "fault":
                 self._event(message("card_fault", code=int(params.get("code", 1)),  # type: ignore[arg-type]
@@ -232,7 +249,7 @@ class CardEmulator:
     def _answering(self) -> bool:
         if self._silent_until is None:
             return True
-        if time.monotonic() >= self._silent_until:
+        if self._clock() >= self._silent_until:
             self._silent_until = None
             return True
         return False
@@ -305,6 +322,11 @@ class CardEmulator:
         return self._ports[port]
 
     @property
+    def ticked(self) -> bool:
+        """The link timers run on the board's clock, from :meth:`run_timers`."""
+        return self._ticked
+
+    @property
     def in_session(self) -> bool:
         return self._in_session
 
@@ -317,7 +339,7 @@ class CardEmulator:
             return
         self.counters["events"] += 1
         self._sender.queue(msg)
-        self._transmit(time.monotonic())
+        self._transmit(self._clock())
 
     def _reset(self, cause: ResetCause) -> None:
         was_in_session = self._in_session
@@ -336,7 +358,7 @@ class CardEmulator:
         self._log.warning("card_reset", cause=cause.name.lower())
         if was_in_session:  # tell the host at once; it answers with a new handshake
             self._sender.queue(message("card_reset", cause=int(cause), t_ms=self._stamp(self._now_ms)))
-            self._transmit(time.monotonic())
+            self._transmit(self._clock())
         self._changed.notify_all()
 
     # ------------------------------------------------------------------ the card's serial thread
@@ -353,12 +375,16 @@ class CardEmulator:
     def _serve(self) -> None:
         while not self._stop.is_set():
             with self._lock:
-                self._plug_housekeeping()
+                if not self._ticked:
+                    self._plug_housekeeping()
                 fd = self._master
             if fd is None:
                 self._stop.wait(self._poll_s)
                 continue
-            readable, _, _ = select.select([fd], [], [], self._poll_s)
+            try:
+                readable, _, _ = select.select([fd], [], [], self._poll_s)
+            except (OSError, ValueError):  # the pty was closed under us (unplugged by another thread)
+                continue
             data = b""
             if readable:
                 try:
@@ -368,14 +394,16 @@ class CardEmulator:
                 except OSError as exc:  # the pty went away under us
                     self._log.debug("pty_read_error", error=str(exc))
                     data = b""
-            now = time.monotonic()
+            wall = time.monotonic()
             with self._lock:
                 if fd != self._master:
                     continue
+                now = self._clock()
                 if data:
-                    self._last_rx_at = now
+                    self._rx_bytes += len(data)
+                    self._last_rx_at = wall
                     frames = self._parser.feed(data)
-                elif self._parser.pending and now - self._last_rx_at >= self._idle_flush_s:
+                elif self._parser.pending and wall - self._last_rx_at >= self._idle_flush_s:
                     frames = self._parser.flush()
                 else:
                     frames = []
@@ -384,22 +412,79 @@ class CardEmulator:
                 if self._answering():
                     for frame in frames:
                         self._on_frame(frame)
-                    self._transmit(now)
-                    if self._sender.failed:
-                        self._log.warning("host_not_answering", unacked=len(self._sender.unacked))
-                        self._sender.take_all()
-                        self._in_session = False  # port state kept: the next identify resumes it
-                        self._changed.notify_all()
+                    if frames or not self._ticked:  # ticked: timers only from run_timers()
+                        self._transmit(now)
+                        self._check_host_silent()
+
+    def _check_host_silent(self) -> None:
+        if self._sender.failed:
+            self._log.warning("host_not_answering", unacked=len(self._sender.unacked))
+            self._sender.take_all()
+            self._in_session = False  # port state kept: the next identify resumes it
+            self._changed.notify_all()
+
+    # ------------------------------------------------------------------ lock-step with the board's clock
+
+    def run_timers(self) -> None:
+        """A ticked card's link timers at the board's current time (the board calls it each tick)."""
+        with self._lock:
+            self._plug_housekeeping()
+            if self._master is not None and self._answering():
+                self._transmit(self._clock())
+                self._check_host_silent()
+
+    def quiescent(self, host: LinkIo | None) -> bool:
+        """Nothing in flight on the wire and no host timer due before the clock moves on.
+
+        Every byte the card wrote was read and handled by the host and the other way round
+        (the byte counts of both ends match on the same pty), neither parser holds part of a
+        frame, and the host has done what its timers asked for at its current time.
+        """
+        return self.busy_with(host) is None
+
+    def busy_with(self, host: LinkIo | None) -> str | None:
+        """Why the wire is not quiet yet (for the board's lock-step log line), or None."""
+        with self._lock:
+            if self._master is not None and self._parser.pending:
+                return "card parser holds a partial frame"
+            if host is None:
+                idle = self._sender.idle or not self._in_session or self._master is None
+                return None if idle else "events not acknowledged"
+            if host.partial_frame:
+                return "host parser holds a partial frame"
+            if host.next_due is not None and host.next_due <= host.now:
+                return "host timer due"
+            if self._master is None:  # unplugged: until the host noticed it lost its device
+                return None if host.device is None else "host still holds the unplugged device"
+            if host.device is None:
+                return None  # nobody is connected: nothing the card writes is read
+            if host.device != self._device:
+                return "host holds the pty of before a replug"
+            if host.rx_bytes != self._tx_bytes:
+                return f"host read {host.rx_bytes} of {self._tx_bytes} bytes"
+            if self._rx_bytes != host.tx_bytes:
+                return f"card read {self._rx_bytes} of {host.tx_bytes} bytes"
+            return None
+
+    def wait_change(self, timeout_s: float) -> None:
+        with self._changed:
+            self._changed.wait(timeout_s)
 
     def _plug_housekeeping(self) -> None:
         if self._unplug_request is not None:
-            self._replug_at = time.monotonic() + self._unplug_request
+            self._replug_at = self._clock() + self._unplug_request
             self._unplug_request = None
             self._close_pty()
+            # Nothing the card sends can arrive any more: its session ends as if the host had
+            # fallen silent (port state and resume point kept), so it writes nothing into the
+            # new pty before the host has opened it and sent identify (pyserial's open flushes
+            # what is waiting, which would break the lock-step's byte count).
+            self._sender.take_all()
+            self._in_session = False
             self._log.warning("serial_unplugged", path=self.path)
             self._unplugged.set()
             self._changed.notify_all()
-        if self._master is None and self._replug_at is not None and time.monotonic() >= self._replug_at:
+        if self._master is None and self._replug_at is not None and self._clock() >= self._replug_at:
             self._replug_at = None
             self._open_pty()
             self._log.info("serial_replugged", path=self.path)
@@ -509,7 +594,7 @@ class CardEmulator:
         if self._take("bad_crc"):
             data = data[:-1] + bytes([data[-1] ^ 0x5A])
         try:
-            os.write(self._master, data)
+            self._tx_bytes += os.write(self._master, data)
             self.counters["frames_tx"] += 1
         except OSError:  # nobody reads the pty (buffer full) or it is gone: bytes lost, as on a UART
             self.counters["tx_dropped"] += 1

@@ -19,9 +19,13 @@ Detection follows ``docs/protocol.md`` ("Card-side detection"):
 - FXO line: polarity changes are reported per tick; the line voltage class (absent < 3 V,
   in use < 15 V, idle) once it has held ``line_debounce_ms`` (only while on hook); loop
   current below 3 mA on a seized line for ``loop_drop_min_ms`` gives one ``fxo_loop_drop``.
+- FXO ring qualification (protocol 1.1): with ``ring_qualify_ms`` set (``fxo_line_timing``),
+  ``fxo_ring_held`` once a burst has lasted that long, so the host knows at once that the
+  line rings (not only at the burst's end).
 - FXO hook switch: the first break after a seizure (a flash or a dial pulse) starts no
-  earlier than ``FXO_PREDIAL_MS`` after the seizure, so pulses sent with the seize are not
-  lost to an exchange that has not yet seen the line seized.
+  earlier than the port's pre-dial hold (``predial_ms`` of ``fxo_line_timing``, default
+  ``FXO_PREDIAL_MS``) after the seizure, so pulses sent with the seize are not lost to an
+  exchange that has not yet seen the line seized.
 
 Every detector starts from the state the ``port_status`` snapshot announces before any
 sample (phone on hook, no ring, normal polarity, line class unknown), so a condition already
@@ -259,6 +263,9 @@ class FxoPort:
 
     def reset(self) -> None:
         self.timing = FxoTiming()
+        self.predial_ms = FXO_PREDIAL_MS  # fxo_line_timing (protocol 1.1) sets it per port
+        self.ring_qualify_ms = 0  # 0: no fxo_ring_held
+        self.held_reported = False  # fxo_ring_held already sent for the current burst
         self.seized = False
         self.seized_since: int | None = None  # ms the hook switch closed (set by the first drive after seize)
         self.queued: deque[tuple[str, int]] = deque()  # flash / dial commands not yet scheduled
@@ -293,6 +300,8 @@ class FxoPort:
             if value == 0 or (name == "fxo_dial" and value > 10):
                 return AckStatus.BAD_ARGUMENT
             self.queued.append((name, value))
+        elif name == "fxo_line_timing":
+            self.ring_qualify_ms, self.predial_ms = msg["ring_qualify_ms"], msg["predial_ms"]
         elif name == "fxo_country":
             fields = {key: value for key, value in msg.fields.items() if key != "port"}
             timing = FxoTiming(**fields)
@@ -306,7 +315,7 @@ class FxoPort:
     def drive(self, t0: int) -> FxoDrive:
         if self.seized and self.seized_since is None:
             self.seized_since = t0  # a seize acknowledged before tick N closes the loop at its first ms
-        earliest = t0 if self.seized_since is None else self.seized_since + FXO_PREDIAL_MS  # pre-dial hold
+        earliest = t0 if self.seized_since is None else self.seized_since + self.predial_ms  # pre-dial hold
         start = max(t0, self.plan_end, earliest)
         while self.queued:
             kind, value = self.queued.popleft()
@@ -340,14 +349,21 @@ class FxoPort:
             events.append(("fxo_ring_end", {"t": t0}))
         samples = np.zeros(MS_PER_TICK, dtype=bool) if self.seized else ring_ms
         raw = self.ring.raw
+        qualify = self.ring_qualify_ms
         busy = (
             raw != self.ring.stable
             or bool((samples != raw).any())
             or (self.in_train and not self.ring.stable and self.last_off + timing.ring_end_ms <= t_end)
+            or (qualify and self.ring.stable and not self.held_reported and self.burst_start + qualify <= t_end)
         )
         if busy:
             for k in range(MS_PER_TICK):
                 t = t0 + k
+                # a burst on through ms t-1 (raw holds the last sample) has lasted t - burst_start ms
+                if qualify and self.ring.stable and self.ring.raw and not self.held_reported \
+                        and t - self.burst_start >= qualify:
+                    self.held_reported = True
+                    events.append(("fxo_ring_held", {"t": t}))
                 edge = self.ring.sample(t, bool(samples[k]), timing.ring_debounce_ms)
                 if edge is not None:
                     self._ring_edge(self.ring.stable, edge, events)
@@ -379,6 +395,7 @@ class FxoPort:
             off_ms = min(edge - self.last_off, MAX_MS_FIELD) if self.in_train else FIRST_RING
             self.in_train = True
             self.burst_start = edge
+            self.held_reported = False
             events.append(("fxo_ring_on", {"off_ms": off_ms, "t": edge}))
         elif self.in_train:
             self.last_off = edge
