@@ -94,6 +94,7 @@ def stats_rows(loop: MediaLoop, switch: Switch) -> list[tuple[str, object]]:
         ("tick_max_ms", f"{summary.tick_max_ms:.3f}"),
         ("deadline_misses", summary.deadline_misses),
         ("calls", len(switch.calls)),
+        ("internal_errors", switch.faults),  # handler exceptions caught; each ended one call (loop.py)
     ]
     counters = getattr(loop.audio, "counters", None)
     for name in ("xruns_capture", "xruns_playback"):

@@ -143,6 +143,9 @@ class Switch:
         # The tone an extension hears off-hook: message waiting (firmware/voicemail/mwi.py) sets it
         # to give the stutter dial tone; None: the zone's dial tone.
         self.dial_tone_for: Callable[[int], ToneSpec] | None = None
+        # Exceptions caught at the dispatch boundary (``_isolated``): each ended one call, not the
+        # engine. The console's ``show stats`` shows the count (``internal_errors``).
+        self.faults = 0
 
     # ------------------------------------------------------------------ time
     def now(self) -> dt.datetime:
@@ -159,23 +162,101 @@ class Switch:
         self.config = config
 
     # ------------------------------------------------------------------ events in
+    # ------------------------------------------------------------------ fault isolation
+    def _isolated(self, where: str, port: int | None, handler: Callable[..., object], *args: object) -> None:
+        """Runs one event's handler; an exception ends only the call (and port) it was about."""
+        try:
+            handler(*args)
+        except Exception as exc:  # noqa: BLE001 -- the fault boundary (STYLE.md 8): log, count, end that call
+            self.contain_fault(where, port, exc)
+
+    def contain_fault(self, where: str, port: int | None, exc: BaseException, call: Call | None = None) -> None:
+        """A handler raised: logged once (with the call and port), counted, and the call it was
+        about ends with cause ``internal_error`` (its record written); the port is left in a
+        state that agrees with its hook. The loop and every other call go on."""
+        self.faults += 1
+        if call is None and port is not None and 0 <= port < len(self.legs):
+            call = self.legs[port].call
+        self.log.exception("internal_error", where=where, port="" if port is None else port,
+                           call="" if call is None else call.call_id, error=f"{type(exc).__name__}: {exc}",
+                           count=self.faults)
+        try:
+            if call is not None and call.end_tick is None:
+                self._end_call(call, HangupBy.SYSTEM, "internal_error", Disposition.FAILED)
+            if port is not None and 0 <= port < len(self.legs):
+                self._settle(self.legs[port])
+        except Exception:  # noqa: BLE001 -- the clean ending failed too: force it, never raise into the loop
+            self.log.exception("internal_error_cleanup_failed", where=where, port="" if port is None else port,
+                               call="" if call is None else call.call_id)
+            self._force_end(call, port)
+
+    def _settle(self, leg: PortLeg) -> None:
+        """After a fault: a port with no call left is idle (on hook, or a released line) or, a
+        phone still off hook, hears congestion until it hangs up."""
+        if leg.leg in (Leg.IDLE, Leg.OUT_OF_SERVICE) or (leg.call is not None and leg.call.end_tick is None):
+            return
+        if not leg.is_fxs:
+            self._release_line(leg)
+        elif leg.off_hook:
+            if leg.leg is not Leg.FAILED:
+                self._fail(leg, "congestion")
+        else:
+            self._reset_port(leg)
+
+    def _force_end(self, call: Call | None, port: int | None) -> None:
+        """Last resort after a failed clean ending: the call is recorded and its ports silenced,
+        without the usual steps (no listener, no transition check)."""
+        ports = set(call.ports()) if call is not None else set()
+        if port is not None and 0 <= port < len(self.legs):
+            ports.add(port)
+        if call is not None and call.call_id in self.calls:
+            del self.calls[call.call_id]
+            if call.end_tick is None:
+                call.end_tick, call.hangup_cause, call.hangup_by = self.tick, "internal_error", HangupBy.SYSTEM
+                call.disposition = Disposition.FAILED
+            try:
+                self.record_call(self._record(call))
+            except Exception:  # noqa: BLE001 -- the record could not be built: say so, go on
+                self.log.exception("internal_error_record_lost", call=call.call_id)
+        for each in ports:
+            leg = self.legs[each]
+            self.players.stop(each)
+            self.mixer.isolate(each)
+            self.mixer.stop_listening(each)
+            if leg.leg is not Leg.OUT_OF_SERVICE:
+                leg.leg = Leg.FAILED if leg.is_fxs and leg.off_hook else Leg.IDLE
+            leg.call = None
+
+    # ------------------------------------------------------------------ events in
+    def advance(self, tick: int) -> None:
+        """The audio clock moved on: events handled from now on happened at ``tick``."""
+        self.tick = tick
+
     def on_tick(self, tick: int) -> None:
+        """Timers due at ``tick``, then the features' and services' ticks (after the card's events)."""
         self.tick = tick
         for port, name in self.timers.due(tick):
-            self._on_timer(port, name)
-        self.flash.on_tick(tick)
-        self.waiting.on_tick(tick)
-        self.features.on_tick(tick)
+            self._isolated(f"timer:{name}", port, self._on_timer, port, name)
+        self._isolated("flash_tick", None, self.flash.on_tick, tick)
+        self._isolated("call_waiting_tick", None, self.waiting.on_tick, tick)
+        self._isolated("features_tick", None, self.features.on_tick, tick)
         for service in self.attached:
-            service.on_tick(tick)
+            self._isolated(f"service_tick:{type(service).__name__}", None, service.on_tick, tick)
 
     def on_port_event(self, event: PortEvent) -> None:
+        port = getattr(event, "port", None)
+        self._isolated(f"port_event:{type(event).__name__}", port if isinstance(port, int) else None,
+                       self._port_event, event)
+
+    def _port_event(self, event: PortEvent) -> None:
         # (scenario fix) CardReset has no port at all: reading event.port killed the media loop
         # on a card reset; the ports' out-of-service / in-service events that follow do the work.
         port = getattr(event, "port", None)
         if port is None or not 0 <= port < len(self.legs):
             return
         leg = self.legs[port]
+        if leg.is_fxs and isinstance(event, (OffHook, OnHook, PortInService)):
+            leg.off_hook = isinstance(event, OffHook)  # followed even out of service (PortInService: on hook)
         if isinstance(event, PortOutOfService):
             self._out_by_link.add(port)
             self._out_of_service(leg, str(getattr(event, "reason", "")))
@@ -211,6 +292,9 @@ class Switch:
             self._line_supervision(leg, DisconnectMethod.LOOP_CURRENT_DROP, "loop_current_drop")
 
     def on_digit(self, port: int, digit: str) -> None:
+        self._isolated("digit", port, self._digit, port, digit)
+
+    def _digit(self, port: int, digit: str) -> None:
         if self.waiting.on_digit(port, digit):
             return
         if any(service.on_digit(port, digit) for service in self.attached):
@@ -228,6 +312,9 @@ class Switch:
 
     def on_tone(self, port: int, tone: str, ongoing: bool) -> None:
         """A call-progress tone recognised on a line (``ongoing``: it has just started)."""
+        self._isolated("tone", port, self._tone, port, tone, ongoing)
+
+    def _tone(self, port: int, tone: str, ongoing: bool) -> None:
         leg = self.legs[port]
         if leg.is_fxs or not ongoing:
             return
@@ -237,6 +324,9 @@ class Switch:
             self._line_supervision(leg, DisconnectMethod.BUSY_TONE, f"{tone}_tone")
 
     def on_caller_id(self, port: int, caller: CallerId) -> None:
+        self._isolated("caller_id", port, self._caller_id_heard, port, caller)
+
+    def _caller_id_heard(self, port: int, caller: CallerId) -> None:
         leg = self.legs[port]
         if leg.is_fxs:
             return
@@ -594,13 +684,16 @@ class Switch:
         for leg in self.legs:
             if leg.is_fxs or leg.leg is not Leg.CONNECTED or leg.call is None:
                 continue
-            config = self.config.line(leg.port)
-            if config is None or DisconnectMethod.SILENCE_TIMEOUT not in config.disconnect:
-                continue
-            if self.tick - leg.last_heard_tick >= _ticks(config.silence_timeout_s):
-                self.log.info("far_end_disconnect", call=leg.call.call_id, line=leg.port, method="silence_timeout")
-                hangup_by = HangupBy.CALLER if leg.call.origin == leg.port else HangupBy.CALLEE
-                self._end_call(leg.call, hangup_by, "silence_timeout")
+            self._isolated("silence_check", leg.port, self._check_silence_of, leg)
+
+    def _check_silence_of(self, leg: PortLeg) -> None:
+        config = self.config.line(leg.port)
+        if config is None or DisconnectMethod.SILENCE_TIMEOUT not in config.disconnect:
+            return
+        if self.tick - leg.last_heard_tick >= _ticks(config.silence_timeout_s):
+            self.log.info("far_end_disconnect", call=leg.call.call_id, line=leg.port, method="silence_timeout")
+            hangup_by = HangupBy.CALLER if leg.call.origin == leg.port else HangupBy.CALLEE
+            self._end_call(leg.call, hangup_by, "silence_timeout")
 
     def _release_line(self, leg: PortLeg) -> None:
         self.outside.line_released(leg.port)  # (scenario fix) the line guard, outside.py
@@ -666,10 +759,15 @@ class Switch:
                   disposition: Disposition | None = None) -> None:
         if call.end_tick is not None:
             return
-        self.flash.before_end(call)
-        self.waiting.before_end(call)
-        for service in self.attached:
-            service.before_end(call)
+        # Listeners are isolated one by one: a failing one cannot keep the call from ending.
+        listeners = [self.flash.before_end, self.waiting.before_end, *(s.before_end for s in self.attached)]
+        for listener in listeners:
+            try:
+                listener(call)
+            except Exception as exc:  # noqa: BLE001 -- the fault boundary: the call still ends, below
+                self.faults += 1
+                self.log.exception("internal_error", where="before_end", call=call.call_id, port=call.origin,
+                                   error=f"{type(exc).__name__}: {exc}", count=self.faults)
         call.end_tick = self.tick
         call.hangup_cause = cause
         call.hangup_by = hangup_by
