@@ -112,6 +112,16 @@ class Rig:
     def run(self, seconds: float) -> None:
         self.loop.run_ticks(int(round(seconds * TICKS_PER_S)))
 
+    def skip(self, seconds: float) -> None:
+        """Lets ``seconds`` pass for the switch alone (events and timers; no audio, no detectors):
+        for waits of many seconds in a test that hears nothing."""
+        for _ in range(int(round(seconds * TICKS_PER_S))):
+            self.switch.advance(self.loop.tick)
+            for event in self.card.poll():
+                self.switch.on_port_event(event)
+            self.switch.on_tick(self.loop.tick)
+            self.loop.tick += 1
+
     def state(self, port: int) -> str:
         return self.switch.snapshot()[port]["state"]
 

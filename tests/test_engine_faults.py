@@ -123,7 +123,7 @@ def test_a_raising_call_service_take_ends_the_inbound_call_with_its_record(caplo
     rig.call_between(4, 5)
     with caplog.at_level(logging.ERROR, logger="linebox"):
         rig.event(RingStart(0))
-        rig.run(8.0)  # no caller ID: answered after 7 s, routed to the queue, whose take raises
+        rig.skip(8.0)  # no caller ID: answered after 7 s, routed to the queue, whose take raises
     assert rig.switch.faults == 1
     [record] = rig.records
     assert record.hangup_cause == "internal_error" and record.src_port == 0
@@ -142,7 +142,7 @@ def test_a_failing_timer_is_isolated(caplog, monkeypatch):
 
     monkeypatch.setattr(rig.switch, "_dial_result", broken)
     with caplog.at_level(logging.ERROR, logger="linebox"):
-        rig.run(17.0)  # the dial plan's inter-digit timeout is 16 s
+        rig.skip(17.0)  # the dial plan's inter-digit timeout is 16 s
     monkeypatch.setattr(rig.switch, "_dial_result", original)
     assert rig.switch.faults == 1
     assert internal_errors(caplog)[0].fields["where"] == "timer:digits"

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from drivers.audio import TICK_MS
 from firmware.acd.agent_state import AgentState
 from firmware.acd.stats import DAY_SECONDS, HOUR_SECONDS, INTERVAL_SECONDS, QueueStats, StatsCollector
 from firmware.acdengine.decisions import RoutingHistory
@@ -34,9 +35,9 @@ from firmware.acdengine.history import (
 )
 from firmware.acdengine.service import QueueService
 from firmware.engine.calls import Call
-from firmware.engine.switch import Switch
+from firmware.engine.control import CallControlApi
 
-TICK_S = 0.02
+TICK_S = TICK_MS / 1000.0
 KEEP_BUCKETS = 2 * DAY_SECONDS // INTERVAL_SECONDS  # buckets kept in memory: today and yesterday
 AGENT_COLUMNS = ("available", "ringing", "oncall", "wrapup", "paused", "otherbusy", "loggedout")
 
@@ -182,7 +183,7 @@ class AcdStats:
         return rows
 
 
-def find_stats(switch: Switch) -> AcdStats | None:
+def find_stats(switch: CallControlApi) -> AcdStats | None:
     """The :class:`AcdStats` attached to ``switch``, if the box has an ACD."""
     for service in switch.attached:
         if isinstance(service, AcdStats):

@@ -241,7 +241,7 @@ def build_acd_scene(layout: Layout, seed: int, folder: Path) -> AcdScene:
     detectors = DetectorBank(port_is_fxs, plan, str(config.effective_caller_id_standard()))
     loop = MediaLoop(SceneAudio(layout.ports, seed), card, switch, detectors, players, mixer, time.perf_counter)
     queue_log = open(folder / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
-    service = attach_acd(switch, setup_from_config(config), Prompts.load(read_audio), music, queue_log, seed)
+    service = attach_acd(switch.control, setup_from_config(config), Prompts.load(read_audio), music, queue_log, seed)
     stats = attach_stats(service, db_path)
     voicemail = start_voicemail(switch, loop, db_path, config)
     counter = AcdEventCounter()
