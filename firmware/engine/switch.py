@@ -60,6 +60,9 @@ from firmware.engine.features import ChangeExtension, ExtensionFeatures
 from firmware.engine.flash import FlashFeatures
 from firmware.engine.outside import OutsideCalls
 from firmware.engine.services import AttachedService, Services
+from firmware.engine.timers import Timers
+from firmware.media.mixer import Mixer
+from firmware.media.players import PlayerBank
 from firmware.routing import route_inbound
 
 __all__ = ["CardCommands", "Switch", "TICK_MS"]
@@ -79,8 +82,8 @@ class Switch:
         port_is_fxs: list[bool],
         plan: TonePlan,
         card: CardCommands,
-        players,
-        mixer,
+        players: PlayerBank,
+        mixer: Mixer,
         record_call: Callable[[CallRecord], None],
         origin: dt.datetime,
         log: EventLogger | None = None,
@@ -143,15 +146,15 @@ class Switch:
         return self.control.calls
 
     @property
-    def players(self):
+    def players(self) -> PlayerBank:
         return self.control.players
 
     @property
-    def mixer(self):
+    def mixer(self) -> Mixer:
         return self.control.mixer
 
     @property
-    def timers(self):
+    def timers(self) -> Timers:
         return self.control.timers
 
     @property
