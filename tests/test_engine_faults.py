@@ -171,3 +171,18 @@ def test_show_stats_counts_internal_errors():
     rig.switch.attached.append(RaisingService(port=2))
     rig.switch.on_digit(2, "1")
     assert dict(stats_rows(rig.loop, rig.switch))["internal_errors"] == 1
+
+
+def test_an_answer_in_the_tick_the_ring_time_ends_is_an_answer():
+    """Card events go before the timers of the same tick (loop.py): the phone answered during
+    the last 20 ms of the ring time, so the call is answered, not given up."""
+    rig = Rig()
+    rig.event(OffHook(2))
+    rig.digits(2, "20")
+    due = rig.switch.tick + 60 * 50  # the last digit comes at this tick: RING_NO_ANSWER_S from it
+    rig.digits(2, "3")
+    assert rig.state(4) == "ringing"
+    rig.skip((due - rig.loop.tick) / 50)
+    assert rig.loop.tick == due and rig.state(4) == "ringing"
+    rig.event(OffHook(4))  # handled at tick ``due``, with the no-answer timer
+    assert rig.state(2) == rig.state(4) == "connected" and rig.records == []
