@@ -236,3 +236,18 @@ def test_read_hook_asks_the_card():
     cc, _ = control(card)
     card.hooks[5] = True
     assert cc.read_hook(5) is True and cc.off_hook(5)
+
+
+def test_an_offer_for_a_call_the_box_answered_can_be_withdrawn():
+    """An extension that dialled a queue's number is answered by the box; the agent's phone
+    rung for it must still stop when the offer is withdrawn."""
+    card = StubCard()
+    cc, _ = control(card)
+    off_hook(cc, 2)
+    cc.dial_tone(2, cc.plan.dial)
+    call = cc.new_call(2, Direction.INTERNAL, "201", "")
+    call.answer_tick = cc.tick
+    cc.set_state(2, Leg.RINGBACK)
+    assert cc.ring(call, 5, CallerId(number="201", name="support"))
+    cc.stop_ring_for(call, 5)
+    assert cc.state(5) is Leg.IDLE and ("stop_ring", 5) in card.commands

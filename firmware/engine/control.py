@@ -569,7 +569,7 @@ class CallControl:
         if not self.can_ring(port):
             return False
         self.set_state(port, Leg.RINGING, call=call)
-        if port not in call.ringing and call.answer_tick is None:
+        if port not in call.ringing:
             call.ringing.append(port)
         self.ring_with_caller_id(port, caller)
         return True
