@@ -369,6 +369,14 @@ class LineCard:
         self._check_port(port, None, "in_service")
         return self._in_service[port]
 
+    def off_hook(self, port: int) -> bool:
+        """The FXS phone's hook as the host last qualified it from the card's reports (this
+        host-side state follows the card whatever the firmware does with the port; after a
+        reconnect the card's snapshot re-reports an off-hook phone). False for an FXO port."""
+        self._check_port(port, None, "off_hook")
+        hook = self._hooks.get(port)
+        return hook is not None and hook.offhook
+
     # ------------------------------------------------------------------ commands
 
     def _check_port(self, port: int, kind: PortType | None, command: str) -> None:

@@ -126,7 +126,7 @@ def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config
         log.warning("voicemail_off", reason=str(exc))
         return None
     store = VoicemailStore(db_path, Path(db_path).parent / "voicemail", log)
-    return attach_voicemail(switch, loop, store, prompts, log)
+    return attach_voicemail(switch.control, loop, store, prompts, log)
 
 
 def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, store: ConfigStore,
@@ -149,7 +149,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
                           change_extension=extension_changes.submit, sync_commands=sync_commands,
                           clock=WallClock(origin, read_wall), boot=cdr_writer.boot)
     switch, loop = engine.switch, engine.loop
-    switch.attached.append(CallJournal(switch, cdr_writer.open_calls))  # answered calls survive a crash
+    switch.control.attach(CallJournal(switch.control, cdr_writer.open_calls))  # answered calls survive a crash
     # Every stored snapshot: the switch, and the tone plan and detectors when it changes them.
     store.subscribe(engine.config_stored)
     app = Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes)
@@ -166,7 +166,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         if prompts is None:
             raise FirmwareError(f"acd: the recorded prompts ({PROMPT_DIR}) could not be read")
         app.queue_log = open(Path(db_path).parent / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
-        app.acd = attach_acd(switch, setup, prompts, music, app.queue_log)
+        app.acd = attach_acd(switch.control, setup, prompts, music, app.queue_log)
         app.acd_stats = attach_stats(app.acd, db_path)
         return app.acd
 

@@ -223,7 +223,7 @@ class FakeSwitch:
         self.calls: dict[int, Call] = {}
         self.tick = 0
 
-    def record_of(self, call: Call):
+    def record(self, call: Call):
         return replace(INBOUND, uniqueid=f"1.1.{call.call_id}", end=START + 10 + self.tick * 0.02)
 
 

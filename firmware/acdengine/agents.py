@@ -34,13 +34,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from drivers.audio import TICK_MS
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.config.model import Extension
 from firmware.dialplan import DialResult
-from firmware.engine.calls import Leg, PortLeg
+from firmware.engine.calls import Leg
+from firmware.engine.control import Then
 
-TICK_S = 0.02
+TICK_S = TICK_MS / 1000.0
 PAUSE_REASON_S = 3.0  # wait for the optional reason digit after *47
 ENTRY_TIMEOUT_S = 10.0  # agent id or PIN not finished with # by then: refused
 MAX_ENTRY_DIGITS = 16
@@ -66,7 +68,7 @@ class AgentDesk:
 
     def __init__(self, service, log: EventLogger | None = None) -> None:
         self.service = service
-        self.sw = service.sw
+        self.cc = service.cc
         self.prompts = service.prompts
         self.setup = service.setup
         self.log = log or EventLogger("acd")
@@ -80,40 +82,34 @@ class AgentDesk:
 
     # ------------------------------------------------------------------ prompts
     def _say(self, port: int, names: list[str], done: bool = True) -> None:
-        leg = self.sw.legs[port]
         if done:
             self.entries.pop(port, None)
-            leg.leg = Leg.FAILED  # nothing more to do but hang up
-            leg.call = None
-        self.sw.players.play_samples(port, self.prompts.sentence(names))
-        self.sw.mixer.stop_listening(port)
-        self.sw.mixer.listen_player(port, port)
+        # done: nothing more to do but hang up; else the digits of the entry come here
+        self.cc.say(port, self.prompts.sentence(names), Then.WAIT_ON_HOOK if done else Then.DIGITS)
 
     def _refuse(self, port: int, feature: str, reason: str) -> None:
         self.log.info("agent_feature_refused", port=port, feature=feature, reason=reason)
         self._say(port, ["beeperr"])
 
-    def _ask(self, leg: PortLeg, step: Step, prompt: list[str], seconds: float, agent_id: str = "") -> None:
-        leg.leg = Leg.DIALING  # digits come here (Switch.attached) until the entry is over
-        leg.call = None
-        self.entries[leg.port] = Entry(leg.port, step, self.sw.tick + round(seconds / TICK_S), agent_id=agent_id)
-        self._say(leg.port, prompt, done=False)
+    def _ask(self, port: int, step: Step, prompt: list[str], seconds: float, agent_id: str = "") -> None:
+        self.entries[port] = Entry(port, step, self.cc.tick + round(seconds / TICK_S), agent_id=agent_id)
+        self._say(port, prompt, done=False)  # digits come here (attached service) until the entry is over
 
     # ------------------------------------------------------------------ feature codes
-    def _login(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
-        if self.service.agent_at(leg.port) is not None:
-            self.log.info("agent_feature_refused", port=leg.port, feature="agent_login", reason="already logged in here")
-            self._say(leg.port, ["agent-alreadyon"])
+    def _login(self, port: int, extension: Extension, result: DialResult) -> None:
+        if self.service.agent_at(port) is not None:
+            self.log.info("agent_feature_refused", port=port, feature="agent_login", reason="already logged in here")
+            self._say(port, ["agent-alreadyon"])
             return
         if self.setup.login_by_extension:
             for agent_id, seat in self.setup.agents.items():
                 if seat.extension == extension.number:
                     if seat.pin:
-                        self._ask(leg, Step.PIN, ["agent-pass"], ENTRY_TIMEOUT_S, agent_id=agent_id)
+                        self._ask(port, Step.PIN, ["agent-pass"], ENTRY_TIMEOUT_S, agent_id=agent_id)
                     else:
-                        self._do_login(leg.port, agent_id)
+                        self._do_login(port, agent_id)
                     return
-        self._ask(leg, Step.AGENT_ID, ["agent-user"], ENTRY_TIMEOUT_S)
+        self._ask(port, Step.AGENT_ID, ["agent-user"], ENTRY_TIMEOUT_S)
 
     def _do_login(self, port: int, agent_id: str) -> None:
         try:
@@ -125,29 +121,28 @@ class AgentDesk:
         self.log.info("agent_login", port=port, agent=agent_id)
         self._say(port, ["agent-loginok"])
 
-    def _logout(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
-        agent_id = self.service.agent_at(leg.port)
+    def _logout(self, port: int, extension: Extension, result: DialResult) -> None:
+        agent_id = self.service.agent_at(port)
         if agent_id is None:
-            self._refuse(leg.port, "agent_logout", "no agent logged in at this phone")
+            self._refuse(port, "agent_logout", "no agent logged in at this phone")
             return
         try:
             self.service.logout(agent_id)
         except FirmwareError as exc:
-            self._refuse(leg.port, "agent_logout", str(exc))
+            self._refuse(port, "agent_logout", str(exc))
             return
-        self.log.info("agent_logout", port=leg.port, agent=agent_id)
-        self._say(leg.port, ["agent-loggedoff"])
+        self.log.info("agent_logout", port=port, agent=agent_id)
+        self._say(port, ["agent-loggedoff"])
 
-    def _pause(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
-        agent_id = self.service.agent_at(leg.port)
+    def _pause(self, port: int, extension: Extension, result: DialResult) -> None:
+        agent_id = self.service.agent_at(port)
         if agent_id is None:
-            self._refuse(leg.port, "agent_pause", "no agent logged in at this phone")
+            self._refuse(port, "agent_pause", "no agent logged in at this phone")
             return
-        leg.leg = Leg.DIALING
-        leg.call = None
-        self.sw.players.stop(leg.port)
-        self.entries[leg.port] = Entry(leg.port, Step.PAUSE_REASON, self.sw.tick + round(PAUSE_REASON_S / TICK_S),
-                                       agent_id=agent_id)
+        self.cc.set_state(port, Leg.DIALING, call=None)
+        self.cc.stop_audio(port)
+        self.entries[port] = Entry(port, Step.PAUSE_REASON, self.cc.tick + round(PAUSE_REASON_S / TICK_S),
+                                   agent_id=agent_id)
 
     def _do_pause(self, port: int, agent_id: str, reason: str) -> None:
         try:
@@ -158,25 +153,25 @@ class AgentDesk:
         self.log.info("agent_pause", port=port, agent=agent_id, reason=reason)
         self._say(port, ["dictate/paused", *([f"digits/{reason}"] if reason.isdigit() else [])])
 
-    def _unpause(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
-        agent_id = self.service.agent_at(leg.port)
+    def _unpause(self, port: int, extension: Extension, result: DialResult) -> None:
+        agent_id = self.service.agent_at(port)
         if agent_id is None:
-            self._refuse(leg.port, "agent_unpause", "no agent logged in at this phone")
+            self._refuse(port, "agent_unpause", "no agent logged in at this phone")
             return
         try:
             self.service.core.agent_unpause(agent_id, self.service.now())
         except FirmwareError as exc:
-            self._refuse(leg.port, "agent_unpause", str(exc))
+            self._refuse(port, "agent_unpause", str(exc))
             return
-        self.log.info("agent_unpause", port=leg.port, agent=agent_id)
-        self._say(leg.port, ["activated"])
+        self.log.info("agent_unpause", port=port, agent=agent_id)
+        self._say(port, ["activated"])
 
-    def _ready(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
-        agent_id = self.service.agent_at(leg.port)
+    def _ready(self, port: int, extension: Extension, result: DialResult) -> None:
+        agent_id = self.service.agent_at(port)
         if agent_id is None:
-            self._refuse(leg.port, "agent_ready", "no agent logged in at this phone")
+            self._refuse(port, "agent_ready", "no agent logged in at this phone")
             return
-        self._end_wrapup(leg.port, agent_id, "feature_code")
+        self._end_wrapup(port, agent_id, "feature_code")
 
     def _end_wrapup(self, port: int, agent_id: str, how: str) -> None:
         try:
@@ -190,8 +185,7 @@ class AgentDesk:
     def on_flash(self, port: int) -> bool:
         """A hook flash after an ACD call, in wrap-up, ends it (True: the flash was taken)."""
         agent_id = self.service.agent_at(port)
-        leg = self.sw.legs[port]
-        if agent_id is None or leg.leg is not Leg.FAILED or not self.service.in_wrapup(agent_id):
+        if agent_id is None or self.cc.state(port) is not Leg.FAILED or not self.service.in_wrapup(agent_id):
             return False
         self._end_wrapup(port, agent_id, "hook_flash")
         return True
@@ -207,7 +201,7 @@ class AgentDesk:
         if digit != "#":
             if len(entry.digits) < MAX_ENTRY_DIGITS and digit.isdigit():
                 entry.digits += digit
-            self.sw.players.stop(port)  # typing cuts the prompt short
+            self.cc.stop_audio(port)  # typing cuts the prompt short
             return True
         if entry.step is Step.AGENT_ID:
             agent_id = entry.digits
@@ -215,7 +209,7 @@ class AgentDesk:
                 self.log.info("agent_feature_refused", port=port, feature="agent_login", reason="unknown agent id")
                 self._say(port, ["agent-incorrect"])
             elif self.setup.seat(agent_id).pin:
-                self._ask(self.sw.legs[port], Step.PIN, ["agent-pass"], ENTRY_TIMEOUT_S, agent_id=agent_id)
+                self._ask(port, Step.PIN, ["agent-pass"], ENTRY_TIMEOUT_S, agent_id=agent_id)
             else:
                 self._do_login(port, agent_id)
         elif entry.digits == self.setup.seat(entry.agent_id).pin:
@@ -228,7 +222,7 @@ class AgentDesk:
 
     def on_tick(self, tick: int) -> None:
         for port, entry in list(self.entries.items()):
-            if self.sw.legs[port].leg is not Leg.DIALING:
+            if self.cc.state(port) is not Leg.DIALING:
                 del self.entries[port]  # hung up (or taken out of service) during the entry
             elif tick >= entry.deadline_tick:
                 if entry.step is Step.PAUSE_REASON:

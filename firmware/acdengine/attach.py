@@ -3,8 +3,8 @@
 ``attach_acd`` builds :class:`~firmware.acd.core.AcdCore` (routing trace logged as event
 ``route`` of component ``acd``; queue_log lines to the stream given, through
 :class:`~firmware.acd.queue_log.QueueLogWriter`), registers the queue service for
-``DestinationKind.QUEUE`` in ``Switch.services``, attaches it (ticks, digits, answers, call
-ends) and hands the agent feature codes to it. The composition root calls it once at start.
+``DestinationKind.QUEUE`` with call control (``firmware/engine/control.py``), attaches it
+(ticks, digits, answers, call ends) and hands the agent feature codes to it. The composition root calls it once at start.
 """
 
 from __future__ import annotations
@@ -20,19 +20,20 @@ from firmware.acdengine.announcements import Prompts
 from firmware.acdengine.service import QueueService
 from firmware.acdengine.setup import AcdSetup
 from firmware.config.model import DestinationKind
+from firmware.engine.control import CallControlApi
 from firmware.media.music import MusicLibrary
 
 
-def attach_acd(switch, setup: AcdSetup, prompts: Prompts, music: MusicLibrary,
+def attach_acd(control: CallControlApi, setup: AcdSetup, prompts: Prompts, music: MusicLibrary,
                queue_log: TextIO | None, seed: int = 0) -> QueueService:
-    """The queue service, attached to ``switch`` (see module docstring)."""
+    """The queue service, attached to the engine's call control (see module docstring)."""
     log = EventLogger("acd")
     listeners = [QueueLogWriter(queue_log)] if queue_log is not None else []
     core = AcdCore(setup.acd, random.Random(seed), listeners=listeners, log=log,
-                   start=switch.now().timestamp())
-    service = QueueService(switch, core, setup, prompts, music, log)
+                   start=control.now().timestamp())
+    service = QueueService(control, core, setup, prompts, music, log)
     service.desk = AgentDesk(service, log)
-    switch.services = {**switch.services, DestinationKind.QUEUE: service}
-    switch.attached.append(service)
-    switch.features.service_codes.update(service.desk.codes())
+    control.register_service(DestinationKind.QUEUE, service)
+    control.attach(service)
+    control.add_feature_codes(service.desk.codes())
     return service

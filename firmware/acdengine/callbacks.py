@@ -7,9 +7,9 @@ number. The caller presses :data:`CALLBACK_KEY`; the core records the request
 you" (``queue-thankyou``) and the box releases the line. The call keeps
 its place; its offer has ``kind = CALLBACK``:
 
-1. the agent's phone rings (``Switch.ring_from_service``: a call whose origin is the agent's
+1. the agent's phone rings (``CallControl.ring_from_service``: a call whose origin is the agent's
    phone; the caller-ID number shown is the caller's, the name the queue's);
-2. the agent answers: ``offer_answered``, then ``Switch.dial_out`` dials the outside prefix and
+2. the agent answers: ``offer_answered``, then ``CallControl.dial_out`` dials the outside prefix and
    the number on a free line through the toll guard (the agent's extension class);
 3. the far end answers (answer supervision, or the end of dialling without it):
    ``callback_result(answered=True)`` and the call is an ordinary connected ACD call;
@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from drivers.logs import EventLogger
-from dsp.callerid import CallerId
+from dsp.callerid import displayed_caller_id
 from firmware.acd.core import AcdCore
 from firmware.acd.model import Offer, OfferFailure
 from firmware.cdr import HangupBy
 from firmware.engine.calls import Call, Leg
+from firmware.engine.control import CallControlApi
 
 CALLBACK_KEY = "*"  # pressed by a waiting caller in a queue with callback enabled
 
@@ -56,8 +57,8 @@ class Callback:
 class Callbacks:
     """The callbacks of one queue service."""
 
-    def __init__(self, switch, core: AcdCore, log: EventLogger) -> None:
-        self.sw = switch
+    def __init__(self, control: CallControlApi, core: AcdCore, log: EventLogger) -> None:
+        self.cc = control
         self.core = core
         self.log = log
         self.pending: dict[str, Callback] = {}  # ACD call id -> callback
@@ -68,7 +69,7 @@ class Callbacks:
         """Records the request; None (nothing changed) if the number cannot be dialled."""
         if not caller_number or not caller_number.isdigit():
             return None
-        number = self.sw.config.outside_prefix() + caller_number
+        number = self.cc.config.outside_prefix() + caller_number
         cancelled = self.core.callback_requested(acd_id, number, now)
         self.pending[acd_id] = Callback(acd_id, queue, number)
         self.log.info("callback_requested", acd_call=acd_id, queue=queue, number=number)
@@ -76,9 +77,9 @@ class Callbacks:
 
     def ring(self, offer: Offer, port: int | None, now: float) -> None:
         callback = self.pending.get(offer.call_id)
-        shown = CallerId(number=callback.number if callback else None, name=offer.queue,
-                         datetime=self.sw.now().strftime("%m%d%H%M"))
-        call = None if callback is None or port is None else self.sw.ring_from_service(port, shown)
+        shown = displayed_caller_id(callback.number if callback else None, offer.queue,
+                                    datetime=self.cc.now().strftime("%m%d%H%M"))
+        call = None if callback is None or port is None else self.cc.ring_from_service(port, shown)
         if call is None:
             self.core.offer_failed(offer.call_id, offer.agent_id, now, OfferFailure.BUSY)
             return
@@ -93,7 +94,7 @@ class Callbacks:
             return False
         call = callback.call
         self._park(callback)
-        self.sw.end_service_call(call, "callback_not_answered")
+        self.cc.end_service_call(call, "callback_not_answered")
         return True
 
     def _park(self, callback: Callback) -> None:
@@ -108,7 +109,7 @@ class Callbacks:
         self.core.offer_answered(callback.acd_id, callback.agent_id, now)
         callback.phase = CallbackPhase.DIALING
         self.log.info("callback_dialing", acd_call=callback.acd_id, agent=callback.agent_id, number=callback.number)
-        self.sw.dial_out(call, callback.number)
+        self.cc.dial_out(call, callback.number)
         return True
 
     def on_tick(self, now: float) -> None:
@@ -122,7 +123,7 @@ class Callbacks:
         for callback in list(self.by_call.values()):
             call = callback.call
             if (callback.phase is CallbackPhase.DIALING and call.answer_tick is not None and call.peer is not None
-                    and self.sw.legs[call.peer].leg is Leg.CONNECTED):
+                    and self.cc.state(call.peer) is Leg.CONNECTED):
                 callback.phase = CallbackPhase.CONNECTED
                 self.core.callback_result(callback.acd_id, True, now)
                 del self.pending[callback.acd_id]

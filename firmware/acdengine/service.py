@@ -33,8 +33,9 @@ from enum import StrEnum
 
 import numpy as np
 
+from drivers.audio import TICK_MS
 from drivers.logs import EventLogger
-from dsp.callerid import CallerId
+from dsp.callerid import displayed_caller_id
 from firmware import FirmwareError
 from firmware.acd.agent_state import AgentState
 from firmware.acd.core import AcdCore, Exit
@@ -49,10 +50,11 @@ from firmware.cdr import HangupBy
 from firmware.config.acd import config_destination
 from firmware.config.model import Destination, DestinationKind
 from firmware.engine.calls import Call, Leg
+from firmware.engine.control import CallControlApi, Then
 from firmware.media.featuretones import hold_tone
 from firmware.media.music import RINGBACK_CLASS, MusicLibrary
 
-TICK_S = 0.02
+TICK_S = TICK_MS / 1000.0
 
 
 class Phase(StrEnum):
@@ -84,9 +86,9 @@ def _ticks(seconds: float) -> int:
 class QueueService:
     """Queue callers on the engine, and agents' phones (see module docstring)."""
 
-    def __init__(self, switch, core: AcdCore, setup: AcdSetup, prompts: Prompts,
+    def __init__(self, control: CallControlApi, core: AcdCore, setup: AcdSetup, prompts: Prompts,
                  music: MusicLibrary, log: EventLogger | None = None) -> None:
-        self.sw = switch
+        self.cc = control
         self.core = core
         self.setup = setup.validate()
         self.prompts = prompts
@@ -98,30 +100,35 @@ class QueueService:
         self._busy: set[str] = set()  # agents whose phone the core was told is busy
         self._ended: list[tuple[QueueCaller, float]] = []  # connected calls ended this tick
         self.desk = None  # the AgentDesk (agents.py), set by attach_acd
-        self.callbacks = Callbacks(switch, core, self.log)
+        self.callbacks = Callbacks(control, core, self.log)
         self._leaving: dict[int, tuple[Call, int]] = {}  # callers hearing "thank you" before release
         self._retiring = False  # a logged-in agent is to be logged out after the current call
+
+    @property
+    def sw(self) -> CallControlApi:
+        """The call control this service drives (the name older callers know it by)."""
+        return self.cc
 
     # ACD time: epoch seconds of the audio tick from the switch's wall clock (firmware/engine/
     # wallclock.py), so queue_log lines carry wall time while the engine never reads a clock.
     def now(self) -> float:
-        return self.wall_time(self.sw.tick)
+        return self.wall_time(self.cc.tick)
 
     def wall_time(self, tick: int) -> float:
-        """Epoch seconds of ``tick`` from the switch's wall clock (anchored at the loop's edge)."""
-        return self.sw.clock.wall_time(tick)
+        """Epoch seconds of ``tick`` from call control's wall clock (anchored at the loop's edge)."""
+        return self.cc.epoch(tick)
 
     # ------------------------------------------------------------------ call service
     def take(self, call: Call, line_port: int, name: str) -> bool:
         if name not in self.core.queues:
             self.log.warning("queue_unknown", call=call.call_id, queue=name)
             return False
-        acd_id = self.sw.uniqueid(call)
+        acd_id = self.cc.uniqueid(call)
         caller = QueueCaller(call, line_port, acd_id, name)
         # The inbound route that sent the call here gives its priority and skills (the snapshot
         # the call was routed with is still the current one). Other ways in (a ring group's
         # no-answer destination, later an IVR) have no route to this queue: the defaults.
-        route = self.sw.config.route_to_queue(call.route, name)
+        route = self.cc.config.route_to_queue(call.route, name)
         if route is not None:
             caller.priority = route.queue_priority
             caller.skills = dict(route.queue_skills) or None
@@ -143,17 +150,16 @@ class QueueService:
         self.by_call[caller.call.call_id] = caller
         settings = self.setup.queue(name)
         if settings.announce_position_s > 0:
-            caller.next_position_tick = self.sw.tick + _ticks(settings.announce_position_s)
+            caller.next_position_tick = self.cc.tick + _ticks(settings.announce_position_s)
         if settings.periodic_announce_s > 0:
-            caller.next_periodic_tick = self.sw.tick + _ticks(settings.periodic_announce_s)
+            caller.next_periodic_tick = self.cc.tick + _ticks(settings.periodic_announce_s)
         self._announce(caller, with_hold_time=settings.announce_hold_time,
                        greeting=self.prompts.recording(settings.greeting) if settings.greeting else [])
         return True
 
     def _play_to_caller(self, caller: QueueCaller, samples: np.ndarray) -> None:
         caller.phase = Phase.PROMPT
-        self.sw.players.play_samples(caller.line_port, samples)
-        self.sw.mixer.listen_player(caller.line_port, caller.line_port)
+        self.cc.say(caller.line_port, samples, Then.CONTINUE)
 
     def _hold(self, caller: QueueCaller) -> None:
         caller.phase = Phase.HOLD
@@ -163,15 +169,14 @@ class QueueService:
         """The queue's music class (music.py): recorded music, the ringback tone, or the hold tone
         when no music could be loaded."""
         name = self.setup.queue(caller.queue).music
-        players, port = self.sw.players, caller.line_port
+        port = caller.line_port
         samples = None if name == RINGBACK_CLASS else self.music.samples(name)
         if name == RINGBACK_CLASS:
-            players.play_tone(port, self.sw.plan.ringback)
+            self.cc.play_tone(port, self.cc.plan.ringback)
         elif samples is not None:
-            players.play_samples(port, samples, loop=True)
+            self.cc.play(port, samples, loop=True)
         else:
-            players.play_tone(port, hold_tone(self.sw.plan))
-        self.sw.mixer.listen_player(port, port)
+            self.cc.play_tone(port, hold_tone(self.cc.plan))
 
     def _announce(self, caller: QueueCaller, with_hold_time: bool, greeting: list[str] | None = None) -> None:
         position = self.core.position(caller.acd_id)
@@ -204,10 +209,10 @@ class QueueService:
             self._caller_tick(caller, tick)
 
     def _caller_tick(self, caller: QueueCaller, tick: int) -> None:
-        players = self.sw.players
-        if caller.phase is Phase.PROMPT and not players.busy(caller.line_port):
+        if caller.phase is Phase.PROMPT and not self.cc.playing(caller.line_port):
             self._hold(caller)
-        elif caller.phase is Phase.WHISPER and caller.agent_port is not None and not players.busy(caller.agent_port):
+        elif (caller.phase is Phase.WHISPER and caller.agent_port is not None
+              and not self.cc.playing(caller.agent_port)):
             self._bridge(caller)
         if caller.phase is not Phase.HOLD:
             return
@@ -224,9 +229,9 @@ class QueueService:
         if self._retiring:
             self._forget_logged_out()
         for agent_id, port in self.agent_ports.items():
-            leg = self.sw.legs[port]
-            ours = leg.call is not None and (leg.call.call_id in self.by_call or self.callbacks.owns(leg.call))
-            busy = leg.leg is not Leg.IDLE and not ours
+            call = self.cc.call_at(port)
+            ours = call is not None and (call.call_id in self.by_call or self.callbacks.owns(call))
+            busy = self.cc.state(port) is not Leg.IDLE and not ours
             if busy != (agent_id in self._busy):
                 (self._busy.add if busy else self._busy.discard)(agent_id)
                 self.core.agent_phone_busy(agent_id, busy, now)
@@ -241,9 +246,9 @@ class QueueService:
         if caller is None or port is None:
             self.core.offer_failed(offer.call_id, offer.agent_id, now, OfferFailure.BUSY)
             return
-        shown = CallerId(number=caller.call.caller_number or None, name=caller.queue,
-                         datetime=self.sw.now().strftime("%m%d%H%M"))
-        if not self.sw.ring_for(caller.call, port, shown):
+        shown = displayed_caller_id(caller.call.caller_number, caller.queue, caller.call.caller_absence,
+                                    self.cc.now().strftime("%m%d%H%M"))
+        if not self.cc.ring(caller.call, port, shown):
             self.log.info("offer_busy", call=caller.call.call_id, agent=offer.agent_id, port=port)
             self.core.offer_failed(offer.call_id, offer.agent_id, now, OfferFailure.BUSY)
             return
@@ -258,7 +263,7 @@ class QueueService:
             return
         port = caller.ringing.pop(offer.agent_id, None)
         if port is not None:
-            self.sw.stop_ring_for(caller.call, port)
+            self.cc.stop_ring_for(caller.call, port)
             self.log.info("offer_stopped", call=caller.call.call_id, agent=offer.agent_id, port=port)
 
     def answered(self, call: Call, port: int) -> None:
@@ -284,19 +289,17 @@ class QueueService:
         caller.agent_port = port
         caller.phase = Phase.WHISPER
         # The switch bridged them; the caller keeps the music until the whisper is over.
-        mixer, players = self.sw.mixer, self.sw.players
-        mixer.isolate(caller.line_port)
+        self.cc.isolate(caller.line_port)
         self._play_music(caller)
-        players.play_samples(port, self.prompts.whisper(self.setup.queue(caller.queue).number))
-        mixer.listen_player(port, port)
+        self.cc.play(port, self.prompts.whisper(self.setup.queue(caller.queue).number))
         self.log.info("agent_answered", call=call.call_id, agent=agent_id, port=port, queue=caller.queue)
 
     def _bridge(self, caller: QueueCaller) -> None:
         port = caller.agent_port
         for each in (caller.line_port, port):
-            self.sw.players.stop(each)
-            self.sw.mixer.stop_listening(each)
-        self.sw.mixer.bridge(caller.line_port, port)
+            self.cc.stop_audio(each)
+            self.cc.hear_nothing(each)
+        self.cc.bridge(caller.line_port, port)
         caller.phase = Phase.CONNECTED
         self.log.info("queue_bridged", call=caller.call.call_id, line=caller.line_port, port=port)
 
@@ -332,9 +335,9 @@ class QueueService:
         for call_id, (call, line_port) in list(self._leaving.items()):
             if call.end_tick is not None:
                 del self._leaving[call_id]  # hung up during the thank-you
-            elif not self.sw.players.busy(line_port):
+            elif not self.cc.playing(line_port):
                 del self._leaving[call_id]
-                self.sw.end_service_call(call, "queue_callback")
+                self.cc.end_service_call(call, "queue_callback")
 
     def _report_ended(self) -> None:
         ended, self._ended = self._ended, []
@@ -351,13 +354,13 @@ class QueueService:
         self.log.info("queue_exit", call=caller.call.call_id, queue=exit_.queue, reason=str(exit_.reason),
                       destination=str(exit_.destination))
         for port in list(caller.ringing.values()):
-            self.sw.stop_ring_for(caller.call, port)
+            self.cc.stop_ring_for(caller.call, port)
         self._send_to(caller, exit_.destination, str(exit_.reason))
 
     def _send_to(self, caller: QueueCaller, destination: AcdDestination, reason: str) -> None:
         """Hands the caller to a destination: another queue here, the rest through the switch."""
-        self.sw.players.stop(caller.line_port)
-        self.sw.mixer.stop_listening(caller.line_port)
+        self.cc.stop_audio(caller.line_port)
+        self.cc.hear_nothing(caller.line_port)
         if destination.kind is AcdKind.QUEUE:  # the same call id: the core forgot the call on leaving
             caller.phase = Phase.PROMPT
             caller.ringing.clear()
@@ -365,15 +368,15 @@ class QueueService:
             return
         target = self._switch_destination(destination)
         self.log.info("queue_leaves", call=caller.call.call_id, reason=reason, destination=str(target))
-        self.sw.deliver(caller.call, caller.line_port, target)
+        self.cc.deliver(caller.call, caller.line_port, target)
 
     def _switch_destination(self, destination: AcdDestination) -> Destination:
         """The configuration's destination for a core destination (``firmware.config.acd``): an
         internal number that is a ring group's rings the group; an outside number goes out on a
         line through ``Switch.deliver`` (trunk-to-trunk rules checked there)."""
         target = config_destination(destination)
-        if target.kind == DestinationKind.EXTENSION and self.sw.config.extension(target.name) is None \
-                and target.name in self.sw.config.internal_numbers():
+        if target.kind == DestinationKind.EXTENSION and self.cc.config.extension(target.name) is None \
+                and target.name in self.cc.config.internal_numbers():
             return Destination(DestinationKind.RING_GROUP, target.name)
         return target
 
@@ -398,9 +401,9 @@ class QueueService:
         self._forget_logged_out()
         for caller in self.callers.values():
             settings = setup.queue(caller.queue)
-            caller.next_position_tick = (self.sw.tick + _ticks(settings.announce_position_s)
+            caller.next_position_tick = (self.cc.tick + _ticks(settings.announce_position_s)
                                          if settings.announce_position_s > 0 else None)
-            caller.next_periodic_tick = (self.sw.tick + _ticks(settings.periodic_announce_s)
+            caller.next_periodic_tick = (self.cc.tick + _ticks(settings.periodic_announce_s)
                                          if settings.periodic_announce_s > 0 else None)
             if caller.phase is Phase.HOLD:
                 self._play_music(caller)  # the queue's music class may have changed

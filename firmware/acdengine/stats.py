@@ -50,9 +50,8 @@ from firmware.acdengine.history import (
 from firmware.acdengine.persist import CHECKPOINT_S, LoginSaver, OpenBucket, SavedState
 from firmware.acdengine.service import QueueService
 from firmware.engine.calls import Call
-from firmware.engine.switch import Switch
+from firmware.engine.control import CallControlApi
 
-TICK_S = 0.02
 KEEP_BUCKETS = 2 * DAY_SECONDS // INTERVAL_SECONDS  # buckets kept in memory: today and yesterday
 AGENT_COLUMNS = ("available", "ringing", "oncall", "wrapup", "paused", "otherbusy", "loggedout")
 
@@ -286,7 +285,7 @@ class AcdStats:
         return rows
 
 
-def find_stats(switch: Switch) -> AcdStats | None:
+def find_stats(switch: CallControlApi) -> AcdStats | None:
     """The :class:`AcdStats` attached to ``switch``, if the box has an ACD."""
     for service in switch.attached:
         if isinstance(service, AcdStats):

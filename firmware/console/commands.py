@@ -153,7 +153,7 @@ class Console:
         self.gateway = gateway
         self.log = log or EventLogger("console")
         self._set_levels = set_levels
-        self.n_ports = len(engine.switch.legs)
+        self.n_ports = len(engine.switch.snapshot())
 
     def execute(self, line: str, session: int = 0) -> Response:
         words = line.split()
@@ -281,14 +281,19 @@ class Console:
         switch = self.engine.switch
 
         def change() -> str:
-            leg = switch.legs[port]
-            call = leg.call.call_id if leg.call is not None else None
-            was_out = leg.leg is Leg.OUT_OF_SERVICE
+            control = switch.control
+            current = control.call_at(port)
+            call = current.call_id if current is not None else None
+            was_out = control.state(port) is Leg.OUT_OF_SERVICE
             switch.set_in_service(port, in_service, reason="console")
             if in_service:
-                if leg.leg is Leg.OUT_OF_SERVICE:
+                if control.state(port) is Leg.OUT_OF_SERVICE:
                     return f"port {port} stays out of service: the line card has it out (see show link)"
-                return f"port {port} in service" if was_out else f"port {port} was already in service"
+                if not was_out:
+                    return f"port {port} was already in service"
+                if control.state(port) is Leg.FAILED:  # the hook, read again from the card: off
+                    return f"port {port} in service; its phone is off hook (congestion until it hangs up)"
+                return f"port {port} in service"
             ended = f" (call {call} ended)" if call is not None else ""
             if was_out:
                 return f"port {port} was already out of service; it stays out until 'port in {port}'"

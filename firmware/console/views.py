@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from drivers.audio import TICK_MS
 from firmware import FirmwareError
 from firmware.acdengine.stats import AGENT_COLUMNS, AgentLive, QueueLive, find_stats
 from firmware.console.access import LinkView
 from firmware.engine.calls import Leg
 from firmware.engine.loop import MediaLoop
-from firmware.engine.switch import TICK_MS, Switch
+from firmware.engine.switch import Switch
 
 LINK_COUNTERS_FIRST = ("frames_tx", "frames_rx", "retransmissions", "crc_errors", "resyncs", "reconnects")
 NOT_COUNTED = "not counted by this link driver"
@@ -59,8 +60,7 @@ def port_rows(switch: Switch) -> list[tuple]:
 def _call_state(switch: Switch, call) -> str:
     if call.ringing:
         return "ringing"
-    leg = switch.legs[call.peer if call.peer is not None else call.origin]
-    return str(leg.leg)
+    return str(switch.control.state(call.peer if call.peer is not None else call.origin))
 
 
 def call_rows(switch: Switch) -> list[tuple]:
@@ -77,8 +77,8 @@ def call_rows(switch: Switch) -> list[tuple]:
 
 def bridge_rows(loop: MediaLoop, switch: Switch) -> list[tuple]:
     rows = []
-    for a, b in loop.mixer.bridged_pairs():
-        call_a, call_b = switch.legs[a].call, switch.legs[b].call
+    for a, b in switch.control.bridged_pairs():
+        call_a, call_b = switch.control.call_at(a), switch.control.call_at(b)
         call = call_a.call_id if call_a is not None and call_a is call_b else None
         rows.append((a, b, call))
     return rows
@@ -94,6 +94,7 @@ def stats_rows(loop: MediaLoop, switch: Switch) -> list[tuple[str, object]]:
         ("tick_max_ms", f"{summary.tick_max_ms:.3f}"),
         ("deadline_misses", summary.deadline_misses),
         ("calls", len(switch.calls)),
+        ("internal_errors", switch.faults),  # handler exceptions caught; each ended one call (loop.py)
     ]
     counters = getattr(loop.audio, "counters", None)
     for name in ("xruns_capture", "xruns_playback"):
@@ -103,7 +104,7 @@ def stats_rows(loop: MediaLoop, switch: Switch) -> list[tuple[str, object]]:
 
 
 def _acd(switch: Switch):
-    stats = find_stats(switch)
+    stats = find_stats(switch.control)
     if stats is None:
         raise FirmwareError("no ACD on this box: the configuration has no queues")
     return stats

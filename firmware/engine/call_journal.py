@@ -29,29 +29,31 @@ TICK_S = 0.02
 HEARTBEAT_TICKS = round(HEARTBEAT_S / TICK_S)
 
 
-class JournalSwitch(Protocol):
-    """What the journal reads of the switch (``firmware.engine.switch.Switch``)."""
+class JournalCalls(Protocol):
+    """What the journal reads of call control (``firmware.engine.control.CallControl``)."""
 
     calls: dict[int, Call]
 
-    def record_of(self, call: Call) -> CallRecord: ...
+    def record(self, call: Call) -> CallRecord:
+        """The record of ``call``; one in progress reads as if the system ended it now."""
+        ...
 
 
 class CallJournal:
     """Attached service: open rows of answered calls to ``write_open`` (``CdrWriter.open_calls``)."""
 
-    def __init__(self, switch: JournalSwitch, write_open: Callable[[Iterable[CallRecord]], None],
+    def __init__(self, calls: JournalCalls, write_open: Callable[[Iterable[CallRecord]], None],
                  heartbeat_ticks: int = HEARTBEAT_TICKS) -> None:
         if heartbeat_ticks < 1:
             raise ValueError("heartbeat_ticks must be >= 1")
-        self.sw = switch
+        self.control = calls
         self.write_open = write_open
         self.heartbeat_ticks = heartbeat_ticks
         self._open: set[int] = set()  # call ids whose open row has been queued
         self._last_beat = 0
 
     def on_tick(self, tick: int) -> None:
-        answered = [call for call in self.sw.calls.values() if call.answer_tick is not None and call.end_tick is None]
+        answered = [call for call in self.control.calls.values() if call.answer_tick is not None and call.end_tick is None]
         if tick - self._last_beat >= self.heartbeat_ticks:
             self._last_beat = tick
             due = answered
@@ -59,7 +61,7 @@ class CallJournal:
             due = [call for call in answered if call.call_id not in self._open]
         self._open = {call.call_id for call in answered}
         if due:
-            self.write_open([self.sw.record_of(call) for call in due])
+            self.write_open([self.control.record(call) for call in due])
 
     def on_digit(self, port: int, digit: str) -> bool:
         return False

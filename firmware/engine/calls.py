@@ -73,3 +73,4 @@ class PortLeg:
     call: Call | None = None
     rings: int = 0  # FXO: ring bursts of the current incoming call
     last_heard_tick: int = 0  # FXO: last tick with audio from the line above the silence level
+    off_hook: bool = False  # FXS: the phone's hook as the line card last reported it

@@ -37,26 +37,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from drivers.audio import TICK_MS
 from drivers.logs import EventLogger
 from dsp import SAMPLE_RATE
-from dsp.callerid import CallerId, encode_caller_id
+from dsp.callerid import CallerId, displayed_caller_id, encode_caller_id
 from dsp.callerid_alert import CAS_MS, alert_tone
 from dsp.callerid_fsk import fsk_burst
 from dsp.callerid_sequence import SegmentKind, SequenceTiming, callerid_sequence
 from firmware.config.model import CallerIdStandard
 from firmware.engine.calls import Call, Leg
-from firmware.engine.flash import other_party
+from firmware.engine.control import CallControl
+from firmware.engine.flash import FlashFeatures, other_party
 from firmware.engine.timers import Timers
 from firmware.media.featuretones import callwaiting_burst
 
-if TYPE_CHECKING:
-    from firmware.engine.switch import Switch
-
-TICK_MS = 20
 ACK_WINDOW_MS = 300.0  # GR-30-CORE: ACK within 100 ms of the CAS end; + audio path and DTMF detection
 WAITING_RING_S = 60  # as an unanswered call: the caller gets busy tone after a minute
 ACK_DIGIT = "D"  # GR-30-CORE type II acknowledgement
@@ -84,10 +81,12 @@ def _ticks_ms(ms: float) -> int:
 
 
 class CallWaiting:
-    """Waiting-call offers on the switch's extension ports."""
+    """Waiting-call offers on the extension ports (through call control; ``flash`` says which
+    ports are in a hold, consultation or conference session)."""
 
-    def __init__(self, switch: Switch, log: EventLogger) -> None:
-        self.sw = switch
+    def __init__(self, control: CallControl, flash: FlashFeatures, log: EventLogger) -> None:
+        self.cc = control
+        self.flash = flash
         self.log = log
         self.offers: dict[int, Offer] = {}
         self.timers = Timers()
@@ -108,33 +107,30 @@ class CallWaiting:
         return None if offer is None else offer.state
 
     def can_offer(self, port: int, call: Call) -> bool:
-        leg = self.sw.legs[port]
-        extension = self.sw._extension_of(port)
-        flash = self.sw.flash
-        return (extension is not None and extension.call_waiting and leg.is_fxs and leg.leg is Leg.CONNECTED
-                and port not in self.offers and flash.is_two_party(leg) and not flash.involved(port)
+        extension = self.cc.extension_on(port)
+        flash = self.flash
+        return (extension is not None and extension.call_waiting and self.cc.is_fxs(port)
+                and self.cc.state(port) is Leg.CONNECTED
+                and port not in self.offers and flash.is_two_party(port) and not flash.involved(port)
                 and call.origin not in flash.sessions and call.origin != port)
 
     # ------------------------------------------------------------------ offering
     def offer(self, call: Call, port: int) -> None:
-        origin = self.sw.legs[call.origin]
-        origin.leg = Leg.RINGBACK
-        self.sw.players.play_tone(call.origin, self.sw.plan.ringback)
-        self.sw.mixer.listen_player(call.origin, call.origin)
-        self.sw._after(WAITING_RING_S, call.origin, "no_answer")
-        offer = Offer(port, call, OfferState.TONE, self.sw.tick)
+        self.cc.set_state(call.origin, Leg.RINGBACK)
+        self.cc.play_tone(call.origin, self.cc.plan.ringback)
+        self.cc.after(WAITING_RING_S, call.origin, "no_answer")
+        offer = Offer(port, call, OfferState.TONE, self.cc.tick)
         self.offers[port] = offer
-        standard = self.sw.config.effective_caller_id_standard()
+        standard = self.cc.config.effective_caller_id_standard()
         if standard is CallerIdStandard.DTMF:
             self._tone(offer)
         else:
-            caller = CallerId(number=call.caller_number or None, name=call.caller_name or None,
-                              datetime=self.sw.now().strftime("%m%d%H%M"))
+            caller = displayed_caller_id(call.caller_number, call.caller_name, call.caller_absence,
+                                         self.cc.now().strftime("%m%d%H%M"))
             alert, offer.data = self._sequence(standard, caller)
             offer.state = OfferState.ALERTING
             self._mute(offer)
-            self.sw.players.play_samples(port, alert)
-            self.sw.mixer.listen_player(port, port)
+            self.cc.play(port, alert)
             self._schedule(port, "alert_end", len(alert) * 1000.0 / SAMPLE_RATE)
         self.log.info("call_waiting", port=port, call=call.call_id, caller=call.caller_number or "withheld",
                       caller_id=str(standard) if offer.data is not None else "none")
@@ -142,7 +138,7 @@ class CallWaiting:
     def _sequence(self, standard: CallerIdStandard, caller: CallerId) -> tuple[np.ndarray, np.ndarray]:
         """(SAS + CAS, silence + FSK burst) for the zone's FSK standard."""
         message = encode_caller_id(caller, "mdmf")
-        sas = callwaiting_burst(self.sw.plan)
+        sas = callwaiting_burst(self.cc.plan)
         if standard is CallerIdStandard.BELL202:
             segments = callerid_sequence("bell202", message, "type2")
             audio = [s.samples for s in segments if s.kind is SegmentKind.AUDIO]
@@ -153,25 +149,24 @@ class CallWaiting:
 
     def _tone(self, offer: Offer) -> None:
         offer.state = OfferState.TONE
-        self.sw.players.play_tone(offer.port, self.sw.plan.callwaiting)
-        self.sw.mixer.listen_player(offer.port, offer.port)
+        self.cc.play_tone(offer.port, self.cc.plan.callwaiting)
 
     def _schedule(self, port: int, name: str, ms: float) -> None:
-        self.timers.schedule(self.sw.tick + _ticks_ms(ms), (port, name))
+        self.timers.schedule(self.cc.tick + _ticks_ms(ms), (port, name))
 
     def _mute(self, offer: Offer) -> None:
         offer.muted = True
-        self.sw.mixer.isolate(offer.port)
+        self.cc.isolate(offer.port)
 
     def _unmute(self, offer: Offer) -> None:
         if not offer.muted:
             return
         offer.muted = False
-        leg = self.sw.legs[offer.port]
-        if leg.leg is Leg.CONNECTED and leg.call is not None:
-            party = other_party(leg.call, offer.port)
+        call = self.cc.call_at(offer.port)
+        if self.cc.state(offer.port) is Leg.CONNECTED and call is not None:
+            party = other_party(call, offer.port)
             if party is not None:
-                self.sw.mixer.bridge(offer.port, party)
+                self.cc.bridge(offer.port, party)
 
     # ------------------------------------------------------------------ events
     def on_tick(self, tick: int) -> None:
@@ -189,8 +184,7 @@ class CallWaiting:
             return True  # nothing else is dialled while the alert is on
         self.timers.cancel((port, "ack"))
         offer.state = OfferState.SENDING
-        self.sw.players.play_samples(port, offer.data)
-        self.sw.mixer.listen_player(port, port)
+        self.cc.play(port, offer.data)
         self._schedule(port, "data_end", len(offer.data) * 1000.0 / SAMPLE_RATE)
         self.log.info("call_waiting_ack", port=port, call=offer.call.call_id)
         return True
@@ -208,14 +202,14 @@ class CallWaiting:
         if offer.state is OfferState.AWAIT_ACK:
             self.log.info("call_waiting_no_ack", port=offer.port, call=offer.call.call_id)
         offer.state = OfferState.TONE
-        self.sw.players.stop(offer.port)
+        self.cc.stop_audio(offer.port)
         self._unmute(offer)
-        cycle_ms = self.sw.plan.callwaiting.cycle_ms
-        elapsed_ms = (self.sw.tick - offer.started_tick) * TICK_MS
+        cycle_ms = self.cc.plan.callwaiting.cycle_ms
+        elapsed_ms = (self.cc.tick - offer.started_tick) * TICK_MS
         self._schedule(offer.port, "repeat", max(TICK_MS, cycle_ms - elapsed_ms))
 
     def _repeat(self, offer: Offer) -> None:
-        if offer.state is OfferState.TONE and self.sw.legs[offer.port].leg is Leg.CONNECTED:
+        if offer.state is OfferState.TONE and self.cc.state(offer.port) is Leg.CONNECTED:
             self._tone(offer)
 
     # ------------------------------------------------------------------ ending
@@ -229,8 +223,8 @@ class CallWaiting:
         if offer is None:
             return None
         self._cancel_timers(port)
-        if self.sw.legs[port].leg is Leg.CONNECTED:
-            self.sw.players.stop(port)
+        if self.cc.state(port) is Leg.CONNECTED:
+            self.cc.stop_audio(port)
             self._unmute(offer)
         return offer.call
 
@@ -240,10 +234,10 @@ class CallWaiting:
             if offer.call is call:
                 self.take(port)
                 self.log.info("call_waiting_withdrawn", port=port, call=call.call_id)
-            elif self.sw.legs[port].call is call:
+            elif self.cc.call_at(port) is call:
                 # The conversation ends under the offer: the alert stops (the port will hear busy
                 # tone); the offer stays, for a flash to answer or a hang-up to ring.
                 self._cancel_timers(port)
-                self.sw.players.stop(port)
+                self.cc.stop_audio(port)
                 offer.muted = False
                 offer.state = OfferState.TONE

@@ -55,19 +55,22 @@ from firmware import FirmwareError
 from firmware.cdr import Disposition
 from firmware.config.model import Config, Extension
 from firmware.dialplan import DialResult
-from firmware.engine.calls import Call, Direction, Leg, PortLeg
+from firmware.engine.calls import Call, Direction, Leg
+from firmware.engine.control import CallControl, ticks
 from firmware.engine.timers import Timers
 from firmware.media.featuretones import confirmation_tone
 from firmware.tollguard import NumberClass, may_bridge_trunks, may_dial
 
 if TYPE_CHECKING:
-    from firmware.engine.switch import Switch
+    from firmware.engine.callwaiting import CallWaiting
+    from firmware.engine.outside import OutsideCalls
 
-TICK_MS = 20
 MAX_FORWARD_HOPS = 3  # forwards followed for one call; a longer chain stops where it is
 
 ExtensionChange = Callable[[Extension], Extension]
 ChangeExtension = Callable[[str, ExtensionChange], None]
+FeatureHandler = Callable[[int, Extension, DialResult], None]
+"""A feature code's handler: ``handler(port, extension, result)`` for the phone that dialled it."""
 """``change_extension(number, change)``: persist ``change`` of extension ``number`` (the
 composition root commits it to the configuration store)."""
 
@@ -111,106 +114,106 @@ def forward_target_problem(config: Config, extension: Extension, target: str) ->
     return None
 
 
-def _ticks(seconds: float) -> int:
-    return max(1, round(seconds * 1000 / TICK_MS))
-
-
 class ExtensionFeatures:
     """Feature codes, and the routing of calls to an extension (forwarding, DND, busy)."""
 
-    def __init__(self, switch: Switch, change_extension: ChangeExtension | None, log: EventLogger) -> None:
-        self.sw = switch
+    def __init__(self, control: CallControl, waiting: CallWaiting, outside: OutsideCalls,
+                 change_extension: ChangeExtension | None, log: EventLogger) -> None:
+        self.cc = control
+        self.waiting = waiting
+        self.outside = outside
         self.change_extension = change_extension
         self.log = log
         self.timers = Timers()
         self._chains: dict[int, tuple[str, ...]] = {}  # port -> forwarding chain of the call ringing there
-        self._codes: dict[str, Callable[[PortLeg, Extension, DialResult], None]] = {
-            "dnd_on": lambda leg, ext, result: self._change(leg, ext, set_dnd(True), "dnd_on"),
-            "dnd_off": lambda leg, ext, result: self._change(leg, ext, set_dnd(False), "dnd_off"),
-            "forward_always": lambda leg, ext, result: self._set_forward(leg, ext, "always", result.number),
-            "forward_busy": lambda leg, ext, result: self._set_forward(leg, ext, "busy", result.number),
-            "forward_no_answer": lambda leg, ext, result: self._set_forward(leg, ext, "no_answer", result.number),
-            "forward_cancel": lambda leg, ext, result: self._change(leg, ext, cancel_forwarding(), "forward_cancel"),
+        self._codes: dict[str, FeatureHandler] = {
+            "dnd_on": lambda port, ext, result: self._change(port, ext, set_dnd(True), "dnd_on"),
+            "dnd_off": lambda port, ext, result: self._change(port, ext, set_dnd(False), "dnd_off"),
+            "forward_always": lambda port, ext, result: self._set_forward(port, ext, "always", result.number),
+            "forward_busy": lambda port, ext, result: self._set_forward(port, ext, "busy", result.number),
+            "forward_no_answer": lambda port, ext, result: self._set_forward(port, ext, "no_answer", result.number),
+            "forward_cancel": lambda port, ext, result: self._change(port, ext, cancel_forwarding(), "forward_cancel"),
             "group_pickup": self._group_pickup,
             "directed_pickup": self._directed_pickup,
         }
-        # Codes handled by a service (the ACD's agent_login/logout/pause/unpause), same signature.
-        self.service_codes: dict[str, Callable[[PortLeg, Extension, DialResult], None]] = {}
+
+    @property
+    def service_codes(self) -> dict[str, FeatureHandler]:
+        """Codes handled by a service (the ACD's agent_login/logout/pause/unpause, voicemail's
+        menu), same signature: call control's (``CallControl.add_feature_codes``)."""
+        return self.cc.feature_codes
 
     # ------------------------------------------------------------------ feature codes
-    def dialled(self, leg: PortLeg, result: DialResult) -> bool:
+    def dialled(self, port: int, result: DialResult) -> bool:
         """A feature code was dialled: True if handled here (others: voicemail, agents)."""
         handler = self._codes.get(result.name) or self.service_codes.get(result.name)
-        extension = self.sw._extension_of(leg.port)
+        extension = self.cc.extension_on(port)
         if handler is None or extension is None:
             return False
-        self.sw._collectors.pop(leg.port, None)
-        handler(leg, extension, result)
+        self.cc.forget_digits(port)
+        handler(port, extension, result)
         return True
 
-    def _confirm(self, leg: PortLeg) -> None:
-        leg.leg = Leg.FAILED  # nothing more to do but hang up
-        leg.call = None
-        self.sw.players.play_tone(leg.port, confirmation_tone(self.sw.plan))
-        self.sw.mixer.stop_listening(leg.port)
-        self.sw.mixer.listen_player(leg.port, leg.port)
+    def _confirm(self, port: int) -> None:
+        self.cc.set_state(port, Leg.FAILED, call=None)  # nothing more to do but hang up
+        self.cc.hear_nothing(port)
+        self.cc.play_tone(port, confirmation_tone(self.cc.plan))
 
-    def _refuse(self, leg: PortLeg, feature: str, reason: str) -> None:
-        self.log.info("feature_refused", port=leg.port, feature=feature, reason=reason)
-        self.sw._fail(leg, "congestion")
+    def _refuse(self, port: int, feature: str, reason: str) -> None:
+        self.log.info("feature_refused", port=port, feature=feature, reason=reason)
+        self.cc.fail(port, "congestion")
 
-    def _change(self, leg: PortLeg, extension: Extension, change: ExtensionChange, feature: str) -> None:
+    def _change(self, port: int, extension: Extension, change: ExtensionChange, feature: str) -> None:
         changed = change(extension)
-        self.sw.apply_config(replace_extension(self.sw.config, extension.number, change))
+        self.cc.config = replace_extension(self.cc.config, extension.number, change)
         if self.change_extension is not None:
             self.change_extension(extension.number, change)
-        self.log.info("feature", port=leg.port, extension=extension.number, feature=feature, dnd=changed.dnd,
+        self.log.info("feature", port=port, extension=extension.number, feature=feature, dnd=changed.dnd,
                       always=changed.forward.always, busy=changed.forward.busy, no_answer=changed.forward.no_answer,
                       persisted=self.change_extension is not None)
-        self._confirm(leg)
+        self._confirm(port)
 
-    def _set_forward(self, leg: PortLeg, extension: Extension, kind: str, target: str) -> None:
-        problem = forward_target_problem(self.sw.config, extension, target)
+    def _set_forward(self, port: int, extension: Extension, kind: str, target: str) -> None:
+        problem = forward_target_problem(self.cc.config, extension, target)
         if problem is not None:
-            self._refuse(leg, f"forward_{kind}", problem)
+            self._refuse(port, f"forward_{kind}", problem)
             return
-        self._change(leg, extension, set_forward(kind, target), f"forward_{kind}")
+        self._change(port, extension, set_forward(kind, target), f"forward_{kind}")
 
-    def _pickup(self, leg: PortLeg, call: Call, ringing_at: int, feature: str) -> None:
-        self.log.info("pickup", port=leg.port, call=call.call_id, ringing_at=ringing_at, feature=feature)
-        self.sw._answer(call, leg.port)
+    def _pickup(self, port: int, call: Call, ringing_at: int, feature: str) -> None:
+        self.log.info("pickup", port=port, call=call.call_id, ringing_at=ringing_at, feature=feature)
+        self.cc.answer(call, port)
 
     def _ringing_call(self, port: int, picker: int) -> Call | None:
-        leg = self.sw.legs[port]
-        call = leg.call
-        if (port == picker or leg.leg is not Leg.RINGING or call is None or call.answer_tick is not None
+        call = self.cc.call_at(port)
+        if (port == picker or self.cc.state(port) is not Leg.RINGING or call is None or call.answer_tick is not None
                 or call.origin == picker or port not in call.ringing):
             return None
         return call
 
-    def _group_pickup(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
+    def _group_pickup(self, picker: int, extension: Extension, result: DialResult) -> None:
         group = extension.pickup_group
         if not group:
-            self._refuse(leg, "group_pickup", f"extension {extension.number} is in no pickup group")
+            self._refuse(picker, "group_pickup", f"extension {extension.number} is in no pickup group")
             return
         candidates = []
-        for member in self.sw.config.extensions:
-            call = self._ringing_call(member.port, leg.port) if member.pickup_group == group else None
+        for member in self.cc.config.extensions:
+            call = self._ringing_call(member.port, picker) if member.pickup_group == group else None
             if call is not None:
                 candidates.append((call.start_tick, call.call_id, member.port, call))
         if not candidates:
-            self._refuse(leg, "group_pickup", f"nothing rings in pickup group {group}")
+            self._refuse(picker, "group_pickup", f"nothing rings in pickup group {group}")
             return
         _, _, port, call = min(candidates, key=lambda item: item[:2])
-        self._pickup(leg, call, port, "group_pickup")
+        self._pickup(picker, call, port, "group_pickup")
 
-    def _directed_pickup(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
-        target = self.sw.config.extension(result.number)
-        call = None if target is None else self._ringing_call(target.port, leg.port)
+    def _directed_pickup(self, picker: int, extension: Extension, result: DialResult) -> None:
+        target = self.cc.config.extension(result.number)
+        call = None if target is None else self._ringing_call(target.port, picker)
         if call is None:
-            self._refuse(leg, "directed_pickup", f"nothing rings at extension {result.number}")
+            self._refuse(picker, "directed_pickup", f"nothing rings at extension {result.number}")
             return
-        self._pickup(leg, call, target.port, "directed_pickup")
+        self._pickup(picker, call, target.port, "directed_pickup")
 
     # ------------------------------------------------------------------ calls for an extension
     def ring_extension(self, call: Call, extension: Extension, chain: tuple[str, ...] = ()) -> None:
@@ -222,8 +225,8 @@ class ExtensionFeatures:
             self.log.info("dnd", call=call.call_id, extension=extension.number)
             self._busy(call, extension, chain, waiting_allowed=False)
             return
-        if self.sw._can_ring(port):
-            self.sw._ring_targets(call, [port])
+        if self.cc.can_ring(port):
+            self.cc.ring_targets(call, [port])
             self._arm_no_answer(port, extension, chain)
             return
         self._busy(call, extension, chain, waiting_allowed=True)
@@ -231,18 +234,18 @@ class ExtensionFeatures:
     def _arm_no_answer(self, port: int, extension: Extension, chain: tuple[str, ...]) -> None:
         if extension.forward.no_answer:
             self._chains[port] = chain
-            self.timers.schedule(self.sw.tick + _ticks(extension.forward.no_answer_s), (port, "no_answer"))
+            self.timers.schedule(self.cc.tick + ticks(extension.forward.no_answer_s), (port, "no_answer"))
 
     def _busy(self, call: Call, extension: Extension, chain: tuple[str, ...], waiting_allowed: bool) -> None:
         port = extension.port
-        if waiting_allowed and extension.call_waiting and self.sw.waiting.can_offer(port, call):
+        if waiting_allowed and extension.call_waiting and self.waiting.can_offer(port, call):
             call.destination = call.destination or extension.number
-            self.sw.waiting.offer(call, port)
+            self.waiting.offer(call, port)
             self._arm_no_answer(port, extension, chain)
             return
         if extension.forward.busy and self._forward(call, extension, extension.forward.busy, chain, "busy"):
             return
-        self.sw._caller_fails(call, "busy", "user_busy", Disposition.BUSY)
+        self.cc.caller_fails(call, "busy", "user_busy", Disposition.BUSY)
 
     def _forward_plan(self, call: Call, extension: Extension, target: str,
                       chain: tuple[str, ...], why: str) -> tuple[str, object] | None:
@@ -250,7 +253,7 @@ class ExtensionFeatures:
         if len(chain) > MAX_FORWARD_HOPS:
             self.log.info("forward_limit", call=call.call_id, chain=">".join(chain), target=target, why=why)
             return None
-        config = self.sw.config
+        config = self.cc.config
         target_extension = config.extension(target)
         if target_extension is not None:
             if target in chain:
@@ -259,8 +262,8 @@ class ExtensionFeatures:
             return ("extension", target_extension)
         if target in config.internal_numbers():
             return ("group", target)
-        decision = may_dial(config, extension, target, self.sw.outside.after_hours())
-        if decision.allowed and not self.sw.legs[call.origin].is_fxs:
+        decision = may_dial(config, extension, target, self.outside.after_hours())
+        if decision.allowed and not self.cc.is_fxs(call.origin):
             decision = may_bridge_trunks(config)  # an outside caller forwarded outside: trunk to trunk
         if not decision.allowed or decision.number_class is NumberClass.EMERGENCY:
             self.log.warning("forward_refused", call=call.call_id, extension=extension.number, target=target,
@@ -284,11 +287,11 @@ class ExtensionFeatures:
         if kind == "extension":
             self.ring_extension(call, where, chain)
         elif kind == "group":
-            self.sw._ring_targets(call, self.sw._targets_of(number))
+            self.cc.ring_targets(call, self.cc.targets_of(number))
         else:
-            if self.sw.legs[call.origin].is_fxs:
+            if self.cc.is_fxs(call.origin):
                 call.direction = Direction.OUTBOUND
-            self.sw.outside.call(call, extension, number)
+            self.outside.call(call, extension, number)
 
     # ------------------------------------------------------------------ no answer
     def ringing_stopped(self, port: int) -> None:
@@ -302,13 +305,13 @@ class ExtensionFeatures:
 
     def _no_answer(self, port: int) -> None:
         chain = self._chains.pop(port, None)
-        extension = self.sw._extension_of(port)
+        extension = self.cc.extension_on(port)
         if chain is None or extension is None or not extension.forward.no_answer:
             return
-        leg = self.sw.legs[port]
-        waiting = self.sw.waiting.pending(port)
-        if leg.leg is Leg.RINGING and leg.call is not None and leg.call.answer_tick is None:
-            call = leg.call
+        ringing = self.cc.call_at(port)
+        waiting = self.waiting.pending(port)
+        if self.cc.state(port) is Leg.RINGING and ringing is not None and ringing.answer_tick is None:
+            call = ringing
         elif waiting is not None:
             call = waiting
         else:
@@ -317,8 +320,8 @@ class ExtensionFeatures:
         if plan is None:
             return  # it keeps ringing here
         if call is waiting:
-            self.sw.waiting.take(port)
+            self.waiting.take(port)
         else:
-            self.sw._stop_ringing(port)
+            self.cc.stop_ringing(port)
             call.ringing.remove(port)
         self._follow(call, extension, plan, chain, "no_answer")

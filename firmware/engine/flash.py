@@ -54,18 +54,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drivers.logs import EventLogger
-from dsp.callerid import CallerId
+from dsp.callerid import CallerId, displayed_caller_id
 from firmware import FirmwareError
 from firmware.cdr import HangupBy
-from firmware.engine.calls import Call, Direction, Leg, PortLeg
+from firmware.engine.calls import Call, Direction, Leg
+from firmware.engine.control import CallControl, ticks
 from firmware.engine.timers import Timers
 from firmware.media.featuretones import hold_tone, recall_dial_tone, refusal_tone
 from firmware.tollguard import may_bridge_trunks
 
 if TYPE_CHECKING:
-    from firmware.engine.switch import Switch
+    from firmware.engine.callwaiting import CallWaiting
 
-TICK_MS = 20
 RECALL_RING_S = 60  # a recall nobody answers ends the held call after a minute (as an unanswered call)
 TRANSFER_RING_S = 60  # a blind transfer nobody answers ends like an unanswered call
 
@@ -95,19 +95,16 @@ def far_ports(call: Call, port: int) -> list[int]:
     return [p for p in call.ports() if p != port]
 
 
-def _ticks(seconds: float) -> int:
-    return max(1, round(seconds * 1000 / TICK_MS))
-
-
 class FlashFeatures:
     """Hold, consultation, transfer, conference, swap and recall for the switch's FXS ports.
 
-    Works on the switch's legs, calls, players and mixer (same package): the switch calls
-    ``on_flash``, ``on_hook``, ``on_off_hook``, ``before_end``, ``port_lost`` and ``on_tick``.
+    Works through call control (``control.py``): the switch calls ``on_flash``, ``on_hook``,
+    ``on_off_hook``, ``port_lost`` and ``on_tick``; call control calls ``before_end``.
     """
 
-    def __init__(self, switch: Switch, hold_music: np.ndarray | None, log: EventLogger) -> None:
-        self.sw = switch
+    def __init__(self, control: CallControl, hold_music: np.ndarray | None, log: EventLogger) -> None:
+        self.cc = control
+        self.waiting: CallWaiting | None = None  # the call-waiting offers (callwaiting.py), set by the switch
         # One float64 buffer shared by every held port (the players do not copy it).
         self.hold_music = None if hold_music is None else np.asarray(hold_music, dtype=np.float64)
         if self.hold_music is not None and (self.hold_music.ndim != 1 or self.hold_music.size == 0):
@@ -115,23 +112,23 @@ class FlashFeatures:
         self.log = log
         self.sessions: dict[int, FlashSession] = {}
         self.timers = Timers()
-        self._flash_handlers: dict[FlashState, Callable[[FlashSession, PortLeg], None]] = {
+        self._flash_handlers: dict[FlashState, Callable[[FlashSession, int], None]] = {
             FlashState.CONSULTING: self._flash_consulting,
             FlashState.CONFERENCE: self._flash_conference,
             FlashState.SWAPPING: self._flash_swapping,
-            FlashState.RECALL: lambda session, leg: None,  # on hook: a flash cannot happen
+            FlashState.RECALL: lambda session, port: None,  # on hook: a flash cannot happen
         }
-        self._hook_handlers: dict[FlashState, Callable[[FlashSession, PortLeg], None]] = {
+        self._hook_handlers: dict[FlashState, Callable[[FlashSession, int], None]] = {
             FlashState.CONSULTING: self._hangup_consulting,
             FlashState.CONFERENCE: self._hangup_conference,
             FlashState.SWAPPING: self._hangup_swapping,
-            FlashState.RECALL: lambda session, leg: None,
+            FlashState.RECALL: lambda session, port: None,
         }
 
     # ------------------------------------------------------------------ queries
     def session_of_call(self, call: Call) -> FlashSession | None:
         for session in self.sessions.values():
-            if call is session.held or call is session.added or call is self.sw.legs[session.port].call:
+            if call is session.held or call is session.added or call is self.cc.call_at(session.port):
                 return session
         return None
 
@@ -139,7 +136,7 @@ class FlashFeatures:
         """True if ``port`` controls a session or its call belongs to one."""
         if port in self.sessions:
             return True
-        call = self.sw.legs[port].call
+        call = self.cc.call_at(port)
         return call is not None and self.session_of_call(call) is not None
 
     def describe(self, port: int) -> str | None:
@@ -154,64 +151,65 @@ class FlashFeatures:
         # A caller on hold listens to music: a held line is not silence-supervised.
         for session in self.sessions.values():
             party = other_party(session.held, session.port)
-            if party is not None and not self.sw.legs[party].is_fxs:
-                self.sw.legs[party].last_heard_tick = tick
+            if party is not None and not self.cc.is_fxs(party):
+                self.cc.heard_from_line(party)
 
-    def on_flash(self, leg: PortLeg) -> None:
-        if not leg.is_fxs:
+    def on_flash(self, port: int) -> None:
+        if not self.cc.is_fxs(port):
             return
-        session = self.sessions.get(leg.port)
+        session = self.sessions.get(port)
         if session is not None:
-            self._flash_handlers[session.state](session, leg)
+            self._flash_handlers[session.state](session, port)
             return
-        waiting = self.sw.waiting.pending(leg.port)
-        if waiting is not None and leg.leg in (Leg.CONNECTED, Leg.FAILED):
-            self._answer_waiting(leg)
-        elif leg.leg is Leg.CONNECTED and self.is_two_party(leg) and not self.involved(leg.port):
-            self._start_consulting(leg)
+        state = self.cc.state(port)
+        waiting = self.waiting.pending(port) if self.waiting is not None else None
+        if waiting is not None and state in (Leg.CONNECTED, Leg.FAILED):
+            self._answer_waiting(port)
+        elif state is Leg.CONNECTED and self.is_two_party(port) and not self.involved(port):
+            self._start_consulting(port)
         else:
-            self.log.info("flash_ignored", port=leg.port, leg=leg.leg)
+            self.log.info("flash_ignored", port=port, leg=state)
 
-    def on_hook(self, leg: PortLeg) -> bool:
+    def on_hook(self, port: int) -> bool:
         """The controller hung up: True if a session (or a call waiting) took care of it."""
-        session = self.sessions.get(leg.port)
+        session = self.sessions.get(port)
         if session is not None:
-            self._hook_handlers[session.state](session, leg)
+            self._hook_handlers[session.state](session, port)
             return True
-        if self.sw.waiting.pending(leg.port) is None:
+        if self.waiting is None or self.waiting.pending(port) is None:
             return False
-        self._end_active(leg)
-        waiting = self.sw.waiting.take(leg.port)
+        self._end_active(port)
+        waiting = self.waiting.take(port)
         if waiting is not None:
-            self._ring_with(leg.port, waiting, waiting.origin)
-            self.log.info("waiting_call_rings", port=leg.port, call=waiting.call_id)
+            self._ring_with(port, waiting, waiting.origin)
+            self.log.info("waiting_call_rings", port=port, call=waiting.call_id)
         return True
 
-    def on_off_hook(self, leg: PortLeg) -> bool:
+    def on_off_hook(self, port: int) -> bool:
         """Answering a recall reconnects the held call: True if it was one."""
-        session = self.sessions.get(leg.port)
+        session = self.sessions.get(port)
         if session is None or session.state is not FlashState.RECALL:
             return False
-        self.timers.cancel((leg.port, "recall"))
-        self.sw._stop_ringing(leg.port, keep_call=True)
-        del self.sessions[leg.port]
-        self._reconnect(session.held, leg.port)
-        self.log.info("recall_answered", port=leg.port, call=session.held.call_id)
+        self.timers.cancel((port, "recall"))
+        self.cc.stop_ringing(port, keep_call=True)
+        del self.sessions[port]
+        self._reconnect(session.held, port)
+        self.log.info("recall_answered", port=port, call=session.held.call_id)
         return True
 
     def before_end(self, call: Call) -> None:
-        """``call`` is ending (the switch's ``_end_call``, before it touches the ports)."""
+        """``call`` is ending (a call-control listener, before its ports are touched)."""
         for port, session in list(self.sessions.items()):
             if call is session.held:
                 del self.sessions[port]
                 self.timers.cancel((port, "recall"))
                 if session.state is FlashState.CONFERENCE and session.added is not None:
-                    self.sw.legs[port].call = session.added  # the controller stays with the added party
+                    self.cc.set_call(port, session.added)  # the controller stays with the added party
                 self.log.info("held_party_left", port=port, call=call.call_id, state=session.state)
             elif call is session.added:
                 # The added party left the conference: back to a two-party call with the first.
                 del self.sessions[port]
-                self.sw.legs[port].call = session.held
+                self.cc.set_call(port, session.held)
                 self.log.info("conference_party_left", port=port, call=call.call_id)
 
     def port_lost(self, port: int) -> None:
@@ -222,189 +220,175 @@ class FlashFeatures:
         self.timers.cancel((port, "recall"))
         for call in (session.held, session.added):
             if call is not None:
-                self.sw._end_call(call, HangupBy.SYSTEM, "out_of_service")
+                self.cc.end_call(call, HangupBy.SYSTEM, "out_of_service")
 
     # ------------------------------------------------------------------ hold and reconnect
-    def is_two_party(self, leg: PortLeg) -> bool:
-        call = leg.call
+    def is_two_party(self, port: int) -> bool:
+        call = self.cc.call_at(port)
         if call is None:
             return False
-        party = other_party(call, leg.port)
-        return party is not None and not call.ringing and self.sw.legs[party].call is call
+        party = other_party(call, port)
+        return party is not None and not call.ringing and self.cc.call_at(party) is call
 
     def _hold(self, party: int) -> None:
         """``party`` hears the hold music (or tone) and nobody else; nobody hears it."""
-        self.sw.mixer.isolate(party)
+        self.cc.isolate(party)
         if self.hold_music is not None:
-            self.sw.players.play_samples(party, self.hold_music, loop=True)
+            self.cc.play(party, self.hold_music, loop=True)
         else:
-            self.sw.players.play_tone(party, hold_tone(self.sw.plan))
-        self.sw.mixer.listen_player(party, party)
+            self.cc.play_tone(party, hold_tone(self.cc.plan))
 
     def _reconnect(self, call: Call, port: int) -> None:
         """The controller on ``port`` talks to the other party of ``call`` again."""
         party = other_party(call, port)
         for each in (port, party):
-            self.sw.players.stop(each)
-            self.sw.mixer.isolate(each)
-            self.sw.legs[each].leg = Leg.CONNECTED
-            self.sw.legs[each].call = call
-        self.sw.mixer.bridge(port, party)
+            self.cc.stop_audio(each)
+            self.cc.isolate(each)
+            self.cc.set_state(each, Leg.CONNECTED, call=call)
+        self.cc.bridge(port, party)
 
-    def _recall_dial_tone(self, leg: PortLeg) -> None:
-        leg.leg = Leg.DIALTONE
-        leg.call = None
-        self.sw.players.play_tone(leg.port, recall_dial_tone(self.sw.plan))
-        self.sw.mixer.listen_player(leg.port, leg.port)
-        collector = self.sw.config.dial_plan().start()
-        self.sw._collectors[leg.port] = collector
-        self.sw._after(collector.last.timeout_ms / 1000.0, leg.port, "digits")
-
-    def _forget_dialling(self, port: int) -> None:
-        self.sw._collectors.pop(port, None)
-        for name in ("digits", "failed_tone"):
-            self.sw.timers.cancel((port, name))
+    def _recall_dial_tone(self, port: int) -> None:
+        self.cc.dial_tone(port, recall_dial_tone(self.cc.plan))
 
     def _identity(self, call: Call, party: int) -> tuple[str, str]:
         """Number and name of ``party`` in ``call`` (for caller ID and new call records)."""
         if party == call.origin:
             return call.caller_number, call.caller_name
-        extension = self.sw._extension_of(party) if self.sw.legs[party].is_fxs else None
+        extension = self.cc.extension_on(party) if self.cc.is_fxs(party) else None
         if extension is not None:
             return extension.number, extension.name
         return call.destination, ""
 
     def _caller_id(self, call: Call, party: int) -> CallerId:
         number, name = self._identity(call, party)
-        return CallerId(number=number or None, name=name or None, datetime=self.sw.now().strftime("%m%d%H%M"))
+        return displayed_caller_id(number, name, datetime=self.cc.now().strftime("%m%d%H%M"))
 
     def _ring_with(self, port: int, call: Call, party: int) -> None:
         """Rings the phone on ``port`` for ``call``, showing ``party`` as the caller."""
-        leg = self.sw.legs[port]
-        leg.leg = Leg.RINGING
-        leg.call = call
+        self.cc.set_state(port, Leg.RINGING, call=call)
         if port not in call.ringing and call.answer_tick is None:
             call.ringing.append(port)
-        self.sw._ring_with_caller_id(port, self._caller_id(call, party))
+        self.cc.ring_with_caller_id(port, self._caller_id(call, party))
 
-    def _end_active(self, leg: PortLeg) -> None:
+    def _end_active(self, port: int) -> None:
         """The controller hung up on its active call (if any): it ends normally; the port is reset."""
-        call = leg.call
+        call = self.cc.call_at(port)
         if call is not None:
-            hangup_by = HangupBy.CALLER if call.origin == leg.port else HangupBy.CALLEE
-            self.sw._end_call(call, hangup_by, "normal_clearing")
-        self._forget_dialling(leg.port)
-        self.sw._reset_port(leg)
+            hangup_by = HangupBy.CALLER if call.origin == port else HangupBy.CALLEE
+            self.cc.end_call(call, hangup_by, "normal_clearing")
+        self.cc.forget_digits(port)
+        self.cc.reset_port(port)
 
     # ------------------------------------------------------------------ starting a session
-    def _start_consulting(self, leg: PortLeg) -> None:
-        call = leg.call
-        party = other_party(call, leg.port)
-        self.sessions[leg.port] = FlashSession(leg.port, FlashState.CONSULTING, call)
+    def _start_consulting(self, port: int) -> None:
+        call = self.cc.call_at(port)
+        party = other_party(call, port)
+        self.sessions[port] = FlashSession(port, FlashState.CONSULTING, call)
         self._hold(party)
-        self.sw.mixer.isolate(leg.port)
-        self._recall_dial_tone(leg)
-        self.log.info("hold", port=leg.port, call=call.call_id, held=party,
+        self.cc.isolate(port)
+        self._recall_dial_tone(port)
+        self.log.info("hold", port=port, call=call.call_id, held=party,
                       audio="music" if self.hold_music is not None else "tone")
 
-    def _answer_waiting(self, leg: PortLeg) -> None:
+    def _answer_waiting(self, port: int) -> None:
         """Flash with a call waiting: the active call (if any) goes on hold, the waiting one is answered."""
-        active = leg.call if leg.leg is Leg.CONNECTED else None
-        waiting = self.sw.waiting.take(leg.port)
+        active = self.cc.call_at(port) if self.cc.state(port) is Leg.CONNECTED else None
+        waiting = self.waiting.take(port)
         if waiting is None:
             return
         if active is not None:
-            self._hold(other_party(active, leg.port))
-            self.sessions[leg.port] = FlashSession(leg.port, FlashState.SWAPPING, active)
+            self._hold(other_party(active, port))
+            self.sessions[port] = FlashSession(port, FlashState.SWAPPING, active)
         else:
-            self._forget_dialling(leg.port)
-        self.sw.mixer.isolate(leg.port)
-        self.sw._answer(waiting, leg.port)
-        self.log.info("waiting_call_answered", port=leg.port, call=waiting.call_id,
+            self.cc.forget_digits(port)
+        self.cc.isolate(port)
+        self.cc.answer(waiting, port)
+        self.log.info("waiting_call_answered", port=port, call=waiting.call_id,
                       held=active.call_id if active is not None else "")
 
     # ------------------------------------------------------------------ flash per state
-    def _flash_consulting(self, session: FlashSession, leg: PortLeg) -> None:
-        consult = leg.call
-        if consult is None or leg.leg in (Leg.DIALTONE, Leg.DIALING, Leg.FAILED):
-            self._back_to_held(session, leg)
-        elif leg.leg is Leg.CONNECTED:
-            self._conference(session, leg)
+    def _flash_consulting(self, session: FlashSession, port: int) -> None:
+        consult = self.cc.call_at(port)
+        state = self.cc.state(port)
+        if consult is None or state in (Leg.DIALTONE, Leg.DIALING, Leg.FAILED):
+            self._back_to_held(session, port)
+        elif state is Leg.CONNECTED:
+            self._conference(session, port)
         else:  # the consultation still rings (or the line is still dialling): cancel it
-            hangup_by = HangupBy.CALLER if consult.origin == leg.port else HangupBy.CALLEE
-            self.sw._end_call(consult, hangup_by, "consultation_cancelled")
-            self._back_to_held(session, leg)
+            hangup_by = HangupBy.CALLER if consult.origin == port else HangupBy.CALLEE
+            self.cc.end_call(consult, hangup_by, "consultation_cancelled")
+            self._back_to_held(session, port)
 
-    def _back_to_held(self, session: FlashSession, leg: PortLeg) -> None:
-        self._forget_dialling(leg.port)
-        del self.sessions[leg.port]
-        self._reconnect(session.held, leg.port)
-        self.log.info("unhold", port=leg.port, call=session.held.call_id)
+    def _back_to_held(self, session: FlashSession, port: int) -> None:
+        self.cc.forget_digits(port)
+        del self.sessions[port]
+        self._reconnect(session.held, port)
+        self.log.info("unhold", port=port, call=session.held.call_id)
 
     def _trunks_refused(self, ports: list[int]) -> str | None:
         """Why joining these ports is refused (two or more exchange lines), else None."""
-        lines = [p for p in ports if p is not None and not self.sw.legs[p].is_fxs]
+        lines = [p for p in ports if p is not None and not self.cc.is_fxs(p)]
         if len(lines) < 2:
             return None
-        decision = may_bridge_trunks(self.sw.config)
+        decision = may_bridge_trunks(self.cc.config)
         return None if decision.allowed else decision.reason
 
-    def _conference(self, session: FlashSession, leg: PortLeg) -> None:
-        consult = leg.call
-        party = other_party(session.held, leg.port)
-        targets = far_ports(consult, leg.port)
+    def _conference(self, session: FlashSession, port: int) -> None:
+        consult = self.cc.call_at(port)
+        party = other_party(session.held, port)
+        targets = far_ports(consult, port)
         refused = self._trunks_refused([party, *targets])
         if refused is not None:
-            self.log.warning("conference_refused", port=leg.port, held=party, added=",".join(map(str, targets)),
+            self.log.warning("conference_refused", port=port, held=party, added=",".join(map(str, targets)),
                              reason=refused)
-            self.sw.players.play_tone(leg.port, refusal_tone(self.sw.plan))
-            self.sw.mixer.listen_player(leg.port, leg.port)
+            self.cc.play_tone(port, refusal_tone(self.cc.plan))
             return
-        members = [party, leg.port, *targets]
-        for port in members:
-            self.sw.players.stop(port)
-            self.sw.mixer.isolate(port)
-        self.sw.mixer.conference(members)
+        members = [party, port, *targets]
+        for each in members:
+            self.cc.stop_audio(each)
+            self.cc.isolate(each)
+        self.cc.conference(members)
         session.state = FlashState.CONFERENCE
         session.added = consult
-        self.log.info("conference", port=leg.port, members=",".join(map(str, members)),
+        self.log.info("conference", port=port, members=",".join(map(str, members)),
                       calls=f"{session.held.call_id},{consult.call_id}")
 
-    def _flash_conference(self, session: FlashSession, leg: PortLeg) -> None:
+    def _flash_conference(self, session: FlashSession, port: int) -> None:
         added = session.added
-        del self.sessions[leg.port]
-        leg.call = session.held  # the controller is out of the added call before it ends
-        hangup_by = HangupBy.CALLER if added.origin == leg.port else HangupBy.CALLEE
-        self.sw._end_call(added, hangup_by, "conference_drop")
-        self._reconnect(session.held, leg.port)
-        self.log.info("conference_drop", port=leg.port, dropped=added.call_id, call=session.held.call_id)
+        del self.sessions[port]
+        self.cc.set_call(port, session.held)  # the controller is out of the added call before it ends
+        hangup_by = HangupBy.CALLER if added.origin == port else HangupBy.CALLEE
+        self.cc.end_call(added, hangup_by, "conference_drop")
+        self._reconnect(session.held, port)
+        self.log.info("conference_drop", port=port, dropped=added.call_id, call=session.held.call_id)
 
-    def _flash_swapping(self, session: FlashSession, leg: PortLeg) -> None:
-        if leg.leg is not Leg.CONNECTED or leg.call is None:
-            self._back_to_held(session, leg)  # the active party has gone: take the held call back
+    def _flash_swapping(self, session: FlashSession, port: int) -> None:
+        active = self.cc.call_at(port)
+        if self.cc.state(port) is not Leg.CONNECTED or active is None:
+            self._back_to_held(session, port)  # the active party has gone: take the held call back
             return
-        active = leg.call
-        self._hold(other_party(active, leg.port))
+        self._hold(other_party(active, port))
         held = session.held
         session.held = active
-        self._reconnect(held, leg.port)
-        self.log.info("swap", port=leg.port, call=held.call_id, held=active.call_id)
+        self._reconnect(held, port)
+        self.log.info("swap", port=port, call=held.call_id, held=active.call_id)
 
     # ------------------------------------------------------------------ hang-up per state
-    def _hangup_consulting(self, session: FlashSession, leg: PortLeg) -> None:
-        consult = leg.call
-        if consult is not None and leg.leg in (Leg.RINGBACK, Leg.CONNECTED) and far_ports(consult, leg.port):
-            self._transfer(session, leg, consult, attended=leg.leg is Leg.CONNECTED)
+    def _hangup_consulting(self, session: FlashSession, port: int) -> None:
+        consult = self.cc.call_at(port)
+        state = self.cc.state(port)
+        if consult is not None and state in (Leg.RINGBACK, Leg.CONNECTED) and far_ports(consult, port):
+            self._transfer(session, port, consult, attended=state is Leg.CONNECTED)
         else:
-            self._end_active(leg)
+            self._end_active(port)
             self._recall(session)
 
-    def _hangup_conference(self, session: FlashSession, leg: PortLeg) -> None:
-        self._transfer(session, leg, session.added, attended=True)
+    def _hangup_conference(self, session: FlashSession, port: int) -> None:
+        self._transfer(session, port, session.added, attended=True)
 
-    def _hangup_swapping(self, session: FlashSession, leg: PortLeg) -> None:
-        self._end_active(leg)
-        if leg.port in self.sessions:  # the held party may have gone meanwhile
+    def _hangup_swapping(self, session: FlashSession, port: int) -> None:
+        self._end_active(port)
+        if port in self.sessions:  # the held party may have gone meanwhile
             self._recall(session)
 
     def _recall(self, session: FlashSession) -> None:
@@ -412,7 +396,7 @@ class FlashFeatures:
         self.sessions[session.port] = session
         party = other_party(session.held, session.port)
         self._ring_with(session.port, session.held, party)
-        self.timers.schedule(self.sw.tick + _ticks(RECALL_RING_S), (session.port, "recall"))
+        self.timers.schedule(self.cc.tick + ticks(RECALL_RING_S), (session.port, "recall"))
         self.log.info("recall", port=session.port, call=session.held.call_id, held=party)
 
     def _recall_expired(self, port: int) -> None:
@@ -421,12 +405,11 @@ class FlashFeatures:
             return
         del self.sessions[port]
         self.log.info("recall_no_answer", port=port, call=session.held.call_id)
-        self.sw._end_call(session.held, HangupBy.SYSTEM, "recall_no_answer")
+        self.cc.end_call(session.held, HangupBy.SYSTEM, "recall_no_answer")
 
     # ------------------------------------------------------------------ transfer
-    def _transfer(self, session: FlashSession, leg: PortLeg, consult: Call, attended: bool) -> None:
+    def _transfer(self, session: FlashSession, port: int, consult: Call, attended: bool) -> None:
         """The controller hangs up: the held party and the consultation's far end(s) go on together."""
-        port = leg.port
         held = session.held
         party = other_party(held, port)
         targets = far_ports(consult, port)
@@ -437,40 +420,39 @@ class FlashFeatures:
                              target=",".join(map(str, targets)), reason=refused)
             if session.state is FlashState.CONFERENCE:
                 del self.sessions[port]
-                leg.call = consult
-                self.sw._end_call(held, self._role(held, port), "transfer_refused")
-                self._end_active(leg)
+                self.cc.set_call(port, consult)
+                self.cc.end_call(held, self._role(held, port), "transfer_refused")
+                self._end_active(port)
             else:
                 hangup_by = self._role(consult, port)
-                self.sw._end_call(consult, hangup_by, "transfer_refused")
-                self._end_active(leg)
+                self.cc.end_call(consult, hangup_by, "transfer_refused")
+                self._end_active(port)
                 self._recall(session)
             return
         del self.sessions[port]
         continued = self._continue_call(held, consult, port, party, attended)
         for target in targets:
-            if self.sw.legs[target].call is consult:
-                self.sw.legs[target].call = continued
-        leg.call = None
-        self.sw._end_call(held, self._role(held, port), kind)
-        self.sw._end_call(consult, self._role(consult, port), kind)
-        self._forget_dialling(port)
-        self.sw._reset_port(leg)
-        self.sw.players.stop(party)
-        self.sw.mixer.isolate(party)
+            if self.cc.call_at(target) is consult:
+                self.cc.set_call(target, continued)
+        self.cc.set_call(port, None)
+        self.cc.end_call(held, self._role(held, port), kind)
+        self.cc.end_call(consult, self._role(consult, port), kind)
+        self.cc.forget_digits(port)
+        self.cc.reset_port(port)
+        self.cc.stop_audio(party)
+        self.cc.isolate(party)
         if attended:
             for target in targets:
-                self.sw.players.stop(target)
-                self.sw.mixer.isolate(target)
-                self.sw.legs[target].leg = Leg.CONNECTED
-            self.sw.legs[party].leg = Leg.CONNECTED
-            self.sw.mixer.conference([party, *targets])
+                self.cc.stop_audio(target)
+                self.cc.isolate(target)
+                self.cc.set_state(target, Leg.CONNECTED)
+            self.cc.set_state(party, Leg.CONNECTED)
+            self.cc.conference([party, *targets])
         else:
-            self.sw.legs[party].leg = Leg.RINGBACK
+            self.cc.set_state(party, Leg.RINGBACK)
             if continued.ringing:  # phones ring: the transferred party hears ringback
-                self.sw.players.play_tone(party, self.sw.plan.ringback)
-                self.sw.mixer.listen_player(party, party)
-                self.sw._after(TRANSFER_RING_S, party, "no_answer")
+                self.cc.play_tone(party, self.cc.plan.ringback)
+                self.cc.after(TRANSFER_RING_S, party, "no_answer")
         self.log.info(kind, port=port, held=party, target=",".join(map(str, targets)),
                       call=continued.call_id, ended=f"{held.call_id},{consult.call_id}")
 
@@ -483,7 +465,7 @@ class FlashFeatures:
         number, name = self._identity(held, party)
         outward = consult.origin == port and consult.direction is Direction.OUTBOUND
         direction = Direction.OUTBOUND if outward else held.direction
-        call = self.sw._new_call(party, direction, number, name)
+        call = self.cc.new_call(party, direction, number, name)
         if consult.origin == port:
             call.ringing = list(consult.ringing)
             call.peer = consult.peer
@@ -492,6 +474,6 @@ class FlashFeatures:
         call.destination = consult.destination
         call.dialled = consult.dialled
         call.explanation = consult.explanation
-        call.answer_tick = self.sw.tick if attended else None
-        call.userfield = f"transfer {self.sw.uniqueid(held)}"
+        call.answer_tick = self.cc.tick if attended else None
+        call.userfield = f"transfer {self.cc.uniqueid(held)}"
         return call

@@ -23,22 +23,18 @@ the exchange needs about a second on hook to clear the old call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from drivers.logs import EventLogger
 from dsp.dtmfgen import generate_dtmf
 from firmware.cdr import Disposition
 from firmware.config.model import Dialling, Extension
 from firmware.config.outside import may_send_outside
-from firmware.engine.calls import Call, Direction, Leg, PortLeg
+from firmware.engine.calls import Call, Direction, Leg
+from firmware.engine.control import CallControl, ticks
 from firmware.engine.lines import select_line
 from firmware.schedule import is_open
 from firmware.tollguard import may_bridge_trunks, may_dial
 
-if TYPE_CHECKING:
-    from firmware.engine.switch import Switch
-
-TICK_MS = 20
 DIAL_TONE_WAIT_S = 3  # blind-dial an outside number if the exchange gives no dial tone
 LINE_GUARD_S = 1.5  # after releasing a line, wait this long before seizing it again (the exchange
 # needs about a second on hook to clear the call; sooner it is a hook flash)
@@ -48,74 +44,68 @@ PULSE_S = 0.1  # loop-disconnect dialling at 10 pps (60/40 ms break/make, driver
 INTERDIGIT_S = 0.8  # an upper bound of the card's pause between pulse digits (0.7-0.8 s, drivers/timing.py)
 
 
-def _ticks(seconds: float) -> int:
-    return max(1, round(seconds * 1000 / TICK_MS))
-
-
 class OutsideCalls:
     """Seizes a line, dials and bridges; keeps the round-robin and line-guard bookkeeping."""
 
-    def __init__(self, switch: Switch, log: EventLogger) -> None:
-        self.sw = switch
+    def __init__(self, control: CallControl, log: EventLogger) -> None:
+        self.cc = control
         self.log = log
         self._last_line: Mapping[str, int] = {}  # trunk group -> the line it used last (round robin)
         self._released_tick: dict[int, int] = {}  # FXO port -> tick the box last released it
 
     def after_hours(self) -> bool:
         """Whether the security settings' after-hours schedule is closed now (toll guard limits)."""
-        config = self.sw.config
+        config = self.cc.config
         name = config.security.after_hours_schedule
         schedule = config.schedule(name) if name else None
-        return schedule is not None and not is_open(schedule, self.sw.now())
+        return schedule is not None and not is_open(schedule, self.cc.now())
 
     def call(self, call: Call, extension: Extension | None, digits: str) -> None:
         """Toll guard, line, seize, dial, bridge; ``extension`` None: a destination, no class applies."""
-        sw = self.sw
+        cc = self.cc
         if extension is None:
-            decision = may_send_outside(sw.config, digits)
+            decision = may_send_outside(cc.config, digits)
         else:
-            decision = may_dial(sw.config, extension, digits, self.after_hours())
+            decision = may_dial(cc.config, extension, digits, self.after_hours())
         call.explanation = (decision.reason,)
         self.log.info("toll_guard", call=call.call_id, allowed=decision.allowed, reason=decision.reason)
         # (scenario fix) a refused call's record names the number tried: a toll-fraud audit needs it.
         call.destination = decision.number or digits
         if not decision.allowed:
-            sw._caller_fails(call, "congestion", "call_rejected", Disposition.FAILED)
+            cc.caller_fails(call, "congestion", "call_rejected", Disposition.FAILED)
             return
         call.destination = decision.number
         line = self._free_line(extension)
         if line is None:
-            sw._caller_fails(call, "congestion", "no_circuit_available", Disposition.FAILED)
+            cc.caller_fails(call, "congestion", "no_circuit_available", Disposition.FAILED)
             return
-        call.peer = line.port
-        line.leg = Leg.SEIZING
-        line.call = call
-        sw.legs[call.origin].leg = Leg.RINGBACK
-        sw.card.seize(line.port)
-        sw._after(DIAL_TONE_WAIT_S, line.port, "dial_tone_wait")
-        self.log.info("seize", call=call.call_id, line=line.port, number=decision.number)
+        call.peer = line
+        cc.set_state(line, Leg.SEIZING, call=call)
+        cc.set_state(call.origin, Leg.RINGBACK)
+        cc.seize(line)
+        cc.after(DIAL_TONE_WAIT_S, line, "dial_tone_wait")
+        self.log.info("seize", call=call.call_id, line=line, number=decision.number)
 
     def send(self, call: Call, digits: str) -> None:
         """Sends ``call`` to an outside number (a destination of kind outside; ``digits`` with the
         outside prefix) on a line of ``dialplan.trunk_group``, by the rules of
         :mod:`firmware.config.outside`, asked again now: the snapshot may have changed since."""
-        sw = self.sw
-        toll = may_send_outside(sw.config, digits)
-        from_phone = sw.legs[call.origin].is_fxs  # e.g. an extension that dialled a queue
-        bridge = toll if from_phone else may_bridge_trunks(sw.config)  # a line sent out on another
+        cc = self.cc
+        toll = may_send_outside(cc.config, digits)
+        from_phone = cc.is_fxs(call.origin)  # e.g. an extension that dialled a queue
+        bridge = toll if from_phone else may_bridge_trunks(cc.config)  # a line sent out on another
         refusal = toll if bridge.allowed else bridge
         call.destination = toll.number or digits
         if not refusal.allowed:
             self.log.warning("destination_refused", call=call.call_id, destination=f"outside {digits}",
                              reason=refusal.reason)
-            sw._caller_fails(call, "congestion", "destination_refused", Disposition.FAILED)
+            cc.caller_fails(call, "congestion", "destination_refused", Disposition.FAILED)
             return
         if from_phone:
             call.direction = Direction.OUTBOUND
-        sw.players.stop(call.origin)  # e.g. a queue's music
-        sw.mixer.isolate(call.origin)
-        sw.players.play_tone(call.origin, sw.plan.ringback)  # until the line is bridged
-        sw.mixer.listen_player(call.origin, call.origin)
+        cc.stop_audio(call.origin)  # e.g. a queue's music
+        cc.isolate(call.origin)
+        cc.play_tone(call.origin, cc.plan.ringback)  # until the line is bridged
         self.call(call, None, digits)
 
     def dial_for_service(self, call: Call, digits: str) -> None:
@@ -123,62 +113,61 @@ class OutsideCalls:
         line, through the toll guard with the phone's extension class."""
         call.peer = None
         call.answer_tick = None
-        self.sw.mixer.isolate(call.origin)
-        self.call(call, self.sw.config.extension_on_port(call.origin), digits)
+        self.cc.isolate(call.origin)
+        self.call(call, self.cc.extension_on(call.origin), digits)
 
     def line_released(self, port: int) -> None:
         """The box released the line on ``port``: it is not free again for ``LINE_GUARD_S``."""
-        self._released_tick[port] = self.sw.tick
+        self._released_tick[port] = self.cc.tick
 
-    def _free_line(self, extension: Extension | None) -> PortLeg | None:
+    def _free_line(self, extension: Extension | None) -> int | None:
         """A line of the extension's trunk group, by the dial plan's line selection."""
-        sw = self.sw
-        ports = [line.port for line in sw.config.lines]
+        cc = self.cc
+        ports = [line.port for line in cc.config.lines]
         # (scenario fix) a line released less than LINE_GUARD_S ago is not free: re-seized sooner,
         # the exchange takes it for a hook flash of the old call (no dial tone, digits lost).
-        guard = _ticks(LINE_GUARD_S)
-        busy = frozenset(port for port in ports if sw.legs[port].leg is not Leg.IDLE
-                         or sw.tick - self._released_tick.get(port, -guard) < guard)
-        down = frozenset(port for port in ports if sw.legs[port].leg is Leg.OUT_OF_SERVICE)
-        choice = select_line(sw.config, extension, busy, self._last_line, out_of_service=down)
+        guard = ticks(LINE_GUARD_S)
+        busy = frozenset(port for port in ports if cc.state(port) is not Leg.IDLE
+                         or cc.tick - self._released_tick.get(port, -guard) < guard)
+        down = frozenset(port for port in ports if cc.state(port) is Leg.OUT_OF_SERVICE)
+        choice = select_line(cc.config, extension, busy, self._last_line, out_of_service=down)
         self.log.info("line_selection", group=choice.group, line=choice.port, why=choice.explanation)
         if choice.line is None:
             return None
         self._last_line = choice.last_used
-        return sw.legs[choice.line.port]
+        return choice.line.port
 
-    def dial_digits(self, line: PortLeg) -> None:
+    def dial_digits(self, line: int) -> None:
         """The seized line gave dial tone (or none came in time): dial the call's number."""
-        sw = self.sw
-        call = line.call
-        sw.timers.cancel((line.port, "dial_tone_wait"))
-        line.leg = Leg.DIALING_OUT
-        config = sw.config.line(line.port)
+        cc = self.cc
+        call = cc.call_at(line)
+        cc.cancel(line, "dial_tone_wait")
+        cc.set_state(line, Leg.DIALING_OUT)
+        config = cc.config.line(line)
         if config is not None and config.dialling is Dialling.PULSE:
-            sw.card.pulse_dial(line.port, call.destination)
+            cc.pulse_dial(line, call.destination)
             seconds = sum((int(d) or 10) * PULSE_S + INTERDIGIT_S
                           for d in call.destination if d.isdigit())
         else:
             samples = generate_dtmf(call.destination, on_ms=DTMF_DIAL_ON_MS, off_ms=DTMF_DIAL_OFF_MS)
-            sw.players.play_samples(line.port, samples)
-            sw.mixer.listen_player(line.port, line.port)
+            cc.play(line, samples)
             seconds = len(samples) / 8000.0
-        sw._after(seconds, line.port, "dialled_out")
+        cc.after(seconds, line, "dialled_out")
 
-    def digits_sent(self, line: PortLeg) -> None:
+    def digits_sent(self, line: int) -> None:
         """The number is out: bridge the caller to the line (answered now, unless the line
         signals the far end's answer by polarity reversal)."""
-        sw = self.sw
-        call = line.call
-        sw.players.stop(line.port)
-        sw.mixer.stop_listening(line.port)
-        for port in (call.origin, line.port):
-            sw.legs[port].leg = Leg.CONNECTED
-            sw.players.stop(port)
-        sw.mixer.stop_listening(call.origin)
-        sw.mixer.bridge(call.origin, line.port)
-        line.last_heard_tick = sw.tick
-        config = sw.config.line(line.port)
+        cc = self.cc
+        call = cc.call_at(line)
+        cc.stop_audio(line)
+        cc.hear_nothing(line)
+        for port in (call.origin, line):
+            cc.set_state(port, Leg.CONNECTED)
+            cc.stop_audio(port)
+        cc.hear_nothing(call.origin)
+        cc.bridge(call.origin, line)
+        cc.heard_from_line(line)
+        config = cc.config.line(line)
         if config is None or not config.answer_by_polarity_reversal:
-            call.answer_tick = sw.tick  # no answer supervision: count from the end of dialling
-        self.log.info("outside_connected", call=call.call_id, line=line.port, number=call.destination)
+            call.answer_tick = cc.tick  # no answer supervision: count from the end of dialling
+        self.log.info("outside_connected", call=call.call_id, line=line, number=call.destination)

@@ -2,9 +2,10 @@
 
 Phones (extensions, ring groups) are the switch's own. Everything else a route can name —
 an IVR, a queue, voicemail — is a *service*: an object with ``take(call, line_port, name)``
-that the composition root registers per destination kind. ``take`` returns False when it
-cannot take the call (no such IVR flow, queue closed to new callers…); the switch then
-plays congestion to the caller and releases the line, with the reason in the log.
+registered per destination kind with call control (``CallControl.register_service``).
+``take`` returns False when it cannot take the call (no such IVR flow, queue closed to new
+callers…); the switch then plays congestion to the caller and releases the line, with the
+reason in the log. A service that raises instead ends only that call (``internal_error``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ Services = Mapping[DestinationKind, CallService]
 
 
 class AttachedService(Protocol):
-    """A service that follows the switch (``Switch.attached``): called on every tick, on every
+    """A service that follows the engine (``CallControl.attach``): called on every tick, on every
     digit before the dial plan and on every hook flash before the flash features (True =
     consumed), after a phone answered a call, and before any call ends (the ACD: queue
     callers, offers to agents, agent feature prompts, an agent's flash ending wrap-up)."""

@@ -1,10 +1,10 @@
 """Puts voicemail into a running switch: the deposit service, the *97 menu and message waiting.
 
 ``attach_voicemail`` registers :class:`~firmware.voicemail.deposit.VoicemailDeposit` for
-``DestinationKind.VOICEMAIL`` in ``Switch.services``, attaches it (ticks, digits, call ends)
-and adds its frame tap to the media loop; it creates the mailbox menu
-(:class:`~firmware.voicemail.mailbox.MailboxMenu`: attached, its feature handler goes to
-``switch.features.service_codes``) and message-waiting indication
+``DestinationKind.VOICEMAIL`` with the engine's call control (``firmware/engine/control.py``),
+attaches it (ticks, digits, call ends) and adds its frame tap to the media loop; it creates
+the mailbox menu (:class:`~firmware.voicemail.mailbox.MailboxMenu`: attached, its feature
+handler added to call control's feature codes) and message-waiting indication
 (:class:`~firmware.voicemail.mwi.MessageWaiting`, attached). The composition root
 (linebox/appliance.py) calls it once at start.
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from drivers.logs import EventLogger
 from firmware.config.model import DestinationKind
+from firmware.engine.control import CallControlApi
 from firmware.voicemail.deposit import VoicemailDeposit
 from firmware.voicemail.mailbox import MailboxMenu
 from firmware.voicemail.mwi import MessageWaiting
@@ -38,17 +39,17 @@ class Voicemail:
         self.store.close()
 
 
-def attach_voicemail(switch, loop, store: VoicemailStore, prompts: VoicemailPrompts,
+def attach_voicemail(control: CallControlApi, loop, store: VoicemailStore, prompts: VoicemailPrompts,
                      log: EventLogger | None = None) -> Voicemail:
-    """Voicemail attached to ``switch`` and ``loop`` (see module docstring)."""
+    """Voicemail attached to the engine's call control and ``loop`` (see module docstring)."""
     log = log or EventLogger("voicemail")
-    deposit = VoicemailDeposit(switch, store, prompts, log)
-    switch.services = {**switch.services, DestinationKind.VOICEMAIL: deposit}
-    switch.attached.append(deposit)
+    deposit = VoicemailDeposit(control, store, prompts, log)
+    control.register_service(DestinationKind.VOICEMAIL, deposit)
+    control.attach(deposit)
     loop.taps.append(deposit.tap)
-    menu = MailboxMenu(switch, store, prompts, log)
-    switch.attached.append(menu)
-    switch.features.service_codes.update(menu.codes())
-    mwi = MessageWaiting(switch, store, log)
-    switch.attached.append(mwi)
+    menu = MailboxMenu(control, store, prompts, log)
+    control.attach(menu)
+    control.add_feature_codes(menu.codes())
+    mwi = MessageWaiting(control, store, log)
+    control.attach(mwi)
     return Voicemail(store, deposit, menu, mwi)

@@ -31,15 +31,16 @@ from enum import StrEnum
 
 import numpy as np
 
-from drivers.audio import TICK_SAMPLES
+from drivers.audio import TICK_MS, TICK_SAMPLES
 from drivers.logs import EventLogger
 from firmware import FirmwareError
-from firmware.engine.calls import Call, Leg
+from firmware.engine.calls import Call
+from firmware.engine.control import CallControlApi, Then
 from firmware.engine.worker import Worker
 from firmware.voicemail.prompts import VoicemailPrompts
 from firmware.voicemail.store import MAX_TEXT, VoicemailStore
 
-TICK_S = 0.02
+TICK_S = TICK_MS / 1000.0
 MAX_MESSAGE_S = 180.0  # Asterisk voicemail.conf ``maxsecs``: a longer message is cut here
 MIN_MESSAGE_S = 1.0  # Asterisk ``minsecs``: shorter messages (after trimming) are discarded
 SILENCE_END_S = 10.0  # Asterisk ``maxsilence`` default: this much silence ends the recording
@@ -113,9 +114,9 @@ def kept_chunks(sound: list[bool], by_digit: bool) -> int:
 class VoicemailDeposit:
     """The call service for voicemail and an attached service of the switch (see module docstring)."""
 
-    def __init__(self, switch, store: VoicemailStore, prompts: VoicemailPrompts,
+    def __init__(self, control: CallControlApi, store: VoicemailStore, prompts: VoicemailPrompts,
                  log: EventLogger | None = None) -> None:
-        self.sw = switch
+        self.cc = control
         self.store = store
         self.prompts = prompts
         self.log = log or EventLogger("voicemail")
@@ -125,26 +126,23 @@ class VoicemailDeposit:
 
     # ------------------------------------------------------------------ call service
     def take(self, call: Call, line_port: int, mailbox: str) -> bool:
-        extension = self.sw.config.extension(mailbox)
+        extension = self.cc.config.extension(mailbox)
         if extension is None or not extension.voicemail:
             self.log.warning("vm_no_mailbox", call=call.call_id, mailbox=mailbox,
                              reason="no such extension" if extension is None else "voicemail is off")
             return False
         deposit = Deposit(call, line_port, mailbox)
         self.deposits[call.call_id] = deposit
-        if call.answer_tick is None:
-            call.answer_tick = self.sw.tick  # the box answers: the record says answered
         call.destination = mailbox
-        # Connected to the box: busy-tone and silence supervision of the line apply (switch.py).
-        self.sw.legs[line_port].leg = Leg.CONNECTED
-        self.sw.mixer.isolate(line_port)
+        # The box answers (the record says answered); connected to the box, busy-tone and silence
+        # supervision of the line apply (switch.py).
+        self.cc.answer_line(call, line_port)
         self._play(deposit, self.prompts.greeting(mailbox))
         self.log.info("vm_greeting", call=call.call_id, mailbox=mailbox, line=line_port)
         return True
 
     def _play(self, deposit: Deposit, samples: np.ndarray) -> None:
-        self.sw.players.play_samples(deposit.line_port, samples)
-        self.sw.mixer.listen_player(deposit.line_port, deposit.line_port)
+        self.cc.say(deposit.line_port, samples, Then.CONTINUE)
 
     # ------------------------------------------------------------------ the frame tap
     def tap(self, frame: np.ndarray) -> None:
@@ -159,7 +157,7 @@ class VoicemailDeposit:
     # ------------------------------------------------------------------ attached service
     def on_tick(self, tick: int) -> None:
         for deposit in list(self.deposits.values()):
-            busy = self.sw.players.busy(deposit.line_port)
+            busy = self.cc.playing(deposit.line_port)
             if deposit.phase is Phase.GREETING and not busy:
                 self._beep(deposit)
             elif deposit.phase is Phase.BEEP and not busy:
@@ -171,7 +169,7 @@ class VoicemailDeposit:
                     self._finish(deposit, "silence", by_digit=False)
             elif deposit.phase is Phase.CLOSING and not busy:
                 del self.deposits[deposit.call.call_id]
-                self.sw.end_service_call(deposit.call, "voicemail")
+                self.cc.end_service_call(deposit.call, "voicemail")
 
     def on_digit(self, port: int, digit: str) -> bool:
         deposit = next((d for d in self.deposits.values() if d.line_port == port), None)
@@ -205,10 +203,10 @@ class VoicemailDeposit:
         self._play(deposit, self.prompts.sentence(["beep"]))
 
     def _start_recording(self, deposit: Deposit) -> None:
-        self.sw.players.stop(deposit.line_port)
-        self.sw.mixer.stop_listening(deposit.line_port)
+        self.cc.stop_audio(deposit.line_port)
+        self.cc.hear_nothing(deposit.line_port)
         deposit.phase = Phase.RECORDING
-        deposit.received = self.sw.now().timestamp()
+        deposit.received = self.cc.now().timestamp()
         self._recording[deposit.line_port] = deposit
         self.log.info("vm_recording", call=deposit.call.call_id, mailbox=deposit.mailbox)
 

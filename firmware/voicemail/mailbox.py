@@ -45,15 +45,17 @@ from typing import Protocol
 
 import numpy as np
 
+from drivers.audio import TICK_MS
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.config.model import Extension
 from firmware.dialplan import DialResult
-from firmware.engine.calls import Call, Leg, PortLeg
+from firmware.engine.calls import Call, Leg
+from firmware.engine.control import CallControlApi, Then
 from firmware.engine.worker import Worker
 from firmware.media.words import number_words
 
-TICK_S = 0.02
+TICK_S = TICK_MS / 1000.0
 AFTER_MESSAGE_S = 3.0  # silence after a message for a key; then the next message starts
 
 
@@ -115,9 +117,9 @@ def header_words(position: int) -> list[str]:
 class MailboxMenu:
     """The ``*97`` sessions, one per FXS port; an attached service (``Switch.attached``)."""
 
-    def __init__(self, switch, store, prompts: Sentences, log: EventLogger | None = None,
+    def __init__(self, control: CallControlApi, store, prompts: Sentences, log: EventLogger | None = None,
                  worker: Worker | None = None) -> None:
-        self.sw = switch
+        self.cc = control
         self.store = store
         self.prompts = prompts
         self.log = log or EventLogger("voicemail")
@@ -127,7 +129,7 @@ class MailboxMenu:
         self.sessions: dict[int, Session] = {}
         self._next_token = 1
 
-    def codes(self) -> dict[str, Callable[[PortLeg, Extension, DialResult], None]]:
+    def codes(self) -> dict[str, Callable[[int, Extension, DialResult], None]]:
         """Handlers for ``ExtensionFeatures.service_codes``."""
         return {"voicemail": self._start}
 
@@ -162,26 +164,24 @@ class MailboxMenu:
         self.worker.submit(run)
 
     # ------------------------------------------------------------------ the feature code
-    def _start(self, leg: PortLeg, extension: Extension, result: DialResult) -> None:
+    def _start(self, port: int, extension: Extension, result: DialResult) -> None:
         if not extension.voicemail:
-            self.log.info("vm_session", port=leg.port, extension=extension.number, refused=True,
+            self.log.info("vm_session", port=port, extension=extension.number, refused=True,
                           reason="this extension has no mailbox (voicemail is off)")
-            self._finish(leg.port, ["vm-nobox"])
+            self._finish(port, ["vm-nobox"])
             return
-        leg.leg = Leg.DIALING  # digits come here (Switch.attached) until the session ends
-        leg.call = None
-        self.sw.players.stop(leg.port)  # silence while the mailbox is read
-        self.sw.mixer.stop_listening(leg.port)
-        self.sw.mixer.listen_player(leg.port, leg.port)
-        session = Session(leg.port, extension.number, self._next_token)
+        self.cc.set_state(port, Leg.DIALING, call=None)  # digits come here (attached) until the session ends
+        self.cc.stop_audio(port)  # silence while the mailbox is read
+        self.cc.hear_player(port)
+        session = Session(port, extension.number, self._next_token)
         self._next_token += 1
-        self.sessions[leg.port] = session
+        self.sessions[port] = session
         mailbox = extension.number
         self._off_loop(session, "messages", lambda: self.store.messages(mailbox))
 
     # ------------------------------------------------------------------ playing
     def _play(self, port: int, samples: np.ndarray) -> None:
-        self.sw.players.play_samples(port, samples)
+        self.cc.play(port, samples)
 
     def _say(self, session: Session, step: Step, names: list[str]) -> None:
         session.step = step
@@ -190,12 +190,7 @@ class MailboxMenu:
     def _finish(self, port: int, names: list[str]) -> None:
         """Says ``names``, then silence until on-hook (the session, if any, is over)."""
         self.sessions.pop(port, None)
-        leg = self.sw.legs[port]
-        leg.leg = Leg.FAILED  # nothing more to do but hang up
-        leg.call = None
-        self.sw.players.play_samples(port, self.prompts.sentence(names))
-        self.sw.mixer.stop_listening(port)
-        self.sw.mixer.listen_player(port, port)
+        self.cc.say(port, self.prompts.sentence(names), Then.WAIT_ON_HOOK)
 
     def _current(self, session: Session):
         return session.messages[session.index]
@@ -231,7 +226,7 @@ class MailboxMenu:
         audio = session.audio.get(message.id)
         if audio is None:
             session.step = Step.WAIT_AUDIO
-            self.sw.players.stop(session.port)
+            self.cc.stop_audio(session.port)
             self._load(session, session.index)
             return
         session.step = Step.BODY
@@ -252,7 +247,7 @@ class MailboxMenu:
                       new=message.id not in session.heard)
         self._mark_heard(session)
         session.step = Step.AFTER
-        session.deadline_tick = self.sw.tick + round(AFTER_MESSAGE_S / TICK_S)
+        session.deadline_tick = self.cc.tick + round(AFTER_MESSAGE_S / TICK_S)
 
     def _delete(self, session: Session) -> None:
         message = self._current(session)
@@ -298,14 +293,14 @@ class MailboxMenu:
             if session is not None and session.token == token:
                 self._result(session, kind, value)
         for port, session in list(self.sessions.items()):
-            if self.sw.legs[port].leg is not Leg.DIALING:
+            if self.cc.state(port) is not Leg.DIALING:
                 del self.sessions[port]  # hung up (or out of service): what was done is kept
                 continue
             if session.step is Step.AFTER:
                 if tick >= session.deadline_tick:
                     self._goto(session, session.index + 1)
                 continue
-            if self.sw.players.busy(port):
+            if self.cc.playing(port):
                 continue
             if session.step is Step.INTRO:
                 self._goto(session, 0)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivers import DriverError
+from drivers.audio import TICK_MS
 from drivers.logs import EventLogger
 from dsp.callerid import encode_mwi
 from dsp.callerid_sequence import callerid_sequence, sequence_audio
@@ -41,9 +42,9 @@ from dsp.toneplans import ToneSpec
 from firmware import FirmwareError
 from firmware.config.model import CallerIdStandard
 from firmware.engine.calls import Call, Leg
+from firmware.engine.control import CallControlApi
 from firmware.media.featuretones import message_waiting_dial_tone
 
-TICK_MS = 20
 OHT_LEAD_MS = 100  # window opened this long before the audio, so the SLIC is in on-hook transmission
 OHT_TAIL_MS = 200  # and kept open this long after it
 # The on-hook sequence per caller-ID standard (dsp.callerid_sequence variants, without ringing).
@@ -76,24 +77,23 @@ def mwi_audio(standard: CallerIdStandard, on: bool) -> np.ndarray | None:
 class MessageWaiting:
     """Per mailbox: unheard messages or not; per phone: the indication it was last sent."""
 
-    def __init__(self, switch, store, log: EventLogger | None = None) -> None:
-        self.sw = switch
+    def __init__(self, control: CallControlApi, store, log: EventLogger | None = None) -> None:
+        self.cc = control
         self.store = store
         self.log = log or EventLogger("voicemail")
         self._changes: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self.waiting: dict[str, bool] = {}  # mailbox -> unheard messages exist
         self.indicated: dict[int, bool] = {}  # port -> state the phone was last sent (absent: off)
         self._sending: dict[int, Sending] = {}
-        for extension in switch.config.extensions:
+        for extension in control.config.extensions:
             if extension.voicemail:
                 self.waiting[extension.number] = store.unheard_count(extension.number) > 0
         # On-hook transmission is a line-card command (drivers.ports.LineCard.oht_window); a card
         # object without it (a stand-in) gets the stutter tone only.
-        self._oht_window = getattr(switch.card, "oht_window", None)
-        if self._oht_window is None:
+        if not control.can_send_on_hook():
             self.log.warning("mwi_visual_off", reason="the line card has no on-hook transmission command")
         store.subscribe(self._stored)
-        switch.dial_tone_for = self.dial_tone_for
+        control.dial_tone_for = self.dial_tone_for
 
     # ------------------------------------------------------------------ off the loop
     def _stored(self, mailbox: str) -> None:
@@ -105,14 +105,14 @@ class MessageWaiting:
 
     # ------------------------------------------------------------------ the switch's questions
     def has_messages(self, number: str) -> bool:
-        extension = self.sw.config.extension(number)
+        extension = self.cc.config.extension(number)
         return extension is not None and extension.voicemail and self.waiting.get(number, False)
 
     def dial_tone_for(self, port: int) -> ToneSpec:
-        extension = self.sw.config.extension_on_port(port)
+        extension = self.cc.config.extension_on_port(port)
         if extension is not None and self.has_messages(extension.number):
-            return message_waiting_dial_tone(self.sw.plan)
-        return self.sw.plan.dial
+            return message_waiting_dial_tone(self.cc.plan)
+        return self.cc.plan.dial
 
     # ------------------------------------------------------------------ AttachedService
     def on_tick(self, tick: int) -> None:
@@ -126,12 +126,12 @@ class MessageWaiting:
                 self.log.info("mwi", mailbox=mailbox, waiting=now, unheard=unheard)
             self.waiting[mailbox] = now
         self._follow_sending(tick)
-        for extension in self.sw.config.extensions:
+        for extension in self.cc.config.extensions:
             port = extension.port
             wanted = self.has_messages(extension.number)
             if port in self._sending or self.indicated.get(port, False) == wanted:
                 continue
-            if self.sw.legs[port].leg is Leg.IDLE:
+            if self.cc.state(port) is Leg.IDLE:
                 self._send(port, extension.number, wanted, tick)
 
     def on_digit(self, port: int, digit: str) -> bool:
@@ -148,13 +148,13 @@ class MessageWaiting:
 
     # ------------------------------------------------------------------ on-hook transmission
     def _send(self, port: int, number: str, state: bool, tick: int) -> None:
-        audio = mwi_audio(self.sw.config.effective_caller_id_standard(), state)
-        if audio is None or self._oht_window is None:
+        audio = mwi_audio(self.cc.config.effective_caller_id_standard(), state)
+        if audio is None or not self.cc.can_send_on_hook():
             self.indicated[port] = state  # nothing to send (DTMF zone, or no card support): the stutter tone only
             return
         window_ms = OHT_LEAD_MS + round(len(audio) / 8.0) + OHT_TAIL_MS
         try:
-            self._oht_window(port, window_ms)
+            self.cc.on_hook_transmission(port, window_ms)
         except DriverError as exc:
             self.log.error("mwi_not_sent", port=port, extension=number, error=str(exc))
             self.indicated[port] = state  # do not retry every tick; the next change tries again
@@ -165,14 +165,13 @@ class MessageWaiting:
 
     def _follow_sending(self, tick: int) -> None:
         for port, sending in list(self._sending.items()):
-            if self.sw.legs[port].leg is not Leg.IDLE:
+            if self.cc.state(port) is not Leg.IDLE:
                 del self._sending[port]  # off-hook or ringing: sent again once idle
                 continue
             if sending.audio is not None and tick >= sending.audio_tick:
-                self.sw.players.play_samples(port, sending.audio)
-                self.sw.mixer.listen_player(port, port)
+                self.cc.play(port, sending.audio)
                 sending.audio = None
             elif tick >= sending.end_tick:
                 del self._sending[port]
                 self.indicated[port] = sending.state
-                self.sw.mixer.stop_listening(port)
+                self.cc.hear_nothing(port)

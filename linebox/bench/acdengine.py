@@ -226,7 +226,7 @@ def build_acd_scene(layout: Layout, seed: int, folder: Path) -> AcdScene:
                           CallCentreCard(layout, random.Random(seed)), ORIGIN, hold_music=music.samples(DEFAULT_CLASS))
     switch, loop = engine.switch, engine.loop
     queue_log = open(folder / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
-    service = attach_acd(switch, setup_from_config(config), Prompts.load(read_audio), music, queue_log, seed)
+    service = attach_acd(switch.control, setup_from_config(config), Prompts.load(read_audio), music, queue_log, seed)
     stats = attach_stats(service, db_path)
     voicemail = start_voicemail(switch, loop, db_path, config)
     counter = AcdEventCounter()
