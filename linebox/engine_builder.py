@@ -99,7 +99,7 @@ class Engine:
             def apply() -> None:
                 self.switch.apply_config(config)
                 if plan is not None:
-                    self.switch.plan = plan
+                    self.switch.control.plan = plan
                 if not change.empty:
                     self.detectors.apply(change)
                     self.log.info("engine_rebuilt", zone=new.zone, caller_id_standard=new.caller_id_standard,

@@ -72,7 +72,7 @@ def test_a_raising_digit_handler_ends_that_call_only(caplog):
     assert (4, 5) in rig.mixer.bridged_pairs() or (5, 4) in rig.mixer.bridged_pairs()
     [line] = internal_errors(caplog)
     fields = line.fields
-    assert fields["port"] == 2 and fields["call"] == int(record.uniqueid.split(".")[1])
+    assert fields["port"] == 2 and fields["call"] == int(record.uniqueid.split(".")[-1])
     assert fields["where"] == "digit" and "Boom" in fields["error"]
     # the phones hang up: ports idle again, and a new call works
     rig.event(OnHook(2))

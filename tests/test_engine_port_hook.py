@@ -98,6 +98,9 @@ def test_the_line_card_reports_its_host_side_hook_state():
         def close(self):
             return None
 
+        def now(self):
+            return 0.0
+
     link = Link()
     card = LineCard(link, ["fxo", "fxs"])
     assert card.off_hook(1) is False and card.off_hook(0) is False

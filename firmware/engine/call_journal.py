@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from drivers.audio import TICK_MS
 from firmware.cdr import CallRecord
 from firmware.engine.calls import Call
 
 HEARTBEAT_S = 10
-TICK_S = 0.02
+TICK_S = TICK_MS / 1000.0
 HEARTBEAT_TICKS = round(HEARTBEAT_S / TICK_S)
 
 

@@ -32,8 +32,9 @@ import datetime as dt
 from collections import deque
 from collections.abc import Callable
 
-TICK_S = 0.02
-TICK_MS = 20
+from drivers.audio import TICK_MS
+
+TICK_S = TICK_MS / 1000.0
 TOLERANCE_S = TICK_S  # a clock read more than a tick away from the anchor's line takes a new anchor
 SLEW_RATE = 0.9  # wall seconds per audio second while catching up with a clock stepped back
 MAX_ANCHORS = 65536  # anchors kept (a tick older than the oldest is extrapolated from it)
