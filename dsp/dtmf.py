@@ -88,6 +88,7 @@ class DtmfDetector:
         self._start = np.zeros(c, dtype=np.int64)
         self._last = np.full(c, _NEVER, dtype=np.int64)
         self._previous = np.full(c, _NONE, dtype=np.int8)
+        self._previous_none = False  # True: the latest frame held no digit on any channel
         self._on = 0  # number of channels with a digit on
 
     @property
@@ -96,15 +97,25 @@ class DtmfDetector:
 
     def process(self, block: np.ndarray) -> list[DtmfEvent]:
         """Feed ``block`` (channels, n); return the events it completes, in time order."""
-        codes, first_end = self._frames.process(self._check(block))
-        n_frames = codes.shape[0]
+        codes, first_end, n_frames = self._frames.process(self._check(block))
         if n_frames == 0:
             return []
-        valid = codes >= 0
-        if not self._on and not valid.any():
-            self._previous[:] = _NONE
-            return []
         first = first_end // SUB_BLOCK_SAMPLES - 1  # number of the block's first frame
+        if codes is None:  # no frame holds a digit: only gaps may end the digits on
+            self._previous_none = True
+            if not self._on:
+                return []
+            ended = np.flatnonzero(self._last <= first + n_frames - 1 - GAP_FRAMES)
+            events: list[DtmfEvent] = []
+            if ended.size:
+                no_digit = [_NONE] * n_frames
+                for ch in ended.tolist():
+                    self._replay(ch, no_digit, first, events)
+            return self._sorted(events)
+        if self._previous_none:
+            self._previous[:] = _NONE
+            self._previous_none = False
+        valid = codes >= 0
         # A channel needs the frame-by-frame pass only if something may happen to it in
         # this block: two equal frames in a row of a digit that is not on (recognition), or
         # a gap that may grow long enough to end the digit on. For all other channels the
@@ -115,7 +126,7 @@ class DtmfDetector:
         recognised &= valid
         eventful = recognised.any(axis=0)
         eventful |= self._last <= first + n_frames - 1 - GAP_FRAMES
-        events: list[DtmfEvent] = []
+        events = []
         replay = np.flatnonzero(eventful)
         saved_last = self._last[replay]
         # 1 + index of the last frame of the digit on in this block, 0 if none.
@@ -125,6 +136,10 @@ class DtmfDetector:
         for ch in replay.tolist():
             self._replay(ch, codes[:, ch].tolist(), first, events)
         self._previous = codes[-1].copy()
+        return self._sorted(events)
+
+    @staticmethod
+    def _sorted(events: list[DtmfEvent]) -> list[DtmfEvent]:
         if len(events) > 1:
             events.sort(key=lambda event: (event.report_sample, event.channel, isinstance(event, DtmfStart)))
         return events

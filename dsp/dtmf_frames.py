@@ -78,6 +78,8 @@ _ZERO_DBM0_POWER = ZERO_DBM0_PEAK * ZERO_DBM0_PEAK / 2.0
 _MIN_GAIN = 0.05  # floor of the window-loss correction (far outside the frequency limits)
 MAX_CHUNK_SAMPLES = 8000  # longer blocks are analysed 1 s at a time (bounded memory)
 GAIN_SLOTS = 2048  # table of the window-loss correction over ±π: steps of 0.003 rad
+_ENERGY = 2 * N_FREQ  # row of the sub-block energy, after the DFT values
+_ROWS = _ENERGY + 1
 
 
 def digit_table() -> np.ndarray:
@@ -126,10 +128,11 @@ class FrameAnalyzer:
     """Turns blocks of samples into per-frame digit codes for ``channels`` channels.
 
     ``process(block)`` takes any number of samples (shape (channels, n), 16-bit scale)
-    and returns ``(codes, first_end)``: ``codes`` is int8 shaped (frames, channels), the
-    digit index (``row * 4 + column``, see ``digit_table``) or -1, one frame per 5 ms
-    sub-block completed by this block; frame ``f`` covers the 200 samples ending (exclusive)
-    at ``first_end + 40 f``.
+    and returns ``(codes, first_end, frames)``: one frame per 5 ms sub-block completed by
+    this block, frame ``f`` covering the 200 samples ending (exclusive) at
+    ``first_end + 40 f``; ``codes`` is int8 shaped (frames, channels), the digit index
+    (``row * 4 + column``, see ``digit_table``) or -1, or None when no frame of the block
+    holds a digit (the common case, which costs no array).
     """
 
     def __init__(self, channels: int) -> None:
@@ -141,19 +144,19 @@ class FrameAnalyzer:
         self._limits = limits.astype(np.float32)
         floor = _ZERO_DBM0_POWER * db_to_power_ratio(MIN_TONE_DBM0)
         self._floor = floor
-        # Screening works in |A|² + |B|² of a bin (2 |T|² for a steady tone) and in sub-block
-        # energies weighted by ENERGY_WEIGHTS; it divides by the largest window loss a tone
-        # within the frequency limits can have in each group, so it never drops a frame
-        # that the full tests would pass.
+        # Screening works in |A|² + |B|² of a bin (2 |T|² for a steady tone) and in the sum
+        # of the energies of windows A and B (``_ENERGY`` row: sub-block energies weighted
+        # 2 ENERGY_WEIGHTS); it divides by the largest window loss a tone within the
+        # frequency limits can have in each group, so it never drops a frame that the full
+        # tests would pass.
         pair_per_power = 2.0 * _TONE_POWER_SCALE
         loss = window_power_gain(limits)
         self._screen_scale = np.array([[1.0 / loss[:4].min()], [1.0 / loss[4:].min()]], dtype=np.float32)
         self._screen_floor = np.float32(floor * pair_per_power)
         self._screen_total = np.float32(
-            db_to_power_ratio(TONE_TO_TOTAL_WITH_DIAL_TONE_DB) * pair_per_power / _ENERGY_SCALE
+            db_to_power_ratio(TONE_TO_TOTAL_WITH_DIAL_TONE_DB) * pair_per_power / (2.0 * _ENERGY_SCALE)
         )
-        self._screen_quietest = np.float32(MIN_SUB_BLOCK_ENERGY_RATIO * SUB_BLOCK_SAMPLES / _ENERGY_SCALE)
-        self._energy_weights = np.array(ENERGY_WEIGHTS, dtype=np.float32)
+        self._quietest = np.float32(MIN_SUB_BLOCK_ENERGY_RATIO * SUB_BLOCK_SAMPLES / (2.0 * _ENERGY_SCALE))
         self._to_total = db_to_power_ratio(TONE_TO_TOTAL_DB)
         self._to_total_all = db_to_power_ratio(TONE_TO_TOTAL_WITH_DIAL_TONE_DB)
         self._twist_low = 1.0 / db_to_power_ratio(NORMAL_TWIST_LIMIT_DB)
@@ -175,116 +178,133 @@ class FrameAnalyzer:
 
     def reset(self) -> None:
         c = self.channels
-        self._empty = np.zeros((0, c), dtype=np.float32)
-        self._pending = self._empty  # (samples, channels), < 40 samples
-        # Sub-block spectra and energies: the last HISTORY_SUB_BLOCKS, then room for a block's.
-        self._spectra = np.zeros((HISTORY_SUB_BLOCKS + 4, 2 * N_FREQ, c), dtype=np.float32)
-        self._energies = np.zeros((HISTORY_SUB_BLOCKS + 4, c), dtype=np.float32)
+        self._pending = np.zeros((c, 0), dtype=np.float32)  # < 40 samples not yet in a sub-block
+        # Per sub-block: the DFT values (rows 0..2 N_FREQ - 1) and the energy (row _ENERGY)
+        # of each channel; the last HISTORY_SUB_BLOCKS, then room for a call's.
+        self._spectra = np.zeros((HISTORY_SUB_BLOCKS + 4, _ROWS, c), dtype=np.float32)
+        self._samples = np.zeros((4 * SUB_BLOCK_SAMPLES, c), dtype=np.float32)  # float32, transposed
         self.sub_blocks_done = 0
         self.samples_seen = 0
 
-    def process(self, block: np.ndarray) -> tuple[np.ndarray, int]:
-        """Digit codes (frames, channels) of the frames completed by ``block``."""
+    def process(self, block: np.ndarray) -> tuple[np.ndarray | None, int, int]:
+        """Digit codes (frames, channels) of the frames completed by ``block`` (None if
+        none holds a digit), the end of the first frame, the number of frames."""
         first_end = (self.sub_blocks_done + 1) * SUB_BLOCK_SAMPLES
+        done = self.sub_blocks_done
         n = block.shape[1]
         if n <= MAX_CHUNK_SAMPLES:
-            return self._process(block), first_end
-        codes = [
-            self._process(block[:, at : at + MAX_CHUNK_SAMPLES]) for at in range(0, n, MAX_CHUNK_SAMPLES)
-        ]
-        return np.concatenate(codes), first_end
+            codes = self._process(block)
+        else:
+            chunks = [
+                (self._process(block[:, at : at + MAX_CHUNK_SAMPLES]), self.sub_blocks_done)
+                for at in range(0, n, MAX_CHUNK_SAMPLES)
+            ]
+            codes = None
+            if any(chunk is not None for chunk, _ in chunks):
+                codes = np.full((self.sub_blocks_done - done, self.channels), -1, dtype=np.int8)
+                for chunk, end in chunks:
+                    if chunk is not None:
+                        codes[end - done - chunk.shape[0] : end - done] = chunk
+        return codes, first_end, self.sub_blocks_done - done
 
-    def _process(self, block: np.ndarray) -> np.ndarray:
+    def _process(self, block: np.ndarray) -> np.ndarray | None:
         c = self.channels
-        block = np.asarray(block)
-        if block.dtype.itemsize > 4:
-            block = block.astype(np.float32)  # transpose the smaller type (int16 or float32)
-        samples = block.T  # (n, channels)
-        if self._pending.shape[0]:
-            samples = np.concatenate([self._pending, samples.astype(np.float32)], axis=0)
-        n_sub = samples.shape[0] // SUB_BLOCK_SAMPLES
-        self.samples_seen += block.shape[1]
-        if n_sub == 0:
-            self._pending = np.array(samples, dtype=np.float32)
-            return np.full((0, c), -1, dtype=np.int8)
+        n = block.shape[1]
+        self.samples_seen += n
+        held = self._pending.shape[1]
+        n_sub = (held + n) // SUB_BLOCK_SAMPLES
         used = n_sub * SUB_BLOCK_SAMPLES
-        x = np.ascontiguousarray(samples[:used]).astype(np.float32, copy=False)
+        samples = block
+        if held or used < n:  # glue the samples held back on, hold back the remainder
+            samples = np.concatenate([self._pending, block], axis=1, dtype=np.float32, casting="unsafe")
+            self._pending = samples[:, used:].copy()
+            samples = samples[:, :used]
+        if n_sub == 0:
+            return None
+        if self._samples.shape[0] < used:
+            self._samples = np.empty((used, c), dtype=np.float32)
+        x = self._samples[:used]
+        # Transposed in the input's own type (int16: half the bytes), then cast.
+        np.copyto(x, np.ascontiguousarray(samples.T), casting="unsafe")
         x = x.reshape(n_sub, SUB_BLOCK_SAMPLES, c)
-        self._pending = np.array(samples[used:], dtype=np.float32) if used < samples.shape[0] else self._empty
         rows = HISTORY_SUB_BLOCKS + n_sub
         if self._spectra.shape[0] < rows:
-            grown = np.zeros((rows, 2 * N_FREQ, c), dtype=np.float32)
+            grown = np.zeros((rows, _ROWS, c), dtype=np.float32)
             grown[:HISTORY_SUB_BLOCKS] = self._spectra[:HISTORY_SUB_BLOCKS]
             self._spectra = grown
-            energies = np.zeros((rows, c), dtype=np.float32)
-            energies[:HISTORY_SUB_BLOCKS] = self._energies[:HISTORY_SUB_BLOCKS]
-            self._energies = energies
-        spectra, energies = self._spectra[:rows], self._energies[:rows]
+        spectra = self._spectra[:rows]
+        new = spectra[HISTORY_SUB_BLOCKS:]
         phase = self.sub_blocks_done % BASIS_PERIOD_SUB_BLOCKS
         if phase + n_sub <= BASIS_PERIOD_SUB_BLOCKS:
             basis = self._basis[phase : phase + n_sub]
         else:
             basis = self._basis[(phase + np.arange(n_sub)) % BASIS_PERIOD_SUB_BLOCKS]
-        np.matmul(basis, x, out=spectra[HISTORY_SUB_BLOCKS:])
-        np.einsum("jnc,jnc->jc", x, x, out=energies[HISTORY_SUB_BLOCKS:])
+        np.matmul(basis, x, out=new[:, :_ENERGY])
+        np.einsum("jnc,jnc->jc", x, x, out=new[:, _ENERGY])
         self.sub_blocks_done += n_sub
-        codes = self._decide(spectra, energies, n_sub)
+        codes = self._decide(spectra, n_sub)
         spectra[:HISTORY_SUB_BLOCKS] = (
             spectra[n_sub:].copy() if n_sub < HISTORY_SUB_BLOCKS else spectra[n_sub:]
         )
-        energies[:HISTORY_SUB_BLOCKS] = (
-            energies[n_sub:].copy() if n_sub < HISTORY_SUB_BLOCKS else energies[n_sub:]
-        )
         return codes
 
-    def _decide(self, s: np.ndarray, e: np.ndarray, n_frames: int) -> np.ndarray:
-        """Codes of the frames ending at sub-blocks 4.. of ``s`` (spectra) and ``e`` (energies)."""
-        # The basis carries w0 = 0.5: s0 + 2 s1 + 2 s2 + s3 is the (0.5, 1, 1, 0.5) taper.
+    def _decide(self, s: np.ndarray, n_frames: int) -> np.ndarray | None:
+        """Codes of the frames ending at sub-blocks 4.. of ``s`` (spectra and energies),
+        None if no frame passes the screen."""
+        # The basis carries w0 = 0.5: s0 + 2 s1 + 2 s2 + s3 is the (0.5, 1, 1, 0.5) taper
+        # (and, in the energy column, twice the window's energy).
         pairs = s[:-1] + s[1:]
         windows = pairs[:-2] + pairs[1:-1]
-        windows += pairs[2:]  # (frames + 1, 2F, C)
-        squares = windows[:, : 2 * N_DTMF] ** 2
+        windows += pairs[2:]  # (frames + 1, _ROWS, C)
+        squares = np.square(windows[:, : 2 * N_DTMF])
         powers = squares[:, 0::2] + squares[:, 1::2]  # |T|² of the DTMF bins
         pair = powers[:-1] + powers[1:]  # |A|² + |B|², (frames, 8, C)
         groups = pair.reshape(n_frames, 2, 4, self.channels).max(axis=2)
         groups *= self._screen_scale  # bounds of the row and column tone powers, (frames, 2, C)
-        weighted = e[:-4] + e[4:]
-        weighted *= self._energy_weights[0]
-        weighted += (e[1:-3] + e[3:-1]) * self._energy_weights[1]
-        weighted += e[2:-2] * self._energy_weights[2]
-        quietest = np.minimum(np.minimum(e[:-4], e[1:-3]), np.minimum(e[2:-2], e[3:-1]))
-        np.minimum(quietest, e[4:], out=quietest)
+        energy = windows[:-1, _ENERGY] + windows[1:, _ENERGY]  # 2 ENERGY_WEIGHTS · e
+        e = s[:, _ENERGY]
+        quietest = np.minimum(e[:-4], e[1:-3])
+        np.minimum(quietest, e[2:-2], out=quietest)
+        np.minimum(quietest, e[3:-1], out=quietest)
+        np.minimum(quietest, e[4:], out=quietest)  # the weakest of each frame's five sub-blocks
         row, col = groups[:, 0], groups[:, 1]
         screen = np.minimum(row, col) >= self._screen_floor
-        screen &= row + col >= self._screen_total * weighted
-        screen &= quietest >= self._screen_quietest * weighted
-        frames, chans = np.divmod(np.flatnonzero(screen), self.channels)
+        screen &= row + col >= self._screen_total * energy
+        screen &= quietest >= self._quietest * energy
+        passed = np.flatnonzero(screen)
+        if not passed.size:
+            return None
+        frames, chans = np.divmod(passed, self.channels)
         codes = np.full((n_frames, self.channels), -1, dtype=np.int8)
-        if frames.size:
-            power = weighted[frames, chans] * np.float32(1.0 / _ENERGY_SCALE)
-            codes[frames, chans] = self._candidates(windows, pair, frames, chans, power)
+        codes[frames, chans] = self._candidates(windows, pair, frames, chans, energy[frames, chans])
         return codes
 
     def _candidates(
-        self, windows: np.ndarray, pair: np.ndarray, frames: np.ndarray, chans: np.ndarray, power: np.ndarray
+        self,
+        windows: np.ndarray,
+        pair: np.ndarray,
+        frames: np.ndarray,
+        chans: np.ndarray,
+        energy: np.ndarray,
     ) -> np.ndarray:
-        """The full tests on the frames that passed the screen (``power``: their mean power;
-        ``pair``: |A|² + |B|² of every DTMF bin of every frame)."""
+        """The full tests on the frames that passed the screen (``energy``: their sub-block
+        energies weighted 2 ENERGY_WEIGHTS; ``pair``: |A|² + |B|² of every DTMF bin of every
+        frame)."""
         n = frames.size
         both = windows[np.concatenate([frames, frames + 1]), :, np.concatenate([chans, chans])]
-        ac = both[:n].view(np.complex64)  # window A, (n, F) complex
-        bc = both[n:].view(np.complex64)  # window B
-        dial_bins = both[:, 2 * N_DTMF :]
+        ac = both[:n, : 2 * N_DTMF].view(np.complex64)  # window A, (n, 8) complex
+        bc = both[n:, : 2 * N_DTMF].view(np.complex64)  # window B
+        dial_bins = both[:, 2 * N_DTMF : _ENERGY]
         dial = np.einsum("ij,ij->i", dial_bins, dial_bins)
         dial = (dial[:n] + dial[n:]) * np.float32(1.0 / (2.0 * _TONE_POWER_SCALE))
-        z = bc[:, :N_DTMF] * ac[:, :N_DTMF].conj()
+        z = bc * ac.conj()
         mag = np.ascontiguousarray(np.abs(z).T).reshape(2, 4, -1)  # |Z| = |A| |B|, per group
         top = mag.max(axis=1)
         best = mag.argmax(axis=1)
         runner_up = np.where(mag == top[:, None], 0.0, mag).max(axis=1)
         best += self._group_offset  # bin numbers 0-7, (2, n)
-        ar = np.arange(n)
-        phase_step = np.angle(z[ar, best])
+        zb = z[np.arange(n), best]
+        phase_step = np.arctan2(zb.imag, zb.real)
         # Tone powers: |Z| corrected for the window's loss at the measured deviation.
         slot = ((phase_step + np.float32(np.pi)) * self._gain_slots_per_radian).astype(np.intp)
         tone = top * self._inverse_gain[slot]
@@ -296,6 +316,7 @@ class FrameAnalyzer:
         per_tone &= sum_of_squares <= self._steady_pair * top
         p_row, p_col = tone
         p_tones = p_row + p_col
+        power = energy * np.float32(0.5 / _ENERGY_SCALE)  # the frame's mean power
         ok = per_tone[0] & per_tone[1]
         ok &= (p_col >= self._twist_low * p_row) & (p_col <= self._twist_high * p_row)
         ok &= p_tones >= self._to_total * (power - dial)
