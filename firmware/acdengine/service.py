@@ -100,9 +100,13 @@ class QueueService:
         self.callbacks = Callbacks(switch, core, self.log)
         self._leaving: dict[int, tuple[Call, int]] = {}  # callers hearing "thank you" before release
         self._retiring = False  # a logged-in agent is to be logged out after the current call
-        # ACD time: epoch seconds of the audio clock (tick 0 = the switch's origin), so queue_log
-        # lines carry wall time while the engine never reads a clock.
-        self.origin_epoch = switch.origin.timestamp()
+
+    @property
+    def origin_epoch(self) -> float:
+        """ACD time is epoch seconds of the audio clock (tick 0 = the switch's origin, which a
+        simulation may move forward), so queue_log lines carry wall time while the engine never
+        reads a clock."""
+        return self.sw.origin.timestamp()
 
     def now(self) -> float:
         return self.origin_epoch + self.sw.tick * TICK_S
