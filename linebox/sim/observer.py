@@ -9,8 +9,11 @@ records:
 - the port pairs the mixer bridges (``Mixer.bridged_pairs()``);
 - the digits each exchange line received (``PstnLine.dialled`` of the simulated exchange:
   its Q.24 DTMF receiver and its pulse counter);
-- the switch's log events (route decisions with their explanations, disconnects ...), with
-  the simulated time they happened at.
+- the log events of every component (the switch's route decisions with their explanations,
+  the ACD's agent logins, voicemail's saved messages ...), INFO and up whatever the console
+  shows, with the simulated time they happened at: a handler on the ``linebox`` logger for
+  the run, which passes on to the console only what its levels wanted;
+- the queue_log lines the ACD wrote (read back from the file, split into Asterisk's fields).
 
 And every ``AUDIO_BLOCK_TICKS`` ticks, what each phone and each line *heard* from the box
 (the audio the simulated world received, ``World.heard``) is analysed with the same dsp
@@ -21,8 +24,11 @@ the audio, not taken from the box's intentions:
   tone plan (a tone is reported once its cadence is recognised: about 1 s into a steady
   tone, 1.5 cycles of busy, one whole cycle of ringback);
 - DTMF on every port: ``dsp.dtmf.DtmfDetector`` (ITU-T Q.24);
-- caller ID on the phones: ``dsp.callerid_fsk.CallerIdReceiver`` (Bell 202 or V.23, as
-  configured) or ``dsp.callerid_dtmf.DtmfCallerIdReceiver``.
+- caller ID and message-waiting messages on the phones: ``dsp.callerid_fsk.CallerIdReceiver``
+  (Bell 202 or V.23, as configured) or ``dsp.callerid_dtmf.DtmfCallerIdReceiver``;
+- the message-waiting (stutter) dial tone on the phones: a second call-progress detector
+  whose cadenced tone is the 100/100 ms bursts (:func:`linebox.sim.audiocheck.stutter_plan`),
+  reported as the tone ``stutter`` when a run of bursts at least ``STUTTER_MIN_MS`` long ends.
 
 Time in the report is simulated milliseconds since tick 0 (``ms``); audio events carry the
 time of their first sample. The last minute of audio of every port is kept for the speech

@@ -6,17 +6,21 @@ files), applies the scenario's exchange settings to the simulated lines, and run
 steps in order:
 
 - an action is applied between two ticks (the world acts on it from the next tick) and
-  marks the time the following expectations look from;
+  marks the time the following expectations look from; ``set_clock`` moves the switch's
+  wall time forward (``Switch.advance_clock``);
 - ``wait`` runs the media loop for that long;
 - an expectation runs the loop tick by tick until it holds, and fails the scenario when
-  its timeout passes first (the remaining steps are not run);
+  its timeout passes first (the remaining steps are not run); a negative runs it for its
+  whole interval and fails at the first tick its positive check holds;
 - ``traffic`` hands the ticks to the random call generator (:mod:`linebox.sim.traffic`).
 
 Errors of the box's layers raised by an action or a tick (a phone told to dial while on
 hook, a dead card link ...) fail the step with their message. The report
 (:class:`Report`, ``as_json()``) holds the verdict and everything observed: per port the
-states, the tones recognised in its audio, digits, caller ID; bridges; the switch's log;
-the call records; what is left at the end. Simulated time runs as fast as the machine
+states, the tones recognised in its audio, digits, caller ID; bridges; every component's log;
+the call records, the queue_log; what is left at the end. After every tick the runner waits
+for the box's worker threads (records and messages being stored), so the report is the same
+for the same scenario and seed. Simulated time runs as fast as the machine
 allows; the wall time and the media loop's tick statistics are reported under ``timing``
 (the only figures that differ between two runs of the same scenario and seed).
 """
