@@ -202,9 +202,11 @@ def test_a_holiday_then_a_weekday_in_one_scenario():
 def test_voicemail_lights_the_lamp_and_stutters_the_dial_tone():
     report = run("voicemail_mwi")
     assert_passed(report)
-    (lamp,) = port(report, 2)["mwi"]
+    lamp_on, lamp_off = port(report, 2)["mwi"]
     saved = next(e for e in report.data["log"] if e["event"] == "vm_saved")
-    assert lamp["lamp"] == "on" and 0 < lamp["ms"] - saved["ms"] <= 1000  # on hook, soon after the message
+    assert lamp_on["lamp"] == "on" and 0 < lamp_on["ms"] - saved["ms"] <= 1000  # on hook, soon after the message
+    hung_up = next(s["at_ms"] for s in report.data["steps"] if s["kind"] == "hangup")
+    assert lamp_off["lamp"] == "off" and lamp_off["ms"] > hung_up  # sent once the phone is on hook again
     assert port(report, 3)["mwi"] == []
     stutter = next(t for t in port(report, 2)["tones_heard"] if t["tone"] == "stutter")
     assert 1800 <= stutter["end_ms"] - stutter["start_ms"] <= 2000  # ten 100/100 ms bursts (GR-506-CORE)

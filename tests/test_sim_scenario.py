@@ -263,3 +263,49 @@ def test_incremental_speech_search_equals_one_search():
     assert search.best == pytest.approx(score)
     assert search.best_sample == offset == 3000
     assert score > 0.999
+
+
+# --------------------------------------------------------------------------- tones in the audio
+
+
+def test_tone_sounding_finds_the_first_frame_of_a_tone_from_a_time_on():
+    from dsp.tonegen import render
+    from dsp.toneplans import get_plan
+    from linebox.sim.audiocheck import ToneSounding, tone_frequencies
+
+    plan = get_plan("us")
+    ringback = render(plan.ringback, 8000 * 6)  # 2 s on, 4 s off
+    heard = np.concatenate([np.zeros(8000), ringback])  # ringback from 1 s: on 1-3 s, then 4 s of its silence
+    during = ToneSounding(tone_frequencies(plan, "ringback"), 1500)
+    during.update(0, heard)
+    assert during.sounding_ms == 1500  # sounding from the first frame looked at
+    silence = ToneSounding(tone_frequencies(plan, "ringback"), 3100)
+    for end in range(800, len(heard) + 800, 800):  # 100 ms blocks, as the observer keeps them
+        silence.update(0, heard[:end])
+    assert silence.sounding_ms is None  # from 3.1 s: its silent part only
+    dial = ToneSounding(tone_frequencies(plan, "dial"), 0)
+    dial.update(0, heard)
+    assert dial.sounding_ms is None  # 350+440 Hz is not the ringback's 440+480 Hz
+
+
+@pytest.mark.parametrize("zone", ["us", "de", "uk", "it"])
+def test_the_stutter_dial_tone_is_told_from_recall_dial_and_plain_tones(zone):
+    from dsp.progress import CallProgressDetector
+    from dsp.tonegen import render
+    from dsp.toneplans import get_plan
+    from firmware.media.featuretones import confirmation_tone, message_waiting_dial_tone, recall_dial_tone
+    from linebox.sim.audiocheck import STUTTER, STUTTER_MIN_MS, stutter_plan
+
+    plan = get_plan(zone)
+
+    def burst_runs(spec) -> list[int]:
+        audio = np.concatenate([np.zeros(800), render(spec, 8000 * 5), np.zeros(8000)])
+        detector = CallProgressDetector(1, stutter_plan(plan))
+        events = detector.process(audio[None, :]) + detector.flush()
+        return [(e.end_sample - e.start_sample) // 8 for e in events if e.tone == STUTTER and not e.ongoing]
+
+    (stutter,) = burst_runs(message_waiting_dial_tone(plan))
+    assert STUTTER_MIN_MS <= stutter <= 2000  # ten 100/100 ms bursts (GR-506-CORE)
+    assert all(run < STUTTER_MIN_MS for run in burst_runs(recall_dial_tone(plan)) + burst_runs(confirmation_tone(plan)))
+    for tone in (plan.dial, plan.busy, plan.congestion, plan.ringback):
+        assert burst_runs(tone) == [], tone.name
