@@ -17,6 +17,7 @@ from scenario_helpers import (
     events,
     port,
     run,
+    scenario_with,
     states,
     step_data,
     tones,
@@ -222,3 +223,25 @@ def test_a_transfer_record_names_the_call_it_continues():
     assert (held["hangup_cause"], consultation["hangup_cause"]) == ("attended_transfer", "attended_transfer")
     assert transferred["userfield"] == f"transfer {held['uniqueid']}"
     assert (transferred["channel"], transferred["dstchannel"]) == ("FXS/3", "FXS/4")
+
+
+def test_the_acd_follows_the_clock_forward():
+    def next_day(data):
+        data["steps"] = yaml.safe_load("""
+- offhook: 4
+- expect_state: {port: 4, state: dialtone, timeout_ms: 1000}
+- dial: {port: 4, digits: '*45'}
+- wait: 1500
+- dial: {port: 4, digits: '1001#'}
+- expect_queue_log: {event: ADDMEMBER, agent: '1001', timeout_ms: 3000}
+- hangup: 4
+- wait: 1000
+- set_clock: {forward_s: 86400}
+- ring: {port: 0}
+- expect_queue_log: {event: ENTERQUEUE, queue: support, timeout_ms: 8000}
+""")
+    report = run_scenario(scenario_with("acd_paused_agent", next_day))
+    assert_passed(report)
+    added, entered = report.data["queue_log"]
+    elapsed_s = (entered["ms"] - added["ms"]) / 1000
+    assert entered["time"] - added["time"] == pytest.approx(86400 + elapsed_s, abs=1.0)
