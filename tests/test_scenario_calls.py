@@ -102,6 +102,7 @@ def test_a_wrong_number_gets_congestion():
     assert (record["disposition"], record["hangup_cause"], record["dst"]) == ("FAILED", "no_such_number", "299")
 
 
+@pytest.mark.slow  # a minute of ringing simulated: about 20 s of CPU
 def test_an_unanswered_call_gives_up_after_the_no_answer_time():
     report = run("no_answer")
     assert_passed(report)
