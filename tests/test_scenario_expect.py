@@ -168,6 +168,7 @@ def paused_agent():
     return run("acd_paused_agent")
 
 
+@pytest.mark.slow  # the scenario (about 35 s simulated, with a 20 s negative): about 12 s of CPU
 def test_a_paused_agent_is_never_rung(paused_agent):
     assert_passed(paused_agent)
     assert "ringing" not in states(paused_agent, 5)
@@ -175,6 +176,7 @@ def test_a_paused_agent_is_never_rung(paused_agent):
     assert [e["agent"] for e in events(paused_agent, "offer_ringing")] == ["1001", "1001"]
 
 
+@pytest.mark.slow  # the scenario (about 35 s simulated, with a 20 s negative): about 12 s of CPU
 def test_the_queue_log_lines_of_the_paused_agent_scenario(paused_agent):
     lines = [(q["agent"], q["event"], q["data"]) for q in paused_agent.data["queue_log"]]
     assert lines[:4] == [("1001", "ADDMEMBER", [""]), ("1002", "ADDMEMBER", [""]), ("1002", "PAUSE", [""]),
