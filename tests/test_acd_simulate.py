@@ -14,6 +14,7 @@ HOURS = 1000
 SEED = 1
 
 
+@pytest.mark.slow  # 200,000 simulated calls: about 30 s of CPU
 def test_service_level_agrees_with_erlang_c_within_one_point():
     result = simulate(SimulationSpec(agents=14, calls_per_hour=200, aht_seconds=180, hours=HOURS, seed=SEED))
     theory = erlang_c_metrics(14, 200, 180, 20)
@@ -24,6 +25,7 @@ def test_service_level_agrees_with_erlang_c_within_one_point():
     assert abs(result.occupancy - theory.occupancy) < 0.01
 
 
+@pytest.mark.slow  # 200,000 simulated calls: about 30 s of CPU
 def test_abandonment_agrees_with_erlang_a():
     spec = SimulationSpec(agents=12, calls_per_hour=200, aht_seconds=180, hours=HOURS, seed=SEED, patience_seconds=60)
     result = simulate(spec)

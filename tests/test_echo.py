@@ -70,11 +70,13 @@ def convergence():
     return results
 
 
+@pytest.mark.slow  # the module fixture it shares runs 4 talkers x 8 hybrids: about 10 s of CPU
 def test_erle_with_nlp_is_30_db_after_one_second_of_far_speech(convergence):
     for seed, (_, full) in convergence.items():
         assert full.min() >= 30.0, f"seed {seed}: ERLE with NLP {np.round(full, 1)}"
 
 
+@pytest.mark.slow  # the module fixture it shares runs 4 talkers x 8 hybrids: about 10 s of CPU
 def test_linear_filter_alone_gives_a_healthy_erle(convergence):
     linear = np.array([result[0] for result in convergence.values()])
     assert linear.min() >= 14.0, f"linear ERLE {np.round(linear, 1)}"
@@ -158,11 +160,13 @@ def path_change():
     return results
 
 
+@pytest.mark.slow  # the module fixture it shares runs 4 talkers x 8 hybrids: about 10 s of CPU
 def test_echo_path_change_is_suppressed_after_one_second_of_far_speech(path_change):
     for seed, (_, full) in path_change.items():
         assert full.min() >= 30.0, f"seed {seed}: ERLE with NLP {np.round(full, 1)}"
 
 
+@pytest.mark.slow  # the module fixture it shares runs 4 talkers x 8 hybrids: about 10 s of CPU
 def test_linear_filter_reconverges_after_an_echo_path_change(path_change):
     # Slower than the first convergence (docs/dsp.md): the filter starts from a wrong path.
     linear = np.array([result[0] for result in path_change.values()])

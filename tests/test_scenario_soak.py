@@ -14,6 +14,8 @@ from collections import Counter
 import pytest
 from scenario_helpers import assert_passed, run
 
+pytestmark = pytest.mark.slow  # minutes: 2500 calls
+
 CALLS = 2500
 BOX_OBJECTS_SLACK = 50  # objects of the box's own classes: the same after the warm-up as at the end, give or take
 RSS_GROWTH_KIB = 8 * 1024  # resident set after the warm-up to the end (measured about 0.3 MiB)

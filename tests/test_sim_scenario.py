@@ -99,12 +99,77 @@ steps:
     ("observe: {audio: false}" + MINIMAL + "- expect_tone: {port: 2, tone: dial}\n",
      "steps[1].expect_tone: needs observe.audio (it is off)"),
     ("observe: {log: false}" + MINIMAL + "- expect_log: route\n", "steps[1].expect_log: needs observe.log (it is off)"),
+    ("observe: {log: false}" + MINIMAL + "- expect_no_log: {event: route, for_ms: 100}\n",
+     "steps[1].expect_no_log: needs observe.log (it is off)"),
+    ("observe: {audio: false}" + MINIMAL + "- expect_not_tone: {port: 2, tone: dial, for_ms: 100}\n",
+     "steps[1].expect_not_tone: needs observe.audio (it is off)"),
+    ("observe: {audio: false}" + MINIMAL + "- expect_mwi: {port: 2, lamp: on}\n", "steps[1].expect_mwi: needs observe.audio"),
+    (MINIMAL + "- dial: {port: 0, digits: '12', method: pulse}\n",
+     "steps[1].dial.method: the far end of exchange line 0 can only dial DTMF"),
+    (MINIMAL + "- set_clock: {}\n", "steps[1].set_clock: give to (a time) or forward_s, one of them"),
+    (MINIMAL + "- set_clock: {to: '2026-12-01T10:00:00Z', forward_s: 60}\n", "steps[1].set_clock: give to (a time) or"),
+    (MINIMAL + "- set_clock: '2026-12-01T10:00:00'\n", "steps[1].set_clock.to: 2026-12-01T10:00:00 has no UTC offset"),
+    (MINIMAL + "- set_clock: {forward_s: 0}\n", "steps[1].set_clock.forward_s: expected an integer 1-2678400"),
+    (MINIMAL + "- expect_tone: {port: 0, tone: stutter}\n", "steps[1].expect_tone.tone: the stutter dial tone is listened for on phones"),
+    (MINIMAL + "- expect_mwi: {port: 2, lamp: blinking}\n", "steps[1].expect_mwi.lamp: expected one of on, off"),
+    (MINIMAL + "- expect_mwi: {port: 0, lamp: on}\n", "steps[1].expect_mwi.port: port 0 is an exchange line"),
+    (MINIMAL + "- expect_not_state: {port: 2, state: ringing}\n", "steps[1].expect_not_state.for_ms: required"),
+    (MINIMAL + "- expect_not_state: {port: 2, state: ringing, for_ms: 100, timeout_ms: 5}\n",
+     "steps[1].expect_not_state.timeout_ms: unknown key"),
+    (MINIMAL + "- expect_no_bridge: {ports: [2, 3], for_ms: 10}\n", "steps[1].expect_no_bridge.for_ms: expected an integer 20-"),
+    (MINIMAL + "- expect_queue_log: {event: HANGUP}\n", "steps[1].expect_queue_log.event: expected one of ENTERQUEUE"),
+    (MINIMAL + "- expect_queue_log: {event: CONNECT, fields: {waittime: '3'}}\n",
+     "steps[1].expect_queue_log.fields.waittime: CONNECT has the fields holdtime, bridgedchanneluniqueid, ringtime"),
+    (MINIMAL + "- expect_no_queue_log: {event: REMOVEMEMBER, fields: {x: '1'}, for_ms: 100}\n",
+     "steps[1].expect_no_queue_log.fields.x: REMOVEMEMBER has no named fields"),
+    (MINIMAL + "- expect_log: {event: agent_login, component: ACD}\n", "steps[1].expect_log.component: expected a component"),
+    (MINIMAL + "- expect_cdr: {transfer_of: held}\n", "steps[1].expect_cdr.transfer_of: no earlier expect_cdr is named 'held'"),
+    (MINIMAL + "- expect_cdr: {name: held}\n- expect_cdr: {name: held}\n",
+     "steps[2].expect_cdr.name: 'held' names an earlier expect_cdr already"),
+    (MINIMAL + "- expect_cdr: {name: held}\n- expect_cdr: {transfer_of: held, userfield: x}\n",
+     "steps[2].expect_cdr: give userfield or transfer_of, not both"),
+    (MINIMAL + "- expect_cdr: {channel: 'FXS 2'}\n", "steps[1].expect_cdr.channel: expected a channel like FXS/2"),
+    (MINIMAL + "- expect_cdr: {amaflags: SOMETIMES}\n", "steps[1].expect_cdr.amaflags: expected one of OMIT, BILLING"),
 ])
 def test_a_bad_file_is_one_line_naming_the_field(text, message):
     with pytest.raises(ScenarioError) as caught:
         parse(text)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_new_steps_and_their_shorthands():
+    scenario = parse(MINIMAL + """
+- dial: {port: 0, digits: '1#'}
+- flash: 3
+- set_clock: 2026-12-28T10:00:00-05:00
+- set_clock: {forward_s: 86400}
+- expect_mwi: {port: 2, lamp: on}
+- expect_mwi: {port: 2, lamp: 'off'}
+- expect_tone: {port: 2, tone: stutter}
+- expect_not_state: {port: 5, state: ringing, for_ms: 20000}
+- expect_no_bridge: {ports: [3, 1], for_ms: 1000}
+- expect_log: {event: vm_saved, component: voicemail, fields: {mailbox: '201'}}
+- expect_queue_log: {event: CONNECT, queue: support, agent: '1001', fields: {ringtime: '0'}}
+- expect_no_queue_log: {event: RINGNOANSWER, agent: '1002', for_ms: 5000}
+- expect_cdr: {name: held, userfield: ''}
+- expect_cdr: {transfer_of: held, channel: FXS/3, dstchannel: FXO/0, lastapp: Dial, min_duration: 2}
+""")
+    (dial, flash, clock_to, clock_by, lamp_on, lamp_off, stutter, not_state, no_bridge, log, queue_log, no_queue_log,
+     named, linked) = scenario.steps[1:]
+    assert dial.params == {"port": 0, "digits": "1#", "method": "dtmf"}
+    assert flash.params == {"port": 3, "ms": 300}
+    assert clock_to.category == "action" and clock_to.params["to"].isoformat() == "2026-12-28T10:00:00-05:00"
+    assert clock_by.params == {"to": None, "forward_s": 86400}
+    assert (lamp_on.params["lamp"], lamp_off.params["lamp"]) == ("on", "off")  # YAML's unquoted on is true
+    assert stutter.params["tone"] == "stutter"
+    assert not_state.category == "absent" and not_state.params == {"port": 5, "state": "ringing", "for_ms": 20000}
+    assert no_bridge.params["ports"] == (1, 3)
+    assert log.params["component"] == "voicemail"
+    assert queue_log.params == {"event": "CONNECT", "queue": "support", "agent": "1001", "fields": {"ringtime": "0"},
+                                "timeout_ms": DEFAULT_TIMEOUT_MS}
+    assert no_queue_log.category == "absent" and "timeout_ms" not in no_queue_log.params
+    assert named.params["name"] == "held" and linked.params["transfer_of"] == "held"
 
 
 def test_digits_on_an_exchange_line_need_no_audio_analysis():
@@ -159,13 +224,13 @@ def test_load_scenario_names_the_file_and_refuses_duplicate_keys(tmp_path):
 
 def test_every_example_scenario_is_valid_and_every_step_kind_is_used():
     paths = sorted(SCENARIOS.glob("*.yaml"))
-    assert len(paths) >= 22
+    assert len(paths) >= 26
     used = set()
     for path in paths:
         scenario = load_scenario(path)
         assert scenario.name and scenario.steps, path
         used |= {step.kind for step in scenario.steps}
-    unused = set(STEP_KINDS) - used - {"flash", "answer"}  # hook flash and early answer: no engine feature yet
+    unused = set(STEP_KINDS) - used - {"answer"}  # early answer: no engine feature uses it yet
     assert not unused, f"step kinds no example shows: {sorted(unused)}"
 
 
@@ -198,3 +263,49 @@ def test_incremental_speech_search_equals_one_search():
     assert search.best == pytest.approx(score)
     assert search.best_sample == offset == 3000
     assert score > 0.999
+
+
+# --------------------------------------------------------------------------- tones in the audio
+
+
+def test_tone_sounding_finds_the_first_frame_of_a_tone_from_a_time_on():
+    from dsp.tonegen import render
+    from dsp.toneplans import get_plan
+    from linebox.sim.audiocheck import ToneSounding, tone_frequencies
+
+    plan = get_plan("us")
+    ringback = render(plan.ringback, 8000 * 6)  # 2 s on, 4 s off
+    heard = np.concatenate([np.zeros(8000), ringback])  # ringback from 1 s: on 1-3 s, then 4 s of its silence
+    during = ToneSounding(tone_frequencies(plan, "ringback"), 1500)
+    during.update(0, heard)
+    assert during.sounding_ms == 1500  # sounding from the first frame looked at
+    silence = ToneSounding(tone_frequencies(plan, "ringback"), 3100)
+    for end in range(800, len(heard) + 800, 800):  # 100 ms blocks, as the observer keeps them
+        silence.update(0, heard[:end])
+    assert silence.sounding_ms is None  # from 3.1 s: its silent part only
+    dial = ToneSounding(tone_frequencies(plan, "dial"), 0)
+    dial.update(0, heard)
+    assert dial.sounding_ms is None  # 350+440 Hz is not the ringback's 440+480 Hz
+
+
+@pytest.mark.parametrize("zone", ["us", "de", "uk", "it"])
+def test_the_stutter_dial_tone_is_told_from_recall_dial_and_plain_tones(zone):
+    from dsp.progress import CallProgressDetector
+    from dsp.tonegen import render
+    from dsp.toneplans import get_plan
+    from firmware.media.featuretones import confirmation_tone, message_waiting_dial_tone, recall_dial_tone
+    from linebox.sim.audiocheck import STUTTER, STUTTER_MIN_MS, stutter_plan
+
+    plan = get_plan(zone)
+
+    def burst_runs(spec) -> list[int]:
+        audio = np.concatenate([np.zeros(800), render(spec, 8000 * 5), np.zeros(8000)])
+        detector = CallProgressDetector(1, stutter_plan(plan))
+        events = detector.process(audio[None, :]) + detector.flush()
+        return [(e.end_sample - e.start_sample) // 8 for e in events if e.tone == STUTTER and not e.ongoing]
+
+    (stutter,) = burst_runs(message_waiting_dial_tone(plan))
+    assert STUTTER_MIN_MS <= stutter <= 2000  # ten 100/100 ms bursts (GR-506-CORE)
+    assert all(run < STUTTER_MIN_MS for run in burst_runs(recall_dial_tone(plan)) + burst_runs(confirmation_tone(plan)))
+    for tone in (plan.dial, plan.busy, plan.congestion, plan.ringback):
+        assert burst_runs(tone) == [], tone.name

@@ -39,8 +39,10 @@ from board.virtual.analog import LINE_VOLTS_IDLE, MS_PER_TICK, SAMPLES_PER_TICK
 from board.virtual.media import SAMPLES_PER_MS, AudioLog, AudioQueue, to_int16
 from drivers import DriverError
 from drivers.audiofile import read_audio
+from dsp import DspError
 from dsp.callerid import CallerId
 from dsp.callerid_sequence import Segment
+from dsp.dtmfgen import generate_dtmf
 from dsp.levels import dbm0_to_rms
 
 LINE_VOLTS_OFFHOOK = 8.0  # typical loop voltage with a phone (or the box) off hook
@@ -146,6 +148,15 @@ class FarEnd:
 
     def say(self, samples: np.ndarray) -> None:
         self._mouth.push(samples)
+
+    def dial(self, digits: str, level_dbm0: float = -10.0, on_ms: float = 50.0, off_ms: float = 50.0) -> None:
+        """The party presses keys: DTMF (ITU-T Q.23) after what it is already saying, as a
+        caller answering a menu does; the box hears it through the line like any audio."""
+        try:
+            tones = generate_dtmf(digits, level_dbm0=level_dbm0, on_ms=on_ms, off_ms=off_ms)
+        except DspError as exc:
+            raise BoardError(f"far end: cannot dial {digits!r}: {exc}") from None
+        self._mouth.push(tones)
 
     def heard(self, since_tick: int | None = None, last_ms: int | None = None) -> np.ndarray:
         """What the box sent to this party while connected (int16)."""

@@ -215,6 +215,18 @@ class CallControl:
     def epoch(self, tick: int) -> float:
         return self.clock.wall_time(tick)
 
+    def advance_clock(self, delta: dt.timedelta) -> None:
+        """Moves wall time forward by ``delta`` without running the ticks in between: a simulation
+        going to another day (schedules, caller ID dates, call records and the ACD read the new
+        time; timers run on ticks and are not affected). Only while no call is up: a call's
+        record would have its start moved too."""
+        if delta <= dt.timedelta(0):
+            raise FirmwareError(f"the clock only moves forward, not by {delta}")
+        if self.calls:
+            raise FirmwareError(f"the clock moves only while no call is up ({len(self.calls)} up)")
+        self.origin += delta
+        self.clock.advance(delta)
+
     def after(self, seconds: float, port: int, name: str) -> None:
         """The switch's timer ``name`` for ``port`` fires in ``seconds`` (replacing one pending)."""
         self.timers.schedule(self.tick + ticks(seconds), (port, name))

@@ -130,6 +130,10 @@ class Switch:
     def plan(self) -> TonePlan:
         return self.control.plan
 
+    def advance_clock(self, delta: dt.timedelta) -> None:
+        """Wall time forward by ``delta`` (simulations: ``CallControl.advance_clock``)."""
+        self.control.advance_clock(delta)
+
     @property
     def card(self) -> CardCommands:
         return self.control.card

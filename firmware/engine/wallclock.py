@@ -82,6 +82,13 @@ class WallClock:
         self._anchors.append((wall, rate))
         self.anchors_taken += 1
 
+    def advance(self, delta: dt.timedelta) -> None:
+        """Moves wall time forward by ``delta`` from now on and for every tick (a simulation going
+        to another day without running the ticks in between; a box's own clock is the wall)."""
+        self.origin += delta
+        seconds = delta.total_seconds()
+        self._anchors = deque(((wall + seconds, rate) for wall, rate in self._anchors), maxlen=self._anchors.maxlen)
+
     def wall_time(self, tick: int) -> float:
         """Epoch seconds at which ``tick`` happened (a future tick: as the clock runs now)."""
         if not self._ticks:

@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from drivers.audio import TICK_MS
 from drivers.audiofile import read_audio
 from drivers.ports import OffHook, OnHook, PortEvent, RingQualified, RingStart
 from firmware.acd.agent_state import AgentState
@@ -62,7 +63,7 @@ from linebox.bench.engine import ORIGIN, QuietCard, SceneAudio
 from linebox.bench.timing import print_json
 from linebox.engine_builder import build_engine
 
-TICK_S = 0.02
+TICK_S = TICK_MS / 1000.0
 VOICEMAIL_LINES = 2  # callers leaving a message, beside the queue's lines
 QUEUE = "support"
 MAILBOX = "201"  # the first agent's extension has the mailbox

@@ -6,17 +6,21 @@ files), applies the scenario's exchange settings to the simulated lines, and run
 steps in order:
 
 - an action is applied between two ticks (the world acts on it from the next tick) and
-  marks the time the following expectations look from;
+  marks the time the following expectations look from; ``set_clock`` moves the switch's
+  wall time forward (``Switch.advance_clock``);
 - ``wait`` runs the media loop for that long;
 - an expectation runs the loop tick by tick until it holds, and fails the scenario when
-  its timeout passes first (the remaining steps are not run);
+  its timeout passes first (the remaining steps are not run); a negative runs it for its
+  whole interval and fails at the first tick its positive check holds;
 - ``traffic`` hands the ticks to the random call generator (:mod:`linebox.sim.traffic`).
 
 Errors of the box's layers raised by an action or a tick (a phone told to dial while on
 hook, a dead card link ...) fail the step with their message. The report
 (:class:`Report`, ``as_json()``) holds the verdict and everything observed: per port the
-states, the tones recognised in its audio, digits, caller ID; bridges; the switch's log;
-the call records; what is left at the end. Simulated time runs as fast as the machine
+states, the tones recognised in its audio, digits, caller ID; bridges; every component's log;
+the call records, the queue_log; what is left at the end. After every tick the runner waits
+for the box's worker threads (records and messages being stored), so the report is the same
+for the same scenario and seed. Simulated time runs as fast as the machine
 allows; the wall time and the media loop's tick statistics are reported under ``timing``
 (the only figures that differ between two runs of the same scenario and seed).
 """
@@ -45,12 +49,13 @@ from linebox.appliance import Appliance, open_virtual_appliance
 from linebox.sim.expect import Expectations, Verdict, cdr_dict
 from linebox.sim.observer import TICK_MS, Observer
 from linebox.sim.ring_callerid import RingCallerId
-from linebox.sim.scenario import Scenario, Step
+from linebox.sim.scenario import MAX_CLOCK_JUMP_S, Scenario, Step
 from linebox.sim.traffic import Traffic
 
 BOX_ERRORS = (BoardError, DriverError, DspError, FirmwareError)
 READY_TIMEOUT_MS = 5000  # the card link comes up within a few ticks of the start
 SETTLE_MS = 100  # after that, the card's first port snapshot and line voltages arrive
+STEP_KEYS = ("step", "kind", "at_ms", "result", "waited_ms", "detail")  # a step's own fields in the report
 
 
 @dataclass
@@ -69,7 +74,8 @@ class StepResult:
             out["waited_ms"] = self.waited_ms
         if self.detail:
             out["detail"] = self.detail
-        out.update(self.data)
+        # What the check observed never replaces what the step is (when it started, its result).
+        out.update({key: value for key, value in self.data.items() if key not in STEP_KEYS})
         return out
 
 
@@ -105,10 +111,25 @@ class ScenarioRun:
         self.ready_ms: int | None = None
         self.results: list[StepResult] = []
         self.traffic: list[dict[str, Any]] = []
+        self.clock: list[dict[str, Any]] = []  # set_clock steps: {ms, from, to}
 
     def tick(self) -> None:
         self.app.loop.step()
+        self._drain_workers()
         self.obs.after_tick()
+
+    def _drain_workers(self) -> None:
+        """Waits for the box's worker threads to finish what this tick gave them (call records,
+        messages and settings to store): what they log then carries this tick's time, and what
+        they cause (a message-waiting lamp) follows at the same tick, in every run."""
+        app = self.app
+        app.cdr_writer.drain()
+        app.extension_changes.drain()
+        if app.voicemail is not None:
+            app.voicemail.deposit.drain()
+            app.voicemail.menu.worker.drain()
+        if app.acd_stats is not None and app.acd_stats.history is not None:
+            app.acd_stats.history.drain()
 
     def run_ms(self, ms: int) -> None:
         for _ in range(math.ceil(ms / TICK_MS)):
@@ -160,6 +181,8 @@ class ScenarioRun:
                 ok = summary["ok"]
                 return StepResult(step.index, step.kind, at, "passed" if ok else "failed", summary["detail"],
                                   self.obs.now_ms - at, {"summary": summary})
+            if step.category == "absent":
+                return self._absent(step, at)
             return self._expect(step, at)
         except (_StepFailed, *BOX_ERRORS) as exc:
             return StepResult(step.index, step.kind, at, "failed", f"{step.where}: {exc}")
@@ -181,12 +204,33 @@ class ScenarioRun:
         result = "passed" if verdict.passed else "failed"
         return StepResult(step.index, step.kind, at, result, verdict.detail, self.obs.now_ms - at, verdict.data)
 
+    def _absent(self, step: Step, at: int) -> StepResult:
+        """A negative: its positive check must not hold at any tick of the next ``for_ms``."""
+        end = self.app.board.tick + math.ceil(step.params["for_ms"] / TICK_MS)
+        while True:
+            verdict = self.expectations.check_absent(step.kind, step.index, step.params, at)
+            if not verdict.passed:
+                detail = f"{step.where}: within {step.params['for_ms']} ms: {verdict.detail}"
+                return StepResult(step.index, step.kind, at, "failed", detail, self.obs.now_ms - at, verdict.data)
+            if self.app.board.tick >= end:
+                break
+            self.tick()
+        self.obs.pull_audio()  # the last partial block of audio counts too
+        verdict = self.expectations.check_absent(step.kind, step.index, step.params, at)
+        if not verdict.passed:
+            detail = f"{step.where}: within {step.params['for_ms']} ms: {verdict.detail}"
+            return StepResult(step.index, step.kind, at, "failed", detail, self.obs.now_ms - at, verdict.data)
+        return StepResult(step.index, step.kind, at, "passed", f"not seen for {step.params['for_ms']} ms",
+                          self.obs.now_ms - at)
+
     def _act(self, step: Step) -> None:
         p, world, kind = step.params, self.app.world, step.kind
         if kind == "offhook":
             world.phone(p["port"]).offhook()
         elif kind == "hangup":
             world.phone(p["port"]).hangup()
+        elif kind == "dial" and self.scenario.port_kinds[p["port"]] == "fxo":
+            self._far_end(p["port"], "dial").dial(p["digits"])
         elif kind == "dial":
             world.phone(p["port"]).dial(p["digits"], method=p["method"])
         elif kind == "flash":
@@ -210,6 +254,8 @@ class ScenarioRun:
         elif kind == "inject":
             params = {key: p[key] for key in ("count", "seconds") if p[key] is not None}
             self.app.board.inject(p["fault"], p["port"], **params)
+        elif kind == "set_clock":
+            self._set_clock(p["to"], p["forward_s"])
         else:  # the scenario parser only lets known kinds through
             raise _StepFailed(f"unknown action {kind}")
 
@@ -227,10 +273,25 @@ class ScenarioRun:
         if self.scenario.port_kinds[port] == "fxs":
             self.app.world.phone(port).play(path)
             return
+        self._far_end(port, "speak").say(read_audio(path))
+
+    def _far_end(self, port: int, what: str) -> FarEnd:
         far_end = self.app.world.line(port).far_end
         if far_end is None or far_end.gone:
-            raise _StepFailed(f"line {port} has no far-end party to speak (no call on it)")
-        far_end.say(read_audio(path))
+            raise _StepFailed(f"line {port} has no far-end party to {what} (no call on it)")
+        return far_end
+
+    def _set_clock(self, to: dt.datetime | None, forward_s: int | None) -> None:
+        """Moves the box's wall time forward (the switch's origin): simulated ms go on as before."""
+        now = self.app.switch.now()
+        delta = to - now if to is not None else dt.timedelta(seconds=forward_s or 0)
+        if delta <= dt.timedelta(0):
+            raise _StepFailed(f"the clock only moves forward: it is {now.isoformat()} already")
+        if delta > dt.timedelta(seconds=MAX_CLOCK_JUMP_S):
+            raise _StepFailed(f"the clock moves at most {MAX_CLOCK_JUMP_S // 86400} days at once, not {delta}")
+        self.app.switch.advance_clock(delta)  # FirmwareError (a call is up) fails the step
+        self.clock.append({"ms": self.obs.now_ms, "from": now.isoformat(),
+                           "to": self.app.switch.now().astimezone(now.tzinfo).isoformat()})
 
 
 def run_scenario(
@@ -260,6 +321,7 @@ def run_scenario(
                 failure = run.run()
             finally:
                 observer.stop()
+                observer.close()
             app.cdr_writer.drain()
             records = [cdr_dict(record) for record in app.cdr.records()]
             data = _report(scenario, run, failure, records)
@@ -298,6 +360,7 @@ def _report(scenario: Scenario, run: ScenarioRun, failure: dict[str, Any] | None
             entry["exchange_seized"] = bool(line.box_offhook)
         elif obs.audio_on:
             entry["caller_ids"] = port.caller_ids
+            entry["mwi"] = port.mwi
         ports.append(entry)
     open_calls = [{"call": call.call_id, "origin": call.origin, "direction": str(call.direction),
                    "ports": call.ports()} for call in app.switch.calls.values()]
@@ -327,6 +390,10 @@ def _report(scenario: Scenario, run: ScenarioRun, failure: dict[str, Any] | None
     }
     if run.traffic:
         data["traffic"] = run.traffic
+    if run.clock:
+        data["clock"] = run.clock
+    if obs.queue_log:
+        data["queue_log"] = obs.queue_log
     if obs.log_on:
         data["log"] = obs.events
     return data

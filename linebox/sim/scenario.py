@@ -38,11 +38,13 @@ from board.definitions import BoardDefinition, load_board
 from board.virtual.signals import CALLERID_STANDARDS
 from dsp.progress import TONES
 from firmware import FirmwareError
-from firmware.cdr import Disposition, HangupBy
+from firmware.acd.queue_log import DATA_FIELDS
+from firmware.cdr import AmaFlags, Disposition, HangupBy
 from firmware.config import Config, from_dict, problems
 from firmware.config.yamlio import parse_yaml
 from firmware.engine.calls import Direction, Leg
 from linebox.sim import ScenarioError
+from linebox.sim.audiocheck import STUTTER
 from linebox.sim.ring_callerid import ring_caller_id
 from linebox.storage import board_ports
 
@@ -60,6 +62,9 @@ FAULTS = ("bad_crc", "drop_ack", "lose_frame", "duplicate", "garbage", "card_res
           "stop_answering", "fault", "overtemp", "audio_xrun", "ring_without_callerid",
           "far_end_gone_silently", "line_dead", "line_restored")
 LINE_FAULTS = ("ring_without_callerid", "far_end_gone_silently", "line_dead", "line_restored")
+EXPECTED_TONES = (*TONES, STUTTER)
+NAME = re.compile(r"[a-z0-9_]{1,64}")
+MAX_CLOCK_JUMP_S = 31 * 86400  # a set_clock step moves wall time a month at most (ACD statistics fill every interval)
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ class Param:
 
 @dataclass(frozen=True)
 class StepKind:
-    category: str  # "action", "wait", "expect" or "traffic"
+    category: str  # "action", "wait", "expect", "absent" (a negative over an interval) or "traffic"
     params: Mapping[str, Param]
     main: str | None = None  # the parameter a bare value stands for
 
@@ -266,6 +271,18 @@ CDR_FIELDS = {
     "answered": Param(boolean),
     "min_billsec": Param(integer(0, 86400)),
     "max_billsec": Param(integer(0, 86400)),
+    "min_duration": Param(integer(0, 86400)),
+    "max_duration": Param(integer(0, 86400)),
+    "channel": Param(pattern(re.compile(r"(FXS|FXO)/[0-9]{1,2}"), "a channel like FXS/2 or FXO/0")),
+    "dstchannel": Param(pattern(re.compile(r"(FXS|FXO)/[0-9]{1,2}"), "a channel like FXS/2 or FXO/0")),
+    "lastapp": Param(text(40)),
+    "lastdata": Param(text(200)),
+    "accountcode": Param(text(40)),
+    "amaflags": Param(choice(tuple(str(a) for a in AmaFlags))),
+    "userfield": Param(text(200)),
+    "uniqueid": Param(text(64)),
+    "name": Param(pattern(NAME, "a name like held_call (a-z, 0-9, _)")),
+    "transfer_of": Param(pattern(NAME, "the name of an earlier expect_cdr")),
 }
 RANGE_MS = list_of(integer(0, 3_600_000), 2, 2)
 TRAFFIC_RANGES = ("talk_ms", "answer_ms", "give_up_ms", "rest_ms")
@@ -275,16 +292,72 @@ MIX = {
     "outbound": Param(number(0, 1000), default=1.0),
 }
 
+FOR_MS = Param(integer(20, MAX_MS), True)
+
+
+def _log_fields(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ScenarioError(f"{where}: expected a mapping of log fields to values, got {_describe(value)}")
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or isinstance(item, (list, dict)):
+            raise ScenarioError(f"{where}.{key}: expected a plain value, got {_describe(item)}")
+        out[key] = "" if item is None else str(item).lower() if isinstance(item, bool) else str(item)
+    return out
+
+
+def _time(value: Any, where: str) -> dt.datetime:
+    """An ISO 8601 time with a UTC offset (YAML may have read an unquoted one itself)."""
+    if isinstance(value, dt.datetime):
+        when = value
+    elif isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ScenarioError(f"{where}: {value!r} is not an ISO 8601 time like 2026-11-25T10:00:00-05:00") from None
+    else:
+        raise ScenarioError(f"{where}: expected an ISO 8601 time with a UTC offset, got {_describe(value)}")
+    if when.tzinfo is None:
+        raise ScenarioError(f"{where}: {value!s} has no UTC offset (add e.g. -05:00 or Z)")
+    return when
+
+
+def lamp(value: Any, where: str, ctx: Context) -> str:
+    """``on`` or ``off`` (YAML reads them unquoted as true and false)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return choice(("on", "off"))(value, where, ctx)
+
+
+def without_timeout(params: Mapping[str, Param]) -> dict[str, Param]:
+    return {name: param for name, param in params.items() if name != "timeout_ms"}
+
+
+LOG_EVENT = {
+    "event": Param(pattern(NAME, "an event name like route"), True),
+    "component": Param(pattern(NAME, "a component like switch, acd or voicemail")),
+    "fields": Param(lambda v, w, c: _log_fields(v, w), default={}),
+    "timeout_ms": TIMEOUT,
+}
+QUEUE_LOG_LINE = {
+    "event": Param(choice(tuple(DATA_FIELDS)), True),
+    "queue": Param(text(40)),
+    "agent": Param(text(40)),
+    "fields": Param(lambda v, w, c: _log_fields(v, w), default={}),
+    "timeout_ms": TIMEOUT,
+}
+
 STEP_KINDS: Mapping[str, StepKind] = {
     # phones (FXS ports)
     "offhook": StepKind("action", {"port": Param(port("fxs"), True)}, main="port"),
     "hangup": StepKind("action", {"port": Param(port("fxs"), True)}, main="port"),
     "dial": StepKind("action", {
-        "port": Param(port("fxs"), True),
+        "port": Param(port(None), True),  # a phone dials; on an exchange line, the far-end caller presses keys
         "digits": Param(pattern(DTMF_DIGITS, "DTMF digits 0-9 * # A-D"), True),
         "method": Param(choice(("dtmf", "pulse")), default="dtmf"),
     }),
-    "flash": StepKind("action", {"port": Param(port("fxs"), True), "ms": Param(integer(1, 5000), default=300)}),
+    "flash": StepKind("action", {"port": Param(port("fxs"), True), "ms": Param(integer(1, 5000), default=300)},
+                      main="port"),
     "answer_on_ring": StepKind("action", {
         "port": Param(port("fxs"), True),
         "rings": Param(integer(1, 100), default=1),
@@ -318,6 +391,10 @@ STEP_KINDS: Mapping[str, StepKind] = {
         "seconds": Param(number(0.01, 30.0)),
     }, main="fault"),
     "wait": StepKind("wait", {"ms": Param(MS, True)}, main="ms"),
+    "set_clock": StepKind("action", {
+        "to": Param(lambda v, w, c: _time(v, w)),
+        "forward_s": Param(integer(1, MAX_CLOCK_JUMP_S)),
+    }, main="to"),
     "traffic": StepKind("traffic", {
         "calls": Param(integer(1, 1_000_000), True),
         "seed": Param(integer(0, 2**63 - 1)),
@@ -340,7 +417,12 @@ STEP_KINDS: Mapping[str, StepKind] = {
     }),
     "expect_tone": StepKind("expect", {
         "port": Param(port(None), True),
-        "tone": Param(choice(TONES), True),
+        "tone": Param(choice(EXPECTED_TONES), True),
+        "timeout_ms": TIMEOUT,
+    }),
+    "expect_mwi": StepKind("expect", {
+        "port": Param(port("fxs"), True),
+        "lamp": Param(lamp, True),
         "timeout_ms": TIMEOUT,
     }),
     "expect_digits": StepKind("expect", {
@@ -368,25 +450,26 @@ STEP_KINDS: Mapping[str, StepKind] = {
         "timeout_ms": TIMEOUT,
     }),
     "expect_idle": StepKind("expect", {"timeout_ms": TIMEOUT}, main="timeout_ms"),
-    "expect_log": StepKind("expect", {
-        "event": Param(pattern(re.compile(r"[a-z0-9_]{1,64}"), "an event name like route"), True),
-        "fields": Param(lambda v, w, c: _log_fields(v, w), default={}),
-        "timeout_ms": TIMEOUT,
-    }, main="event"),
+    "expect_log": StepKind("expect", LOG_EVENT, main="event"),
+    "expect_queue_log": StepKind("expect", QUEUE_LOG_LINE, main="event"),
+    # negatives: what must not happen during the next for_ms
+    "expect_not_state": StepKind("absent", {
+        "port": Param(port(None), True),
+        "state": Param(choice(tuple(str(leg) for leg in Leg)), True),
+        "for_ms": FOR_MS,
+    }),
+    "expect_not_tone": StepKind("absent", {
+        "port": Param(port(None), True),
+        "tone": Param(choice(EXPECTED_TONES), True),
+        "for_ms": FOR_MS,
+    }),
+    "expect_no_bridge": StepKind("absent", {"ports": Param(port_pair, True), "for_ms": FOR_MS}),
+    "expect_no_log": StepKind("absent", {**without_timeout(LOG_EVENT), "for_ms": FOR_MS}),
+    "expect_no_queue_log": StepKind("absent", {**without_timeout(QUEUE_LOG_LINE), "for_ms": FOR_MS}),
 }
-AUDIO_EXPECTATIONS = ("expect_tone", "expect_caller_id", "expect_speech")
+AUDIO_EXPECTATIONS = ("expect_tone", "expect_caller_id", "expect_speech", "expect_mwi", "expect_not_tone")
 DIGIT_EXPECTATIONS = ("expect_digits",)
-
-
-def _log_fields(value: Any, where: str) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise ScenarioError(f"{where}: expected a mapping of log fields to values, got {_describe(value)}")
-    out = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or isinstance(item, (list, dict)):
-            raise ScenarioError(f"{where}.{key}: expected a plain value, got {_describe(item)}")
-        out[key] = "" if item is None else str(item).lower() if isinstance(item, bool) else str(item)
-    return out
+LOG_EXPECTATIONS = ("expect_log", "expect_no_log")
 
 
 EXCHANGE_LINE = {
@@ -454,18 +537,7 @@ def parse_scenario(data: Any, folder: Path, default_name: str = "scenario", sour
 
 
 def _start(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):  # YAML reads an unquoted timestamp itself
-        when = value
-    elif isinstance(value, str):
-        try:
-            when = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise ScenarioError(f"start: {value!r} is not an ISO 8601 time like 2026-11-25T10:00:00-05:00") from None
-    else:
-        raise ScenarioError(f"start: expected an ISO 8601 time with a UTC offset, got {_describe(value)}")
-    if when.tzinfo is None:
-        raise ScenarioError(f"start: {value!s} has no UTC offset (add e.g. -05:00 or Z)")
-    return when
+    return _time(value, "start")
 
 
 def _config(value: Any, folder: Path) -> Config | None:
@@ -533,6 +605,7 @@ def _steps(value: Any, ctx: Context, audio: bool, log: bool) -> tuple[Step, ...]
     if len(value) > MAX_STEPS:
         raise ScenarioError(f"steps: at most {MAX_STEPS} steps, got {len(value)}")
     steps = []
+    cdr_names: set[str] = set()
     for index, raw in enumerate(value):
         where = f"steps[{index}]"
         if not isinstance(raw, Mapping) or len(raw) != 1:
@@ -546,14 +619,42 @@ def _steps(value: Any, ctx: Context, audio: bool, log: bool) -> tuple[Step, ...]
             params = {spec.main: params}
         checked = read_params(params, spec.params, f"{where}.{kind}", ctx)
         _check_step(kind, checked, f"{where}.{kind}", ctx, audio, log)
+        if kind == "expect_cdr":
+            _check_cdr_names(checked, f"{where}.{kind}", cdr_names)
         steps.append(Step(index, kind, checked))
     return tuple(steps)
+
+
+def _check_cdr_names(params: dict[str, Any], where: str, names: set[str]) -> None:
+    """``transfer_of`` names a record an earlier expect_cdr matched; each name is given once."""
+    if params["transfer_of"] is not None:
+        if params["transfer_of"] not in names:
+            raise ScenarioError(f"{where}.transfer_of: no earlier expect_cdr is named {params['transfer_of']!r}")
+        if params["userfield"] is not None:
+            raise ScenarioError(f"{where}: give userfield or transfer_of, not both")
+    if params["name"] is not None:
+        if params["name"] in names:
+            raise ScenarioError(f"{where}.name: {params['name']!r} names an earlier expect_cdr already")
+        names.add(params["name"])
 
 
 def _check_step(kind: str, params: dict[str, Any], where: str, ctx: Context, audio: bool, log: bool) -> None:
     """Rules that involve more than one parameter, or the scenario's observe settings."""
     if kind == "dial" and params["method"] == "pulse" and not PULSE_DIGITS.fullmatch(params["digits"]):
         raise ScenarioError(f"{where}.digits: pulse dialling sends 0-9 only, got {params['digits']!r}")
+    if kind == "dial" and params["method"] == "pulse" and str(ctx.board.kind_of(params["port"])) == "fxo":
+        raise ScenarioError(f"{where}.method: the far end of exchange line {params['port']} can only dial DTMF")
+    if kind in ("expect_tone", "expect_not_tone") and params["tone"] == STUTTER \
+            and str(ctx.board.kind_of(params["port"])) != "fxs":
+        raise ScenarioError(f"{where}.tone: the stutter dial tone is listened for on phones (fxs ports)")
+    if kind == "set_clock" and (params["to"] is None) == (params["forward_s"] is None):
+        raise ScenarioError(f"{where}: give to (a time) or forward_s, one of them")
+    if kind in ("expect_queue_log", "expect_no_queue_log"):
+        names = [name for name in DATA_FIELDS[params["event"]] if name]
+        for key in params["fields"]:
+            if key not in names:
+                raise ScenarioError(f"{where}.fields.{key}: {params['event']} has "
+                                    f"{'the fields ' + ', '.join(names) if names else 'no named fields'}")
     if kind == "inject":
         if params["fault"] in LINE_FAULTS and (params["port"] is None or str(ctx.board.kind_of(params["port"])) != "fxo"):
             raise ScenarioError(f"{where}.port: fault {params['fault']} needs the port of an exchange line (fxo)")
@@ -574,5 +675,5 @@ def _check_step(kind: str, params: dict[str, Any], where: str, ctx: Context, aud
     if kind in AUDIO_EXPECTATIONS + DIGIT_EXPECTATIONS and not audio:
         if not (kind == "expect_digits" and str(ctx.board.kind_of(params["port"])) == "fxo"):
             raise ScenarioError(f"{where}: needs observe.audio (it is off)")
-    if kind == "expect_log" and not log:
+    if kind in LOG_EXPECTATIONS and not log:
         raise ScenarioError(f"{where}: needs observe.log (it is off)")
