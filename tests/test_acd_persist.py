@@ -357,3 +357,20 @@ def test_migration_2_adds_the_state_tables_to_a_version_1_database(tmp_path):
     with sqlite3.connect(path) as raw:
         tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"acd_logins", "acd_open_interval", "acd_checkpoint"} <= tables
+
+
+def test_a_clock_stepped_years_forward_writes_the_intervals_with_counters_not_every_empty_one(tmp_path):
+    """A box without a real-time clock that syncs its time jumps decades: the edge writes the
+    interval that held the call and, of the jumped span, at most the last two days (the paused
+    agent's time), not 30 years of quarter hours — at once, on the media loop."""
+    db = tmp_path / "db.sqlite"
+    box = first_run(db)
+    box.service.origin_epoch += 30 * 365 * 86400.0  # the next tick is 30 years later
+    box.service.tick += 1
+    box.stats.on_tick(box.service.tick)
+    rows = box.rows(db, 900)
+    assert rows[0].start == TEN and rows[0].counters["answered"] == 1
+    assert sum(row.counters["answered"] for row in rows) == 1
+    assert len(rows) <= 1 + 2 * 96 + 1  # the call's interval and two days of the jump
+    assert rows[-1].start >= box.service.now() - 2 * 86400 - 900
+    box.stop(box.service.now() + 1)

@@ -43,6 +43,7 @@ HOUR_SECONDS = 3600
 DAY_SECONDS = 86400
 BUSY_STATES = frozenset({AgentState.RINGING.value, AgentState.ON_CALL.value, AgentState.WRAP_UP.value})
 IDLE_STATE = AgentState.AVAILABLE.value
+MAX_SPREAD_SECONDS = 2 * DAY_SECONDS  # see _spread: the buckets an engine keeps in memory (today and yesterday)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -319,6 +320,10 @@ class StatsCollector:
 
     def _spread(self, agent: str, activity: str, start: float, end: float, work_queue: str, queues: tuple[str, ...]) -> None:
         """Adds ``[start, end)`` in ``activity`` to the agent's and queues' buckets."""
+        # Time is accounted at every 15-minute edge (the engine's checkpoint), so a longer span is
+        # the wall clock stepped forward (a box without a real-time clock syncing its time): only
+        # the last MAX_SPREAD_SECONDS of it are spread, never years of quarter hours.
+        start = max(start, end - MAX_SPREAD_SECONDS)
         busy = activity in BUSY_STATES
         idle = activity == IDLE_STATE
         wrapup = activity == AgentState.WRAP_UP.value

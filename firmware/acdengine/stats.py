@@ -52,6 +52,10 @@ from firmware.acdengine.service import QueueService
 from firmware.engine.calls import Call
 from firmware.engine.control import CallControlApi
 
+# A day of 15-minute intervals: more than this closing at one edge is the clock stepped forward
+# (a box without a real-time clock syncing its time), not time passing; then only the intervals
+# that hold counters are written, so the media loop never walks years of empty intervals.
+MAX_EDGE_BUCKETS = 96
 KEEP_BUCKETS = 2 * DAY_SECONDS // INTERVAL_SECONDS  # buckets kept in memory: today and yesterday
 AGENT_COLUMNS = ("available", "ringing", "oncall", "wrapup", "paused", "otherbusy", "loggedout")
 
@@ -132,8 +136,13 @@ class AcdStats:
         if bucket <= self.open_bucket:
             return
         self.core.checkpoint(now)
+        closing: range | list[int] = range(self.open_bucket, bucket)
+        if len(closing) > MAX_EDGE_BUCKETS:
+            held = {at for _, at in self.collector.queues} | {at for _, at in self.collector.agents}
+            closing = sorted(at for at in held if self.open_bucket <= at < bucket)
+            self.log.warning("clock_jump", intervals=bucket - self.open_bucket, written=len(closing))
         rows: list[IntervalRow] = []
-        for closed in range(self.open_bucket, bucket):
+        for closed in closing:
             rows += self.interval_rows(closed)
         self.open_bucket = bucket
         if self.history is not None:
