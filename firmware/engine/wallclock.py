@@ -93,6 +93,9 @@ class WallClock:
         """Epoch seconds at which ``tick`` happened (a future tick: as the clock runs now)."""
         if not self._ticks:
             return (self.origin + dt.timedelta(milliseconds=tick * TICK_MS)).timestamp()
+        if tick >= self._ticks[-1]:  # the present (every tick asks for it): no search of the deque
+            wall, rate = self._anchors[-1]
+            return wall + (tick - self._ticks[-1]) * rate
         index = max(0, bisect.bisect_right(self._ticks, tick) - 1)
         wall, rate = self._anchors[index]
         return wall + (tick - self._ticks[index]) * rate
