@@ -20,7 +20,7 @@ from drivers.logs import EventLogger, set_component_levels
 from dsp.callerid import MAX_NUMBER_DIGITS
 from firmware import FirmwareError
 from firmware.acdengine.decisions import HISTORY_SIZE, trace_lines
-from firmware.console import views
+from firmware.console import status, views
 from firmware.console.access import EngineAccess
 from firmware.console.gateway import EngineGateway
 from firmware.console.logbuffer import LogBuffer, LogFilter, known_components, parse_level
@@ -67,6 +67,8 @@ COMMANDS = (
     CommandSpec(("show", "bridges"), "show bridges", "port pairs that hear each other", "show_bridges"),
     CommandSpec(("show", "stats"), "show stats", "media loop tick times, deadline misses, ticks, calls", "show_stats"),
     CommandSpec(("show", "link"), "show link", "line card link: state, card, counters", "show_link"),
+    CommandSpec(("show", "status"), "show status", "ports, calls, stats, link and agents as one JSON line "
+                "(for programs: the web admin)", "show_status"),
     CommandSpec(("show", "queues"), "show queues",
                 "ACD queues: waiting, agents by state, today's calls, service level, ASA, AHT", "show_queues"),
     CommandSpec(("show", "agents"), "show agents", "ACD agents: state, since, today's calls, talk time, occupancy",
@@ -221,6 +223,12 @@ class Console:
         traces = self.gateway.call(lambda: views.routing_traces(switch, count, options.get("queue"),
                                                                  options.get("call")))
         return Output(trace_lines(traces))
+
+    def show_status(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        loop, switch = self.engine.loop, self.engine.switch
+        rows = self.gateway.call(lambda: status.engine_rows(loop, switch))
+        return Output([status.status_line(rows, self.engine.link)])
 
     def show_link(self, spec: CommandSpec, args: list[str]) -> Response:
         self._no_args(spec, args)

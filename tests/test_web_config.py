@@ -1,0 +1,168 @@
+"""Configuration pages with Flask's test client: the store's own rules, errors next to fields, version check."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from firmware.config import Zone
+from tests.test_web import login, token_of
+from tests.web_helpers import PASSWORD, FakeAccounts, FakeEngine, make_app, make_services
+from webadmin.sections import SECTIONS
+
+REVISION = re.compile(r'name="revision" value="(\d+)"')
+
+
+@pytest.fixture
+def admin(tmp_path):
+    accounts = FakeAccounts()
+    accounts.add("ada", "admin", PASSWORD, 0.0)
+    engine = FakeEngine()
+    services = make_services(tmp_path, accounts=accounts, engine=engine)
+    services.restart_needed = lambda old, new: ["zone: the line card's timing"] if old.zone != new.zone else []
+    client = make_app(services).test_client()
+    login(client, "ada")
+    yield client, services
+    services.store.close()
+
+
+def form_of(client, path):
+    """The form's fields as a browser would send them back unchanged."""
+    page = client.get(path)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    form = {"csrf_token": token_of(page), "revision": REVISION.search(html).group(1)}
+    for name, value in re.findall(r'<input id="[^"]+" name="([^"]+)" value="([^"]*)"', html):
+        form[name] = value.replace("&#34;", '"').replace("&amp;", "&")
+    for name in re.findall(r'<input type="checkbox" id="[^"]+" name="([^"]+)" checked>', html):
+        form[name] = "on"
+    checks: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="checkbox" name="([^"]+)" value="([^"]+)" checked>', html):
+        checks.setdefault(name, []).append(value)
+    form.update(checks)
+    for name, body in re.findall(r'<select id="[^"]+" name="([^"]+)">(.*?)</select>', html, re.S):
+        selected = re.search(r'<option value="([^"]*)" selected>', body)
+        form[name] = selected.group(1) if selected else ""
+    return form
+
+
+def free_port_5(store):
+    """The demo uses every FXS port of the virtual board: extension 204 (port 5) goes, with its references."""
+    def change(config):
+        groups = tuple(dataclasses.replace(group, members=tuple(m for m in group.members if m != "204"))
+                       for group in config.ring_groups)
+        return dataclasses.replace(config, ring_groups=groups,
+                                   agents=tuple(a for a in config.agents if a.extension != "204"),
+                                   extensions=tuple(e for e in config.extensions if e.number != "204"))
+    store.update(change, source="test")
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_every_list_and_form_renders(admin, section):
+    client, services = admin
+    assert client.get(f"/config/{section}").status_code == 200
+    assert client.get(f"/config/{section}/new").status_code == 200
+
+
+@pytest.mark.parametrize("section, key", [("lines", "0"), ("extensions", "201"), ("ring_groups", "office"),
+                                          ("routes", "0"), ("schedules", "office"), ("queues", "support"),
+                                          ("agents", "1001")])
+def test_saving_a_form_unchanged_stores_the_same_configuration(admin, section, key):
+    """Every field round-trips: what a page shows is what it stores."""
+    client, services = admin
+    before = services.store.load()
+    response = client.post(f"/config/{section}/item/{key}", data=form_of(client, f"/config/{section}/item/{key}"))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert services.store.load() == before
+
+
+def test_add_an_extension_stores_it_and_asks_the_engine_to_apply(admin):
+    client, services = admin
+    free_port_5(services.store)
+    form = form_of(client, "/config/extensions/new")
+    form.update({"number": "205", "port": "5", "name": "Lab", "outbound_class": "local"})
+    response = client.post("/config/extensions/new", data=form)
+    assert response.status_code == 302
+    extension = services.store.load().extension("205")
+    assert extension is not None and extension.port == 5 and extension.name == "Lab"
+    assert "config reload" in services.engine.commands
+    page = client.get("/config/extensions").get_data(as_text=True)
+    assert "Lab" in page and "applied" in page
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"forward.no_answer_s": "abc"}, "forward-no_answer_s", "expected an integer 5-120"),
+    ({"forward.no_answer_s": "4"}, "forward-no_answer_s", "expected an integer 5-120"),
+    ({"port": "0"}, "port", "port 0 is FXO, not FXS"),
+    ({"port": "9"}, "port", "does not exist"),
+    ({"port": "99"}, "port", "expected an integer 0-63"),
+    ({"number": "202"}, "number", "already used"),
+    ({"outbound_class": "galactic"}, "outbound_class", "expected one of"),
+])
+def test_a_bad_field_gets_its_message_next_to_it_and_nothing_is_stored(admin, changes, field, words):
+    client, services = admin
+    revision, before = services.store.config_version(), services.store.load()
+    form = form_of(client, "/config/extensions/item/201")
+    form.update(changes)
+    response = client.post("/config/extensions/item/201", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    error = re.search(rf'<p class="field-error" id="f-{field}-error" role="alert">([^<]*)</p>', html)
+    assert error and words in error.group(1), html[:3000]
+    assert services.store.config_version() == revision and services.store.load() == before
+    assert "config reload" not in services.engine.commands
+    for name, value in changes.items():  # what was typed is shown again, to be corrected
+        if name != "outbound_class":
+            assert f'value="{value}"' in html
+
+
+def test_a_change_made_meanwhile_by_another_hand_is_detected_not_overwritten(admin):
+    client, services = admin
+    form = form_of(client, "/config/extensions/item/201")
+    services.store.update(lambda c: dataclasses.replace(c, zone=Zone.CA), source="console")  # another hand
+    form["name"] = "Front desk"
+    response = client.post("/config/extensions/item/201", data=form)
+    assert response.status_code == 400 and "changed by someone else" in response.get_data(as_text=True)
+    config = services.store.load()
+    assert config.zone == Zone.CA and config.extension("201").name == "Reception"
+
+
+def test_deleting_what_others_refer_to_is_refused_with_the_reasons(admin):
+    client, services = admin
+    revision = services.store.config_version()
+    form = form_of(client, "/config/extensions")
+    response = client.post("/config/extensions/item/201/delete", data={"csrf_token": form["csrf_token"],
+                                                                       "revision": str(revision)})
+    assert response.status_code == 302
+    page = client.get("/config/extensions").get_data(as_text=True)
+    assert "was not deleted" in page and "does not exist" in page
+    assert services.store.config_version() == revision
+
+
+def test_zone_change_is_saved_and_marked_as_needing_a_restart(admin):
+    client, services = admin
+    form = form_of(client, "/config/general")
+    form["zone"] = "ca"
+    assert client.post("/config/general", data=form).status_code == 302
+    assert services.store.load().zone == Zone.CA
+    page = client.get("/config/general").get_data(as_text=True)
+    assert 'class="flash restart"' in page and "line card" in page
+
+
+def test_engine_down_still_saves_and_says_so(admin):
+    client, services = admin
+    services.engine.down = True
+    form = form_of(client, "/config/lines/item/1")
+    form["name"] = "Fax line"
+    assert client.post("/config/lines/item/1", data=form).status_code == 302
+    assert services.store.load().line(1).name == "Fax line"
+    assert "the engine will apply it when it runs" in client.get("/config/lines").get_data(as_text=True)
+
+
+def test_unknown_items_and_sections_are_404(admin):
+    client, _ = admin
+    assert client.get("/config/extensions/item/999").status_code == 404
+    assert client.get("/config/nothing").status_code == 404
+    assert client.get("/config/routes/item/77").status_code == 404

@@ -1,0 +1,161 @@
+"""Changing the configuration from a form: the same store, checks and live path as ``linebox config import``.
+
+:func:`apply_edit` takes the revision the page was shown at and what the form says; it builds
+the whole new configuration in its plain form, lets the configuration's own codec and
+validation judge it, and stores it through ``ConfigStore.update`` -- which checks it again in
+the same transaction that writes it. An error is returned next to its field (the
+configuration's path of the message: ``extensions[2].forward.no_answer_s: expected ...``);
+nothing is stored. A change committed meanwhile by another hand (the console, an import,
+another browser) is a :class:`Conflict`: detected, never overwritten. The running engine
+picks the new revision up by itself (``linebox run`` polls the store), as after an import.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from firmware import FirmwareError
+from firmware.config import Config, ConfigStore, from_dict, to_dict
+from webadmin import WebAdminError
+from webadmin.sections import Field, FormProblem, Section, get_path, new_item, set_path, typed
+
+GENERAL_KEY = ""
+
+
+class Conflict(WebAdminError):
+    """The configuration changed since the page was shown."""
+
+
+@dataclass
+class EditResult:
+    errors: dict[str, str] = field(default_factory=dict)  # field path -> message
+    general: list[str] = field(default_factory=list)  # problems not of one field of this item
+    stored: Config | None = None
+    restart: Sequence[str] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.stored is not None
+
+
+FormReader = Callable[[Field], tuple[str | None, list[str]]]
+"""The raw value(s) of one field as the browser sent them: (value or None when absent, all values)."""
+
+
+def item_index(section: Section, items: Sequence[Mapping], key: str) -> int | None:
+    """The position of the item a URL names (by its id field, or its position for routes)."""
+    if not section.id_field:
+        return int(key) if key.isdigit() and int(key) < len(items) else None
+    for index, item in enumerate(items):
+        if str(item.get(section.id_field)) == key:
+            return index
+    return None
+
+
+def _place(section: Section, index: int | None) -> str:
+    return f"{section.key}[{index}]." if section.key else ""
+
+
+_PATH_END = re.compile(r"[.\[:]")
+
+
+def _attribute(message: str, prefix: str, fields: Sequence[Field]) -> str | None:
+    """The field a problem message is about, if of this form: its path starts the message, or the
+    message is about the same field of another item that names this one (``extensions[1].number:
+    number 202 is already used by extensions[0]``)."""
+    if not message.startswith(prefix):
+        other = re.match(r"[a-z_]+\[\d+\]\.", message)
+        item = prefix.rstrip(".")
+        if not item or other is None or not other.group(0).startswith(item.split("[")[0] + "[") \
+                or not re.search(re.escape(item) + r"(?![\[\d])", message[other.end():]):
+            return None
+        prefix = other.group(0)
+    rest = message[len(prefix):]
+    for each in sorted(fields, key=lambda f: -len(f.path)):
+        if rest.startswith(each.path) and _PATH_END.match(rest, len(each.path)):
+            return each.path
+    return None
+
+
+def _judge(store: ConfigStore, data: dict, section: Section, index: int | None,
+           result: EditResult) -> Config | None:
+    prefix = _place(section, index)
+    try:
+        candidate = from_dict(data)
+    except FirmwareError as exc:
+        found = [str(exc)]
+        candidate = None
+    else:
+        found = store.check(candidate)
+    for message in found:
+        path = _attribute(message, prefix, section.fields) if index is not None or not section.key else None
+        if path is not None and path not in result.errors:
+            own = message.startswith(prefix + path)
+            result.errors[path] = (message[len(prefix) + len(path):].lstrip(":. ").strip() if own else "") or message
+        else:
+            result.general.append(message)
+    return None if found else candidate
+
+
+def apply_edit(store: ConfigStore, section: Section, key: str | None, read: FormReader, revision: int,
+               source: str, restart_needed: Callable[[Config, Config], Sequence[str]],
+               delete: bool = False, base_if_empty: Config | None = None) -> EditResult:
+    """One form saved: ``key`` None adds an item (or, for the general settings, edits them).
+    ``base_if_empty``: what a fresh database starts from (the first-boot wizard)."""
+    result = EditResult()
+    empty = base_if_empty is not None and store.is_empty()
+    current = base_if_empty if empty else store.load()
+    if store.config_version() != revision:
+        raise Conflict("the configuration was changed by someone else since this page was shown: "
+                       "reload it and make your change again")
+    data = to_dict(current)
+    index: int | None = None
+    if section.key:
+        items: list = data[section.key]
+        if key is not None:
+            index = item_index(section, items, key)
+            if index is None:
+                raise WebAdminError(f"no {section.item} {key!r}")
+        if delete:
+            del items[index]
+            index = None
+        else:
+            item = new_item(section) if index is None else items[index]
+            if index is None:
+                items.append(item)
+                index = len(items) - 1
+            _fill(section, item, read, result)
+    else:
+        _fill(section, data, read, result)
+    if result.errors:
+        return result
+    candidate = _judge(store, data, section, index, result)
+    if candidate is None:
+        return result
+
+    def change(now: Config) -> Config:
+        if now != current:  # committed by another hand between our read and this transaction
+            raise Conflict("the configuration was changed by someone else while saving: nothing was stored; "
+                           "reload the page")
+        return candidate
+
+    result.stored = store.save(candidate, source=source) if empty else store.update(change, source=source)
+    result.restart = tuple(restart_needed(current, result.stored))
+    return result
+
+
+def _fill(section: Section, item: dict, read: FormReader, result: EditResult) -> None:
+    for each in section.fields:
+        raw, many = read(each)
+        try:
+            set_path(item, each.path, typed(each, raw, many))
+        except FormProblem as exc:
+            result.errors[each.path] = str(exc)
+
+
+def form_values(section: Section, item: Mapping | None) -> dict[str, object]:
+    """The plain values a form shows for ``item`` (a new item: the section's start values)."""
+    source = item if item is not None else new_item(section)
+    return {each.path: get_path(source, each.path) for each in section.fields}

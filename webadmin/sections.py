@@ -1,0 +1,248 @@
+"""The configuration pages as data: which list of the configuration each page edits, and its fields.
+
+A field names a key of one item of the configuration's plain form (``firmware.config.to_dict``),
+dotted for nested keys (``forward.busy``). The web form turns what was typed into that plain
+form, nothing more: every rule (types, bounds, references) is the configuration's own
+(``firmware.config``'s codec and validation), so a page refuses exactly what
+``linebox config import`` refuses, with the same message, shown next to its field. Keys a
+page does not show are kept as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from firmware.acd.model import Strategy
+from firmware.config import (
+    Agent,
+    CallerIdStandard,
+    Config,
+    Destination,
+    DestinationKind,
+    Dialling,
+    DisconnectMethod,
+    Extension,
+    InboundRoute,
+    Line,
+    LineSelection,
+    OutboundClass,
+    Queue,
+    RingGroup,
+    RingStrategy,
+    RouteWhen,
+    Schedule,
+    Zone,
+    to_dict,
+)
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    OPTIONAL_TEXT = "optional_text"  # empty = null (follows the zone, any ...)
+    INT = "int"
+    OPTIONAL_INT = "optional_int"
+    BOOL = "bool"
+    CHOICE = "choice"
+    OPTIONAL_CHOICE = "optional_choice"
+    CHECKS = "checks"  # several of the choices
+    LIST = "list"  # comma-separated
+    PAIRS = "pairs"  # name:number, comma-separated (a mapping)
+
+
+@dataclass(frozen=True)
+class Field:
+    path: str
+    label: str
+    kind: Kind = Kind.TEXT
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # the configuration's list (``extensions``); "" for the general settings
+    title: str
+    item: str  # one of them, for headings
+    id_field: str  # the field naming an item in URLs; "" = its position (routes: order matters)
+    fields: tuple[Field, ...]
+    columns: tuple[str, ...]  # the fields shown in the list
+
+
+def _values(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
+
+
+DESTINATIONS = _values(DestinationKind)
+
+
+def _destination(path: str, label: str) -> tuple[Field, Field]:
+    return (Field(f"{path}.kind", f"{label}: kind", Kind.CHOICE, DESTINATIONS),
+            Field(f"{path}.name", f"{label}: name", help="extension number, group, queue or mailbox; "
+                                                         "for outside: the number as dialled"))
+
+
+SECTIONS: dict[str, Section] = {section.key: section for section in (
+    Section("lines", "Lines", "line", "port", (
+        Field("port", "FXO port", Kind.INT),
+        Field("name", "Name"),
+        Field("number", "Number", help="the line's own number (optional)"),
+        Field("group", "Trunk group"),
+        Field("dialling", "Dialling", Kind.CHOICE, _values(Dialling)),
+        Field("disconnect", "Disconnect supervision", Kind.CHECKS, _values(DisconnectMethod)),
+        Field("silence_timeout_s", "Silence timeout (s)", Kind.INT),
+        Field("answer_by_polarity_reversal", "Far end answers by polarity reversal", Kind.BOOL),
+        Field("echo_canceller", "Echo canceller", Kind.BOOL),
+    ), ("port", "name", "number", "group", "dialling")),
+    Section("extensions", "Extensions", "extension", "number", (
+        Field("number", "Number"),
+        Field("port", "FXS port", Kind.INT),
+        Field("name", "Name"),
+        Field("outbound_class", "Outbound calls", Kind.CHOICE, _values(OutboundClass)),
+        Field("trunk_group", "Trunk group", help="empty: the dial plan's"),
+        Field("dnd", "Do not disturb", Kind.BOOL),
+        Field("call_waiting", "Call waiting", Kind.BOOL),
+        Field("voicemail", "Voicemail box", Kind.BOOL),
+        Field("pickup_group", "Pickup group"),
+        Field("forward.always", "Forward always to"),
+        Field("forward.busy", "Forward when busy to"),
+        Field("forward.no_answer", "Forward on no answer to"),
+        Field("forward.no_answer_s", "No answer after (s)", Kind.INT),
+    ), ("number", "port", "name", "outbound_class", "dnd")),
+    Section("ring_groups", "Ring groups", "ring group", "name", (
+        Field("name", "Name"),
+        Field("number", "Number", help="optional: dial it to ring the group"),
+        Field("members", "Members", Kind.LIST, help="extension numbers, comma-separated"),
+        Field("strategy", "Strategy", Kind.CHOICE, _values(RingStrategy)),
+        Field("ring_s", "Ring for (s)", Kind.INT),
+        *_destination("no_answer", "No answer"),
+    ), ("name", "number", "members", "strategy")),
+    Section("routes", "Inbound routes", "route", "", (
+        Field("name", "Name"),
+        Field("line", "Line port", Kind.OPTIONAL_INT, help="empty: any line"),
+        Field("caller_id", "Caller ID", Kind.OPTIONAL_TEXT, help="digit map; empty: any caller"),
+        Field("schedule", "Schedule", Kind.OPTIONAL_TEXT, help="empty: any time"),
+        Field("when", "When the schedule is", Kind.CHOICE, _values(RouteWhen)),
+        *_destination("destination", "Destination"),
+        Field("queue_priority", "Queue priority", Kind.INT),
+    ), ("name", "line", "schedule", "when", "destination.kind", "destination.name")),
+    Section("schedules", "Schedules", "schedule", "name", (
+        Field("name", "Name"),
+        Field("timezone", "Time zone", help="e.g. Europe/Berlin"),
+        *(Field(f"hours.{day}", f"Open {day}", Kind.LIST, help="e.g. 09:00-12:00, 13:00-17:00")
+          for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+    ), ("name", "timezone")),
+    Section("queues", "Queues", "queue", "name", (
+        Field("name", "Name"),
+        Field("number", "Number", help="optional: dial it to join the queue"),
+        Field("strategy", "Strategy", Kind.CHOICE, _values(Strategy)),
+        Field("ring_s", "Ring an agent for (s)", Kind.INT),
+        Field("wrapup_s", "Wrap-up (s)", Kind.INT),
+        Field("service_level_s", "Service level target (s)", Kind.INT),
+        Field("max_wait_s", "Longest wait (s)", Kind.INT, help="0: no limit"),
+        *_destination("overflow", "Overflow"),
+        Field("announce_position_s", "Announce position every (s)", Kind.INT),
+        Field("announce_hold_time", "Announce hold time", Kind.BOOL),
+        Field("periodic_announce_s", "Periodic announcement every (s)", Kind.INT),
+        Field("exit_key", "Exit key"),
+        *_destination("exit_destination", "Exit"),
+        Field("music", "Music class"),
+        Field("greeting", "Greeting", help="recording name (optional)"),
+    ), ("name", "number", "strategy", "max_wait_s")),
+    Section("agents", "Agents", "agent", "id", (
+        Field("id", "Agent ID", help="digits the agent keys at login"),
+        Field("name", "Name"),
+        Field("extension", "Extension"),
+        Field("pin", "PIN", help="optional"),
+        Field("queues", "Queues", Kind.PAIRS, help="queue:penalty, comma-separated, e.g. support:0"),
+        Field("skills", "Skills", Kind.PAIRS, help="skill:level 1-10, e.g. english:5"),
+    ), ("id", "name", "extension", "queues")),
+)}
+
+GENERAL = Section("", "Country and system", "settings", "", (
+    Field("zone", "Country", Kind.CHOICE, _values(Zone), help="sets the tone plan, numbering and defaults"),
+    Field("language", "Language", Kind.OPTIONAL_TEXT, help="empty: the country's"),
+    Field("caller_id_standard", "Caller ID standard", Kind.OPTIONAL_CHOICE, _values(CallerIdStandard),
+          help="empty: the country's"),
+    Field("dialplan.outside_prefix", "Outside-line prefix", Kind.OPTIONAL_TEXT, help="empty: the country's"),
+    Field("dialplan.trunk_group", "Trunk group for outside calls"),
+    Field("dialplan.line_selection", "Line selection", Kind.CHOICE, _values(LineSelection)),
+    Field("security.trunk_to_trunk_allowed", "Allow trunk-to-trunk calls (forwarding outside)", Kind.BOOL),
+    Field("security.allow_premium", "Allow premium-rate numbers", Kind.BOOL),
+    Field("security.after_hours_schedule", "After-hours schedule", Kind.OPTIONAL_TEXT),
+    Field("security.after_hours_max_class", "After hours, calls up to", Kind.CHOICE, _values(OutboundClass)),
+), ())
+
+_INTEGER = re.compile(r"-?[0-9]{1,9}")
+_PAIR = re.compile(r"\s*([^:,\s][^:,]*?)\s*:\s*(-?[0-9]{1,9})\s*")
+
+
+class FormProblem(ValueError):
+    """What was typed cannot even be put in the configuration's form (a pair without its number)."""
+
+
+def typed(field: Field, raw: str | None, many: list[str]) -> object:
+    """The plain value of one form field. Integers that do not parse go on as text, so the
+    configuration's own check refuses them with its message (``expected an integer 5-120``)."""
+    text = (raw or "").strip()
+    if field.kind is Kind.BOOL:
+        return raw is not None
+    if field.kind is Kind.CHECKS:
+        return list(many)
+    if field.kind is Kind.LIST:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if field.kind is Kind.PAIRS:
+        pairs: dict[str, int] = {}
+        for part in filter(None, (part.strip() for part in text.split(","))):
+            match = _PAIR.fullmatch(part)
+            if match is None:
+                raise FormProblem(f"{part!r}: expected name:number")
+            pairs[match.group(1)] = int(match.group(2))
+        return pairs
+    if field.kind in (Kind.INT, Kind.OPTIONAL_INT):
+        if not text and field.kind is Kind.OPTIONAL_INT:
+            return None
+        return int(text) if _INTEGER.fullmatch(text) else text
+    if field.kind in (Kind.OPTIONAL_TEXT, Kind.OPTIONAL_CHOICE):
+        return text or None
+    return text
+
+
+def shown(field: Field, value: object) -> str:
+    """A plain value as the form shows it."""
+    if value is None:
+        return ""
+    if field.kind is Kind.LIST and isinstance(value, list):
+        return ", ".join(map(str, value))
+    if field.kind is Kind.PAIRS and isinstance(value, dict):
+        return ", ".join(f"{name}:{number}" for name, number in value.items())
+    return str(value)
+
+
+def get_path(item: Mapping[str, object], path: str) -> object:
+    value: object = item
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def set_path(item: dict, path: str, value: object) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        child = item.get(part)
+        if not isinstance(child, dict):
+            child = item[part] = {}
+        item = child
+    item[last] = value
+
+
+def new_item(section: Section) -> dict:
+    """What a new item's form starts from: the model's own defaults (firmware.config.model)."""
+    blank = Config(lines=(Line(0, ""),), extensions=(Extension("", 0),), ring_groups=(RingGroup("", ()),),
+                   routes=(InboundRoute("", Destination(DestinationKind.HANGUP)),), schedules=(Schedule(""),),
+                   queues=(Queue(""),), agents=(Agent("", ""),))
+    return to_dict(blank)[section.key][0] if section.key else {}

@@ -1,0 +1,69 @@
+"""What the web admin is given by the composition root (``linebox web``), and the shapes it expects.
+
+The web admin builds nothing of the box itself: the configuration store, the account store,
+the engine's console link and the clock are passed in, so the pages can be tested against
+fakes. The account store is ``firmware.accounts.AccountStore``; :class:`Accounts` is the
+part of it the pages use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from firmware.config import BoardPorts, Config, ConfigStore
+
+
+class Account(Protocol):
+    name: str
+
+    @property
+    def role(self) -> str: ...
+
+
+class Accounts(Protocol):
+    """The account store's surface used here (names, roles, scrypt hashes, lockout with time passed in)."""
+
+    def users(self) -> Sequence[Account]: ...
+
+    def get(self, name: str) -> Account | None: ...
+
+    def add(self, name: str, role: str, password: str, now: float) -> Account: ...
+
+    def authenticate(self, name: str, password: str, now: float) -> Account: ...
+
+
+class Engine(Protocol):
+    """The running engine, reached through its console socket (``firmware.console``)."""
+
+    def run(self, command: str) -> list[str]:
+        """The data lines of one console command; FirmwareError when refused or unreachable."""
+        ...
+
+
+RestartCheck = Callable[[Config, Config], Sequence[str]]
+"""What a change from the first snapshot to the second needs a restart for (empty: applies live)."""
+
+AccountCheck = Callable[[str, str], object]
+"""``check(name, password)``: FirmwareError if the account store's own rules refuse the name
+(message starting ``user name``) or the password (``password``); stores nothing."""
+
+
+@dataclass
+class WebServices:
+    store: ConfigStore
+    accounts: Accounts
+    engine: Engine
+    board: BoardPorts
+    """The running board's ports (the wizard shows them; new lines and extensions are checked against it)."""
+    data_dir: Path
+    """The box's data folder: the session secret and the one-time setup token live here."""
+    clock: Callable[[], float]
+    """Epoch seconds: sessions, lockouts, the audit log (the web process may read the clock)."""
+    check_account: AccountCheck
+    restart_needed: RestartCheck = lambda old, new: ()
+    cookie_secure: bool = True
+    """Session cookies only over HTTPS (off only when served on the loopback address)."""
+    system_paths: dict[str, Path] = field(default_factory=dict)
