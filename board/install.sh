@@ -19,5 +19,6 @@ getent group gpio >/dev/null || run groupadd --system gpio
 id linebox >/dev/null 2>&1 || run useradd --system --home-dir /var/lib/linebox --shell /usr/sbin/nologin \
 	--groups dialout,audio,gpio linebox
 run install -m 0644 "$prefix/systemd/linebox.service" /etc/systemd/system/linebox.service
+run install -m 0644 "$prefix/systemd/linebox-web.service" /etc/systemd/system/linebox-web.service
 run systemctl daemon-reload
-run systemctl enable --now linebox.service
+run systemctl enable --now linebox.service linebox-web.service

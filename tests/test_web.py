@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.web_helpers import PASSWORD, Clock, FakeAccounts, FakeEngine, make_app, make_services
+from tests.web_helpers import PASSWORD, Clock, FakeEngine, make_accounts, make_app, make_services
 from webadmin.app import SECURITY_HEADERS
 from webadmin.security import IDLE_TIMEOUT_S, SECRET_FILE, TOKEN_FILE, SetupToken
 
@@ -21,7 +21,7 @@ def token_of(response) -> str:
 
 @pytest.fixture
 def box(tmp_path):
-    accounts = FakeAccounts()
+    accounts = make_accounts(tmp_path)
     for name, role in (("ada", "admin"), ("ian", "installer"), ("sue", "supervisor"), ("al", "agent"),
                        ("max", "manager")):
         accounts.add(name, role, PASSWORD, 0.0)
@@ -109,10 +109,11 @@ def test_removed_account_or_changed_role_ends_the_session(box):
     client = app.test_client()
     login(client, "ian")
     assert client.get("/config/extensions").status_code == 200
-    services.accounts.by_name["ian"].role = "agent"
+    services.accounts.delete("ian")
+    services.accounts.add("ian", "agent", PASSWORD, 0.0)
     assert client.get("/config/extensions").status_code == 302
     login(client, "sue")
-    del services.accounts.by_name["sue"]
+    services.accounts.delete("sue")
     assert client.get("/dashboard").status_code == 302
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from firmware.config import Zone
 from tests.test_web import login, token_of
-from tests.web_helpers import PASSWORD, FakeAccounts, FakeEngine, make_app, make_services
+from tests.web_helpers import PASSWORD, FakeEngine, make_accounts, make_app, make_services
 from webadmin.sections import SECTIONS
 
 REVISION = re.compile(r'name="revision" value="(\d+)"')
@@ -17,7 +17,7 @@ REVISION = re.compile(r'name="revision" value="(\d+)"')
 
 @pytest.fixture
 def admin(tmp_path):
-    accounts = FakeAccounts()
+    accounts = make_accounts(tmp_path)
     accounts.add("ada", "admin", PASSWORD, 0.0)
     engine = FakeEngine()
     services = make_services(tmp_path, accounts=accounts, engine=engine)

@@ -1,15 +1,15 @@
 """Fakes and set-up shared by the web admin's tests: a real configuration store on a temporary
-database, a fake engine (the console's replies) and a small account store with the real one's
-rules for what the tests need (lockout after 5 failures, time passed in)."""
+database, a fake engine (the console's replies) and the real account store
+(firmware.accounts) at a test-sized scrypt cost."""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware import FirmwareError
+from firmware.accounts import AccountStore, ScryptCost, check_password, check_user_name
 from firmware.config import ConfigStore, seed_demo
 from linebox.storage import board_ports
 from webadmin.app import create_app
@@ -27,54 +27,17 @@ DEMO_STATUS = {
 }
 
 
-@dataclass
-class FakeUser:
-    name: str
-    role: str
-    password: str
-    failed: int = 0
-    locked_until: float = 0.0
-
-
-class FakeAccounts:
-    """The account store's surface (firmware.accounts.AccountStore) for fast tests."""
-
-    def __init__(self) -> None:
-        self.by_name: dict[str, FakeUser] = {}
-
-    def users(self):
-        return list(self.by_name.values())
-
-    def get(self, name):
-        return self.by_name.get(name)
-
-    def add(self, name, role, password, now):
-        check_account(name, password)
-        if name in self.by_name:
-            raise FirmwareError(f"user {name!r} exists already")
-        self.by_name[name] = FakeUser(name, role, password)
-        return self.by_name[name]
-
-    def authenticate(self, name, password, now):
-        user = self.by_name.get(name)
-        if user is None:
-            raise FirmwareError("Authentication failed")
-        if now < user.locked_until:
-            raise FirmwareError("Authentication failed: account locked")
-        if password != user.password:
-            user.failed += 1
-            if user.failed >= 5:
-                user.failed, user.locked_until = 0, now + 15 * 60
-            raise FirmwareError("Authentication failed")
-        user.failed = 0
-        return user
+CHEAP = ScryptCost(n=16, r=1, p=1)  # the algorithm unchanged, the cost made test-sized
 
 
 def check_account(name: str, password: str) -> None:
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,31}", name):
-        raise FirmwareError(f"user name: expected a letter then up to 31 letters, digits (got {name!r})")
-    if len(password) < 10:
-        raise FirmwareError(f"password: must be 10 to 128 characters long (got {len(password)})")
+    """The account store's own rules (as ``linebox web`` passes them)."""
+    check_user_name(name)
+    check_password(name, password)
+
+
+def make_accounts(folder: Path) -> AccountStore:
+    return AccountStore(folder / "linebox.db", cost=CHEAP)
 
 
 @dataclass
@@ -106,7 +69,7 @@ def make_services(folder: Path, accounts=None, engine=None, seeded: bool = True,
     store = ConfigStore(folder / "linebox.db", boards=board_ports)
     if seeded:
         seed_demo(store)
-    return WebServices(store=store, accounts=accounts or FakeAccounts(), engine=engine or FakeEngine(),
+    return WebServices(store=store, accounts=accounts or make_accounts(folder), engine=engine or FakeEngine(),
                        board=board_ports("virtual"), data_dir=folder, clock=clock or Clock(),
                        check_account=check_account, cookie_secure=False)
 

@@ -8,6 +8,7 @@ part of it the pages use.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,3 +68,28 @@ class WebServices:
     cookie_secure: bool = True
     """Session cookies only over HTTPS (off only when served on the loopback address)."""
     system_paths: dict[str, Path] = field(default_factory=dict)
+
+
+class SerializedAccounts:
+    """An :class:`Accounts` used by one request thread at a time (waitress serves several at once;
+    a login's read-check-count must not interleave with another's)."""
+
+    def __init__(self, accounts: Accounts) -> None:
+        self._accounts = accounts
+        self._lock = threading.Lock()
+
+    def users(self) -> Sequence[Account]:
+        with self._lock:
+            return self._accounts.users()
+
+    def get(self, name: str) -> Account | None:
+        with self._lock:
+            return self._accounts.get(name)
+
+    def add(self, name: str, role: str, password: str, now: float) -> Account:
+        with self._lock:
+            return self._accounts.add(name, role, password, now)
+
+    def authenticate(self, name: str, password: str, now: float) -> Account:
+        with self._lock:
+            return self._accounts.authenticate(name, password, now)

@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -28,6 +29,7 @@ from firmware.console.protocol import resolve_socket_path
 from linebox import LineboxError
 from linebox.appliance import open_hardware_appliance, open_virtual_appliance
 from linebox.commands.console import start_console
+from linebox.commands.web import DEFAULT_LISTEN, parse_listen, url_of, web_command
 from linebox.config_watch import ConfigWatcher
 from linebox.engine_builder import RESTART_NEEDED
 from linebox.storage import resolve_db_path
@@ -46,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--origin", default=None,
                         help="virtual board: the wall time of tick 0 (ISO 8601 with offset); the clock is then "
                              "not read: wall time is origin + 20 ms a tick (a box without a real-time clock)")
+    parser.add_argument("--web-listen", default=DEFAULT_LISTEN,
+                        help=f"where the web admin listens (default {DEFAULT_LISTEN})")
+    parser.add_argument("--no-web", action="store_true", help="do not start the web admin beside the engine")
     parser.set_defaults(handler=run)
 
 
@@ -64,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     log_buffer = LogBuffer().attach()  # the last log lines, for `linebox console` (log tail)
     log = EventLogger("run")
     db_path = resolve_db_path(args.db)
+    if not args.no_web:
+        parse_listen(args.web_listen)  # a wrong address is refused before anything starts
     if args.origin is not None and args.board != "virtual":
         raise LineboxError("--origin is for the virtual board: real hardware reads its clock")
     origin = _origin(args.origin) if args.origin is not None else dt.datetime.now(dt.UTC)
@@ -76,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
             DemoTraffic(app.world, extensions, np.random.default_rng(args.seed)).start()
     else:
         app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall)
-    console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
+    socket_path = resolve_socket_path(args.socket, os.environ)
+    console = start_console(app, socket_path, log_buffer)
+    # The web admin is a process of its own: its crash or slow page never delays a tick.
+    web = None if args.no_web else subprocess.Popen(web_command(args.web_listen, db_path, socket_path))
     watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
@@ -85,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
              extensions=",".join(ext.number for ext in config.extensions))
     # Configuration changes apply live (linebox/engine_builder.py), all but these:
     log.info("live_config", restart_needed="; ".join(RESTART_NEEDED))
-    log.info("not_built_yet", parts="web admin, IVR",
+    if web is not None:
+        log.info("web_admin", url=url_of(*parse_listen(args.web_listen)), pid=web.pid)
+    log.info("not_built_yet", parts="IVR",
              note="configure with 'linebox config export/import'; demo calls flow on the virtual board")
     try:
         while not stopping:
@@ -94,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
         stopping.append("SIGINT")
     finally:
         log.info("stopping", reason=stopping[0] if stopping else "error")
+        if web is not None:
+            web.terminate()
+            web.wait(timeout=10)
         watcher.close()
         console.close()
         app.close()

@@ -1,0 +1,121 @@
+"""``linebox web [--listen 127.0.0.1:8080]``: the web admin, served by waitress as a process of its own.
+
+It opens the same database as the engine (configuration store and account store) and reaches
+the running engine through its console socket; a crash or a slow page here never touches a
+call. While no admin account exists, a one-time setup token is made and printed (the serial
+console and the journal see it): the first-boot wizard asks for it. ``linebox run`` starts
+this command beside the engine (``--no-web`` to leave it off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from drivers.logs import EventLogger, configure_logging
+from firmware.accounts import AccountStore, check_password, check_user_name
+from firmware.config import Config
+from firmware.console.protocol import resolve_socket_path
+from linebox import LineboxError
+from linebox.engine_builder import RESTART_NEEDED
+from linebox.storage import board_ports, open_store, resolve_db_path
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+THREADS = 4  # a small office's few browsers; each dashboard polls every 2 s
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("web", help="serve the web admin (its own process)")
+    parser.add_argument("--listen", default=DEFAULT_LISTEN,
+                        help=f"address:port to listen on (default {DEFAULT_LISTEN}; the office LAN needs HTTPS "
+                             "in front, see docs/webadmin.md)")
+    parser.add_argument("--db", default=None, help="database path (default: $LINEBOX_DB or var/linebox.db)")
+    parser.add_argument("--socket", default=None,
+                        help="the engine's console socket (default: $LINEBOX_CONSOLE or var/linebox.sock)")
+    parser.add_argument("--board", default="virtual",
+                        help="board of a box not configured yet (default: virtual; else the configuration's)")
+    parser.set_defaults(handler=serve)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port``; one clear error otherwise."""
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise LineboxError(f"--listen: {text!r} is not ADDRESS:PORT with a numeric address "
+                           "(e.g. 127.0.0.1:8080 or 192.168.1.10:8080)") from None
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise LineboxError(f"--listen: {text!r} needs a port 1-65535 after the colon")
+    return host, int(port)
+
+
+def url_of(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def restart_needed(old: Config, new: Config) -> list[str]:
+    """What only a restart applies (linebox/engine_builder.py): the zone's line-card timing."""
+    return list(RESTART_NEEDED) if old.zone != new.zone else []
+
+
+def check_account(name: str, password: str) -> None:
+    check_user_name(name)
+    check_password(name, password)
+
+
+def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
+    """The WSGI app over the box's database and console socket (the composition of webadmin)."""
+    from webadmin.app import create_app
+    from webadmin.engine import ConsoleEngine
+    from webadmin.services import SerializedAccounts, WebServices
+
+    db_path = resolve_db_path(db)
+    store = open_store(db)
+    name = board if store.is_empty() else store.load().board
+    ports = board_ports(name)
+    if ports is None:
+        raise LineboxError(f"--board: unknown board {name!r}")
+    services = WebServices(
+        store=store, accounts=SerializedAccounts(AccountStore(db_path)),
+        engine=ConsoleEngine(resolve_socket_path(socket, os.environ)), board=ports,
+        data_dir=db_path.parent, clock=time.time, check_account=check_account,
+        restart_needed=restart_needed, cookie_secure=not loopback)
+    return create_app(services), services
+
+
+def serve(args: argparse.Namespace) -> int:
+    import waitress
+
+    from webadmin.app import has_admin
+    from webadmin.security import SetupToken
+
+    configure_logging(sys.stdout, logging.INFO)
+    host, port = parse_listen(args.listen)
+    loopback = ipaddress.ip_address(host).is_loopback
+    app, services = build_app(args.db, args.socket, args.board, loopback)
+    log = EventLogger("web")
+    url = url_of(host, port)
+    if not has_admin(services):
+        token = SetupToken(services.data_dir).issue()
+        print(f"linebox web: no admin account yet: open {url}setup and type the setup token {token}", flush=True)
+        log.warning("setup_token", token=token, url=f"{url}setup")
+    print(f"linebox web: the web admin listens on {url}", flush=True)
+    if not loopback:
+        print("linebox web: listening beyond this machine: put HTTPS in front (docs/webadmin.md)", file=sys.stderr)
+    waitress.serve(app, host=host, port=port, threads=THREADS, ident="linebox", clear_untrusted_proxy_headers=True,
+                   max_request_body_size=1024 * 1024, _quiet=True)
+    return 0
+
+
+def web_command(listen: str, db: Path, socket: Path) -> list[str]:
+    """The command line ``linebox run`` starts the web admin with (a child process of its own)."""
+    return [sys.executable, "-m", "linebox", "web", "--listen", listen, "--db", os.fspath(db),
+            "--socket", os.fspath(socket)]
