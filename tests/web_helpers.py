@@ -10,9 +10,11 @@ from pathlib import Path
 
 from firmware import FirmwareError
 from firmware.accounts import AccountStore, ScryptCost, check_password, check_user_name
+from firmware.cdr import CdrStore
 from firmware.config import ConfigStore, seed_demo
 from linebox.storage import board_ports
 from webadmin.app import create_app
+from webadmin.audit import AuditLog
 from webadmin.services import WebServices
 
 PASSWORD = "correct horse battery"
@@ -71,7 +73,8 @@ def make_services(folder: Path, accounts=None, engine=None, seeded: bool = True,
         seed_demo(store)
     return WebServices(store=store, accounts=accounts or make_accounts(folder), engine=engine or FakeEngine(),
                        board=board_ports("virtual"), data_dir=folder, clock=clock or Clock(),
-                       check_account=check_account, cookie_secure=False)
+                       check_account=check_account, audit=AuditLog(folder / "linebox.db"),
+                       cdr=CdrStore(folder / "linebox.db"), cookie_secure=False, version="test")
 
 
 def make_app(services: WebServices):

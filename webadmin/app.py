@@ -21,8 +21,10 @@ outside input:
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +72,16 @@ def requires(permission: Permission) -> Callable[[F], F]:
     return mark
 
 
+def accepts_upload(limit_bytes: int) -> Callable[[F], F]:
+    """A page that takes a file upload larger than :data:`MAX_REQUEST_BYTES` (up to ``limit_bytes``)."""
+
+    def mark(view: F) -> F:
+        view.upload_limit = limit_bytes  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
 @dataclass
 class WebState:
     """Per-application state (no module globals): the services, the login throttle, the setup token."""
@@ -77,6 +89,7 @@ class WebState:
     services: WebServices
     throttle: LoginThrottle
     setup_token: SetupToken
+    cdr_lock: threading.Lock
 
 
 def state() -> WebState:
@@ -99,20 +112,30 @@ def create_app(services: WebServices) -> Flask:
         MAX_FORM_PARTS=MAX_FORM_PARTS,
         TEMPLATES_AUTO_RELOAD=False,
     )
-    app.extensions["linebox"] = WebState(services, LoginThrottle(), SetupToken(services.data_dir))
+    app.extensions["linebox"] = WebState(services, LoginThrottle(), SetupToken(services.data_dir), threading.Lock())
 
-    from webadmin import auth, live, pages
+    from webadmin import admin, auth, live, pages, reports
 
+    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(reports.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(live.blueprint)
     app.register_blueprint(pages.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)
+    app.add_template_filter(_utc, "utc")
     app.add_url_rule("/", "home", _home)
     for code in (400, 403, 404, 405, 413):
         app.register_error_handler(code, _error_page)
     return app
+
+
+def audit(action: str, detail: str = "", revision: int | None = None, user: str | None = None) -> None:
+    """One row of the audit log for this request: who (the session's user), from where, when."""
+    services = state().services
+    who = user if user is not None else (g.user.name if g.get("user") is not None else "-")
+    services.audit.record(services.clock(), who, request.remote_addr or "-", action, detail, revision)
 
 
 def has_admin(services: WebServices) -> bool:
@@ -141,6 +164,9 @@ def _guard() -> Response | None:
     services = web.services
     if request.endpoint == "static":
         return None
+    limit = getattr(_view(request.endpoint or ""), "upload_limit", None)
+    if limit is not None:
+        request.max_content_length = request.max_form_memory_size = limit
     csrf_token()
     if request.method not in SAFE_METHODS and not _csrf_ok():
         abort(400, "the form's security token is missing or out of date: reload the page and try again")
@@ -220,3 +246,7 @@ def _error_page(error) -> tuple[str, int] | Response:
     if _wants_json():
         return _json_error(code, message)
     return render_template("error.html", code=code, message=message), code
+
+
+def _utc(epoch: float | None) -> str:
+    return "-" if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from firmware import FirmwareError
 from firmware.config import ZONE_DEFAULTS, Config, Zone
-from webadmin.app import csrf_token, has_admin, state
+from webadmin.app import audit, csrf_token, has_admin, state
 from webadmin.configedit import Conflict, apply_edit
 from webadmin.sections import Field, Kind, Section
 
@@ -74,9 +74,11 @@ def login() -> Response | str:
             except FirmwareError as exc:
                 web.throttle.failed(address, now)
                 error = str(exc)
+                audit("login refused", error, user=name)
             else:
                 web.throttle.succeeded(address)
                 _start_session(account.name, str(account.role), now)
+                audit("login", f"role {account.role}", user=account.name)
                 return redirect(_safe_next(request.form.get("next")))
         return render_template("login.html", error=error, name=name, next=request.form.get("next", "")), 401
     return render_template("login.html", error=error, name="", next=request.args.get("next", ""))
@@ -132,6 +134,7 @@ def setup() -> Response | str:
                         errors["name"] = str(exc)
                     else:
                         web.setup_token.consume()
+                        audit("first start", f"admin account made; {result.detail}", store.config_version(), user=name)
                         _start_session(name, "admin", services.clock())
                         return redirect(url_for("live.dashboard"))
     return render_template("setup.html", section=WIZARD, values=values, errors=errors, general=general,

@@ -34,6 +34,7 @@ class EditResult:
     general: list[str] = field(default_factory=list)  # problems not of one field of this item
     stored: Config | None = None
     restart: Sequence[str] = ()
+    detail: str = ""  # what changed, for the audit log
 
     @property
     def ok(self) -> bool:
@@ -111,6 +112,7 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
         raise Conflict("the configuration was changed by someone else since this page was shown: "
                        "reload it and make your change again")
     data = to_dict(current)
+    before = to_dict(current)
     index: int | None = None
     if section.key:
         items: list = data[section.key]
@@ -119,6 +121,7 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
             if index is None:
                 raise WebAdminError(f"no {section.item} {key!r}")
         if delete:
+            result.detail = f"deleted {section.item} {key}"
             del items[index]
             index = None
         else:
@@ -142,6 +145,8 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
         return candidate
 
     result.stored = store.save(candidate, source=source) if empty else store.update(change, source=source)
+    if not result.detail:
+        result.detail = _detail(section, key, before, data, index)
     result.restart = tuple(restart_needed(current, result.stored))
     return result
 
@@ -159,3 +164,42 @@ def form_values(section: Section, item: Mapping | None) -> dict[str, object]:
     """The plain values a form shows for ``item`` (a new item: the section's start values)."""
     source = item if item is not None else new_item(section)
     return {each.path: get_path(source, each.path) for each in section.fields}
+
+
+def _detail(section: Section, key: str | None, before: dict, after: dict, index: int | None) -> str:
+    if not section.key:
+        return "settings: " + ("; ".join(differences(before, after)) or "no change")
+    item = after[section.key][index]
+    if key is None:
+        return f"added {section.item} " + ", ".join(f"{f.path}={get_path(item, f.path)!r}" for f in section.fields)
+    old = before[section.key][item_index(section, before[section.key], key)]
+    return f"{section.item} {key}: " + ("; ".join(differences(old, item)) or "no change")
+
+
+def differences(old: object, new: object, path: str = "") -> list[str]:
+    """``path: old -> new`` for every plain value that differs (lists compared whole)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: list[str] = []
+        for name in dict.fromkeys([*old, *new]):
+            found += differences(old.get(name), new.get(name), f"{path}.{name}" if path else name)
+        return found
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+
+
+def replace_whole(store: ConfigStore, config: Config, revision: int, source: str) -> list[str]:
+    """A restored backup: every problem of ``config`` (nothing stored), or [] once it replaced
+    the stored configuration (Conflict when another hand changed it since ``revision``)."""
+    current = store.load()
+    if store.config_version() != revision:
+        raise Conflict("the configuration was changed by someone else since this page was shown: reload it")
+    found = store.check(config)
+    if found:
+        return found
+
+    def change(now: Config) -> Config:
+        if now != current:
+            raise Conflict("the configuration was changed by someone else while restoring: nothing was stored")
+        return config
+
+    store.update(change, source=source)
+    return []

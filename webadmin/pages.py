@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from firmware import FirmwareError
 from firmware.config import to_dict
 from webadmin import WebAdminError
-from webadmin.app import requires, state
+from webadmin.app import audit, requires, state
 from webadmin.configedit import Conflict, EditResult, apply_edit, form_values, item_index
 from webadmin.sections import GENERAL, SECTIONS, Section, get_path, shown
 from webadmin.security import Permission
@@ -60,8 +60,10 @@ def _apply_engine() -> str:
         return f"saved; the engine will apply it when it runs ({exc})"
 
 
-def _saved(result: EditResult, what: str) -> None:
-    flash(f"{what} saved (revision {state().services.store.config_version()}). {_apply_engine()}", "ok")
+def _saved(result: EditResult, what: str, action: str) -> None:
+    revision = state().services.store.config_version()
+    audit(action, result.detail, revision)
+    flash(f"{what} saved (revision {revision}). {_apply_engine()}", "ok")
     for reason in result.restart:
         flash(f"needs a restart to take full effect: {reason}", "restart")
 
@@ -97,7 +99,8 @@ def _edit(section: Section, key: str | None) -> Response | tuple[str, int] | str
             abort(404, str(exc))
         else:
             if result.ok:
-                _saved(result, f"{section.item.capitalize()}")
+                _saved(result, f"{section.item.capitalize()}", f"{section.key or 'settings'} {'edit' if key else 'add'}"
+                       if section.key else "settings edit")
                 return redirect(url_for("pages.listing", name=section.key) if section.key else url_for("pages.general"))
             errors, general = result.errors, result.general
     status = 400 if errors or general else 200
@@ -142,7 +145,7 @@ def delete(name: str, key: str):
         abort(404, str(exc))
     else:
         if result.ok:
-            _saved(result, f"{section.item.capitalize()} {key} deleted;")
+            _saved(result, f"{section.item.capitalize()} {key} deleted;", f"{section.key} delete")
         else:
             flash(f"{section.item} {key} was not deleted: " + "; ".join(result.general), "error")
     return redirect(url_for("pages.listing", name=section.key))

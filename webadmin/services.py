@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from firmware.cdr import CdrStore
 from firmware.config import BoardPorts, Config, ConfigStore
+from webadmin.audit import AuditLog
 
 
 class Account(Protocol):
@@ -64,10 +66,14 @@ class WebServices:
     clock: Callable[[], float]
     """Epoch seconds: sessions, lockouts, the audit log (the web process may read the clock)."""
     check_account: AccountCheck
+    audit: AuditLog
+    """Who changed what, when (webadmin.audit)."""
+    cdr: CdrStore
+    """Call records, for the reports."""
     restart_needed: RestartCheck = lambda old, new: ()
     cookie_secure: bool = True
     """Session cookies only over HTTPS (off only when served on the loopback address)."""
-    system_paths: dict[str, Path] = field(default_factory=dict)
+    version: str = ""
 
 
 class SerializedAccounts:

@@ -10,6 +10,7 @@ this command beside the engine (``--no-web`` to leave it off).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import ipaddress
 import logging
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from drivers.logs import EventLogger, configure_logging
 from firmware.accounts import AccountStore, check_password, check_user_name
+from firmware.cdr import CdrStore
 from firmware.config import Config
 from firmware.console.protocol import resolve_socket_path
 from linebox import LineboxError
@@ -66,6 +68,13 @@ def restart_needed(old: Config, new: Config) -> list[str]:
     return list(RESTART_NEEDED) if old.zone != new.zone else []
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("linebox")
+    except importlib.metadata.PackageNotFoundError:
+        return "development tree"
+
+
 def check_account(name: str, password: str) -> None:
     check_user_name(name)
     check_password(name, password)
@@ -74,6 +83,7 @@ def check_account(name: str, password: str) -> None:
 def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
     """The WSGI app over the box's database and console socket (the composition of webadmin)."""
     from webadmin.app import create_app
+    from webadmin.audit import AuditLog
     from webadmin.engine import ConsoleEngine
     from webadmin.services import SerializedAccounts, WebServices
 
@@ -87,7 +97,8 @@ def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
         store=store, accounts=SerializedAccounts(AccountStore(db_path)),
         engine=ConsoleEngine(resolve_socket_path(socket, os.environ)), board=ports,
         data_dir=db_path.parent, clock=time.time, check_account=check_account,
-        restart_needed=restart_needed, cookie_secure=not loopback)
+        audit=AuditLog(db_path), cdr=CdrStore(db_path), restart_needed=restart_needed,
+        cookie_secure=not loopback, version=version())
     return create_app(services), services
 
 

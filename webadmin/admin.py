@@ -1,0 +1,118 @@
+"""The system pages: audit log, web accounts, version, backup and restore of the configuration.
+
+Restore goes through the same path as ``linebox config import``: the file is read as YAML with
+the configuration's own limits, checked whole (every problem listed), and only then replaces
+the stored configuration, in one transaction, with the version check of every other save.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from firmware import FirmwareError
+from firmware.config import from_yaml, to_yaml
+from firmware.config.yamlio import MAX_DOCUMENT_BYTES
+from webadmin.app import accepts_upload, audit, requires, state
+from webadmin.configedit import Conflict, replace_whole
+from webadmin.security import Permission
+
+blueprint = Blueprint("admin", __name__)
+
+ROLES = ("admin", "installer", "supervisor", "agent")
+UPLOAD_LIMIT = MAX_DOCUMENT_BYTES + 16 * 1024  # the document plus the form around it
+
+
+@blueprint.route("/audit")
+@requires(Permission.CONFIGURE)
+def audit_log() -> str:
+    return render_template("audit.html", entries=state().services.audit.recent(300))
+
+
+@blueprint.route("/accounts", methods=["GET", "POST"])
+@requires(Permission.ACCOUNTS)
+def accounts() -> tuple[str, int] | Response:
+    services = state().services
+    errors: dict[str, str] = {}
+    values = {"name": "", "role": "agent"}
+    if request.method == "POST":
+        form = request.form
+        name, role, password = form.get("name", "").strip(), form.get("role", ""), form.get("password", "")
+        values = {"name": name, "role": role}
+        if role not in ROLES:
+            errors["role"] = f"expected one of {', '.join(ROLES)}"
+        try:
+            services.check_account(name, password)
+        except FirmwareError as exc:
+            errors["name" if str(exc).startswith("user name") else "password"] = str(exc)
+        if password != form.get("password2", ""):
+            errors["password2"] = "the two passwords differ"
+        if not errors:
+            try:
+                services.accounts.add(name, role, password, services.clock())
+            except FirmwareError as exc:
+                errors["name"] = str(exc)
+            else:
+                audit("account add", f"{name} ({role})")
+                flash(f"account {name} ({role}) made: it can log in now", "ok")
+                return redirect(url_for("admin.accounts"))
+    users = sorted(services.accounts.users(), key=lambda user: user.name)
+    return render_template("accounts.html", users=users, roles=ROLES, errors=errors, values=values), (
+        400 if errors else 200)
+
+
+@blueprint.route("/system")
+@requires(Permission.CONFIGURE)
+def system() -> str:
+    services = state().services
+    return render_template("system.html", version=services.version, revision=services.store.config_version(),
+                           board=services.board.name, problems=[])
+
+
+@blueprint.route("/system/backup.yaml")
+@requires(Permission.CONFIGURE)
+def backup() -> Response:
+    services = state().services
+    text = to_yaml(services.store.load())
+    audit("backup", f"revision {services.store.config_version()}")
+    return Response(text, mimetype="application/yaml",
+                    headers={"Content-Disposition": "attachment; filename=linebox-config.yaml"})
+
+
+@blueprint.route("/system/restore", methods=["POST"])
+@requires(Permission.CONFIGURE)
+@accepts_upload(UPLOAD_LIMIT)
+def restore() -> tuple[str, int] | Response:
+    services = state().services
+    upload = request.files.get("file")
+    problems: list[str] = []
+    if upload is None or not upload.filename:
+        problems.append("choose the backup file (.yaml) to restore")
+    elif not upload.filename.lower().endswith((".yaml", ".yml")):
+        problems.append(f"{upload.filename}: a backup is a .yaml file")
+    else:
+        data = upload.read(MAX_DOCUMENT_BYTES + 1)
+        try:
+            if len(data) > MAX_DOCUMENT_BYTES:
+                raise FirmwareError(f"the file is larger than the limit of {MAX_DOCUMENT_BYTES} bytes")
+            config = from_yaml(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            problems.append(f"{upload.filename}: byte {exc.start + 1} is not UTF-8 text")
+        except FirmwareError as exc:
+            problems.append(f"{upload.filename}: {exc}")
+        else:
+            revision = request.form.get("revision", "")
+            try:
+                problems = replace_whole(services.store, config, int(revision) if revision.isdigit() else -1,
+                                         f"web restore by {request.remote_addr}")
+            except Conflict as exc:
+                problems = [str(exc)]
+            if not problems:
+                audit("restore", f"from {upload.filename[:100]}", services.store.config_version())
+                try:
+                    applied = " ".join(services.engine.run("config reload"))
+                except FirmwareError as exc:
+                    applied = f"the engine will apply it when it runs ({exc})"
+                flash(f"configuration restored from {upload.filename}. {applied}", "ok")
+                return redirect(url_for("admin.system"))
+    return render_template("system.html", version=services.version, revision=services.store.config_version(),
+                           board=services.board.name, problems=problems), 400
