@@ -23,6 +23,11 @@ APT_PACKAGES := python3-venv python3-dev gcc libasound2-dev alsa-utils sox \
 .PHONY: run test install clean
 
 run: install
+	@echo "linebox on the virtual board (Ctrl-C stops it)"
+	@echo "  web admin: http://127.0.0.1:8080/  first time: type the setup token printed below"
+	@echo "             (also in var/web-setup-token), choose the country, make the admin account"
+	@echo "  console:   $(VENV)/bin/linebox console   (socket var/linebox.sock; type help)"
+	@echo "  docs:      docs/user-guide.md, docs/webadmin.md"
 	$(VENV)/bin/linebox run --board virtual
 
 test: install

@@ -21,9 +21,12 @@ setup(
         "sqlite-utils>=3.35",
         # Board definitions, tone plans and scenarios are YAML documents.
         "pyyaml>=6.0",
+        # The web admin's WSGI server (its own process; linebox web).
+        "waitress>=2.1",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6"],
+        # playwright drives Debian's chromium in the web admin's browser tests (no browser download)
+        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "playwright>=1.40"],
     },
     entry_points={"console_scripts": ["linebox = linebox.cli:main"]},
 )

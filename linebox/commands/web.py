@@ -105,6 +105,7 @@ def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
 def serve(args: argparse.Namespace) -> int:
     import waitress
 
+    from webadmin.admin import UPLOAD_LIMIT
     from webadmin.app import has_admin
     from webadmin.security import SetupToken
 
@@ -122,7 +123,7 @@ def serve(args: argparse.Namespace) -> int:
     if not loopback:
         print("linebox web: listening beyond this machine: put HTTPS in front (docs/webadmin.md)", file=sys.stderr)
     waitress.serve(app, host=host, port=port, threads=THREADS, ident="linebox", clear_untrusted_proxy_headers=True,
-                   max_request_body_size=1024 * 1024, _quiet=True)
+                   max_request_body_size=UPLOAD_LIMIT, _quiet=True)
     return 0
 
 
