@@ -108,7 +108,10 @@ def run(args: argparse.Namespace) -> int:
         log.info("stopping", reason=stopping[0] if stopping else "error")
         if web is not None:
             web.terminate()
-            web.wait(timeout=10)
+            try:
+                web.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                web.kill()
         watcher.close()
         console.close()
         app.close()

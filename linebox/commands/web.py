@@ -14,7 +14,9 @@ import importlib.metadata
 import ipaddress
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the engine's console socket (default: $LINEBOX_CONSOLE or var/linebox.sock)")
     parser.add_argument("--board", default="virtual",
                         help="board of a box not configured yet (default: virtual; else the configuration's)")
+    parser.add_argument("--behind-proxy", action="store_true",
+                        help="an HTTPS reverse proxy on this machine forwards to us: take the client's address "
+                             "from its X-Forwarded-For (for the login throttle and the audit log)")
+    parser.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)  # set by linebox run
     parser.set_defaults(handler=serve)
 
 
@@ -80,6 +86,19 @@ def check_account(name: str, password: str) -> None:
     check_password(name, password)
 
 
+def _exit_with_parent(period_s: float = 1.0) -> None:
+    """Started by ``linebox run``: stop when it is gone (even killed with SIGKILL), never left behind
+    holding the port."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent watch", daemon=True).start()
+
+
 def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
     """The WSGI app over the box's database and console socket (the composition of webadmin)."""
     from webadmin.app import create_app
@@ -110,9 +129,12 @@ def serve(args: argparse.Namespace) -> int:
     from webadmin.security import SetupToken
 
     configure_logging(sys.stdout, logging.INFO)
+    if args.exit_with_parent:
+        _exit_with_parent()
     host, port = parse_listen(args.listen)
-    loopback = ipaddress.ip_address(host).is_loopback
-    app, services = build_app(args.db, args.socket, args.board, loopback)
+    exposed = not ipaddress.ip_address(host).is_loopback
+    # Secure cookies whenever a browser reaches us through HTTPS (a proxy) or from the LAN (HTTPS required)
+    app, services = build_app(args.db, args.socket, args.board, loopback=not (exposed or args.behind_proxy))
     log = EventLogger("web")
     url = url_of(host, port)
     if not has_admin(services):
@@ -120,14 +142,16 @@ def serve(args: argparse.Namespace) -> int:
         print(f"linebox web: no admin account yet: open {url}setup and type the setup token {token}", flush=True)
         log.warning("setup_token", token=token, url=f"{url}setup")
     print(f"linebox web: the web admin listens on {url}", flush=True)
-    if not loopback:
+    if exposed:
         print("linebox web: listening beyond this machine: put HTTPS in front (docs/webadmin.md)", file=sys.stderr)
+    proxy = {"trusted_proxy": "127.0.0.1", "trusted_proxy_count": 1,
+             "trusted_proxy_headers": {"x-forwarded-for"}} if args.behind_proxy else {}
     waitress.serve(app, host=host, port=port, threads=THREADS, ident="linebox", clear_untrusted_proxy_headers=True,
-                   max_request_body_size=UPLOAD_LIMIT, _quiet=True)
+                   max_request_body_size=UPLOAD_LIMIT, _quiet=True, **proxy)
     return 0
 
 
 def web_command(listen: str, db: Path, socket: Path) -> list[str]:
     """The command line ``linebox run`` starts the web admin with (a child process of its own)."""
     return [sys.executable, "-m", "linebox", "web", "--listen", listen, "--db", os.fspath(db),
-            "--socket", os.fspath(socket)]
+            "--socket", os.fspath(socket), "--exit-with-parent"]
