@@ -171,7 +171,7 @@ def test_pages_have_no_inline_script_and_nothing_from_the_internet(box):
     client = app.test_client()
     login(client, "ada")
     for path in ("/login", "/dashboard", "/config/", "/config/extensions", "/config/extensions/item/201",
-                 "/config/general", "/agent"):
+                 "/config/settings/country", "/agent"):
         html = client.get(path).get_data(as_text=True)
         assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", html), path
         assert not re.search(r"(src|href)=\"(https?:)?//", html), path
@@ -192,7 +192,11 @@ PAGES = {
     ("GET", "/dashboard"): {"admin", "installer", "supervisor"},
     ("GET", "/api/status"): {"admin", "installer", "supervisor"},
     ("GET", "/config/"): {"admin", "installer"},
-    ("GET", "/config/general"): {"admin", "installer"},
+    ("GET", "/config/settings/country"): {"admin", "installer"},
+    ("GET", "/config/settings/dialplan"): {"admin", "installer"},
+    ("GET", "/config/settings/security"): {"admin", "installer"},
+    ("GET", "/config/settings/features"): {"admin", "installer"},
+    ("GET", "/config/settings/acd"): {"admin", "installer"},
     ("GET", "/config/lines"): {"admin", "installer"},
     ("GET", "/config/extensions"): {"admin", "installer"},
     ("GET", "/config/extensions/new"): {"admin", "installer"},

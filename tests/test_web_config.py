@@ -10,7 +10,7 @@ import pytest
 from firmware.config import Zone
 from tests.test_web import login, token_of
 from tests.web_helpers import PASSWORD, FakeEngine, make_accounts, make_app, make_services
-from webadmin.sections import SECTIONS
+from webadmin.sections import SECTIONS, SETTINGS
 
 REVISION = re.compile(r'name="revision" value="(\d+)"')
 
@@ -78,6 +78,34 @@ def test_saving_a_form_unchanged_stores_the_same_configuration(admin, section, k
     assert services.store.load() == before
 
 
+@pytest.mark.parametrize("page", sorted(SETTINGS))
+def test_every_settings_page_saved_unchanged_stores_the_same_configuration(admin, page):
+    client, services = admin
+    before = services.store.load()
+    response = client.post(f"/config/settings/{page}", data=form_of(client, f"/config/settings/{page}"))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert services.store.load() == before
+
+
+@pytest.mark.parametrize("page, changes, field, words", [
+    ("features", {"feature_codes.dnd_on": "*72"}, "feature_codes-dnd_on", "*72"),
+    ("dialplan", {"dialplan.inter_digit_timeout_ms": "10"}, "dialplan-inter_digit_timeout_ms", "expected an integer"),
+    ("dialplan", {"dialplan.maps.internal": "[1-8"}, "dialplan-maps-internal", ""),
+    ("security", {"security.after_hours_schedule": "nights"}, "security-after_hours_schedule", "nights"),
+    ("acd", {"acd.auto_pause_after": "-1"}, "acd-auto_pause_after", "expected an integer"),
+])
+def test_settings_errors_next_to_their_field(admin, page, changes, field, words):
+    client, services = admin
+    revision = services.store.config_version()
+    form = form_of(client, f"/config/settings/{page}")
+    form.update(changes)
+    response = client.post(f"/config/settings/{page}", data=form)
+    html = response.get_data(as_text=True)
+    error = re.search(rf'id="f-{field}-error" role="alert">([^<]*)<', html)
+    assert response.status_code == 400 and error and words in error.group(1), html[html.find("error"):][:600]
+    assert services.store.config_version() == revision
+
+
 def test_add_an_extension_stores_it_and_asks_the_engine_to_apply(admin):
     client, services = admin
     free_port_5(services.store)
@@ -143,11 +171,11 @@ def test_deleting_what_others_refer_to_is_refused_with_the_reasons(admin):
 
 def test_zone_change_is_saved_and_marked_as_needing_a_restart(admin):
     client, services = admin
-    form = form_of(client, "/config/general")
+    form = form_of(client, "/config/settings/country")
     form["zone"] = "ca"
-    assert client.post("/config/general", data=form).status_code == 302
+    assert client.post("/config/settings/country", data=form).status_code == 302
     assert services.store.load().zone == Zone.CA
-    page = client.get("/config/general").get_data(as_text=True)
+    page = client.get("/config/settings/country").get_data(as_text=True)
     assert 'class="flash restart"' in page and "line card" in page
 
 

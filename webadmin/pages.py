@@ -14,7 +14,7 @@ from firmware.config import to_dict
 from webadmin import WebAdminError
 from webadmin.app import audit, requires, state
 from webadmin.configedit import Conflict, EditResult, apply_edit, form_values, item_index
-from webadmin.sections import GENERAL, SECTIONS, Section, get_path, shown
+from webadmin.sections import SECTIONS, SETTINGS, Section, get_path, shown
 from webadmin.security import Permission
 
 blueprint = Blueprint("pages", __name__, url_prefix="/config")
@@ -34,7 +34,7 @@ def _key_of(section: Section, index: int, item: dict) -> str:
 @blueprint.route("/")
 @requires(Permission.CONFIGURE)
 def index() -> str:
-    return render_template("config_index.html", sections=SECTIONS.values())
+    return render_template("config_index.html", sections=SECTIONS.values(), settings=SETTINGS)
 
 
 @blueprint.route("/<name>")
@@ -68,7 +68,7 @@ def _saved(result: EditResult, what: str, action: str) -> None:
         flash(f"needs a restart to take full effect: {reason}", "restart")
 
 
-def _edit(section: Section, key: str | None) -> Response | tuple[str, int] | str:
+def _edit(section: Section, key: str | None, page: str = "") -> Response | tuple[str, int] | str:
     services = state().services
     store = services.store
     data = to_dict(store.load())
@@ -101,7 +101,7 @@ def _edit(section: Section, key: str | None) -> Response | tuple[str, int] | str
             if result.ok:
                 _saved(result, f"{section.item.capitalize()}", f"{section.key or 'settings'} {'edit' if key else 'add'}"
                        if section.key else "settings edit")
-                return redirect(url_for("pages.listing", name=section.key) if section.key else url_for("pages.general"))
+                return redirect(url_for("pages.listing", name=section.key) if section.key else url_for("pages.settings", name=page))
             errors, general = result.errors, result.general
     status = 400 if errors or general else 200
     return render_template("config_form.html", section=section, key=key, values=values, errors=errors,
@@ -112,10 +112,13 @@ def _revision(text: str) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else -1
 
 
-@blueprint.route("/general", methods=["GET", "POST"])
+@blueprint.route("/settings/<name>", methods=["GET", "POST"])
 @requires(Permission.CONFIGURE)
-def general():
-    return _edit(GENERAL, None)
+def settings(name: str):
+    section = SETTINGS.get(name)
+    if section is None:
+        abort(404)
+    return _edit(section, None, name)
 
 
 @blueprint.route("/<name>/new", methods=["GET", "POST"])

@@ -25,6 +25,7 @@ from firmware.config import (
     Dialling,
     DisconnectMethod,
     Extension,
+    FeatureCodes,
     InboundRoute,
     Line,
     LineSelection,
@@ -161,19 +162,38 @@ SECTIONS: dict[str, Section] = {section.key: section for section in (
     ), ("id", "name", "extension", "queues")),
 )}
 
-GENERAL = Section("", "Country and system", "settings", "", (
-    Field("zone", "Country", Kind.CHOICE, _values(Zone), help="sets the tone plan, numbering and defaults"),
-    Field("language", "Language", Kind.OPTIONAL_TEXT, help="empty: the country's"),
-    Field("caller_id_standard", "Caller ID standard", Kind.OPTIONAL_CHOICE, _values(CallerIdStandard),
-          help="empty: the country's"),
-    Field("dialplan.outside_prefix", "Outside-line prefix", Kind.OPTIONAL_TEXT, help="empty: the country's"),
-    Field("dialplan.trunk_group", "Trunk group for outside calls"),
-    Field("dialplan.line_selection", "Line selection", Kind.CHOICE, _values(LineSelection)),
-    Field("security.trunk_to_trunk_allowed", "Allow trunk-to-trunk calls (forwarding outside)", Kind.BOOL),
-    Field("security.allow_premium", "Allow premium-rate numbers", Kind.BOOL),
-    Field("security.after_hours_schedule", "After-hours schedule", Kind.OPTIONAL_TEXT),
-    Field("security.after_hours_max_class", "After hours, calls up to", Kind.CHOICE, _values(OutboundClass)),
-), ())
+SETTINGS: dict[str, Section] = {
+    "country": Section("", "Country", "settings", "", (
+        Field("zone", "Country", Kind.CHOICE, _values(Zone), help="sets the tone plan, numbering and defaults"),
+        Field("language", "Language", Kind.OPTIONAL_TEXT, help="empty: the country's"),
+        Field("caller_id_standard", "Caller ID standard", Kind.OPTIONAL_CHOICE, _values(CallerIdStandard),
+              help="empty: the country's"),
+    ), ()),
+    "dialplan": Section("", "Dial plan and trunk groups", "settings", "", (
+        Field("dialplan.outside_prefix", "Outside-line prefix", Kind.OPTIONAL_TEXT, help="empty: the country's"),
+        Field("dialplan.trunk_group", "Trunk group for outside calls"),
+        Field("dialplan.line_selection", "Line selection", Kind.CHOICE, _values(LineSelection)),
+        Field("dialplan.inter_digit_timeout_ms", "Between digits (ms)", Kind.INT),
+        Field("dialplan.incomplete_timeout_ms", "Incomplete number (ms)", Kind.INT),
+        Field("dialplan.maps.internal", "Internal numbers (digit map)"),
+        *(Field(f"dialplan.maps.{name}", f"{name.capitalize()} numbers (digit map)", Kind.OPTIONAL_TEXT,
+                help="empty: the country's") for name in ("local", "national", "international", "premium")),
+    ), ()),
+    "security": Section("", "Toll-fraud protection", "settings", "", (
+        Field("security.trunk_to_trunk_allowed", "Allow trunk-to-trunk calls (forwarding outside)", Kind.BOOL),
+        Field("security.allow_premium", "Allow premium-rate numbers", Kind.BOOL),
+        Field("security.after_hours_schedule", "After-hours schedule", Kind.OPTIONAL_TEXT,
+              help="empty: no after-hours limit"),
+        Field("security.after_hours_max_class", "After hours, calls up to", Kind.CHOICE, _values(OutboundClass)),
+    ), ()),
+    "features": Section("", "Feature codes", "settings", "", tuple(
+        Field(f"feature_codes.{name}", name.replace("_", " ").capitalize()) for name in FeatureCodes.__dataclass_fields__
+    ), ()),
+    "acd": Section("", "Call centre", "settings", "", (
+        Field("acd.auto_pause_after", "Pause an agent after this many unanswered offers", Kind.INT, help="0: never"),
+        Field("acd.abandon_resume_s", "A caller back within (s) keeps the place", Kind.INT, help="0: off"),
+    ), ()),
+}
 
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
 _PAIR = re.compile(r"\s*([^:,\s][^:,]*?)\s*:\s*(-?[0-9]{1,9})\s*")
