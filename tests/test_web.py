@@ -323,3 +323,11 @@ def test_secret_key_made_once_and_kept(tmp_path):
     assert (tmp_path / SECRET_FILE).stat().st_mode & 0o777 == 0o600
     assert make_app(services).config["SECRET_KEY"] == first and len(first) == 32
     services.store.close()
+
+
+def test_agents_page_shows_live_agents_and_queues(box):
+    app, _, _ = box
+    client = app.test_client()
+    login(client, "al")
+    html = client.get("/agent").get_data(as_text=True)
+    assert "1001" in html and "ready" in html and "support" in html and "75%" in html and "25%" in html

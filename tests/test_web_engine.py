@@ -37,6 +37,7 @@ def test_show_status_is_one_json_line_with_ports_calls_stats_link_and_agents(rig
     assert status["stats"]["ticks"] > 0 and "tick_p99_ms" in status["stats"]
     assert status["link"]["state"] == "up" and "crc_errors" in status["link"]["counters"]
     assert {row["agent"] for row in status["agents"]} == {"1001", "1002"}
+    assert [row["queue"] for row in status["queues"]] == ["support"] and status["queues"][0]["waiting"] == 0
 
 
 def test_a_call_in_progress_appears_in_the_status(rig):

@@ -24,7 +24,11 @@ DEMO_STATUS = {
     "calls": [],
     "stats": {"ticks": 1500, "tick_p50_ms": "1.000", "tick_p99_ms": "2.000", "tick_max_ms": "3.000",
               "deadline_misses": 0, "calls": 0, "internal_errors": 0},
-    "agents": [],
+    "agents": [{"agent": "1001", "state": "ready", "since_seconds": 12.0, "answered": 3, "talk_seconds": 200.0,
+                "occupancy": 0.5, "pause_reason": "", "port": 4}],
+    "queues": [{"queue": "support", "waiting": 1, "longest_wait_seconds": 9.0, "agents": {"ready": 1}, "offered": 4,
+                "answered": 3, "abandoned": 1, "service_level": 0.75, "service_level_offered": 0.6,
+                "asa_seconds": 12.5, "aht_seconds": 80.0, "abandon_rate": 0.25}],
     "link": {"state": "up", "refused": None, "model": "LBX-2O4S", "counters": {"crc_errors": 2, "resyncs": 1}},
 }
 

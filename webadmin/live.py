@@ -69,4 +69,8 @@ def test_call() -> Response:
 @blueprint.route("/agent")
 @requires(Permission.AGENT)
 def agent() -> str:
-    return render_template("agent.html", status=engine_status(state().services.engine))
+    return render_template("agent.html", status=engine_status(state().services.engine), percent=_percent)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"

@@ -29,6 +29,7 @@ def engine_rows(loop: MediaLoop, switch: Switch) -> dict:
         "calls": [dict(zip(CALL_KEYS, row, strict=True)) for row in views.call_rows(switch)],
         "stats": {name: value for name, value in views.stats_rows(loop, switch)},
         "agents": None if stats is None else [dataclasses.asdict(row) for row in stats.agent_rows()],
+        "queues": None if stats is None else [dataclasses.asdict(row) for row in stats.queue_rows()],
     }
 
 
