@@ -213,6 +213,7 @@ PAGES = {
     ("GET", "/agent"): {"admin", "supervisor", "agent"},
     ("GET", "/reports"): {"admin", "installer", "supervisor"},
     ("GET", "/reports/calls.csv"): {"admin", "installer", "supervisor"},
+    ("GET", "/reports/queues"): {"admin", "installer", "supervisor"},
     ("GET", "/audit"): {"admin", "installer"},
     ("GET", "/system"): {"admin", "installer"},
     ("GET", "/system/backup.yaml"): {"admin", "installer"},

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from firmware import FirmwareError
 from firmware.accounts import AccountStore, ScryptCost, check_password, check_user_name
+from firmware.acdengine.history import IntervalStore
 from firmware.cdr import CdrStore
 from firmware.config import ConfigStore, seed_demo
 from linebox.storage import board_ports
@@ -78,7 +79,8 @@ def make_services(folder: Path, accounts=None, engine=None, seeded: bool = True,
     return WebServices(store=store, accounts=accounts or make_accounts(folder), engine=engine or FakeEngine(),
                        board=board_ports("virtual"), data_dir=folder, clock=clock or Clock(),
                        check_account=check_account, audit=AuditLog(folder / "linebox.db"),
-                       cdr=CdrStore(folder / "linebox.db"), cookie_secure=False, version="test")
+                       cdr=CdrStore(folder / "linebox.db"),
+                       intervals=IntervalStore(folder / "linebox.db"), cookie_secure=False, version="test")
 
 
 def make_app(services: WebServices):

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, render_template, request
 
 from firmware.cdr import CallRecord, Disposition, write_master_csv
 from webadmin.app import requires, state
+from webadmin.charts import line_chart
 from webadmin.security import Permission
 
 blueprint = Blueprint("reports", __name__)
@@ -80,6 +81,42 @@ def calls_csv() -> Response:
     write_master_csv(matching(filters), out, dt.UTC, header=True)
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=linebox-calls.csv"})
+
+
+SIZES = {"15min": 900, "hour": 3600, "day": 86400}
+
+
+@blueprint.route("/reports/queues")
+@requires(Permission.LIVE)
+def queues() -> tuple[str, int]:
+    """A queue's service level, ASA and abandon rate per interval, as charts and a table."""
+    web = state()
+    filters, errors = parse_filters(request.args)
+    errors.pop("disposition", None)
+    errors.pop("number", None)
+    with web.cdr_lock:
+        names = web.services.intervals.names("queue")
+    queue = request.args.get("queue", names[0] if names else "")
+    size = request.args.get("size", "hour")
+    if queue and queue not in names:
+        errors["queue"] = f"no statistics for queue {queue[:40]!r} yet (queues: {', '.join(names) or 'none'})"
+    if size not in SIZES:
+        errors["size"] = f"expected one of {', '.join(SIZES)}"
+    rows = []
+    if not errors and queue:
+        with web.cdr_lock:
+            rows = web.services.intervals.queue_rows(queue, SIZES[size], filters["since"], filters["until"])
+    labels = (_utc(rows[0][0]), _utc(rows[-1][0])) if rows else ("", "")
+    charts = [
+        line_chart([(start, None if s.service_level is None else 100 * s.service_level) for start, s in rows],
+                   100, "Service level (answered within target / answered)", "%", labels),
+        line_chart([(start, s.asa_seconds) for start, s in rows],
+                   max([s.asa_seconds or 0 for _, s in rows] + [10]), "Average speed of answer", "s", labels),
+        line_chart([(start, None if s.abandon_rate is None else 100 * s.abandon_rate) for start, s in rows],
+                   100, "Abandon rate", "%", labels),
+    ]
+    return render_template("queue_report.html", names=names, queue=queue, size=size, sizes=SIZES, rows=rows,
+                           charts=charts, errors=errors, args=request.args, utc=_utc), (400 if errors else 200)
 
 
 def _utc(epoch: float | None) -> str:

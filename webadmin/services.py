@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from firmware.acdengine.history import IntervalStore
 from firmware.cdr import CdrStore
 from firmware.config import BoardPorts, Config, ConfigStore
 from webadmin.audit import AuditLog
@@ -70,6 +71,8 @@ class WebServices:
     """Who changed what, when (webadmin.audit)."""
     cdr: CdrStore
     """Call records, for the reports."""
+    intervals: IntervalStore
+    """ACD statistics per queue and interval, for the queue reports."""
     restart_needed: RestartCheck = lambda old, new: ()
     cookie_secure: bool = True
     """Session cookies only over HTTPS (off only when served on the loopback address)."""

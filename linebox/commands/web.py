@@ -22,6 +22,7 @@ from pathlib import Path
 
 from drivers.logs import EventLogger, configure_logging
 from firmware.accounts import AccountStore, check_password, check_user_name
+from firmware.acdengine.history import IntervalStore
 from firmware.cdr import CdrStore
 from firmware.config import Config
 from firmware.console.protocol import resolve_socket_path
@@ -116,7 +117,7 @@ def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
         store=store, accounts=SerializedAccounts(AccountStore(db_path)),
         engine=ConsoleEngine(resolve_socket_path(socket, os.environ)), board=ports,
         data_dir=db_path.parent, clock=time.time, check_account=check_account,
-        audit=AuditLog(db_path), cdr=CdrStore(db_path), restart_needed=restart_needed,
+        audit=AuditLog(db_path), cdr=CdrStore(db_path), intervals=IntervalStore(db_path), restart_needed=restart_needed,
         cookie_secure=not loopback, version=version())
     return create_app(services), services
 
