@@ -209,6 +209,11 @@ def test_3_add_extension_queue_and_agent_and_the_engine_follows(box):
         return [row["agent"] for row in status["agents"] or []]
 
     wait_for(lambda: "1005" in agents(), "the engine's ACD to know agent 1005")
+    page.goto(box["url"] + "/agent")
+    assert "1005" in page.inner_text("#agents") and "sales" in page.inner_text("#queues")
+    shot(page, "agents")
+    page.goto(box["url"] + "/config/")
+    shot(page, "configuration")
     assert not errors, errors
 
 
