@@ -30,7 +30,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from webadmin.security import (
     IDLE_TIMEOUT_S,
@@ -93,8 +105,6 @@ class WebState:
 
 
 def state() -> WebState:
-    from flask import current_app
-
     return current_app.extensions["linebox"]
 
 
@@ -201,8 +211,6 @@ def _guard() -> Response | None:
 
 
 def _view(endpoint: str):
-    from flask import current_app
-
     return current_app.view_functions.get(endpoint)
 
 
