@@ -332,3 +332,37 @@ def test_agents_page_shows_live_agents_and_queues(box):
     login(client, "al")
     html = client.get("/agent").get_data(as_text=True)
     assert "1001" in html and "ready" in html and "support" in html and "75%" in html and "25%" in html
+
+
+# ----------------------------------------------------------------------------- live actions
+
+def test_dashboard_actions_go_to_the_engine_console_and_its_answer_is_shown(box):
+    app, services, _ = box
+    client = app.test_client()
+    login(client, "ian")
+    token = token_of(client.get("/dashboard"))
+    assert client.post("/dashboard/port", data={"csrf_token": token, "port": "4", "action": "out"}).status_code == 302
+    assert client.post("/dashboard/port", data={"csrf_token": token, "port": "4", "action": "in"}).status_code == 302
+    client.post("/dashboard/test-call", data={"csrf_token": token, "port": "2", "number": "202"})
+    client.post("/dashboard/port", data={"csrf_token": token, "port": "4; rm", "action": "out"})
+    client.post("/dashboard/test-call", data={"csrf_token": token, "port": "2", "number": "202 hold=9"})
+    assert services.engine.commands[-4:] == ["port out 4", "port in 4", "call test 2 202", "port out ?"]
+    assert "did port out ?" in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_dashboard_and_status_when_the_engine_is_down(box):
+    app, services, _ = box
+    services.engine.down = True
+    client = app.test_client()
+    login(client, "sue")
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "no engine at" in html and client.get("/api/status").get_json()["engine"]["error"].startswith("no engine")
+
+
+def test_api_status_shape(box):
+    app, _, _ = box
+    client = app.test_client()
+    login(client, "sue")
+    status = client.get("/api/status").get_json()
+    assert status["engine"]["link"]["counters"]["crc_errors"] == 2 and len(status["engine"]["ports"]) == 6
+    assert set(status["system"]) == {"cpu_load_per_core", "memory_used_percent", "disk_used_percent", "disk_free_mb"}

@@ -174,6 +174,17 @@ def test_2_dashboard_shows_a_call_live_without_reloading(box):
     assert page.evaluate("window.notReloaded") is True  # updated in place
     assert int(page.inner_text('[data-stat="ticks"]')) > 0
     shot(page, "dashboard")
+    page.click('#ports tr[data-port="4"] button[value="out"]')
+    assert "port 4 out of service" in page.inner_text(".flash")
+    assert page.inner_text('#ports tr[data-port="4"] .service') == "no (by hand)"
+    assert any("no (by hand)" in line for line in console(box["sock"], "show ports") if line.startswith("4 "))
+    page.click('#ports tr[data-port="4"] button[value="in"]')
+    assert "port 4 in service" in page.inner_text(".flash")
+    page.fill("#test-call input[name=port]", "4")
+    page.fill("#test-call input[name=number]", "201")
+    page.click("#test-call button[type=submit]")
+    assert "refused" not in page.inner_text(".flash")
+    page.locator("#calls tbody tr", has_text="201").first.wait_for()  # the button's call, shown live
     assert not errors, errors
 
 

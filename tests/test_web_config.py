@@ -194,3 +194,14 @@ def test_unknown_items_and_sections_are_404(admin):
     assert client.get("/config/extensions/item/999").status_code == 404
     assert client.get("/config/nothing").status_code == 404
     assert client.get("/config/routes/item/77").status_code == 404
+
+
+def test_markup_typed_in_a_field_is_shown_as_text(admin):
+    client, services = admin
+    form = form_of(client, "/config/extensions/item/202")
+    form["name"] = '<script>alert("x")</script>'
+    client.post("/config/extensions/item/202", data=form)
+    assert services.store.load().extension("202").name == form["name"]  # a name may hold any printable text
+    for path in ("/config/extensions", "/config/extensions/item/202", "/audit"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert" not in html and "&lt;script&gt;alert" in html, path
