@@ -219,6 +219,7 @@ PAGES = {
     ("GET", "/system/backup.yaml"): {"admin", "installer"},
     ("POST", "/system/restore"): {"admin", "installer"},
     ("GET", "/accounts"): {"admin"},
+    ("GET", "/password"): {"admin", "installer", "supervisor", "agent"},
     ("POST", "/accounts"): {"admin"},
 }
 USERS = {"admin": "ada", "installer": "ian", "supervisor": "sue", "agent": "al", "manager": "max"}
@@ -366,3 +367,46 @@ def test_api_status_shape(box):
     status = client.get("/api/status").get_json()
     assert status["engine"]["link"]["counters"]["crc_errors"] == 2 and len(status["engine"]["ports"]) == 6
     assert set(status["system"]) == {"cpu_load_per_core", "memory_used_percent", "disk_used_percent", "disk_free_mb"}
+
+
+# ----------------------------------------------------------------------------- logout and passwords
+
+def test_a_session_cookie_copied_before_logout_is_refused_after_it(box):
+    app, _, _ = box
+    client = app.test_client()
+    login(client, "ada")
+    copied = client.get_cookie("linebox_session").value
+    client.post("/logout", data={"csrf_token": token_of(client.get("/dashboard"))})
+    thief = app.test_client()
+    thief.set_cookie("linebox_session", copied)
+    assert thief.get("/dashboard").status_code == 302
+
+
+def test_changing_ones_password_ends_the_other_sessions(box):
+    app, services, clock = box
+    desk, phone = app.test_client(), app.test_client()
+    login(desk, "sue")
+    login(phone, "sue")
+    clock.now += 60
+    page = desk.get("/password")
+    response = desk.post("/password", data={"csrf_token": token_of(page), "current": PASSWORD,
+                                            "password": "a brand new phrase", "password2": "a brand new phrase"})
+    assert response.status_code == 302
+    assert desk.get("/dashboard").status_code == 200  # this session goes on
+    assert phone.get("/dashboard").status_code == 302  # the other one is over
+    assert login(app.test_client(), "sue", "a brand new phrase").status_code == 302
+    assert services.audit.recent(5)[0].action in ("login", "password change")
+
+
+@pytest.mark.parametrize("changes, field", [({"current": "not it at all"}, "current"),
+                                            ({"password": "short", "password2": "short"}, "password"),
+                                            ({"password2": "something else"}, "password2")])
+def test_password_change_errors(box, changes, field):
+    app, services, _ = box
+    client = app.test_client()
+    login(client, "sue")
+    form = {"csrf_token": token_of(client.get("/password")), "current": PASSWORD, "password": "a brand new phrase",
+            "password2": "a brand new phrase", **changes}
+    response = client.post("/password", data=form)
+    assert response.status_code == 400 and f'id="f-{field}-error"' in response.get_data(as_text=True)
+    assert login(app.test_client(), "sue").status_code == 302  # the old password still works

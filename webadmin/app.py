@@ -49,6 +49,7 @@ from webadmin.security import (
     SESSION_MAX_S,
     LoginThrottle,
     Permission,
+    RevokedSessions,
     SetupToken,
     allowed,
     home_permission,
@@ -102,6 +103,7 @@ class WebState:
     throttle: LoginThrottle
     setup_token: SetupToken
     cdr_lock: threading.Lock
+    revoked: RevokedSessions
 
 
 def state() -> WebState:
@@ -122,7 +124,8 @@ def create_app(services: WebServices) -> Flask:
         MAX_FORM_PARTS=MAX_FORM_PARTS,
         TEMPLATES_AUTO_RELOAD=False,
     )
-    app.extensions["linebox"] = WebState(services, LoginThrottle(), SetupToken(services.data_dir), threading.Lock())
+    app.extensions["linebox"] = WebState(services, LoginThrottle(), SetupToken(services.data_dir), threading.Lock(),
+                                         RevokedSessions())
 
     from webadmin import admin, auth, live, pages, reports
 
@@ -189,7 +192,8 @@ def _guard() -> Response | None:
     since, seen = session.get("since", 0.0), session.get("seen", 0.0)
     account = services.accounts.get(name) if isinstance(name, str) else None
     if (account is None or str(account.role) != session.get("role")
-            or now - seen > IDLE_TIMEOUT_S or now - since > SESSION_MAX_S or now < since):
+            or now - seen > IDLE_TIMEOUT_S or now - since > SESSION_MAX_S or now < since
+            or getattr(account, "changed", 0.0) > since or web.revoked.revoked(str(session.get("sid")))):
         expired = name is not None
         session.clear()
         csrf_token()

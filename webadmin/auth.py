@@ -10,15 +10,17 @@ account; the token is then deleted. There is no default password.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
 
 from firmware import FirmwareError
 from firmware.config import ZONE_DEFAULTS, Config, Zone
-from webadmin.app import audit, csrf_token, has_admin, state
+from webadmin.app import audit, csrf_token, has_admin, requires, state
 from webadmin.configedit import Conflict, apply_edit
 from webadmin.sections import Field, Kind, Section
+from webadmin.security import SESSION_MAX_S, Permission
 
 blueprint = Blueprint("auth", __name__)
 
@@ -47,10 +49,10 @@ def _safe_next(target: str | None) -> str:
     return url_for("home") if parts.scheme or parts.netloc else target
 
 
-def _start_session(name: str, role: str, now: float) -> None:
+def start_session(name: str, role: str, now: float) -> None:
     session.clear()
     session.permanent = True
-    session.update(user=name, role=role, since=now, seen=now)
+    session.update(user=name, role=role, since=now, seen=now, sid=secrets.token_urlsafe(16))
     csrf_token()
 
 
@@ -77,7 +79,7 @@ def login() -> Response | str:
                 audit("login refused", error, user=name)
             else:
                 web.throttle.succeeded(address)
-                _start_session(account.name, str(account.role), now)
+                start_session(account.name, str(account.role), now)
                 audit("login", f"role {account.role}", user=account.name)
                 return redirect(_safe_next(request.form.get("next")))
         return render_template("login.html", error=error, name=name, next=request.form.get("next", "")), 401
@@ -86,6 +88,10 @@ def login() -> Response | str:
 
 @blueprint.route("/logout", methods=["POST"])
 def logout() -> Response:
+    web = state()
+    if session.get("sid"):
+        now = web.services.clock()
+        web.revoked.revoke(str(session["sid"]), float(session.get("since", now)) + SESSION_MAX_S, now)
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -135,7 +141,7 @@ def setup() -> Response | str:
                     else:
                         web.setup_token.consume()
                         audit("first start", f"admin account made; {result.detail}", store.config_version(), user=name)
-                        _start_session(name, "admin", services.clock())
+                        start_session(name, "admin", services.clock())
                         return redirect(url_for("live.dashboard"))
     return render_template("setup.html", section=WIZARD, values=values, errors=errors, general=general,
                            revision=store.config_version(), ports=list(enumerate(services.board.kinds)),
@@ -144,3 +150,31 @@ def setup() -> Response | str:
 
 def _revision(text: str) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else -1
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+@requires(Permission.SELF)
+def password() -> tuple[str, int] | Response:
+    """One's own password: the current one first; then every other session of the account ends."""
+    services = state().services
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = request.form
+        name, now = g.user.name, services.clock()
+        try:
+            services.accounts.authenticate(name, form.get("current", ""), now)
+        except FirmwareError:
+            errors["current"] = "not your current password"
+        try:
+            services.check_account(name, form.get("password", ""))
+        except FirmwareError as exc:
+            errors["password"] = str(exc)
+        if form.get("password", "") != form.get("password2", ""):
+            errors["password2"] = "the two passwords differ"
+        if not errors:
+            services.accounts.set_password(name, form["password"], now)
+            audit("password change", "own password")
+            start_session(name, str(g.user.role), services.clock())
+            flash("password changed; your other sessions are logged out", "ok")
+            return redirect(url_for("home"))
+    return render_template("password.html", errors=errors), (400 if errors else 200)

@@ -132,14 +132,15 @@ class Permission(StrEnum):
     CONTROL = "control"  # test calls, ports in and out of service
     ACCOUNTS = "accounts"  # the list of web accounts
     AGENT = "agent"  # an agent's own page
+    SELF = "self"  # one's own password
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # admin: the installer with everything; installer: the box but not the accounts
     "admin": frozenset(Permission),
-    "installer": frozenset({Permission.LIVE, Permission.CONFIGURE, Permission.CONTROL}),
-    "supervisor": frozenset({Permission.LIVE, Permission.AGENT}),
-    "agent": frozenset({Permission.AGENT}),
+    "installer": frozenset({Permission.LIVE, Permission.CONFIGURE, Permission.CONTROL, Permission.SELF}),
+    "supervisor": frozenset({Permission.LIVE, Permission.AGENT, Permission.SELF}),
+    "agent": frozenset({Permission.AGENT, Permission.SELF}),
     # "manager" (AMI client accounts) and any unknown role: nothing here
 }
 
@@ -154,3 +155,23 @@ def home_permission(role: str) -> Permission | None:
         if allowed(role, permission):
             return permission
     return None
+
+
+@dataclass
+class RevokedSessions:
+    """Sessions ended by logging out, until they would have expired anyway (a signed cookie copied
+    before the logout is refused). Kept in memory: a restart of the web admin forgets them, which
+    is why sessions also end when their account changes (password, unlock) and time out."""
+
+    max_entries: int = 10_000
+    _until: dict[str, float] = field(default_factory=dict)
+
+    def revoke(self, session_id: str, until: float, now: float) -> None:
+        for sid in [sid for sid, end in self._until.items() if end <= now]:
+            del self._until[sid]
+        self._until[session_id] = until
+        while len(self._until) > self.max_entries:
+            del self._until[next(iter(self._until))]
+
+    def revoked(self, session_id: str) -> bool:
+        return session_id in self._until

@@ -22,6 +22,8 @@ from webadmin.audit import AuditLog
 
 class Account(Protocol):
     name: str
+    changed: float
+    """When the account last changed (password, unlock): sessions begun before it are over."""
 
     @property
     def role(self) -> str: ...
@@ -37,6 +39,8 @@ class Accounts(Protocol):
     def add(self, name: str, role: str, password: str, now: float) -> Account: ...
 
     def authenticate(self, name: str, password: str, now: float) -> Account: ...
+
+    def set_password(self, name: str, password: str, now: float) -> None: ...
 
 
 class Engine(Protocol):
@@ -102,3 +106,7 @@ class SerializedAccounts:
     def authenticate(self, name: str, password: str, now: float) -> Account:
         with self._lock:
             return self._accounts.authenticate(name, password, now)
+
+    def set_password(self, name: str, password: str, now: float) -> None:
+        with self._lock:
+            self._accounts.set_password(name, password, now)
