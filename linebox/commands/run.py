@@ -64,6 +64,15 @@ def _origin(text: str) -> dt.datetime:
     return origin
 
 
+def _stop_web(web: subprocess.Popen | None) -> None:
+    if web is not None:
+        web.terminate()
+        try:
+            web.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            web.kill()
+
+
 def run(args: argparse.Namespace) -> int:
     configure_logging(sys.stdout, getattr(logging, args.log_level))
     log_buffer = LogBuffer().attach()  # the last log lines, for `linebox console` (log tail)
@@ -83,13 +92,13 @@ def run(args: argparse.Namespace) -> int:
             DemoTraffic(app.world, extensions, np.random.default_rng(args.seed)).start()
     else:
         app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall)
-    socket_path = resolve_socket_path(args.socket, os.environ)
-    console = start_console(app, socket_path, log_buffer)
-    # The web admin is a process of its own: its crash or slow page never delays a tick.
-    web = None if args.no_web else subprocess.Popen(web_command(args.web_listen, db_path, socket_path))
+    console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
     watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
+    # The web admin is a process of its own: its crash or slow page never delays a tick.
+    web = None if args.no_web else subprocess.Popen(
+        web_command(args.web_listen, db_path, resolve_socket_path(args.socket, os.environ)))
     config = app.store.load()
     log.info("started", board=app.definition.name, ports=app.audio.ports, zone=str(config.zone), db=str(db_path),
              extensions=",".join(ext.number for ext in config.extensions))
@@ -106,12 +115,7 @@ def run(args: argparse.Namespace) -> int:
         stopping.append("SIGINT")
     finally:
         log.info("stopping", reason=stopping[0] if stopping else "error")
-        if web is not None:
-            web.terminate()
-            try:
-                web.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                web.kill()
+        _stop_web(web)
         watcher.close()
         console.close()
         app.close()
