@@ -63,3 +63,10 @@ def test_system_figures_from_proc(tmp_path):
     assert figures["memory_used_percent"] == 75.0
     assert figures["cpu_load_per_core"] is not None and figures["disk_free_mb"] >= 0
     assert system_figures(tmp_path, tmp_path / "missing")["cpu_load_per_core"] is None
+
+
+def test_log_tail_returns_the_backlog_and_stops(rig):
+    engine = ConsoleEngine(rig.socket)
+    lines = engine.tail(20)
+    assert 0 < len(lines) <= 20 and all(" event=" in line for line in lines)
+    assert engine.run("show status")  # the console is free again

@@ -154,3 +154,11 @@ def test_bad_report_filters_are_refused_next_to_their_field(admin, query, field)
     response = client.get(f"/reports?{query}")
     assert response.status_code == 400 and f'id="f-{field}-error"' in response.get_data(as_text=True)
     assert client.get(f"/reports/calls.csv?{query}").status_code == 400
+
+
+def test_system_page_shows_the_engines_log_escaped(admin):
+    client, services = admin
+    html = client.get("/system").get_data(as_text=True)
+    assert "event=test n=2 &lt;b&gt;" in html and "test" in html
+    services.engine.down = True
+    assert "no engine at" in client.get("/system").get_data(as_text=True)

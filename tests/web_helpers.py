@@ -63,6 +63,11 @@ class FakeEngine:
             return ["configuration revision 2 applied (calls in progress keep going)"]
         return [f"did {command}"]
 
+    def tail(self, lines: int) -> list[str]:
+        if self.down:
+            raise FirmwareError("no engine at var/linebox.sock: is linebox running?")
+        return [f"2026-12-05T10:00:0{n}Z INFO switch event=test n={n} <b>" for n in range(min(lines, 3))]
+
 
 class Clock:
     def __init__(self, now: float = 1_764_000_000.0) -> None:

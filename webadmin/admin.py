@@ -60,12 +60,23 @@ def accounts() -> tuple[str, int] | Response:
         400 if errors else 200)
 
 
+LOG_LINES = 60
+
+
+def _system_page(problems: list[str], status: int = 200) -> tuple[str, int]:
+    services = state().services
+    try:
+        log, log_error = services.engine.tail(LOG_LINES), ""
+    except FirmwareError as exc:
+        log, log_error = [], str(exc)
+    return render_template("system.html", version=services.version, revision=services.store.config_version(),
+                           board=services.board.name, problems=problems, log=log, log_error=log_error), status
+
+
 @blueprint.route("/system")
 @requires(Permission.CONFIGURE)
-def system() -> str:
-    services = state().services
-    return render_template("system.html", version=services.version, revision=services.store.config_version(),
-                           board=services.board.name, problems=[])
+def system() -> tuple[str, int]:
+    return _system_page([])
 
 
 @blueprint.route("/system/backup.yaml")
@@ -114,5 +125,4 @@ def restore() -> tuple[str, int] | Response:
                     applied = f"the engine will apply it when it runs ({exc})"
                 flash(f"configuration restored from {upload.filename}. {applied}", "ok")
                 return redirect(url_for("admin.system"))
-    return render_template("system.html", version=services.version, revision=services.store.config_version(),
-                           board=services.board.name, problems=problems), 400
+    return _system_page(problems, 400)

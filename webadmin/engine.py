@@ -15,12 +15,21 @@ from firmware import FirmwareError
 from firmware.console.client import ConsoleClient
 from webadmin.services import Engine
 
+TAIL_POLL_S = 0.02  # ``log tail`` is stopped after the first quiet gap this long following the backlog
+
 
 class ConsoleEngine:
     """:class:`webadmin.services.Engine` over the console socket at ``path``."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+
+    def tail(self, lines: int) -> list[str]:
+        """The last ``lines`` log lines (``log tail``'s backlog; the stream is stopped at once)."""
+        got: list[str] = []
+        with ConsoleClient(self.path, poll_s=TAIL_POLL_S) as client:
+            client.run(f"log tail lines={lines}", got.append, lambda: True)
+        return got[-lines:]
 
     def run(self, command: str) -> list[str]:
         lines: list[str] = []

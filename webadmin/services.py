@@ -50,6 +50,10 @@ class Engine(Protocol):
         """The data lines of one console command; FirmwareError when refused or unreachable."""
         ...
 
+    def tail(self, lines: int) -> list[str]:
+        """The engine's last ``lines`` log lines; FirmwareError when unreachable."""
+        ...
+
 
 RestartCheck = Callable[[Config, Config], Sequence[str]]
 """What a change from the first snapshot to the second needs a restart for (empty: applies live)."""
