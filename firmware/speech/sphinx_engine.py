@@ -6,9 +6,12 @@ band-limited to 3.4 kHz (ITU-T G.712), so the model would hear the fricatives of
 "six", "seven" as silence above 4 kHz and take them for nasals ("nine"). Before decoding, the
 utterance is upsampled to 16 kHz and its top band is filled in (a simple bandwidth
 extension): noise between :data:`FILL_BAND` Hz shaped by the 10 ms envelope of the line's
-:data:`SOURCE_BAND`, where fricatives carry their energy. The noise is seeded per utterance,
-so a recording always gives the same result. With that, the bench's telephone digits went from
-about 90 % to 95 % (docs/ivr.md).
+:data:`SOURCE_BAND`, where fricatives carry their energy. A comfort-noise floor at
+:data:`NOISE_FLOOR_DBM0` goes under it all: PocketSphinx's noise tracking and cepstral mean
+misjudge stretches of exact digital zero (a quiet digital trunk, G.711 idle code), which cost
+10 points of digit accuracy in the bench. All noise is seeded per utterance, so a recording
+always gives the same result. With both, the bench's telephone digits went from about 90 %
+to 95 % (docs/ivr.md).
 
 The decoder is not re-entrant: one per process, used only by the speech worker thread, one
 utterance at a time; each utterance is decoded whole at its end (a 2 s utterance takes
@@ -23,16 +26,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from dsp import SAMPLE_RATE
+from dsp.levels import dbm0_to_rms
 from dsp.resample import resample
 from firmware.speech.api import Recognition, SpeechError
 from firmware.speech.grammar import normalize_text
 
 ENGINE = "pocketsphinx"
 MODEL_RATE = 16000
-SOURCE_BAND = (3300.0, 3800.0)  # Hz of the line audio whose envelope shapes the fill
+SOURCE_BAND = (3000.0, 3800.0)  # Hz of the line audio whose envelope shapes the fill
 FILL_BAND = (4100.0, 7000.0)  # Hz added at 16 kHz, under the model's 6.8 kHz filterbank top
 ENVELOPE_MS = 10
 FILL_SEED = 7
+NOISE_FLOOR_DBM0 = -60.0  # comfort noise under the utterance: digital silence derails the decoder
 MAX_SEARCHES = 64  # JSGF searches kept; the oldest is dropped beyond
 
 
@@ -68,6 +73,9 @@ class SphinxModel:
         """One whole utterance (8 kHz int16) against ``grammar`` (empty: the bundled language model)."""
         self._decoder.activate_search(self._search(grammar))
         audio = widen(samples)
+        # Fresh noise and cepstral-mean estimates: otherwise they carry over from the last
+        # caller's utterance, and the same audio decodes differently (seen: "five" -> "nine").
+        self._decoder.reinit_feat()
         self._decoder.start_utt()
         self._decoder.process_raw(audio.tobytes(), full_utt=True)
         self._decoder.end_utt()
@@ -117,11 +125,13 @@ def widen(samples: np.ndarray) -> np.ndarray:
     x = np.asarray(samples, dtype=np.float64)
     if x.size == 0:
         return np.zeros(0, dtype=np.int16)
+    rng = np.random.default_rng(FILL_SEED)
+    x = x + rng.normal(0.0, dbm0_to_rms(NOISE_FLOOR_DBM0), x.size)
     up = resample(x, SAMPLE_RATE, MODEL_RATE)
     source = _band(x, SAMPLE_RATE, SOURCE_BAND)
     window = SAMPLE_RATE * ENVELOPE_MS // 1000
     envelope = np.sqrt(np.convolve(source * source, np.ones(window) / window, mode="same"))
-    noise = _band(np.random.default_rng(FILL_SEED).normal(0.0, 1.0, up.size), MODEL_RATE, FILL_BAND)
+    noise = _band(rng.normal(0.0, 1.0, up.size), MODEL_RATE, FILL_BAND)
     noise /= max(float(np.std(noise)), 1e-12)
     fill = np.repeat(envelope, MODEL_RATE // SAMPLE_RATE)[: up.size] * noise
     return np.clip(np.round(up + fill), -32768, 32767).astype(np.int16)
