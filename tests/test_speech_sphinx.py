@@ -86,3 +86,31 @@ def test_widen_fills_the_top_band_from_the_line_s_fricatives():
         assert (top > 0.05) == expect_fill, top
     assert np.array_equal(widen(hiss), widen(hiss))
     assert widen(np.zeros(0, dtype=np.int16)).size == 0
+
+
+def test_decoding_leaves_the_media_loop_thread_running(service):
+    """PocketSphinx holds the GIL while it decodes: fed in 50 ms pieces, a thread ticking every
+    millisecond (the media loop's stand-in) is never held up for anything near a 20 ms tick
+    times five (a generous bound on a loaded 2-core machine; unchunked it was 330 ms)."""
+    import threading
+    import time
+
+    audio = np.tile(digit(7), 6)  # about 6 s: one unchunked call held the GIL ~200 ms
+    gaps, stop = [], threading.Event()
+
+    def ticker():
+        last = time.perf_counter()
+        while not stop.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    try:
+        recognize(service, audio, DIGITS)
+    finally:
+        stop.set()
+        thread.join()
+    assert max(gaps) < 0.1, max(gaps)
