@@ -23,7 +23,7 @@ from pathlib import Path
 from firmware.speech.api import SpeechError
 from firmware.speech.service import Engine, EngineLoader
 from firmware.speech.sphinx_engine import ENGINE as SPHINX
-from firmware.speech.sphinx_engine import SphinxModel
+from firmware.speech.sphinx_engine import SphinxProcess
 from firmware.speech.vosk_engine import ENGINE as VOSK
 from firmware.speech.vosk_engine import VoskModel
 
@@ -128,5 +128,5 @@ def engine_loaders(store: ModelStore) -> dict[str, EngineLoader]:
 
     loaders: dict[str, EngineLoader] = {lang: (VOSK, vosk_loader(path)) for lang, path in store.installed().items()}
     if SPHINX_LANGUAGE not in loaders:
-        loaders[SPHINX_LANGUAGE] = (SPHINX, SphinxModel)
+        loaders[SPHINX_LANGUAGE] = (SPHINX, SphinxProcess)
     return loaders

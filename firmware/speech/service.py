@@ -87,7 +87,12 @@ class SpeechRecognizer:
         return engine.missing_words(phrases)
 
     def close(self) -> None:
+        """Finish queued work, stop the thread, release the engines (a child process)."""
         self._worker.close()
+        for engine in self._engines.values():
+            release = getattr(engine, "close", None)
+            if release is not None:
+                release()
 
     # ------------------------------------------------------------------ worker thread
     def _handle(self, item: tuple) -> None:

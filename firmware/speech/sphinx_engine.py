@@ -13,14 +13,18 @@ misjudge stretches of exact digital zero (a quiet digital trunk, G.711 idle code
 always gives the same result. With both, the bench's telephone digits went from about 90 %
 to 95 % (docs/ivr.md).
 
-The decoder is not re-entrant: one per process, used only by the speech worker thread, one
-utterance at a time; each utterance is decoded at its end (a 2 s utterance takes about
-0.07 s on the development machine), fed in :data:`GIL_CHUNK` pieces. Grammars become JSGF searches, kept by content.
+The decoder is not re-entrant: one per process, one utterance at a time; each utterance is
+decoded whole at its end (a 2 s utterance takes about 0.07 s on the development machine).
+PocketSphinx holds Python's GIL while it decodes (a 10 s utterance stalled every other thread
+for 330 ms), so the box runs it in a child process of its own, :class:`SphinxProcess`: the
+speech worker thread waits on a pipe (without the GIL) and the media loop's thread runs on. Grammars become JSGF searches, kept by content.
 Confidence is the hypothesis' posterior probability.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,10 +42,6 @@ FILL_BAND = (4100.0, 7000.0)  # Hz added at 16 kHz, under the model's 6.8 kHz fi
 ENVELOPE_MS = 10
 FILL_SEED = 7
 NOISE_FLOOR_DBM0 = -60.0  # comfort noise under the utterance: digital silence derails the decoder
-# PocketSphinx holds Python's GIL inside process_raw: a whole 10 s utterance in one call
-# stalled every other thread (the media loop) for 330 ms. Fed 50 ms at a time, each call
-# holds it for a few milliseconds, and the loop's thread gets in between (docs/ivr.md).
-GIL_CHUNK = MODEL_RATE // 20
 MAX_SEARCHES = 64  # JSGF searches kept; the oldest is dropped beyond
 
 
@@ -81,8 +81,9 @@ class SphinxModel:
         # caller's utterance, and the same audio decodes differently (seen: "five" -> "nine").
         self._decoder.reinit_feat()
         self._decoder.start_utt()
-        for start in range(0, audio.size, GIL_CHUNK):
-            self._decoder.process_raw(audio[start : start + GIL_CHUNK].tobytes())
+        # Whole: the cepstral mean is then the utterance's own (fed in pieces, PocketSphinx
+        # starts from a default mean, and the bench's digits fell from 0.94 to 0.85).
+        self._decoder.process_raw(audio.tobytes(), full_utt=True)
         self._decoder.end_utt()
         hyp = self._decoder.hyp()
         text = normalize_text(hyp.hypstr) if hyp is not None else ""
@@ -112,7 +113,7 @@ class SphinxModel:
 class SphinxDecoder:
     """One utterance: audio kept as it arrives, decoded whole at ``finish``."""
 
-    def __init__(self, model: SphinxModel, grammar: tuple[str, ...]) -> None:
+    def __init__(self, model: SphinxModel | SphinxProcess, grammar: tuple[str, ...]) -> None:
         self._model = model
         self._grammar = grammar
         self._chunks: list[np.ndarray] = []
@@ -147,3 +148,84 @@ def _band(x: np.ndarray, rate: int, band: tuple[float, float]) -> np.ndarray:
     freqs = np.fft.rfftfreq(x.size, 1.0 / rate)
     spectrum[(freqs < band[0]) | (freqs > band[1])] = 0.0
     return np.fft.irfft(spectrum, x.size)
+
+
+class SphinxProcess:
+    """:class:`SphinxModel` in a child process (``spawn``: nothing of the parent's threads is
+    copied), model loaded once there; same methods. A dead child gives SpeechError."""
+
+    engine = ENGINE
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child,), name="pocketsphinx", daemon=True)
+        self._process.start()
+        child.close()
+        self.cpu_seconds = 0.0  # the child's CPU time so far, as it last reported (benchmarks)
+        self._call("ready")
+
+    def has_word(self, word: str) -> bool:
+        return not self._call("missing", [word])
+
+    def missing_words(self, grammar: Sequence[str]) -> list[str]:
+        return self._call("missing", list(grammar))
+
+    def decoder(self, grammar: Sequence[str]) -> SphinxDecoder:
+        known = tuple(p for p in grammar if all(self.has_word(w) for w in p.split()))
+        if grammar and not known:
+            raise SpeechError(f"speech: no phrase of the grammar is in the dictionary: {list(grammar)}")
+        return SphinxDecoder(self, known)
+
+    def decode(self, samples: np.ndarray, grammar: tuple[str, ...]) -> Recognition:
+        text, confidence, self.cpu_seconds = self._call("decode", (np.asarray(samples, dtype=np.int16), grammar))
+        return Recognition(text, confidence, tuple(text.split()), ENGINE)
+
+    def close(self) -> None:
+        try:
+            self._conn.send(("stop", None))
+        except OSError:
+            pass
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+        self._conn.close()
+
+    def _call(self, op: str, payload: object = None):
+        try:
+            self._conn.send((op, payload))
+            ok, answer = self._conn.recv()
+        except (OSError, EOFError) as exc:
+            raise SpeechError(f"speech: the PocketSphinx process is gone ({exc or 'closed'})") from None
+        if not ok:
+            raise SpeechError(answer)
+        return answer
+
+
+def _serve(conn) -> None:
+    """The child process: one SphinxModel, requests answered in order until "stop"."""
+    try:
+        model = SphinxModel()
+    except SpeechError as exc:
+        conn.send((False, str(exc)))
+        return
+    while True:
+        try:
+            op, payload = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if op == "stop":
+            return
+        try:
+            if op == "ready":
+                answer: object = True
+            elif op == "missing":
+                answer = model.missing_words(payload)
+            else:
+                samples, grammar = payload
+                result = model.decode(samples, grammar)
+                answer = (result.text, result.confidence, time.process_time())
+        except SpeechError as exc:
+            conn.send((False, str(exc)))
+        else:
+            conn.send((True, answer))
