@@ -9,7 +9,8 @@ Each utterance goes through the line path the box sees: set to a talker's level 
 between -25 and -12 dBm0, 0.3 s of line before and 0.5 s after, white line noise at
 -50 dBm0, then G.711 µ-law **and** A-law (each utterance once per law), then the speech
 service exactly as the IVR drives it: 20 ms frames, a grammar of the ten digits or the ten
-keywords, end of utterance, result. Accuracy is the share of exact answers; ``rtf`` is the
+keywords, end of utterance, result. The median confidence of right and of wrong answers is
+printed beside, for choosing a flow's confirmation threshold. Accuracy is the share of exact answers; ``rtf`` is the
 CPU time of the recognitions (all threads, and the engine's child process) over the audio
 duration.
 The goal (issue 12): at least 0.95 on both, rtf at most 0.1.
@@ -110,6 +111,8 @@ def measure(service: SpeechRecognizer, language: str, seed: int,
     result: dict = {"engine": engine}
     cpu = audio_s = 0.0
     errors: list[str] = []
+    confidence_right: list[float] = []
+    confidence_wrong: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         sets = corpus(Path(tmp))
     try:
@@ -120,11 +123,12 @@ def measure(service: SpeechRecognizer, language: str, seed: int,
                 for word, voice, speech in utterances:
                     audio = line_path(speech, law, rng)
                     start, start_child = time.process_time(), child_cpu()
-                    text = _recognize(service, language, grammar, audio)
+                    text, confidence = _recognize(service, language, grammar, audio)
                     cpu += time.process_time() - start + child_cpu() - start_child
                     audio_s += audio.size / 8000
                     total += 1
                     right += text == word
+                    (confidence_right if text == word else confidence_wrong).append(confidence)
                     if text != word:
                         errors.append(f"{name}/{voice}/{law}: {word} -> {text or '(nothing)'}")
             result[f"{name}_accuracy"] = round(right / total, 4)
@@ -132,11 +136,14 @@ def measure(service: SpeechRecognizer, language: str, seed: int,
     finally:
         service.close()
     result["rtf"] = round(cpu / audio_s, 4)
+    # where an IVR's confidence threshold (below it: "did you mean …?") should sit
+    for label, values in (("right", confidence_right), ("wrong", confidence_wrong)):
+        result[f"confidence_{label}_median"] = round(float(np.median(values)), 3) if values else None
     result["errors"] = errors
     return result
 
 
-def _recognize(service: SpeechRecognizer, language: str, grammar: list[str], audio: np.ndarray) -> str:
+def _recognize(service: SpeechRecognizer, language: str, grammar: list[str], audio: np.ndarray) -> tuple[str, float]:
     session = service.start(language, grammar)
     whole = audio.size // FRAME_SAMPLES * FRAME_SAMPLES
     for frame in audio[:whole].reshape(-1, FRAME_SAMPLES):
@@ -144,7 +151,7 @@ def _recognize(service: SpeechRecognizer, language: str, grammar: list[str], aud
     session.end_of_utterance()
     service.drain()
     result = session.result()
-    return result.text if result is not None else ""
+    return (result.text, result.confidence) if result is not None else ("", 0.0)
 
 
 def _flite(voice: str, text: str, folder: Path) -> np.ndarray:
