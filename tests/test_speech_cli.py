@@ -81,3 +81,18 @@ def test_zips_are_checked(capsys, tmp_path):
     (tmp_path / "notzip.zip").write_bytes(b"plain")
     assert main(["speech", "install", str(tmp_path / "notzip.zip"), "--lang", "ko", "--data", str(tmp_path)]) == 2
     assert "neither a model directory nor a zip" in capsys.readouterr().err
+
+
+def test_synth_writes_a_levelled_8k_prompt_and_caches_it(capsys, tmp_path):
+    from drivers.audiofile import read_audio
+    from firmware.speech.prompt import active_level_dbm0
+
+    out = tmp_path / "prompt.wav"
+    argv = ["speech", "synth", "para español, oprima dos", "--lang", "es", "-o", str(out), "--data", str(tmp_path)]
+    assert main(argv) == 0
+    assert "voice espeak-ng:es" in capsys.readouterr().out
+    audio = read_audio(out)
+    assert abs(active_level_dbm0(audio) - -18.0) < 0.05 and audio.size > 8000
+    assert len(list((tmp_path / "speech" / "tts").glob("*.wav"))) == 1
+    assert main(["speech", "synth", "", "--lang", "es", "-o", str(out), "--data", str(tmp_path)]) == 2
+    assert "empty" in capsys.readouterr().err

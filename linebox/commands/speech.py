@@ -1,5 +1,6 @@
-"""``linebox speech recognize|install|models``: try and manage the IVR's speech recognition.
+"""``linebox speech recognize|install|synth|models``: try and manage the IVR's speech recognition.
 
+``synth`` synthesises a typed prompt as the IVR would (cached under the data folder).
 ``recognize`` runs a recording (any WAV the box reads, converted to 8 kHz) through the same
 service the IVR uses, 20 ms frame by 20 ms frame, and prints the result (one JSON object with
 ``--json``). ``install`` checks, loads and installs a Vosk model directory or zip for a
@@ -14,11 +15,13 @@ import argparse
 import json
 from pathlib import Path
 
-from drivers.audiofile import read_audio
+from drivers.audiofile import read_audio, write_wav
 from drivers.logs import EventLogger
+from dsp import SAMPLE_RATE
 from firmware.speech.api import FRAME_SAMPLES
 from firmware.speech.models import ModelStore, check_language, engine_loaders
 from firmware.speech.service import SpeechRecognizer
+from firmware.speech.tts import PromptCache, default_synthesizer
 from firmware.speech.vosk_engine import VoskModel
 from linebox import LineboxError
 from linebox.storage import resolve_db_path
@@ -40,11 +43,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     install.add_argument("--lang", required=True, help="language it serves")
     install.set_defaults(handler=run_install)
 
+    synth = tools.add_parser("synth", help="synthesise a prompt (cached in the data folder) into a WAV file")
+    synth.add_argument("text", help="the prompt's text")
+    synth.add_argument("--lang", required=True, help="language (Piper's voice for en, espeak-ng otherwise)")
+    synth.add_argument("-o", "--output", required=True, help="WAV file to write (8 kHz, -18 dBm0 active speech)")
+    synth.set_defaults(handler=run_synth)
+
     models = tools.add_parser("models", help="which engine serves which language")
     models.add_argument("--json", action="store_true", help="JSON output")
     models.set_defaults(handler=run_models)
 
-    for sub in (recognize, install, models):
+    for sub in (recognize, install, synth, models):
         sub.add_argument("--data", help="data folder (default: the database's folder, $LINEBOX_DB or var/)")
 
 
@@ -85,6 +94,14 @@ def run_install(args: argparse.Namespace) -> int:
     store = ModelStore(data_dir(args.data))
     target = store.install(Path(args.source), check_language(args.lang), VoskModel)
     print(f"installed the Vosk model for {args.lang} in {target}")
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    synthesizer = default_synthesizer(check_language(args.lang))
+    audio = PromptCache(data_dir(args.data)).render(args.text, synthesizer)
+    write_wav(args.output, audio)
+    print(f"{args.output}: {audio.size / SAMPLE_RATE:.2f} s, voice {synthesizer.voice}")
     return 0
 
 
