@@ -158,3 +158,22 @@ def test_a_frame_of_the_wrong_size_is_refused(service):
     session = service.start("en", ["yes"])
     with pytest.raises(SpeechError):
         session.feed(np.zeros(80, dtype=np.int16))
+
+
+def test_an_engine_failing_mid_utterance_ends_it_empty(engine):
+    class Failing(FakeDecoder):
+        def finish(self):
+            raise SpeechError("speech: the PocketSphinx process is gone")
+
+    engine.decoder = lambda grammar: Failing(engine, list(grammar))
+    svc = SpeechRecognizer({"en": ("pocketsphinx", lambda: engine)}, EventLogger("speech-test"))
+    try:
+        session = svc.start("en", ["yes"])
+        session.feed(frames(1)[0])
+        session.end_of_utterance()
+        svc.drain()
+        assert session.result() == Recognition("", 0.0, (), "pocketsphinx")
+        with pytest.raises(SpeechError, match="no recognizer"):
+            svc.missing_words("fr", ["yes"])
+    finally:
+        svc.close()

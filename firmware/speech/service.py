@@ -80,11 +80,14 @@ class SpeechRecognizer:
     def missing_words(self, language: str, grammar: Sequence[str]) -> list[str]:
         """The grammar's words the language's engine does not know (flow validation at save)."""
         phrases = normalize_grammar(grammar)
-        self._worker.drain()
-        engine = self._engines.get(language)
-        if engine is None:
-            raise SpeechError(f"speech: no recognizer for language {language!r}")
-        return engine.missing_words(phrases)
+        answer: list = []
+        done = threading.Event()
+        # asked on the worker thread: an engine is used by one thread only (a child's pipe)
+        self._worker.submit(("missing", language, (phrases, answer, done)))
+        done.wait()
+        if isinstance(answer[0], SpeechError):
+            raise answer[0]
+        return answer[0]
 
     def close(self) -> None:
         """Finish queued work, stop the thread, release the engines (a child process)."""
@@ -111,8 +114,23 @@ class SpeechRecognizer:
             except SpeechError as exc:
                 self._log.warning("speech_grammar_refused", language=language, error=str(exc))
                 session.deliver(Recognition("", 0.0, (), engine.engine))
+        elif op == "missing":
+            phrases, answer, done = data
+            engine = self._engines.get(target)
+            try:
+                if engine is None:
+                    raise SpeechError(f"speech: no recognizer for language {target!r}")
+                answer.append(engine.missing_words(phrases))
+            except SpeechError as exc:
+                answer.append(exc)
+            finally:
+                done.set()
         else:
-            target.step(op, data, self._log)
+            try:
+                target.step(op, data, self._log)
+            except SpeechError as exc:  # the engine failed mid-utterance (its child process died)
+                self._log.error("speech_recognition_failed", engine=target.engine, error=str(exc))
+                target.deliver(Recognition("", 0.0, (), target.engine))
 
     def _load(self, language: str) -> None:
         name, loader = self._loaders[language]
