@@ -20,8 +20,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from drivers.logs import EventLogger
 from firmware.speech.api import SpeechError
-from firmware.speech.service import Engine, EngineLoader
+from firmware.speech.service import Engine, EngineLoader, SpeechRecognizer
 from firmware.speech.sphinx_engine import ENGINE as SPHINX
 from firmware.speech.sphinx_engine import SphinxProcess
 from firmware.speech.vosk_engine import ENGINE as VOSK
@@ -130,3 +131,9 @@ def engine_loaders(store: ModelStore) -> dict[str, EngineLoader]:
     if SPHINX_LANGUAGE not in loaders:
         loaders[SPHINX_LANGUAGE] = (SPHINX, SphinxProcess)
     return loaders
+
+
+def speech_service(data_dir: Path, log: EventLogger) -> SpeechRecognizer:
+    """The box's speech service: every installed model (and PocketSphinx for English), loaded
+    in its worker thread as it starts. For the composition root; ``close()`` it at shutdown."""
+    return SpeechRecognizer(engine_loaders(ModelStore(data_dir)), log)
