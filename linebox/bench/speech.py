@@ -1,0 +1,173 @@
+"""``linebox bench speech``: recognition accuracy and real-time factor on telephone speech.
+
+Corpus (all offline, all real speech or real synthesisers):
+- digits: the ten digits spoken by the human voice of Debian's asterisk-core-sounds-en-wav
+  (8 kHz recordings) and by four of Debian flite's voices (slt, rms, awb, kal);
+- keywords: a ten-word menu (:data:`KEYWORDS`) spoken by the same four flite voices and by
+  espeak-ng's en-us voice.
+Each utterance goes through the line path the box sees: set to a talker's level drawn
+between -25 and -12 dBm0, 0.3 s of line before and 0.5 s after, white line noise at
+-50 dBm0, then G.711 µ-law **and** A-law (each utterance once per law), then the speech
+service exactly as the IVR drives it: 20 ms frames, a grammar of the ten digits or the ten
+keywords, end of utterance, result. The median confidence of right and of wrong answers is
+printed beside, for choosing a flow's confirmation threshold. Accuracy is the share of exact answers; ``rtf`` is the
+CPU time of the recognitions (all threads, and the engine's child process) over the audio
+duration.
+The goal (issue 12): at least 0.95 on both, rtf at most 0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from drivers.audiofile import read_audio
+from drivers.logs import EventLogger
+from dsp import g711
+from dsp.levels import dbm0_to_rms, signal_dbm0
+from firmware.speech.api import FRAME_SAMPLES
+from firmware.speech.models import ModelStore, check_language, engine_loaders
+from firmware.speech.say import sound_dir
+from firmware.speech.service import SpeechRecognizer
+from linebox import LineboxError
+from linebox.bench.timing import print_json
+from linebox.storage import resolve_db_path
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+KEYWORDS = ("sales", "support", "billing", "operator", "balance", "orders", "repeat", "cancel", "yes", "no")
+FLITE_VOICES = ("slt", "rms", "awb", "kal")
+ESPEAK_VOICES = ("en-us",)
+LEVELS_DBM0 = (-25.0, -12.0)
+LEAD_S, TAIL_S = 0.3, 0.5
+NOISE_DBM0 = -50.0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("speech", help="speech recognition: accuracy and real-time factor")
+    parser.add_argument("--lang", default="en", help="language (the corpus is English; default en)")
+    parser.add_argument("--data", help="data folder with installed models (default: the database's folder)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (the only output)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    language = check_language(args.lang)
+    loaders = engine_loaders(ModelStore(Path(args.data) if args.data else resolve_db_path(None).parent))
+    if language not in loaders:
+        raise LineboxError(f"bench speech: no recognizer for language {language!r}")
+    name, loader = loaders[language]
+    engines: list = []
+
+    def load():  # keep the engine: a child-process engine reports its own CPU time
+        engines.append(loader())
+        return engines[-1]
+
+    service = SpeechRecognizer({language: (name, load)}, EventLogger("speech"))
+    result = measure(service, language, args.seed, lambda: sum(getattr(e, "cpu_seconds", 0.0) for e in engines))
+    if args.json:
+        print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def corpus(folder: Path) -> dict[str, list[tuple[str, str, np.ndarray]]]:
+    """{'digits': [(word, voice, 8 kHz int16)], 'keywords': [...]}."""
+    digits = [(word, "allison", read_audio(sound_dir("en") / "digits" / f"{n}.wav")) for n, word in enumerate(DIGITS)]
+    digits += [(w, v, _flite(v, w, folder)) for v in FLITE_VOICES for w in DIGITS]
+    keywords = [(w, v, _flite(v, w, folder)) for v in FLITE_VOICES for w in KEYWORDS]
+    keywords += [(w, v, _espeak(v, w, folder)) for v in ESPEAK_VOICES for w in KEYWORDS]
+    return {"digits": digits, "keywords": keywords}
+
+
+def line_path(speech: np.ndarray, law: str, rng: np.random.Generator) -> np.ndarray:
+    """``speech`` as it arrives from a telephone line (module docstring)."""
+    x = np.asarray(speech, dtype=np.float64)
+    level = rng.uniform(*LEVELS_DBM0)
+    x = x * 10 ** ((level - float(signal_dbm0(x))) / 20)
+    x = np.concatenate([np.zeros(int(LEAD_S * 8000)), x, np.zeros(int(TAIL_S * 8000))])
+    x = x + rng.normal(0.0, dbm0_to_rms(NOISE_DBM0), x.size)
+    pcm = np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    return g711.ulaw_roundtrip(pcm) if law == "ulaw" else g711.alaw_roundtrip(pcm)
+
+
+def measure(service: SpeechRecognizer, language: str, seed: int,
+            child_cpu: Callable[[], float] = lambda: 0.0) -> dict:
+    """Accuracy and CPU per audio second; ``child_cpu`` adds an engine's child process."""
+    rng = np.random.default_rng(seed)
+    service.drain()  # model loaded before the clock starts
+    engine = service.available(language)
+    if engine is None:
+        service.close()
+        raise LineboxError(f"bench speech: the {language!r} model could not be loaded")
+    result: dict = {"engine": engine}
+    cpu = audio_s = 0.0
+    errors: list[str] = []
+    confidence_right: list[float] = []
+    confidence_wrong: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sets = corpus(Path(tmp))
+    try:
+        for name, utterances in sets.items():
+            grammar = list(DIGITS if name == "digits" else KEYWORDS)
+            right = total = 0
+            for law in ("ulaw", "alaw"):
+                for word, voice, speech in utterances:
+                    audio = line_path(speech, law, rng)
+                    start, start_child = time.process_time(), child_cpu()
+                    text, confidence = _recognize(service, language, grammar, audio)
+                    cpu += time.process_time() - start + child_cpu() - start_child
+                    audio_s += audio.size / 8000
+                    total += 1
+                    right += text == word
+                    (confidence_right if text == word else confidence_wrong).append(confidence)
+                    if text != word:
+                        errors.append(f"{name}/{voice}/{law}: {word} -> {text or '(nothing)'}")
+            result[f"{name}_accuracy"] = round(right / total, 4)
+            result[f"{name}_utterances"] = total
+    finally:
+        service.close()
+    result["rtf"] = round(cpu / audio_s, 4)
+    # where an IVR's confidence threshold (below it: "did you mean …?") should sit
+    for label, values in (("right", confidence_right), ("wrong", confidence_wrong)):
+        result[f"confidence_{label}_median"] = round(float(np.median(values)), 3) if values else None
+    result["errors"] = errors
+    return result
+
+
+def _recognize(service: SpeechRecognizer, language: str, grammar: list[str], audio: np.ndarray) -> tuple[str, float]:
+    session = service.start(language, grammar)
+    whole = audio.size // FRAME_SAMPLES * FRAME_SAMPLES
+    for frame in audio[:whole].reshape(-1, FRAME_SAMPLES):
+        session.feed(frame)
+    session.end_of_utterance()
+    service.drain()
+    result = session.result()
+    return (result.text, result.confidence) if result is not None else ("", 0.0)
+
+
+def _flite(voice: str, text: str, folder: Path) -> np.ndarray:
+    out = folder / f"flite-{voice}-{text}.wav"
+    _run(["flite", "-voice", voice, "-t", text, "-o", str(out)])
+    return read_audio(out)
+
+
+def _espeak(voice: str, text: str, folder: Path) -> np.ndarray:
+    out = folder / f"espeak-{voice}-{text}.wav"
+    _run(["espeak-ng", "-v", voice, "-w", str(out), text])
+    return read_audio(out)
+
+
+def _run(argv: list[str]) -> None:
+    try:
+        subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise LineboxError(f"bench speech: {argv[0]} failed ({exc}); install Debian's flite and espeak-ng") from None

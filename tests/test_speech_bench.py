@@ -1,0 +1,36 @@
+"""``linebox bench speech``: the line path it simulates, and the whole bench (slow)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dsp import g711
+from dsp.levels import signal_dbm0
+from linebox.bench.speech import LEAD_S, LEVELS_DBM0, NOISE_DBM0, line_path
+from linebox.cli import main
+
+
+def test_line_path_levels_noise_and_companding():
+    rng = np.random.default_rng(1)
+    speech = np.round(3000 * np.sin(np.arange(8000) * 0.3)).astype(np.int16)
+    for law, roundtrip in (("ulaw", g711.ulaw_roundtrip), ("alaw", g711.alaw_roundtrip)):
+        out = line_path(speech, law, rng)
+        lead = out[: int(LEAD_S * 8000)]
+        assert abs(signal_dbm0(lead) - NOISE_DBM0) < 2.0  # the line noise, through G.711
+        body = out[int(LEAD_S * 8000): int(LEAD_S * 8000) + 8000]
+        assert LEVELS_DBM0[0] - 0.5 <= signal_dbm0(body) <= LEVELS_DBM0[1] + 0.5
+        assert np.array_equal(roundtrip(out), out)  # already companded: a fixed point
+
+
+@pytest.mark.slow  # about a minute: 200 recognitions plus flite/espeak-ng synthesis
+def test_bench_speech_json(capsys, tmp_path):
+    assert main(["bench", "speech", "--json", "--data", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["engine"] == "pocketsphinx"
+    assert result["digits_utterances"] == 100 and result["keywords_utterances"] == 100
+    # Issue 12's goal is 0.95 and rtf <= 0.1; measured 0.94 / 0.99 / 0.035 (docs/ivr.md). These
+    # floors catch a regression without pretending the digit goal is met.
+    assert result["keywords_accuracy"] >= 0.95
+    assert result["digits_accuracy"] >= 0.92
+    assert result["rtf"] <= 0.1
