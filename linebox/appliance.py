@@ -45,6 +45,7 @@ from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
+from firmware.storage.health import clean_up
 from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
 from linebox.engine_builder import build_engine
 from linebox.storage import board_ports
@@ -133,6 +134,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
               db_path: str | Path, origin: dt.datetime, sync_commands: bool,
               read_wall: Callable[[], float] | None) -> Appliance:
     snapshot = store.load()
+    clean_up(Path(db_path), EventLogger("storage"))  # what a crash left that no store cleans itself
     cdr = CdrStore(db_path)
     # This start's number, the spool of records the database refused, calls cut by a crash.
     cdr_writer = start_call_records(cdr, Spool(spool_path(db_path)))
