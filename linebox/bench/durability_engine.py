@@ -9,15 +9,14 @@ and from a seeded generator, writes every kind of row the box keeps:
 
 - line 0 rings; its route is the queue ``support``: call records, queue_log lines, ACD
   statistics (callers wait, some are answered by the agent phones, some give up);
-- line 1 rings; its route is voicemail 201: the caller speaks and hangs up, a message (a WAV
-  file and its row) is saved;
+- line 1 rings; its route is voicemail 201: the caller skips the greeting (``#``), speaks and
+  hangs up, a message (a WAV file and its row) is saved;
 - extension 202 calls 203, who answers: call records of internal calls;
 - extension 204 dials ``*78``/``*79`` (do-not-disturb on/off): configuration changes.
 
 The configuration is stored only into an empty database (the first start); later starts
-run on what is stored. The first call, line 0 to the queue, rings at tick 1, so the time
-from the process start to its ``route`` log line (the box answered it) is the time to answer
-calls again.
+run on what is stored. Both lines ring at the first tick, so the time from the process start
+to the first ``route`` log line (the box answered a call) is the time to answer calls again.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ import numpy as np
 
 from board.virtual.pstn import FarEnd, LineState
 from board.virtual.world import World
+from drivers.audiofile import read_audio
 from drivers.logs import EventLogger, configure_logging
 from dsp.callerid import CallerId
 from firmware.config.demo import demo_config
@@ -65,10 +65,12 @@ class StoreTraffic:
         self.world = world
         self.rng = rng
         self.dnd = False
+        words = read_audio(SPEECH).astype(np.float64) if SPEECH.exists() else np.zeros(8000)
+        self.speech = np.concatenate([words, words])  # over the 1 s a message must last (deposit.MIN_MESSAGE_S)
 
     def start(self) -> None:
         self.world.after_ms(20, self._queue_call)
-        self.world.after_ms(1_500, self._voicemail_call)
+        self.world.after_ms(20, self._voicemail_call)
         self.world.after_ms(3_000, self._internal_call)
         self.world.after_ms(5_000, self._toggle_dnd)
 
@@ -98,13 +100,16 @@ class StoreTraffic:
         self.world.after_ms(self._ms(4, 7), lambda: self._hang_up_line(QUEUE_LINE))
 
     def _voicemail_call(self) -> None:
-        self.world.after_ms(self._ms(24, 30), self._voicemail_call)
+        self.world.after_ms(self._ms(9, 12), self._voicemail_call)
         line = self.world.line(VOICEMAIL_LINE)
         if line.state is not LineState.IDLE:
             return
-        line.ring(caller_id=CallerId(number="3105550199", name="BOB JONES"), far_end=self._far_end(), max_rings=6)
-        # Rings and caller ID, the greeting and the beep (about 12 s), then seconds of speech.
-        self.world.after_ms(self._ms(18, 22), lambda: self._hang_up_line(VOICEMAIL_LINE))
+        far_end = FarEnd()
+        line.ring(caller_id=CallerId(number="3105550199", name="BOB JONES"), far_end=far_end, max_rings=6)
+        # Answered after the caller ID (about 2.5 s); # skips the greeting to the tone; a few words; hang up.
+        self.world.after_ms(4_000, lambda: far_end.dial("#"))
+        self.world.after_ms(5_000, lambda: far_end.say(self.speech))
+        self.world.after_ms(self._ms(8, 9), lambda: self._hang_up_line(VOICEMAIL_LINE))
 
     def _internal_call(self) -> None:
         self.world.after_ms(self._ms(6, 10), self._internal_call)
