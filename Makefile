@@ -18,7 +18,7 @@ BASE_PYTHON := $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo 
 #  - chromium, chromium-driver: the web admin's browser tests
 APT_PACKAGES := python3-venv python3-dev gcc libasound2-dev alsa-utils sox \
 	multimon-ng minimodem libspandsp2 asterisk-core-sounds-en-wav asterisk-moh-opsound-wav \
-	chromium chromium-driver
+	chromium chromium-driver systemd
 
 .PHONY: run test install clean
 

@@ -30,6 +30,7 @@ from linebox.appliance import open_hardware_appliance, open_virtual_appliance
 from linebox.commands.console import start_console
 from linebox.config_watch import ConfigWatcher
 from linebox.engine_builder import RESTART_NEEDED
+from linebox.sdnotify import Notifier
 from linebox.storage import resolve_db_path
 
 
@@ -87,13 +88,17 @@ def run(args: argparse.Namespace) -> int:
     log.info("live_config", restart_needed="; ".join(RESTART_NEEDED))
     log.info("not_built_yet", parts="web admin, IVR",
              note="configure with 'linebox config export/import'; demo calls flow on the virtual board")
+    notifier = Notifier.from_environ(os.environ)  # systemd: READY, WATCHDOG from this thread, STOPPING
     try:
         while not stopping:
             app.loop.step()
+            notifier.ticked(app.loop.tick)
     except KeyboardInterrupt:
         stopping.append("SIGINT")
     finally:
         log.info("stopping", reason=stopping[0] if stopping else "error")
+        notifier.stopping()
+        notifier.close()
         watcher.close()
         console.close()
         app.close()
