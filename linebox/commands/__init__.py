@@ -3,6 +3,6 @@
 Each module has ``register(subparsers)``; add a new group's module here.
 """
 
-from linebox.commands import acd, backup, bench, cdr, config, console, dsp, linecard, run, sim
+from linebox.commands import acd, backup, bench, cdr, config, console, dsp, linecard, run, selftest, sim
 
-COMMAND_GROUPS = (run, console, config, cdr, dsp, acd, linecard, bench, sim, backup)
+COMMAND_GROUPS = (run, console, config, cdr, dsp, acd, linecard, bench, sim, backup, selftest)
