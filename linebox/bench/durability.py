@@ -235,6 +235,7 @@ def run_kills(folder: Path, kills: int, seed: int, sleep: Callable[[float], None
         "restart_p50_s": round(percentile(restarts, 0.50), 3),
         "restart_p99_s": round(percentile(restarts, 0.99), 3),
         "restart_max_s": round(max(restarts), 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),  # restart times are CPU-bound: read them with this
         "seed": seed,
     }
 
