@@ -227,3 +227,10 @@ def test_retention_settings_out_of_bounds_are_refused_by_name(key, value):
     data["retention"][key] = value
     with pytest.raises(FirmwareError, match=f"retention.{key}"):
         from_dict(data)
+
+
+def test_append_log_reads_like_the_file_it_replaces(tmp_path):
+    log = AppendLog(tmp_path / "queue_log")
+    assert log.name == str(tmp_path / "queue_log") and not log.closed
+    log.close()
+    assert log.closed

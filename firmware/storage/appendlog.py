@@ -24,6 +24,15 @@ class AppendLog:
         self._lock = threading.Lock()
         self._handle = path.open("a", encoding="utf-8")
 
+    @property
+    def name(self) -> str:
+        """The path, as a file object's ``name`` (readers of the log open it by name)."""
+        return str(self.path)
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
     def write(self, text: str) -> int:
         with self._lock:
             return self._handle.write(text)
