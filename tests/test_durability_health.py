@@ -163,3 +163,14 @@ def test_an_open_call_that_became_a_record_is_kept():
 ])
 def test_percentile_is_nearest_rank(values, fraction, expected):
     assert percentile(values, fraction) == expected
+
+
+def test_stores_open_their_database_only_through_the_one_helper():
+    """Every store's connection comes from firmware.config.db.connect (WAL, synchronous=FULL); the
+    other sqlite3.connect calls only read (checks, the kill bench) or write a copy (backup)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    callers = {str(path.relative_to(root)) for package in ("firmware", "linebox", "webadmin", "drivers", "board")
+               for path in (root / package).rglob("*.py") if "sqlite3.connect(" in path.read_text(encoding="utf-8")}
+    assert callers <= {"firmware/config/db.py", "firmware/storage/backup.py", "firmware/storage/health.py",
+                       "linebox/commands/selftest.py", "linebox/bench/durability.py"}, callers
