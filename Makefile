@@ -20,7 +20,7 @@ BASE_PYTHON := $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo 
 #    flite, espeak-ng: text-to-speech fallback and the speech bench's extra voices
 APT_PACKAGES := python3-venv python3-dev gcc libasound2-dev alsa-utils sox \
 	multimon-ng minimodem libspandsp2 asterisk-core-sounds-en-wav asterisk-moh-opsound-wav \
-	chromium chromium-driver \
+	chromium chromium-driver systemd \
 	asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav flite espeak-ng
 
 .PHONY: run test install clean

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
@@ -45,8 +44,12 @@ from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
+from firmware.storage.appendlog import AppendLog
+from firmware.storage.health import clean_up
+from firmware.storage.retention import Retainer
 from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
 from linebox.engine_builder import build_engine
+from linebox.maintenance import RetentionKeeper
 from linebox.storage import board_ports
 
 
@@ -62,9 +65,10 @@ class Appliance:
     loop: MediaLoop
     extension_changes: ExtensionChangeWriter
     acd: QueueService | None = None  # the ACD (queues and agents), when the configuration has queues
-    queue_log: TextIO | None = None  # var/queue_log, next to the database
+    queue_log: AppendLog | None = None  # var/queue_log, next to the database (retention cuts its head)
     acd_stats: AcdStats | None = None  # live ACD statistics; interval rows to the database
     voicemail: Voicemail | None = None  # mailboxes: messages under voicemail/ next to the database
+    retention: RetentionKeeper | None = None  # caps by age and size, disk budget (linebox/maintenance.py)
 
     @property
     def board(self) -> VirtualBoard:
@@ -78,6 +82,8 @@ class Appliance:
 
     def close(self) -> None:
         """Stops cleanly: records committed, lines released by the card driver, devices closed."""
+        if self.retention is not None:
+            self.retention.close()
         self.cdr_writer.close()
         if self.acd_stats is not None:
             self.acd_stats.close()
@@ -133,6 +139,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
               db_path: str | Path, origin: dt.datetime, sync_commands: bool,
               read_wall: Callable[[], float] | None) -> Appliance:
     snapshot = store.load()
+    clean_up(Path(db_path), EventLogger("storage"))  # what a crash left that no store cleans itself
     cdr = CdrStore(db_path)
     # This start's number, the spool of records the database refused, calls cut by a crash.
     cdr_writer = start_call_records(cdr, Spool(spool_path(db_path)))
@@ -165,7 +172,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         """The ACD of a snapshot with queues: at start, or when the first queue is stored."""
         if prompts is None:
             raise FirmwareError(f"acd: the recorded prompts ({PROMPT_DIR}) could not be read")
-        app.queue_log = open(Path(db_path).parent / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        app.queue_log = AppendLog(Path(db_path).parent / "queue_log")
         app.acd = attach_acd(switch.control, setup, prompts, music, app.queue_log)
         app.acd_stats = attach_stats(app.acd, db_path)
         return app.acd
@@ -181,6 +188,10 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         prepare(acd_setup)
         start_acd(acd_setup)
     app.voicemail = start_voicemail(switch, loop, db_path, snapshot)
+    retainer = Retainer(Path(db_path), app.voicemail.store.delete if app.voicemail is not None else None,
+                        lambda: app.queue_log)
+    app.retention = RetentionKeeper(retainer, lambda: store.load().retention,
+                                    lambda: switch.control.epoch(switch.control.tick)).start()
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
     store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
     return app

@@ -42,6 +42,7 @@ from firmware.config.model import (
     Queue,
     QueueCallback,
     Relaxation,
+    Retention,
     RingGroup,
     RingStrategy,
     RouteWhen,
@@ -572,6 +573,23 @@ def _acd_settings(raw: Any, path: str) -> AcdSettings:
                        abandon_resume_s=r.integer("abandon_resume_s", 0, 3600), vip_callers=vips)
 
 
+RETENTION_KEYS = ("cdr_days", "cdr_max_rows", "queue_log_days", "queue_log_max_mb", "recordings_days",
+                  "recordings_max_mb", "logs_days", "logs_max_mb", "disk_budget_mb")
+
+
+def _retention(raw: Any, path: str) -> Retention:
+    r = Reader(raw, path, Retention)
+    days, ten_years = 0, 3653  # 0: no age limit
+    return Retention(
+        cdr_days=r.integer("cdr_days", days, ten_years), cdr_max_rows=r.integer("cdr_max_rows", 1000, 10_000_000),
+        queue_log_days=r.integer("queue_log_days", days, ten_years),
+        queue_log_max_mb=r.integer("queue_log_max_mb", 1, 4096),
+        recordings_days=r.integer("recordings_days", days, ten_years),
+        recordings_max_mb=r.integer("recordings_max_mb", 1, 65536),
+        logs_days=r.integer("logs_days", days, ten_years), logs_max_mb=r.integer("logs_max_mb", 1, 4096),
+        disk_budget_mb=r.integer("disk_budget_mb", 64, 1_048_576))
+
+
 def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
     return tuple(parse(item, item_path) for item_path, item in r.items(key, limit))
 
@@ -606,6 +624,7 @@ def from_dict(raw: Any) -> Config:
         queues=_list(r, "queues", MAX_QUEUES, _queue),
         agents=_list(r, "agents", MAX_AGENTS, _agent),
         acd=nested("acd", _acd_settings),
+        retention=nested("retention", _retention),
     )
 
 
@@ -782,4 +801,5 @@ def to_dict(config: Config) -> dict[str, Any]:
             "vip_callers": [{"number": vip.number, "priority": vip.priority} if isinstance(vip, VipCaller) else vip
                             for vip in config.acd.vip_callers],
         },
+        "retention": {name: getattr(config.retention, name) for name in RETENTION_KEYS},
     }

@@ -323,6 +323,25 @@ class AcdSettings:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long and how much the box keeps (firmware/storage/retention.py): oldest goes first.
+
+    Ages in days (0 = no age limit), sizes in MB (call records: rows). ``disk_budget_mb`` is
+    what all of the box's data may take on the card; a warning at 80 % of it.
+    """
+
+    cdr_days: int = 730
+    cdr_max_rows: int = 500_000
+    queue_log_days: int = 730
+    queue_log_max_mb: int = 64
+    recordings_days: int = 90
+    recordings_max_mb: int = 1024
+    logs_days: int = 30
+    logs_max_mb: int = 64
+    disk_budget_mb: int = 2048
+
+
+@dataclass(frozen=True)
 class DigitMaps:
     """Digit maps per class (RFC 3435 syntax). External maps: ``None`` = the zone's own."""
 
@@ -409,6 +428,7 @@ class Config:
     queues: tuple[Queue, ...] = ()
     agents: tuple[Agent, ...] = ()
     acd: AcdSettings = AcdSettings()
+    retention: Retention = Retention()
 
     # -- values that follow the zone ------------------------------------------------------
 

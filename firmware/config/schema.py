@@ -183,6 +183,10 @@ _SETTINGS = (
     "dialplan.maps.national", "dialplan.maps.international", "dialplan.maps.premium",
     "security.trunk_to_trunk_allowed", "security.after_hours_schedule", "security.after_hours_max_class",
     "security.allow_premium", "acd.auto_pause_after", "acd.abandon_resume_s", "acd.vip_callers",
+    # retention.*: key/value rows, no migration (a database without them reads the defaults)
+    "retention.cdr_days", "retention.cdr_max_rows", "retention.queue_log_days", "retention.queue_log_max_mb",
+    "retention.recordings_days", "retention.recordings_max_mb", "retention.logs_days", "retention.logs_max_mb",
+    "retention.disk_budget_mb",
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
            "schedules", "routes", "feature_codes", "queues", "agents")

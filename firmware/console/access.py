@@ -8,7 +8,7 @@ and are read directly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,3 +48,4 @@ class EngineAccess:
     link: LinkView | None = None
     test_call: TestCaller | None = None
     board: str = ""  # the board definition's name, for the banner
+    storage: Callable[[], str] | None = None  # one line: the data's size against the disk budget (retention)

@@ -69,6 +69,8 @@ COMMANDS = (
     CommandSpec(("show", "link"), "show link", "line card link: state, card, counters", "show_link"),
     CommandSpec(("show", "status"), "show status", "ports, calls, stats, link and agents as one JSON line "
                 "(for programs: the web admin)", "show_status"),
+    CommandSpec(("show", "storage"), "show storage", "data on the card against the disk budget (warning at 80 %)",
+                "show_storage"),
     CommandSpec(("show", "queues"), "show queues",
                 "ACD queues: waiting, agents by state, today's calls, service level, ASA, AHT", "show_queues"),
     CommandSpec(("show", "agents"), "show agents", "ACD agents: state, since, today's calls, talk time, occupancy",
@@ -233,6 +235,10 @@ class Console:
     def show_link(self, spec: CommandSpec, args: list[str]) -> Response:
         self._no_args(spec, args)
         return Output(views.link_lines(self.engine.link))
+
+    def show_storage(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        return Output([self.engine.storage() if self.engine.storage is not None else "no storage on this engine"])
 
     def dump_frames(self, spec: CommandSpec, args: list[str]) -> Response:
         self._no_args(spec, args)

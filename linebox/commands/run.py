@@ -32,6 +32,7 @@ from linebox.commands.console import start_console
 from linebox.commands.web import DEFAULT_LISTEN, parse_listen, url_of, web_command
 from linebox.config_watch import ConfigWatcher
 from linebox.engine_builder import RESTART_NEEDED
+from linebox.sdnotify import Notifier
 from linebox.storage import resolve_db_path
 
 
@@ -108,14 +109,18 @@ def run(args: argparse.Namespace) -> int:
         log.info("web_admin", url=url_of(*parse_listen(args.web_listen)), pid=web.pid)
     log.info("not_built_yet", parts="IVR",
              note="configure with 'linebox config export/import'; demo calls flow on the virtual board")
+    notifier = Notifier.from_environ(os.environ)  # systemd: READY, WATCHDOG from this thread, STOPPING
     try:
         while not stopping:
             app.loop.step()
+            notifier.ticked(app.loop.tick)
     except KeyboardInterrupt:
         stopping.append("SIGINT")
     finally:
         log.info("stopping", reason=stopping[0] if stopping else "error")
         _stop_web(web)
+        notifier.stopping()
+        notifier.close()
         watcher.close()
         console.close()
         app.close()

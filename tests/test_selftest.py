@@ -1,0 +1,132 @@
+"""``linebox selftest``: every check passes on a healthy virtual box; a fault makes the check that
+covers it fail and name it (linebox/commands/selftest.py)."""
+
+import json
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+
+from firmware.acdengine.history import IntervalStore
+from firmware.cdr import CdrStore
+from firmware.config.demo import seed_demo
+from firmware.config.model import Retention
+from firmware.config.store import ConfigStore
+from firmware.storage.retention import MB
+from firmware.voicemail import VoicemailStore
+from linebox.cli import main
+from linebox.commands.selftest import (
+    LEVEL_TOLERANCE_DB,
+    SETTLE_SAMPLES,
+    TEST_LEVEL_DBM0,
+    TEST_TONE_HZ,
+    check_disk,
+    check_stores,
+    selftest,
+    tone_check,
+)
+from linebox.storage import board_ports
+
+NOW = 1_780_000_000.0
+
+
+@pytest.fixture
+def box(tmp_path):
+    db = tmp_path / "linebox.db"
+    config = ConfigStore(db, boards=board_ports)
+    seed_demo(config)
+    config.close()
+    CdrStore(db).close()
+    IntervalStore(db).close()
+    VoicemailStore(db, tmp_path / "voicemail").close()
+    return db
+
+
+def _names(checks):
+    return [check.name for check in checks]
+
+
+def test_a_healthy_virtual_box_passes_every_check(box):
+    checks = selftest(box, seed=3, now=NOW)
+    assert all(check.ok for check in checks), [c for c in checks if not c.ok]
+    assert _names(checks) == ["board_link", "audio_fxs2_out", "audio_fxs2_in", "audio_fxs3_out", "audio_fxs3_in",
+                              "audio_fxs4_out", "audio_fxs4_in", "audio_fxs5_out", "audio_fxs5_in",
+                              "dial_tone_fxo0", "dial_tone_fxo1", "stores", "disk_space"]
+    assert "LBX-2O4S" in checks[0].detail and "protocol 1." in checks[0].detail
+
+
+def test_a_dead_exchange_line_fails_its_dial_tone_check(box):
+    checks = selftest(box, seed=3, now=NOW, before=lambda rig: rig.board.inject("line_dead", 1))
+    failed = [check.name for check in checks if not check.ok]
+    assert failed == ["dial_tone_fxo1"]
+    assert "no dial tone" in checks[_names(checks).index("dial_tone_fxo1")].detail
+
+
+def test_an_unplugged_card_fails_the_link_check(box, monkeypatch):
+    monkeypatch.setattr("linebox.commands.selftest.LINK_TICKS", 50)
+    checks = selftest(box, seed=3, now=NOW, before=lambda rig: rig.board.inject("serial_unplug", seconds=3600))
+    assert checks[0].name == "board_link" and not checks[0].ok
+    assert "is the line card connected" in checks[0].detail
+    assert _names(checks)[1:] == ["stores", "disk_space"]  # no audio test without a card
+
+
+def _tone(level_dbm0, hz=TEST_TONE_HZ, n=4000):
+    from dsp.levels import dbm0_to_peak
+    return dbm0_to_peak(level_dbm0) * np.sin(2 * np.pi * hz * np.arange(n) / 8000)
+
+
+@pytest.mark.parametrize(("samples", "ok"), [
+    (_tone(TEST_LEVEL_DBM0), True),
+    (_tone(TEST_LEVEL_DBM0 - LEVEL_TOLERANCE_DB + 0.01), True),
+    (_tone(TEST_LEVEL_DBM0 + LEVEL_TOLERANCE_DB - 0.01), True),
+    (_tone(TEST_LEVEL_DBM0 - LEVEL_TOLERANCE_DB - 0.05), False),
+    (_tone(TEST_LEVEL_DBM0 + LEVEL_TOLERANCE_DB + 0.05), False),
+    (_tone(TEST_LEVEL_DBM0, hz=1400), False),  # the right level at the wrong frequency
+    (np.random.default_rng(1).normal(0, 1000, 4000), False),
+    (np.zeros(4000), False),
+])
+def test_tone_check_limits(samples, ok):
+    assert tone_check("t", samples).ok is ok
+    assert SETTLE_SAMPLES < samples.size
+
+
+def test_stores_check_finds_damage_orphans_newer_schemas_and_no_database(box, tmp_path):
+    assert check_stores(box, NOW).ok
+    folder = tmp_path / "voicemail" / "201"
+    folder.mkdir(parents=True)
+    orphan = folder / "msg-000007.wav"
+    orphan.write_bytes(b"RIFF")
+    os.utime(orphan, (NOW - 3600, NOW - 3600))
+    result = check_stores(box, NOW)
+    assert not result.ok and "vm_file_without_row" in result.detail
+    os.utime(orphan, (NOW - 10, NOW - 10))  # a minute old at most: a running engine's work in progress
+    assert check_stores(box, NOW).ok
+    orphan.unlink()
+    conn = sqlite3.connect(box)
+    conn.execute("INSERT INTO schema_version VALUES ('cdr', 99, 'future')")
+    conn.commit()
+    conn.close()
+    result = check_stores(box, NOW)
+    assert not result.ok and "cdr 99 > 2" in result.detail
+    assert not check_stores(tmp_path / "none.db", NOW).ok
+
+
+def test_disk_check_fails_at_80_percent_of_the_budget(box, tmp_path):
+    policy = Retention(disk_budget_mb=64)
+    assert check_disk(box, policy).ok
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "engine.log").write_bytes(b"x" * (52 * MB))  # with the database: over 80 % of 64 MB
+    result = check_disk(box, policy)
+    assert not result.ok and result.detail.startswith("storage WARNING")
+
+
+def test_cli_json_and_exit_status(box, capsys):
+    assert main(["selftest", "--json", "--db", str(box), "--seed", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True and len(report["checks"]) == 13
+    assert set(report["checks"][0]) == {"name", "ok", "detail"}
+    assert main(["selftest", "--json", "--db", str(box.parent / "missing.db")]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and [c["name"] for c in report["checks"] if not c["ok"]] == ["stores"]
+    assert main(["selftest", "--board", "rpi", "--db", str(box)]) == 2
