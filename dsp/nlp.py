@@ -50,7 +50,7 @@ ENVELOPE_RELEASE_DB_PER_S = 200.0  # how fast that envelope falls
 NOISE_MARGIN_DB = 6.0  # a residual within this of the background is no talker
 RATIO_SMOOTHING_S = 0.2  # time constant of the residual-to-echo ratio (in dB) learnt on far-end-only blocks
 NOISE_RISE_DB_PER_S = 6.0  # how fast the background estimate may climb (minimum tracking)
-NOISE_SMOOTHING_S = 0.05  # time constant of the per-bin power smoothing before the minimum
+NOISE_SMOOTHING_S = 0.1  # time constant of the per-bin power smoothing before the minimum (5 blocks of 20 ms: less low bias)
 NOISE_FLOOR_POWER = 1e-4  # per-bin floor of the estimate (about -120 dBm0): never exactly zero
 
 
