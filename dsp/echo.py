@@ -26,7 +26,8 @@ cannot spoil the output's filter, whatever the background did meanwhile.
 ``HARMFUL_DB`` over ``HARMFUL_SMOOTHING_S``, which a talker cannot cause) models a path that
 is no longer there: the foreground is zeroed (passing the line through beats adding echo) and
 the background gets the step of a fresh start (the filter's ``restart``), so the canceller
-re-converges about as fast as at the start of a call.
+re-converges about as fast as at the start of a call. A foreground that still removes less
+than ``REOPEN_ERLE_DB`` while no near-end talker is detected only re-opens the step.
 
 **Non-linear processor** (dsp/nlp.py): talk detection, residual suppression and comfort
 noise matched to the line's background noise.
@@ -58,6 +59,7 @@ RESET_MARGIN_DB = 6.0  # background error this much above the foreground's: it d
 PATH_SMOOTHING_S = 0.06  # time constant of the error powers compared by the two paths
 HARMFUL_DB = 1.0  # foreground error this much above the near end itself ...
 HARMFUL_SMOOTHING_S = 0.3  # ... over this long: the echo path changed, restart
+REOPEN_ERLE_DB = 3.0  # foreground ERLE below this (over PATH_SMOOTHING_S) with no talker: re-open the step
 MAX_STEP = 1.0
 
 
@@ -117,6 +119,7 @@ class EchoCanceller:
         self._copy_despite_talk = db_to_power_ratio(COPY_DESPITE_TALK_DB)
         self._reset_margin = db_to_power_ratio(RESET_MARGIN_DB)
         self._harmful = db_to_power_ratio(HARMFUL_DB)
+        self._reopen = db_to_power_ratio(REOPEN_ERLE_DB)
         self._pending_far = np.zeros((c, 0))
         self._pending_near = np.zeros((c, 0))
         self._output = np.zeros((c, b))  # the latency: one block of silence first
@@ -237,6 +240,11 @@ class EchoCanceller:
         if reset.any():
             self._filter.copy_to_background(reset)
             self._error_powers[reset, 1] = self._error_powers[reset, 0]
+        # The foreground hardly cancels and no talker explains it: the path changed (or the
+        # call just started); the background gets the large step of a fresh start.
+        reopen = far_active & ~talk & (foreground * self._reopen > self._near_power)
+        if reopen.any():
+            self._filter.reopen(reopen)
         if harmful.any():
             self._filter.restart(harmful)
             self._error_powers[harmful, 0] = self._near_power[harmful]

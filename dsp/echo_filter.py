@@ -126,6 +126,10 @@ class KalmanEchoFilter:
     def copy_to_background(self, channels: np.ndarray) -> None:
         self.weights[channels, 1] = self.weights[channels, 0]
 
+    def reopen(self, channels: np.ndarray) -> None:
+        """The echo path may have changed on ``channels`` (bool mask): the step of a fresh start."""
+        self.misalignment[channels] = INITIAL_MISALIGNMENT
+
     def restart(self, channels: np.ndarray) -> None:
         """The foreground does harm on ``channels`` (bool mask): zero it, and give the background
         the step of a fresh start (initial misalignment) from where it is."""
