@@ -139,6 +139,11 @@ class EchoCanceller:
         over residual power, smoothed over PATH_SMOOTHING_S (near 0 dB in double talk)."""
         return 10.0 * np.log10((self._near_power + 1e-9) / (self._error_powers[:, 0] + 1e-9))
 
+    def echo_path(self) -> np.ndarray:
+        """(channels, tail_samples): the echo path the output is cleaned with (the foreground's
+        impulse response: far end in, echo out), a new array."""
+        return self._filter.impulse_responses()
+
     @property
     def talk(self) -> np.ndarray:
         """(channels,) bool: the near end holds a talker (double talk if the far end talks too)."""
@@ -205,17 +210,23 @@ class EchoCanceller:
         error_power = _mean_square(errors)
         echo_power = _mean_square(estimates[:, 0, :])
 
-        self._background.update(residual, far_active)
+        # Learn the background wherever no talker is heard: with minimum tracking the residual
+        # echo (30 dB down) hardly counts, and a far end that never pauses still leaves a level.
+        self._background.update(residual, self._talk.talk)
         talk = self._talk.update(near_power, error_power[:, 0], echo_power, far_tail, self._background.power)
-        self._filter.adapt(errors[:, 1, :])
-        self._two_path(error_power, near_power, far_active, talk)
+        # Copy first, adapt after: the foreground only ever takes coefficients whose errors
+        # were measured (not the step just taken on this block, which may hold a talker's onset).
+        reset = self._two_path(error_power, near_power, far_active, talk)
+        # A background just reset to the foreground steps on the foreground's error.
+        self._filter.adapt(errors[:, 1, :] if not reset.any() else np.where(reset[:, None], residual, errors[:, 1, :]))
         if self._nlp is None:
             return residual
         return self._nlp.process(residual, self._background, far_active, talk)
 
     def _two_path(
         self, error_power: np.ndarray, near_power: np.ndarray, far_active: np.ndarray, talk: np.ndarray
-    ) -> None:
+    ) -> np.ndarray:
+        """Copy, reset or restart per channel; returns where the background was reset."""
         a, slow = self._smoothing, self._slow_smoothing
         self._error_powers = a * self._error_powers + (1.0 - a) * error_power
         self._near_power = a * self._near_power + (1.0 - a) * near_power
@@ -250,3 +261,4 @@ class EchoCanceller:
             self._error_powers[harmful, 0] = self._near_power[harmful]
             slow_powers[harmful, 0] = slow_powers[harmful, 1]
             self._talk.restart(harmful)
+        return reset

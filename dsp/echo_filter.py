@@ -120,6 +120,10 @@ class KalmanEchoFilter:
         self.misalignment *= PERSISTENCE * (1.0 - CONVERGENCE * mu * now * inverse)
         self.misalignment += (1.0 - PERSISTENCE) * (np.square(background.real) + np.square(background.imag))
 
+    def impulse_responses(self) -> np.ndarray:
+        """(channels, taps): the foreground's echo path estimate, on the 16-bit scale."""
+        return np.fft.irfft(self.weights[:, 0], n=self.size, axis=-1)[:, : self.taps]
+
     def copy_to_foreground(self, channels: np.ndarray) -> None:
         self.weights[channels, 0] = self.weights[channels, 1]
 

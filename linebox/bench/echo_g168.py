@@ -164,22 +164,39 @@ def reconvergence(seed: int = 1, seconds: float = 9.0) -> dict[str, float]:
     }
 
 
-def double_talk(seed: int, seconds: float = 9.0, talker_dbm0: float = SPEECH_DBM0) -> dict[str, float]:
-    """Linear ERLE (dB) over the 1 s before the near-end burst and the 1 s after it, per case,
-    and the largest loss."""
+def filter_erle_db(far: np.ndarray, path: np.ndarray, estimate: np.ndarray, start_s: float, end_s: float) -> float:
+    """ERLE (dB) that the echo path ``estimate`` would give over [start_s, end_s) of ``far`` on
+    the true ``path``: so two filter states can be compared on the same speech."""
+    size = max(len(path), len(estimate))
+    error = np.r_[path, np.zeros(size - len(path))] - np.r_[estimate, np.zeros(size - len(estimate))]
+    echo = np.convolve(far, path)[: len(far)]
+    return erle_db(echo, np.convolve(far, error)[: len(far)], start_s, end_s)
+
+
+def double_talk(seed: int, seconds: float = 9.0, talker_dbm0: float = SPEECH_DBM0) -> dict:
+    """Near-end speech (``talker_dbm0``, real speech) from DT_START_S to DT_END_S over the far
+    end, NLP off. The foreground's echo path is taken just before the burst and just after it;
+    the loss is the ERLE of the first minus that of the second, both over the second after the
+    burst (the same speech: what the burst did to the filter, not a change of speech)."""
     far = continuous_speech(seconds, seed)
     talker = np.zeros_like(far)
     span = slice(int(DT_START_S * SAMPLE_RATE), int(DT_END_S * SAMPLE_RATE))
     talker[span] = continuous_speech(DT_END_S - DT_START_S, seed + 1000, talker_dbm0)
     all_cases = cases()
-    echoes = [echo_of(far, m, erl) for m, erl in all_cases]
-    near = np.array([line_input(e, talker, i) for i, e in enumerate(echoes)])
-    out = run(EchoCanceller(len(all_cases), TAIL_MS, nlp=False), np.tile(far, (len(all_cases), 1)), near)
-    before, after = [], []
-    for k in range(len(all_cases)):
-        residual = out[k] - (near[k] - echoes[k])
-        before.append(erle_db(echoes[k], residual, DT_START_S - 1.0, DT_START_S))
-        after.append(erle_db(echoes[k], residual, DT_END_S, DT_END_S + 1.0))
+    paths = [g168_echo_path(m, erl, BULK_DELAY_MS) for m, erl in all_cases]
+    near = np.array([line_input(np.convolve(far, p)[: len(far)], talker, i) for i, p in enumerate(paths)])
+    fars = np.tile(far, (len(all_cases), 1))
+    canceller = EchoCanceller(len(all_cases), TAIL_MS, nlp=False)
+    states = {}
+    end = int(DT_END_S * SAMPLE_RATE)
+    for i in range(0, end, FRAME):
+        if i == span.start:
+            states["before"] = canceller.echo_path()
+        canceller.process(fars[:, i : i + FRAME], near[:, i : i + FRAME])
+    states["after"] = canceller.echo_path()
+    window = (DT_END_S, DT_END_S + 1.0)
+    before = [filter_erle_db(far, p, states["before"][k], *window) for k, p in enumerate(paths)]
+    after = [filter_erle_db(far, p, states["after"][k], *window) for k, p in enumerate(paths)]
     loss = np.array(before) - np.array(after)
     worst = int(np.argmax(loss))
     m, erl = all_cases[worst]
