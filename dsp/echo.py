@@ -30,7 +30,11 @@ re-converges about as fast as at the start of a call. A foreground that still re
 than ``REOPEN_ERLE_DB`` while no near-end talker is detected only re-opens the step.
 
 **Non-linear processor** (dsp/nlp.py): talk detection, residual suppression and comfort
-noise matched to the line's background noise.
+noise matched to the line's background noise (learnt wherever no talker is heard, so a far
+end that never pauses still gets it). The NLP lets the near end through on detected talk, and
+also at once on a residual the echo estimate cannot explain while the foreground cancels at
+least ``NLP_TRUST_ERLE_DB`` (a first syllable is seldom louder than the far end, which the
+talk detector's Geigel-style permission asks for, but it is never explained by the echo).
 
 **Latency.** The canceller works on whole blocks, so the output is the cleaned near end
 delayed by exactly ``block`` samples (20 ms by default, one engine tick; ``latency_samples``),
@@ -59,6 +63,7 @@ RESET_MARGIN_DB = 6.0  # background error this much above the foreground's: it d
 PATH_SMOOTHING_S = 0.06  # time constant of the error powers compared by the two paths
 HARMFUL_DB = 1.0  # foreground error this much above the near end itself ...
 HARMFUL_SMOOTHING_S = 0.3  # ... over this long: the echo path changed, restart
+NLP_TRUST_ERLE_DB = 20.0  # foreground ERLE (over HARMFUL_SMOOTHING_S) above this: a residual unexplained by the echo opens the NLP
 REOPEN_ERLE_DB = 3.0  # foreground ERLE below this (over PATH_SMOOTHING_S) with no talker: re-open the step
 MAX_STEP = 1.0
 
@@ -120,6 +125,7 @@ class EchoCanceller:
         self._reset_margin = db_to_power_ratio(RESET_MARGIN_DB)
         self._harmful = db_to_power_ratio(HARMFUL_DB)
         self._reopen = db_to_power_ratio(REOPEN_ERLE_DB)
+        self._nlp_trust = db_to_power_ratio(NLP_TRUST_ERLE_DB)
         self._pending_far = np.zeros((c, 0))
         self._pending_near = np.zeros((c, 0))
         self._output = np.zeros((c, b))  # the latency: one block of silence first
@@ -202,6 +208,9 @@ class EchoCanceller:
         far_powers[:, 0] = _mean_square(far)
         far_tail = far_powers.max(axis=1)
         far_active = far_tail > self._far_active_power
+        # The foreground cancels NLP_TRUST_ERLE_DB over HARMFUL_SMOOTHING_S, from the powers
+        # before this block (the quiet start of a talker in the last block hardly moves them).
+        trusted = self._slow_powers[:, 1] > self._slow_powers[:, 0] * self._nlp_trust
 
         estimates = self._filter.estimate(far)
         errors = near[:, None, :] - estimates  # (channels, 2, block): foreground, background
@@ -210,9 +219,10 @@ class EchoCanceller:
         error_power = _mean_square(errors)
         echo_power = _mean_square(estimates[:, 0, :])
 
-        # Learn the background wherever no talker is heard: with minimum tracking the residual
-        # echo (30 dB down) hardly counts, and a far end that never pauses still leaves a level.
-        self._background.update(residual, self._talk.talk)
+        # Learn the background wherever no talker is heard and the residual is not raw echo
+        # (far end silent, or a trusted filter): with minimum tracking the residual echo then
+        # hardly counts, and a far end that never pauses still leaves a level.
+        self._background.update(residual, self._talk.talk | (far_active & ~trusted))
         talk = self._talk.update(near_power, error_power[:, 0], echo_power, far_tail, self._background.power)
         # Copy first, adapt after: the foreground only ever takes coefficients whose errors
         # were measured (not the step just taken on this block, which may hold a talker's onset).
@@ -221,7 +231,10 @@ class EchoCanceller:
         self._filter.adapt(errors[:, 1, :] if not reset.any() else np.where(reset[:, None], residual, errors[:, 1, :]))
         if self._nlp is None:
             return residual
-        return self._nlp.process(residual, self._background, far_active, talk)
+        # The NLP opens for talk, and at once for a residual the echo estimate cannot explain
+        # once the filter is trusted (it cancels NLP_TRUST_ERLE_DB): a talker's first syllable is
+        # seldom louder than the far end (the "loud" permission), but it is never explained.
+        return self._nlp.process(residual, self._background, far_active, talk | (self._talk.unexplained & trusted))
 
     def _two_path(
         self, error_power: np.ndarray, near_power: np.ndarray, far_active: np.ndarray, talk: np.ndarray

@@ -43,7 +43,7 @@ from dsp import SAMPLE_RATE, DspError
 from dsp.levels import db_to_power_ratio, dbm0_to_rms
 
 FAR_ACTIVE_DBM0 = -50.0  # far end louder than this within the tail: there may be echo
-LOUD_MARGIN_DB = 6.0  # near end above the loudest far-end block in the tail minus this: loud
+LOUD_MARGIN_DB = 3.0  # near end above the loudest far-end block in the tail minus this: loud
 LOUD_HOLD_MS = 500.0  # a loud near end within this long makes unexplained residual a talker
 NEAR_OVER_ECHO_DB = 0.0  # near end this far above the echo estimate's envelope
 ENVELOPE_RELEASE_DB_PER_S = 200.0  # how fast that envelope falls
