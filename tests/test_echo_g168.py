@@ -28,15 +28,19 @@ NLP_OPEN_MS = 20.0  # issue 17: the near end passes within 20 ms of its onset
 CASES = [f"model{m}_erl{erl:g}" for m, erl in g168.cases()]
 
 
+SEEDS = (1, 2, 3)  # three far-end talkers (different prompts)
+
+
 @pytest.fixture(scope="module")
 def convergence():
-    return g168.convergence(seed=1)
+    return {seed: g168.convergence(seed=seed) for seed in SEEDS}
 
 
-@pytest.mark.slow  # 16 channels x 10 s of speech: a few seconds of CPU
+@pytest.mark.slow  # 16 channels x 10 s of speech per seed: a few seconds of CPU each
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("case", CASES)
-def test_linear_erle_within_1_s_and_5_s_of_far_speech(convergence, case):
-    figures = convergence[case]
+def test_linear_erle_within_1_s_and_5_s_of_far_speech(convergence, case, seed):
+    figures = convergence[seed][case]
     assert figures["erle_1s_db"] >= CONVERGED_1S_DB, figures
     assert figures["erle_5s_db"] >= CONVERGED_5S_DB, figures
     assert figures["erle_steady_min_db"] >= CONVERGED_5S_DB, figures  # and stays there
@@ -44,19 +48,22 @@ def test_linear_erle_within_1_s_and_5_s_of_far_speech(convergence, case):
 
 @pytest.fixture(scope="module")
 def reconvergence():
-    return g168.reconvergence(seed=1)
+    return {seed: g168.reconvergence(seed=seed) for seed in SEEDS}
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 17 not met yet: worst 15.8 dB after 1 s (docs/dsp.md)")
+@pytest.mark.xfail(strict=True, reason="issue 17 not met yet: worst 17.6 dB after 1 s (docs/dsp.md)")
 def test_reconverges_to_20_db_within_1_s_after_a_path_switch(reconvergence):
-    assert min(reconvergence.values()) >= RECONVERGED_1S_DB, reconvergence
+    worst = min(min(figures.values()) for figures in reconvergence.values())
+    assert worst >= RECONVERGED_1S_DB, reconvergence
 
 
 @pytest.mark.slow
 def test_reconverges_after_a_path_switch_at_least_as_measured_today(reconvergence):
-    # Not the G.168 limit (above, expected to fail): a floor against regressions of today's 15.8 dB.
-    assert min(reconvergence.values()) >= 15.0, reconvergence
+    # Not the G.168 limit (above, expected to fail): a floor against regressions of today's
+    # 17.6 dB (seed 3; 19.8 and 26.1 dB at seeds 1 and 2).
+    for seed, figures in reconvergence.items():
+        assert min(figures.values()) >= 17.0, (seed, figures)
 
 
 DT_SEEDS = (1, 2, 3, 4, 5)
