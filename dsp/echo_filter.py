@@ -128,11 +128,13 @@ class KalmanEchoFilter:
         gradient = np.fft.irfft(np.conj(spectrum) * error_spectrum * (mu * inverse), n=self.size, axis=1)
         gradient = gradient[:, : self.taps]  # the constraint: a filter of ``taps`` coefficients
         taps = self._taps
-        magnitude = np.abs(taps)
-        gains = (1.0 - PROPORTIONATE_ALPHA) + (1.0 + PROPORTIONATE_ALPHA) * magnitude / (
-            magnitude.mean(axis=1, keepdims=True) + 1e-9
-        )
-        taps += gradient * np.minimum(gains / gains.mean(axis=1, keepdims=True), GAIN_CAP)
+        # IPNLMS gains (1 - a + (1 + a)|w| / mean|w|) / 2: their mean is 1 by construction.
+        gains = np.abs(taps)
+        gains *= (0.5 + 0.5 * PROPORTIONATE_ALPHA) / (gains.mean(axis=1, keepdims=True) + 1e-9)
+        gains += 0.5 - 0.5 * PROPORTIONATE_ALPHA
+        np.minimum(gains, GAIN_CAP, out=gains)
+        gains *= gradient
+        taps += gains
         self.weights[:, 1] = background = np.fft.rfft(taps, n=self.size, axis=1)
         self.misalignment *= PERSISTENCE * (1.0 - CONVERGENCE * mu * now * inverse)
         self.misalignment += (1.0 - PERSISTENCE) * (np.square(background.real) + np.square(background.imag))
