@@ -148,7 +148,8 @@ class BackgroundNoise:
         return self._known @ self._bin_weights
 
     def update(self, residual: np.ndarray, far_active: np.ndarray) -> None:
-        """residual (channels, block); far_active (channels,) bool: learn only where silent."""
+        """residual (channels, block); far_active (channels,) bool: do not learn there (the echo
+        canceller passes "talk, or far end active while its filter is not trusted")."""
         if far_active.all():
             return  # nothing to learn from on any channel (what follows would change nothing)
         power = np.square(np.abs(np.fft.rfft(residual, axis=1)))
