@@ -28,8 +28,8 @@ dsp/echo.py keeps its foreground filter (see there).
 **NonLinearProcessor** replaces the residual by comfort noise on blocks where the far end is
 active (any far-end power within the echo tail) and no near-end talk is detected; the gain
 moves linearly across one block (no clicks): ``out = g * e + (1 - g) * noise``. The
-background spectrum (``block``-point DFT bins) is tracked on blocks where the far end is
-silent by a minimum tracker that follows a falling level at once and a rising one at
+background spectrum (``block``-point DFT bins) is tracked on the blocks the canceller allows
+(no talker, and the far end silent or the linear filter trusted; see dsp/echo.py) by a minimum tracker that follows a falling level at once and a rising one at
 ``NOISE_RISE_DB_PER_S``. Noise is generated per block with random phases and that spectrum,
 from the ``numpy.random.Generator`` given to the constructor (drawn for every channel on
 every block, so a channel's noise does not depend on the other channels' signals).
@@ -122,8 +122,8 @@ class TalkDetector:
 
 
 class BackgroundNoise:
-    """Per-bin background power of the residual, tracked on blocks where the far end is
-    silent (minimum tracking), and comfort noise with that spectrum."""
+    """Per-bin background power of the residual, tracked on the blocks the caller allows
+    (minimum tracking), and comfort noise with that spectrum."""
 
     def __init__(self, channels: int, block: int) -> None:
         if block < 2:
