@@ -18,11 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from audio_corpus import scale_to_dbm0, speech
 
 from dsp import SAMPLE_RATE, g711
 from dsp.levels import dbm0_to_rms, signal_dbm0
-from linebox.bench.echobridge import g168_echo_path
 
 FRAME = 160  # 20 ms measurement frames
 ECHO_ACTIVE_DBM0 = -50.0  # frames whose echo is louder than this count in ERLE
@@ -131,49 +129,3 @@ def erle_db(
     if not active.any():
         raise ValueError("no echo-active frame in the window")
     return float(10.0 * np.log10(np.sum(e[active] ** 2) / max(np.sum(r[active] ** 2), 1e-12)))
-
-
-# -- ITU-T G.168 Annex D echo paths, continuous far-end speech -----------------------------
-
-G168_MODELS = tuple(range(1, 9))  # Annex D models 1-8 (clauses D.2-D.9)
-G168_ERLS_DB = (6.0, 10.0)  # echo return losses the tests sweep (G.168 tests use ERL >= 6 dB)
-G168_BULK_DELAY_MS = 5.0  # line and codec path before the hybrid: inside the 64 ms tail
-G168_SPEECH_DBM0 = -20.0  # far-end speech active level (G.168 tests run -10 .. -30 dBm0)
-G168_LINE_NOISE_DBM0 = -65.0  # white line noise on the near end
-
-
-def g168_path(model: int, erl_db: float, delay_ms: float = G168_BULK_DELAY_MS) -> np.ndarray:
-    """Annex D model ``model``'s impulse response for echo return loss ``erl_db`` (the data's
-    own rule: h = 10^(-ERL/20) K r on the 16-bit scale), after ``delay_ms`` of bulk delay.
-    The data is the project's copy of ../shared/data/g168_echo_paths.json (identical)."""
-    return g168_echo_path(model, erl_db, delay_ms)
-
-
-def g168_cases() -> list[tuple[int, float]]:
-    """Every (model, ERL) the tests sweep: 8 models x 2 ERLs."""
-    return [(model, erl) for erl in G168_ERLS_DB for model in G168_MODELS]
-
-
-def continuous_speech(seconds: float, seed: int, level_dbm0: float = G168_SPEECH_DBM0) -> np.ndarray:
-    """Continuous far-end speech: Debian's prompts with their leading and trailing silence cut
-    (20 ms frames below -45 dBm0 at the recording's level), joined with 20-60 ms pauses, scaled
-    to ``level_dbm0`` active level and passed through G.711 µ-law (what a far end sends)."""
-    rng = np.random.default_rng(seed)
-    wanted = round(seconds * SAMPLE_RATE)
-    pieces, total = [], 0
-    while total < wanted:
-        utterance = speech(4.0, seed=rng, gap_ms=(0.0, 0.0))
-        loud = np.flatnonzero(frame_levels(utterance) > -45.0)
-        if not loud.size:
-            continue
-        piece = utterance[loud[0] * FRAME : (loud[-1] + 1) * FRAME]
-        gap = np.zeros(round(rng.uniform(20.0, 60.0) * SAMPLE_RATE / 1000.0))
-        pieces += [piece, gap]
-        total += len(piece) + len(gap)
-    x = scale_to_dbm0(np.concatenate(pieces)[:wanted], level_dbm0)
-    return g711.ulaw_roundtrip(np.clip(np.round(x), -32768, 32767).astype(np.int16)).astype(np.float64)
-
-
-def erle_at(echo: np.ndarray, residual: np.ndarray, start_s: float, length_s: float = 0.5) -> float:
-    """ERLE (dB) over the echo-active frames of [start_s, start_s + length_s)."""
-    return erle_db(echo, residual, start_s, start_s + length_s)
