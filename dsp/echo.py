@@ -1,58 +1,45 @@
-"""Line echo canceller for FXO ports, in the spirit of ITU-T G.168.
+"""Line echo canceller for FXO ports, after ITU-T G.168.
 
 The 2-to-4-wire hybrid of an FXO port reflects part of what the box sends (the *far end*,
 G.168's Rin) back into what it receives (the *near end*, Sin), delayed by up to a few tens
 of ms and smeared over a few ms. ``EchoCanceller.process(far_end, near_end)`` returns the
-near end with that echo removed (G.168's Sout), for many channels at once.
+near end with that echo removed (G.168's Sout), for many channels at once: one call per
+20 ms engine tick handles an array (channels, 160) with a fixed number of numpy calls,
+whatever the number of channels.
 
-**Linear filter: partitioned-block frequency-domain adaptive filter (MDF).** The echo
-path is modelled by ``partitions`` FIR partitions of ``block`` taps each (the tail:
-``tail_ms`` rounded up to whole blocks; 64 ms -> 7 x 80 taps = 70 ms). Each block of
-``block`` samples costs one FFT of the far end, one inverse FFT of the echo estimates, one
-FFT of the error and, for the update, one inverse/forward FFT pair per partition (the
-gradient constraint that keeps each partition a true ``block``-tap filter), all of size
-``2 * block`` and vectorised over channels and partitions with numpy's rfft. The update is
-normalised per frequency bin by the far-end power over the whole tail (the frequency-domain
-counterpart of NLMS), held at its recent peak (``NORMALISER_DECAY``) so that a bin whose
-speech energy just faded gets no huge step from its remainder (measured: about 5 dB more
-ERLE on real speech than the instantaneous power), and is half proportionate (IPNLMS with
-alpha 0): partitions holding more of the echo path get a larger share of the step, which
-speeds up convergence on a hybrid's sparse response (a bulk delay, then a few ms).
+**Linear filter** (dsp/echo_filter.py): one frequency-domain adaptive filter over the whole
+tail per channel, a sliding FFT window moved by one block per step, normalised per 11 Hz bin
+and with a Kalman-style step per bin (large while the error is echo, small once converged or
+while a near-end talker fills the error).
 
-**Double talk.** Two defences, because a near-end talker in the error drives any adaptive
-filter away from the echo path:
+**Two paths** (foreground/background). The background coefficients adapt; the foreground
+coefficients produce the output and only change by taking the background's when they cancel
+better: smoothed error power (over ``PATH_SMOOTHING_S``) lower than the foreground's by
+``COPY_MARGIN_DB`` in each of the last ``COPY_WINS`` blocks, while removing at least
+``COPY_MIN_ERLE_DB`` of the near end (which a near-end talker prevents: it adds the same
+power to the input and to both errors). During detected talk only a background
+``COPY_DESPITE_TALK_DB`` better is taken. A background ``RESET_MARGIN_DB`` worse than the
+foreground (it followed a talker) is reset to the foreground. So a burst of double talk
+cannot spoil the output's filter, whatever the background did meanwhile.
 
-1. *Foreground/background filters* (two-path). The background filter adapts; the
-   foreground filter produces the output and only changes by taking the background's
-   coefficients when they cancel better: lower error power than the foreground's (by
-   ``COPY_MARGIN_DB`` over ``PATH_SMOOTHING_S``, and in each of the last ``COPY_WINS``
-   blocks), while removing at least ``COPY_MIN_ERLE_DB`` of the near end (not so while a
-   talker dominates). A background that became ``RESET_MARGIN_DB`` worse is reset to the
-   foreground. This needs no assumption on the echo return loss.
-2. *Talk detection* (dsp/nlp.py ``TalkDetector``): residual unexplained by the echo
-   estimate, while the near end was recently about as loud as the far end (the Geigel
-   detector's idea used as a *permission*). During talk, and on any block whose residual is
-   unexplained, the foreground only takes a background that is ``COPY_DESPITE_TALK_DB``
-   better, which a talker cannot cause (it adds the same power to both errors). The
-   background keeps adapting: freezing it on a detector's word would also freeze it after
-   an echo-path change, which looks the same to such a detector.
+**Echo path change.** A foreground whose error is louder than the near end itself (by
+``HARMFUL_DB`` over ``HARMFUL_SMOOTHING_S``, which a talker cannot cause) models a path that
+is no longer there: the foreground is zeroed (passing the line through beats adding echo) and
+the background gets the step of a fresh start (the filter's ``restart``), so the canceller
+re-converges about as fast as at the start of a call. A foreground that still removes less
+than ``REOPEN_ERLE_DB`` while no near-end talker is detected only re-opens the step.
 
-A Geigel detector alone (double talk when |Sin| > 0.5 max|Rin|, G.168's 6 dB convention) was
-not used: on our hybrids of 6 dB echo return loss the echo of speech crosses it, which
-would freeze convergence, and it misses near-end talkers quieter than half the far end.
-
-**Echo path change.** The background filter keeps adapting and is copied in as soon as it
-cancels better. When the foreground makes things worse than no canceller at all
-(``HARMFUL_DB`` over ``HARMFUL_SMOOTHING_S``, which double talk cannot cause: a talker adds
-the same power to the input and to the error), both filters restart from zero.
-
-**Non-linear processor** (dsp/nlp.py): replaces the residual by comfort noise matched to
-the background while the far end talks and the near end does not.
+**Non-linear processor** (dsp/nlp.py): talk detection, residual suppression and comfort
+noise matched to the line's background noise (learnt wherever no talker is heard, so a far
+end that never pauses still gets it). The NLP lets the near end through on detected talk, and
+also at once on a residual the echo estimate cannot explain while the foreground cancels at
+least ``NLP_TRUST_ERLE_DB`` (a first syllable is seldom louder than the far end, which the
+talk detector's Geigel-style permission asks for, but it is never explained by the echo).
 
 **Latency.** The canceller works on whole blocks, so the output is the cleaned near end
-delayed by exactly ``block`` samples (10 ms by default; ``latency_samples``), whatever the
-lengths of the blocks given to ``process``: cutting the input differently gives the same
-output. Input and output are on the 16-bit scale; the output is float64.
+delayed by exactly ``block`` samples (20 ms by default, one engine tick; ``latency_samples``),
+whatever the lengths of the blocks given to ``process``: cutting the input differently gives
+the same output. Input and output are on the 16-bit scale; the output is float64.
 """
 
 from __future__ import annotations
@@ -60,28 +47,29 @@ from __future__ import annotations
 import numpy as np
 
 from dsp import SAMPLE_RATE, DspError
+from dsp.echo_filter import KalmanEchoFilter
 from dsp.levels import db_to_power_ratio, dbm0_to_rms
 from dsp.nlp import FAR_ACTIVE_DBM0, BackgroundNoise, NonLinearProcessor, TalkDetector
 
 MIN_TAIL_MS, MAX_TAIL_MS = 8.0, 256.0
 BLOCK_MS_CHOICES = (5.0, 10.0, 20.0)  # 40, 80, 160 samples: at most one 20 ms engine tick of latency
+DEFAULT_BLOCK_MS = 20.0  # one engine tick: one filter step per tick (the cheapest)
+DEFAULT_STEP = 0.7  # largest per-bin step (the Kalman-style control only lowers it)
 COPY_MARGIN_DB = 0.5  # background error this much lower than the foreground's ...
-COPY_WINS = 5  # ... and lower in each of this many blocks in a row ...
+COPY_WINS = 2  # ... and lower in each of this many blocks in a row ...
 COPY_MIN_ERLE_DB = 6.0  # ... while removing this much of the near end: copy it to the foreground
 COPY_DESPITE_TALK_DB = 6.0  # during near-end talk, only a background this much better is copied
 RESET_MARGIN_DB = 6.0  # background error this much above the foreground's: it diverged, reset it
-PATH_SMOOTHING_S = 0.2  # time constant of the error powers compared by the two paths
+PATH_SMOOTHING_S = 0.06  # time constant of the error powers compared by the two paths
 HARMFUL_DB = 1.0  # foreground error this much above the near end itself ...
 HARMFUL_SMOOTHING_S = 0.3  # ... over this long: the echo path changed, restart
-NORMALISER_DECAY = 0.9  # per block: the step's far-end power is a peak hold falling ~0.5 dB per 10 ms
-PROPORTIONATE_ALPHA = 0.0  # IPNLMS alpha: -1 = plain NLMS, towards 1 = more proportionate
-REGULARISATION_DBM0 = -70.0  # far-end level below which the update step shrinks (no division by ~0)
+NLP_TRUST_ERLE_DB = 20.0  # foreground ERLE (over HARMFUL_SMOOTHING_S) above this: a residual unexplained by the echo opens the NLP
+REOPEN_ERLE_DB = 3.0  # foreground ERLE below this (over PATH_SMOOTHING_S) with no talker: re-open the step
 MAX_STEP = 1.0
 
 
 def _mean_square(x: np.ndarray) -> np.ndarray:
-    """Mean square over the last axis: ``np.mean(np.square(x), axis=-1)`` without its Python wrapper
-    (the same pairwise sum, then the same division: the same numbers)."""
+    """Mean square over the last axis (one reduction, no Python wrapper)."""
     return np.add.reduce(np.square(x), axis=-1) / x.shape[-1]
 
 
@@ -89,18 +77,18 @@ class EchoCanceller:
     """Adaptive line echo canceller on ``channels`` channels (see the module docstring).
 
     ``tail_ms``: longest echo path covered (bulk delay plus dispersion). ``block_ms``: 5, 10
-    or 20 ms, the processing block and the added latency. ``step``: adaptation step
-    (0 < step <= 1). ``nlp``: suppress the residual echo; ``comfort_noise``: fill the
-    suppressed blocks with noise matched to the background (else silence). ``rng``: the
-    comfort noise's generator (default: seeded 0, so runs are reproducible).
+    or 20 ms, the processing block and the added latency. ``step``: largest adaptation step
+    per frequency bin (0 < step <= 1). ``nlp``: suppress the residual echo; ``comfort_noise``:
+    fill the suppressed blocks with noise matched to the background (else silence). ``rng``:
+    the comfort noise's generator (default: seeded 0, so runs are reproducible).
     """
 
     def __init__(
         self,
         channels: int,
         tail_ms: float = 64.0,
-        block_ms: float = 10.0,
-        step: float = 0.7,
+        block_ms: float = DEFAULT_BLOCK_MS,
+        step: float = DEFAULT_STEP,
         nlp: bool = True,
         comfort_noise: bool = True,
         rng: np.random.Generator | None = None,
@@ -119,24 +107,16 @@ class EchoCanceller:
         self.tail_ms = tail_ms
         self.step = step
         self.block = round(block_ms * SAMPLE_RATE / 1000.0)
-        self.partitions = int(np.ceil(tail_ms * SAMPLE_RATE / 1000.0 / self.block))
         self.latency_samples = self.block
-        c, p, b = self.channels, self.partitions, self.block
-        bins = b + 1
-        self._far_window = np.zeros((c, 2 * b))  # the last two far-end blocks
-        self._error_window = np.zeros((c, 2 * b))  # zeros, then the error: the update's FFT input
-        self._far_spectra = np.zeros((c, p, bins), dtype=complex)  # newest block first
-        self._far_bin_powers = np.zeros((c, p, bins))  # |far_spectra|^2, kept beside them
-        self._far_powers = np.zeros((c, p + 1))  # mean square of each far-end block, newest first
-        self._weights = np.zeros((c, 2, p, bins), dtype=complex)  # [:, 0] foreground, [:, 1] background
-        self._normaliser = np.zeros((c, bins))  # peak-held far-end power per bin over the tail
+        c, b = self.channels, self.block
+        self._filter = KalmanEchoFilter(c, round(tail_ms * SAMPLE_RATE / 1000.0), b, step)
         self._smoothing = float(np.exp(-b / SAMPLE_RATE / PATH_SMOOTHING_S))
         self._slow_smoothing = float(np.exp(-b / SAMPLE_RATE / HARMFUL_SMOOTHING_S))
         self._error_powers = np.zeros((c, 2))  # smoothed error power of foreground and background
         self._near_power = np.zeros(c)  # smoothed like the error powers
         self._slow_powers = np.zeros((c, 2))  # foreground error and near end, over HARMFUL_SMOOTHING_S
         self._wins = np.zeros(c, dtype=np.int64)  # blocks in a row in which the background did better
-        self._regularisation = 2.0 * b * dbm0_to_rms(REGULARISATION_DBM0) ** 2  # |X|^2 of that level per bin
+        self._far_powers = np.zeros((c, -(-self._filter.taps // b) + 1))  # per block, newest first
         self._far_active_power = dbm0_to_rms(FAR_ACTIVE_DBM0) ** 2
         # The two-path thresholds as power ratios, computed once (not on every block).
         self._copy_min_erle = db_to_power_ratio(COPY_MIN_ERLE_DB)
@@ -144,6 +124,8 @@ class EchoCanceller:
         self._copy_despite_talk = db_to_power_ratio(COPY_DESPITE_TALK_DB)
         self._reset_margin = db_to_power_ratio(RESET_MARGIN_DB)
         self._harmful = db_to_power_ratio(HARMFUL_DB)
+        self._reopen = db_to_power_ratio(REOPEN_ERLE_DB)
+        self._nlp_trust = db_to_power_ratio(NLP_TRUST_ERLE_DB)
         self._pending_far = np.zeros((c, 0))
         self._pending_near = np.zeros((c, 0))
         self._output = np.zeros((c, b))  # the latency: one block of silence first
@@ -154,14 +136,19 @@ class EchoCanceller:
 
     @property
     def tail_samples(self) -> int:
-        """Echo path length actually covered: ``partitions * block``."""
-        return self.partitions * self.block
+        """Echo path length covered: ``tail_ms`` in samples."""
+        return self._filter.taps
 
     @property
     def erle_db(self) -> np.ndarray:
         """(channels,) recent echo return loss enhancement of the linear filter: near-end power
         over residual power, smoothed over PATH_SMOOTHING_S (near 0 dB in double talk)."""
         return 10.0 * np.log10((self._near_power + 1e-9) / (self._error_powers[:, 0] + 1e-9))
+
+    def echo_path(self) -> np.ndarray:
+        """(channels, tail_samples): the echo path the output is cleaned with (the foreground's
+        impulse response: far end in, echo out), a new array."""
+        return self._filter.impulse_responses()
 
     @property
     def talk(self) -> np.ndarray:
@@ -189,113 +176,103 @@ class EchoCanceller:
                 raise DspError(
                     f"echo canceller: {name} must be shaped ({self.channels}, n), not {signal.shape}"
                 )
-            if not (np.issubdtype(signal.dtype, np.integer) or np.issubdtype(signal.dtype, np.floating)):
+            kind = signal.dtype.kind  # integers (signed or not) or floats, checked without numpy's slower issubdtype
+            if kind not in "iuf":
                 raise DspError(f"echo canceller: {name} must hold numbers, not {signal.dtype}")
-            if signal.dtype.kind == "f" and not np.isfinite(signal).all():  # integers always are
+            if kind == "f" and not np.isfinite(signal).all():  # integers always are
                 raise DspError(f"echo canceller: {name} contains NaN or infinity")
         if far_end.shape != near_end.shape:
             raise DspError(
                 f"echo canceller: far_end {far_end.shape} and near_end {near_end.shape} differ in shape"
             )
-        n = far_end.shape[1]
+        n, b = far_end.shape[1], self.block
+        if n == b and not self._pending_far.shape[1]:  # the engine's case: one whole block
+            produced = self._output
+            self._output = self._process_block(far_end.astype(np.float64), near_end.astype(np.float64))
+            return produced
         far = np.concatenate([self._pending_far, far_end.astype(np.float64)], axis=1)
         near = np.concatenate([self._pending_near, near_end.astype(np.float64)], axis=1)
-        count = far.shape[1] // self.block
+        count = far.shape[1] // b
         outputs = [self._output]
         for i in range(count):
-            span = slice(i * self.block, (i + 1) * self.block)
+            span = slice(i * b, (i + 1) * b)
             outputs.append(self._process_block(far[:, span], near[:, span]))
-        self._pending_far = far[:, count * self.block :]
-        self._pending_near = near[:, count * self.block :]
+        self._pending_far = far[:, count * b :]
+        self._pending_near = near[:, count * b :]
         produced = np.concatenate(outputs, axis=1)
         self._output = produced[:, n:]
         return produced[:, :n]
 
     def _process_block(self, far: np.ndarray, near: np.ndarray) -> np.ndarray:
-        b = self.block
-        window = self._far_window  # the previous far-end block, then this one
-        window[:, :b] = window[:, b:]
-        window[:, b:] = far
-        spectrum = np.fft.rfft(window, axis=1)
-        self._far_spectra[:, 1:] = self._far_spectra[:, :-1]  # shift by one partition, newest first
-        self._far_spectra[:, 0] = spectrum
-        self._far_bin_powers[:, 1:] = self._far_bin_powers[:, :-1]
-        self._far_bin_powers[:, 0] = np.square(np.abs(spectrum))
-        self._far_powers[:, 1:] = self._far_powers[:, :-1]
-        self._far_powers[:, 0] = _mean_square(far)
-        far_tail = self._far_powers.max(axis=1)
+        far_powers = self._far_powers
+        far_powers[:, 1:] = far_powers[:, :-1]
+        far_powers[:, 0] = _mean_square(far)
+        far_tail = far_powers.max(axis=1)
         far_active = far_tail > self._far_active_power
+        # The foreground cancels NLP_TRUST_ERLE_DB over HARMFUL_SMOOTHING_S, from the powers
+        # before this block (the quiet start of a talker in the last block hardly moves them).
+        trusted = self._slow_powers[:, 1] > self._slow_powers[:, 0] * self._nlp_trust
 
-        estimates = np.fft.irfft(
-            (self._weights * self._far_spectra[:, None]).sum(axis=2), n=2 * b, axis=-1
-        )[..., b:]
+        estimates = self._filter.estimate(far)
         errors = near[:, None, :] - estimates  # (channels, 2, block): foreground, background
         residual = errors[:, 0, :]
         near_power = _mean_square(near)
         error_power = _mean_square(errors)
         echo_power = _mean_square(estimates[:, 0, :])
 
-        self._background.update(residual, far_active)
+        # Learn the background wherever no talker is heard and the residual is not raw echo
+        # (far end silent, or a trusted filter): with minimum tracking the residual echo then
+        # hardly counts, and a far end that never pauses still leaves a level.
+        self._background.update(residual, self._talk.talk | (far_active & ~trusted))
         talk = self._talk.update(near_power, error_power[:, 0], echo_power, far_tail, self._background.power)
-        self._adapt(errors[:, 1, :])
-        self._two_path(error_power, near_power, far_active, talk)
+        # Copy first, adapt after: the foreground only ever takes coefficients whose errors
+        # were measured (not the step just taken on this block, which may hold a talker's onset).
+        reset = self._two_path(error_power, near_power, far_active, talk)
+        # A background just reset to the foreground steps on the foreground's error.
+        self._filter.adapt(errors[:, 1, :] if not reset.any() else np.where(reset[:, None], residual, errors[:, 1, :]))
         if self._nlp is None:
             return residual
-        return self._nlp.process(residual, self._background, far_active, talk)
-
-    def _adapt(self, error: np.ndarray) -> None:
-        """One normalised, proportionate, constrained gradient step of the background filter."""
-        b, p = self.block, self.partitions
-        background = self._weights[:, 1]
-        # (channels, partitions): the partitions' norms, |w|^2 summed as re^2 + im^2 over the bins
-        pairs = background.view(np.float64)
-        norms = np.sqrt(np.einsum("cpk,cpk->cp", pairs, pairs))
-        alpha = PROPORTIONATE_ALPHA
-        shares = (1.0 - alpha) / (2.0 * p) + (1.0 + alpha) * norms / (
-            2.0 * norms.sum(axis=1, keepdims=True) + 1e-12
-        )
-        gains = p * shares  # 1 for every partition of a plain NLMS
-        far_power = np.einsum("cp,cpk->ck", gains, self._far_bin_powers)
-        self._normaliser = np.maximum(far_power, self._normaliser * NORMALISER_DECAY)
-        self._error_window[:, b:] = error
-        error_spectrum = np.fft.rfft(self._error_window, axis=1)
-        gradient = (
-            np.conj(self._far_spectra)
-            * (error_spectrum / (self._normaliser + self._regularisation))[:, None, :]
-        )
-        taps = np.fft.irfft(gradient, n=2 * b, axis=-1)[..., :b]  # the constraint: first half only
-        update = np.fft.rfft(taps, n=2 * b, axis=-1)
-        self._weights[:, 1] += (self.step * gains)[:, :, None] * update
+        # The NLP opens for talk, and at once for a residual the echo estimate cannot explain
+        # once the filter is trusted (it cancels NLP_TRUST_ERLE_DB): a talker's first syllable is
+        # seldom louder than the far end (the "loud" permission), but it is never explained.
+        return self._nlp.process(residual, self._background, far_active, talk | (self._talk.unexplained & trusted))
 
     def _two_path(
         self, error_power: np.ndarray, near_power: np.ndarray, far_active: np.ndarray, talk: np.ndarray
-    ) -> None:
+    ) -> np.ndarray:
+        """Copy, reset or restart per channel; returns where the background was reset."""
         a, slow = self._smoothing, self._slow_smoothing
         self._error_powers = a * self._error_powers + (1.0 - a) * error_power
         self._near_power = a * self._near_power + (1.0 - a) * near_power
         slow_powers = self._slow_powers
         slow_powers[:, 0] = slow * slow_powers[:, 0] + (1.0 - slow) * error_power[:, 0]
         slow_powers[:, 1] = slow * slow_powers[:, 1] + (1.0 - slow) * near_power
-        self._wins = np.where(error_power[:, 1] < error_power[:, 0], self._wins + 1, 0)
         foreground, background = self._error_powers[:, 0], self._error_powers[:, 1]
+        better = background * self._copy_margin < foreground
+        self._wins = np.where(better, self._wins + 1, 0)
         cancels = background * self._copy_min_erle < self._near_power
         steady = self._wins >= COPY_WINS
-        better = background * self._copy_margin < foreground
         # Much better cannot be a talker's doing (it adds the same power to both errors).
         much_better = background * self._copy_despite_talk < foreground
-        copy = far_active & cancels & steady & ((better & ~talk & ~self._talk.unexplained) | much_better)
+        copy = far_active & cancels & steady & (~talk | much_better)
         reset = background > foreground * self._reset_margin
         # A foreground that adds echo: no talker explains that (a talker adds the same power
         # to the input and to the error), the echo path changed. Restart from zero.
         harmful = far_active & (slow_powers[:, 0] > slow_powers[:, 1] * self._harmful)
         if copy.any():
-            self._weights[copy, 0] = self._weights[copy, 1]
+            self._filter.copy_to_foreground(copy)
             self._error_powers[copy, 0] = self._error_powers[copy, 1]
         if reset.any():
-            self._weights[reset, 1] = self._weights[reset, 0]
+            self._filter.copy_to_background(reset)
             self._error_powers[reset, 1] = self._error_powers[reset, 0]
+        # The foreground hardly cancels and no talker explains it: the path changed (or the
+        # call just started); the background gets the large step of a fresh start.
+        reopen = far_active & ~talk & (foreground * self._reopen > self._near_power)
+        if reopen.any():
+            self._filter.reopen(reopen)
         if harmful.any():
-            self._weights[harmful] = 0.0
-            self._error_powers[harmful] = self._near_power[harmful, None]
-            self._slow_powers[harmful, 0] = self._slow_powers[harmful, 1]
+            self._filter.restart(harmful)
+            self._error_powers[harmful, 0] = self._near_power[harmful]
+            slow_powers[harmful, 0] = slow_powers[harmful, 1]
             self._talk.restart(harmful)
+        return reset

@@ -28,8 +28,8 @@ dsp/echo.py keeps its foreground filter (see there).
 **NonLinearProcessor** replaces the residual by comfort noise on blocks where the far end is
 active (any far-end power within the echo tail) and no near-end talk is detected; the gain
 moves linearly across one block (no clicks): ``out = g * e + (1 - g) * noise``. The
-background spectrum (``block``-point DFT bins) is tracked on blocks where the far end is
-silent by a minimum tracker that follows a falling level at once and a rising one at
+background spectrum (``block``-point DFT bins) is tracked on the blocks the canceller allows
+(no talker, and the far end silent or the linear filter trusted; see dsp/echo.py) by a minimum tracker that follows a falling level at once and a rising one at
 ``NOISE_RISE_DB_PER_S``. Noise is generated per block with random phases and that spectrum,
 from the ``numpy.random.Generator`` given to the constructor (drawn for every channel on
 every block, so a channel's noise does not depend on the other channels' signals).
@@ -50,7 +50,7 @@ ENVELOPE_RELEASE_DB_PER_S = 200.0  # how fast that envelope falls
 NOISE_MARGIN_DB = 6.0  # a residual within this of the background is no talker
 RATIO_SMOOTHING_S = 0.2  # time constant of the residual-to-echo ratio (in dB) learnt on far-end-only blocks
 NOISE_RISE_DB_PER_S = 6.0  # how fast the background estimate may climb (minimum tracking)
-NOISE_SMOOTHING_S = 0.05  # time constant of the per-bin power smoothing before the minimum
+NOISE_SMOOTHING_S = 0.1  # time constant of the per-bin power smoothing before the minimum (5 blocks of 20 ms: less low bias)
 NOISE_FLOOR_POWER = 1e-4  # per-bin floor of the estimate (about -120 dBm0): never exactly zero
 
 
@@ -122,8 +122,8 @@ class TalkDetector:
 
 
 class BackgroundNoise:
-    """Per-bin background power of the residual, tracked on blocks where the far end is
-    silent (minimum tracking), and comfort noise with that spectrum."""
+    """Per-bin background power of the residual, tracked on the blocks the caller allows
+    (minimum tracking), and comfort noise with that spectrum."""
 
     def __init__(self, channels: int, block: int) -> None:
         if block < 2:
@@ -148,7 +148,8 @@ class BackgroundNoise:
         return self._known @ self._bin_weights
 
     def update(self, residual: np.ndarray, far_active: np.ndarray) -> None:
-        """residual (channels, block); far_active (channels,) bool: learn only where silent."""
+        """residual (channels, block); far_active (channels,) bool: do not learn there (the echo
+        canceller passes "talk, or far end active while its filter is not trusted")."""
         if far_active.all():
             return  # nothing to learn from on any channel (what follows would change nothing)
         power = np.square(np.abs(np.fft.rfft(residual, axis=1)))

@@ -96,12 +96,14 @@ def test_echo_delay_at_the_end_of_the_tail_is_cancelled_and_beyond_it_is_not():
     assert erle[1] < 3.0, erle
 
 
-def test_tail_is_rounded_up_to_whole_blocks():
+def test_tail_is_exact_and_latency_is_one_block():
+    # The filter is one sliding-window FIR of exactly the tail (no whole partitions any more);
+    # the default block is one 20 ms engine tick (issue 17: one filter step per tick).
     canceller = EchoCanceller(1, tail_ms=64.0)
-    assert canceller.tail_samples >= 512
-    assert canceller.tail_samples - 512 < canceller.block
-    assert EchoCanceller(1, tail_ms=128.0, block_ms=20.0).tail_samples == 1120
-    assert canceller.latency_samples == 80
+    assert canceller.tail_samples == 512
+    assert EchoCanceller(1, tail_ms=128.0, block_ms=20.0).tail_samples == 1024
+    assert canceller.latency_samples == 160
+    assert EchoCanceller(1, block_ms=10.0).latency_samples == 80
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -234,7 +236,7 @@ def test_near_end_only_passes_unchanged():
     rng = np.random.default_rng(4)
     near = scale_to_dbm0(speech(4.0, seed=6), -20.0) + rng.normal(0.0, dbm0_to_rms(-60.0), 32000)
     out = cancel(np.zeros((1, near.size)), near[None])
-    np.testing.assert_allclose(out[0, :-80], near[:-80], atol=1e-9)
+    np.testing.assert_allclose(out[0, :-160], near[:-160], atol=1e-9)
 
 
 def test_never_produces_nan_or_infinity():

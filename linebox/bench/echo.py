@@ -6,6 +6,11 @@ a few ms of decaying response, 6-12 dB echo return loss), line noise at -65 dBm0
 then, near-end talk; all channels run through one ``EchoCanceller`` (64 ms tail, NLP and
 comfort noise on) in 20 ms ticks of 160 samples, as the engine's media loop does. CPU time is
 process time, so the figure holds on a loaded box: ``channels x audio seconds / CPU seconds``.
+
+``--g168`` adds the canceller's figures on the eight echo paths of ITU-T G.168 Annex D with
+real speech (linebox/bench/echo_g168.py): linear ERLE per path and ERL at 1 s and 5 s of far
+speech, re-convergence after a path change, double talk at five seeds, and the CPU time of one
+20 ms tick at 8 and 64 channels.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="audio seconds per channel (default 10)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print one JSON object (the only output)")
+    parser.add_argument(
+        "--g168", action="store_true", help="add ERLE, double talk and per-tick cost on G.168 Annex D paths"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -94,4 +102,12 @@ def measure(channels: int, seconds: float, seed: int = 1) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_channel_bench(args, measure)
+    if not args.g168:
+        return run_channel_bench(args, measure)
+
+    def measure_g168(channels: int, seconds: float, seed: int) -> dict:
+        from linebox.bench.echo_g168 import report  # reads the speech corpus: only when asked
+
+        return {**measure(channels, seconds, seed), "g168": report(seed)}
+
+    return run_channel_bench(args, measure_g168)
