@@ -127,11 +127,16 @@ class QueueService:
         caller = QueueCaller(call, line_port, acd_id, name)
         # The inbound route that sent the call here gives its priority and skills (the snapshot
         # the call was routed with is still the current one). Other ways in (a ring group's
-        # no-answer destination, later an IVR) have no route to this queue: the defaults.
+        # no-answer destination) have no route to this queue: the defaults.
         route = self.cc.config.route_to_queue(call.route, name)
         if route is not None:
             caller.priority = route.queue_priority
             caller.skills = dict(route.queue_skills) or None
+        # What a service set for this call on its way here (an IVR's set node) comes last, so it wins.
+        if call.queue_priority is not None:
+            caller.priority = call.queue_priority
+        if call.queue_skills is not None:
+            caller.skills = dict(call.queue_skills) or None
         return self._join(caller, name)
 
     def _join(self, caller: QueueCaller, name: str) -> bool:

@@ -130,10 +130,13 @@ def node_from_dict(raw: Any, path: str) -> IvrNode:
         return r.text(key, codec.NAME_RE, _NODE_ID, empty=True)
 
     choices = tuple(_choice(item, item_path) for item_path, item in r.items("choices", MAX_CHOICES))
-    keys = [choice.key for choice in choices if choice.key]
+    keys: dict[str, int] = {}
     for index, choice in enumerate(choices):
-        if choice.key and keys.count(choice.key) > 1:
-            raise FirmwareError(f"{r.at('choices')}[{index}].key: key {choice.key} is used by another choice")
+        if choice.key in keys:
+            raise FirmwareError(f"{r.at('choices')}[{index}].key: key {choice.key} is already used by "
+                                f"choices[{keys[choice.key]}]")
+        if choice.key:
+            keys[choice.key] = index
     terminator = r.text("terminator", empty=True, max_chars=1)
     if terminator and terminator not in "#*":
         raise FirmwareError(f"{r.at('terminator')}: expected # or * or '', got {codec.describe(terminator)}")
