@@ -98,7 +98,7 @@ def parse_cents(value: str) -> int:
     """``'12.50'`` / ``'12'`` / ``'-3.05'`` -> cents; FirmwareError otherwise."""
     text = value.strip()
     sign = -1 if text.startswith("-") else 1
-    units, _, cents = text.lstrip("-").partition(".")
+    units, _, cents = (text[1:] if sign < 0 else text).partition(".")
     if not units.isdigit() or (cents and (not cents.isdigit() or len(cents) > 2)) or len(units) > 9:
         raise FirmwareError(f"{value!r} is not an amount like 12.50")
     return sign * (int(units) * 100 + int(cents.ljust(2, "0") if cents else 0))
