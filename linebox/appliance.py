@@ -43,8 +43,10 @@ from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
+from firmware.ivr import IvrPrompts, IvrService, attach_ivr
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
+from firmware.speech.say import sound_dir
 from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
 from linebox.engine_builder import build_engine
 from linebox.storage import board_ports
@@ -65,6 +67,7 @@ class Appliance:
     queue_log: TextIO | None = None  # var/queue_log, next to the database
     acd_stats: AcdStats | None = None  # live ACD statistics; interval rows to the database
     voicemail: Voicemail | None = None  # mailboxes: messages under voicemail/ next to the database
+    ivr: IvrService | None = None  # voice menus (firmware/ivr)
 
     @property
     def board(self) -> VirtualBoard:
@@ -150,6 +153,16 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
                           clock=WallClock(origin, read_wall), boot=cdr_writer.boot)
     switch, loop = engine.switch, engine.loop
     switch.control.attach(CallJournal(switch.control, cdr_writer.open_calls))  # answered calls survive a crash
+    # IVR prompts: read now and for every stored snapshot before the engine sees it (never on the loop).
+    ivr_prompts = IvrPrompts(sound_dir, read_audio)
+    ivr_log = EventLogger("ivr")
+
+    def learn_prompts(config: Config) -> None:
+        for problem in ivr_prompts.learn(config):
+            ivr_log.warning("ivr_prompt_unreadable", problem=problem)
+
+    learn_prompts(snapshot)
+    store.subscribe(learn_prompts)
     # Every stored snapshot: the switch, and the tone plan and detectors when it changes them.
     store.subscribe(engine.config_stored)
     app = Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes)
@@ -181,6 +194,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         prepare(acd_setup)
         start_acd(acd_setup)
     app.voicemail = start_voicemail(switch, loop, db_path, snapshot)
+    # No recognizer yet: menus take keys only (the speech service plugs in here, firmware/speech).
+    app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=None, log=ivr_log)
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
     store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
     return app

@@ -40,3 +40,8 @@ def attach_ivr(control: CallControlApi, loop, prompts: IvrPrompts, speech: Speec
     control.attach(service)
     loop.taps.append(service.tap)
     return service
+
+
+def find_ivr(control: CallControlApi) -> IvrService | None:
+    """The :class:`IvrService` attached to ``control``, if the box has one (the console's ``show ivr``)."""
+    return next((service for service in control.attached if isinstance(service, IvrService)), None)
