@@ -188,7 +188,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         music.load(setup.music_classes())
         if prompts is not None:
             prompts.learn([Path(db_path).parent / "sounds", PROMPT_DIR], setup.greetings(), read_audio,
-                          EventLogger("acd"))
+                          EventLogger("acd"), optional=setup.queues)  # queue names: the whisper says them
 
     if acd_setup is not None:
         prepare(acd_setup)
