@@ -57,6 +57,16 @@ def test_a_route_to_an_ivr_flow_is_answered_by_the_ivr(tmp_path):
         assert app.ivr.show()[0].startswith("call 1 line 0 flow main node welcome (prompt) language en")
 
 
+def test_a_stored_flow_has_its_prompts_read_before_the_engine_sees_it(tmp_path):
+    with office(tmp_path) as app:
+        assert not app.ivr.prompts.has("en", "vm-goodbye")
+        flow = demo_config().ivr_flows[0]
+        bye = replace(flow.node("welcome"), prompt=(("en", ("vm-goodbye",)), ("es", ("vm-goodbye",))))
+        night = replace(flow, name="night", nodes=tuple(bye if node.id == "welcome" else node for node in flow.nodes))
+        app.store.save(replace(demo_config(), ivr_flows=(flow, night)))
+        assert app.ivr.prompts.has("en", "vm-goodbye") and app.ivr.prompts.has("es", "vm-goodbye")
+
+
 def test_route_to_hangup_releases_the_line(tmp_path):
     with office(tmp_path, config=routed_to(DestinationKind.HANGUP, "")) as app:
         inbound_call(app, 0)
