@@ -18,7 +18,11 @@ DTMF_SYMBOLS = frozenset("0123456789*#ABCD")
 MAX_HEARD_CHARS = 64  # a recognition's text as kept in the path and the log
 USERFIELD_CHARS = 255  # Asterisk's CDR userfield is 255 characters
 CONFIDENCE_THRESHOLD = 0.5
-"""A spoken choice below this confidence counts as not understood (the caller is asked again)."""
+"""A spoken choice at or above this confidence is taken."""
+CONFIRM_FLOOR = 0.25
+"""A spoken choice between this and the threshold is confirmed ("<what you said>, if this is
+correct, press 1"); below it, or without the recording to ask with, it is not understood."""
+CONFIRM_KEY = "1"
 
 
 def luhn_ok(digits: str) -> bool:

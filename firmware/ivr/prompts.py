@@ -24,7 +24,7 @@ from firmware.config.model import Config, IvrFlow
 from firmware.media.words import join_words, trim_silence
 
 SAY_FOLDERS = ("digits", "letters")  # what say_number/digits/date/time/money name (firmware.speech.say)
-SAY_WORDS = ("vm-and",)  # "five dollars and twenty"
+SAY_WORDS = ("vm-and", "if-correct-press")  # "five dollars and twenty"; the speech confirmation
 
 Folder = Callable[[str], Path]
 """Language -> the folder of its recordings (``firmware.speech.say.sound_dir``)."""

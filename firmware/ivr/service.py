@@ -60,12 +60,16 @@ from firmware.engine.control import CallControlApi, Then
 from firmware.ivr import logic
 from firmware.ivr.logic import Step
 from firmware.ivr.prompts import IvrPrompts
+from firmware.media.words import GAP_MS, trim_silence
 from firmware.schedule import check_open
 from firmware.speech.api import RecognitionSession, SpeechError, SpeechService
 
+GAP_SAMPLES = GAP_MS * 8
 MAX_STEPS_AT_ONCE = 64  # nodes passed without waiting in one go (validation forbids loops)
 KEPT_PATHS = 20  # finished calls' paths kept for ``show ivr``
 MAX_VARIABLES = 64
+MAX_UTTERANCE_TICKS = 500  # the caller's speech kept for a confirmation: 10 s (the recognizer's own limit)
+CONFIRM_WORDS = ("if-correct-press", f"digits/{logic.CONFIRM_KEY}")
 
 
 def _ticks(seconds: float) -> int:
@@ -98,6 +102,9 @@ class IvrCall:
     session: RecognitionSession | None = None
     vad: VoiceActivityDetector | None = None
     heard_speech: bool = False  # the VAD started a segment in the current session
+    utterance: list[np.ndarray] = field(default_factory=list, repr=False)  # the session's frames
+    confirming: MenuChoice | None = None  # a spoken choice heard with low confidence, asked back
+    confirm_heard: tuple[str, float] = ("", 0.0)
 
 
 class IvrService:
@@ -151,7 +158,7 @@ class IvrService:
                 self._fail(ivr, f"node {node_id!r} does not exist")
                 return
             self._close_session(ivr)
-            ivr.node, ivr.tries, ivr.digits, ivr.deadline = node, 0, "", None
+            ivr.node, ivr.tries, ivr.digits, ivr.deadline, ivr.confirming = node, 0, "", None, None
             self._step(ivr, Step(node.id, rule))
             following = self._run(ivr, node)
             if following is None:
@@ -240,7 +247,7 @@ class IvrService:
         node = ivr.node
         words = (self._prompt_words(ivr, node.invalid_prompt) if invalid else []) + \
             self._prompt_words(ivr, node.prompt)
-        ivr.phase, ivr.digits, ivr.deadline = Phase.PROMPT, "", None
+        ivr.phase, ivr.digits, ivr.deadline, ivr.confirming = Phase.PROMPT, "", None, None
         self._play(ivr, words)
         if node.type is IvrNodeType.MENU:
             self._listen(ivr)
@@ -257,11 +264,13 @@ class IvrService:
             return
         ivr.vad = VoiceActivityDetector(1)
         ivr.heard_speech = False
+        ivr.utterance = []
 
     def _close_session(self, ivr: IvrCall) -> None:
         if ivr.session is not None:
             ivr.session.cancel()
         ivr.session, ivr.vad = None, None
+        ivr.utterance = []
 
     # ------------------------------------------------------------------ input
     def on_digit(self, port: int, digit: str) -> bool:
@@ -274,6 +283,14 @@ class IvrService:
         self._barge_in(ivr, "key")
         self._close_session(ivr)
         node = ivr.node
+        if ivr.confirming is not None:
+            choice, (heard, confidence) = ivr.confirming, ivr.confirm_heard
+            ivr.confirming = None
+            if digit == logic.CONFIRM_KEY:
+                self._chosen(ivr, choice, heard, f"confirmed with key {digit}", confidence)
+            else:
+                self._invalid(ivr, heard, f"not confirmed (key {digit})", confidence)
+            return True
         if node.type is IvrNodeType.MENU:
             choice = logic.choice_by_key(node, digit)
             if choice is None:
@@ -342,10 +359,26 @@ class IvrService:
         if choice is not None and confidence >= logic.CONFIDENCE_THRESHOLD:
             self._close_session(ivr)
             self._chosen(ivr, choice, heard, why, confidence)
+        elif choice is not None and confidence >= logic.CONFIRM_FLOOR and ivr.utterance \
+                and all(self.prompts.has(ivr.language, word) for word in CONFIRM_WORDS):
+            self._confirm(ivr, choice, heard, why, confidence)
         elif choice is not None:
             self._invalid(ivr, heard, f"{why} below confidence {logic.CONFIDENCE_THRESHOLD}", confidence)
         else:
             self._invalid(ivr, heard, why, confidence)
+
+    def _confirm(self, ivr: IvrCall, choice: MenuChoice, heard: str, why: str, confidence: float) -> None:
+        """"<the caller's own words>, if this is correct, press 1": the recording of what was
+        said stands in for the keyword (no recording of every keyword exists)."""
+        said = np.concatenate(ivr.utterance).astype(np.float64)
+        self._step(ivr, Step(ivr.node.id, f"{why}; confirm below confidence {logic.CONFIDENCE_THRESHOLD}", heard,
+                             confidence), event="ivr_input")
+        self._close_session(ivr)
+        question, _missing = self.prompts.sentence(ivr.language, list(CONFIRM_WORDS))
+        gap = np.zeros(GAP_SAMPLES)
+        ivr.phase, ivr.deadline = Phase.PROMPT, None
+        ivr.confirming, ivr.confirm_heard = choice, (heard, confidence)
+        self.cc.say(ivr.line_port, np.concatenate([trim_silence(said), gap, question]), Then.CONTINUE)
 
     # ------------------------------------------------------------------ the frame tap and time
     def tap(self, frame: np.ndarray) -> None:
@@ -354,7 +387,10 @@ class IvrService:
             if ivr.session is None or ivr.vad is None:
                 continue
             row = frame[ivr.line_port]
-            ivr.session.feed(np.asarray(row, dtype=np.int16).copy())
+            samples = np.asarray(row, dtype=np.int16).copy()
+            ivr.session.feed(samples)
+            if len(ivr.utterance) < MAX_UTTERANCE_TICKS:
+                ivr.utterance.append(samples)
             for event in ivr.vad.process(row.reshape(1, -1)):
                 if event.kind is VadEventKind.START:
                     ivr.heard_speech = True
@@ -376,7 +412,11 @@ class IvrService:
             elif ivr.phase is Phase.WAITING and ivr.deadline is not None and tick >= ivr.deadline:
                 if ivr.vad is not None and ivr.heard_speech:
                     continue  # the caller is speaking or the recognizer is still deciding
-                if ivr.node.type is IvrNodeType.COLLECT and ivr.digits:
+                if ivr.confirming is not None:
+                    heard, confidence = ivr.confirm_heard
+                    ivr.confirming = None
+                    self._invalid(ivr, heard, "not confirmed (no key)", confidence)
+                elif ivr.node.type is IvrNodeType.COLLECT and ivr.digits:
                     self._collected(ivr, "timeout")
                 else:
                     self._invalid(ivr, "timeout", f"no input in {ivr.node.timeout_s} s")
