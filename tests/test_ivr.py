@@ -34,6 +34,7 @@ from firmware.ivr import IvrPrompts, IvrService, logic, say_functions
 from firmware.speech.api import Recognition, SpeechError
 
 WORD_TICKS = 5  # every fake word lasts 100 ms
+SPOKEN = Path("/usr/share/asterisk/sounds/en_US_f_Allison/hello.wav")
 T = IvrNodeType
 EN = (("en",),)
 NY = dt.timezone(dt.timedelta(hours=-5))
@@ -497,6 +498,23 @@ def test_a_doubtful_spoken_choice_is_asked_back_with_the_callers_own_words(key, 
     assert bool(cc.delivered) is (key == "1")
 
 
+@pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
+def test_an_empty_result_over_silence_is_no_try_but_after_speech_it_is(events):
+    speech = FakeSpeech()
+    service, cc, _ = make(speech=speech)
+    call_in(service)
+    speech.script.append(Recognition("", 0.0, (), "fake"))  # the session's own length limit, nobody spoke
+    run(service, cc, 0.04)
+    assert events.named("ivr_input") == [] and len(speech.sessions) == 2  # listening again
+    voice, frames = read_audio(SPOKEN), np.zeros((2, 160), dtype=np.int16)
+    for index in range(0, len(voice) - 160, 160):
+        frames[0] = voice[index:index + 160]
+        service.tap(frames)
+    speech.script.append(Recognition("", 0.0, (), "fake"))
+    run(service, cc, 0.04)
+    assert events.named("ivr_input")[0]["rule"] == "nothing heard; try 2 of 3"
+
+
 def test_no_confirmation_where_the_question_is_not_recorded(events):
     speech = FakeSpeech(languages=("en", "es"))
     service, cc, prompts = make(speech=speech)
@@ -524,9 +542,6 @@ def test_a_failing_recognizer_leaves_the_menu_on_keys(events):
     assert events.named("ivr_speech_unavailable")[0]["error"] == "speech: model failed"
     digits(service, cc, "1")
     assert cc.delivered
-
-
-SPOKEN = Path("/usr/share/asterisk/sounds/en_US_f_Allison/hello.wav")
 
 
 @pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")

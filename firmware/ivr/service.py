@@ -408,7 +408,10 @@ class IvrService:
                 ivr.phase, ivr.deadline = Phase.WAITING, tick + _ticks(ivr.node.timeout_s)
             elif ivr.session is not None and (result := ivr.session.result()) is not None:
                 ivr.session = None
-                self._recognized(ivr, result.text, result.confidence)
+                if not result.text.strip() and not ivr.heard_speech:
+                    self._listen(ivr)  # the session ended by itself over silence (its length limit): listen on
+                else:
+                    self._recognized(ivr, result.text, result.confidence)
             elif ivr.phase is Phase.WAITING and ivr.deadline is not None and tick >= ivr.deadline:
                 if ivr.vad is not None and ivr.heard_speech:
                     continue  # the caller is speaking or the recognizer is still deciding
