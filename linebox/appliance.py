@@ -42,11 +42,13 @@ from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
+from firmware.ivr import IvrPrompts, IvrService, attach_ivr
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
 from firmware.storage.appendlog import AppendLog
 from firmware.storage.health import clean_up
 from firmware.storage.retention import Retainer
+from firmware.speech.say import sound_dir
 from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
 from linebox.engine_builder import build_engine
 from linebox.maintenance import RetentionKeeper
@@ -69,6 +71,7 @@ class Appliance:
     acd_stats: AcdStats | None = None  # live ACD statistics; interval rows to the database
     voicemail: Voicemail | None = None  # mailboxes: messages under voicemail/ next to the database
     retention: RetentionKeeper | None = None  # caps by age and size, disk budget (linebox/maintenance.py)
+    ivr: IvrService | None = None  # voice menus (firmware/ivr)
 
     @property
     def board(self) -> VirtualBoard:
@@ -157,6 +160,16 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
                           clock=WallClock(origin, read_wall), boot=cdr_writer.boot)
     switch, loop = engine.switch, engine.loop
     switch.control.attach(CallJournal(switch.control, cdr_writer.open_calls))  # answered calls survive a crash
+    # IVR prompts: read now and for every stored snapshot before the engine sees it (never on the loop).
+    ivr_prompts = IvrPrompts(sound_dir, read_audio)
+    ivr_log = EventLogger("ivr")
+
+    def learn_prompts(config: Config) -> None:
+        for problem in ivr_prompts.learn(config):
+            ivr_log.warning("ivr_prompt_unreadable", problem=problem)
+
+    learn_prompts(snapshot)
+    store.subscribe(learn_prompts)
     # Every stored snapshot: the switch, and the tone plan and detectors when it changes them.
     store.subscribe(engine.config_stored)
     app = Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes)
@@ -182,7 +195,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         music.load(setup.music_classes())
         if prompts is not None:
             prompts.learn([Path(db_path).parent / "sounds", PROMPT_DIR], setup.greetings(), read_audio,
-                          EventLogger("acd"))
+                          EventLogger("acd"), optional=setup.queues)  # queue names: the whisper says them
 
     if acd_setup is not None:
         prepare(acd_setup)
@@ -192,6 +205,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
                         lambda: app.queue_log)
     app.retention = RetentionKeeper(retainer, lambda: store.load().retention,
                                     lambda: switch.control.epoch(switch.control.tick)).start()
+    # No recognizer yet: menus take keys only (the speech service plugs in here, firmware/speech).
+    app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=None, log=ivr_log)
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
     store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
     return app

@@ -128,7 +128,8 @@ def test_show_queues_and_agents_after_scripted_calls_then_interval_rows_at_the_e
 def test_without_queues_the_console_says_so(tmp_path):
     config = demo_config()
     app = open_virtual_appliance(tmp_path / "db.sqlite", paced=False, seed=1, origin=ORIGIN,
-                                 config=replace(config, queues=(), agents=()))
+                                 config=replace(config, queues=(), agents=(), ivr_flows=(),
+                                                routes=config.routes[1:]))  # the voice menu leads to the queue
     try:
         assert app.acd_stats is None
         with pytest.raises(FirmwareError, match="no ACD on this box"):
@@ -200,7 +201,7 @@ def test_a_queue_removed_live_still_gets_its_last_interval_written(tmp_path):
         run(app, 2.0)
         routes = (replace(config.routes[0], destination=replace(config.routes[0].destination, kind="extension",
                                                                  name="201")),)
-        app.store.save(replace(config, routes=routes, queues=(), agents=()), source="test")
+        app.store.save(replace(config, routes=routes, queues=(), agents=(), ivr_flows=()), source="test")
         run(app, 25.0)  # past the edge
         app.acd_stats.history.drain()
         store = IntervalStore(tmp_path / "db.sqlite")

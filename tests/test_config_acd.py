@@ -41,6 +41,12 @@ def add_queues(*queues):
         data["queues"].extend(queues)
     return mutate
 
+def without_ivr(data):
+    """No IVR flow, and no route to one (the demo's menu leads to the support queue)."""
+    data["ivr_flows"] = []
+    data["routes"] = [route for route in data["routes"] if route["destination"]["kind"] != "ivr"]
+
+
 BAD = [
     # queue fields: types and bounds (edges just outside)
     (f"{Q}.name", setting(f"{Q}.name", DELETE), "missing (required)"),
@@ -210,7 +216,8 @@ GOOD = [
     several(setting(f"{Q}.overflow", {"kind": "queue", "name": "b"}),
             add_queues({"name": "b", "overflow": {"kind": "queue", "name": "c"}},
                        {"name": "c", "overflow": {"kind": "voicemail", "name": "201"}})),
-    several(setting("queues", [{"name": f"q{i}"} for i in range(16)]), setting("agents", [])),
+    several(setting("queues", [{"name": "support"}] + [{"name": f"q{i}"} for i in range(15)]),
+            setting("agents", [])),
     setting(f"{A}.id", "0"),
     setting(f"{A}.id", "12345678"),
     setting(f"{A}.pin", "0000"),
@@ -226,8 +233,8 @@ GOOD = [
     setting("acd.abandon_resume_s", 3600),
     setting("acd.vip_callers", [{"number": "1"}, {"number": "1" * 20, "priority": 9}]),
     setting("acd", {}),
-    several(setting("queues", []), setting("agents", [])),
-    setting("routes[0].destination", {"kind": "queue", "name": "support"}),
+    several(setting("queues", []), setting("agents", []), without_ivr),
+    setting("routes[1].destination", {"kind": "queue", "name": "support"}),
 ]
 
 
@@ -342,13 +349,13 @@ acd:
 def full_config():
     demo_yaml = to_yaml(demo())
     head = demo_yaml[:demo_yaml.index("queues:\n")]
-    return from_yaml(head + FULL_QUEUE)
+    return from_yaml(head + FULL_QUEUE + demo_yaml[demo_yaml.index("ivr_flows:\n"):])
 
 
 def test_yaml_round_trip_is_byte_identical():
     config = full_config()
     text = to_yaml(config)
-    assert text.endswith(FULL_QUEUE)
+    assert FULL_QUEUE + "ivr_flows:\n" in text
     assert to_yaml(from_yaml(text)) == text
     assert validate(config, lookup) == config
 
@@ -399,14 +406,17 @@ def test_an_invalid_queue_change_stores_nothing(tmp_path):
         assert store.config_version() == version and store.load() == demo()
 
 
-def test_demo_office_has_the_support_queue_but_no_route_to_it():
+def test_demo_office_has_the_support_queue_behind_its_voice_menu():
     config = validate(demo(), lookup)
     (support,) = config.queues
     assert (support.name, support.number) == ("support", "700")
     assert [(a.id, a.extension, a.queues) for a in config.agents] == [
         ("1001", "203", (("support", 0),)), ("1002", "204", (("support", 0),))]
     assert all(route.destination.kind != DestinationKind.QUEUE for route in config.routes)
-    assert [route.name for route in config.routes] == ["business hours", "after hours"]
+    assert [route.name for route in config.routes] == ["voice menu", "business hours", "after hours"]
+    assert config.routes[0].destination == Destination(DestinationKind.IVR, "main")
+    gotos = [node.destination for node in config.ivr_flow("main").nodes if node.destination is not None]
+    assert Destination(DestinationKind.QUEUE, "support") in gotos
 
 
 # -- the mapping to the core's configuration ---------------------------------------------------

@@ -83,7 +83,7 @@ def test_invalid_change_stores_nothing(tmp_path):
                                                 r"\(ports 0-5\)$"):
             store.save(bad_port)
         with pytest.raises(FirmwareError, match=r"^extensions\[1\]\.number: number 202 is already used by "
-                                                r"extensions\[0\] \(and 4 more problems\)$"):
+                                                r"extensions\[0\] \(and 5 more problems\)$"):
             store.update(lambda c: replace(c, extensions=(replace(c.extensions[0], number="202"),) + c.extensions[1:]))
         with pytest.raises(FirmwareError, match=r"^zone: expected one of"):
             store.update(lambda c: replace(c, zone="xx"))
@@ -257,7 +257,8 @@ def test_cli_validate_lists_every_problem(tmp_path, demo_db):
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "extensions[2].port: port 9 does not exist on board virtual (ports 0-5)",
-        "routes[0].destination: ring group office does not exist",
+        "routes[1].destination: ring group office does not exist",
+        "ivr_flows[0].nodes[5].destination: ring group office does not exist",
     ]
     good = linebox("config", "validate", "--db", str(demo_db), cwd=tmp_path)
     assert (good.returncode, good.stdout) == (0, "linebox: stored configuration: ok\n")

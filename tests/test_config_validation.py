@@ -191,7 +191,7 @@ BAD = [
     ("routes[0].caller_id", setting("routes[0].caller_id", "xxxT"), "cannot use the timer"),
     ("routes[0].caller_id", setting("routes[0].caller_id", ""), "expected a digit map or 'withheld'"),
     ("routes[0].schedule", setting("routes[0].schedule", "weekend"), "schedule weekend does not exist"),
-    ("routes[1].when", setting("routes[1].schedule", None), "'closed' needs a schedule"),
+    ("routes[2].when", setting("routes[2].schedule", None), "'closed' needs a schedule"),
     ("routes[0].when", setting("routes[0].when", "sometimes"), "expected one of open, closed"),
     ("schedules[1].name", lambda d: d["schedules"].append(copy.deepcopy(d["schedules"][0])),
      "schedule office is already defined at schedules[0]"),
@@ -346,14 +346,14 @@ def test_several_problems_are_counted_in_one_line():
     assert message.endswith("(and 2 more problems)")
 
 
-def test_destination_check_hooks_for_kinds_defined_later():
+def test_ivr_destinations_must_be_configured_flows_unless_a_hook_decides():
     data = demo_data()
     data["routes"][0]["destination"] = {"kind": "ivr", "name": "sales"}
-    assert outcome(data) == ""
-    ivrs = {DestinationKind.IVR: lambda config, name: None if name == "main" else "no such menu"}
-    assert outcome(data, ivrs) == "routes[0].destination: ivr sales: no such menu"
-    data["routes"][0]["destination"]["name"] = "main"
+    assert outcome(data) == "routes[0].destination: ivr sales: no such IVR flow"
+    ivrs = {DestinationKind.IVR: lambda config, name: None if name == "sales" else "no such menu"}
     assert outcome(data, ivrs) == ""
+    data["routes"][0]["destination"]["name"] = "main"
+    assert outcome(data) == ""
 
 
 def test_queue_destinations_must_be_configured_queues_unless_a_hook_decides():
@@ -363,7 +363,9 @@ def test_queue_destinations_must_be_configured_queues_unless_a_hook_decides():
     data["routes"][0]["destination"]["name"] = "support"
     assert outcome(data) == ""
     refuse = {DestinationKind.QUEUE: lambda config, name: "queues are switched off"}
-    assert outcome(data, refuse) == "routes[0].destination: queue support: queues are switched off"
+    # the demo's voice menu also leads to the queue: a second problem
+    assert outcome(data, refuse) == ("routes[0].destination: queue support: queues are switched off "
+                                     "(and 1 more problem)")
 
 
 def test_validate_returns_a_normalised_snapshot():

@@ -35,8 +35,9 @@ ALICE, BOB = "203", "204"  # where agents 1001 and 1002 sit
 
 
 def queue_data() -> dict:
-    """The demo's YAML form with its first route sent to the queue ``support``."""
+    """The demo's YAML form without its voice-menu route, the first hour route sent to ``support``."""
     data = demo_data()
+    data["routes"] = data["routes"][1:]
     data["routes"][0]["destination"] = dict(TO_SUPPORT)
     return data
 
@@ -121,8 +122,9 @@ def test_a_refused_change_leaves_the_store_unchanged(tmp_path):
     with open_store(tmp_path / "db.sqlite") as store:
         store.save(demo())
         before, revision = store.load(), store.config_version()
-        bad = replace(demo(), routes=(replace(demo().routes[0], queue_skills=(("fr", 5),)),) + demo().routes[1:])
-        with pytest.raises(FirmwareError, match=r"^routes\[0\]\.queue_skills: only for a queue destination$"):
+        bad = replace(demo(), routes=demo().routes[:1] + (replace(demo().routes[1], queue_skills=(("fr", 5),)),)
+                      + demo().routes[2:])
+        with pytest.raises(FirmwareError, match=r"^routes\[1\]\.queue_skills: only for a queue destination$"):
             store.save(bad)
         assert store.load() == before and store.config_version() == revision
 
@@ -164,10 +166,10 @@ def v5_path(tmp_path):
 
 def test_v5_database_gains_route_queue_settings_and_keeps_its_routes(v5_path):
     with open_store(v5_path) as store:
-        assert store.schema_version == 8
+        assert store.schema_version == 11
         versions = [row[0] for row in store.conn.execute(
             "SELECT version FROM schema_version WHERE component = 'config' ORDER BY version")]
-        assert versions == [1, 2, 3, 4, 5, 6, 7, 8]
+        assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
         config = store.load()
         assert store.config_version() == 7  # a migration is not a configuration change
         assert [route.name for route in config.routes] == ["Geschaeftszeit", "Nachts", "Rest", "Hotline"]
@@ -178,7 +180,7 @@ def test_v5_database_gains_route_queue_settings_and_keeps_its_routes(v5_path):
         store.update(lambda c: replace(c, routes=c.routes[:3] + (
             replace(hotline, queue_priority=4, queue_skills=(("franzoesisch", 6),)),)))
     with open_store(v5_path) as again:
-        assert again.schema_version == 8
+        assert again.schema_version == 11
         hotline = again.load().routes[3]
         assert (hotline.queue_priority, hotline.queue_skills) == (4, (("franzoesisch", 6),))
         assert again.load().queue("kunden").required_skills == (("deutsch", 4),)

@@ -20,7 +20,7 @@ def routed_config():
         InboundRoute("vip", Destination(EXT, "204"), caller_id="1212555xxxx"),
         InboundRoute("blocked", Destination(HANGUP), line=1, caller_id="withheld"),
         InboundRoute("line 2 support", Destination(EXT, "203"), line=1, schedule="office"),
-    ) + demo().routes
+    ) + demo().routes[1:]  # the demo's business-hours and after-hours routes (not its voice menu)
     return replace(demo(), routes=routes)
 
 
@@ -69,6 +69,16 @@ def test_no_route_matching_refuses_the_call_and_says_so():
     assert decision.destination == Destination(HANGUP) and decision.route is None
     assert decision.explanation[-1] == "no route matched: refused (hangup)"
     assert len(decision.explanation) == 3
+
+
+@pytest.mark.parametrize("caller,when,destination", [
+    ("2125552001", OPEN, Destination(DestinationKind.IVR, "main")),
+    ("2125552999", CLOSED, Destination(DestinationKind.IVR, "main")),  # the flow itself knows the hours
+    ("2125553001", OPEN, Destination(GROUP, "office")),
+    ("21255520011", OPEN, Destination(GROUP, "office")),
+])
+def test_the_demo_sends_212_555_2xxx_to_its_voice_menu(caller, when, destination):
+    assert route_inbound(demo(), 0, caller, utc(when)).destination == destination
 
 
 def test_unconfigured_port_is_explained():

@@ -46,8 +46,9 @@ def test_after_hours_only_201_rings_and_the_log_explains_why():
     assert all(states(report, phone) == ["idle"] for phone in (3, 4, 5))
     (route,) = events(report, "route")
     why = route["why"]
-    assert "routes[0] 'business hours'" in why and "20:00 America/New_York is outside wed hours" in why
-    assert "=> skipped; routes[1] 'after hours'" in why and why.endswith("=> match -> extension 201")
+    assert "routes[0] 'voice menu'" in why and "caller ID 2125552xxx wanted" in why  # the demo's IVR callers
+    assert "routes[1] 'business hours'" in why and "20:00 America/New_York is outside wed hours" in why
+    assert "=> skipped; routes[2] 'after hours'" in why and why.endswith("=> match -> extension 201")
     (record,) = calls(report)
     assert (record["dst"], record["dst_port"], record["hangup_by"]) == ("extension 201", 2, "callee")
 

@@ -16,8 +16,13 @@ Sentences (Asterisk's ``app_queue`` wording, from its own recordings):
   ``agent-alreadyon``, ``agent-user`` (enter your agent number), ``agent-pass`` (password),
   ``dictate/paused`` ("paused", then the reason digit), ``activated`` (unpaused, or wrap-up
   ended: ready for calls);
-- the whisper to an agent who answers a queue call: a beep, then the queue's number digit
-  by digit when it has one (short: under two seconds for a three-digit number).
+- the whisper to an agent who answers a queue call: a beep, then the queue's name when a
+  recording of it was learnt (``<queue name>.wav`` among the installer's sounds, or a
+  Debian word of that name), else the queue's number digit by digit when it has one
+  (short: under two seconds for a three-digit number);
+- in a queue with callback enabled, every position announcement ends with which key asks
+  for a callback: "to call back" + "press" + the key (``vm-tocallback``, ``vm-press``,
+  ``digits/star``).
 
 Numbers are spoken as Asterisk speaks them in English: 0–20 as words, tens, tens + units;
 from 100 digit by digit. Where the recordings are, how each word is trimmed and joined and
@@ -41,8 +46,10 @@ WORDS = (
     "queue-thereare", "queue-callswaiting", "queue-youarenext", "queue-holdtime", "queue-minutes",
     "queue-minute", "queue-less-than", "queue-thankyou", "queue-periodic-announce", "agent-loginok",
     "agent-loggedoff", "agent-incorrect", "agent-alreadyon", "agent-user", "agent-pass", "beep", "beeperr",
-    "dictate/paused", "activated",
+    "dictate/paused", "activated", "vm-tocallback", "vm-press", "digits/star", "digits/pound",
 )
+KEY_WORDS = {"*": "digits/star", "#": "digits/pound", **{str(d): f"digits/{d}" for d in range(10)}}
+"""The recorded word that names a DTMF key."""
 RECORDING_PREFIX = "recording:"  # installer recordings (queue greetings) among the words
 
 
@@ -69,11 +76,13 @@ class Prompts:
         return cls(words)
 
     def learn(self, directories: Sequence[Path], names: Iterable[str], read: Callable[[Path], np.ndarray],
-              log: EventLogger) -> None:
+              log: EventLogger, optional: Iterable[str] = ()) -> None:
         """Reads the recordings ``names`` not known yet (queue greetings): the first of
         ``directories`` that has ``<name>.wav``. Call it off the media loop; a missing or unreadable
-        recording is logged and stays unknown (callers then hear no greeting)."""
-        for name in names:
+        recording is logged and stays unknown (callers then hear no greeting). ``optional``
+        (queue names, for the whisper): read when there, a missing one is not worth a warning."""
+        optional = set(optional)
+        for name in [*names, *sorted(optional)]:
             key = f"{RECORDING_PREFIX}{name}"
             if key in self.words:
                 continue
@@ -89,7 +98,8 @@ class Prompts:
                 log.info("recording", name=name, path=str(path), seconds=round(self.words[key].size / 8000.0, 1))
                 break
             else:
-                log.warning("recording_missing", name=name, looked_in=",".join(str(d) for d in directories))
+                if name not in optional:
+                    log.warning("recording_missing", name=name, looked_in=",".join(str(d) for d in directories))
 
     def recording(self, name: str) -> list[str]:
         """The word list of a learnt recording (empty when it could not be read)."""
@@ -116,13 +126,21 @@ class Prompts:
             return ["queue-holdtime", "queue-less-than", "digits/1", "queue-minute"]
         return ["queue-holdtime", *number_words(minutes), "queue-minutes"]
 
+    @staticmethod
+    def callback_words(key: str) -> list[str]:
+        """"To call back, press <key>"."""
+        return ["vm-tocallback", "vm-press", KEY_WORDS[key]]
+
     def announcement(self, position: int, hold_seconds: float | None, with_hold_time: bool,
-                     before: Sequence[str] | None = None) -> np.ndarray:
-        """``before`` (a greeting), the position, then the estimated hold time when asked for and known."""
+                     before: Sequence[str] | None = None, after: Sequence[str] | None = None) -> np.ndarray:
+        """``before`` (a greeting), the position, the estimated hold time when asked for and known,
+        then ``after`` (the callback key)."""
         names = [*(before or ()), *self.position_words(position)]
         if with_hold_time and hold_seconds is not None:
             names += self.hold_time_words(hold_seconds)
-        return self.sentence(names)
+        return self.sentence([*names, *(after or ())])
 
-    def whisper(self, queue_number: str) -> np.ndarray:
-        return self.sentence(["beep", *(f"digits/{d}" for d in queue_number if d.isdigit())])
+    def whisper(self, queue_number: str, queue_name: str = "") -> np.ndarray:
+        """A beep, then the queue's name when its recording was learnt, else its number's digits."""
+        name = self.recording(queue_name) if queue_name else []
+        return self.sentence(["beep", *(name or [f"digits/{d}" for d in queue_number if d.isdigit()])])

@@ -15,7 +15,7 @@ engine's audio clock (``now``: the tick's wall time, ``Switch.clock``, epoch sec
    ringing) and exits (max wait, leave-when-empty: the caller goes to the destination
    through ``Switch.deliver``; another queue is joined here). Announcements fall due.
 3. the agent answers (``answered``): ``offer_answered``; the caller keeps music on hold
-   while the agent hears the whisper (beep + queue number); then the two are bridged.
+   while the agent hears the whisper (beep + the queue's name, or its number); then the two are bridged.
 4. a call ends (``before_end``): the caller hung up while waiting (``caller_abandoned``),
    or a connected call ended (``call_ended``, by the agent or the caller, reported at the
    next tick when the switch has recorded who hung up); wrap-up is the core's.
@@ -127,11 +127,16 @@ class QueueService:
         caller = QueueCaller(call, line_port, acd_id, name)
         # The inbound route that sent the call here gives its priority and skills (the snapshot
         # the call was routed with is still the current one). Other ways in (a ring group's
-        # no-answer destination, later an IVR) have no route to this queue: the defaults.
+        # no-answer destination) have no route to this queue: the defaults.
         route = self.cc.config.route_to_queue(call.route, name)
         if route is not None:
             caller.priority = route.queue_priority
             caller.skills = dict(route.queue_skills) or None
+        # What a service set for this call on its way here (an IVR's set node) comes last, so it wins.
+        if call.queue_priority is not None:
+            caller.priority = call.queue_priority
+        if call.queue_skills is not None:
+            caller.skills = dict(call.queue_skills) or None
         return self._join(caller, name)
 
     def _join(self, caller: QueueCaller, name: str) -> bool:
@@ -183,7 +188,9 @@ class QueueService:
         wait = self.core.estimated_wait(caller.acd_id)
         self.log.info("queue_announce", call=caller.call.call_id, position=position,
                       estimated_wait_s=None if wait is None else round(wait, 1), greeting=bool(greeting))
-        self._play_to_caller(caller, self.prompts.announcement(position, wait, with_hold_time, before=greeting))
+        after = self.prompts.callback_words(CALLBACK_KEY) if self.setup.queue(caller.queue).callback else None
+        self._play_to_caller(caller, self.prompts.announcement(position, wait, with_hold_time, before=greeting,
+                                                               after=after))
 
     # ------------------------------------------------------------------ ticks
     def on_tick(self, tick: int) -> None:
@@ -291,7 +298,7 @@ class QueueService:
         # The switch bridged them; the caller keeps the music until the whisper is over.
         self.cc.isolate(caller.line_port)
         self._play_music(caller)
-        self.cc.play(port, self.prompts.whisper(self.setup.queue(caller.queue).number))
+        self.cc.play(port, self.prompts.whisper(self.setup.queue(caller.queue).number, caller.queue))
         self.log.info("agent_answered", call=call.call_id, agent=agent_id, port=port, queue=caller.queue)
 
     def _bridge(self, caller: QueueCaller) -> None:

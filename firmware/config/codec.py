@@ -596,6 +596,7 @@ def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
 
 def from_dict(raw: Any) -> Config:
     """A typed, bounds-checked Config from the YAML form (cross-references not checked here)."""
+    from firmware.config import ivrcodec  # noqa: PLC0415 -- it builds on this module's Reader
     if isinstance(raw, Mapping) and "linebox_config" in raw:
         if raw["linebox_config"] != FORMAT_VERSION:
             raise FirmwareError(f"linebox_config: this firmware reads format {FORMAT_VERSION}, "
@@ -625,6 +626,8 @@ def from_dict(raw: Any) -> Config:
         agents=_list(r, "agents", MAX_AGENTS, _agent),
         acd=nested("acd", _acd_settings),
         retention=nested("retention", _retention),
+        ivr_flows=_list(r, "ivr_flows", ivrcodec.MAX_IVR_FLOWS, ivrcodec.flow_from_dict),
+        contacts=_list(r, "contacts", ivrcodec.MAX_CONTACTS, ivrcodec.contact_from_dict),
     )
 
 
@@ -697,6 +700,7 @@ def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
 
 def to_dict(config: Config) -> dict[str, Any]:
     """The YAML form of ``config``: keys in documented order, values as plain data."""
+    from firmware.config import ivrcodec  # noqa: PLC0415 -- it builds on this module's Reader
     return {
         "linebox_config": FORMAT_VERSION,
         "board": config.board,
@@ -802,4 +806,15 @@ def to_dict(config: Config) -> dict[str, Any]:
                             for vip in config.acd.vip_callers],
         },
         "retention": {name: getattr(config.retention, name) for name in RETENTION_KEYS},
+        "ivr_flows": [ivrcodec.flow_dict(flow) for flow in config.ivr_flows],
+        "contacts": [ivrcodec.contact_dict(contact) for contact in config.contacts],
     }
+
+
+# The helpers the ``ivr_flows:`` and ``contacts:`` sections (firmware/config/ivrcodec.py) share.
+describe = _describe
+join = _join
+read_skills = _skills
+destination_from_dict = _destination
+destination_dict = _destination_dict
+plain_value = _plain

@@ -5,7 +5,10 @@ a ring group ``office`` (number 600) with all four, business hours Monday to Fri
 09:00-17:00 (America/New_York, zone ``us``), inbound calls to the ring group in hours and
 to extension 201 after hours; outbound calls limited to local numbers after hours.
 An ACD queue ``support`` (number 700) with agents 1001 and 1002, who normally sit at
-extensions 203 and 204; no inbound route leads to it (docs/configuration.md shows how).
+extensions 203 and 204. A small voice menu ``main`` (docs/ivr.md) sits in front of the
+queue for callers whose number is 212-555-2xxx (the first route): in business hours "press 1
+or say support" joins the queue with priority 1, "2" / "español" switches to Spanish, "0"
+or no input rings the office group; after hours the caller reaches voicemail 201.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ from firmware.config.model import (
     DestinationKind,
     Extension,
     InboundRoute,
+    IvrFlow,
+    IvrNode,
+    IvrNodeType,
     Line,
+    MenuChoice,
     OutboundClass,
     Queue,
     RingGroup,
@@ -30,6 +37,27 @@ from firmware.schedule import Schedule, TimeRange
 
 DEMO_BOARD = "virtual"
 BUSINESS_HOURS = (TimeRange(9 * 60, 17 * 60),)
+
+
+def demo_ivr() -> IvrFlow:
+    """The demo's voice menu in front of the ``support`` queue (English and Spanish)."""
+    node = IvrNode
+    return IvrFlow(name="main", start="hours", languages=("en", "es"), nodes=(
+        node("hours", IvrNodeType.TIME_CONDITION, schedule="office", next="welcome", closed="closed"),
+        node("welcome", IvrNodeType.MENU,
+             prompt=(("en", ("hello", "vm-press", "digits/1", "vm-press", "digits/2", "vm-press", "digits/0")),
+                     ("es", ("vm-press", "digits/1", "vm-press", "digits/2", "vm-press", "digits/0"))),
+             invalid_prompt=(("en", ("invalid", "please-try-again")), ("es", ("invalid", "please-try-again"))),
+             choices=(MenuChoice("support", "1", (("en", ("support",)), ("es", ("soporte",)))),
+                      MenuChoice("spanish", "2", (("en", ("spanish",)), ("es", ("español",)))),
+                      MenuChoice("operator", "0", (("en", ("operator",)), ("es", ("operadora",))))),
+             timeout_s=5, retries=2, no_input="operator"),
+        node("spanish", IvrNodeType.SET, language="es", next="welcome"),
+        node("support", IvrNodeType.SET, queue_priority=1, next="queue"),
+        node("queue", IvrNodeType.GOTO, destination=Destination(DestinationKind.QUEUE, "support")),
+        node("operator", IvrNodeType.GOTO, destination=Destination(DestinationKind.RING_GROUP, "office")),
+        node("closed", IvrNodeType.GOTO, destination=Destination(DestinationKind.VOICEMAIL, "201")),
+    ))
 
 
 def demo_config() -> Config:
@@ -52,6 +80,8 @@ def demo_config() -> Config:
                       no_answer=Destination(DestinationKind.VOICEMAIL, "201")),
         ),
         routes=(
+            InboundRoute(name="voice menu", destination=Destination(DestinationKind.IVR, "main"),
+                         caller_id="2125552xxx"),
             InboundRoute(name="business hours", destination=Destination(DestinationKind.RING_GROUP, "office"),
                          schedule="office", when=RouteWhen.OPEN),
             InboundRoute(name="after hours", destination=Destination(DestinationKind.EXTENSION, "201"),
@@ -67,6 +97,7 @@ def demo_config() -> Config:
             Agent(id="1001", name="Alice", extension="203", queues=(("support", 0),)),
             Agent(id="1002", name="Bob", extension="204", queues=(("support", 0),)),
         ),
+        ivr_flows=(demo_ivr(),),
     )
 
 

@@ -411,6 +411,116 @@ class Security:
     allow_premium: bool = False
 
 
+Prompt = tuple[tuple[str, tuple[str, ...]], ...]
+"""Language -> recorded words (sound names under that language's prompt folder, ``digits/1``),
+as ordered pairs (the YAML mapping's order is kept)."""
+
+
+class IvrNodeType(StrEnum):
+    """What an IVR node does (docs/ivr.md, "Nodes")."""
+
+    PLAY = "play"
+    MENU = "menu"
+    COLLECT = "collect"
+    SAY = "say"
+    LOOKUP = "lookup"
+    SET = "set"
+    TIME_CONDITION = "time_condition"
+    GOTO = "goto"
+
+
+IVR_INPUT_NODES = frozenset({IvrNodeType.MENU, IvrNodeType.COLLECT})
+"""Nodes that wait for the caller (timeout, retries, invalid prompt, no-input destination)."""
+
+
+class SayKind(StrEnum):
+    NUMBER = "number"
+    DIGITS = "digits"
+    DATE = "date"
+    TIME = "time"
+    MONEY = "money"
+
+
+class DigitCheck(StrEnum):
+    """How a collect node checks the entered digits."""
+
+    NONE = "none"
+    LUHN = "luhn"  # ISO/IEC 7812-1 annex B check digit (card and account numbers)
+    LOOKUP = "lookup"  # an account number of the contacts table
+
+
+class LookupBy(StrEnum):
+    CALLER_ID = "caller_id"  # the caller's number among a contact's numbers
+    VARIABLE = "variable"  # a variable's value (an entered account number) as a contact's account
+
+
+@dataclass(frozen=True)
+class MenuChoice:
+    """One choice of a menu: a key and/or spoken words per language, and the node it leads to."""
+
+    next: str
+    key: str = ""
+    words: Prompt = ()
+    """Language -> keywords or phrases the recognizer listens for (the node's grammar)."""
+
+
+@dataclass(frozen=True)
+class IvrNode:
+    """One node of a flow; which fields a type uses is in docs/ivr.md ("Nodes")."""
+
+    id: str
+    type: IvrNodeType
+    prompt: Prompt = ()
+    next: str = ""
+    choices: tuple[MenuChoice, ...] = ()
+    timeout_s: int = 5
+    retries: int = 2
+    invalid_prompt: Prompt = ()
+    no_input: str = ""
+    """Input nodes: where the call goes when the retries are used up (no input or invalid input)."""
+    min_digits: int = 1
+    max_digits: int = 10
+    terminator: str = "#"
+    check: DigitCheck = DigitCheck.NONE
+    variable: str = ""
+    value: str = ""
+    say: SayKind | None = None
+    by: LookupBy = LookupBy.CALLER_ID
+    no_match: str = ""
+    """Lookup: where the call goes when no contact matches."""
+    schedule: str = ""
+    closed: str = ""
+    """Time condition: where the call goes while the schedule is closed (``next`` while open)."""
+    language: str = ""
+    queue_priority: int | None = None
+    queue_skills: SkillLevels | None = None
+    destination: Destination | None = None
+
+
+@dataclass(frozen=True)
+class IvrFlow:
+    """A voice menu: nodes from ``start``; ``languages`` offered (the first one is the default)."""
+
+    name: str
+    start: str
+    languages: tuple[str, ...]
+    nodes: tuple[IvrNode, ...]
+
+    def node(self, node_id: str) -> IvrNode | None:
+        return next((node for node in self.nodes if node.id == node_id), None)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A record the IVR's lookup node finds by caller ID or account number."""
+
+    name: str
+    numbers: tuple[str, ...] = ()
+    account: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+    """Field name -> text (``balance: '12.50'``, ``order_status: shipped``), in the given order."""
+
+
 @dataclass(frozen=True)
 class Config:
     board: str = "virtual"
@@ -429,6 +539,8 @@ class Config:
     agents: tuple[Agent, ...] = ()
     acd: AcdSettings = AcdSettings()
     retention: Retention = Retention()
+    ivr_flows: tuple[IvrFlow, ...] = ()
+    contacts: tuple[Contact, ...] = ()
 
     # -- values that follow the zone ------------------------------------------------------
 
@@ -485,6 +597,7 @@ class Config:
             "schedule": {schedule.name: schedule for schedule in self.schedules},
             "queue": {queue.name: queue for queue in self.queues},
             "agent": {agent.id: agent for agent in self.agents},
+            "ivr_flow": {flow.name: flow for flow in self.ivr_flows},
         }
 
     def line(self, port: int) -> Line | None:
@@ -507,6 +620,15 @@ class Config:
 
     def agent(self, agent_id: str) -> Agent | None:
         return self._index["agent"].get(agent_id)
+
+    def ivr_flow(self, name: str) -> IvrFlow | None:
+        return self._index["ivr_flow"].get(name)
+
+    def contact_by_number(self, number: str) -> Contact | None:
+        return next((contact for contact in self.contacts if number and number in contact.numbers), None)
+
+    def contact_by_account(self, account: str) -> Contact | None:
+        return next((contact for contact in self.contacts if account and contact.account == account), None)
 
     def route_to_queue(self, route_name: str, queue: str) -> InboundRoute | None:
         """The inbound route named ``route_name`` when it sends calls to ``queue``, else None

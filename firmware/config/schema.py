@@ -22,6 +22,8 @@ Migrations (component ``config``):
    defaults, 0 and ``{}``, keep the old behaviour: the queue's own requirements).
 7. a queue's greeting recording (a new ``queues`` column, ``''`` = none).
 8. per-line echo canceller switch (a new ``lines`` column; default 1 = on, as before).
+11. IVR flows and the contacts their lookup nodes read (two new tables; a flow's nodes are
+    JSON text in its row, in the YAML form of docs/ivr.md, like a queue's skill map).
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -165,6 +167,22 @@ _V7 = ("ALTER TABLE queues ADD COLUMN greeting TEXT NOT NULL DEFAULT ''",)
 
 _V8 = ("ALTER TABLE lines ADD COLUMN echo_canceller INTEGER NOT NULL DEFAULT 1 CHECK (echo_canceller IN (0, 1))",)
 
+_V11 = (
+    "CREATE TABLE ivr_flows ("
+    " name TEXT PRIMARY KEY,"
+    " position INTEGER NOT NULL,"
+    " start TEXT NOT NULL,"
+    " languages TEXT NOT NULL,"  # JSON list of language codes, the default first
+    " nodes TEXT NOT NULL)",  # JSON list of nodes (the YAML form)
+    "CREATE TABLE contacts ("
+    " position INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " numbers TEXT NOT NULL,"  # JSON list of phone numbers
+    " account TEXT NOT NULL DEFAULT '',"
+    " fields TEXT NOT NULL)",  # JSON object field -> text, in the installer's order
+    "CREATE INDEX contacts_account ON contacts (account)",
+)
+
 MIGRATIONS = (
     Migration(1, "initial configuration schema", _V1),
     Migration(2, "line silence timeout and polarity answer; extension forwarding, call waiting, voicemail", _V2),
@@ -174,6 +192,10 @@ MIGRATIONS = (
     Migration(6, "route queue priority and skills", _V6),
     Migration(7, "queue greeting", _V7),
     Migration(8, "line echo canceller switch", _V8),
+    # 9 and 10 are the tick and ami branches' (placeholders here until those branches merge).
+    Migration(9, "reserved (tick branch)", ()),
+    Migration(10, "reserved (ami branch)", ()),
+    Migration(11, "IVR flows and contacts", _V11),
 )
 
 _SETTINGS = (
@@ -189,7 +211,7 @@ _SETTINGS = (
     "retention.disk_budget_mb",
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
-           "schedules", "routes", "feature_codes", "queues", "agents")
+           "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts")
 _QUEUE_COLUMNS = ("name", "number", "strategy", "ring_s", "wrapup_s", "service_level_s", "max_wait_s",
                   "overflow_kind", "overflow_name", "join_empty", "leave_empty", "announce_position_s",
                   "announce_hold_time", "periodic_announce_s", "exit_key", "exit_kind", "exit_name",
@@ -280,6 +302,14 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
             "INSERT INTO agents (id, position, name, extension, pin, queues, skills) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (agent["id"], position, agent["name"], agent["extension"], agent["pin"], json.dumps(agent["queues"]),
              json.dumps(agent["skills"])))
+    for position, flow in enumerate(data["ivr_flows"]):
+        conn.execute("INSERT INTO ivr_flows (name, position, start, languages, nodes) VALUES (?, ?, ?, ?, ?)",
+                     (flow["name"], position, flow["start"], json.dumps(flow["languages"]),
+                      json.dumps(flow["nodes"])))
+    for position, contact in enumerate(data["contacts"]):
+        conn.execute("INSERT INTO contacts (position, name, numbers, account, fields) VALUES (?, ?, ?, ?, ?)",
+                     (position, contact["name"], json.dumps(contact["numbers"]), contact["account"],
+                      json.dumps(contact["fields"])))
 
 
 def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -347,6 +377,16 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
          "skills": json.loads(skills)}
         for agent_id, name, extension, pin, queues, skills in conn.execute(
             "SELECT id, name, extension, pin, queues, skills FROM agents ORDER BY position")
+    ]
+    data["ivr_flows"] = [
+        {"name": name, "start": start, "languages": json.loads(languages), "nodes": json.loads(nodes)}
+        for name, start, languages, nodes in conn.execute(
+            "SELECT name, start, languages, nodes FROM ivr_flows ORDER BY position")
+    ]
+    data["contacts"] = [
+        {"name": name, "numbers": json.loads(numbers), "account": account, "fields": json.loads(fields)}
+        for name, numbers, account, fields in conn.execute(
+            "SELECT name, numbers, account, fields FROM contacts ORDER BY position")
     ]
     return data
 

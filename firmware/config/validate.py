@@ -18,12 +18,14 @@ checked against itself and against the board (which firmware learns through a
   an ``outside`` destination (:mod:`firmware.config.outside`) needs trunk-to-trunk
   allowed, a number of a known class that is neither internal nor an emergency number
   (premium only with ``security.allow_premium``), and a line to leave on;
-  destinations of kinds whose tables arrive later (ivr) are checked by hooks the
-  composition root passes (a hook may also replace the queue check);
+  an ``ivr`` destination names an IVR flow; hooks the composition root passes may replace
+  the check of a kind (queue, ivr);
 - queues: unique names, numbers clear of extensions and ring groups, overflow and exit
   destinations exist, no queue overflows into a cycle (a caller would be passed around
   for ever), an exit destination needs an exit key; agents: unique ids, an existing
   extension, existing queues;
+- IVR flows and contacts (:mod:`firmware.config.ivrcheck`): node references, unreachable
+  nodes, loops without input, prompts in every offered language, destinations;
 - feature codes are unique and none is the beginning of another; the outside prefix and
   an outside number can never spell an emergency number first (0 + 0011… would call 000
   in Australia).
@@ -37,7 +39,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 
 from firmware import FirmwareError
-from firmware.config.codec import NAME_RE, from_dict, to_dict
+from firmware.config.codec import from_dict, to_dict
+from firmware.config.ivrcheck import configured_flow, contact_problems, flow_problems
 from firmware.config.model import (
     BoardLookup,
     BoardPorts,
@@ -52,17 +55,12 @@ from firmware.dialplan import EXTERNAL_CLASSES, DigitMap, MatchState
 from firmware.tollguard import NumberClass, may_dial
 
 
-def _named_destination(config: Config, name: str) -> str | None:
-    """The default for kinds defined later (ivr): the name must be well formed."""
-    return None if NAME_RE.fullmatch(name) else f"{name!r} is not a valid name"
-
-
 def _configured_queue(config: Config, name: str) -> str | None:
     return None if config.queue(name) is not None else "no such queue"
 
 
 DEFAULT_CHECKS: Mapping[DestinationKind, DestinationCheck] = {
-    DestinationKind.IVR: _named_destination,
+    DestinationKind.IVR: configured_flow,
     DestinationKind.QUEUE: _configured_queue,
 }
 
@@ -357,6 +355,8 @@ def problems(config: Config, boards: BoardLookup,
         lambda: _feature_code_problems(config),
         lambda: _queue_problems(config, hooks),
         lambda: _agent_problems(config),
+        lambda: flow_problems(config, lambda destination: _destination_problem(config, destination, hooks)),
+        lambda: contact_problems(config),
     ]
     for step in steps:
         found.extend(step())

@@ -75,6 +75,8 @@ COMMANDS = (
                 "ACD queues: waiting, agents by state, today's calls, service level, ASA, AHT", "show_queues"),
     CommandSpec(("show", "agents"), "show agents", "ACD agents: state, since, today's calls, talk time, occupancy",
                 "show_agents"),
+    CommandSpec(("show", "ivr"), "show ivr", "calls in voice menus (node, language, recognizer), last paths taken",
+                "show_ivr"),
     CommandSpec(("show", "routing"), "show routing [queue=Q] [call=C] [lines=N]",
                 "ACD: the last N routing decisions (default 3) and why: candidates, rule, who got the call",
                 "show_routing"),
@@ -217,6 +219,11 @@ class Console:
         self._no_args(spec, args)
         switch = self.engine.switch
         return Output(views.agent_live_lines(self.gateway.call(lambda: views.agent_live_rows(switch))))
+
+    def show_ivr(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        switch = self.engine.switch
+        return Output(self.gateway.call(lambda: views.ivr_lines(switch)))
 
     def show_routing(self, spec: CommandSpec, args: list[str]) -> Response:
         options = _options(spec, args, ("queue", "call", "lines"))

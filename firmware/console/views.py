@@ -17,6 +17,7 @@ from firmware.console.access import LinkView
 from firmware.engine.calls import Leg
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
+from firmware.ivr import find_ivr
 
 LINK_COUNTERS_FIRST = ("frames_tx", "frames_rx", "retransmissions", "crc_errors", "resyncs", "reconnects")
 NOT_COUNTED = "not counted by this link driver"
@@ -116,6 +117,14 @@ def queue_live_rows(switch: Switch) -> list[QueueLive]:
 
 def agent_live_rows(switch: Switch) -> list[AgentLive]:
     return _acd(switch).agent_rows()
+
+
+def ivr_lines(switch: Switch) -> list[str]:
+    """``show ivr``: calls in a voice menu now, then the paths of the last ones (firmware/ivr)."""
+    service = find_ivr(switch.control)
+    if service is None:
+        raise FirmwareError("no IVR on this box")
+    return service.show()
 
 
 def routing_traces(switch: Switch, count: int, queue: str | None, call: str | None) -> list:

@@ -57,6 +57,10 @@ class Call:
     disposition: str = ""
     explanation: tuple[str, ...] = ()
     userfield: str = ""  # goes to the call record (a transferred call names the call it continues)
+    # Set by a service before it sends the call to a queue (an IVR's set node); None = the
+    # route's (``InboundRoute.queue_priority`` / ``queue_skills``), else the queue's defaults.
+    queue_priority: int | None = None
+    queue_skills: tuple[tuple[str, int], ...] | None = None
 
     def ports(self) -> list[int]:
         ports = [self.origin, *self.ringing]

@@ -1,0 +1,91 @@
+"""What IVR callers hear: recorded words per language, read before any call needs them.
+
+Words are Debian's ``asterisk-core-sounds-{en,es,fr}-wav`` recordings named by file stem
+(``hello``, ``vm-press``, ``digits/1``) in each language's folder
+(:func:`firmware.speech.say.sound_dir`). :meth:`IvrPrompts.learn` reads every word a
+configuration's flows name, plus the ``digits/`` and ``letters/`` folders the say nodes speak
+from, for every language a flow offers -- at start and from the configuration store's
+subscriber when a new snapshot is stored, never on the media loop. During a call
+:meth:`IvrPrompts.sentence` only joins cached arrays; a word that was never read (its file is
+missing) is left out and reported to the caller, who logs it (``ivr_prompt_missing``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from drivers import DriverError
+from firmware import FirmwareError
+from firmware.config.model import Config, IvrFlow
+from firmware.media.words import join_words, trim_silence
+
+SAY_FOLDERS = ("digits", "letters")  # what say_number/digits/date/time/money name (firmware.speech.say)
+SAY_WORDS = ("vm-and", "if-correct-press")  # "five dollars and twenty"; the speech confirmation
+
+Folder = Callable[[str], Path]
+"""Language -> the folder of its recordings (``firmware.speech.say.sound_dir``)."""
+
+
+def flow_words(flow: IvrFlow) -> dict[str, set[str]]:
+    """Language -> every word ``flow``'s prompts name (invalid prompts included)."""
+    words: dict[str, set[str]] = {language: set() for language in flow.languages}
+    for node in flow.nodes:
+        for prompt in (node.prompt, node.invalid_prompt):
+            for language, names in prompt:
+                words.setdefault(language, set()).update(names)
+    return words
+
+
+class IvrPrompts:
+    """Recorded words in memory by (language, name); sentences joined from them."""
+
+    def __init__(self, folder: Folder, read: Callable[[Path], np.ndarray]) -> None:
+        self._folder = folder
+        self._read = read
+        self._words: dict[tuple[str, str], np.ndarray] = {}
+        self._lock = threading.Lock()  # learn() may run on the store's thread and at start
+
+    def learn(self, config: Config) -> list[str]:
+        """Reads the words of every flow of ``config`` not read yet (off the media loop);
+        returns one line per word that could not be read (the caller logs them)."""
+        wanted: dict[str, set[str]] = {}
+        for flow in config.ivr_flows:
+            for language, names in flow_words(flow).items():
+                wanted.setdefault(language, set()).update(names)
+        problems: list[str] = []
+        with self._lock:
+            for language, names in sorted(wanted.items()):
+                try:
+                    folder = self._folder(language)
+                except FirmwareError as exc:
+                    problems.append(str(exc))
+                    continue
+                say_words = [f"{sub}/{path.stem}" for sub in SAY_FOLDERS
+                             for path in sorted((folder / sub).glob("*.wav"))]
+                for name in sorted(names) + say_words + list(SAY_WORDS):
+                    if (language, name) in self._words:
+                        continue
+                    try:
+                        self._words[(language, name)] = trim_silence(self._read(folder / f"{name}.wav"))
+                    except (DriverError, FirmwareError) as exc:
+                        if name in names:  # the say folders' extra words are best effort
+                            problems.append(f"{language}/{name}: {exc}")
+        return problems
+
+    def has(self, language: str, name: str) -> bool:
+        return (language, name) in self._words
+
+    def sentence(self, language: str, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """The words read so far, one after the other (float64, 16-bit scale), and the names
+        that were left out because they were never read."""
+        present = [name for name in names if (language, name) in self._words]
+        missing = [name for name in names if (language, name) not in self._words]
+        words = {name: self._words[(language, name)] for name in present}
+        return join_words(words, present), missing
+
+    def languages(self) -> Iterable[str]:
+        return sorted({language for language, _name in self._words})
