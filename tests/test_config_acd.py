@@ -349,13 +349,13 @@ acd:
 def full_config():
     demo_yaml = to_yaml(demo())
     head = demo_yaml[:demo_yaml.index("queues:\n")]
-    return from_yaml(head + FULL_QUEUE + demo_yaml[demo_yaml.index("ivr_flows:\n"):])
+    return from_yaml(head + FULL_QUEUE + demo_yaml[demo_yaml.index("retention:\n"):])
 
 
 def test_yaml_round_trip_is_byte_identical():
     config = full_config()
     text = to_yaml(config)
-    assert FULL_QUEUE + "ivr_flows:\n" in text
+    assert FULL_QUEUE + "retention:\n" in text
     assert to_yaml(from_yaml(text)) == text
     assert validate(config, lookup) == config
 
