@@ -38,6 +38,7 @@ from firmware.config.model import (
     InboundRoute,
     Line,
     LineSelection,
+    ManagerSettings,
     OutboundClass,
     Queue,
     QueueCallback,
@@ -572,6 +573,24 @@ def _acd_settings(raw: Any, path: str) -> AcdSettings:
                        abandon_resume_s=r.integer("abandon_resume_s", 0, 3600), vip_callers=vips)
 
 
+MANAGER_LISTEN_RE = re.compile(r"(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|\[[0-9A-Fa-f:.]{2,45}\]|localhost):[0-9]{1,5}")
+
+
+def _manager(raw: Any, path: str) -> ManagerSettings:
+    r = Reader(raw, path, ManagerSettings)
+    listen = r.text("listen", MANAGER_LISTEN_RE, "host:port (an IPv4 address, [IPv6] or localhost, then :port)",
+                    max_chars=60)
+    host, _, port = listen.rpartition(":")
+    if not 1 <= int(port) <= 65535:
+        raise FirmwareError(f"{r.at('listen')}: port must be 1-65535, got {port}")
+    if "." in host and any(int(part) > 255 for part in host.split(".")):
+        raise FirmwareError(f"{r.at('listen')}: {host} is not an IPv4 address")
+    return ManagerSettings(enabled=r.boolean("enabled"), listen=listen,
+                           max_clients=r.integer("max_clients", 1, 64),
+                           actions_per_second=r.integer("actions_per_second", 1, 1000),
+                           client_queue_events=r.integer("client_queue_events", 100, 100_000))
+
+
 def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
     return tuple(parse(item, item_path) for item_path, item in r.items(key, limit))
 
@@ -606,6 +625,7 @@ def from_dict(raw: Any) -> Config:
         queues=_list(r, "queues", MAX_QUEUES, _queue),
         agents=_list(r, "agents", MAX_AGENTS, _agent),
         acd=nested("acd", _acd_settings),
+        manager=nested("manager", _manager),
     )
 
 
@@ -781,5 +801,12 @@ def to_dict(config: Config) -> dict[str, Any]:
             "abandon_resume_s": config.acd.abandon_resume_s,
             "vip_callers": [{"number": vip.number, "priority": vip.priority} if isinstance(vip, VipCaller) else vip
                             for vip in config.acd.vip_callers],
+        },
+        "manager": {
+            "enabled": config.manager.enabled,
+            "listen": config.manager.listen,
+            "max_clients": config.manager.max_clients,
+            "actions_per_second": config.manager.actions_per_second,
+            "client_queue_events": config.manager.client_queue_events,
         },
     }

@@ -22,6 +22,9 @@ Migrations (component ``config``):
    defaults, 0 and ``{}``, keep the old behaviour: the queue's own requirements).
 7. a queue's greeting recording (a new ``queues`` column, ``''`` = none).
 8. per-line echo canceller switch (a new ``lines`` column; default 1 = on, as before).
+9. (reserved: the tick branch's migration; an empty step until it is merged.)
+10. the manager interface's section (``manager.*`` settings keys): a configured database gets
+    the documented defaults written (off, 127.0.0.1:5038), so an export shows the section.
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -165,6 +168,17 @@ _V7 = ("ALTER TABLE queues ADD COLUMN greeting TEXT NOT NULL DEFAULT ''",)
 
 _V8 = ("ALTER TABLE lines ADD COLUMN echo_canceller INTEGER NOT NULL DEFAULT 1 CHECK (echo_canceller IN (0, 1))",)
 
+_MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
+                     ("manager.max_clients", "8"), ("manager.actions_per_second", "20"),
+                     ("manager.client_queue_events", "1000"))
+
+
+def _v10_manager_settings(conn: sqlite3.Connection) -> None:
+    if is_empty(conn):
+        return  # nothing configured yet: the first save writes every key
+    conn.executemany("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", _MANAGER_DEFAULTS)
+
+
 MIGRATIONS = (
     Migration(1, "initial configuration schema", _V1),
     Migration(2, "line silence timeout and polarity answer; extension forwarding, call waiting, voicemail", _V2),
@@ -174,6 +188,8 @@ MIGRATIONS = (
     Migration(6, "route queue priority and skills", _V6),
     Migration(7, "queue greeting", _V7),
     Migration(8, "line echo canceller switch", _V8),
+    Migration(9, "reserved for the tick branch's migration (no change)", ()),
+    Migration(10, "manager interface settings", _v10_manager_settings),
 )
 
 _SETTINGS = (
@@ -183,6 +199,8 @@ _SETTINGS = (
     "dialplan.maps.national", "dialplan.maps.international", "dialplan.maps.premium",
     "security.trunk_to_trunk_allowed", "security.after_hours_schedule", "security.after_hours_max_class",
     "security.allow_premium", "acd.auto_pause_after", "acd.abandon_resume_s", "acd.vip_callers",
+    "manager.enabled", "manager.listen", "manager.max_clients", "manager.actions_per_second",
+    "manager.client_queue_events",
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
            "schedules", "routes", "feature_codes", "queues", "agents")

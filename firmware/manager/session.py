@@ -1,0 +1,113 @@
+"""One manager client's state: who logged in, which events it wants, its event queue, its limits.
+
+The session's own thread (server.py) reads its actions and writes its replies; the media
+loop's thread offers events (:meth:`Session.offer`), which land in a bounded queue. A
+session whose queue fills (the client reads too slowly, or not at all) is marked
+``overflowed`` and its thread disconnects it: the loop never waits for a client.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+
+from firmware.accounts import User
+from firmware.manager.events import Event
+
+EVENT_CLASSES = frozenset({"system", "call", "log", "verbose", "agent", "user", "config", "command", "dtmf",
+                           "reporting", "cdr", "dialplan", "originate"})
+
+
+def parse_event_mask(text: str) -> frozenset[str] | None:
+    """AMI's ``Events:`` value: on/yes/true → every class, off/no/false → none, else a class list.
+    None if it names no known class (the caller refuses it)."""
+    value = text.strip().lower()
+    if value in ("on", "yes", "true", "1", "all"):
+        return EVENT_CLASSES
+    if value in ("off", "no", "false", "0", ""):
+        return frozenset()
+    classes = frozenset(item.strip() for item in value.split(",") if item.strip())
+    if "all" in classes:
+        return EVENT_CLASSES
+    if not classes <= EVENT_CLASSES:
+        return None
+    return classes
+
+
+@dataclass
+class SyncWait:
+    """A synchronous Originate waiting for its outcome (the OriginateResponse it would be sent)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: Event | None = None
+
+
+class Session:
+    def __init__(self, number: int, address: str, queue_events: int) -> None:
+        self.number = number
+        self.address = address
+        self.user: User | None = None
+        self.challenge = ""
+        self.mask: frozenset[str] = EVENT_CLASSES
+        self.events: queue.Queue[Event] = queue.Queue(maxsize=queue_events)
+        self.overflowed = False
+        self.dropped = 0
+        self.sync_waits: dict[str, SyncWait] = {}
+        self._lock = threading.Lock()
+        self.action_tokens = 0.0
+        self.tokens_at = 0.0
+
+    @property
+    def logged_in(self) -> bool:
+        return self.user is not None
+
+    def offer(self, item: Event) -> None:
+        """On the loop's thread: keep ``item`` if this session may and wants to read it."""
+        user = self.user
+        if user is None:
+            return
+        if item.name == "OriginateResponse" and item.action_id:
+            with self._lock:
+                wait = self.sync_waits.pop(item.action_id, None)
+            if wait is not None:
+                wait.outcome = item
+                wait.done.set()
+                return
+        if item.session is None and (item.ami_class not in self.mask or not user.may_read(item.ami_class)):
+            return
+        if item.session is not None and not user.may_read(item.ami_class):
+            return
+        try:
+            self.events.put_nowait(item)
+        except queue.Full:
+            self.overflowed = True
+            self.dropped += 1
+
+    def wait_for(self, action_id: str) -> SyncWait:
+        wait = SyncWait()
+        with self._lock:
+            self.sync_waits[action_id] = wait
+        return wait
+
+    def forget(self, action_id: str) -> None:
+        with self._lock:
+            self.sync_waits.pop(action_id, None)
+
+    def take_events(self, limit: int = 256) -> list[Event]:
+        out: list[Event] = []
+        while len(out) < limit:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        return out
+
+    def allow_action(self, now: float, per_second: float) -> bool:
+        """Token bucket: ``per_second`` actions a second, bursts of the same size."""
+        self.action_tokens = min(per_second, self.action_tokens + (now - self.tokens_at) * per_second)
+        self.tokens_at = now
+        if self.action_tokens < 1.0:
+            return False
+        self.action_tokens -= 1.0
+        return True
