@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -65,6 +65,7 @@ class Appliance:
     queue_log: TextIO | None = None  # var/queue_log, next to the database
     acd_stats: AcdStats | None = None  # live ACD statistics; interval rows to the database
     voicemail: Voicemail | None = None  # mailboxes: messages under voicemail/ next to the database
+    acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
 
     @property
     def board(self) -> VirtualBoard:
@@ -168,6 +169,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         app.queue_log = open(Path(db_path).parent / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
         app.acd = attach_acd(switch.control, setup, prompts, music, app.queue_log)
         app.acd_stats = attach_stats(app.acd, db_path)
+        for listener in app.acd_started:  # e.g. the manager interface's queue events
+            listener(app.acd)
         return app.acd
 
     def prepare(setup: AcdSetup) -> None:

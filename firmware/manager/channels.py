@@ -46,6 +46,8 @@ Q850_TEXT = {0: "Unknown", 1: "Unallocated (unassigned) number", 16: "Normal Cle
 CAUSES = {
     "normal_clearing": 16, "caller_abandoned": 16, "route_hangup": 16, "silence_timeout": 16,
     "conference_drop": 16, "consultation_cancelled": 16, "manager_hangup": 16, "cut_short": 16,
+    "polarity_reversal": 16, "loop_current_drop": 16, "busy_tone": 16, "congestion_tone": 16,  # line released
+    "attended_transfer": 16, "blind_transfer": 16, "voicemail": 16, "queue_callback": 16,
     "user_busy": 17, "no_answer": 19, "recall_no_answer": 19, "callback_not_answered": 19,
     "originate_no_answer": 19, "call_rejected": 21, "destination_refused": 21, "transfer_refused": 21,
     "feature_unavailable": 21, "no_such_number": 1, "destination_unavailable": 27, "out_of_service": 27,
@@ -118,9 +120,9 @@ class ChannelObserver:
 
     def __init__(self, control: CallControlApi, ports: int, hub: EventHub,
                  on_hangup: Callable[[Channel], None] | None = None,
-                 between: Callable[[], None] | None = None) -> None:
+                 after: Callable[[], None] | None = None) -> None:
         self.cc = control
-        self.between = between
+        self.after = after
         self.ports = ports
         self.hub = hub
         self.on_hangup = on_hangup
@@ -141,18 +143,19 @@ class ChannelObserver:
         return None
 
     def on_tick(self, tick: int) -> None:
-        """One pass: new channels, state changes, then (``between``: the ACD's events of this
-        tick) the channels that left their call, so that an abandon is told before its hang-up."""
+        """One pass: new channels, state changes, the channels that left their call, then
+        ``after`` (the ACD's events kept for this pass: an agent called on the phone just rung,
+        a call completed after its hang-up)."""
         cc = self.cc
         now: dict[int, tuple[Call | None, Leg]] = {port: (cc.call_at(port), cc.state(port))
                                                    for port in range(self.ports)}
         gone = [channel for port, channel in self.channels.items()
-                if now[port][0] is None or now[port][0].call_id != channel.call.call_id or now[port][1] is Leg.IDLE]
+                if now[port][0] is not channel.call or now[port][1] is Leg.IDLE or channel.call.end_tick is not None]
         replaced = [channel for channel in gone if now[channel.port][0] is not None
-                    and now[channel.port][1] is not Leg.IDLE]
+                    and now[channel.port][0] is not channel.call and now[channel.port][1] is not Leg.IDLE]
         self._hang_up_all(replaced)  # a port already in another call: its old channel ends first
         fresh = [port for port, (call, leg) in now.items()
-                 if call is not None and leg is not Leg.IDLE and port not in self.channels]
+                 if call is not None and leg is not Leg.IDLE and call.end_tick is None and port not in self.channels]
         for port in sorted(fresh, key=lambda p: p != now[p][0].origin):  # the caller's channel first
             self._open(port, now[port][0], now[port][1], tick)
         for port, channel in self.channels.items():
@@ -165,9 +168,9 @@ class ChannelObserver:
                 if state == 6 and channel.dialled_from is not None and not channel.answered:
                     channel.answered = True
                     self._dial_end(channel, "ANSWER")
-        if self.between is not None:
-            self.between()
         self._hang_up_all([channel for channel in gone if channel not in replaced])
+        if self.after is not None:
+            self.after()
 
     def _hang_up_all(self, channels: list[Channel]) -> None:
         # the dialled channels first: their DialEnd comes before the caller's Hangup

@@ -2,7 +2,7 @@
 
 :class:`QueueBridge` listens to the ACD core's events (``AcdCore.listeners``, the same
 stream the queue_log writer and the statistics read) on the media loop's thread, keeps
-them until the channel observer's next pass (so an AgentCalled can name the agent's
+offers until the channel observer's next pass (so an AgentCalled can name the agent's
 channel, rung in the same tick) and publishes them with Asterisk's names and fields:
 
 =================  ==========================================================
@@ -37,6 +37,10 @@ from firmware.manager.channels import Channel, ChannelObserver
 from firmware.manager.events import AGENT, event
 
 MEMBER_PREFIX = "Agent/"
+# Kept until the end of the observer's pass of the tick: the agent's phone or port is known only
+# then, and a completed call is told after its channels' Hangup (Asterisk's order).
+DEFERRED = frozenset({EventKind.OFFER, EventKind.ADDMEMBER, EventKind.AGENTSTATE, EventKind.COMPLETECALLER,
+                      EventKind.COMPLETEAGENT})
 RECENT_CHANNELS = 256  # ended channels remembered for events that come after the hang-up (AgentComplete)
 
 # Asterisk's device states (include/asterisk/devicestate.h) for the agents' activities.
@@ -69,9 +73,17 @@ class QueueBridge:
 
     # ------------------------------------------------------------------ events
     def on_event(self, acd_event: AcdEvent) -> None:
-        if self.hub.listening and acd_event.kind not in (EventKind.OFFERCANCEL, EventKind.PAUSEPENDING,
-                                                         EventKind.CALLBACKREQUEST):
+        """Published at once, but offers and agent changes wait for the observer's pass (the
+        agent's phone is rung, the agent's port recorded, later in the same tick) and the
+        events after them wait behind them, in order."""
+        if not self.hub.listening or acd_event.kind in (EventKind.OFFERCANCEL, EventKind.PAUSEPENDING,
+                                                        EventKind.CALLBACKREQUEST):
+            return
+        if acd_event.kind in DEFERRED or self._pending:
             self._pending.append(acd_event)
+            return
+        for name, fields in self._translate(acd_event):
+            self.hub.publish(event(name, AGENT, fields))
 
     def flush(self) -> None:
         """Publishes the ACD events kept since the last pass (called by the channel observer)."""
@@ -151,7 +163,7 @@ class QueueBridge:
         logged = queue in agent.logged_queues
         activity = agent.current_activity() if logged else AgentState.LOGGED_OUT.value
         return [*self._member(agent_id), ("Membership", "dynamic"), ("Penalty", agent.penalties.get(queue, 0)),
-                ("CallsTaken", agent.calls_taken), ("LastCall", int(agent.last_talk or 0)),
+                ("CallsTaken", agent.calls_taken.get(queue, 0)), ("LastCall", int(agent.last_talk or 0)),
                 ("LastPause", int(agent.state_since) if agent.state is AgentState.PAUSED else 0),
                 ("LoginTime", int(agent.login_at or 0) if logged else 0),
                 ("InCall", int(agent.state in (AgentState.RINGING, AgentState.ON_CALL))),

@@ -39,7 +39,7 @@ class ManagerService:
         self.channels = ChannelObserver(control, ports, self.hub)
         self.queues = QueueBridge(self.channels)
         self.channels.on_hangup = self.queues.remember
-        self.channels.between = self.queues.flush
+        self.channels.after = self.queues.flush
         self.originator = Originator(control, self.hub)
         control.attach(self.originator)
         control.attach(self.channels)  # after every service: it sees the tick's changes
@@ -83,6 +83,8 @@ class ManagerService:
         return self.server.port if self.server is not None else None
 
     def close(self) -> None:
+        """Stops the server (clients disconnected) and closes the account store it was given."""
         if self.server is not None:
             self.server.close()
             self.server = None
+        self.accounts.close()

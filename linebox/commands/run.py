@@ -30,6 +30,7 @@ from linebox.appliance import open_hardware_appliance, open_virtual_appliance
 from linebox.commands.console import start_console
 from linebox.config_watch import ConfigWatcher
 from linebox.engine_builder import RESTART_NEEDED
+from linebox.manager_setup import start_manager
 from linebox.storage import resolve_db_path
 
 
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall)
     console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
+    manager = start_manager(app, db_path)  # the AMI-compatible manager interface, if configured on
     watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
@@ -95,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         log.info("stopping", reason=stopping[0] if stopping else "error")
         watcher.close()
+        manager.close()
         console.close()
         app.close()
     return 0
