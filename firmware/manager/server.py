@@ -37,10 +37,11 @@ RECV_BYTES = 4096
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` for IPv6) as (host, port); ManagerError naming the field."""
+    """``host:port`` (``[v6]:port`` for IPv6) as (host, port); ManagerError naming the field.
+    Port 0 (any free port) is for tests; the configuration allows 1-65535."""
     host, colon, port = text.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not colon or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ManagerError(f"manager.listen: expected host:port with port 1-65535, got {text!r}")
     return host, int(port)
 
@@ -108,6 +109,12 @@ class ManagerServer:
         for _, _, thread in sessions:
             thread.join(timeout=5.0)
         self.log.info("manager_closed", address=f"{self.host}:{self.port}")
+
+    def __enter__(self) -> ManagerServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def clients(self) -> int:
