@@ -30,7 +30,7 @@ from firmware.manager.protocol import GREETING, BlockReader, error
 from firmware.manager.session import Session
 
 ACCEPT_POLL_S = 0.25
-READ_POLL_S = 0.02  # how often a client thread looks for events to send (event latency)
+IDLE_WAIT_S = 0.5  # a client thread wakes at least this often (closing, login timeout); events wake it at once
 WRITE_TIMEOUT_S = 10.0
 AUTH_TIMEOUT_S = 30.0  # Asterisk manager.conf authtimeout default
 RECV_BYTES = 4096
@@ -121,6 +121,11 @@ class ManagerServer:
         with self._lock:
             return len(self._sessions)
 
+    @property
+    def logged_in(self) -> int:
+        with self._lock:
+            return sum(1 for session, _, _ in self._sessions.values() if session.logged_in)
+
     # ------------------------------------------------------------------ accepting
     def _accept_loop(self) -> None:
         while not self._closing.is_set():
@@ -174,6 +179,7 @@ class ManagerServer:
             with self._lock:
                 self._sessions.pop(session.number, None)
             conn.close()
+            session.close()
             level = self.log.warning if reason.startswith(("too slow", "stopped reading")) else self.log.info
             level("manager_disconnected", session=session.number, address=session.address,
                   user=session.user.name if session.user else "", reason=reason, dropped_events=session.dropped)
@@ -195,8 +201,10 @@ class ManagerServer:
                 raise _Gone(f"too slow: its event queue of {self.queue_events} filled")
             if not session.logged_in and self.monotonic() - connected_at > self.auth_timeout_s:
                 raise _Gone(f"no login within {self.auth_timeout_s:g} s")
-            readable, _, _ = select.select([conn], [], [], READ_POLL_S)
-            if readable:
+            readable, _, _ = select.select([conn, session.wake_read], [], [], IDLE_WAIT_S)
+            if session.wake_read in readable:
+                session.woken()
+            if conn in readable:
                 try:
                     data = conn.recv(RECV_BYTES)
                 except OSError as exc:

@@ -8,6 +8,7 @@ session whose queue fills (the client reads too slowly, or not at all) is marked
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -57,6 +58,40 @@ class Session:
         self._lock = threading.Lock()
         self.action_tokens = 0.0
         self.tokens_at = 0.0
+        # The session's thread sleeps in select() on its socket and this pipe: an event written
+        # to an empty queue wakes it with one byte (no polling, however many clients).
+        self.wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        self._woken = False
+        self._closed = False
+
+    def close(self) -> None:
+        # Under the lock: the loop's thread may still hold this session in a tuple of subscribers
+        # being published to, and must never write to a closed (or reused) descriptor.
+        with self._lock:
+            self._closed = True
+            os.close(self.wake_read)
+            os.close(self._wake_write)
+
+    def _wake(self) -> None:
+        if self._woken:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            self._woken = True
+            try:
+                os.write(self._wake_write, b"!")
+            except BlockingIOError:
+                pass  # the pipe holds bytes already: it wakes anyway
+
+    def woken(self) -> None:
+        """On the session's thread, after select() returned for the pipe."""
+        self._woken = False
+        try:
+            os.read(self.wake_read, 64)
+        except BlockingIOError:
+            pass
 
     @property
     def logged_in(self) -> bool:
@@ -73,6 +108,7 @@ class Session:
             if wait is not None:
                 wait.outcome = item
                 wait.done.set()
+                self._wake()
                 return
         if item.session is None and (item.ami_class not in self.mask or not user.may_read(item.ami_class)):
             return
@@ -83,6 +119,7 @@ class Session:
         except queue.Full:
             self.overflowed = True
             self.dropped += 1
+        self._wake()
 
     def wait_for(self, action_id: str) -> SyncWait:
         wait = SyncWait()
