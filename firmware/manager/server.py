@@ -7,9 +7,10 @@ Everything that comes in is bounded, checked once at this edge:
   ``actions_per_second`` per client (a token bucket; over it, ``Response: Error``);
 - a client that has not logged in within :data:`AUTH_TIMEOUT_S` is closed (Asterisk's
   ``authtimeout`` default);
-- output: events wait in the session's bounded queue (session.py); a client that lets it
-  fill, or blocks a write for ``WRITE_TIMEOUT_S``, is disconnected with a log line. The media
-  loop only ever appends to that queue.
+- output: events wait in the session's bounded queue (session.py), then in a kernel send
+  buffer of :data:`SEND_BUFFER_BYTES`; a client that lets the queue fill, or blocks a write
+  for ``WRITE_TIMEOUT_S``, is disconnected with a log line. The media loop only ever appends
+  to that queue.
 
 A client's thread catches everything at its entry: a bug or a hostile client ends that
 client's connection (logged), never the engine.
@@ -34,6 +35,7 @@ IDLE_WAIT_S = 0.5  # a client thread wakes at least this often (closing, login t
 WRITE_TIMEOUT_S = 10.0
 AUTH_TIMEOUT_S = 30.0  # Asterisk manager.conf authtimeout default
 RECV_BYTES = 4096
+SEND_BUFFER_BYTES = 64 * 1024
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -143,6 +145,9 @@ class ManagerServer:
 
     def _admit(self, conn: socket.socket, address: str) -> None:
         conn.settimeout(self.write_timeout_s)
+        # The kernel's buffer for a client is bounded too (Linux would grow it to megabytes on
+        # loopback): a client that stops reading blocks our writes soon, and is dropped.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         with self._lock:
             full = len(self._sessions) >= self.max_clients
             if not full:

@@ -9,8 +9,8 @@ session whose queue fills (the client reads too slowly, or not at all) is marked
 from __future__ import annotations
 
 import os
-import queue
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 
 from firmware.accounts import User
@@ -48,10 +48,13 @@ class Session:
     def __init__(self, number: int, address: str, queue_events: int) -> None:
         self.number = number
         self.address = address
-        self.user: User | None = None
+        self._user: User | None = None
         self.challenge = ""
-        self.mask: frozenset[str] = EVENT_CLASSES
-        self.events: queue.Queue[Event] = queue.Queue(maxsize=queue_events)
+        self._mask: frozenset[str] = EVENT_CLASSES
+        self._wanted: frozenset[str] = frozenset()  # classes the account may read and the mask asks for
+        self._readable: frozenset[str] = frozenset()  # classes the account may read
+        self.limit = queue_events
+        self.events: deque[Event] = deque()  # appended on the loop's thread, popped on the session's
         self.overflowed = False
         self.dropped = 0
         self.sync_waits: dict[str, SyncWait] = {}
@@ -95,14 +98,38 @@ class Session:
 
     @property
     def logged_in(self) -> bool:
-        return self.user is not None
+        return self._user is not None
+
+    @property
+    def user(self) -> User | None:
+        return self._user
+
+    @user.setter
+    def user(self, user: User | None) -> None:
+        readable = frozenset() if user is None else (
+            EVENT_CLASSES if "all" in user.read else frozenset(user.read) & EVENT_CLASSES)
+        self._readable = readable
+        self._wanted = readable & self._mask
+        self._user = user
+
+    @property
+    def mask(self) -> frozenset[str]:
+        return self._mask
+
+    @mask.setter
+    def mask(self, mask: frozenset[str]) -> None:
+        self._mask = mask
+        self._wanted = self._readable & mask
 
     def offer(self, item: Event) -> None:
-        """On the loop's thread: keep ``item`` if this session may and wants to read it."""
-        user = self.user
-        if user is None:
+        """On the loop's thread: keep ``item`` if this session may and wants to read it.
+        A few set lookups and a deque append (the loop pays this per event and client)."""
+        if item.session is None:
+            if item.ami_class not in self._wanted:
+                return
+        elif item.ami_class not in self._readable:
             return
-        if item.name == "OriginateResponse" and item.action_id:
+        elif item.name == "OriginateResponse" and item.action_id in self.sync_waits:
             with self._lock:
                 wait = self.sync_waits.pop(item.action_id, None)
             if wait is not None:
@@ -110,15 +137,11 @@ class Session:
                 wait.done.set()
                 self._wake()
                 return
-        if item.session is None and (item.ami_class not in self.mask or not user.may_read(item.ami_class)):
-            return
-        if item.session is not None and not user.may_read(item.ami_class):
-            return
-        try:
-            self.events.put_nowait(item)
-        except queue.Full:
+        if len(self.events) >= self.limit:
             self.overflowed = True
             self.dropped += 1
+        else:
+            self.events.append(item)
         self._wake()
 
     def wait_for(self, action_id: str) -> SyncWait:
@@ -135,8 +158,8 @@ class Session:
         out: list[Event] = []
         while len(out) < limit:
             try:
-                out.append(self.events.get_nowait())
-            except queue.Empty:
+                out.append(self.events.popleft())
+            except IndexError:
                 break
         return out
 
