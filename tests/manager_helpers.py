@@ -94,7 +94,7 @@ def manager_config(port: int, config: Config | None = None, **changes: Any) -> C
 
 
 @contextmanager
-def manager_box(tmp_path: Path, config: Config | None = None, read: str = "call,agent,system,reporting",
+def manager_box(tmp_path: Path, config: Config | None = None, read: str = "call,agent,system,reporting,cdr",
                 write: str = "call,agent,system,originate,reporting", **changes: Any
                 ) -> Iterator[tuple[Appliance, LoopDriver, Any, int]]:
     """The appliance with a manager account ``crm`` and the server on a free port, the loop running."""

@@ -83,12 +83,22 @@ async def call_in_queue(tmp_path) -> None:
         assert positions == sorted(positions), "\n".join(map(str, seen))
         dial_end = client.named("DialEnd")[0]
         assert dial_end.DialStatus == "ANSWER" and dial_end.DestChannel == called.DestChannel
+        # the caller and the agent hear each other after the whisper: both enter the call's bridge
+        enters = [e for e in client.named("BridgeEnter")]
+        assert {e.Channel for e in enters} == {caller_channel, called.DestChannel}
+        assert len({e.BridgeUniqueid for e in enters}) == 1
+        assert seen.index(("BridgeEnter", caller_channel)) > seen.index(("AgentConnect", caller_channel))
+        leaves = {e.Channel for e in client.named("BridgeLeave")}
+        assert leaves == {caller_channel, called.DestChannel}
+        cdr = await client.until("Cdr")
         hangup = next(e for e in client.named("Hangup") if e.Channel == caller_channel)
         assert hangup.Cause == "16" and hangup["Cause-txt"] == "Normal Clearing"
         # Uniqueid/Linkedid are the call record's uniqueid.
         app.cdr_writer.drain()
         (record,) = [r for r in app.cdr.records() if r.src_port == LINE_1]
-        assert hangup.Uniqueid == hangup.Linkedid == record.uniqueid
+        assert hangup.Uniqueid == hangup.Linkedid == record.uniqueid == cdr.UniqueID
+        assert (cdr.Channel, cdr.DestinationChannel, cdr.Disposition) == (caller_channel, called.DestChannel, "ANSWERED")
+        assert (int(cdr.Duration), int(cdr.BillableSeconds), cdr.Source) == (record.duration, record.billsec, "2125557788")
 
         # Pause with a reason, seen in the event and in QueueStatus; then unpause.
         paused = await client.manager.send_action({"Action": "QueuePause", "Interface": "Agent/1001",

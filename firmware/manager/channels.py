@@ -19,13 +19,14 @@ comparison per port per tick, and events are made only while a session listens.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.audio import TICK_MS
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi
-from firmware.manager.events import CALL, Event, EventHub, event
+from firmware.manager.events import CALL, CDR, Event, EventHub, event
 
 TICK_S = TICK_MS / 1000.0
 
@@ -70,6 +71,7 @@ class Channel:
     start_tick: int
     dialled_from: Channel | None = None  # the caller's channel while this one is being dialled
     answered: bool = False
+    bridged: bool = False  # hears another channel of its call (the mixer's bridge)
 
     def fields(self, cc: CallControlApi, prefix: str = "") -> list[tuple[str, object]]:
         """Asterisk's channel snapshot fields (with ``Dest`` before each for the dialled side)."""
@@ -128,6 +130,8 @@ class ChannelObserver:
         self.on_hangup = on_hangup
         self.channels: dict[int, Channel] = {}  # port -> its channel now
         self._sequence = 0
+        self._names: dict[int, dict[int, str]] = {}  # call id -> port -> channel name (for its Cdr event)
+        self._ended_calls: list[Call] = []
 
     # -------------------------------------------------------------- attached service
     def on_digit(self, port: int, digit: str) -> bool:
@@ -168,9 +172,13 @@ class ChannelObserver:
                 if state == 6 and channel.dialled_from is not None and not channel.answered:
                     channel.answered = True
                     self._dial_end(channel, "ANSWER")
+        self._bridges(gone)
         self._hang_up_all([channel for channel in gone if channel not in replaced])
         if self.after is not None:
             self.after()
+        for call in self._ended_calls:
+            self._cdr(call)
+        self._ended_calls.clear()
 
     def _hang_up_all(self, channels: list[Channel]) -> None:
         # the dialled channels first: their DialEnd comes before the caller's Hangup
@@ -190,6 +198,7 @@ class ChannelObserver:
                           uniqueid=uniqueid if port == call.origin else f"{uniqueid}-{port}",
                           linkedid=uniqueid, state=LEG_STATE[leg], start_tick=tick)
         self.channels[port] = channel
+        self._names.setdefault(call.call_id, {})[port] = channel.name
         self._publish(lambda: event("Newchannel", CALL, channel.fields(self.cc)))
         caller = self.channels.get(call.origin)
         if port != call.origin and caller is not None and caller.call is call:
@@ -205,9 +214,62 @@ class ChannelObserver:
         self._publish(lambda: event("DialEnd", CALL, [*caller.fields(self.cc), *channel.fields(self.cc, "Dest"),
                                                        ("DialStatus", status)]))
 
+    def _bridges(self, gone: list[Channel]) -> None:
+        """BridgeEnter/BridgeLeave: a channel is in its call's bridge while the mixer lets it hear
+        another channel of the same call (a queue caller during the agent's whisper is not)."""
+        if not self.hub.listening or not any(channel.bridged for channel in self.channels.values()) \
+                and len(self.channels) < 2:
+            return
+        hearing: set[int] = set()
+        for a, b in self.cc.bridged_pairs():
+            first, second = self.channels.get(a), self.channels.get(b)
+            if first is not None and second is not None and first.call is second.call:
+                hearing.update((a, b))
+        for port, channel in self.channels.items():
+            if channel in gone:
+                continue
+            if (port in hearing) != channel.bridged:
+                channel.bridged = port in hearing
+                self._bridge_event(channel, "BridgeEnter" if channel.bridged else "BridgeLeave")
+
+    def _bridge_event(self, channel: Channel, name: str) -> None:
+        members = sum(1 for other in self.channels.values() if other.call is channel.call and other.bridged)
+        self._publish(lambda: event(name, CALL, [
+            ("BridgeUniqueid", f"{channel.linkedid}-bridge"), ("BridgeType", "basic"),
+            ("BridgeTechnology", "simple_bridge"), ("BridgeCreator", "<unknown>"), ("BridgeName", "<unknown>"),
+            ("BridgeNumChannels", members), ("BridgeVideoSourceMode", "none"), *channel.fields(self.cc)]))
+
+    def _cdr(self, call: Call) -> None:
+        """The call's record as AMI's Cdr event (cdr_manager's fields), when its channels are gone."""
+        names = self._names.pop(call.call_id, {})
+        record = self.cc.record(call)
+        if not self.hub.listening:
+            return
+        stamp = "%Y-%m-%d %H:%M:%S"
+
+        def when(epoch: float | None) -> str:
+            return "" if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC).strftime(stamp)
+
+        caller = f'"{record.caller_name}" <{record.caller_number}>' if record.caller_name else record.caller_number
+        self.hub.publish(event("Cdr", CDR, [
+            ("AccountCode", record.accountcode), ("Source", record.caller_number or record.src_extension),
+            ("Destination", record.dst), ("DestinationContext", record.context), ("CallerID", caller),
+            ("Channel", names.get(call.origin, "")),
+            ("DestinationChannel", names.get(call.peer, "") if call.peer is not None else ""),
+            ("LastApplication", record.lastapp), ("LastData", record.lastdata),
+            ("StartTime", when(record.start)), ("AnswerTime", when(record.answer)), ("EndTime", when(record.end)),
+            ("Duration", record.duration), ("BillableSeconds", record.billsec),
+            ("Disposition", str(record.disposition)), ("AMAFlags", str(record.amaflags)),
+            ("UniqueID", record.uniqueid), ("UserField", record.userfield)]))
+
     def _hang_up(self, channel: Channel) -> None:
         del self.channels[channel.port]
         call = channel.call
+        if channel.bridged:
+            channel.bridged = False
+            self._bridge_event(channel, "BridgeLeave")
+        if call.end_tick is not None and call.call_id in self._names and call not in self._ended_calls:
+            self._ended_calls.append(call)
         if channel.dialled_from is not None and not channel.answered:
             status = ("BUSY" if call.hangup_cause == "user_busy" else
                       "CANCEL" if call.end_tick is not None or call.peer not in (None, channel.port) else "NOANSWER")
