@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from asterisk.manager import Manager, ManagerAuthException
@@ -92,6 +93,18 @@ def test_login_queue_events_status_pause_and_originate(tmp_path):
         driver.advance(1.0)
         driver.on_loop(lambda: app.world.phone(sales).hangup())
         driver.advance(2.0)
+
+        logged = manager.send_action({"Action": "QueueLog", "Queue": "support", "Event": "CRMNOTE",
+                                      "Interface": "Agent/1001", "Uniqueid": called.get_header("Linkedid"),
+                                      "Message": "ticket 4711"})
+        assert logged.get_header("Message") == "Added Queue Log"
+        forged = manager.send_action({"Action": "QueueLog", "Queue": "support", "Event": "CRMNOTE",
+                                      "Message": "a|b"})
+        assert forged.get_header("Response") == "Error"
+        app.queue_log.flush()
+        note = [line for line in Path(app.queue_log.name).read_text().splitlines() if "|CRMNOTE|" in line]
+        assert len(note) == 1 and note[0].split("|")[1:] == [called.get_header("Linkedid"), "support", "1001",
+                                                               "CRMNOTE", "ticket 4711"]
 
         removed = manager.send_action({"Action": "QueueRemove", "Queue": "support", "Interface": "Agent/1001"})
         assert removed.get_header("Message") == "Removed interface from queue"

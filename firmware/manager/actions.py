@@ -98,6 +98,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "hangup": frozenset({"system", "call"}), "originate": frozenset({"originate"}),
     "queuestatus": frozenset(), "queuesummary": frozenset(),
     "queueadd": frozenset({"agent"}), "queueremove": frozenset({"agent"}), "queuepause": frozenset({"agent"}),
+    "queuelog": frozenset({"agent"}),
 }
 
 
@@ -354,6 +355,15 @@ class Actions:
         self.engine.call(lambda: queues.remove(block.get("Queue"), interface))
         return Reply([response("Success", action_id, "Removed interface from queue")])
 
+    def _queuelog(self, session: Session, block: Block, action_id: str) -> Reply:
+        queues = self.engine.queues
+        values = {key: _queue_log_text(key, block.get(key))
+                  for key in ("Queue", "Event", "Uniqueid", "Interface", "Message")}
+        self.engine.call(lambda: queues.write_log(values["Queue"], values["Event"], values["Uniqueid"],
+                                                  values["Interface"], values["Message"],
+                                                  queues.channels.cc.epoch(queues.channels.cc.tick)))
+        return Reply([response("Success", action_id, "Added Queue Log")])
+
     def _queuepause(self, session: Session, block: Block, action_id: str) -> Reply:
         queues = self.engine.queues
         interface, paused_text = block.get("Interface"), block.get("Paused")
@@ -367,6 +377,12 @@ class Actions:
                                               queues.channels.cc.epoch(queues.channels.cc.tick)))
         return Reply([response("Success", action_id,
                                "Interface paused successfully" if paused else "Interface unpaused successfully")])
+
+
+def _queue_log_text(name: str, value: str) -> str:
+    if "|" in value or len(value) > 200:
+        raise ManagerError(f"{name}: at most 200 characters, no '|'")
+    return value
 
 
 def _caller_id(text: str) -> CallerId:

@@ -28,8 +28,11 @@ service's and the core's public methods, as the agents' feature codes do.
 
 from __future__ import annotations
 
+import re
+
 from firmware.acd.agent_state import AgentState
 from firmware.acd.events import AcdEvent, EventKind
+from firmware.acd.queue_log import QueueLogRecord, QueueLogWriter
 from firmware.acdengine.service import QueueService
 from firmware.acdengine.stats import find_stats
 from firmware.manager import ManagerError
@@ -37,6 +40,7 @@ from firmware.manager.channels import Channel, ChannelObserver
 from firmware.manager.events import AGENT, event
 
 MEMBER_PREFIX = "Agent/"
+QUEUE_LOG_EVENT = re.compile(r"[A-Z0-9_]{1,32}")
 # Kept until the end of the observer's pass of the tick: the agent's phone or port is known only
 # then, and a completed call is told after its channels' Hangup (Asterisk's order).
 DEFERRED = frozenset({EventKind.OFFER, EventKind.ADDMEMBER, EventKind.AGENTSTATE, EventKind.COMPLETECALLER,
@@ -285,6 +289,18 @@ class QueueBridge:
         if agent_id not in service.agent_ports:
             raise ManagerError("Unable to remove interface: Not there")
         service.logout(agent_id)
+
+    def write_log(self, queue: str, name: str, uniqueid: str, interface: str, message: str, now: float) -> None:
+        """QueueLog: a custom line in var/queue_log (``time|uniqueid|queue|agent|EVENT|message``),
+        through the ACD's own queue_log writer."""
+        service = self._service()
+        if not queue or not QUEUE_LOG_EVENT.fullmatch(name):
+            raise ManagerError("QueueLog: need Queue and Event (1-32 of A-Z, 0-9, _)")
+        writer = next((each for each in service.core.listeners if isinstance(each, QueueLogWriter)), None)
+        if writer is None:
+            raise ManagerError("QueueLog: this box writes no queue_log")
+        agent = interface.removeprefix(MEMBER_PREFIX) if interface else "NONE"
+        writer.write(QueueLogRecord(int(now), uniqueid or "NONE", queue, agent, name, (message,)))
 
     def pause(self, queue: str, interface: str, paused: bool, reason: str, now: float) -> None:
         service = self._service()
