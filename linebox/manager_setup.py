@@ -14,17 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from firmware.accounts import AccountStore
+from firmware.console.commands import Console
 from firmware.manager.service import ManagerService
 from linebox.appliance import Appliance
 
 
 def start_manager(app: Appliance, db_path: str | Path, wall: Callable[[], float] = time.time,
                   monotonic: Callable[[], float] = time.monotonic,
-                  accounts: AccountStore | None = None) -> ManagerService:
+                  accounts: AccountStore | None = None, console: Console | None = None) -> ManagerService:
     """The manager service of ``app`` (its server running if the configuration enables it).
+    ``console``: the technician's console, whose ``show`` commands AMI's ``Command`` may run.
     ``close()`` stops the server and closes the account store."""
+    show = None if console is None else (lambda line: list(console.execute(line).lines))
     service = ManagerService(app.switch.control, app.audio.ports, app.loop.submit,
-                             accounts or AccountStore(db_path), wall, monotonic)
+                             accounts or AccountStore(db_path), wall, monotonic, show=show)
     if app.acd is not None:
         service.attach_acd(app.acd)
     app.acd_started.append(service.attach_acd)

@@ -23,7 +23,10 @@ from features_helpers import ORIGIN, TICKS_PER_S
 
 from firmware.accounts import AccountStore, ScryptCost
 from firmware.config.model import Config, ManagerSettings
+from firmware.console.access import EngineAccess
+from firmware.console.commands import Console
 from firmware.console.gateway import EngineGateway
+from firmware.console.logbuffer import LogBuffer
 from linebox.appliance import Appliance, open_virtual_appliance
 from linebox.manager_setup import start_manager
 
@@ -95,7 +98,7 @@ def manager_config(port: int, config: Config | None = None, **changes: Any) -> C
 
 @contextmanager
 def manager_box(tmp_path: Path, config: Config | None = None, read: str = "call,agent,system,reporting,cdr",
-                write: str = "call,agent,system,originate,reporting", **changes: Any
+                write: str = "call,agent,system,originate,reporting,command", **changes: Any
                 ) -> Iterator[tuple[Appliance, LoopDriver, Any, int]]:
     """The appliance with a manager account ``crm`` and the server on a free port, the loop running."""
     port = free_port()
@@ -103,7 +106,9 @@ def manager_box(tmp_path: Path, config: Config | None = None, read: str = "call,
     accounts = AccountStore(db, cost=CHEAP)
     accounts.add("crm", "manager", SECRET, T0, read=[read], write=[write], md5_challenge=True)
     app = open_virtual_appliance(db, paced=False, seed=1, origin=ORIGIN, config=manager_config(port, config, **changes))
-    service = start_manager(app, db, accounts=accounts)
+    console = Console(EngineAccess(loop=app.loop, switch=app.switch, store=app.store), LogBuffer(),
+                      EngineGateway(app.loop.submit))
+    service = start_manager(app, db, accounts=accounts, console=console)
     app.loop.run_ticks(10)
     driver = LoopDriver(app).start()
     try:

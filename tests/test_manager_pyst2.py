@@ -59,6 +59,12 @@ def test_login_queue_events_status_pause_and_originate(tmp_path):
         assert wait_for(lambda: events.named("AgentCalled"))
         (called,) = events.named("AgentCalled")
         assert called.get_header("CallerIDNum") == "2125557788"
+        shown = manager.send_action({"Action": "Command", "Command": "show calls"})
+        assert shown.get_header("Message") == "Command output follows"
+        assert "2125557788" in shown.get_header("Output", "") + "".join(shown.response)
+        refused = manager.send_action({"Action": "Command", "Command": "port out 3"})
+        assert refused.get_header("Response") == "Error" and "only the console's show commands" in \
+            refused.get_header("Message")
         status = manager.status()  # pyst2 reads up to StatusComplete
         assert status.get_header("Response") == "Success" and "StatusComplete" in status.data + str(status.headers)
         driver.on_loop(lambda: app.world.phone(PORT["203"]).offhook())

@@ -59,6 +59,7 @@ class EngineSide:
     queues: QueueBridge
     originator: Originator
     started: float = 0.0  # epoch seconds of the start, for CoreStatus
+    show: Callable[[str], list[str]] | None = None  # the console's read-only ``show`` commands
 
 
 class AddressLockout:
@@ -98,7 +99,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "hangup": frozenset({"system", "call"}), "originate": frozenset({"originate"}),
     "queuestatus": frozenset(), "queuesummary": frozenset(),
     "queueadd": frozenset({"agent"}), "queueremove": frozenset({"agent"}), "queuepause": frozenset({"agent"}),
-    "queuelog": frozenset({"agent"}),
+    "queuelog": frozenset({"agent"}), "command": frozenset({"command"}),
 }
 
 
@@ -317,6 +318,16 @@ class Actions:
         if kind.upper() == "FXS" and rest.split("-")[0].isdigit():
             return int(rest.split("-")[0])
         raise ManagerError(f"Channel {channel!r}: expected FXS/<port> (the extension's phone)")
+
+    def _command(self, session: Session, block: Block, action_id: str) -> Reply:
+        """The technician console's read-only ``show`` commands (docs/console.md), nothing else."""
+        line = block.get("Command")
+        words = line.split()
+        if not words or words[0].lower() != "show" or self.engine.show is None:
+            raise ManagerError("Command: only the console's show commands are allowed (e.g. show calls)")
+        lines = self.engine.show(" ".join(words))
+        return Reply([response("Success", action_id, "Command output follows",
+                               [("Output", text) for each in lines for text in each.split("\n")])])
 
     # ------------------------------------------------------------------ queues
     def _queue_list(self, action_id: str, started: str, rows: list, complete: str) -> Reply:

@@ -33,7 +33,7 @@ from firmware.manager.server import ManagerServer
 class ManagerService:
     def __init__(self, control: CallControlApi, ports: int, submit: Callable[[Callable[[], None]], None],
                  accounts: AccountStore, wall: Callable[[], float], monotonic: Callable[[], float],
-                 log: EventLogger | None = None) -> None:
+                 log: EventLogger | None = None, show: Callable[[str], list[str]] | None = None) -> None:
         self.log = log or EventLogger("manager")
         self.hub = EventHub()
         self.channels = ChannelObserver(control, ports, self.hub)
@@ -47,7 +47,7 @@ class ManagerService:
         self.monotonic = monotonic
         gateway = EngineGateway(submit, log=self.log)
         engine = EngineSide(call=gateway.call, channels=self.channels, queues=self.queues,
-                            originator=self.originator, started=wall())
+                            originator=self.originator, started=wall(), show=show)
         self.actions = Actions(engine, accounts, wall, AddressLockout(), self.log)
         self.settings: ManagerSettings | None = None
         self.server: ManagerServer | None = None

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall)
     console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
-    manager = start_manager(app, db_path)  # the AMI-compatible manager interface, if configured on
+    manager = start_manager(app, db_path, console=console.console)  # AMI-compatible, if configured on
     watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
