@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from acd_engine_helpers import queue_config
 from features_helpers import LINE_1, PORT
 from manager_helpers import SECRET, manager_box
 from panoramisk import Manager
@@ -177,3 +178,35 @@ def test_wrong_secret_is_refused(tmp_path, secret):
             assert not manager.authenticated
             manager.close()
     asyncio.run(attempt())
+
+
+async def abandoned_after_no_answer(tmp_path) -> None:
+    with manager_box(tmp_path, config=queue_config(announce_hold_time=False, ring_s=5)) as (app, driver, _, port):
+        client = Client(port)
+        await client.connect()
+        await client.manager.send_action({"Action": "QueueAdd", "Queue": "support", "Interface": "Agent/1001"},
+                                         as_list=False)
+        driver.on_loop(lambda: app.world.line(LINE_1).ring(caller_id=CallerId(number="2125550000", name="OUTSIDE"),
+                                                           far_end=FarEnd()))
+        await asyncio.to_thread(driver.advance, 7.0)
+        called = await client.until("AgentCalled")
+        await asyncio.to_thread(driver.advance, 6.0)  # Alice does not answer within the 5 s ring time
+        missed = await client.until("AgentRingNoAnswer")
+        assert missed.Interface == "Agent/1001" and 4500 <= int(missed.RingTime) <= 5500
+        dial_end = next(e for e in client.named("DialEnd") if e.DestChannel == called.DestChannel)
+        assert dial_end.DialStatus in ("NOANSWER", "CANCEL")
+        summary = await client.manager.send_action({"Action": "QueueSummary", "Queue": "support"})
+        (row,) = [m for m in summary if m.event == "QueueSummary"]
+        assert (row.Queue, row.Callers, row.LoggedIn) == ("support", "1", "1")
+        driver.on_loop(lambda: app.world.line(LINE_1).far_end_hangup())  # the caller gives up
+        await asyncio.to_thread(driver.advance, 2.0)
+        abandon = await client.until("QueueCallerAbandon")
+        assert abandon.Queue == "support" and abandon.Channel == called.Channel and abandon.OriginalPosition == "1"
+        assert int(abandon.HoldTime) >= 5
+        seen = [(e.event, e.get("Channel")) for e in client.events]
+        assert seen.index(("QueueCallerAbandon", called.Channel)) < seen.index(("Hangup", called.Channel))
+        client.manager.close()
+
+
+def test_ring_no_answer_then_abandon(tmp_path):
+    asyncio.run(abandoned_after_no_answer(tmp_path))
