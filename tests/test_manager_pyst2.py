@@ -100,6 +100,12 @@ def test_login_queue_events_status_pause_and_originate(tmp_path):
         driver.on_loop(lambda: app.world.phone(sales).hangup())
         driver.advance(2.0)
 
+        # Without Async the response waits for the outcome: nobody answers within 1 s.
+        sync = manager.originate(f"FXS/{sales}", "92125551234", timeout="1000")
+        assert (sync.get_header("Response"), sync.get_header("Message")) == ("Error", "Originate failed")
+        driver.advance(0.5)
+        assert driver.on_loop(lambda: app.switch.control.state(sales).value) == "idle"
+
         logged = manager.send_action({"Action": "QueueLog", "Queue": "support", "Event": "CRMNOTE",
                                       "Interface": "Agent/1001", "Uniqueid": called.get_header("Linkedid"),
                                       "Message": "ticket 4711"})
