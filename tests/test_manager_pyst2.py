@@ -39,7 +39,7 @@ def close(manager: Manager) -> None:
     ``send_action`` is still flushing (ValueError). That race is the client's: the Logoff was
     received and answered by then."""
     try:
-        close(manager)
+        manager.close()
     except ValueError as exc:
         assert "closed file" in str(exc)
 
