@@ -23,7 +23,9 @@ setup(
         "pyyaml>=6.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6",
+                 # real AMI clients the manager interface is tested with (docs/manager.md)
+                 "panoramisk>=1.4", "pyst2>=0.5.1"],
     },
     entry_points={"console_scripts": ["linebox = linebox.cli:main"]},
 )
