@@ -292,13 +292,14 @@ class Actions:
         if not timeout_text.isdigit() or not 1000 <= int(timeout_text) <= MAX_ORIGINATE_TIMEOUT_MS:
             raise ManagerError(f"Timeout: expected 1000-{MAX_ORIGINATE_TIMEOUT_MS} ms, got {timeout_text!r}")
         caller = _caller_id(block.get("CallerID"))
-        asynchronous = _true(block.get("Async"))
-        wait = None if asynchronous else session.wait_for(action_id or f"sync-{id(block)}")
+        # Without Async the reply waits for the outcome: the OriginateResponse the session would
+        # have been sent is taken by the session for this wait (session.py), under this key.
         wait_key = action_id or f"sync-{id(block)}"
+        wait = None if _true(block.get("Async")) else session.wait_for(wait_key)
         originator = self.engine.originator
         try:
             self.engine.call(lambda: originator.start(port, digits, caller, int(timeout_text) / 1000.0,
-                                                      wait_key if wait is not None else action_id, session.number))
+                                                      action_id if wait is None else wait_key, session.number))
         except FirmwareError:
             session.forget(wait_key)
             raise
@@ -313,7 +314,7 @@ class Actions:
 
     @staticmethod
     def _originating_port(channel: str) -> int:
-        """``FXS/<port>`` or ``Local/<extension>[@context]``, resolved on the loop's thread later."""
+        """The port of ``FXS/<port>`` (a channel name's ``-sequence`` is ignored): the extension's phone."""
         kind, _, rest = channel.partition("/")
         if kind.upper() == "FXS" and rest.split("-")[0].isdigit():
             return int(rest.split("-")[0])
