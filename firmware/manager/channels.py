@@ -242,9 +242,9 @@ class ChannelObserver:
     def _cdr(self, call: Call) -> None:
         """The call's record as AMI's Cdr event (cdr_manager's fields), when its channels are gone."""
         names = self._names.pop(call.call_id, {})
-        record = self.cc.record(call)
         if not self.hub.listening:
             return
+        record = self.cc.record(call)
         stamp = "%Y-%m-%d %H:%M:%S"
 
         def when(epoch: float | None) -> str:
