@@ -105,6 +105,13 @@ def test_greeting_login_ping_logoff(accounts, hub):
         assert client.sock.recv(10) == b""
 
 
+def test_logoff_before_login_closes(accounts, hub):
+    with serve(accounts, hub) as server:
+        client = Raw(server.port)
+        assert client.act(("Action", "Logoff")).get("Response") == "Goodbye"
+        assert client.sock.recv(10) == b""
+
+
 def test_md5_challenge_login(accounts, hub):
     with serve(accounts, hub) as server:
         client = Raw(server.port)

@@ -133,6 +133,8 @@ class Actions:
             return Reply(self._login(session, block, action_id))
         if key == "challenge":
             return Reply([self._challenge(session, block, action_id)])
+        if key == "logoff":  # allowed before a login too, as in Asterisk (manager.c)
+            return self._logoff(session, block, action_id)
         if not session.logged_in:
             return Reply([error("Permission denied", action_id)])
         handler = getattr(self, f"_{key}", None)
