@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +72,7 @@ class Appliance:
     voicemail: Voicemail | None = None  # mailboxes: messages under voicemail/ next to the database
     retention: RetentionKeeper | None = None  # caps by age and size, disk budget (linebox/maintenance.py)
     ivr: IvrService | None = None  # voice menus (firmware/ivr)
+    acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
 
     @property
     def board(self) -> VirtualBoard:
@@ -188,6 +189,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         app.queue_log = AppendLog(Path(db_path).parent / "queue_log")
         app.acd = attach_acd(switch.control, setup, prompts, music, app.queue_log)
         app.acd_stats = attach_stats(app.acd, db_path)
+        for listener in app.acd_started:  # e.g. the manager interface's queue events
+            listener(app.acd)
         return app.acd
 
     def prepare(setup: AcdSetup) -> None:

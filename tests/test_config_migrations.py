@@ -22,6 +22,7 @@ from firmware.config import (
     Zone,
 )
 from firmware.config.db import Migration, connect, migrate, schema_version
+from firmware.config.model import ManagerSettings
 from firmware.config.schema import MIGRATIONS
 
 # A configuration database as the first firmware wrote it (schema version 1). Frozen on
@@ -125,6 +126,9 @@ def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     assert all((route.queue_priority, route.queue_skills) == (0, ()) for route in config.routes)
     # Added by migration 8 (line column): the echo canceller stays on, as before.
     assert all(line.echo_canceller for line in config.lines)
+    # Written by migration 10: the manager interface, off, on the loopback address.
+    assert config.manager == ManagerSettings() and not config.manager.enabled
+    assert config.manager.listen == "127.0.0.1:5038"
     # Added by migration 11 (IVR flow and contact tables): none yet.
     assert (config.ivr_flows, config.contacts) == ((), ())
 
@@ -134,7 +138,8 @@ def test_upgraded_database_has_the_new_layout(v1_path):
         conn = store.conn
         versions = conn.execute("SELECT version, description FROM schema_version WHERE component = 'config'"
                                 " ORDER BY version").fetchall()
-        assert [v for v, _ in versions] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        assert [v for v, _ in versions] == list(range(1, len(MIGRATIONS) + 1))
+        assert conn.execute("SELECT value FROM settings WHERE key = 'manager.enabled'").fetchone()[0] == "false"
         assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 0
         assert conn.execute("SELECT code FROM feature_codes WHERE feature = 'dnd_on'").fetchone()[0] == "*26"
         columns = {row[1] for row in conn.execute("PRAGMA table_info(extensions)")}
@@ -150,7 +155,7 @@ def test_upgraded_database_accepts_changes_and_reopens(v1_path):
         store.update(lambda c: c)
         assert store.config_version() == 8
     with open_store(v1_path) as again:
-        assert again.schema_version == 11
+        assert again.schema_version == len(MIGRATIONS)
         assert again.load().extension("301").name == "Chef"
 
 
@@ -160,17 +165,17 @@ def test_step_by_step_upgrade_gives_the_same_result(v1_path, tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 4
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == 11
+        assert store.schema_version == len(MIGRATIONS)
         assert store.load().feature_codes.dnd_on == "*26"
 
 
 def test_newer_database_is_refused_untouched(v1_path):
     conn = sqlite3.connect(v1_path)
-    conn.execute("INSERT INTO schema_version VALUES ('config', 12, 'from the future')")
+    conn.execute("INSERT INTO schema_version VALUES ('config', ?, 'from the future')", (len(MIGRATIONS) + 1,))
     conn.commit()
     before = list(conn.iterdump())
     conn.close()
-    with pytest.raises(FirmwareError, match="schema version 12 is newer than this firmware"):
+    with pytest.raises(FirmwareError, match=f"schema version {len(MIGRATIONS) + 1} is newer than this firmware"):
         open_store(v1_path)
     conn = sqlite3.connect(v1_path)
     assert list(conn.iterdump()) == before
@@ -199,9 +204,9 @@ def test_components_share_one_database(tmp_path):
 
     path = tmp_path / "linebox.db"
     with CdrStore(path), open_store(path) as store:
-        assert store.schema_version == 11
+        assert store.schema_version == len(MIGRATIONS)
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
-        assert rows == {"config": 11, "cdr": 2}
+        assert rows == {"config": len(MIGRATIONS), "cdr": 2}
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
@@ -231,10 +236,10 @@ def v3_path(v1_path):
 
 def test_v3_database_gains_extension_trunk_groups(v3_path):
     with open_store(v3_path) as store:
-        assert store.schema_version == 11
+        assert store.schema_version == len(MIGRATIONS)
         versions = [row[0] for row in store.conn.execute(
             "SELECT version FROM schema_version WHERE component = 'config' ORDER BY version")]
-        assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        assert versions == list(range(1, len(MIGRATIONS) + 1))
         config = store.load()
         assert store.config_version() == 7  # a migration is not a configuration change
         assert [ext.number for ext in config.extensions] == ["201", "202", "301", "302"]
@@ -270,7 +275,7 @@ def v4_path(v1_path):
 
 def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
     with open_store(v4_path) as store:
-        assert store.schema_version == 11
+        assert store.schema_version == len(MIGRATIONS)
         tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"queues", "agents"} <= tables
         config = store.load()

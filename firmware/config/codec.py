@@ -38,6 +38,7 @@ from firmware.config.model import (
     InboundRoute,
     Line,
     LineSelection,
+    ManagerSettings,
     OutboundClass,
     Queue,
     QueueCallback,
@@ -588,6 +589,22 @@ def _retention(raw: Any, path: str) -> Retention:
         recordings_max_mb=r.integer("recordings_max_mb", 1, 65536),
         logs_days=r.integer("logs_days", days, ten_years), logs_max_mb=r.integer("logs_max_mb", 1, 4096),
         disk_budget_mb=r.integer("disk_budget_mb", 64, 1_048_576))
+MANAGER_LISTEN_RE = re.compile(r"(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|\[[0-9A-Fa-f:.]{2,45}\]|localhost):[0-9]{1,5}")
+
+
+def _manager(raw: Any, path: str) -> ManagerSettings:
+    r = Reader(raw, path, ManagerSettings)
+    listen = r.text("listen", MANAGER_LISTEN_RE, "host:port (an IPv4 address, [IPv6] or localhost, then :port)",
+                    max_chars=60)
+    host, _, port = listen.rpartition(":")
+    if not 1 <= int(port) <= 65535:
+        raise FirmwareError(f"{r.at('listen')}: port must be 1-65535, got {port}")
+    if "." in host and any(int(part) > 255 for part in host.split(".")):
+        raise FirmwareError(f"{r.at('listen')}: {host} is not an IPv4 address")
+    return ManagerSettings(enabled=r.boolean("enabled"), listen=listen,
+                           max_clients=r.integer("max_clients", 1, 64),
+                           actions_per_second=r.integer("actions_per_second", 1, 1000),
+                           client_queue_events=r.integer("client_queue_events", 100, 100_000))
 
 
 def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
@@ -628,6 +645,7 @@ def from_dict(raw: Any) -> Config:
         retention=nested("retention", _retention),
         ivr_flows=_list(r, "ivr_flows", ivrcodec.MAX_IVR_FLOWS, ivrcodec.flow_from_dict),
         contacts=_list(r, "contacts", ivrcodec.MAX_CONTACTS, ivrcodec.contact_from_dict),
+        manager=nested("manager", _manager),
     )
 
 
@@ -808,6 +826,13 @@ def to_dict(config: Config) -> dict[str, Any]:
         "retention": {name: getattr(config.retention, name) for name in RETENTION_KEYS},
         "ivr_flows": [ivrcodec.flow_dict(flow) for flow in config.ivr_flows],
         "contacts": [ivrcodec.contact_dict(contact) for contact in config.contacts],
+        "manager": {
+            "enabled": config.manager.enabled,
+            "listen": config.manager.listen,
+            "max_clients": config.manager.max_clients,
+            "actions_per_second": config.manager.actions_per_second,
+            "client_queue_events": config.manager.client_queue_events,
+        },
     }
 
 

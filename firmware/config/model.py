@@ -522,6 +522,17 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class ManagerSettings:
+    """The AMI-compatible manager interface (docs/manager.md); off unless the installer turns it on."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1:5038"  # host:port ([v6]:port); loopback only by default
+    max_clients: int = 8
+    actions_per_second: int = 20  # per client
+    client_queue_events: int = 1000  # events waiting for one client before it is dropped as too slow
+
+
+@dataclass(frozen=True)
 class Config:
     board: str = "virtual"
     zone: Zone = Zone.US
@@ -541,6 +552,7 @@ class Config:
     retention: Retention = Retention()
     ivr_flows: tuple[IvrFlow, ...] = ()
     contacts: tuple[Contact, ...] = ()
+    manager: ManagerSettings = ManagerSettings()
 
     # -- values that follow the zone ------------------------------------------------------
 

@@ -22,6 +22,9 @@ Migrations (component ``config``):
    defaults, 0 and ``{}``, keep the old behaviour: the queue's own requirements).
 7. a queue's greeting recording (a new ``queues`` column, ``''`` = none).
 8. per-line echo canceller switch (a new ``lines`` column; default 1 = on, as before).
+9. (reserved: the tick branch's migration; an empty step until it is merged.)
+10. the manager interface's section (``manager.*`` settings keys): a configured database gets
+    the documented defaults written (off, 127.0.0.1:5038), so an export shows the section.
 11. IVR flows and the contacts their lookup nodes read (two new tables; a flow's nodes are
     JSON text in its row, in the YAML form of docs/ivr.md, like a queue's skill map).
 
@@ -182,6 +185,16 @@ _V11 = (
     " fields TEXT NOT NULL)",  # JSON object field -> text, in the installer's order
     "CREATE INDEX contacts_account ON contacts (account)",
 )
+_MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
+                     ("manager.max_clients", "8"), ("manager.actions_per_second", "20"),
+                     ("manager.client_queue_events", "1000"))
+
+
+def _v10_manager_settings(conn: sqlite3.Connection) -> None:
+    if is_empty(conn):
+        return  # nothing configured yet: the first save writes every key
+    conn.executemany("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", _MANAGER_DEFAULTS)
+
 
 MIGRATIONS = (
     Migration(1, "initial configuration schema", _V1),
@@ -192,9 +205,8 @@ MIGRATIONS = (
     Migration(6, "route queue priority and skills", _V6),
     Migration(7, "queue greeting", _V7),
     Migration(8, "line echo canceller switch", _V8),
-    # 9 and 10 are the tick and ami branches' (placeholders here until those branches merge).
-    Migration(9, "reserved (tick branch)", ()),
-    Migration(10, "reserved (ami branch)", ()),
+    Migration(9, "reserved for the tick branch's migration (no change)", ()),
+    Migration(10, "manager interface settings", _v10_manager_settings),
     Migration(11, "IVR flows and contacts", _V11),
 )
 
@@ -209,6 +221,8 @@ _SETTINGS = (
     "retention.cdr_days", "retention.cdr_max_rows", "retention.queue_log_days", "retention.queue_log_max_mb",
     "retention.recordings_days", "retention.recordings_max_mb", "retention.logs_days", "retention.logs_max_mb",
     "retention.disk_budget_mb",
+    "manager.enabled", "manager.listen", "manager.max_clients", "manager.actions_per_second",
+    "manager.client_queue_events",
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
            "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts")

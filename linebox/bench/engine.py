@@ -28,6 +28,7 @@ from dsp.dtmfgen import generate_dtmf
 from firmware.config.demo import demo_config
 from firmware.engine.loop import MediaLoop
 from linebox import LineboxError
+from linebox.bench.manager_load import ManagerLoad
 from linebox.bench.timing import print_json
 from linebox.engine_builder import build_engine
 
@@ -110,6 +111,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="audio seconds to run (default 30)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="one JSON object (the default output)")
+    parser.add_argument("--manager-clients", type=int, default=0,
+                        help="manager (AMI) clients that log in and never read (linebox/bench/manager_load.py)")
+    parser.add_argument("--manager-events-per-tick", type=int, default=5, help="events published to them a tick")
     parser.set_defaults(handler=run)
 
 
@@ -117,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     if args.ports < 2 or args.seconds <= 0:
         raise LineboxError("--ports must be at least 2 and --seconds positive")
     loop = build_scene(args.ports, args.seed)
+    load = ManagerLoad(loop, args.ports, args.manager_clients, args.manager_events_per_tick) \
+        if args.manager_clients > 0 else None
     loop.run_ticks(50)  # warm-up: caches, first allocations
     loop.stats = type(loop.stats)()
     ticks = int(args.seconds * 1000 / 20)
@@ -124,9 +130,12 @@ def run(args: argparse.Namespace) -> int:
     started = time.process_time()
     for index in range(ticks):
         before = time.thread_time()
+        if load is not None:
+            load.publish()  # on the loop's thread, as the observers do: counted in the tick
         loop.step()
         tick_cpu_ms[index] = (time.thread_time() - before) * 1000.0
     cpu = time.process_time() - started
+    manager = load.close() if load is not None else {}
     summary = loop.stats.summary()
     cpu_p50, cpu_p99 = np.percentile(tick_cpu_ms, [50.0, 99.0])
     print_json({
@@ -140,5 +149,6 @@ def run(args: argparse.Namespace) -> int:
         "tick_cpu_p99_ms": round(float(cpu_p99), 3),
         "cpu_seconds": round(cpu, 3),
         "audio_seconds": ticks * 0.02,
+        **manager,
     })
     return 0

@@ -33,6 +33,7 @@ from linebox.commands.web import DEFAULT_LISTEN, parse_listen, url_of, web_comma
 from linebox.config_watch import ConfigWatcher
 from linebox.engine_builder import RESTART_NEEDED
 from linebox.sdnotify import Notifier
+from linebox.manager_setup import start_manager
 from linebox.storage import resolve_db_path
 
 
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall)
     console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
+    manager = start_manager(app, db_path, console=console.console)  # AMI-compatible, if configured on
     watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
@@ -122,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         notifier.stopping()
         notifier.close()
         watcher.close()
+        manager.close()
         console.close()
         app.close()
     return 0
