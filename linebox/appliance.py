@@ -45,10 +45,10 @@ from firmware.engine.wallclock import WallClock
 from firmware.ivr import IvrPrompts, IvrService, attach_ivr
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
+from firmware.speech.say import sound_dir
 from firmware.storage.appendlog import AppendLog
 from firmware.storage.health import clean_up
 from firmware.storage.retention import Retainer
-from firmware.speech.say import sound_dir
 from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
 from linebox.engine_builder import build_engine
 from linebox.maintenance import RetentionKeeper

@@ -1,5 +1,16 @@
 """Benchmarks for ``linebox bench``; add a new benchmark's module here."""
 
-from linebox.bench import acd, acdengine, callerid, dtmf, durability, echo, echobridge, engine, linecard, speech
+from linebox.bench import (
+    acd,
+    acdengine,
+    callerid,
+    dtmf,
+    durability,
+    echo,
+    echobridge,
+    engine,
+    linecard,
+    speech,
+)
 
 BENCHMARKS: tuple = (acd, acdengine, callerid, dtmf, durability, echo, echobridge, engine, linecard, speech)

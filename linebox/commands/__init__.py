@@ -3,7 +3,21 @@
 Each module has ``register(subparsers)``; add a new group's module here.
 """
 
-from linebox.commands import (acd, backup, bench, cdr, config, console, dsp, linecard, run, selftest, sim, speech,
-                              users, web)
+from linebox.commands import (
+                              acd,
+                              backup,
+                              bench,
+                              cdr,
+                              config,
+                              console,
+                              dsp,
+                              linecard,
+                              run,
+                              selftest,
+                              sim,
+                              speech,
+                              users,
+                              web,
+)
 
 COMMAND_GROUPS = (run, console, config, cdr, dsp, acd, linecard, bench, sim, backup, selftest, users, web, speech)

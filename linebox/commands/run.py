@@ -32,8 +32,8 @@ from linebox.commands.console import start_console
 from linebox.commands.web import DEFAULT_LISTEN, parse_listen, url_of, web_command
 from linebox.config_watch import ConfigWatcher
 from linebox.engine_builder import RESTART_NEEDED
-from linebox.sdnotify import Notifier
 from linebox.manager_setup import start_manager
+from linebox.sdnotify import Notifier
 from linebox.storage import resolve_db_path
 
 
