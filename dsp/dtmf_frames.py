@@ -93,6 +93,7 @@ _SCREEN_ROWS = _ENERGY + 1
 # box's other core belongs to the rest of the engine). Products are cut to stay below.
 _SCREEN_CHANNELS_PER_PRODUCT = 512  # 16 x 40 x 512 = 327,680
 _FRAMES_PER_PRODUCT = 48  # 48 x 200 x 44 = 422,400
+_ROOM_SUB_BLOCKS = 16  # room of the sliding buffers (4 ticks of 20 ms)
 
 
 class FramePasses(NamedTuple):
@@ -191,7 +192,6 @@ class _Work(NamedTuple):
     sub_blocks: int
     pairs: np.ndarray
     windows: np.ndarray
-    squares: np.ndarray
     powers: np.ndarray
     pair: np.ndarray
     groups: np.ndarray
@@ -210,7 +210,6 @@ def _work(n: int, c: int) -> _Work:
         n,
         pairs=np.empty((n + 3, _SCREEN_ROWS, c), f32),
         windows=np.empty((n + 1, _SCREEN_ROWS, c), f32),
-        squares=np.empty((n + 1, 2 * N_DTMF, c), f32),
         powers=np.empty((n + 1, N_DTMF, c), f32),
         pair=np.empty((n, N_DTMF, c), f32),
         groups=np.empty((n, 2, c), f32),
@@ -270,18 +269,22 @@ class FrameAnalyzer:
         self._group_offset = np.array([0, 4])
         # Frame code of each (row, column) pair: row * 4 + column.
         self._codes = (np.arange(4)[:, None] * 4 + np.arange(4)[None, :]).astype(np.int8)
-        self._frame_offsets = np.arange(FRAME_SAMPLES)
         self.reset()
 
     def reset(self) -> None:
         c = self.channels
-        # Samples as float32: the HISTORY_SAMPLES before the next sub-block, then the
-        # samples not yet in a whole sub-block (``_held``), then room for a call's.
-        self._samples = np.zeros((c, HISTORY_SAMPLES + 4 * SUB_BLOCK_SAMPLES + SUB_BLOCK_SAMPLES), np.float32)
+        # Samples as float32, a sliding buffer: from ``_at``, the HISTORY_SAMPLES before the
+        # next sub-block, the samples not yet in a whole sub-block (``_held``), then room;
+        # what is kept moves back to the start only when the room runs out.
+        self._samples = np.zeros((c, HISTORY_SAMPLES + _ROOM_SUB_BLOCKS * SUB_BLOCK_SAMPLES), np.float32)
+        self._at = 0
         self._held = 0
+        self._frames_of: np.ndarray | None = None  # the buffer ``_frames`` views
         # Per sub-block: the screen's DFT values (rows 0..2 N_DTMF - 1) and the energy
-        # (row _ENERGY) of each channel; the last HISTORY_SUB_BLOCKS, then room for a call's.
-        self._spectra = np.zeros((HISTORY_SUB_BLOCKS + 4, _SCREEN_ROWS, c), dtype=np.float32)
+        # (row _ENERGY) of each channel, sliding the same way: from ``_row``, the last
+        # HISTORY_SUB_BLOCKS, then room.
+        self._spectra = np.zeros((HISTORY_SUB_BLOCKS + _ROOM_SUB_BLOCKS, _SCREEN_ROWS, c), dtype=np.float32)
+        self._row = 0
         self._work = _work(4, c)
         self.sub_blocks_done = 0
         self.samples_seen = 0
@@ -310,24 +313,31 @@ class FrameAnalyzer:
         n = block.shape[1]
         self.samples_seen += n
         held = self._held
-        end = HISTORY_SAMPLES + held + n
-        if self._samples.shape[1] < end:
-            grown = np.zeros((c, end + SUB_BLOCK_SAMPLES), np.float32)
-            grown[:, : HISTORY_SAMPLES + held] = self._samples[:, : HISTORY_SAMPLES + held]
-            self._samples = grown
-        samples = self._samples
-        np.copyto(samples[:, HISTORY_SAMPLES + held : end], block, casting="unsafe")
+        kept = HISTORY_SAMPLES + held
+        if self._at + kept + n > self._samples.shape[1]:
+            room = max(self._samples.shape[1], kept + n)
+            if room > self._samples.shape[1]:
+                moved = np.zeros((c, room + _ROOM_SUB_BLOCKS * SUB_BLOCK_SAMPLES), np.float32)
+            else:
+                moved = self._samples
+            moved[:, :kept] = self._samples[:, self._at : self._at + kept]
+            self._samples, self._at = moved, 0
+        samples = self._samples[:, self._at :]
         n_sub = (held + n) // SUB_BLOCK_SAMPLES
         if n_sub == 0:
+            np.copyto(samples[:, kept : kept + n], block, casting="unsafe")
             self._held = held + n
             return None
         used = n_sub * SUB_BLOCK_SAMPLES
-        rows = HISTORY_SUB_BLOCKS + n_sub
-        if self._spectra.shape[0] < rows:
-            grown = np.zeros((rows, _SCREEN_ROWS, c), dtype=np.float32)
-            grown[:HISTORY_SUB_BLOCKS] = self._spectra[:HISTORY_SUB_BLOCKS]
-            self._spectra = grown
-        spectra = self._spectra[:rows]
+        if self._row + HISTORY_SUB_BLOCKS + n_sub > self._spectra.shape[0]:
+            rows = max(self._spectra.shape[0], HISTORY_SUB_BLOCKS + n_sub)
+            if rows > self._spectra.shape[0]:
+                moved = np.zeros((rows, _SCREEN_ROWS, c), dtype=np.float32)
+            else:
+                moved = self._spectra
+            moved[:HISTORY_SUB_BLOCKS] = self._spectra[self._row : self._row + HISTORY_SUB_BLOCKS]
+            self._spectra, self._row = moved, 0
+        spectra = self._spectra[self._row : self._row + HISTORY_SUB_BLOCKS + n_sub]
         new = spectra[HISTORY_SUB_BLOCKS:]
         x = samples[:, HISTORY_SAMPLES : HISTORY_SAMPLES + used].reshape(c, n_sub, SUB_BLOCK_SAMPLES)
         phase = self.sub_blocks_done % BASIS_PERIOD_SUB_BLOCKS
@@ -335,22 +345,24 @@ class FrameAnalyzer:
             basis = self._screen_basis[phase : phase + n_sub]
         else:
             basis = self._screen_basis[(phase + np.arange(n_sub)) % BASIS_PERIOD_SUB_BLOCKS]
+        # Per group of channels, so that the samples are still in the cache for the product
+        # and the energies (and the product stays on one thread, see above).
         for at in range(0, c, _SCREEN_CHANNELS_PER_PRODUCT):
             part = slice(at, at + _SCREEN_CHANNELS_PER_PRODUCT)
+            np.copyto(samples[part, kept : kept + n], block[part], casting="unsafe")
             np.matmul(basis, x[part].transpose(1, 2, 0), out=new[:, :_ENERGY, part])
-        np.einsum("cjn,cjn->jc", x, x, out=new[:, _ENERGY])
+            np.einsum("cjn,cjn->jc", x[part], x[part], out=new[:, _ENERGY, part])
         self.sub_blocks_done += n_sub
         passes = self._screen(spectra, n_sub)
-        # Keep the last HISTORY_SUB_BLOCKS sub-blocks and samples, and the held samples.
-        spectra[:HISTORY_SUB_BLOCKS] = spectra[n_sub:]
+        # The last HISTORY_SUB_BLOCKS sub-blocks and samples, and the held samples, stay.
+        self._row += n_sub
+        self._at += used
         self._held = held + n - used
-        keep = HISTORY_SAMPLES + self._held
-        samples[:, :keep] = samples[:, used : used + keep]
         return passes
 
     def _screen(self, s: np.ndarray, n: int) -> FramePasses | None:
         """The frames ending at sub-blocks 4.. of ``s`` (screen spectra and energies) that
-        hold a digit, or None; the samples of the call are still in place."""
+        hold a digit, or None; frame f's samples are ``_samples[:, _at + 40 f :][:200]``."""
         w = self._work if self._work.sub_blocks == n else _work(n, self.channels)
         self._work = w
         # The basis carries w0 = 0.5: s0 + 2 s1 + 2 s2 + s3 is the (0.5, 1, 1, 0.5) taper
@@ -358,8 +370,8 @@ class FrameAnalyzer:
         np.add(s[:-1], s[1:], out=w.pairs)
         np.add(w.pairs[:-2], w.pairs[1:-1], out=w.windows)
         np.add(w.windows, w.pairs[2:], out=w.windows)  # (frames + 1, rows, C)
-        np.square(w.windows[:, :_ENERGY], out=w.squares)
-        np.add(w.squares[:, :N_DTMF], w.squares[:, N_DTMF:], out=w.powers)  # |T|², in units
+        squares = np.square(w.windows[:, :_ENERGY], out=w.windows[:, :_ENERGY])
+        np.add(squares[:, :N_DTMF], squares[:, N_DTMF:], out=w.powers)  # |T|², in units
         np.add(w.powers[:-1], w.powers[1:], out=w.pair)  # |A|² + |B|², (frames, 8, C)
         np.max(w.pair.reshape(n, 2, 4, self.channels), axis=2, out=w.groups)  # per group
         row, col = w.groups[:, 0], w.groups[:, 1]
@@ -382,9 +394,7 @@ class FrameAnalyzer:
         frames, chans = np.divmod(passed, self.channels)
         energy = w.energy.reshape(-1)[passed]
         # Each frame's 200 samples: frame f of the call starts f sub-blocks into the buffer.
-        stride = self._samples.shape[1]
-        starts = chans * stride + frames * SUB_BLOCK_SAMPLES
-        x = self._samples.reshape(-1)[starts[:, None] + self._frame_offsets]
+        x = self._frame_view()[chans, frames * SUB_BLOCK_SAMPLES + self._at]  # (k, 200)
         if passed.size <= _FRAMES_PER_PRODUCT:
             g = x @ self._frame_basis
         else:
@@ -397,6 +407,19 @@ class FrameAnalyzer:
         if not held.any():
             return None
         return FramePasses(frames[held], chans[held], codes[held])
+
+    def _frame_view(self) -> np.ndarray:
+        """``_samples`` seen as (channels, start, 200): every 200 samples from every start."""
+        if self._frames_of is not self._samples:
+            c, width = self._samples.shape
+            self._frames = np.lib.stride_tricks.as_strided(
+                self._samples,
+                shape=(c, width - FRAME_SAMPLES + 1, FRAME_SAMPLES),
+                strides=(self._samples.strides[0], self._samples.strides[1], self._samples.strides[1]),
+                writeable=False,
+            )
+            self._frames_of = self._samples
+        return self._frames
 
     def _full_tests(self, g: np.ndarray, energy: np.ndarray) -> np.ndarray:
         """Digit codes (-1: none) of frames whose windows are ``g`` (k, 4 N_FREQ: A then B,
