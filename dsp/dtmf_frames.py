@@ -92,7 +92,7 @@ _SCREEN_ROWS = _ENERGY + 1
 # core count; a bigger one wakes threads that spin on the other cores for no gain (the
 # box's other core belongs to the rest of the engine). Products are cut to stay below.
 _SCREEN_CHANNELS_PER_PRODUCT = 512  # 16 x 40 x 512 = 327,680
-_FRAMES_PER_PRODUCT = 48  # 48 x 200 x 44 = 422,400
+_FRAMES_PER_PRODUCT = 512  # 512 x 40 x 22 = 450,560
 _ROOM_SUB_BLOCKS = 16  # room of the sliding buffers (4 ticks of 20 ms)
 
 
@@ -169,18 +169,14 @@ def _screen_basis() -> np.ndarray:
 
 @cache
 def _frame_basis() -> np.ndarray:
-    """(200, 4 * N_FREQ) float32: a frame's samples to windows A and B (columns: A then
-    B, each frequency's cos and -sin interleaved, so a column pair is one complex DFT
-    value), both with phases from the frame's first sample."""
+    """(5, 40, 2 * N_FREQ) float32: each sub-block of a frame to its DFT values (columns:
+    each frequency's cos and -sin interleaved, so a column pair is one complex value),
+    phases from the frame's first sample, scaled by the taper's end weight w0 = 0.5 (as the
+    screen's basis: three overlapping pairs of sub-blocks sum to a window)."""
     n = np.arange(FRAME_SAMPLES)
     phase = 2.0 * np.pi * np.outer(n, ANALYSIS_HZ) / SAMPLE_RATE
     kernel = np.stack([np.cos(phase), -np.sin(phase)], axis=2).reshape(FRAME_SAMPLES, 2 * N_FREQ)
-    taper = np.repeat(WINDOW_WEIGHTS, SUB_BLOCK_SAMPLES)
-    window_a = np.zeros(FRAME_SAMPLES)
-    window_a[: taper.size] = taper
-    window_b = np.zeros(FRAME_SAMPLES)
-    window_b[SUB_BLOCK_SAMPLES:] = taper
-    basis = np.concatenate([kernel * window_a[:, None], kernel * window_b[:, None]], axis=1)
+    basis = (kernel * WINDOW_WEIGHTS[0]).reshape(HISTORY_SUB_BLOCKS + 1, SUB_BLOCK_SAMPLES, 2 * N_FREQ)
     basis = basis.astype(np.float32)
     basis.setflags(write=False)
     return basis
@@ -395,13 +391,16 @@ class FrameAnalyzer:
         energy = w.energy.reshape(-1)[passed]
         # Each frame's 200 samples: frame f of the call starts f sub-blocks into the buffer.
         x = self._frame_view()[chans, frames * SUB_BLOCK_SAMPLES + self._at]  # (k, 200)
-        if passed.size <= _FRAMES_PER_PRODUCT:
-            g = x @ self._frame_basis
-        else:
-            g = np.empty((passed.size, self._frame_basis.shape[1]), np.float32)
-            for at in range(0, passed.size, _FRAMES_PER_PRODUCT):
-                part = slice(at, at + _FRAMES_PER_PRODUCT)
-                np.matmul(x[part], self._frame_basis, out=g[part])
+        x = x.reshape(passed.size, HISTORY_SUB_BLOCKS + 1, SUB_BLOCK_SAMPLES).transpose(1, 0, 2)
+        sub = np.empty((HISTORY_SUB_BLOCKS + 1, passed.size, 2 * N_FREQ), np.float32)
+        for at in range(0, passed.size, _FRAMES_PER_PRODUCT):
+            part = slice(at, at + _FRAMES_PER_PRODUCT)
+            np.matmul(x[:, part], self._frame_basis, out=sub[:, part])
+        pairs = sub[:-1] + sub[1:]
+        middle = pairs[1] + pairs[2]
+        g = np.empty((passed.size, 4 * N_FREQ), np.float32)  # windows A then B
+        np.add(pairs[0], middle, out=g[:, : 2 * N_FREQ])
+        np.add(middle, pairs[3], out=g[:, 2 * N_FREQ :])
         codes = self._full_tests(g, energy)
         held = codes >= 0
         if not held.any():
