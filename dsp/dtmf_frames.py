@@ -44,6 +44,7 @@ Pure numpy, no state beyond what ``FrameAnalyzer`` keeps per channel between cal
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import NamedTuple
 
@@ -93,12 +94,15 @@ _SCREEN_ROWS = _ENERGY + 1
 # box's other core belongs to the rest of the engine). Products are cut to stay below.
 _SCREEN_CHANNELS_PER_PRODUCT = 512  # 16 x 40 x 512 = 327,680
 _FRAMES_PER_PRODUCT = 512  # 512 x 40 x 22 = 450,560
+# Up to this many passing frames per call, the full tests run frame by frame in plain
+# Python (about 10 µs each), not as the ~45 array operations of ``_full_tests``.
+_FEW_FRAMES = 3
 _ROOM_SUB_BLOCKS = 16  # room of the sliding buffers (4 ticks of 20 ms)
 
 
 class FramePasses(NamedTuple):
     """The frames of one call that hold a digit: frame index in the call (0 = the first
-    frame completed by it), channel and digit code (``row * 4 + column``), in frame order."""
+    frame completed by it), channel and digit code (``row * 4 + column``)."""
 
     frames: np.ndarray
     channels: np.ndarray
@@ -263,6 +267,15 @@ class FrameAnalyzer:
         self._dial_weights = dial
         self._power_per_energy = np.float32(0.5 / _ENERGY_SCALE)  # the frame's mean power
         self._group_offset = np.array([0, 4])
+        # The same limits as Python floats, for ``_full_test``.
+        self._scalar = (
+            self._limits.tolist(),
+            self._inverse_gain.tolist(),
+            float(self._gain_slots_per_radian),
+            float(self._floor),
+            float(self._peak),
+            float(self._steady_pair),
+        )
         # Frame code of each (row, column) pair: row * 4 + column.
         self._codes = (np.arange(4)[:, None] * 4 + np.arange(4)[None, :]).astype(np.int8)
         self.reset()
@@ -359,7 +372,8 @@ class FrameAnalyzer:
     def _screen(self, s: np.ndarray, n: int) -> FramePasses | None:
         """The frames ending at sub-blocks 4.. of ``s`` (screen spectra and energies) that
         hold a digit, or None; frame f's samples are ``_samples[:, _at + 40 f :][:200]``."""
-        w = self._work if self._work.sub_blocks == n else _work(n, self.channels)
+        width = self.channels
+        w = self._work if self._work.sub_blocks == n else _work(n, width)
         self._work = w
         # The basis carries w0 = 0.5: s0 + 2 s1 + 2 s2 + s3 is the (0.5, 1, 1, 0.5) taper
         # (and, in the energy row, twice the window's energy).
@@ -369,25 +383,25 @@ class FrameAnalyzer:
         squares = np.square(w.windows[:, :_ENERGY], out=w.windows[:, :_ENERGY])
         np.add(squares[:, :N_DTMF], squares[:, N_DTMF:], out=w.powers)  # |T|², in units
         np.add(w.powers[:-1], w.powers[1:], out=w.pair)  # |A|² + |B|², (frames, 8, C)
-        np.max(w.pair.reshape(n, 2, 4, self.channels), axis=2, out=w.groups)  # per group
+        np.maximum.reduce(w.pair.reshape(n, 2, 4, width), axis=2, out=w.groups)  # per group
         row, col = w.groups[:, 0], w.groups[:, 1]
         np.add(w.windows[:-1, _ENERGY], w.windows[1:, _ENERGY], out=w.energy)  # 2 ENERGY_WEIGHTS · e
         e = s[:, _ENERGY]
         np.minimum(e[:-1], e[1:], out=w.quiet2)
         np.minimum(w.quiet2[:-2], w.quiet2[2:], out=w.quiet4)
         np.minimum(w.quiet4[:-1], e[4:], out=w.quietest)  # the weakest of each frame's five
-        np.minimum(row, col, out=w.total)
-        np.greater_equal(w.total, self._screen_floor, out=w.screen)
-        np.add(row, col, out=w.total)
-        np.greater_equal(w.total, w.energy, out=w.test)
-        np.logical_and(w.screen, w.test, out=w.screen)
+        # Tone pair and weakest sub-block against the frame's energy, then each group's floor.
         np.multiply(w.quietest, self._quiet_scale, out=w.quietest)
-        np.greater_equal(w.quietest, w.energy, out=w.test)
+        np.add(row, col, out=w.total)
+        np.minimum(w.total, w.quietest, out=w.total)
+        np.greater_equal(w.total, w.energy, out=w.screen)
+        np.minimum(row, col, out=w.total)
+        np.greater_equal(w.total, self._screen_floor, out=w.test)
         np.logical_and(w.screen, w.test, out=w.screen)
-        passed = np.flatnonzero(w.screen)
+        passed = w.screen.reshape(-1).nonzero()[0]
         if not passed.size:
             return None
-        frames, chans = np.divmod(passed, self.channels)
+        frames, chans = np.divmod(passed, width)
         energy = w.energy.reshape(-1)[passed]
         # Each frame's 200 samples: frame f of the call starts f sub-blocks into the buffer.
         x = self._frame_view()[chans, frames * SUB_BLOCK_SAMPLES + self._at]  # (k, 200)
@@ -401,7 +415,12 @@ class FrameAnalyzer:
         g = np.empty((passed.size, 4 * N_FREQ), np.float32)  # windows A then B
         np.add(pairs[0], middle, out=g[:, : 2 * N_FREQ])
         np.add(middle, pairs[3], out=g[:, 2 * N_FREQ :])
-        codes = self._full_tests(g, energy)
+        if passed.size <= _FEW_FRAMES:
+            codes = np.array(
+                [self._full_test(row, e) for row, e in zip(g.tolist(), energy.tolist(), strict=True)], np.int8
+            )
+        else:
+            codes = self._full_tests(g, energy)
         held = codes >= 0
         if not held.any():
             return None
@@ -456,3 +475,41 @@ class FrameAnalyzer:
         ok &= p_tones >= self._to_total * (power - dial)
         ok &= p_tones >= self._to_total_all * power
         return np.where(ok, self._codes[best[:, 0], best[:, 1]], np.int8(-1))
+
+    def _full_test(self, g: list[float], energy: float) -> int:
+        """``_full_tests`` for one frame, in Python floats (the same tests, in the same order)."""
+        limits, inverse_gain, slots_per_radian, floor, peak, steady_pair = self._scalar
+        found = []
+        for group in (0, 4):
+            top = runner_up = -1.0
+            best = 0
+            for bin_ in range(group, group + 4):
+                ar, ai = g[2 * bin_], g[2 * bin_ + 1]
+                br, bi = g[2 * (N_FREQ + bin_)], g[2 * (N_FREQ + bin_) + 1]
+                zr, zi = br * ar + bi * ai, bi * ar - br * ai
+                mag = math.hypot(zr, zi)
+                if mag > top:
+                    top, runner_up, best, z = mag, top, bin_, (zr, zi, ar * ar + ai * ai + br * br + bi * bi)
+                elif mag > runner_up:
+                    runner_up = mag
+            zr, zi, sum_of_squares = z
+            phase_step = math.atan2(zi, zr)
+            tone = top * inverse_gain[int((phase_step + math.pi) * slots_per_radian)]
+            if not (
+                abs(phase_step) <= limits[best]
+                and tone >= floor
+                and top >= peak * runner_up
+                and sum_of_squares <= steady_pair * top
+            ):
+                return -1
+            found.append((best - group, tone))
+        (row, p_row), (col, p_col) = found
+        if not float(self._twist_low) * p_row <= p_col <= float(self._twist_high) * p_row:
+            return -1
+        dial = sum(value * value for value in g[2 * N_DTMF : 2 * N_FREQ] + g[2 * (N_FREQ + N_DTMF) :])
+        dial /= 2.0 * _TONE_POWER_SCALE
+        p_tones = p_row + p_col
+        power = energy * float(self._power_per_energy)
+        if p_tones >= float(self._to_total) * (power - dial) and p_tones >= float(self._to_total_all) * power:
+            return row * 4 + col
+        return -1
