@@ -35,12 +35,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp import DspError
-from dsp.dtmf_frames import FRAME_SAMPLES, SUB_BLOCK_SAMPLES, FrameAnalyzer, digit_table
+from dsp.dtmf_frames import FRAME_SAMPLES, SUB_BLOCK_SAMPLES, FrameAnalyzer, FramePasses, digit_table
 
 # A digit is recognised at its second consecutive frame: 40 ms tones fill >= 3, 23 ms <= 1.
 GAP_FRAMES = 10  # 50 ms without the digit ends it: 10 ms drop-out -> <= 7, 40 ms pause -> >= 12
 
 _NONE = -1  # frame code: no digit
+# With more frames holding a digit than this in a block, the channels whose every frame
+# holds the digit they have on are found with arrays first (no frame-by-frame pass).
+_MANY_PASSES = 32
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class DtmfDetector:
         # Channels with a digit on: [digit code, start sample of its tone, number of its
         # last frame] (frame k ends at sample 40 (k + 1)).
         self._on: dict[int, list[int]] = {}
+        self._on_code = np.full(self.channels, _NONE, np.int8)  # the digit on per channel, or none
         # Channels whose latest frame held a digit: its code (all others: none).
         self._previous: dict[int, int] = {}
 
@@ -98,6 +102,12 @@ class DtmfDetector:
         if passes is None and not self._on:
             self._previous.clear()
             return []
+        final = first + n_frames - 1
+        steady: list[int] = []
+        if passes is not None and passes.codes.size > _MANY_PASSES:
+            passes, steady = self._steady(passes, n_frames)
+            for channel in steady:  # every frame of the block holds the digit on: it goes on
+                self._on[channel][2] = final
         # Each channel's frame codes in this block, for the channels with a frame holding a digit.
         codes: dict[int, list[int]] = {}
         if passes is not None:
@@ -110,20 +120,32 @@ class DtmfDetector:
                 mine[frame] = code
         events: list[DtmfEvent] = []
         # A digit on with no frame in this block ends if the gap reaches GAP_FRAMES in it.
-        final = first + n_frames - 1
         for channel in [ch for ch, (_, _, last) in self._on.items() if final - last >= GAP_FRAMES]:
             if channel not in codes:
                 digit, start, last = self._on.pop(channel)
+                self._on_code[channel] = _NONE
                 report = (last + GAP_FRAMES + 1) * SUB_BLOCK_SAMPLES
                 end = (last + 1) * SUB_BLOCK_SAMPLES
                 events.append(DtmfDigit(channel, self._digits[digit], start, end, report))
         previous = self._previous
-        self._previous = {}
+        self._previous = {channel: self._on[channel][0] for channel in steady}
         for channel, mine in codes.items():
             self._replay(channel, mine, first, previous.get(channel, _NONE), events)
         if len(events) > 1:
             events.sort(key=lambda event: (event.report_sample, event.channel, isinstance(event, DtmfStart)))
         return events
+
+    def _steady(self, passes: FramePasses, n_frames: int) -> tuple[FramePasses, list[int]]:
+        """The passes of the channels not all of whose frames hold the digit they have on,
+        and those channels (nothing happens to them but their digit going on)."""
+        continuing = passes.codes == self._on_code[passes.channels]
+        if not continuing.any():
+            return passes, []
+        whole = np.bincount(passes.channels[continuing], minlength=self.channels) == n_frames
+        if not whole.any():
+            return passes, []
+        rest = ~whole[passes.channels]
+        return FramePasses(*(part[rest] for part in passes)), np.flatnonzero(whole).tolist()
 
     def finish(self) -> list[DtmfEvent]:
         """End of input: report the digits still on (ending at their last frame)."""
@@ -133,6 +155,7 @@ class DtmfDetector:
             for channel, (digit, start, last) in sorted(self._on.items())
         ]
         self._on.clear()
+        self._on_code[:] = _NONE
         self._previous.clear()
         return events
 
@@ -176,5 +199,6 @@ class DtmfDetector:
             self._on.pop(ch, None)
         else:
             self._on[ch] = [digit, start, last]
+        self._on_code[ch] = digit
         if previous != _NONE:
             self._previous[ch] = previous

@@ -448,10 +448,16 @@ class FrameAnalyzer:
         powers = squares[:, 0::2] + squares[:, 1::2]  # |A|² then |B|² per frequency
         c = g.view(np.complex64)
         z = c[:, N_FREQ : N_FREQ + N_DTMF] * c[:, :N_DTMF].conj()
-        mag = np.abs(z).reshape(k, 2, 4)  # |Z| = |A| |B| per group
-        best = mag.argmax(axis=2)
-        ordered = np.sort(mag, axis=2)
-        top, runner_up = ordered[:, :, 3], ordered[:, :, 2]
+        mag = np.abs(z)  # |Z| = |A| |B|
+        # Per group (columns: low, high), the strongest bin and the next strongest, by
+        # columns (a sort or argmax along a 4-long axis costs a call per frame inside numpy).
+        first, second, third, fourth = mag[:, 0::4], mag[:, 1::4], mag[:, 2::4], mag[:, 3::4]
+        top_12, low_12 = np.maximum(first, second), np.minimum(first, second)
+        top_34, low_34 = np.maximum(third, fourth), np.minimum(third, fourth)
+        in_12 = top_12 >= top_34  # ties go to the first, as argmax
+        top = np.maximum(top_12, top_34)
+        runner_up = np.maximum(np.minimum(top_12, top_34), np.where(in_12, low_12, low_34))
+        best = np.where(in_12, second > first, (fourth > third) + 2)
         bins = best + self._group_offset  # bin numbers 0-7, (k, 2)
         frames = np.arange(k)[:, None]
         zb = z[frames, bins]
