@@ -95,8 +95,9 @@ _SCREEN_ROWS = _ENERGY + 1
 _SCREEN_CHANNELS_PER_PRODUCT = 512  # 16 x 40 x 512 = 327,680
 _FRAMES_PER_PRODUCT = 512  # 512 x 40 x 22 = 450,560
 # Up to this many passing frames per call, the full tests run frame by frame in plain
-# Python (about 10 µs each), not as the ~45 array operations of ``_full_tests``.
-_FEW_FRAMES = 3
+# Python (about 7 µs each), not as the ~45 array operations of ``_full_tests`` (about
+# 130 µs whatever the count: the two cost the same at 16-18 frames).
+_FEW_FRAMES = 16
 _ROOM_SUB_BLOCKS = 16  # room of the sliding buffers (4 ticks of 20 ms)
 
 
