@@ -36,8 +36,11 @@ array work and the full tests run only where they can pass:
    frame's energy, and the weakest sub-block against the frame's mean. A frame failing the
    screen cannot pass the full tests.
 2. The full tests, on the frames that passed the screen (a few percent on speech): each
-   one's 200 samples (kept per channel: the 160 before the call's first sub-block) are
-   projected again, onto the DTMF and the dial-tone frequencies, by one small product.
+   one's five sub-blocks (the receiver keeps the 160 samples before a call's first
+   sub-block) are projected again, onto the DTMF and the dial-tone frequencies, by one
+   small product, with phases from the frame's first sample. Up to ``_FEW_FRAMES`` such
+   frames per call are tested one by one in Python floats, more as arrays: the same
+   tests in the same order (``_full_test`` and ``_full_tests``).
 
 Pure numpy, no state beyond what ``FrameAnalyzer`` keeps per channel between calls.
 """
