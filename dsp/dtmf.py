@@ -178,7 +178,9 @@ class DtmfDetector:
             if code == _NONE:
                 if digit != _NONE and number - last >= GAP_FRAMES:
                     end = (last + 1) * SUB_BLOCK_SAMPLES
-                    events.append(DtmfDigit(ch, self._digits[digit], start, end, (number + 1) * SUB_BLOCK_SAMPLES))
+                    events.append(
+                        DtmfDigit(ch, self._digits[digit], start, end, (number + 1) * SUB_BLOCK_SAMPLES)
+                    )
                     digit = _NONE
             elif code == digit:
                 last = number
@@ -192,7 +194,9 @@ class DtmfDetector:
                 events.append(DtmfStart(ch, self._digits[digit], start, frame_end))
             elif digit != _NONE and number - last >= GAP_FRAMES:
                 end = (last + 1) * SUB_BLOCK_SAMPLES
-                events.append(DtmfDigit(ch, self._digits[digit], start, end, (number + 1) * SUB_BLOCK_SAMPLES))
+                events.append(
+                    DtmfDigit(ch, self._digits[digit], start, end, (number + 1) * SUB_BLOCK_SAMPLES)
+                )
                 digit = _NONE
             previous = code
         if digit == _NONE:

@@ -140,7 +140,9 @@ def frequency_limits() -> np.ndarray:
 
 # |A|² + |B|² of a steady tone per unit of sub-block energy weighted 2 ENERGY_WEIGHTS, at
 # the least share of the frame's power the tone pair may have.
-_SCREEN_TOTAL = db_to_power_ratio(TONE_TO_TOTAL_WITH_DIAL_TONE_DB) * 2.0 * _TONE_POWER_SCALE / (2.0 * _ENERGY_SCALE)
+_SCREEN_TOTAL = (
+    db_to_power_ratio(TONE_TO_TOTAL_WITH_DIAL_TONE_DB) * 2.0 * _TONE_POWER_SCALE / (2.0 * _ENERGY_SCALE)
+)
 
 
 def _screen_units() -> np.ndarray:

@@ -96,7 +96,9 @@ def test_bench_prints_one_json_object():
     assert report["cpu_seconds"] > 0 and report["realtime_channels_per_core"] > 0
     assert report["spandsp_cpu_seconds"] > 0 and report["vs_spandsp"] > 0
     # 25 ticks of 20 ms: the cost per tick is the CPU time over them.
-    assert report["cpu_us_per_tick"] == pytest.approx(report["cpu_seconds"] / 25 * 1e6, rel=0.01, abs=2.5)  # cpu_seconds is rounded to 0.1 ms
+    assert report["cpu_us_per_tick"] == pytest.approx(
+        report["cpu_seconds"] / 25 * 1e6, rel=0.01, abs=2.5
+    )  # cpu_seconds is rounded to 0.1 ms
 
 
 def test_bench_refuses_a_repeat_below_one():

@@ -60,7 +60,6 @@ def test_channels_are_independent():
         ]
 
 
-
 def test_a_channel_alone_gives_the_same_events_as_among_many_busy_ones():
     """Many frames passing at once take the array path of the full tests, a few the
     frame-by-frame one (and more than 512 channels are projected in groups): the events of
@@ -77,6 +76,7 @@ def test_a_channel_alone_gives_the_same_events_as_among_many_busy_ones():
         assert [(type(e), e.digit, e.start_sample, e.report_sample) for e in mine] == [
             (type(e), e.digit, e.start_sample, e.report_sample) for e in alone
         ]
+
 
 def test_events_come_in_time_order_and_each_digit_starts_before_it_ends():
     x = _mixed_channels(seed=2)

@@ -127,7 +127,8 @@ def _ours(audio: np.ndarray) -> tuple[float, int]:
     """Our receiver on the audio, in 20 ms ticks: CPU seconds and digits heard."""
     # One array per tick, as the audio driver hands the media loop a fresh (ports, 160) block.
     ticks = [
-        np.ascontiguousarray(audio[:, at : at + TICK_SAMPLES]) for at in range(0, audio.shape[1], TICK_SAMPLES)
+        np.ascontiguousarray(audio[:, at : at + TICK_SAMPLES])
+        for at in range(0, audio.shape[1], TICK_SAMPLES)
     ]
     detector = DtmfDetector(audio.shape[0])
     heard = [0]
@@ -174,4 +175,6 @@ def measure(channels: int, seconds: float, seed: int = 1, repeat: int = 1) -> di
 def run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise LineboxError("bench dtmf: --repeat must be >= 1")
-    return run_channel_bench(args, lambda channels, seconds, seed: measure(channels, seconds, seed, args.repeat))
+    return run_channel_bench(
+        args, lambda channels, seconds, seed: measure(channels, seconds, seed, args.repeat)
+    )
