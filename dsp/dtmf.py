@@ -15,9 +15,10 @@ channels advance together). ``start_sample`` .. ``end_sample`` (exclusive) is th
 as measured, to about ±4 ms; ``report_sample`` is the number of samples the detector had
 seen when it decided, so ``report_sample - start_sample`` is the reporting delay.
 
-How: ``dsp.dtmf_frames.FrameAnalyzer`` says for every 25 ms frame (hop 5 ms) which digit
-it holds, if any; a frame only holds a digit if the tone fills it to within about 2.5 ms
-at each end. Then, per channel, in numpy over all channels:
+How: ``dsp.dtmf_frames.FrameAnalyzer`` says which 25 ms frames (hop 5 ms) hold a digit,
+and which; a frame only holds a digit if the tone fills it to within about 2.5 ms at each
+end. Then, per channel, frame by frame, only for the few channels with a frame holding a
+digit or a digit on (plain Python over the analyzer's sparse result):
 
 - a digit is recognised at its second consecutive frame: a tone of
   40 ms or more fills at least 3 frames, one of 23 ms or less at most 1 (Q.24);
@@ -34,14 +35,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp import DspError
-from dsp.dtmf_frames import FRAME_SAMPLES, SUB_BLOCK_SAMPLES, FrameAnalyzer, digit_table
+from dsp.dtmf_frames import FRAME_SAMPLES, SUB_BLOCK_SAMPLES, FrameAnalyzer, FramePasses, digit_table
 
 # A digit is recognised at its second consecutive frame: 40 ms tones fill >= 3, 23 ms <= 1.
 GAP_FRAMES = 10  # 50 ms without the digit ends it: 10 ms drop-out -> <= 7, 40 ms pause -> >= 12
 
 _NONE = -1  # frame code: no digit
-_OFF = 127  # digit state: no digit on (never equal to a frame code)
-_NEVER = 1 << 62  # last frame of the digit on, when there is none
+# With more frames holding a digit than this in a block, the channels whose every frame
+# holds the digit they have on are found with arrays first (no frame-by-frame pass).
+_MANY_PASSES = 32
 
 
 @dataclass(frozen=True)
@@ -74,22 +76,18 @@ class DtmfDetector:
     def __init__(self, channels: int) -> None:
         self._frames = FrameAnalyzer(channels)
         self.channels = self._frames.channels
-        self._digits = digit_table()
+        self._digits = [str(d) for d in digit_table()]
         self.reset()
 
     def reset(self) -> None:
         """Forget everything: the next sample is sample 0 again."""
-        c = self.channels
         self._frames.reset()
-        # Per channel: the digit on (_OFF if none), the start sample of its tone, the number
-        # of its last frame (frame k ends at sample 40 (k + 1); _NEVER when no digit is on),
-        # and the code of the latest frame.
-        self._digit = np.full(c, _OFF, dtype=np.int8)
-        self._start = np.zeros(c, dtype=np.int64)
-        self._last = np.full(c, _NEVER, dtype=np.int64)
-        self._previous = np.full(c, _NONE, dtype=np.int8)
-        self._previous_none = False  # True: the latest frame held no digit on any channel
-        self._on = 0  # number of channels with a digit on
+        # Channels with a digit on: [digit code, start sample of its tone, number of its
+        # last frame] (frame k ends at sample 40 (k + 1)).
+        self._on: dict[int, list[int]] = {}
+        self._on_code = np.full(self.channels, _NONE, np.int8)  # the digit on per channel, or none
+        # Channels whose latest frame held a digit: its code (all others: none).
+        self._previous: dict[int, int] = {}
 
     @property
     def samples_seen(self) -> int:
@@ -97,66 +95,68 @@ class DtmfDetector:
 
     def process(self, block: np.ndarray) -> list[DtmfEvent]:
         """Feed ``block`` (channels, n); return the events it completes, in time order."""
-        codes, first_end, n_frames = self._frames.process(self._check(block))
+        passes, first_end, n_frames = self._frames.process(self._check(block))
         if n_frames == 0:
             return []
         first = first_end // SUB_BLOCK_SAMPLES - 1  # number of the block's first frame
-        if codes is None:  # no frame holds a digit: only gaps may end the digits on
-            self._previous_none = True
-            if not self._on:
-                return []
-            ended = np.flatnonzero(self._last <= first + n_frames - 1 - GAP_FRAMES)
-            events: list[DtmfEvent] = []
-            if ended.size:
-                no_digit = [_NONE] * n_frames
-                for ch in ended.tolist():
-                    self._replay(ch, no_digit, first, events)
-            return self._sorted(events)
-        if self._previous_none:
-            self._previous[:] = _NONE
-            self._previous_none = False
-        valid = codes >= 0
-        # A channel needs the frame-by-frame pass only if something may happen to it in
-        # this block: two equal frames in a row of a digit that is not on (recognition), or
-        # a gap that may grow long enough to end the digit on. For all other channels the
-        # only news is the last frame of the digit on, set here for all at once.
-        earlier = np.concatenate([self._previous[None], codes[:-1]])
-        recognised = codes == earlier
-        recognised &= codes != self._digit
-        recognised &= valid
-        eventful = recognised.any(axis=0)
-        eventful |= self._last <= first + n_frames - 1 - GAP_FRAMES
-        events = []
-        replay = np.flatnonzero(eventful)
-        saved_last = self._last[replay]
-        # 1 + index of the last frame of the digit on in this block, 0 if none.
-        seen = ((codes == self._digit) * np.arange(1, n_frames + 1)[:, None]).max(axis=0)
-        np.copyto(self._last, seen + (first - 1), where=seen > 0)
-        self._last[replay] = saved_last
-        for ch in replay.tolist():
-            self._replay(ch, codes[:, ch].tolist(), first, events)
-        self._previous = codes[-1].copy()
-        return self._sorted(events)
-
-    @staticmethod
-    def _sorted(events: list[DtmfEvent]) -> list[DtmfEvent]:
+        if passes is None and not self._on:
+            self._previous.clear()
+            return []
+        final = first + n_frames - 1
+        steady: list[int] = []
+        if passes is not None and passes.codes.size > _MANY_PASSES:
+            passes, steady = self._steady(passes, n_frames)
+            for channel in steady:  # every frame of the block holds the digit on: it goes on
+                self._on[channel][2] = final
+        # Each channel's frame codes in this block, for the channels with a frame holding a digit.
+        codes: dict[int, list[int]] = {}
+        if passes is not None:
+            for frame, channel, code in zip(
+                passes.frames.tolist(), passes.channels.tolist(), passes.codes.tolist(), strict=True
+            ):
+                mine = codes.get(channel)
+                if mine is None:
+                    mine = codes[channel] = [_NONE] * n_frames
+                mine[frame] = code
+        events: list[DtmfEvent] = []
+        # A digit on with no frame in this block ends if the gap reaches GAP_FRAMES in it.
+        for channel in [ch for ch, (_, _, last) in self._on.items() if final - last >= GAP_FRAMES]:
+            if channel not in codes:
+                digit, start, last = self._on.pop(channel)
+                self._on_code[channel] = _NONE
+                report = (last + GAP_FRAMES + 1) * SUB_BLOCK_SAMPLES
+                end = (last + 1) * SUB_BLOCK_SAMPLES
+                events.append(DtmfDigit(channel, self._digits[digit], start, end, report))
+        previous = self._previous
+        self._previous = {channel: self._on[channel][0] for channel in steady}
+        for channel, mine in codes.items():
+            self._replay(channel, mine, first, previous.get(channel, _NONE), events)
         if len(events) > 1:
             events.sort(key=lambda event: (event.report_sample, event.channel, isinstance(event, DtmfStart)))
         return events
 
+    def _steady(self, passes: FramePasses, n_frames: int) -> tuple[FramePasses, list[int]]:
+        """The passes of the channels not all of whose frames hold the digit they have on,
+        and those channels (nothing happens to them but their digit going on)."""
+        continuing = passes.codes == self._on_code[passes.channels]
+        if not continuing.any():
+            return passes, []
+        whole = np.bincount(passes.channels[continuing], minlength=self.channels) == n_frames
+        if not whole.any():
+            return passes, []
+        rest = ~whole[passes.channels]
+        return FramePasses(*(part[rest] for part in passes)), np.flatnonzero(whole).tolist()
+
     def finish(self) -> list[DtmfEvent]:
         """End of input: report the digits still on (ending at their last frame)."""
-        events: list[DtmfEvent] = []
         report = self.samples_seen
-        for ch in np.flatnonzero(self._digit != _OFF).tolist():
-            end = (int(self._last[ch]) + 1) * SUB_BLOCK_SAMPLES
-            events.append(
-                DtmfDigit(ch, str(self._digits[self._digit[ch]]), int(self._start[ch]), end, report)
-            )
-        self._digit[:] = _OFF
-        self._last[:] = _NEVER
-        self._previous[:] = _NONE
-        self._on = 0
+        events: list[DtmfEvent] = [
+            DtmfDigit(channel, self._digits[digit], start, (last + 1) * SUB_BLOCK_SAMPLES, report)
+            for channel, (digit, start, last) in sorted(self._on.items())
+        ]
+        self._on.clear()
+        self._on_code[:] = _NONE
+        self._previous.clear()
         return events
 
     def _check(self, block: np.ndarray) -> np.ndarray:
@@ -169,28 +169,40 @@ class DtmfDetector:
             raise DspError("DTMF block holds NaN or infinite samples")
         return block
 
-    def _replay(self, ch: int, codes: list[int], first: int, events: list[DtmfEvent]) -> None:
+    def _replay(self, ch: int, codes: list[int], first: int, previous: int, events: list[DtmfEvent]) -> None:
         """The frame-by-frame state machine of channel ``ch`` over this block's frames
-        (numbered from ``first``)."""
-        digit = int(self._digit[ch])
-        start, last = int(self._start[ch]), int(self._last[ch])
-        previous = int(self._previous[ch])
+        (numbered from ``first``); ``previous``: the code of the frame before them."""
+        state = self._on.get(ch)
+        digit, start, last = state if state is not None else (_NONE, 0, 0)
         for number, code in enumerate(codes, start=first):
-            frame_end = (number + 1) * SUB_BLOCK_SAMPLES
-            if code == digit:
+            if code == _NONE:
+                if digit != _NONE and number - last >= GAP_FRAMES:
+                    end = (last + 1) * SUB_BLOCK_SAMPLES
+                    events.append(
+                        DtmfDigit(ch, self._digits[digit], start, end, (number + 1) * SUB_BLOCK_SAMPLES)
+                    )
+                    digit = _NONE
+            elif code == digit:
                 last = number
-            recognised = code >= 0 and code != digit and code == previous
-            if digit != _OFF and (recognised or number - last >= GAP_FRAMES):
-                end = (last + 1) * SUB_BLOCK_SAMPLES
-                events.append(DtmfDigit(ch, str(self._digits[digit]), start, end, frame_end))
-                digit, last = _OFF, _NEVER
-                self._on -= 1
-            if recognised:
+            elif code == previous:  # a new digit, recognised at its second frame
+                frame_end = (number + 1) * SUB_BLOCK_SAMPLES
+                if digit != _NONE:
+                    end = (last + 1) * SUB_BLOCK_SAMPLES
+                    events.append(DtmfDigit(ch, self._digits[digit], start, end, frame_end))
                 # The run began with the previous frame, one hop before this one.
                 digit, start, last = code, frame_end - FRAME_SAMPLES - SUB_BLOCK_SAMPLES, number
-                events.append(DtmfStart(ch, str(self._digits[digit]), start, frame_end))
-                self._on += 1
+                events.append(DtmfStart(ch, self._digits[digit], start, frame_end))
+            elif digit != _NONE and number - last >= GAP_FRAMES:
+                end = (last + 1) * SUB_BLOCK_SAMPLES
+                events.append(
+                    DtmfDigit(ch, self._digits[digit], start, end, (number + 1) * SUB_BLOCK_SAMPLES)
+                )
+                digit = _NONE
             previous = code
-        self._digit[ch] = digit
-        self._start[ch] = start
-        self._last[ch] = last
+        if digit == _NONE:
+            self._on.pop(ch, None)
+        else:
+            self._on[ch] = [digit, start, last]
+        self._on_code[ch] = digit
+        if previous != _NONE:
+            self._previous[ch] = previous

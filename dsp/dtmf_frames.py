@@ -1,23 +1,13 @@
 """Per-frame DTMF analysis: which digit, if any, each 25 ms frame holds (ITU-T Q.24).
 
-The signal is cut into 5 ms sub-blocks (40 samples). One matrix product per call projects
-every sub-block of every channel onto cosines and sines of the eight DTMF frequencies
-(ITU-T Q.23) and of three dial-tone frequencies, with phases counted from sample 0 of the
-stream (the basis repeats every 200 sub-blocks = 1 s, since all frequencies are whole Hz).
-Sums of four consecutive sub-blocks weighted (0.5, 1, 1, 0.5) are 20 ms DFT values with a
-stepped taper whose sidelobes stay below -27 dB at the 62-73 Hz spacing of neighbouring
-DTMF tones and below -50 dB at the 268 Hz between the groups.
-
-Cost: the matrix product, one energy sum and a few array operations over all frames screen
-out frames that cannot pass (bounds of the tone powers against level and energy); the full
-tests below then run only on the frames left (a few percent on speech).
-
-A frame is five sub-blocks (25 ms), hop 5 ms. Its two overlapping 20 ms windows A
-(sub-blocks 0-3) and B (1-4) give, per frequency, ``Z = B * conj(A)``: the angle of ``Z``
-is the phase a tone advances in 5 ms beyond the nominal frequency, i.e. the frequency
-deviation (``2π·Δf·5 ms``, unambiguous up to ±100 Hz), and ``|Z|`` is the tone power
-once the window's known loss at that deviation is divided out. A frame holds a digit when,
-for the strongest tone of each group:
+A frame is five 5 ms sub-blocks (200 samples, hop 40). Its two overlapping 20 ms windows
+A (sub-blocks 0-3) and B (1-4), tapered (0.5, 1, 1, 0.5) per sub-block, give per frequency
+``Z = B * conj(A)``: the angle of ``Z`` is the phase a tone advances in 5 ms beyond the
+nominal frequency, i.e. the frequency deviation (``2π·Δf·5 ms``, unambiguous up to
+±100 Hz), and ``|Z|`` is the tone power once the window's known loss at that deviation is
+divided out. The taper's sidelobes stay below -27 dB at the 62-73 Hz spacing of
+neighbouring DTMF tones and below -50 dB at the 268 Hz between the groups. A frame holds a
+digit when, for the strongest tone of each group:
 
 - each tone is at least ``MIN_TONE_DBM0`` (Q.24: operate down to -35 dBm0 per tone, not at
   -45 dBm0 or below);
@@ -33,12 +23,33 @@ for the strongest tone of each group:
   below half the frame's mean (the tone fills the frame: this is what makes frames count
   durations to about ±2.5 ms).
 
+How, in two stages, so that the cost per channel stays a small fixed amount of BLAS and
+array work and the full tests run only where they can pass:
+
+1. The screen, on every frame of every channel. One float32 matrix product per call
+   projects every 40-sample sub-block onto cosines and sines of the eight DTMF
+   frequencies, with phases counted from sample 0 of the stream (the basis repeats every
+   200 sub-blocks = 1 s, since all frequencies are whole Hz), so sums of sub-blocks are
+   windows A and B; plus one energy per sub-block. From these, bounds of the two tone
+   powers (each group's strongest ``|A|² + |B|²`` divided by the largest window loss a
+   tone within the frequency limits can have) are checked against the level floor and the
+   frame's energy, and the weakest sub-block against the frame's mean. A frame failing the
+   screen cannot pass the full tests.
+2. The full tests, on the frames that passed the screen (a few percent on speech): each
+   one's five sub-blocks (the receiver keeps the 160 samples before a call's first
+   sub-block) are projected again, onto the DTMF and the dial-tone frequencies, by one
+   small product, with phases from the frame's first sample. Up to ``_FEW_FRAMES`` such
+   frames per call are tested one by one in Python floats, more as arrays: the same
+   tests in the same order (``_full_test`` and ``_full_tests``).
+
 Pure numpy, no state beyond what ``FrameAnalyzer`` keeps per channel between calls.
 """
 
 from __future__ import annotations
 
+import math
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,6 +59,7 @@ from dsp.levels import ZERO_DBM0_PEAK, db_to_amplitude_ratio, db_to_power_ratio
 
 SUB_BLOCK_SAMPLES = 40  # 5 ms: frame hop and duration resolution
 HISTORY_SUB_BLOCKS = 4  # a frame is the newest sub-block and the 4 before it
+HISTORY_SAMPLES = SUB_BLOCK_SAMPLES * HISTORY_SUB_BLOCKS
 FRAME_SAMPLES = SUB_BLOCK_SAMPLES * (HISTORY_SUB_BLOCKS + 1)  # 25 ms
 BASIS_PERIOD_SUB_BLOCKS = SAMPLE_RATE // SUB_BLOCK_SAMPLES  # 1 s: whole-Hz phases repeat
 WINDOW_WEIGHTS = (0.5, 1.0, 1.0, 0.5)  # stepped taper of the 20 ms windows A and B
@@ -78,30 +90,32 @@ _ZERO_DBM0_POWER = ZERO_DBM0_PEAK * ZERO_DBM0_PEAK / 2.0
 _MIN_GAIN = 0.05  # floor of the window-loss correction (far outside the frequency limits)
 MAX_CHUNK_SAMPLES = 8000  # longer blocks are analysed 1 s at a time (bounded memory)
 GAIN_SLOTS = 2048  # table of the window-loss correction over ±π: steps of 0.003 rad
-_ENERGY = 2 * N_FREQ  # row of the sub-block energy, after the DFT values
-_ROWS = _ENERGY + 1
+_ENERGY = 2 * N_DTMF  # screen row of the sub-block energy, after the DFT values
+_SCREEN_ROWS = _ENERGY + 1
+# OpenBLAS runs a product of m·n·k < 2 · 65536 · 4 multiply-adds on one thread whatever the
+# core count; a bigger one wakes threads that spin on the other cores for no gain (the
+# box's other core belongs to the rest of the engine). Products are cut to stay below.
+_SCREEN_CHANNELS_PER_PRODUCT = 512  # 16 x 40 x 512 = 327,680
+_FRAMES_PER_PRODUCT = 512  # 512 x 40 x 22 = 450,560
+# Up to this many passing frames per call, the full tests run frame by frame in plain
+# Python (about 7 µs each), not as the ~45 array operations of ``_full_tests`` (about
+# 130 µs whatever the count: the two cost the same at 16-18 frames).
+_FEW_FRAMES = 16
+_ROOM_SUB_BLOCKS = 16  # room of the sliding buffers (4 ticks of 20 ms)
+
+
+class FramePasses(NamedTuple):
+    """The frames of one call that hold a digit: frame index in the call (0 = the first
+    frame completed by it), channel and digit code (``row * 4 + column``)."""
+
+    frames: np.ndarray
+    channels: np.ndarray
+    codes: np.ndarray
 
 
 def digit_table() -> np.ndarray:
     """Digit characters indexed by ``row * 4 + column`` (the frame codes)."""
     return np.array(list("".join(KEYPAD)))
-
-
-@cache
-def _basis() -> np.ndarray:
-    """(period, 2 * N_FREQ, 40) float32: cos and -sin of each frequency interleaved, so a
-    row pair is one complex DFT value; phases count from sample 0 of the stream."""
-    start = np.arange(BASIS_PERIOD_SUB_BLOCKS)[:, None, None] * SUB_BLOCK_SAMPLES
-    n = start + np.arange(SUB_BLOCK_SAMPLES)[None, None, :]
-    freqs = np.array(ANALYSIS_HZ, dtype=np.int64)[None, :, None]
-    # The phase is reduced modulo the 1 s period in integers first, so float error stays tiny.
-    phase = 2.0 * np.pi * ((freqs * n) % SAMPLE_RATE) / SAMPLE_RATE
-    basis = np.stack([np.cos(phase), -np.sin(phase)], axis=2).reshape(BASIS_PERIOD_SUB_BLOCKS, 2 * N_FREQ, -1)
-    # Scaled by the taper's end weight w0 = 0.5, so that the sum of three overlapping pairs
-    # of sub-blocks, (s0 + s1) + (s1 + s2) + (s2 + s3), is the tapered window itself.
-    basis = (basis * WINDOW_WEIGHTS[0]).astype(np.float32)
-    basis.setflags(write=False)
-    return basis
 
 
 def window_power_gain(phase_step: np.ndarray) -> np.ndarray:
@@ -124,201 +138,390 @@ def frequency_limits() -> np.ndarray:
     return 2.0 * np.pi * np.array(DTMF_HZ) * FREQUENCY_TOLERANCE * SUB_BLOCK_SAMPLES / SAMPLE_RATE
 
 
+# |A|² + |B|² of a steady tone per unit of sub-block energy weighted 2 ENERGY_WEIGHTS, at
+# the least share of the frame's power the tone pair may have.
+_SCREEN_TOTAL = (
+    db_to_power_ratio(TONE_TO_TOTAL_WITH_DIAL_TONE_DB) * 2.0 * _TONE_POWER_SCALE / (2.0 * _ENERGY_SCALE)
+)
+
+
+def _screen_units() -> np.ndarray:
+    """Per DTMF bin, the factor on its |A|² + |B|² that makes the screen's tone-pair test
+    read ``row + col >= energy`` (energy: sub-block energies weighted 2 ENERGY_WEIGHTS).
+
+    |A|² + |B|² is 2 |T|² for a steady tone, with |T|² = _TONE_POWER_SCALE · loss · power;
+    dividing by the largest loss a tone within the frequency limits can have in its group
+    bounds the tone power from above, so the screen never drops a frame the full tests
+    would pass."""
+    loss = window_power_gain(frequency_limits())
+    group_loss = np.repeat([loss[:4].min(), loss[4:].min()], 4)
+    return 1.0 / (group_loss * _SCREEN_TOTAL)
+
+
+@cache
+def _screen_basis() -> np.ndarray:
+    """(period, 2 * N_DTMF, 40) float32: rows 0-7 cos, 8-15 -sin of the DTMF frequencies
+    (low group first), phases from sample 0 of the stream, scaled so that a window's
+    squared values come out in the screen's units (``_screen_units``)."""
+    start = np.arange(BASIS_PERIOD_SUB_BLOCKS)[:, None, None] * SUB_BLOCK_SAMPLES
+    n = start + np.arange(SUB_BLOCK_SAMPLES)[None, None, :]
+    freqs = np.array(DTMF_HZ, dtype=np.int64)[None, :, None]
+    # The phase is reduced modulo the 1 s period in integers first, so float error stays tiny.
+    phase = 2.0 * np.pi * ((freqs * n) % SAMPLE_RATE) / SAMPLE_RATE
+    basis = np.concatenate([np.cos(phase), -np.sin(phase)], axis=1)
+    # The end weight w0 = 0.5 of the taper: the sum of three overlapping pairs of
+    # sub-blocks, (s0 + s1) + (s1 + s2) + (s2 + s3), is then the tapered window itself.
+    scale = WINDOW_WEIGHTS[0] * np.sqrt(np.tile(_screen_units(), 2))
+    basis = (basis * scale[None, :, None]).astype(np.float32)
+    basis.setflags(write=False)
+    return basis
+
+
+@cache
+def _frame_basis() -> np.ndarray:
+    """(5, 40, 2 * N_FREQ) float32: each sub-block of a frame to its DFT values (columns:
+    each frequency's cos and -sin interleaved, so a column pair is one complex value),
+    phases from the frame's first sample, scaled by the taper's end weight w0 = 0.5 (as the
+    screen's basis: three overlapping pairs of sub-blocks sum to a window)."""
+    n = np.arange(FRAME_SAMPLES)
+    phase = 2.0 * np.pi * np.outer(n, ANALYSIS_HZ) / SAMPLE_RATE
+    kernel = np.stack([np.cos(phase), -np.sin(phase)], axis=2).reshape(FRAME_SAMPLES, 2 * N_FREQ)
+    basis = (kernel * WINDOW_WEIGHTS[0]).reshape(HISTORY_SUB_BLOCKS + 1, SUB_BLOCK_SAMPLES, 2 * N_FREQ)
+    basis = basis.astype(np.float32)
+    basis.setflags(write=False)
+    return basis
+
+
+class _Work(NamedTuple):
+    """Preallocated arrays of the screen for calls of ``sub_blocks`` sub-blocks."""
+
+    sub_blocks: int
+    pairs: np.ndarray
+    windows: np.ndarray
+    powers: np.ndarray
+    pair: np.ndarray
+    groups: np.ndarray
+    energy: np.ndarray
+    quiet2: np.ndarray
+    quiet4: np.ndarray
+    quietest: np.ndarray
+    total: np.ndarray
+    screen: np.ndarray
+    test: np.ndarray
+
+
+def _work(n: int, c: int) -> _Work:
+    f32 = np.float32
+    return _Work(
+        n,
+        pairs=np.empty((n + 3, _SCREEN_ROWS, c), f32),
+        windows=np.empty((n + 1, _SCREEN_ROWS, c), f32),
+        powers=np.empty((n + 1, N_DTMF, c), f32),
+        pair=np.empty((n, N_DTMF, c), f32),
+        groups=np.empty((n, 2, c), f32),
+        energy=np.empty((n, c), f32),
+        quiet2=np.empty((n + 3, c), f32),
+        quiet4=np.empty((n + 1, c), f32),
+        quietest=np.empty((n, c), f32),
+        total=np.empty((n, c), f32),
+        screen=np.empty((n, c), bool),
+        test=np.empty((n, c), bool),
+    )
+
+
 class FrameAnalyzer:
-    """Turns blocks of samples into per-frame digit codes for ``channels`` channels.
+    """Turns blocks of samples into the frames that hold a digit, for ``channels`` channels.
 
     ``process(block)`` takes any number of samples (shape (channels, n), 16-bit scale)
-    and returns ``(codes, first_end, frames)``: one frame per 5 ms sub-block completed by
-    this block, frame ``f`` covering the 200 samples ending (exclusive) at
-    ``first_end + 40 f``; ``codes`` is int8 shaped (frames, channels), the digit index
-    (``row * 4 + column``, see ``digit_table``) or -1, or None when no frame of the block
-    holds a digit (the common case, which costs no array).
+    and returns ``(passes, first_end, frames)``: ``frames`` frames, one per 5 ms sub-block
+    completed by this block, frame ``f`` covering the 200 samples ending (exclusive) at
+    ``first_end + 40 f``; ``passes`` the ones that hold a digit (``FramePasses``), or None
+    when none does (the common case, which costs no array).
     """
 
     def __init__(self, channels: int) -> None:
         if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
             raise DspError(f"channels must be a positive integer, got {channels!r}")
         self.channels = int(channels)
-        self._basis = _basis()
+        self._screen_basis = _screen_basis()
+        self._frame_basis = _frame_basis()
         limits = frequency_limits()
         self._limits = limits.astype(np.float32)
         floor = _ZERO_DBM0_POWER * db_to_power_ratio(MIN_TONE_DBM0)
-        self._floor = floor
-        # Screening works in |A|² + |B|² of a bin (2 |T|² for a steady tone) and in the sum
-        # of the energies of windows A and B (``_ENERGY`` row: sub-block energies weighted
-        # 2 ENERGY_WEIGHTS); it divides by the largest window loss a tone within the
-        # frequency limits can have in each group, so it never drops a frame that the full
-        # tests would pass.
-        pair_per_power = 2.0 * _TONE_POWER_SCALE
-        loss = window_power_gain(limits)
-        self._screen_scale = np.array([[1.0 / loss[:4].min()], [1.0 / loss[4:].min()]], dtype=np.float32)
-        self._screen_floor = np.float32(floor * pair_per_power)
-        self._screen_total = np.float32(
-            db_to_power_ratio(TONE_TO_TOTAL_WITH_DIAL_TONE_DB) * pair_per_power / (2.0 * _ENERGY_SCALE)
-        )
-        self._quietest = np.float32(MIN_SUB_BLOCK_ENERGY_RATIO * SUB_BLOCK_SAMPLES / (2.0 * _ENERGY_SCALE))
-        self._to_total = db_to_power_ratio(TONE_TO_TOTAL_DB)
-        self._to_total_all = db_to_power_ratio(TONE_TO_TOTAL_WITH_DIAL_TONE_DB)
-        self._twist_low = 1.0 / db_to_power_ratio(NORMAL_TWIST_LIMIT_DB)
-        self._twist_high = db_to_power_ratio(REVERSE_TWIST_LIMIT_DB)
+        self._floor = np.float32(floor)
+        # Both groups' bounds must reach the floor: 2 |T|² of a tone at the floor, in units.
+        self._screen_floor = np.float32(floor * 2.0 * _TONE_POWER_SCALE / _SCREEN_TOTAL)
+        # The weakest sub-block (weight 1) vs. the frame's energy (weights 2 ENERGY_WEIGHTS).
+        self._quiet_scale = np.float32(2.0 * _ENERGY_SCALE / (MIN_SUB_BLOCK_ENERGY_RATIO * SUB_BLOCK_SAMPLES))
+        self._to_total = np.float32(db_to_power_ratio(TONE_TO_TOTAL_DB))
+        self._to_total_all = np.float32(db_to_power_ratio(TONE_TO_TOTAL_WITH_DIAL_TONE_DB))
+        self._twist_low = np.float32(1.0 / db_to_power_ratio(NORMAL_TWIST_LIMIT_DB))
+        self._twist_high = np.float32(db_to_power_ratio(REVERSE_TWIST_LIMIT_DB))
         steady = db_to_amplitude_ratio(STEADY_DB)  # on |A| / |B|
         self._steady_pair = np.float32(steady + 1.0 / steady)  # on (|A|² + |B|²) / |A| |B|
         # 1 / (|Z| per unit tone power) by phase step, in GAIN_SLOTS slots over ±π.
         slots = np.arange(GAIN_SLOTS)
         centres = (slots + 0.5) * (2.0 * np.pi / GAIN_SLOTS) - np.pi
         gain = np.maximum(window_power_gain(centres), _MIN_GAIN)
-        self._inverse_gain = np.append(1.0 / (_TONE_POWER_SCALE * gain), 1.0 / (_TONE_POWER_SCALE * gain[-1]))
-        self._inverse_gain = self._inverse_gain.astype(np.float32)
+        inverse_gain = np.append(1.0 / (_TONE_POWER_SCALE * gain), 1.0 / (_TONE_POWER_SCALE * gain[-1]))
+        self._inverse_gain = inverse_gain.astype(np.float32)
         self._gain_slots_per_radian = np.float32(GAIN_SLOTS / (2.0 * np.pi))
         self._peak = np.float32(db_to_power_ratio(RELATIVE_PEAK_DB))  # on |Z|, a power
-        self._group_offset = np.array([[0], [4]])
-        # Frame code of each (row bin, column bin) pair: row * 4 + column.
-        self._codes = (np.arange(4)[:, None] * 4 + np.arange(-4, 4)[None, :]).astype(np.int8)
+        # The dial-tone bins' |A|² + |B|², averaged over A and B, in tone-power units.
+        dial = np.zeros(4 * N_FREQ // 2, dtype=np.float32)
+        dial[N_DTMF:N_FREQ] = dial[N_FREQ + N_DTMF :] = 1.0 / (2.0 * _TONE_POWER_SCALE)
+        self._dial_weights = dial
+        self._power_per_energy = np.float32(0.5 / _ENERGY_SCALE)  # the frame's mean power
+        self._group_offset = np.array([0, 4])
+        # The same limits as Python floats, for ``_full_test``.
+        self._scalar = (
+            self._limits.tolist(),
+            self._inverse_gain.tolist(),
+            float(self._gain_slots_per_radian),
+            float(self._floor),
+            float(self._peak),
+            float(self._steady_pair),
+        )
+        # Frame code of each (row, column) pair: row * 4 + column.
+        self._codes = (np.arange(4)[:, None] * 4 + np.arange(4)[None, :]).astype(np.int8)
         self.reset()
 
     def reset(self) -> None:
         c = self.channels
-        self._pending = np.zeros((c, 0), dtype=np.float32)  # < 40 samples not yet in a sub-block
-        # Per sub-block: the DFT values (rows 0..2 N_FREQ - 1) and the energy (row _ENERGY)
-        # of each channel; the last HISTORY_SUB_BLOCKS, then room for a call's.
-        self._spectra = np.zeros((HISTORY_SUB_BLOCKS + 4, _ROWS, c), dtype=np.float32)
-        self._samples = np.zeros((4 * SUB_BLOCK_SAMPLES, c), dtype=np.float32)  # float32, transposed
+        # Samples as float32, a sliding buffer: from ``_at``, the HISTORY_SAMPLES before the
+        # next sub-block, the samples not yet in a whole sub-block (``_held``), then room;
+        # what is kept moves back to the start only when the room runs out.
+        self._samples = np.zeros((c, HISTORY_SAMPLES + _ROOM_SUB_BLOCKS * SUB_BLOCK_SAMPLES), np.float32)
+        self._at = 0
+        self._held = 0
+        self._frames_of: np.ndarray | None = None  # the buffer ``_frames`` views
+        # Per sub-block: the screen's DFT values (rows 0..2 N_DTMF - 1) and the energy
+        # (row _ENERGY) of each channel, sliding the same way: from ``_row``, the last
+        # HISTORY_SUB_BLOCKS, then room.
+        self._spectra = np.zeros((HISTORY_SUB_BLOCKS + _ROOM_SUB_BLOCKS, _SCREEN_ROWS, c), dtype=np.float32)
+        self._row = 0
+        self._work = _work(4, c)
         self.sub_blocks_done = 0
         self.samples_seen = 0
 
-    def process(self, block: np.ndarray) -> tuple[np.ndarray | None, int, int]:
-        """Digit codes (frames, channels) of the frames completed by ``block`` (None if
-        none holds a digit), the end of the first frame, the number of frames."""
+    def process(self, block: np.ndarray) -> tuple[FramePasses | None, int, int]:
+        """The frames of the completed sub-blocks of ``block`` that hold a digit (None if
+        none does), the end of the first frame, the number of frames."""
         first_end = (self.sub_blocks_done + 1) * SUB_BLOCK_SAMPLES
         done = self.sub_blocks_done
         n = block.shape[1]
         if n <= MAX_CHUNK_SAMPLES:
-            codes = self._process(block)
-        else:
-            chunks = [
-                (self._process(block[:, at : at + MAX_CHUNK_SAMPLES]), self.sub_blocks_done)
-                for at in range(0, n, MAX_CHUNK_SAMPLES)
-            ]
-            codes = None
-            if any(chunk is not None for chunk, _ in chunks):
-                codes = np.full((self.sub_blocks_done - done, self.channels), -1, dtype=np.int8)
-                for chunk, end in chunks:
-                    if chunk is not None:
-                        codes[end - done - chunk.shape[0] : end - done] = chunk
-        return codes, first_end, self.sub_blocks_done - done
+            return self._process(block), first_end, self.sub_blocks_done - done
+        found = []
+        for at in range(0, n, MAX_CHUNK_SAMPLES):
+            before = self.sub_blocks_done
+            passes = self._process(block[:, at : at + MAX_CHUNK_SAMPLES])
+            if passes is not None:
+                found.append(passes._replace(frames=passes.frames + (before - done)))
+        merged = None
+        if found:
+            merged = FramePasses(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
+        return merged, first_end, self.sub_blocks_done - done
 
-    def _process(self, block: np.ndarray) -> np.ndarray | None:
+    def _process(self, block: np.ndarray) -> FramePasses | None:
         c = self.channels
         n = block.shape[1]
         self.samples_seen += n
-        held = self._pending.shape[1]
+        held = self._held
+        kept = HISTORY_SAMPLES + held
+        if self._at + kept + n > self._samples.shape[1]:
+            room = max(self._samples.shape[1], kept + n)
+            if room > self._samples.shape[1]:
+                moved = np.zeros((c, room + _ROOM_SUB_BLOCKS * SUB_BLOCK_SAMPLES), np.float32)
+            else:
+                moved = self._samples
+            moved[:, :kept] = self._samples[:, self._at : self._at + kept]
+            self._samples, self._at = moved, 0
+        samples = self._samples[:, self._at :]
         n_sub = (held + n) // SUB_BLOCK_SAMPLES
-        used = n_sub * SUB_BLOCK_SAMPLES
-        samples = block
-        if held or used < n:  # glue the samples held back on, hold back the remainder
-            samples = np.concatenate([self._pending, block], axis=1, dtype=np.float32, casting="unsafe")
-            self._pending = samples[:, used:].copy()
-            samples = samples[:, :used]
         if n_sub == 0:
+            np.copyto(samples[:, kept : kept + n], block, casting="unsafe")
+            self._held = held + n
             return None
-        if self._samples.shape[0] < used:
-            self._samples = np.empty((used, c), dtype=np.float32)
-        x = self._samples[:used]
-        # Transposed in the input's own type (int16: half the bytes), then cast.
-        np.copyto(x, np.ascontiguousarray(samples.T), casting="unsafe")
-        x = x.reshape(n_sub, SUB_BLOCK_SAMPLES, c)
-        rows = HISTORY_SUB_BLOCKS + n_sub
-        if self._spectra.shape[0] < rows:
-            grown = np.zeros((rows, _ROWS, c), dtype=np.float32)
-            grown[:HISTORY_SUB_BLOCKS] = self._spectra[:HISTORY_SUB_BLOCKS]
-            self._spectra = grown
-        spectra = self._spectra[:rows]
+        used = n_sub * SUB_BLOCK_SAMPLES
+        if self._row + HISTORY_SUB_BLOCKS + n_sub > self._spectra.shape[0]:
+            rows = max(self._spectra.shape[0], HISTORY_SUB_BLOCKS + n_sub)
+            if rows > self._spectra.shape[0]:
+                moved = np.zeros((rows, _SCREEN_ROWS, c), dtype=np.float32)
+            else:
+                moved = self._spectra
+            moved[:HISTORY_SUB_BLOCKS] = self._spectra[self._row : self._row + HISTORY_SUB_BLOCKS]
+            self._spectra, self._row = moved, 0
+        spectra = self._spectra[self._row : self._row + HISTORY_SUB_BLOCKS + n_sub]
         new = spectra[HISTORY_SUB_BLOCKS:]
+        x = samples[:, HISTORY_SAMPLES : HISTORY_SAMPLES + used].reshape(c, n_sub, SUB_BLOCK_SAMPLES)
         phase = self.sub_blocks_done % BASIS_PERIOD_SUB_BLOCKS
         if phase + n_sub <= BASIS_PERIOD_SUB_BLOCKS:
-            basis = self._basis[phase : phase + n_sub]
+            basis = self._screen_basis[phase : phase + n_sub]
         else:
-            basis = self._basis[(phase + np.arange(n_sub)) % BASIS_PERIOD_SUB_BLOCKS]
-        np.matmul(basis, x, out=new[:, :_ENERGY])
-        np.einsum("jnc,jnc->jc", x, x, out=new[:, _ENERGY])
+            basis = self._screen_basis[(phase + np.arange(n_sub)) % BASIS_PERIOD_SUB_BLOCKS]
+        # Per group of channels, so that the samples are still in the cache for the product
+        # and the energies (and the product stays on one thread, see above).
+        for at in range(0, c, _SCREEN_CHANNELS_PER_PRODUCT):
+            part = slice(at, at + _SCREEN_CHANNELS_PER_PRODUCT)
+            np.copyto(samples[part, kept : kept + n], block[part], casting="unsafe")
+            np.matmul(basis, x[part].transpose(1, 2, 0), out=new[:, :_ENERGY, part])
+            np.einsum("cjn,cjn->jc", x[part], x[part], out=new[:, _ENERGY, part])
         self.sub_blocks_done += n_sub
-        codes = self._decide(spectra, n_sub)
-        spectra[:HISTORY_SUB_BLOCKS] = (
-            spectra[n_sub:].copy() if n_sub < HISTORY_SUB_BLOCKS else spectra[n_sub:]
-        )
-        return codes
+        passes = self._screen(spectra, n_sub)
+        # The last HISTORY_SUB_BLOCKS sub-blocks and samples, and the held samples, stay.
+        self._row += n_sub
+        self._at += used
+        self._held = held + n - used
+        return passes
 
-    def _decide(self, s: np.ndarray, n_frames: int) -> np.ndarray | None:
-        """Codes of the frames ending at sub-blocks 4.. of ``s`` (spectra and energies),
-        None if no frame passes the screen."""
+    def _screen(self, s: np.ndarray, n: int) -> FramePasses | None:
+        """The frames ending at sub-blocks 4.. of ``s`` (screen spectra and energies) that
+        hold a digit, or None; frame f's samples are ``_samples[:, _at + 40 f :][:200]``."""
+        width = self.channels
+        w = self._work if self._work.sub_blocks == n else _work(n, width)
+        self._work = w
         # The basis carries w0 = 0.5: s0 + 2 s1 + 2 s2 + s3 is the (0.5, 1, 1, 0.5) taper
-        # (and, in the energy column, twice the window's energy).
-        pairs = s[:-1] + s[1:]
-        windows = pairs[:-2] + pairs[1:-1]
-        windows += pairs[2:]  # (frames + 1, _ROWS, C)
-        squares = np.square(windows[:, : 2 * N_DTMF])
-        powers = squares[:, 0::2] + squares[:, 1::2]  # |T|² of the DTMF bins
-        pair = powers[:-1] + powers[1:]  # |A|² + |B|², (frames, 8, C)
-        groups = pair.reshape(n_frames, 2, 4, self.channels).max(axis=2)
-        groups *= self._screen_scale  # bounds of the row and column tone powers, (frames, 2, C)
-        energy = windows[:-1, _ENERGY] + windows[1:, _ENERGY]  # 2 ENERGY_WEIGHTS · e
+        # (and, in the energy row, twice the window's energy).
+        np.add(s[:-1], s[1:], out=w.pairs)
+        np.add(w.pairs[:-2], w.pairs[1:-1], out=w.windows)
+        np.add(w.windows, w.pairs[2:], out=w.windows)  # (frames + 1, rows, C)
+        squares = np.square(w.windows[:, :_ENERGY], out=w.windows[:, :_ENERGY])
+        np.add(squares[:, :N_DTMF], squares[:, N_DTMF:], out=w.powers)  # |T|², in units
+        np.add(w.powers[:-1], w.powers[1:], out=w.pair)  # |A|² + |B|², (frames, 8, C)
+        np.maximum.reduce(w.pair.reshape(n, 2, 4, width), axis=2, out=w.groups)  # per group
+        row, col = w.groups[:, 0], w.groups[:, 1]
+        np.add(w.windows[:-1, _ENERGY], w.windows[1:, _ENERGY], out=w.energy)  # 2 ENERGY_WEIGHTS · e
         e = s[:, _ENERGY]
-        quietest = np.minimum(e[:-4], e[1:-3])
-        np.minimum(quietest, e[2:-2], out=quietest)
-        np.minimum(quietest, e[3:-1], out=quietest)
-        np.minimum(quietest, e[4:], out=quietest)  # the weakest of each frame's five sub-blocks
-        row, col = groups[:, 0], groups[:, 1]
-        screen = np.minimum(row, col) >= self._screen_floor
-        screen &= row + col >= self._screen_total * energy
-        screen &= quietest >= self._quietest * energy
-        passed = np.flatnonzero(screen)
+        np.minimum(e[:-1], e[1:], out=w.quiet2)
+        np.minimum(w.quiet2[:-2], w.quiet2[2:], out=w.quiet4)
+        np.minimum(w.quiet4[:-1], e[4:], out=w.quietest)  # the weakest of each frame's five
+        # Tone pair and weakest sub-block against the frame's energy, then each group's floor.
+        np.multiply(w.quietest, self._quiet_scale, out=w.quietest)
+        np.add(row, col, out=w.total)
+        np.minimum(w.total, w.quietest, out=w.total)
+        np.greater_equal(w.total, w.energy, out=w.screen)
+        np.minimum(row, col, out=w.total)
+        np.greater_equal(w.total, self._screen_floor, out=w.test)
+        np.logical_and(w.screen, w.test, out=w.screen)
+        passed = w.screen.reshape(-1).nonzero()[0]
         if not passed.size:
             return None
-        frames, chans = np.divmod(passed, self.channels)
-        codes = np.full((n_frames, self.channels), -1, dtype=np.int8)
-        codes[frames, chans] = self._candidates(windows, pair, frames, chans, energy[frames, chans])
-        return codes
+        frames, chans = np.divmod(passed, width)
+        energy = w.energy.reshape(-1)[passed]
+        # Each frame's 200 samples: frame f of the call starts f sub-blocks into the buffer.
+        x = self._frame_view()[chans, frames * SUB_BLOCK_SAMPLES + self._at]  # (k, 200)
+        x = x.reshape(passed.size, HISTORY_SUB_BLOCKS + 1, SUB_BLOCK_SAMPLES).transpose(1, 0, 2)
+        sub = np.empty((HISTORY_SUB_BLOCKS + 1, passed.size, 2 * N_FREQ), np.float32)
+        for at in range(0, passed.size, _FRAMES_PER_PRODUCT):
+            part = slice(at, at + _FRAMES_PER_PRODUCT)
+            np.matmul(x[:, part], self._frame_basis, out=sub[:, part])
+        pairs = sub[:-1] + sub[1:]
+        middle = pairs[1] + pairs[2]
+        g = np.empty((passed.size, 4 * N_FREQ), np.float32)  # windows A then B
+        np.add(pairs[0], middle, out=g[:, : 2 * N_FREQ])
+        np.add(middle, pairs[3], out=g[:, 2 * N_FREQ :])
+        if passed.size <= _FEW_FRAMES:
+            codes = np.array(
+                [self._full_test(row, e) for row, e in zip(g.tolist(), energy.tolist(), strict=True)], np.int8
+            )
+        else:
+            codes = self._full_tests(g, energy)
+        held = codes >= 0
+        if not held.any():
+            return None
+        return FramePasses(frames[held], chans[held], codes[held])
 
-    def _candidates(
-        self,
-        windows: np.ndarray,
-        pair: np.ndarray,
-        frames: np.ndarray,
-        chans: np.ndarray,
-        energy: np.ndarray,
-    ) -> np.ndarray:
-        """The full tests on the frames that passed the screen (``energy``: their sub-block
-        energies weighted 2 ENERGY_WEIGHTS; ``pair``: |A|² + |B|² of every DTMF bin of every
-        frame)."""
-        n = frames.size
-        both = windows[np.concatenate([frames, frames + 1]), :, np.concatenate([chans, chans])]
-        ac = both[:n, : 2 * N_DTMF].view(np.complex64)  # window A, (n, 8) complex
-        bc = both[n:, : 2 * N_DTMF].view(np.complex64)  # window B
-        dial_bins = both[:, 2 * N_DTMF : _ENERGY]
-        dial = np.einsum("ij,ij->i", dial_bins, dial_bins)
-        dial = (dial[:n] + dial[n:]) * np.float32(1.0 / (2.0 * _TONE_POWER_SCALE))
-        z = bc * ac.conj()
-        mag = np.ascontiguousarray(np.abs(z).T).reshape(2, 4, -1)  # |Z| = |A| |B|, per group
-        top = mag.max(axis=1)
-        best = mag.argmax(axis=1)
-        runner_up = np.where(mag == top[:, None], 0.0, mag).max(axis=1)
-        best += self._group_offset  # bin numbers 0-7, (2, n)
-        zb = z[np.arange(n), best]
+    def _frame_view(self) -> np.ndarray:
+        """``_samples`` seen as (channels, start, 200): every 200 samples from every start."""
+        if self._frames_of is not self._samples:
+            c, width = self._samples.shape
+            self._frames = np.lib.stride_tricks.as_strided(
+                self._samples,
+                shape=(c, width - FRAME_SAMPLES + 1, FRAME_SAMPLES),
+                strides=(self._samples.strides[0], self._samples.strides[1], self._samples.strides[1]),
+                writeable=False,
+            )
+            self._frames_of = self._samples
+        return self._frames
+
+    def _full_tests(self, g: np.ndarray, energy: np.ndarray) -> np.ndarray:
+        """Digit codes (-1: none) of frames whose windows are ``g`` (k, 4 N_FREQ: A then B,
+        complex values as (re, im) pairs) and whose sub-block energies weighted
+        2 ENERGY_WEIGHTS are ``energy``."""
+        k = g.shape[0]
+        squares = np.square(g)
+        powers = squares[:, 0::2] + squares[:, 1::2]  # |A|² then |B|² per frequency
+        c = g.view(np.complex64)
+        z = c[:, N_FREQ : N_FREQ + N_DTMF] * c[:, :N_DTMF].conj()
+        mag = np.abs(z)  # |Z| = |A| |B|
+        # Per group (columns: low, high), the strongest bin and the next strongest, by
+        # columns (a sort or argmax along a 4-long axis costs a call per frame inside numpy).
+        first, second, third, fourth = mag[:, 0::4], mag[:, 1::4], mag[:, 2::4], mag[:, 3::4]
+        top_12, low_12 = np.maximum(first, second), np.minimum(first, second)
+        top_34, low_34 = np.maximum(third, fourth), np.minimum(third, fourth)
+        in_12 = top_12 >= top_34  # ties go to the first, as argmax
+        top = np.maximum(top_12, top_34)
+        runner_up = np.maximum(np.minimum(top_12, top_34), np.where(in_12, low_12, low_34))
+        best = np.where(in_12, second > first, (fourth > third) + 2)
+        bins = best + self._group_offset  # bin numbers 0-7, (k, 2)
+        frames = np.arange(k)[:, None]
+        zb = z[frames, bins]
         phase_step = np.arctan2(zb.imag, zb.real)
         # Tone powers: |Z| corrected for the window's loss at the measured deviation.
         slot = ((phase_step + np.float32(np.pi)) * self._gain_slots_per_radian).astype(np.intp)
         tone = top * self._inverse_gain[slot]
         # |A|² + |B|² >= 2 |A| |B| = 2 |Z|, equal when |A| = |B|: the ratio bounds |A| / |B|.
-        sum_of_squares = pair[frames, best, chans]
-        per_tone = np.abs(phase_step) <= self._limits[best]
-        per_tone &= tone >= self._floor
-        per_tone &= top >= self._peak * runner_up
-        per_tone &= sum_of_squares <= self._steady_pair * top
-        p_row, p_col = tone
+        sum_of_squares = powers[frames, bins] + powers[frames, bins + N_FREQ]
+        dial = powers @ self._dial_weights
+        ok = np.abs(phase_step) <= self._limits[bins]
+        ok &= tone >= self._floor
+        ok &= top >= self._peak * runner_up
+        ok &= sum_of_squares <= self._steady_pair * top
+        ok = ok[:, 0] & ok[:, 1]
+        p_row, p_col = tone[:, 0], tone[:, 1]
+        ok &= p_col >= self._twist_low * p_row
+        ok &= p_col <= self._twist_high * p_row
         p_tones = p_row + p_col
-        power = energy * np.float32(0.5 / _ENERGY_SCALE)  # the frame's mean power
-        ok = per_tone[0] & per_tone[1]
-        ok &= (p_col >= self._twist_low * p_row) & (p_col <= self._twist_high * p_row)
+        power = energy * self._power_per_energy
         ok &= p_tones >= self._to_total * (power - dial)
         ok &= p_tones >= self._to_total_all * power
-        return np.where(ok, self._codes[best[0], best[1]], np.int8(-1))
+        return np.where(ok, self._codes[best[:, 0], best[:, 1]], np.int8(-1))
+
+    def _full_test(self, g: list[float], energy: float) -> int:
+        """``_full_tests`` for one frame, in Python floats (the same tests, in the same order)."""
+        limits, inverse_gain, slots_per_radian, floor, peak, steady_pair = self._scalar
+        found = []
+        for group in (0, 4):
+            top = runner_up = -1.0
+            best = 0
+            for bin_ in range(group, group + 4):
+                ar, ai = g[2 * bin_], g[2 * bin_ + 1]
+                br, bi = g[2 * (N_FREQ + bin_)], g[2 * (N_FREQ + bin_) + 1]
+                zr, zi = br * ar + bi * ai, bi * ar - br * ai
+                mag = math.hypot(zr, zi)
+                if mag > top:
+                    top, runner_up, best, z = mag, top, bin_, (zr, zi, ar * ar + ai * ai + br * br + bi * bi)
+                elif mag > runner_up:
+                    runner_up = mag
+            zr, zi, sum_of_squares = z
+            phase_step = math.atan2(zi, zr)
+            tone = top * inverse_gain[int((phase_step + math.pi) * slots_per_radian)]
+            if not (
+                abs(phase_step) <= limits[best]
+                and tone >= floor
+                and top >= peak * runner_up
+                and sum_of_squares <= steady_pair * top
+            ):
+                return -1
+            found.append((best - group, tone))
+        (row, p_row), (col, p_col) = found
+        if not float(self._twist_low) * p_row <= p_col <= float(self._twist_high) * p_row:
+            return -1
+        dial = sum(value * value for value in g[2 * N_DTMF : 2 * N_FREQ] + g[2 * (N_FREQ + N_DTMF) :])
+        dial /= 2.0 * _TONE_POWER_SCALE
+        p_tones = p_row + p_col
+        power = energy * float(self._power_per_energy)
+        if p_tones >= float(self._to_total) * (power - dial) and p_tones >= float(self._to_total_all) * power:
+            return row * 4 + col
+        return -1

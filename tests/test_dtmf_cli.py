@@ -83,9 +83,11 @@ def test_bench_prints_one_json_object():
         "channels",
         "audio_seconds",
         "cpu_seconds",
+        "cpu_us_per_tick",
         "realtime_channels_per_core",
         "digits",
         "spandsp_cpu_seconds",
+        "spandsp_cpu_us_per_tick",
         "spandsp_digits",
         "spandsp_realtime_channels_per_core",
         "vs_spandsp",
@@ -93,6 +95,16 @@ def test_bench_prints_one_json_object():
     assert report["detector"] == "dtmf" and report["channels"] == 8 and report["audio_seconds"] == 0.5
     assert report["cpu_seconds"] > 0 and report["realtime_channels_per_core"] > 0
     assert report["spandsp_cpu_seconds"] > 0 and report["vs_spandsp"] > 0
+    # 25 ticks of 20 ms: the cost per tick is the CPU time over them.
+    assert report["cpu_us_per_tick"] == pytest.approx(
+        report["cpu_seconds"] / 25 * 1e6, rel=0.01, abs=2.5
+    )  # cpu_seconds is rounded to 0.1 ms
+
+
+def test_bench_refuses_a_repeat_below_one():
+    result = _linebox("bench", "dtmf", "--channels", "8", "--seconds", "0.5", "--repeat", "0")
+    assert result.returncode != 0
+    assert "--repeat" in result.stderr and result.stdout == ""
 
 
 def test_bench_reference_hears_the_same_digits():

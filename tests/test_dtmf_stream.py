@@ -60,6 +60,24 @@ def test_channels_are_independent():
         ]
 
 
+def test_a_channel_alone_gives_the_same_events_as_among_many_busy_ones():
+    """Many frames passing at once take the array path of the full tests, a few the
+    frame-by-frame one (and more than 512 channels are projected in groups): the events of
+    a channel must not depend on which (DTMF bursts over speech and noise)."""
+    from linebox.bench.dtmf import make_audio
+
+    x = make_audio(600, 6.0, seed=7)
+    together = _events(x, 160)
+    keyed = sorted({e.channel for e in together if isinstance(e, DtmfDigit)})
+    assert len(keyed) > 300 and keyed[-1] >= 512
+    for ch in (keyed[0], keyed[len(keyed) // 2], keyed[-1]):
+        alone = _events(x[ch : ch + 1], 160)
+        mine = [e for e in together if e.channel == ch]
+        assert [(type(e), e.digit, e.start_sample, e.report_sample) for e in mine] == [
+            (type(e), e.digit, e.start_sample, e.report_sample) for e in alone
+        ]
+
+
 def test_events_come_in_time_order_and_each_digit_starts_before_it_ends():
     x = _mixed_channels(seed=2)
     events = _events(x, 160)
