@@ -102,7 +102,10 @@ def keyed_digits(draw):
     digits = draw(st.lists(st.sampled_from(DIGITS), min_size=count, max_size=count))
     parts = [np.zeros(draw(st.integers(0, 400)))]
     for digit in digits:
-        level = draw(st.floats(-33.0, -6.0))
+        # Both tones inside Q.24's must-detect range (-35 dBm0 per tone or louder): with a low
+        # tone at -33 dBm0 and -7 dB twist the high tone sat at -40 dBm0, between Q.24's operate
+        # (-35) and non-operate (-45) limits, where detection is allowed but not required.
+        level = draw(st.floats(-28.0, -6.0))
         twist = draw(st.floats(-7.0, 3.0))
         on = int(draw(st.floats(42.0, 150.0)) * MS)
         off = int(draw(st.floats(42.0, 150.0)) * MS)
