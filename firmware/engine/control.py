@@ -155,7 +155,10 @@ class CallControl:
                  origin: dt.datetime, log: EventLogger, clock: WallClock | None = None, boot: int = 0) -> None:
         if origin.tzinfo is None:
             raise ValueError("origin must be an aware datetime")
-        self.config = config
+        # Bumped by every change of a port's state or call and of the configuration: the media
+        # loop recomputes which detectors run (``detector_needs.py``) only when it moved.
+        self.changes = 0
+        self._config = config
         self.plan = plan
         self.card = card
         self.players = players
@@ -184,6 +187,15 @@ class CallControl:
         self._ringing_stopped: list[Callable[[int], None]] = []
         self._line_released: list[Callable[[int], None]] = []
         self.faults = 0  # listener exceptions caught while ending calls (added to the switch's count)
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self._config = config
+        self.changes += 1
 
     # ------------------------------------------------------------------ wiring
     def set_router(self, router: Router) -> None:
@@ -274,10 +286,12 @@ class CallControl:
         leg.leg = state
         if call is not _KEEP:
             leg.call = call  # type: ignore[assignment]
+        self.changes += 1
 
     def set_call(self, port: int, call: Call | None) -> None:
         """The port now belongs to ``call`` (a flash session moving a phone between its calls)."""
         self._leg(port).call = call
+        self.changes += 1
 
     def heard_from_line(self, port: int) -> None:
         """Audio (or what stands for it: hold music) from a line this tick: not silent."""
@@ -368,6 +382,7 @@ class CallControl:
         self._next_call_id += 1
         self.calls[call.call_id] = call
         self._leg(origin).call = call
+        self.changes += 1
         return call
 
     def fail(self, port: int, tone: str) -> None:
@@ -504,6 +519,7 @@ class CallControl:
             self.set_state(port, state)
         leg.call = None
         leg.rings = 0
+        self.changes += 1
 
     def release_line(self, port: int) -> None:
         """The box hangs the line on ``port`` up."""
@@ -671,6 +687,7 @@ class CallControl:
             if leg.leg is not Leg.OUT_OF_SERVICE:
                 leg.leg = Leg.FAILED if leg.is_fxs and leg.off_hook else Leg.IDLE
             leg.call = None
+        self.changes += 1
 
     # ------------------------------------------------------------------ snapshots
     def bridged_pairs(self) -> list[tuple[int, int]]:

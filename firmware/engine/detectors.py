@@ -5,14 +5,15 @@
   tick, and the cleaned rows replace the raw ones in the frame the whole engine uses from
   then on (the detectors below, the mixer, the frame taps), 10 ms later than the raw audio
   (the canceller's block);
-- DTMF on every port (phones dialling, callers keying in an IVR);
+- DTMF on the phones (dialling) and on the lines (callers keying in a queue, voicemail, an IVR);
 - call-progress tones on the lines (dial tone before dialling out, busy/congestion as a
   disconnect signal);
 - caller ID on the lines: FSK (Bell 202 or V.23, per the configuration) or DTMF;
 - a level meter on the lines for the silence-timeout disconnect supervision.
 
 Detectors see only the rows of the ports they serve; events come back with board port
-numbers. The parts that follow the configuration (the call-progress detector follows the
+numbers. Each runs only on the ticks some port needs it (``set_needs``, from the ports'
+states: ``detector_needs.py``); one that starts again after a pause starts afresh. The parts that follow the configuration (the call-progress detector follows the
 zone's tone plan, the caller ID receiver the standard, the canceller the lines that have one)
 are replaced live: ``prepare`` builds them on any thread (it reads nothing that changes),
 ``apply`` swaps them in on the loop's thread.
@@ -34,6 +35,7 @@ from dsp.progress import CallProgressDetector
 from dsp.toneplans import TonePlan
 from firmware import FirmwareError
 from firmware.config.model import Config
+from firmware.engine.detector_needs import ALL, DetectorNeeds
 
 INT16_MIN, INT16_MAX = -32768, 32767
 SILENCE_DBM0 = -50.0  # below this a line is silent (for the silence-timeout supervision)
@@ -106,12 +108,22 @@ class DetectorBank:
         self.port_is_fxs = tuple(port_is_fxs)
         self.lines = np.array([p for p, fxs in enumerate(port_is_fxs) if not fxs], dtype=np.int64)
         self.line_ports = self.lines.tolist()
-        self.dtmf = DtmfDetector(self.n_ports)
+        self.phones = np.array([p for p, fxs in enumerate(port_is_fxs) if fxs], dtype=np.int64)
+        self.phone_ports = self.phones.tolist()
+        self.dtmf_phones = DtmfDetector(len(self.phones)) if len(self.phones) else None
+        self.dtmf_lines = DtmfDetector(len(self.lines)) if len(self.lines) else None
         n_lines = len(self.lines)
         self.progress = CallProgressDetector(n_lines, plan) if n_lines else None
         self.caller_id_standard = caller_id_standard
         self.fsk, self.dtmf_cid = _caller_id_receivers(n_lines, caller_id_standard)
         self.echo_rows, self.echo = self._canceller(self.lines if echo_on is None else echo_on)
+        self.needs = ALL
+        self._ran = ALL  # what ran on the last tick: a detector that did not starts afresh
+        self._empty_levels = LineLevels({})
+
+    def set_needs(self, needs: DetectorNeeds) -> None:
+        """From the next call on, run only the detectors ``needs`` names (``detector_needs.py``)."""
+        self.needs = needs
 
     def _canceller(self, ports: Iterable[int]) -> tuple[np.ndarray, EchoCanceller | None]:
         rows = np.array(sorted({int(port) for port in ports}), dtype=np.int64)
@@ -143,11 +155,27 @@ class DetectorBank:
         if change.echo is not None:
             self.echo_rows, self.echo = change.echo
 
+    def _restart(self, needs: DetectorNeeds) -> None:
+        """Detectors that did not run on the last tick and run on this one forget what they had half-heard."""
+        ran = self._ran
+        if needs.progress and not ran.progress and self.progress is not None:
+            for channel in range(len(self.lines)):
+                self.progress.reset(channel)
+        if needs.caller_id and not ran.caller_id:
+            if self.fsk is not None:
+                self.fsk.reset()
+            if self.dtmf_cid is not None:
+                self.dtmf_cid.reset()
+        if needs.dtmf_phones and not ran.dtmf_phones and self.dtmf_phones is not None:
+            self.dtmf_phones.reset()
+        if needs.dtmf_lines and not ran.dtmf_lines and self.dtmf_lines is not None:
+            self.dtmf_lines.reset()
+
     # ------------------------------------------------------------------ per tick
     def cancel_echo(self, frame: np.ndarray, sent_last_tick: np.ndarray) -> np.ndarray:
         """``frame`` (ports x 160, int16) with the echo-cancelled lines' rows cleaned: a new array
         (``frame`` itself when no line has a canceller). ``sent_last_tick``: what the box sent."""
-        if self.echo is None:
+        if self.echo is None or not self.needs.echo:
             return frame
         rows = self.echo_rows
         cleaned = self.echo.process(sent_last_tick[rows], frame[rows])
@@ -156,14 +184,21 @@ class DetectorBank:
         return out
 
     def process(self, frame: np.ndarray) -> tuple[list[DetectorEvent], LineLevels]:
-        """``frame``: what every port sent this tick, after ``cancel_echo``."""
-        audio = frame.astype(np.float64)
+        """``frame``: what every port sent this tick, after ``cancel_echo``; only the detectors
+        ``needs`` names run (``set_needs``)."""
+        needs = self.needs
+        if needs is not self._ran:
+            self._restart(needs)
+            self._ran = needs
         events: list[DetectorEvent] = []
         lines = self.lines
-        if len(lines):
-            line_audio = audio[lines]
+        line_audio = None
+        if len(lines) and (needs.progress or needs.caller_id or needs.dtmf_lines or needs.silence_lines):
+            line_audio = frame[lines].astype(np.float64)
+        if needs.progress and self.progress is not None:
             for tone in self.progress.process(line_audio):
                 events.append(ToneHeard(int(lines[tone.channel]), tone.tone, tone.ongoing))
+        if needs.caller_id and len(lines):
             if self.fsk is not None:
                 for received in self.fsk.process(line_audio):
                     decoded = received.message
@@ -174,11 +209,19 @@ class DetectorBank:
                 for message in self.dtmf_cid.process(line_audio):
                     if message.parsed is not None:
                         events.append(CallerIdHeard(int(lines[message.channel]), message.parsed.caller, True))
-            levels = signal_dbm0(line_audio, axis=1)
-            heard = dict(zip(self.line_ports, (levels > SILENCE_DBM0).tolist(), strict=True))  # Python ints, bools
-        else:
-            heard = {}
-        for event in self.dtmf.process(audio):
-            if isinstance(event, DtmfStart):
-                events.append(DigitHeard(event.channel, event.digit))
+        if needs.dtmf_lines and self.dtmf_lines is not None:
+            self._digits(self.dtmf_lines, line_audio, lines, events)
+        if needs.dtmf_phones and self.dtmf_phones is not None:
+            self._digits(self.dtmf_phones, frame[self.phones], self.phones, events)
+        if not needs.silence_lines:
+            return events, self._empty_levels
+        rows = np.searchsorted(lines, needs.silence_lines)
+        levels = signal_dbm0(line_audio[rows], axis=1)
+        heard = dict(zip(needs.silence_lines, (levels > SILENCE_DBM0).tolist(), strict=True))  # Python ints, bools
         return events, LineLevels(heard)
+
+    @staticmethod
+    def _digits(detector: DtmfDetector, audio: np.ndarray, ports: np.ndarray, events: list[DetectorEvent]) -> None:
+        for event in detector.process(audio):
+            if isinstance(event, DtmfStart):
+                events.append(DigitHeard(int(ports[event.channel]), event.digit))

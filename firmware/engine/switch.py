@@ -28,7 +28,7 @@ Flows (docs/ARCHITECTURE.md, "The flow of a call"):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -550,9 +550,12 @@ class Switch:
         hangup_by = HangupBy.CALLER if call.origin == leg.port else HangupBy.CALLEE
         self.control.end_call(call, hangup_by, cause)
 
-    def check_silence(self) -> None:
-        """Last resort: a connected line that has been silent too long is released."""
-        for leg in self.legs:
+    def check_silence(self, ports: Iterable[int]) -> None:
+        """Last resort: a connected line among ``ports`` (the metered lines with the silence-timeout
+        supervision: ``detector_needs.py``) that has been silent too long is released."""
+        legs = self.legs
+        for port in ports:
+            leg = legs[port]
             if leg.is_fxs or leg.leg is not Leg.CONNECTED or leg.call is None:
                 continue
             self._isolated("silence_check", leg.port, self._check_silence_of, leg)

@@ -1,0 +1,81 @@
+"""Which detectors a tick needs, from the ports' states: computed when a state changes, not per tick.
+
+Every detector costs a fixed part per call (numpy's overhead on a few ports is most of it)
+plus a small part per port, so a detector that no port needs now is not run at all. What
+each one is for, and therefore when it runs (``DetectorBank.set_needs``):
+
+- the echo canceller: a line the box holds (seized: any state but idle, incoming or out of
+  service) whose canceller is on -- only then does the box send it audio that echoes back;
+- call progress: a line waiting for dial tone (``seizing``), or in a call with busy-tone
+  disconnect supervision configured (``lines[].disconnect: busy_tone``): the switch acts on
+  no other tone (``Switch._tone``);
+- caller ID (FSK or DTMF): a line idle or ringing (``incoming``): caller ID arrives before
+  the first ring (ETSI EN 300 659-1 / BT SIN 227) or between the first two (GR-30-CORE);
+- DTMF on the phones: a phone off hook (on hook it sends no audio);
+- DTMF on the lines: a line in a call the box itself serves (a queue, voicemail, a service's
+  prompt: the call has no other party), where the caller's keys reach the services
+  (``AttachedService.on_digit``); a line bridged to a phone or another line is not listened to;
+- the silence meter: a line in a call the box answered or placed (``ringback``, ``connected``)
+  with the silence-timeout supervision configured (checked once connected; metered from
+  ringback on, so a caller who waited in a queue is not taken for silent when answered).
+
+A detector that stops and later starts again starts afresh (``DetectorBank``): what it had
+half-heard belongs to a call that is over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Sequence
+from dataclasses import dataclass
+
+from firmware.config.model import Config, DisconnectMethod
+from firmware.engine.calls import Leg, PortLeg
+
+_LINE_NOT_HELD = frozenset({Leg.IDLE, Leg.INCOMING, Leg.OUT_OF_SERVICE})
+_AWAITING_CALLER_ID = frozenset({Leg.IDLE, Leg.INCOMING})
+_PHONE_SILENT = frozenset({Leg.IDLE, Leg.RINGING, Leg.OUT_OF_SERVICE})
+_SERVED = frozenset({Leg.RINGBACK, Leg.CONNECTED})
+
+
+@dataclass(frozen=True)
+class DetectorNeeds:
+    echo: bool = True
+    progress: bool = True
+    caller_id: bool = True
+    dtmf_phones: bool = True
+    dtmf_lines: bool = True
+    silence_lines: tuple[int, ...] = ()  # lines in a call with silence-timeout supervision
+
+
+ALL = DetectorNeeds()  # every detector on every tick (an engine whose states are not followed)
+
+
+def _served_by_the_box(leg: PortLeg) -> bool:
+    call = leg.call
+    if leg.leg not in _SERVED or call is None:
+        return False
+    other = call.peer if call.origin == leg.port else call.origin
+    return other is None or other == leg.port
+
+
+def detector_needs(legs: Sequence[PortLeg], config: Config, echo_ports: Container[int]) -> DetectorNeeds:
+    """What the present states of ``legs`` need (module docstring); ``echo_ports``: the lines with a canceller."""
+    echo = progress = caller_id = dtmf_phones = dtmf_lines = False
+    silence: list[int] = []
+    for leg in legs:
+        state = leg.leg
+        if leg.is_fxs:
+            dtmf_phones = dtmf_phones or state not in _PHONE_SILENT
+            continue
+        caller_id = caller_id or state in _AWAITING_CALLER_ID
+        echo = echo or (state not in _LINE_NOT_HELD and leg.port in echo_ports)
+        dtmf_lines = dtmf_lines or _served_by_the_box(leg)
+        if state is Leg.SEIZING:
+            progress = True
+        elif state in _SERVED:
+            line = config.line(leg.port)
+            methods = line.disconnect if line is not None else ()
+            progress = progress or (state is Leg.CONNECTED and DisconnectMethod.BUSY_TONE in methods)
+            if DisconnectMethod.SILENCE_TIMEOUT in methods:
+                silence.append(leg.port)
+    return DetectorNeeds(echo, progress, caller_id, dtmf_phones, dtmf_lines, tuple(silence))
