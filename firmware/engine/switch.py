@@ -439,7 +439,7 @@ class Switch:
             return
         queue = next((q for q in self.config.queues if q.number and q.number == number), None)
         if queue is not None:  # an extension dialled a queue's number: the box answers, the queue takes it
-            call.answer_tick = self.tick
+            self.control.mark_answered(call)
             self.control.set_state(call.origin, Leg.RINGBACK)
             self.deliver(call, call.origin, Destination(DestinationKind.QUEUE, queue.name))
             return
@@ -535,7 +535,7 @@ class Switch:
         config = self.config.line(leg.port)
         if (leg.leg is Leg.CONNECTED and call.direction is Direction.OUTBOUND and call.answer_tick is None
                 and config is not None and config.answer_by_polarity_reversal):
-            call.answer_tick = self.tick  # the far end answered (answer supervision)
+            self.control.mark_answered(call)  # the far end answered (answer supervision)
             self.log.info("far_end_answered", call=call.call_id, line=leg.port)
             return
         self._line_supervision(leg, DisconnectMethod.POLARITY_REVERSAL, "polarity_reversal")
