@@ -4,8 +4,11 @@ Every detector costs a fixed part per call (numpy's overhead on a few ports is m
 plus a small part per port, so a detector that no port needs now is not run at all. What
 each one is for, and therefore when it runs (``DetectorBank.set_needs``):
 
-- the echo canceller: a line the box holds (seized: any state but idle, incoming or out of
-  service) whose canceller is on -- only then does the box send it audio that echoes back;
+- not the echo canceller: it runs on every line that has one, idle or not. On an idle line
+  it learns the line's background noise, which its double-talk detection needs from the first
+  moment of a call; started cold at seizure, a line-to-line call with both far ends talking
+  from the start never converged (``test_inbound_call_forwarded_outside_when_trunk_to_trunk_is_allowed``
+  failed so). Its cost is the ``ec`` branch's (dsp/echo.py);
 - call progress: a line waiting for dial tone (``seizing``), or in a call with busy-tone
   disconnect supervision configured (``lines[].disconnect: busy_tone``): the switch acts on
   no other tone (``Switch._tone``);
@@ -25,13 +28,12 @@ half-heard belongs to a call that is over.
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from firmware.config.model import Config, DisconnectMethod
 from firmware.engine.calls import Leg, PortLeg
 
-_LINE_NOT_HELD = frozenset({Leg.IDLE, Leg.INCOMING, Leg.OUT_OF_SERVICE})
 _AWAITING_CALLER_ID = frozenset({Leg.IDLE, Leg.INCOMING})
 _PHONE_SILENT = frozenset({Leg.IDLE, Leg.RINGING, Leg.OUT_OF_SERVICE})
 _SERVED = frozenset({Leg.RINGBACK, Leg.CONNECTED})
@@ -39,7 +41,6 @@ _SERVED = frozenset({Leg.RINGBACK, Leg.CONNECTED})
 
 @dataclass(frozen=True)
 class DetectorNeeds:
-    echo: bool = True
     progress: bool = True
     caller_id: bool = True
     dtmf_phones: bool = True
@@ -58,9 +59,9 @@ def _served_by_the_box(leg: PortLeg) -> bool:
     return other is None or other == leg.port
 
 
-def detector_needs(legs: Sequence[PortLeg], config: Config, echo_ports: Container[int]) -> DetectorNeeds:
-    """What the present states of ``legs`` need (module docstring); ``echo_ports``: the lines with a canceller."""
-    echo = progress = caller_id = dtmf_phones = dtmf_lines = False
+def detector_needs(legs: Sequence[PortLeg], config: Config) -> DetectorNeeds:
+    """What the present states of ``legs`` need (module docstring)."""
+    progress = caller_id = dtmf_phones = dtmf_lines = False
     silence: list[int] = []
     for leg in legs:
         state = leg.leg
@@ -68,7 +69,6 @@ def detector_needs(legs: Sequence[PortLeg], config: Config, echo_ports: Containe
             dtmf_phones = dtmf_phones or state not in _PHONE_SILENT
             continue
         caller_id = caller_id or state in _AWAITING_CALLER_ID
-        echo = echo or (state not in _LINE_NOT_HELD and leg.port in echo_ports)
         dtmf_lines = dtmf_lines or _served_by_the_box(leg)
         if state is Leg.SEIZING:
             progress = True
@@ -78,4 +78,4 @@ def detector_needs(legs: Sequence[PortLeg], config: Config, echo_ports: Containe
             progress = progress or (state is Leg.CONNECTED and DisconnectMethod.BUSY_TONE in methods)
             if DisconnectMethod.SILENCE_TIMEOUT in methods:
                 silence.append(leg.port)
-    return DetectorNeeds(echo, progress, caller_id, dtmf_phones, dtmf_lines, tuple(silence))
+    return DetectorNeeds(progress, caller_id, dtmf_phones, dtmf_lines, tuple(silence))

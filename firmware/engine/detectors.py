@@ -175,7 +175,7 @@ class DetectorBank:
     def cancel_echo(self, frame: np.ndarray, sent_last_tick: np.ndarray) -> np.ndarray:
         """``frame`` (ports x 160, int16) with the echo-cancelled lines' rows cleaned: a new array
         (``frame`` itself when no line has a canceller). ``sent_last_tick``: what the box sent."""
-        if self.echo is None or not self.needs.echo:
+        if self.echo is None:  # it runs on every tick, idle lines too: detector_needs.py says why
             return frame
         rows = self.echo_rows
         cleaned = self.echo.process(sent_last_tick[rows], frame[rows])

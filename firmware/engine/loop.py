@@ -92,8 +92,7 @@ class MediaLoop:
         control = self.switch.control
         if control.changes != self._needs_at:
             self._needs_at = control.changes
-            detectors = self.detectors
-            detectors.set_needs(detector_needs(control.legs, control.config, set(detectors.echo_rows.tolist())))
+            self.detectors.set_needs(detector_needs(control.legs, control.config))
 
     def submit(self, request: Callable[[], None]) -> None:
         """Runs ``request`` on the loop's thread at the start of the next tick."""
@@ -120,7 +119,6 @@ class MediaLoop:
                 self._isolated("request", requests.get_nowait())
             # The canceller runs after the requests: a live change of the echo lines applies from this tick.
             part = "echo_canceller"
-            self._follow_states()
             frame = self.detectors.cancel_echo(raw, self._sent)
             self.last_frame = frame
             for tap in self.taps:
