@@ -179,12 +179,12 @@ def test_a_caller_id_standard_changed_live_reaches_the_receiver():
 
 def test_a_snapshot_that_changes_none_of_them_keeps_every_part():
     engine, _ = engine_with()
-    before = (engine.detectors.progress, engine.detectors.fsk, engine.detectors.echo, engine.switch.plan)
+    before = (engine.detectors.dial_tone, engine.detectors.disconnect, engine.detectors.fsk, engine.detectors.echo, engine.switch.plan)
     config = replace(demo_config(), language="de")
     engine.config_stored(config)
     engine.loop.run_ticks(1)
     assert engine.switch.config is config
-    assert (engine.detectors.progress, engine.detectors.fsk, engine.detectors.echo, engine.switch.plan) == before
+    assert (engine.detectors.dial_tone, engine.detectors.disconnect, engine.detectors.fsk, engine.detectors.echo, engine.switch.plan) == before
 
 
 def test_a_line_whose_canceller_is_switched_off_live_loses_it_and_the_other_keeps_its_own():

@@ -9,9 +9,10 @@ each one is for, and therefore when it runs (``DetectorBank.set_needs``):
   moment of a call; started cold at seizure, a line-to-line call with both far ends talking
   from the start never converged (``test_inbound_call_forwarded_outside_when_trunk_to_trunk_is_allowed``
   failed so). Its cost is the ``ec`` branch's (dsp/echo.py);
-- call progress: a line waiting for dial tone (``seizing``), or in a call with busy-tone
-  disconnect supervision configured (``lines[].disconnect: busy_tone``): the switch acts on
-  no other tone (``Switch._tone``);
+- call progress, as two detectors listening for less each: dial tone on a line waiting for it
+  (``seizing``), busy and congestion on a line in a call with busy-tone disconnect supervision
+  configured (``lines[].disconnect: busy_tone``): the switch acts on no other tone
+  (``Switch._tone``);
 - caller ID (FSK or DTMF): a line idle or ringing (``incoming``): caller ID arrives before
   the first ring (ETSI EN 300 659-1 / BT SIN 227) or between the first two (GR-30-CORE);
 - DTMF on the phones: a phone off hook (on hook it sends no audio);
@@ -41,7 +42,8 @@ _SERVED = frozenset({Leg.RINGBACK, Leg.CONNECTED})
 
 @dataclass(frozen=True)
 class DetectorNeeds:
-    progress: bool = True
+    dial_tone: bool = True
+    disconnect: bool = True
     caller_id: bool = True
     dtmf_phones: bool = True
     dtmf_lines: bool = True
@@ -61,7 +63,7 @@ def _served_by_the_box(leg: PortLeg) -> bool:
 
 def detector_needs(legs: Sequence[PortLeg], config: Config) -> DetectorNeeds:
     """What the present states of ``legs`` need (module docstring)."""
-    progress = caller_id = dtmf_phones = dtmf_lines = False
+    dial_tone = disconnect = caller_id = dtmf_phones = dtmf_lines = False
     silence: list[int] = []
     for leg in legs:
         state = leg.leg
@@ -71,11 +73,11 @@ def detector_needs(legs: Sequence[PortLeg], config: Config) -> DetectorNeeds:
         caller_id = caller_id or state in _AWAITING_CALLER_ID
         dtmf_lines = dtmf_lines or _served_by_the_box(leg)
         if state is Leg.SEIZING:
-            progress = True
+            dial_tone = True
         elif state in _SERVED:
             line = config.line(leg.port)
             methods = line.disconnect if line is not None else ()
-            progress = progress or (state is Leg.CONNECTED and DisconnectMethod.BUSY_TONE in methods)
+            disconnect = disconnect or (state is Leg.CONNECTED and DisconnectMethod.BUSY_TONE in methods)
             if DisconnectMethod.SILENCE_TIMEOUT in methods:
                 silence.append(leg.port)
-    return DetectorNeeds(progress, caller_id, dtmf_phones, dtmf_lines, tuple(silence))
+    return DetectorNeeds(dial_tone, disconnect, caller_id, dtmf_phones, dtmf_lines, tuple(silence))

@@ -6,14 +6,17 @@
   then on (the detectors below, the mixer, the frame taps), 10 ms later than the raw audio
   (the canceller's block);
 - DTMF on the phones (dialling) and on the lines (callers keying in a queue, voicemail, an IVR);
-- call-progress tones on the lines (dial tone before dialling out, busy/congestion as a
+- call-progress tones on the lines, by two detectors of the zone's plan each listening only
+  for what it is for (``CallProgressDetector(only=...)``): dial tone on a seized line before
+  dialling out (``dial_tone``), busy/congestion on a connected line (``disconnect``) as a
   disconnect signal);
 - caller ID on the lines: FSK (Bell 202 or V.23, per the configuration) or DTMF;
 - a level meter on the lines for the silence-timeout disconnect supervision.
 
 Detectors see only the rows of the ports they serve; events come back with board port
 numbers. Each runs only on the ticks some port needs it (``set_needs``, from the ports'
-states: ``detector_needs.py``); one that starts again after a pause starts afresh. The parts that follow the configuration (the call-progress detector follows the
+states: ``detector_needs.py``); one that starts again after a pause starts afresh. The
+parts that follow the configuration (the call-progress detectors follow the
 zone's tone plan, the caller ID receiver the standard, the canceller the lines that have one)
 are replaced live: ``prepare`` builds them on any thread (it reads nothing that changes),
 ``apply`` swaps them in on the loop's thread.
@@ -75,6 +78,15 @@ def echo_ports(config: Config, port_is_fxs: Sequence[bool]) -> frozenset[int]:
     return frozenset(port for port, fxs in enumerate(port_is_fxs) if not fxs and port not in off)
 
 
+DISCONNECT_TONES = ("busy", "congestion")  # the far end has gone (Switch._tone)
+
+
+def _progress(n_lines: int, plan: TonePlan) -> tuple[CallProgressDetector, CallProgressDetector]:
+    """The dial tone detector and the disconnect tone detector of ``plan`` on ``n_lines`` lines."""
+    return (CallProgressDetector(n_lines, plan, only=("dial",)),
+            CallProgressDetector(n_lines, plan, only=DISCONNECT_TONES))
+
+
 CallerIdReceivers = tuple[CallerIdReceiver | None, DtmfCallerIdReceiver | None]
 
 
@@ -90,7 +102,7 @@ def _caller_id_receivers(n_lines: int, standard: str) -> CallerIdReceivers:
 class DetectorChange:
     """Parts built by ``DetectorBank.prepare``; None: that part stays as it is."""
 
-    progress: CallProgressDetector | None = None
+    progress: tuple[CallProgressDetector, CallProgressDetector] | None = None  # dial tone, disconnect
     caller_id: tuple[str, CallerIdReceivers] | None = None
     echo: tuple[np.ndarray, EchoCanceller | None] | None = None  # rows (board ports), canceller
 
@@ -113,7 +125,7 @@ class DetectorBank:
         self.dtmf_phones = DtmfDetector(len(self.phones)) if len(self.phones) else None
         self.dtmf_lines = DtmfDetector(len(self.lines)) if len(self.lines) else None
         n_lines = len(self.lines)
-        self.progress = CallProgressDetector(n_lines, plan) if n_lines else None
+        self.dial_tone, self.disconnect = _progress(n_lines, plan) if n_lines else (None, None)
         self.caller_id_standard = caller_id_standard
         self.fsk, self.dtmf_cid = _caller_id_receivers(n_lines, caller_id_standard)
         self.echo_rows, self.echo = self._canceller(self.lines if echo_on is None else echo_on)
@@ -140,7 +152,7 @@ class DetectorBank:
         """
         n_lines = len(self.lines)
         return DetectorChange(
-            progress=CallProgressDetector(n_lines, plan) if plan is not None and n_lines else None,
+            progress=_progress(n_lines, plan) if plan is not None and n_lines else None,
             caller_id=(None if caller_id_standard is None
                        else (caller_id_standard, _caller_id_receivers(n_lines, caller_id_standard))),
             echo=None if echo_on is None else self._canceller(echo_on),
@@ -149,7 +161,7 @@ class DetectorBank:
     def apply(self, change: DetectorChange) -> None:
         """Swaps in the parts of ``change`` (on the loop's thread, between two ticks)."""
         if change.progress is not None:
-            self.progress = change.progress
+            self.dial_tone, self.disconnect = change.progress
         if change.caller_id is not None:
             self.caller_id_standard, (self.fsk, self.dtmf_cid) = change.caller_id
         if change.echo is not None:
@@ -158,9 +170,11 @@ class DetectorBank:
     def _restart(self, needs: DetectorNeeds) -> None:
         """Detectors that did not run on the last tick and run on this one forget what they had half-heard."""
         ran = self._ran
-        if needs.progress and not ran.progress and self.progress is not None:
-            for channel in range(len(self.lines)):
-                self.progress.reset(channel)
+        for detector, now, before in ((self.dial_tone, needs.dial_tone, ran.dial_tone),
+                                      (self.disconnect, needs.disconnect, ran.disconnect)):
+            if now and not before and detector is not None:
+                for channel in range(len(self.lines)):
+                    detector.reset(channel)
         if needs.caller_id and not ran.caller_id:
             if self.fsk is not None:
                 self.fsk.reset()
@@ -193,11 +207,17 @@ class DetectorBank:
         events: list[DetectorEvent] = []
         lines = self.lines
         line_audio = None
-        if len(lines) and (needs.progress or needs.caller_id or needs.dtmf_lines or needs.silence_lines):
+        if len(lines) and (needs.dial_tone or needs.disconnect or needs.caller_id or needs.dtmf_lines
+                           or needs.silence_lines):
             line_audio = frame[lines].astype(np.float64)
-        if needs.progress and self.progress is not None:
-            for tone in self.progress.process(line_audio):
-                events.append(ToneHeard(int(lines[tone.channel]), tone.tone, tone.ongoing))
+        if needs.dial_tone and self.dial_tone is not None:
+            for tone in self.dial_tone.process(line_audio):
+                if tone.tone == "dial":  # its rivals sharing a frequency are the other detector's
+                    events.append(ToneHeard(int(lines[tone.channel]), tone.tone, tone.ongoing))
+        if needs.disconnect and self.disconnect is not None:
+            for tone in self.disconnect.process(line_audio):
+                if tone.tone in DISCONNECT_TONES:
+                    events.append(ToneHeard(int(lines[tone.channel]), tone.tone, tone.ongoing))
         if needs.caller_id and len(lines):
             if self.fsk is not None:
                 for received in self.fsk.process(line_audio):
