@@ -14,7 +14,10 @@ each one is for, and therefore when it runs (``DetectorBank.set_needs``):
   configured (``lines[].disconnect: busy_tone``): the switch acts on no other tone
   (``Switch._tone``);
 - caller ID (FSK or DTMF): a line idle or ringing (``incoming``): caller ID arrives before
-  the first ring (ETSI EN 300 659-1 / BT SIN 227) or between the first two (GR-30-CORE);
+  the first ring (ETSI EN 300 659-1 / BT SIN 227) or between the first two (GR-30-CORE).
+  Within that, the receiver runs only on ticks where one of those lines carries more than
+  ``SILENCE_DBM0`` (-50 dBm0, ``detectors.py``) of audio: an idle line is silent nearly all
+  the time, and the FSK receiver's squelch passes nothing below -42 dBm0 anyway;
 - DTMF on the phones: a phone off hook (on hook it sends no audio);
 - DTMF on the lines: a line in a call the box itself serves (a queue, voicemail, a service's
   prompt: the call has no other party), where the caller's keys reach the services
@@ -45,6 +48,7 @@ class DetectorNeeds:
     dial_tone: bool = True
     disconnect: bool = True
     caller_id: bool = True
+    caller_id_lines: tuple[int, ...] | None = None  # the lines awaiting caller ID (None: every line)
     dtmf_phones: bool = True
     dtmf_lines: bool = True
     silence_lines: tuple[int, ...] = ()  # lines in a call with silence-timeout supervision
@@ -65,12 +69,15 @@ def detector_needs(legs: Sequence[PortLeg], config: Config) -> DetectorNeeds:
     """What the present states of ``legs`` need (module docstring)."""
     dial_tone = disconnect = caller_id = dtmf_phones = dtmf_lines = False
     silence: list[int] = []
+    awaiting: list[int] = []
     for leg in legs:
         state = leg.leg
         if leg.is_fxs:
             dtmf_phones = dtmf_phones or state not in _PHONE_SILENT
             continue
-        caller_id = caller_id or state in _AWAITING_CALLER_ID
+        if state in _AWAITING_CALLER_ID:
+            caller_id = True
+            awaiting.append(leg.port)
         dtmf_lines = dtmf_lines or _served_by_the_box(leg)
         if state is Leg.SEIZING:
             dial_tone = True
@@ -80,4 +87,4 @@ def detector_needs(legs: Sequence[PortLeg], config: Config) -> DetectorNeeds:
             disconnect = disconnect or (state is Leg.CONNECTED and DisconnectMethod.BUSY_TONE in methods)
             if DisconnectMethod.SILENCE_TIMEOUT in methods:
                 silence.append(leg.port)
-    return DetectorNeeds(dial_tone, disconnect, caller_id, dtmf_phones, dtmf_lines, tuple(silence))
+    return DetectorNeeds(dial_tone, disconnect, caller_id, tuple(awaiting), dtmf_phones, dtmf_lines, tuple(silence))

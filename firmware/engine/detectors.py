@@ -33,7 +33,7 @@ from dsp.callerid_dtmf import DtmfCallerIdReceiver
 from dsp.callerid_fsk import CallerIdReceiver
 from dsp.dtmf import DtmfDetector, DtmfStart
 from dsp.echo import EchoCanceller
-from dsp.levels import signal_dbm0
+from dsp.levels import dbm0_to_rms, signal_dbm0
 from dsp.progress import CallProgressDetector
 from dsp.toneplans import TonePlan
 from firmware import FirmwareError
@@ -42,6 +42,7 @@ from firmware.engine.detector_needs import ALL, DetectorNeeds
 
 INT16_MIN, INT16_MAX = -32768, 32767
 SILENCE_DBM0 = -50.0  # below this a line is silent (for the silence-timeout supervision)
+CALLER_ID_HANGOVER_TICKS = 50  # the caller ID receiver runs on for 1 s after the last audio on a line awaiting it
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,10 @@ class DetectorBank:
         self.echo_rows, self.echo = self._canceller(self.lines if echo_on is None else echo_on)
         self.needs = ALL
         self._ran = ALL  # what ran on the last tick: a detector that did not starts afresh
+        self._caller_id_rows: slice | np.ndarray = slice(None)  # rows of the lines awaiting caller ID
+        self._caller_id_quiet = 0  # ticks since a line awaiting caller ID last carried audio
+        # Mean square over a tick below which a line carries no caller ID (SILENCE_DBM0: detector_needs.py).
+        self._caller_id_gate = dbm0_to_rms(SILENCE_DBM0) ** 2
         self._empty_levels = LineLevels({})
 
     def set_needs(self, needs: DetectorNeeds) -> None:
@@ -175,11 +180,9 @@ class DetectorBank:
             if now and not before and detector is not None:
                 for channel in range(len(self.lines)):
                     detector.reset(channel)
-        if needs.caller_id and not ran.caller_id:
-            if self.fsk is not None:
-                self.fsk.reset()
-            if self.dtmf_cid is not None:
-                self.dtmf_cid.reset()
+        rows = needs.caller_id_lines
+        self._caller_id_rows = (slice(None) if rows is None
+                                else np.searchsorted(self.lines, np.array(rows, dtype=np.int64)))
         if needs.dtmf_phones and not ran.dtmf_phones and self.dtmf_phones is not None:
             self.dtmf_phones.reset()
         if needs.dtmf_lines and not ran.dtmf_lines and self.dtmf_lines is not None:
@@ -218,17 +221,10 @@ class DetectorBank:
             for tone in self.disconnect.process(line_audio):
                 if tone.tone in DISCONNECT_TONES:
                     events.append(ToneHeard(int(lines[tone.channel]), tone.tone, tone.ongoing))
-        if needs.caller_id and len(lines):
-            if self.fsk is not None:
-                for received in self.fsk.process(line_audio):
-                    decoded = received.message
-                    # A damaged message is never taken for a number (checksum first).
-                    if decoded.caller is not None and decoded.checksum_ok:
-                        events.append(CallerIdHeard(int(lines[received.channel]), decoded.caller, True))
-            else:
-                for message in self.dtmf_cid.process(line_audio):
-                    if message.parsed is not None:
-                        events.append(CallerIdHeard(int(lines[message.channel]), message.parsed.caller, True))
+        if needs.caller_id and len(lines) and self._caller_id_heard(line_audio):
+            self._caller_id(line_audio, lines, events)
+        elif not needs.caller_id:
+            self._caller_id_quiet = CALLER_ID_HANGOVER_TICKS  # starts afresh when needed again
         if needs.dtmf_lines and self.dtmf_lines is not None:
             self._digits(self.dtmf_lines, line_audio, lines, events)
         if needs.dtmf_phones and self.dtmf_phones is not None:
@@ -239,6 +235,37 @@ class DetectorBank:
         levels = signal_dbm0(line_audio[rows], axis=1)
         heard = dict(zip(needs.silence_lines, (levels > SILENCE_DBM0).tolist(), strict=True))  # Python ints, bools
         return events, LineLevels(heard)
+
+    def _caller_id_heard(self, line_audio: np.ndarray) -> bool:
+        """Whether a line awaiting caller ID carried audio within ``CALLER_ID_HANGOVER_TICKS``
+        (a DTMF caller ID's gaps between digits, an FSK message's pause after the alerting
+        signal); a receiver that did not run on the last tick starts afresh (what it had was
+        silence, or another call's)."""
+        awaiting = line_audio[self._caller_id_rows]
+        quiet = self._caller_id_quiet
+        if awaiting.size and (np.einsum("ij,ij->i", awaiting, awaiting)
+                              > self._caller_id_gate * awaiting.shape[1]).any():
+            if quiet >= CALLER_ID_HANGOVER_TICKS:
+                if self.fsk is not None:
+                    self.fsk.reset()
+                if self.dtmf_cid is not None:
+                    self.dtmf_cid.reset()
+            self._caller_id_quiet = 0
+            return True
+        self._caller_id_quiet = quiet + 1
+        return quiet + 1 < CALLER_ID_HANGOVER_TICKS
+
+    def _caller_id(self, line_audio: np.ndarray, lines: np.ndarray, events: list[DetectorEvent]) -> None:
+        if self.fsk is not None:
+            for received in self.fsk.process(line_audio):
+                decoded = received.message
+                # A damaged message is never taken for a number (checksum first).
+                if decoded.caller is not None and decoded.checksum_ok:
+                    events.append(CallerIdHeard(int(lines[received.channel]), decoded.caller, True))
+        else:
+            for message in self.dtmf_cid.process(line_audio):
+                if message.parsed is not None:
+                    events.append(CallerIdHeard(int(lines[message.channel]), message.parsed.caller, True))
 
     @staticmethod
     def _digits(detector: DtmfDetector, audio: np.ndarray, ports: np.ndarray, events: list[DetectorEvent]) -> None:
