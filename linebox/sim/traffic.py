@@ -248,9 +248,9 @@ class Traffic:
         by_type = Counter(map(type, live))
         box: Counter[str] = Counter()
         for cls, count in by_type.items():
-            name = _box_class_of(cls)
-            if name is not None:
-                box[name] += count
+            label = _box_class_of(cls)
+            if label is not None:
+                box[label] += count
         out: dict[str, Any] = {"calls_started": sum(self.started.values()), "box_objects": sum(box.values()),
                                "allocated_blocks": sys.getallocatedblocks(), "gc_objects": len(live),
                                "rss_kib": rss_kib()}
