@@ -423,6 +423,22 @@ class LineCard:
         self._check_ms("oht_window", ms)
         self._link.send("fxs_oht", port=port, ms=ms)
 
+    def set_pre_dial_hold(self, port: int, ms: int | None) -> None:
+        """The pre-dial hold of line ``port`` from now on (None: the zone's): sent to the card at
+        once (``fxo_line_timing``) and in every later session's setup; the card applies it from
+        its next dial pulse or flash."""
+        self._check_port(port, PortType.FXO, "set_pre_dial_hold")
+        hold = self.timing.predial_ms if ms is None else ms
+        self._check_ms("predial_ms", hold, 0, MAX_PREDIAL_MS)
+        with self._lock:
+            self._predial[port] = hold
+        self._link.send("fxo_line_timing", port=port, ring_qualify_ms=self.timing.min_ring_ms, predial_ms=hold)
+
+    def pre_dial_hold(self, port: int) -> int:
+        """The pre-dial hold of line ``port`` (ms) the card is given."""
+        self._check_port(port, PortType.FXO, "pre_dial_hold")
+        return self._predial[port]
+
     def seize(self, port: int) -> None:
         self._check_port(port, PortType.FXO, "seize")
         with self._lock:

@@ -32,6 +32,7 @@ stream: it reports the end of every tone still on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -106,10 +107,26 @@ def _candidates(plan: TonePlan, settings: CadenceSettings) -> list[Candidate]:
     return candidates
 
 
-class CallProgressDetector:
-    """Call-progress tones of one zone's plan on ``channels`` channels."""
+def _listening_for(candidates: list[Candidate], names: Sequence[str]) -> list[Candidate]:
+    """The candidates named ``names`` and every one sharing a frequency with them: those decide
+    alone (rivals and the continuous-tone rule look only at candidates sharing a frequency, and
+    the bank tests each frequency set on its own), so the named tones are told as the whole
+    plan would tell them."""
+    unknown = sorted(set(names) - set(TONES))
+    if unknown or not names:
+        raise DspError(f"tones {unknown} are not in this plan (known: {', '.join(TONES)})")
+    named = [c for c in candidates if c.name in names]  # a tone the same as another is reported by that one's name
+    heard = {f for c in named for f in c.alphabet}
+    return [c for c in candidates if c in named or heard & set(c.alphabet)]
 
-    def __init__(self, channels: int, plan: TonePlan, settings: DetectorSettings | None = None) -> None:
+
+class CallProgressDetector:
+    """Call-progress tones of one zone's plan on ``channels`` channels; ``only``: just these
+    tones (and those sharing a frequency with them), e.g. busy and congestion for the
+    disconnect supervision of a connected line: fewer frequencies, less work per frame."""
+
+    def __init__(self, channels: int, plan: TonePlan, settings: DetectorSettings | None = None,
+                 only: Sequence[str] | None = None) -> None:
         if not isinstance(channels, int) or channels < 1:
             raise DspError(f"channels must be a positive integer, got {channels!r}")
         if not isinstance(plan, TonePlan):
@@ -118,6 +135,8 @@ class CallProgressDetector:
         self.plan = plan
         self.settings = settings or DetectorSettings()
         self.candidates = _candidates(plan, self.settings.cadence)
+        if only is not None:
+            self.candidates = _listening_for(self.candidates, only)
         frequencies = []
         for candidate in self.candidates:
             frequencies += [f for f in candidate.alphabet if f not in frequencies]

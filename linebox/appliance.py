@@ -50,7 +50,7 @@ from firmware.storage.appendlog import AppendLog
 from firmware.storage.health import clean_up
 from firmware.storage.retention import Retainer
 from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
-from linebox.engine_builder import build_engine
+from linebox.engine_builder import build_engine, pre_dial_holds
 from linebox.maintenance import RetentionKeeper
 from linebox.storage import board_ports
 
@@ -242,7 +242,8 @@ def open_virtual_appliance(
     board = VirtualBoard(definition, zone, world=world, paced=paced, seed=seed)
     port_types = [str(port.kind) for port in definition.ports]
     card = open_line_card(board.serial_url, port_types, zone, config=link_config,
-                          card_model=definition.card.model, clock=board.host_clock)
+                          card_model=definition.card.model, clock=board.host_clock,
+                          predial_ms=pre_dial_holds(snapshot))
     board.attach_host(card.link)  # unpaced: link timers on the tick clock, in lock-step (board.py)
     # Unpaced runs are deterministic only if each tick's commands are applied before the next.
     return _assemble(definition, board, card, store, db_path, origin, sync_commands=True, read_wall=read_wall)
@@ -255,9 +256,11 @@ def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.dat
     if definition.virtual or definition.serial.device is None or definition.audio.capture is None:
         raise BoardError(f"board {board_name} has no serial device or ALSA PCM: use --board virtual")
     store = _open_store(db_path, None)
-    zone = str(store.load().zone)
+    snapshot = store.load()
+    zone = str(snapshot.zone)
     port_types = [str(port.kind) for port in definition.ports]
     audio = AlsaAudio(definition.audio.capture, definition.audio.playback, len(port_types),
                       channels=definition.audio.channels, channel_map=definition.channel_map)
-    card = open_line_card(definition.serial.device, port_types, zone, card_model=definition.card.model)
+    card = open_line_card(definition.serial.device, port_types, zone, card_model=definition.card.model,
+                          predial_ms=pre_dial_holds(snapshot))
     return _assemble(definition, audio, card, store, db_path, origin, sync_commands=False, read_wall=read_wall)

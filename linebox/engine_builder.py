@@ -11,7 +11,8 @@ Live configuration changes (:meth:`Engine.config_stored`, a subscriber of the co
 store): the switch takes every snapshot; the parts built from the zone and the caller ID
 standard — the tone plan and the detectors that follow it (call progress, caller ID
 receiver) — and the set of lines with an echo canceller are rebuilt when a snapshot changes
-them. The new parts are built on the storing thread (tens of ms) and swapped in on the media
+them; a line's pre-dial hold (``lines[].pre_dial_hold_ms``) is sent to the line card
+(``LineCard.set_pre_dial_hold``). The new parts are built on the storing thread (tens of ms) and swapped in on the media
 loop's thread between two ticks (``loop.submit``); calls in progress keep going, tones
 already playing finish with the old plan. What needs a restart is listed in
 :data:`RESTART_NEEDED` (docs/configuration.md, "Live changes").
@@ -22,10 +23,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from drivers import DriverError
 from drivers.audio import AudioDevice
 from drivers.logs import EventLogger
 from dsp.toneplans import TonePlan, get_plan
@@ -74,6 +76,8 @@ class Engine:
     built: ZoneParts  # what the engine runs with (or will, once the last submitted change is applied)
     log: EventLogger
     _lock: threading.Lock
+    # Line port -> its own pre-dial hold (``lines[].pre_dial_hold_ms``; absent: the zone's), as last sent.
+    pre_dial_holds: dict[int, int] = field(default_factory=dict)
 
     @property
     def plan(self) -> TonePlan:
@@ -96,8 +100,14 @@ class Engine:
                                  applies_now="tone plan, call-progress and caller ID detectors",
                                  at_next_start="line card timing")
 
+            holds = pre_dial_holds(config)
+            changed_holds = {port: holds.get(port) for port in set(holds) | set(self.pre_dial_holds)
+                             if holds.get(port) != self.pre_dial_holds.get(port)}
+            self.pre_dial_holds = holds
+
             def apply() -> None:
                 self.switch.apply_config(config)
+                self._send_pre_dial_holds(changed_holds)
                 if plan is not None:
                     self.switch.control.plan = plan
                 if not change.empty:
@@ -106,6 +116,24 @@ class Engine:
                                   echo_ports=",".join(str(port) for port in sorted(new.echo_ports)) or "none")
 
             self.loop.submit(apply)
+
+    def _send_pre_dial_holds(self, holds: dict[int, int | None]) -> None:
+        """A line's pre-dial hold changed live: the card has it from its next dial (None: the zone's again)."""
+        send = getattr(self.loop.card, "set_pre_dial_hold", None)  # the line card driver; bench cards have none
+        if send is None:
+            return
+        for port, ms in sorted(holds.items()):
+            try:
+                send(port, ms)
+            except DriverError as exc:
+                self.log.error("pre_dial_hold_not_sent", port=port, ms="zone" if ms is None else ms, error=str(exc))
+                continue
+            self.log.info("pre_dial_hold", port=port, ms="zone" if ms is None else ms)
+
+
+def pre_dial_holds(config: Config) -> dict[int, int]:
+    """Line port -> the pre-dial hold configured for it (``lines[].pre_dial_hold_ms``), lines that have one."""
+    return {line.port: line.pre_dial_hold_ms for line in config.lines if line.pre_dial_hold_ms is not None}
 
 
 def build_engine(
@@ -141,4 +169,5 @@ def build_engine(
                     clock=clock, boot=boot)
     detectors = DetectorBank(list(kinds), plan, parts.caller_id_standard, echo_on=parts.echo_ports)
     loop = MediaLoop(audio, card, switch, detectors, players, mixer, measure, sync_commands=sync_commands)
-    return Engine(switch, detectors, players, mixer, loop, kinds, parts, EventLogger("engine"), threading.Lock())
+    return Engine(switch, detectors, players, mixer, loop, kinds, parts, EventLogger("engine"), threading.Lock(),
+                  pre_dial_holds(config))

@@ -219,9 +219,19 @@ def test_a_spool_that_cannot_be_written_leaves_the_record_in_the_error_line(tmp_
 
 
 class FakeSwitch:
+    """Call control as the journal sees it: answers are told (``on_answered``), calls are not scanned."""
+
     def __init__(self) -> None:
-        self.calls: dict[int, Call] = {}
         self.tick = 0
+        self.listeners = []
+
+    def on_answered(self, listener) -> None:
+        self.listeners.append(listener)
+
+    def answer(self, call: Call) -> None:
+        call.answer_tick = self.tick
+        for listener in self.listeners:
+            listener(call)
 
     def record(self, call: Call):
         return replace(INBOUND, uniqueid=f"1.1.{call.call_id}", end=START + 10 + self.tick * 0.02)
@@ -231,21 +241,40 @@ def test_the_journal_writes_an_answered_call_once_then_at_each_heartbeat():
     sw, written = FakeSwitch(), []
     journal = CallJournal(sw, lambda records: written.append([r.uniqueid for r in records]), heartbeat_ticks=500)
     ringing = Call(1, 0, Direction.INBOUND, 0)
-    sw.calls[1] = ringing
     for tick in range(1, 10):
         sw.tick = tick
         journal.on_tick(tick)
     assert written == []  # not answered: nothing to persist
-    ringing.answer_tick = 10
-    other = Call(2, 1, Direction.INBOUND, 0, answer_tick=10)
-    sw.calls[2] = other
+    other = Call(2, 1, Direction.INBOUND, 0)
+    sw.tick = 10
+    sw.answer(ringing)
+    sw.answer(other)
     for tick in range(10, 1001):
         sw.tick = tick
         if tick == 600:
             journal.before_end(other)
-            del sw.calls[2]
+            other.end_tick = tick
         journal.on_tick(tick)
     assert written == [["1.1.1", "1.1.2"], ["1.1.1", "1.1.2"], ["1.1.1"]]  # answer, tick 500, tick 1000
+
+
+def test_the_journal_forgets_a_call_ended_without_its_listeners_and_waits_for_a_taken_back_answer():
+    sw, written = FakeSwitch(), []
+    journal = CallJournal(sw, lambda records: written.append([r.uniqueid for r in records]), heartbeat_ticks=100)
+    forced, redialled = Call(1, 0, Direction.INBOUND, 0), Call(2, 1, Direction.OUTBOUND, 0)
+    sw.answer(forced)
+    sw.answer(redialled)
+    journal.on_tick(1)
+    assert written == [["1.1.1", "1.1.2"]]
+    forced.end_tick = 50  # CallControl.force_end: no before_end
+    redialled.answer_tick = None  # CallControl.clear_answer: dialling out again
+    for tick in range(2, 201):
+        journal.on_tick(tick)
+    assert written == [["1.1.1", "1.1.2"]]  # heartbeats at 100 and 200 had nothing to write
+    sw.tick = 201
+    sw.answer(redialled)
+    journal.on_tick(201)
+    assert written[-1] == ["1.1.2"]
 
 
 def test_the_writer_thread_is_where_records_go_the_loop_only_queues(tmp_path):

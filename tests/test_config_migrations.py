@@ -126,6 +126,8 @@ def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     assert all((route.queue_priority, route.queue_skills) == (0, ()) for route in config.routes)
     # Added by migration 8 (line column): the echo canceller stays on, as before.
     assert all(line.echo_canceller for line in config.lines)
+    # Added by migration 9 (line column): no pre-dial hold of its own, the zone's applies.
+    assert all(line.pre_dial_hold_ms is None for line in config.lines)
     # Written by migration 10: the manager interface, off, on the loopback address.
     assert config.manager == ManagerSettings() and not config.manager.enabled
     assert config.manager.listen == "127.0.0.1:5038"
@@ -145,7 +147,7 @@ def test_upgraded_database_has_the_new_layout(v1_path):
         columns = {row[1] for row in conn.execute("PRAGMA table_info(extensions)")}
         assert {"forward_busy", "forward_no_answer", "forward_no_answer_s", "call_waiting", "voicemail",
                 "trunk_group"} <= columns
-        assert "echo_canceller" in {row[1] for row in conn.execute("PRAGMA table_info(lines)")}
+        assert {"echo_canceller", "pre_dial_hold_ms"} <= {row[1] for row in conn.execute("PRAGMA table_info(lines)")}
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"ivr_flows", "contacts"} <= tables
 
@@ -155,7 +157,7 @@ def test_upgraded_database_accepts_changes_and_reopens(v1_path):
         store.update(lambda c: c)
         assert store.config_version() == 8
     with open_store(v1_path) as again:
-        assert again.schema_version == len(MIGRATIONS)
+        assert again.schema_version == len(MIGRATIONS) == 11
         assert again.load().extension("301").name == "Chef"
 
 
@@ -165,17 +167,18 @@ def test_step_by_step_upgrade_gives_the_same_result(v1_path, tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 4
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS)
+        assert store.schema_version == len(MIGRATIONS) == 11
         assert store.load().feature_codes.dnd_on == "*26"
 
 
 def test_newer_database_is_refused_untouched(v1_path):
     conn = sqlite3.connect(v1_path)
-    conn.execute("INSERT INTO schema_version VALUES ('config', ?, 'from the future')", (len(MIGRATIONS) + 1,))
+    future = len(MIGRATIONS) + 1
+    conn.execute("INSERT INTO schema_version VALUES ('config', ?, 'from the future')", (future,))
     conn.commit()
     before = list(conn.iterdump())
     conn.close()
-    with pytest.raises(FirmwareError, match=f"schema version {len(MIGRATIONS) + 1} is newer than this firmware"):
+    with pytest.raises(FirmwareError, match=f"schema version {future} is newer than this firmware"):
         open_store(v1_path)
     conn = sqlite3.connect(v1_path)
     assert list(conn.iterdump()) == before
@@ -204,7 +207,7 @@ def test_components_share_one_database(tmp_path):
 
     path = tmp_path / "linebox.db"
     with CdrStore(path), open_store(path) as store:
-        assert store.schema_version == len(MIGRATIONS)
+        assert store.schema_version == len(MIGRATIONS) == 11
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
         assert rows == {"config": len(MIGRATIONS), "cdr": 2}
 
@@ -236,7 +239,7 @@ def v3_path(v1_path):
 
 def test_v3_database_gains_extension_trunk_groups(v3_path):
     with open_store(v3_path) as store:
-        assert store.schema_version == len(MIGRATIONS)
+        assert store.schema_version == len(MIGRATIONS) == 11
         versions = [row[0] for row in store.conn.execute(
             "SELECT version FROM schema_version WHERE component = 'config' ORDER BY version")]
         assert versions == list(range(1, len(MIGRATIONS) + 1))
@@ -275,7 +278,7 @@ def v4_path(v1_path):
 
 def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
     with open_store(v4_path) as store:
-        assert store.schema_version == len(MIGRATIONS)
+        assert store.schema_version == len(MIGRATIONS) == 11
         tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"queues", "agents"} <= tables
         config = store.load()

@@ -18,6 +18,7 @@ from dsp.tonegen import render
 from dsp.toneplans import get_plan
 from firmware.config.demo import demo_config
 from firmware.config.model import CallerIdStandard, Zone
+from firmware.engine.calls import Leg
 from firmware.engine.detectors import CallerIdHeard, ToneHeard
 from linebox import LineboxError
 from linebox.bench.engine import ORIGIN, QuietCard
@@ -136,12 +137,23 @@ def test_a_zone_changed_live_reaches_the_call_progress_detector():
     engine, audio = engine_with()
     spy = DetectorSpy(engine.detectors)
     uk_busy = render(get_plan("uk").busy, 8000 * 3)  # 400 Hz, 375 ms on / 375 ms off
+    # Call progress runs on a line in a call with busy-tone supervision (detector_needs.py): phone 2
+    # calls out; the line it seized is connected.
+    card = engine.loop.card
+    card.events.append(OffHook(2))
+    engine.loop.run_ticks(1)
+    for digit in "95551234":
+        engine.switch.on_digit(2, digit)
+    line = engine.switch.control.call_at(2).peer
+    engine.switch.on_tone(line, "dial", True)
+    engine.switch.outside.digits_sent(line)
+    assert engine.switch.control.state(line) is Leg.CONNECTED
 
     def busy_heard() -> bool:
         spy.events.clear()
-        audio.send(0, uk_busy)
+        audio.send(line, uk_busy)
         engine.loop.run_ticks(len(uk_busy) // TICK_SAMPLES + 10)
-        return any(isinstance(e, ToneHeard) and e.port == 0 and e.tone == "busy" for e in spy.events)
+        return any(isinstance(e, ToneHeard) and e.port == line and e.tone == "busy" for e in spy.events)
 
     assert not busy_heard()  # not a US busy tone
     engine.config_stored(replace(demo_config(), zone=Zone.UK))
@@ -167,12 +179,12 @@ def test_a_caller_id_standard_changed_live_reaches_the_receiver():
 
 def test_a_snapshot_that_changes_none_of_them_keeps_every_part():
     engine, _ = engine_with()
-    before = (engine.detectors.progress, engine.detectors.fsk, engine.detectors.echo, engine.switch.plan)
+    before = (engine.detectors.dial_tone, engine.detectors.disconnect, engine.detectors.fsk, engine.detectors.echo, engine.switch.plan)
     config = replace(demo_config(), language="de")
     engine.config_stored(config)
     engine.loop.run_ticks(1)
     assert engine.switch.config is config
-    assert (engine.detectors.progress, engine.detectors.fsk, engine.detectors.echo, engine.switch.plan) == before
+    assert (engine.detectors.dial_tone, engine.detectors.disconnect, engine.detectors.fsk, engine.detectors.echo, engine.switch.plan) == before
 
 
 def test_a_line_whose_canceller_is_switched_off_live_loses_it_and_the_other_keeps_its_own():

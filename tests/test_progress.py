@@ -47,13 +47,13 @@ def tone_signal(spec: ToneSpec) -> tuple[int, int]:
     return cycles * cycle, (cycles - 1) * cycle + int(last_burst)
 
 
-def detect(plan, signals: list[np.ndarray], block: int = BLOCK) -> list[list[ToneEvent]]:
-    """Run one detector over the signals as channels; the events of each channel."""
+def detect(plan, signals: list[np.ndarray], block: int = BLOCK, only=None) -> list[list[ToneEvent]]:
+    """Run one detector over the signals as channels (``only``: listening for those tones); the events of each channel."""
     length = max(len(s) for s in signals) + RATE
     matrix = np.zeros((len(signals), length))
     for channel, signal in enumerate(signals):
         matrix[channel, : len(signal)] = signal
-    detector = CallProgressDetector(len(signals), plan)
+    detector = CallProgressDetector(len(signals), plan, only=only)
     events = []
     for start in range(0, length, block):
         events += detector.process(matrix[:, start : start + block])
@@ -290,3 +290,24 @@ def test_interface_contract():
         CallProgressDetector(1, "de")  # type: ignore[arg-type]
     with pytest.raises(DspError):
         detector.reset(2)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_a_detector_listening_for_some_tones_tells_them_as_the_whole_plan_does(zone):
+    """The engine's dial tone detector (``only=("dial",)``) and disconnect detector (busy and
+    congestion): on every variant of their tones the events are those of the full detector,
+    and what they do not listen for (another tone on other frequencies, speech) gives them
+    nothing of theirs."""
+    plan = get_plan(zone)
+    rng = np.random.default_rng(200 + ZONES.index(zone))
+    for only in (("dial",), ("busy", "congestion")):
+        cases = [signal.astype(np.float64) for name in only for _, signal, _ in variants(plan.tone(name), rng)]
+        cases.append(np.clip(speech(20.0, seed=300 + ZONES.index(zone)) * 2.0, -32768, 32767))
+        full, part = detect(plan, cases), detect(plan, cases, only=only)
+        for index, (whole, some) in enumerate(zip(full, part, strict=True)):
+            mine = [e for e in some if e.tone in only]
+            assert [e.tone for e in mine] == [e.tone for e in whole if e.tone in only], f"{zone} {only} {index}"
+            for a, b in zip(mine, [e for e in whole if e.tone in only], strict=True):
+                assert abs(a.start_sample - b.start_sample) / RATE * 1000 <= TIME_TOLERANCE_MS, (zone, a, b)
+    with pytest.raises(DspError, match=r"tones \['hum'\] are not in this plan"):
+        CallProgressDetector(1, plan, only=("busy", "hum"))

@@ -49,8 +49,8 @@ from firmware.acdengine.history import (
 )
 from firmware.acdengine.persist import CHECKPOINT_S, LoginSaver, OpenBucket, SavedState
 from firmware.acdengine.service import QueueService
-from firmware.engine.calls import Call
 from firmware.engine.control import CallControlApi
+from firmware.engine.services import AttachedService
 
 # A day of 15-minute intervals: more than this closing at one edge is the clock stepped forward
 # (a box without a real-time clock syncing its time), not time passing; then only the intervals
@@ -88,7 +88,7 @@ class AgentLive:
     port: int | None
 
 
-class AcdStats:
+class AcdStats(AttachedService):
     """Live statistics and interval rows of the ACD of one running switch."""
 
     def __init__(self, service: QueueService, history: HistoryWriter | None = None, utc_offset_seconds: float = 0.0,
@@ -148,18 +148,6 @@ class AcdStats:
         if self.history is not None:
             self.history.submit(rows)
         self._forget(bucket - KEEP_BUCKETS)
-
-    def on_flash(self, port: int) -> bool:
-        return False
-
-    def on_digit(self, port: int, digit: str) -> bool:
-        return False
-
-    def answered(self, call: Call, port: int) -> None:
-        return None
-
-    def before_end(self, call: Call) -> None:
-        return None
 
     def close(self) -> None:
         """A clean stop: every log-in and the open interval are saved (agent time up to now),

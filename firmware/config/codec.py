@@ -22,6 +22,7 @@ from typing import Any
 from firmware import FirmwareError
 from firmware.acd.model import MAX_SKILL_LEVEL, MIN_SKILL_LEVEL, EmptyCondition, Strategy
 from firmware.config.model import (
+    MAX_PRE_DIAL_HOLD_MS,
     AcdSettings,
     Agent,
     CallerIdStandard,
@@ -231,6 +232,7 @@ def _line(raw: Any, path: str) -> Line:
         dialling=r.choice("dialling", Dialling),
         group=r.text("group", NAME_RE, "a name (letters, digits, _ . -; up to 32)"),
         echo_canceller=r.boolean("echo_canceller"),
+        pre_dial_hold_ms=r.integer("pre_dial_hold_ms", 0, MAX_PRE_DIAL_HOLD_MS, optional=True),
     )
 
 
@@ -736,6 +738,7 @@ def to_dict(config: Config) -> dict[str, Any]:
                 "dialling": _plain(line.dialling),
                 "group": line.group,
                 "echo_canceller": line.echo_canceller,
+                "pre_dial_hold_ms": line.pre_dial_hold_ms,
             }
             for line in config.lines
         ],

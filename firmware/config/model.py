@@ -25,6 +25,7 @@ from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
 
+from drivers.timing import MAX_PREDIAL_MS
 from firmware.acd.model import EmptyCondition, Strategy
 from firmware.dialplan import EXTERNAL_CLASSES, DialPlan
 from firmware.schedule import Schedule
@@ -181,6 +182,9 @@ class Line:
     """Cancel the line's echo (G.168) in what the box hears from it: the detectors, the other
     party of a call and recordings. Off for a line whose hybrid echo is below audibility
     (a four-wire or digital line), where the canceller would only add its 10 ms."""
+    pre_dial_hold_ms: int | None = None
+    """How long the line card holds a seized line before its first dial pulse or flash (ms,
+    0-``MAX_PRE_DIAL_HOLD_MS``); None: the zone's (500 ms). A slow exchange needs more."""
 
 
 @dataclass(frozen=True)
@@ -399,6 +403,7 @@ class FeatureCodes:
     agent_ready: str = "*49"
 
 
+MAX_PRE_DIAL_HOLD_MS = MAX_PREDIAL_MS  # the line card driver's bound (drivers/timing.py)
 FEATURES_WITH_ARGUMENT = ("forward_always", "forward_busy", "forward_no_answer", "directed_pickup")
 """Feature codes followed by digits: a forwarding target or the extension to pick up."""
 

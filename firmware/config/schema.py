@@ -22,7 +22,7 @@ Migrations (component ``config``):
    defaults, 0 and ``{}``, keep the old behaviour: the queue's own requirements).
 7. a queue's greeting recording (a new ``queues`` column, ``''`` = none).
 8. per-line echo canceller switch (a new ``lines`` column; default 1 = on, as before).
-9. (reserved: the tick branch's migration; an empty step until it is merged.)
+9. a line's own pre-dial hold (a new ``lines`` column; NULL = the zone's hold, as before).
 10. the manager interface's section (``manager.*`` settings keys): a configured database gets
     the documented defaults written (off, 127.0.0.1:5038), so an export shows the section.
 11. IVR flows and the contacts their lookup nodes read (two new tables; a flow's nodes are
@@ -170,6 +170,7 @@ _V7 = ("ALTER TABLE queues ADD COLUMN greeting TEXT NOT NULL DEFAULT ''",)
 
 _V8 = ("ALTER TABLE lines ADD COLUMN echo_canceller INTEGER NOT NULL DEFAULT 1 CHECK (echo_canceller IN (0, 1))",)
 
+_V9 = ("ALTER TABLE lines ADD COLUMN pre_dial_hold_ms INTEGER",)  # NULL: the zone's
 _V11 = (
     "CREATE TABLE ivr_flows ("
     " name TEXT PRIMARY KEY,"
@@ -205,7 +206,7 @@ MIGRATIONS = (
     Migration(6, "route queue priority and skills", _V6),
     Migration(7, "queue greeting", _V7),
     Migration(8, "line echo canceller switch", _V8),
-    Migration(9, "reserved for the tick branch's migration (no change)", ()),
+    Migration(9, "line pre-dial hold", _V9),
     Migration(10, "manager interface settings", _v10_manager_settings),
     Migration(11, "IVR flows and contacts", _V11),
 )
@@ -255,10 +256,11 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
     for position, line in enumerate(data["lines"]):
         conn.execute(
             "INSERT INTO lines (port, position, name, number, disconnect, dialling, trunk_group,"
-            " silence_timeout_s, answer_by_polarity_reversal, echo_canceller) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " silence_timeout_s, answer_by_polarity_reversal, echo_canceller, pre_dial_hold_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (line["port"], position, line["name"], line["number"], ",".join(line["disconnect"]), line["dialling"],
              line["group"], line["silence_timeout_s"], int(line["answer_by_polarity_reversal"]),
-             int(line["echo_canceller"])))
+             int(line["echo_canceller"]), line.get("pre_dial_hold_ms")))
     for position, ext in enumerate(data["extensions"]):
         forward = ext["forward"]
         conn.execute(
@@ -334,10 +336,10 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
     data["lines"] = [
         {"port": port, "name": name, "number": number, "disconnect": disconnect.split(",") if disconnect else [],
          "silence_timeout_s": silence, "answer_by_polarity_reversal": bool(polarity), "dialling": dialling,
-         "group": group, "echo_canceller": bool(echo)}
-        for port, name, number, disconnect, silence, polarity, dialling, group, echo in conn.execute(
+         "group": group, "echo_canceller": bool(echo), "pre_dial_hold_ms": pre_dial_hold}
+        for port, name, number, disconnect, silence, polarity, dialling, group, echo, pre_dial_hold in conn.execute(
             "SELECT port, name, number, disconnect, silence_timeout_s, answer_by_polarity_reversal, dialling,"
-            " trunk_group, echo_canceller FROM lines ORDER BY position")
+            " trunk_group, echo_canceller, pre_dial_hold_ms FROM lines ORDER BY position")
     ]
     data["extensions"] = [
         {"number": number, "port": port, "name": name, "outbound_class": outbound, "trunk_group": trunk_group,

@@ -125,6 +125,7 @@ class CallControlApi(Protocol):
     def uniqueid(self, call: Call) -> str: ...
     def set_state(self, port: int, state: Leg, call: object = _KEEP) -> None: ...
     def answer_line(self, call: Call, port: int) -> None: ...
+    def mark_answered(self, call: Call) -> None: ...
     def ring(self, call: Call, port: int, caller: CallerId) -> bool: ...
     def stop_ring_for(self, call: Call, port: int) -> None: ...
     def ring_from_service(self, port: int, caller: CallerId) -> Call | None: ...
@@ -155,7 +156,10 @@ class CallControl:
                  origin: dt.datetime, log: EventLogger, clock: WallClock | None = None, boot: int = 0) -> None:
         if origin.tzinfo is None:
             raise ValueError("origin must be an aware datetime")
-        self.config = config
+        # Bumped by every change of a port's state or call and of the configuration: the media
+        # loop recomputes which detectors run (``detector_needs.py``) only when it moved.
+        self.changes = 0
+        self._config = config
         self.plan = plan
         self.card = card
         self.players = players
@@ -181,9 +185,19 @@ class CallControl:
         self.dial_tone_for: Callable[[int], ToneSpec] | None = None
         self._router: Router | None = None
         self._before_end: list[Callable[[Call], None]] = []
+        self._answered: list[Callable[[Call], None]] = []
         self._ringing_stopped: list[Callable[[int], None]] = []
         self._line_released: list[Callable[[int], None]] = []
         self.faults = 0  # listener exceptions caught while ending calls (added to the switch's count)
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self._config = config
+        self.changes += 1
 
     # ------------------------------------------------------------------ wiring
     def set_router(self, router: Router) -> None:
@@ -192,6 +206,10 @@ class CallControl:
     def on_before_end(self, listener: Callable[[Call], None]) -> None:
         """``listener(call)`` runs as a call ends, before its ports are touched."""
         self._before_end.append(listener)
+
+    def on_answered(self, listener: Callable[[Call], None]) -> None:
+        """``listener(call)`` runs each time a call is answered (``mark_answered``), however it was."""
+        self._answered.append(listener)
 
     def on_ringing_stopped(self, listener: Callable[[int], None]) -> None:
         self._ringing_stopped.append(listener)
@@ -274,10 +292,12 @@ class CallControl:
         leg.leg = state
         if call is not _KEEP:
             leg.call = call  # type: ignore[assignment]
+        self.changes += 1
 
     def set_call(self, port: int, call: Call | None) -> None:
         """The port now belongs to ``call`` (a flash session moving a phone between its calls)."""
         self._leg(port).call = call
+        self.changes += 1
 
     def heard_from_line(self, port: int) -> None:
         """Audio (or what stands for it: hold music) from a line this tick: not silent."""
@@ -368,6 +388,7 @@ class CallControl:
         self._next_call_id += 1
         self.calls[call.call_id] = call
         self._leg(origin).call = call
+        self.changes += 1
         return call
 
     def fail(self, port: int, tone: str) -> None:
@@ -472,7 +493,7 @@ class CallControl:
         self.stop_ringing(port, keep_call=True)
         call.ringing = []
         call.peer = port
-        call.answer_tick = self.tick
+        self.mark_answered(call)
         self.cancel(call.origin, "no_answer")
         for each in (call.origin, port):
             self.players.stop(each)
@@ -484,11 +505,25 @@ class CallControl:
         for service in self.attached:
             service.answered(call, port)  # e.g. the ACD whispers to the agent before the bridge
 
+    def mark_answered(self, call: Call) -> None:
+        """``call`` is answered now -- by a phone (``answer``), the far end (polarity reversal, the
+        end of dialling out), the box for a service (``answer_line``, a queue dialled from an
+        extension) or an attended transfer: the one place an answer is set, and the listeners
+        (``on_answered``: the call journal) hear of it."""
+        call.answer_tick = self.tick
+        for listener in self._answered:
+            listener(call)
+
+    def clear_answer(self, call: Call) -> None:
+        """``call`` is not answered any more (a service's answered call dialling out again: its
+        answer is the far end's, to come)."""
+        call.answer_tick = None
+
     def answer_line(self, call: Call, port: int) -> None:
         """A service answers the caller on line ``port`` itself (voicemail): connected to the box,
         so busy-tone and silence supervision of the line apply; the call counts as answered."""
         if call.answer_tick is None:
-            call.answer_tick = self.tick
+            self.mark_answered(call)
         self.set_state(port, Leg.CONNECTED)
         self.mixer.isolate(port)
 
@@ -504,6 +539,7 @@ class CallControl:
             self.set_state(port, state)
         leg.call = None
         leg.rings = 0
+        self.changes += 1
 
     def release_line(self, port: int) -> None:
         """The box hangs the line on ``port`` up."""
@@ -671,6 +707,7 @@ class CallControl:
             if leg.leg is not Leg.OUT_OF_SERVICE:
                 leg.leg = Leg.FAILED if leg.is_fxs and leg.off_hook else Leg.IDLE
             leg.call = None
+        self.changes += 1
 
     # ------------------------------------------------------------------ snapshots
     def bridged_pairs(self) -> list[tuple[int, int]]:

@@ -474,6 +474,7 @@ class FlashFeatures:
         call.destination = consult.destination
         call.dialled = consult.dialled
         call.explanation = consult.explanation
-        call.answer_tick = self.cc.tick if attended else None
         call.userfield = f"transfer {self.cc.uniqueid(held)}"
+        if attended:
+            self.cc.mark_answered(call)
         return call

@@ -112,7 +112,7 @@ class OutsideCalls:
         """The answered phone of a service's call dials ``digits`` (outside prefix included) on a
         line, through the toll guard with the phone's extension class."""
         call.peer = None
-        call.answer_tick = None
+        self.cc.clear_answer(call)
         self.cc.isolate(call.origin)
         self.call(call, self.cc.extension_on(call.origin), digits)
 
@@ -169,5 +169,5 @@ class OutsideCalls:
         cc.heard_from_line(line)
         config = cc.config.line(line)
         if config is None or not config.answer_by_polarity_reversal:
-            call.answer_tick = cc.tick  # no answer supervision: count from the end of dialling
+            cc.mark_answered(call)  # no answer supervision: count from the end of dialling
         self.log.info("outside_connected", call=call.call_id, line=line, number=call.destination)

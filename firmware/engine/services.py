@@ -32,10 +32,23 @@ class AttachedService(Protocol):
     """A service that follows the engine (``CallControl.attach``): called on every tick, on every
     digit before the dial plan and on every hook flash before the flash features (True =
     consumed), after a phone answered a call, and before any call ends (the ACD: queue
-    callers, offers to agents, agent feature prompts, an agent's flash ending wrap-up)."""
+    callers, offers to agents, agent feature prompts, an agent's flash ending wrap-up).
 
-    def on_tick(self, tick: int) -> None: ...
-    def on_digit(self, port: int, digit: str) -> bool: ...
-    def on_flash(self, port: int) -> bool: ...
-    def answered(self, call: Call, port: int) -> None: ...
-    def before_end(self, call: Call) -> None: ...
+    Every hook has a default that does nothing (a service subclasses this protocol and writes
+    only the hooks it uses)."""
+
+    def on_tick(self, tick: int) -> None:
+        return None
+
+    def on_digit(self, port: int, digit: str) -> bool:
+        return False
+
+    def on_flash(self, port: int) -> bool:
+        return False
+
+    def answered(self, call: Call, port: int) -> None:
+        return None
+
+    def before_end(self, call: Call) -> None:
+        return None
+

@@ -28,7 +28,7 @@ Flows (docs/ARCHITECTURE.md, "The flow of a call"):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -439,7 +439,7 @@ class Switch:
             return
         queue = next((q for q in self.config.queues if q.number and q.number == number), None)
         if queue is not None:  # an extension dialled a queue's number: the box answers, the queue takes it
-            call.answer_tick = self.tick
+            self.control.mark_answered(call)
             self.control.set_state(call.origin, Leg.RINGBACK)
             self.deliver(call, call.origin, Destination(DestinationKind.QUEUE, queue.name))
             return
@@ -535,7 +535,7 @@ class Switch:
         config = self.config.line(leg.port)
         if (leg.leg is Leg.CONNECTED and call.direction is Direction.OUTBOUND and call.answer_tick is None
                 and config is not None and config.answer_by_polarity_reversal):
-            call.answer_tick = self.tick  # the far end answered (answer supervision)
+            self.control.mark_answered(call)  # the far end answered (answer supervision)
             self.log.info("far_end_answered", call=call.call_id, line=leg.port)
             return
         self._line_supervision(leg, DisconnectMethod.POLARITY_REVERSAL, "polarity_reversal")
@@ -550,9 +550,12 @@ class Switch:
         hangup_by = HangupBy.CALLER if call.origin == leg.port else HangupBy.CALLEE
         self.control.end_call(call, hangup_by, cause)
 
-    def check_silence(self) -> None:
-        """Last resort: a connected line that has been silent too long is released."""
-        for leg in self.legs:
+    def check_silence(self, ports: Iterable[int]) -> None:
+        """Last resort: a connected line among ``ports`` (the metered lines with the silence-timeout
+        supervision: ``detector_needs.py``) that has been silent too long is released."""
+        legs = self.legs
+        for port in ports:
+            leg = legs[port]
             if leg.is_fxs or leg.leg is not Leg.CONNECTED or leg.call is None:
                 continue
             self._isolated("silence_check", leg.port, self._check_silence_of, leg)

@@ -36,6 +36,7 @@ from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.engine.calls import Call
 from firmware.engine.control import CallControlApi, Then
+from firmware.engine.services import AttachedService
 from firmware.engine.worker import Worker
 from firmware.voicemail.prompts import VoicemailPrompts
 from firmware.voicemail.store import MAX_TEXT, VoicemailStore
@@ -111,7 +112,7 @@ def kept_chunks(sound: list[bool], by_digit: bool) -> int:
     return min(end, last + 1 + _ticks(KEEP_AFTER_SOUND_S))
 
 
-class VoicemailDeposit:
+class VoicemailDeposit(AttachedService):
     """The call service for voicemail and an attached service of the switch (see module docstring)."""
 
     def __init__(self, control: CallControlApi, store: VoicemailStore, prompts: VoicemailPrompts,
@@ -180,12 +181,6 @@ class VoicemailDeposit:
         elif digit == END_KEY and deposit.phase is Phase.RECORDING:
             self._finish(deposit, "key", by_digit=True)
         return True  # every other key is ignored while leaving a message (no operator: module docstring)
-
-    def on_flash(self, port: int) -> bool:
-        return False
-
-    def answered(self, call: Call, port: int) -> None:
-        return None
 
     def before_end(self, call: Call) -> None:
         deposit = self.deposits.pop(call.call_id, None)

@@ -50,8 +50,9 @@ from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.config.model import Extension
 from firmware.dialplan import DialResult
-from firmware.engine.calls import Call, Leg
+from firmware.engine.calls import Leg
 from firmware.engine.control import CallControlApi, Then
+from firmware.engine.services import AttachedService
 from firmware.engine.worker import Worker
 from firmware.media.words import number_words
 
@@ -114,7 +115,7 @@ def header_words(position: int) -> list[str]:
     return ["vm-first", "vm-message"] if position == 0 else ["vm-message", *number_words(position + 1)]
 
 
-class MailboxMenu:
+class MailboxMenu(AttachedService):
     """The ``*97`` sessions, one per FXS port; an attached service (``Switch.attached``)."""
 
     def __init__(self, control: CallControlApi, store, prompts: Sentences, log: EventLogger | None = None,
@@ -330,12 +331,3 @@ class MailboxMenu:
             elif digit == "4":
                 self._goto(session, session.index - 1, backwards=True)
         return True  # every key belongs to the session while it lasts
-
-    def on_flash(self, port: int) -> bool:
-        return False
-
-    def answered(self, call: Call, port: int) -> None:
-        return None
-
-    def before_end(self, call: Call) -> None:
-        return None

@@ -41,8 +41,9 @@ from dsp.callerid_sequence import callerid_sequence, sequence_audio
 from dsp.toneplans import ToneSpec
 from firmware import FirmwareError
 from firmware.config.model import CallerIdStandard
-from firmware.engine.calls import Call, Leg
+from firmware.engine.calls import Leg
 from firmware.engine.control import CallControlApi
+from firmware.engine.services import AttachedService
 from firmware.media.featuretones import message_waiting_dial_tone
 
 OHT_LEAD_MS = 100  # window opened this long before the audio, so the SLIC is in on-hook transmission
@@ -74,7 +75,7 @@ def mwi_audio(standard: CallerIdStandard, on: bool) -> np.ndarray | None:
     return sequence_audio(callerid_sequence(modulation, encode_mwi(on, "mdmf"), variant, ring=False))
 
 
-class MessageWaiting:
+class MessageWaiting(AttachedService):
     """Per mailbox: unheard messages or not; per phone: the indication it was last sent."""
 
     def __init__(self, control: CallControlApi, store, log: EventLogger | None = None) -> None:
@@ -133,18 +134,6 @@ class MessageWaiting:
                 continue
             if self.cc.state(port) is Leg.IDLE:
                 self._send(port, extension.number, wanted, tick)
-
-    def on_digit(self, port: int, digit: str) -> bool:
-        return False
-
-    def on_flash(self, port: int) -> bool:
-        return False
-
-    def answered(self, call: Call, port: int) -> None:
-        return None
-
-    def before_end(self, call: Call) -> None:
-        return None
 
     # ------------------------------------------------------------------ on-hook transmission
     def _send(self, port: int, number: str, state: bool, tick: int) -> None:

@@ -2,7 +2,7 @@
 the line's echo canceller on and off.
 
 Scene: the engine as the box builds it (``linebox.engine_builder``) on a board of ``2 x 8``
-ports: lines 0-7 (FXO), each bridged by the mixer to a phone on ports 8-15 (FXS). Each phone's
+ports: lines 0-7 (FXO), each in an outside call (``calls.py``) bridged by the mixer to a phone on ports 8-15 (FXS). Each phone's
 user talks (Debian's recorded speech, a different offset per phone; seeded noise bursts if the
 package is missing); what the box sends to a line comes back from it through one of the eight
 echo path models of ITU-T G.168 Annex D (clauses D.2-D.9, ``data/g168_echo_paths.json``) at an
@@ -28,8 +28,8 @@ import numpy as np
 from drivers.audio import TICK_SAMPLES, XrunCounters
 from dsp import SAMPLE_RATE
 from dsp.levels import dbm0_to_rms
-from firmware.config.model import Config, Line, Zone
 from linebox import LineboxError
+from linebox.bench.calls import connect_calls, scene_config
 from linebox.bench.engine import ORIGIN, QuietCard, speech_samples
 from linebox.bench.timing import print_json
 from linebox.engine_builder import Engine, build_engine
@@ -106,12 +106,10 @@ def bridge_scene(paths: list[np.ndarray], talk: list[np.ndarray], echo_canceller
     """Lines 0..n-1 bridged to phones n..2n-1, line i with echo path ``paths[i]`` (module docstring)."""
     n = len(paths)
     lines, phones = list(range(n)), list(range(n, 2 * n))
-    config = Config(zone=Zone.US, lines=tuple(Line(port=port, name=f"Line {port + 1}", echo_canceller=echo_canceller)
-                                              for port in lines))
+    pairs = list(zip(lines, phones, strict=True))
     audio = EchoLineAudio(2 * n, lines, phones, talk, paths, seed)
-    engine = build_engine(config, [False] * n + [True] * n, audio, QuietCard(), ORIGIN)
-    for line, phone in zip(lines, phones, strict=True):
-        engine.mixer.bridge(line, phone)
+    engine = build_engine(scene_config(pairs, echo_canceller), [False] * n + [True] * n, audio, QuietCard(), ORIGIN)
+    connect_calls(engine, pairs)  # the canceller runs on lines in a call (detector_needs.py)
     return BridgeScene(engine, audio)
 
 

@@ -1,9 +1,10 @@
 """``linebox bench engine --ports N --json``: the media loop's per-tick processing time.
 
 Scene: a board of N ports, half exchange lines (FXO) and half phones (FXS), every phone
-in a call with a line (the mixer bridges them), every detector running on every port it
-serves (echo cancelling, DTMF, call progress, caller ID and the silence meter on the lines;
-DTMF on the phones). Each port sends real recorded speech (Debian's asterisk-core-sounds,
+in an outside call on a line, placed through the switch (``calls.py``) and bridged by the
+mixer, the lines' echo cancelled (its output on the bridge). The detectors run where those
+states need them, as on the box (``firmware/engine/detector_needs.py``): echo cancelling and
+call progress (busy-tone disconnect supervision) on the lines, DTMF on the phones. Each port sends real recorded speech (Debian's asterisk-core-sounds,
 a different offset per port; seeded noise if the package is missing) and every few
 seconds a DTMF digit. The card reports nothing, so the measured time is the box's own
 per-tick work: detectors, switch, players, mixer. Ticks run unpaced; each tick's time is
@@ -25,9 +26,9 @@ import numpy as np
 from drivers.audio import TICK_SAMPLES, XrunCounters
 from drivers.audiofile import read_audio
 from dsp.dtmfgen import generate_dtmf
-from firmware.config.demo import demo_config
 from firmware.engine.loop import MediaLoop
 from linebox import LineboxError
+from linebox.bench.calls import connect_calls, scene_config
 from linebox.bench.manager_load import ManagerLoad
 from linebox.bench.timing import print_json
 from linebox.engine_builder import build_engine
@@ -99,9 +100,9 @@ def speech_samples(seconds: int, rng: np.random.Generator) -> np.ndarray:
 def build_scene(ports: int, seed: int) -> MediaLoop:
     """The engine (``linebox.engine_builder``) over the scene's audio, every phone bridged to a line."""
     port_is_fxs = [index % 2 == 1 for index in range(ports)]
-    engine = build_engine(demo_config(), port_is_fxs, SceneAudio(ports, seed), QuietCard(), ORIGIN)
-    for line in range(0, ports - 1, 2):
-        engine.mixer.bridge(line, line + 1)
+    pairs = [(line, line + 1) for line in range(0, ports - 1, 2)]
+    engine = build_engine(scene_config(pairs), port_is_fxs, SceneAudio(ports, seed), QuietCard(), ORIGIN)
+    connect_calls(engine, pairs)
     return engine.loop
 
 
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     summary = loop.stats.summary()
     cpu_p50, cpu_p99 = np.percentile(tick_cpu_ms, [50.0, 99.0])
     print_json({
+        "calls_up": len(loop.switch.calls),  # all ports//2 unless a detector took speech for a disconnect
         "ports": args.ports,
         "ticks": summary.ticks,
         "tick_p50_ms": round(summary.tick_p50_ms, 3),
