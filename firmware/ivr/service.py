@@ -57,6 +57,7 @@ from firmware.config.model import (
 )
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi, Then
+from firmware.engine.services import AttachedService
 from firmware.ivr import logic
 from firmware.ivr.logic import Step
 from firmware.ivr.prompts import IvrPrompts
@@ -107,7 +108,7 @@ class IvrCall:
     confirm_heard: tuple[str, float] = ("", 0.0)
 
 
-class IvrService:
+class IvrService(AttachedService):
     """The IVR call service (see module docstring)."""
 
     def __init__(self, control: CallControlApi, prompts: IvrPrompts, say: logic.SayFunctions,
@@ -423,12 +424,6 @@ class IvrService:
                     self._collected(ivr, "timeout")
                 else:
                     self._invalid(ivr, "timeout", f"no input in {ivr.node.timeout_s} s")
-
-    def on_flash(self, port: int) -> bool:
-        return False
-
-    def answered(self, call: Call, port: int) -> None:
-        return None
 
     def before_end(self, call: Call) -> None:
         ivr = self.calls.get(call.call_id)

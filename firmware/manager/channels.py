@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from drivers.audio import TICK_MS
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi
+from firmware.engine.services import AttachedService
 from firmware.manager.events import CALL, CDR, Event, EventHub, event
 
 TICK_S = TICK_MS / 1000.0
@@ -117,7 +118,7 @@ def _connected_of(channel: Channel, cc: CallControlApi) -> tuple[str, str]:
     return call.destination, ""
 
 
-class ChannelObserver:
+class ChannelObserver(AttachedService):
     """Follows the ports every tick and publishes the channel events (see module docstring)."""
 
     def __init__(self, control: CallControlApi, ports: int, hub: EventHub,
@@ -134,18 +135,6 @@ class ChannelObserver:
         self._ended_calls: list[Call] = []
 
     # -------------------------------------------------------------- attached service
-    def on_digit(self, port: int, digit: str) -> bool:
-        return False
-
-    def on_flash(self, port: int) -> bool:
-        return False
-
-    def answered(self, call: Call, port: int) -> None:
-        return None
-
-    def before_end(self, call: Call) -> None:
-        return None
-
     def on_tick(self, tick: int) -> None:
         """One pass: new channels, state changes, the channels that left their call, then
         ``after`` (the ACD's events kept for this pass: an agent called on the phone just rung,

@@ -26,6 +26,7 @@ from drivers.audio import TICK_MS
 from dsp.callerid import CallerId
 from firmware.engine.calls import Call
 from firmware.engine.control import CallControlApi
+from firmware.engine.services import AttachedService
 from firmware.manager import ManagerError
 from firmware.manager.events import CALL, EventHub, event
 from firmware.tollguard import NumberClass, is_after_hours, may_dial
@@ -47,7 +48,7 @@ class Pending:
     answered: bool = False
 
 
-class Originator:
+class Originator(AttachedService):
     def __init__(self, control: CallControlApi, hub: EventHub) -> None:
         self.cc = control
         self.hub = hub
@@ -108,9 +109,3 @@ class Originator:
         pending = self.pending.pop(call.call_id, None)
         if pending is not None:
             self._respond(pending, False, REASON_HANGUP)
-
-    def on_digit(self, port: int, digit: str) -> bool:
-        return False
-
-    def on_flash(self, port: int) -> bool:
-        return False
