@@ -145,7 +145,7 @@ def test_wrong_secret_refused_and_lockout_after_five(tmp_path):
         with pytest.raises(ManagerAuthException, match="Authentication failed"):
             manager.login("crm", SECRET)
         user = service.accounts.get("crm")
-        assert user.failed_logins == 0 and LOCKOUT_SECONDS == 900
+        assert user.failed_logins == 0 and LOCKOUT_SECONDS == 300
         assert user.locked_until == pytest.approx(time.time() + LOCKOUT_SECONDS, abs=30)  # the box's clock
         refused = manager.send_action({"Action": "QueueStatus"})
         assert refused.get_header("Response") == "Error" and refused.get_header("Message") == "Permission denied"

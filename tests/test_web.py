@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from firmware.accounts import LOCKOUT_SECONDS
 from tests.web_helpers import PASSWORD, Clock, FakeEngine, make_accounts, make_app, make_services
 from webadmin.app import SECURITY_HEADERS
 from webadmin.security import IDLE_TIMEOUT_S, SECRET_FILE, TOKEN_FILE, SetupToken
@@ -77,7 +78,9 @@ def test_account_locked_after_five_failures_even_with_the_right_password(box):
         assert login(client, "ada", "wrong password!", address="10.0.0.9").status_code == 401
     response = login(client, "ada", address="10.0.0.10")  # another address: the account itself is locked
     assert response.status_code == 401 and "locked" in response.get_data(as_text=True)
-    clock.now += 15 * 60
+    clock.now += LOCKOUT_SECONDS - 1
+    assert login(client, "ada", address="10.0.0.10").status_code == 401  # still locked a second before
+    clock.now += 1
     assert login(client, "ada", address="10.0.0.10").status_code == 302
 
 
@@ -89,7 +92,9 @@ def test_address_locked_after_five_failures_whatever_the_account(box):
     response = login(client, "max", address="10.0.0.7")
     assert response.status_code == 401 and "Too many failed logins" in response.get_data(as_text=True)
     assert login(client, "ian", address="10.0.0.8").status_code == 302  # another address is not locked
-    clock.now += 15 * 60 + 1
+    clock.now += LOCKOUT_SECONDS - 1
+    assert login(app.test_client(), "ian", address="10.0.0.7").status_code == 401  # a second before the end
+    clock.now += 2
     assert login(app.test_client(), "ian", address="10.0.0.7").status_code == 302
 
 

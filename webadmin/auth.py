@@ -20,7 +20,7 @@ from firmware.config import ZONE_DEFAULTS, Config, Zone
 from webadmin.app import audit, csrf_token, has_admin, requires, state
 from webadmin.configedit import Conflict, apply_edit
 from webadmin.sections import Field, Kind, Section
-from webadmin.security import SESSION_MAX_S, Permission
+from webadmin.security import ADDRESS_LOCK_S, SESSION_MAX_S, Permission
 
 blueprint = Blueprint("auth", __name__)
 
@@ -69,7 +69,7 @@ def login() -> Response | str:
         name = request.form.get("name", "")[:64]
         password = request.form.get("password", "")[:256]
         if web.throttle.locked(address, now):
-            error = "Too many failed logins from this address: try again in 15 minutes."
+            error = f"Too many failed logins from this address: try again in {ADDRESS_LOCK_S // 60} minutes."
         else:
             try:
                 account = services.accounts.authenticate(name, password, now)

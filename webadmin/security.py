@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from firmware.accounts import LOCKOUT_SECONDS
 from webadmin import WebAdminError
 
 SECRET_FILE = "web-secret.key"
@@ -27,7 +28,7 @@ TOKEN_FILE = "web-setup-token"
 SECRET_BYTES = 32
 TOKEN_BYTES = 12  # 96 bits: typed by hand from the console, unguessable
 MAX_FAILED_PER_ADDRESS = 5  # failed logins from one address ...
-ADDRESS_LOCK_S = 15 * 60  # ... lock that address for this long (as the account store locks an account)
+ADDRESS_LOCK_S = LOCKOUT_SECONDS  # ... lock that address for this long (as the account store locks an account)
 IDLE_TIMEOUT_S = 30 * 60  # a session unused this long is over
 SESSION_MAX_S = 12 * 3600  # and none lasts longer than a working day
 

@@ -22,7 +22,7 @@ from firmware.accounts import AccountsError
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
 MAX_FAILED_LOGINS = 5          # failed logins in a row that lock an account ...
-LOCKOUT_SECONDS = 15 * 60      # ... for this long
+LOCKOUT_SECONDS = 5 * 60       # ... for this long (issues 13 and 18: 5 failures, 5 minutes)
 SALT_BYTES = 16
 HASH_BYTES = 32
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")

@@ -13,7 +13,7 @@ account's *read* classes and the session's ``Events`` mask.
 
 Logins: plain ``Secret`` or the MD5 challenge (``Challenge`` then ``AuthType: MD5`` and
 ``Key`` = md5(challenge + secret)), checked by the account store, which counts failures and
-locks the account (5 failures, 15 minutes: firmware/accounts). Failures are also counted
+locks the account (5 failures, 5 minutes: firmware/accounts). Failures are also counted
 per client address (:class:`AddressLockout`), so a client cannot try one secret on every
 account name.
 """
@@ -63,7 +63,7 @@ class EngineSide:
 
 
 class AddressLockout:
-    """Failed logins per client address: the account store's rule (5 failures, 15 minutes) per address."""
+    """Failed logins per client address: the account store's rule (5 failures, 5 minutes) per address."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
