@@ -15,6 +15,7 @@ from firmware.config.yamlio import MAX_DOCUMENT_BYTES
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.configedit import Conflict, replace_whole
 from webadmin.security import Permission
+from webadmin.services import new_account_errors
 
 blueprint = Blueprint("admin", __name__)
 
@@ -40,12 +41,7 @@ def accounts() -> tuple[str, int] | Response:
         values = {"name": name, "role": role}
         if role not in ROLES:
             errors["role"] = f"expected one of {', '.join(ROLES)}"
-        try:
-            services.check_account(name, password)
-        except FirmwareError as exc:
-            errors["name" if str(exc).startswith("user name") else "password"] = str(exc)
-        if password != form.get("password2", ""):
-            errors["password2"] = "the two passwords differ"
+        errors.update(new_account_errors(services.check_account, name, password, form.get("password2", "")))
         if not errors:
             try:
                 services.accounts.add(name, role, password, services.clock())

@@ -21,6 +21,7 @@ from webadmin.app import audit, csrf_token, has_admin, requires, state
 from webadmin.configedit import Conflict, apply_edit
 from webadmin.sections import Field, Kind, Section
 from webadmin.security import ADDRESS_LOCK_S, SESSION_MAX_S, Permission
+from webadmin.services import new_account_errors
 
 blueprint = Blueprint("auth", __name__)
 
@@ -117,12 +118,7 @@ def setup() -> Response | str:
         name, password = form.get("name", "").strip(), form.get("password", "")
         if not web.setup_token.matches(form.get("token", "")):
             errors["token"] = "not the setup token printed on the console (see the journal: journalctl -u linebox-web)"
-        try:
-            services.check_account(name, password)
-        except FirmwareError as exc:
-            errors["name" if str(exc).startswith("user name") else "password"] = str(exc)
-        if password != form.get("password2", ""):
-            errors["password2"] = "the two passwords differ"
+        errors.update(new_account_errors(services.check_account, name, password, form.get("password2", "")))
         if not errors:
             try:
                 result = apply_edit(store, WIZARD, None, lambda f: (form.get(f.path), form.getlist(f.path)),

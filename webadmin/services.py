@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from firmware import FirmwareError
 from firmware.acdengine.history import IntervalStore
 from firmware.cdr import CdrStore
 from firmware.config import BoardPorts, Config, ConfigStore
@@ -114,3 +115,16 @@ class SerializedAccounts:
     def set_password(self, name: str, password: str, now: float) -> None:
         with self._lock:
             self._accounts.set_password(name, password, now)
+
+
+def new_account_errors(check: AccountCheck, name: str, password: str, password2: str) -> dict[str, str]:
+    """The form errors of a new account (the wizard's admin, the accounts page): the account
+    store's own rules, each next to the field it is about, and the repeated password."""
+    errors: dict[str, str] = {}
+    try:
+        check(name, password)
+    except FirmwareError as exc:
+        errors["name" if str(exc).startswith("user name") else "password"] = str(exc)
+    if password != password2:
+        errors["password2"] = "the two passwords differ"
+    return errors
