@@ -109,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
     log.info("live_config", restart_needed="; ".join(RESTART_NEEDED))
     if web is not None:
         log.info("web_admin", url=url_of(*parse_listen(args.web_listen)), pid=web.pid)
-    log.info("not_built_yet", parts="IVR",
-             note="configure with 'linebox config export/import'; demo calls flow on the virtual board")
+    # The IVR takes keys only until the speech service is wired into the engine (docs/ivr.md).
+    log.info("ivr_speech", state="keys only", note="speech recognition is not connected to the running engine yet")
     notifier = Notifier.from_environ(os.environ)  # systemd: READY, WATCHDOG from this thread, STOPPING
     try:
         while not stopping:
