@@ -62,6 +62,21 @@ def test_login_then_logout(box):
     assert client.get("/dashboard").status_code == 302
 
 
+def test_favicon_without_the_cookie_leaves_the_session_alone(box):
+    """Chromium asks for /favicon.ico without the SameSite=Strict cookie: answering it with a new
+    session would replace the browser's cookie and void the login form's CSRF token."""
+    app, _, _ = box
+    client = app.test_client()
+    token = token_of(client.get("/login"))
+    stranger = app.test_client()  # the favicon request, without the login page's cookie
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        response = stranger.get(path)
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml", path
+        assert "Set-Cookie" not in response.headers, path
+    response = client.post("/login", data={"name": "ada", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
 def test_wrong_password_refused_with_message(box):
     app, _, _ = box
     client = app.test_client()

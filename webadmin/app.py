@@ -69,6 +69,10 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+# Files served without touching the session. Chromium fetches /favicon.ico without the
+# SameSite=Strict cookie; making a session for that request would replace the browser's
+# cookie and void the login form's CSRF token.
+SESSIONLESS_ENDPOINTS = frozenset({"static", "favicon"})
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout", "auth.setup"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -139,6 +143,7 @@ def create_app(services: WebServices) -> Flask:
     app.context_processor(_template_values)
     app.add_template_filter(_utc, "utc")
     app.add_url_rule("/", "home", _home)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     for code in (400, 403, 404, 405, 413):
         app.register_error_handler(code, _error_page)
     return app
@@ -175,8 +180,8 @@ def _wants_json() -> bool:
 def _guard() -> Response | None:
     web = state()
     services = web.services
-    if request.endpoint == "static":
-        return None
+    if request.endpoint in SESSIONLESS_ENDPOINTS:
+        return None  # no session is read or made: see SESSIONLESS_ENDPOINTS
     limit = getattr(_view(request.endpoint or ""), "upload_limit", None)
     if limit is not None:
         request.max_content_length = request.max_form_memory_size = limit
@@ -230,6 +235,10 @@ def _headers(response: Response) -> Response:
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"  # pages hold live state and CSRF tokens
     return response
+
+
+def _favicon() -> Response:
+    return current_app.send_static_file("favicon.svg")
 
 
 def _home() -> Response:
