@@ -271,3 +271,28 @@ def test_desk_block_round_trips_and_bad_values_name_their_field():
 
 def test_disposition_code_defaults():
     assert DispositionCode("1", "x") == DispositionCode("1", "x", callback=False, do_not_call=False)
+
+
+# ----------------------------------------------------------------------------- console arguments
+
+@pytest.mark.parametrize(("check", "text", "expected"), [
+    ("agent_id", "1001", "1001"), ("note", "after%20lunch%20%7C%20ok", "after lunch | ok"),
+    ("epoch", "1765003600", 1765003600.0), ("reason", "lunch", "lunch"),
+])
+def test_console_desk_arguments(check, text, expected):
+    from firmware.console import desk
+
+    assert getattr(desk, check)(text) == expected
+
+
+@pytest.mark.parametrize(("check", "text", "why"), [
+    ("agent_id", "10a1", "not an agent number"), ("agent_id", "123456789", "not an agent number"),
+    ("note", "%ff", "percent-encoded UTF-8"), ("note", "x" * 501, "up to 500"), ("note", "a%0Db", "printable"),
+    ("epoch", "-5", "epoch seconds"), ("epoch", "1e9", "epoch seconds"), ("epoch", str(2**33), "epoch seconds"),
+    ("reason", "a|b", "without"), ("reason", "x" * 17, "1-16"),
+])
+def test_console_desk_arguments_refused(check, text, why):
+    from firmware.console import desk
+
+    with pytest.raises(FirmwareError, match=why):
+        getattr(desk, check)(text)

@@ -81,6 +81,9 @@ def box(tmp_path_factory):
             process.wait(timeout=20)
         for log in logs:
             log.close()
+        if os.environ.get("LINEBOX_KEEP_LOGS"):  # for a failure's post-mortem
+            for name in ("engine.log", "web.log"):
+                (Path(os.environ["LINEBOX_KEEP_LOGS"]) / name).write_text((folder / name).read_text())
     assert engine.returncode == 0, (folder / "engine.log").read_text()[-3000:]
 
 
@@ -113,11 +116,11 @@ def _offer_seen(box, number: str) -> float:
         if call and call["caller_number"] == number and call["phase"] == "offered":
             return time.time()
         time.sleep(0.01)
-    raise AssertionError(f"no offer from {number}")
+    raise AssertionError(f"no offer from {number}: the desk says {_desk(box)}")
 
 
 def _pop_delay(page, offered_at: float, uniqueid_before: str) -> float:
-    page.wait_for_function(f"document.getElementById('desk').dataset.call && "
+    _until(page, f"document.getElementById('desk').dataset.call && "
                            f"document.getElementById('desk').dataset.call !== '{uniqueid_before}'")
     popped_ms = int(page.get_attribute("#desk", "data-popped-at"))
     delay = popped_ms / 1000.0 - offered_at
@@ -130,8 +133,18 @@ def _port_state(box, port: int) -> str:
     return next(row[2] for row in rows if row and row[0] == str(port))
 
 
+def _until(page, expression: str, timeout_s: float = WAIT_MS / 1000) -> None:
+    """Polls ``expression`` in the page (page.wait_for_function evaluates strings, which the web
+    admin's Content-Security-Policy forbids; page.evaluate is not subject to it)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        time.sleep(0.02)
+
+
 def _state(page, text: str) -> None:
-    page.wait_for_function(f"(document.querySelector('#agent-1001 .state') || {{}}).textContent === {text!r}")
+    _until(page, f"(document.querySelector('#agent-1001 .state') || {{}}).textContent === {text!r}")
 
 
 def _queue_log(box) -> list[list[str]]:
@@ -158,7 +171,7 @@ def test_wallboard_agent_page_screen_pop_script_and_dispositions(box):
     # Alice logs in at her phone: *45, her agent number, #
     console(sock, f"call test {AGENT_PORT} *451001# hold=6")
     _state(board, "available")
-    agent.wait_for_function("document.getElementById('desk-state').textContent === 'available'")
+    _until(agent, "document.getElementById('desk-state').textContent === 'available'")
 
     # the supervisor pauses her from the wallboard, then unpauses her
     board.click("#agent-1001 button[data-action=pause]")
@@ -166,34 +179,36 @@ def test_wallboard_agent_page_screen_pop_script_and_dispositions(box):
     assert _desk(box)["pause_reason"] == "supervisor"
     board.click("#agent-1001 button[data-action=unpause]")
     _state(board, "available")
-    wait_for(lambda: console(sock, "show desk agent=1001") and _desk(box)["state"] == "available", "unpaused")
+    wait_for(lambda: _desk(box)["state"] == "available", "unpaused")
+    wait_for(lambda: _port_state(box, AGENT_PORT) == "idle", "her phone on-hook after the log-in")
 
     # a known caller: the wallboard sees the call ring, be answered and end; the page pops Ann's record
     console(sock, f"call test {LINE} 2125557001 hold=25")
     offered_at = _offer_seen(box, "2125557001")
     assert _pop_delay(agent, offered_at, "") < MAX_POP_DELAY_S
     _state(board, "ringing")
-    board.wait_for_function("document.querySelector('#queue-support .waiting .value').textContent === '1'")
+    _until(board, "document.querySelector('#queue-support .waiting .value').textContent === '1'")
     assert agent.text_content("#pop-name") == "Ann Lee" and agent.text_content("#pop-account") == "4711"
     assert agent.text_content("#script") == ("Hello Ann Lee, thank you for calling support. I see account 4711; "
                                              "how can I help?")
     console(sock, f"call test {AGENT_PORT} 5 hold=5")  # she answers; hangs up after 5 s
     _state(board, "oncall")
-    board.wait_for_function("document.querySelector('#queue-support .answered .value').textContent === '1'")
-    board.wait_for_function("document.querySelector('#queue-support .waiting .value').textContent === '0'")
+    _until(board, "document.querySelector('#queue-support .answered .value').textContent === '1'")
+    _until(board, "document.querySelector('#queue-support .waiting .value').textContent === '0'")
     _state(board, "wrapup")
     first = agent.get_attribute("#desk", "data-call")
-    agent.wait_for_function("document.getElementById('desk').dataset.phase === 'ended'")
+    _until(agent, "document.getElementById('desk').dataset.phase === 'ended'")
     agent.select_option("#dispose-code", "1")
     agent.fill("#dispose-note", "fixed on the first call")
     agent.click("#dispose-form button[type=submit]")
-    agent.wait_for_function("document.getElementById('desk-message').textContent.startsWith('disposition 1')")
+    _until(agent, "document.getElementById('desk-message').textContent.startsWith('disposition 1')")
     stored = _disposition(box, first)
     assert (stored.code, stored.note, stored.source) == ("1", "fixed on the first call", "page")
     assert any(f[1] == first and f[4] == "DISPOSITION" and f[5:] == ["1", "resolved", "", "0", "page"]
                for f in _queue_log(box))
     console(sock, f"call test {AGENT_PORT} *49 hold=3")  # ready for the next call
     _state(board, "available")
+    wait_for(lambda: _port_state(box, AGENT_PORT) == "idle", "her phone on-hook after *49")
 
     # an unknown caller: the page says so; the disposition is keyed on the headset during wrap-up
     console(sock, f"call test {LINE} 5550123 hold=25")
@@ -211,7 +226,7 @@ def test_wallboard_agent_page_screen_pop_script_and_dispositions(box):
     assert (stored.code, stored.do_not_call, stored.source, stored.caller_number) == ("3", True, "dtmf", "5550123")
     assert any(f[1] == second and f[4] == "DISPOSITION" and f[5:] == ["3", "do not call", "", "1", "dtmf"]
                for f in _queue_log(box))
-    agent.wait_for_function("document.getElementById('disposed').textContent === '(recorded: 3)'")
+    _until(agent, "document.getElementById('disposed').textContent === '(recorded: 3)'")
     with CdrStore(box["db"]) as cdr:
         assert wait_for(lambda: cdr.find(second), "the call record").caller_number == "5550123"
     print(f"screen pop delay from offer: {', '.join(f'{d * 1000:.0f} ms' for d in DELAYS)}")
