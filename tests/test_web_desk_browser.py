@@ -109,13 +109,15 @@ def _desk(box) -> dict:
 
 
 def _offer_seen(box, number: str) -> float:
-    """Polls the engine's console until the agent's desk has the offer from ``number``: when."""
+    """The offer from ``number`` on the agent's desk: when the engine made it (``offered_at``: the
+    wall time of the tick that rang her phone; ``linebox run`` anchors it to this machine's clock,
+    the one the page's ``Date.now()`` reads)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         call = _desk(box)["call"]
         if call and call["caller_number"] == number and call["phase"] == "offered":
-            return time.time()
-        time.sleep(0.01)
+            return float(call["offered_at"])
+        time.sleep(0.05)
     raise AssertionError(f"no offer from {number}: the desk says {_desk(box)}")
 
 
