@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 
 from acd_engine_helpers import MATCH, contains, events_of, login, phone_heard, queue_config
-from features_helpers import LINE_1, PORT, dial, inbound_call, office, records, run, state
+from features_helpers import LINE_1, PORT, dial, hang_up, inbound_call, office, records, run, state
 
 from firmware.cdr import CdrStore
 from firmware.config.model import QueueCallback
@@ -21,7 +21,7 @@ def _desk(app) -> dict:
     return json.loads(desk.desk_on_loop(app.switch, "1001"))["agents"][0]
 
 
-def _call_then_caller_hangs_up(app) -> str:
+def _call_then_caller_hangs_up(app, wrapup: bool = True) -> str:
     login(app, ALICE, "1001")
     inbound_call(app, LINE_1, number="2125550101", seconds=5.0)
     offered = _desk(app)
@@ -32,7 +32,7 @@ def _call_then_caller_hangs_up(app) -> str:
     app.world.line(LINE_1).far_end_hangup()
     run(app, 1.5)
     ended = _desk(app)
-    assert ended["state"] == "wrapup" and ended["call"]["phase"] == "ended"
+    assert ended["state"] == ("wrapup" if wrapup else "available") and ended["call"]["phase"] == "ended"
     assert state(app, PORT[ALICE]) == "failed"
     return ended["call"]["uniqueid"]
 
@@ -67,6 +67,21 @@ def test_page_disposition_through_the_console_books_a_callback(tmp_path):
         assert uniqueid in answer and app.acd.callbacks.booked == [(when, "support", "2125550101")]
         app.dispositions.drain()
         assert CdrStore(app.cdr.path).disposition(uniqueid).note == "call after lunch"
+
+
+def test_a_booked_callback_rings_the_agent_at_its_time(tmp_path):
+    config = queue_config(wrapup_s=0)
+    config = replace(config, queues=(replace(config.queues[0], callback=QueueCallback(enabled=True)),))
+    with office(tmp_path, config=config) as app:
+        _call_then_caller_hangs_up(app, wrapup=False)
+        hang_up(app, ALICE)
+        desk.dispose_on_loop(app.switch, "1001", "2", "", app.acd.now() + 4.0)
+        run(app, 2.0)
+        assert state(app, PORT[ALICE]) == "idle"  # not yet
+        run(app, 3.0)
+        assert state(app, PORT[ALICE]) == "ringing" and not app.acd.callbacks.booked
+        enters = events_of(app, "ENTERQUEUE")  # the caller's call, then the booked callback
+        assert len(enters) == 2 and enters[-1][1].startswith("booked-") and enters[-1][6] == "2125550101"
 
 
 def test_supervisor_pauses_and_logs_out_an_agent_through_the_console(tmp_path):
