@@ -108,17 +108,25 @@ def _desk(box) -> dict:
     return json.loads(console(box["sock"], "show desk agent=1001")[0])["agents"][0]
 
 
-def _offer_seen(box, number: str) -> float:
-    """The offer from ``number`` on the agent's desk: when the engine made it (``offered_at``: the
-    wall time of the tick that rang her phone; ``linebox run`` anchors it to this machine's clock,
-    the one the page's ``Date.now()`` reads)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        call = _desk(box)["call"]
-        if call and call["caller_number"] == number and call["phase"] == "offered":
+def _ring_and_offer(box, number: str, hold_s: int = 25, attempts: int = 3) -> float:
+    """An exchange line rings from ``number``; returns when the engine offered the call to the
+    agent (``offered_at``: the wall time of the tick that rang her phone; ``linebox run`` anchors
+    it to this machine's clock, the one the page's ``Date.now()`` reads). On a machine this
+    loaded, a caller ID can be lost (the box then sees the caller withheld): that call is left to
+    clear and the line rings again."""
+    for _ in range(attempts):
+        console(box["sock"], f"call test {LINE} {number} hold={hold_s}")
+        deadline = time.monotonic() + 30
+        call = None
+        while time.monotonic() < deadline:
+            call = _desk(box)["call"]
+            if call and call["phase"] == "offered":
+                break
+            time.sleep(0.05)
+        if call and call["caller_number"] == number:
             return float(call["offered_at"])
-        time.sleep(0.05)
-    raise AssertionError(f"no offer from {number}: the desk says {_desk(box)}")
+        wait_for(lambda: len(console(box["sock"], "show calls")) <= 1, "the withheld call's end", hold_s + 10)
+    raise AssertionError(f"no offer from {number} in {attempts} calls: the desk says {_desk(box)}")
 
 
 def _pop_delay(page, offered_at: float, uniqueid_before: str) -> float:
@@ -185,8 +193,7 @@ def test_wallboard_agent_page_screen_pop_script_and_dispositions(box):
     wait_for(lambda: _port_state(box, AGENT_PORT) == "idle", "her phone on-hook after the log-in")
 
     # a known caller: the wallboard sees the call ring, be answered and end; the page pops Ann's record
-    console(sock, f"call test {LINE} 2125557001 hold=25")
-    offered_at = _offer_seen(box, "2125557001")
+    offered_at = _ring_and_offer(box, "2125557001")
     assert _pop_delay(agent, offered_at, "") < MAX_POP_DELAY_S
     _state(board, "ringing")
     _until(board, "document.querySelector('#queue-support .waiting .value').textContent === '1'")
@@ -213,8 +220,7 @@ def test_wallboard_agent_page_screen_pop_script_and_dispositions(box):
     wait_for(lambda: _port_state(box, AGENT_PORT) == "idle", "her phone on-hook after *49")
 
     # an unknown caller: the page says so; the disposition is keyed on the headset during wrap-up
-    console(sock, f"call test {LINE} 5550123 hold=25")
-    offered_at = _offer_seen(box, "5550123")
+    offered_at = _ring_and_offer(box, "5550123")
     assert _pop_delay(agent, offered_at, first) < MAX_POP_DELAY_S
     agent.wait_for_selector("#pop-unknown:not([hidden])")
     assert agent.text_content("#script").startswith("Hello …, thank you for calling support")
