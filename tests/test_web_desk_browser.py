@@ -108,14 +108,15 @@ def _desk(box) -> dict:
     return json.loads(console(box["sock"], "show desk agent=1001")[0])["agents"][0]
 
 
-def _ring_and_offer(box, number: str, hold_s: int = 25, attempts: int = 3) -> float:
+def _ring_and_offer(box, number: str, hold_s: int = 25, attempts: int = 4) -> float:
     """An exchange line rings from ``number``; returns when the engine offered the call to the
     agent (``offered_at``: the wall time of the tick that rang her phone; ``linebox run`` anchors
     it to this machine's clock, the one the page's ``Date.now()`` reads). On a machine this
     loaded, a caller ID can be lost (the box then sees the caller withheld): that call is left to
     clear and the line rings again."""
     for _ in range(attempts):
-        console(box["sock"], f"call test {LINE} {number} hold={hold_s}")
+        # the exchange line of a call just cleared takes a moment to be idle again
+        wait_for(lambda: console(box["sock"], f"call test {LINE} {number} hold={hold_s}"), "the line ringing")
         deadline = time.monotonic() + 30
         call = None
         while time.monotonic() < deadline:
