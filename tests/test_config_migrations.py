@@ -209,7 +209,7 @@ def test_components_share_one_database(tmp_path):
     with CdrStore(path), open_store(path) as store:
         assert store.schema_version == len(MIGRATIONS) == 12
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
-        assert rows == {"config": len(MIGRATIONS), "cdr": 2}
+        assert rows == {"config": len(MIGRATIONS), "cdr": 3}  # cdr 3: call dispositions (issue 14)
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
