@@ -224,7 +224,64 @@ MIGRATIONS = (
         # Answered calls in progress, as they stood at the last heartbeat (a JSON call record).
         "CREATE TABLE cdr_open (uniqueid TEXT PRIMARY KEY, boot INTEGER NOT NULL, record TEXT NOT NULL)",
     )),
+    Migration(3, "call dispositions", (
+        # An agent's outcome of an ACD call (docs/user-guide.md "Agent desk"), one per call: kept
+        # beside the record (written at the call's end, before wrap-up) under its uniqueid.
+        "CREATE TABLE cdr_disposition ("
+        " uniqueid TEXT PRIMARY KEY,"
+        " entered REAL NOT NULL,"
+        " queue TEXT NOT NULL,"
+        " agent TEXT NOT NULL,"
+        " caller_number TEXT NOT NULL DEFAULT '',"
+        " code TEXT NOT NULL,"
+        " label TEXT NOT NULL,"
+        " note TEXT NOT NULL DEFAULT '',"
+        " callback_at REAL,"  # epoch seconds, or NULL
+        " do_not_call INTEGER NOT NULL DEFAULT 0 CHECK (do_not_call IN (0, 1)),"
+        " source TEXT NOT NULL CHECK (source IN ('page', 'dtmf')))",
+        "CREATE INDEX cdr_disposition_number ON cdr_disposition (caller_number)",
+    )),
 )
+
+MAX_NOTE = 500
+
+
+@dataclass(frozen=True)
+class CallDisposition:
+    """What the agent recorded about a call (``cdr_disposition``); checked by :func:`check_disposition`."""
+
+    uniqueid: str
+    entered: float
+    queue: str
+    agent: str
+    code: str
+    label: str
+    caller_number: str = ""
+    note: str = ""
+    callback_at: float | None = None
+    do_not_call: bool = False
+    source: str = "page"  # page | dtmf
+
+
+def check_disposition(entry: CallDisposition) -> CallDisposition:
+    """``entry`` as given; FirmwareError naming the first bad field (nothing stored)."""
+    for name in ("uniqueid", "queue", "agent", "code", "label", "caller_number"):
+        value = getattr(entry, name)
+        if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
+            raise FirmwareError(f"disposition.{name}: expected printable text up to {MAX_TEXT} characters")
+    if not entry.uniqueid or not entry.code:
+        raise FirmwareError("disposition: a uniqueid and a code are needed")
+    if not isinstance(entry.note, str) or len(entry.note) > MAX_NOTE or not entry.note.replace("\n", " ").isprintable():
+        raise FirmwareError(f"disposition.note: expected printable text up to {MAX_NOTE} characters")
+    for name in ("entered", "callback_at"):
+        value = getattr(entry, name)
+        if value is None and name == "callback_at":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise FirmwareError(f"disposition.{name}: expected epoch seconds, got {value!r}")
+    if entry.source not in ("page", "dtmf"):
+        raise FirmwareError(f"disposition.source: expected page or dtmf, got {entry.source!r}")
+    return entry
 
 
 class CdrStore:
@@ -343,6 +400,46 @@ class CdrStore:
             except FirmwareError as exc:
                 self.log.error("cdr_open_kept", uniqueid=uniqueid, boot=row_boot, error=str(exc))
         return recovered
+
+    def dispose(self, entry: CallDisposition) -> None:
+        """Stores the agent's outcome of a call (a second one for the same call replaces the
+        first: the agent corrected it); committed when this returns."""
+        checked = check_disposition(entry)
+        row = asdict(checked)
+        row["do_not_call"] = int(checked.do_not_call)
+        columns = ", ".join(row)
+        try:
+            with transaction(self.conn):
+                self.conn.execute(f"INSERT OR REPLACE INTO cdr_disposition ({columns})"
+                                  f" VALUES ({', '.join('?' for _ in row)})", tuple(row.values()))
+        except sqlite3.Error as exc:
+            raise FirmwareError(f"cdr {checked.uniqueid}: cannot store the disposition: {exc}") from exc
+        self.log.info("cdr_disposition", uniqueid=checked.uniqueid, code=checked.code, agent=checked.agent,
+                      source=checked.source)
+
+    def disposition(self, uniqueid: str) -> CallDisposition | None:
+        return next(self._dispositions("SELECT * FROM cdr_disposition WHERE uniqueid = ?", [uniqueid]), None)
+
+    def dispositions(self, caller_number: str, limit: int = 20) -> list[CallDisposition]:
+        """The latest dispositions of calls from ``caller_number``, newest first."""
+        return list(self._dispositions("SELECT * FROM cdr_disposition WHERE caller_number = ?"
+                                       " ORDER BY entered DESC LIMIT ?", [caller_number, limit]))
+
+    def do_not_call_numbers(self) -> list[str]:
+        """Numbers an agent marked do-not-call (for the campaign dialler's DNC list), oldest first."""
+        return [str(number) for (number,) in self.conn.execute(
+            "SELECT caller_number FROM cdr_disposition WHERE do_not_call = 1 AND caller_number != ''"
+            " GROUP BY caller_number ORDER BY MIN(entered)")]
+
+    def calls_from(self, caller_number: str, limit: int = 20) -> list[CallRecord]:
+        """The latest calls from ``caller_number``, newest first (an agent's screen pop)."""
+        return list(self._rows("SELECT * FROM cdr WHERE caller_number = ? ORDER BY start DESC, id DESC LIMIT ?",
+                               [caller_number, limit]))
+
+    def _dispositions(self, sql: str, params: list) -> Iterator[CallDisposition]:
+        for row in list(self.db.query(sql, params)):
+            row["do_not_call"] = bool(row["do_not_call"])
+            yield CallDisposition(**row)
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM cdr").fetchone()[0])

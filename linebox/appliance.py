@@ -36,6 +36,7 @@ from firmware.cdr_spool import Spool, spool_path
 from firmware.config.demo import seed_demo_if_empty
 from firmware.config.model import Config
 from firmware.config.store import ConfigStore
+from firmware.desk.writer import DispositionWriter
 from firmware.engine.call_journal import CallJournal
 from firmware.engine.cdr_writer import CdrWriter, start_call_records
 from firmware.engine.extension_changes import ExtensionChangeWriter
@@ -73,6 +74,7 @@ class Appliance:
     retention: RetentionKeeper | None = None  # caps by age and size, disk budget (linebox/maintenance.py)
     ivr: IvrService | None = None  # voice menus (firmware/ivr)
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
+    dispositions: DispositionWriter | None = None  # agents' dispositions to the call records (firmware/desk)
 
     @property
     def board(self) -> VirtualBoard:
@@ -89,6 +91,8 @@ class Appliance:
         if self.retention is not None:
             self.retention.close()
         self.cdr_writer.close()
+        if self.dispositions is not None:
+            self.dispositions.close()
         if self.acd_stats is not None:
             self.acd_stats.close()
         if self.queue_log is not None:
@@ -187,7 +191,9 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         if prompts is None:
             raise FirmwareError(f"acd: the recorded prompts ({PROMPT_DIR}) could not be read")
         app.queue_log = AppendLog(Path(db_path).parent / "queue_log")
-        app.acd = attach_acd(switch.control, setup, prompts, music, app.queue_log)
+        app.dispositions = DispositionWriter(lambda: CdrStore(db_path))
+        app.acd = attach_acd(switch.control, setup, prompts, music, app.queue_log,
+                             record_disposition=app.dispositions.submit)
         app.acd_stats = attach_stats(app.acd, db_path)
         for listener in app.acd_started:  # e.g. the manager interface's queue events
             listener(app.acd)

@@ -290,6 +290,14 @@ queues:
     retry_s: 120
   music: jazz
   greeting: welcome
+  desk:
+    dispositions: []
+    script: ''
+    targets:
+      service_level_min_percent: 80
+      abandon_max_percent: 5
+      asa_max_s: 20
+      longest_wait_max_s: 60
 - name: sales
   number: ''
   strategy: ringall
@@ -317,6 +325,14 @@ queues:
     retry_s: 300
   music: default
   greeting: ''
+  desk:
+    dispositions: []
+    script: ''
+    targets:
+      service_level_min_percent: 80
+      abandon_max_percent: 5
+      asa_max_s: 20
+      longest_wait_max_s: 60
 agents:
 - id: '1002'
   name: Bob

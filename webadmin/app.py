@@ -138,6 +138,9 @@ def create_app(services: WebServices) -> Flask:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(live.blueprint)
     app.register_blueprint(pages.blueprint)
+    from webadmin import desk  # noqa: PLC0415 -- the wallboard and agent desk (issue 14)
+
+    app.register_blueprint(desk.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)

@@ -28,6 +28,8 @@ REMOVEMEMBER    ""                                             agent logout, per
 PAUSE           reason                                         per queue
 UNPAUSE         reason (empty)                                 per queue
 JOINEMPTY, FULL ""                                             join refused (as Wazo's Asterisk)
+DISPOSITION     code|label|callback|dnc|source                 an agent's outcome (linebox's own:
+                                                               firmware/desk/dispositions.py)
 =============== ============================================== =============================
 
 Durations are rounded to whole seconds (milliseconds for ring times). A failed callback
@@ -61,6 +63,7 @@ DATA_FIELDS: dict[str, tuple[str, ...]] = {
     "UNPAUSE": ("reason",),
     "JOINEMPTY": ("",),
     "FULL": ("",),
+    "DISPOSITION": ("code", "label", "callback", "dnc", "source"),  # linebox's: firmware/desk/dispositions.py
 }
 """Asterisk's parameter names per event (documentation only; lines carry values)."""
 

@@ -64,6 +64,8 @@ class Callbacks:
         self.pending: dict[str, Callback] = {}  # ACD call id -> callback
         self.by_call: dict[int, Callback] = {}  # switch call id -> callback being rung or dialled
         self._ended: list[tuple[Callback, float]] = []
+        self.booked: list[tuple[float, str, str]] = []  # (when, queue, caller number): an agent's callback date
+        self._booked_count = 0
 
     def request(self, acd_id: str, queue: str, caller_number: str, now: float) -> list[Offer] | None:
         """Records the request; None (nothing changed) if the number cannot be dialled."""
@@ -74,6 +76,28 @@ class Callbacks:
         self.pending[acd_id] = Callback(acd_id, queue, number)
         self.log.info("callback_requested", acd_call=acd_id, queue=queue, number=number)
         return cancelled
+
+    def book(self, queue: str, caller_number: str, when: float) -> bool:
+        """A callback at a date an agent chose (a disposition, firmware/desk): at ``when`` the call
+        joins ``queue`` as a callback request (the agent who gets it rings first, then the box
+        dials). False (nothing booked) if the queue takes no callbacks or the number is not dialable.
+        Kept in memory: the date is also in the call's disposition, which survives a restart."""
+        queue_config = self.cc.config.queue(queue)
+        if queue_config is None or not queue_config.callback.enabled or not caller_number.isdigit():
+            return False
+        self.booked.append((when, queue, caller_number))
+        self.booked.sort()
+        return True
+
+    def _release_booked(self, now: float) -> None:
+        while self.booked and self.booked[0][0] <= now:
+            _, queue, number = self.booked.pop(0)
+            self._booked_count += 1
+            acd_id = f"booked-{int(now)}-{self._booked_count}"
+            if queue not in self.core.queues or not self.core.call_arrived(acd_id, [queue], number, now).joined:
+                self.log.info("callback_booked_refused", queue=queue, number=number)
+                continue
+            self.request(acd_id, queue, number, now)
 
     def ring(self, offer: Offer, port: int | None, now: float) -> None:
         callback = self.pending.get(offer.call_id)
@@ -113,6 +137,8 @@ class Callbacks:
         return True
 
     def on_tick(self, now: float) -> None:
+        if self.booked:
+            self._release_booked(now)
         if self._ended:
             ended, self._ended = self._ended, []
             for callback, when in ended:

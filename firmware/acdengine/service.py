@@ -49,6 +49,7 @@ from firmware.acdengine.setup import AcdSetup
 from firmware.cdr import HangupBy
 from firmware.config.acd import config_destination
 from firmware.config.model import Destination, DestinationKind
+from firmware.desk.tracker import DeskTracker
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi, Then
 from firmware.media.featuretones import hold_tone
@@ -103,6 +104,7 @@ class QueueService:
         self.callbacks = Callbacks(control, core, self.log)
         self._leaving: dict[int, tuple[Call, int]] = {}  # callers hearing "thank you" before release
         self._retiring = False  # a logged-in agent is to be logged out after the current call
+        self.tracker: DeskTracker | None = None  # the agent desk (firmware/desk/tracker.py), set by attach_acd
 
     @property
     def sw(self) -> CallControlApi:
@@ -200,7 +202,7 @@ class QueueService:
             self.desk.on_tick(tick)
         if self._leaving:
             self._release_leaving()
-        if not self.agent_ports and not self.callers and not self.callbacks.pending:
+        if not self.agent_ports and not self.callers and not self.callbacks.pending and not self.callbacks.booked:
             return
         now = self.wall_time(tick)
         self._check_phones(now)
@@ -260,6 +262,10 @@ class QueueService:
             self.core.offer_failed(offer.call_id, offer.agent_id, now, OfferFailure.BUSY)
             return
         caller.ringing[offer.agent_id] = port
+        if self.tracker is not None:
+            call = caller.call
+            self.tracker.offered(offer.agent_id, caller.acd_id, caller.queue, call.caller_number, call.caller_name,
+                                 call.variables, now)
         self.log.info("offer_ringing", call=caller.call.call_id, queue=offer.queue, agent=offer.agent_id, port=port)
 
     def _stop_offer(self, offer: Offer) -> None:
@@ -269,6 +275,8 @@ class QueueService:
         if caller is None:
             return
         port = caller.ringing.pop(offer.agent_id, None)
+        if self.tracker is not None:
+            self.tracker.withdrawn(offer.agent_id, caller.acd_id)
         if port is not None:
             self.cc.stop_ring_for(caller.call, port)
             self.log.info("offer_stopped", call=caller.call.call_id, agent=offer.agent_id, port=port)
@@ -292,9 +300,13 @@ class QueueService:
             return
         for offer in self.core.offer_answered(caller.acd_id, agent_id, now):
             caller.ringing.pop(offer.agent_id, None)  # the switch stopped the other phones
+            if self.tracker is not None:
+                self.tracker.withdrawn(offer.agent_id, caller.acd_id)
         caller.ringing.clear()
         caller.agent_port = port
         caller.phase = Phase.WHISPER
+        if self.tracker is not None:
+            self.tracker.connected(agent_id, caller.acd_id)
         # The switch bridged them; the caller keeps the music until the whisper is over.
         self.cc.isolate(caller.line_port)
         self._play_music(caller)
@@ -323,6 +335,8 @@ class QueueService:
             self._ended.append((caller, now))  # who hung up is known once the switch recorded it
             return
         self.core.caller_abandoned(caller.acd_id, now)
+        if self.tracker is not None:
+            self.tracker.forget(caller.acd_id)
         self.log.info("queue_abandoned", call=call.call_id, queue=caller.queue)
 
     def _callback_request(self, caller: QueueCaller) -> None:
@@ -351,6 +365,9 @@ class QueueService:
         for caller, when in ended:
             by_agent = caller.call.hangup_by == HangupBy.CALLEE
             self.core.call_ended(caller.acd_id, when, by_agent=by_agent)
+            agent = self.agent_at(caller.agent_port) if caller.agent_port is not None else None
+            if self.tracker is not None and agent is not None:
+                self.tracker.ended(agent, caller.acd_id)
 
     def _exit(self, exit_: Exit) -> None:
         caller = self.callers.pop(exit_.call_id, None)
@@ -362,6 +379,8 @@ class QueueService:
                       destination=str(exit_.destination))
         for port in list(caller.ringing.values()):
             self.cc.stop_ring_for(caller.call, port)
+        if self.tracker is not None:
+            self.tracker.forget(caller.acd_id)
         self._send_to(caller, exit_.destination, str(exit_.reason))
 
     def _send_to(self, caller: QueueCaller, destination: AcdDestination, reason: str) -> None:
@@ -468,6 +487,9 @@ class QueueService:
     def on_digit(self, port: int, digit: str) -> bool:
         """Agent prompts (agents.py) and queue callers' exit keys take their digits."""
         if self.desk is not None and self.desk.on_digit(port, digit):
+            return True
+        agent = self.agent_at(port) if self.tracker is not None else None
+        if agent is not None and self.tracker.on_digit(agent, port, digit, self.now()):
             return True
         caller = next((c for c in self.callers.values() if c.line_port == port), None)
         if caller is None or caller.phase not in (Phase.PROMPT, Phase.HOLD):

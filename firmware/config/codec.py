@@ -21,6 +21,7 @@ from typing import Any
 
 from firmware import FirmwareError
 from firmware.acd.model import MAX_SKILL_LEVEL, MIN_SKILL_LEVEL, EmptyCondition, Strategy
+from firmware.config import deskcodec
 from firmware.config.model import (
     MAX_PRE_DIAL_HOLD_MS,
     AcdSettings,
@@ -43,6 +44,7 @@ from firmware.config.model import (
     OutboundClass,
     Queue,
     QueueCallback,
+    QueueDesk,
     Relaxation,
     Retention,
     RingGroup,
@@ -540,6 +542,7 @@ def _queue(raw: Any, path: str) -> Queue:
         music=r.text("music", NAME_RE, "a music class name (letters, digits, _ . -; up to 32)"),
         greeting=r.text("greeting", NAME_RE, "a recording name (letters, digits, _ . -; up to 32) or ''",
                         empty=True),
+        desk=deskcodec.desk_from_dict(r.value("desk"), r.at("desk")),
     )
 
 
@@ -698,6 +701,7 @@ def _queue_dict(queue: Queue) -> dict[str, Any]:
         if isinstance(callback, QueueCallback) else callback,
         "music": queue.music,
         "greeting": queue.greeting,
+        "desk": deskcodec.desk_dict(queue.desk) if isinstance(queue.desk, QueueDesk) else queue.desk,
     }
 
 

@@ -18,6 +18,7 @@ from firmware.config.model import (
     Config,
     Destination,
     DestinationKind,
+    DispositionCode,
     Extension,
     InboundRoute,
     IvrFlow,
@@ -27,6 +28,7 @@ from firmware.config.model import (
     MenuChoice,
     OutboundClass,
     Queue,
+    QueueDesk,
     RingGroup,
     RouteWhen,
     Security,
@@ -60,6 +62,13 @@ def demo_ivr() -> IvrFlow:
     ))
 
 
+DEMO_DESK = QueueDesk(
+    dispositions=(DispositionCode("1", "resolved"), DispositionCode("2", "call back", callback=True),
+                  DispositionCode("3", "do not call", do_not_call=True)),
+    script="Hello {name}, thank you for calling {queue}. I see account {account}; how can I help?")
+"""The support queue's agent desk: three outcomes and a greeting script (docs/configuration.md)."""
+
+
 def demo_config() -> Config:
     office = Schedule(name="office", timezone="America/New_York", hours=(BUSINESS_HOURS,) * 5 + ((), ()))
     return Config(
@@ -91,7 +100,7 @@ def demo_config() -> Config:
         security=Security(after_hours_schedule="office", after_hours_max_class=OutboundClass.LOCAL),
         queues=(
             Queue(name="support", number="700", announce_position_s=60, announce_hold_time=True,
-                  max_wait_s=600, overflow=Destination(DestinationKind.VOICEMAIL, "201")),
+                  max_wait_s=600, overflow=Destination(DestinationKind.VOICEMAIL, "201"), desk=DEMO_DESK),
         ),
         agents=(
             Agent(id="1001", name="Alice", extension="203", queues=(("support", 0),)),

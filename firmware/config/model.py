@@ -261,6 +261,42 @@ class QueueCallback:
 
 
 @dataclass(frozen=True)
+class DispositionCode:
+    """One outcome an agent records after a queue's (or campaign's) call (docs/configuration.md "desk")."""
+
+    code: str
+    """Keyed on the headset during wrap-up, then ``#``: 1-4 digits."""
+    label: str
+    callback: bool = False
+    """The agent gives a callback date; the ACD calls the caller back then."""
+    do_not_call: bool = False
+    """The number is recorded as not to be called (the campaign dialler's DNC list reads it)."""
+
+
+@dataclass(frozen=True)
+class WallboardTargets:
+    """Where the wallboard colours a queue's figure (seed targets: 80 % in 20 s, abandon 5 %)."""
+
+    service_level_min_percent: int = 80
+    abandon_max_percent: int = 5
+    asa_max_s: int = 20
+    longest_wait_max_s: int = 60
+
+
+@dataclass(frozen=True)
+class QueueDesk:
+    """A queue's agent-desk settings: disposition codes, call script, wallboard targets."""
+
+    dispositions: tuple[DispositionCode, ...] = ()
+    script: str = ""
+    """Text shown to the agent, ``{name}``, ``{number}``, ``{account}``, ``{field.X}``, ``{var.X}`` filled in."""
+    targets: WallboardTargets = WallboardTargets()
+
+    def disposition(self, code: str) -> DispositionCode | None:
+        return next((each for each in self.dispositions if each.code == code), None)
+
+
+@dataclass(frozen=True)
 class Queue:
     """An ACD queue (Asterisk ``queues.conf`` vocabulary; docs/configuration.md "queues")."""
 
@@ -289,6 +325,7 @@ class Queue:
     music: str = "default"
     greeting: str = ""
     """A recording callers hear once on entering, before their position ("" = none)."""
+    desk: QueueDesk = QueueDesk()
 
 
 @dataclass(frozen=True)

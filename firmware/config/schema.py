@@ -27,6 +27,9 @@ Migrations (component ``config``):
     the documented defaults written (off, 127.0.0.1:5038), so an export shows the section.
 11. IVR flows and the contacts their lookup nodes read (two new tables; a flow's nodes are
     JSON text in its row, in the YAML form of docs/ivr.md, like a queue's skill map).
+12. a queue's agent desk: disposition codes, call script, wallboard targets (a new ``queues``
+    column, JSON text of the ``desk:`` block; the default ``{}`` reads as no codes, no script,
+    the seed targets).
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -186,6 +189,7 @@ _V11 = (
     " fields TEXT NOT NULL)",  # JSON object field -> text, in the installer's order
     "CREATE INDEX contacts_account ON contacts (account)",
 )
+_V12 = ("ALTER TABLE queues ADD COLUMN desk TEXT NOT NULL DEFAULT '{}'",)  # JSON: the queue's desk: block
 _MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
                      ("manager.max_clients", "8"), ("manager.actions_per_second", "20"),
                      ("manager.client_queue_events", "1000"))
@@ -209,6 +213,7 @@ MIGRATIONS = (
     Migration(9, "line pre-dial hold", _V9),
     Migration(10, "manager interface settings", _v10_manager_settings),
     Migration(11, "IVR flows and contacts", _V11),
+    Migration(12, "queue desk: dispositions, script, wallboard targets", _V12),
 )
 
 _SETTINGS = (
@@ -231,7 +236,7 @@ _QUEUE_COLUMNS = ("name", "number", "strategy", "ring_s", "wrapup_s", "service_l
                   "overflow_kind", "overflow_name", "join_empty", "leave_empty", "announce_position_s",
                   "announce_hold_time", "periodic_announce_s", "exit_key", "exit_kind", "exit_name",
                   "required_skills", "relax", "callback_enabled", "callback_max_attempts", "callback_retry_s",
-                  "music", "greeting")
+                  "music", "greeting", "desk")
 
 
 def _get(data: dict[str, Any], dotted: str) -> Any:
@@ -310,7 +315,7 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
                   queue["exit_key"], queue["exit_destination"]["kind"], queue["exit_destination"]["name"],
                   json.dumps(queue["required_skills"]), json.dumps(queue["relax"]), int(callback["enabled"]),
                   callback["max_attempts"], callback["retry_s"], queue["music"],
-                  queue["greeting"])
+                  queue["greeting"], json.dumps(queue["desk"]))
         conn.execute(f"INSERT INTO queues (position, {', '.join(_QUEUE_COLUMNS)})"
                      f" VALUES (?, {', '.join('?' * len(_QUEUE_COLUMNS))})", (position, *values))
     for position, agent in enumerate(data["agents"]):
@@ -422,6 +427,7 @@ def _queue_row(row: dict[str, Any]) -> dict[str, Any]:
                      "retry_s": row["callback_retry_s"]},
         "music": row["music"],
         "greeting": row["greeting"],
+        "desk": json.loads(row["desk"]),
     }
 
 

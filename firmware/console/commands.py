@@ -20,7 +20,7 @@ from drivers.logs import EventLogger, set_component_levels
 from dsp.callerid import MAX_NUMBER_DIGITS
 from firmware import FirmwareError
 from firmware.acdengine.decisions import HISTORY_SIZE, trace_lines
-from firmware.console import status, views
+from firmware.console import desk, status, views
 from firmware.console.access import EngineAccess
 from firmware.console.gateway import EngineGateway
 from firmware.console.logbuffer import LogBuffer, LogFilter, known_components, parse_level
@@ -92,10 +92,20 @@ COMMANDS = (
     CommandSpec(("dump", "frames"), "dump frames", "the link's last frames sent and received, hex", "dump_frames"),
     CommandSpec(("config", "reload"), "config reload", "re-read the configuration store and apply it",
                 "config_reload"),
+    CommandSpec(("show", "desk"), "show desk [agent=ID]",
+                "agents' desks as one JSON line: state, pause reason, current call, disposition (web admin)",
+                "show_desk"),
+    CommandSpec(("agent", "pause"), "agent pause ID [reason=R]", "pause an ACD agent (after the current call)",
+                "agent_pause"),
+    CommandSpec(("agent", "unpause"), "agent unpause ID", "unpause an ACD agent", "agent_unpause"),
+    CommandSpec(("agent", "logout"), "agent logout ID", "log an ACD agent out", "agent_logout"),
+    CommandSpec(("agent", "dispose"), "agent dispose ID CODE [note=TEXT] [callback=EPOCH]",
+                "record the disposition of the agent's last call (note percent-encoded)", "agent_dispose"),
     CommandSpec(("quit",), "quit", "leave the console (the engine keeps running)", "quit"),
     CommandSpec(("exit",), "exit", "same as quit", "quit"),
 )
-CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload"})  # logged at info
+CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload", "agent_pause",
+                     "agent_unpause", "agent_logout", "agent_dispose"})  # logged at info
 
 
 def find_command(words: list[str]) -> tuple[CommandSpec, list[str]]:
@@ -339,3 +349,44 @@ class Console:
         if changed:
             return Output([f"configuration revision {revision} applied (calls in progress keep going)"])
         return Output([f"configuration revision {revision} is already running"])
+
+    # ----------------------------------------------------------------- agent desk (desk.py)
+
+    def show_desk(self, spec: CommandSpec, args: list[str]) -> Response:
+        options = _options(spec, args, ("agent",))
+        only = desk.agent_id(options["agent"]) if "agent" in options else None
+        switch = self.engine.switch
+        return Output([self.gateway.call(lambda: desk.desk_on_loop(switch, only))])
+
+    def _agent_change(self, spec: CommandSpec, args: list[str], action: str) -> Response:
+        positional = [arg for arg in args if "=" not in arg]
+        if len(positional) != 1:
+            raise _usage(spec)
+        options = _options(spec, [arg for arg in args if "=" in arg], ("reason",) if action == "pause" else ())
+        agent = desk.agent_id(positional[0])
+        why = desk.reason(options["reason"]) if "reason" in options else ""
+        switch = self.engine.switch
+        return Output([self.gateway.call(lambda: desk.change_on_loop(switch, action, agent, why))])
+
+    def agent_pause(self, spec: CommandSpec, args: list[str]) -> Response:
+        return self._agent_change(spec, args, "pause")
+
+    def agent_unpause(self, spec: CommandSpec, args: list[str]) -> Response:
+        return self._agent_change(spec, args, "unpause")
+
+    def agent_logout(self, spec: CommandSpec, args: list[str]) -> Response:
+        return self._agent_change(spec, args, "logout")
+
+    def agent_dispose(self, spec: CommandSpec, args: list[str]) -> Response:
+        positional = [arg for arg in args if "=" not in arg]
+        if len(positional) != 2:
+            raise _usage(spec)
+        options = _options(spec, [arg for arg in args if "=" in arg], ("note", "callback"))
+        agent = desk.agent_id(positional[0])
+        code = positional[1]
+        if not code.isascii() or not code.isdigit() or len(code) > 4:
+            raise FirmwareError(f"code {code[:8]!r} is not a disposition code (1-4 digits)")
+        text = desk.note(options["note"]) if "note" in options else ""
+        callback_at = desk.epoch(options["callback"]) if "callback" in options else None
+        switch = self.engine.switch
+        return Output([self.gateway.call(lambda: desk.dispose_on_loop(switch, agent, code, text, callback_at))])

@@ -61,6 +61,7 @@ class Call:
     # route's (``InboundRoute.queue_priority`` / ``queue_skills``), else the queue's defaults.
     queue_priority: int | None = None
     queue_skills: tuple[tuple[str, int], ...] | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # an IVR's collected values, for the agent's desk
 
     def ports(self) -> list[int]:
         ports = [self.origin, *self.ringing]

@@ -440,6 +440,7 @@ class IvrService(AttachedService):
             return
         if destination.kind is DestinationKind.IVR:
             self._carry[call.call_id] = ivr
+        call.variables = dict(ivr.variables)  # what the caller entered goes with the call (the agent's screen pop)
         self.cc.deliver(call, ivr.line_port, destination)
         self._carry.pop(call.call_id, None)
 

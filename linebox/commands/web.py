@@ -31,7 +31,8 @@ from linebox.engine_builder import RESTART_NEEDED
 from linebox.storage import board_ports, open_store, resolve_db_path
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
-THREADS = 4  # a small office's few browsers; each dashboard polls every 2 s
+THREADS = 10  # a small office's few browsers; each dashboard polls every 2 s; live desk pages hold one
+# thread per open stream, at most webadmin.desk.MAX_STREAMS (6), so four are left for pages and actions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

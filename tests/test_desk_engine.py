@@ -1,0 +1,97 @@
+"""The agent desk in the running box (virtual board, in process): a disposition keyed on the
+headset during wrap-up reaches the call records and the queue_log; the console's desk view
+follows offer, answer and end; a supervisor's pause; a callback booked by a disposition."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from acd_engine_helpers import MATCH, contains, events_of, login, phone_heard, queue_config
+from features_helpers import LINE_1, PORT, dial, hang_up, inbound_call, office, records, run, state
+
+from firmware.cdr import CdrStore
+from firmware.config.model import QueueCallback
+from firmware.console import desk
+
+ALICE = "203"  # agent 1001
+
+
+def _desk(app) -> dict:
+    return json.loads(desk.desk_on_loop(app.switch, "1001"))["agents"][0]
+
+
+def _call_then_caller_hangs_up(app, wrapup: bool = True) -> str:
+    login(app, ALICE, "1001")
+    inbound_call(app, LINE_1, number="2125550101", seconds=5.0)
+    offered = _desk(app)
+    assert offered["call"]["phase"] == "offered" and offered["call"]["caller_number"] == "2125550101"
+    app.world.phone(PORT[ALICE]).offhook()
+    run(app, 5.0)
+    assert _desk(app)["call"]["phase"] == "connected"
+    app.world.line(LINE_1).far_end_hangup()
+    run(app, 1.5)
+    ended = _desk(app)
+    assert ended["state"] == ("wrapup" if wrapup else "available") and ended["call"]["phase"] == "ended"
+    assert state(app, PORT[ALICE]) == "failed"
+    return ended["call"]["uniqueid"]
+
+
+def test_disposition_by_dtmf_in_wrapup_is_stored_with_the_call_record_and_queue_log(tmp_path):
+    with office(tmp_path, config=queue_config(wrapup_s=60)) as app:
+        uniqueid = _call_then_caller_hangs_up(app)
+        start = app.switch.tick
+        dial(app, ALICE, "7#", 1.5)  # not a code: error beep, may key again
+        assert contains(phone_heard(app, ALICE, (app.switch.tick - start) * 20),
+                        app.acd.prompts.sentence(["beeperr"])) > MATCH
+        assert not events_of(app, "DISPOSITION")
+        dial(app, ALICE, "3#", 3.0)
+        (line,) = events_of(app, "DISPOSITION")
+        assert line[1:4] == [uniqueid, "support", "1001"] and line[5:] == ["3", "do not call", "", "1", "dtmf"]
+        app.dispositions.drain()
+        (record,) = [r for r in records(app) if r.uniqueid == uniqueid]
+        assert record.disposition == "ANSWERED"
+        stored = app.cdr.disposition(uniqueid)
+        assert (stored.code, stored.do_not_call, stored.source, stored.caller_number) == \
+            ("3", True, "dtmf", "2125550101")
+        assert _desk(app)["call"]["disposition"] == "3"
+
+
+def test_page_disposition_through_the_console_books_a_callback(tmp_path):
+    config = queue_config(wrapup_s=60)
+    config = replace(config, queues=(replace(config.queues[0], callback=QueueCallback(enabled=True)),))
+    with office(tmp_path, config=config) as app:
+        uniqueid = _call_then_caller_hangs_up(app)
+        when = app.acd.now() + 3600
+        answer = desk.dispose_on_loop(app.switch, "1001", "2", "call after lunch", when)
+        assert uniqueid in answer and app.acd.callbacks.booked == [(when, "support", "2125550101")]
+        app.dispositions.drain()
+        assert CdrStore(app.cdr.path).disposition(uniqueid).note == "call after lunch"
+
+
+def test_a_booked_callback_rings_the_agent_at_its_time(tmp_path):
+    config = queue_config(wrapup_s=0)
+    config = replace(config, queues=(replace(config.queues[0], callback=QueueCallback(enabled=True)),))
+    with office(tmp_path, config=config) as app:
+        _call_then_caller_hangs_up(app, wrapup=False)
+        hang_up(app, ALICE)
+        desk.dispose_on_loop(app.switch, "1001", "2", "", app.acd.now() + 4.0)
+        run(app, 2.0)
+        assert state(app, PORT[ALICE]) == "idle"  # not yet
+        run(app, 3.0)
+        assert state(app, PORT[ALICE]) == "ringing" and not app.acd.callbacks.booked
+        enters = events_of(app, "ENTERQUEUE")  # the caller's call, then the booked callback
+        assert len(enters) == 2 and enters[-1][1].startswith("booked-") and enters[-1][6] == "2125550101"
+
+
+def test_supervisor_pauses_and_logs_out_an_agent_through_the_console(tmp_path):
+    with office(tmp_path, config=queue_config()) as app:
+        login(app, ALICE, "1001")
+        before = json.loads(desk.desk_on_loop(app.switch, None))["version"]
+        assert desk.change_on_loop(app.switch, "pause", "1001", "lunch") == "agent 1001 paused (lunch)"
+        row = _desk(app)
+        assert (row["state"], row["pause_reason"]) == ("paused", "lunch")
+        assert json.loads(desk.desk_on_loop(app.switch, None))["version"] > before
+        assert events_of(app, "PAUSE")[-1][5] == "lunch"
+        desk.change_on_loop(app.switch, "logout", "1001")
+        assert _desk(app)["state"] == "loggedout"
