@@ -89,9 +89,6 @@ def box(tmp_path_factory):
 
 def _page(box, name):
     context = box["browser"].new_context(viewport={"width": 1600, "height": 1000})
-    # Debian's chromium asks for /favicon.ico without the SameSite=Strict session cookie; the web admin
-    # answers with a new session, replacing the login form's: the test does without a favicon.
-    context.route("**/favicon.ico", lambda route: route.abort())
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
