@@ -165,7 +165,7 @@ class BeepDetector:
         self._bin_hz = SAMPLE_RATE / FRAME_SAMPLES
         self._low_bin = int(BEEP_MIN_HZ // self._bin_hz)
         self._high_bin = int(-(-BEEP_MAX_HZ // self._bin_hz))
-        self._min_power = dbm0_to_rms(BEEP_MIN_DBM0) ** 2 * np.sum(self._window**2) * FRAME_SAMPLES / 2.0
+        self._min_energy = dbm0_to_rms(BEEP_MIN_DBM0) ** 2 * FRAME_SAMPLES  # sum of squares at that level
         self._min_frames = _frames(int(BEEP_MIN_MS))
         self._max_frames = _frames(int(BEEP_MAX_MS))
         self._frames_seen = 0
@@ -177,10 +177,11 @@ class BeepDetector:
 
     def _tone_hz(self, frame: np.ndarray) -> float:
         """The frame's tone frequency in Hz, or NaN if the frame is not a beep-like tone."""
-        power = np.square(np.abs(np.fft.rfft(frame * self._window)))
-        total = float(power.sum())
-        if total < self._min_power:
+        if float(np.dot(frame, frame)) < self._min_energy:  # too quiet to be a beep: no FFT
             return float("nan")
+        spectrum = np.fft.rfft(frame * self._window)
+        power = spectrum.real**2 + spectrum.imag**2
+        total = float(power.sum())
         peak = int(np.argmax(power[1:-1])) + 1
         if not self._low_bin <= peak <= self._high_bin:
             return float("nan")
@@ -192,7 +193,10 @@ class BeepDetector:
         return (peak + max(-0.5, min(0.5, shift))) * self._bin_hz
 
     def feed(self, frame: np.ndarray) -> Beep | None:
-        frame = _check_frame(frame).astype(np.float64)
+        return self.feed_float(_check_frame(frame).astype(np.float64))
+
+    def feed_float(self, frame: np.ndarray) -> Beep | None:
+        """``feed`` for a frame already checked and converted to float64."""
         hz = self._tone_hz(frame)
         index = self._frames_seen
         self._frames_seen += 1
@@ -264,13 +268,13 @@ class AmdDetector:
         self.beep: Beep | None = None
 
     def feed(self, frame: np.ndarray) -> AmdResult | None:
-        frame = _check_frame(frame)
-        beep = self._beeps.feed(frame)
+        samples = _check_frame(frame).astype(np.float64)
+        beep = self._beeps.feed_float(samples)
         if beep is not None and self.beep is None:
             self.beep = beep
         self.frames_seen += 1
         if self.result is None:
-            voice = float(np.abs(frame.astype(np.float64)).sum()) >= self._threshold_sum
+            voice = float(np.abs(samples).sum()) >= self._threshold_sum
             self.result = self._step(voice)
         return self.result
 
