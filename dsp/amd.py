@@ -79,8 +79,8 @@ BEEP_MIN_HZ = 400.0
 BEEP_MAX_HZ = 2000.0
 BEEP_MIN_MS = 100.0
 BEEP_MAX_MS = 3000.0  # a tone this long is reported without waiting for its end
-BEEP_PURITY = 0.8  # share of the frame's power in the peak ±1 bin (Hann main lobe at 50 Hz bins)
-BEEP_DRIFT_HZ = 15.0  # frame to frame; a steady tone moves ~0 Hz, voiced speech glides
+BEEP_PURITY = 0.85  # share of the frame's power in the peak ±1 bin (Hann main lobe at 50 Hz bins)
+BEEP_DRIFT_HZ = 10.0  # frame to frame; a steady tone moves ~0 Hz, voiced speech glides
 BEEP_MIN_DBM0 = -40.0  # quieter tones are ignored (line noise, far echo)
 _BEEP_GAP_FRAMES = 1  # one non-tonal frame inside a tone (a G.711 or noise blip) is bridged
 
@@ -174,6 +174,7 @@ class BeepDetector:
         self._run_start = 0  # frame index where the run began
         self._run_freqs: list[float] = []
         self._last_hz = float("nan")
+        self._latched = False  # a tone reported at BEEP_MAX_MS is still on: ignore it until it ends
 
     def _tone_hz(self, frame: np.ndarray) -> float:
         """The frame's tone frequency in Hz, or NaN if the frame is not a beep-like tone."""
@@ -190,7 +191,8 @@ class BeepDetector:
         left, centre, right = np.log(power[peak - 1 : peak + 2] + 1e-12)
         curvature = left - 2.0 * centre + right
         shift = 0.5 * (left - right) / curvature if curvature < 0.0 else 0.0
-        return (peak + max(-0.5, min(0.5, shift))) * self._bin_hz
+        hz = (peak + max(-0.5, min(0.5, shift))) * self._bin_hz
+        return hz if BEEP_MIN_HZ <= hz <= BEEP_MAX_HZ else float("nan")
 
     def feed(self, frame: np.ndarray) -> Beep | None:
         return self.feed_float(_check_frame(frame).astype(np.float64))
@@ -200,6 +202,11 @@ class BeepDetector:
         hz = self._tone_hz(frame)
         index = self._frames_seen
         self._frames_seen += 1
+        if self._latched:
+            if not np.isnan(hz) and abs(hz - self._last_hz) <= BEEP_DRIFT_HZ:
+                return None
+            self._latched = False
+            self._last_hz = float("nan")
         steady = not np.isnan(hz) and (self._run == 0 or abs(hz - self._last_hz) <= BEEP_DRIFT_HZ)
         if steady:
             if self._run == 0:
@@ -210,7 +217,9 @@ class BeepDetector:
             self._last_hz = hz
             self._run_freqs.append(hz)
             if self._run >= self._max_frames:
-                return self._close()
+                beep = self._close()
+                self._latched, self._last_hz = True, hz
+                return beep
             return None
         if self._run and self._gap < _BEEP_GAP_FRAMES:
             self._gap += 1
@@ -311,6 +320,7 @@ class AmdDetector:
             self._silence_run += 1
             if self._in_word and self._silence_run >= self._between_words:
                 self._in_word = False
+            # Silence decides only on a silent frame: voice may be the start of a word.
             if not self.words and self._silence_run >= self._initial_silence:
                 return self._decide(MACHINE, "initial_silence")
             if self.words and self._silence_run >= self._after_greeting_silence:
