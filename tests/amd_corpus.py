@@ -81,7 +81,9 @@ def _level(samples: np.ndarray, level_dbm0: float) -> np.ndarray:
 def _prompt(language: str, name: str) -> np.ndarray:
     path = LANGUAGE_DIRS[language] / f"{name}.wav"
     if not path.exists():
-        raise FileNotFoundError(f"no prompt {path}: install asterisk-core-sounds-{language}-wav (make install)")
+        raise FileNotFoundError(
+            f"no prompt {path}: install asterisk-core-sounds-{language}-wav (make install)"
+        )
     samples = read_audio(path).astype(np.float64)
     samples.setflags(write=False)
     return samples
@@ -139,7 +141,11 @@ def _cases_from(
         if beep is not None:
             parts += [_silence(300.0), beep]
             beep_end = (sum(len(p) for p in parts)) * 1000.0 / SAMPLE_RATE
-        cases.append(AmdCase(f"{source}:{name}@{label}", source, expected, _on_line(parts, noise, seed * 16 + k), beep_end))
+        cases.append(
+            AmdCase(
+                f"{source}:{name}@{label}", source, expected, _on_line(parts, noise, seed * 16 + k), beep_end
+            )
+        )
     return cases
 
 
@@ -163,7 +169,9 @@ def synthesised_cases(engine: str) -> list[AmdCase]:
     for seed, phrase in enumerate(HUMAN_PHRASES, start=200):
         cases += _cases_from(engine, "human", repr(phrase), _synth(engine, phrase), None, seed)
     for seed, greeting in enumerate(MACHINE_GREETINGS, start=300):
-        cases += _cases_from(engine, "machine", f"greeting{seed - 299}", _synth(engine, greeting), _beep(), seed)
+        cases += _cases_from(
+            engine, "machine", f"greeting{seed - 299}", _synth(engine, greeting), _beep(), seed
+        )
     return cases
 
 

@@ -67,6 +67,7 @@ def test_defaults_are_asterisk_amd_conf_sample():
         "maximum_number_of_words": 2,
         "maximum_word_length_ms": 5000,
         "silence_threshold": 256,
+        "voice_detector": "energy",
     }
 
 
@@ -85,6 +86,7 @@ def test_defaults_are_asterisk_amd_conf_sample():
         ("maximum_word_length_ms", None),
         ("silence_threshold", 0),
         ("silence_threshold", 32768),
+        ("voice_detector", "neural"),
     ],
 )
 def test_bad_setting_is_one_line_dsp_error(field, value):
@@ -131,7 +133,9 @@ def test_after_greeting_silence_one_frame_short_is_not_yet_human():
 
 
 def test_greeting_exactly_at_the_limit_is_machine_one_frame_less_is_human():
-    assert _run(_signal(("s", 400), ("v", 1500), ("s", 3000))) == AmdResult("machine", "long_greeting", 400 + 1500)
+    assert _run(_signal(("s", 400), ("v", 1500), ("s", 3000))) == AmdResult(
+        "machine", "long_greeting", 400 + 1500
+    )
     assert _run(_signal(("s", 400), ("v", 1480), ("s", 3000))) == AmdResult(
         "human", "silence_after_greeting", 400 + 1480 + 800
     )
@@ -169,7 +173,9 @@ def test_voice_shorter_than_min_word_length_is_no_word():
 
 def test_word_longer_than_maximum_word_length_is_machine():
     settings = AmdSettings(greeting_ms=10_000, maximum_word_length_ms=3000)
-    assert _run(_signal(("s", 200), ("v", 4000)), settings) == AmdResult("machine", "max_word_length", 200 + 3000)
+    assert _run(_signal(("s", 200), ("v", 4000)), settings) == AmdResult(
+        "machine", "max_word_length", 200 + 3000
+    )
 
 
 def test_no_decision_within_total_analysis_time_is_notsure():
@@ -178,9 +184,22 @@ def test_no_decision_within_total_analysis_time_is_notsure():
     assert _run(words, settings) == AmdResult("notsure", "max_time", 5000)
 
 
-def test_very_loud_noise_from_the_answer_is_one_long_greeting_machine():
-    noise = np.random.default_rng(3).normal(0.0, dbm0_to_rms(-6.0), 6 * 8000)
-    assert _run(ulaw_roundtrip(np.clip(noise, -32768, 32767))) == AmdResult("machine", "long_greeting", 1500)
+@pytest.mark.parametrize(
+    ("detector", "level_dbm0", "decided_ms"),
+    [("energy", -6.0, 1500), ("energy", -20.0, 1500), ("webrtc", -6.0, 1520), ("webrtc", -20.0, 1500)],
+)
+def test_very_loud_noise_from_the_answer_is_one_long_greeting_machine(detector, level_dbm0, decided_ms):
+    noise = np.random.default_rng(3).normal(0.0, dbm0_to_rms(level_dbm0), 6 * 8000)
+    settings = AmdSettings(voice_detector=detector)
+    result = _run(ulaw_roundtrip(np.clip(noise, -32768, 32767)), settings)
+    assert result == AmdResult("machine", "long_greeting", decided_ms)
+
+
+@pytest.mark.parametrize("detector", ["energy", "webrtc"])
+def test_silence_only_is_machine_with_either_voice_detector(detector):
+    line = ulaw_roundtrip(np.random.default_rng(4).normal(0.0, dbm0_to_rms(-55.0), 6 * 8000))
+    result = _run(line, AmdSettings(voice_detector=detector))
+    assert result == AmdResult("machine", "initial_silence", 2500)
 
 
 def test_silence_threshold_is_mean_absolute_amplitude_256():

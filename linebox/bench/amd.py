@@ -6,8 +6,10 @@ greeting and beep (the asterisk-core-sounds prompts when installed, else speech-
 bursts) with line noise, so both the voice/silence logic and the beep detector's FFT run on
 every frame. The detector keeps being fed after its decision (the beep detector runs until
 the message is left), so every frame costs the same work. CPU time is process time; the
-least of ``--repeat`` runs counts. ``frame_us``: microseconds per frame; ``channels_per_core``:
-calls one core could analyse at once in real time (20 ms / frame cost).
+least of ``--repeat`` runs counts. For each voice detector (``energy``, Asterisk's threshold;
+``webrtc``, the WebRTC VAD): ``frame_us``, microseconds per frame; ``channels_per_core``,
+calls one core could analyse at once in real time (20 ms / frame cost); ``results``, the
+decisions.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from drivers import DriverError
 from drivers.audiofile import read_audio
 from dsp import SAMPLE_RATE
-from dsp.amd import FRAME_MS, FRAME_SAMPLES, AmdDetector
+from dsp.amd import FRAME_MS, FRAME_SAMPLES, VOICE_DETECTORS, AmdDetector, AmdSettings
 from dsp.levels import dbm0_to_rms
 from linebox import LineboxError
 from linebox.bench.timing import cpu_seconds, print_json
@@ -60,27 +62,28 @@ def _signal(rng: np.random.Generator, seconds: float) -> np.ndarray:
 def measure(calls: int, seconds: float, seed: int, repeat: int) -> dict:
     rng = np.random.default_rng(seed)
     signals = [_signal(rng, seconds).reshape(-1, FRAME_SAMPLES) for _ in range(calls)]
-    decided = []
-
-    def work() -> None:
-        decided.clear()
-        for frames in signals:
-            detector = AmdDetector()
-            for frame in frames:
-                detector.feed(frame)
-            decided.append(detector.result.result if detector.result else "none")
-
-    best = min(cpu_seconds(work) for _ in range(repeat))
     frame_count = sum(len(frames) for frames in signals)
-    frame_us = best * 1e6 / frame_count
-    return {
-        "benchmark": "amd",
-        "calls": calls,
-        "frames": frame_count,
-        "frame_us": round(frame_us, 2),
-        "channels_per_core": round(FRAME_MS * 1000.0 / frame_us, 1),
-        "results": {name: decided.count(name) for name in sorted(set(decided))},
-    }
+    report: dict = {"benchmark": "amd", "calls": calls, "frames": frame_count}
+    costs, results = {}, {}
+    for voice_detector in VOICE_DETECTORS:
+        settings = AmdSettings(voice_detector=voice_detector)
+        decided: list[str] = []
+
+        def work(settings: AmdSettings = settings, decided: list[str] = decided) -> None:
+            decided.clear()
+            for frames in signals:
+                detector = AmdDetector(settings)
+                for frame in frames:
+                    detector.feed(frame)
+                decided.append(detector.result.result if detector.result else "none")
+
+        best = min(cpu_seconds(work) for _ in range(repeat))
+        costs[voice_detector] = best * 1e6 / frame_count
+        results[voice_detector] = {name: decided.count(name) for name in sorted(set(decided))}
+    report["frame_us"] = {name: round(us, 2) for name, us in costs.items()}
+    report["channels_per_core"] = {name: round(FRAME_MS * 1000.0 / us, 1) for name, us in costs.items()}
+    report["results"] = results
+    return report
 
 
 def run(args: argparse.Namespace) -> int:

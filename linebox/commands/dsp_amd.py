@@ -10,7 +10,8 @@ the end of the file. Prints, with ``--json``, one object::
 
 (``beep_ms``: the end of the first beep, when a message may start; null when none was
 heard), else the same as one ``key=value`` line. Asterisk's AMD parameters can be changed
-(``--greeting-ms 2000`` ...; defaults in docs/dsp.md). Unreadable file or a bad parameter:
+(``--greeting-ms 2000`` ...; defaults in docs/dsp.md), and ``--voice-detector webrtc`` uses the
+WebRTC VAD instead of the energy threshold. Unreadable file or a bad parameter:
 one line on stderr and exit status 2.
 """
 
@@ -21,19 +22,32 @@ import json
 from dataclasses import asdict, fields
 
 from drivers.audiofile import read_audio
-from dsp.amd import AmdSettings, analyse
+from dsp.amd import VOICE_DETECTORS, AmdSettings, analyse
 from dsp.g711 import ulaw_roundtrip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("amd", help="answering-machine detection on a recording (human/machine)")
-    parser.add_argument("file", metavar="FILE", help="WAV file from the moment of answer, or raw audio with --raw")
+    parser.add_argument(
+        "file", metavar="FILE", help="WAV file from the moment of answer, or raw audio with --raw"
+    )
     parser.add_argument("--raw", action="store_true", help="FILE is headerless 8 kHz signed 16-bit LE mono")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     for field in fields(AmdSettings):
-        parser.add_argument(
-            "--" + field.name.replace("_", "-"), type=int, default=field.default, help=f"default {field.default}"
-        )
+        if field.name == "voice_detector":
+            parser.add_argument(
+                "--voice-detector",
+                choices=VOICE_DETECTORS,
+                default=field.default,
+                help=f"default {field.default}",
+            )
+        else:
+            parser.add_argument(
+                "--" + field.name.replace("_", "-"),
+                type=int,
+                default=field.default,
+                help=f"default {field.default}",
+            )
     parser.set_defaults(handler=run)
 
 
