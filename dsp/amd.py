@@ -7,8 +7,8 @@ application (``app_amd``, configured by ``amd.conf``; defaults from its
 ``configs/samples/amd.conf.sample``), reimplemented here from its documentation:
 
 - a 20 ms frame is *voice* when its mean absolute amplitude reaches ``silence_threshold``
-  (16-bit scale, 0..32767; the default 256 is about -25 dBm0 for speech-like signals), else
-  *silence* (``voice_detector="energy"``, Asterisk's way and the default). With
+  (16-bit scale, 0..32767; the default 256 is a frame at about -34 dBm0 of Gaussian noise,
+  -35 dBm0 of a sine), else *silence* (``voice_detector="energy"``, Asterisk's way and the default). With
   ``voice_detector="webrtc"`` the WebRTC VAD (``webrtcvad``, mode 3, as in ``dsp.vad``) decides
   instead: it keeps a quiet talker's word whole where the energy threshold splits it, and
   its own short hangover joins the words of a quick "Hello, who is it?" (docs/dsp.md has
