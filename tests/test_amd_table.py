@@ -43,11 +43,16 @@ MINIMUM_CORRECT = {
 
 
 @functools.cache
+def _cases(source: str) -> list[AmdCase]:
+    return cases(source)
+
+
+@functools.cache
 def _outcomes(source: str, detector: str = "energy") -> list[tuple[AmdCase, str, str, int, float | None]]:
     """(case, result, cause, decided_ms, beep end ms) for every case of the source."""
     rows = []
     settings = AmdSettings(voice_detector=detector)
-    for case in cases(source):
+    for case in _cases(source):
         result, beep = analyse(case.signal, settings)
         rows.append(
             (case, result.result, result.cause, result.decided_ms, None if beep is None else beep.end_ms)
