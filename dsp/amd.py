@@ -8,31 +8,29 @@ application (``app_amd``, configured by ``amd.conf``; defaults from its
 
 - a 20 ms frame is *voice* when its mean absolute amplitude reaches ``silence_threshold``
   (16-bit scale, 0..32767; the default 256 is a frame at about -34 dBm0 of Gaussian noise,
-  -35 dBm0 of a sine), else *silence* (``voice_detector="energy"``, Asterisk's way and the default). With
-  ``voice_detector="webrtc"`` the WebRTC VAD (``webrtcvad``, mode 3, as in ``dsp.vad``) decides
+  -35 dBm0 of a sine), else *silence* (``voice_detector="energy"``, Asterisk's way and the
+  default). With ``voice_detector="webrtc"`` the WebRTC VAD (``webrtcvad``, mode 3, as in ``dsp.vad``) decides
   instead: it keeps a quiet talker's word whole where the energy threshold splits it, and
   its own short hangover joins the words of a quick "Hello, who is it?" (docs/dsp.md has
   both detectors' measured accuracy);
 - a *word* is a run of voice of at least ``min_word_length_ms``; a word ends after
   ``between_words_silence_ms`` of silence; shorter voice blips (clicks, a breath) count as
   silence;
-- decisions, checked in frame order (the first that holds wins):
+- decisions (result, cause: when), one per call, at the first frame where one holds:
 
-  ====================== ========= =============================================================
-  cause                  result    when
-  ====================== ========= =============================================================
-  ``initial_silence``    machine   no word yet and ``initial_silence_ms`` of silence since answer
-  ``silence_after_greeting`` human after at least one word, ``after_greeting_silence_ms`` of
-                                   silence since the last word
-  ``max_word_length``    machine   one word lasts ``maximum_word_length_ms``
-  ``long_greeting``      machine   the voice since the first word adds up to ``greeting_ms``
-  ``max_words``          machine   more than ``maximum_number_of_words`` words
-  ``max_time``           notsure   ``total_analysis_time_ms`` reached without a decision
-  ====================== ========= =============================================================
+  - machine, ``initial_silence``: no word yet and ``initial_silence_ms`` of silence since answer;
+  - human, ``silence_after_greeting``: after a word, ``after_greeting_silence_ms`` of silence;
+  - machine, ``max_words``: a word more than ``maximum_number_of_words``;
+  - machine, ``max_word_length``: one word lasts ``maximum_word_length_ms``;
+  - machine, ``long_greeting``: the voice since the first word adds up to ``greeting_ms``;
+  - notsure, ``max_time``: ``total_analysis_time_ms`` reached without a decision.
 
-  (Asterisk's AMDCAUSE names: INITIALSILENCE, HUMAN, MAXWORDLENGTH, LONGGREETING, MAXWORDS,
-  TOOLONG.) amd.conf.sample says "maximum number of words in the greeting. If exceeded, then
+  Silence decides only on a silent frame; on a voice frame where several machine rules hold,
+  the first in this list wins. (Asterisk's AMDCAUSE names: INITIALSILENCE, HUMAN, MAXWORDS,
+  MAXWORDLENGTH, LONGGREETING, TOOLONG.) amd.conf.sample says "maximum number of words in the greeting. If exceeded, then
   the result is detection as a MACHINE": the word after the maximum makes it a machine.
+  Durations count whole 20 ms frames, rounded up (the 50 ms between-words rule is met after
+  60 ms of silence).
 
 Silence only (a line that answers and says nothing) is therefore ``machine`` by
 ``initial_silence`` at 2500 ms, as in Asterisk: many machines wait before their greeting,
@@ -44,12 +42,13 @@ a beep is a steady single tone between ``BEEP_MIN_HZ`` and ``BEEP_MAX_HZ`` lasti
 ``BEEP_MIN_MS``. Per frame: a Hann-windowed 160-point DFT (50 Hz bins); the frame is tonal
 when the strongest peak (±1 bin) holds ``BEEP_PURITY`` of the frame's power, its level is
 at least ``BEEP_MIN_DBM0`` and its frequency (parabolic interpolation) is within
-``BEEP_DRIFT_HZ`` of the previous frame's. Speech has several harmonics and a gliding
-pitch, so it rarely passes for more than a frame or two. The beep is reported once it ends
-(the message should start after it), or once it has lasted ``BEEP_MAX_MS``.
+``BEEP_DRIFT_HZ`` of the previous frame's, and that frequency is within the band. Speech
+has several harmonics and a gliding pitch, so it rarely passes for more than a frame or two.
+The beep is reported once it ends (the message should start after it), or once it has
+lasted ``BEEP_MAX_MS``.
 
-Cost per frame: one mean of 160 absolute values, one 160-point real FFT and a few scalar
-comparisons. Time is the frame count: ``decided_ms`` is the end of the frame that decided,
+Cost per frame: one sum of 160 absolute values (or one WebRTC VAD call), one energy check
+and, on frames loud enough to be a beep, one 160-point real FFT; a few scalar comparisons. Time is the frame count: ``decided_ms`` is the end of the frame that decided,
 counted from the first frame fed (the moment of answer).
 """
 
