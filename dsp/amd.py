@@ -168,6 +168,8 @@ def _check_frame(frame: np.ndarray) -> np.ndarray:
         raise DspError(f"AMD: a frame is {FRAME_SAMPLES} samples (20 ms at 8 kHz), not shape {frame.shape}")
     if frame.dtype.kind not in "iuf":
         raise DspError(f"AMD: a frame must hold numbers, not {frame.dtype}")
+    if frame.dtype.kind == "f" and not np.isfinite(frame).all():
+        raise DspError("AMD: a frame contains NaN or infinity")
     return frame
 
 

@@ -100,7 +100,10 @@ def test_settings_are_frozen():
         AmdSettings().greeting_ms = 10  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("frame", [np.zeros(159), np.zeros(161), np.zeros((1, 160)), np.array(["a"] * 160)])
+@pytest.mark.parametrize(
+    "frame",
+    [np.zeros(159), np.zeros(161), np.zeros((1, 160)), np.array(["a"] * 160), np.full(160, np.nan)],
+)
 def test_bad_frame_is_dsp_error_and_changes_nothing(frame):
     detector = AmdDetector()
     with pytest.raises(DspError):
