@@ -54,6 +54,7 @@ counted from the first frame fed (the moment of answer).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -132,6 +133,15 @@ class AmdSettings:
         _check_range("maximum_number_of_words", self.maximum_number_of_words, 1, _MAX_WORDS)
         _check_range("maximum_word_length_ms", self.maximum_word_length_ms, FRAME_MS, _MAX_MS)
         _check_range("silence_threshold", self.silence_threshold, 1, _INT16_MAX)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> AmdSettings:
+        """Settings from a configuration mapping (field names as keys, missing ones default);
+        an unknown key is a DspError (a typo caught), like a bad value."""
+        unknown = sorted(str(key) for key in set(values) - {field.name for field in fields(cls)})
+        if unknown:
+            raise DspError(f"AMD: unknown setting {', '.join(unknown)}")
+        return cls(**values)  # type: ignore[arg-type]
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:

@@ -95,6 +95,17 @@ def test_bad_setting_is_one_line_dsp_error(field, value):
     assert field in str(error.value) and "\n" not in str(error.value)
 
 
+def test_settings_from_a_configuration_mapping():
+    assert AmdSettings.from_mapping({}) == AmdSettings()
+    assert AmdSettings.from_mapping({"greeting_ms": 2000, "voice_detector": "webrtc"}) == AmdSettings(
+        greeting_ms=2000, voice_detector="webrtc"
+    )
+    with pytest.raises(DspError, match="unknown setting greting_ms"):
+        AmdSettings.from_mapping({"greting_ms": 2000})
+    with pytest.raises(DspError, match="greeting_ms must be an integer"):
+        AmdSettings.from_mapping({"greeting_ms": "2000"})
+
+
 def test_settings_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         AmdSettings().greeting_ms = 10  # type: ignore[misc]
