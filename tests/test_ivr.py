@@ -468,6 +468,26 @@ def test_low_confidence_or_no_match_asks_again(events):
     assert len(speech.sessions) == 3  # a new utterance for every try
 
 
+@pytest.mark.parametrize("engine,confidence,rule", [
+    ("pocketsphinx", 0.16, "heard 'sales' -> sales"),  # PocketSphinx's scale: Allison's clean "one" was 0.16
+    ("pocketsphinx", 0.15, "heard 'sales' -> sales"),  # the edge is taken
+    ("pocketsphinx", 0.149, "heard 'sales'; confirm below confidence 0.15"),
+    ("pocketsphinx", 0.05, "heard 'sales'; confirm below confidence 0.15"),
+    ("pocketsphinx", 0.049, "heard 'sales' below confidence 0.15; try 2 of 3"),
+    ("vosk", 0.16, "heard 'sales' below confidence 0.5; try 2 of 3"),
+    ("vosk", 0.5, "heard 'sales' -> sales"),
+    ("vosk", 0.25, "heard 'sales'; confirm below confidence 0.5"),
+])
+def test_each_engine_is_judged_on_its_own_confidence_scale(engine, confidence, rule, events):
+    speech = FakeSpeech()
+    service, cc, _ = make(speech=speech)
+    call_in(service)
+    speak(service, 0.4)
+    speech.script.append(Recognition("sales", confidence, ("sales",), engine))
+    run(service, cc, 0.04)
+    assert events.named("ivr_input")[0]["rule"] == rule
+
+
 def speak(service, seconds=0.5):
     """The caller says something (a 1 kHz-ish buzz at speech level) into the line: the tap keeps it."""
     frames = np.zeros((2, 160), dtype=np.int16)
