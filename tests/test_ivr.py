@@ -468,6 +468,7 @@ def test_low_confidence_or_no_match_asks_again(events):
     assert len(speech.sessions) == 3  # a new utterance for every try
 
 
+@pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
 @pytest.mark.parametrize("engine,confidence,rule", [
     ("pocketsphinx", 0.16, "heard 'sales' -> sales"),  # PocketSphinx's scale: Allison's clean "one" was 0.16
     ("pocketsphinx", 0.15, "heard 'sales' -> sales"),  # the edge is taken
@@ -482,27 +483,29 @@ def test_each_engine_is_judged_on_its_own_confidence_scale(engine, confidence, r
     speech = FakeSpeech()
     service, cc, _ = make(speech=speech)
     call_in(service)
-    speak(service, 0.4)
+    speak(service)
     speech.script.append(Recognition("sales", confidence, ("sales",), engine))
     run(service, cc, 0.04)
     assert events.named("ivr_input")[0]["rule"] == rule
 
 
-def speak(service, seconds=0.5):
-    """The caller says something (a 1 kHz-ish buzz at speech level) into the line: the tap keeps it."""
-    frames = np.zeros((2, 160), dtype=np.int16)
-    for tick in range(round(seconds * 50)):
-        frames[0] = (3000 * np.sin(np.arange(160) * 0.8 + tick)).astype(np.int16)
+def speak(service):
+    """The caller says "hello" (Allison's recording) into the line: the VAD hears speech, so the
+    tap hands the recognizer (and keeps for a confirmation) the word from 300 ms before its start."""
+    voice, frames = read_audio(SPOKEN), np.zeros((2, 160), dtype=np.int16)
+    for index in range(0, len(voice) - 160, 160):
+        frames[0] = voice[index:index + 160]
         service.tap(frames)
 
 
+@pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
 @pytest.mark.parametrize("key,outcome", [("1", "confirmed with key 1"), ("3", "not confirmed (key 3)"),
                                          (None, "not confirmed (no key)")])
 def test_a_doubtful_spoken_choice_is_asked_back_with_the_callers_own_words(key, outcome, events):
     speech = FakeSpeech()
     service, cc, prompts = make(speech=speech)
     call_in(service)
-    speak(service, 0.4)
+    speak(service)
     speech.script.append(Recognition("sales", 0.3, ("sales",), "fake"))
     run(service, cc, 0.04)
     assert events.named("ivr_input")[0]["rule"] == "heard 'sales'; confirm below confidence 0.5"
@@ -535,12 +538,13 @@ def test_an_empty_result_over_silence_is_no_try_but_after_speech_it_is(events):
     assert events.named("ivr_input")[0]["rule"] == "nothing heard; try 2 of 3"
 
 
+@pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
 def test_no_confirmation_where_the_question_is_not_recorded(events):
     speech = FakeSpeech(languages=("en", "es"))
     service, cc, prompts = make(speech=speech)
     call_in(service)
     digits(service, cc, "2")  # Spanish: no "if-correct-press" recording
-    speak(service, 0.4)
+    speak(service)
     speech.script.append(Recognition("ventas", 0.3, ("ventas",), "fake"))
     run(service, cc, 0.04)
     assert events.named("ivr_input")[-1]["rule"] == "heard 'ventas' below confidence 0.5; try 2 of 3"
@@ -577,12 +581,35 @@ def test_the_callers_speech_stops_the_prompt_and_ends_the_utterance(events):
         service.tap(frames)
         if heard_at is None and cc.stopped:
             heard_at = index / 8000
-    for _ in range(30):  # 600 ms of silence after the word
+    for _ in range(25):  # 500 ms of silence after the word: a pause inside a phrase, not its end
+        frames[0] = 0
+        service.tap(frames)
+    assert not speech.sessions[0].ended
+    for _ in range(15):  # 800 ms in all: past the 600 ms end of utterance (and the VAD's own lag)
         frames[0] = 0
         service.tap(frames)
     assert heard_at is not None and heard_at < 0.5  # the VAD's 100 ms minimum after the word starts
     assert events.named("ivr_barge_in") == [{"call": 7, "node": "menu", "by": "speech"}]
     assert speech.sessions[0].ended and speech.sessions[0].frames > 30
+
+
+@pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
+def test_the_recognizer_hears_the_caller_from_300_ms_before_speech_not_the_prompt_time():
+    speech = FakeSpeech()
+    service, cc, _ = make(speech=speech)
+    call_in(service)
+    frames = np.zeros((2, 160), dtype=np.int16)
+    for _ in range(100):  # 2 s of the prompt's time with the caller silent
+        service.tap(frames)
+    assert speech.sessions[0].frames == 0
+    voice = read_audio(SPOKEN)
+    fed_at_start = None
+    for index in range(0, len(voice) - 160, 160):
+        frames[0] = voice[index:index + 160]
+        service.tap(frames)
+        if fed_at_start is None and speech.sessions[0].frames:
+            fed_at_start = speech.sessions[0].frames
+    assert fed_at_start == 15  # the pre-roll (300 ms) at the VAD's start, then frame by frame
 
 
 # -- versions, path, console, edges ------------------------------------------------------------------
