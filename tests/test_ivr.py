@@ -284,6 +284,29 @@ def test_keys_on_play_nodes_are_swallowed_and_other_ports_are_not_ours():
     assert cc.ended == [(7, "ivr_hangup")]
 
 
+@pytest.mark.parametrize("line_language,route_language,route,expected", [
+    (None, None, "voice menu", "en"),  # the box's (the zone's)
+    ("es", None, "voice menu", "es"),  # the line's
+    ("es", "en", "voice menu", "en"),  # the route's wins over the line's
+    (None, "es", "voice menu", "es"),
+    (None, "es", "", "en"),  # no route matched (an internal call): the line's, else the box's
+    ("fr", None, "voice menu", "en"),  # a language the flow does not offer: the flow's first
+])
+def test_the_callers_language_comes_from_the_route_then_the_line_then_the_box(
+        line_language, route_language, route, expected, events):
+    base = dataclasses.replace(demo_config(), ivr_flows=(flow(),))
+    config = dataclasses.replace(
+        base, lines=tuple(dataclasses.replace(line, language=line_language) for line in base.lines),
+        routes=tuple(dataclasses.replace(r, language=route_language if r.name == "voice menu" else None)
+                     for r in base.routes))
+    service, cc, prompts = make(config=config)
+    call = Call(7, 0, Direction.INBOUND, 0, caller_number="2125552001")
+    call.route = route
+    assert service.take(call, 0, "main")
+    assert events.named("ivr_start")[0]["language"] == expected
+    assert prompts.played[-1][0] == expected  # the prompts (and say-number, recognizer) in that language
+
+
 def test_language_switch_changes_the_prompts_and_what_is_heard(events):
     service, cc, prompts = make()
     call_in(service)

@@ -139,7 +139,7 @@ class IvrService(AttachedService):
         if flow is None:
             self.log.warning("ivr_unknown", call=call.call_id, flow=name)
             return False
-        language = self._language(config, flow, previous)
+        language = self._language(config, flow, previous, call, line_port)
         ivr = IvrCall(call, line_port, config, flow, language)
         if previous is not None:
             ivr.variables = previous.variables
@@ -152,8 +152,10 @@ class IvrService(AttachedService):
         self._enter(ivr, flow.start, "start")
         return True
 
-    def _language(self, config: Config, flow: IvrFlow, previous: IvrCall | None) -> str:
-        wanted = previous.language if previous is not None else config.effective_language()
+    def _language(self, config: Config, flow: IvrFlow, previous: IvrCall | None, call: Call, line_port: int) -> str:
+        """The language kept from a previous flow, else the route's, the line's or the box's;
+        a language the flow does not offer gives the flow's first."""
+        wanted = previous.language if previous is not None else config.caller_language(call.route, line_port)
         return wanted if wanted in flow.languages else flow.languages[0]
 
     def _engine(self, language: str) -> str | None:
