@@ -151,3 +151,17 @@ def test_a_refused_upload_is_one_line_and_stores_nothing(admin, data, name, lang
     problems = re.search(r'<ul class="error" id="prompt-problems">(.*?)</ul>', page, re.S).group(1)
     assert problems.count("<li>") == 1 and "\n" not in problems.replace("</li>", "").strip()
     assert not (services.data_dir / "sounds").exists() or not any((services.data_dir / "sounds").rglob("*.wav"))
+
+
+def test_a_strangers_favicon_request_keeps_the_login_forms_token(tmp_path):
+    """A fresh browser asks /favicon.ico after the login page: that must not replace the token the
+    form carries (it did: the first login in a new browser was refused as out of date)."""
+    accounts = make_accounts(tmp_path)
+    accounts.add("ada", "admin", PASSWORD, 0.0)
+    services = make_services(tmp_path, accounts=accounts)
+    client = make_app(services).test_client()
+    page = client.get("/login")
+    client.get("/favicon.ico")
+    answer = client.post("/login", data={"csrf_token": token_of(page), "name": "ada", "password": PASSWORD})
+    assert answer.status_code == 302
+    services.store.close()

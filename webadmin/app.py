@@ -198,7 +198,8 @@ def _guard() -> Response | None:
             or now - seen > IDLE_TIMEOUT_S or now - since > SESSION_MAX_S or now < since
             or getattr(account, "changed", 0.0) > since or web.revoked.revoked(str(session.get("sid")))):
         expired = name is not None
-        session.clear()
+        if expired:  # a stranger's session (only its form token) is kept: the browser's own
+            session.clear()  # /favicon.ico request would otherwise replace the login form's token
         csrf_token()
         if _wants_json():
             return _json_error(401, "not logged in")
