@@ -165,3 +165,17 @@ def test_a_strangers_favicon_request_keeps_the_login_forms_token(tmp_path):
     answer = client.post("/login", data={"csrf_token": token_of(page), "name": "ada", "password": PASSWORD})
     assert answer.status_code == 302
     services.store.close()
+
+
+def test_typed_text_becomes_a_prompt_with_espeak_and_bad_text_is_refused(admin):
+    client, services = admin
+    page = client.get("/ivr")
+    answer = client.post("/ivr/prompts/text", data={"csrf_token": token_of(page), "name": "bonjour",
+                                                    "language": "fr", "text": "Bonjour et bienvenue"})
+    assert answer.status_code == 302
+    samples = read_audio(services.data_dir / "sounds" / "fr" / "bonjour.wav")
+    assert samples.size > 4000 and abs(active_level_dbm0(samples) - (-18.0)) < 0.5
+    refused = client.post("/ivr/prompts/text", data={"csrf_token": token_of(page), "name": "vide",
+                                                     "language": "fr", "text": "   "})
+    assert refused.status_code == 400 and "the prompt text is empty" in refused.get_data(as_text=True)
+    assert not (services.data_dir / "sounds" / "fr" / "vide.wav").exists()

@@ -22,7 +22,7 @@ from firmware.config import from_dict
 from firmware.config.ivrcodec import flow_dict
 from firmware.config.validate import plain
 from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
-from firmware.ivr.uploads import MAX_UPLOAD_BYTES, store_prompt, stored_prompts
+from firmware.ivr.uploads import MAX_UPLOAD_BYTES, store_prompt, store_text_prompt, stored_prompts
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.configedit import Conflict
 from webadmin.security import Permission
@@ -45,7 +45,7 @@ def _index(problems: list[str], values: dict[str, str], status: int = 200) -> tu
 @blueprint.route("/ivr")
 @requires(Permission.CONFIGURE)
 def index() -> tuple[str, int]:
-    return _index([], {"language": "en", "name": ""})
+    return _index([], {"language": "en", "name": "", "text": ""})
 
 
 def replace_flow(text: str, name: str, revision: int) -> list[str]:
@@ -134,4 +134,20 @@ def upload_prompt() -> tuple[str, int] | Response:
     audit("ivr prompt", f"{language}/{name} from {upload.filename[:100]}")
     flash(f"prompt {language}/{name} stored: a flow names it as {name}; the engine reads it when the "
           "configuration is next stored", "ok")
+    return redirect(url_for("ivr.index"))
+
+
+@blueprint.route("/ivr/prompts/text", methods=["POST"])
+@requires(Permission.CONFIGURE)
+def text_prompt() -> tuple[str, int] | Response:
+    """Typed text spoken by text-to-speech, stored as a prompt (cached by text and voice)."""
+    services = state().services
+    language, name = request.form.get("language", "").strip(), request.form.get("name", "").strip()
+    text = request.form.get("text", "")[:4000]
+    try:
+        store_text_prompt(services.data_dir, language, name, text)
+    except FirmwareError as exc:
+        return _index([str(exc)], {"language": language, "name": name, "text": text}, 400)
+    audit("ivr prompt", f"{language}/{name} from text")
+    flash(f"prompt {language}/{name} synthesised and stored: a flow names it as {name}", "ok")
     return redirect(url_for("ivr.index"))

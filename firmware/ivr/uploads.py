@@ -11,11 +11,16 @@ the audio is converted to 8 kHz mono, its leading and trailing silence cut and i
 set to -18 dBm0 (ITU-T P.56, firmware/speech/prompt.py); only then is it written (atomically).
 Anything refused raises FirmwareError with one line and nothing is stored. MP3 is refused:
 no MP3 decoder is among the box's packages.
+
+:func:`store_text_prompt` makes such a prompt from typed text instead: synthesised offline
+(firmware/speech/tts.py: Piper for English, espeak-ng otherwise), through its cache (by text and
+voice: the same text is synthesised once, ever), then stored under the name like an upload.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from drivers import DriverError
@@ -23,6 +28,7 @@ from drivers.audiofile import atomic_write_bytes, encode_wav, read_audio
 from firmware import FirmwareError
 from firmware.config.codec import LANGUAGE_RE
 from firmware.speech.prompt import prepare_prompt
+from firmware.speech.tts import PromptCache, Synthesizer, default_synthesizer
 
 SOUNDS_DIR = "sounds"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 10 minutes of 16 kHz 16-bit mono; prepare_prompt caps at 600 s
@@ -73,6 +79,19 @@ def store_prompt(data_dir: Path, language: str, name: str, data: bytes, filename
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.wav"
     atomic_write_bytes(target, encode_wav(prepared))
+    return target
+
+
+def store_text_prompt(data_dir: Path, language: str, name: str, text: str,
+                      synthesizer_for: Callable[[str], Synthesizer] = default_synthesizer) -> Path:
+    """Typed text as a stored prompt (module docstring); blocks while synthesising (seconds)."""
+    check_language(language)
+    check_prompt_name(name)
+    prompt = PromptCache(data_dir).render(text, synthesizer_for(language))  # SpeechError: one line
+    folder = prompt_folder(data_dir, language)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.wav"
+    atomic_write_bytes(target, encode_wav(prompt))
     return target
 
 
