@@ -44,9 +44,12 @@ from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
 from firmware.ivr import IvrPrompts, IvrService, attach_ivr
+from firmware.ivr.uploads import prompt_folder
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
+from firmware.speech.models import speech_service
 from firmware.speech.say import sound_dir
+from firmware.speech.service import SpeechRecognizer
 from firmware.storage.appendlog import AppendLog
 from firmware.storage.health import clean_up
 from firmware.storage.retention import Retainer
@@ -73,6 +76,7 @@ class Appliance:
     voicemail: Voicemail | None = None  # mailboxes: messages under voicemail/ next to the database
     retention: RetentionKeeper | None = None  # caps by age and size, disk budget (linebox/maintenance.py)
     ivr: IvrService | None = None  # voice menus (firmware/ivr)
+    speech: SpeechRecognizer | None = None  # the IVR's recognizer (firmware/speech); None: menus take keys only
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
     dispositions: DispositionWriter | None = None  # agents' dispositions to the call records (firmware/desk)
 
@@ -88,6 +92,8 @@ class Appliance:
 
     def close(self) -> None:
         """Stops cleanly: records committed, lines released by the card driver, devices closed."""
+        if self.speech is not None:
+            self.speech.close()  # its worker thread and the PocketSphinx child process
         if self.retention is not None:
             self.retention.close()
         self.cdr_writer.close()
@@ -143,9 +149,20 @@ def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config
     return attach_voicemail(switch.control, loop, store, prompts, log)
 
 
+def start_speech(db_path: str | Path, paced: bool) -> SpeechRecognizer:
+    """The speech service (firmware.speech): models under ``speech/models/`` next to the database,
+    PocketSphinx for English without one. Models load in its worker thread: a real-time box answers
+    calls at once, with keys only until ``speech_available``. Unpaced (simulations), the engine waits
+    for every model and for each result instead, so runs are deterministic (docs/ivr.md)."""
+    service = speech_service(Path(db_path).parent, EventLogger("speech"), wait_results=not paced)
+    if not paced:
+        service.wait_loaded()
+    return service
+
+
 def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, store: ConfigStore,
               db_path: str | Path, origin: dt.datetime, sync_commands: bool,
-              read_wall: Callable[[], float] | None) -> Appliance:
+              read_wall: Callable[[], float] | None, speech: SpeechRecognizer | None = None) -> Appliance:
     snapshot = store.load()
     clean_up(Path(db_path), EventLogger("storage"))  # what a crash left that no store cleans itself
     cdr = CdrStore(db_path)
@@ -166,7 +183,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     switch, loop = engine.switch, engine.loop
     switch.control.attach(CallJournal(switch.control, cdr_writer.open_calls))  # answered calls survive a crash
     # IVR prompts: read now and for every stored snapshot before the engine sees it (never on the loop).
-    ivr_prompts = IvrPrompts(sound_dir, read_audio)
+    data_dir = Path(db_path).parent
+    ivr_prompts = IvrPrompts(sound_dir, read_audio, custom=lambda language: prompt_folder(data_dir, language))
     ivr_log = EventLogger("ivr")
 
     def learn_prompts(config: Config) -> None:
@@ -214,8 +232,9 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
                         lambda: app.queue_log)
     app.retention = RetentionKeeper(retainer, lambda: store.load().retention,
                                     lambda: switch.control.epoch(switch.control.tick)).start()
-    # No recognizer yet: menus take keys only (the speech service plugs in here, firmware/speech).
-    app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=None, log=ivr_log)
+    # Spoken choices when a speech service is given (else, and while its models load, keys only).
+    app.speech = speech
+    app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log)
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
     store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
     return app
@@ -230,6 +249,7 @@ def open_virtual_appliance(
     config: Config | None = None,
     link_config: LinkConfig | None = None,
     read_wall: Callable[[], float] | None = None,
+    speech: bool = False,
 ) -> Appliance:
     """The appliance on the virtual board: the production stack over a real pseudo-terminal.
 
@@ -237,7 +257,8 @@ def open_virtual_appliance(
     is seeded into an empty database. ``origin``: the wall time of tick 0 (the engine never
     reads the clock; the caller does, once, or sets it for a simulation). ``read_wall``: the
     wall clock the media loop reads at each tick's edge (``firmware.engine.wallclock``);
-    None: wall time is ``origin + tick × 20 ms`` (simulations, deterministic).
+    None: wall time is ``origin + tick × 20 ms`` (simulations, deterministic). ``speech``: the
+    IVR recognizes spoken choices (:func:`start_speech`); off, menus take keys only.
     """
     definition = load_board(board_name)
     store = _open_store(db_path, config)
@@ -252,11 +273,13 @@ def open_virtual_appliance(
                           predial_ms=pre_dial_holds(snapshot))
     board.attach_host(card.link)  # unpaced: link timers on the tick clock, in lock-step (board.py)
     # Unpaced runs are deterministic only if each tick's commands are applied before the next.
-    return _assemble(definition, board, card, store, db_path, origin, sync_commands=True, read_wall=read_wall)
+    recognizer = start_speech(db_path, paced) if speech else None
+    return _assemble(definition, board, card, store, db_path, origin, sync_commands=True, read_wall=read_wall,
+                     speech=recognizer)
 
 
 def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.datetime,
-                            read_wall: Callable[[], float] | None = time.time) -> Appliance:
+                            read_wall: Callable[[], float] | None = time.time, speech: bool = True) -> Appliance:
     """The appliance on a real board: line card on its UART, ports on the ALSA codec."""
     definition = load_board(board_name)
     if definition.virtual or definition.serial.device is None or definition.audio.capture is None:
@@ -269,4 +292,6 @@ def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.dat
                       channels=definition.audio.channels, channel_map=definition.channel_map)
     card = open_line_card(definition.serial.device, port_types, zone, card_model=definition.card.model,
                           predial_ms=pre_dial_holds(snapshot))
-    return _assemble(definition, audio, card, store, db_path, origin, sync_commands=False, read_wall=read_wall)
+    recognizer = start_speech(db_path, paced=True) if speech else None
+    return _assemble(definition, audio, card, store, db_path, origin, sync_commands=False, read_wall=read_wall,
+                     speech=recognizer)

@@ -89,7 +89,7 @@ def v1_path(tmp_path):
 
 def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 12
+        assert store.schema_version == len(MIGRATIONS) == 15
         config = store.load()
         assert store.config_version() == 7
     assert config.zone == Zone.DE and config.caller_id_standard == "dtmf"
@@ -133,6 +133,9 @@ def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     assert config.manager.listen == "127.0.0.1:5038"
     # Added by migration 11 (IVR flow and contact tables): none yet.
     assert (config.ivr_flows, config.contacts) == ((), ())
+    # Added by migration 15 (line and route columns): no language of their own, the box's applies.
+    assert all(line.language is None for line in config.lines)
+    assert all(route.language is None for route in config.routes)
 
 
 def test_upgraded_database_has_the_new_layout(v1_path):
@@ -147,7 +150,9 @@ def test_upgraded_database_has_the_new_layout(v1_path):
         columns = {row[1] for row in conn.execute("PRAGMA table_info(extensions)")}
         assert {"forward_busy", "forward_no_answer", "forward_no_answer_s", "call_waiting", "voicemail",
                 "trunk_group"} <= columns
-        assert {"echo_canceller", "pre_dial_hold_ms"} <= {row[1] for row in conn.execute("PRAGMA table_info(lines)")}
+        assert {"echo_canceller", "pre_dial_hold_ms", "language"} <= {
+            row[1] for row in conn.execute("PRAGMA table_info(lines)")}
+        assert "language" in {row[1] for row in conn.execute("PRAGMA table_info(routes)")}
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"ivr_flows", "contacts"} <= tables
 
@@ -157,7 +162,7 @@ def test_upgraded_database_accepts_changes_and_reopens(v1_path):
         store.update(lambda c: c)
         assert store.config_version() == 8
     with open_store(v1_path) as again:
-        assert again.schema_version == len(MIGRATIONS) == 12
+        assert again.schema_version == len(MIGRATIONS) == 15
         assert again.load().extension("301").name == "Chef"
 
 
@@ -167,7 +172,7 @@ def test_step_by_step_upgrade_gives_the_same_result(v1_path, tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 4
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 12
+        assert store.schema_version == len(MIGRATIONS) == 15
         assert store.load().feature_codes.dnd_on == "*26"
 
 
@@ -207,7 +212,7 @@ def test_components_share_one_database(tmp_path):
 
     path = tmp_path / "linebox.db"
     with CdrStore(path), open_store(path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 12
+        assert store.schema_version == len(MIGRATIONS) == 15
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
         assert rows == {"config": len(MIGRATIONS), "cdr": 3}  # cdr 3: call dispositions (issue 14)
 
@@ -239,7 +244,7 @@ def v3_path(v1_path):
 
 def test_v3_database_gains_extension_trunk_groups(v3_path):
     with open_store(v3_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 12
+        assert store.schema_version == len(MIGRATIONS) == 15
         versions = [row[0] for row in store.conn.execute(
             "SELECT version FROM schema_version WHERE component = 'config' ORDER BY version")]
         assert versions == list(range(1, len(MIGRATIONS) + 1))
@@ -278,7 +283,7 @@ def v4_path(v1_path):
 
 def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
     with open_store(v4_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 12
+        assert store.schema_version == len(MIGRATIONS) == 15
         tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"queues", "agents"} <= tables
         config = store.load()

@@ -284,6 +284,29 @@ def test_keys_on_play_nodes_are_swallowed_and_other_ports_are_not_ours():
     assert cc.ended == [(7, "ivr_hangup")]
 
 
+@pytest.mark.parametrize("line_language,route_language,route,expected", [
+    (None, None, "voice menu", "en"),  # the box's (the zone's)
+    ("es", None, "voice menu", "es"),  # the line's
+    ("es", "en", "voice menu", "en"),  # the route's wins over the line's
+    (None, "es", "voice menu", "es"),
+    (None, "es", "", "en"),  # no route matched (an internal call): the line's, else the box's
+    ("fr", None, "voice menu", "en"),  # a language the flow does not offer: the flow's first
+])
+def test_the_callers_language_comes_from_the_route_then_the_line_then_the_box(
+        line_language, route_language, route, expected, events):
+    base = dataclasses.replace(demo_config(), ivr_flows=(flow(),))
+    config = dataclasses.replace(
+        base, lines=tuple(dataclasses.replace(line, language=line_language) for line in base.lines),
+        routes=tuple(dataclasses.replace(r, language=route_language if r.name == "voice menu" else None)
+                     for r in base.routes))
+    service, cc, prompts = make(config=config)
+    call = Call(7, 0, Direction.INBOUND, 0, caller_number="2125552001")
+    call.route = route
+    assert service.take(call, 0, "main")
+    assert events.named("ivr_start")[0]["language"] == expected
+    assert prompts.played[-1][0] == expected  # the prompts (and say-number, recognizer) in that language
+
+
 def test_language_switch_changes_the_prompts_and_what_is_heard(events):
     service, cc, prompts = make()
     call_in(service)
@@ -468,21 +491,44 @@ def test_low_confidence_or_no_match_asks_again(events):
     assert len(speech.sessions) == 3  # a new utterance for every try
 
 
-def speak(service, seconds=0.5):
-    """The caller says something (a 1 kHz-ish buzz at speech level) into the line: the tap keeps it."""
-    frames = np.zeros((2, 160), dtype=np.int16)
-    for tick in range(round(seconds * 50)):
-        frames[0] = (3000 * np.sin(np.arange(160) * 0.8 + tick)).astype(np.int16)
+@pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
+@pytest.mark.parametrize("engine,confidence,rule", [
+    ("pocketsphinx", 0.16, "heard 'sales' -> sales"),  # PocketSphinx's scale: Allison's clean "one" was 0.16
+    ("pocketsphinx", 0.15, "heard 'sales' -> sales"),  # the edge is taken
+    ("pocketsphinx", 0.149, "heard 'sales'; confirm below confidence 0.15"),
+    ("pocketsphinx", 0.05, "heard 'sales'; confirm below confidence 0.15"),
+    ("pocketsphinx", 0.049, "heard 'sales' below confidence 0.15; try 2 of 3"),
+    ("vosk", 0.16, "heard 'sales' below confidence 0.5; try 2 of 3"),
+    ("vosk", 0.5, "heard 'sales' -> sales"),
+    ("vosk", 0.25, "heard 'sales'; confirm below confidence 0.5"),
+])
+def test_each_engine_is_judged_on_its_own_confidence_scale(engine, confidence, rule, events):
+    speech = FakeSpeech()
+    service, cc, _ = make(speech=speech)
+    call_in(service)
+    speak(service)
+    speech.script.append(Recognition("sales", confidence, ("sales",), engine))
+    run(service, cc, 0.04)
+    assert events.named("ivr_input")[0]["rule"] == rule
+
+
+def speak(service):
+    """The caller says "hello" (Allison's recording) into the line: the VAD hears speech, so the
+    tap hands the recognizer (and keeps for a confirmation) the word from 300 ms before its start."""
+    voice, frames = read_audio(SPOKEN), np.zeros((2, 160), dtype=np.int16)
+    for index in range(0, len(voice) - 160, 160):
+        frames[0] = voice[index:index + 160]
         service.tap(frames)
 
 
+@pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
 @pytest.mark.parametrize("key,outcome", [("1", "confirmed with key 1"), ("3", "not confirmed (key 3)"),
                                          (None, "not confirmed (no key)")])
 def test_a_doubtful_spoken_choice_is_asked_back_with_the_callers_own_words(key, outcome, events):
     speech = FakeSpeech()
     service, cc, prompts = make(speech=speech)
     call_in(service)
-    speak(service, 0.4)
+    speak(service)
     speech.script.append(Recognition("sales", 0.3, ("sales",), "fake"))
     run(service, cc, 0.04)
     assert events.named("ivr_input")[0]["rule"] == "heard 'sales'; confirm below confidence 0.5"
@@ -515,12 +561,13 @@ def test_an_empty_result_over_silence_is_no_try_but_after_speech_it_is(events):
     assert events.named("ivr_input")[0]["rule"] == "nothing heard; try 2 of 3"
 
 
+@pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
 def test_no_confirmation_where_the_question_is_not_recorded(events):
     speech = FakeSpeech(languages=("en", "es"))
     service, cc, prompts = make(speech=speech)
     call_in(service)
     digits(service, cc, "2")  # Spanish: no "if-correct-press" recording
-    speak(service, 0.4)
+    speak(service)
     speech.script.append(Recognition("ventas", 0.3, ("ventas",), "fake"))
     run(service, cc, 0.04)
     assert events.named("ivr_input")[-1]["rule"] == "heard 'ventas' below confidence 0.5; try 2 of 3"
@@ -557,12 +604,35 @@ def test_the_callers_speech_stops_the_prompt_and_ends_the_utterance(events):
         service.tap(frames)
         if heard_at is None and cc.stopped:
             heard_at = index / 8000
-    for _ in range(30):  # 600 ms of silence after the word
+    for _ in range(25):  # 500 ms of silence after the word: a pause inside a phrase, not its end
+        frames[0] = 0
+        service.tap(frames)
+    assert not speech.sessions[0].ended
+    for _ in range(15):  # 800 ms in all: past the 600 ms end of utterance (and the VAD's own lag)
         frames[0] = 0
         service.tap(frames)
     assert heard_at is not None and heard_at < 0.5  # the VAD's 100 ms minimum after the word starts
     assert events.named("ivr_barge_in") == [{"call": 7, "node": "menu", "by": "speech"}]
     assert speech.sessions[0].ended and speech.sessions[0].frames > 30
+
+
+@pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
+def test_the_recognizer_hears_the_caller_from_300_ms_before_speech_not_the_prompt_time():
+    speech = FakeSpeech()
+    service, cc, _ = make(speech=speech)
+    call_in(service)
+    frames = np.zeros((2, 160), dtype=np.int16)
+    for _ in range(100):  # 2 s of the prompt's time with the caller silent
+        service.tap(frames)
+    assert speech.sessions[0].frames == 0
+    voice = read_audio(SPOKEN)
+    fed_at_start = None
+    for index in range(0, len(voice) - 160, 160):
+        frames[0] = voice[index:index + 160]
+        service.tap(frames)
+        if fed_at_start is None and speech.sessions[0].frames:
+            fed_at_start = speech.sessions[0].frames
+    assert fed_at_start == 15  # the pre-roll (300 ms) at the VAD's start, then frame by frame
 
 
 # -- versions, path, console, edges ------------------------------------------------------------------

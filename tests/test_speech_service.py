@@ -57,6 +57,7 @@ def engine():
 @pytest.fixture
 def service(engine):
     svc = SpeechRecognizer({"en": ("vosk", lambda: engine), "ko": ("vosk", broken_loader)}, EventLogger("speech-test"))
+    svc.wait_loaded()
     yield svc
     svc.close()
 
@@ -114,7 +115,29 @@ def test_an_unloadable_model_means_dtmf_only_not_a_crash(service):
         service.start("ko", ["yes"])
 
 
-def test_a_session_started_while_its_model_fails_ends_empty():
+def test_a_language_is_not_available_while_its_model_loads_then_is(engine):
+    """A box that has just started answers with DTMF-only menus until the model has loaded."""
+    gate = threading.Event()
+
+    def slow():
+        gate.wait(5)
+        return engine
+
+    svc = SpeechRecognizer({"en": ("vosk", slow)}, EventLogger("speech-test"))
+    try:
+        assert svc.available("en") is None  # still loading: keys only
+        assert svc.loading() == ["en"]
+        with pytest.raises(SpeechError, match="no recognizer for language 'en'"):
+            svc.start("en", ["yes"])
+        gate.set()
+        svc.wait_loaded()
+        assert svc.available("en") == "vosk"
+        assert svc.loading() == []
+    finally:
+        svc.close()
+
+
+def test_a_model_that_fails_while_loading_is_never_available():
     gate = threading.Event()
 
     def slow_broken():
@@ -123,14 +146,52 @@ def test_a_session_started_while_its_model_fails_ends_empty():
 
     svc = SpeechRecognizer({"ko": ("vosk", slow_broken)}, EventLogger("speech-test"))
     try:
-        assert svc.available("ko") == "vosk"  # still loading
-        session = svc.start("ko", ["yes"])
+        assert svc.available("ko") is None
+        gate.set()
+        svc.wait_loaded()
+        assert svc.available("ko") is None
+        assert svc.loading() == []
+    finally:
+        svc.close()
+
+
+def test_wait_results_makes_result_wait_for_the_worker_after_the_end(engine):
+    """Unpaced runs: no None between the end of utterance and the worker's answer."""
+    gate = threading.Event()
+
+    class Slow(FakeDecoder):
+        def finish(self):
+            gate.wait(5)
+            return super().finish()
+
+    engine.decoder = lambda grammar: Slow(engine, list(grammar))
+    svc = SpeechRecognizer({"en": ("vosk", lambda: engine)}, EventLogger("speech-test"), wait_results=True)
+    try:
+        svc.wait_loaded()
+        session = svc.start("en", ["yes"])
+        for frame in frames(3):
+            session.feed(frame)
+        assert session.result() is None  # not ended: answers at once
+        session.end_of_utterance()
+        threading.Timer(0.2, gate.set).start()
+        assert session.result() == Recognition("yes", 480 / 8000, ("yes",), "vosk")
+    finally:
+        svc.close()
+
+
+def test_a_bug_in_a_decoder_ends_the_utterance_empty_and_releases_a_waiting_loop(engine):
+    class Buggy(FakeDecoder):
+        def finish(self):
+            raise ZeroDivisionError("bug")
+
+    engine.decoder = lambda grammar: Buggy(engine, list(grammar))
+    svc = SpeechRecognizer({"en": ("vosk", lambda: engine)}, EventLogger("speech-test"), wait_results=True)
+    try:
+        svc.wait_loaded()
+        session = svc.start("en", ["yes"])
         session.feed(frames(1)[0])
         session.end_of_utterance()
-        gate.set()
-        svc.drain()
         assert session.result() == Recognition("", 0.0, (), "vosk")
-        assert svc.available("ko") is None
     finally:
         svc.close()
 
@@ -168,6 +229,7 @@ def test_an_engine_failing_mid_utterance_ends_it_empty(engine):
     engine.decoder = lambda grammar: Failing(engine, list(grammar))
     svc = SpeechRecognizer({"en": ("pocketsphinx", lambda: engine)}, EventLogger("speech-test"))
     try:
+        svc.wait_loaded()
         session = svc.start("en", ["yes"])
         session.feed(frames(1)[0])
         session.end_of_utterance()

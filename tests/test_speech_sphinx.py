@@ -35,6 +35,7 @@ def digit(n: int) -> np.ndarray:
 
 
 def recognize(service, audio, grammar):
+    service.wait_loaded()  # a language is available once its model has loaded
     session = service.start("en", grammar)
     for frame in audio[: audio.size // 160 * 160].reshape(-1, 160):
         session.feed(frame)

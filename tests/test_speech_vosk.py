@@ -62,6 +62,7 @@ def espeak_korean(text: str, tmp_path: Path) -> np.ndarray:
 
 
 def recognize(service, audio: np.ndarray, grammar) -> Recognition:
+    service.wait_loaded()  # a language is available once its model has loaded
     session = service.start("ko", grammar)
     usable = audio[: audio.size // 160 * 160]
     for frame in usable.reshape(-1, 160):
@@ -101,6 +102,7 @@ def test_silence_and_line_noise_give_nothing(service):
 
 def test_an_endless_utterance_ends_itself(service, tmp_path):
     audio = np.tile(espeak_korean("일", tmp_path), 20)
+    service.wait_loaded()
     session = service.start("ko", DIGITS)
     for frame in audio[: (MAX_UTTERANCE_FRAMES + 50) * 160].reshape(-1, 160):
         session.feed(frame)

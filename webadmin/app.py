@@ -141,6 +141,9 @@ def create_app(services: WebServices) -> Flask:
     from webadmin import desk  # noqa: PLC0415 -- the wallboard and agent desk (issue 14)
 
     app.register_blueprint(desk.blueprint)
+    from webadmin import ivr
+
+    app.register_blueprint(ivr.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)
@@ -203,7 +206,8 @@ def _guard() -> Response | None:
             or now - seen > IDLE_TIMEOUT_S or now - since > SESSION_MAX_S or now < since
             or getattr(account, "changed", 0.0) > since or web.revoked.revoked(str(session.get("sid")))):
         expired = name is not None
-        session.clear()
+        if expired:  # a stranger's session (only its form token) is kept, so another page
+            session.clear()  # opened beside the login form does not void that form's token
         csrf_token()
         if _wants_json():
             return _json_error(401, "not logged in")

@@ -235,6 +235,7 @@ def _line(raw: Any, path: str) -> Line:
         group=r.text("group", NAME_RE, "a name (letters, digits, _ . -; up to 32)"),
         echo_canceller=r.boolean("echo_canceller"),
         pre_dial_hold_ms=r.integer("pre_dial_hold_ms", 0, MAX_PRE_DIAL_HOLD_MS, optional=True),
+        language=r.text("language", LANGUAGE_RE, "a language code like en or pt_BR", optional=True),
     )
 
 
@@ -363,6 +364,7 @@ def _route(raw: Any, path: str) -> InboundRoute:
         when=r.choice("when", RouteWhen),
         queue_priority=r.integer("queue_priority", 0, MAX_ROUTE_PRIORITY),
         queue_skills=_skills(r, "queue_skills"),
+        language=r.text("language", LANGUAGE_RE, "a language code like en or pt_BR", optional=True),
     )
 
 
@@ -743,6 +745,7 @@ def to_dict(config: Config) -> dict[str, Any]:
                 "group": line.group,
                 "echo_canceller": line.echo_canceller,
                 "pre_dial_hold_ms": line.pre_dial_hold_ms,
+                "language": line.language,
             }
             for line in config.lines
         ],
@@ -801,6 +804,7 @@ def to_dict(config: Config) -> dict[str, Any]:
                 "destination": _destination_dict(route.destination),
                 "queue_priority": route.queue_priority,
                 "queue_skills": _pairs(route.queue_skills),
+                "language": route.language,
             }
             for route in config.routes
         ],

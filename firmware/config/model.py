@@ -185,6 +185,8 @@ class Line:
     pre_dial_hold_ms: int | None = None
     """How long the line card holds a seized line before its first dial pulse or flash (ms,
     0-``MAX_PRE_DIAL_HOLD_MS``); None: the zone's (500 ms). A slow exchange needs more."""
+    language: str | None = None
+    """The language of callers on this line (IVR prompts, say-number, recognizer); None: the box's."""
 
 
 @dataclass(frozen=True)
@@ -420,6 +422,7 @@ class InboundRoute:
     when: RouteWhen = RouteWhen.OPEN
     queue_priority: int = 0
     queue_skills: SkillLevels = ()
+    language: str | None = None  # the caller's language for calls it matches; None: the line's, else the box's
 
 
 @dataclass(frozen=True)
@@ -600,6 +603,14 @@ class Config:
 
     def effective_language(self) -> str:
         return self.language or ZONE_DEFAULTS[self.zone].language
+
+    def caller_language(self, route: str, line_port: int) -> str:
+        """A caller's language: the matched inbound route's, else the line's, else the box's."""
+        matched = next((r for r in self.routes if r.name == route), None) if route else None
+        if matched is not None and matched.language:
+            return matched.language
+        line = self.line(line_port)
+        return line.language if line is not None and line.language else self.effective_language()
 
     def effective_caller_id_standard(self) -> CallerIdStandard:
         return self.caller_id_standard or ZONE_DEFAULTS[self.zone].caller_id_standard

@@ -30,6 +30,8 @@ Migrations (component ``config``):
 12. a queue's agent desk: disposition codes, call script, wallboard targets (a new ``queues``
     column, JSON text of the ``desk:`` block; the default ``{}`` reads as no codes, no script,
     the seed targets).
+15. the caller's language per line and per inbound route (a new ``lines`` and ``routes``
+    column each; NULL = inherited, as before).
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -190,6 +192,10 @@ _V11 = (
     "CREATE INDEX contacts_account ON contacts (account)",
 )
 _V12 = ("ALTER TABLE queues ADD COLUMN desk TEXT NOT NULL DEFAULT '{}'",)  # JSON: the queue's desk: block
+_V15 = (
+    "ALTER TABLE lines ADD COLUMN language TEXT",  # NULL: the box's language
+    "ALTER TABLE routes ADD COLUMN language TEXT",  # NULL: the line's
+)
 _MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
                      ("manager.max_clients", "8"), ("manager.actions_per_second", "20"),
                      ("manager.client_queue_events", "1000"))
@@ -214,6 +220,9 @@ MIGRATIONS = (
     Migration(10, "manager interface settings", _v10_manager_settings),
     Migration(11, "IVR flows and contacts", _V11),
     Migration(12, "queue desk: dispositions, script, wallboard targets", _V12),
+    Migration(13, "reserved for the contacts branch's migration (merged from it)", ()),
+    Migration(14, "reserved for the campaign branch's migration (merged from it)", ()),
+    Migration(15, "line and route language", _V15),
 )
 
 _SETTINGS = (
@@ -261,11 +270,11 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
     for position, line in enumerate(data["lines"]):
         conn.execute(
             "INSERT INTO lines (port, position, name, number, disconnect, dialling, trunk_group,"
-            " silence_timeout_s, answer_by_polarity_reversal, echo_canceller, pre_dial_hold_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " silence_timeout_s, answer_by_polarity_reversal, echo_canceller, pre_dial_hold_ms, language)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (line["port"], position, line["name"], line["number"], ",".join(line["disconnect"]), line["dialling"],
              line["group"], line["silence_timeout_s"], int(line["answer_by_polarity_reversal"]),
-             int(line["echo_canceller"]), line.get("pre_dial_hold_ms")))
+             int(line["echo_canceller"]), line.get("pre_dial_hold_ms"), line.get("language")))
     for position, ext in enumerate(data["extensions"]):
         forward = ext["forward"]
         conn.execute(
@@ -300,10 +309,10 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
     for position, route in enumerate(data["routes"]):
         conn.execute(
             "INSERT INTO routes (position, name, line, caller_id, schedule, when_state, dest_kind, dest_name,"
-            " queue_priority, queue_skills) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " queue_priority, queue_skills, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (position, route["name"], route["line"], route["caller_id"], route["schedule"], route["when"],
              route["destination"]["kind"], route["destination"]["name"], route["queue_priority"],
-             json.dumps(route["queue_skills"])))
+             json.dumps(route["queue_skills"]), route.get("language")))
     for feature, code in data["feature_codes"].items():
         conn.execute("INSERT INTO feature_codes (feature, code) VALUES (?, ?)", (feature, code))
     for position, queue in enumerate(data["queues"]):
@@ -341,10 +350,11 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
     data["lines"] = [
         {"port": port, "name": name, "number": number, "disconnect": disconnect.split(",") if disconnect else [],
          "silence_timeout_s": silence, "answer_by_polarity_reversal": bool(polarity), "dialling": dialling,
-         "group": group, "echo_canceller": bool(echo), "pre_dial_hold_ms": pre_dial_hold}
-        for port, name, number, disconnect, silence, polarity, dialling, group, echo, pre_dial_hold in conn.execute(
+         "group": group, "echo_canceller": bool(echo), "pre_dial_hold_ms": pre_dial_hold, "language": language}
+        for port, name, number, disconnect, silence, polarity, dialling, group, echo, pre_dial_hold, language
+        in conn.execute(
             "SELECT port, name, number, disconnect, silence_timeout_s, answer_by_polarity_reversal, dialling,"
-            " trunk_group, echo_canceller, pre_dial_hold_ms FROM lines ORDER BY position")
+            " trunk_group, echo_canceller, pre_dial_hold_ms, language FROM lines ORDER BY position")
     ]
     data["extensions"] = [
         {"number": number, "port": port, "name": name, "outbound_class": outbound, "trunk_group": trunk_group,
@@ -385,10 +395,10 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
     data["routes"] = [
         {"name": name, "line": line, "caller_id": caller_id, "schedule": schedule, "when": when,
          "destination": {"kind": kind, "name": target}, "queue_priority": priority,
-         "queue_skills": json.loads(skills)}
-        for name, line, caller_id, schedule, when, kind, target, priority, skills in conn.execute(
-            "SELECT name, line, caller_id, schedule, when_state, dest_kind, dest_name, queue_priority, queue_skills"
-            " FROM routes ORDER BY position")
+         "queue_skills": json.loads(skills), "language": language}
+        for name, line, caller_id, schedule, when, kind, target, priority, skills, language in conn.execute(
+            "SELECT name, line, caller_id, schedule, when_state, dest_kind, dest_name, queue_priority, queue_skills,"
+            " language FROM routes ORDER BY position")
     ]
     data["feature_codes"] = dict(conn.execute("SELECT feature, code FROM feature_codes ORDER BY rowid"))
     data["queues"] = [_queue_row(dict(zip(_QUEUE_COLUMNS, row, strict=True))) for row in conn.execute(

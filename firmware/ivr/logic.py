@@ -23,6 +23,19 @@ CONFIRM_FLOOR = 0.25
 """A spoken choice between this and the threshold is confirmed ("<what you said>, if this is
 correct, press 1"); below it, or without the recording to ask with, it is not understood."""
 CONFIRM_KEY = "1"
+CONFIDENCE_BANDS = {  # engine -> (taken at or above, confirmed at or above): each engine's scale
+    "vosk": (CONFIDENCE_THRESHOLD, CONFIRM_FLOOR),  # mean word posterior
+    # PocketSphinx's hypothesis posterior under a small grammar is low even when right: Allison's
+    # clean "one" 0.16, "hello" 0.48; bench medians 0.16 right, 0.12 wrong (docs/ivr.md). Within
+    # a menu's grammar its answer is right about 95 % of the time, so 0.15 takes most, and only
+    # the near-zero answers (noise, out-of-grammar speech) are not understood.
+    "pocketsphinx": (0.15, 0.05),
+}
+
+
+def confidence_band(engine: str) -> tuple[float, float]:
+    """(take, confirm) thresholds for a recognition by ``engine``; unknown engines: the defaults."""
+    return CONFIDENCE_BANDS.get(engine, (CONFIDENCE_THRESHOLD, CONFIRM_FLOOR))
 
 
 def luhn_ok(digits: str) -> bool:

@@ -8,6 +8,9 @@ from, for every language a flow offers -- at start and from the configuration st
 subscriber when a new snapshot is stored, never on the media loop. During a call
 :meth:`IvrPrompts.sentence` only joins cached arrays; a word that was never read (its file is
 missing) is left out and reported to the caller, who logs it (``ivr_prompt_missing``).
+
+An installer's own prompts (``custom``: ``<data>/sounds/<language>/``, firmware/ivr/uploads.py)
+are looked up first; one uploaded again is read again at the next ``learn`` (its file changed).
 """
 
 from __future__ import annotations
@@ -43,10 +46,12 @@ def flow_words(flow: IvrFlow) -> dict[str, set[str]]:
 class IvrPrompts:
     """Recorded words in memory by (language, name); sentences joined from them."""
 
-    def __init__(self, folder: Folder, read: Callable[[Path], np.ndarray]) -> None:
+    def __init__(self, folder: Folder, read: Callable[[Path], np.ndarray], custom: Folder | None = None) -> None:
         self._folder = folder
         self._read = read
+        self._custom = custom
         self._words: dict[tuple[str, str], np.ndarray] = {}
+        self._custom_read: dict[tuple[str, str], int] = {}  # an uploaded word -> the mtime read
         self._lock = threading.Lock()  # learn() may run on the store's thread and at start
 
     def learn(self, config: Config) -> list[str]:
@@ -67,14 +72,33 @@ class IvrPrompts:
                 say_words = [f"{sub}/{path.stem}" for sub in SAY_FOLDERS
                              for path in sorted((folder / sub).glob("*.wav"))]
                 for name in sorted(names) + say_words + list(SAY_WORDS):
-                    if (language, name) in self._words:
+                    own = self._uploaded(language, name) if name in names else None
+                    if own is not None:
+                        path, stamp = own
+                        if self._custom_read.get((language, name)) == stamp:
+                            continue
+                    elif (language, name) in self._words:
                         continue
+                    else:
+                        path, stamp = folder / f"{name}.wav", None
                     try:
-                        self._words[(language, name)] = trim_silence(self._read(folder / f"{name}.wav"))
+                        self._words[(language, name)] = trim_silence(self._read(path))
+                        if stamp is not None:
+                            self._custom_read[(language, name)] = stamp
                     except (DriverError, FirmwareError) as exc:
                         if name in names:  # the say folders' extra words are best effort
                             problems.append(f"{language}/{name}: {exc}")
         return problems
+
+    def _uploaded(self, language: str, name: str) -> tuple[Path, int] | None:
+        """The installer's own recording of ``name`` and its mtime, if there is one."""
+        if self._custom is None:
+            return None
+        path = self._custom(language) / f"{name}.wav"
+        try:
+            return path, path.stat().st_mtime_ns
+        except OSError:
+            return None
 
     def has(self, language: str, name: str) -> bool:
         return (language, name) in self._words

@@ -70,6 +70,14 @@ MAX_STEPS_AT_ONCE = 64  # nodes passed without waiting in one go (validation for
 KEPT_PATHS = 20  # finished calls' paths kept for ``show ivr``
 MAX_VARIABLES = 64
 MAX_UTTERANCE_TICKS = 500  # the caller's speech kept for a confirmation: 10 s (the recognizer's own limit)
+# The recognizer hears the caller from this long before the VAD's start of speech (which comes
+# 100 ms into it, dsp/vad.py): the word's onset, not the prompt's echo before it. Fed the whole
+# prompt time, the recognizer heard the echo of "press one" and answered 'one' (the speech scenario).
+PREROLL_TICKS = 15  # 300 ms
+# End of utterance: this long without speech. The VAD's 200 ms default cut "extension" at the
+# stop between its syllables (the recognizer heard "ex" and answered 'one'); callers pause
+# 300-500 ms inside a phrase, so the end waits 600 ms (heard as a short delay before the answer).
+END_OF_UTTERANCE_MS = 600.0
 CONFIRM_WORDS = ("if-correct-press", f"digits/{logic.CONFIRM_KEY}")
 
 
@@ -104,6 +112,7 @@ class IvrCall:
     vad: VoiceActivityDetector | None = None
     heard_speech: bool = False  # the VAD started a segment in the current session
     utterance: list[np.ndarray] = field(default_factory=list, repr=False)  # the session's frames
+    preroll: deque = field(default_factory=lambda: deque(maxlen=PREROLL_TICKS), repr=False)  # before speech
     confirming: MenuChoice | None = None  # a spoken choice heard with low confidence, asked back
     confirm_heard: tuple[str, float] = ("", 0.0)
 
@@ -130,7 +139,7 @@ class IvrService(AttachedService):
         if flow is None:
             self.log.warning("ivr_unknown", call=call.call_id, flow=name)
             return False
-        language = self._language(config, flow, previous)
+        language = self._language(config, flow, previous, call, line_port)
         ivr = IvrCall(call, line_port, config, flow, language)
         if previous is not None:
             ivr.variables = previous.variables
@@ -143,8 +152,10 @@ class IvrService(AttachedService):
         self._enter(ivr, flow.start, "start")
         return True
 
-    def _language(self, config: Config, flow: IvrFlow, previous: IvrCall | None) -> str:
-        wanted = previous.language if previous is not None else config.effective_language()
+    def _language(self, config: Config, flow: IvrFlow, previous: IvrCall | None, call: Call, line_port: int) -> str:
+        """The language kept from a previous flow, else the route's, the line's or the box's;
+        a language the flow does not offer gives the flow's first."""
+        wanted = previous.language if previous is not None else config.caller_language(call.route, line_port)
         return wanted if wanted in flow.languages else flow.languages[0]
 
     def _engine(self, language: str) -> str | None:
@@ -263,15 +274,17 @@ class IvrService(AttachedService):
         except SpeechError as exc:
             self.log.warning("ivr_speech_unavailable", call=ivr.call.call_id, language=ivr.language, error=str(exc))
             return
-        ivr.vad = VoiceActivityDetector(1)
+        ivr.vad = VoiceActivityDetector(1, hangover_ms=END_OF_UTTERANCE_MS)
         ivr.heard_speech = False
         ivr.utterance = []
+        ivr.preroll.clear()
 
     def _close_session(self, ivr: IvrCall) -> None:
         if ivr.session is not None:
             ivr.session.cancel()
         ivr.session, ivr.vad = None, None
         ivr.utterance = []
+        ivr.preroll.clear()
 
     # ------------------------------------------------------------------ input
     def on_digit(self, port: int, digit: str) -> bool:
@@ -353,18 +366,19 @@ class IvrService(AttachedService):
         self._close_session(ivr)
         self._ask(ivr, invalid=heard != "timeout")
 
-    def _recognized(self, ivr: IvrCall, text: str, confidence: float) -> None:
+    def _recognized(self, ivr: IvrCall, text: str, confidence: float, engine: str = "") -> None:
         heard = f"speech {text[:logic.MAX_HEARD_CHARS]!r}"
         confidence = logic.clean_confidence(confidence)
+        take, confirm = logic.confidence_band(engine)
         choice, why = logic.choice_by_words(ivr.node, ivr.language, text[:logic.MAX_HEARD_CHARS])
-        if choice is not None and confidence >= logic.CONFIDENCE_THRESHOLD:
+        if choice is not None and confidence >= take:
             self._close_session(ivr)
             self._chosen(ivr, choice, heard, why, confidence)
-        elif choice is not None and confidence >= logic.CONFIRM_FLOOR and ivr.utterance \
+        elif choice is not None and confidence >= confirm and ivr.utterance \
                 and all(self.prompts.has(ivr.language, word) for word in CONFIRM_WORDS):
-            self._confirm(ivr, choice, heard, why, confidence)
+            self._confirm(ivr, choice, heard, f"{why}; confirm below confidence {take:g}", confidence)
         elif choice is not None:
-            self._invalid(ivr, heard, f"{why} below confidence {logic.CONFIDENCE_THRESHOLD}", confidence)
+            self._invalid(ivr, heard, f"{why} below confidence {take:g}", confidence)
         else:
             self._invalid(ivr, heard, why, confidence)
 
@@ -372,8 +386,7 @@ class IvrService(AttachedService):
         """"<the caller's own words>, if this is correct, press 1": the recording of what was
         said stands in for the keyword (no recording of every keyword exists)."""
         said = np.concatenate(ivr.utterance).astype(np.float64)
-        self._step(ivr, Step(ivr.node.id, f"{why}; confirm below confidence {logic.CONFIDENCE_THRESHOLD}", heard,
-                             confidence), event="ivr_input")
+        self._step(ivr, Step(ivr.node.id, why, heard, confidence), event="ivr_input")
         self._close_session(ivr)
         question, _missing = self.prompts.sentence(ivr.language, list(CONFIRM_WORDS))
         gap = np.zeros(GAP_SAMPLES)
@@ -389,15 +402,25 @@ class IvrService(AttachedService):
                 continue
             row = frame[ivr.line_port]
             samples = np.asarray(row, dtype=np.int16).copy()
-            ivr.session.feed(samples)
-            if len(ivr.utterance) < MAX_UTTERANCE_TICKS:
-                ivr.utterance.append(samples)
+            if ivr.heard_speech:
+                self._hear(ivr, samples)
+            else:
+                ivr.preroll.append(samples)
             for event in ivr.vad.process(row.reshape(1, -1)):
-                if event.kind is VadEventKind.START:
+                if event.kind is VadEventKind.START and not ivr.heard_speech:
                     ivr.heard_speech = True
                     self._barge_in(ivr, "speech")
-                elif event.kind is VadEventKind.END and ivr.heard_speech:
+                    for kept in ivr.preroll:  # the word's onset, then the frames as they come
+                        self._hear(ivr, kept)
+                    ivr.preroll.clear()
+                elif event.kind is VadEventKind.END and ivr.heard_speech and ivr.session is not None:
                     ivr.session.end_of_utterance()
+
+    def _hear(self, ivr: IvrCall, samples: np.ndarray) -> None:
+        """One frame of the caller's speech to the recognizer, kept for a confirmation."""
+        ivr.session.feed(samples)
+        if len(ivr.utterance) < MAX_UTTERANCE_TICKS:
+            ivr.utterance.append(samples)
 
     def on_tick(self, tick: int) -> None:
         for ivr in list(self.calls.values()):
@@ -412,7 +435,7 @@ class IvrService(AttachedService):
                 if not result.text.strip() and not ivr.heard_speech:
                     self._listen(ivr)  # the session ended by itself over silence (its length limit): listen on
                 else:
-                    self._recognized(ivr, result.text, result.confidence)
+                    self._recognized(ivr, result.text, result.confidence, result.engine)
             elif ivr.phase is Phase.WAITING and ivr.deadline is not None and tick >= ivr.deadline:
                 if ivr.vad is not None and ivr.heard_speech:
                     continue  # the caller is speaking or the recognizer is still deciding

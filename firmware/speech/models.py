@@ -133,7 +133,9 @@ def engine_loaders(store: ModelStore) -> dict[str, EngineLoader]:
     return loaders
 
 
-def speech_service(data_dir: Path, log: EventLogger) -> SpeechRecognizer:
+def speech_service(data_dir: Path, log: EventLogger, wait_results: bool = False) -> SpeechRecognizer:
     """The box's speech service: every installed model (and PocketSphinx for English), loaded
-    in its worker thread as it starts. For the composition root; ``close()`` it at shutdown."""
-    return SpeechRecognizer(engine_loaders(ModelStore(data_dir)), log)
+    in its worker thread as it starts (languages become available as they load). For the
+    composition root; ``close()`` it at shutdown. ``wait_results``: an unpaced engine
+    (firmware.speech.service)."""
+    return SpeechRecognizer(engine_loaders(ModelStore(data_dir)), log, wait_results=wait_results)

@@ -24,6 +24,7 @@ Confidence is the hypothesis' posterior probability.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from collections.abc import Sequence
 
@@ -204,6 +205,10 @@ class SphinxProcess:
 
 def _serve(conn) -> None:
     """The child process: one SphinxModel, requests answered in order until "stop"."""
+    # Ctrl-C and a service stop reach the whole process group: the parent stops this child
+    # itself (``close``), after its last recognition; a parent that is gone ends it (EOF).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         model = SphinxModel()
     except SpeechError as exc:

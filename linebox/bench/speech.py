@@ -103,7 +103,7 @@ def measure(service: SpeechRecognizer, language: str, seed: int,
             child_cpu: Callable[[], float] = lambda: 0.0) -> dict:
     """Accuracy and CPU per audio second; ``child_cpu`` adds an engine's child process."""
     rng = np.random.default_rng(seed)
-    service.drain()  # model loaded before the clock starts
+    service.wait_loaded()  # model loaded before the clock starts
     engine = service.available(language)
     if engine is None:
         service.close()

@@ -53,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--web-listen", default=DEFAULT_LISTEN,
                         help=f"where the web admin listens (default {DEFAULT_LISTEN})")
     parser.add_argument("--no-web", action="store_true", help="do not start the web admin beside the engine")
+    parser.add_argument("--no-speech", action="store_true",
+                        help="no speech recognition: IVR menus take keys only (no model loaded, no child process)")
     parser.set_defaults(handler=run)
 
 
@@ -88,12 +90,13 @@ def run(args: argparse.Namespace) -> int:
     # The wall clock is read at each tick's edge (firmware/engine/wallclock.py) unless the origin is given.
     read_wall = time.time if args.origin is None else None
     if args.board == "virtual":
-        app = open_virtual_appliance(db_path, paced=True, seed=args.seed, origin=origin, read_wall=read_wall)
+        app = open_virtual_appliance(db_path, paced=True, seed=args.seed, origin=origin, read_wall=read_wall,
+                                     speech=not args.no_speech)
         if not args.no_demo_traffic:
             extensions = [(ext.number, ext.port) for ext in app.store.load().extensions]
             DemoTraffic(app.world, extensions, np.random.default_rng(args.seed)).start()
     else:
-        app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall)
+        app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall, speech=not args.no_speech)
     console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
     manager = start_manager(app, db_path, console=console.console)  # AMI-compatible, if configured on
     watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
@@ -109,8 +112,12 @@ def run(args: argparse.Namespace) -> int:
     log.info("live_config", restart_needed="; ".join(RESTART_NEEDED))
     if web is not None:
         log.info("web_admin", url=url_of(*parse_listen(args.web_listen)), pid=web.pid)
-    # The IVR takes keys only until the speech service is wired into the engine (docs/ivr.md).
-    log.info("ivr_speech", state="keys only", note="speech recognition is not connected to the running engine yet")
+    # Models load in the background: menus take keys only until `speech_available` (docs/ivr.md).
+    if app.speech is None:
+        log.info("ivr_speech", state="off", note="menus take keys only (--no-speech)")
+    else:
+        log.info("ivr_speech", state="loading", languages=",".join(app.speech.loading()) or "none",
+                 note="menus take keys only until speech_available")
     notifier = Notifier.from_environ(os.environ)  # systemd: READY, WATCHDOG from this thread, STOPPING
     try:
         while not stopping:

@@ -70,7 +70,7 @@ def run_recognize(args: argparse.Namespace) -> int:
     audio = read_audio(args.file)
     service = SpeechRecognizer({language: loaders[language]}, EventLogger("speech"))
     try:
-        service.drain()  # the model is loaded (or refused) before the first frame
+        service.wait_loaded()  # the model is loaded (or refused) before the first frame
         session = service.start(language, grammar)
         whole = audio.size // FRAME_SAMPLES * FRAME_SAMPLES
         for frame in audio[:whole].reshape(-1, FRAME_SAMPLES):

@@ -122,6 +122,7 @@ class Scenario:
     steps: tuple[Step, ...]
     source: str = "<scenario>"
     port_kinds: tuple[str, ...] = field(default=())
+    speech: bool = False  # the IVR's speech service on (docs/ivr.md): spoken menu choices
 
 
 # --------------------------------------------------------------------------- value parsers
@@ -483,7 +484,8 @@ EXCHANGE_LINE = {
     "noise_dbm0": Param(number(-90.0, -10.0)),
     "number": Param(pattern(re.compile(r"[0-9]{0,20}"), "0-20 digits")),
 }
-TOP_KEYS = ("linebox_scenario", "name", "description", "start", "seed", "config", "exchange", "observe", "steps")
+TOP_KEYS = ("linebox_scenario", "name", "description", "start", "seed", "config", "exchange", "observe", "speech",
+            "steps")
 
 
 # --------------------------------------------------------------------------- the file
@@ -529,11 +531,12 @@ def parse_scenario(data: Any, folder: Path, default_name: str = "scenario", sour
                                                  "log": Param(boolean, default=True),
                                                  "history": Param(boolean, default=True)}, "observe", ctx)
     exchange = _exchange(data.get("exchange"), ctx)
+    speech = boolean(data.get("speech", False), "speech", ctx)
     steps = _steps(data.get("steps"), ctx, observe["audio"], observe["log"])
     return Scenario(name=name, description=description, start=start, seed=seed, config=config, board=board.name,
                     exchange=exchange, observe_audio=observe["audio"], observe_log=observe["log"],
                     observe_history=observe["history"], steps=steps,
-                    source=source, port_kinds=tuple(str(p.kind) for p in board.ports))
+                    source=source, port_kinds=tuple(str(p.kind) for p in board.ports), speech=speech)
 
 
 def _start(value: Any) -> dt.datetime:
