@@ -13,8 +13,9 @@ channels ``<uniqueid>-<port>``.
 (``firmware/engine/services.py``): on every tick, on the media loop's thread, it compares
 each port's call and leg state with what it saw last and publishes the differences as
 Newchannel, Newstate, DialBegin, DialEnd and Hangup events. It only reads call control's
-public lookups (``call_at``, ``state``, ``uniqueid``, ``extension_on``); the cost is one
-comparison per port per tick, and events are made only while a session listens.
+public lookups (``call_at``, ``state``, ``uniqueid``, ``extension_on``). It walks the ports
+only on a tick where call control's ``changes`` counter moved: a steady tick costs one comparison, whatever the number of ports. Events
+are made only while a session listens.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ class ChannelObserver(AttachedService):
         self.on_hangup = on_hangup
         self.channels: dict[int, Channel] = {}  # port -> its channel now
         self._sequence = 0
+        self._seen_changes = -1  # call control's change counter at the last walk of the ports
         self._names: dict[int, dict[int, str]] = {}  # call id -> port -> channel name (for its Cdr event)
         self._ended_calls: list[Call] = []
 
@@ -139,6 +141,23 @@ class ChannelObserver(AttachedService):
         """One pass: new channels, state changes, the channels that left their call, then
         ``after`` (the ACD's events kept for this pass: an agent called on the phone just rung,
         a call completed after its hang-up)."""
+        cc = self.cc
+        # Nothing a channel follows (a port's call or leg state, a call's end) happens without
+        # call control's change counter moving, except the mixer's bridges (checked while a
+        # client listens): a tick that moved nothing costs one comparison, not a walk of the ports.
+        changes = cc.changes
+        if changes != self._seen_changes:
+            self._seen_changes = changes
+            self._follow_ports(tick)
+        elif self.hub.listening and self.channels:
+            self._bridges([])
+        if self.after is not None:
+            self.after()
+        for call in self._ended_calls:
+            self._cdr(call)
+        self._ended_calls.clear()
+
+    def _follow_ports(self, tick: int) -> None:
         cc = self.cc
         now: dict[int, tuple[Call | None, Leg]] = {port: (cc.call_at(port), cc.state(port))
                                                    for port in range(self.ports)}
@@ -163,11 +182,6 @@ class ChannelObserver(AttachedService):
                     self._dial_end(channel, "ANSWER")
         self._bridges(gone)
         self._hang_up_all([channel for channel in gone if channel not in replaced])
-        if self.after is not None:
-            self.after()
-        for call in self._ended_calls:
-            self._cdr(call)
-        self._ended_calls.clear()
 
     def _hang_up_all(self, channels: list[Channel]) -> None:
         # the dialled channels first: their DialEnd comes before the caller's Hangup

@@ -10,7 +10,8 @@ from linebox.bench import (
     echobridge,
     engine,
     linecard,
+    manager_observer,
     speech,
 )
 
-BENCHMARKS: tuple = (acd, acdengine, callerid, dtmf, durability, echo, echobridge, engine, linecard, speech)
+BENCHMARKS: tuple = (acd, acdengine, callerid, dtmf, durability, echo, echobridge, engine, linecard, manager_observer, speech)
