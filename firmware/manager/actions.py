@@ -37,6 +37,7 @@ from firmware.manager.events import SYSTEM, event
 from firmware.manager.originate import Originator
 from firmware.manager.protocol import AMI_VERSION, BadBlock, Block, error, response
 from firmware.manager.queues import QueueBridge
+from firmware.manager.redirect import redirect, target
 from firmware.manager.session import Session, parse_event_mask
 
 MAX_ORIGINATE_TIMEOUT_MS = 120_000
@@ -97,6 +98,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "coresettings": frozenset({"system", "reporting"}), "corestatus": frozenset({"system", "reporting"}),
     "coreshowchannels": frozenset({"system", "reporting"}), "status": frozenset({"system", "call", "reporting"}),
     "hangup": frozenset({"system", "call"}), "originate": frozenset({"originate"}),
+    "redirect": frozenset({"call"}),
     "queuestatus": frozenset(), "queuesummary": frozenset(),
     "queueadd": frozenset({"agent"}), "queueremove": frozenset({"agent"}), "queuepause": frozenset({"agent"}),
     "queuelog": frozenset({"agent"}), "command": frozenset({"command"}),
@@ -288,6 +290,24 @@ class Actions:
 
         self.engine.call(hang_up)
         return Reply([response("Success", action_id, "Channel Hungup")])
+
+    def _redirect(self, session: Session, block: Block, action_id: str) -> Reply:
+        """A caller's line sent to another extension, ring group, queue, IVR flow or mailbox (redirect.py)."""
+        name = block.get("Channel")
+        if not name:
+            raise ManagerError("Channel not specified")
+        if block.get("ExtraChannel"):
+            raise ManagerError("Redirect: ExtraChannel is not supported (one line at a time)")
+        channels = self.engine.channels
+
+        def move() -> None:
+            channel = channels.by_name(name)
+            if channel is None:
+                raise ManagerError("No such channel")
+            redirect(channels.cc, channel, target(channels.cc.config, block.get("Exten"), block.get("Context")))
+
+        self.engine.call(move)
+        return Reply([response("Success", action_id, "Redirect successful")])
 
     def _originate(self, session: Session, block: Block, action_id: str) -> Reply:
         port = self._originating_port(block.get("Channel"))

@@ -48,7 +48,7 @@ Q850_TEXT = {0: "Unknown", 1: "Unallocated (unassigned) number", 16: "Normal Cle
              34: "Circuit/channel congestion", 41: "Temporary failure"}
 CAUSES = {
     "normal_clearing": 16, "caller_abandoned": 16, "route_hangup": 16, "silence_timeout": 16,
-    "conference_drop": 16, "consultation_cancelled": 16, "manager_hangup": 16, "cut_short": 16,
+    "conference_drop": 16, "consultation_cancelled": 16, "manager_hangup": 16, "manager_redirect": 16, "cut_short": 16,
     "polarity_reversal": 16, "loop_current_drop": 16, "busy_tone": 16, "congestion_tone": 16,  # line released
     "attended_transfer": 16, "blind_transfer": 16, "voicemail": 16, "queue_callback": 16,
     "user_busy": 17, "no_answer": 19, "recall_no_answer": 19, "callback_not_answered": 19,
@@ -74,6 +74,7 @@ class Channel:
     dialled_from: Channel | None = None  # the caller's channel while this one is being dialled
     answered: bool = False
     bridged: bool = False  # hears another channel of its call (the mixer's bridge)
+    held: bool = False  # put on hold by a phone's flash (Hold sent, Unhold not yet)
 
     def fields(self, cc: CallControlApi, prefix: str = "") -> list[tuple[str, object]]:
         """Asterisk's channel snapshot fields (with ``Dest`` before each for the dialled side)."""
@@ -285,6 +286,17 @@ class ChannelObserver(AttachedService):
             self.on_hangup(channel)
 
     # -------------------------------------------------------------- lookups (loop thread)
+    def channel_of(self, port: int) -> Channel | None:
+        """The channel of ``port``'s call now. A port given its call earlier in this tick (before
+        this observer's pass) gets its channel, and its Newchannel, at once: an event about it
+        made by a service in the same tick (Newexten, VarSet, Hold) comes after its Newchannel."""
+        call = self.cc.call_at(port)
+        channel = self.channels.get(port)
+        if call is not None and (channel is None or channel.call is not call):
+            self._follow_ports(self.cc.tick)
+            channel = self.channels.get(port)
+        return channel if channel is not None and channel.call is call else None
+
     def by_name(self, name: str) -> Channel | None:
         return next((channel for channel in self.channels.values() if channel.name == name), None)
 
