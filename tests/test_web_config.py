@@ -146,6 +146,35 @@ def test_a_bad_field_gets_its_message_next_to_it_and_nothing_is_stored(admin, ch
             assert f'value="{value}"' in html
 
 
+def test_every_bad_field_of_a_form_gets_its_own_message_at_once(admin):
+    """The codec stops at the first value it cannot take; the form still shows every field's
+    error, each next to its field, with the codec's and the checks' own words."""
+    client, services = admin
+    revision, before = services.store.config_version(), services.store.load()
+    form = form_of(client, "/config/extensions/item/201")
+    form.update({"port": "abc", "forward.no_answer_s": "xyz", "outbound_class": "galactic", "number": "202"})
+    response = client.post("/config/extensions/item/201", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    errors = dict(re.findall(r'<p class="field-error" id="f-([^"]+)-error" role="alert">([^<]*)</p>', html))
+    assert set(errors) == {"port", "forward-no_answer_s", "outbound_class", "number"}, errors
+    assert "expected an integer" in errors["port"] and "expected an integer 5-120" in errors["forward-no_answer_s"]
+    assert "expected one of" in errors["outbound_class"] and "already used" in errors["number"]
+    assert services.store.config_version() == revision and services.store.load() == before
+    assert 'value="abc"' in html and 'value="xyz"' in html  # what was typed, shown again to be corrected
+
+
+def test_a_new_item_with_several_bad_fields_shows_them_all(admin):
+    client, services = admin
+    form = form_of(client, "/config/queues/new")
+    form.update({"name": "sales", "ring_s": "often", "wrapup_s": "-5", "max_wait_s": "x"})
+    response = client.post("/config/queues/new", data=form)
+    errors = dict(re.findall(r'<p class="field-error" id="f-([^"]+)-error" role="alert">([^<]*)</p>',
+                             response.get_data(as_text=True)))
+    assert response.status_code == 400 and {"ring_s", "wrapup_s", "max_wait_s"} <= set(errors), errors
+    assert services.store.load().queue("sales") is None
+
+
 def test_a_change_made_meanwhile_by_another_hand_is_detected_not_overwritten(admin):
     client, services = admin
     form = form_of(client, "/config/extensions/item/201")

@@ -80,22 +80,38 @@ def _attribute(message: str, prefix: str, fields: Sequence[Field]) -> str | None
     return None
 
 
-def _judge(store: ConfigStore, data: dict, section: Section, index: int | None,
+def _decode_all(data: dict, item: dict, fallback: Mapping, prefix: str, fields: Sequence[Field]
+                ) -> tuple[Config | None, list[str]]:
+    """The configuration's codec stops at the first value it cannot take; a form needs every
+    field's error at once. So each refused field of this form is put back to its fallback (the
+    stored value, or a new item's default) and the codec is asked again, until it takes the
+    whole: every message is the codec's own, no rule is written twice here."""
+    found: list[str] = []
+    for _ in range(len(fields) + 1):
+        try:
+            return from_dict(data), found
+        except FirmwareError as exc:
+            found.append(str(exc))
+            path = _attribute(str(exc), prefix, fields)
+            if path is None or get_path(item, path) == get_path(fallback, path):
+                return None, found  # not one of this form's fields (or its fallback is refused too)
+            set_path(item, path, get_path(fallback, path))
+    return None, found
+
+
+def _judge(store: ConfigStore, data: dict, section: Section, index: int | None, fallback: Mapping,
            result: EditResult) -> Config | None:
     prefix = _place(section, index)
-    try:
-        candidate = from_dict(data)
-    except FirmwareError as exc:
-        found = [str(exc)]
-        candidate = None
-    else:
-        found = store.check(candidate)
+    item = data[section.key][index] if section.key and index is not None else data
+    candidate, found = _decode_all(data, item, fallback, prefix, section.fields)
+    if candidate is not None:
+        found = [*found, *store.check(candidate)]  # the fields refused above are judged at their fallback
     for message in found:
         path = _attribute(message, prefix, section.fields) if index is not None or not section.key else None
         if path is not None and path not in result.errors:
             own = message.startswith(prefix + path)
             result.errors[path] = (message[len(prefix) + len(path):].lstrip(":. ").strip() if own else "") or message
-        else:
+        elif path is None:
             result.general.append(message)
     return None if found else candidate
 
@@ -134,7 +150,11 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
         _fill(section, data, read, result)
     if result.errors:
         return result
-    candidate = _judge(store, data, section, index, result)
+    if section.key:
+        fallback: Mapping = new_item(section) if key is None or delete else before[section.key][index]
+    else:
+        fallback = before
+    candidate = _judge(store, data, section, index, fallback, result)
     if candidate is None:
         return result
 
