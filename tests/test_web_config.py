@@ -234,3 +234,45 @@ def test_markup_typed_in_a_field_is_shown_as_text(admin):
     for path in ("/config/extensions", "/config/extensions/item/202", "/audit"):
         html = client.get(path).get_data(as_text=True)
         assert "<script>alert" not in html and "&lt;script&gt;alert" in html, path
+
+
+def test_holidays_skills_relaxation_and_callback_are_edited_in_the_forms(admin):
+    client, services = admin
+    form = form_of(client, "/config/schedules/item/office")
+    form["holidays"] = "2026-12-25 Christmas Day, 2027-01-01 New Year"
+    assert client.post("/config/schedules/item/office", data=form).status_code == 302
+    holidays = services.store.load().schedule("office").holidays
+    assert [(str(h.date), h.name) for h in holidays] == [("2026-12-25", "Christmas Day"), ("2027-01-01", "New Year")]
+    again = form_of(client, "/config/schedules/item/office")
+    assert again["holidays"] == "2026-12-25 Christmas Day, 2027-01-01 New Year"  # shown as typed
+
+    form = form_of(client, "/config/queues/item/support")
+    form.update({"required_skills": "english:3, billing:5", "relax": "30:2, 90:0",
+                 "callback.enabled": "on", "callback.max_attempts": "4", "callback.retry_s": "120"})
+    assert client.post("/config/queues/item/support", data=form).status_code == 302
+    queue = services.store.load().queue("support")
+    assert queue.required_skills == (("english", 3), ("billing", 5))
+    assert [(r.after_s, r.max_level) for r in queue.relax] == [(30, 2), (90, 0)]
+    assert (queue.callback.enabled, queue.callback.max_attempts, queue.callback.retry_s) == (True, 4, 120)
+
+    form = form_of(client, "/config/agents/item/1001")
+    form["skills"] = "english:7"
+    assert client.post("/config/agents/item/1001", data=form).status_code == 302
+    assert services.store.load().agent("1001").skills == (("english", 7),)
+
+
+def test_a_bad_holiday_and_a_bad_relaxation_are_refused_next_to_their_fields(admin):
+    client, services = admin
+    before = services.store.load()
+    form = form_of(client, "/config/schedules/item/office")
+    form["holidays"] = "2026-13-45 Nonsense"
+    html = client.post("/config/schedules/item/office", data=form).get_data(as_text=True)
+    assert re.search(r'id="f-holidays-error" role="alert">[^<]*2026-13-45', html), html[:2000]
+    form = form_of(client, "/config/queues/item/support")
+    form.update({"relax": "30", "callback.retry_s": "soon"})
+    response = client.post("/config/queues/item/support", data=form)
+    errors = dict(re.findall(r'<p class="field-error" id="f-([^"]+)-error" role="alert">([^<]*)</p>',
+                             response.get_data(as_text=True)))
+    assert response.status_code == 400 and "expected number:number" in errors["relax"], errors
+    assert "expected an integer" in errors["callback-retry_s"], errors  # judged too, at the same time
+    assert services.store.load() == before

@@ -130,6 +130,7 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
     data = to_dict(current)
     before = to_dict(current)
     index: int | None = None
+    fallback: Mapping = before
     if section.key:
         items: list = data[section.key]
         if key is not None:
@@ -142,20 +143,15 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
             index = None
         else:
             item = new_item(section) if index is None else items[index]
+            fallback = new_item(section) if index is None else before[section.key][index]
             if index is None:
                 items.append(item)
                 index = len(items) - 1
-            _fill(section, item, read, result)
+            _fill(section, item, read, fallback, result)
     else:
-        _fill(section, data, read, result)
-    if result.errors:
-        return result
-    if section.key:
-        fallback: Mapping = new_item(section) if key is None or delete else before[section.key][index]
-    else:
-        fallback = before
+        _fill(section, data, read, fallback, result)
     candidate = _judge(store, data, section, index, fallback, result)
-    if candidate is None:
+    if candidate is None or result.errors:
         return result
 
     def change(now: Config) -> Config:
@@ -171,13 +167,16 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
     return result
 
 
-def _fill(section: Section, item: dict, read: FormReader, result: EditResult) -> None:
+def _fill(section: Section, item: dict, read: FormReader, fallback: Mapping, result: EditResult) -> None:
+    """What the form says, in the configuration's plain form; a value that cannot even be put
+    there is refused here and its fallback is judged instead (so the other fields still are)."""
     for each in section.fields:
         raw, many = read(each)
         try:
             set_path(item, each.path, typed(each, raw, many))
         except FormProblem as exc:
             result.errors[each.path] = str(exc)
+            set_path(item, each.path, get_path(fallback, each.path))
 
 
 def form_values(section: Section, item: Mapping | None) -> dict[str, object]:
