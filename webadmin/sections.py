@@ -300,3 +300,14 @@ def new_item(section: Section) -> dict:
                    routes=(InboundRoute("", Destination(DestinationKind.HANGUP)),), schedules=(Schedule(""),),
                    queues=(Queue(""),), agents=(Agent("", ""),))
     return to_dict(blank)[section.key][0] if section.key else {}
+
+
+MANAGER = Section("", "Manager interface (AMI) settings", "settings", "", (
+    Field("manager.enabled", "Manager interface on", Kind.BOOL,
+          help="CRMs, wallboards and click-to-call tools connect to it (docs/manager.md)"),
+    Field("manager.listen", "Listen on", help="host:port; 127.0.0.1:5038 only this machine, 0.0.0.0:5038 the office"),
+    Field("manager.max_clients", "Clients at once", Kind.INT),
+    Field("manager.actions_per_second", "Actions a second per client", Kind.INT),
+    Field("manager.client_queue_events", "Events waiting for a slow client before it is dropped", Kind.INT),
+), ())
+"""The ``manager`` section of the configuration: edited on the manager page (webadmin/manager.py)."""
