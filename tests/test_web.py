@@ -229,6 +229,7 @@ PAGES = {
     ("GET", "/manager/"): {"admin"},
     ("GET", "/manager/settings"): {"admin"},
     ("POST", "/manager/accounts"): {"admin"},
+    ("POST", "/system/restart"): {"admin"},
 }
 USERS = {"admin": "ada", "installer": "ian", "supervisor": "sue", "agent": "al", "manager": "max"}
 

@@ -134,6 +134,7 @@ class Permission(StrEnum):
     ACCOUNTS = "accounts"  # the list of web accounts
     AGENT = "agent"  # an agent's own page
     SELF = "self"  # one's own password
+    RESTART = "restart"  # restart the engine (admin only)
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {

@@ -59,6 +59,9 @@ class CommandSpec:
     method: str  # the Console method that runs it, with the remaining words
 
 
+NO_SUPERVISOR = ("engine restart: this engine was not started by systemd, so nothing would start it again: "
+                 "stop linebox run and start it again by hand")
+
 COMMANDS = (
     CommandSpec(("help",), "help", "this list", "help"),
     CommandSpec(("show", "ports"), "show ports", "every port: type, state, call, tone, in service", "show_ports"),
@@ -92,10 +95,12 @@ COMMANDS = (
     CommandSpec(("dump", "frames"), "dump frames", "the link's last frames sent and received, hex", "dump_frames"),
     CommandSpec(("config", "reload"), "config reload", "re-read the configuration store and apply it",
                 "config_reload"),
+    CommandSpec(("engine", "restart"), "engine restart",
+                "stop the engine so that systemd starts it again (calls in progress end)", "engine_restart"),
     CommandSpec(("quit",), "quit", "leave the console (the engine keeps running)", "quit"),
     CommandSpec(("exit",), "exit", "same as quit", "quit"),
 )
-CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload"})  # logged at info
+CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload", "engine_restart"})  # logged at info
 
 
 def find_command(words: list[str]) -> tuple[CommandSpec, list[str]]:
@@ -237,6 +242,7 @@ class Console:
         self._no_args(spec, args)
         loop, switch = self.engine.loop, self.engine.switch
         rows = self.gateway.call(lambda: status.engine_rows(loop, switch))
+        rows["restart"] = "systemd" if self.engine.restart is not None else "none"  # the web's restart button
         return Output([status.status_line(rows, self.engine.link)])
 
     def show_link(self, spec: CommandSpec, args: list[str]) -> Response:
@@ -327,6 +333,13 @@ class Console:
 
     def port_in(self, spec: CommandSpec, args: list[str]) -> Response:
         return self._set_service(spec, args, True)
+
+    def engine_restart(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        if self.engine.restart is None:
+            raise FirmwareError(NO_SUPERVISOR)
+        self.engine.restart()
+        return Output(["the engine stops now; systemd starts it again within seconds"])
 
     def config_reload(self, spec: CommandSpec, args: list[str]) -> Response:
         self._no_args(spec, args)
