@@ -197,8 +197,9 @@ def _guard() -> Response | None:
             or now - seen > IDLE_TIMEOUT_S or now - since > SESSION_MAX_S or now < since
             or getattr(account, "changed", 0.0) > since or web.revoked.revoked(str(session.get("sid")))):
         expired = name is not None
-        session.clear()
-        csrf_token()
+        if expired:  # a stranger's session keeps its CSRF token: the browser's own fetch of
+            session.clear()  # /favicon.ico must not make the login form it just showed stale
+            csrf_token()
         if _wants_json():
             return _json_error(401, "not logged in")
         return redirect(url_for("auth.login", next=request.path, expired="1" if expired else None))
