@@ -30,6 +30,9 @@ def start_manager(app: Appliance, db_path: str | Path, wall: Callable[[], float]
                              accounts or AccountStore(db_path), wall, monotonic, show=show)
     if app.acd is not None:
         service.attach_acd(app.acd)
+    if app.ivr is not None:
+        service.attach_ivr(app.ivr)
+    app.switch.flash.hold_listeners.append(service.hold_changed)
     app.acd_started.append(service.attach_acd)
     app.store.subscribe(service.config_stored)
     service.apply(app.store.load().manager)

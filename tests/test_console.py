@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -651,3 +652,19 @@ def test_interactive_session(rig, engine_ok, tmp_path):
     assert "\nticks " in out and "error: unknown command 'bogus': type help" in out
     assert "(following; press Enter to stop)" in done.stderr
     assert out.rstrip().endswith("bye")
+
+
+def test_engine_restart_needs_a_supervisor_and_says_so_in_show_status(rig, engine_ok, tmp_path):
+    """Under systemd ``linebox run`` gives the console a restart (the loop ends with exit status
+    75, which the unit restarts); a developer's engine has none and refuses, changing nothing."""
+    asked = []
+    bare = EngineAccess(loop=rig.app.loop, switch=rig.app.switch, store=rig.app.store)
+    with ConsoleServer(tmp_path / "bare.sock", bare, rig.log_buffer) as server:
+        with pytest.raises(FirmwareError, match="this engine was not started by systemd"):
+            ask(server.path, "engine restart")
+        assert json.loads(ask(server.path, "show status")[0])["restart"] == "none"
+    supervised = dataclasses.replace(bare, restart=lambda: asked.append("restart"))
+    with ConsoleServer(tmp_path / "sd.sock", supervised, rig.log_buffer) as server:
+        assert json.loads(ask(server.path, "show status")[0])["restart"] == "systemd"
+        assert ask(server.path, "engine restart") == ["the engine stops now; systemd starts it again within seconds"]
+    assert asked == ["restart"]

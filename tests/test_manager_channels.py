@@ -94,3 +94,37 @@ def test_nothing_is_made_while_nobody_listens():
     rig.event(OnHook(4))
     rig.run(1.5)
     assert observer.channels == {}
+
+
+class CountingLookups:
+    """Call control as the observer sees it, counting its walks of the ports (``call_at``)."""
+
+    def __init__(self, control) -> None:
+        self.control = control
+        self.lookups = 0
+
+    def __getattr__(self, name):
+        return getattr(self.control, name)
+
+    def call_at(self, port):
+        self.lookups += 1
+        return self.control.call_at(port)
+
+
+def test_a_steady_tick_does_not_walk_the_ports_and_a_change_does():
+    rig = Rig()
+    counting = CountingLookups(rig.switch.control)
+    seen = Collector()
+    hub = EventHub()
+    hub.subscribe(seen)
+    observer = ChannelObserver(counting, 6, hub)
+    rig.switch.control.attach(observer)
+    rig.call_between(2, 4)
+    assert len(observer.channels) == 2
+    counting.lookups = 0
+    rig.run(1.0)  # 50 ticks of a call in progress: nothing changes
+    assert counting.lookups == 0
+    rig.event(OnHook(4))
+    rig.run(0.2)
+    assert counting.lookups >= 6  # the hang-up moved the counter: one walk of the 6 ports at least
+    assert ("Hangup", "FXS/4-00000002") in seen.names() and observer.channels == {}

@@ -248,3 +248,41 @@ def test_a_client_that_never_reads_is_dropped_and_never_slows_the_publisher(acco
         # case seen is the scheduler's on 2 shared cores (up to ~80 ms), so the bound is half that.
         costs.sort()
         assert costs[len(costs) * 99 // 100] < 0.001 and costs[-1] < 0.25, (costs[len(costs) // 2], costs[-1])
+
+
+def test_every_action_is_logged_once_with_its_account_name_and_result(accounts, caplog):
+    """Issue 18: every action logged with the account that made it — refusals, logins and
+    actions before a login included (``-`` stands for no account)."""
+    from firmware.manager.protocol import Block
+    from firmware.manager.session import Session
+
+    engine = EngineSide(call=lambda fn: fn(), channels=FakeChannels(), queues=None, originator=None)
+    actions = Actions(engine, accounts, time.time, AddressLockout())
+    session = Session(7, "127.0.0.9", 100)
+
+    def act(**headers):
+        actions.handle(session, Block(tuple(headers.items())))
+
+    sent = [
+        dict(Action="Ping"),  # before a login
+        dict(Action="Login", Username="crm", Secret="wrong-secret-000"),
+        dict(Action="Login", Username="crm", Secret=SECRET),
+        dict(Action="Ping", ActionID="p1"),
+        dict(Action="Originate", Channel="FXS/3", Exten="123"),  # crm may not originate
+        dict(Action="NoSuchThing"),
+        dict(Action="Status", Channel="FXS/9-00000001"),  # refused by the action itself
+        dict(Action="Logoff"),
+    ]
+    with caplog.at_level("INFO"):
+        for headers in sent:
+            act(**headers)
+    session.close()
+    lines = [record.fields for record in caplog.records if record.getMessage() == "manager_action"]
+    assert len(lines) == len(sent)
+    expected = [("-", "Ping", "not logged in"), ("-", "Login", "authentication failed"),
+                ("crm", "Login", "logged in"), ("crm", "Ping", "ok"),
+                ("crm", "Originate", "permission denied"), ("crm", "NoSuchThing", "unknown"),
+                ("crm", "Status", "No such channel"), ("crm", "Logoff", "goodbye")]
+    got = [(fields["user"], fields["action"], fields["result"]) for fields in lines]
+    assert got == expected
+    assert all(fields["session"] == 7 and fields["address"] == "127.0.0.9" for fields in lines)

@@ -241,6 +241,10 @@ PAGES = {
     ("GET", "/accounts"): {"admin"},
     ("GET", "/password"): {"admin", "installer", "supervisor", "agent"},
     ("POST", "/accounts"): {"admin"},
+    ("GET", "/manager/"): {"admin"},
+    ("GET", "/manager/settings"): {"admin"},
+    ("POST", "/manager/accounts"): {"admin"},
+    ("POST", "/system/restart"): {"admin"},
 }
 USERS = {"admin": "ada", "installer": "ian", "supervisor": "sue", "agent": "al", "manager": "max"}
 

@@ -146,6 +146,35 @@ def test_a_bad_field_gets_its_message_next_to_it_and_nothing_is_stored(admin, ch
             assert f'value="{value}"' in html
 
 
+def test_every_bad_field_of_a_form_gets_its_own_message_at_once(admin):
+    """The codec stops at the first value it cannot take; the form still shows every field's
+    error, each next to its field, with the codec's and the checks' own words."""
+    client, services = admin
+    revision, before = services.store.config_version(), services.store.load()
+    form = form_of(client, "/config/extensions/item/201")
+    form.update({"port": "abc", "forward.no_answer_s": "xyz", "outbound_class": "galactic", "number": "202"})
+    response = client.post("/config/extensions/item/201", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    errors = dict(re.findall(r'<p class="field-error" id="f-([^"]+)-error" role="alert">([^<]*)</p>', html))
+    assert set(errors) == {"port", "forward-no_answer_s", "outbound_class", "number"}, errors
+    assert "expected an integer" in errors["port"] and "expected an integer 5-120" in errors["forward-no_answer_s"]
+    assert "expected one of" in errors["outbound_class"] and "already used" in errors["number"]
+    assert services.store.config_version() == revision and services.store.load() == before
+    assert 'value="abc"' in html and 'value="xyz"' in html  # what was typed, shown again to be corrected
+
+
+def test_a_new_item_with_several_bad_fields_shows_them_all(admin):
+    client, services = admin
+    form = form_of(client, "/config/queues/new")
+    form.update({"name": "sales", "ring_s": "often", "wrapup_s": "-5", "max_wait_s": "x"})
+    response = client.post("/config/queues/new", data=form)
+    errors = dict(re.findall(r'<p class="field-error" id="f-([^"]+)-error" role="alert">([^<]*)</p>',
+                             response.get_data(as_text=True)))
+    assert response.status_code == 400 and {"ring_s", "wrapup_s", "max_wait_s"} <= set(errors), errors
+    assert services.store.load().queue("sales") is None
+
+
 def test_a_change_made_meanwhile_by_another_hand_is_detected_not_overwritten(admin):
     client, services = admin
     form = form_of(client, "/config/extensions/item/201")
@@ -205,3 +234,45 @@ def test_markup_typed_in_a_field_is_shown_as_text(admin):
     for path in ("/config/extensions", "/config/extensions/item/202", "/audit"):
         html = client.get(path).get_data(as_text=True)
         assert "<script>alert" not in html and "&lt;script&gt;alert" in html, path
+
+
+def test_holidays_skills_relaxation_and_callback_are_edited_in_the_forms(admin):
+    client, services = admin
+    form = form_of(client, "/config/schedules/item/office")
+    form["holidays"] = "2026-12-25 Christmas Day, 2027-01-01 New Year"
+    assert client.post("/config/schedules/item/office", data=form).status_code == 302
+    holidays = services.store.load().schedule("office").holidays
+    assert [(str(h.date), h.name) for h in holidays] == [("2026-12-25", "Christmas Day"), ("2027-01-01", "New Year")]
+    again = form_of(client, "/config/schedules/item/office")
+    assert again["holidays"] == "2026-12-25 Christmas Day, 2027-01-01 New Year"  # shown as typed
+
+    form = form_of(client, "/config/queues/item/support")
+    form.update({"required_skills": "english:3, billing:5", "relax": "30:2, 90:0",
+                 "callback.enabled": "on", "callback.max_attempts": "4", "callback.retry_s": "120"})
+    assert client.post("/config/queues/item/support", data=form).status_code == 302
+    queue = services.store.load().queue("support")
+    assert queue.required_skills == (("english", 3), ("billing", 5))
+    assert [(r.after_s, r.max_level) for r in queue.relax] == [(30, 2), (90, 0)]
+    assert (queue.callback.enabled, queue.callback.max_attempts, queue.callback.retry_s) == (True, 4, 120)
+
+    form = form_of(client, "/config/agents/item/1001")
+    form["skills"] = "english:7"
+    assert client.post("/config/agents/item/1001", data=form).status_code == 302
+    assert services.store.load().agent("1001").skills == (("english", 7),)
+
+
+def test_a_bad_holiday_and_a_bad_relaxation_are_refused_next_to_their_fields(admin):
+    client, services = admin
+    before = services.store.load()
+    form = form_of(client, "/config/schedules/item/office")
+    form["holidays"] = "2026-13-45 Nonsense"
+    html = client.post("/config/schedules/item/office", data=form).get_data(as_text=True)
+    assert re.search(r'id="f-holidays-error" role="alert">[^<]*2026-13-45', html), html[:2000]
+    form = form_of(client, "/config/queues/item/support")
+    form.update({"relax": "30", "callback.retry_s": "soon"})
+    response = client.post("/config/queues/item/support", data=form)
+    errors = dict(re.findall(r'<p class="field-error" id="f-([^"]+)-error" role="alert">([^<]*)</p>',
+                             response.get_data(as_text=True)))
+    assert response.status_code == 400 and "expected number:number" in errors["relax"], errors
+    assert "expected an integer" in errors["callback-retry_s"], errors  # judged too, at the same time
+    assert services.store.load() == before

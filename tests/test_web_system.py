@@ -162,3 +162,45 @@ def test_system_page_shows_the_engines_log_escaped(admin):
     assert "event=test n=2 &lt;b&gt;" in html and "test" in html
     services.engine.down = True
     assert "no engine at" in client.get("/system").get_data(as_text=True)
+
+
+def test_the_engine_restart_asks_to_confirm_then_goes_through_the_console(admin):
+    client, services = admin
+    services.engine.status["restart"] = "systemd"
+    page = client.get("/system")
+    assert 'id="restart"' in page.get_data(as_text=True)
+    token = token_of(page)
+    assert client.post("/system/restart", data={"confirm": "yes"}).status_code in (400, 403)  # no CSRF token
+    asked = client.post("/system/restart", data={"csrf_token": token})
+    assert asked.status_code == 200 and 'id="restart-confirm"' in asked.get_data(as_text=True)
+    assert "engine restart" not in services.engine.commands  # nothing yet: the page asks first
+    done = client.post("/system/restart", data={"csrf_token": token, "confirm": "yes"})
+    assert done.status_code == 302 and services.engine.commands.count("engine restart") == 1
+    assert services.audit.recent(1)[0].action == "engine restart"
+
+
+def test_without_systemd_the_page_says_so_and_offers_no_button(admin):
+    client, services = admin
+    services.engine.status["restart"] = "none"
+    html = client.get("/system").get_data(as_text=True)
+    assert 'id="restart-unavailable"' in html and "not started by systemd" in html and 'id="restart"' not in html
+    token = token_of(client.get("/system"))
+    client.post("/system/restart", data={"csrf_token": token, "confirm": "yes"})
+    services.engine.down = True
+    html = client.get("/system").get_data(as_text=True)
+    assert 'id="restart-unavailable"' in html and "cannot be restarted from here now" in html
+
+
+def test_an_installer_may_not_restart_the_engine(tmp_path):
+    accounts = make_accounts(tmp_path)
+    accounts.add("ada", "admin", PASSWORD, 0.0)
+    accounts.add("ian", "installer", PASSWORD, 0.0)
+    services = make_services(tmp_path, accounts=accounts)
+    services.engine.status["restart"] = "systemd"
+    client = make_app(services).test_client()
+    login(client, "ian")
+    page = client.get("/system")
+    assert 'id="restart"' not in page.get_data(as_text=True)
+    response = client.post("/system/restart", data={"csrf_token": token_of(page), "confirm": "yes"})
+    assert response.status_code == 403 and "engine restart" not in services.engine.commands
+    services.store.close()

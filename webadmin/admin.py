@@ -14,6 +14,7 @@ from firmware.config import from_yaml, to_yaml
 from firmware.config.yamlio import MAX_DOCUMENT_BYTES
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.configedit import Conflict, replace_whole
+from webadmin.engine import engine_status
 from webadmin.security import Permission
 from webadmin.services import new_account_errors
 
@@ -59,20 +60,43 @@ def accounts() -> tuple[str, int] | Response:
 LOG_LINES = 60
 
 
-def _system_page(problems: list[str], status: int = 200) -> tuple[str, int]:
+def _system_page(problems: list[str], status: int = 200, confirm_restart: bool = False) -> tuple[str, int]:
     services = state().services
     try:
         log, log_error = services.engine.tail(LOG_LINES), ""
     except FirmwareError as exc:
         log, log_error = [], str(exc)
+    engine = engine_status(services.engine)
+    # "systemd": a restart button; "none": a developer's `linebox run` (nothing would start it again)
+    restart = engine.get("restart") if "error" not in engine else None
     return render_template("system.html", version=services.version, revision=services.store.config_version(),
-                           board=services.board.name, problems=problems, log=log, log_error=log_error), status
+                           board=services.board.name, problems=problems, log=log, log_error=log_error,
+                           restart=restart, engine_error=engine.get("error", ""),
+                           confirm_restart=confirm_restart and restart == "systemd"), status
 
 
 @blueprint.route("/system")
 @requires(Permission.CONFIGURE)
 def system() -> tuple[str, int]:
     return _system_page([])
+
+
+@blueprint.route("/system/restart", methods=["POST"])
+@requires(Permission.RESTART)
+def restart() -> tuple[str, int] | Response:
+    """First POST: the page asks to confirm; the second (``confirm=yes``) asks the engine, through
+    its console, to stop for systemd to start it again (``engine restart``)."""
+    if request.form.get("confirm") != "yes":
+        return _system_page([], confirm_restart=True)
+    services = state().services
+    try:
+        said = " ".join(services.engine.run("engine restart"))
+    except FirmwareError as exc:
+        flash(f"the engine was not restarted: {exc}", "error")
+    else:
+        audit("engine restart", said)
+        flash(f"{said}. Calls in progress ended; the dashboard shows the engine again when it is back.", "ok")
+    return redirect(url_for("admin.system"))
 
 
 @blueprint.route("/system/backup.yaml")

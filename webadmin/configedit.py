@@ -80,22 +80,38 @@ def _attribute(message: str, prefix: str, fields: Sequence[Field]) -> str | None
     return None
 
 
-def _judge(store: ConfigStore, data: dict, section: Section, index: int | None,
+def _decode_all(data: dict, item: dict, fallback: Mapping, prefix: str, fields: Sequence[Field]
+                ) -> tuple[Config | None, list[str]]:
+    """The configuration's codec stops at the first value it cannot take; a form needs every
+    field's error at once. So each refused field of this form is put back to its fallback (the
+    stored value, or a new item's default) and the codec is asked again, until it takes the
+    whole: every message is the codec's own, no rule is written twice here."""
+    found: list[str] = []
+    for _ in range(len(fields) + 1):
+        try:
+            return from_dict(data), found
+        except FirmwareError as exc:
+            found.append(str(exc))
+            path = _attribute(str(exc), prefix, fields)
+            if path is None or get_path(item, path) == get_path(fallback, path):
+                return None, found  # not one of this form's fields (or its fallback is refused too)
+            set_path(item, path, get_path(fallback, path))
+    return None, found
+
+
+def _judge(store: ConfigStore, data: dict, section: Section, index: int | None, fallback: Mapping,
            result: EditResult) -> Config | None:
     prefix = _place(section, index)
-    try:
-        candidate = from_dict(data)
-    except FirmwareError as exc:
-        found = [str(exc)]
-        candidate = None
-    else:
-        found = store.check(candidate)
+    item = data[section.key][index] if section.key and index is not None else data
+    candidate, found = _decode_all(data, item, fallback, prefix, section.fields)
+    if candidate is not None:
+        found = [*found, *store.check(candidate)]  # the fields refused above are judged at their fallback
     for message in found:
         path = _attribute(message, prefix, section.fields) if index is not None or not section.key else None
         if path is not None and path not in result.errors:
             own = message.startswith(prefix + path)
             result.errors[path] = (message[len(prefix) + len(path):].lstrip(":. ").strip() if own else "") or message
-        else:
+        elif path is None:
             result.general.append(message)
     return None if found else candidate
 
@@ -114,6 +130,7 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
     data = to_dict(current)
     before = to_dict(current)
     index: int | None = None
+    fallback: Mapping = before
     if section.key:
         items: list = data[section.key]
         if key is not None:
@@ -126,16 +143,15 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
             index = None
         else:
             item = new_item(section) if index is None else items[index]
+            fallback = new_item(section) if index is None else before[section.key][index]
             if index is None:
                 items.append(item)
                 index = len(items) - 1
-            _fill(section, item, read, result)
+            _fill(section, item, read, fallback, result)
     else:
-        _fill(section, data, read, result)
-    if result.errors:
-        return result
-    candidate = _judge(store, data, section, index, result)
-    if candidate is None:
+        _fill(section, data, read, fallback, result)
+    candidate = _judge(store, data, section, index, fallback, result)
+    if candidate is None or result.errors:
         return result
 
     def change(now: Config) -> Config:
@@ -151,13 +167,16 @@ def apply_edit(store: ConfigStore, section: Section, key: str | None, read: Form
     return result
 
 
-def _fill(section: Section, item: dict, read: FormReader, result: EditResult) -> None:
+def _fill(section: Section, item: dict, read: FormReader, fallback: Mapping, result: EditResult) -> None:
+    """What the form says, in the configuration's plain form; a value that cannot even be put
+    there is refused here and its fallback is judged instead (so the other fields still are)."""
     for each in section.fields:
         raw, many = read(each)
         try:
             set_path(item, each.path, typed(each, raw, many))
         except FormProblem as exc:
             result.errors[each.path] = str(exc)
+            set_path(item, each.path, get_path(fallback, each.path))
 
 
 def form_values(section: Section, item: Mapping | None) -> dict[str, object]:

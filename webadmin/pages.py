@@ -68,7 +68,13 @@ def _saved(result: EditResult, what: str, action: str) -> None:
         flash(f"needs a restart to take full effect: {reason}", "restart")
 
 
-def _edit(section: Section, key: str | None, page: str = "") -> Response | tuple[str, int] | str:
+def edit_section(section: Section, done: str) -> Response | tuple[str, int] | str:
+    """A settings section's form on another page (the manager page): the same save path."""
+    return _edit(section, None, done=done)
+
+
+def _edit(section: Section, key: str | None, page: str = "", done: str = "") -> Response | tuple[str, int] | str:
+    """A section's form, shown and saved; ``done``: where a saved form goes (default: its list or page)."""
     services = state().services
     store = services.store
     data = to_dict(store.load())
@@ -101,7 +107,8 @@ def _edit(section: Section, key: str | None, page: str = "") -> Response | tuple
             if result.ok:
                 _saved(result, f"{section.item.capitalize()}", f"{section.key or 'settings'} {'edit' if key else 'add'}"
                        if section.key else "settings edit")
-                return redirect(url_for("pages.listing", name=section.key) if section.key else url_for("pages.settings", name=page))
+                return redirect(done or (url_for("pages.listing", name=section.key) if section.key
+                                         else url_for("pages.settings", name=page)))
             errors, general = result.errors, result.general
     status = 400 if errors or general else 200
     return render_template("config_form.html", section=section, key=key, values=values, errors=errors,

@@ -51,6 +51,8 @@ class Kind(StrEnum):
     CHECKS = "checks"  # several of the choices
     LIST = "list"  # comma-separated
     PAIRS = "pairs"  # name:number, comma-separated (a mapping)
+    DATED = "dated"  # "YYYY-MM-DD name", comma-separated (a list of {date, name}: holidays)
+    STEPS = "steps"  # a:b number pairs, comma-separated (a list of {keys[0]: a, keys[1]: b})
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Field:
     kind: Kind = Kind.TEXT
     choices: tuple[str, ...] = ()
     help: str = ""
+    keys: tuple[str, str] = ("", "")  # STEPS: the keys of each pair's two numbers
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ SECTIONS: dict[str, Section] = {section.key: section for section in (
         Field("timezone", "Time zone", help="e.g. Europe/Berlin"),
         *(Field(f"hours.{day}", f"Open {day}", Kind.LIST, help="e.g. 09:00-12:00, 13:00-17:00")
           for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+        Field("holidays", "Holidays (closed all day)", Kind.DATED,
+              help="YYYY-MM-DD and a name, comma-separated, e.g. 2026-12-25 Christmas, 2027-01-01 New Year"),
     ), ("name", "timezone")),
     Section("queues", "Queues", "queue", "name", (
         Field("name", "Name"),
@@ -151,6 +156,13 @@ SECTIONS: dict[str, Section] = {section.key: section for section in (
         *_destination("exit_destination", "Exit"),
         Field("music", "Music class"),
         Field("greeting", "Greeting", help="recording name (optional)"),
+        Field("required_skills", "Required skills", Kind.PAIRS,
+              help="skill:level 1-10 an agent needs, e.g. english:3 (empty: any agent of the queue)"),
+        Field("relax", "Relax the skills", Kind.STEPS, keys=("after_s", "max_level"),
+              help="seconds:level, e.g. 30:2, 60:0 — after that long, levels capped (0: no skill needed)"),
+        Field("callback.enabled", "Offer a callback (the caller keeps the place and hangs up)", Kind.BOOL),
+        Field("callback.max_attempts", "Callback: attempts to reach the caller", Kind.INT),
+        Field("callback.retry_s", "Callback: between attempts (s)", Kind.INT),
     ), ("name", "number", "strategy", "max_wait_s")),
     Section("agents", "Agents", "agent", "id", (
         Field("id", "Agent ID", help="digits the agent keys at login"),
@@ -197,6 +209,7 @@ SETTINGS: dict[str, Section] = {
 
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
 _PAIR = re.compile(r"\s*([^:,\s][^:,]*?)\s*:\s*(-?[0-9]{1,9})\s*")
+_STEP = re.compile(r"\s*(-?[0-9]{1,9})\s*:\s*(-?[0-9]{1,9})\s*")
 
 
 class FormProblem(ValueError):
@@ -221,6 +234,21 @@ def typed(field: Field, raw: str | None, many: list[str]) -> object:
                 raise FormProblem(f"{part!r}: expected name:number")
             pairs[match.group(1)] = int(match.group(2))
         return pairs
+    if field.kind is Kind.STEPS:
+        first, second = field.keys
+        steps = []
+        for part in filter(None, (part.strip() for part in text.split(","))):
+            match = _STEP.fullmatch(part)
+            if match is None:
+                raise FormProblem(f"{part!r}: expected number:number, e.g. 30:2")
+            steps.append({first: int(match.group(1)), second: int(match.group(2))})
+        return steps
+    if field.kind is Kind.DATED:
+        dated = []
+        for part in filter(None, (part.strip() for part in text.split(","))):
+            date, _, name = part.partition(" ")
+            dated.append({"date": date, "name": name.strip()})  # the date is the codec's to judge
+        return dated
     if field.kind in (Kind.INT, Kind.OPTIONAL_INT):
         if not text and field.kind is Kind.OPTIONAL_INT:
             return None
@@ -238,6 +266,12 @@ def shown(field: Field, value: object) -> str:
         return ", ".join(map(str, value))
     if field.kind is Kind.PAIRS and isinstance(value, dict):
         return ", ".join(f"{name}:{number}" for name, number in value.items())
+    if field.kind is Kind.STEPS and isinstance(value, list):
+        first, second = field.keys
+        return ", ".join(f"{step.get(first)}:{step.get(second)}" for step in value if isinstance(step, dict))
+    if field.kind is Kind.DATED and isinstance(value, list):
+        return ", ".join(f"{day.get('date')} {day.get('name') or ''}".strip() for day in value
+                         if isinstance(day, dict))
     return str(value)
 
 
@@ -266,3 +300,14 @@ def new_item(section: Section) -> dict:
                    routes=(InboundRoute("", Destination(DestinationKind.HANGUP)),), schedules=(Schedule(""),),
                    queues=(Queue(""),), agents=(Agent("", ""),))
     return to_dict(blank)[section.key][0] if section.key else {}
+
+
+MANAGER = Section("", "Manager interface (AMI) settings", "settings", "", (
+    Field("manager.enabled", "Manager interface on", Kind.BOOL,
+          help="CRMs, wallboards and click-to-call tools connect to it (docs/manager.md)"),
+    Field("manager.listen", "Listen on", help="host:port; 127.0.0.1:5038 only this machine, 0.0.0.0:5038 the office"),
+    Field("manager.max_clients", "Clients at once", Kind.INT),
+    Field("manager.actions_per_second", "Actions a second per client", Kind.INT),
+    Field("manager.client_queue_events", "Events waiting for a slow client before it is dropped", Kind.INT),
+), ())
+"""The ``manager`` section of the configuration: edited on the manager page (webadmin/manager.py)."""

@@ -135,6 +135,7 @@ class Permission(StrEnum):
     AGENT = "agent"  # an agent's own page
     SELF = "self"  # one's own password
     SUPERVISE = "supervise"  # the wallboard and changing agents' states (webadmin/desk.py)
+    RESTART = "restart"  # restart the engine (admin only)
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {

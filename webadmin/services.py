@@ -9,7 +9,7 @@ part of it the pages use.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -37,7 +37,14 @@ class Accounts(Protocol):
 
     def get(self, name: str) -> Account | None: ...
 
-    def add(self, name: str, role: str, password: str, now: float) -> Account: ...
+    def add(self, name: str, role: str, password: str, now: float, read: Iterable[str] = (),
+            write: Iterable[str] = ()) -> Account:
+        """``read``/``write``: AMI classes, for role manager only (the store refuses them otherwise)."""
+        ...
+
+    def set_permissions(self, name: str, read: Iterable[str], write: Iterable[str], now: float) -> Account: ...
+
+    def delete(self, name: str) -> None: ...
 
     def authenticate(self, name: str, password: str, now: float) -> Account: ...
 
@@ -104,9 +111,18 @@ class SerializedAccounts:
         with self._lock:
             return self._accounts.get(name)
 
-    def add(self, name: str, role: str, password: str, now: float) -> Account:
+    def add(self, name: str, role: str, password: str, now: float, read: Iterable[str] = (),
+            write: Iterable[str] = ()) -> Account:
         with self._lock:
-            return self._accounts.add(name, role, password, now)
+            return self._accounts.add(name, role, password, now, read=read, write=write)
+
+    def set_permissions(self, name: str, read: Iterable[str], write: Iterable[str], now: float) -> Account:
+        with self._lock:
+            return self._accounts.set_permissions(name, read, write, now)
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            self._accounts.delete(name)
 
     def authenticate(self, name: str, password: str, now: float) -> Account:
         with self._lock:

@@ -49,3 +49,6 @@ class EngineAccess:
     test_call: TestCaller | None = None
     board: str = ""  # the board definition's name, for the banner
     storage: Callable[[], str] | None = None  # one line: the data's size against the disk budget (retention)
+    # Under systemd: ends the engine so that systemd starts it again (``engine restart``);
+    # None when nothing would start it again (a developer's ``linebox run``).
+    restart: Callable[[], None] | None = None

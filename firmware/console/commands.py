@@ -59,6 +59,9 @@ class CommandSpec:
     method: str  # the Console method that runs it, with the remaining words
 
 
+NO_SUPERVISOR = ("engine restart: this engine was not started by systemd, so nothing would start it again: "
+                 "stop linebox run and start it again by hand")
+
 COMMANDS = (
     CommandSpec(("help",), "help", "this list", "help"),
     CommandSpec(("show", "ports"), "show ports", "every port: type, state, call, tone, in service", "show_ports"),
@@ -101,10 +104,12 @@ COMMANDS = (
     CommandSpec(("agent", "logout"), "agent logout ID", "log an ACD agent out", "agent_logout"),
     CommandSpec(("agent", "dispose"), "agent dispose ID CODE [note=TEXT] [callback=EPOCH]",
                 "record the disposition of the agent's last call (note percent-encoded)", "agent_dispose"),
+    CommandSpec(("engine", "restart"), "engine restart",
+                "stop the engine so that systemd starts it again (calls in progress end)", "engine_restart"),
     CommandSpec(("quit",), "quit", "leave the console (the engine keeps running)", "quit"),
     CommandSpec(("exit",), "exit", "same as quit", "quit"),
 )
-CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload", "agent_pause",
+CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload", "engine_restart", "agent_pause",
                      "agent_unpause", "agent_logout", "agent_dispose"})  # logged at info
 
 
@@ -247,6 +252,7 @@ class Console:
         self._no_args(spec, args)
         loop, switch = self.engine.loop, self.engine.switch
         rows = self.gateway.call(lambda: status.engine_rows(loop, switch))
+        rows["restart"] = "systemd" if self.engine.restart is not None else "none"  # the web's restart button
         return Output([status.status_line(rows, self.engine.link)])
 
     def show_link(self, spec: CommandSpec, args: list[str]) -> Response:
@@ -337,6 +343,13 @@ class Console:
 
     def port_in(self, spec: CommandSpec, args: list[str]) -> Response:
         return self._set_service(spec, args, True)
+
+    def engine_restart(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        if self.engine.restart is None:
+            raise FirmwareError(NO_SUPERVISOR)
+        self.engine.restart()
+        return Output(["the engine stops now; systemd starts it again within seconds"])
 
     def config_reload(self, spec: CommandSpec, args: list[str]) -> Response:
         self._no_args(spec, args)

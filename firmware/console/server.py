@@ -1,4 +1,5 @@
-"""The console server: a local UNIX socket inside the engine process, one thread per console.
+"""The console server: a local UNIX socket inside the engine process, one thread per console
+(the accepting and per-connection plumbing is shared with the manager: firmware/netserve.py).
 
 ``ConsoleServer(socket_path, engine, log_buffer).start()`` binds the socket and returns;
 ``close()`` detaches every console and removes the socket. Protocol: :mod:`firmware.console.protocol`.
@@ -17,13 +18,11 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import socket
 import stat
 import tempfile
-import threading
 from pathlib import Path
 
 from drivers.logs import EventLogger
@@ -43,8 +42,8 @@ from firmware.console.protocol import (
     error_line,
     ok_line,
 )
+from firmware.netserve import Connection, LineServer
 
-ACCEPT_POLL_S = 0.25  # how often the accepting thread looks whether the server is closing
 FOLLOW_POLL_S = 0.1  # ``log tail``: latency of a new line and of the stop line
 WRITE_TIMEOUT_S = 10.0  # a console that reads nothing for this long is dropped
 MAX_CONSOLES = 8
@@ -63,7 +62,6 @@ class _Session:
         self.number = number
         self.lines = LineBuffer()
         self.pending: list[str | BadLine] = []
-        self.thread: threading.Thread | None = None
 
     def send(self, payload: bytes) -> None:
         try:
@@ -100,9 +98,6 @@ class ConsoleServer:
         write_timeout_s: float = WRITE_TIMEOUT_S,
         log: EventLogger | None = None,
     ) -> None:
-        if max_consoles < 1 or write_timeout_s <= 0:
-            raise FirmwareError(f"console server needs max_consoles >= 1 and write_timeout_s > 0, "
-                                f"got {max_consoles}, {write_timeout_s}")
         self.path = Path(socket_path)
         check_socket_path(self.path)
         self.engine = engine
@@ -110,41 +105,25 @@ class ConsoleServer:
         self.max_consoles = max_consoles
         self.write_timeout_s = write_timeout_s
         self.log = log or EventLogger("console")
+        # accepting, the console limit, one thread per console, closing: firmware/netserve.py
+        self._server = LineServer(
+            "console", self._serve, self._ended,
+            lambda: error_line(f"too many consoles attached ({max_consoles}): try again later"),
+            max_consoles, write_timeout_s, self.log, refused_reason="too many consoles")
         self.console = Console(engine, log_buffer, EngineGateway(engine.loop.submit, timeout_s, self.log), self.log)
-        self._closing = threading.Event()
-        self._lock = threading.Lock()
-        self._sessions: dict[int, _Session] = {}
-        self._next_session = 1
-        self._listener: socket.socket | None = None
         self._inode: tuple[int, int] | None = None
-        self._thread = threading.Thread(target=self._accept_loop, name="console accept", daemon=True)
 
     # ----------------------------------------------------------------- life cycle
 
     def start(self) -> ConsoleServer:
-        self._listener = self._bind()
-        self._listener.settimeout(ACCEPT_POLL_S)
-        self._thread.start()
+        self._server.start(self._bind())
         self.log.info("console_listening", socket=str(self.path), mode=oct(SOCKET_MODE))
         return self
 
     def close(self) -> None:
         """Detaches every console, stops listening and removes the socket (if it is still ours)."""
-        if self._closing.is_set():
-            return
-        self._closing.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
-        if self._listener is not None:
-            self._listener.close()
-        with self._lock:
-            sessions = list(self._sessions.values())
-        for session in sessions:
-            self._shutdown(session.conn)
-        for session in sessions:
-            if session.thread is not None:
-                session.thread.join(timeout=5.0)
-        self._remove_socket()
+        if self._server.close():
+            self._remove_socket()
 
     def __enter__(self) -> ConsoleServer:
         return self.start()
@@ -155,8 +134,7 @@ class ConsoleServer:
     @property
     def consoles(self) -> int:
         """Consoles attached now."""
-        with self._lock:
-            return len(self._sessions)
+        return self._server.count
 
     # ----------------------------------------------------------------- the socket
 
@@ -224,68 +202,19 @@ class ConsoleServer:
         except OSError as exc:
             self.log.warning("console_socket_not_removed", socket=str(self.path), error=str(exc))
 
-    def _shutdown(self, conn: socket.socket) -> None:
-        try:
-            conn.shutdown(socket.SHUT_RDWR)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTCONN, errno.EBADF):
-                self.log.warning("console_shutdown_failed", error=str(exc))
-
-    # ----------------------------------------------------------------- accepting
-
-    def _accept_loop(self) -> None:
-        listener = self._listener
-        while not self._closing.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                if self._closing.is_set():
-                    return
-                self.log.error("console_accept_failed", error=str(exc))
-                self._closing.wait(ACCEPT_POLL_S)
-                continue
-            self._admit(conn)
-
-    def _admit(self, conn: socket.socket) -> None:
-        conn.settimeout(self.write_timeout_s)
-        with self._lock:
-            full = len(self._sessions) >= self.max_consoles
-            if not full:
-                number = self._next_session
-                self._next_session += 1
-                session = _Session(conn, number)
-                self._sessions[number] = session
-        if full:
-            self.log.warning("console_refused", reason="too many consoles", limit=self.max_consoles)
-            try:
-                conn.sendall(error_line(f"too many consoles attached ({self.max_consoles}): try again later"))
-            except OSError as exc:
-                self.log.debug("console_refusal_not_sent", error=str(exc))
-            conn.close()
-            return
-        session.thread = threading.Thread(target=self._serve, args=(session,), name=f"console {number}",
-                                          daemon=True)
-        session.thread.start()
-
     # ----------------------------------------------------------------- one console
 
-    def _serve(self, session: _Session) -> None:
+    def _serve(self, connection: Connection) -> str:
+        session = _Session(connection.sock, connection.number)
+        connection.session = session
         self.log.info("console_attached", session=session.number, consoles=self.consoles)
-        reason = "quit"
         try:
-            reason = self._converse(session)
+            return self._converse(session)
         except _ClientGone as gone:
-            reason = str(gone)
-        except Exception:  # the thread entry: a console bug must end this console only, logged
-            self.log.exception("console_session_failed", session=session.number)
-            reason = "internal error"
-        finally:
-            with self._lock:
-                self._sessions.pop(session.number, None)
-            session.conn.close()
-            self.log.info("console_detached", session=session.number, reason=reason)
+            return str(gone)
+
+    def _ended(self, connection: Connection, reason: str) -> None:
+        self.log.info("console_detached", session=connection.number, reason=reason)
 
     def _banner(self) -> list[str]:
         board = f", board {self.engine.board}" if self.engine.board else ""
@@ -295,7 +224,7 @@ class ConsoleServer:
         for line in self._banner():
             session.send(data_line(line))
         session.send(ok_line())
-        while not self._closing.is_set():
+        while not self._server.closing.is_set():
             if not session.pending:
                 if not session.receive():
                     return "disconnected"
@@ -332,7 +261,7 @@ class ConsoleServer:
         subscription: Subscription = self.log_buffer.subscribe(follow.log_filter)
         try:
             self._send_log(session, follow.backlog)
-            while not self._closing.is_set():
+            while not self._server.closing.is_set():
                 readable, _, _ = select.select([session.conn], [], [], FOLLOW_POLL_S)
                 if readable:
                     if not session.receive():

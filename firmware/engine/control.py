@@ -110,6 +110,7 @@ class CallControlApi(Protocol):
     services are written against; :class:`CallControl` implements it, tests fake it."""
 
     tick: int
+    changes: int  # bumped by every change of a port's state or call (observers skip a tick without one)
     config: Config
     plan: TonePlan
     origin: dt.datetime
@@ -130,6 +131,8 @@ class CallControlApi(Protocol):
     def stop_ring_for(self, call: Call, port: int) -> None: ...
     def ring_from_service(self, port: int, caller: CallerId) -> Call | None: ...
     def end_service_call(self, call: Call, cause: str) -> None: ...
+    def new_call(self, origin: int, direction: Direction, number: str, name: str) -> Call: ...
+    def is_fxs(self, port: int) -> bool: ...
     def deliver(self, call: Call, line_port: int, destination: Destination) -> None: ...
     def dial_out(self, call: Call, digits: str) -> None: ...
     def play(self, port: int, samples: np.ndarray, loop: bool = False) -> None: ...
@@ -156,8 +159,9 @@ class CallControl:
                  origin: dt.datetime, log: EventLogger, clock: WallClock | None = None, boot: int = 0) -> None:
         if origin.tzinfo is None:
             raise ValueError("origin must be an aware datetime")
-        # Bumped by every change of a port's state or call and of the configuration: the media
-        # loop recomputes which detectors run (``detector_needs.py``) only when it moved.
+        # Bumped by every change of a port's state or call, a call's end and the configuration:
+        # the media loop recomputes which detectors run (``detector_needs.py``) only when it
+        # moved, and the manager's channel observer walks the ports only then.
         self.changes = 0
         self._config = config
         self.plan = plan
@@ -436,6 +440,7 @@ class CallControl:
         call.end_tick = self.tick
         call.hangup_cause = cause
         call.hangup_by = hangup_by
+        self.changes += 1  # a call ended (observers that skip steady ticks must see it)
         if disposition is None:
             disposition = Disposition.ANSWERED if call.answer_tick is not None else Disposition.NO_ANSWER
         call.disposition = disposition

@@ -111,6 +111,9 @@ class FlashFeatures:
             raise FirmwareError(f"hold music must be a non-empty 1-D array, got shape {self.hold_music.shape}")
         self.log = log
         self.sessions: dict[int, FlashSession] = {}
+        # Told ``(port, held)`` when the party on ``port`` goes on hold or comes back (the
+        # manager's Hold/Unhold events); on the media loop's thread.
+        self.hold_listeners: list[Callable[[int, bool], None]] = []
         self.timers = Timers()
         self._flash_handlers: dict[FlashState, Callable[[FlashSession, int], None]] = {
             FlashState.CONSULTING: self._flash_consulting,
@@ -233,6 +236,8 @@ class FlashFeatures:
     def _hold(self, party: int) -> None:
         """``party`` hears the hold music (or tone) and nobody else; nobody hears it."""
         self.cc.isolate(party)
+        for listener in self.hold_listeners:
+            listener(party, True)
         if self.hold_music is not None:
             self.cc.play(party, self.hold_music, loop=True)
         else:
@@ -246,6 +251,8 @@ class FlashFeatures:
             self.cc.isolate(each)
             self.cc.set_state(each, Leg.CONNECTED, call=call)
         self.cc.bridge(port, party)
+        for listener in self.hold_listeners:
+            listener(party, False)
 
     def _recall_dial_tone(self, port: int) -> None:
         self.cc.dial_tone(port, recall_dial_tone(self.cc.plan))
@@ -348,6 +355,8 @@ class FlashFeatures:
             self.cc.stop_audio(each)
             self.cc.isolate(each)
         self.cc.conference(members)
+        for listener in self.hold_listeners:
+            listener(party, False)  # the held party joins the conference
         session.state = FlashState.CONFERENCE
         session.added = consult
         self.log.info("conference", port=port, members=",".join(map(str, members)),

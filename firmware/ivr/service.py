@@ -61,6 +61,7 @@ from firmware.engine.services import AttachedService
 from firmware.ivr import logic
 from firmware.ivr.logic import Step
 from firmware.ivr.prompts import IvrPrompts
+from firmware.ivr.watch import IvrWatcher
 from firmware.media.words import GAP_MS, trim_silence
 from firmware.schedule import check_open
 from firmware.speech.api import RecognitionSession, SpeechError, SpeechService
@@ -130,6 +131,15 @@ class IvrService(AttachedService):
         self.calls: dict[int, IvrCall] = {}  # switch call id -> the call in a flow
         self.finished: deque[tuple[int, str, list[Step]]] = deque(maxlen=KEPT_PATHS)
         self._carry: dict[int, IvrCall] = {}  # a goto to another flow keeps language and variables
+        self.watchers: list[IvrWatcher] = []  # told of nodes entered and variables set (watch.py)
+
+    def watch(self, watcher: IvrWatcher) -> None:
+        """``watcher`` hears every node entered and every variable set from now on (firmware/ivr/watch.py)."""
+        self.watchers.append(watcher)
+
+    def _told_variable(self, ivr: IvrCall, name: str) -> None:
+        for watcher in self.watchers:
+            watcher.ivr_variable(ivr.call, ivr.line_port, name, ivr.variables[name])
 
     # ------------------------------------------------------------------ call service
     def take(self, call: Call, line_port: int, name: str) -> bool:
@@ -172,6 +182,8 @@ class IvrService(AttachedService):
             self._close_session(ivr)
             ivr.node, ivr.tries, ivr.digits, ivr.deadline, ivr.confirming = node, 0, "", None, None
             self._step(ivr, Step(node.id, rule))
+            for watcher in self.watchers:
+                watcher.ivr_node(ivr.call, ivr.line_port, ivr.flow.name, node)
             following = self._run(ivr, node)
             if following is None:
                 return
@@ -207,6 +219,7 @@ class IvrService(AttachedService):
         if node.variable and (node.variable in ivr.variables or len(ivr.variables) < MAX_VARIABLES):
             ivr.variables[node.variable] = node.value
             done.append(f"{node.variable}={node.value}")
+            self._told_variable(ivr, node.variable)
         if node.language:
             ivr.language = node.language
             done.append(f"language={node.language}")
@@ -230,7 +243,10 @@ class IvrService(AttachedService):
         return node.next, f"found {contact.name} by {node.by}"
 
     def _learn_contact(self, ivr: IvrCall, contact) -> None:
-        ivr.variables.update({"name": contact.name, "account": contact.account, **dict(contact.fields)})
+        learnt = {"name": contact.name, "account": contact.account, **dict(contact.fields)}
+        ivr.variables.update(learnt)
+        for name in learnt:
+            self._told_variable(ivr, name)
 
     def _say(self, ivr: IvrCall, node: IvrNode) -> list[str]:
         value = ivr.variables.get(node.variable, "") if node.variable else node.value
@@ -349,6 +365,7 @@ class IvrService(AttachedService):
                 return
             self._learn_contact(ivr, contact)
         ivr.variables[node.variable] = digits
+        self._told_variable(ivr, node.variable)
         self._step(ivr, Step(node.id, f"accepted ({why}) -> {node.next}", heard), event="ivr_input")
         self._enter(ivr, node.next, f"after {node.id}")
 

@@ -37,6 +37,7 @@ from firmware.manager.events import SYSTEM, event
 from firmware.manager.originate import Originator
 from firmware.manager.protocol import AMI_VERSION, BadBlock, Block, error, response
 from firmware.manager.queues import QueueBridge
+from firmware.manager.redirect import redirect, target
 from firmware.manager.session import Session, parse_event_mask
 
 MAX_ORIGINATE_TIMEOUT_MS = 120_000
@@ -97,6 +98,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "coresettings": frozenset({"system", "reporting"}), "corestatus": frozenset({"system", "reporting"}),
     "coreshowchannels": frozenset({"system", "reporting"}), "status": frozenset({"system", "call", "reporting"}),
     "hangup": frozenset({"system", "call"}), "originate": frozenset({"originate"}),
+    "redirect": frozenset({"call"}),
     "queuestatus": frozenset(), "queuesummary": frozenset(),
     "queueadd": frozenset({"agent"}), "queueremove": frozenset({"agent"}), "queuepause": frozenset({"agent"}),
     "queuelog": frozenset({"agent"}), "command": frozenset({"command"}),
@@ -122,42 +124,46 @@ class Actions:
 
     # ------------------------------------------------------------------ entry
     def handle(self, session: Session, block: Block | BadBlock) -> Reply:
+        """The reply to one block; every block is logged once: ``manager_action`` with the
+        session, the account (``-`` before a login), the action and its result."""
+        reply, result = self._dispatch(session, block)
+        user = session.user.name if session.user is not None else "-"
+        action = block.get("Action") if isinstance(block, Block) else ""
+        level = self.log.info if result in ("ok", "logged in", "goodbye") else self.log.warning
+        level("manager_action", session=session.number, address=session.address, user=user,
+              action=action or "-", result=result)
+        return reply
+
+    def _dispatch(self, session: Session, block: Block | BadBlock) -> tuple[Reply, str]:
         if isinstance(block, BadBlock):
-            return Reply([error(block.reason, block.action_id)])
+            return Reply([error(block.reason, block.action_id)]), block.reason
         action_id = block.get("ActionID")
         name = block.get("Action")
         if not name:
-            return Reply([error("Missing action in request", action_id)])
+            return Reply([error("Missing action in request", action_id)]), "missing action"
         key = name.lower()
         if key == "login":
-            return Reply(self._login(session, block, action_id))
+            chunks = self._login(session, block, action_id)
+            return Reply(chunks), "logged in" if session.logged_in else "authentication failed"
         if key == "challenge":
-            return Reply([self._challenge(session, block, action_id)])
+            return Reply([self._challenge(session, block, action_id)]), "ok"
         if key == "logoff":  # allowed before a login too, as in Asterisk (manager.c)
-            return self._logoff(session, block, action_id)
+            return self._logoff(session, block, action_id), "goodbye"
         if not session.logged_in:
-            return Reply([error("Permission denied", action_id)])
+            return Reply([error("Permission denied", action_id)]), "not logged in"
         handler = getattr(self, f"_{key}", None)
         if key not in PERMISSIONS or handler is None:
-            self.log.info("manager_action", session=session.number, user=session.user.name, action=name,
-                          result="unknown")
-            return Reply([error("Invalid/unknown command", action_id)])
+            return Reply([error("Invalid/unknown command", action_id)]), "unknown"
         needed = PERMISSIONS[key]
         if needed and not any(session.user.may_write(each) for each in needed):
-            self.log.warning("manager_action", session=session.number, user=session.user.name, action=name,
-                             result="permission denied")
-            return Reply([error("Permission denied", action_id)])
+            return Reply([error("Permission denied", action_id)]), "permission denied"
         try:
             reply = handler(session, block, action_id)
         except ManagerError as exc:
-            result, reply = str(exc), Reply([error(str(exc), action_id)])
+            return Reply([error(str(exc), action_id)]), str(exc)
         except FirmwareError as exc:  # the engine refused (or the gateway timed out): nothing was done
-            result, reply = str(exc), Reply([error(str(exc), action_id)])
-        else:
-            result = "ok"
-        self.log.info("manager_action", session=session.number, user=session.user.name, action=name,
-                      result=result)
-        return reply
+            return Reply([error(str(exc), action_id)]), str(exc)
+        return reply, "ok"
 
     # ------------------------------------------------------------------ login
     def _challenge(self, session: Session, block: Block, action_id: str) -> bytes:
@@ -284,6 +290,24 @@ class Actions:
 
         self.engine.call(hang_up)
         return Reply([response("Success", action_id, "Channel Hungup")])
+
+    def _redirect(self, session: Session, block: Block, action_id: str) -> Reply:
+        """A caller's line sent to another extension, ring group, queue, IVR flow or mailbox (redirect.py)."""
+        name = block.get("Channel")
+        if not name:
+            raise ManagerError("Channel not specified")
+        if block.get("ExtraChannel"):
+            raise ManagerError("Redirect: ExtraChannel is not supported (one line at a time)")
+        channels = self.engine.channels
+
+        def move() -> None:
+            channel = channels.by_name(name)
+            if channel is None:
+                raise ManagerError("No such channel")
+            redirect(channels.cc, channel, target(channels.cc.config, block.get("Exten"), block.get("Context")))
+
+        self.engine.call(move)
+        return Reply([response("Success", action_id, "Redirect successful")])
 
     def _originate(self, session: Session, block: Block, action_id: str) -> Reply:
         port = self._originating_port(block.get("Channel"))

@@ -13,8 +13,9 @@ channels ``<uniqueid>-<port>``.
 (``firmware/engine/services.py``): on every tick, on the media loop's thread, it compares
 each port's call and leg state with what it saw last and publishes the differences as
 Newchannel, Newstate, DialBegin, DialEnd and Hangup events. It only reads call control's
-public lookups (``call_at``, ``state``, ``uniqueid``, ``extension_on``); the cost is one
-comparison per port per tick, and events are made only while a session listens.
+public lookups (``call_at``, ``state``, ``uniqueid``, ``extension_on``). It walks the ports
+only on a tick where call control's ``changes`` counter moved: a steady tick costs one comparison, whatever the number of ports. Events
+are made only while a session listens.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ Q850_TEXT = {0: "Unknown", 1: "Unallocated (unassigned) number", 16: "Normal Cle
              34: "Circuit/channel congestion", 41: "Temporary failure"}
 CAUSES = {
     "normal_clearing": 16, "caller_abandoned": 16, "route_hangup": 16, "silence_timeout": 16,
-    "conference_drop": 16, "consultation_cancelled": 16, "manager_hangup": 16, "cut_short": 16,
+    "conference_drop": 16, "consultation_cancelled": 16, "manager_hangup": 16, "manager_redirect": 16, "cut_short": 16,
     "polarity_reversal": 16, "loop_current_drop": 16, "busy_tone": 16, "congestion_tone": 16,  # line released
     "attended_transfer": 16, "blind_transfer": 16, "voicemail": 16, "queue_callback": 16,
     "user_busy": 17, "no_answer": 19, "recall_no_answer": 19, "callback_not_answered": 19,
@@ -73,6 +74,7 @@ class Channel:
     dialled_from: Channel | None = None  # the caller's channel while this one is being dialled
     answered: bool = False
     bridged: bool = False  # hears another channel of its call (the mixer's bridge)
+    held: bool = False  # put on hold by a phone's flash (Hold sent, Unhold not yet)
 
     def fields(self, cc: CallControlApi, prefix: str = "") -> list[tuple[str, object]]:
         """Asterisk's channel snapshot fields (with ``Dest`` before each for the dialled side)."""
@@ -131,6 +133,7 @@ class ChannelObserver(AttachedService):
         self.on_hangup = on_hangup
         self.channels: dict[int, Channel] = {}  # port -> its channel now
         self._sequence = 0
+        self._seen_changes = -1  # call control's change counter at the last walk of the ports
         self._names: dict[int, dict[int, str]] = {}  # call id -> port -> channel name (for its Cdr event)
         self._ended_calls: list[Call] = []
 
@@ -139,6 +142,23 @@ class ChannelObserver(AttachedService):
         """One pass: new channels, state changes, the channels that left their call, then
         ``after`` (the ACD's events kept for this pass: an agent called on the phone just rung,
         a call completed after its hang-up)."""
+        cc = self.cc
+        # Nothing a channel follows (a port's call or leg state, a call's end) happens without
+        # call control's change counter moving, except the mixer's bridges (checked while a
+        # client listens): a tick that moved nothing costs one comparison, not a walk of the ports.
+        changes = cc.changes
+        if changes != self._seen_changes:
+            self._seen_changes = changes
+            self._follow_ports(tick)
+        elif self.hub.listening and self.channels:
+            self._bridges([])
+        if self.after is not None:
+            self.after()
+        for call in self._ended_calls:
+            self._cdr(call)
+        self._ended_calls.clear()
+
+    def _follow_ports(self, tick: int) -> None:
         cc = self.cc
         now: dict[int, tuple[Call | None, Leg]] = {port: (cc.call_at(port), cc.state(port))
                                                    for port in range(self.ports)}
@@ -163,11 +183,6 @@ class ChannelObserver(AttachedService):
                     self._dial_end(channel, "ANSWER")
         self._bridges(gone)
         self._hang_up_all([channel for channel in gone if channel not in replaced])
-        if self.after is not None:
-            self.after()
-        for call in self._ended_calls:
-            self._cdr(call)
-        self._ended_calls.clear()
 
     def _hang_up_all(self, channels: list[Channel]) -> None:
         # the dialled channels first: their DialEnd comes before the caller's Hangup
@@ -271,6 +286,17 @@ class ChannelObserver(AttachedService):
             self.on_hangup(channel)
 
     # -------------------------------------------------------------- lookups (loop thread)
+    def channel_of(self, port: int) -> Channel | None:
+        """The channel of ``port``'s call now. A port given its call earlier in this tick (before
+        this observer's pass) gets its channel, and its Newchannel, at once: an event about it
+        made by a service in the same tick (Newexten, VarSet, Hold) comes after its Newchannel."""
+        call = self.cc.call_at(port)
+        channel = self.channels.get(port)
+        if call is not None and (channel is None or channel.call is not call):
+            self._follow_ports(self.cc.tick)
+            channel = self.channels.get(port)
+        return channel if channel is not None and channel.call is call else None
+
     def by_name(self, name: str) -> Channel | None:
         return next((channel for channel in self.channels.values() if channel.name == name), None)
 

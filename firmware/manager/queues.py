@@ -37,6 +37,7 @@ from firmware.acdengine.service import QueueService
 from firmware.acdengine.stats import find_stats
 from firmware.manager import ManagerError
 from firmware.manager.channels import Channel, ChannelObserver
+from firmware.manager.dialplan import CallSteps
 from firmware.manager.events import AGENT, event
 
 MEMBER_PREFIX = "Agent/"
@@ -63,6 +64,7 @@ class QueueBridge:
         self.service: QueueService | None = None
         self._pending: list[AcdEvent] = []
         self._ended: dict[str, Channel] = {}  # uniqueid -> channel that hung up
+        self.steps: CallSteps | None = None  # publishes the queue's Newexten (dialplan.py)
 
     def attach(self, service: QueueService) -> None:
         """Follows ``service``'s core (at start, or when the first queue is configured)."""
@@ -86,15 +88,21 @@ class QueueBridge:
         if acd_event.kind in DEFERRED or self._pending:
             self._pending.append(acd_event)
             return
-        for name, fields in self._translate(acd_event):
-            self.hub.publish(event(name, AGENT, fields))
+        self._publish(acd_event)
 
     def flush(self) -> None:
         """Publishes the ACD events kept since the last pass (called by the channel observer)."""
         pending, self._pending = self._pending, []
         for item in pending:
-            for name, fields in self._translate(item):
-                self.hub.publish(event(name, AGENT, fields))
+            self._publish(item)
+
+    def _publish(self, acd_event: AcdEvent) -> None:
+        if acd_event.kind is EventKind.ENTERQUEUE and self.steps is not None:
+            channel = self.channels.by_uniqueid(acd_event.call_id)
+            if channel is not None:  # the caller's dialplan step (dialplan.py), before QueueCallerJoin
+                self.steps.newexten(channel, "queue", acd_event.queue, "Queue", acd_event.queue)
+        for name, fields in self._translate(acd_event):
+            self.hub.publish(event(name, AGENT, fields))
 
     def _caller(self, uniqueid: str) -> list[tuple[str, object]]:
         channel = self.channels.by_uniqueid(uniqueid) or self._ended.get(uniqueid)

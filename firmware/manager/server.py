@@ -1,4 +1,5 @@
-"""The manager interface's TCP server: one accepting thread, one thread per client.
+"""The manager interface's TCP server: one accepting thread, one thread per client (the
+plumbing shared with the console's server: firmware/netserve.py).
 
 Everything that comes in is bounded, checked once at this edge:
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import select
 import socket
-import threading
 from collections.abc import Callable
 
 from drivers.logs import EventLogger
@@ -29,8 +29,8 @@ from firmware.manager.actions import Actions
 from firmware.manager.events import EventHub
 from firmware.manager.protocol import GREETING, BlockReader, error
 from firmware.manager.session import Session
+from firmware.netserve import Connection, LineServer
 
-ACCEPT_POLL_S = 0.25
 IDLE_WAIT_S = 0.5  # a client thread wakes at least this often (closing, login timeout); events wake it at once
 WRITE_TIMEOUT_S = 10.0
 AUTH_TIMEOUT_S = 30.0  # Asterisk manager.conf authtimeout default
@@ -67,12 +67,10 @@ class ManagerServer:
         self.write_timeout_s = write_timeout_s
         self.auth_timeout_s = auth_timeout_s
         self.log = log or EventLogger("manager")
-        self._closing = threading.Event()
-        self._lock = threading.Lock()
-        self._sessions: dict[int, tuple[Session, socket.socket, threading.Thread]] = {}
-        self._next = 1
-        self._listener: socket.socket | None = None
-        self._thread = threading.Thread(target=self._accept_loop, name="manager accept", daemon=True)
+        # accepting, the client limit, one thread per client, closing: firmware/netserve.py
+        self._server = LineServer("manager", self._serve, self._ended,
+                                  lambda: GREETING + error(f"Too many manager clients (at most {max_clients})"),
+                                  max_clients, write_timeout_s, self.log, send_buffer_bytes=SEND_BUFFER_BYTES)
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> ManagerServer:
@@ -86,31 +84,14 @@ class ManagerServer:
             listener.close()
             raise ManagerError(f"manager.listen: cannot listen on {self.host}:{self.port}: "
                                f"{exc.strerror or exc}") from exc
-        listener.settimeout(ACCEPT_POLL_S)
-        self._listener = listener
         self.port = listener.getsockname()[1]  # the port chosen when 0 was asked (tests)
-        self._thread.start()
+        self._server.start(listener)
         self.log.info("manager_listening", address=f"{self.host}:{self.port}", max_clients=self.max_clients)
         return self
 
     def close(self) -> None:
-        if self._closing.is_set():
-            return
-        self._closing.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
-        if self._listener is not None:
-            self._listener.close()
-        with self._lock:
-            sessions = list(self._sessions.values())
-        for _, conn, _ in sessions:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by its thread
-        for _, _, thread in sessions:
-            thread.join(timeout=5.0)
-        self.log.info("manager_closed", address=f"{self.host}:{self.port}")
+        if self._server.close():
+            self.log.info("manager_closed", address=f"{self.host}:{self.port}")
 
     def __enter__(self) -> ManagerServer:
         return self
@@ -120,74 +101,33 @@ class ManagerServer:
 
     @property
     def clients(self) -> int:
-        with self._lock:
-            return len(self._sessions)
+        return self._server.count
 
     @property
     def logged_in(self) -> int:
-        with self._lock:
-            return sum(1 for session, _, _ in self._sessions.values() if session.logged_in)
-
-    # ------------------------------------------------------------------ accepting
-    def _accept_loop(self) -> None:
-        while not self._closing.is_set():
-            try:
-                conn, address = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                if self._closing.is_set():
-                    return
-                self.log.error("manager_accept_failed", error=str(exc))
-                self._closing.wait(ACCEPT_POLL_S)
-                continue
-            self._admit(conn, f"{address[0]}")
-
-    def _admit(self, conn: socket.socket, address: str) -> None:
-        conn.settimeout(self.write_timeout_s)
-        # The kernel's buffer for a client is bounded too (Linux would grow it to megabytes on
-        # loopback): a client that stops reading blocks our writes soon, and is dropped.
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-        with self._lock:
-            full = len(self._sessions) >= self.max_clients
-            if not full:
-                number = self._next
-                self._next += 1
-                session = Session(number, address, self.queue_events)
-                thread = threading.Thread(target=self._serve, args=(session, conn), name=f"manager {number}",
-                                          daemon=True)
-                self._sessions[number] = (session, conn, thread)
-        if full:
-            self.log.warning("manager_refused", address=address, reason="too many clients", limit=self.max_clients)
-            try:
-                conn.sendall(GREETING + error(f"Too many manager clients (at most {self.max_clients})"))
-            except OSError as exc:
-                self.log.debug("manager_refusal_not_sent", error=str(exc))
-            conn.close()
-            return
-        thread.start()
+        return sum(1 for each in self._server.connections()
+                   if each.session is not None and each.session.logged_in)
 
     # ------------------------------------------------------------------ one client
-    def _serve(self, session: Session, conn: socket.socket) -> None:
+    def _serve(self, connection: Connection) -> str:
+        session = Session(connection.number, connection.address, self.queue_events)
+        connection.session = session
         self.log.info("manager_connected", session=session.number, address=session.address, clients=self.clients)
-        reason = "logoff"
         self.hub.subscribe(session)
         try:
-            reason = self._converse(session, conn)
+            return self._converse(session, connection.sock)
         except _Gone as gone:
-            reason = str(gone)
-        except Exception:  # the thread entry: a bug ends this client only, logged with its traceback
-            self.log.exception("manager_session_failed", session=session.number)
-            reason = "internal error"
-        finally:
-            self.hub.unsubscribe(session)
-            with self._lock:
-                self._sessions.pop(session.number, None)
-            conn.close()
-            session.close()
-            level = self.log.warning if reason.startswith(("too slow", "stopped reading")) else self.log.info
-            level("manager_disconnected", session=session.number, address=session.address,
-                  user=session.user.name if session.user else "", reason=reason, dropped_events=session.dropped)
+            return str(gone)
+
+    def _ended(self, connection: Connection, reason: str) -> None:
+        session: Session | None = connection.session
+        if session is None:
+            return
+        self.hub.unsubscribe(session)
+        session.close()
+        level = self.log.warning if reason.startswith(("too slow", "stopped reading")) else self.log.info
+        level("manager_disconnected", session=session.number, address=session.address,
+              user=session.user.name if session.user else "", reason=reason, dropped_events=session.dropped)
 
     def _send(self, conn: socket.socket, payload: bytes) -> None:
         try:
@@ -201,7 +141,7 @@ class ManagerServer:
         reader = BlockReader()
         connected_at = self.monotonic()
         self._send(conn, GREETING)
-        while not self._closing.is_set():
+        while not self._server.closing.is_set():
             if session.overflowed:
                 raise _Gone(f"too slow: its event queue of {self.queue_events} filled")
             if not session.logged_in and self.monotonic() - connected_at > self.auth_timeout_s:

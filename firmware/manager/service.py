@@ -21,9 +21,11 @@ from firmware.acdengine.service import QueueService
 from firmware.config.model import Config, ManagerSettings
 from firmware.console.gateway import EngineGateway
 from firmware.engine.control import CallControlApi
+from firmware.ivr.service import IvrService
 from firmware.manager import ManagerError
 from firmware.manager.actions import Actions, AddressLockout, EngineSide
 from firmware.manager.channels import ChannelObserver
+from firmware.manager.dialplan import CallSteps
 from firmware.manager.events import EventHub
 from firmware.manager.originate import Originator
 from firmware.manager.queues import QueueBridge
@@ -40,6 +42,8 @@ class ManagerService:
         self.queues = QueueBridge(self.channels)
         self.channels.on_hangup = self.queues.remember
         self.channels.after = self.queues.flush
+        self.steps = CallSteps(self.channels)
+        self.queues.steps = self.steps
         self.originator = Originator(control, self.hub)
         control.attach(self.originator)
         control.attach(self.channels)  # after every service: it sees the tick's changes
@@ -54,6 +58,15 @@ class ManagerService:
 
     def attach_acd(self, service: QueueService) -> None:
         self.queues.attach(service)
+
+    def attach_ivr(self, ivr: IvrService) -> None:
+        """Newexten and VarSet for calls in the IVR's flows (its public hook, firmware/ivr/watch.py)."""
+        ivr.watch(self.steps)
+
+    def hold_changed(self, port: int, held: bool) -> None:
+        """A phone's flash put the party on ``port`` on hold or took it back: Hold/Unhold.
+        The composition root adds this to the switch's ``FlashFeatures.hold_listeners``."""
+        self.steps.hold_changed(port, held)
 
     def apply(self, settings: ManagerSettings) -> None:
         """Starts, stops or restarts the server for ``settings`` (nothing if they did not change).

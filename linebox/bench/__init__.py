@@ -11,7 +11,9 @@ from linebox.bench import (
     echobridge,
     engine,
     linecard,
+    manager_observer,
     speech,
 )
 
-BENCHMARKS: tuple = (acd, acdengine, amd, callerid, dtmf, durability, echo, echobridge, engine, linecard, speech)
+BENCHMARKS: tuple = (acd, acdengine, amd, callerid, dtmf, durability, echo, echobridge, engine, linecard, manager_observer,
+                     speech)

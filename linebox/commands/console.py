@@ -18,6 +18,7 @@ import argparse
 import os
 import select
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from board import BoardError
@@ -80,15 +81,18 @@ class VirtualTestCall:
             line.far_end_hangup()
 
 
-def start_console(app, socket_path: str | os.PathLike, log_buffer: LogBuffer) -> ConsoleServer:
-    """The console server of a running appliance (``linebox.appliance.Appliance``), started."""
+def start_console(app, socket_path: str | os.PathLike, log_buffer: LogBuffer,
+                  restart: Callable[[], None] | None = None) -> ConsoleServer:
+    """The console server of a running appliance (``linebox.appliance.Appliance``), started.
+    ``restart``: how ``engine restart`` ends the engine for systemd to start again (None: refused)."""
     try:
         test_call = VirtualTestCall(app.world)
     except BoardError:
         test_call = None  # real hardware: nobody to lift a handset
     engine = EngineAccess(loop=app.loop, switch=app.switch, store=app.store, link=app.card.link, test_call=test_call,
                           board=app.definition.name,
-                          storage=app.retention.status_line if app.retention is not None else None)
+                          storage=app.retention.status_line if app.retention is not None else None,
+                          restart=restart)
     return ConsoleServer(socket_path, engine, log_buffer).start()
 
 

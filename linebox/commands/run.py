@@ -68,6 +68,9 @@ def _origin(text: str) -> dt.datetime:
     return origin
 
 
+RESTART_EXIT_STATUS = 75  # EX_TEMPFAIL: "try again"; the unit's Restart=on-failure starts the engine again
+
+
 def _stop_web(web: subprocess.Popen | None) -> None:
     if web is not None:
         web.terminate()
@@ -97,10 +100,14 @@ def run(args: argparse.Namespace) -> int:
             DemoTraffic(app.world, extensions, np.random.default_rng(args.seed)).start()
     else:
         app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall, speech=not args.no_speech)
-    console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer)
+    stopping: list[str] = []
+    # Under systemd (its unit restarts the engine when it exits with a failure status) the console's
+    # ``engine restart`` ends the loop with RESTART_EXIT_STATUS; elsewhere nothing would start it again.
+    supervised = bool(os.environ.get("INVOCATION_ID") or os.environ.get("NOTIFY_SOCKET"))
+    console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer,
+                            restart=(lambda: stopping.append("restart")) if supervised else None)
     manager = start_manager(app, db_path, console=console.console)  # AMI-compatible, if configured on
     watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
-    stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     # The web admin is a process of its own: its crash or slow page never delays a tick.
     web = None if args.no_web else subprocess.Popen(
@@ -134,4 +141,4 @@ def run(args: argparse.Namespace) -> int:
         manager.close()
         console.close()
         app.close()
-    return 0
+    return RESTART_EXIT_STATUS if stopping[:1] == ["restart"] else 0
