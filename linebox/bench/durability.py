@@ -181,6 +181,7 @@ class Tally:
     kills: int = 0
     kills_during_start: int = 0
     rows_checked: int = 0
+    queue_log_lines_checked: int = 0  # of rows_checked: queue_log lines (fsynced by their writer)
     rows_lost: int = 0
     integrity: str = "ok"
     orphans: int = 0
@@ -189,6 +190,7 @@ class Tally:
     def check(self, db_path: Path, before: Committed, since: float) -> None:
         after = committed(db_path)
         self.rows_checked += before.rows()
+        self.queue_log_lines_checked += before.queue_log.count(b"\n")
         self.rows_lost += sum(rows_lost(before, after).values())
         verdict = integrity(db_path)
         if verdict != "ok":
@@ -231,6 +233,7 @@ def run_kills(folder: Path, kills: int, seed: int, sleep: Callable[[float], None
         "kills": tally.kills,
         "kills_during_start": tally.kills_during_start,
         "rows_checked": tally.rows_checked,
+        "queue_log_lines_checked": tally.queue_log_lines_checked,
         "rows_lost": tally.rows_lost,
         "integrity": tally.integrity,
         "orphans": tally.orphans,
