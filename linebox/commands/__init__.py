@@ -27,6 +27,7 @@ COMMAND_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("users", "linebox.commands.users", "web admin and manager (AMI) accounts"),
     ("web", "linebox.commands.web", "serve the web admin (its own process)"),
     ("speech", "linebox.commands.speech", "speech recognition models: try, install, list"),
+    ("release", "linebox.commands.release", "build, install and upgrade releases (rollback on failure)"),
 )
 
 _NO_OPTIONS = "\0"  # a stub takes every word after its name as it is, options included
