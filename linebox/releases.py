@@ -264,7 +264,8 @@ def _make_venv(release: Path, staging: Path, python: str, deps_site: Path | None
     lines = [str(release)] + ([str(deps_site)] if deps_site is not None else [])
     (site / "linebox-release.pth").write_text("\n".join(lines) + "\n")
     launcher = venv / "bin" / "linebox"
-    launcher.write_text(f"#!{release}/venv/bin/python\nimport sys\n\nfrom linebox.cli import main\n\n"
+    # -I: isolated from PYTHONPATH and the user's site: the release runs its own code, whatever the caller's environment.
+    launcher.write_text(f"#!{release}/venv/bin/python -I\nimport sys\n\nfrom linebox.cli import main\n\n"
                         "sys.exit(main())\n")
     launcher.chmod(0o755)
 

@@ -28,6 +28,8 @@ COMMAND_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("web", "linebox.commands.web", "serve the web admin (its own process)"),
     ("speech", "linebox.commands.speech", "speech recognition models: try, install, list"),
     ("release", "linebox.commands.release", "build, install and upgrade releases (rollback on failure)"),
+    ("factory-reset", "linebox.commands.factory_reset",
+     "configuration and data back to the first-boot state (everything kept in a backup)"),
 )
 
 _NO_OPTIONS = "\0"  # a stub takes every word after its name as it is, options included

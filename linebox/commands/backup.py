@@ -50,7 +50,7 @@ def run_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine_running(socket_path: Path) -> bool:
+def engine_running(socket_path: Path) -> bool:
     client = ConsoleClient(socket_path)
     try:
         client.connect()
@@ -64,7 +64,7 @@ def run_restore(args: argparse.Namespace) -> int:
     archive = Path(args.file)
     if not archive.is_file():
         raise LineboxError(f"backup restore: no such file {archive}")
-    if _engine_running(resolve_socket_path(args.socket, os.environ)):
+    if engine_running(resolve_socket_path(args.socket, os.environ)):
         raise LineboxError("backup restore: the engine is running; stop it first (systemctl stop linebox)")
     manifest, kept = backup.restore(archive, resolve_db_path(args.db))
     print(f"restored {archive} (made {manifest.created}, {len(manifest.entries)} files)"
