@@ -50,6 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from drivers.logs import EventLogger
+from firmware import FirmwareError
 from firmware.storage import backup
 from linebox import LineboxError
 
@@ -358,6 +359,13 @@ def _restore_data(layout: Layout, backup_file: str | None, log: EventLogger) -> 
     if backup_file is None:
         return
     _, kept = backup.restore(Path(backup_file), layout.db)
+    if os.geteuid() == 0:  # restored by root (sudo, the unit's ExecStartPre): the engine's user must own them
+        owner = layout.data.stat()
+        for name in (layout.db.name, "queue_log", "cdr-spool.jsonl", *backup.FOLDERS):
+            top = layout.data / name
+            for path in [top, *(top.rglob("*") if top.is_dir() else ())]:
+                if path.exists():
+                    os.chown(path, owner.st_uid, owner.st_gid)
     log.info("upgrade_data_restored", backup=backup_file, replaced=str(kept) if kept else "")
 
 
@@ -413,7 +421,13 @@ def upgrade(layout: Layout, tarball: Path, service: Service, check: Check, pytho
     if layout.db.is_file():
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         backup_file = layout.backups / f"{old or 'none'}-to-{new}-{stamp}.tar"
-        backup.create(layout.db, backup_file, stamp, with_recordings=False)
+        try:
+            backup.create(layout.db, backup_file, stamp, with_recordings=False)
+        except FirmwareError as exc:  # no backup, no migration: the old release starts again, unchanged
+            layout.journal.unlink()
+            started = service.start()
+            log.error("upgrade_refused", new=new, reason=str(exc), started=int(started))
+            raise LineboxError(f"upgrade to {new} refused, nothing changed: {exc}") from exc
     _journal(layout, "switching", old, new, backup_file)
     switch_current(layout, new)
     _journal(layout, "testing", old, new, backup_file)
