@@ -132,6 +132,7 @@ class EngineProcess:
 
     def __init__(self, folder: Path, db_path: Path, seed: int, number: int) -> None:
         self.log_path = folder / f"engine-{number}.log"
+        self.ready_cpu_s: float | None = None
         # Compiled modules kept between starts, as an installed release has them (pip and
         # board/install.sh compile every module): without them each restart compiles ~250
         # source files again, about a third of the start-up CPU, which the appliance never pays.
@@ -144,10 +145,21 @@ class EngineProcess:
                 [sys.executable, "-m", "linebox.bench.durability_engine", "--db", str(db_path), "--seed", str(seed)],
                 cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the process has used so far (Linux /proc: user + system), None elsewhere.
+        Unlike the wall time it hardly depends on what else the machine runs."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (proc(5))
+
     def wait_ready(self) -> float:
-        """Seconds from the start to the first answered call; LineboxError if it dies or times out."""
+        """Seconds from the start to the first answered call; LineboxError if it dies or times out.
+        ``ready_cpu_s`` is then the CPU time the process used to get there."""
         while True:
             if READY_EVENT in self.log_path.read_bytes():
+                self.ready_cpu_s = self.cpu_seconds()
                 return time.monotonic() - self.started
             if self.process.poll() is not None:
                 raise LineboxError(f"the engine exited ({self.process.returncode}) before answering a call: "
@@ -206,6 +218,7 @@ def run_kills(folder: Path, kills: int, seed: int, sleep: Callable[[float], None
     db_path = folder / "linebox.db"
     tally = Tally()
     restarts: list[float] = []
+    restart_cpu: list[float] = []
     engine = EngineProcess(folder, db_path, seed, 1)
     cold_start = engine.wait_ready()
     ready = True
@@ -223,6 +236,8 @@ def run_kills(folder: Path, kills: int, seed: int, sleep: Callable[[float], None
             ready = tally.kills == kills or rng.random() >= 0.25
             if ready:
                 restarts.append(engine.wait_ready())
+                if engine.ready_cpu_s is not None:
+                    restart_cpu.append(engine.ready_cpu_s)
                 tally.check(db_path, pending, engine.wall_started)
                 pending = None
     finally:
@@ -243,6 +258,9 @@ def run_kills(folder: Path, kills: int, seed: int, sleep: Callable[[float], None
         "restart_p50_s": round(percentile(restarts, 0.50), 3),
         "restart_p99_s": round(percentile(restarts, 0.99), 3),
         "restart_max_s": round(max(restarts), 3),
+        # CPU seconds of the engine from its start to the first answered call: the load-independent figure.
+        "restart_cpu_p50_s": round(percentile(restart_cpu, 0.50), 3) if restart_cpu else None,
+        "restart_cpu_p99_s": round(percentile(restart_cpu, 0.99), 3) if restart_cpu else None,
         "load_average_1m": round(os.getloadavg()[0], 2),  # restart times are CPU-bound: read them with this
         "seed": seed,
     }
