@@ -1,8 +1,9 @@
 """``linebox``: one command line with subcommands, the composition root of the project.
 
 Each command group lives in its own module under ``linebox.commands`` and adds itself to
-the parser through ``register(subparsers)``; its handler takes the parsed arguments and
-returns the exit status. Errors of any layer become one line on stderr and status 2.
+the parser through ``register(subparsers)``; only the module of the group that runs is imported
+(``linebox.commands.COMMAND_GROUPS``). Its handler takes the parsed arguments and returns the
+exit status. Errors of any layer become one line on stderr and status 2.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from drivers import DriverError
 from dsp import DspError
 from firmware import FirmwareError
 from linebox import LineboxError
-from linebox.commands import COMMAND_GROUPS
+from linebox.commands import COMMAND_GROUPS, add_lazy_groups
 
 EXIT_USAGE = 2
 
@@ -24,8 +25,7 @@ EXIT_USAGE = 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linebox", description="Analog PBX/ACD appliance firmware")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in COMMAND_GROUPS:
-        group.register(subparsers)
+    add_lazy_groups(subparsers, COMMAND_GROUPS, parser.prog)
     return parser
 
 

@@ -64,7 +64,7 @@ def _cdr_ids(db):
 def test_create_then_restore_into_an_empty_box(tmp_path):
     db = _populate(tmp_path / "box")
     archive = tmp_path / "out" / "box.tar"
-    manifest = backup.create(db, archive, CREATED)
+    manifest = backup.create(db, archive, CREATED, with_recordings=True)
     paths = [entry.path for entry in manifest.entries]
     assert paths[0] == "linebox.db"
     assert set(paths) == {"linebox.db", "queue_log", "voicemail/201/msg-000001.wav", "sounds/welcome.wav"}
@@ -89,7 +89,7 @@ def test_create_then_restore_into_an_empty_box(tmp_path):
 def test_restore_keeps_what_it_replaces(tmp_path):
     db = _populate(tmp_path / "box")
     archive = tmp_path / "box.tar"
-    backup.create(db, archive, CREATED)
+    backup.create(db, archive, CREATED, with_recordings=True)
     with CdrStore(db) as cdr:
         cdr.record(_record(99))  # made after the backup
     before = _fingerprint(db.parent)
@@ -114,7 +114,7 @@ def test_backup_while_call_records_are_written_is_consistent(tmp_path):
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        backup.create(db, tmp_path / "live.tar", CREATED)
+        backup.create(db, tmp_path / "live.tar", CREATED, with_recordings=True)
     finally:
         stop.set()
         thread.join()
@@ -157,7 +157,7 @@ def _manifest(entries, schemas=None):
 def test_damaged_or_truncated_archives_change_nothing(tmp_path):
     db = _populate(tmp_path / "box")
     archive = tmp_path / "good.tar"
-    backup.create(db, archive, CREATED)
+    backup.create(db, archive, CREATED, with_recordings=True)
     before = _fingerprint(db.parent)
     for name, body, message in _damaged_cases(archive):
         bad = tmp_path / "bad.tar"
@@ -172,7 +172,7 @@ def test_damaged_or_truncated_archives_change_nothing(tmp_path):
 def test_foreign_archives_are_refused(tmp_path):
     db = _populate(tmp_path / "box")
     good_db = tmp_path / "copy.db"
-    backup.create(db, tmp_path / "good.tar", CREATED)
+    backup.create(db, tmp_path / "good.tar", CREATED, with_recordings=True)
     with tarfile.open(tmp_path / "good.tar") as tar:
         good_db.write_bytes(tar.extractfile("linebox.db").read())
     db_bytes = good_db.read_bytes()
@@ -221,8 +221,59 @@ def test_cli_refuses_a_bad_archive_in_one_line(tmp_path, capsys):
 def test_cli_create_and_restore(tmp_path, capsys):
     db = _populate(tmp_path / "box")
     archive = tmp_path / "b.tar"
-    assert main(["backup", "create", str(archive), "--db", str(db)]) == 0
+    assert main(["backup", "create", str(archive), "--db", str(db), "--with-recordings"]) == 0
     assert "4 files" in capsys.readouterr().out
     target = tmp_path / "other" / "linebox.db"
     assert main(["backup", "restore", str(archive), "--db", str(target), "--socket", str(tmp_path / "n.sock")]) == 0
     assert len(_cdr_ids(target)) == 5
+
+
+def test_without_recordings_the_archive_holds_no_voicemail_and_restore_keeps_the_present_files(tmp_path, capsys):
+    db = _populate(tmp_path / "box")
+    archive = tmp_path / "small.tar"
+    assert main(["backup", "create", str(archive), "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "3 files" in out and "without recordings" in out
+    with tarfile.open(archive) as tar:
+        assert not [name for name in tar.getnames() if name.startswith("voicemail")]
+        assert json.loads(tar.extractfile("manifest.json").read())["recordings"] is False
+    message = db.parent / "voicemail" / "201" / "msg-000001.wav"
+    recording = message.read_bytes()
+    _, kept = backup.restore(archive, db)
+    assert message.read_bytes() == recording  # left in place, with the row that names it
+    assert (kept / "voicemail" / "201" / "msg-000001.wav").read_bytes() == recording  # and a copy beside
+    assert len(_cdr_ids(db)) == 5
+
+
+def test_with_recordings_restore_refuses_a_message_without_its_file(tmp_path):
+    db = _populate(tmp_path / "box")
+    archive = tmp_path / "full.tar"
+    manifest = backup.create(db, archive, CREATED, with_recordings=True)
+    assert manifest.recordings
+    # The same archive with the recording left out of the members and the manifest: consistent
+    # checksums, but a voicemail row without its file.
+    with tarfile.open(archive) as tar:
+        members = {name: tar.extractfile(name).read() for name in tar.getnames()}
+    data = json.loads(members.pop("manifest.json"))
+    members.pop("voicemail/201/msg-000001.wav")
+    data["files"] = [item for item in data["files"] if not item["path"].startswith("voicemail/")]
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(_tar_with([*members.items(), ("manifest.json", json.dumps(data).encode())]))
+    before = _fingerprint(db.parent)
+    with pytest.raises(FirmwareError, match="without their recording"):
+        backup.restore(bad, db)
+    assert _fingerprint(db.parent) == before
+
+
+def test_a_message_deleted_while_the_backup_runs_leaves_no_row_without_its_file(tmp_path):
+    db = _populate(tmp_path / "box")
+    (db.parent / "voicemail" / "201" / "msg-000001.wav").unlink()  # gone between the copy and the read
+    archive = tmp_path / "full.tar"
+    backup.create(db, archive, CREATED, with_recordings=True)
+    fresh = tmp_path / "fresh" / "linebox.db"
+    backup.restore(archive, fresh)  # would refuse a row without its file
+    conn = sqlite3.connect(fresh)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM voicemail_messages").fetchone() == (0,)
+    finally:
+        conn.close()

@@ -23,6 +23,7 @@ def test_twenty_kills_lose_nothing_and_leave_nothing(tmp_path):
     assert report["stuck_calls"] == 0, report
     # The kills landed in real traffic: rows were there to lose, calls were cut (open rows recovered).
     assert report["rows_checked"] >= 20 * KILLS // 2, report
+    assert report["queue_log_lines_checked"] >= KILLS, report  # queue_log lines are among them
     assert report["restarts_measured"] >= KILLS // 2, report
     logs = "".join(path.read_text(errors="replace") for path in tmp_path.glob("engine-*.log"))
     assert "cdr_cut_short" in logs

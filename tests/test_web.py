@@ -390,7 +390,9 @@ def test_api_status_shape(box):
     login(client, "sue")
     status = client.get("/api/status").get_json()
     assert status["engine"]["link"]["counters"]["crc_errors"] == 2 and len(status["engine"]["ports"]) == 6
-    assert set(status["system"]) == {"cpu_load_per_core", "memory_used_percent", "disk_used_percent", "disk_free_mb"}
+    assert set(status["system"]) == {"cpu_load_per_core", "memory_used_percent", "disk_used_percent", "disk_free_mb",
+                                     "storage_used_mb", "storage_budget_mb", "storage_percent", "storage_warning",
+                                     "storage_warn_percent"}  # the data against the disk budget (issue 16)
 
 
 # ----------------------------------------------------------------------------- logout and passwords

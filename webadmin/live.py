@@ -13,14 +13,16 @@ from firmware import FirmwareError
 from webadmin.app import requires, state
 from webadmin.engine import engine_status
 from webadmin.security import Permission
-from webadmin.system import system_figures
+from webadmin.system import storage_figures, system_figures
 
 blueprint = Blueprint("live", __name__)
 
 
 def _status() -> dict:
     services = state().services
-    return {"engine": engine_status(services.engine), "system": system_figures(services.data_dir)}
+    budget_mb = services.store.load().retention.disk_budget_mb
+    return {"engine": engine_status(services.engine),
+            "system": {**system_figures(services.data_dir), **storage_figures(services.store.path, budget_mb)}}
 
 
 @blueprint.route("/dashboard")

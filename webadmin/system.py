@@ -1,10 +1,13 @@
-"""CPU, memory and disk of the box, for the dashboard (Linux ``/proc``; the web process reads them)."""
+"""CPU, memory and disk of the box, for the dashboard (Linux ``/proc``; the web process reads them),
+and the box's data against the retention's disk budget (the warning at 80 %, issue 16)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+
+from firmware.storage.retention import MB, WARN_PERCENT, measure
 
 
 def _meminfo(path: Path) -> dict[str, int]:
@@ -39,3 +42,13 @@ def system_figures(data_dir: Path, proc: Path = Path("/proc")) -> dict:
     except OSError:
         figures["disk_used_percent"] = None
     return figures
+
+
+def storage_figures(db_path: Path, budget_mb: int) -> dict:
+    """The data on the card against ``retention.disk_budget_mb``, measured as the retention job
+    measures it; ``storage_warning`` from :data:`WARN_PERCENT` % (the console logs
+    ``storage_budget`` then too)."""
+    usage = measure(db_path, budget_mb)
+    return {"storage_used_mb": round(usage.total / MB, 1), "storage_budget_mb": budget_mb,
+            "storage_percent": round(100 * usage.fraction, 1), "storage_warning": usage.warning,
+            "storage_warn_percent": WARN_PERCENT}

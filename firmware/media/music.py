@@ -17,6 +17,7 @@ and queues naming it play ``default`` (logged once when the class is asked for).
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -41,6 +42,9 @@ def load_music_class(directory: Path, read: ReadAudio, log: EventLogger,
     parts: list[np.ndarray] = []
     total = 0
     for path in sorted(directory.glob("*.wav")):
+        estimate = _header_samples(path)
+        if parts and estimate is not None and total + estimate > limit + RATE:
+            continue  # would not fit: not decoded (start-up time: Debian's default class is 5 files of ~3.5 min)
         try:
             samples = np.asarray(read(path), dtype=np.float64)
         except DriverError as exc:
@@ -61,6 +65,17 @@ def load_music_class(directory: Path, read: ReadAudio, log: EventLogger,
         return None
     log.info("music_class", directory=str(directory), files=len(parts), seconds=round(total / RATE, 1))
     return np.concatenate(parts)
+
+
+def _header_samples(path: Path) -> int | None:
+    """The file's length in 8 kHz samples from its WAV header alone, or None (not plain PCM WAV,
+    unreadable): then the file is decoded and measured exactly. Only used to skip files that
+    cannot fit, with a second of margin, so the choice is the same as after decoding."""
+    try:
+        with wave.open(str(path), "rb") as header:
+            return header.getnframes() * RATE // max(1, header.getframerate())
+    except (OSError, EOFError, wave.Error):
+        return None
 
 
 class MusicLibrary:

@@ -7,17 +7,22 @@ Archive (``linebox backup create FILE``), members in this order:
   copy of every store (configuration, call records, ACD history and state, voicemail rows)
   taken while the engine may be writing;
 - ``queue_log`` (its complete lines) and ``cdr-spool.jsonl`` if there is one;
-- the recordings: every voicemail file the copied database names (``voicemail/<mailbox>/…``),
-  and the box's own prompts and music (``sounds/…``, ``moh/…``);
-- ``manifest.json`` last: format, version, creation time, each store's schema version, and
-  every other member's path, size and SHA-256.
+- the box's own prompts and music (``sounds/…``, ``moh/…``);
+- with recordings (``--with-recordings``) only: every voicemail file the copied database names
+  (``voicemail/<mailbox>/…``); a message deleted between the copy and the read of its file is
+  dropped from the copied database too, so every row of the archive has its file;
+- ``manifest.json`` last: format, version, creation time, whether recordings are in, each
+  store's schema version, and every other member's path, size and SHA-256.
 
 Restore (:func:`verify` then :func:`restore`): every member is extracted into a staging
 folder beside the data and checked against the manifest (no member missing, none extra,
 sizes and checksums equal, plain relative paths only), the database passes
-``PRAGMA integrity_check`` and no store's schema is newer than this firmware. Only then are
-the present data moved to ``replaced-<n>/`` in the data folder (kept, never deleted) and the
-staged files renamed into place. Any failure before that point removes the staging folder
+``PRAGMA integrity_check``, no store's schema is newer than this firmware, and, with
+recordings, every voicemail row of the archive's database has its file in the archive. Only
+then are the present data moved to ``replaced-<n>/`` in the data folder (kept, never deleted)
+and the staged files renamed into place. An archive without recordings leaves the present
+``voicemail/`` folder where it is (a hard-linked copy goes to ``replaced-<n>/``): its
+messages stay with the rows that name them. Any failure before that point removes the staging folder
 and changes nothing; the error is one line.
 """
 
@@ -72,9 +77,11 @@ class Manifest:
     created: str
     schemas: dict[str, int]
     entries: tuple[Entry, ...]
+    recordings: bool = True  # voicemail files are in (archives made before the choice all had them)
 
     def to_json(self) -> bytes:
         return json.dumps({"format": FORMAT, "version": VERSION, "created": self.created, "schemas": self.schemas,
+                           "recordings": self.recordings,
                            "files": [entry.__dict__ for entry in self.entries]}, indent=1).encode()
 
 
@@ -119,18 +126,37 @@ def _complete_lines(path: Path, out: Path) -> None:
     out.write_bytes(data[:data.rfind(b"\n") + 1])
 
 
-def _recordings(data: Path, snapshot: Path) -> Iterator[tuple[str, Path]]:
-    conn = sqlite3.connect(snapshot)
+def _named_recordings(db: Path) -> set[tuple[str, str]]:
+    conn = sqlite3.connect(db)
     try:
-        named = {(mailbox, file) for mailbox, file in conn.execute("SELECT mailbox, file FROM voicemail_messages")}
-    except sqlite3.OperationalError:
-        named = set()
+        return {(mailbox, file) for mailbox, file in conn.execute("SELECT mailbox, file FROM voicemail_messages")}
+    except sqlite3.OperationalError:  # no voicemail table yet
+        return set()
     finally:
         conn.close()
-    for mailbox, file in sorted(named):
+
+
+def _voicemail(data: Path, snapshot: Path) -> Iterator[tuple[str, Path]]:
+    """The voicemail files the copied database names; rows whose file is gone since the copy
+    (a message deleted meanwhile) are deleted from the copy, so every row has its file."""
+    gone = []
+    for mailbox, file in sorted(_named_recordings(snapshot)):
         path = data / VOICEMAIL_DIR / mailbox / file
-        if path.is_file():  # deleted since the copy: the restored store drops its row at open
+        if path.is_file():
             yield f"{VOICEMAIL_DIR}/{mailbox}/{file}", path
+        else:
+            gone.append((mailbox, file))
+    if gone:
+        conn = sqlite3.connect(snapshot)
+        try:
+            with conn:
+                conn.executemany("DELETE FROM voicemail_messages WHERE mailbox = ? AND file = ?", gone)
+        finally:
+            conn.close()
+
+
+def _recordings(data: Path) -> Iterator[tuple[str, Path]]:
+    """The box's own prompts and music."""
     for folder in FOLDERS[1:]:
         root = data / folder
         if root.is_dir():
@@ -138,8 +164,9 @@ def _recordings(data: Path, snapshot: Path) -> Iterator[tuple[str, Path]]:
                 yield path.relative_to(data).as_posix(), path
 
 
-def create(db_path: Path, out: Path, created: str) -> Manifest:
-    """Writes the archive of the data beside ``db_path`` to ``out`` (atomically); its manifest."""
+def create(db_path: Path, out: Path, created: str, with_recordings: bool = False) -> Manifest:
+    """Writes the archive of the data beside ``db_path`` to ``out`` (atomically); its manifest.
+    ``with_recordings``: the voicemail files too."""
     data = db_path.parent
     if not db_path.is_file():
         raise FirmwareError(f"backup: no database at {db_path}")
@@ -154,9 +181,11 @@ def create(db_path: Path, out: Path, created: str) -> Manifest:
         if (data / SPOOL_NAME).is_file():
             _complete_lines(data / SPOOL_NAME, staging / SPOOL_NAME)
             members.append((SPOOL_NAME, staging / SPOOL_NAME))
-        members += list(_recordings(data, staging / DATABASE))
+        if with_recordings:
+            members += list(_voicemail(data, staging / DATABASE))
+        members += list(_recordings(data))
         entries = tuple(Entry(name, path.stat().st_size, _sha256(path)) for name, path in members)
-        manifest = Manifest(created, _schemas(staging / DATABASE), entries)
+        manifest = Manifest(created, _schemas(staging / DATABASE), entries, with_recordings)
         partial = staging / "archive.tar"
         with tarfile.open(partial, "w") as archive:
             for name, path in members:
@@ -197,7 +226,10 @@ def _parse_manifest(raw: bytes) -> Manifest:
                                 f"(format {data.get('format')!r}, version {data.get('version')!r})")
         entries = tuple(Entry(str(item["path"]), int(item["size"]), str(item["sha256"])) for item in data["files"])
         schemas = {str(key): int(value) for key, value in data["schemas"].items()}
-        return Manifest(str(data["created"]), schemas, entries)
+        recordings = data.get("recordings", True)
+        if not isinstance(recordings, bool):
+            raise FirmwareError(f"backup: the manifest's recordings is {recordings!r}, not true or false")
+        return Manifest(str(data["created"]), schemas, entries, recordings)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FirmwareError(f"backup: the manifest is not valid: {exc}") from exc
 
@@ -247,6 +279,14 @@ def verify(archive_path: Path, staging: Path) -> Manifest:
     except (tarfile.TarError, EOFError) as exc:
         raise FirmwareError(f"backup: {archive_path} is not a readable archive (truncated or damaged): {exc}") from exc
     _check_database(staging / DATABASE, manifest)
+    if manifest.recordings:
+        missing = [f"{mailbox}/{file}" for mailbox, file in sorted(_named_recordings(staging / DATABASE))
+                   if not (staging / VOICEMAIL_DIR / mailbox / file).is_file()]
+        if missing:
+            raise FirmwareError(f"backup: {len(missing)} voicemail message(s) without their recording in the "
+                                f"archive, first {missing[0]}")
+    elif (staging / VOICEMAIL_DIR).exists():
+        raise FirmwareError("backup: the manifest says no recordings, but the archive holds voicemail files")
     return manifest
 
 
@@ -271,8 +311,9 @@ def _check_database(db: Path, manifest: Manifest) -> None:
                                 f"(knows up to {known}): restore it with a newer firmware")
 
 
-def _present(data: Path, db_name: str) -> list[str]:
-    names = [db_name, db_name + "-wal", db_name + "-shm", QUEUE_LOG, SPOOL_NAME, *FOLDERS]
+def _present(data: Path, db_name: str, recordings: bool) -> list[str]:
+    names = [db_name, db_name + "-wal", db_name + "-shm", QUEUE_LOG, SPOOL_NAME,
+             *(FOLDERS if recordings else FOLDERS[1:])]
     return [name for name in names if (data / name).exists()]
 
 
@@ -284,14 +325,17 @@ def restore(archive_path: Path, db_path: Path) -> tuple[Manifest, Path | None]:
     staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=data))
     try:
         manifest = verify(archive_path, staging)
-        present = _present(data, db_path.name)
+        present = _present(data, db_path.name, manifest.recordings)
+        kept_voicemail = not manifest.recordings and (data / VOICEMAIL_DIR).is_dir()
         kept: Path | None = None
-        if present:
+        if present or kept_voicemail:
             number = 1
             while (data / f"replaced-{number}").exists():
                 number += 1
             kept = data / f"replaced-{number}"
             kept.mkdir()
+            if kept_voicemail:  # stays in place; a copy (hard links: no space) beside what is replaced
+                shutil.copytree(data / VOICEMAIL_DIR, kept / VOICEMAIL_DIR, copy_function=os.link)
             for name in present:
                 os.replace(data / name, kept / name)
         for item in sorted(staging.iterdir()):

@@ -1,4 +1,4 @@
-"""``linebox backup create FILE`` / ``linebox backup restore FILE``: the box's data in one archive.
+"""``linebox backup create FILE [--with-recordings]`` / ``linebox backup restore FILE``: the box's data in one archive.
 
 The archive format and the checks are in :mod:`firmware.storage.backup`. ``create`` may run
 while the engine runs (SQLite's online backup). ``restore`` refuses while an engine answers
@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create = actions.add_parser("create", help="write an archive of every store, recordings and prompts")
     create.add_argument("file", help="the archive to write (a tar file)")
     create.add_argument("--db", default=None, help="database path (default: $LINEBOX_DB or var/linebox.db)")
+    create.add_argument("--with-recordings", action="store_true",
+                        help="the voicemail recordings too (they can be large; by default the data and prompts only)")
     create.set_defaults(handler=run_create)
     restore = actions.add_parser("restore", help="verify an archive, then replace the box's data with it")
     restore.add_argument("file", help="the archive to restore")
@@ -40,14 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_create(args: argparse.Namespace) -> int:
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    manifest = backup.create(resolve_db_path(args.db), Path(args.file), created)
+    manifest = backup.create(resolve_db_path(args.db), Path(args.file), created, with_recordings=args.with_recordings)
     size = sum(entry.size for entry in manifest.entries)
-    print(f"backup {args.file}: {len(manifest.entries)} files, {size} bytes, schemas "
+    print(f"backup {args.file}: {len(manifest.entries)} files, {size} bytes, "
+          f"{'with' if manifest.recordings else 'without'} recordings, schemas "
           + ", ".join(f"{name} {version}" for name, version in sorted(manifest.schemas.items())))
     return 0
 
 
-def _engine_running(socket_path: Path) -> bool:
+def engine_running(socket_path: Path) -> bool:
     client = ConsoleClient(socket_path)
     try:
         client.connect()
@@ -61,7 +64,7 @@ def run_restore(args: argparse.Namespace) -> int:
     archive = Path(args.file)
     if not archive.is_file():
         raise LineboxError(f"backup restore: no such file {archive}")
-    if _engine_running(resolve_socket_path(args.socket, os.environ)):
+    if engine_running(resolve_socket_path(args.socket, os.environ)):
         raise LineboxError("backup restore: the engine is running; stop it first (systemctl stop linebox)")
     manifest, kept = backup.restore(archive, resolve_db_path(args.db))
     print(f"restored {archive} (made {manifest.created}, {len(manifest.entries)} files)"

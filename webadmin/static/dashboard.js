@@ -64,6 +64,7 @@
     Object.entries(status.system || {}).forEach(function (entry) {
       setText('[data-system="' + entry[0] + '"]', entry[1]);
     });
+    document.getElementById("storage-warning").hidden = !(status.system || {}).storage_warning;
     showPorts(engine.ports);
     showCalls(engine.calls);
     document.getElementById("updated").textContent = new Date().toLocaleTimeString();
