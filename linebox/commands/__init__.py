@@ -10,6 +10,7 @@ from linebox.commands import (
                               cdr,
                               config,
                               console,
+                              contacts,
                               dsp,
                               linecard,
                               run,
@@ -21,3 +22,4 @@ from linebox.commands import (
 )
 
 COMMAND_GROUPS = (run, console, config, cdr, dsp, acd, linecard, bench, sim, backup, selftest, users, web, speech)
+COMMAND_GROUPS += (contacts,)
