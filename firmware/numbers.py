@@ -166,10 +166,11 @@ def _split_country_code(digits: str) -> tuple[str, str]:
 
 def _check_nsn(nsn: str, plan: NationalPlan, where: str) -> str:
     low, high = plan.nsn_lengths
+    digits = f"{len(nsn)} digit{'' if len(nsn) == 1 else 's'}"
     if len(nsn) < low:
-        raise FirmwareError(f"too short for {where}: {len(nsn)} digits, national numbers have {plan.lengths_text()}")
+        raise FirmwareError(f"too short for {where}: {digits}, national numbers have {plan.lengths_text()}")
     if len(nsn) > high:
-        raise FirmwareError(f"too long for {where}: {len(nsn)} digits, national numbers have {plan.lengths_text()}")
+        raise FirmwareError(f"too long for {where}: {digits}, national numbers have {plan.lengths_text()}")
     if not re.fullmatch(plan.nsn, nsn):
         raise FirmwareError(f"not a valid number for {where}: {nsn} (national numbers start with {plan.leading})")
     return f"+{plan.country_code}{nsn}"
