@@ -226,6 +226,9 @@ PAGES = {
     ("GET", "/accounts"): {"admin"},
     ("GET", "/password"): {"admin", "installer", "supervisor", "agent"},
     ("POST", "/accounts"): {"admin"},
+    ("GET", "/contacts/"): {"admin", "supervisor"},
+    ("GET", "/contacts/export.csv"): {"admin", "supervisor"},
+    ("POST", "/contacts/import"): {"admin", "supervisor"},
 }
 USERS = {"admin": "ada", "installer": "ian", "supervisor": "sue", "agent": "al", "manager": "max"}
 

@@ -134,6 +134,8 @@ def create_app(services: WebServices) -> Flask:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(live.blueprint)
     app.register_blueprint(pages.blueprint)
+    from webadmin import contacts as contact_pages
+    app.register_blueprint(contact_pages.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)

@@ -68,7 +68,7 @@ def read_file(path: str) -> bytes:
 
 def report_lines(report: ContactImport) -> list[str]:
     """The report for a person: the counts, then one line per problem."""
-    mode = "replacing" if report.replace else f"adding to {report.stored} stored"
+    mode = f"replacing {report.stored} stored" if report.replace else f"adding to {report.stored} stored"
     lines = [f"rows {report.rows}, valid {report.valid}, invalid {report.invalid}, duplicates {report.duplicates} "
              f"({mode}; {report.encoding})"]
     lines += [f"  {problem} [{problem.kind}]" for problem in report.problems]
