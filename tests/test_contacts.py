@@ -120,6 +120,9 @@ def test_duplicates_against_stored_contacts_unless_replacing():
         "line 2: +12125550100 is already stored (contact 'Old')",
         "line 3: account 7 is already stored (contact 'Old')"]
     assert check_import(table(text), "us", stored, replace=True).valid == 3
+    written_before_e164 = (Contact("Old", ("2125550100",)),)  # a YAML import may hold national numbers
+    assert check_import(table(text), "us", written_before_e164).duplicates == 1
+    assert [c.name for c in search(written_before_e164, "+1 212 555 0100", "us")] == ["Old"]
 
 
 def test_numbers_are_read_in_the_zone():

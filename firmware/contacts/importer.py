@@ -40,7 +40,7 @@ from firmware.config.ivrcodec import (
 )
 from firmware.config.model import Contact
 from firmware.contacts.csvfile import CsvTable
-from firmware.numbers import to_e164
+from firmware.numbers import to_e164, try_e164
 
 NUMBER_COLUMNS = ("numbers", "number", "phone")
 KNOWN_COLUMNS = ("name", *NUMBER_COLUMNS, "account", "language", "notes")
@@ -176,8 +176,8 @@ def check_import(table: CsvTable, zone: str, stored: Sequence[Contact] = (), rep
     number_column = _number_column(table.columns) or "numbers"
     owners: dict[str, str] = {}
     for contact in kept:
-        for number in contact.numbers:
-            owners.setdefault(number, f"already stored (contact {contact.name!r})")
+        for number in contact.numbers:  # stored before the import wrote E.164: read them in the zone
+            owners.setdefault(try_e164(number, zone) or number, f"already stored (contact {contact.name!r})")
         if contact.account:
             owners.setdefault(f"account {contact.account}", f"already stored (contact {contact.name!r})")
     contacts: list[Contact] = []
