@@ -317,3 +317,21 @@ def test_v11_contacts_gain_language_and_notes(v1_path):
     with open_store(v1_path) as again:
         (ann,) = again.load().contacts
         assert (ann.language, ann.notes) == ("es", "prefers mornings")
+
+
+def test_a_migration_applied_meanwhile_by_another_process_is_not_applied_twice(tmp_path):
+    """The engine and the web admin start together on a new database: each reads the schema
+    version, then migrates; the second must find the first one's work under the write lock."""
+    path = tmp_path / "linebox.db"
+    steps = (Migration(1, "a table", ("CREATE TABLE t (x INTEGER)",)),
+             Migration(2, "a column", ("ALTER TABLE t ADD COLUMN y INTEGER",)))
+
+    class RacedBy(tuple):
+        def __getitem__(self, index):  # called after ``current`` was read: the other process goes first
+            if isinstance(index, slice):
+                assert migrate(connect(path), "race", steps) == 2
+            return tuple.__getitem__(self, index)
+
+    conn = connect(path)
+    assert migrate(conn, "race", RacedBy(steps)) == 2
+    assert conn.execute("SELECT COUNT(*) FROM schema_version WHERE component = 'race'").fetchone()[0] == 2
