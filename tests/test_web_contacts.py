@@ -140,3 +140,16 @@ def test_export(web):
     assert response.get_data(as_text=True).splitlines() == [
         "name,numbers,account,language,notes", "Ann Lee,+12125550100,1001,,VIP",
         "Bob Roy,+12125550101; +442079460000,,,"]
+
+
+def test_a_full_box_of_contacts_goes_through_report_and_confirm(web):
+    """1000 contacts with long notes: the upload and the confirmation (the file again, base64)
+    are far above the ordinary form limit of 64 kB and within the page's own."""
+    client, services, _, token = web
+    text = "name,numbers,notes\n" + "".join(f"C{i},212 {200 + i // 10000:03d} {i % 10000:04d},{'n' * 250}\n"
+                                            for i in range(1000))
+    assert len(text) > 250_000
+    page = upload(client, token, text).get_data(as_text=True)
+    assert count(page, "valid") == 1000
+    assert client.post("/contacts/import/confirm", data=confirm_form(page)).status_code == 302
+    assert len(services.store.load().contacts) == 1000
