@@ -304,3 +304,39 @@ def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
         assert config.acd.vip_callers == (VipCaller("0301234567", 3),) and config.acd.auto_pause_after == 0
         row = again.conn.execute("SELECT number, required_skills, relax FROM queues WHERE name = 'kunden'").fetchone()
         assert row == ("250", '{"deutsch": 6}', '[{"after_s": 45, "max_level": 0}]')
+
+
+def test_v11_contacts_gain_language_and_notes(v1_path):
+    """Migration 13: contacts stored by a version-11 box keep every value and get '' language and notes."""
+    conn = connect(v1_path)
+    assert migrate(conn, "config", MIGRATIONS, upto=11) == 11
+    conn.execute("INSERT INTO contacts (position, name, numbers, account, fields) VALUES "
+                 "(0, 'Ann', '[\"2125552001\"]', '1234', '{\"balance\": \"12.50\"}')")
+    conn.close()
+    with open_store(v1_path) as store:
+        assert store.schema_version == len(MIGRATIONS) == 13
+        (ann,) = store.load().contacts
+        assert (ann.name, ann.numbers, ann.account, ann.fields, ann.language, ann.notes) == (
+            "Ann", ("2125552001",), "1234", (("balance", "12.50"),), "", "")
+        store.update(lambda c: replace(c, contacts=(replace(ann, language="es", notes="prefers mornings"),)))
+    with open_store(v1_path) as again:
+        (ann,) = again.load().contacts
+        assert (ann.language, ann.notes) == ("es", "prefers mornings")
+
+
+def test_a_migration_applied_meanwhile_by_another_process_is_not_applied_twice(tmp_path):
+    """The engine and the web admin start together on a new database: each reads the schema
+    version, then migrates; the second must find the first one's work under the write lock."""
+    path = tmp_path / "linebox.db"
+    steps = (Migration(1, "a table", ("CREATE TABLE t (x INTEGER)",)),
+             Migration(2, "a column", ("ALTER TABLE t ADD COLUMN y INTEGER",)))
+
+    class RacedBy(tuple):
+        def __getitem__(self, index):  # called after ``current`` was read: the other process goes first
+            if isinstance(index, slice):
+                assert migrate(connect(path), "race", steps) == 2
+            return tuple.__getitem__(self, index)
+
+    conn = connect(path)
+    assert migrate(conn, "race", RacedBy(steps)) == 2
+    assert conn.execute("SELECT COUNT(*) FROM schema_version WHERE component = 'race'").fetchone()[0] == 2

@@ -141,10 +141,12 @@ def create_app(services: WebServices) -> Flask:
     from webadmin import desk  # noqa: PLC0415 -- the wallboard and agent desk (issue 14)
 
     app.register_blueprint(desk.blueprint)
-    from webadmin import ivr, manager  # noqa: PLC0415
+    from webadmin import contacts as contact_pages  # noqa: PLC0415
+    from webadmin import ivr, manager
 
     app.register_blueprint(ivr.blueprint)
     app.register_blueprint(manager.blueprint)
+    app.register_blueprint(contact_pages.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)

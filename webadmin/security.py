@@ -136,13 +136,15 @@ class Permission(StrEnum):
     SELF = "self"  # one's own password
     SUPERVISE = "supervise"  # the wallboard and changing agents' states (webadmin/desk.py)
     RESTART = "restart"  # restart the engine (admin only)
+    CONTACTS = "contacts"  # the contacts: search, CSV import and export
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # admin: the installer with everything; installer: the box but not the accounts
     "admin": frozenset(Permission),
     "installer": frozenset({Permission.LIVE, Permission.CONFIGURE, Permission.CONTROL, Permission.SELF}),
-    "supervisor": frozenset({Permission.LIVE, Permission.AGENT, Permission.SELF, Permission.SUPERVISE}),
+    "supervisor": frozenset({Permission.LIVE, Permission.AGENT, Permission.SELF, Permission.SUPERVISE,
+                              Permission.CONTACTS}),
     "agent": frozenset({Permission.AGENT, Permission.SELF}),
     # "manager" (AMI client accounts) and any unknown role: nothing here
 }

@@ -84,6 +84,16 @@ def schema_version(conn: sqlite3.Connection, component: str) -> int:
     return int(row[0] or 0)
 
 
+def _apply(conn: sqlite3.Connection, component: str, migration: Migration) -> None:
+    if callable(migration.apply):
+        migration.apply(conn)
+    else:
+        for statement in migration.apply:
+            conn.execute(statement)
+    conn.execute("INSERT INTO schema_version (component, version, description) VALUES (?, ?, ?)",
+                 (component, migration.version, migration.description))
+
+
 def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[Migration],
             upto: int | None = None) -> int:
     """Applies the missing migrations of ``component`` (up to ``upto``); returns the version."""
@@ -101,13 +111,10 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[Migra
     for migration in migrations[current:target]:
         try:
             with transaction(conn):
-                if callable(migration.apply):
-                    migration.apply(conn)
-                else:
-                    for statement in migration.apply:
-                        conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (component, version, description) VALUES (?, ?, ?)",
-                             (component, migration.version, migration.description))
+                # read again under the write lock: another process (the engine and the web admin
+                # start together) may have applied it since ``current`` was read
+                if schema_version(conn, component) < migration.version:
+                    _apply(conn, component, migration)
         except sqlite3.Error as exc:
             raise FirmwareError(f"{component} migration {migration.version} ({migration.description}) "
                                 f"failed: {exc}") from exc

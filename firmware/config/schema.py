@@ -30,6 +30,7 @@ Migrations (component ``config``):
 12. a queue's agent desk: disposition codes, call script, wallboard targets (a new ``queues``
     column, JSON text of the ``desk:`` block; the default ``{}`` reads as no codes, no script,
     the seed targets).
+13. a contact's language and notes (two new ``contacts`` columns, ``''`` in upgraded databases).
 15. the caller's language per line and per inbound route (a new ``lines`` and ``routes``
     column each; NULL = inherited, as before).
 
@@ -196,6 +197,8 @@ _V15 = (
     "ALTER TABLE lines ADD COLUMN language TEXT",  # NULL: the box's language
     "ALTER TABLE routes ADD COLUMN language TEXT",  # NULL: the line's
 )
+_V13 = ("ALTER TABLE contacts ADD COLUMN language TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE contacts ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
 _MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
                      ("manager.max_clients", "8"), ("manager.actions_per_second", "20"),
                      ("manager.client_queue_events", "1000"))
@@ -220,7 +223,7 @@ MIGRATIONS = (
     Migration(10, "manager interface settings", _v10_manager_settings),
     Migration(11, "IVR flows and contacts", _V11),
     Migration(12, "queue desk: dispositions, script, wallboard targets", _V12),
-    Migration(13, "reserved for the contacts branch's migration (merged from it)", ()),
+    Migration(13, "contact language and notes", _V13),
     Migration(14, "reserved for the campaign branch's migration (merged from it)", ()),
     Migration(15, "line and route language", _V15),
 )
@@ -337,9 +340,10 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
                      (flow["name"], position, flow["start"], json.dumps(flow["languages"]),
                       json.dumps(flow["nodes"])))
     for position, contact in enumerate(data["contacts"]):
-        conn.execute("INSERT INTO contacts (position, name, numbers, account, fields) VALUES (?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO contacts (position, name, numbers, account, fields, language, notes)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (position, contact["name"], json.dumps(contact["numbers"]), contact["account"],
-                      json.dumps(contact["fields"])))
+                      json.dumps(contact["fields"]), contact["language"], contact["notes"]))
 
 
 def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -415,9 +419,10 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
             "SELECT name, start, languages, nodes FROM ivr_flows ORDER BY position")
     ]
     data["contacts"] = [
-        {"name": name, "numbers": json.loads(numbers), "account": account, "fields": json.loads(fields)}
-        for name, numbers, account, fields in conn.execute(
-            "SELECT name, numbers, account, fields FROM contacts ORDER BY position")
+        {"name": name, "numbers": json.loads(numbers), "account": account, "fields": json.loads(fields),
+         "language": language, "notes": notes}
+        for name, numbers, account, fields, language, notes in conn.execute(
+            "SELECT name, numbers, account, fields, language, notes FROM contacts ORDER BY position")
     ]
     return data
 

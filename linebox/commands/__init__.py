@@ -30,6 +30,7 @@ COMMAND_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("release", "linebox.commands.release", "build, install and upgrade releases (rollback on failure)"),
     ("factory-reset", "linebox.commands.factory_reset",
      "configuration and data back to the first-boot state (everything kept in a backup)"),
+    ("contacts", "linebox.commands.contacts", "contacts: import and export CSV, search; the do-not-call list"),
 )
 
 _NO_OPTIONS = "\0"  # a stub takes every word after its name as it is, options included
