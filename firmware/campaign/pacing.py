@@ -1,0 +1,154 @@
+"""How many calls to place now: the production pacing of progressive and predictive dialling.
+
+Pure: the caller passes the present (agents' states, calls in flight, lines free) and the
+measured figures; nothing here reads a clock or a random generator. The engine service and
+the simulator (``simulate.py``) run this same code.
+
+**Progressive**: one call per free agent not already covered by a call in flight.
+
+**Predictive** (more calls than free agents): a call placed now is answered, if at all,
+about ``time_to_answer`` seconds from now (measured), and an answered call may wait
+``abandon_wait_s`` for an agent (2 s: issue 15's rule, the US Telemarketing Sales Rule's
+safe harbour, 16 CFR 310.4(b)(4)(i): a call not connected to a person within 2 s of the
+greeting is abandoned; the same rule caps abandons at 3 % per campaign). So over the horizon
+``H = time_to_answer + abandon_wait_s``:
+
+* answers ``X`` ~ Binomial(calls in flight + k, p), ``p`` the measured answer rate;
+* agents ``Y`` = free agents − answered calls already waiting + Binomial(busy agents, q),
+  where ``q = 1 − exp(−H / handle)``: the chance a busy agent finishes within the horizon
+  with exponentially distributed handle times of the measured mean (memoryless, so the time
+  an agent has already spent does not enter);
+* expected abandons ``E[(X − Y)+]``.
+
+The pacer places the largest ``k`` (up to the lines free) whose expected abandons stay within
+``allowed_rate × E[X]``, and never fewer than progressive would. ``allowed_rate`` is the
+campaign's maximum abandon rate scaled by a safety factor, lowered further when the rate
+measured so far is above the target (the limit holds over the whole campaign: issue 15).
+Until enough outcomes and handle times are measured (``MIN_OUTCOMES``, ``MIN_HANDLES``) it
+dials progressively.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_OUTCOMES = 20  # outcomes measured before the answer rate is trusted
+MIN_HANDLES = 5  # handle times measured before predictive pacing starts
+WINDOW = 200  # the answer rate and times are measured over the last WINDOW calls
+SAFETY = 0.6  # plan for 60 % of the allowed abandon rate: the estimates are noisy
+ABANDON_WAIT_S = 2.0  # issue 15: an answered call with no agent within 2 s is abandoned
+
+
+@dataclass(frozen=True)
+class PacingInput:
+    """The present, as the dialler sees it."""
+
+    free_agents: int  # ready for a call and not promised to one
+    busy_agents: int  # talking or in wrap-up (will be free again)
+    in_flight: int  # calls placed, not yet answered or failed
+    waiting: int  # answered calls waiting for an agent (within their 2 s)
+    lines_free: int  # lines the campaign may seize now
+    answered: int  # answered calls (humans) so far in the campaign
+    abandoned: int  # of which abandoned
+
+
+class Measurements:
+    """Answer rate, time to answer and handle time over the last ``WINDOW`` calls."""
+
+    def __init__(self, window: int = WINDOW) -> None:
+        self.outcomes: deque[bool] = deque(maxlen=window)
+        self.answer_times: deque[float] = deque(maxlen=window)
+        self.handle_times: deque[float] = deque(maxlen=window)
+
+    def outcome(self, answered: bool, seconds_to_outcome: float) -> None:
+        """A placed call ended its dialling: answered by a person, or not (busy, no answer, machine...)."""
+        self.outcomes.append(answered)
+        if answered:
+            self.answer_times.append(max(0.0, seconds_to_outcome))
+
+    def handled(self, seconds: float) -> None:
+        """An agent finished a call (talk and wrap-up)."""
+        self.handle_times.append(max(0.0, seconds))
+
+    @property
+    def ready(self) -> bool:
+        return (len(self.outcomes) >= MIN_OUTCOMES and len(self.handle_times) >= MIN_HANDLES
+                and len(self.answer_times) > 0)
+
+    @property
+    def answer_rate(self) -> float:
+        return sum(self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
+
+    @property
+    def time_to_answer(self) -> float:
+        return sum(self.answer_times) / len(self.answer_times) if self.answer_times else 0.0
+
+    @property
+    def handle_time(self) -> float:
+        return sum(self.handle_times) / len(self.handle_times) if self.handle_times else 0.0
+
+
+def progressive_calls(state: PacingInput) -> int:
+    """One call per free agent not already covered by a call in flight or an answered call."""
+    return max(0, min(state.lines_free, state.free_agents - state.in_flight - state.waiting))
+
+
+def _binomial_pmf(n: int, p: float) -> np.ndarray:
+    """P(X = x) for x = 0..n, X ~ Binomial(n, p)."""
+    if n == 0:
+        return np.ones(1)
+    if p <= 0.0:
+        out = np.zeros(n + 1)
+        out[0] = 1.0
+        return out
+    if p >= 1.0:
+        out = np.zeros(n + 1)
+        out[n] = 1.0
+        return out
+    x = np.arange(n + 1)
+    log_comb = math.lgamma(n + 1) - np.array([math.lgamma(k + 1) + math.lgamma(n - k + 1) for k in range(n + 1)])
+    return np.exp(log_comb + x * math.log(p) + (n - x) * math.log1p(-p))
+
+
+def allowed_rate(max_abandon: float, answered: int, abandoned: int) -> float:
+    """The abandon rate to plan for now: a share of the limit, less when the campaign is over it."""
+    target = SAFETY * max_abandon
+    if answered >= 20 and abandoned / answered > max_abandon:
+        return target * 0.25  # over the limit: nearly progressive until the rate comes back
+    return target
+
+
+def predictive_calls(state: PacingInput, measured: Measurements, max_abandon: float,
+                     abandon_wait_s: float = ABANDON_WAIT_S) -> int:
+    """Calls to place now (module docstring); progressive until the measurements are ready."""
+    floor = progressive_calls(state)
+    if not measured.ready or state.lines_free <= floor:
+        return floor
+    p = measured.answer_rate
+    horizon = measured.time_to_answer + abandon_wait_s
+    handle = measured.handle_time
+    q = 1.0 - math.exp(-horizon / handle) if handle > 0 else 1.0
+    # Agents available over the horizon: a fixed part (free minus already waiting calls) plus
+    # the busy agents who finish in time; the fixed part may be negative.
+    base = state.free_agents - state.waiting
+    busy_pmf = _binomial_pmf(state.busy_agents, q)
+    most = state.in_flight + state.lines_free
+    xs = np.arange(most + 1)
+    ys = base + np.arange(len(busy_pmf))
+    # shortfall[x] = E[(x - Y)+]: the abandons if x calls are answered
+    shortfall = (np.maximum(xs[:, None] - ys[None, :], 0) * busy_pmf[None, :]).sum(axis=1)
+    rate = allowed_rate(max_abandon, state.answered, state.abandoned)
+    best = floor
+    for k in range(floor, state.lines_free + 1):
+        n = state.in_flight + k
+        pmf = _binomial_pmf(n, p)
+        expected_answers = n * p
+        expected_abandons = float(pmf @ shortfall[: n + 1])
+        if expected_abandons > rate * max(expected_answers, 1e-9):
+            break
+        best = k
+    return best
