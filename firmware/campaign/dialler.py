@@ -223,7 +223,7 @@ class Dialler:
         agent = self._agent(agent_id)
         if agent.state is not AgentState.PREVIEWING or agent.lead is None or agent.attempt_id is not None:
             raise FirmwareError(f"agent {agent_id} has no lead to accept")
-        dial = self._dial(agent.lead, now, agent_id)
+        dial = self.place(agent.lead, now, agent_id)
         agent.attempt_id = dial.attempt_id
         return dial
 
@@ -237,7 +237,8 @@ class Dialler:
         self._move(agent, AgentState.FREE, now)
 
     # ------------------------------------------------------------------ calls
-    def _dial(self, lead: Lead, now: float, agent_id: str | None = None) -> Dial:
+    def place(self, lead: Lead, now: float, agent_id: str | None = None) -> Dial:
+        """A call for ``lead`` is placed now (the pacing's, a preview's; a test's by hand)."""
         attempt = Attempt(self._next_id, lead, now, agent_id)
         self._next_id += 1
         self.in_flight[attempt.attempt_id] = attempt
@@ -319,12 +320,12 @@ class Dialler:
                 self._move(agent, AgentState.PREVIEWING, now)
                 actions.append(Preview(agent.agent_id, lead))
             return actions
-        count = self.calls_to_place(lines_free)
+        count = self.calls_to_place(lines_free, now)
         for _ in range(count):
             lead = self.leads.next_lead(now)
             if lead is None:
                 break
-            actions.append(self._dial(lead, now))
+            actions.append(self.place(lead, now))
         return actions
 
     def _agent_for(self, attempt: Attempt) -> Agent | None:
@@ -333,16 +334,17 @@ class Dialler:
             return agent if agent is not None and agent.state is AgentState.PREVIEWING else None
         return next(self._free_agents(), None)
 
-    def pacing_input(self, lines_free: int) -> PacingInput:
+    def pacing_input(self, lines_free: int, now: float | None = None) -> PacingInput:
         states = [agent.state for agent in self.agents.values()]
         return PacingInput(
             free_agents=states.count(AgentState.FREE),
             busy_agents=states.count(AgentState.TALKING) + states.count(AgentState.WRAPUP),
             in_flight=len(self.in_flight), waiting=len(self.waiting), lines_free=max(0, lines_free),
-            answered=self.counters.answered, abandoned=self.counters.abandoned)
+            answered=self.counters.answered, abandoned=self.counters.abandoned,
+            in_flight_ages=() if now is None else tuple(now - a.dialled_at for a in self.in_flight.values()))
 
-    def calls_to_place(self, lines_free: int) -> int:
-        state = self.pacing_input(lines_free)
+    def calls_to_place(self, lines_free: int, now: float | None = None) -> int:
+        state = self.pacing_input(lines_free, now)
         if self.mode is Mode.PROGRESSIVE:
             return progressive_calls(state)
         if self.mode is Mode.PREDICTIVE:

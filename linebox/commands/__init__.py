@@ -7,6 +7,7 @@ from linebox.commands import (
                               acd,
                               backup,
                               bench,
+                              campaign,
                               cdr,
                               config,
                               console,
@@ -20,4 +21,4 @@ from linebox.commands import (
                               web,
 )
 
-COMMAND_GROUPS = (run, console, config, cdr, dsp, acd, linecard, bench, sim, backup, selftest, users, web, speech)
+COMMAND_GROUPS = (run, console, config, cdr, dsp, acd, linecard, bench, sim, backup, selftest, users, web, speech, campaign)
