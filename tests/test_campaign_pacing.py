@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from firmware import FirmwareError
-from firmware.campaign.dialler import Abandon, Connect, Dial, Dialler, HangUp, Lead, LeaveMessage, Mode, Outcome, Preview
+from firmware.campaign.dialler import (
+    Abandon,
+    Connect,
+    Dial,
+    Dialler,
+    HangUp,
+    Lead,
+    LeaveMessage,
+    Mode,
+    Outcome,
+    Preview,
+)
 from firmware.campaign.pacing import (
     ABANDON_WAIT_S,
     MIN_HANDLES,

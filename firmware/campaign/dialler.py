@@ -28,7 +28,13 @@ from enum import StrEnum
 from typing import Protocol
 
 from firmware import FirmwareError
-from firmware.campaign.pacing import ABANDON_WAIT_S, Measurements, PacingInput, predictive_calls, progressive_calls
+from firmware.campaign.pacing import (
+    ABANDON_WAIT_S,
+    Measurements,
+    PacingInput,
+    predictive_calls,
+    progressive_calls,
+)
 
 
 class Mode(StrEnum):
