@@ -27,6 +27,8 @@ Migrations (component ``config``):
     the documented defaults written (off, 127.0.0.1:5038), so an export shows the section.
 11. IVR flows and the contacts their lookup nodes read (two new tables; a flow's nodes are
     JSON text in its row, in the YAML form of docs/ivr.md, like a queue's skill map).
+14. outbound campaigns (a new ``campaigns`` table; a campaign's settings are JSON text in its
+    row, in the YAML form of docs/campaigns.md).
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -186,6 +188,8 @@ _V11 = (
     " fields TEXT NOT NULL)",  # JSON object field -> text, in the installer's order
     "CREATE INDEX contacts_account ON contacts (account)",
 )
+_V14 = ("CREATE TABLE campaigns (name TEXT PRIMARY KEY, position INTEGER NOT NULL,"
+        " settings TEXT NOT NULL)",)  # JSON object: the campaign's YAML form
 _MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
                      ("manager.max_clients", "8"), ("manager.actions_per_second", "20"),
                      ("manager.client_queue_events", "1000"))
@@ -209,6 +213,9 @@ MIGRATIONS = (
     Migration(9, "line pre-dial hold", _V9),
     Migration(10, "manager interface settings", _v10_manager_settings),
     Migration(11, "IVR flows and contacts", _V11),
+    Migration(12, "reserved (desk)", ()),
+    Migration(13, "reserved (contacts)", ()),
+    Migration(14, "outbound campaigns", _V14),
 )
 
 _SETTINGS = (
@@ -226,7 +233,7 @@ _SETTINGS = (
     "manager.client_queue_events",
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
-           "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts")
+           "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts", "campaigns")
 _QUEUE_COLUMNS = ("name", "number", "strategy", "ring_s", "wrapup_s", "service_level_s", "max_wait_s",
                   "overflow_kind", "overflow_name", "join_empty", "leave_empty", "announce_position_s",
                   "announce_hold_time", "periodic_announce_s", "exit_key", "exit_kind", "exit_name",
@@ -326,6 +333,9 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
         conn.execute("INSERT INTO contacts (position, name, numbers, account, fields) VALUES (?, ?, ?, ?, ?)",
                      (position, contact["name"], json.dumps(contact["numbers"]), contact["account"],
                       json.dumps(contact["fields"])))
+    for position, campaign in enumerate(data.get("campaigns", ())):
+        conn.execute("INSERT INTO campaigns (name, position, settings) VALUES (?, ?, ?)",
+                     (campaign["name"], position, json.dumps(campaign)))
 
 
 def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -404,6 +414,8 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
         for name, numbers, account, fields in conn.execute(
             "SELECT name, numbers, account, fields FROM contacts ORDER BY position")
     ]
+    data["campaigns"] = [json.loads(settings) for (settings,) in
+                         conn.execute("SELECT settings FROM campaigns ORDER BY position")]
     return data
 
 
