@@ -299,3 +299,21 @@ def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
         assert config.acd.vip_callers == (VipCaller("0301234567", 3),) and config.acd.auto_pause_after == 0
         row = again.conn.execute("SELECT number, required_skills, relax FROM queues WHERE name = 'kunden'").fetchone()
         assert row == ("250", '{"deutsch": 6}', '[{"after_s": 45, "max_level": 0}]')
+
+
+def test_v11_contacts_gain_language_and_notes(v1_path):
+    """Migration 13: contacts stored by a version-11 box keep every value and get '' language and notes."""
+    conn = connect(v1_path)
+    assert migrate(conn, "config", MIGRATIONS, upto=11) == 11
+    conn.execute("INSERT INTO contacts (position, name, numbers, account, fields) VALUES "
+                 "(0, 'Ann', '[\"2125552001\"]', '1234', '{\"balance\": \"12.50\"}')")
+    conn.close()
+    with open_store(v1_path) as store:
+        assert store.schema_version == len(MIGRATIONS) == 14
+        (ann,) = store.load().contacts
+        assert (ann.name, ann.numbers, ann.account, ann.fields, ann.language, ann.notes) == (
+            "Ann", ("2125552001",), "1234", (("balance", "12.50"),), "", "")
+        store.update(lambda c: replace(c, contacts=(replace(ann, language="es", notes="prefers mornings"),)))
+    with open_store(v1_path) as again:
+        (ann,) = again.load().contacts
+        assert (ann.language, ann.notes) == ("es", "prefers mornings")

@@ -43,6 +43,9 @@ MAX_VALUE_CHARS = 64
 MAX_CONTACTS = 1000
 MAX_CONTACT_NUMBERS = 8
 MAX_CONTACT_FIELDS = 16
+MAX_NOTES_CHARS = 256
+CONTACT_NUMBER_RE = re.compile(r"\+?[0-9]{1,20}")
+"""A contact's number: E.164 (``+4930123456``, as the contacts import stores it) or digits as dialled."""
 
 SOUND_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_-]{0,63}){0,2}")
 """A recorded word: a sound file's stem under a language's prompt folder (``digits/1``); no
@@ -212,10 +215,12 @@ def contact_from_dict(raw: Any, path: str) -> Contact:
     fields = r.value("fields")
     return Contact(
         name=r.text("name", max_chars=MAX_VALUE_CHARS),
-        numbers=_words(numbers, r.at("numbers"), codec.PHONE_RE, "a phone number of 1-20 digits",
-                       MAX_CONTACT_NUMBERS) if numbers else (),
+        numbers=_words(numbers, r.at("numbers"), CONTACT_NUMBER_RE,
+                       "a phone number of 1-20 digits, + first for E.164", MAX_CONTACT_NUMBERS) if numbers else (),
         account=r.text("account", ACCOUNT_RE, "an account number of 1-32 digits or ''", empty=True),
         fields=_fields(dict(fields) if isinstance(fields, tuple) else fields, r.at("fields")),
+        language=r.text("language", codec.LANGUAGE_RE, "a language code like en or pt_BR", empty=True),
+        notes=r.text("notes", empty=True, max_chars=MAX_NOTES_CHARS),
     )
 
 
@@ -273,4 +278,5 @@ def flow_dict(flow: IvrFlow) -> dict[str, Any]:
 
 def contact_dict(contact: Contact) -> dict[str, Any]:
     return {"name": contact.name, "numbers": list(contact.numbers), "account": contact.account,
-            "fields": dict(contact.fields) if isinstance(contact.fields, tuple) else contact.fields}
+            "fields": dict(contact.fields) if isinstance(contact.fields, tuple) else contact.fields,
+            "language": contact.language, "notes": contact.notes}

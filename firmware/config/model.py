@@ -28,6 +28,7 @@ from types import MappingProxyType
 from drivers.timing import MAX_PREDIAL_MS
 from firmware.acd.model import EmptyCondition, Strategy
 from firmware.dialplan import EXTERNAL_CLASSES, DialPlan
+from firmware.numbers import try_e164
 from firmware.schedule import Schedule, TimeRange
 from firmware.tollguard import NUMBERING
 
@@ -524,6 +525,10 @@ class Contact:
     account: str = ""
     fields: tuple[tuple[str, str], ...] = ()
     """Field name -> text (``balance: '12.50'``, ``order_status: shipped``), in the given order."""
+    language: str = ""
+    """The contact's language (``es``, ``pt_BR``), ``''``: not known."""
+    notes: str = ""
+    """Free text for the agent's screen pop."""
 
 
 @dataclass(frozen=True)
@@ -711,8 +716,22 @@ class Config:
     def ivr_flow(self, name: str) -> IvrFlow | None:
         return self._index["ivr_flow"].get(name)
 
+    @cached_property
+    def _contact_numbers(self) -> dict[str, Contact]:
+        """Each contact number in E.164 (read in this zone; as written when it is not valid) -> the first
+        contact that has it."""
+        index: dict[str, Contact] = {}
+        for contact in self.contacts:
+            for number in contact.numbers:
+                index.setdefault(try_e164(number, str(self.zone)) or number, contact)
+        return index
+
     def contact_by_number(self, number: str) -> Contact | None:
-        return next((contact for contact in self.contacts if number and number in contact.numbers), None)
+        """The contact with ``number`` (a caller ID as received, in any written form): both sides
+        are compared in E.164 (firmware.numbers), so ``02079460000`` finds ``+442079460000``."""
+        if not number:
+            return None
+        return self._contact_numbers.get(try_e164(number, str(self.zone)) or number)
 
     def contact_by_account(self, account: str) -> Contact | None:
         return next((contact for contact in self.contacts if account and contact.account == account), None)

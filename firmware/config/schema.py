@@ -27,6 +27,7 @@ Migrations (component ``config``):
     the documented defaults written (off, 127.0.0.1:5038), so an export shows the section.
 11. IVR flows and the contacts their lookup nodes read (two new tables; a flow's nodes are
     JSON text in its row, in the YAML form of docs/ivr.md, like a queue's skill map).
+13. a contact's language and notes (two new ``contacts`` columns, ``''`` in upgraded databases).
 14. outbound campaigns (a new ``campaigns`` table; a campaign's settings are JSON text in its
     row, in the YAML form of docs/campaigns.md).
 
@@ -188,6 +189,8 @@ _V11 = (
     " fields TEXT NOT NULL)",  # JSON object field -> text, in the installer's order
     "CREATE INDEX contacts_account ON contacts (account)",
 )
+_V13 = ("ALTER TABLE contacts ADD COLUMN language TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE contacts ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
 _V14 = ("CREATE TABLE campaigns (name TEXT PRIMARY KEY, position INTEGER NOT NULL,"
         " settings TEXT NOT NULL)",)  # JSON object: the campaign's YAML form
 _MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
@@ -213,8 +216,8 @@ MIGRATIONS = (
     Migration(9, "line pre-dial hold", _V9),
     Migration(10, "manager interface settings", _v10_manager_settings),
     Migration(11, "IVR flows and contacts", _V11),
-    Migration(12, "reserved (desk)", ()),
-    Migration(13, "reserved (contacts)", ()),
+    Migration(12, "reserved for the desk branch's migration (merged from it)", ()),
+    Migration(13, "contact language and notes", _V13),
     Migration(14, "outbound campaigns", _V14),
 )
 
@@ -330,9 +333,10 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
                      (flow["name"], position, flow["start"], json.dumps(flow["languages"]),
                       json.dumps(flow["nodes"])))
     for position, contact in enumerate(data["contacts"]):
-        conn.execute("INSERT INTO contacts (position, name, numbers, account, fields) VALUES (?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO contacts (position, name, numbers, account, fields, language, notes)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (position, contact["name"], json.dumps(contact["numbers"]), contact["account"],
-                      json.dumps(contact["fields"])))
+                      json.dumps(contact["fields"]), contact["language"], contact["notes"]))
     for position, campaign in enumerate(data.get("campaigns", ())):
         conn.execute("INSERT INTO campaigns (name, position, settings) VALUES (?, ?, ?)",
                      (campaign["name"], position, json.dumps(campaign)))
@@ -410,9 +414,10 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
             "SELECT name, start, languages, nodes FROM ivr_flows ORDER BY position")
     ]
     data["contacts"] = [
-        {"name": name, "numbers": json.loads(numbers), "account": account, "fields": json.loads(fields)}
-        for name, numbers, account, fields in conn.execute(
-            "SELECT name, numbers, account, fields FROM contacts ORDER BY position")
+        {"name": name, "numbers": json.loads(numbers), "account": account, "fields": json.loads(fields),
+         "language": language, "notes": notes}
+        for name, numbers, account, fields, language, notes in conn.execute(
+            "SELECT name, numbers, account, fields, language, notes FROM contacts ORDER BY position")
     ]
     data["campaigns"] = [json.loads(settings) for (settings,) in
                          conn.execute("SELECT settings FROM campaigns ORDER BY position")]

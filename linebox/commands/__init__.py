@@ -11,6 +11,7 @@ from linebox.commands import (
                               cdr,
                               config,
                               console,
+                              contacts,
                               dsp,
                               linecard,
                               run,
@@ -22,3 +23,4 @@ from linebox.commands import (
 )
 
 COMMAND_GROUPS = (run, console, config, cdr, dsp, acd, linecard, bench, sim, backup, selftest, users, web, speech, campaign)
+COMMAND_GROUPS += (contacts,)

@@ -1,0 +1,131 @@
+"""``linebox contacts import|export|search``: the contacts (the configuration's ``contacts``) as CSV.
+
+``import FILE`` reads the file at the trust boundary (firmware.contacts.csvfile), prints the
+validation report (rows, valid, invalid, duplicates, and every problem with its CSV line)
+and stores the valid rows all together, or nothing when there is a problem (exit status 2);
+``--skip-invalid`` stores the valid rows anyway, ``--dry-run`` only reports, ``--replace``
+replaces the stored contacts instead of adding to them, ``--json`` prints the report as
+JSON. Storing is a configuration change: a running engine applies it live, as after
+``linebox config import``. ``export`` writes the contacts as CSV (the import's columns);
+``search QUERY`` finds contacts by name, account, field or number (compared in E.164).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from drivers.logs import one_line
+from firmware import FirmwareError
+from firmware.contacts.csvfile import MAX_CSV_BYTES, read_table
+from firmware.contacts.directory import contacts_csv, search
+from firmware.contacts.importer import ContactImport, apply_import, check_import, refusal
+from linebox.storage import open_store
+
+EXIT_PROBLEMS = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("contacts", help="import, export and search the contacts (CSV)")
+    actions = parser.add_subparsers(dest="contacts_action", required=True, metavar="ACTION")
+
+    imported = actions.add_parser("import", help="check a CSV file of contacts and store its rows")
+    imported.add_argument("file", help="CSV file: name, numbers, account, language, notes, free fields")
+    imported.add_argument("--dry-run", action="store_true", help="report only, store nothing")
+    imported.add_argument("--skip-invalid", action="store_true",
+                          help="store the valid rows even when others are invalid or duplicates")
+    imported.add_argument("--replace", action="store_true", help="replace the stored contacts instead of adding")
+    imported.add_argument("--json", action="store_true", help="print the report as JSON")
+    imported.set_defaults(handler=import_contacts)
+
+    export = actions.add_parser("export", help="write the contacts as CSV")
+    export.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
+    export.set_defaults(handler=export_contacts)
+
+    find = actions.add_parser("search", help="find contacts by name, number (any written form) or account")
+    find.add_argument("query")
+    find.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    find.add_argument("--json", action="store_true", help="print the contacts as JSON")
+    find.set_defaults(handler=search_contacts)
+
+    for sub in (imported, export, find):
+        sub.add_argument("--db", help="configuration database (default: $LINEBOX_DB or var/linebox.db)")
+
+
+def read_file(path: str) -> bytes:
+    """The file's bytes; no more than the limit (plus one byte, to know it is over) is read."""
+    try:
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_CSV_BYTES + 1)
+    except OSError as exc:
+        raise FirmwareError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(data) > MAX_CSV_BYTES:
+        raise FirmwareError(f"{path}: larger than {MAX_CSV_BYTES} bytes (the limit)")
+    return data
+
+
+def report_lines(report: ContactImport) -> list[str]:
+    """The report for a person: the counts, then one line per problem."""
+    mode = "replacing" if report.replace else f"adding to {report.stored} stored"
+    lines = [f"rows {report.rows}, valid {report.valid}, invalid {report.invalid}, duplicates {report.duplicates} "
+             f"({mode}; {report.encoding})"]
+    lines += [f"  {problem} [{problem.kind}]" for problem in report.problems]
+    return lines
+
+
+def import_contacts(args: argparse.Namespace) -> int:
+    try:
+        table = read_table(read_file(args.file))
+    except FirmwareError as exc:
+        raise FirmwareError(f"{one_line(args.file)}: {one_line(str(exc))}") from exc
+    with open_store(args.db) as store:
+        if args.dry_run:
+            config = store.load()
+            report, stored = check_import(table, str(config.zone), config.contacts, args.replace), False
+            reason = refusal(report)
+        else:
+            try:
+                report = apply_import(store, table, replace=args.replace, skip_invalid=args.skip_invalid,
+                                      source=f"contacts import {one_line(args.file)}")
+                stored, reason = True, None
+            except FirmwareError as exc:
+                config = store.load()
+                report, stored = check_import(table, str(config.zone), config.contacts, args.replace), False
+                reason = refusal(report) or one_line(str(exc))
+        revision = store.config_version()
+    if args.json:
+        print(json.dumps({**report.as_dict(), "stored": stored, "revision": revision}, ensure_ascii=False))
+    else:
+        print("\n".join(report_lines(report)))
+        if stored:
+            print(f"linebox: stored {report.valid} contacts (revision {revision})")
+    if reason is not None and not stored:
+        print(f"linebox: {reason}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return 0
+
+
+def export_contacts(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        text = contacts_csv(store.load().contacts)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8", newline="")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def search_contacts(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        config = store.load()
+    found = search(config.contacts, args.query, str(config.zone), max(1, args.limit))
+    if args.json:
+        print(json.dumps([{"name": c.name, "numbers": list(c.numbers), "account": c.account,
+                           "language": c.language, "notes": c.notes, "fields": dict(c.fields)} for c in found],
+                         ensure_ascii=False))
+    else:
+        for contact in found:
+            print(f"{contact.name}\t{', '.join(contact.numbers) or '-'}\t{contact.account or '-'}")
+    return 0
