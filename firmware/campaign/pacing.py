@@ -9,8 +9,8 @@ the simulator (``simulate.py``) run this same code.
 **Predictive** (more calls than free agents): a call placed now is answered, if at all,
 about ``time_to_answer`` seconds from now (measured), and an answered call may wait
 ``abandon_wait_s`` for an agent (2 s: issue 15's rule, the US Telemarketing Sales Rule's
-safe harbour, 16 CFR 310.4(b)(4)(i): a call not connected to a person within 2 s of the
-greeting is abandoned; the same rule caps abandons at 3 % per campaign). So over the horizon
+safe harbour, 16 CFR 310.4(b)(4)(iii): a call not connected to a person within 2 s of the
+greeting is abandoned; (b)(4)(i) caps abandons at 3 % of answered calls per campaign). So over the horizon
 ``H = time_to_answer + abandon_wait_s``:
 
 * answers ``X`` = the calls in flight, each answered with the chance measured for a call
@@ -44,7 +44,7 @@ MIN_OUTCOMES = 20  # outcomes measured before the answer rate is trusted
 MIN_HANDLES = 5  # handle times measured before predictive pacing starts
 WINDOW = 200  # the answer rate and times are measured over the last WINDOW calls
 SAFETY = 0.8  # plan for 80 % of the allowed abandon rate: the estimates are noisy
-ABANDON_WAIT_S = 2.0  # issue 15: an answered call with no agent within 2 s is abandoned
+ABANDON_WAIT_S = 2.0  # 16 CFR 310.4(b)(4)(iii): no agent within 2 s of the answer = abandoned
 
 
 @dataclass(frozen=True)
