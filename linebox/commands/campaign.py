@@ -12,6 +12,7 @@ import json
 import math
 
 from firmware.campaign.dialler import Mode
+from firmware.campaign.hygiene import check_files
 from firmware.campaign.simulate import CampaignSimSpec, simulate_campaign
 
 
@@ -58,12 +59,12 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from firmware.campaign.hygiene import check_files  # the contacts module, read only when asked
-
     report = check_files(args.leads, args.country, args.dnc)
     if args.json:
         print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+        return 0
+    for key in ("rows", "valid", "invalid", "duplicates", "dnc", "callable"):
+        print(f"{key}: {report[key]}")
+    for problem in report["problems"]:
+        print(f"line {problem['line']}: {problem['kind']}: {problem['message']}")
     return 0
