@@ -203,6 +203,12 @@ class Dialler:
         if agent.state is not AgentState.FREE:
             self._move(agent, AgentState.FREE, now)
 
+    def agent_busy(self, agent_id: str, now: float) -> None:
+        """A free agent is busy with something else (an inbound call of the queue): not free for pacing."""
+        agent = self.agents.setdefault(agent_id, Agent(agent_id, since=now))
+        if agent.state in (AgentState.FREE, AgentState.AWAY):
+            self._move(agent, AgentState.WRAPUP, now)
+
     def agent_away(self, agent_id: str, now: float) -> None:
         """Logged out or paused; a lead it was previewing goes back to the list."""
         agent = self.agents.get(agent_id)
@@ -283,6 +289,24 @@ class Dialler:
         self.counters.answered += 1
         self.waiting[attempt_id] = attempt
         return self.step(now, 0, dial=False)
+
+    def gone(self, attempt_id: int, outcome: Outcome, now: float) -> None:
+        """The call ended by itself before the dialler acted on it (the far end hung up, the
+        switch's line supervision): counted with ``outcome``, never connected or abandoned."""
+        attempt = self.in_flight.pop(attempt_id, None)
+        if attempt is not None:
+            attempt.outcome = Outcome(outcome)
+            if attempt.outcome is not Outcome.FAILED:
+                self.measured.outcome(attempt.outcome is Outcome.HUMAN, now - attempt.dialled_at)
+            key = str(attempt.outcome)
+            self.counters.outcomes[key] = self.counters.outcomes.get(key, 0) + 1
+            if attempt.outcome is Outcome.HUMAN:
+                self.counters.answered += 1
+            agent = self.agents.get(attempt.agent_id) if attempt.agent_id else None
+            if agent is not None and agent.state is AgentState.PREVIEWING:
+                agent.lead, agent.attempt_id = None, None
+                self._move(agent, AgentState.FREE, now)
+        self.waiting.pop(attempt_id, None)
 
     def _connect(self, attempt: Attempt, agent: Agent, now: float) -> Connect:
         del self.waiting[attempt.attempt_id]
