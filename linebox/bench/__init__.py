@@ -3,6 +3,7 @@
 from linebox.bench import (
     acd,
     acdengine,
+    amd,
     callerid,
     dtmf,
     durability,
@@ -13,4 +14,4 @@ from linebox.bench import (
     speech,
 )
 
-BENCHMARKS: tuple = (acd, acdengine, callerid, dtmf, durability, echo, echobridge, engine, linecard, speech)
+BENCHMARKS: tuple = (acd, acdengine, amd, callerid, dtmf, durability, echo, echobridge, engine, linecard, speech)

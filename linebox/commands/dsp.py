@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from linebox.commands import dsp_callerid, dsp_dtmf, dsp_echo, dsp_gen, dsp_tones
+from linebox.commands import dsp_amd, dsp_callerid, dsp_dtmf, dsp_echo, dsp_gen, dsp_tones
 
-DSP_TOOLS: tuple = (dsp_callerid, dsp_tones, dsp_gen, dsp_dtmf, dsp_echo)
+DSP_TOOLS: tuple = (dsp_callerid, dsp_tones, dsp_gen, dsp_dtmf, dsp_echo, dsp_amd)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
