@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,8 @@ from firmware.acdengine import AcdSetup, Prompts, QueueService, attach_acd
 from firmware.acdengine.live import AcdFollower
 from firmware.acdengine.setup import setup_from_config
 from firmware.acdengine.stats import AcdStats, attach_stats
+from firmware.campaign.attach import attach_campaigns
+from firmware.campaign.service import CampaignService
 from firmware.cdr import CdrStore
 from firmware.cdr_spool import Spool, spool_path
 from firmware.config.demo import seed_demo_if_empty
@@ -45,7 +47,7 @@ from firmware.engine.wallclock import WallClock
 from firmware.ivr import IvrPrompts, IvrService, attach_ivr
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
-from firmware.speech.say import sound_dir
+from firmware.speech.say import SOUND_ROOT, sound_dir
 from firmware.storage.appendlog import AppendLog
 from firmware.storage.health import clean_up
 from firmware.storage.retention import Retainer
@@ -72,6 +74,7 @@ class Appliance:
     voicemail: Voicemail | None = None  # mailboxes: messages under voicemail/ next to the database
     retention: RetentionKeeper | None = None  # caps by age and size, disk budget (linebox/maintenance.py)
     ivr: IvrService | None = None  # voice menus (firmware/ivr)
+    campaigns: Mapping[str, CampaignService] = field(default_factory=dict)  # outbound campaigns (firmware/campaign)
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
 
     @property
@@ -210,6 +213,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
                                     lambda: switch.control.epoch(switch.control.tick)).start()
     # No recognizer yet: menus take keys only (the speech service plugs in here, firmware/speech).
     app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=None, log=ivr_log)
+    app.campaigns = attach_campaigns(switch.control, loop.taps, app.acd.core if app.acd else None, snapshot, db_path,
+                                     [Path(db_path).parent / "sounds", SOUND_ROOT / "en", SOUND_ROOT / "en_US_f_Allison"], read_audio)
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
     store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
     return app

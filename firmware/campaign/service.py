@@ -28,6 +28,7 @@ the agent's accept or skip (:meth:`CampaignService.preview_accept`, the console'
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -63,6 +64,7 @@ from firmware.engine.services import AttachedService
 TICK_S = TICK_MS / 1000.0
 AGENT_SYNC_TICKS = 50  # agents' states from the ACD once a second
 PACE_TICKS = 10  # the pacing decides every 200 ms (and after every outcome)
+VOICE_BACKLOG_FRAMES = 15  # the VAD says "speech" 100 ms or more after it began: AMD gets the last 300 ms too
 BEEP_WAIT_S = 15.0  # leave the message after the beep, or after this long without one
 PROGRESS_TONES = ("ringback", "busy", "congestion", "sit")
 TONE_OUTCOMES = {"busy": Outcome.BUSY, "congestion": Outcome.CONGESTION, "sit": Outcome.DISCONNECTED}
@@ -125,6 +127,7 @@ class LineCall:
     abandoned: bool = False
     end_tick: int | None = None  # the message ends: hang up then
     frames: list[np.ndarray] = field(default_factory=list)
+    recent: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=VOICE_BACKLOG_FRAMES))
 
 
 class CampaignService(AttachedService):
@@ -228,6 +231,7 @@ class CampaignService(AttachedService):
             self._answered(each, now)
             return
         if frames:
+            each.recent.extend(frames)
             block = np.concatenate(frames)[None, :]
             for event in each.progress.process(block):
                 if event.ongoing and event.tone in TONE_OUTCOMES:
@@ -241,6 +245,9 @@ class CampaignService(AttachedService):
                 self.cc.mark_answered(call)  # no answer supervision: the far end's voice is the answer
                 self.log.info("far_end_answered", call=call.call_id, line=each.line, by="voice")
                 self._answered(each, now)
+                if each.phase is Phase.AMD:  # the greeting's start, heard before the VAD was sure
+                    each.frames = list(each.recent)
+                    self._listen(each, tick, now)
                 return
         if each.dialled_tick is not None and (tick - each.dialled_tick) * TICK_S >= self.campaign.no_answer_s:
             self._outcome(each, Outcome.NO_ANSWER, now)
