@@ -5,6 +5,7 @@ a fake of its interface, to the queue, the 2 s abandon rule and its message, ret
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import deque
 
 import numpy as np
@@ -16,10 +17,13 @@ from drivers.audiofile import read_audio
 from drivers.ports import PolarityReversal
 from dsp.tonegen import render
 from dsp.toneplans import sit_itu
+from firmware import FirmwareError
+from firmware.campaign.console import campaign_lines, preview_decision
 from firmware.campaign.dialler import Dialler, Mode
 from firmware.campaign.leads import LeadBook, LeadState, LeadStatus
 from firmware.campaign.service import AgentPresence, CampaignService
 from firmware.config.model import CallingWindow, Campaign, CampaignRetries, DestinationKind, RetryRule
+from firmware.console.commands import find_command
 from firmware.schedule import TimeRange
 
 HELLO = "/usr/share/asterisk/sounds/en_US_f_Allison/hello.wav"
@@ -217,3 +221,29 @@ def test_outside_calling_hours_nothing_is_dialled():
     service.book.windows = (CallingWindow("UTC", ("mon",), TimeRange(9 * 60, 10 * 60)),)  # ORIGIN is a Wednesday 15:00
     rig.run(2.0)
     assert rig.state(0) == rig.state(1) == "idle" and service.dialler.counters.attempts == 0
+
+
+def test_console_shows_figures_and_takes_the_preview_decision():
+    rig, audio, queue, service, stored = setup(mode=Mode.PREVIEW)
+    rig.run(1.2)
+    attached = rig.switch.control.attached
+    (line,) = campaign_lines(attached)
+    figures = json.loads(line)
+    assert figures["name"] == "c" and figures["previews"] == {"a": 1} and figures["attempts"] == 0
+    with pytest.raises(FirmwareError, match="expected an agent id"):
+        preview_decision(attached, "a;rm", True)
+    with pytest.raises(FirmwareError, match="agent b has no lead in preview"):
+        preview_decision(attached, "b", True)
+    with pytest.raises(FirmwareError, match="no campaign other running"):
+        preview_decision(attached, "a", True, "other")
+    assert preview_decision(attached, "a", False) == "campaign c: agent a skipped the lead"
+    rig.run(1.2)
+    assert preview_decision(attached, "a", True) == "campaign c: dialling lead 1 for agent a"
+    dialled(rig, service)
+    assert json.loads(campaign_lines(attached)[0])["calls"] == [{"line": 0, "lead": 1, "phase": "progress"}]
+
+
+def test_console_command_words():
+    spec, args = find_command(["campaign", "accept", "1001", "campaign=renewals"])
+    assert spec.method == "campaign_accept" and args == ["1001", "campaign=renewals"]
+    assert find_command(["show", "campaigns"])[0].method == "show_campaigns"
