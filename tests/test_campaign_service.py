@@ -247,3 +247,16 @@ def test_console_command_words():
     spec, args = find_command(["campaign", "accept", "1001", "campaign=renewals"])
     assert spec.method == "campaign_accept" and args == ["1001", "campaign=renewals"]
     assert find_command(["show", "campaigns"])[0].method == "show_campaigns"
+
+
+def test_predictive_places_more_calls_than_free_agents_once_measured():
+    agents = Agents(a=AgentPresence.FREE, b=AgentPresence.BUSY, c=AgentPresence.BUSY)
+    rig, audio, queue, service, stored = setup(mode=Mode.PREDICTIVE, leads=5, agents=agents)
+    measured = service.dialler.measured
+    for i in range(40):  # one in ten answered, 12 s after dialling; handle time 30 s
+        measured.outcome(i % 10 == 0, 12.0 if i % 10 == 0 else 30.0)
+    for _ in range(5):
+        measured.handled(30.0)
+    rig.run(0.5)
+    assert rig.state(0) != "idle" and rig.state(1) != "idle"  # one free agent, both lines dialling
+    assert service.dialler.counters.attempts == 2

@@ -190,7 +190,7 @@ class CampaignService(AttachedService):
             state = known.state if known is not None else AgentState.AWAY
             if presence is AgentPresence.FREE and state in (AgentState.AWAY, AgentState.TALKING, AgentState.WRAPUP):
                 self.dialler.agent_ready(agent_id, now)
-            elif presence is AgentPresence.BUSY and state is AgentState.FREE:
+            elif presence is AgentPresence.BUSY and state in (AgentState.FREE, AgentState.AWAY):
                 self.dialler.agent_busy(agent_id, now)
             elif presence is AgentPresence.AWAY and state is not AgentState.AWAY:
                 self.dialler.agent_away(agent_id, now)
