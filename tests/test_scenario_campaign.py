@@ -1,10 +1,15 @@
 """Scenario tests of outbound campaigns on the virtual board (tests/scenarios/campaign_*.yaml):
 a progressive call answered by a person ("hello", Debian's recording) through AMD to the
-agent; calling hours and a busy line retried; the 2 s abandon rule and its message."""
+agent; calling hours and a busy line retried; the 2 s abandon rule and its message; an
+answering machine's greeting, with and without its beep, gets the campaign's message."""
 
 from __future__ import annotations
 
-from scenario_helpers import assert_passed, events, run
+import numpy as np
+from scenario_helpers import SOUNDS, assert_passed, events, run, scenario_with
+
+from drivers.audiofile import read_audio, write_wav
+from linebox.sim.runner import run_scenario
 
 
 def test_progressive_call_reaches_the_agent():
@@ -29,3 +34,31 @@ def test_no_agent_within_two_seconds_is_abandoned_with_the_message():
     (answered,) = events(report, "far_end_answered", by="voice")
     (abandoned,) = events(report, "abandoned")
     assert 2000 <= abandoned["ms"] - answered["ms"] <= 2100  # 2 s, to the tick
+
+
+def test_machine_gets_the_message_without_a_beep():
+    report = run("campaign_machine")
+    assert_passed(report)
+    (amd,) = events(report, "amd")
+    assert amd["result"] == "machine" and amd["cause"] == "long_greeting"
+
+
+def test_machine_message_starts_when_the_beep_ends(tmp_path):
+    greeting = read_audio(SOUNDS / "vm-intro.wav")
+    beep = read_audio(SOUNDS / "beep.wav")
+    path = tmp_path / "machine.wav"
+    silence = np.zeros(2400, dtype=np.int16)  # 0.3 s between the greeting and its beep
+    write_wav(path, np.concatenate([greeting, silence, beep, np.zeros(8000 * 4, dtype=np.int16)]))
+
+    def with_beep(data):
+        data["steps"][0]["outgoing"]["file"] = str(path)
+        data["steps"] = [step for step in data["steps"] if "expect_speech" not in step]  # timing checked below
+
+    report = run_scenario(scenario_with("campaign_machine", with_beep))
+    assert_passed(report)
+    (answered,) = [e for e in report.data["log"] if e["event"] == "outside_dialled"]
+    (message,) = events(report, "call_end", cause="campaign_message_left")
+    # the greeting and beep end about 3 s (answer) + 6.1 s after dialling; the message (about 1 s)
+    # starts then, well before the 15 s without a beep
+    beep_end_ms = answered["ms"] + 3000 + (len(greeting) + len(silence) + len(beep)) / 8
+    assert beep_end_ms - 200 <= message["ms"] - 1000 <= beep_end_ms + 1500
