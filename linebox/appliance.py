@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,8 +31,7 @@ from firmware.acdengine import AcdSetup, Prompts, QueueService, attach_acd
 from firmware.acdengine.live import AcdFollower
 from firmware.acdengine.setup import setup_from_config
 from firmware.acdengine.stats import AcdStats, attach_stats
-from firmware.campaign.attach import attach_campaigns
-from firmware.campaign.service import CampaignService
+from firmware.campaign.attach import Campaigns, attach_campaigns
 from firmware.cdr import CdrStore
 from firmware.cdr_spool import Spool, spool_path
 from firmware.config.demo import seed_demo_if_empty
@@ -74,7 +73,7 @@ class Appliance:
     voicemail: Voicemail | None = None  # mailboxes: messages under voicemail/ next to the database
     retention: RetentionKeeper | None = None  # caps by age and size, disk budget (linebox/maintenance.py)
     ivr: IvrService | None = None  # voice menus (firmware/ivr)
-    campaigns: Mapping[str, CampaignService] = field(default_factory=dict)  # outbound campaigns (firmware/campaign)
+    campaigns: Campaigns = field(default_factory=Campaigns)  # outbound campaigns (firmware/campaign)
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
 
     @property
@@ -97,6 +96,7 @@ class Appliance:
         if self.queue_log is not None:
             self.queue_log.close()
         self.extension_changes.close()
+        self.campaigns.close()  # attempts still queued are stored first
         if self.voicemail is not None:
             self.voicemail.close()  # messages still being saved are stored first
         self.card.close()

@@ -12,7 +12,8 @@ the ACD's agents. A campaign changed in the configuration takes effect at the ne
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -96,20 +97,39 @@ def read_recordings(campaign: Campaign, folders: Sequence[Path],
     return found
 
 
+@dataclass
+class Campaigns:
+    """The running campaigns and what they own: the store and its writer thread."""
+
+    services: dict[str, CampaignService] = field(default_factory=dict)
+    store: CampaignStore | None = None
+    worker: Worker | None = None
+
+    def close(self) -> None:
+        """Writes what is queued, then closes the store (the appliance's stop)."""
+        if self.worker is not None:
+            self.worker.close()
+        if self.store is not None:
+            self.store.close()
+
+
 def attach_campaigns(control: CallControlApi, taps: list, acd_core, config: Config, db_path: str | Path,
                      sound_folders: Sequence[Path], read_audio: Callable[[Path], np.ndarray],
-                     log: EventLogger | None = None) -> Mapping[str, CampaignService]:
-    """One service per enabled campaign (module docstring); {} when none is enabled."""
+                     log: EventLogger | None = None) -> Campaigns:
+    """One service per enabled campaign (module docstring); none when none is enabled."""
     log = log or EventLogger("campaign")
     enabled = [c for c in config.campaigns if c.enabled]
-    if not enabled or acd_core is None:
-        return {}
+    if not enabled:
+        return Campaigns()
+    if acd_core is None:
+        log.warning("campaign_not_started", reason="the box has no ACD queues", campaigns=len(enabled))
+        return Campaigns()
     data_dir = Path(db_path).parent
     store = CampaignStore(db_path)
     with DncList(db_path) as dnc_list:
         dnc = sorted(dnc_list.numbers())
     worker = Worker("campaign-store", lambda job: job(), log)
-    services: dict[str, CampaignService] = {}
+    running = Campaigns(store=store, worker=worker)
     for campaign in enabled:
         if not store.leads(campaign.name):
             store.add_leads(campaign.name, [(dialled_digits(number, config), name, tz) for number, name, tz
@@ -125,6 +145,6 @@ def attach_campaigns(control: CallControlApi, taps: list, acd_core, config: Conf
                                        read_audio, log), log=log)
         control.attach(service)
         taps.append(service.tap)
-        services[campaign.name] = service
+        running.services[campaign.name] = service
         log.info("campaign_started", campaign=campaign.name, mode=campaign.mode, leads=len(book.states))
-    return services
+    return running
