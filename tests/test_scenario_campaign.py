@@ -6,6 +6,7 @@ answering machine's greeting, with and without its beep, gets the campaign's mes
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scenario_helpers import SOUNDS, assert_passed, events, run, scenario_with
 
 from drivers.audiofile import read_audio, write_wav
@@ -36,6 +37,7 @@ def test_no_agent_within_two_seconds_is_abandoned_with_the_message():
     assert 2000 <= abandoned["ms"] - answered["ms"] <= 2100  # 2 s, to the tick
 
 
+@pytest.mark.slow  # 25 s simulated; the path is the beep test's but for the 15 s wait
 def test_machine_gets_the_message_without_a_beep():
     report = run("campaign_machine")
     assert_passed(report)

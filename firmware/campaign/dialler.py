@@ -174,7 +174,6 @@ class Dialler:
         self.waiting: dict[int, Attempt] = {}  # answered, waiting (at most abandon_wait_s) for an agent
         self.talking: dict[int, Attempt] = {}  # connected to an agent
         self._next_id = 1
-        self.running = True
 
     # ------------------------------------------------------------------ agents
     def _agent(self, agent_id: str) -> Agent:
@@ -257,13 +256,6 @@ class Dialler:
         self.counters.attempts += 1
         return Dial(attempt.attempt_id, lead)
 
-    def attempt(self, attempt_id: int) -> Attempt | None:
-        return self.in_flight.get(attempt_id) or self.waiting.get(attempt_id) or self.talking.get(attempt_id)
-
-    def dial_failed(self, attempt_id: int, outcome: Outcome, now: float) -> list[Action]:
-        """Shorthand for :meth:`outcome` of a call that was not answered."""
-        return self.outcome(attempt_id, outcome, now)
-
     def outcome(self, attempt_id: int, outcome: Outcome, now: float) -> list[Action]:
         """The dialled call's outcome is known; returns what to do with it now."""
         attempt = self.in_flight.pop(attempt_id, None)
@@ -339,7 +331,7 @@ class Dialler:
                 attempt.abandoned = True
                 self.counters.abandoned += 1
                 actions.append(Abandon(attempt.attempt_id))
-        if not dial or not self.running:
+        if not dial:
             return actions
         if self.mode is Mode.PREVIEW:
             for agent in self._free_agents():
