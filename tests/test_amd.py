@@ -20,11 +20,14 @@ from dsp.amd import (
     CAUSES,
     FRAME_SAMPLES,
     RESULTS,
+    AmdBank,
     AmdDetector,
     AmdResult,
     AmdSettings,
     BeepDetector,
     analyse,
+    beep_frequencies,
+    beep_frequency,
 )
 from dsp.g711 import ulaw_roundtrip
 from dsp.levels import dbm0_to_peak, dbm0_to_rms
@@ -95,12 +98,26 @@ def test_bad_setting_is_one_line_dsp_error(field, value):
     assert field in str(error.value) and "\n" not in str(error.value)
 
 
+def test_settings_from_a_configuration_mapping():
+    assert AmdSettings.from_mapping({}) == AmdSettings()
+    assert AmdSettings.from_mapping({"greeting_ms": 2000, "voice_detector": "webrtc"}) == AmdSettings(
+        greeting_ms=2000, voice_detector="webrtc"
+    )
+    with pytest.raises(DspError, match="unknown setting greting_ms"):
+        AmdSettings.from_mapping({"greting_ms": 2000})
+    with pytest.raises(DspError, match="greeting_ms must be an integer"):
+        AmdSettings.from_mapping({"greeting_ms": "2000"})
+
+
 def test_settings_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         AmdSettings().greeting_ms = 10  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("frame", [np.zeros(159), np.zeros(161), np.zeros((1, 160)), np.array(["a"] * 160)])
+@pytest.mark.parametrize(
+    "frame",
+    [np.zeros(159), np.zeros(161), np.zeros((1, 160)), np.array(["a"] * 160), np.full(160, np.nan)],
+)
 def test_bad_frame_is_dsp_error_and_changes_nothing(frame):
     detector = AmdDetector()
     with pytest.raises(DspError):
@@ -290,3 +307,63 @@ def test_detector_hears_the_beep_after_deciding():
     result, beep = analyse(signal)
     assert result == AmdResult("machine", "long_greeting", 1800)
     assert beep is not None and abs(beep.end_ms - 3100) <= 20
+
+
+# -- many calls at once ----------------------------------------------------------------------
+
+
+def test_vectorised_beep_frequencies_agree_with_the_one_frame_version():
+    rng = np.random.default_rng(9)
+    frames = [np.zeros(160), rng.normal(0.0, 3000.0, 160), speech(3.0, seed=2)[: 160 * 10]]
+    for hz in (350.0, 399.0, 400.0, 401.0, 1000.0, 1999.0, 2001.0, 2600.0):
+        for level in (-45.0, -38.0, -10.0):
+            frames.append(_tone(hz, 20.0, level) + rng.normal(0.0, 30.0, 160))
+    stacked = np.concatenate([np.reshape(f, (-1, 160)) for f in frames])
+    many = beep_frequencies(stacked)
+    one = np.array([beep_frequency(frame) for frame in stacked])
+    assert np.array_equal(np.isnan(many), np.isnan(one))
+    assert np.allclose(many[~np.isnan(many)], one[~np.isnan(one)], rtol=0.0, atol=1e-9)
+    assert np.count_nonzero(~np.isnan(one)) >= 8  # at least the 400, 401, 1000, 1999 Hz tones above -40 dBm0
+
+
+@pytest.mark.parametrize("detector", ["energy", "webrtc"])
+def test_bank_gives_what_each_call_alone_gives(detector):
+    settings = AmdSettings(voice_detector=detector)
+    rng = np.random.default_rng(11)
+    calls = [
+        _signal(("s", 400), ("v", 600), ("s", 4000)),
+        _signal(("s", 5000)),
+        np.concatenate([_signal(("s", 300), ("v", 2000), ("s", 300)), _tone(1000.0, 500.0), np.zeros(8000)]),
+        ulaw_roundtrip(speech(5.0, seed=3) * 0.5 + rng.normal(0.0, 20.0, 40000)),
+    ]
+    length = max(len(c) for c in calls)
+    block = np.stack([np.concatenate([c, np.zeros(length - len(c))]) for c in calls])
+    block = np.round(block[:, : length // 160 * 160]).astype(np.int16)
+    bank = AmdBank(len(calls), settings)
+    alone = [AmdDetector(settings) for _ in calls]
+    for at in range(0, block.shape[1], 160):
+        got = bank.process(block[:, at : at + 160])
+        assert got == [d.feed(block[c, at : at + 160]) for c, d in enumerate(alone)]
+    assert [d.beep for d in bank.detectors] == [d.beep for d in alone]
+    assert [d.result.cause for d in alone[:3]] == [
+        "silence_after_greeting",
+        "initial_silence",
+        "long_greeting",
+    ]
+
+
+def test_bank_checks_its_block_and_restarts_a_channel():
+    bank = AmdBank(2)
+    with pytest.raises(DspError):
+        bank.process(np.zeros((3, 160)))
+    with pytest.raises(DspError):
+        bank.process(np.full((2, 160), np.inf))
+    with pytest.raises(DspError):
+        AmdBank(0)
+    for _ in range(125):
+        results = bank.process(np.zeros((2, 160)))
+    assert results == [AmdResult("machine", "initial_silence", 2500)] * 2
+    bank.restart(1)
+    assert bank.process(np.zeros((2, 160)))[1] is None and bank.detectors[1].frames_seen == 1
+    with pytest.raises(DspError):
+        bank.restart(2)

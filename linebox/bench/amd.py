@@ -9,7 +9,8 @@ the message is left), so every frame costs the same work. CPU time is process ti
 least of ``--repeat`` runs counts. For each voice detector (``energy``, Asterisk's threshold;
 ``webrtc``, the WebRTC VAD): ``frame_us``, microseconds per frame; ``channels_per_core``,
 calls one core could analyse at once in real time (20 ms / frame cost); ``results``, the
-decisions.
+decisions. ``energy_bank``: the same calls as one ``AmdBank`` (one block of every call's
+frame per tick, energy and beep DFT computed for all calls at once), cost per call-frame.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from drivers import DriverError
 from drivers.audiofile import read_audio
 from dsp import SAMPLE_RATE
-from dsp.amd import FRAME_MS, FRAME_SAMPLES, VOICE_DETECTORS, AmdDetector, AmdSettings
+from dsp.amd import FRAME_MS, FRAME_SAMPLES, VOICE_DETECTORS, AmdBank, AmdDetector, AmdSettings
 from dsp.levels import dbm0_to_rms
 from linebox import LineboxError
 from linebox.bench.timing import cpu_seconds, print_json
@@ -80,6 +81,16 @@ def measure(calls: int, seconds: float, seed: int, repeat: int) -> dict:
         best = min(cpu_seconds(work) for _ in range(repeat))
         costs[voice_detector] = best * 1e6 / frame_count
         results[voice_detector] = {name: decided.count(name) for name in sorted(set(decided))}
+    # The same calls as one AmdBank, a block of every call's frame per tick (energy detector).
+    ticks = min(len(frames) for frames in signals)
+    blocks = np.stack([frames[:ticks] for frames in signals], axis=1)  # (ticks, calls, 160)
+
+    def bank_work() -> None:
+        bank = AmdBank(calls)
+        for block in blocks:
+            bank.process(block)
+
+    costs["energy_bank"] = min(cpu_seconds(bank_work) for _ in range(repeat)) * 1e6 / (ticks * calls)
     report["frame_us"] = {name: round(us, 2) for name, us in costs.items()}
     report["channels_per_core"] = {name: round(FRAME_MS * 1000.0 / us, 1) for name, us in costs.items()}
     report["results"] = results
