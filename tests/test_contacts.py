@@ -120,6 +120,9 @@ def test_duplicates_against_stored_contacts_unless_replacing():
         "line 2: +12125550100 is already stored (contact 'Old')",
         "line 3: account 7 is already stored (contact 'Old')"]
     assert check_import(table(text), "us", stored, replace=True).valid == 3
+    written_before_e164 = (Contact("Old", ("2125550100",)),)  # a YAML import may hold national numbers
+    assert check_import(table(text), "us", written_before_e164).duplicates == 1
+    assert [c.name for c in search(written_before_e164, "+1 212 555 0100", "us")] == ["Old"]
 
 
 def test_numbers_are_read_in_the_zone():
@@ -280,3 +283,35 @@ def test_cli_refuses_a_missing_file_in_one_line(db, tmp_path, capsys):
     assert main(["contacts", "import", str(tmp_path / "nope.csv"), "--db", db]) == 2
     err = capsys.readouterr().err
     assert "nope.csv: cannot read" in err and err.count("\n") == 1
+
+
+def test_cli_do_not_call_list(db, tmp_path, capsys):
+    path = tmp_path / "robinson.csv"
+    path.write_text("Phone,reason\n(212) 555-0100,asked\n1 212 555 0100,again\nabc,typo\n212 555 0101,\n",
+                    encoding="utf-8")
+    assert main(["contacts", "dnc", "import", str(path), "--json", "--db", db]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {k: out[k] for k in ("rows", "added", "already", "invalid", "total")} == {
+        "rows": 4, "added": 2, "already": 1, "invalid": 1, "total": 2}
+    assert out["problems"][0]["line"] == 4
+    assert main(["contacts", "dnc", "check", "+1 212 555 0100", "--db", db]) == 0
+    assert "+12125550100 is on the do-not-call list" in capsys.readouterr().out
+    assert main(["contacts", "dnc", "remove", "2125550100", "--db", db]) == 0
+    assert main(["contacts", "dnc", "check", "2125550100", "--db", db]) == 1
+    assert main(["contacts", "dnc", "add", "011 44 20 7946 0000", "--db", db]) == 0
+    assert "+442079460000 added to" in capsys.readouterr().out.splitlines()[-1]
+    assert main(["contacts", "dnc", "add", "555 0100", "--db", db]) == 2  # one line, nothing stored
+    assert "too short for us" in capsys.readouterr().err
+
+
+def test_a_stored_import_reaches_another_process_store_as_a_new_revision(db, tmp_path):
+    """What ``linebox run`` polls (ConfigStore.reload_if_changed): the import is a configuration change."""
+    from config_helpers import open_store as store_at
+    with store_at(db) as engine_side:
+        engine_side.load()
+        assert engine_side.reload_if_changed() is None
+        path = tmp_path / "c.csv"
+        path.write_text(GOOD, encoding="utf-8")
+        assert main(["contacts", "import", str(path), "--db", db]) == 0
+        changed = engine_side.reload_if_changed()
+        assert changed is not None and changed.contact_by_number("+1 (212) 555-0101").name == "Ann Lee"

@@ -1,6 +1,8 @@
 """E.164 normalisation per zone (firmware/numbers.py): written forms, prefixes, lengths, edges."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware import FirmwareError
 from firmware.config import Zone
@@ -178,3 +180,15 @@ def test_overlong_input_is_refused_before_parsing():
 def test_withheld_caller_ids_are_not_numbers():
     for caller_id in ("P", "O", "anonymous", "Private"):
         assert try_e164(caller_id, "uk") is None
+
+
+@given(text=st.text(alphabet="0123456789+ -.()/x\u00a0", max_size=30), zone=st.sampled_from(ZONES))
+@settings(max_examples=400, deadline=None, derandomize=True)
+def test_any_text_is_a_number_or_a_one_line_refusal_and_e164_is_a_fixed_point(text, zone):
+    try:
+        e164 = to_e164(text, zone)
+    except FirmwareError as exc:
+        assert "\n" not in str(exc) and not is_valid(text, zone)
+        return
+    assert e164.startswith("+") and e164[1:].isdigit() and len(e164) - 1 <= MAX_DIGITS
+    assert all(to_e164(e164, other) == e164 for other in ZONES)

@@ -226,6 +226,9 @@ PAGES = {
     ("GET", "/accounts"): {"admin"},
     ("GET", "/password"): {"admin", "installer", "supervisor", "agent"},
     ("POST", "/accounts"): {"admin"},
+    ("GET", "/contacts/"): {"admin", "supervisor"},
+    ("GET", "/contacts/export.csv"): {"admin", "supervisor"},
+    ("POST", "/contacts/import"): {"admin", "supervisor"},
 }
 USERS = {"admin": "ada", "installer": "ian", "supervisor": "sue", "agent": "al", "manager": "max"}
 
@@ -415,3 +418,14 @@ def test_password_change_errors(box, changes, field):
     response = client.post("/password", data=form)
     assert response.status_code == 400 and f'id="f-{field}-error"' in response.get_data(as_text=True)
     assert login(app.test_client(), "sue").status_code == 302  # the old password still works
+
+
+def test_the_browsers_favicon_request_keeps_the_login_forms_token(box):
+    """A fresh browser asks for /favicon.ico right after the login page: that anonymous request
+    must not give the session a new CSRF token, or the first login is refused."""
+    app, _, _ = box
+    client = app.test_client()
+    token = token_of(client.get("/login"))
+    assert client.get("/favicon.ico").status_code == 302
+    response = client.post("/login", data={"name": "ada", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/"

@@ -134,6 +134,8 @@ def create_app(services: WebServices) -> Flask:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(live.blueprint)
     app.register_blueprint(pages.blueprint)
+    from webadmin import contacts as contact_pages
+    app.register_blueprint(contact_pages.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)
@@ -195,7 +197,8 @@ def _guard() -> Response | None:
             or now - seen > IDLE_TIMEOUT_S or now - since > SESSION_MAX_S or now < since
             or getattr(account, "changed", 0.0) > since or web.revoked.revoked(str(session.get("sid")))):
         expired = name is not None
-        session.clear()
+        if expired:  # an anonymous session keeps its CSRF token: the browser's own /favicon.ico
+            session.clear()  # request must not void the login form it is showing
         csrf_token()
         if _wants_json():
             return _json_error(401, "not logged in")

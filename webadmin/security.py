@@ -134,13 +134,14 @@ class Permission(StrEnum):
     ACCOUNTS = "accounts"  # the list of web accounts
     AGENT = "agent"  # an agent's own page
     SELF = "self"  # one's own password
+    CONTACTS = "contacts"  # the contacts: search, CSV import and export
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # admin: the installer with everything; installer: the box but not the accounts
     "admin": frozenset(Permission),
     "installer": frozenset({Permission.LIVE, Permission.CONFIGURE, Permission.CONTROL, Permission.SELF}),
-    "supervisor": frozenset({Permission.LIVE, Permission.AGENT, Permission.SELF}),
+    "supervisor": frozenset({Permission.LIVE, Permission.AGENT, Permission.SELF, Permission.CONTACTS}),
     "agent": frozenset({Permission.AGENT, Permission.SELF}),
     # "manager" (AMI client accounts) and any unknown role: nothing here
 }

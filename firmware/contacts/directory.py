@@ -39,13 +39,14 @@ def matches(contact: Contact, query: str, zone: str) -> bool:
     if text in contact.name.casefold() or text in contact.account or \
             any(text in value.casefold() for _, value in contact.fields):
         return True
+    stored = [try_e164(each, zone) or each for each in contact.numbers]  # E.164, also numbers stored before
     number = try_e164(query, zone)
     if number is not None:
-        return number in contact.numbers
+        return number in stored
     digits = "".join(ch for ch in text if ch.isdigit())
     if len(digits) < 3 or any(ch.isalpha() for ch in text):
         return False
-    return any(digits in stored for stored in contact.numbers)
+    return any(digits in each for each in stored)
 
 
 def search(contacts: Sequence[Contact], query: str, zone: str, limit: int = 100) -> list[Contact]:

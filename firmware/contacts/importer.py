@@ -40,7 +40,7 @@ from firmware.config.ivrcodec import (
 )
 from firmware.config.model import Contact
 from firmware.contacts.csvfile import CsvTable
-from firmware.numbers import to_e164
+from firmware.numbers import to_e164, try_e164
 
 NUMBER_COLUMNS = ("numbers", "number", "phone")
 KNOWN_COLUMNS = ("name", *NUMBER_COLUMNS, "account", "language", "notes")
@@ -81,7 +81,7 @@ class ContactImport:
     contacts: tuple[Contact, ...]
     """The valid rows as contacts (numbers in E.164), in the file's order."""
     stored: int
-    """Contacts stored before the import (0 when it replaces them)."""
+    """Contacts stored before the import (all replaced by the file's when ``replace``)."""
     replace: bool
     encoding: str
     missing_columns: tuple[str, ...] = ()
@@ -171,13 +171,13 @@ def check_import(table: CsvTable, zone: str, stored: Sequence[Contact] = (), rep
     missing, problems = _header_problems(table.columns)
     kept = () if replace else tuple(stored)
     if problems:
-        return ContactImport(len(table.rows), 0, 0, 0, tuple(problems), (), len(kept), replace, table.encoding,
+        return ContactImport(len(table.rows), 0, 0, 0, tuple(problems), (), len(stored), replace, table.encoding,
                              tuple(missing))
     number_column = _number_column(table.columns) or "numbers"
     owners: dict[str, str] = {}
     for contact in kept:
-        for number in contact.numbers:
-            owners.setdefault(number, f"already stored (contact {contact.name!r})")
+        for number in contact.numbers:  # stored before the import wrote E.164: read them in the zone
+            owners.setdefault(try_e164(number, zone) or number, f"already stored (contact {contact.name!r})")
         if contact.account:
             owners.setdefault(f"account {contact.account}", f"already stored (contact {contact.name!r})")
     contacts: list[Contact] = []
@@ -202,7 +202,7 @@ def check_import(table: CsvTable, zone: str, stored: Sequence[Contact] = (), rep
         problems.append(Problem(1, ProblemKind.LIMIT, f"{len(kept)} stored + {len(contacts)} new contacts: "
                                 f"the box holds at most {MAX_CONTACTS}"))
     return ContactImport(len(table.rows), len(contacts), invalid, duplicates, tuple(problems[:MAX_LISTED_PROBLEMS]),
-                         tuple(contacts), len(kept), replace, table.encoding)
+                         tuple(contacts), len(stored), replace, table.encoding)
 
 
 def refusal(report: ContactImport) -> str | None:

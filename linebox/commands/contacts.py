@@ -8,6 +8,8 @@ replaces the stored contacts instead of adding to them, ``--json`` prints the re
 JSON. Storing is a configuration change: a running engine applies it live, as after
 ``linebox config import``. ``export`` writes the contacts as CSV (the import's columns);
 ``search QUERY`` finds contacts by name, account, field or number (compared in E.164).
+``dnc import FILE|add|remove|check NUMBER``: the do-not-call list of outbound campaigns
+(firmware.leads.DncList, in the same database), numbers read in the box's zone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from drivers.logs import one_line
@@ -22,7 +25,9 @@ from firmware import FirmwareError
 from firmware.contacts.csvfile import MAX_CSV_BYTES, read_table
 from firmware.contacts.directory import contacts_csv, search
 from firmware.contacts.importer import ContactImport, apply_import, check_import, refusal
-from linebox.storage import open_store
+from firmware.leads import DncList
+from firmware.numbers import to_e164
+from linebox.storage import open_store, resolve_db_path
 
 EXIT_PROBLEMS = 2
 
@@ -50,7 +55,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     find.add_argument("--json", action="store_true", help="print the contacts as JSON")
     find.set_defaults(handler=search_contacts)
 
-    for sub in (imported, export, find):
+    dnc = actions.add_parser("dnc", help="the do-not-call list of outbound campaigns")
+    dnc_actions = dnc.add_subparsers(dest="dnc_action", required=True, metavar="ACTION")
+    dnc_import = dnc_actions.add_parser("import", help="add the numbers of a CSV file (a number or phone column)")
+    dnc_import.add_argument("file")
+    dnc_import.add_argument("--json", action="store_true", help="print the report as JSON")
+    dnc_import.set_defaults(handler=dnc_import_file)
+    dnc_subs = [dnc_import]
+    for name, help_text, handler in (("add", "put a number on the list", dnc_add),
+                                     ("remove", "take a number off the list", dnc_remove),
+                                     ("check", "is a number on the list? (exit status 1: no)", dnc_check)):
+        sub = dnc_actions.add_parser(name, help=help_text)
+        sub.add_argument("number", help="in any written form, read in the box's zone")
+        sub.set_defaults(handler=handler)
+        dnc_subs.append(sub)
+
+    for sub in (imported, export, find, *dnc_subs):
         sub.add_argument("--db", help="configuration database (default: $LINEBOX_DB or var/linebox.db)")
 
 
@@ -68,7 +88,7 @@ def read_file(path: str) -> bytes:
 
 def report_lines(report: ContactImport) -> list[str]:
     """The report for a person: the counts, then one line per problem."""
-    mode = "replacing" if report.replace else f"adding to {report.stored} stored"
+    mode = f"replacing {report.stored} stored" if report.replace else f"adding to {report.stored} stored"
     lines = [f"rows {report.rows}, valid {report.valid}, invalid {report.invalid}, duplicates {report.duplicates} "
              f"({mode}; {report.encoding})"]
     lines += [f"  {problem} [{problem.kind}]" for problem in report.problems]
@@ -129,3 +149,52 @@ def search_contacts(args: argparse.Namespace) -> int:
         for contact in found:
             print(f"{contact.name}\t{', '.join(contact.numbers) or '-'}\t{contact.account or '-'}")
     return 0
+
+
+def _zone(args: argparse.Namespace) -> str:
+    with open_store(args.db) as store:
+        return str(store.load().zone)
+
+
+def dnc_import_file(args: argparse.Namespace) -> int:
+    try:
+        table = read_table(read_file(args.file))
+    except FirmwareError as exc:
+        raise FirmwareError(f"{one_line(args.file)}: {one_line(str(exc))}") from exc
+    zone = _zone(args)
+    with DncList(resolve_db_path(args.db)) as dnc:
+        report = dnc.import_table(table, zone, source=f"import {one_line(args.file)}"[:80], when=time.time())
+        total = dnc.count()
+    if args.json:
+        print(json.dumps({**report.as_dict(), "total": total}, ensure_ascii=False))
+    else:
+        print(f"rows {report.rows}, added {report.added}, already listed {report.already}, invalid {report.invalid}"
+              f" ({total} numbers on the list)")
+        for problem in report.problems:
+            print(f"  {problem}")
+    return 0
+
+
+def dnc_add(args: argparse.Namespace) -> int:
+    zone = _zone(args)
+    with DncList(resolve_db_path(args.db)) as dnc:
+        added = dnc.add(args.number, zone, source="linebox contacts dnc add", when=time.time())
+    print(f"{to_e164(args.number, zone)} {'added to' if added else 'was already on'} the do-not-call list")
+    return 0
+
+
+def dnc_remove(args: argparse.Namespace) -> int:
+    zone = _zone(args)
+    with DncList(resolve_db_path(args.db)) as dnc:
+        removed = dnc.remove(args.number, zone)
+    print(f"{to_e164(args.number, zone)} {'removed from' if removed else 'was not on'} the do-not-call list")
+    return 0
+
+
+def dnc_check(args: argparse.Namespace) -> int:
+    zone = _zone(args)
+    number = to_e164(args.number, zone)
+    with DncList(resolve_db_path(args.db)) as dnc:
+        listed = dnc.contains(number, zone)
+    print(f"{number} {'is' if listed else 'is not'} on the do-not-call list")
+    return 0 if listed else 1
