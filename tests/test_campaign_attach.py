@@ -7,11 +7,17 @@ import dataclasses
 from types import SimpleNamespace
 
 import pytest
+from engine_fakes import Rig
+from test_campaign_service import ALL_DAY, ScriptedAudio, dialled
 
+from drivers.audiofile import read_audio
+from dsp.tonegen import render
 from firmware import FirmwareError
 from firmware.acd.agent_state import AgentState
-from firmware.campaign.attach import AcdAgents, campaign_leads, dialled_digits
+from firmware.campaign.attach import AcdAgents, attach_campaigns, campaign_leads, dialled_digits
+from firmware.campaign.leads import LeadStatus
 from firmware.campaign.service import AgentPresence
+from firmware.campaign.store import CampaignStore
 from firmware.config.demo import demo_config
 from firmware.config.model import Campaign, Contact, LeadSourceKind, Zone
 from firmware.leads import DncList
@@ -66,3 +72,36 @@ def test_acd_agents_free_busy_away():
         "1": AgentPresence.FREE, "2": AgentPresence.BUSY, "3": AgentPresence.BUSY, "4": AgentPresence.AWAY,
         "5": AgentPresence.AWAY}
     assert AcdAgents(core).agent_states("sales") == {}
+
+
+def test_attached_campaign_stores_its_attempts(tmp_path):
+    """attach_campaigns on the real switch: leads from contacts stored, a busy attempt written by
+    the writer thread, the lead's retry state with it; closing writes what is queued."""
+    campaign = Campaign("c", "support", enabled=True, calling_hours=(ALL_DAY,), lines=(0,), amd=False)
+    config = dataclasses.replace(config_with_contacts(), campaigns=(campaign,))
+    rig = Rig(config)
+    audio = ScriptedAudio()
+    rig.loop.audio = audio
+    core = SimpleNamespace(members={"support": [SimpleNamespace(agent_id="1001", state=AgentState.AVAILABLE,
+                                                                 phone_busy=False, logged_queues={"support"})]})
+    running = attach_campaigns(rig.switch.control, rig.loop.taps, core, config, tmp_path / "linebox.db", [],
+                               read_audio)
+    service = running.services["c"]
+    rig.loop.step()
+    dialled(rig, service)
+    audio.say(0, render(rig.switch.control.plan.busy, 8000 * 4))
+    rig.run(4.0)
+    running.close()
+    with CampaignStore(tmp_path / "linebox.db") as store:
+        (attempt,) = store.attempts("c")
+        assert (attempt.lead_id, attempt.number, attempt.outcome) == (1, "2125552001", "busy")
+        leads = store.leads("c")
+        assert [lead.number for lead in leads] == ["2125552001", "2125552002", "2125552004"]
+        assert leads[0].attempts == 1 and leads[0].status is LeadStatus.OPEN and leads[0].last_outcome == "busy"
+
+
+def test_no_enabled_campaign_opens_nothing(tmp_path):
+
+    running = attach_campaigns(None, [], None, demo_config(), tmp_path / "linebox.db", [], lambda path: None)
+    assert running.services == {} and not (tmp_path / "linebox.db").exists()
+    running.close()
