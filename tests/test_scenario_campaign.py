@@ -64,3 +64,16 @@ def test_machine_message_starts_when_the_beep_ends(tmp_path):
     # starts then, well before the 15 s without a beep
     beep_end_ms = answered["ms"] + 3000 + (len(greeting) + len(silence) + len(beep)) / 8
     assert beep_end_ms - 200 <= message["ms"] - 1000 <= beep_end_ms + 1500
+
+
+def test_predictive_campaign_call_reaches_the_agent():
+    """The same call in predictive mode: until 20 outcomes and 5 handle times are measured the
+    pacing dials one call per free agent (pacing.py), so the person reaches Alice the same way."""
+    def predictive(data):
+        campaign = data["config"]["campaigns"][0]
+        campaign["mode"] = "predictive"
+        campaign["abandon_message"] = "all-circuits-busy-now"
+
+    report = run_scenario(scenario_with("campaign_progressive", predictive))
+    assert_passed(report)
+    assert len(events(report, "dial", component="campaign")) == 1 and not events(report, "abandoned")
