@@ -166,6 +166,8 @@ def test_answer_by_voice_amd_human_goes_to_the_queue():
     assert queue.taken == [0]
     call = rig.switch.control.call_at(0)
     assert call.answer_tick is not None and service.dialler.counters.connected == 1
+    rig.run(1.5)  # the ACD (here a fake) still says the agent is free: not free for the dialler
+    assert service.dialler.agents["a"].state == "talking" and service.dialler.counters.attempts == 1
 
 
 def test_machine_is_hung_up_and_retried():

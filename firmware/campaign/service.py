@@ -188,7 +188,11 @@ class CampaignService(AttachedService):
         for agent_id, presence in states.items():
             known = self.dialler.agents.get(agent_id)
             state = known.state if known is not None else AgentState.AWAY
-            if presence is AgentPresence.FREE and state in (AgentState.AWAY, AgentState.TALKING, AgentState.WRAPUP):
+            # an agent we handed a call that the ACD has not offered yet (a queue with callers
+            # ahead) still reads free there: not free again until that call has ended
+            handing = known is not None and known.attempt_id in self.dialler.talking
+            if (presence is AgentPresence.FREE and not handing
+                    and state in (AgentState.AWAY, AgentState.TALKING, AgentState.WRAPUP)):
                 self.dialler.agent_ready(agent_id, now)
             elif presence is AgentPresence.BUSY and state in (AgentState.FREE, AgentState.AWAY):
                 self.dialler.agent_busy(agent_id, now)
