@@ -31,6 +31,7 @@ from firmware.acdengine import AcdSetup, Prompts, QueueService, attach_acd
 from firmware.acdengine.live import AcdFollower
 from firmware.acdengine.setup import setup_from_config
 from firmware.acdengine.stats import AcdStats, attach_stats
+from firmware.campaign.attach import Campaigns, attach_campaigns
 from firmware.cdr import CdrStore
 from firmware.cdr_spool import Spool, spool_path
 from firmware.config.demo import seed_demo_if_empty
@@ -48,7 +49,7 @@ from firmware.ivr.uploads import prompt_folder
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
 from firmware.speech.models import speech_service
-from firmware.speech.say import sound_dir
+from firmware.speech.say import SOUND_ROOT, sound_dir
 from firmware.speech.service import SpeechRecognizer
 from firmware.storage.appendlog import AppendLog
 from firmware.storage.health import clean_up
@@ -77,6 +78,7 @@ class Appliance:
     retention: RetentionKeeper | None = None  # caps by age and size, disk budget (linebox/maintenance.py)
     ivr: IvrService | None = None  # voice menus (firmware/ivr)
     speech: SpeechRecognizer | None = None  # the IVR's recognizer (firmware/speech); None: menus take keys only
+    campaigns: Campaigns = field(default_factory=Campaigns)  # outbound campaigns (firmware/campaign)
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
     dispositions: DispositionWriter | None = None  # agents' dispositions to the call records (firmware/desk)
 
@@ -104,6 +106,7 @@ class Appliance:
         if self.queue_log is not None:
             self.queue_log.close()
         self.extension_changes.close()
+        self.campaigns.close()  # attempts still queued are stored first
         if self.voicemail is not None:
             self.voicemail.close()  # messages still being saved are stored first
         self.card.close()
@@ -235,6 +238,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     # Spoken choices when a speech service is given (else, and while its models load, keys only).
     app.speech = speech
     app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log)
+    app.campaigns = attach_campaigns(switch.control, loop.taps, app.acd.core if app.acd else None, snapshot, db_path,
+                                     [Path(db_path).parent / "sounds", SOUND_ROOT / "en", SOUND_ROOT / "en_US_f_Allison"], read_audio)
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
     store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
     return app

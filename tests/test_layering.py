@@ -67,7 +67,7 @@ def test_dsp_does_no_io():
 FIRMWARE = ROOT / "firmware"
 SWITCH_IMPORTERS = {"firmware/engine/loop.py", "firmware/engine/__init__.py"}
 SWITCH_USERS = ("firmware/console/",)  # the technician's console: the switch's public methods only
-SERVICES = ("firmware/acdengine/", "firmware/voicemail/", "firmware/manager/", "firmware/ivr/")
+SERVICES = ("firmware/acdengine/", "firmware/voicemail/", "firmware/manager/", "firmware/ivr/", "firmware/campaign/")
 ENGINE_FOR_SERVICES = {"firmware.engine.control", "firmware.engine.calls", "firmware.engine.services",
                        "firmware.engine.worker"}
 

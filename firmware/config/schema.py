@@ -31,6 +31,8 @@ Migrations (component ``config``):
     column, JSON text of the ``desk:`` block; the default ``{}`` reads as no codes, no script,
     the seed targets).
 13. a contact's language and notes (two new ``contacts`` columns, ``''`` in upgraded databases).
+14. outbound campaigns (a new ``campaigns`` table; a campaign's settings are JSON text in its
+    row, in the YAML form of docs/campaigns.md).
 15. the caller's language per line and per inbound route (a new ``lines`` and ``routes``
     column each; NULL = inherited, as before).
 
@@ -199,6 +201,8 @@ _V15 = (
 )
 _V13 = ("ALTER TABLE contacts ADD COLUMN language TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE contacts ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
+_V14 = ("CREATE TABLE campaigns (name TEXT PRIMARY KEY, position INTEGER NOT NULL,"
+        " settings TEXT NOT NULL)",)  # JSON object: the campaign's YAML form
 _MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
                      ("manager.max_clients", "8"), ("manager.actions_per_second", "20"),
                      ("manager.client_queue_events", "1000"))
@@ -224,7 +228,7 @@ MIGRATIONS = (
     Migration(11, "IVR flows and contacts", _V11),
     Migration(12, "queue desk: dispositions, script, wallboard targets", _V12),
     Migration(13, "contact language and notes", _V13),
-    Migration(14, "reserved for the campaign branch's migration (merged from it)", ()),
+    Migration(14, "outbound campaigns", _V14),
     Migration(15, "line and route language", _V15),
 )
 
@@ -243,7 +247,7 @@ _SETTINGS = (
     "manager.client_queue_events",
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
-           "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts")
+           "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts", "campaigns")
 _QUEUE_COLUMNS = ("name", "number", "strategy", "ring_s", "wrapup_s", "service_level_s", "max_wait_s",
                   "overflow_kind", "overflow_name", "join_empty", "leave_empty", "announce_position_s",
                   "announce_hold_time", "periodic_announce_s", "exit_key", "exit_kind", "exit_name",
@@ -344,6 +348,9 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
                      " VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (position, contact["name"], json.dumps(contact["numbers"]), contact["account"],
                       json.dumps(contact["fields"]), contact["language"], contact["notes"]))
+    for position, campaign in enumerate(data.get("campaigns", ())):
+        conn.execute("INSERT INTO campaigns (name, position, settings) VALUES (?, ?, ?)",
+                     (campaign["name"], position, json.dumps(campaign)))
 
 
 def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -424,6 +431,8 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
         for name, numbers, account, fields, language, notes in conn.execute(
             "SELECT name, numbers, account, fields, language, notes FROM contacts ORDER BY position")
     ]
+    data["campaigns"] = [json.loads(settings) for (settings,) in
+                         conn.execute("SELECT settings FROM campaigns ORDER BY position")]
     return data
 
 

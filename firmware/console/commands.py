@@ -20,6 +20,7 @@ from drivers.logs import EventLogger, set_component_levels
 from dsp.callerid import MAX_NUMBER_DIGITS
 from firmware import FirmwareError
 from firmware.acdengine.decisions import HISTORY_SIZE, trace_lines
+from firmware.campaign.console import campaign_lines, preview_decision
 from firmware.console import desk, status, views
 from firmware.console.access import EngineAccess
 from firmware.console.gateway import EngineGateway
@@ -83,6 +84,13 @@ COMMANDS = (
     CommandSpec(("show", "routing"), "show routing [queue=Q] [call=C] [lines=N]",
                 "ACD: the last N routing decisions (default 3) and why: candidates, rule, who got the call",
                 "show_routing"),
+    CommandSpec(("show", "campaigns"), "show campaigns",
+                "outbound campaigns: one JSON line each (attempts, contacts, abandon rate, productivity)",
+                "show_campaigns"),
+    CommandSpec(("campaign", "accept"), "campaign accept AGENT [campaign=NAME]",
+                "preview: the agent accepts the lead shown, the box dials it", "campaign_accept"),
+    CommandSpec(("campaign", "skip"), "campaign skip AGENT [campaign=NAME]",
+                "preview: the agent skips the lead shown (it goes back to the list)", "campaign_skip"),
     CommandSpec(("log", "tail"), "log tail [component=C] [level=L] [port=N] [lines=N]",
                 "recent log lines, then new ones live; send any line to stop", "log_tail"),
     CommandSpec(("log", "level"), "log level [COMPONENT LEVEL]",
@@ -110,7 +118,7 @@ COMMANDS = (
     CommandSpec(("exit",), "exit", "same as quit", "quit"),
 )
 CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload", "engine_restart", "agent_pause",
-                     "agent_unpause", "agent_logout", "agent_dispose"})  # logged at info
+                     "agent_unpause", "agent_logout", "agent_dispose", "campaign_accept", "campaign_skip"})  # logged at info
 
 
 def find_command(words: list[str]) -> tuple[CommandSpec, list[str]]:
@@ -247,6 +255,25 @@ class Console:
         traces = self.gateway.call(lambda: views.routing_traces(switch, count, options.get("queue"),
                                                                  options.get("call")))
         return Output(trace_lines(traces))
+
+    def show_campaigns(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        control = self.engine.switch.control
+        return Output(self.gateway.call(lambda: campaign_lines(control.attached)))
+
+    def _preview(self, spec: CommandSpec, args: list[str], accept: bool) -> Response:
+        if not args:
+            raise _usage(spec)
+        options = _options(spec, args[1:], ("campaign",))
+        control = self.engine.switch.control
+        return Output([self.gateway.call(lambda: preview_decision(control.attached, args[0], accept,
+                                                                  options.get("campaign")))])
+
+    def campaign_accept(self, spec: CommandSpec, args: list[str]) -> Response:
+        return self._preview(spec, args, True)
+
+    def campaign_skip(self, spec: CommandSpec, args: list[str]) -> Response:
+        return self._preview(spec, args, False)
 
     def show_status(self, spec: CommandSpec, args: list[str]) -> Response:
         self._no_args(spec, args)

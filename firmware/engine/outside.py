@@ -116,6 +116,25 @@ class OutsideCalls:
         self.cc.isolate(call.origin)
         self.call(call, self.cc.extension_on(call.origin), digits)
 
+    def place(self, line: int, digits: str) -> Call | None:
+        """A call service's own call on ``line`` (an outbound campaign): seize, dial tone, dial
+        ``digits`` as given (no prefix, no toll guard: the service checked its number), then the
+        line is connected to the box and the service listens for the outcome; None if the line
+        is not free now."""
+        cc = self.cc
+        guard = ticks(LINE_GUARD_S)
+        if (cc.is_fxs(line) or cc.state(line) is not Leg.IDLE
+                or cc.tick - self._released_tick.get(line, -guard) < guard):
+            return None
+        call = cc.new_call(line, Direction.OUTBOUND, "", "")
+        call.destination = digits
+        call.peer = line
+        cc.set_state(line, Leg.SEIZING, call=call)
+        cc.seize(line)
+        cc.after(DIAL_TONE_WAIT_S, line, "dial_tone_wait")
+        self.log.info("seize", call=call.call_id, line=line, number=digits, service=True)
+        return call
+
     def line_released(self, port: int) -> None:
         """The box released the line on ``port``: it is not free again for ``LINE_GUARD_S``."""
         self._released_tick[port] = self.cc.tick
@@ -161,6 +180,11 @@ class OutsideCalls:
         call = cc.call_at(line)
         cc.stop_audio(line)
         cc.hear_nothing(line)
+        if call.origin == line:  # a service's own call (place): the service decides the answer
+            cc.set_state(line, Leg.CONNECTED)
+            cc.heard_from_line(line)
+            self.log.info("outside_dialled", call=call.call_id, line=line, number=call.destination)
+            return
         for port in (call.origin, line):
             cc.set_state(port, Leg.CONNECTED)
             cc.stop_audio(port)

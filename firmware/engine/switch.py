@@ -462,6 +462,10 @@ class Switch:
         """The answered phone of a service's call dials out: :meth:`OutsideCalls.dial_for_service`."""
         self.outside.dial_for_service(call, digits)
 
+    def place_call(self, line: int, digits: str) -> Call | None:
+        """A service's own call on a line (a campaign): :meth:`OutsideCalls.place`."""
+        return self.outside.place(line, digits)
+
     # ------------------------------------------------------------------ inbound calls
     def _line_rings(self, leg: PortLeg) -> None:
         if leg.leg is Leg.IDLE:

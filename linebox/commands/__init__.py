@@ -30,6 +30,7 @@ COMMAND_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("release", "linebox.commands.release", "build, install and upgrade releases (rollback on failure)"),
     ("factory-reset", "linebox.commands.factory_reset",
      "configuration and data back to the first-boot state (everything kept in a backup)"),
+    ("campaign", "linebox.commands.campaign", "outbound campaigns: pacing simulator, lead hygiene"),
     ("contacts", "linebox.commands.contacts", "contacts: import and export CSV, search; the do-not-call list"),
 )
 

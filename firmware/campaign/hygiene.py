@@ -1,0 +1,53 @@
+"""A lead list's hygiene before a campaign dials it, through the contacts module's rules.
+
+The checks themselves are :func:`firmware.leads.check_leads` (valid numbers for the country,
+duplicates in any written form, the do-not-call list); this module only reads the two CSV
+files and names the country as the numbering module's zone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from firmware import FirmwareError
+from firmware.contacts.csvfile import read_table
+from firmware.leads import check_leads, number_column
+from firmware.numbers import ZONES
+
+MAX_FILE_BYTES = 50 * 1024 * 1024  # a lead list of a few hundred thousand rows
+_COUNTRY_ZONES = {"gb": "uk"}  # ISO 3166-1 alpha-2 where the zone's name differs
+
+
+def zone_of_country(country: str) -> str:
+    """The numbering zone of an ISO 3166-1 alpha-2 country code (``US`` → ``us``, ``GB`` → ``uk``)."""
+    code = country.strip().lower() if isinstance(country, str) else ""
+    zone = _COUNTRY_ZONES.get(code, code)
+    if len(code) != 2 or zone not in ZONES:
+        raise FirmwareError(f"country {country!r}: not one of the countries whose numbers the box knows "
+                            f"({', '.join(z.upper() for z in ZONES)}; GB for the UK)")
+    return zone
+
+
+def _read(path: str | Path, what: str):
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise FirmwareError(f"{what} {file}: {size} bytes, at most {MAX_FILE_BYTES}")
+        return read_table(file.read_bytes())
+    except OSError as exc:
+        raise FirmwareError(f"{what} {file}: {exc.strerror or exc}") from exc
+
+
+def check_files(leads_path: str | Path, country: str, dnc_path: str | Path | None = None) -> dict[str, Any]:
+    """The report of ``leads_path`` for ``country`` against the numbers of ``dnc_path``:
+    ``{"rows", "valid", "invalid", "duplicates", "dnc", "callable", "problems"}``."""
+    zone = zone_of_country(country)
+    dnc: list[str] = []
+    if dnc_path is not None:
+        table = _read(dnc_path, "do-not-call list")
+        column = number_column(table.columns) if table.columns else "number"
+        dnc = [row.values.get(column, "") for row in table.rows if row.values.get(column, "").strip()]
+    table = _read(leads_path, "lead list")
+    return check_leads(table.rows, zone, dnc).as_dict()
