@@ -314,7 +314,7 @@ def test_v11_contacts_gain_language_and_notes(v1_path):
                  "(0, 'Ann', '[\"2125552001\"]', '1234', '{\"balance\": \"12.50\"}')")
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 14
+        assert store.schema_version == len(MIGRATIONS) == 15
         (ann,) = store.load().contacts
         assert (ann.name, ann.numbers, ann.account, ann.fields, ann.language, ann.notes) == (
             "Ann", ("2125552001",), "1234", (("balance", "12.50"),), "", "")
