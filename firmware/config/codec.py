@@ -615,7 +615,7 @@ def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
 
 def from_dict(raw: Any) -> Config:
     """A typed, bounds-checked Config from the YAML form (cross-references not checked here)."""
-    from firmware.config import ivrcodec  # noqa: PLC0415 -- it builds on this module's Reader
+    from firmware.config import ivrcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
     if isinstance(raw, Mapping) and "linebox_config" in raw:
         if raw["linebox_config"] != FORMAT_VERSION:
             raise FirmwareError(f"linebox_config: this firmware reads format {FORMAT_VERSION}, "
@@ -648,6 +648,7 @@ def from_dict(raw: Any) -> Config:
         ivr_flows=_list(r, "ivr_flows", ivrcodec.MAX_IVR_FLOWS, ivrcodec.flow_from_dict),
         contacts=_list(r, "contacts", ivrcodec.MAX_CONTACTS, ivrcodec.contact_from_dict),
         manager=nested("manager", _manager),
+        voicemail=nested("voicemail", vmcodec.voicemail_from_dict),
     )
 
 
@@ -720,7 +721,7 @@ def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
 
 def to_dict(config: Config) -> dict[str, Any]:
     """The YAML form of ``config``: keys in documented order, values as plain data."""
-    from firmware.config import ivrcodec  # noqa: PLC0415 -- it builds on this module's Reader
+    from firmware.config import ivrcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
     return {
         "linebox_config": FORMAT_VERSION,
         "board": config.board,
@@ -836,6 +837,7 @@ def to_dict(config: Config) -> dict[str, Any]:
             "actions_per_second": config.manager.actions_per_second,
             "client_queue_events": config.manager.client_queue_events,
         },
+        "voicemail": vmcodec.voicemail_dict(config.voicemail),
     }
 
 
