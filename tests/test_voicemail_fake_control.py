@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from firmware.config.demo import demo_config
-from firmware.engine.calls import Call, Direction
+from firmware.engine.calls import Call, Direction, Leg
 from firmware.engine.control import Then
 from firmware.voicemail.deposit import VoicemailDeposit
 
@@ -26,6 +26,7 @@ class FakeControl:
     origin: dt.datetime = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
     actions: list[tuple] = field(default_factory=list)
     busy_until: dict[int, int] = field(default_factory=dict)
+    legs: dict[int, Leg] = field(default_factory=dict)
 
     def now(self) -> dt.datetime:
         return self.origin + dt.timedelta(milliseconds=20 * self.tick)
@@ -51,6 +52,12 @@ class FakeControl:
     def end_service_call(self, call: Call, cause: str) -> None:
         self.actions.append(("end", call.call_id, cause))
 
+    def state(self, port: int) -> Leg:
+        return self.legs.get(port, Leg.IDLE)
+
+    def deliver(self, call: Call, line_port: int, destination) -> None:
+        self.actions.append(("deliver", call.call_id, line_port, str(destination)))
+
 
 class Prompts:
     def greeting(self, mailbox: str) -> np.ndarray:
@@ -63,6 +70,10 @@ class Prompts:
 @dataclass
 class Store:
     saved: list[tuple] = field(default_factory=list)
+    held: int = 0  # messages already in the mailbox
+
+    def count(self, mailbox: str) -> int:
+        return self.held + len(self.saved)
 
     def save(self, mailbox, caller_number, caller_name, received, samples):
         self.saved.append((mailbox, caller_number, len(samples)))

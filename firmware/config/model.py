@@ -558,6 +558,7 @@ class MailboxSettings:
     operator: Destination | None = None  # where ``0`` during the greeting goes; None: 0 is ignored
     email: str = ""  # '' = no e-mail notification
     attach: bool = True  # the message's WAV attached to the e-mail
+    envelope: bool = True  # Asterisk ``envelope``: date, time and number said before each message
     max_messages: int = 100  # Asterisk voicemail.conf ``maxmsg``
     max_message_s: int = 180  # Asterisk ``maxsecs``
     min_message_s: int = 1  # Asterisk ``minsecs``
