@@ -49,3 +49,4 @@ class EngineAccess:
     test_call: TestCaller | None = None
     board: str = ""  # the board definition's name, for the banner
     storage: Callable[[], str] | None = None  # one line: the data's size against the disk budget (retention)
+    voicemail: object | None = None  # the box's voicemail (firmware.voicemail.Voicemail), for ``mailbox`` commands

@@ -88,7 +88,8 @@ def start_console(app, socket_path: str | os.PathLike, log_buffer: LogBuffer) ->
         test_call = None  # real hardware: nobody to lift a handset
     engine = EngineAccess(loop=app.loop, switch=app.switch, store=app.store, link=app.card.link, test_call=test_call,
                           board=app.definition.name,
-                          storage=app.retention.status_line if app.retention is not None else None)
+                          storage=app.retention.status_line if app.retention is not None else None,
+                          voicemail=app.voicemail)
     return ConsoleServer(socket_path, engine, log_buffer).start()
 
 
