@@ -134,6 +134,8 @@ def create_app(services: WebServices) -> Flask:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(live.blueprint)
     app.register_blueprint(pages.blueprint)
+    from webadmin import voicemail  # noqa: PLC0415 -- the voicemail pages (webadmin/voicemail.py)
+    app.register_blueprint(voicemail.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)
