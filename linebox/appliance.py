@@ -55,6 +55,11 @@ from firmware.storage.appendlog import AppendLog
 from firmware.storage.health import clean_up
 from firmware.storage.retention import Retainer
 from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, attach_voicemail
+from firmware.voicemail.envelope import EnvelopeSpeaker
+from firmware.voicemail.expiry import expire_messages
+from firmware.voicemail.greetings import Greetings
+from firmware.voicemail.notify import Notifier
+from firmware.voicemail.pins import PinBook
 from linebox.engine_builder import build_engine, pre_dial_holds
 from linebox.maintenance import RetentionKeeper
 from linebox.storage import board_ports
@@ -149,7 +154,10 @@ def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config
         log.warning("voicemail_off", reason=str(exc))
         return None
     store = VoicemailStore(db_path, Path(db_path).parent / "voicemail", log)
-    return attach_voicemail(switch.control, loop, store, prompts, log)
+    control = switch.control
+    return attach_voicemail(control, loop, store, prompts, log, pins=PinBook(db_path),
+                            greetings=Greetings(store.root, read_audio, log), envelope=EnvelopeSpeaker(read_audio),
+                            notifier=Notifier(lambda: control.config.voicemail, log))
 
 
 def start_speech(db_path: str | Path, paced: bool) -> SpeechRecognizer:
@@ -233,8 +241,16 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     app.voicemail = start_voicemail(switch, loop, db_path, snapshot)
     retainer = Retainer(Path(db_path), app.voicemail.store.delete if app.voicemail is not None else None,
                         lambda: app.queue_log)
+    vm = app.voicemail
+
+    def expire(now: float) -> None:  # voicemail's per-mailbox expiry, on the retention thread
+        if vm is not None:
+            config = store.load()
+            expire_messages(vm.store, [e.number for e in config.extensions if e.voicemail],
+                            lambda: config.voicemail, now)
+
     app.retention = RetentionKeeper(retainer, lambda: store.load().retention,
-                                    lambda: switch.control.epoch(switch.control.tick)).start()
+                                    lambda: switch.control.epoch(switch.control.tick), also=expire).start()
     # Spoken choices when a speech service is given (else, and while its models load, keys only).
     app.speech = speech
     app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log)

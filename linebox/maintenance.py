@@ -21,8 +21,11 @@ PERIOD_S = 3600.0
 
 class RetentionKeeper:
     def __init__(self, retainer: Retainer, policy: Callable[[], Retention], now: Callable[[], float],
-                 period_s: float = PERIOD_S, log: EventLogger | None = None) -> None:
+                 period_s: float = PERIOD_S, log: EventLogger | None = None,
+                 also: Callable[[float], None] | None = None) -> None:
+        """``also(now)``: another job of each pass (voicemail's per-mailbox expiry)."""
         self.retainer = retainer
+        self.also = also
         self.policy = policy
         self.now = now
         self.period_s = period_s
@@ -42,7 +45,10 @@ class RetentionKeeper:
     def _run(self) -> None:
         while True:
             try:
-                self.retainer.run(self.policy(), self.now())
+                now = self.now()
+                self.retainer.run(self.policy(), now)
+                if self.also is not None:
+                    self.also(now)
             except FirmwareError as exc:
                 self.log.error("retention_failed", error=str(exc))
             except Exception as exc:  # noqa: BLE001 (a thread's entry point: log it, keep the engine)

@@ -28,7 +28,13 @@ import firmware.voicemail.deposit as deposit_module
 from drivers.audiofile import read_audio
 from dsp.dtmfgen import generate_dtmf
 from firmware.config.demo import demo_config
-from firmware.config.model import Destination, DestinationKind, InboundRoute
+from firmware.config.model import (
+    Destination,
+    DestinationKind,
+    InboundRoute,
+    MailboxSettings,
+    VoicemailSettings,
+)
 from firmware.engine.calls import Call, Direction
 from firmware.media.words import PROMPT_DIR, trim_silence
 from firmware.voicemail.deposit import Phase, kept_chunks
@@ -211,9 +217,11 @@ def test_ten_seconds_of_silence_end_the_recording(tmp_path):
         assert events.named("vm_recording_ended")[0]["reason"] == "silence"
 
 
-def test_the_length_limit_ends_the_recording_with_goodbye(tmp_path, monkeypatch):
-    monkeypatch.setattr(deposit_module, "MAX_MESSAGE_S", 4.0)  # 180 s in service; the rule is the same
-    with office(tmp_path, voicemail_config()) as app, switch_events("voicemail") as events:
+def test_the_length_limit_ends_the_recording_with_goodbye(tmp_path):
+    # The mailbox's own max_message_s (voicemail.mailboxes, default 180 s); the rule is the same.
+    config = replace(voicemail_config(), voicemail=VoicemailSettings(mailboxes=(MailboxSettings("201",
+                                                                                                 max_message_s=4),)))
+    with office(tmp_path, config) as app, switch_events("voicemail") as events:
         call_in(app)
         until_recording(app)
         app.world.line(LINE_1).far_end.say(speech(8.0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from features_helpers import ORIGIN, PORT, dial, hang_up, heard, office, run, st
 
 from drivers.audiofile import read_audio
 from firmware import FirmwareError
+from firmware.config.demo import demo_config
+from firmware.config.model import MailboxSettings, VoicemailSettings
 from firmware.media.words import PROMPT_DIR
 from firmware.voicemail.mailbox import MailboxMenu, header_words, intro_words
 from firmware.voicemail.prompts import VoicemailPrompts
@@ -38,10 +41,13 @@ def voices() -> list[np.ndarray]:
 
 
 @contextmanager
-def mailbox_office(tmp_path: Path, prompts):
+def mailbox_office(tmp_path: Path, prompts, envelope: bool = False):
     """The demo office as the appliance wires it (linebox/appliance.py: ``attach_voicemail``);
-    yields (app, store, menu). The menu speaks the same recordings as ``prompts``."""
-    with office(tmp_path) as app:
+    yields (app, store, menu). The menu speaks the same recordings as ``prompts``. The envelope
+    (on by default in service) is off unless asked for: tests of the menu's keys hear less."""
+    config = replace(demo_config(), voicemail=VoicemailSettings(mailboxes=(MailboxSettings("201",
+                                                                                           envelope=envelope),)))
+    with office(tmp_path, config) as app:
         menu = app.voicemail.menu
         assert isinstance(menu, MailboxMenu) and menu in app.switch.attached
         assert app.switch.features.service_codes["voicemail"] == menu.codes()["voicemail"]
@@ -211,7 +217,8 @@ def test_mailbox_is_read_off_the_media_loop(tmp_path, prompts, voices):
         release = threading.Event()
         menu.worker.submit(lambda: release.wait(10))  # the worker is busy with something else
         audio = listen(app, 2.0, "*97")
-        assert rms(audio[-4000:]) < SILENCE and menu.sessions[PORT["201"]].step.value == "loading"
+        # The mailbox's PIN status is read first, on the worker as well ("checking", then "loading").
+        assert rms(audio[-4000:]) < SILENCE and menu.sessions[PORT["201"]].step.value == "checking"
         release.set()
         menu.worker.drain()
         audio = listen(app, 5.0)

@@ -142,11 +142,12 @@ def create_app(services: WebServices) -> Flask:
 
     app.register_blueprint(desk.blueprint)
     from webadmin import contacts as contact_pages  # noqa: PLC0415
-    from webadmin import ivr, manager
+    from webadmin import ivr, manager, voicemail
 
     app.register_blueprint(ivr.blueprint)
     app.register_blueprint(manager.blueprint)
     app.register_blueprint(contact_pages.blueprint)
+    app.register_blueprint(voicemail.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)

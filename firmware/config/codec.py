@@ -620,7 +620,7 @@ def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
 
 def from_dict(raw: Any) -> Config:
     """A typed, bounds-checked Config from the YAML form (cross-references not checked here)."""
-    from firmware.config import campaigncodec, ivrcodec  # noqa: PLC0415 -- they build on this module's Reader
+    from firmware.config import campaigncodec, ivrcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
     if isinstance(raw, Mapping) and "linebox_config" in raw:
         if raw["linebox_config"] != FORMAT_VERSION:
             raise FirmwareError(f"linebox_config: this firmware reads format {FORMAT_VERSION}, "
@@ -654,6 +654,7 @@ def from_dict(raw: Any) -> Config:
         contacts=_list(r, "contacts", ivrcodec.MAX_CONTACTS, ivrcodec.contact_from_dict),
         manager=nested("manager", _manager),
         campaigns=_list(r, "campaigns", campaigncodec.MAX_CAMPAIGNS, campaigncodec.campaign_from_dict),
+        voicemail=nested("voicemail", vmcodec.voicemail_from_dict),
     )
 
 
@@ -727,7 +728,7 @@ def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
 
 def to_dict(config: Config) -> dict[str, Any]:
     """The YAML form of ``config``: keys in documented order, values as plain data."""
-    from firmware.config import campaigncodec, ivrcodec  # noqa: PLC0415 -- they build on this module's Reader
+    from firmware.config import campaigncodec, ivrcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
     return {
         "linebox_config": FORMAT_VERSION,
         "board": config.board,
@@ -846,6 +847,7 @@ def to_dict(config: Config) -> dict[str, Any]:
             "client_queue_events": config.manager.client_queue_events,
         },
         "campaigns": [campaigncodec.campaign_dict(campaign) for campaign in config.campaigns],
+        "voicemail": vmcodec.voicemail_dict(config.voicemail),
     }
 
 

@@ -652,6 +652,50 @@ class Campaign:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where voicemail's e-mail notifications go out (docs/voicemail.md); ``host`` '' = no e-mail."""
+
+    host: str = ""
+    port: int = 587  # RFC 6409 message submission
+    starttls: bool = True  # RFC 3207
+    user: str = ""  # '' = no SMTP AUTH
+    password: str = ""
+    from_address: str = ""
+
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    """One mailbox's own settings (config migration 16). A mailbox (an extension with
+    ``voicemail: true``) without an entry in ``voicemail.mailboxes`` has these defaults."""
+
+    number: str = ""
+    operator: Destination | None = None  # where ``0`` during the greeting goes; None: 0 is ignored
+    email: str = ""  # '' = no e-mail notification
+    attach: bool = True  # the message's WAV attached to the e-mail
+    envelope: bool = True  # Asterisk ``envelope``: date, time and number said before each message
+    max_messages: int = 100  # Asterisk voicemail.conf ``maxmsg``
+    max_message_s: int = 180  # Asterisk ``maxsecs``
+    min_message_s: int = 1  # Asterisk ``minsecs``
+    expiry_days: int = 0  # messages older than this are deleted by the retention job; 0 = kept
+
+
+@dataclass(frozen=True)
+class VoicemailSettings:
+    """The ``voicemail:`` section: mailboxes' own settings, the envelope's time zone, SMTP."""
+
+    timezone: str = "UTC"  # the time zone the envelope says a message's date and time in
+    mailboxes: tuple[MailboxSettings, ...] = ()
+    smtp: SmtpSettings = SmtpSettings()
+
+    def mailbox(self, number: str) -> MailboxSettings:
+        """The settings of mailbox ``number`` (the defaults if it has no entry)."""
+        for entry in self.mailboxes:
+            if entry.number == number:
+                return entry
+        return MailboxSettings(number=number)
+
+
+@dataclass(frozen=True)
 class Config:
     board: str = "virtual"
     zone: Zone = Zone.US
@@ -673,6 +717,7 @@ class Config:
     contacts: tuple[Contact, ...] = ()
     manager: ManagerSettings = ManagerSettings()
     campaigns: tuple[Campaign, ...] = ()
+    voicemail: VoicemailSettings = VoicemailSettings()
 
     # -- values that follow the zone ------------------------------------------------------
 

@@ -35,6 +35,8 @@ Migrations (component ``config``):
     row, in the YAML form of docs/campaigns.md).
 15. the caller's language per line and per inbound route (a new ``lines`` and ``routes``
     column each; NULL = inherited, as before).
+16. voicemail: mailboxes' own settings (operator, e-mail, limits, expiry) in a new table; the
+    ``voicemail.*`` settings keys (time zone, SMTP) need no migration.
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -203,6 +205,12 @@ _V13 = ("ALTER TABLE contacts ADD COLUMN language TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE contacts ADD COLUMN notes TEXT NOT NULL DEFAULT ''")
 _V14 = ("CREATE TABLE campaigns (name TEXT PRIMARY KEY, position INTEGER NOT NULL,"
         " settings TEXT NOT NULL)",)  # JSON object: the campaign's YAML form
+_V16 = (
+    "CREATE TABLE voicemail_mailboxes ("
+    " number TEXT PRIMARY KEY,"
+    " position INTEGER NOT NULL,"
+    " settings TEXT NOT NULL)",  # JSON object: the entry's YAML form without its number
+)
 _MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
                      ("manager.max_clients", "8"), ("manager.actions_per_second", "20"),
                      ("manager.client_queue_events", "1000"))
@@ -230,6 +238,7 @@ MIGRATIONS = (
     Migration(13, "contact language and notes", _V13),
     Migration(14, "outbound campaigns", _V14),
     Migration(15, "line and route language", _V15),
+    Migration(16, "voicemail mailbox settings", _V16),
 )
 
 _SETTINGS = (
@@ -245,9 +254,12 @@ _SETTINGS = (
     "retention.disk_budget_mb",
     "manager.enabled", "manager.listen", "manager.max_clients", "manager.actions_per_second",
     "manager.client_queue_events",
+    "voicemail.timezone", "voicemail.smtp.host", "voicemail.smtp.port", "voicemail.smtp.starttls",
+    "voicemail.smtp.user", "voicemail.smtp.password", "voicemail.smtp.from_address",
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
-           "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts", "campaigns")
+           "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts", "campaigns",
+           "voicemail_mailboxes")
 _QUEUE_COLUMNS = ("name", "number", "strategy", "ring_s", "wrapup_s", "service_level_s", "max_wait_s",
                   "overflow_kind", "overflow_name", "join_empty", "leave_empty", "announce_position_s",
                   "announce_hold_time", "periodic_announce_s", "exit_key", "exit_kind", "exit_name",
@@ -351,6 +363,10 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
     for position, campaign in enumerate(data.get("campaigns", ())):
         conn.execute("INSERT INTO campaigns (name, position, settings) VALUES (?, ?, ?)",
                      (campaign["name"], position, json.dumps(campaign)))
+    for position, entry in enumerate(data["voicemail"]["mailboxes"]):
+        settings = {key: value for key, value in entry.items() if key != "number"}
+        conn.execute("INSERT INTO voicemail_mailboxes (number, position, settings) VALUES (?, ?, ?)",
+                     (entry["number"], position, json.dumps(settings)))
 
 
 def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -433,6 +449,10 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
     ]
     data["campaigns"] = [json.loads(settings) for (settings,) in
                          conn.execute("SELECT settings FROM campaigns ORDER BY position")]
+    data.setdefault("voicemail", {})["mailboxes"] = [
+        {"number": number, **json.loads(settings)}
+        for number, settings in conn.execute("SELECT number, settings FROM voicemail_mailboxes ORDER BY position")
+    ]
     return data
 
 

@@ -52,3 +52,4 @@ class EngineAccess:
     # Under systemd: ends the engine so that systemd starts it again (``engine restart``);
     # None when nothing would start it again (a developer's ``linebox run``).
     restart: Callable[[], None] | None = None
+    voicemail: object | None = None  # the box's voicemail (firmware.voicemail.Voicemail), for ``mailbox`` commands

@@ -25,6 +25,7 @@ from firmware.console import desk, status, views
 from firmware.console.access import EngineAccess
 from firmware.console.gateway import EngineGateway
 from firmware.console.logbuffer import LogBuffer, LogFilter, known_components, parse_level
+from firmware.console.mailboxes import MAILBOX_CHANGES, MAILBOX_COMMANDS, MailboxCommands, redacted
 from firmware.engine.calls import Leg
 
 TAIL_BACKLOG_LINES = 10  # ``log tail`` first shows this many recent lines, like tail(1)
@@ -116,9 +117,10 @@ COMMANDS = (
                 "stop the engine so that systemd starts it again (calls in progress end)", "engine_restart"),
     CommandSpec(("quit",), "quit", "leave the console (the engine keeps running)", "quit"),
     CommandSpec(("exit",), "exit", "same as quit", "quit"),
+    *(CommandSpec(spec.words, spec.usage, spec.summary, spec.method) for spec in MAILBOX_COMMANDS),
 )
 CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload", "engine_restart", "agent_pause",
-                     "agent_unpause", "agent_logout", "agent_dispose", "campaign_accept", "campaign_skip"})  # logged at info
+                     "agent_unpause", "agent_logout", "agent_dispose", "campaign_accept", "campaign_skip"}) | MAILBOX_CHANGES  # logged at info
 
 
 def find_command(words: list[str]) -> tuple[CommandSpec, list[str]]:
@@ -183,6 +185,9 @@ class Console:
         self.log = log or EventLogger("console")
         self._set_levels = set_levels
         self.n_ports = len(engine.switch.snapshot())
+        control = engine.switch.control
+        self.mailboxes = MailboxCommands(engine.voicemail, engine.store.load,
+                                         lambda: self.gateway.call(lambda: control.epoch(control.tick)))
 
     def execute(self, line: str, session: int = 0) -> Response:
         words = line.split()
@@ -190,9 +195,11 @@ class Console:
             return Output([])
         spec, args = find_command(words)
         if spec.method in CHANGES:
-            self.log.info("console_command", session=session, command=" ".join(words))
+            self.log.info("console_command", session=session, command=redacted(words))
         else:
-            self.log.debug("console_command", session=session, command=" ".join(words))
+            self.log.debug("console_command", session=session, command=redacted(words))
+        if spec.method.startswith("mailbox_"):  # firmware/console/mailboxes.py
+            return Output(self.mailboxes.run(spec.method, args, spec.usage))
         return getattr(self, spec.method)(spec, args)
 
     def _no_args(self, spec: CommandSpec, args: list[str]) -> None:

@@ -4,21 +4,28 @@ An answered inbound call reaches a mailbox (an extension with ``voicemail: true`
 inbound route, a ring group's no-answer destination, or a queue's overflow or exit key.
 The caller hears what Asterisk's ``VoiceMail()`` plays, from the same recordings:
 
-1. greeting: "the person at extension 2 0 1 is unavailable" + "please leave your message
-   after the tone; when done, hang up or press the pound key" (``#`` skips to the tone);
+1. greeting: the mailbox's own (:mod:`firmware.voicemail.greetings`: the busy one while its
+   phone is in a call, else the unavailable one) or the standard "the person at extension
+   2 0 1 (or the recorded name) is unavailable", then "please leave your message after the
+   tone; when done, hang up or press the pound key" (``#`` skips to the tone; ``0`` goes to
+   the mailbox's operator destination when one is configured, as Asterisk's ``o`` extension;
+   ``*`` enters the mailbox itself, PIN first: :meth:`MailboxMenu.enter_remote`);
+   a full mailbox (``max_messages``) says "the mailbox is full", "goodbye" instead and
+   releases the line;
 2. the tone (``beep``); recording starts when it ends;
 3. recording: the caller's line row of every frame (a :class:`~firmware.engine.loop.MediaLoop`
    tap; one 160-sample copy a tick) until the caller hangs up, presses ``#``, stays silent for
-   :data:`SILENCE_END_S` or reaches :data:`MAX_MESSAGE_S`;
+   :data:`SILENCE_END_S` or reaches the mailbox's ``max_message_s``;
 4. after ``#`` or silence: "message saved" + "goodbye" (only "goodbye" when the message was
    too short to keep, or after the length limit), then the box releases the line.
 
 Trailing silence is trimmed, and after ``#`` the digit's own tone too. A message shorter
-than :data:`MIN_MESSAGE_S` after trimming is discarded. Kept messages go to a
+than the mailbox's ``min_message_s`` after trimming is discarded. Kept messages go to a
 :class:`~firmware.engine.worker.Worker` that joins the chunks and calls
-:meth:`VoicemailStore.save`: the loop never touches the disk, and a failed save is logged
-(``vm_save_failed``), never raised into the loop. ``0`` (operator) is not offered: the box
-has no operator setting, so the digit is ignored like every other key but ``#``.
+:meth:`VoicemailStore.save`, then the ``on_saved`` listeners (e-mail notification): the loop
+never touches the disk, and a failed save is logged (``vm_save_failed``), never raised into
+the loop. The mailbox's limits are its ``voicemail.mailboxes`` entry (configuration), read
+when the call arrives.
 
 The call record: answered by the box when the greeting starts, ``dst`` the mailbox, cause
 ``voicemail`` when the box releases the line (``normal_clearing`` etc. when the caller hangs up).
@@ -26,6 +33,7 @@ The call record: answered by the box when the greeting starts, ``dst`` the mailb
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -34,16 +42,16 @@ import numpy as np
 from drivers.audio import TICK_MS, TICK_SAMPLES
 from drivers.logs import EventLogger
 from firmware import FirmwareError
-from firmware.engine.calls import Call
+from firmware.config.model import MailboxSettings
+from firmware.engine.calls import AVAILABLE, Call
 from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService
 from firmware.engine.worker import Worker
+from firmware.voicemail.greetings import GreetingKind, Greetings
 from firmware.voicemail.prompts import VoicemailPrompts
-from firmware.voicemail.store import MAX_TEXT, VoicemailStore
+from firmware.voicemail.store import MAX_TEXT, Message, VoicemailStore
 
 TICK_S = TICK_MS / 1000.0
-MAX_MESSAGE_S = 180.0  # Asterisk voicemail.conf ``maxsecs``: a longer message is cut here
-MIN_MESSAGE_S = 1.0  # Asterisk ``minsecs``: shorter messages (after trimming) are discarded
 SILENCE_END_S = 10.0  # Asterisk ``maxsilence`` default: this much silence ends the recording
 # Silence is a 20 ms frame whose mean absolute amplitude is below Asterisk's default
 # ``silencethreshold`` of 128 (16-bit linear, about -41 dBm0 for a sine). A level threshold,
@@ -55,6 +63,8 @@ KEEP_AFTER_SOUND_S = 0.2  # kept after the last frame with sound, so the last wo
 # report covers the tone and the tick it was detected in.
 DIGIT_TRIM_S = 0.1
 END_KEY = "#"
+OPERATOR_KEY = "0"
+MAILBOX_KEY = "*"  # Asterisk: '*' in the greeting goes to the mailbox's login
 
 
 def _ticks(seconds: float) -> int:
@@ -65,7 +75,7 @@ class Phase(StrEnum):
     GREETING = "greeting"  # "the person at extension … is unavailable", "please leave your message…"
     BEEP = "beep"
     RECORDING = "recording"
-    CLOSING = "closing"  # "message saved", "goodbye"; then the box releases the line
+    CLOSING = "closing"  # "message saved", "goodbye" (or "mailbox full"); then the box releases the line
 
 
 @dataclass
@@ -75,6 +85,7 @@ class Deposit:
     call: Call
     line_port: int
     mailbox: str
+    settings: MailboxSettings = field(default_factory=MailboxSettings)
     phase: Phase = Phase.GREETING
     received: float = 0.0  # epoch seconds (the switch's clock) when recording started
     chunks: list[np.ndarray] = field(default_factory=list, repr=False)  # one 160-sample row per tick
@@ -116,11 +127,15 @@ class VoicemailDeposit(AttachedService):
     """The call service for voicemail and an attached service of the switch (see module docstring)."""
 
     def __init__(self, control: CallControlApi, store: VoicemailStore, prompts: VoicemailPrompts,
-                 log: EventLogger | None = None) -> None:
+                 log: EventLogger | None = None, greetings: Greetings | None = None) -> None:
         self.cc = control
         self.store = store
         self.prompts = prompts
+        self.greetings = greetings
         self.log = log or EventLogger("voicemail")
+        self.on_saved: list[Callable[[Message], None]] = []  # called on the worker after each save
+        # ``*`` during the greeting: the mailbox menu's remote entry (PIN first); None: ignored
+        self.enter_mailbox: Callable[[Call, int, str], None] | None = None
         self.deposits: dict[int, Deposit] = {}  # switch call id -> deposit
         self._recording: dict[int, Deposit] = {}  # line port -> deposit being recorded
         self._worker = Worker("voicemail-save", self._save, self.log)
@@ -132,15 +147,40 @@ class VoicemailDeposit(AttachedService):
             self.log.warning("vm_no_mailbox", call=call.call_id, mailbox=mailbox,
                              reason="no such extension" if extension is None else "voicemail is off")
             return False
-        deposit = Deposit(call, line_port, mailbox)
+        deposit = Deposit(call, line_port, mailbox, self.cc.config.voicemail.mailbox(mailbox))
         self.deposits[call.call_id] = deposit
         call.destination = mailbox
         # The box answers (the record says answered); connected to the box, busy-tone and silence
         # supervision of the line apply (switch.py).
         self.cc.answer_line(call, line_port)
-        self._play(deposit, self.prompts.greeting(mailbox))
-        self.log.info("vm_greeting", call=call.call_id, mailbox=mailbox, line=line_port)
+        held = self.store.count(mailbox)
+        if held >= deposit.settings.max_messages:
+            self.log.info("vm_mailbox_full", call=call.call_id, mailbox=mailbox, messages=held,
+                          max_messages=deposit.settings.max_messages)
+            deposit.phase = Phase.CLOSING
+            self._play(deposit, self.prompts.sentence(["vm-mailboxfull", "vm-goodbye"]))
+            return True
+        greeting, which = self._greeting(mailbox, extension.port)
+        self._play(deposit, greeting)
+        self.log.info("vm_greeting", call=call.call_id, mailbox=mailbox, line=line_port, greeting=which)
         return True
+
+    def _greeting(self, mailbox: str, port: int) -> tuple[np.ndarray, str]:
+        """The greeting to play and its name (module docstring); memory look-ups only."""
+        own = self.greetings
+        if own is not None:
+            busy = own.get(mailbox, GreetingKind.BUSY)
+            if busy is not None and self.cc.state(port) not in AVAILABLE:
+                return np.concatenate([busy.astype(np.float64), self.prompts.sentence(["vm-intro"])]), "busy"
+            unavailable = own.get(mailbox, GreetingKind.UNAVAILABLE)
+            if unavailable is not None:
+                return np.concatenate([unavailable.astype(np.float64), self.prompts.sentence(["vm-intro"])]), \
+                    "unavailable"
+            name = own.get(mailbox, GreetingKind.NAME)
+            if name is not None:
+                return np.concatenate([self.prompts.sentence(["vm-theperson"]), name.astype(np.float64),
+                                       self.prompts.sentence(["vm-isunavail", "vm-intro"])]), "name"
+        return self.prompts.greeting(mailbox), "standard"
 
     def _play(self, deposit: Deposit, samples: np.ndarray) -> None:
         self.cc.say(deposit.line_port, samples, Then.CONTINUE)
@@ -164,7 +204,7 @@ class VoicemailDeposit(AttachedService):
             elif deposit.phase is Phase.BEEP and not busy:
                 self._start_recording(deposit)
             elif deposit.phase is Phase.RECORDING:
-                if len(deposit.chunks) >= _ticks(MAX_MESSAGE_S):
+                if len(deposit.chunks) >= _ticks(deposit.settings.max_message_s):
                     self._finish(deposit, "max_length", by_digit=False)
                 elif deposit.silent_run >= _ticks(SILENCE_END_S):
                     self._finish(deposit, "silence", by_digit=False)
@@ -178,9 +218,27 @@ class VoicemailDeposit(AttachedService):
             return False
         if digit == END_KEY and deposit.phase is Phase.GREETING:
             self._beep(deposit)
+        elif digit == OPERATOR_KEY and deposit.phase in (Phase.GREETING, Phase.BEEP) \
+                and deposit.settings.operator is not None:
+            self._to_operator(deposit)
+        elif digit == MAILBOX_KEY and deposit.phase in (Phase.GREETING, Phase.BEEP) \
+                and self.enter_mailbox is not None:
+            del self.deposits[deposit.call.call_id]
+            self.log.info("vm_remote_entry", call=deposit.call.call_id, mailbox=deposit.mailbox)
+            self.enter_mailbox(deposit.call, deposit.line_port, deposit.mailbox)
         elif digit == END_KEY and deposit.phase is Phase.RECORDING:
             self._finish(deposit, "key", by_digit=True)
-        return True  # every other key is ignored while leaving a message (no operator: module docstring)
+        return True  # every other key is ignored while leaving a message
+
+    def _to_operator(self, deposit: Deposit) -> None:
+        """``0`` during the greeting: the caller leaves voicemail for the operator destination."""
+        operator = deposit.settings.operator
+        assert operator is not None  # checked by the caller
+        del self.deposits[deposit.call.call_id]
+        self.cc.stop_audio(deposit.line_port)
+        self.cc.hear_nothing(deposit.line_port)
+        self.log.info("vm_operator", call=deposit.call.call_id, mailbox=deposit.mailbox, destination=str(operator))
+        self.cc.deliver(deposit.call, deposit.line_port, operator)
 
     def before_end(self, call: Call) -> None:
         deposit = self.deposits.pop(call.call_id, None)
@@ -210,7 +268,7 @@ class VoicemailDeposit(AttachedService):
         self._recording.pop(deposit.line_port, None)
         keep = kept_chunks(deposit.sound, by_digit) * TICK_SAMPLES
         seconds = round(keep / 8000.0, 2)
-        kept = keep >= MIN_MESSAGE_S * 8000
+        kept = keep >= max(1, deposit.settings.min_message_s * 8000)
         call = deposit.call
         if kept:
             self._worker.submit(PendingMessage(call.call_id, deposit.mailbox, _store_text(call.caller_number),
@@ -240,6 +298,8 @@ class VoicemailDeposit(AttachedService):
             return
         self.log.info("vm_saved", call=pending.call_id, mailbox=pending.mailbox, seconds=message.duration_s,
                       id=message.id, caller=pending.caller_number or "withheld")
+        for listener in self.on_saved:
+            listener(message)  # a listener's fault is the worker's to log (firmware/engine/worker.py)
 
     def drain(self) -> None:
         """Waits until every message handed over so far is stored (tests, shutdown)."""

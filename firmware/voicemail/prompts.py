@@ -20,13 +20,18 @@ from drivers import DriverError
 from firmware import FirmwareError
 from firmware.media.words import NUMBER_WORDS, PROMPT_DIR, join_words, number_words, trim_silence
 
-DEPOSIT_WORDS = ("vm-theperson", "vm-isunavail", "vm-intro", "beep", "vm-msgsaved", "vm-goodbye")
+DEPOSIT_WORDS = ("vm-theperson", "vm-isunavail", "vm-intro", "beep", "vm-msgsaved", "vm-goodbye", "vm-mailboxfull")
 """VoiceMail(): "the person at extension 2 0 1 is unavailable", "please leave your message
 after the tone; when done, hang up or press the pound key", the tone, "message saved", "goodbye"."""
 MENU_WORDS = (
     "vm-youhave", "vm-INBOX", "vm-Old", "vm-and", "vm-no", "vm-message", "vm-messages", "vm-first", "vm-last",
     "vm-deleted", "vm-nomore", "vm-nobox", "vm-received", "vm-undeleted", "vm-saved", "beeperr",
     "one-moment-please",
+    # PIN, options and greetings (Asterisk's VoiceMailMain password and options menu)
+    "vm-password", "vm-incorrect", "vm-newpassword", "vm-reenterpassword", "vm-passchanged", "vm-mismatch",
+    "vm-options", "vm-rec-unv", "vm-rec-busy", "vm-rec-name", "vm-sorry", "vm-tooshort",
+    # the envelope's fixed words (the date and time: firmware/speech/say.py)
+    "vm-from-phonenumber", "vm-unknown-caller",
 )
 """VoiceMailMain() (the *97 menu): "you have 2 new messages and 1 old message", "first message",
 "message deleted", "no more messages", "that mailbox does not exist" (no voicemail here)…"""

@@ -108,11 +108,14 @@ class VoicemailStore:
         self.log = log or EventLogger(COMPONENT)
         self._lock = threading.Lock()
         self._subscribers: list[Callable[[str], None]] = []
+        self._counts: dict[str, int] = {}  # mailbox -> messages, in memory: the deposit reads it on the loop
         self._conn: sqlite3.Connection | None = connect(self.db_path)
         try:
             migrate(self._conn, COMPONENT, MIGRATIONS)
             self.root.mkdir(parents=True, exist_ok=True)
             self._reconcile()
+            self._counts = {mailbox: int(count) for mailbox, count in self._conn.execute(
+                "SELECT mailbox, COUNT(*) FROM voicemail_messages GROUP BY mailbox")}
         except (OSError, sqlite3.Error) as exc:
             self._conn.close()
             raise FirmwareError(f"voicemail: cannot open the store at {self.root}: {exc}") from exc
@@ -180,6 +183,7 @@ class VoicemailStore:
                 raise FirmwareError(f"voicemail: cannot record message for mailbox {mailbox}: {exc}") from exc
             message = Message(message_id, mailbox, caller_number, caller_name, float(received), duration, path,
                               False)
+            self._counts[mailbox] = self._counts.get(mailbox, 0) + 1
         self._notify(mailbox)
         return message
 
@@ -195,6 +199,11 @@ class VoicemailStore:
         """One message by id (FirmwareError if there is none)."""
         with self._lock:
             return self._message(self._row(message_id))
+
+    def count(self, mailbox: str) -> int:
+        """How many messages the mailbox holds (from memory: cheap enough for the media loop)."""
+        with self._lock:
+            return self._counts.get(mailbox, 0)
 
     def unheard_count(self, mailbox: str) -> int:
         check_mailbox(mailbox)
@@ -213,6 +222,7 @@ class VoicemailStore:
         with self._lock:
             row = self._row(message_id)
             self._write("DELETE FROM voicemail_messages WHERE id = ?", (message_id,))
+            self._counts[row[1]] = max(0, self._counts.get(row[1], 0) - 1)
             path = self.root / row[1] / row[6]
             try:
                 path.unlink(missing_ok=True)
