@@ -214,6 +214,8 @@ class CallProgressDetector:
 
     def _frames(self, on: np.ndarray, level: np.ndarray) -> list[ToneEvent]:
         symbols, levels = self._symbols(on, level)
+        if self._quiet(symbols, levels):
+            return []
         events: list[ToneEvent] = []
         debounce = self.settings.cadence.debounce_frames
         for f in range(symbols.shape[1]):
@@ -241,6 +243,22 @@ class CallProgressDetector:
             if touched:
                 events += self._decide(touched, frame)
         return events
+
+    def _quiet(self, symbols: np.ndarray, levels: np.ndarray) -> bool:
+        """The whole block in one step when nothing happens in it (the usual case: speech, or
+        a tone holding steady): every candidate's symbol stays its stable run's and no track
+        is due. The state then ends as the per-frame loop of ``_frames`` would leave it."""
+        count = symbols.shape[1]
+        last = self._frame + count - 1
+        if self._frame < 0 or not count or self.settings.cadence.debounce_frames < 1:
+            return False  # (with no debouncing, every frame switches runs)
+        if (self._due <= last).any() or (symbols != self._stable[:, None]).any():
+            return False
+        self._stable_level = np.maximum(self._stable_level, levels.max(axis=1))
+        self._pending[...], self._pending_count[...] = -1, 0
+        self._pending_level = levels[:, -1].copy()
+        self._frame += count
+        return True
 
     def _symbols(self, on: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per candidate: 0 or 1 + index of its loudest sounding set, and that level."""

@@ -158,6 +158,7 @@ class ToneBank:
                 width = 2 * analysis.count
                 self._gram_inverse[s, o, :width, :width] = analysis.gram_inverse[source]
         self._omega = np.array(omegas)
+        self._offset_index = np.arange(offsets)
         self._twiddle = twiddle
         self._frames = np.array([a.frames for a in sets])
         self._length = self._frames * FRAME
@@ -210,10 +211,13 @@ class ToneBank:
         r[..., 0::2], r[..., 1::2] = correlation.real, -correlation.imag
         amplitudes = np.einsum("soij,cfsoj->cfsoi", self._gram_inverse, r)
         fitted = np.einsum("cfsoi,cfsoi->cfso", r, amplitudes)
+        # The best offset's fit (the first of equals), picked by a one-hot product: take_along_axis
+        # costs more in index building than the arithmetic here (issue 10).
         best = np.argmax(fitted, axis=3)
-        fitted = np.take_along_axis(fitted, best[..., None], axis=3)[..., 0]
-        amplitudes = np.take_along_axis(amplitudes, best[..., None, None], axis=3)[..., 0, :]
-        power = (amplitudes[..., 0::2] ** 2 + amplitudes[..., 1::2] ** 2) / 2.0  # (ch, F, sets, K)
+        chosen = best[..., None] == self._offset_index  # (ch, F, sets, offsets), one True each
+        fitted = fitted.max(axis=3)
+        squares = amplitudes * amplitudes
+        power = np.einsum("cfso,cfsok->cfsk", chosen, squares[..., 0::2] + squares[..., 1::2]) / 2.0  # (ch, F, sets, K)
         tone_power = fitted / self._length
         passed = (fitted >= self.settings.min_ratio * window_energy) & (tone_power >= self._min_power)
         # Sums: every component within the twist of the strongest.
