@@ -33,8 +33,9 @@ run: install
 	@echo "  docs:      docs/user-guide.md, docs/webadmin.md"
 	$(VENV)/bin/linebox run --board virtual
 
+# One worker per core, each test file on one worker (a file's fixtures are shared by its tests).
 test: install
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n auto --dist loadfile
 
 install: $(STAMPS)/venv
 

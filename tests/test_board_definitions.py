@@ -115,7 +115,7 @@ BAD_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize("path, value, message", BAD_FIELDS, ids=[f"{p}={v!r}" for p, v, _ in BAD_FIELDS])
+@pytest.mark.parametrize("path, value, message", BAD_FIELDS, ids=[f"{p}=<deleted>" if v is DELETE else f"{p}={v!r}" for p, v, _ in BAD_FIELDS])
 def test_bad_fields_are_refused_naming_the_field(path, value, message):
     doc = copy.deepcopy(rpi_doc())
     _set(doc, path, value)
