@@ -254,8 +254,11 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     # Spoken choices when a speech service is given (else, and while its models load, keys only).
     app.speech = speech
     app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log)
+    tracker = app.acd.tracker if app.acd else None  # the desk: its dispositions reach the campaigns
     app.campaigns = attach_campaigns(switch.control, loop.taps, app.acd.core if app.acd else None, snapshot, db_path,
-                                     [Path(db_path).parent / "sounds", SOUND_ROOT / "en", SOUND_ROOT / "en_US_f_Allison"], read_audio)
+                                     [Path(db_path).parent / "sounds", SOUND_ROOT / "en", SOUND_ROOT / "en_US_f_Allison"], read_audio,
+                                     agent_ports=app.acd.agent_ports if app.acd else None,
+                                     on_disposition=tracker.listeners.append if tracker is not None else None)
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
     store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
     return app

@@ -7,12 +7,18 @@ cleaned by ``firmware.leads.check_leads`` against the do-not-call list), reads i
 recordings (``<data>/campaigns/recordings/NAME.wav``, else the box's sound folders), and
 attaches the service with the real answering-machine and beep detectors (``dsp.amd``) and
 the ACD's agents. A campaign changed in the configuration takes effect at the next start.
+
+Dispositions: the desk tells :class:`DispositionLink` every disposition an agent enters
+(``on_disposition``: the desk tracker's listeners). The campaign whose call it was writes it
+to the attempt; a code marked ``do_not_call`` puts the number (the lead's, else the caller's,
+in E.164 read in the box's zone) on the do-not-call list (``firmware.leads.DncList``, on the
+writer thread) and blocks it in every running campaign, so no campaign calls it again.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +32,13 @@ from firmware.campaign.dialler import Dialler, Mode
 from firmware.campaign.leads import LeadBook
 from firmware.campaign.service import AgentPresence, CampaignService
 from firmware.campaign.store import CampaignStore
+from firmware.cdr import CallDisposition
 from firmware.config.model import Campaign, Config, LeadSourceKind
 from firmware.contacts.csvfile import read_table
 from firmware.engine.control import CallControlApi
 from firmware.engine.worker import Worker
 from firmware.leads import DncList, check_leads
-from firmware.numbers import plan_for
+from firmware.numbers import plan_for, try_e164
 
 _FREE = frozenset({AcdState.AVAILABLE})
 _AWAY = frozenset({AcdState.PAUSED, AcdState.LOGGED_OUT})
@@ -40,8 +47,13 @@ _AWAY = frozenset({AcdState.PAUSED, AcdState.LOGGED_OUT})
 class AcdAgents:
     """The agents of a queue as the ACD has them: free (available, phone idle), busy or away."""
 
-    def __init__(self, core) -> None:
+    def __init__(self, core, ports: Mapping[str, int] | None = None) -> None:
         self.core = core  # firmware.acd.core.AcdCore (members and agents are its public state)
+        self.ports = ports if ports is not None else {}  # logged-in agent -> port (QueueService.agent_ports)
+
+    def agent_at(self, port: int) -> str | None:
+        """The ACD agent logged in at ``port`` (what a campaign attempt records), None if none."""
+        return next((agent for agent, at in self.ports.items() if at == port), None)
 
     def agent_states(self, queue: str) -> dict[str, AgentPresence]:
         states: dict[str, AgentPresence] = {}
@@ -98,25 +110,61 @@ def read_recordings(campaign: Campaign, folders: Sequence[Path],
 
 
 @dataclass
+class DispositionLink:
+    """An agent's disposition (from the desk, on the loop's thread) to the campaigns and the
+    do-not-call list (module docstring)."""
+
+    services: Sequence[CampaignService]
+    zone: str  # the box's: leads are stored as dialled there, caller IDs read there
+    write: Callable[[Callable[[], None]], None]  # to the writer thread
+    dnc_add: Callable[[str, str, str, float], object]  # DncList.add(number, zone, source, when)
+    log: EventLogger
+
+    def __call__(self, entry: CallDisposition) -> None:
+        numbers = [number for number in (service.disposed(entry) for service in self.services) if number]
+        if not entry.do_not_call:
+            return
+        number = numbers[0] if numbers else entry.caller_number
+        e164 = try_e164(number, self.zone) if number else None
+        if e164 is None:
+            self.log.warning("dnc_not_added", call=entry.uniqueid, code=entry.code, number=number,
+                             reason="no valid number to block")
+            return
+        for service in self.services:
+            service.block_number(e164, self.zone)
+        source, when, add, zone = f"disposition {entry.code} call {entry.uniqueid}", entry.entered, self.dnc_add, self.zone
+        self.write(lambda: add(e164, zone, source, when))
+        self.log.info("dnc_added", number=e164, call=entry.uniqueid, agent=entry.agent, code=entry.code,
+                      campaign_call=bool(numbers))
+
+
+@dataclass
 class Campaigns:
-    """The running campaigns and what they own: the store and its writer thread."""
+    """The running campaigns and what they own: the store, the do-not-call list and the writer thread."""
 
     services: dict[str, CampaignService] = field(default_factory=dict)
     store: CampaignStore | None = None
     worker: Worker | None = None
+    dnc: DncList | None = None
+    link: DispositionLink | None = None
 
     def close(self) -> None:
-        """Writes what is queued, then closes the store (the appliance's stop)."""
+        """Writes what is queued, then closes the stores (the appliance's stop)."""
         if self.worker is not None:
             self.worker.close()
         if self.store is not None:
             self.store.close()
+        if self.dnc is not None:
+            self.dnc.close()
 
 
 def attach_campaigns(control: CallControlApi, taps: list, acd_core, config: Config, db_path: str | Path,
                      sound_folders: Sequence[Path], read_audio: Callable[[Path], np.ndarray],
-                     log: EventLogger | None = None) -> Campaigns:
-    """One service per enabled campaign (module docstring); none when none is enabled."""
+                     log: EventLogger | None = None, agent_ports: Mapping[str, int] | None = None,
+                     on_disposition: Callable[[Callable[[CallDisposition], None]], None] | None = None) -> Campaigns:
+    """One service per enabled campaign (module docstring); none when none is enabled.
+    ``agent_ports``: the ACD's logged-in agents' ports (attempts record the agent's id);
+    ``on_disposition``: registers a listener of the desk's dispositions (the tracker's listeners)."""
     log = log or EventLogger("campaign")
     enabled = [c for c in config.campaigns if c.enabled]
     if not enabled:
@@ -126,10 +174,11 @@ def attach_campaigns(control: CallControlApi, taps: list, acd_core, config: Conf
         return Campaigns()
     data_dir = Path(db_path).parent
     store = CampaignStore(db_path)
-    with DncList(db_path) as dnc_list:
-        dnc = sorted(dnc_list.numbers())
+    dnc_list = DncList(db_path)
+    dnc = sorted(dnc_list.numbers())
     worker = Worker("campaign-store", lambda job: job(), log)
-    running = Campaigns(store=store, worker=worker)
+    running = Campaigns(store=store, worker=worker, dnc=dnc_list)
+    agents = AcdAgents(acd_core, agent_ports)
     for campaign in enabled:
         if not store.leads(campaign.name):
             store.add_leads(campaign.name, [(dialled_digits(number, config), name, tz) for number, name, tz
@@ -138,13 +187,18 @@ def attach_campaigns(control: CallControlApi, taps: list, acd_core, config: Conf
         dialler = Dialler(Mode(str(campaign.mode)), book, max_abandon=campaign.max_abandon_rate,
                           leave_message=bool(campaign.machine_message))
         service = CampaignService(
-            control, campaign, dialler, book, AcdAgents(acd_core), worker.submit,
+            control, campaign, dialler, book, agents, worker.submit,
             store_attempt=store.add_attempt, store_lead=lambda state, name=campaign.name: store.save_lead(name, state),
             amd=AmdDetector, beep=BeepDetector,
             recordings=read_recordings(campaign, [data_dir / "campaigns" / "recordings", *sound_folders],
-                                       read_audio, log), log=log)
+                                       read_audio, log), log=log,
+            agent_at=agents.agent_at if agent_ports is not None else None, store_disposition=store.set_disposition)
         control.attach(service)
         taps.append(service.tap)
         running.services[campaign.name] = service
         log.info("campaign_started", campaign=campaign.name, mode=campaign.mode, leads=len(book.states))
+    running.link = DispositionLink(list(running.services.values()), str(config.zone), worker.submit, dnc_list.add,
+                                   log)
+    if on_disposition is not None:
+        on_disposition(running.link)
     return running

@@ -8,7 +8,9 @@ the machine's.
 Retry rules (``campaigns[].retries``): after an attempt with outcome O the lead has had
 ``attempts`` calls; if ``attempts >= retries.O.max_attempts`` the lead is closed with that
 outcome, else it is due again ``retries.O.delay_min`` minutes later. A person an agent
-took (``contact``) closes it at once; so does a number found on the do-not-call list.
+took (``contact``) closes it at once; so does a number found on the do-not-call list, or
+dispositioned "do not call" (:meth:`LeadBook.block`: the status stays ``dnc`` whatever a call
+then in progress ends with).
 
 Calling hours (``campaigns[].calling_hours``): a lead is called only on a day and within the
 hours of the window of its time zone (its own, else the first window's), at its local time.
@@ -103,7 +105,16 @@ class LeadBook:
     def attempted(self, lead_id: int, outcome: str, now: float) -> LeadState:
         """Records one attempt's outcome; returns the lead's new state (for the store)."""
         self.taken.discard(lead_id)
-        state = after_attempt(self.states[lead_id], outcome, now, self.retries)
+        before = self.states[lead_id]
+        state = after_attempt(before, outcome, now, self.retries)
+        if before.status is LeadStatus.DNC:
+            state = replace(state, status=LeadStatus.DNC)
+        self.states[lead_id] = state
+        return state
+
+    def block(self, lead_id: int) -> LeadState:
+        """The lead's number is not to be called again (do-not-call); its new state (for the store)."""
+        state = replace(self.states[lead_id], status=LeadStatus.DNC, last_outcome="dnc")
         self.states[lead_id] = state
         return state
 

@@ -22,13 +22,19 @@ call-control surface only (``CallControlApi``: ``place_call``, ``mark_answered``
 5. **The end**: each attempt is written to the campaign store on a worker (never on the
    loop) with its outcome, and the lead's retry state with it.
 
+6. **The disposition**: the agent's code (headset keys in wrap-up or the agent page, both
+   through the desk, ``firmware/desk/tracker.py``) comes back to :meth:`CampaignService.disposed`
+   by the call's uniqueid; it is written to the attempt and counted. A "do not call" code
+   blocks the number in every campaign (:meth:`CampaignService.block_number`; the do-not-call
+   list itself: ``firmware/campaign/attach.py``).
+
 Agents' state comes from the ACD (:class:`AgentSource`) once a second; preview leads wait for
 the agent's accept or skip (:meth:`CampaignService.preview_accept`, the console's command).
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -54,12 +60,14 @@ from firmware.campaign.dialler import (
     Outcome,
     Preview,
 )
-from firmware.campaign.leads import ABANDONED, CONTACT, LeadBook
+from firmware.campaign.leads import ABANDONED, CONTACT, LeadBook, LeadStatus
 from firmware.campaign.store import AttemptRecord
+from firmware.cdr import CallDisposition
 from firmware.config.model import Campaign, Destination, DestinationKind
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService
+from firmware.numbers import try_e164
 
 TICK_S = TICK_MS / 1000.0
 AGENT_SYNC_TICKS = 50  # agents' states from the ACD once a second
@@ -69,6 +77,7 @@ BEEP_WAIT_S = 15.0  # leave the message after the beep, or after this long witho
 PROGRESS_TONES = ("ringback", "busy", "congestion", "sit")
 TONE_OUTCOMES = {"busy": Outcome.BUSY, "congestion": Outcome.CONGESTION, "sit": Outcome.DISCONNECTED}
 CAUSE_OUTCOMES = {"busy_tone": Outcome.BUSY, "congestion_tone": Outcome.CONGESTION}
+HANDED_MEMORY = 1024  # calls handed to agents remembered for their disposition (agents owe one each)
 
 
 class AgentPresence(StrEnum):
@@ -123,7 +132,8 @@ class LineCall:
     outcome: Outcome | None = None
     answered: float | None = None
     connected: float | None = None
-    agent: str = ""
+    agent: str = ""  # the ACD agent id
+    uniqueid: str = ""  # the call's, once handed to the queue (the desk's dispositions name it)
     abandoned: bool = False
     end_tick: int | None = None  # the message ends: hang up then
     frames: list[np.ndarray] = field(default_factory=list)
@@ -137,7 +147,9 @@ class CampaignService(AttachedService):
                  agents: AgentSource, write: Callable[[Callable[[], None]], None],
                  store_attempt: Callable[[AttemptRecord], None], store_lead: Callable[[object], None],
                  amd: Callable[[], AmdSession] | None = None, beep: Callable[[], BeepSession] | None = None,
-                 recordings: Mapping[str, np.ndarray] | None = None, log: EventLogger | None = None) -> None:
+                 recordings: Mapping[str, np.ndarray] | None = None, log: EventLogger | None = None,
+                 agent_at: Callable[[int], str | None] | None = None,
+                 store_disposition: Callable[[str, str], object] | None = None) -> None:
         self.cc = control
         self.campaign = campaign
         self.dialler = dialler
@@ -154,6 +166,10 @@ class CampaignService(AttachedService):
         self.by_call: dict[int, LineCall] = {}  # engine call id -> its call
         self.previews: dict[str, Lead] = {}
         self.running = campaign.enabled
+        self.agent_at = agent_at  # the ACD agent logged in at a port
+        self.store_disposition = store_disposition  # (uniqueid, code) on the writer thread
+        self.handed: OrderedDict[str, tuple[int, str]] = OrderedDict()  # uniqueid -> (lead id, number)
+        self.dispositions: dict[str, int] = {}  # code -> count, since the box started
 
     # ------------------------------------------------------------------ time and lines
     def now(self) -> float:
@@ -293,6 +309,11 @@ class CampaignService(AttachedService):
                 each = self.calls[action.attempt_id]
                 each.phase = Phase.AGENT
                 each.connected = now
+                each.agent = action.agent_id  # the ACD may give it to another: answered() says
+                each.uniqueid = self.cc.uniqueid(each.call)
+                self.handed[each.uniqueid] = (each.lead.lead_id, each.lead.number)
+                while len(self.handed) > HANDED_MEMORY:
+                    self.handed.popitem(last=False)
                 self.log.info("to_agent", call=each.call.call_id, line=each.line, queue=self.campaign.queue)
                 self.cc.deliver(each.call, each.line, Destination(DestinationKind.QUEUE, self.campaign.queue))
             elif isinstance(action, Abandon):
@@ -338,8 +359,8 @@ class CampaignService(AttachedService):
     def answered(self, call: Call, port: int) -> None:
         each = self.by_call.get(call.call_id)
         if each is not None and each.phase is Phase.AGENT and port != each.line:
-            extension = self.cc.config.extension_on_port(port)
-            each.agent = extension.number if extension is not None else str(port)
+            agent = self.agent_at(port) if self.agent_at is not None else None
+            each.agent = agent or each.agent
 
     def before_end(self, call: Call) -> None:
         each = self.by_call.pop(call.call_id, None)
@@ -357,10 +378,43 @@ class CampaignService(AttachedService):
         state = self.book.attempted(each.lead.lead_id, retry, now)
         record = AttemptRecord(self.campaign.name, each.lead.lead_id, each.lead.number, each.started,
                                str(each.outcome or Outcome.FAILED), each.answered, each.connected, each.agent,
-                               each.abandoned, now)
+                               each.abandoned, now, uniqueid=each.uniqueid)
         self.write(lambda: (self.store_attempt(record), self.store_lead(state)))
         self.log.info("attempt", campaign=self.campaign.name, call=call.call_id, lead=each.lead.lead_id,
                       outcome=record.outcome, abandoned=each.abandoned, retry=state.status)
+
+    # ------------------------------------------------------------------ dispositions (the desk's)
+    def disposed(self, entry: CallDisposition) -> str | None:
+        """An agent's disposition: if of this campaign's call, written to its attempt, counted, and
+        the lead's number (as dialled) returned; None for another call."""
+        handed = self.handed.get(entry.uniqueid)
+        if handed is None:
+            return None
+        lead_id, number = handed
+        self.dispositions[entry.code] = self.dispositions.get(entry.code, 0) + 1
+        if self.store_disposition is not None:
+            store, uniqueid, code = self.store_disposition, entry.uniqueid, entry.code
+            self.write(lambda: self._stored(store(uniqueid, code), uniqueid, code))
+        self.log.info("disposition", campaign=self.campaign.name, call=entry.uniqueid, lead=lead_id,
+                      agent=entry.agent, code=entry.code, dnc=entry.do_not_call)
+        return number
+
+    def _stored(self, found: object, uniqueid: str, code: str) -> None:
+        if not found:  # the writer thread: the attempt was not stored (logged where that failed)
+            self.log.warning("disposition_without_attempt", campaign=self.campaign.name, call=uniqueid, code=code)
+
+    def block_number(self, e164: str, zone: str) -> list[int]:
+        """No lead of this campaign with number ``e164`` (leads as dialled, read in ``zone``) is
+        called again: their status becomes ``dnc`` and is stored. Returns their lead ids."""
+        blocked = []
+        for state in list(self.book.states.values()):
+            if state.status is not LeadStatus.DNC and try_e164(state.number, zone) == e164:
+                new = self.book.block(state.lead_id)
+                self.write(lambda new=new: self.store_lead(new))
+                blocked.append(state.lead_id)
+        if blocked:
+            self.log.info("leads_blocked", campaign=self.campaign.name, number=e164, leads=blocked)
+        return blocked
 
     # ------------------------------------------------------------------ figures
     def snapshot(self) -> dict[str, object]:
@@ -372,6 +426,7 @@ class CampaignService(AttachedService):
             "attempts": counters.attempts, "answered": counters.answered, "contacts": counters.connected,
             "abandoned": counters.abandoned, "abandon_rate": self.dialler.abandon_rate(),
             "machines": counters.machines, "outcomes": dict(counters.outcomes),
+            "dispositions": dict(self.dispositions),
             "contacts_per_agent_hour": round(counters.connected / (logged / 3600.0), 2) if logged > 0 else None,
             "agent_productivity": round(handle / logged, 4) if logged > 0 else None,
             "calls": [{"line": each.line, "lead": each.lead.lead_id, "phase": str(each.phase)}

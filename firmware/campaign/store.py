@@ -7,7 +7,8 @@ Tables (own migrations, :data:`MIGRATIONS`):
   its last outcome;
 - ``campaign_attempts``: one row per call placed: lead, number, start, outcome (human,
   machine, busy, no_answer, congestion, disconnected, failed), answer and connect times, the
-  agent, abandoned, end, the agent's disposition code.
+  ACD agent id of the agent who took it, abandoned, end, the agent's disposition code (set
+  when the agent enters it, :meth:`CampaignStore.set_disposition`) and the call's uniqueid.
 
 Every write is one transaction; the engine service calls these methods on a worker thread
 (``firmware/engine/worker.py``), never on the media loop.
@@ -38,6 +39,11 @@ MIGRATIONS = (
         " disposition TEXT NOT NULL DEFAULT '')",
         "CREATE INDEX campaign_attempts_campaign ON campaign_attempts (campaign, started)",
     )),
+    # the call's uniqueid (the call record's and queue_log's): an agent's disposition finds its attempt
+    Migration(2, "campaign attempts carry the call's uniqueid", (
+        "ALTER TABLE campaign_attempts ADD COLUMN uniqueid TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX campaign_attempts_uniqueid ON campaign_attempts (uniqueid)",
+    )),
 )
 
 
@@ -54,6 +60,7 @@ class AttemptRecord:
     abandoned: bool = False
     ended: float | None = None
     disposition: str = ""
+    uniqueid: str = ""  # the call's (call record, queue_log); empty for a call no agent took
 
 
 class CampaignStore:
@@ -109,18 +116,27 @@ class CampaignStore:
         with transaction(self.conn):
             cursor = self.conn.execute(
                 "INSERT INTO campaign_attempts (campaign, lead_id, number, started, outcome, answered, connected,"
-                " agent, abandoned, ended, disposition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " agent, abandoned, ended, disposition, uniqueid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.campaign, record.lead_id, record.number, record.started, record.outcome, record.answered,
-                 record.connected, record.agent, int(record.abandoned), record.ended, record.disposition))
+                 record.connected, record.agent, int(record.abandoned), record.ended, record.disposition,
+                 record.uniqueid))
             return int(cursor.lastrowid or 0)
+
+    def set_disposition(self, uniqueid: str, code: str) -> bool:
+        """The agent's disposition code on the attempt of call ``uniqueid``; False if there is none."""
+        if not uniqueid:
+            return False
+        with transaction(self.conn):
+            return self.conn.execute("UPDATE campaign_attempts SET disposition = ? WHERE uniqueid = ?",
+                                     (code, uniqueid)).rowcount > 0
 
     def attempts(self, campaign: str) -> list[AttemptRecord]:
         return [AttemptRecord(campaign, lead_id, number, started, outcome, answered, connected, agent,
-                              bool(abandoned), ended, disposition)
-                for lead_id, number, started, outcome, answered, connected, agent, abandoned, ended, disposition
-                in self.conn.execute(
+                              bool(abandoned), ended, disposition, uniqueid)
+                for (lead_id, number, started, outcome, answered, connected, agent, abandoned, ended, disposition,
+                     uniqueid) in self.conn.execute(
                     "SELECT lead_id, number, started, outcome, answered, connected, agent, abandoned, ended,"
-                    " disposition FROM campaign_attempts WHERE campaign = ? ORDER BY id", (campaign,))]
+                    " disposition, uniqueid FROM campaign_attempts WHERE campaign = ? ORDER BY id", (campaign,))]
 
     def statistics(self, campaign: str) -> dict[str, Any]:
         """The campaign's figures from its stored attempts and leads (docs/campaigns.md)."""

@@ -61,6 +61,8 @@ class DeskTracker:
     queue_log: Callable[[QueueLogRecord], None] | None = None
     schedule_callback: Callable[[str, str, float], bool] | None = None  # (queue, number, when) -> taken
     log: EventLogger = field(default_factory=lambda: EventLogger("desk"))
+    # told every stored disposition, on the loop's thread (the outbound campaigns: firmware/campaign/attach.py)
+    listeners: list[Callable[[CallDisposition], None]] = field(default_factory=list)
     calls: dict[str, DeskCall] = field(default_factory=dict)  # agent id -> call
     entries: dict[str, KeyEntry] = field(default_factory=dict)  # agent id -> keys being typed
     version: int = 0
@@ -124,6 +126,8 @@ class DeskTracker:
             self.queue_log(queue_log_record(entry))
         call.disposition = code
         self.entries.pop(agent, None)
+        for listener in self.listeners:
+            listener(entry)
         booked = False
         if entry.callback_at is not None and self.schedule_callback is not None and entry.caller_number:
             booked = self.schedule_callback(call.queue, entry.caller_number, entry.callback_at)
