@@ -1,9 +1,9 @@
 """The technician's console and the web admin's view of the running campaigns.
 
 ``show campaigns``: one JSON object per campaign (the service's live figures: attempts,
-contacts, abandon rate, contacts per agent-hour, agent productivity, leads, previews
-waiting), for the wallboard and reports; ``campaign accept|skip AGENT [campaign=NAME]``:
-the preview decision of an agent (the agent page sends it). Both run on the loop's thread
+contacts, abandon rate, contacts per agent-hour, agent productivity, dispositions per code,
+leads, previews waiting), for the wallboard and reports; ``campaign accept|skip AGENT
+[campaign=NAME]``: the preview decision of an agent (the agent page sends it). Both run on the loop's thread
 through the console's gateway.
 """
 

@@ -11,5 +11,6 @@
 - :mod:`firmware.desk.writer`: dispositions leave the media loop through a worker thread.
 
 The outbound campaigns deliver their calls to agents through an ACD queue, so the queue's
-codes and script serve them unchanged (``QueueDesk`` in the configuration).
+codes and script serve them unchanged (``QueueDesk`` in the configuration); the tracker's
+``listeners`` hand each disposition back to the campaign that placed the call.
 """

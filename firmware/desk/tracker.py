@@ -14,6 +14,9 @@ and the phone is off-hook outside a call (hearing the busy tone after the caller
 lifted again for dial tone): the code, then ``#``. An accepted code is confirmed by its digits
 and "thank you"; a wrong one by the error beep, and the agent may key again
 (:mod:`firmware.desk.keys`). ``*`` and feature codes (``*49``) go to the dial plan as usual.
+
+Each stored disposition is then handed to ``listeners`` (on the loop's thread): the outbound
+campaigns write it to their attempt and act on "do not call" (``firmware/campaign/attach.py``).
 """
 
 from __future__ import annotations
