@@ -202,3 +202,24 @@ def test_acd_agents_name_the_agent_logged_in_at_a_port():
     assert (agents.agent_at(4), agents.agent_at(5), agents.agent_at(2)) == ("1001", "1002", None)
     assert AcdAgents(SimpleNamespace(members={})).agent_at(4) is None
 
+
+
+def test_a_corrected_disposition_is_counted_once_under_its_new_code():
+    rig, service, stored = _to_agent()
+    uniqueid = rig.switch.control.uniqueid(rig.switch.control.call_at(0))
+    service.disposed(disposition(uniqueid, "1"))
+    service.disposed(disposition(uniqueid, "2"))
+    assert service.snapshot()["dispositions"] == {"2": 1}
+
+
+def test_a_blocked_lead_shown_in_preview_is_taken_back_and_the_next_one_shown():
+    rig, audio, queue, service, stored = setup(mode=Mode.PREVIEW)
+    service.book.states = {1: LeadState(1, "2125552001"), 2: LeadState(2, "2125552002")}
+    rig.run(1.2)
+    assert service.previews == {"a": service.book.states[1].lead()}
+    assert service.block_number("+12125552001", ZONE) == [1]
+    assert service.previews == {}
+    with pytest.raises(FirmwareError, match="no lead to accept"):
+        service.preview_accept("a")
+    rig.run(1.2)
+    assert service.previews == {"a": service.book.states[2].lead()} and rig.state(0) == "idle"

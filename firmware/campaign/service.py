@@ -168,7 +168,7 @@ class CampaignService(AttachedService):
         self.running = campaign.enabled
         self.agent_at = agent_at  # the ACD agent logged in at a port
         self.store_disposition = store_disposition  # (uniqueid, code) on the writer thread
-        self.handed: OrderedDict[str, tuple[int, str]] = OrderedDict()  # uniqueid -> (lead id, number)
+        self.handed: OrderedDict[str, tuple[int, str, str]] = OrderedDict()  # uniqueid -> (lead, number, code)
         self.dispositions: dict[str, int] = {}  # code -> count, since the box started
 
     # ------------------------------------------------------------------ time and lines
@@ -311,7 +311,7 @@ class CampaignService(AttachedService):
                 each.connected = now
                 each.agent = action.agent_id  # the ACD may give it to another: answered() says
                 each.uniqueid = self.cc.uniqueid(each.call)
-                self.handed[each.uniqueid] = (each.lead.lead_id, each.lead.number)
+                self.handed[each.uniqueid] = (each.lead.lead_id, each.lead.number, "")
                 while len(self.handed) > HANDED_MEMORY:
                     self.handed.popitem(last=False)
                 self.log.info("to_agent", call=each.call.call_id, line=each.line, queue=self.campaign.queue)
@@ -390,8 +390,13 @@ class CampaignService(AttachedService):
         handed = self.handed.get(entry.uniqueid)
         if handed is None:
             return None
-        lead_id, number = handed
+        lead_id, number, before = handed
+        if before:  # the agent corrected it (the page takes a new code until the next call)
+            self.dispositions[before] -= 1
+            if not self.dispositions[before]:
+                del self.dispositions[before]
         self.dispositions[entry.code] = self.dispositions.get(entry.code, 0) + 1
+        self.handed[entry.uniqueid] = (lead_id, number, entry.code)
         if self.store_disposition is not None:
             store, uniqueid, code = self.store_disposition, entry.uniqueid, entry.code
             self.write(lambda: self._stored(store(uniqueid, code), uniqueid, code))
@@ -412,6 +417,10 @@ class CampaignService(AttachedService):
                 new = self.book.block(state.lead_id)
                 self.write(lambda new=new: self.store_lead(new))
                 blocked.append(state.lead_id)
+        for agent_id, lead in list(self.previews.items()):  # shown to an agent, not yet accepted
+            if lead.lead_id in blocked:
+                del self.previews[agent_id]
+                self.dialler.preview_skip(agent_id, self.now())
         if blocked:
             self.log.info("leads_blocked", campaign=self.campaign.name, number=e164, leads=blocked)
         return blocked
