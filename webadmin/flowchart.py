@@ -2,7 +2,7 @@
 
 Layout: layered. A node's layer is its distance from the start node along the flow's transitions
 (breadth first, so a cycle — a menu whose "repeat" key goes back to it — is visited once and
-drawn as an edge going up); nodes the start cannot reach are drawn in a last layer. A ``goto``'s
+drawn as an edge going up); nodes the start cannot reach are laid out the same way below. A ``goto``'s
 destination (queue, extension, voicemail, another flow, hangup) is an exit box one layer below
 it. Every edge carries its label: the key and the spoken words of a menu choice, ``next``,
 ``open``/``closed`` of a time condition, ``match``/``no match`` of a lookup, and the input
@@ -65,24 +65,20 @@ def layers(flow: IvrFlow) -> tuple[list[list[str]], list[Edge]]:
     """The boxes by layer (node ids and exit keys) and every edge; each node visited once."""
     edges = {node.id: node_edges(node) for node in flow.nodes}
     depth: dict[str, int] = {}
-    queue: deque[str] = deque()
-    if flow.node(flow.start) is not None:
-        depth[flow.start] = 0
-        queue.append(flow.start)
-    while queue:
-        current = queue.popleft()
-        for edge in edges.get(current, ()):
-            if edge.target not in depth:  # seen once: a cycle ends here
-                depth[edge.target] = depth[current] + 1
-                if edge.target in edges:
-                    queue.append(edge.target)
-    last = max(depth.values(), default=-1) + 1
-    for node in flow.nodes:  # unreachable from the start: a last layer, their exits below it
-        if node.id not in depth:
-            depth[node.id] = last
-    for node in flow.nodes:
-        for edge in edges[node.id]:
-            depth.setdefault(edge.target, depth[node.id] + 1)
+    roots = [flow.start] if flow.node(flow.start) is not None else []
+    roots += [node.id for node in flow.nodes]  # then what the start cannot reach, below the rest
+    for root in roots:
+        if root in depth:
+            continue
+        depth[root] = max(depth.values(), default=-1) + 1
+        queue: deque[str] = deque([root])
+        while queue:
+            current = queue.popleft()
+            for edge in edges.get(current, ()):
+                if edge.target not in depth:  # seen once: a cycle ends here
+                    depth[edge.target] = depth[current] + 1
+                    if edge.target in edges:
+                        queue.append(edge.target)
     rows: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
     order = [node.id for node in flow.nodes] + sorted(key for key in depth if key not in edges)
     for key in order:
