@@ -5,8 +5,9 @@ Uploads are outside input, checked once at the edge by ``firmware.media.uploads.
 a refused file gets one line and nothing is stored. Files are written atomically (temp file,
 fsync, rename).
 
-- Music: ``<data>/moh/<class>/<name>.wav`` (firmware/media/music.py reads a class when a
-  configuration first names it). A queue naming a class that has no folder (and is not
+- Music: ``<data>/moh/<class>/<name>.wav``. The engine lists the class folders when it starts
+  (``MusicLibrary.directories_of``) and reads a class once, when a configuration first names it
+  (firmware/media/music.py): a new class or a changed file is heard after the engine's restart. A queue naming a class that has no folder (and is not
   ``default`` or ``ringback``) is listed as a warning: its callers hear ``default``.
 - Queue greetings: ``<data>/sounds/<name>.wav`` (firmware/ivr/uploads.py ``store_recording``,
   levelled like a prompt), picked for a queue here (``queues[].greeting``, config migration 7;
@@ -77,8 +78,8 @@ def upload_music() -> tuple[str, int] | Response:
     except FirmwareError as exc:
         return _page([str(exc)], 400)
     audit("music upload", f"{music_class}/{name or Path(filename).stem} from {filename} ({seconds:.1f} s)")
-    flash(f"music {music_class}: {filename} stored ({seconds:.1f} s); a queue plays the class from when a "
-          "configuration names it", "ok")
+    flash(f"music {music_class}: {filename} stored ({seconds:.1f} s); the engine finds classes and their files "
+          "when it starts: restart it (System) to hear the change", "ok")
     return redirect(url_for("media.index"))
 
 
@@ -104,7 +105,7 @@ def music_delete(music_class: str, name: str) -> tuple[str, int] | Response:
     if not deleted:
         abort(404)
     audit("music delete", f"{music_class}/{name}")
-    flash(f"music {music_class}/{name} deleted (a class loaded by the engine keeps playing until restart)", "ok")
+    flash(f"music {music_class}/{name} deleted (a class the engine has read plays on until its restart)", "ok")
     return redirect(url_for("media.index"))
 
 
