@@ -216,3 +216,10 @@ def test_the_stored_file_is_the_encoded_conversion(admin):
     assert stored == encode_wav(read_audio(services.data_dir / "moh" / "c1" / "n.wav"))
     assert np.array_equal(read_audio(services.data_dir / "moh" / "c1" / "n.wav"),
                           np.round(_tone(8000, 0.5)).astype(np.int16))
+
+
+def test_the_queue_page_leads_to_the_media_page(admin):
+    client, _ = admin
+    page = client.get("/config/queues/item/support").get_data(as_text=True)
+    assert 'id="media-link"><a href="/media">' in page and "pick on the Media page" in page
+    assert 'id="media-link"' not in client.get("/config/extensions/item/201").get_data(as_text=True)
