@@ -22,7 +22,7 @@ from firmware.config.model import IVR_INPUT_NODES, IvrFlow, IvrNode, IvrNodeType
 
 BOX_W, BOX_H = 180, 46
 GAP_X, GAP_Y = 40, 80
-MARGIN = 20
+MARGIN = 50  # room for the curves of edges going back up
 MAX_LABEL = 28  # characters shown on an edge; the whole label is the edge's tooltip
 
 
@@ -134,18 +134,24 @@ def _edge_svg(edge: Edge, place: dict[str, tuple[float, float]], marker: str, al
     if ty > sy:  # downwards: bottom of the source to the top of the target
         x2, y2 = tx + BOX_W / 2, ty
         path = f"M{x1:.0f},{y1:.0f} L{x2:.0f},{y2:.0f}"
-        lx, ly = x1 + (x2 - x1) * along, y1 + (y2 - y1) * along
-    else:  # same layer or back up (a cycle): a curve out to the right of both boxes
+        lx, ly, anchor = x1 + (x2 - x1) * along, y1 + (y2 - y1) * along, "middle"
+    elif sx < tx:  # back up (a cycle) from the left: a curve out on the left of both boxes
+        x1, y1 = sx, sy + BOX_H / 2
+        x2, y2 = tx, ty + BOX_H / 2
+        bend = max(2.0, min(x1, x2) - GAP_X * 0.9)
+        path = f"M{x1:.0f},{y1:.0f} C{bend:.0f},{y1:.0f} {bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
+        lx, ly, anchor = bend + 4, (y1 + y2) / 2, "start"
+    else:  # same layer or back up from the right (or to itself): a curve out on the right
         x1, y1 = sx + BOX_W, sy + BOX_H / 2
         x2, y2 = tx + BOX_W, ty + BOX_H / 2
         bend = max(x1, x2) + GAP_X * 0.9
         path = f"M{x1:.0f},{y1:.0f} C{bend:.0f},{y1:.0f} {bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
-        lx, ly = bend - 4, (y1 + y2) / 2
+        lx, ly, anchor = bend - 4, (y1 + y2) / 2, "end"
     lines = "".join(f'<tspan x="{lx:.0f}" dy="{0 if n == 0 else 13}">{escape(_short(text))}</tspan>'
                     for n, text in enumerate(edge.label.split("; ")))  # merged labels: one line each
     return (f'<g class="edge"><title>{escape(edge.source)} → {escape(edge.target.removeprefix("exit:"))}: '
             f'{escape(edge.label)}</title><path d="{path}" fill="none" stroke="#555" stroke-width="1.2" '
-            f'marker-end="url(#{escape(marker)})"/><text x="{lx:.0f}" y="{ly:.0f}" text-anchor="middle" '
+            f'marker-end="url(#{escape(marker)})"/><text x="{lx:.0f}" y="{ly:.0f}" text-anchor="{anchor}" '
             f'fill="#063" paint-order="stroke" stroke="#fff" stroke-width="3">{lines}</text></g>')
 
 
