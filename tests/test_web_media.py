@@ -223,3 +223,10 @@ def test_the_queue_page_leads_to_the_media_page(admin):
     page = client.get("/config/queues/item/support").get_data(as_text=True)
     assert 'id="media-link"><a href="/media">' in page and "pick on the Media page" in page
     assert 'id="media-link"' not in client.get("/config/extensions/item/201").get_data(as_text=True)
+
+
+def test_music_left_unnamed_takes_its_files_name(admin):
+    client, services = admin
+    answer = _post(client, "/media/music", _wav(_tone(8000, 0.5), 8000), "My Song (live).wav", **{"class": "pop"})
+    assert answer.status_code == 302
+    assert (services.data_dir / "moh" / "pop" / "My_Song__live_.wav").is_file()

@@ -25,7 +25,14 @@ from firmware import FirmwareError
 from firmware.config import Config
 from firmware.ivr.uploads import MAX_UPLOAD_BYTES, recording_path, store_recording, stored_recordings
 from firmware.media.music import DEFAULT_CLASS, RINGBACK_CLASS
-from firmware.media.uploads import MAX_MUSIC_BYTES, delete_music, music_classes, music_file, store_music
+from firmware.media.uploads import (
+    MAX_MUSIC_BYTES,
+    delete_music,
+    music_classes,
+    music_file,
+    name_from_file,
+    store_music,
+)
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.security import Permission
 
@@ -73,11 +80,12 @@ def upload_music() -> tuple[str, int] | Response:
     if upload is None:
         return _page(["choose the music file (.wav) to upload"], 400)
     data, filename = upload
+    name = name or name_from_file(filename)
     try:
-        seconds = store_music(state().services.data_dir, music_class, name or Path(filename).stem, data, filename)
+        seconds = store_music(state().services.data_dir, music_class, name, data, filename)
     except FirmwareError as exc:
         return _page([str(exc)], 400)
-    audit("music upload", f"{music_class}/{name or Path(filename).stem} from {filename} ({seconds:.1f} s)")
+    audit("music upload", f"{music_class}/{name} from {filename} ({seconds:.1f} s)")
     flash(f"music {music_class}: {filename} stored ({seconds:.1f} s); the engine finds classes and their files "
           "when it starts: restart it (System) to hear the change", "ok")
     return redirect(url_for("media.index"))

@@ -67,6 +67,13 @@ def check_class_name(name: str) -> str:
     return name
 
 
+def name_from_file(filename: str) -> str:
+    """A file name for an upload left unnamed: its file's stem, other characters as ``_``
+    (``My Song.wav`` -> ``My_Song``); still checked by :func:`check_file_name`."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(filename).stem)[:64].lstrip("._-")
+    return stem or "music"
+
+
 def music_root(data_dir: Path) -> Path:
     return data_dir / MUSIC_DIR
 
