@@ -123,7 +123,7 @@ def test_greeting_upload_converted_and_corrupt_refused(web, tmp_path):
     page = client.post("/voicemail/201/greeting", data=wav_upload(b"RIFF\x10\x00\x00\x00WAVEjunkjunk", "busy",
                                                                      token(client)),
                        content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
-    assert "not a readable WAV file" in page and vm.greetings.get("201", GreetingKind.BUSY) is None
+    assert "is not a WAV file the box reads" in page and vm.greetings.get("201", GreetingKind.BUSY) is None
     assert not any((tmp_path / "voicemail" / ".uploads").iterdir())
     page = client.post("/voicemail/201/greeting", data={"csrf_token": token(client), "kind": "unavailable",
                                                          "action": "delete"},

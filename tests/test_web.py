@@ -248,6 +248,10 @@ PAGES = {
     ("GET", "/contacts/"): {"admin", "supervisor"},
     ("GET", "/contacts/export.csv"): {"admin", "supervisor"},
     ("POST", "/contacts/import"): {"admin", "supervisor"},
+    ("GET", "/media"): {"admin", "installer"},
+    ("POST", "/media/music"): {"admin", "installer"},
+    ("POST", "/media/greetings"): {"admin", "installer"},
+    ("POST", "/media/queues/support/greeting"): {"admin", "installer"},
 }
 USERS = {"admin": "ada", "installer": "ian", "supervisor": "sue", "agent": "al", "manager": "max"}
 

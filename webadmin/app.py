@@ -27,6 +27,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import TypeVar
 
@@ -148,6 +149,7 @@ def create_app(services: WebServices) -> Flask:
     app.register_blueprint(manager.blueprint)
     app.register_blueprint(contact_pages.blueprint)
     app.register_blueprint(voicemail.blueprint)
+    app.register_blueprint(import_module("webadmin.media").blueprint)  # music and queue greetings (issue 13)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)

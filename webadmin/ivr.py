@@ -5,7 +5,8 @@ way of ``linebox config import``: read with the configuration's YAML limits (err
 line and column), put in place of the flow in the whole configuration, then type-, bound- and
 cross-checked by the store (errors naming the field: ``nodes[1].next: …``); nothing is stored
 unless all of it is accepted, and a configuration changed by another hand since the page was
-shown is refused (the revision check of every other save).
+shown is refused (the revision check of every other save). Each flow is drawn as an inline SVG
+(webadmin/flowchart.py: nodes by depth from the start, every transition labelled).
 
 Prompts: an uploaded WAV is checked and converted by ``firmware.ivr.uploads.store_prompt``
 (one line when refused, nothing stored) into ``<data>/sounds/<language>/<name>.wav``, which a
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from firmware import FirmwareError
 from firmware.config import from_dict
@@ -25,6 +27,7 @@ from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
 from firmware.ivr.uploads import MAX_UPLOAD_BYTES, store_prompt, store_text_prompt, stored_prompts
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.configedit import Conflict
+from webadmin.flowchart import flow_svg
 from webadmin.security import Permission
 
 blueprint = Blueprint("ivr", __name__)
@@ -37,7 +40,9 @@ def flow_yaml(flow) -> str:
 def _index(problems: list[str], values: dict[str, str], status: int = 200) -> tuple[str, int]:
     services = state().services
     config = services.store.load()
+    diagrams = {flow.name: Markup(flow_svg(flow, str(n))) for n, flow in enumerate(config.ivr_flows)}
     return render_template("ivr.html", flows=config.ivr_flows, prompts=stored_prompts(services.data_dir),
+                           diagrams=diagrams,
                            problems=problems, values=values,
                            max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)), status
 
@@ -114,6 +119,7 @@ def flow(name: str) -> tuple[str, int] | Response:
                   "ok")
             return redirect(url_for("ivr.index"))
     return render_template("ivr_flow.html", name=name, text=text, problems=problems,
+                           diagram=Markup(flow_svg(found, "edit")),
                            revision=services.store.config_version()), 400 if problems else 200
 
 

@@ -155,7 +155,7 @@ SECTIONS: dict[str, Section] = {section.key: section for section in (
         Field("exit_key", "Exit key"),
         *_destination("exit_destination", "Exit"),
         Field("music", "Music class"),
-        Field("greeting", "Greeting", help="recording name (optional)"),
+        Field("greeting", "Greeting", help="recording name (optional): upload, listen and pick on the Media page"),
         Field("required_skills", "Required skills", Kind.PAIRS,
               help="skill:level 1-10 an agent needs, e.g. english:3 (empty: any agent of the queue)"),
         Field("relax", "Relax the skills", Kind.STEPS, keys=("after_s", "max_level"),

@@ -7,8 +7,8 @@ audio asks the console for its file (``mailbox file``) and serves it only if it 
 file inside the box's voicemail folder.
 
 Uploads are outside input checked at the edge: the file is read here as audio (any WAV the box
-reads, converted to 8 kHz mono, the greeting's length limits: one definition,
-``firmware.voicemail.greetings.read_upload``); a corrupt file gets one line of error and
+reads, converted to 8 kHz mono: ``firmware.media.uploads.decode_upload``, the check every
+upload shares; then the greeting's length limits, ``firmware.voicemail.greetings.check_greeting``); a corrupt file gets one line of error and
 nothing is stored. A good one is written, converted, to a temporary file the engine reads
 (``mailbox greeting N KIND FILE``), then removed. A PIN is checked with the same rule as the
 engine's (``firmware.voicemail.pins.check_pin``) and never written to the audit log.
@@ -28,7 +28,8 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from drivers import DriverError
 from drivers.audiofile import atomic_write_bytes, encode_wav
 from firmware import FirmwareError
-from firmware.voicemail.greetings import GreetingKind, read_upload
+from firmware.media.uploads import decode_upload
+from firmware.voicemail.greetings import GreetingKind, check_greeting, check_kind
 from firmware.voicemail.pins import check_pin
 from firmware.voicemail.store import FILE_RE, MAILBOX_RE
 from webadmin.app import accepts_upload, audit, requires, state
@@ -169,18 +170,16 @@ def upload_greeting(number: str) -> Response:
         flash("voicemail: choose a WAV file to upload", "error")
         return redirect(url_for("voicemail.mailbox", number=number))
     folder = _voicemail_root() / UPLOAD_DIR
-    raw = folder / f"raw-{secrets.token_hex(8)}.wav"
     ready = folder / f"greeting-{secrets.token_hex(8)}.wav"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        upload.save(raw)
-        samples = read_upload(raw, kind)  # checked here, at the edge; converted to 8 kHz mono
+        samples = decode_upload(upload.read(UPLOAD_LIMIT + 1), folder, "voicemail", upload.filename[:60],
+                                UPLOAD_LIMIT)  # the check every upload shares: converted to 8 kHz mono
+        samples = check_greeting(check_kind(kind), samples)
         atomic_write_bytes(ready, encode_wav(samples.astype(float)))
     except (FirmwareError, DriverError, OSError) as exc:
-        flash(str(exc).replace(str(raw), upload.filename[:60]), "error")  # one line, nothing stored
+        flash(str(exc), "error")  # one line, nothing stored
         return redirect(url_for("voicemail.mailbox", number=number))
-    finally:
-        raw.unlink(missing_ok=True)
     try:
         return _change(number, f"mailbox greeting {number} {kind} {ready}", "voicemail greeting",
                        f"mailbox {number} {kind} uploaded", "set")

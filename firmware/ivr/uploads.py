@@ -5,8 +5,8 @@ uploaded prompt like any recorded word (``prompt: {en: [welcome-acme]}``); the I
 from this folder first, then from the system recordings (:class:`firmware.ivr.prompts.IvrPrompts`).
 
 :func:`store_prompt` is the one door: the name and language are checked against the same
-patterns the flows' words are, the file against :data:`MAX_UPLOAD_BYTES`; the bytes must be a
-WAV the box reads (PCM 8/16-bit, µ-law, A-law, any rate, mono or stereo: drivers/audiofile.py);
+patterns the flows' words are; the bytes are checked by ``firmware.media.uploads.decode_upload``
+(the one check of every upload: at most :data:`MAX_UPLOAD_BYTES`, not MP3, a WAV the box reads);
 the audio is converted to 8 kHz mono, its leading and trailing silence cut and its active level
 set to -18 dBm0 (ITU-T P.56, firmware/speech/prompt.py); only then is it written (atomically).
 Anything refused raises FirmwareError with one line and nothing is stored. MP3 is refused:
@@ -19,14 +19,15 @@ voice: the same text is synthesised once, ever), then stored under the name like
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from drivers import DriverError
-from drivers.audiofile import atomic_write_bytes, encode_wav, read_audio
+import numpy as np
+
+from drivers.audiofile import atomic_write_bytes, encode_wav
 from firmware import FirmwareError
-from firmware.config.codec import LANGUAGE_RE
+from firmware.config.codec import LANGUAGE_RE, NAME_RE
+from firmware.media.uploads import decode_upload
 from firmware.speech.prompt import prepare_prompt
 from firmware.speech.tts import PromptCache, Synthesizer, default_synthesizer
 
@@ -59,25 +60,16 @@ def store_prompt(data_dir: Path, language: str, name: str, data: bytes, filename
     """Checks, converts and stores an uploaded prompt (module docstring); its path."""
     check_language(language)
     check_prompt_name(name)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise FirmwareError(f"prompt: {filename} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-    if data[:3] == b"ID3" or data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-        raise FirmwareError(f"prompt: {filename} is MP3: upload a WAV file (the box has no MP3 decoder)")
-    folder = prompt_folder(data_dir, language)
-    with tempfile.TemporaryDirectory(prefix=".upload-", dir=data_dir) as scratch:
-        raw = Path(scratch) / "upload.wav"
-        raw.write_bytes(data)
-        try:
-            samples = read_audio(raw)
-        except DriverError as exc:
-            reason = str(exc).split(": ", 1)[-1]
-            raise FirmwareError(f"prompt: {filename} is not a WAV file the box reads: {reason}") from None
+    samples = decode_upload(data, data_dir, "prompt", filename, MAX_UPLOAD_BYTES)
+    return _store_prepared(samples, prompt_folder(data_dir, language) / f"{name}.wav", filename)
+
+
+def _store_prepared(samples: np.ndarray, target: Path, filename: str) -> Path:
     try:
         prepared = prepare_prompt(samples)
     except FirmwareError as exc:
         raise FirmwareError(f"{exc} ({filename})") from None
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{name}.wav"
+    target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, encode_wav(prepared))
     return target
 
@@ -105,3 +97,37 @@ def stored_prompts(data_dir: Path) -> list[tuple[str, str, float]]:
                 seconds = max(0, path.stat().st_size - 44) / 16000  # 8 kHz 16-bit, as stored here
                 found.append((folder.name, path.stem, round(seconds, 1)))
     return found
+
+
+def store_recording(data_dir: Path, name: str, data: bytes, filename: str = "upload") -> Path:
+    """A queue's greeting (``queues[].greeting``): checked and converted as a prompt is, stored as
+    ``<data>/sounds/<name>.wav``, where the ACD looks first (linebox/appliance.py ``prepare``)."""
+    check_recording_name(name)
+    samples = decode_upload(data, data_dir, "greeting", filename, MAX_UPLOAD_BYTES)
+    return _store_prepared(samples, data_dir / SOUNDS_DIR / f"{name}.wav", filename)
+
+
+def check_recording_name(name: str) -> str:
+    """What a queue's ``greeting`` field accepts (the configuration's NAME_RE), without dots
+    at the start (no hidden files, no ``..``)."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name.startswith("."):
+        raise FirmwareError(f"greeting: the name {name!r} is not a recording name (letters, digits, _ . -; "
+                            "up to 32)")
+    return name
+
+
+def stored_recordings(data_dir: Path) -> list[tuple[str, float]]:
+    """(name, seconds) of every uploaded greeting (``<data>/sounds/*.wav``), sorted."""
+    root = data_dir / SOUNDS_DIR
+    if not root.is_dir():
+        return []
+    return [(path.stem, round(max(0, path.stat().st_size - 44) / 16000, 1)) for path in sorted(root.glob("*.wav"))
+            if NAME_RE.fullmatch(path.stem)]
+
+
+def recording_path(data_dir: Path, name: str) -> Path:
+    return data_dir / SOUNDS_DIR / f"{check_recording_name(name)}.wav"
+
+
+def prompt_path(data_dir: Path, language: str, name: str) -> Path:
+    return prompt_folder(data_dir, check_language(language)) / f"{check_prompt_name(name)}.wav"
