@@ -3,8 +3,8 @@
 (never a downloaded browser: a test dependency in setup.py, so never skipped but for a missing
 chromium), and pages logged in as a role.
 
-A test module prepares its database (:func:`write_config`, :func:`add_accounts`), then its
-module fixture enters :func:`running_box` and yields the :class:`Box`; a test opens pages with
+A test module's fixture enters :func:`running_box` with its configuration and the roles it logs
+in as, and yields the :class:`Box`; a test opens pages with
 :func:`open_page` or :func:`logged_in`, and asks the running engine with :func:`console`.
 """
 
@@ -100,15 +100,9 @@ def add_accounts(db: Path, *roles: str) -> None:
 class Box:
     url: str  # the web admin's
     folder: Path  # the processes' working folder: database, socket, logs
+    db: Path
+    sock: Path  # the engine's console
     browser: playwright_api.Browser
-
-    @property
-    def db(self) -> Path:
-        return self.folder / "linebox.db"
-
-    @property
-    def sock(self) -> Path:
-        return self.folder / "linebox.sock"
 
 
 def _web(folder: Path, port: int, env: dict[str, str], log) -> subprocess.Popen:
@@ -135,10 +129,15 @@ def _keep_logs(folder: Path, names: list[str]) -> None:
             shutil.copyfile(folder / name, Path(keep) / folder.name / name)
 
 
+def _tails(folder: Path, names: list[str]) -> str:
+    return "\n".join(f"--- {name}:\n{(folder / name).read_text()[-3000:]}" for name in names)
+
+
 @contextmanager
-def running_box(folder: Path, *, engine: bool = True, origin: str | None = ORIGIN,
-                engine_start_s: float = 20.0) -> Iterator[Box]:
-    """The box's processes on ``folder``/linebox.db (prepared by the caller) and a headless chromium.
+def running_box(folder: Path, config: Config | None = None, *, roles: tuple[str, ...] = (), engine: bool = True,
+                origin: str | None = ORIGIN, engine_start_s: float = 20.0) -> Iterator[Box]:
+    """The box's processes on ``folder``/linebox.db and a headless chromium; ``config`` is stored
+    first (else the caller has stored one) and an account made for each of ``roles``.
 
     The web admin starts once the engine's console answers (the engine has opened and migrated the
     database: two processes migrating the same new database at once race). ``engine=False``: the
@@ -146,20 +145,30 @@ def running_box(folder: Path, *, engine: bool = True, origin: str | None = ORIGI
     machine's (for delays measured against the page's ``Date.now()``). On leaving, both processes
     are stopped and the engine must have exited cleanly (its log's end is the failure's message).
     """
+    if config is not None:
+        write_config(folder / "linebox.db", config)
+    if roles:
+        add_accounts(folder / "linebox.db", *roles)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     port = free_port()
     names = ["engine.log", "web.log"] if engine else ["web.log"]
     logs = {name: open(folder / name, "w") for name in names}  # noqa: SIM115 - closed below
     processes: list[subprocess.Popen] = []
     try:
-        if engine:
-            processes.append(_engine(folder, origin, env, logs["engine.log"]))
-            wait_for(lambda: console(folder / "linebox.sock", "show ports"), "the engine's console", engine_start_s)
-        processes.append(_web(folder, port, env, logs["web.log"]))
-        wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True, "the web admin")
+        try:
+            if engine:
+                processes.append(_engine(folder, origin, env, logs["engine.log"]))
+                wait_for(lambda: console(folder / "linebox.sock", "show ports"), "the engine's console",
+                         engine_start_s)
+            processes.append(_web(folder, port, env, logs["web.log"]))
+            wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True,
+                     "the web admin")
+        except AssertionError as exc:  # a process that did not start: its log says why
+            raise AssertionError(f"{exc}\n{_tails(folder, names)}") from None
         with playwright_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            yield Box(url=f"http://127.0.0.1:{port}", folder=folder, browser=browser)
+            yield Box(url=f"http://127.0.0.1:{port}", folder=folder, db=folder / "linebox.db",
+                      sock=folder / "linebox.sock", browser=browser)
             browser.close()
     finally:
         for process in reversed(processes):
@@ -169,7 +178,7 @@ def running_box(folder: Path, *, engine: bool = True, origin: str | None = ORIGI
             log.close()
         _keep_logs(folder, names)
     if engine:
-        assert processes[0].returncode == 0, (folder / "engine.log").read_text()[-3000:]
+        assert processes[0].returncode == 0, _tails(folder, ["engine.log"])
 
 
 def open_page(box: Box, *, width: int = 1280, height: int = 900,
@@ -192,7 +201,7 @@ def open_page(box: Box, *, width: int = 1280, height: int = 900,
 
 def log_in(page: playwright_api.Page, url: str, name: str, password: str = PASSWORD) -> None:
     """Fills and sends the login form (no wait: a refused login stays on /login)."""
-    page.goto(f"{url}/login")
+    page.goto(f"{url}/login")  # a fresh browser asks /favicon.ico too (which must not reset the form's token)
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")

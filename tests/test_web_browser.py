@@ -26,7 +26,6 @@ from browser_helpers import (
     open_page,
     running_box,
     wait_for,
-    write_config,
 )
 
 from firmware.config import ConfigStore
@@ -42,9 +41,7 @@ pytestmark = BROWSER_MARKS
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("webbox")
-    write_config(folder / "linebox.db", office_config())
-    with running_box(folder) as running:
+    with running_box(tmp_path_factory.mktemp("webbox"), office_config()) as running:
         yield running
 
 
