@@ -9,6 +9,7 @@ through the loop's thread (``on_loop``), as the engine owns the world's clock.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 from acd_engine_helpers import queue_config
 from features_helpers import ORIGIN, TICKS_PER_S
+from panoramisk import Manager as AsyncManager
 
 from firmware.accounts import AccountStore, ScryptCost
 from firmware.config.model import Config, ManagerSettings
@@ -126,3 +128,32 @@ def wait_for(predicate: Callable[[], bool], seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+class PanoramiskClient:
+    """panoramisk (PyPI's asyncio AMI client) logged in as ``crm``, keeping every event it receives."""
+
+    def __init__(self, port: int) -> None:
+        self.events: list = []
+        self.manager = AsyncManager(loop=asyncio.get_running_loop(), host="127.0.0.1", port=port, username="crm",
+                                    secret=SECRET, ping_delay=3600, reconnect_timeout=3600)
+        self.manager.register_event("*", lambda manager, message: self.events.append(message))
+
+    async def connect(self) -> None:
+        await self.manager.connect()
+        for _ in range(200):
+            if self.manager.authenticated:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("panoramisk did not log in")
+
+    def named(self, *names: str) -> list:
+        return [e for e in self.events if e.event in names]
+
+    async def until(self, name: str, seconds: float = 10.0, **fields: str):
+        for _ in range(int(seconds / 0.02)):
+            found = [e for e in self.named(name) if all(e.get(k) == v for k, v in fields.items())]
+            if found:
+                return found[0]
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {name} {fields}; got {[e.event for e in self.events]}")

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from acd_engine_helpers import queue_config
 from features_helpers import LINE_1, PORT
-from manager_helpers import SECRET, manager_box
+from manager_helpers import PanoramiskClient, manager_box
 from panoramisk import Manager
 
 from board.virtual.pstn import FarEnd
@@ -18,36 +18,9 @@ from dsp.callerid import CallerId
 ALICE = "203"  # agent 1001 sits at extension 203 (port 4)
 
 
-class Client:
-    def __init__(self, port: int) -> None:
-        self.events: list = []
-        self.manager = Manager(loop=asyncio.get_running_loop(), host="127.0.0.1", port=port, username="crm",
-                               secret=SECRET, ping_delay=3600, reconnect_timeout=3600)
-        self.manager.register_event("*", lambda manager, message: self.events.append(message))
-
-    async def connect(self) -> None:
-        await self.manager.connect()
-        for _ in range(200):
-            if self.manager.authenticated:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError("panoramisk did not log in")
-
-    def named(self, *names: str) -> list:
-        return [e for e in self.events if e.event in names]
-
-    async def until(self, name: str, seconds: float = 10.0, **fields: str):
-        for _ in range(int(seconds / 0.02)):
-            found = [e for e in self.named(name) if all(e.get(k) == v for k, v in fields.items())]
-            if found:
-                return found[0]
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no {name} {fields}; got {[e.event for e in self.events]}")
-
-
 async def call_in_queue(tmp_path) -> None:
     with manager_box(tmp_path) as (app, driver, _, port):
-        client = Client(port)
+        client = PanoramiskClient(port)
         await client.connect()
         assert client.manager.protocol.version == "5.0.0"  # it parsed our greeting
         login = await client.manager.send_action({"Action": "QueueAdd", "Queue": "support",
@@ -127,7 +100,7 @@ def test_queue_call_events_pause_and_unpause(tmp_path):
 
 async def click_to_call(tmp_path) -> None:
     with manager_box(tmp_path) as (app, driver, _, port):
-        client = Client(port)
+        client = PanoramiskClient(port)
         await client.connect()
         sales = PORT["202"]
         pending = asyncio.ensure_future(client.manager.send_action({
@@ -182,7 +155,7 @@ def test_wrong_secret_is_refused(tmp_path, secret):
 
 async def abandoned_after_no_answer(tmp_path) -> None:
     with manager_box(tmp_path, config=queue_config(announce_hold_time=False, ring_s=5)) as (app, driver, _, port):
-        client = Client(port)
+        client = PanoramiskClient(port)
         await client.connect()
         await client.manager.send_action({"Action": "QueueAdd", "Queue": "support", "Interface": "Agent/1001"},
                                          as_list=False)

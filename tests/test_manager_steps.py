@@ -12,8 +12,7 @@ from dataclasses import replace
 from acd_engine_helpers import queue_config
 from asterisk.manager import Manager
 from features_helpers import LINE_1, PORT
-from manager_helpers import SECRET, manager_box, wait_for
-from panoramisk import Manager as AsyncManager
+from manager_helpers import SECRET, PanoramiskClient, manager_box, wait_for
 from test_manager_pyst2 import Events, close, connect
 
 from board.virtual.pstn import FarEnd
@@ -39,36 +38,9 @@ def ivr_config():
                    routes=(InboundRoute("all", Destination(DestinationKind.IVR, "acct")),))
 
 
-class Client:
-    def __init__(self, port: int) -> None:
-        self.events: list = []
-        self.manager = AsyncManager(loop=asyncio.get_running_loop(), host="127.0.0.1", port=port, username="crm",
-                                    secret=SECRET, ping_delay=3600, reconnect_timeout=3600)
-        self.manager.register_event("*", lambda manager, message: self.events.append(message))
-
-    async def connect(self) -> None:
-        await self.manager.connect()
-        for _ in range(200):
-            if self.manager.authenticated:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError("panoramisk did not log in")
-
-    def named(self, *names: str) -> list:
-        return [e for e in self.events if e.event in names]
-
-    async def until(self, name: str, seconds: float = 10.0, **fields: str):
-        for _ in range(int(seconds / 0.02)):
-            found = [e for e in self.named(name) if all(e.get(k) == v for k, v in fields.items())]
-            if found:
-                return found[0]
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no {name} {fields}; got {[e.event for e in self.events]}")
-
-
 async def ivr_to_queue(tmp_path) -> None:
     with manager_box(tmp_path, ivr_config(), read=READ) as (app, driver, _, port):
-        client = Client(port)
+        client = PanoramiskClient(port)
         await client.connect()
         added = await client.manager.send_action({"Action": "QueueAdd", "Queue": "support",
                                                   "Interface": "Agent/1001"}, as_list=False)
@@ -111,7 +83,7 @@ def test_an_ivr_call_shows_its_nodes_and_variables_before_the_agent_is_called(tm
 
 async def hold_and_back(tmp_path) -> None:
     with manager_box(tmp_path, read=READ) as (app, driver, _, port):
-        client = Client(port)
+        client = PanoramiskClient(port)
         await client.connect()
 
         def phone(extension):

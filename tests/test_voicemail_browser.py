@@ -1,77 +1,43 @@
 """The voicemail pages in a real browser: Debian's chromium driven by Playwright, against
 ``linebox web`` (waitress) and ``linebox run`` on the virtual board, each a process of its own,
-started as tests/test_web_browser.py starts them. A message is in the store before the engine
+started by tests/browser_helpers.py. A message is in the store before the engine
 starts; the installer plays it in the browser (the browser decodes the WAV the box serves),
 sets the PIN, uploads a greeting (16 kHz: converted), and deletes the message."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-import playwright.sync_api as playwright_api
 import pytest
-from test_web_browser import CHROMIUM, ROOT, WAIT_MS, console, free_port, wait_for
+from browser_helpers import BROWSER_MARKS, PASSWORD, USERS, console, open_page, running_box, write_config
 
 from drivers.audiofile import write_wav
-from firmware.config import ConfigStore, demo_config
+from firmware.config import demo_config
 from firmware.voicemail.store import VoicemailStore
-from linebox.storage import board_ports
 
-ADMIN, PASSWORD = "chief", "a long office passphrase"
-
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium package is not installed")]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vmbox")
-    db, sock = folder / "linebox.db", folder / "linebox.sock"
-    with ConfigStore(db, boards=board_ports) as store:
-        store.save(demo_config(), source="test")
-    store = VoicemailStore(db, folder / "voicemail")
+    write_config(folder / "linebox.db", demo_config())
+    store = VoicemailStore(folder / "linebox.db", folder / "voicemail")
     store.save("201", "2125557788", "ACME", 1_800_000_000.0, np.sin(np.arange(24000) / 3) * 6000)  # 3 s
     store.close()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    port = free_port()
-    logs = [open(folder / name, "w") for name in ("engine.log", "web.log")]  # noqa: SIM115
-    engine = subprocess.Popen([sys.executable, "-m", "linebox", "run", "--db", str(db), "--socket", str(sock),
-                               "--no-web", "--no-demo-traffic", "--origin", "2026-11-23T15:00:00+00:00"],
-                              cwd=folder, env=env, stdout=logs[0], stderr=subprocess.STDOUT)
-    web = subprocess.Popen([sys.executable, "-m", "linebox", "web", "--listen", f"127.0.0.1:{port}", "--db", str(db),
-                            "--socket", str(sock)], cwd=folder, env=env, stdout=logs[1], stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: console(sock, "show ports"), "the engine's console")
-        wait_for(lambda: __import__("socket").create_connection(("127.0.0.1", port), timeout=1).close() or True,
-                 "the web admin")
-        with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            yield {"url": f"http://127.0.0.1:{port}", "sock": sock, "folder": folder, "browser": browser}
-            browser.close()
-    finally:
-        for process in (web, engine):
-            process.terminate()
-            process.wait(timeout=20)
-        for log in logs:
-            log.close()
+    with running_box(folder) as running:
+        yield running
 
 
 def test_the_installer_plays_sets_uploads_and_deletes(box, tmp_path):
-    context = box["browser"].new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page, errors = open_page(box, all_errors=False)
     # First boot: the wizard makes the admin account and logs in (as tests/test_web_browser.py)
-    page.goto(box["url"] + "/")
+    page.goto(box.url + "/")
     page.wait_for_url("**/setup")
-    page.fill("#f-token", (box["folder"] / "web-setup-token").read_text().strip())
+    page.fill("#f-token", (box.folder / "web-setup-token").read_text().strip())
     page.select_option("#f-zone", "us")
-    page.fill("#f-name", ADMIN)
+    page.fill("#f-name", USERS["admin"])
     page.fill("#f-password", PASSWORD)
     page.fill("#f-password2", PASSWORD)
     page.click("button[type=submit]")
@@ -117,7 +83,7 @@ def test_the_installer_plays_sets_uploads_and_deletes(box, tmp_path):
     # Delete the message
     page.click("#messages button[type=submit]")
     assert "deleted" in page.inner_text("main") and page.locator("#no-messages").count() == 1
-    listing = console(box["sock"], "mailbox list")
+    listing = console(box.sock, "mailbox list")
     assert listing[1].split()[2:4] == ["0", "0"] and listing[1].split()[5] == "set"
     assert not errors, errors
-    assert not any(Path(box["folder"], "voicemail", ".uploads").iterdir())
+    assert not any(Path(box.folder, "voicemail", ".uploads").iterdir())

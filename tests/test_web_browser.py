@@ -11,118 +11,38 @@ to docs/webadmin/ (shown in the user guide).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import playwright.sync_api as playwright_api  # noqa: E402  (a test dependency in setup.py: never skipped)
 import pytest
+from browser_helpers import (
+    BROWSER_MARKS,
+    PASSWORD,
+    ROOT,
+    USERS,
+    console,
+    log_in,
+    office_config,
+    open_page,
+    running_box,
+    wait_for,
+)
 
-from firmware.config import ConfigStore, demo_config  # noqa: E402
-from firmware.console import ConsoleClient  # noqa: E402
-from linebox.storage import board_ports  # noqa: E402
+from firmware.config import ConfigStore
+from linebox.storage import board_ports
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots for docs/webadmin/ are written only when asked for (LINEBOX_SCREENSHOTS=1), so that a
 # test run never changes the tree.
 SHOTS = ROOT / "docs" / "webadmin" if os.environ.get("LINEBOX_SCREENSHOTS") == "1" else None
-ADMIN, PASSWORD = "chief", "a long office passphrase"
-WAIT_MS = 20_000
+ADMIN = USERS["admin"]  # made by the first-boot wizard
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium package is not installed")]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def console(sock: Path, command: str) -> list[str]:
-    lines: list[str] = []
-    with ConsoleClient(sock) as client:
-        client.run(command, lines.append)
-    return lines
-
-
-def wait_for(condition, what: str, timeout_s: float = 20.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = condition()
-        except Exception as exc:  # noqa: BLE001 - a process still starting: try again until the deadline
-            value, last = None, exc
-        else:
-            last = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}" + (f" ({last})" if last else ""))
-        time.sleep(0.1)
-
-
-def office(store: ConfigStore) -> None:
-    """The demo office with port 5 free (the virtual board's last FXS port), for the new extension."""
-    demo = demo_config()
-    store.save(dataclasses.replace(
-        demo,
-        ring_groups=tuple(dataclasses.replace(g, members=tuple(m for m in g.members if m != "204"))
-                          for g in demo.ring_groups),
-        agents=tuple(a for a in demo.agents if a.extension != "204"),
-        extensions=tuple(e for e in demo.extensions if e.number != "204")), source="test")
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("webbox")
-    db, sock = folder / "linebox.db", folder / "linebox.sock"
-    with ConfigStore(db, boards=board_ports) as store:
-        office(store)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    port = free_port()
-    logs = [open(folder / name, "w") for name in ("engine.log", "web.log")]  # noqa: SIM115
-    engine = subprocess.Popen([sys.executable, "-m", "linebox", "run", "--db", str(db), "--socket", str(sock),
-                               "--no-web", "--no-demo-traffic", "--origin", "2026-11-23T15:00:00+00:00"],
-                              cwd=folder, env=env, stdout=logs[0], stderr=subprocess.STDOUT)
-    web = subprocess.Popen([sys.executable, "-m", "linebox", "web", "--listen", f"127.0.0.1:{port}", "--db", str(db),
-                            "--socket", str(sock)], cwd=folder, env=env, stdout=logs[1], stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: console(sock, "show ports"), "the engine's console")
-        wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True, "the web admin")
-        with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            yield {"url": f"http://127.0.0.1:{port}", "sock": sock, "folder": folder, "browser": browser,
-                   "engine": engine, "web": web}
-            browser.close()
-    finally:
-        for process in (web, engine):
-            process.terminate()
-            process.wait(timeout=20)
-        for log in logs:
-            log.close()
-    assert engine.returncode == 0, (folder / "engine.log").read_text()[-3000:]
-
-
-def page_of(box, width=1280):
-    context = box["browser"].new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    # script errors, refused scripts or styles (CSP), and missing assets; a form answered with 400
-    # or a refused login (401) is a page the test expects, so the browser's note about it is not counted
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error"
-            and "the server responded with a status of 40" not in message.text else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
-            if "/static/" in response.url and response.status >= 400 else None)
-    return page, errors
+    with running_box(tmp_path_factory.mktemp("webbox"), office_config()) as running:
+        yield running
 
 
 def shot(page, name: str) -> None:
@@ -132,19 +52,12 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def log_in(page, url, name=ADMIN, password=PASSWORD):
-    page.goto(f"{url}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-
-
 def test_1_first_boot_wizard(box):
-    page, errors = page_of(box)
-    page.goto(box["url"] + "/")
+    page, errors = open_page(box)
+    page.goto(box.url + "/")
     assert page.url.endswith("/setup")
     assert page.locator("table.ports tbody tr").count() == 6 and "FXO" in page.inner_text("table.ports")
-    token = (box["folder"] / "web-setup-token").read_text().strip()
+    token = (box.folder / "web-setup-token").read_text().strip()
     page.fill("#f-token", token)
     page.select_option("#f-zone", "us")
     page.fill("#f-name", ADMIN)
@@ -158,17 +71,17 @@ def test_1_first_boot_wizard(box):
     page.fill("#f-password2", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/dashboard")
-    assert not (box["folder"] / "web-setup-token").exists()
+    assert not (box.folder / "web-setup-token").exists()
     assert not errors, errors
 
 
 def test_2_dashboard_shows_a_call_live_without_reloading(box):
-    page, errors = page_of(box)
-    log_in(page, box["url"])
+    page, errors = open_page(box)
+    log_in(page, box.url, ADMIN)
     page.wait_for_url("**/dashboard")
     assert page.locator("#ports tbody tr").count() == 6
     page.evaluate("window.notReloaded = true")
-    console(box["sock"], "call test 2 202 hold=20")  # a phone on port 2 dials 202
+    console(box.sock, "call test 2 202 hold=20")  # a phone on port 2 dials 202
     row = page.locator("#calls tbody tr:not(.none)")
     row.first.wait_for()
     assert "2" in row.first.inner_text() and "202" in row.first.inner_text()
@@ -180,7 +93,7 @@ def test_2_dashboard_shows_a_call_live_without_reloading(box):
     page.click('#ports tr[data-port="4"] button[value="out"]')
     assert "port 4 out of service" in page.inner_text(".flash")
     assert page.inner_text('#ports tr[data-port="4"] .service') == "no (by hand)"
-    assert any("no (by hand)" in line for line in console(box["sock"], "show ports") if line.startswith("4 "))
+    assert any("no (by hand)" in line for line in console(box.sock, "show ports") if line.startswith("4 "))
     page.click('#ports tr[data-port="4"] button[value="in"]')
     assert "port 4 in service" in page.inner_text(".flash")
     page.fill("#test-call input[name=port]", "4")
@@ -192,25 +105,25 @@ def test_2_dashboard_shows_a_call_live_without_reloading(box):
 
 
 def test_3_add_extension_queue_and_agent_and_the_engine_follows(box):
-    page, errors = page_of(box)
-    log_in(page, box["url"])
-    page.goto(box["url"] + "/config/extensions/new")
+    page, errors = open_page(box)
+    log_in(page, box.url, ADMIN)
+    page.goto(box.url + "/config/extensions/new")
     page.fill("#f-number", "205")
     page.fill("#f-port", "5")
     page.fill("#f-name", "Lab")
     page.click("#config-form button[type=submit]")
     page.wait_for_url("**/config/extensions")
     assert "Lab" in page.inner_text("#items")
-    wait_for(lambda: any("205 Lab" in line for line in console(box["sock"], "show ports")),
+    wait_for(lambda: any("205 Lab" in line for line in console(box.sock, "show ports")),
              "the engine to show extension 205 on port 5")
     shot(page, "extensions")
 
-    page.goto(box["url"] + "/config/queues/new")
+    page.goto(box.url + "/config/queues/new")
     page.fill("#f-name", "sales")
     page.fill("#f-number", "710")
     page.click("#config-form button[type=submit]")
     page.wait_for_url("**/config/queues")
-    page.goto(box["url"] + "/config/agents/new")
+    page.goto(box.url + "/config/agents/new")
     page.fill("#f-id", "1005")
     page.fill("#f-name", "Eve")
     page.fill("#f-extension", "205")
@@ -219,38 +132,38 @@ def test_3_add_extension_queue_and_agent_and_the_engine_follows(box):
     page.wait_for_url("**/config/agents")
 
     def agents() -> list[str]:
-        status = json.loads(console(box["sock"], "show status")[0])
+        status = json.loads(console(box.sock, "show status")[0])
         return [row["agent"] for row in status["agents"] or []]
 
     wait_for(lambda: "1005" in agents(), "the engine's ACD to know agent 1005")
-    page.goto(box["url"] + "/agent")
+    page.goto(box.url + "/agent")
     assert "1005" in page.inner_text("#agents") and "sales" in page.inner_text("#queues")
     shot(page, "agents")
-    page.goto(box["url"] + "/config/")
+    page.goto(box.url + "/config/")
     shot(page, "configuration")
     assert not errors, errors
 
 
 def test_4_wrong_field_message_next_to_it_and_nothing_stored(box):
-    page, errors = page_of(box, width=390)  # a phone's screen
-    log_in(page, box["url"])
-    page.goto(box["url"] + "/config/extensions/item/201")
+    page, errors = open_page(box, width=390)  # a phone's screen
+    log_in(page, box.url, ADMIN)
+    page.goto(box.url + "/config/extensions/item/201")
     page.fill("#f-forward-no_answer_s", "3")
     page.click("#config-form button[type=submit]")
     assert "expected an integer 5-120" in page.inner_text("#f-forward-no_answer_s-error")
     assert page.input_value("#f-forward-no_answer_s") == "3"
     shot(page, "field-error-phone")
-    with ConfigStore(box["folder"] / "linebox.db", boards=board_ports) as store:
+    with ConfigStore(box.db, boards=board_ports) as store:
         assert store.load().extension("201").forward.no_answer_s == 20
     assert not errors, errors
 
 
 def test_5_login_lockout(box):
-    page, errors = page_of(box)
+    page, errors = open_page(box)
     for _ in range(5):
-        log_in(page, box["url"], password="not the passphrase")
+        log_in(page, box.url, ADMIN, "not the passphrase")
         assert "Authentication failed" in page.inner_text("#login-error")
-    log_in(page, box["url"])  # the right password, but the account (and this address) are locked now
+    log_in(page, box.url, ADMIN)  # the right password, but the account (and this address) are locked now
     assert "Too many failed logins" in page.inner_text("#login-error") or "locked" in page.inner_text("#login-error")
     assert "/login" in page.url
     assert not errors, errors

@@ -8,71 +8,33 @@ then reads AMI's greeting on the address typed, and logs in with the account mad
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
 
-import playwright.sync_api as playwright_api
 import pytest
-from test_web_browser import CHROMIUM, ROOT, WAIT_MS, console, free_port, log_in, office, page_of, wait_for
+from browser_helpers import (
+    BROWSER_MARKS,
+    WAIT_MS,
+    console,
+    free_port,
+    logged_in,
+    office_config,
+    running_box,
+    wait_for,
+)
 
-from firmware.accounts import AccountStore
 from firmware.config import ConfigStore
 from linebox.storage import board_ports
 
-ADMIN, PASSWORD = "chief", "a long office passphrase"
 SECRET = "wallboard-and-tickets-42"
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium package is not installed")]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("webmanager")
-    db, sock = folder / "linebox.db", folder / "linebox.sock"
-    with ConfigStore(db, boards=board_ports) as store:
-        office(store)
-    with AccountStore(db) as accounts:
-        accounts.add(ADMIN, "admin", PASSWORD, time.time())
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    port = free_port()
-    logs = [open(folder / name, "w") for name in ("engine.log", "web.log")]  # noqa: SIM115
-    engine = subprocess.Popen([sys.executable, "-m", "linebox", "run", "--db", str(db), "--socket", str(sock),
-                               "--no-web", "--no-demo-traffic", "--origin", "2026-11-23T15:00:00+00:00"],
-                              cwd=folder, env=env, stdout=logs[0], stderr=subprocess.STDOUT)
-    web = None
-    try:
-        # the web admin starts once the engine has opened (and migrated) the database: both
-        # migrating the same new database at once is a race of their own
-        wait_for(lambda: console(sock, "show ports"), "the engine's console", timeout_s=60.0)
-        web = subprocess.Popen([sys.executable, "-m", "linebox", "web", "--listen", f"127.0.0.1:{port}", "--db",
-                                str(db), "--socket", str(sock)], cwd=folder, env=env, stdout=logs[1],
-                               stderr=subprocess.STDOUT)
-        wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True, "the web admin")
-        with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            yield {"url": f"http://127.0.0.1:{port}", "sock": sock, "db": db, "browser": browser}
-            browser.close()
-    finally:
-        for process in (web, engine):
-            if process is None:
-                continue
-            process.terminate()
-            process.wait(timeout=20)
-        for log in logs:
-            log.close()
-    assert engine.returncode == 0, (folder / "engine.log").read_text()[-3000:]
-
-
-def signed_in(page, url) -> None:
-    log_in(page, url, ADMIN, PASSWORD)
-    try:
-        page.wait_for_url("**/dashboard")
-    except playwright_api.TimeoutError:
-        raise AssertionError(f"not logged in: {page.url} {page.content()[:3000]}") from None
+    with running_box(tmp_path_factory.mktemp("webmanager"), office_config(), roles=("admin",),
+                     engine_start_s=60.0) as running:
+        yield running
 
 
 def ami_login(port: int, user: str, secret: str) -> bytes:
@@ -86,9 +48,8 @@ def ami_login(port: int, user: str, secret: str) -> bytes:
 
 
 def test_manager_page_turns_the_interface_on_and_makes_an_account(box):
-    page, errors = page_of(box)
-    signed_in(page, box["url"])
-    page.goto(f"{box['url']}/manager/")
+    page, errors = logged_in(box, "admin")
+    page.goto(f"{box.url}/manager/")
     assert page.text_content("#manager-state") == "off"
     page.click("#manager-settings-link")
     ami_port = free_port()
@@ -114,9 +75,8 @@ def test_manager_page_turns_the_interface_on_and_makes_an_account(box):
 
 
 def test_a_form_shows_every_error_at_once_next_to_its_field(box):
-    page, errors = page_of(box)
-    signed_in(page, box["url"])
-    page.goto(f"{box['url']}/config/extensions/item/201")
+    page, errors = logged_in(box, "admin")
+    page.goto(f"{box.url}/config/extensions/item/201")
     page.fill("#f-port", "abc")
     page.fill("#f-forward-no_answer_s", "soon")
     page.select_option("#f-outbound_class", "internal")
@@ -128,29 +88,28 @@ def test_a_form_shows_every_error_at_once_next_to_its_field(box):
     assert page.locator(".field.invalid").count() == 2
     assert page.locator(".field.invalid:has(#f-port) #f-port-error").count() == 1
     assert page.input_value("#f-port") == "abc"
-    with ConfigStore(box["db"], boards=board_ports) as store:
+    with ConfigStore(box.db, boards=board_ports) as store:
         assert store.load().extension("201").port == 2  # nothing stored
     assert errors == []
 
 
 def test_holidays_and_skills_are_edited_and_the_engine_follows(box):
-    page, errors = page_of(box)
-    signed_in(page, box["url"])
-    page.goto(f"{box['url']}/config/schedules/item/office")
+    page, errors = logged_in(box, "admin")
+    page.goto(f"{box.url}/config/schedules/item/office")
     page.fill("#f-holidays", "2026-12-25 Christmas, 2027-01-01 New Year")
     page.click("#config-form button[type=submit]")
     page.wait_for_url("**/config/schedules")
-    page.goto(f"{box['url']}/config/queues/item/support")
+    page.goto(f"{box.url}/config/queues/item/support")
     page.fill("#f-required_skills", "english:3")
     page.fill("#f-relax", "45:0")
     page.check("#f-callback-enabled")
     page.click("#config-form button[type=submit]")
     page.wait_for_url("**/config/queues")
-    page.goto(f"{box['url']}/config/agents/item/1001")
+    page.goto(f"{box.url}/config/agents/item/1001")
     page.fill("#f-skills", "english:6")
     page.click("#config-form button[type=submit]")
     page.wait_for_url("**/config/agents")
-    with ConfigStore(box["db"], boards=board_ports) as store:
+    with ConfigStore(box.db, boards=board_ports) as store:
         config = store.load()
         revision = store.config_version()
     assert [h.name for h in config.schedule("office").holidays] == ["Christmas", "New Year"]
@@ -158,17 +117,16 @@ def test_holidays_and_skills_are_edited_and_the_engine_follows(box):
     assert queue.required_skills == (("english", 3),) and queue.callback.enabled
     assert config.agent("1001").skills == (("english", 6),)
     # the page asked the running engine to apply it (its console says the revision runs)
-    assert wait_for(lambda: "already running" in " ".join(console(box["sock"], "config reload"))
-                    and str(revision) in " ".join(console(box["sock"], "config reload")), "the engine's revision")
-    page.goto(f"{box['url']}/config/schedules/item/office")
+    assert wait_for(lambda: "already running" in " ".join(console(box.sock, "config reload"))
+                    and str(revision) in " ".join(console(box.sock, "config reload")), "the engine's revision")
+    page.goto(f"{box.url}/config/schedules/item/office")
     assert page.input_value("#f-holidays") == "2026-12-25 Christmas, 2027-01-01 New Year"
     assert errors == []
 
 
 def test_the_development_box_says_the_engine_is_not_restartable_from_the_page(box):
-    page, errors = page_of(box)
-    signed_in(page, box["url"])
-    page.goto(f"{box['url']}/system")
+    page, errors = logged_in(box, "admin")
+    page.goto(f"{box.url}/system")
     assert "not started by systemd" in page.text_content("#restart-unavailable")
     assert page.locator("#restart").count() == 0
     assert errors == []

@@ -7,23 +7,14 @@ stored contacts at once; a file without its required columns is refused with no 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
-import playwright.sync_api as playwright_api
 import pytest
+from browser_helpers import BROWSER_MARKS, logged_in, running_box
 
-from firmware.accounts import AccountStore
 from firmware.config import ConfigStore, demo_config
 from linebox.storage import board_ports
-from tests.test_web_browser import CHROMIUM, ROOT, WAIT_MS, console, free_port, wait_for
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium package is not installed")]
+pytestmark = BROWSER_MARKS
 
-ADMIN, SUPERVISOR, PASSWORD = "chief", "sue", "a long office passphrase"
 LEADS = ("Name;Numbers;Account;Language;Notes;Balance\n"
          "Ann Lee;(212) 555-0100;1001;en;VIP;12.50\n"
          "Bob Díaz;+34 612 345 678;1002;es-ES;;0.00\n"
@@ -34,54 +25,8 @@ LEADS = ("Name;Numbers;Account;Language;Notes;Balance\n"
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("contactsbox")
-    db, sock = folder / "linebox.db", folder / "linebox.sock"
-    with ConfigStore(db, boards=board_ports) as store:
-        store.save(demo_config(), source="test")
-    with AccountStore(db) as accounts:
-        accounts.add(ADMIN, "admin", PASSWORD, time.time())
-        accounts.add(SUPERVISOR, "supervisor", PASSWORD, time.time())
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    port = free_port()
-    logs = [open(folder / name, "w") for name in ("engine.log", "web.log")]  # noqa: SIM115
-    engine = subprocess.Popen([sys.executable, "-m", "linebox", "run", "--db", str(db), "--socket", str(sock),
-                               "--no-web", "--no-demo-traffic", "--origin", "2026-11-23T15:00:00+00:00"],
-                              cwd=folder, env=env, stdout=logs[0], stderr=subprocess.STDOUT)
-    processes = [engine]
-    try:
-        # the web admin starts once the engine has migrated the database (two processes migrating
-        # the same new tables at once can collide)
-        wait_for(lambda: console(sock, "show ports"), "the engine's console")
-        processes.insert(0, subprocess.Popen(
-            [sys.executable, "-m", "linebox", "web", "--listen", f"127.0.0.1:{port}", "--db", str(db),
-             "--socket", str(sock)], cwd=folder, env=env, stdout=logs[1], stderr=subprocess.STDOUT))
-        wait_for(lambda: __import__("socket").create_connection(("127.0.0.1", port), timeout=1).close() or True,
-                 "the web admin")
-        with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            yield {"url": f"http://127.0.0.1:{port}", "db": db, "browser": browser}
-            browser.close()
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=20)
-        for log in logs:
-            log.close()
-    assert engine.returncode == 0, (folder / "engine.log").read_text()[-3000:]
-
-
-def logged_in(box, name=SUPERVISOR):
-    page = box["browser"].new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(box["url"] + "/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    assert page.url.endswith("/dashboard"), page.url + page.inner_text("main")
-    return page, errors
+    with running_box(tmp_path_factory.mktemp("contactsbox"), demo_config(), roles=("admin", "supervisor")) as running:
+        yield running
 
 
 def upload(page, text: bytes, name: str) -> None:
@@ -90,7 +35,7 @@ def upload(page, text: bytes, name: str) -> None:
 
 
 def test_1_the_validation_report_then_confirm_and_the_engine_applies_it(box):
-    page, errors = logged_in(box)
+    page, errors = logged_in(box, "supervisor", all_errors=False)
     page.click("nav >> text=Contacts")
     assert "0 of 0 contacts" in page.inner_text("#count")
     upload(page, LEADS.encode("cp1252"), "crm-export.csv")  # Excel's ; and Windows-1252
@@ -100,7 +45,7 @@ def test_1_the_validation_report_then_confirm_and_the_engine_applies_it(box):
     assert [(line, kind) for line, kind, _ in rows] == [("4", "invalid"), ("5", "duplicate"), ("6", "invalid")]
     assert "too short for us: 7 digits" in rows[0][2] and "+12125550100 is already on line 2" in rows[1][2]
     assert "windows-1252" in page.inner_text("#counts")
-    with ConfigStore(box["db"], boards=board_ports) as store:
+    with ConfigStore(box.db, boards=board_ports) as store:
         assert store.load().contacts == ()  # nothing stored before the confirmation
     page.click("#confirm")
     page.wait_for_url("**/contacts/")
@@ -110,7 +55,7 @@ def test_1_the_validation_report_then_confirm_and_the_engine_applies_it(box):
     page.fill("#f-q", "212-555-0100")
     page.click("#search button[type=submit]")
     assert page.locator("#contacts tbody tr").count() == 1 and "Ann Lee" in page.inner_text("#contacts")
-    with ConfigStore(box["db"], boards=board_ports) as store:
+    with ConfigStore(box.db, boards=board_ports) as store:
         config = store.load()
     assert config.contact_by_number("2125550100").name == "Ann Lee"
     assert (config.contact_by_number("+34612345678").language, dict(config.contact_by_number(
@@ -119,8 +64,8 @@ def test_1_the_validation_report_then_confirm_and_the_engine_applies_it(box):
 
 
 def test_2_a_file_without_its_columns_cannot_be_stored(box):
-    page, errors = logged_in(box, ADMIN)
-    page.goto(box["url"] + "/contacts/")
+    page, errors = logged_in(box, "admin", all_errors=False)
+    page.goto(box.url + "/contacts/")
     upload(page, b"Full Name,Phone Number\nA,2125550100\n", "wrong.csv")
     assert "missing column 'name'" in page.inner_text("#problems")
     assert page.locator("#confirm").count() == 0 and "nothing stored" in page.inner_text("#refused")

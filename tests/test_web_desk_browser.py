@@ -14,32 +14,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import playwright.sync_api as playwright_api  # a test dependency in setup.py: never skipped
 import pytest
-from test_web_browser import CHROMIUM, console, free_port, wait_for
+from browser_helpers import (
+    BROWSER_MARKS,
+    WAIT_MS,
+    console,
+    logged_in,
+    running_box,
+    wait_for,
+)
 
-from firmware.accounts import AccountStore
 from firmware.cdr import CdrStore
-from firmware.config import ConfigStore, demo_config
+from firmware.config import demo_config
 from firmware.config.model import Contact, Destination, DestinationKind, InboundRoute
-from linebox.storage import board_ports
 
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "a long office passphrase"
-WAIT_MS = 20_000
 LINE, AGENT_PORT = 0, 4
 ANN = Contact("Ann Lee", numbers=("2125557001",), account="4711", fields=(("plan", "gold"),))
 MAX_POP_DELAY_S = 1.0  # issue 14: the screen pop reaches the page within 1 s of the offer
 DELAYS: list[float] = []
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium package is not installed")]
+pytestmark = BROWSER_MARKS
 
 
 def _config():
@@ -51,58 +47,19 @@ def _config():
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("deskbox")
-    db, sock = folder / "linebox.db", folder / "linebox.sock"
-    with ConfigStore(db, boards=board_ports) as store:
-        store.save(_config(), source="test")
-    accounts = AccountStore(db)
-    for name, role in (("chief", "admin"), ("sue", "supervisor"), ("alice", "agent")):
-        accounts.add(name, role, PASSWORD, time.time())
-    accounts.close()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    port = free_port()
-    logs = [open(folder / name, "w") for name in ("engine.log", "web.log")]  # noqa: SIM115
-    engine = subprocess.Popen([sys.executable, "-m", "linebox", "run", "--db", str(db), "--socket", str(sock),
-                               "--no-web", "--no-demo-traffic"],
-                              cwd=folder, env=env, stdout=logs[0], stderr=subprocess.STDOUT)
-    web = subprocess.Popen([sys.executable, "-m", "linebox", "web", "--listen", f"127.0.0.1:{port}", "--db", str(db),
-                            "--socket", str(sock)], cwd=folder, env=env, stdout=logs[1], stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: console(sock, "show ports"), "the engine's console")
-        wait_for(lambda: __import__("socket").create_connection(("127.0.0.1", port), timeout=1).close() or True,
-                 "the web admin")
-        with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            yield {"url": f"http://127.0.0.1:{port}", "sock": sock, "db": db, "folder": folder, "browser": browser}
-            browser.close()
-    finally:
-        for process in (web, engine):
-            process.terminate()
-            process.wait(timeout=20)
-        for log in logs:
-            log.close()
-        if os.environ.get("LINEBOX_KEEP_LOGS"):  # for a failure's post-mortem
-            for name in ("engine.log", "web.log"):
-                (Path(os.environ["LINEBOX_KEEP_LOGS"]) / name).write_text((folder / name).read_text())
-    assert engine.returncode == 0, (folder / "engine.log").read_text()[-3000:]
+    # the engine's clock is this machine's: the page's Date.now() measures the pop's delay against it
+    with running_box(tmp_path_factory.mktemp("deskbox"), _config(), roles=("admin", "supervisor", "agent"),
+                     origin=None) as running:
+        yield running
 
 
-def _page(box, name):
-    context = box["browser"].new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{box['url']}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: not url.endswith("/login"))
-    return page, errors
+def _page(box, role):
+    return logged_in(box, role, landing=lambda url: not url.endswith("/login"), width=1600, height=1000,
+                     all_errors=False)
 
 
 def _desk(box) -> dict:
-    return json.loads(console(box["sock"], "show desk agent=1001")[0])["agents"][0]
+    return json.loads(console(box.sock, "show desk agent=1001")[0])["agents"][0]
 
 
 def _ring_and_offer(box, number: str, hold_s: int = 25, attempts: int = 4) -> float:
@@ -113,7 +70,7 @@ def _ring_and_offer(box, number: str, hold_s: int = 25, attempts: int = 4) -> fl
     clear and the line rings again."""
     for _ in range(attempts):
         # the exchange line of a call just cleared takes a moment to be idle again
-        wait_for(lambda: console(box["sock"], f"call test {LINE} {number} hold={hold_s}"), "the line ringing")
+        wait_for(lambda: console(box.sock, f"call test {LINE} {number} hold={hold_s}"), "the line ringing")
         deadline = time.monotonic() + 30
         call = None
         while time.monotonic() < deadline:
@@ -123,7 +80,7 @@ def _ring_and_offer(box, number: str, hold_s: int = 25, attempts: int = 4) -> fl
             time.sleep(0.05)
         if call and call["caller_number"] == number:
             return float(call["offered_at"])
-        wait_for(lambda: len(console(box["sock"], "show calls")) <= 1, "the withheld call's end", hold_s + 10)
+        wait_for(lambda: len(console(box.sock, "show calls")) <= 1, "the withheld call's end", hold_s + 10)
     raise AssertionError(f"no offer from {number} in {attempts} calls: the desk says {_desk(box)}")
 
 
@@ -137,7 +94,7 @@ def _pop_delay(page, offered_at: float, uniqueid_before: str) -> float:
 
 
 def _port_state(box, port: int) -> str:
-    rows = [row.split() for row in console(box["sock"], "show ports")[1:]]
+    rows = [row.split() for row in console(box.sock, "show ports")[1:]]
     return next(row[2] for row in rows if row and row[0] == str(port))
 
 
@@ -156,23 +113,23 @@ def _state(page, text: str) -> None:
 
 
 def _queue_log(box) -> list[list[str]]:
-    path = box["folder"] / "queue_log"
+    path = box.folder / "queue_log"
     return [line.split("|") for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def _disposition(box, uniqueid: str):
     def stored():
-        with CdrStore(box["db"]) as cdr:
+        with CdrStore(box.db) as cdr:
             return cdr.disposition(uniqueid)
     return wait_for(stored, f"the disposition of {uniqueid}")
 
 
 def test_wallboard_agent_page_screen_pop_script_and_dispositions(box):
-    sock = box["sock"]
-    board, board_errors = _page(box, "sue")
-    board.goto(f"{box['url']}/wallboard")
-    agent, agent_errors = _page(box, "alice")
-    agent.goto(f"{box['url']}/agent")
+    sock = box.sock
+    board, board_errors = _page(box, "supervisor")
+    board.goto(f"{box.url}/wallboard")
+    agent, agent_errors = _page(box, "agent")
+    agent.goto(f"{box.url}/agent")
     agent.wait_for_selector("#desk:not([hidden])")
     assert agent.text_content("#desk-state") == "loggedout"
 
@@ -233,7 +190,7 @@ def test_wallboard_agent_page_screen_pop_script_and_dispositions(box):
     assert any(f[1] == second and f[4] == "DISPOSITION" and f[5:] == ["3", "do not call", "", "1", "dtmf"]
                for f in _queue_log(box))
     _until(agent, "document.getElementById('disposed').textContent === '(recorded: 3)'")
-    with CdrStore(box["db"]) as cdr:
+    with CdrStore(box.db) as cdr:
         assert wait_for(lambda: cdr.find(second), "the call record").caller_number == "5550123"
     print(f"screen pop delay from offer: {', '.join(f'{d * 1000:.0f} ms' for d in DELAYS)}")
     assert not board_errors and not agent_errors

@@ -4,64 +4,25 @@ nothing stored), then corrected and stored; a prompt uploaded, a corrupt one ref
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
-import playwright.sync_api as playwright_api  # noqa: E402  (a test dependency in setup.py: never skipped)
 import pytest
+from browser_helpers import BROWSER_MARKS, logged_in, running_box
 
 from drivers.audiofile import encode_wav
-from firmware.accounts import AccountStore
-from firmware.config import ConfigStore, seed_demo
+from firmware.config import ConfigStore, demo_config
 from linebox.storage import board_ports
-from tests.test_web_browser import CHROMIUM, ROOT, free_port, page_of, wait_for
 
-ADMIN, PASSWORD = "chief", "a long office passphrase"
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium package is not installed")]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    import socket
-
-    folder = tmp_path_factory.mktemp("ivrweb")
-    db = folder / "linebox.db"
-    with ConfigStore(db, boards=board_ports) as store:
-        seed_demo(store)
-    accounts = AccountStore(db)
-    accounts.add(ADMIN, "admin", PASSWORD, 0.0)
-    accounts.close()
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with open(folder / "web.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "linebox", "web", "--listen", f"127.0.0.1:{port}",
-                                    "--db", str(db), "--socket", str(folder / "none.sock")],
-                                   cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True, "the web admin")
-            with playwright_api.sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-                yield {"url": f"http://127.0.0.1:{port}", "browser": browser, "folder": folder, "db": db}
-                browser.close()
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-
-
-def _log_in(page, url):
-    page.goto(f"{url}/login")  # a fresh browser: it asks /favicon.ico too (which must not reset the form's token)
-    page.fill("input[name=name]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/dashboard")
+    with running_box(tmp_path_factory.mktemp("ivrweb"), demo_config(), roles=("admin",), engine=False) as running:
+        yield running
 
 
 def test_edit_a_flow_with_a_mistake_then_correct_it(web):
-    page, errors = page_of(web)
-    _log_in(page, web["url"])
+    page, errors = logged_in(web, "admin")
     page.click("nav >> text=IVR")
     page.click("#flows >> text=main")
     text = page.input_value("#f-flow")
@@ -72,15 +33,14 @@ def test_edit_a_flow_with_a_mistake_then_correct_it(web):
     page.click("#flow-form button[type=submit]")
     page.wait_for_url("**/ivr")
     assert "flow main stored" in page.inner_text(".flash")
-    with ConfigStore(web["db"], boards=board_ports) as store:
+    with ConfigStore(web.db, boards=board_ports) as store:
         assert store.load().ivr_flow("main").node("welcome").timeout_s == 6
     assert not errors, errors
 
 
 def test_upload_a_prompt_and_a_corrupt_one(web, tmp_path):
-    page, errors = page_of(web)
-    _log_in(page, web["url"])
-    page.goto(web["url"] + "/ivr")
+    page, errors = logged_in(web, "admin")
+    page.goto(web.url + "/ivr")
     t = np.arange(8000) / 8000
     good = tmp_path / "welcome.wav"
     good.write_bytes(encode_wav((3000 * np.sin(2 * np.pi * 440 * t) * (0.5 + 0.5 * np.sin(6 * np.pi * t)))
@@ -97,5 +57,5 @@ def test_upload_a_prompt_and_a_corrupt_one(web, tmp_path):
     page.set_input_files("#f-file", str(bad))
     page.click("#prompt-form button[type=submit]")
     assert "is not a WAV file the box reads" in page.inner_text("#prompt-problems")
-    assert not (web["folder"] / "sounds" / "en" / "broken.wav").exists()
+    assert not (web.folder / "sounds" / "en" / "broken.wav").exists()
     assert not errors, errors
