@@ -248,6 +248,10 @@ PAGES = {
     ("GET", "/contacts/"): {"admin", "supervisor"},
     ("GET", "/contacts/export.csv"): {"admin", "supervisor"},
     ("POST", "/contacts/import"): {"admin", "supervisor"},
+    ("GET", "/campaigns/"): {"admin", "installer", "supervisor"},
+    ("GET", "/campaigns/new"): {"admin", "installer"},
+    ("POST", "/campaigns/new"): {"admin", "installer"},
+    ("POST", "/campaigns/check"): {"admin", "installer", "supervisor"},
 }
 USERS = {"admin": "ada", "installer": "ian", "supervisor": "sue", "agent": "al", "manager": "max"}
 

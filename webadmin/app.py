@@ -148,6 +148,9 @@ def create_app(services: WebServices) -> Flask:
     app.register_blueprint(manager.blueprint)
     app.register_blueprint(contact_pages.blueprint)
     app.register_blueprint(voicemail.blueprint)
+    from webadmin import campaigns  # noqa: PLC0415 -- outbound campaigns (issue 15)
+
+    app.register_blueprint(campaigns.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)
