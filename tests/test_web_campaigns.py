@@ -11,6 +11,7 @@ import pytest
 from test_web import login, token_of
 from web_helpers import PASSWORD, Clock, FakeEngine, make_accounts, make_app, make_services
 
+from firmware import FirmwareError
 from firmware.campaign.hygiene import check_files
 from firmware.contacts.csvfile import MAX_CSV_BYTES
 from webadmin.campaignview import board_rows, preview_of, read_figures
@@ -50,6 +51,8 @@ class CampaignEngine(FakeEngine):
         self.refuse: str | None = None
 
     def run(self, command: str) -> list[str]:
+        if self.down:
+            return super().run(command)  # the engine's refusal
         if command == "show campaigns":
             self.commands.append(command)
             if not self.campaigns:
@@ -61,7 +64,6 @@ class CampaignEngine(FakeEngine):
                                                           "pause_reason": "", "port": 4, "call": None}]})]
         if command.startswith("campaign ") and self.refuse:
             self.commands.append(command)
-            from firmware import FirmwareError  # noqa: PLC0415
             raise FirmwareError(self.refuse)
         return super().run(command)
 
@@ -289,3 +291,15 @@ def test_agent_sees_the_preview_lead_and_accepts_or_skips_through_the_console(bo
     engine.refuse = "agent 1001 has no lead in preview"
     refused = client.post("/desk/preview", data={"action": "accept"}, headers={"X-CSRF-Token": token})
     assert refused.status_code == 400 and refused.get_json()["error"] == "agent 1001 has no lead in preview"
+
+
+def test_the_page_says_when_the_engine_is_down_and_still_lists_the_campaigns(box):
+    app, _, engine = box
+    client = client_of(app, "ada")
+    save_new(client)
+    engine.down = True
+    page = client.get("/campaigns/")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "is linebox running?" in body.split('id="engine-error"')[1]
+    row = body.split('id="campaign-renewals"')[1].split("</tr>")[0]
+    assert "runs from the engine" in row and '<td class="attempts">-</td>' in row
