@@ -63,6 +63,7 @@ def box(tmp_path_factory):
     with AccountStore(db) as accounts:
         accounts.add(ADMIN, "admin", PASSWORD, time.time())
         accounts.add(INSTALLER, "installer", PASSWORD, time.time())
+        accounts.add("alice", "agent", PASSWORD, time.time())  # agent 1001 Alice of the demo
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     port = free_port()
     logs = [open(folder / name, "w") for name in ("engine.log", "web.log")]  # noqa: SIM115
@@ -91,7 +92,7 @@ def box(tmp_path_factory):
     assert engine.returncode == 0, (folder / "engine.log").read_text()[-3000:]
 
 
-def logged_in(box, name):
+def logged_in(box, name, home="/dashboard"):
     page = box["browser"].new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
@@ -101,7 +102,7 @@ def logged_in(box, name):
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state()
-    assert page.url.endswith("/dashboard"), page.url + page.inner_text("main")
+    assert page.url.endswith(home), page.url + page.inner_text("main")
     return page, errors
 
 
@@ -164,4 +165,32 @@ def test_3_the_running_campaigns_figures_on_the_page_and_the_wallboard(box):
     card = page.locator("#campaign-winter")
     card.wait_for()
     assert "abandoned (max 3 %)" in card.inner_text() and "contacts per agent-hour" in card.inner_text()
+    assert not errors, errors
+
+
+def _agent_state(sock) -> str:
+    desk = json.loads(console(sock, "show desk agent=1001")[0])
+    return desk["agents"][0]["state"]
+
+
+def test_4_an_agent_skips_then_accepts_a_preview_lead(box):
+    sock = box["sock"]
+    for _ in range(3):  # Alice logs in at her phone (port 4): *45, her agent number, #
+        console(sock, "call test 4 *451001# hold=4")
+        try:
+            wait_for(lambda: _agent_state(sock) != "loggedout", "agent 1001 logged in", 10)
+            break
+        except AssertionError:
+            continue  # a digit lost on a loaded machine (audio overruns): dial again
+    page, errors = logged_in(box, "alice", home="/agent")
+    page.wait_for_selector("#preview:not([hidden])")
+    assert page.inner_text("#preview-campaign") == "winter"
+    first = page.inner_text("#preview-number")
+    assert first in ("2125550190", "2125550191")  # the digits the box dials and page.inner_text("#preview-name") in ("Dora", "Ed")
+    page.click("#preview-skip")
+    wait_for(lambda: "skipped the lead" in page.inner_text("#desk-message"), "the skip's answer", 10)
+    page.wait_for_selector("#preview:not([hidden])")
+    page.click("#preview-accept")
+    wait_for(lambda: "dialling lead" in page.inner_text("#desk-message"), "the accept's answer", 10)
+    wait_for(lambda: json.loads(console(sock, "show campaigns")[0])["attempts"] >= 1, "the lead dialled", 10)
     assert not errors, errors
