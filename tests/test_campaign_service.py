@@ -232,6 +232,8 @@ def test_console_shows_figures_and_takes_the_preview_decision():
     (line,) = campaign_lines(attached)
     figures = json.loads(line)
     assert figures["name"] == "c" and figures["previews"] == {"a": 1} and figures["attempts"] == 0
+    lead = service.book.states[1]
+    assert figures["preview_leads"] == {"a": {"lead": 1, "number": lead.number, "name": lead.name}}
     with pytest.raises(FirmwareError, match="expected an agent id"):
         preview_decision(attached, "a;rm", True)
     with pytest.raises(FirmwareError, match="agent b has no lead in preview"):

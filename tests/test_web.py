@@ -252,6 +252,10 @@ PAGES = {
     ("POST", "/media/music"): {"admin", "installer"},
     ("POST", "/media/greetings"): {"admin", "installer"},
     ("POST", "/media/queues/support/greeting"): {"admin", "installer"},
+    ("GET", "/campaigns/"): {"admin", "installer", "supervisor"},
+    ("GET", "/campaigns/new"): {"admin", "installer"},
+    ("POST", "/campaigns/new"): {"admin", "installer"},
+    ("POST", "/campaigns/check"): {"admin", "installer", "supervisor"},
 }
 USERS = {"admin": "ada", "installer": "ian", "supervisor": "sue", "agent": "al", "manager": "max"}
 

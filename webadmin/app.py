@@ -150,6 +150,9 @@ def create_app(services: WebServices) -> Flask:
     app.register_blueprint(contact_pages.blueprint)
     app.register_blueprint(voicemail.blueprint)
     app.register_blueprint(import_module("webadmin.media").blueprint)  # music and queue greetings (issue 13)
+    from webadmin import campaigns  # noqa: PLC0415 -- outbound campaigns (issue 15)
+
+    app.register_blueprint(campaigns.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)

@@ -26,6 +26,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, render_te
 
 from firmware import FirmwareError
 from webadmin.app import audit, requires, state
+from webadmin.campaignview import board_rows, engine_figures, preview_of
 from webadmin.deskview import agent_of, screen_pop, wallboard
 from webadmin.engine import engine_status
 from webadmin.security import Permission
@@ -38,6 +39,7 @@ STREAM_S = 60.0
 KEEPALIVE_S = 15.0
 MAX_STREAMS = 6
 HISTORY_ROWS = 10
+PREVIEW_EVERY_POLLS = 3  # show campaigns for a preview lead: every 0.3 s, a lead shows within a human's glance
 STREAMS_KEY = "linebox_desk_streams"
 
 
@@ -90,16 +92,23 @@ def _stream(document: Callable[[bool], dict]) -> Response:
 # ----------------------------------------------------------------------------- wallboard
 
 def _wallboard_source(services) -> Callable[[bool], dict]:
-    cache = {"version": None, "status": {}}
+    cache: dict = {"version": None, "status": {}, "campaigns": {}}
 
     def document(full: bool) -> dict:
         desk = _desk(services.engine)
         if "error" in desk:
             return {"error": desk["error"]}
+        config = services.store.load()
         if full or desk.get("version") != cache["version"]:
             cache["status"] = engine_status(services.engine)
             cache["version"] = desk.get("version")
-        return wallboard(cache["status"], desk, services.store.load())
+            # campaign figures (issue 15) move with every attempt: read with the queue figures
+            cache["campaigns"] = engine_figures(services.engine) if config.campaigns else {}
+        board = wallboard(cache["status"], desk, config)
+        if "error" not in board:
+            board["campaigns"] = board_rows(cache["campaigns"].get("campaigns", {}), config.campaigns)
+            board["campaigns_error"] = cache["campaigns"].get("error")
+        return board
 
     return document
 
@@ -164,18 +173,28 @@ def _my_agent() -> str:
     return agent.id
 
 
+def _preview(services, agent: str) -> dict | None:
+    """The lead a preview campaign offers ``agent`` (``show campaigns``), or None."""
+    if not any(str(c.mode) == "preview" for c in services.store.load().campaigns):
+        return None  # no console round trip on a box without preview campaigns
+    return preview_of(engine_figures(services.engine).get("campaigns", {}), agent)
+
+
 def _pop_source(services, agent: str) -> Callable[[bool], dict]:
     web = state()
-    cache: dict = {"key": None, "document": {}}
+    cache: dict = {"key": None, "document": {}, "preview": None, "polls": 0}
 
     def document(full: bool) -> dict:
         desk = _desk(services.engine, agent)
         if "error" in desk:
             return {"error": desk["error"]}
+        if full or cache["polls"] % PREVIEW_EVERY_POLLS == 0:
+            cache["preview"] = _preview(services, agent)
+        cache["polls"] += 1
         (row,) = desk["agents"]
         key = json.dumps(row, sort_keys=True)
         if key == cache["key"]:
-            return cache["document"]
+            return {**cache["document"], "preview": cache["preview"]}
         call = row.get("call") or {}
         number = str(call.get("caller_number") or "")
         calls, entries = [], []
@@ -184,7 +203,7 @@ def _pop_source(services, agent: str) -> Callable[[bool], dict]:
                 calls = services.cdr.calls_from(number, HISTORY_ROWS + 1)
                 entries = services.cdr.dispositions(number, HISTORY_ROWS + 1)
         cache["key"], cache["document"] = key, screen_pop(row, services.store.load(), calls, entries)
-        return cache["document"]
+        return {**cache["document"], "preview": cache["preview"]}
 
     return document
 
@@ -230,3 +249,14 @@ def desk_state() -> Response:
         return jsonify(error="pause (with a one-word reason) or unpause"), 400
     return _run(f"agent {action} {agent}" + (f" reason={reason}" if action == "pause" and reason else ""),
                 f"agent {agent} {action}")
+
+
+@blueprint.route("/desk/preview", methods=["POST"])
+@requires(Permission.AGENT)
+def desk_preview() -> Response:
+    """A preview campaign's lead: the agent accepts it (the box dials it) or skips it."""
+    agent = _my_agent()
+    action = request.form.get("action", "")
+    if action not in ("accept", "skip"):
+        return jsonify(error="accept or skip the lead shown"), 400
+    return _run(f"campaign {action} {agent}", f"agent {agent} preview {action}")

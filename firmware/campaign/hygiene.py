@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware import FirmwareError
-from firmware.contacts.csvfile import read_table
+from firmware.contacts.csvfile import CsvTable, read_table
 from firmware.leads import check_leads, number_column
 from firmware.numbers import ZONES
 
@@ -43,11 +43,16 @@ def _read(path: str | Path, what: str):
 def check_files(leads_path: str | Path, country: str, dnc_path: str | Path | None = None) -> dict[str, Any]:
     """The report of ``leads_path`` for ``country`` against the numbers of ``dnc_path``:
     ``{"rows", "valid", "invalid", "duplicates", "dnc", "callable", "problems"}``."""
+    zone_of_country(country)  # an unknown country is refused before any file is read
+    dnc = _read(dnc_path, "do-not-call list") if dnc_path is not None else None
+    return check_tables(_read(leads_path, "lead list"), country, dnc)
+
+
+def check_tables(leads: CsvTable, country: str, dnc: CsvTable | None = None) -> dict[str, Any]:
+    """:func:`check_files` of two tables already read (the web admin's uploads)."""
     zone = zone_of_country(country)
-    dnc: list[str] = []
-    if dnc_path is not None:
-        table = _read(dnc_path, "do-not-call list")
-        column = number_column(table.columns) if table.columns else "number"
-        dnc = [row.values.get(column, "") for row in table.rows if row.values.get(column, "").strip()]
-    table = _read(leads_path, "lead list")
-    return check_leads(table.rows, zone, dnc).as_dict()
+    numbers: list[str] = []
+    if dnc is not None:
+        column = number_column(dnc.columns) if dnc.columns else "number"
+        numbers = [row.values.get(column, "") for row in dnc.rows if row.values.get(column, "").strip()]
+    return check_leads(leads.rows, zone, numbers).as_dict()

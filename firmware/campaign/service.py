@@ -441,4 +441,7 @@ class CampaignService(AttachedService):
             "calls": [{"line": each.line, "lead": each.lead.lead_id, "phase": str(each.phase)}
                       for each in self.calls.values()],
             "leads": self.book.counts(), "previews": {agent: lead.lead_id for agent, lead in self.previews.items()},
+            # the lead each agent is shown (the agent page's preview: number and name)
+            "preview_leads": {agent: {"lead": lead.lead_id, "number": lead.number, "name": lead.name}
+                              for agent, lead in self.previews.items()},
         }

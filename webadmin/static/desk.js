@@ -19,6 +19,15 @@
     root.hidden = false;
     $("desk-agent").textContent = `${doc.agent} ${doc.name || ""}`.trim();
     $("desk-state").textContent = doc.state + (doc.pause_reason ? ` (${doc.pause_reason})` : "");
+    const lead = doc.preview;
+    $("preview").hidden = !lead;
+    root.dataset.preview = lead ? String(lead.lead) : "";
+    if (lead) {
+      $("preview-campaign").textContent = lead.campaign;
+      $("preview-lead").textContent = lead.lead;
+      $("preview-name").textContent = lead.name;
+      $("preview-number").textContent = lead.number;
+    }
     const call = doc.call;
     $("pop").hidden = !call;
     if (!call) { drawnCall = ""; root.dataset.call = ""; return; }
@@ -66,6 +75,11 @@
       .then((r) => r.json()).then((answer) => { $("desk-message").textContent = answer.ok || `refused: ${answer.error}`; });
   }
   $("dispose-code").addEventListener("change", showCallback);
+  ["accept", "skip"].forEach((action) => $(`preview-${action}`).addEventListener("click", () => {
+    const form = new FormData();
+    form.append("action", action);
+    post($("preview").dataset.action, form);
+  }));
   $("dispose-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const form = new FormData();

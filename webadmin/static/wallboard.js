@@ -34,6 +34,18 @@
         figure("answered", "answered today", q.answered));
       return card;
     }));
+    const campaigns = document.getElementById("wb-campaigns");
+    const rows = doc.campaigns || [];
+    campaigns.hidden = rows.length === 0;
+    campaigns.replaceChildren(...rows.map((c) => {
+      const card = el("article", { class: "queue campaign", id: `campaign-${c.name}` });
+      card.append(el("h2", {}, `campaign ${c.name} (${c.mode}${c.running ? "" : ", not running"})`),
+        figure("attempts", "attempts", show(c.attempts)),
+        figure("contacts", "contacts", show(c.contacts)),
+        figure("cph", "contacts per agent-hour", show(c.contacts_per_agent_hour)),
+        figure("abandon", `abandoned (max ${c.max_abandon_percent} %)`, show(c.abandon_percent, " %"), c.alert));
+      return card;
+    }));
     document.getElementById("wb-counts").textContent = Object.entries(doc.counts)
       .filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(" · ");
     const body = document.querySelector("#wb-agents tbody");
