@@ -150,6 +150,11 @@ class EngineService:
         self.stop()
         return False
 
+    def last_log(self) -> str:
+        """The end of the last start's log (for a failed start's message)."""
+        logs = sorted(self.log_dir.glob("engine-*.log"), key=lambda path: path.stat().st_mtime)
+        return logs[-1].read_text(errors="replace")[-3000:] if logs else "(no log)"
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -190,7 +195,7 @@ def test_upgrade_succeeds_then_a_failing_self_test_and_a_failing_start_roll_back
     install_release(layout, releases["1.0.0"], PYTHON, RUNTIME)
     switch_current(layout, "1.0.0")
     engine = EngineService(layout, tmp_path)
-    assert engine.start()  # the box runs 1.0.0
+    assert engine.start(), engine.last_log()  # the box runs 1.0.0
     check = command_check(["selftest", "--json"], layout.db)
     log = EventLogger("upgrade")
     try:

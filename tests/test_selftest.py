@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from firmware.acdengine.history import IntervalStore
+from firmware.cdr import MIGRATIONS as CDR_MIGRATIONS
 from firmware.cdr import CdrStore
 from firmware.config.demo import seed_demo
 from firmware.config.model import Retention
@@ -108,7 +109,7 @@ def test_stores_check_finds_damage_orphans_newer_schemas_and_no_database(box, tm
     conn.commit()
     conn.close()
     result = check_stores(box, NOW)
-    assert not result.ok and "cdr 99 > 2" in result.detail
+    assert not result.ok and f"cdr 99 > {len(CDR_MIGRATIONS)}" in result.detail
     assert not check_stores(tmp_path / "none.db", NOW).ok
 
 

@@ -66,7 +66,16 @@ def until(app, done, seconds: float) -> None:
 
 def caller_presses(app, keys: str, seconds: float = 1.0) -> None:
     app.world.line(LINE_1).far_end.dial(keys, on_ms=100.0, off_ms=100.0)
-    run(app, seconds)
+    if not keys.endswith("#"):
+        run(app, seconds)
+        return
+    # A PIN is checked on the voicemail's worker thread (scrypt, off the media loop): wait for
+    # that check in wall time before the rest of the audio time, or a loaded machine's slower
+    # worker would let the unpaced loop run ahead of it and the scenario would change.
+    keyed = 0.2 * len(keys) + 0.2
+    run(app, keyed)
+    app.voicemail.menu.worker.drain()
+    run(app, max(seconds - keyed, 0.02))
 
 
 def greeting_starts(app) -> int:

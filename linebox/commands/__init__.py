@@ -41,14 +41,15 @@ class _Deferred:
     """A stub's handler: imports the group's module, parses its words with the module's own
     parser (its usage and errors as if it had been registered from the start) and runs it."""
 
-    def __init__(self, prog: str, name: str, module: str) -> None:
+    def __init__(self, prog: str, name: str, module: str, dest: str) -> None:
         self.prog = prog
         self.name = name
         self.module = module
+        self.dest = dest  # the attribute naming the chosen group (``command``, ``bench``), as registered
 
     def __call__(self, stub_args: argparse.Namespace) -> int:
         parser = argparse.ArgumentParser(prog=self.prog)
-        subparsers = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+        subparsers = parser.add_subparsers(dest=self.dest, required=True, metavar="COMMAND")
         import_module(self.module).register(subparsers)
         args = parser.parse_args([self.name, *stub_args.words])
         return int(args.handler(args) or 0)
@@ -61,4 +62,4 @@ def add_lazy_groups(subparsers: argparse._SubParsersAction, groups: Sequence[tup
     for name, module, help_text in groups:
         stub = subparsers.add_parser(name, help=help_text, add_help=False, prefix_chars=_NO_OPTIONS)
         stub.add_argument("words", nargs=argparse.REMAINDER)
-        stub.set_defaults(handler=_Deferred(prog, name, module))
+        stub.set_defaults(handler=_Deferred(prog, name, module, subparsers.dest))
