@@ -17,6 +17,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,6 +91,15 @@ def releases(tmp_path_factory):
 def _record(number: int) -> CallRecord:
     return CallRecord(uniqueid=f"1780000000.1.{number}", start=1.78e9 + number, end=1.78e9 + number + 9,
                       disposition=Disposition.ANSWERED, hangup_by=HangupBy.CALLER, answer=1.78e9 + number + 1)
+
+
+@pytest.fixture
+def root():
+    """A short root folder: the console socket under it must fit a UNIX socket path (108 bytes),
+    which pytest's temporary folders (longer under pytest-xdist) do not always allow."""
+    folder = Path(tempfile.mkdtemp(prefix="lbx-", dir="/tmp"))
+    yield folder / "root"
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _populate(layout: Layout) -> None:
@@ -189,8 +199,8 @@ def test_a_release_leaves_the_checkout_behind(releases):
 
 
 @pytest.mark.slow
-def test_upgrade_succeeds_then_a_failing_self_test_and_a_failing_start_roll_back(tmp_path, releases):
-    layout = Layout(tmp_path / "root")
+def test_upgrade_succeeds_then_a_failing_self_test_and_a_failing_start_roll_back(tmp_path, root, releases):
+    layout = Layout(root)
     _populate(layout)
     install_release(layout, releases["1.0.0"], PYTHON, RUNTIME)
     switch_current(layout, "1.0.0")
@@ -228,8 +238,8 @@ def test_upgrade_succeeds_then_a_failing_self_test_and_a_failing_start_roll_back
 
 
 @pytest.mark.slow
-def test_a_kill_at_any_moment_of_an_upgrade_leaves_a_runnable_release_and_the_data(tmp_path, releases):
-    layout = Layout(tmp_path / "root")
+def test_a_kill_at_any_moment_of_an_upgrade_leaves_a_runnable_release_and_the_data(tmp_path, root, releases):
+    layout = Layout(root)
     _populate(layout)
     install_release(layout, releases["1.0.0"], PYTHON, RUNTIME)
     switch_current(layout, "1.0.0")

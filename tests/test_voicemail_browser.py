@@ -78,7 +78,7 @@ def test_the_installer_plays_sets_uploads_and_deletes(box, tmp_path):
     page.set_input_files("#f-file", str(bad))
     page.select_option("#f-kind", "busy")
     page.click("#greeting-form button[value=upload]")
-    assert "not a readable WAV file" in page.inner_text("main")
+    assert "is not a WAV file the box reads" in page.inner_text("main")
     assert page.inner_text("#greetings") == "unavailable"
     # Delete the message
     page.click("#messages button[type=submit]")

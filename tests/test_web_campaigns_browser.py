@@ -25,7 +25,7 @@ from firmware.campaign.hygiene import check_files
 from firmware.config import ConfigStore, demo_config
 from firmware.config.campaigncodec import campaign_from_dict
 from linebox.storage import board_ports
-from tests.test_web_browser import CHROMIUM, ROOT, WAIT_MS, console, free_port, wait_for
+from tests.browser_helpers import CHROMIUM, ROOT, WAIT_MS, console, free_port, wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium package is not installed")]
