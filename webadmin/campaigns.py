@@ -29,7 +29,7 @@ from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
 from firmware.contacts.csvfile import MAX_CSV_BYTES, CsvTable, read_table
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.campaignview import board_rows, engine_figures
-from webadmin.configedit import Conflict
+from webadmin.configedit import Conflict, store_item
 from webadmin.security import Permission
 
 blueprint = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -143,29 +143,7 @@ def store_campaign(text: str, name: str | None, revision: int) -> list[str]:
         if index < 0:
             return [f"campaign {name} no longer exists"]
         data["campaigns"][index] = raw
-    prefix = f"campaigns[{index}]"
-    try:
-        config = from_dict(data)
-    except FirmwareError as exc:
-        return [_local(str(exc), prefix)]
-    found = store.check(config)
-    if found:
-        return [_local(problem, prefix) for problem in found]
-
-    def change(now):
-        if now != current:
-            raise Conflict("the configuration was changed by someone else while saving: nothing was stored")
-        return config
-
-    store.update(change, source=f"web campaign by {request.remote_addr}")
-    return []
-
-
-def _local(problem: str, prefix: str) -> str:
-    """``campaigns[2].retries.busy: …`` as the page shows it: ``retries.busy: …``."""
-    if problem.startswith(prefix + "."):
-        return problem[len(prefix) + 1:]
-    return problem[len(prefix):].lstrip(":. ") if problem.startswith(prefix) else problem
+    return store_item(store, current, data, f"campaigns[{index}]", f"web campaign by {request.remote_addr}")
 
 
 def _edit(name: str | None, text: str) -> tuple[str, int] | Response:

@@ -222,3 +222,31 @@ def replace_whole(store: ConfigStore, config: Config, revision: int, source: str
 
     store.update(change, source=source)
     return []
+
+
+def store_item(store: ConfigStore, current: Config, data: dict, prefix: str, source: str) -> list[str]:
+    """Stores ``data`` (the whole configuration in its YAML form, with one item of a list edited
+    at ``prefix``, e.g. ``ivr_flows[2]``) through the import's checks; the problems, named from
+    inside the item, or ``[]`` once stored. Conflict when another hand changed it meanwhile."""
+    try:
+        config = from_dict(data)
+    except FirmwareError as exc:
+        return [item_problem(str(exc), prefix)]
+    found = store.check(config)
+    if found:
+        return [item_problem(problem, prefix) for problem in found]
+
+    def change(now: Config) -> Config:
+        if now != current:
+            raise Conflict("the configuration was changed by someone else while saving: nothing was stored")
+        return config
+
+    store.update(change, source=source)
+    return []
+
+
+def item_problem(problem: str, prefix: str) -> str:
+    """``ivr_flows[2].nodes[1].next: …`` as the item's page shows it: ``nodes[1].next: …``."""
+    if problem.startswith(prefix + "."):
+        return problem[len(prefix) + 1:]
+    return problem[len(prefix):].lstrip(":. ") if problem.startswith(prefix) else problem

@@ -20,13 +20,12 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from markupsafe import Markup
 
 from firmware import FirmwareError
-from firmware.config import from_dict
 from firmware.config.ivrcodec import flow_dict
 from firmware.config.validate import plain
 from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
 from firmware.ivr.uploads import MAX_UPLOAD_BYTES, store_prompt, store_text_prompt, stored_prompts
 from webadmin.app import accepts_upload, audit, requires, state
-from webadmin.configedit import Conflict
+from webadmin.configedit import Conflict, store_item
 from webadmin.flowchart import flow_svg
 from webadmin.security import Permission
 
@@ -72,29 +71,7 @@ def replace_flow(text: str, name: str, revision: int) -> list[str]:
     if index is None:
         return [f"flow {name} no longer exists"]
     data["ivr_flows"][index] = raw
-    prefix = f"ivr_flows[{index}]"
-    try:
-        config = from_dict(data)
-    except FirmwareError as exc:
-        return [_local(str(exc), prefix)]
-    found = store.check(config)
-    if found:
-        return [_local(problem, prefix) for problem in found]
-
-    def change(now):
-        if now != current:
-            raise Conflict("the configuration was changed by someone else while saving: nothing was stored")
-        return config
-
-    store.update(change, source=f"web ivr by {request.remote_addr}")
-    return []
-
-
-def _local(problem: str, prefix: str) -> str:
-    """``ivr_flows[2].nodes[1].next: …`` as the page shows it: ``nodes[1].next: …``."""
-    if problem.startswith(prefix + "."):
-        return problem[len(prefix) + 1:]
-    return problem[len(prefix):].lstrip(":. ") if problem.startswith(prefix) else problem
+    return store_item(store, current, data, f"ivr_flows[{index}]", f"web ivr by {request.remote_addr}")
 
 
 @blueprint.route("/ivr/flow/<name>", methods=["GET", "POST"])
