@@ -29,6 +29,7 @@ from drivers.ports import LineCard, open_line_card
 from firmware import FirmwareError
 from firmware.acdengine import AcdSetup, Prompts, QueueService, attach_acd
 from firmware.acdengine.live import AcdFollower
+from firmware.acdengine.mediareload import MediaReload
 from firmware.acdengine.setup import setup_from_config
 from firmware.acdengine.stats import AcdStats, attach_stats
 from firmware.campaign.attach import Campaigns, attach_campaigns
@@ -86,6 +87,7 @@ class Appliance:
     campaigns: Campaigns = field(default_factory=Campaigns)  # outbound campaigns (firmware/campaign)
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
     dispositions: DispositionWriter | None = None  # agents' dispositions to the call records (firmware/desk)
+    media: MediaReload | None = None  # music classes and queue greetings re-read on ``media reload``
 
     @property
     def board(self) -> VirtualBoard:
@@ -136,7 +138,10 @@ def music_library(db_path: str | Path, config: Config) -> MusicLibrary:
     """Music-on-hold classes (firmware.media.music): ``default`` from Debian's library, others in
     ``moh/<class>/`` next to the database; the default class is read now, the queues' classes by
     the ACD's ``prepare`` (at start and when a configuration names a new one)."""
-    library = MusicLibrary(MusicLibrary.directories_of(HOLD_MUSIC_DIR, Path(db_path).parent / "moh"), read_audio)
+    def find() -> dict[str, Path]:  # listed again on ``media reload`` (a class uploaded since the start)
+        return MusicLibrary.directories_of(HOLD_MUSIC_DIR, Path(db_path).parent / "moh")
+
+    library = MusicLibrary(find(), read_audio, find=find)
     library.load(())
     return library
 
@@ -238,6 +243,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     if acd_setup is not None:
         prepare(acd_setup)
         start_acd(acd_setup)
+    app.media = MediaReload(music, prompts, lambda: setup_from_config(store.load()),
+                            [Path(db_path).parent / "sounds", PROMPT_DIR], read_audio, loop.submit)
     app.voicemail = start_voicemail(switch, loop, db_path, snapshot)
     retainer = Retainer(Path(db_path), app.voicemail.store.delete if app.voicemail is not None else None,
                         lambda: app.queue_log)

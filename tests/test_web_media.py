@@ -95,6 +95,7 @@ def test_music_uploaded_at_44k1_stereo_is_stored_8khz_mono_listed_played_and_del
 
 @pytest.mark.parametrize("data,music_class,filename,error", [
     (b"RIFF\x10\x00\x00\x00WAVEjunkjunk", "jazz", "bad.wav", "is not a WAV file the box reads"),
+    ("cut", "jazz", "cut.wav", "data chunk truncated"),  # a file cut short in transfer
     (b"ID3\x03\x00" + bytes(100), "jazz", "song.mp3", "is MP3"),
     (b"not audio at all, a text file", "jazz", "notes.txt", "is not a WAV file the box reads"),
     (bytes(MAX_MUSIC_BYTES + 1), "jazz", "huge.wav", "is larger than 32 MB"),
@@ -107,6 +108,8 @@ def test_a_refused_music_upload_is_one_line_and_stores_nothing(admin, data, musi
     client, services = admin
     if data is None:
         data = _wav(_tone(8000, 1.0), 8000)
+    elif data == "cut":
+        data = _wav(_tone(8000, 1.0), 8000)[:4000]
     elif data == "long":
         data = _wav(_tone(8000, MAX_CLASS_SECONDS + 1.0), 8000)
     answer = _post(client, "/media/music", data, filename, **{"class": music_class, "name": "x"})
@@ -115,6 +118,7 @@ def test_a_refused_music_upload_is_one_line_and_stores_nothing(admin, data, musi
     assert len(problems) == 1 and error in problems[0] and "\n" not in problems[0].strip(), problems
     assert _stored(services.data_dir / "moh") == []
     assert not [p for p in services.data_dir.iterdir() if p.name.startswith(".upload-")]
+    assert "media reload" not in services.engine.commands  # nothing stored: nothing to tell the engine
 
 
 def test_an_upload_without_a_file_is_refused(admin):
@@ -230,3 +234,29 @@ def test_music_left_unnamed_takes_its_files_name(admin):
     answer = _post(client, "/media/music", _wav(_tone(8000, 0.5), 8000), "My Song (live).wav", **{"class": "pop"})
     assert answer.status_code == 302
     assert (services.data_dir / "moh" / "pop" / "My_Song__live_.wav").is_file()
+
+
+def test_every_stored_or_deleted_file_is_sent_to_the_running_engine(admin):
+    """Music and greetings are live: after each change the engine is told (``media reload``)."""
+    client, services = admin
+    wav = _wav(_tone(8000, 1.0), 8000)
+    steps = [("/media/music", wav, {"class": "jazz", "name": "a"}), ("/media/music/jazz/a/delete", None, {}),
+             ("/media/greetings", wav, {"name": "welcome"}), ("/media/greetings/welcome/delete", None, {})]
+    for path, data, fields in steps:
+        before = len(services.engine.commands)
+        answer = _post(client, path, data, **fields)
+        assert answer.status_code == 302, path
+        assert services.engine.commands[before:] == ["media reload"], path
+        page = html.unescape(client.get("/media").get_data(as_text=True))
+        assert "the engine plays it to new callers now" in page, path
+
+
+def test_an_engine_that_cannot_be_reached_is_said_and_the_file_is_kept(admin):
+    client, services = admin
+    services.engine.down = True
+    assert _post(client, "/media/music", _wav(_tone(8000, 1.0), 8000), **{"class": "jazz", "name": "a"}
+                 ).status_code == 302
+    assert (services.data_dir / "moh" / "jazz" / "a.wav").is_file()
+    page = html.unescape(client.get("/media").get_data(as_text=True))
+    assert "the engine was not told (no engine at var/linebox.sock: is linebox running?): it reads the files " \
+           "when it starts" in page

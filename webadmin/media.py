@@ -5,9 +5,11 @@ Uploads are outside input, checked once at the edge by ``firmware.media.uploads.
 a refused file gets one line and nothing is stored. Files are written atomically (temp file,
 fsync, rename).
 
-- Music: ``<data>/moh/<class>/<name>.wav``. The engine lists the class folders when it starts
-  (``MusicLibrary.directories_of``) and reads a class once, when a configuration first names it
-  (firmware/media/music.py): a new class or a changed file is heard after the engine's restart. A queue naming a class that has no folder (and is not
+- Music: ``<data>/moh/<class>/<name>.wav``. After every upload and delete (music or greeting)
+  the engine is sent ``media reload`` over its console socket (firmware/acdengine/mediareload.py):
+  it re-reads, off its media loop, the classes and greetings whose files changed, and new plays
+  hear them at once, without a restart. When the engine cannot be reached the page says so: it
+  reads the files when it starts. A queue naming a class that has no folder (and is not
   ``default`` or ``ringback``) is listed as a warning: its callers hear ``default``.
 - Queue greetings: ``<data>/sounds/<name>.wav`` (firmware/ivr/uploads.py ``store_recording``,
   levelled like a prompt), picked for a queue here (``queues[].greeting``, config migration 7;
@@ -45,6 +47,15 @@ def missing_classes(config: Config, data_dir: Path) -> list[tuple[str, str]]:
     found = music_classes(data_dir)
     return [(queue.name, queue.music) for queue in config.queues
             if queue.music not in (DEFAULT_CLASS, RINGBACK_CLASS) and not found.get(queue.music)]
+
+
+def _engine_follows() -> str:
+    """Asks the running engine to read the changed files (``media reload``): what to tell the installer."""
+    try:
+        state().services.engine.run("media reload")
+    except FirmwareError as exc:
+        return f"; the engine was not told ({exc}): it reads the files when it starts"
+    return "; the engine plays it to new callers now"
 
 
 def _page(problems: list[str], status: int = 200) -> tuple[str, int]:
@@ -86,8 +97,7 @@ def upload_music() -> tuple[str, int] | Response:
     except FirmwareError as exc:
         return _page([str(exc)], 400)
     audit("music upload", f"{music_class}/{name} from {filename} ({seconds:.1f} s)")
-    flash(f"music {music_class}: {filename} stored ({seconds:.1f} s); the engine finds classes and their files "
-          "when it starts: restart it (System) to hear the change", "ok")
+    flash(f"music {music_class}: {filename} stored ({seconds:.1f} s){_engine_follows()}", "ok")
     return redirect(url_for("media.index"))
 
 
@@ -113,7 +123,7 @@ def music_delete(music_class: str, name: str) -> tuple[str, int] | Response:
     if not deleted:
         abort(404)
     audit("music delete", f"{music_class}/{name}")
-    flash(f"music {music_class}/{name} deleted (a class the engine has read plays on until its restart)", "ok")
+    flash(f"music {music_class}/{name} deleted{_engine_follows()}", "ok")
     return redirect(url_for("media.index"))
 
 
@@ -131,7 +141,7 @@ def upload_greeting() -> tuple[str, int] | Response:
     except FirmwareError as exc:
         return _page([str(exc)], 400)
     audit("queue greeting upload", f"{name} from {filename}")
-    flash(f"greeting {name} stored: pick it for a queue below", "ok")
+    flash(f"greeting {name} stored: pick it for a queue below{_engine_follows()}", "ok")
     return redirect(url_for("media.index"))
 
 
@@ -163,7 +173,7 @@ def greeting_delete(name: str) -> tuple[str, int] | Response:
         abort(404)
     path.unlink()
     audit("queue greeting delete", name)
-    flash(f"greeting {name} deleted", "ok")
+    flash(f"greeting {name} deleted{_engine_follows()}", "ok")
     return redirect(url_for("media.index"))
 
 

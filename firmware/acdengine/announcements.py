@@ -32,7 +32,8 @@ how numbers are spoken live in :mod:`firmware.media.words` (shared with voicemai
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,57 @@ KEY_WORDS = {"*": "digits/star", "#": "digits/pound", **{str(d): f"digits/{d}" f
 RECORDING_PREFIX = "recording:"  # installer recordings (queue greetings) among the words
 
 
+RecordingStamp = tuple[str, int, int] | None
+"""The file a recording was read from: (path, size, modification time in ns); None: no file."""
+
+
+@dataclass(frozen=True)
+class RecordingUpdate:
+    """A recording read again (:meth:`Prompts.changed_recordings`): its samples, or None when it has no
+    readable file any more."""
+
+    samples: np.ndarray | None
+    stamp: RecordingStamp
+
+
+def _recording_path(directories: Sequence[Path], name: str) -> Path | None:
+    """The first of ``directories`` holding ``<name>.wav``."""
+    for directory in directories:
+        path = directory / f"{name}.wav"
+        if path.is_file():
+            return path
+    return None
+
+
+def _recording_stamp(directories: Sequence[Path], name: str) -> RecordingStamp:
+    path = _recording_path(directories, name)
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return str(path), info.st_size, info.st_mtime_ns
+
+
+def _read_recording(directories: Sequence[Path], name: str, read: Callable[[Path], np.ndarray],
+                    log: EventLogger, optional: bool) -> tuple[np.ndarray | None, RecordingStamp]:
+    """The trimmed samples of recording ``name`` and the stamp of the file read, or None (logged)."""
+    stamp = _recording_stamp(directories, name)
+    if stamp is None:
+        if not optional:
+            log.warning("recording_missing", name=name, looked_in=",".join(str(d) for d in directories))
+        return None, None
+    path = Path(stamp[0])
+    try:
+        samples = trim_silence(np.asarray(read(path)))
+    except (DriverError, OSError, ValueError) as exc:  # unreadable (a file cut or replaced by hand)
+        log.warning("recording_unreadable", path=str(path), error=str(exc))
+        return None, stamp
+    log.info("recording", name=name, path=str(path), seconds=round(samples.size / 8000.0, 1))
+    return samples, stamp
+
+
 class Prompts:
     """Recorded words in memory and the sentences made of them (cached)."""
 
@@ -62,6 +114,7 @@ class Prompts:
             raise FirmwareError(f"acd: prompt words missing: {', '.join(missing[:5])}")
         self.words = {name: trim_silence(samples) for name, samples in words.items()}
         self._sentences: dict[tuple[str, ...], np.ndarray] = {}
+        self._stamps: dict[str, RecordingStamp] = {}  # a learnt recording -> the file it was read from
 
     @classmethod
     def load(cls, read: Callable[[Path], np.ndarray], directory: Path = PROMPT_DIR) -> Prompts:
@@ -86,20 +139,49 @@ class Prompts:
             key = f"{RECORDING_PREFIX}{name}"
             if key in self.words:
                 continue
-            for directory in directories:
-                path = directory / f"{name}.wav"
-                if not path.is_file():
-                    continue
-                try:
-                    self.words[key] = trim_silence(read(path))
-                except DriverError as exc:
-                    log.warning("recording_unreadable", path=str(path), error=str(exc))
-                    continue
-                log.info("recording", name=name, path=str(path), seconds=round(self.words[key].size / 8000.0, 1))
-                break
+            samples, stamp = _read_recording(directories, name, read, log, name in optional)
+            if samples is not None:
+                self.words[key] = samples
+                self._stamps[key] = stamp
+
+    def changed_recordings(self, directories: Sequence[Path], names: Iterable[str],
+                           read: Callable[[Path], np.ndarray], log: EventLogger,
+                           optional: Iterable[str] = ()) -> dict[str, RecordingUpdate]:
+        """The recordings among ``names`` and ``optional`` whose file changed, appeared or went
+        away since they were read (path, size, modification time), read again: off the media
+        loop. An update without samples: no readable file any more (callers then hear no
+        greeting, as after a restart). Nothing changes here until :meth:`apply_recordings`."""
+        optional = set(optional)
+        found: dict[str, RecordingUpdate] = {}
+        for name in [*names, *sorted(optional)]:
+            key = f"{RECORDING_PREFIX}{name}"
+            known = key in self.words
+            if _recording_stamp(directories, name) == self._stamps.get(key) and known:
+                continue
+            samples, stamp = _read_recording(directories, name, read, log, name in optional)
+            if samples is None and not known:
+                continue  # still nothing to play (logged by the read)
+            found[name] = RecordingUpdate(samples, stamp)
+        return found
+
+    def apply_recordings(self, updates: Mapping[str, RecordingUpdate]) -> None:
+        """Swaps re-read recordings in (on the media loop, between two ticks); sentences built
+        with the old ones are forgotten, so the next caller hears the new recording."""
+        for name, update in updates.items():
+            key = f"{RECORDING_PREFIX}{name}"
+            if update.samples is None:
+                self.words.pop(key, None)
+                self._stamps.pop(key, None)
             else:
-                if name not in optional:
-                    log.warning("recording_missing", name=name, looked_in=",".join(str(d) for d in directories))
+                self.words[key] = update.samples
+                self._stamps[key] = update.stamp
+            for sentence in [each for each in self._sentences if key in each]:
+                del self._sentences[sentence]
+
+    def recordings(self) -> dict[str, float]:
+        """Seconds of every learnt recording (queue greetings, queue names), by name."""
+        return {key[len(RECORDING_PREFIX):]: round(samples.size / 8000.0, 1)
+                for key, samples in sorted(self.words.items()) if key.startswith(RECORDING_PREFIX)}
 
     def recording(self, name: str) -> list[str]:
         """The word list of a learnt recording (empty when it could not be read)."""

@@ -40,6 +40,19 @@ class TestCaller(Protocol):
     def __call__(self, port: int, number: str, hold_s: int) -> str: ...
 
 
+class MediaFiles(Protocol):
+    """Music-on-hold classes and queue greetings in the engine's memory
+    (``firmware.acdengine.mediareload.MediaReload``)."""
+
+    def reload(self) -> list[str]:
+        """Re-reads what changed on disk (on the console's thread) and queues the swap on the loop."""
+        ...
+
+    def lines(self) -> list[str]:
+        """What is in memory, one line each (on the loop's thread)."""
+        ...
+
+
 @dataclass(frozen=True)
 class EngineAccess:
     loop: MediaLoop
@@ -53,3 +66,4 @@ class EngineAccess:
     # None when nothing would start it again (a developer's ``linebox run``).
     restart: Callable[[], None] | None = None
     voicemail: object | None = None  # the box's voicemail (firmware.voicemail.Voicemail), for ``mailbox`` commands
+    media: MediaFiles | None = None  # music classes and queue greetings (``media reload``, ``show media``)

@@ -104,6 +104,11 @@ COMMANDS = (
     CommandSpec(("dump", "frames"), "dump frames", "the link's last frames sent and received, hex", "dump_frames"),
     CommandSpec(("config", "reload"), "config reload", "re-read the configuration store and apply it",
                 "config_reload"),
+    CommandSpec(("media", "reload"), "media reload",
+                "re-read the music-on-hold classes and queue greetings whose files changed (new plays hear them)",
+                "media_reload"),
+    CommandSpec(("show", "media"), "show media", "music classes and queue greetings in the engine's memory, seconds",
+                "show_media"),
     CommandSpec(("show", "desk"), "show desk [agent=ID]",
                 "agents' desks as one JSON line: state, pause reason, current call, disposition (web admin)",
                 "show_desk"),
@@ -119,7 +124,7 @@ COMMANDS = (
     CommandSpec(("exit",), "exit", "same as quit", "quit"),
     *(CommandSpec(spec.words, spec.usage, spec.summary, spec.method) for spec in MAILBOX_COMMANDS),
 )
-CHANGES = frozenset({"log_level", "call_test", "port_out", "port_in", "config_reload", "engine_restart", "agent_pause",
+CHANGES = frozenset({"media_reload", "log_level", "call_test", "port_out", "port_in", "config_reload", "engine_restart", "agent_pause",
                      "agent_unpause", "agent_logout", "agent_dispose", "campaign_accept", "campaign_skip"}) | MAILBOX_CHANGES  # logged at info
 
 
@@ -396,6 +401,22 @@ class Console:
         if changed:
             return Output([f"configuration revision {revision} applied (calls in progress keep going)"])
         return Output([f"configuration revision {revision} is already running"])
+
+    def _media(self):
+        if self.engine.media is None:
+            raise FirmwareError("this engine plays no music classes or queue greetings")
+        return self.engine.media
+
+    def media_reload(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        lines = self._media().reload()  # files read here, on the console's thread
+        self.gateway.call(lambda: None)  # returns once the loop made the swap queued before it
+        return Output(lines)
+
+    def show_media(self, spec: CommandSpec, args: list[str]) -> Response:
+        self._no_args(spec, args)
+        media = self._media()
+        return Output(self.gateway.call(media.lines) or ["no music class or queue greeting in memory"])
 
     # ----------------------------------------------------------------- agent desk (desk.py)
 

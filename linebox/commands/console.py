@@ -92,7 +92,7 @@ def start_console(app, socket_path: str | os.PathLike, log_buffer: LogBuffer,
     engine = EngineAccess(loop=app.loop, switch=app.switch, store=app.store, link=app.card.link, test_call=test_call,
                           board=app.definition.name,
                           storage=app.retention.status_line if app.retention is not None else None,
-                          restart=restart, voicemail=app.voicemail)
+                          restart=restart, voicemail=app.voicemail, media=app.media)
     return ConsoleServer(socket_path, engine, log_buffer).start()
 
 
