@@ -110,11 +110,20 @@ _SHORT.maxstring = _SHORT.maxother = 40
 _SHORT.maxlevel = 2  # bounded work whatever the value: YAML aliases can make huge shared structures
 
 
+QUOTE_HINT = "a number: put it in quotes"
+
+
+def path_token(key: str) -> str:
+    """How a mapping's key appears in a field's path (problem messages)."""
+    if not _KEY_RE.fullmatch(key):
+        return _SHORT.repr(key)  # a key from the file that is no name: quoted, escaped and shortened
+    return key
+
+
 def _join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
-    if not _KEY_RE.fullmatch(key):
-        key = _SHORT.repr(key)  # a key from the file that is no name: quoted, escaped and shortened
+    key = path_token(key)
     return f"{path}.{key}" if path else key
 
 
@@ -187,6 +196,10 @@ class Reader:
 
 def check_text(value: Any, path: str, pattern: re.Pattern[str] | None = None, what: str = "",
                empty: bool = False, max_chars: int = 40) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # YAML reads `number: 204` as a number (and 0204 as octal, +1 212... as 1212...)
+        raise FirmwareError(f"{path}: expected text, got {_describe(value)}, {QUOTE_HINT} ('{value}') so that "
+                            "it is kept as written, leading 0 and + included")
     if not isinstance(value, str):
         raise FirmwareError(f"{path}: expected text, got {_describe(value)}")
     if value == "" and empty:

@@ -5,7 +5,8 @@ current folder (created when missing). Board names in the configuration are reso
 ``board.definitions`` here, in the composition root, because firmware may not import
 board/. Import checks the whole file (types, bounds, cross-references) before replacing
 anything: a broken file (bad YAML, too large or too deep, wrong types, bad references) is
-one line on stderr naming the field or the line, exit status 2, and the database is unchanged. ``route`` and ``dial`` show the routing and toll decisions for a
+one line on stderr naming the field or the line, exit status 2, and the database is unchanged.
+``validate`` lists every problem at once (exit status 1 if any error). ``route`` and ``dial`` show the routing and toll decisions for a
 call, with their explanations, against the stored configuration.
 """
 
@@ -19,13 +20,16 @@ from pathlib import Path
 from drivers.logs import one_line
 from firmware import FirmwareError
 from firmware.config import Config, ConfigStore, from_yaml, to_yaml
-from firmware.config.yamlio import MAX_DOCUMENT_BYTES, check_size
+from firmware.config.advice import config_warnings
+from firmware.config.collect import Findings, document_problems
+from firmware.config.yamlio import MAX_DOCUMENT_BYTES, check_size, parse_yaml
 from firmware.dialplan import DialKind
+from firmware.media.uploads import music_classes
 from firmware.routing import route_inbound
 from firmware.tollguard import is_after_hours, may_dial
 from linebox.storage import board_ports, open_store, resolve_db_path  # noqa: F401 (re-exported)
 
-EXIT_PROBLEMS = 2
+EXIT_INVALID = 1  # ``validate``: the configuration has problems (2: the command itself failed)
 
 
 def _read_file(path: str) -> str:
@@ -111,14 +115,34 @@ def import_config(args: argparse.Namespace) -> int:
 
 
 def validate_config(args: argparse.Namespace) -> int:
+    """Every problem at once, each with its field's path (firmware/config/collect.py); warnings too.
+    Exit status 1 when there is an error, 0 otherwise (warnings do not count)."""
     with open_store(args.db) as store:
-        config = from_yaml(_read_file(args.file)) if args.file else store.load()
-        found = store.check(config)
-    for problem in found:
-        print(problem, file=sys.stderr)
-    if found:
-        return EXIT_PROBLEMS
-    print(f"linebox: {args.file or 'stored configuration'}: ok")
+        if args.file:
+            try:
+                raw = parse_yaml(_read_file(args.file))
+            except FirmwareError as exc:
+                print(f"{args.file}: {exc}", file=sys.stderr)  # YAML syntax: its line and column
+                return EXIT_INVALID
+            if raw is None:
+                print(f"{args.file}: the document is empty", file=sys.stderr)
+                return EXIT_INVALID
+            findings = document_problems(raw, store.check)
+        else:
+            config = store.load()
+            findings = Findings(errors=store.check(config), config=config)
+        data_dir = Path(store.path).parent
+    for problem in findings.errors:
+        print(one_line(problem), file=sys.stderr)
+    for note in findings.notes:
+        print(f"note: {one_line(note)}", file=sys.stderr)
+    warnings = config_warnings(findings.config, [name for name, files in music_classes(data_dir).items() if files]) if findings.config is not None else []
+    for warning in warnings:
+        print(f"warning: {one_line(warning)}", file=sys.stderr)
+    if findings.errors:
+        return EXIT_INVALID
+    counted = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+    print(f"linebox: {args.file or 'stored configuration'}: ok{counted}")
     return 0
 
 
