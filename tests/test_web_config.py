@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html as htmllib
 import re
 
 import pytest
@@ -36,6 +37,8 @@ def form_of(client, path):
     form = {"csrf_token": token_of(page), "revision": REVISION.search(html).group(1)}
     for name, value in re.findall(r'<input id="[^"]+" name="([^"]+)" value="([^"]*)"', html):
         form[name] = value.replace("&#34;", '"').replace("&amp;", "&")
+    for name, value in re.findall(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S):
+        form[name] = htmllib.unescape(value)
     for name in re.findall(r'<input type="checkbox" id="[^"]+" name="([^"]+)" checked>', html):
         form[name] = "on"
     checks: dict[str, list[str]] = {}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from firmware import FirmwareError
 from firmware.config import Config, ConfigStore, from_dict, to_dict
 from webadmin import WebAdminError
-from webadmin.sections import Field, FormProblem, Section, get_path, new_item, set_path, typed
+from webadmin.sections import Field, FormProblem, Kind, Section, get_path, new_item, set_path, typed
 
 GENERAL_KEY = ""
 
@@ -60,6 +60,7 @@ def _place(section: Section, index: int | None) -> str:
 
 
 _PATH_END = re.compile(r"[.\[:]")
+_ENTRY = re.compile(r"^\[(\d+)\](\.?)")  # a list field's entry in a message: shown counted from 1
 
 
 def _attribute(message: str, prefix: str, fields: Sequence[Field]) -> str | None:
@@ -110,7 +111,13 @@ def _judge(store: ConfigStore, data: dict, section: Section, index: int | None, 
         path = _attribute(message, prefix, section.fields) if index is not None or not section.key else None
         if path is not None and path not in result.errors:
             own = message.startswith(prefix + path)
-            result.errors[path] = (message[len(prefix) + len(path):].lstrip(":. ").strip() if own else "") or message
+            text = message[len(prefix) + len(path):]
+            kind = next(f.kind for f in section.fields if f.path == path)
+            if own and kind is Kind.CODES:  # which code line: counted from 1
+                text = _ENTRY.sub(lambda m: f"entry {int(m.group(1)) + 1}" + (", " if m.group(2) else ""), text, 1)
+            elif own and kind is Kind.EMPTY_RULE:  # a ticked box: the message names its value
+                text = _ENTRY.sub("", text, 1)
+            result.errors[path] = (text.lstrip(":. ").strip() if own else "") or message
         elif path is None:
             result.general.append(message)
     return None if found else candidate

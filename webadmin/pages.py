@@ -14,7 +14,7 @@ from firmware.config import to_dict
 from webadmin import WebAdminError
 from webadmin.app import audit, requires, state
 from webadmin.configedit import Conflict, EditResult, apply_edit, form_values, item_index
-from webadmin.sections import SECTIONS, SETTINGS, Section, get_path, shown
+from webadmin.sections import BOXES, SECTIONS, SETTINGS, Section, checked, get_path, shown
 from webadmin.security import Permission
 
 blueprint = Blueprint("pages", __name__, url_prefix="/config")
@@ -86,14 +86,15 @@ def _edit(section: Section, key: str | None, page: str = "", done: str = "") -> 
         item = data[section.key][index]
     elif not section.key:
         item = data
-    values = {field.path: value if field.kind in ("bool", "checks") else shown(field, value)
+    values = {field.path: value if field.kind == "bool" else checked(field, value) if field.kind in BOXES
+              else shown(field, value)
               for field, value in zip(section.fields, form_values(section, item).values(), strict=True)}
     errors: dict[str, str] = {}
     general: list[str] = []
     revision = store.config_version()
     if request.method == "POST":
         form = request.form
-        values = {field.path: (form.getlist(field.path) if field.kind == "checks" else
+        values = {field.path: (form.getlist(field.path) if field.kind in BOXES else
                                (field.path in form) if field.kind == "bool" else form.get(field.path, ""))
                   for field in section.fields}
         try:

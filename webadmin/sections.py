@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from firmware.acd.model import Strategy
+from firmware.acd.model import EmptyCondition, Strategy
 from firmware.config import (
     Agent,
     CallerIdStandard,
@@ -53,6 +53,9 @@ class Kind(StrEnum):
     PAIRS = "pairs"  # name:number, comma-separated (a mapping)
     DATED = "dated"  # "YYYY-MM-DD name", comma-separated (a list of {date, name}: holidays)
     STEPS = "steps"  # a:b number pairs, comma-separated (a list of {keys[0]: a, keys[1]: b})
+    EMPTY_RULE = "empty_rule"  # checkboxes: none ticked = null; "on" (and any of the choices) = a list
+    TEXTAREA = "textarea"  # several lines of text (a script)
+    CODES = "codes"  # one disposition code a line: "CODE: label [callback] [do-not-call]"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Field:
     choices: tuple[str, ...] = ()
     help: str = ""
     keys: tuple[str, str] = ("", "")  # STEPS: the keys of each pair's two numbers
+    choice_labels: tuple[str, ...] = ()  # CHECKS, EMPTY_RULE: what each choice says on the page
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,24 @@ def _destination(path: str, label: str) -> tuple[Field, Field]:
     return (Field(f"{path}.kind", f"{label}: kind", Kind.CHOICE, DESTINATIONS),
             Field(f"{path}.name", f"{label}: name", help="extension number, group, queue or mailbox; "
                                                          "for outside: the number as dialled"))
+
+
+BOXES = (Kind.CHECKS, Kind.EMPTY_RULE)
+"""Fields shown as checkboxes: the browser sends every ticked one (``getlist``)."""
+EMPTY_ON = "on"
+"""The first box of an EMPTY_RULE field: the rule is on (a list, maybe empty) rather than null."""
+CODE_FLAGS = {"callback": "callback", "do-not-call": "do_not_call"}
+"""A disposition line's flags, ``[callback]`` and ``[do-not-call]``, and the keys they set."""
+
+
+def _empty_rule(path: str, label: str, action: str) -> Field:
+    """``queues[].join_empty`` / ``leave_empty``: null (off), [] (on: no agent logged in) or the
+    agent states that count as absent too (docs/configuration.md, "Queues")."""
+    states = _values(EmptyCondition)
+    return Field(path, label, Kind.EMPTY_RULE, (EMPTY_ON, *states),
+                 help=f"{action} while no agent of the queue can take a call; ticking a state turns it on",
+                 choice_labels=("on: when no agent is logged in",
+                                *(f"agents {state} count as absent too" for state in states)))
 
 
 SECTIONS: dict[str, Section] = {section.key: section for section in (
@@ -149,6 +171,8 @@ SECTIONS: dict[str, Section] = {section.key: section for section in (
         Field("service_level_s", "Service level target (s)", Kind.INT),
         Field("max_wait_s", "Longest wait (s)", Kind.INT, help="0: no limit"),
         *_destination("overflow", "Overflow"),
+        _empty_rule("join_empty", "Refuse new callers (they go to the overflow)", "new callers are refused"),
+        _empty_rule("leave_empty", "Send waiting callers to the overflow", "waiting callers leave"),
         Field("announce_position_s", "Announce position every (s)", Kind.INT),
         Field("announce_hold_time", "Announce hold time", Kind.BOOL),
         Field("periodic_announce_s", "Periodic announcement every (s)", Kind.INT),
@@ -163,6 +187,16 @@ SECTIONS: dict[str, Section] = {section.key: section for section in (
         Field("callback.enabled", "Offer a callback (the caller keeps the place and hangs up)", Kind.BOOL),
         Field("callback.max_attempts", "Callback: attempts to reach the caller", Kind.INT),
         Field("callback.retry_s", "Callback: between attempts (s)", Kind.INT),
+        Field("desk.dispositions", "Disposition codes (agent desk)", Kind.CODES,
+              help="one a line: CODE: label, then [callback] or [do-not-call] if it asks for one, "
+                   "e.g. 2: call back [callback]; agents key the code and # during wrap-up"),
+        Field("desk.script", "Call script (agent desk)", Kind.TEXTAREA,
+              help="shown to the agent; {name}, {number}, {account}, {queue}, {agent}, {field.X}, {var.X} "
+                   "are filled in"),
+        Field("desk.targets.service_level_min_percent", "Wallboard: service level at least (%)", Kind.INT),
+        Field("desk.targets.abandon_max_percent", "Wallboard: abandoned at most (%)", Kind.INT),
+        Field("desk.targets.asa_max_s", "Wallboard: average answer at most (s)", Kind.INT),
+        Field("desk.targets.longest_wait_max_s", "Wallboard: longest wait at most (s)", Kind.INT),
     ), ("name", "number", "strategy", "max_wait_s")),
     Section("agents", "Agents", "agent", "id", (
         Field("id", "Agent ID", help="digits the agent keys at login"),
@@ -208,6 +242,8 @@ SETTINGS: dict[str, Section] = {
 }
 
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
+_CODE_LINE = re.compile(r"\s*([^:\s]*)\s*:\s*(.*?)\s*")
+_FLAG_AT_END = re.compile(r"\s*\[(" + "|".join(CODE_FLAGS) + r")\]\s*$")
 _PAIR = re.compile(r"\s*([^:,\s][^:,]*?)\s*:\s*(-?[0-9]{1,9})\s*")
 _STEP = re.compile(r"\s*(-?[0-9]{1,9})\s*:\s*(-?[0-9]{1,9})\s*")
 
@@ -224,6 +260,12 @@ def typed(field: Field, raw: str | None, many: list[str]) -> object:
         return raw is not None
     if field.kind is Kind.CHECKS:
         return list(many)
+    if field.kind is Kind.EMPTY_RULE:
+        return [choice for choice in many if choice != EMPTY_ON] if many else None
+    if field.kind is Kind.TEXTAREA:
+        return (raw or "").replace("\r\n", "\n").strip("\n")  # the browser's line ends; the codec judges the rest
+    if field.kind is Kind.CODES:
+        return _codes(raw or "")
     if field.kind is Kind.LIST:
         return [part.strip() for part in text.split(",") if part.strip()]
     if field.kind is Kind.PAIRS:
@@ -258,12 +300,40 @@ def typed(field: Field, raw: str | None, many: list[str]) -> object:
     return text
 
 
+def _codes(text: str) -> list[dict]:
+    """Disposition lines as the desk block's list (every value the codec's to judge)."""
+    codes = []
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        if not line.strip():
+            continue
+        match = _CODE_LINE.fullmatch(line)
+        if match is None:
+            raise FormProblem(f"line {number}: expected CODE: label, e.g. 2: call back [callback]")
+        label, flags = match.group(2), {key: False for key in CODE_FLAGS.values()}
+        while (flag := _FLAG_AT_END.search(label)) is not None:
+            flags[CODE_FLAGS[flag.group(1)]] = True
+            label = label[:flag.start()]
+        codes.append({"code": match.group(1), "label": label, **flags})
+    return codes
+
+
+def checked(field: Field, value: object) -> list[str]:
+    """The boxes ticked for a CHECKS or EMPTY_RULE field's plain value."""
+    if field.kind is Kind.EMPTY_RULE:
+        return [] if value is None else [EMPTY_ON, *(value if isinstance(value, list) else [])]
+    return list(value) if isinstance(value, list) else []
+
+
 def shown(field: Field, value: object) -> str:
     """A plain value as the form shows it."""
     if value is None:
         return ""
     if field.kind is Kind.LIST and isinstance(value, list):
         return ", ".join(map(str, value))
+    if field.kind is Kind.CODES and isinstance(value, list):
+        return "\n".join(f"{code.get('code')}: {code.get('label')}"
+                         + "".join(f" [{flag}]" for flag, key in CODE_FLAGS.items() if code.get(key))
+                         for code in value if isinstance(code, dict))
     if field.kind is Kind.PAIRS and isinstance(value, dict):
         return ", ".join(f"{name}:{number}" for name, number in value.items())
     if field.kind is Kind.STEPS and isinstance(value, list):
