@@ -168,3 +168,19 @@ def test_the_console_reloads_media_and_shows_what_is_in_memory(tmp_path):
     finally:
         rig.close()
     assert rig.step_error is None
+
+
+def test_a_greeting_no_queue_names_any_more_is_followed_too(tmp_path):
+    """Deleted after being unpicked: dropped; uploaded again and picked: the new audio, not the old."""
+    write_wav(tmp_path / "welcome.wav", tone(620, 1.0))
+    prompts = _greeting_prompts(tmp_path)
+    (tmp_path / "welcome.wav").unlink()
+    prompts.apply_recordings(prompts.changed_recordings([tmp_path], [], read_audio, LOG))
+    assert prompts.recording("welcome") == []
+    write_wav(tmp_path / "welcome.wav", tone(620, 1.0))
+    prompts.learn([tmp_path], ["welcome"], read_audio, LOG)
+    write_wav(tmp_path / "welcome.wav", tone(900, 2.0))  # uploaded again while no queue names it
+    _touch_later(tmp_path / "welcome.wav")
+    prompts.apply_recordings(prompts.changed_recordings([tmp_path], [], read_audio, LOG))
+    prompts.learn([tmp_path], ["welcome"], read_audio, LOG)  # then picked for a queue
+    assert band_fraction(prompts.sentence(prompts.recording("welcome")), 900) > 0.8

@@ -100,6 +100,13 @@ def accepts_upload(limit_bytes: int) -> Callable[[F], F]:
     return mark
 
 
+def largest_upload(app: Flask) -> int:
+    """The largest request body any page of ``app`` takes: the WSGI server's own limit (waitress
+    refuses a larger body before the application sees it; each page's own limit is then set by
+    :func:`accepts_upload`)."""
+    return max(MAX_REQUEST_BYTES, *(getattr(view, "upload_limit", 0) for view in app.view_functions.values()))
+
+
 @dataclass
 class WebState:
     """Per-application state (no module globals): the services, the login throttle, the setup token."""

@@ -55,7 +55,7 @@ def _engine_follows() -> str:
         state().services.engine.run("media reload")
     except FirmwareError as exc:
         return f"; the engine was not told ({exc}): it reads the files when it starts"
-    return "; the engine plays it to new callers now"
+    return "; new callers hear the change now"
 
 
 def _page(problems: list[str], status: int = 200) -> tuple[str, int]:

@@ -151,14 +151,18 @@ class Prompts:
         away since they were read (path, size, modification time), read again: off the media
         loop. An update without samples: no readable file any more (callers then hear no
         greeting, as after a restart). Nothing changes here until :meth:`apply_recordings`."""
-        optional = set(optional)
+        names = list(names)
+        learnt = sorted(key[len(RECORDING_PREFIX):] for key in self.words if key.startswith(RECORDING_PREFIX))
+        # Recordings learnt before but named by no queue now are looked at too: one uploaded again
+        # under that name, then picked, must not play the old audio (learn() skips known names).
+        quiet = {*optional, *learnt} - set(names)
         found: dict[str, RecordingUpdate] = {}
-        for name in [*names, *sorted(optional)]:
+        for name in dict.fromkeys([*names, *sorted(quiet)]):
             key = f"{RECORDING_PREFIX}{name}"
             known = key in self.words
             if _recording_stamp(directories, name) == self._stamps.get(key) and known:
                 continue
-            samples, stamp = _read_recording(directories, name, read, log, name in optional)
+            samples, stamp = _read_recording(directories, name, read, log, name in quiet)
             if samples is None and not known:
                 continue  # still nothing to play (logged by the read)
             found[name] = RecordingUpdate(samples, stamp)
