@@ -141,13 +141,24 @@ def music_library(db_path: str | Path, config: Config) -> MusicLibrary:
     return library
 
 
+def voicemail_languages() -> dict[str, Path]:
+    """Spanish and French voicemail prompts, where Debian's packages are installed (English is required)."""
+    found = {}
+    for language in ("es", "fr"):
+        try:
+            found[language] = sound_dir(language)
+        except FirmwareError:  # SpeechError: the package is not installed; that language is said in English
+            continue
+    return found
+
+
 def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config: Config) -> Voicemail | None:
     """Voicemail (firmware.voicemail): the store next to the database, messages under
     ``voicemail/<mailbox>/``; prompts read once, here. Without the recordings the box starts
     without voicemail unless an extension has it on (then it refuses to start: clear error)."""
     log = EventLogger("voicemail")
     try:
-        prompts = VoicemailPrompts.load(read_audio)
+        prompts = VoicemailPrompts.load(read_audio, languages=voicemail_languages())
     except FirmwareError as exc:
         if any(extension.voicemail for extension in config.extensions):
             raise

@@ -677,6 +677,7 @@ class MailboxSettings:
     max_message_s: int = 180  # Asterisk ``maxsecs``
     min_message_s: int = 1  # Asterisk ``minsecs``
     expiry_days: int = 0  # messages older than this are deleted by the retention job; 0 = kept
+    language: str = ""  # what the owner hears at *97 (menu, envelope); '' = the box's language
 
 
 @dataclass(frozen=True)
@@ -724,8 +725,13 @@ class Config:
     def effective_language(self) -> str:
         return self.language or ZONE_DEFAULTS[self.zone].language
 
-    def caller_language(self, route: str, line_port: int) -> str:
-        """A caller's language: the matched inbound route's, else the line's, else the box's."""
+    def caller_language(self, route: str, line_port: int, caller_number: str = "") -> str:
+        """A caller's language: the language of the contact whose numbers hold the caller ID,
+        else the matched inbound route's, else the line's, else the box's (docs/ivr.md,
+        "Languages"; a flow's own choice comes before all of these, in the IVR)."""
+        contact = self.contact_by_number(caller_number)
+        if contact is not None and contact.language:
+            return contact.language
         matched = next((r for r in self.routes if r.name == route), None) if route else None
         if matched is not None and matched.language:
             return matched.language
