@@ -44,8 +44,9 @@ from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
-from firmware.ivr import IvrPrompts, IvrService, attach_ivr
-from firmware.ivr.uploads import prompt_folder
+from firmware.ivr import IvrPrompts, IvrService, attach_ivr, attach_prompt_recorder
+from firmware.ivr.recorder import PromptRecorder, RecorderWords
+from firmware.ivr.uploads import prompt_folder, store_recorded_prompt
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
 from firmware.speech.models import speech_service
@@ -86,6 +87,7 @@ class Appliance:
     campaigns: Campaigns = field(default_factory=Campaigns)  # outbound campaigns (firmware/campaign)
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
     dispositions: DispositionWriter | None = None  # agents' dispositions to the call records (firmware/desk)
+    prompt_recorder: PromptRecorder | None = None  # IVR prompts recorded by phone (firmware/ivr/recorder.py)
 
     @property
     def board(self) -> VirtualBoard:
@@ -112,6 +114,8 @@ class Appliance:
             self.queue_log.close()
         self.extension_changes.close()
         self.campaigns.close()  # attempts still queued are stored first
+        if self.prompt_recorder is not None:
+            self.prompt_recorder.close()  # a prompt being stored is written first
         if self.voicemail is not None:
             self.voicemail.close()  # messages still being saved are stored first
         self.card.close()
@@ -265,6 +269,13 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     # Spoken choices when a speech service is given (else, and while its models load, keys only).
     app.speech = speech
     app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log)
+    try:  # prompts recorded by phone: stored like uploads, then read at once for the next call
+        app.prompt_recorder = attach_prompt_recorder(
+            switch.control, loop, RecorderWords(read_audio),
+            lambda language, name, samples: store_recorded_prompt(data_dir, language, name, samples),
+            saved=lambda: learn_prompts(store.load()), log=ivr_log)
+    except FirmwareError as exc:
+        ivr_log.warning("prompt_recorder_off", reason=str(exc))
     tracker = app.acd.tracker if app.acd else None  # the desk: its dispositions reach the campaigns
     app.campaigns = attach_campaigns(switch.control, loop.taps, app.acd.core if app.acd else None, snapshot, db_path,
                                      [Path(db_path).parent / "sounds", SOUND_ROOT / "en", SOUND_ROOT / "en_US_f_Allison"], read_audio,

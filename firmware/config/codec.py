@@ -441,7 +441,20 @@ def _security(raw: Any, path: str) -> Security:
         after_hours_schedule=r.text("after_hours_schedule", NAME_RE, "a schedule name", optional=True),
         after_hours_max_class=r.choice("after_hours_max_class", OutboundClass),
         allow_premium=r.boolean("allow_premium"),
+        prompt_recorders=_prompt_recorders(r),
     )
+
+
+MAX_PROMPT_RECORDERS = 64
+
+
+def _prompt_recorders(r: Reader) -> tuple[str, ...]:
+    numbers = _list(r, "prompt_recorders", MAX_PROMPT_RECORDERS,
+                    lambda item, path: check_text(item, path, EXTENSION_RE, "an extension number"))
+    for index, number in enumerate(numbers):
+        if number in numbers[:index]:
+            raise FirmwareError(f"{r.at('prompt_recorders')}[{index}]: extension {number} is listed twice")
+    return numbers
 
 
 def _levels(raw: Any, path: str, what: str, key_re: re.Pattern[str], key_what: str,
@@ -817,6 +830,7 @@ def to_dict(config: Config) -> dict[str, Any]:
             "after_hours_schedule": config.security.after_hours_schedule,
             "after_hours_max_class": _plain(config.security.after_hours_max_class),
             "allow_premium": config.security.allow_premium,
+            "prompt_recorders": list(config.security.prompt_recorders),
         },
         "queues": [_queue_dict(queue) for queue in config.queues],
         "agents": [

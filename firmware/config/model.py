@@ -442,6 +442,7 @@ class FeatureCodes:
     agent_pause: str = "*47"
     agent_unpause: str = "*48"
     agent_ready: str = "*49"
+    record_prompt: str = "*77"  # record an IVR prompt by phone (security.prompt_recorders only; docs/ivr.md)
 
 
 MAX_PRE_DIAL_HOLD_MS = MAX_PREDIAL_MS  # the line card driver's bound (drivers/timing.py)
@@ -455,6 +456,8 @@ class Security:
     after_hours_schedule: str | None = None
     after_hours_max_class: OutboundClass = OutboundClass.LOCAL
     allow_premium: bool = False
+    prompt_recorders: tuple[str, ...] = ()
+    """Extensions that may record IVR prompts by phone (``feature_codes.record_prompt``): none by default."""
 
 
 Prompt = tuple[tuple[str, tuple[str, ...]], ...]

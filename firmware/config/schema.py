@@ -256,6 +256,7 @@ _SETTINGS = (
     "manager.client_queue_events",
     "voicemail.timezone", "voicemail.smtp.host", "voicemail.smtp.port", "voicemail.smtp.starttls",
     "voicemail.smtp.user", "voicemail.smtp.password", "voicemail.smtp.from_address",
+    "security.prompt_recorders",  # a settings key: no migration (a database without it reads none)
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
            "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts", "campaigns",

@@ -64,6 +64,15 @@ def store_prompt(data_dir: Path, language: str, name: str, data: bytes, filename
     return _store_prepared(samples, prompt_folder(data_dir, language) / f"{name}.wav", filename)
 
 
+def store_recorded_prompt(data_dir: Path, language: str, name: str, samples: np.ndarray) -> Path:
+    """A prompt recorded by phone (firmware/ivr/recorder.py): 8 kHz samples from the line, the same
+    trimming and levelling as an upload, stored atomically under the name; its path."""
+    check_language(language)
+    check_prompt_name(name)
+    return _store_prepared(np.asarray(samples, dtype=np.float64), prompt_folder(data_dir, language) / f"{name}.wav",
+                           "recorded by phone")
+
+
 def _store_prepared(samples: np.ndarray, target: Path, filename: str) -> Path:
     try:
         prepared = prepare_prompt(samples)
