@@ -46,7 +46,7 @@ from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
 from firmware.ivr import IvrPrompts, IvrService, attach_ivr, attach_prompt_recorder
 from firmware.ivr.recorder import PromptRecorder, RecorderWords
-from firmware.ivr.uploads import prompt_folder, store_recorded_prompt
+from firmware.ivr.uploads import prompt_folder, store_recorded_prompt, text_synthesizer
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
 from firmware.speech.models import speech_service
@@ -210,7 +210,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     switch.control.attach(CallJournal(switch.control, cdr_writer.open_calls))  # answered calls survive a crash
     # IVR prompts: read now and for every stored snapshot before the engine sees it (never on the loop).
     data_dir = Path(db_path).parent
-    ivr_prompts = IvrPrompts(sound_dir, read_audio, custom=lambda language: prompt_folder(data_dir, language))
+    ivr_prompts = IvrPrompts(sound_dir, read_audio, custom=lambda language: prompt_folder(data_dir, language),
+                             synthesize=text_synthesizer(data_dir))  # named prompts' text, cached
     ivr_log = EventLogger("ivr")
 
     def learn_prompts(config: Config) -> None:

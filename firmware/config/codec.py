@@ -633,7 +633,7 @@ def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
 
 def from_dict(raw: Any) -> Config:
     """A typed, bounds-checked Config from the YAML form (cross-references not checked here)."""
-    from firmware.config import campaigncodec, ivrcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
+    from firmware.config import campaigncodec, ivrcodec, promptcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
     if isinstance(raw, Mapping) and "linebox_config" in raw:
         if raw["linebox_config"] != FORMAT_VERSION:
             raise FirmwareError(f"linebox_config: this firmware reads format {FORMAT_VERSION}, "
@@ -665,6 +665,7 @@ def from_dict(raw: Any) -> Config:
         retention=nested("retention", _retention),
         ivr_flows=_list(r, "ivr_flows", ivrcodec.MAX_IVR_FLOWS, ivrcodec.flow_from_dict),
         contacts=_list(r, "contacts", ivrcodec.MAX_CONTACTS, ivrcodec.contact_from_dict),
+        ivr_prompts=_list(r, "ivr_prompts", promptcodec.MAX_NAMED_PROMPTS, promptcodec.prompt_from_dict),
         manager=nested("manager", _manager),
         campaigns=_list(r, "campaigns", campaigncodec.MAX_CAMPAIGNS, campaigncodec.campaign_from_dict),
         voicemail=nested("voicemail", vmcodec.voicemail_from_dict),
@@ -741,7 +742,7 @@ def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
 
 def to_dict(config: Config) -> dict[str, Any]:
     """The YAML form of ``config``: keys in documented order, values as plain data."""
-    from firmware.config import campaigncodec, ivrcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
+    from firmware.config import campaigncodec, ivrcodec, promptcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
     return {
         "linebox_config": FORMAT_VERSION,
         "board": config.board,
@@ -853,6 +854,7 @@ def to_dict(config: Config) -> dict[str, Any]:
         "retention": {name: getattr(config.retention, name) for name in RETENTION_KEYS},
         "ivr_flows": [ivrcodec.flow_dict(flow) for flow in config.ivr_flows],
         "contacts": [ivrcodec.contact_dict(contact) for contact in config.contacts],
+        "ivr_prompts": [promptcodec.prompt_dict(prompt) for prompt in config.ivr_prompts],
         "manager": {
             "enabled": config.manager.enabled,
             "listen": config.manager.listen,

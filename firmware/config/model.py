@@ -560,6 +560,30 @@ class IvrFlow:
 
 
 @dataclass(frozen=True)
+class NamedPrompt:
+    """A prompt of ``ivr_prompts`` (config migration 19): per language a text to synthesise or a
+    recorded word (an uploaded prompt's name, a prompt recorded by phone, a system recording).
+    A flow names it like a recorded word; the installer changes its words in this one place."""
+
+    name: str
+    text: tuple[tuple[str, str], ...] = ()
+    """Language -> the words, synthesised offline (firmware/speech/tts.py), cached by text and voice."""
+    recording: tuple[tuple[str, str], ...] = ()
+    """Language -> a recorded word's name (``welcome-acme``, ``42``, ``hello``)."""
+
+    def source(self, language: str) -> tuple[str, str] | None:
+        """``('text', words)`` or ``('recording', name)`` in ``language``; None if it has neither."""
+        for kind, pairs in (("recording", self.recording), ("text", self.text)):
+            for own, value in pairs:
+                if own == language:
+                    return kind, value
+        return None
+
+    def languages(self) -> list[str]:
+        return [language for language, _ in (*self.recording, *self.text)]
+
+
+@dataclass(frozen=True)
 class Contact:
     """A record the IVR's lookup node finds by caller ID or account number."""
 
@@ -718,6 +742,7 @@ class Config:
     acd: AcdSettings = AcdSettings()
     retention: Retention = Retention()
     ivr_flows: tuple[IvrFlow, ...] = ()
+    ivr_prompts: tuple[NamedPrompt, ...] = ()
     contacts: tuple[Contact, ...] = ()
     manager: ManagerSettings = ManagerSettings()
     campaigns: tuple[Campaign, ...] = ()
@@ -834,6 +859,9 @@ class Config:
         if not number:
             return None
         return self._contact_numbers.get(try_e164(number, str(self.zone)) or number)
+
+    def named_prompt(self, name: str) -> NamedPrompt | None:
+        return next((prompt for prompt in self.ivr_prompts if prompt.name == name), None)
 
     def contact_by_account(self, account: str) -> Contact | None:
         return next((contact for contact in self.contacts if account and contact.account == account), None)

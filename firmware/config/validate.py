@@ -52,6 +52,7 @@ from firmware.config.model import (
     PortKind,
 )
 from firmware.config.outside import outside_destination_problem
+from firmware.config.promptcodec import named_prompt_problems
 from firmware.config.vmcodec import mailbox_problems
 from firmware.dialplan import EXTERNAL_CLASSES, DigitMap, MatchState
 from firmware.tollguard import NumberClass, may_dial
@@ -360,6 +361,7 @@ def problems(config: Config, boards: BoardLookup,
         lambda: flow_problems(config, lambda destination: _destination_problem(config, destination, hooks)),
         lambda: contact_problems(config),
         lambda: recorder_problems(config),
+        lambda: named_prompt_problems(config),
         lambda: campaign_problems(config),
         lambda: mailbox_problems(config, lambda destination: _destination_problem(config, destination, hooks)),
     ]

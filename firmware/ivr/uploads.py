@@ -96,6 +96,21 @@ def store_text_prompt(data_dir: Path, language: str, name: str, text: str,
     return target
 
 
+def text_synthesizer(data_dir: Path, synthesizer_for: Callable[[str], Synthesizer] = default_synthesizer
+                     ) -> Callable[[str, str], np.ndarray]:
+    """(text, language) -> the prompt's 8 kHz samples, through the cache (named prompts' text,
+    firmware/ivr/prompts.py); each language's voice made once (Piper loads in seconds), when first needed."""
+    voices: dict[str, Synthesizer] = {}
+    cache = PromptCache(data_dir)
+
+    def synthesize(text: str, language: str) -> np.ndarray:
+        if language not in voices:
+            voices[language] = synthesizer_for(language)
+        return cache.render(text, voices[language])
+
+    return synthesize
+
+
 def stored_prompts(data_dir: Path) -> list[tuple[str, str, float]]:
     """(language, name, seconds) of every uploaded prompt, sorted."""
     root = data_dir / SOUNDS_DIR
