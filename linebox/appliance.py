@@ -45,8 +45,9 @@ from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
-from firmware.ivr import IvrPrompts, IvrService, attach_ivr
-from firmware.ivr.uploads import prompt_folder
+from firmware.ivr import IvrPrompts, IvrService, attach_ivr, attach_prompt_recorder
+from firmware.ivr.recorder import PromptRecorder, RecorderWords
+from firmware.ivr.uploads import prompt_folder, store_recorded_prompt, text_synthesizer
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
 from firmware.speech.models import speech_service
@@ -88,6 +89,7 @@ class Appliance:
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
     dispositions: DispositionWriter | None = None  # agents' dispositions to the call records (firmware/desk)
     media: MediaReload | None = None  # music classes and queue greetings re-read on ``media reload``
+    prompt_recorder: PromptRecorder | None = None  # IVR prompts recorded by phone (firmware/ivr/recorder.py)
 
     @property
     def board(self) -> VirtualBoard:
@@ -114,6 +116,8 @@ class Appliance:
             self.queue_log.close()
         self.extension_changes.close()
         self.campaigns.close()  # attempts still queued are stored first
+        if self.prompt_recorder is not None:
+            self.prompt_recorder.close()  # a prompt being stored is written first
         if self.voicemail is not None:
             self.voicemail.close()  # messages still being saved are stored first
         self.card.close()
@@ -146,13 +150,24 @@ def music_library(db_path: str | Path, config: Config) -> MusicLibrary:
     return library
 
 
+def voicemail_languages() -> dict[str, Path]:
+    """Spanish and French voicemail prompts, where Debian's packages are installed (English is required)."""
+    found = {}
+    for language in ("es", "fr"):
+        try:
+            found[language] = sound_dir(language)
+        except FirmwareError:  # SpeechError: the package is not installed; that language is said in English
+            continue
+    return found
+
+
 def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config: Config) -> Voicemail | None:
     """Voicemail (firmware.voicemail): the store next to the database, messages under
     ``voicemail/<mailbox>/``; prompts read once, here. Without the recordings the box starts
     without voicemail unless an extension has it on (then it refuses to start: clear error)."""
     log = EventLogger("voicemail")
     try:
-        prompts = VoicemailPrompts.load(read_audio)
+        prompts = VoicemailPrompts.load(read_audio, languages=voicemail_languages())
     except FirmwareError as exc:
         if any(extension.voicemail for extension in config.extensions):
             raise
@@ -200,7 +215,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     switch.control.attach(CallJournal(switch.control, cdr_writer.open_calls))  # answered calls survive a crash
     # IVR prompts: read now and for every stored snapshot before the engine sees it (never on the loop).
     data_dir = Path(db_path).parent
-    ivr_prompts = IvrPrompts(sound_dir, read_audio, custom=lambda language: prompt_folder(data_dir, language))
+    ivr_prompts = IvrPrompts(sound_dir, read_audio, custom=lambda language: prompt_folder(data_dir, language),
+                             synthesize=text_synthesizer(data_dir))  # named prompts' text, cached
     ivr_log = EventLogger("ivr")
 
     def learn_prompts(config: Config) -> None:
@@ -261,6 +277,13 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     # Spoken choices when a speech service is given (else, and while its models load, keys only).
     app.speech = speech
     app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log)
+    try:  # prompts recorded by phone: stored like uploads, then read at once for the next call
+        app.prompt_recorder = attach_prompt_recorder(
+            switch.control, loop, RecorderWords(read_audio),
+            lambda language, name, samples: store_recorded_prompt(data_dir, language, name, samples),
+            saved=lambda: learn_prompts(store.load()), log=ivr_log)
+    except FirmwareError as exc:
+        ivr_log.warning("prompt_recorder_off", reason=str(exc))
     tracker = app.acd.tracker if app.acd else None  # the desk: its dispositions reach the campaigns
     app.campaigns = attach_campaigns(switch.control, loop.taps, app.acd.core if app.acd else None, snapshot, db_path,
                                      [Path(db_path).parent / "sounds", SOUND_ROOT / "en", SOUND_ROOT / "en_US_f_Allison"], read_audio,

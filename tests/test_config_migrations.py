@@ -89,7 +89,7 @@ def v1_path(tmp_path):
 
 def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 16
+        assert store.schema_version == len(MIGRATIONS) == 19
         config = store.load()
         assert store.config_version() == 7
     assert config.zone == Zone.DE and config.caller_id_standard == "dtmf"
@@ -162,7 +162,7 @@ def test_upgraded_database_accepts_changes_and_reopens(v1_path):
         store.update(lambda c: c)
         assert store.config_version() == 8
     with open_store(v1_path) as again:
-        assert again.schema_version == len(MIGRATIONS) == 16
+        assert again.schema_version == len(MIGRATIONS) == 19
         assert again.load().extension("301").name == "Chef"
 
 
@@ -172,7 +172,7 @@ def test_step_by_step_upgrade_gives_the_same_result(v1_path, tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 4
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 16
+        assert store.schema_version == len(MIGRATIONS) == 19
         assert store.load().feature_codes.dnd_on == "*26"
 
 
@@ -212,7 +212,7 @@ def test_components_share_one_database(tmp_path):
 
     path = tmp_path / "linebox.db"
     with CdrStore(path), open_store(path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 16
+        assert store.schema_version == len(MIGRATIONS) == 19
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
         assert rows == {"config": len(MIGRATIONS), "cdr": 3}  # cdr 3: call dispositions (issue 14)
 
@@ -244,7 +244,7 @@ def v3_path(v1_path):
 
 def test_v3_database_gains_extension_trunk_groups(v3_path):
     with open_store(v3_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 16
+        assert store.schema_version == len(MIGRATIONS) == 19
         versions = [row[0] for row in store.conn.execute(
             "SELECT version FROM schema_version WHERE component = 'config' ORDER BY version")]
         assert versions == list(range(1, len(MIGRATIONS) + 1))
@@ -283,7 +283,7 @@ def v4_path(v1_path):
 
 def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
     with open_store(v4_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 16
+        assert store.schema_version == len(MIGRATIONS) == 19
         tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"queues", "agents"} <= tables
         config = store.load()
@@ -314,7 +314,7 @@ def test_v11_contacts_gain_language_and_notes(v1_path):
                  "(0, 'Ann', '[\"2125552001\"]', '1234', '{\"balance\": \"12.50\"}')")
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 16
+        assert store.schema_version == len(MIGRATIONS) == 19
         (ann,) = store.load().contacts
         assert (ann.name, ann.numbers, ann.account, ann.fields, ann.language, ann.notes) == (
             "Ann", ("2125552001",), "1234", (("balance", "12.50"),), "", "")
@@ -340,3 +340,18 @@ def test_a_migration_applied_meanwhile_by_another_process_is_not_applied_twice(t
     conn = connect(path)
     assert migrate(conn, "race", RacedBy(steps)) == 2
     assert conn.execute("SELECT COUNT(*) FROM schema_version WHERE component = 'race'").fetchone()[0] == 2
+
+
+def test_v16_database_gains_named_prompts(v1_path):
+    """Migration 19: a version-16 database gets an empty ivr_prompts table; named prompts then store."""
+    from firmware.config.model import NamedPrompt
+    conn = connect(v1_path)
+    assert migrate(conn, "config", MIGRATIONS, upto=16) == 16
+    conn.close()
+    with open_store(v1_path) as store:
+        assert store.schema_version == len(MIGRATIONS) == 19
+        assert store.load().ivr_prompts == ()
+        welcome = NamedPrompt("welcome", text=(("en", "Welcome."),))
+        store.update(lambda c: replace(c, ivr_prompts=(welcome,)))
+    with open_store(v1_path) as again:
+        assert again.load().ivr_prompts == (welcome,)

@@ -14,6 +14,7 @@ from scenario_helpers import assert_passed, run
     "ivr_dtmf_queue",
     "ivr_time_condition",
     "ivr_language",
+    "ivr_record_prompt",  # *77: refused for 202, recorded by 201, heard by the next caller
     pytest.param("ivr_no_input", marks=pytest.mark.slow),  # 30 s simulated: three prompts and timeouts
     pytest.param("ivr_skills_lookup", marks=pytest.mark.slow),  # two agent logins first
     # the speech service on: PocketSphinx's child process, two callers speaking (25-35 s here)

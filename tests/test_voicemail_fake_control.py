@@ -61,11 +61,14 @@ class FakeControl:
 
 
 class Prompts:
-    def greeting(self, mailbox: str) -> np.ndarray:
+    def greeting(self, mailbox: str, language: str | None = None) -> np.ndarray:
         return np.ones(1600)
 
-    def sentence(self, names) -> np.ndarray:
+    def sentence(self, names, language: str | None = None) -> np.ndarray:
         return np.ones(800)
+
+    def speaks(self, language: str | None) -> str:
+        return "en"
 
 
 @dataclass

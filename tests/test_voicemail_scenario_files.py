@@ -9,6 +9,6 @@ from linebox.sim.runner import run_scenario
 from linebox.sim.scenario import load_scenario
 
 
-@pytest.mark.parametrize("name", ["voicemail_operator", "voicemail_full"])
+@pytest.mark.parametrize("name", ["voicemail_operator", "voicemail_full", "voicemail_spanish"])
 def test_voicemail_scenario(name):
     assert_passed(run_scenario(load_scenario(SCENARIOS / f"{name}.yaml")))

@@ -11,6 +11,11 @@ shown is refused (the revision check of every other save). Each flow is drawn as
 Prompts: an uploaded WAV is checked and converted by ``firmware.ivr.uploads.store_prompt``
 (one line when refused, nothing stored) into ``<data>/sounds/<language>/<name>.wav``, which a
 flow names like a recorded word.
+
+Named prompts (the configuration's ``ivr_prompts``, docs/ivr.md "Named prompts"): listed with
+their text or recording per language and a player; typing a text for a language, or uploading
+a recording for it (the same ``store_prompt`` checks, stored under the prompt's name), changes
+that entry through the configuration's checks (``configedit.store_item``), like a flow.
 """
 
 from __future__ import annotations
@@ -19,11 +24,21 @@ import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from drivers import DriverError
+from drivers.audiofile import encode_wav, read_audio
 from firmware import FirmwareError
 from firmware.config.ivrcodec import flow_dict
 from firmware.config.validate import plain
 from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
-from firmware.ivr.uploads import MAX_UPLOAD_BYTES, store_prompt, store_text_prompt, stored_prompts
+from firmware.ivr.uploads import (
+    MAX_UPLOAD_BYTES,
+    prompt_path,
+    store_prompt,
+    store_text_prompt,
+    stored_prompts,
+)
+from firmware.speech.say import sound_dir
+from firmware.speech.tts import PromptCache, default_synthesizer
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.configedit import Conflict, store_item
 from webadmin.flowchart import flow_svg
@@ -41,7 +56,7 @@ def _index(problems: list[str], values: dict[str, str], status: int = 200) -> tu
     config = services.store.load()
     diagrams = {flow.name: Markup(flow_svg(flow, str(n))) for n, flow in enumerate(config.ivr_flows)}
     return render_template("ivr.html", flows=config.ivr_flows, prompts=stored_prompts(services.data_dir),
-                           diagrams=diagrams,
+                           diagrams=diagrams, named=config.ivr_prompts,
                            problems=problems, values=values,
                            max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)), status
 
@@ -134,3 +149,89 @@ def text_prompt() -> tuple[str, int] | Response:
     audit("ivr prompt", f"{language}/{name} from text")
     flash(f"prompt {language}/{name} synthesised and stored: a flow names it as {name}", "ok")
     return redirect(url_for("ivr.index"))
+
+
+# -- named prompts ---------------------------------------------------------------------------------
+
+def set_named(name: str, language: str, kind: str, value: str) -> list[str]:
+    """Sets ``kind`` ('text' or 'recording') of named prompt ``name`` in ``language`` (the other
+    kind of that language goes), a new prompt when there is none; problems, or [] once stored."""
+    store = state().services.store
+    current = store.load()
+    data = plain(current)
+    entries = data["ivr_prompts"]
+    index = next((i for i, entry in enumerate(entries) if entry["name"] == name), None)
+    if index is None:
+        entries.append({"name": name, "text": {}, "recording": {}})
+        index = len(entries) - 1
+    entry = entries[index]
+    other = "recording" if kind == "text" else "text"
+    entry[other] = {own: words for own, words in entry[other].items() if own != language}
+    entry[kind] = {**entry[kind], language: value}
+    return store_item(store, current, data, f"ivr_prompts[{index}]", f"web ivr by {request.remote_addr}")
+
+
+def _named_stored(name: str, language: str, how: str) -> Response:
+    audit("ivr named prompt", f"{name} {language} {how}", state().services.store.config_version())
+    flash(f"prompt {name} in {language} stored ({how}): flows naming {name} say it from the next call", "ok")
+    return redirect(url_for("ivr.index"))
+
+
+def _named_values(name: str, language: str, text: str = "") -> dict[str, str]:
+    return {"language": language, "name": name, "text": text}
+
+
+@blueprint.route("/ivr/named", methods=["POST"])
+@requires(Permission.CONFIGURE)
+def named_text() -> tuple[str, int] | Response:
+    """A named prompt's text in a language (synthesised by the engine, cached by text and voice)."""
+    name, language = request.form.get("name", "").strip(), request.form.get("language", "").strip()
+    text = request.form.get("text", "")[:4000].strip()
+    try:
+        problems = set_named(name, language, "text", text)
+    except Conflict as exc:
+        problems = [str(exc)]
+    if problems:
+        return _index(problems, _named_values(name, language, text), 400)
+    return _named_stored(name, language, "text")
+
+
+@blueprint.route("/ivr/named/upload", methods=["POST"])
+@requires(Permission.CONFIGURE)
+@accepts_upload(MAX_UPLOAD_BYTES + 64 * 1024)
+def named_upload() -> tuple[str, int] | Response:
+    """A named prompt's recording in a language: checked and stored as an upload under its name."""
+    services = state().services
+    name, language = request.form.get("name", "").strip(), request.form.get("language", "").strip()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _index(["choose the recording (.wav) to upload"], _named_values(name, language), 400)
+    try:
+        store_prompt(services.data_dir, language, name, upload.read(MAX_UPLOAD_BYTES + 1), upload.filename[:100])
+        problems = set_named(name, language, "recording", name)
+    except (FirmwareError, Conflict) as exc:
+        problems = [str(exc)]
+    if problems:
+        return _index(problems, _named_values(name, language), 400)
+    return _named_stored(name, language, f"recording from {upload.filename[:100]}")
+
+
+@blueprint.route("/ivr/named/<name>/<language>.wav")
+@requires(Permission.CONFIGURE)
+def named_audio(name: str, language: str) -> Response:
+    """What a flow naming the prompt says in ``language``, as an 8 kHz WAV (the page's player)."""
+    services = state().services
+    named = services.store.load().named_prompt(name)
+    source = named.source(language) if named is not None else None
+    if source is None:
+        abort(404, f"prompt {name} has nothing in {language}")
+    kind, value = source
+    try:
+        if kind == "text":  # the engine's cache: synthesised here only if the engine has not yet
+            samples = PromptCache(services.data_dir).render(value, default_synthesizer(language))
+        else:
+            own = prompt_path(services.data_dir, language, value)
+            samples = read_audio(own if own.is_file() else sound_dir(language) / f"{value}.wav")
+    except (FirmwareError, DriverError) as exc:
+        abort(404, str(exc))
+    return Response(encode_wav(samples), mimetype="audio/wav")

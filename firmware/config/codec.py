@@ -454,7 +454,20 @@ def _security(raw: Any, path: str) -> Security:
         after_hours_schedule=r.text("after_hours_schedule", NAME_RE, "a schedule name", optional=True),
         after_hours_max_class=r.choice("after_hours_max_class", OutboundClass),
         allow_premium=r.boolean("allow_premium"),
+        prompt_recorders=_prompt_recorders(r),
     )
+
+
+MAX_PROMPT_RECORDERS = 64
+
+
+def _prompt_recorders(r: Reader) -> tuple[str, ...]:
+    numbers = _list(r, "prompt_recorders", MAX_PROMPT_RECORDERS,
+                    lambda item, path: check_text(item, path, EXTENSION_RE, "an extension number"))
+    for index, number in enumerate(numbers):
+        if number in numbers[:index]:
+            raise FirmwareError(f"{r.at('prompt_recorders')}[{index}]: extension {number} is listed twice")
+    return numbers
 
 
 def _levels(raw: Any, path: str, what: str, key_re: re.Pattern[str], key_what: str,
@@ -633,7 +646,7 @@ def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
 
 def from_dict(raw: Any) -> Config:
     """A typed, bounds-checked Config from the YAML form (cross-references not checked here)."""
-    from firmware.config import campaigncodec, ivrcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
+    from firmware.config import campaigncodec, ivrcodec, promptcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
     if isinstance(raw, Mapping) and "linebox_config" in raw:
         if raw["linebox_config"] != FORMAT_VERSION:
             raise FirmwareError(f"linebox_config: this firmware reads format {FORMAT_VERSION}, "
@@ -665,6 +678,7 @@ def from_dict(raw: Any) -> Config:
         retention=nested("retention", _retention),
         ivr_flows=_list(r, "ivr_flows", ivrcodec.MAX_IVR_FLOWS, ivrcodec.flow_from_dict),
         contacts=_list(r, "contacts", ivrcodec.MAX_CONTACTS, ivrcodec.contact_from_dict),
+        ivr_prompts=_list(r, "ivr_prompts", promptcodec.MAX_NAMED_PROMPTS, promptcodec.prompt_from_dict),
         manager=nested("manager", _manager),
         campaigns=_list(r, "campaigns", campaigncodec.MAX_CAMPAIGNS, campaigncodec.campaign_from_dict),
         voicemail=nested("voicemail", vmcodec.voicemail_from_dict),
@@ -741,7 +755,7 @@ def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
 
 def to_dict(config: Config) -> dict[str, Any]:
     """The YAML form of ``config``: keys in documented order, values as plain data."""
-    from firmware.config import campaigncodec, ivrcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
+    from firmware.config import campaigncodec, ivrcodec, promptcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
     return {
         "linebox_config": FORMAT_VERSION,
         "board": config.board,
@@ -830,6 +844,7 @@ def to_dict(config: Config) -> dict[str, Any]:
             "after_hours_schedule": config.security.after_hours_schedule,
             "after_hours_max_class": _plain(config.security.after_hours_max_class),
             "allow_premium": config.security.allow_premium,
+            "prompt_recorders": list(config.security.prompt_recorders),
         },
         "queues": [_queue_dict(queue) for queue in config.queues],
         "agents": [
@@ -852,6 +867,7 @@ def to_dict(config: Config) -> dict[str, Any]:
         "retention": {name: getattr(config.retention, name) for name in RETENTION_KEYS},
         "ivr_flows": [ivrcodec.flow_dict(flow) for flow in config.ivr_flows],
         "contacts": [ivrcodec.contact_dict(contact) for contact in config.contacts],
+        "ivr_prompts": [promptcodec.prompt_dict(prompt) for prompt in config.ivr_prompts],
         "manager": {
             "enabled": config.manager.enabled,
             "listen": config.manager.listen,

@@ -175,6 +175,13 @@ def contact_problems(config: Config) -> Iterator[str]:
         accounts.setdefault(contact.account, index)
 
 
+def recorder_problems(config: Config) -> Iterator[str]:
+    """``security.prompt_recorders`` name extensions that exist."""
+    for index, number in enumerate(config.security.prompt_recorders):
+        if config.extension(number) is None:
+            yield f"security.prompt_recorders[{index}]: extension {number} does not exist"
+
+
 def configured_flow(config: Config, name: str) -> str | None:
     """The destination check of kind ``ivr``: the flow must exist."""
     return None if config.ivr_flow(name) is not None else "no such IVR flow"

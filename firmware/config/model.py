@@ -442,6 +442,7 @@ class FeatureCodes:
     agent_pause: str = "*47"
     agent_unpause: str = "*48"
     agent_ready: str = "*49"
+    record_prompt: str = "*77"  # record an IVR prompt by phone (security.prompt_recorders only; docs/ivr.md)
 
 
 MAX_PRE_DIAL_HOLD_MS = MAX_PREDIAL_MS  # the line card driver's bound (drivers/timing.py)
@@ -455,6 +456,8 @@ class Security:
     after_hours_schedule: str | None = None
     after_hours_max_class: OutboundClass = OutboundClass.LOCAL
     allow_premium: bool = False
+    prompt_recorders: tuple[str, ...] = ()
+    """Extensions that may record IVR prompts by phone (``feature_codes.record_prompt``): none by default."""
 
 
 Prompt = tuple[tuple[str, tuple[str, ...]], ...]
@@ -554,6 +557,30 @@ class IvrFlow:
 
     def node(self, node_id: str) -> IvrNode | None:
         return next((node for node in self.nodes if node.id == node_id), None)
+
+
+@dataclass(frozen=True)
+class NamedPrompt:
+    """A prompt of ``ivr_prompts`` (config migration 19): per language a text to synthesise or a
+    recorded word (an uploaded prompt's name, a prompt recorded by phone, a system recording).
+    A flow names it like a recorded word; the installer changes its words in this one place."""
+
+    name: str
+    text: tuple[tuple[str, str], ...] = ()
+    """Language -> the words, synthesised offline (firmware/speech/tts.py), cached by text and voice."""
+    recording: tuple[tuple[str, str], ...] = ()
+    """Language -> a recorded word's name (``welcome-acme``, ``42``, ``hello``)."""
+
+    def source(self, language: str) -> tuple[str, str] | None:
+        """``('text', words)`` or ``('recording', name)`` in ``language``; None if it has neither."""
+        for kind, pairs in (("recording", self.recording), ("text", self.text)):
+            for own, value in pairs:
+                if own == language:
+                    return kind, value
+        return None
+
+    def languages(self) -> list[str]:
+        return [language for language, _ in (*self.recording, *self.text)]
 
 
 @dataclass(frozen=True)
@@ -677,6 +704,7 @@ class MailboxSettings:
     max_message_s: int = 180  # Asterisk ``maxsecs``
     min_message_s: int = 1  # Asterisk ``minsecs``
     expiry_days: int = 0  # messages older than this are deleted by the retention job; 0 = kept
+    language: str = ""  # what the owner hears at *97 (menu, envelope); '' = the box's language
 
 
 @dataclass(frozen=True)
@@ -714,6 +742,7 @@ class Config:
     acd: AcdSettings = AcdSettings()
     retention: Retention = Retention()
     ivr_flows: tuple[IvrFlow, ...] = ()
+    ivr_prompts: tuple[NamedPrompt, ...] = ()
     contacts: tuple[Contact, ...] = ()
     manager: ManagerSettings = ManagerSettings()
     campaigns: tuple[Campaign, ...] = ()
@@ -724,8 +753,13 @@ class Config:
     def effective_language(self) -> str:
         return self.language or ZONE_DEFAULTS[self.zone].language
 
-    def caller_language(self, route: str, line_port: int) -> str:
-        """A caller's language: the matched inbound route's, else the line's, else the box's."""
+    def caller_language(self, route: str, line_port: int, caller_number: str = "") -> str:
+        """A caller's language: the language of the contact whose numbers hold the caller ID,
+        else the matched inbound route's, else the line's, else the box's (docs/ivr.md,
+        "Languages"; a flow's own choice comes before all of these, in the IVR)."""
+        contact = self.contact_by_number(caller_number)
+        if contact is not None and contact.language:
+            return contact.language
         matched = next((r for r in self.routes if r.name == route), None) if route else None
         if matched is not None and matched.language:
             return matched.language
@@ -825,6 +859,9 @@ class Config:
         if not number:
             return None
         return self._contact_numbers.get(try_e164(number, str(self.zone)) or number)
+
+    def named_prompt(self, name: str) -> NamedPrompt | None:
+        return next((prompt for prompt in self.ivr_prompts if prompt.name == name), None)
 
     def contact_by_account(self, account: str) -> Contact | None:
         return next((contact for contact in self.contacts if account and contact.account == account), None)

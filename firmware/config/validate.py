@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Mapping
 from firmware import FirmwareError
 from firmware.config.campaigncodec import campaign_problems
 from firmware.config.codec import from_dict, to_dict
-from firmware.config.ivrcheck import configured_flow, contact_problems, flow_problems
+from firmware.config.ivrcheck import configured_flow, contact_problems, flow_problems, recorder_problems
 from firmware.config.model import (
     BoardLookup,
     BoardPorts,
@@ -52,6 +52,7 @@ from firmware.config.model import (
     PortKind,
 )
 from firmware.config.outside import outside_destination_problem
+from firmware.config.promptcodec import named_prompt_problems
 from firmware.config.vmcodec import mailbox_problems
 from firmware.dialplan import EXTERNAL_CLASSES, DigitMap, MatchState
 from firmware.tollguard import NumberClass, may_dial
@@ -359,6 +360,8 @@ def problems(config: Config, boards: BoardLookup,
         lambda: _agent_problems(config),
         lambda: flow_problems(config, lambda destination: _destination_problem(config, destination, hooks)),
         lambda: contact_problems(config),
+        lambda: recorder_problems(config),
+        lambda: named_prompt_problems(config),
         lambda: campaign_problems(config),
         lambda: mailbox_problems(config, lambda destination: _destination_problem(config, destination, hooks)),
     ]

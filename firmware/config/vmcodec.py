@@ -75,6 +75,7 @@ def _mailbox(raw: Any, path: str) -> MailboxSettings:
         max_message_s=r.integer("max_message_s", 1, MAX_MESSAGE_S),
         min_message_s=r.integer("min_message_s", 0, MAX_MIN_MESSAGE_S),
         expiry_days=r.integer("expiry_days", 0, MAX_EXPIRY_DAYS),
+        language=r.text("language", codec.LANGUAGE_RE, "a language code like en or pt_BR", empty=True),
     )
     if entry.min_message_s >= entry.max_message_s:
         raise FirmwareError(f"{r.at('min_message_s')}: must be shorter than max_message_s "
@@ -127,6 +128,7 @@ def mailbox_dict(entry: MailboxSettings) -> dict[str, Any]:
         "max_message_s": entry.max_message_s,
         "min_message_s": entry.min_message_s,
         "expiry_days": entry.expiry_days,
+        "language": entry.language,
     }
 
 

@@ -62,6 +62,7 @@ class Call:
     queue_priority: int | None = None
     queue_skills: tuple[tuple[str, int], ...] | None = None
     variables: dict[str, str] = field(default_factory=dict)  # an IVR's collected values, for the agent's desk
+    language: str = ""  # the language an IVR flow settled on ("" = none): voicemail after it speaks it
 
     def ports(self) -> list[int]:
         ports = [self.origin, *self.ringing]

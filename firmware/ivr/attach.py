@@ -14,6 +14,7 @@ from firmware.config.model import DestinationKind, SayKind
 from firmware.engine.control import CallControlApi
 from firmware.ivr import logic
 from firmware.ivr.prompts import IvrPrompts
+from firmware.ivr.recorder import PromptRecorder, RecorderWords, StorePrompt
 from firmware.ivr.service import IvrService
 from firmware.speech import say
 from firmware.speech.api import SpeechService
@@ -40,6 +41,16 @@ def attach_ivr(control: CallControlApi, loop, prompts: IvrPrompts, speech: Speec
     control.attach(service)
     loop.taps.append(service.tap)
     return service
+
+
+def attach_prompt_recorder(control: CallControlApi, loop, words: RecorderWords, store: StorePrompt,
+                           saved=None, log: EventLogger | None = None) -> PromptRecorder:
+    """The ``record_prompt`` feature code (firmware/ivr/recorder.py) attached to ``control`` and ``loop``."""
+    recorder = PromptRecorder(control, words, store, saved, log or EventLogger("ivr"))
+    control.add_feature_codes(recorder.codes())
+    control.attach(recorder)
+    loop.taps.append(recorder.tap)
+    return recorder
 
 
 def find_ivr(control: CallControlApi) -> IvrService | None:

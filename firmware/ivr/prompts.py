@@ -11,6 +11,13 @@ missing) is left out and reported to the caller, who logs it (``ivr_prompt_missi
 
 An installer's own prompts (``custom``: ``<data>/sounds/<language>/``, firmware/ivr/uploads.py)
 are looked up first; one uploaded again is read again at the next ``learn`` (its file changed).
+
+Named prompts (the configuration's ``ivr_prompts``) come before both: a word of a flow that is
+a named prompt's name is that prompt's recording in the caller's language (read like any word,
+an upload first), or its text, synthesised by ``synthesize`` (firmware/speech/tts.py through its
+cache: each text once per voice) -- in ``learn``, never on the media loop. A changed text or
+recording is read again at the next ``learn``; a removed named prompt leaves its name to the
+recordings again.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import numpy as np
 
 from drivers import DriverError
 from firmware import FirmwareError
-from firmware.config.model import Config, IvrFlow
+from firmware.config.model import Config, IvrFlow, NamedPrompt
 from firmware.media.words import join_words, trim_silence
 
 SAY_FOLDERS = ("digits", "letters")  # what say_number/digits/date/time/money name (firmware.speech.say)
@@ -31,6 +38,8 @@ SAY_WORDS = ("vm-and", "if-correct-press")  # "five dollars and twenty"; the spe
 
 Folder = Callable[[str], Path]
 """Language -> the folder of its recordings (``firmware.speech.say.sound_dir``)."""
+Synthesize = Callable[[str, str], np.ndarray]
+"""(text, language) -> 8 kHz samples, blocking (``PromptCache.render`` with the language's voice)."""
 
 
 def flow_words(flow: IvrFlow) -> dict[str, set[str]]:
@@ -46,12 +55,15 @@ def flow_words(flow: IvrFlow) -> dict[str, set[str]]:
 class IvrPrompts:
     """Recorded words in memory by (language, name); sentences joined from them."""
 
-    def __init__(self, folder: Folder, read: Callable[[Path], np.ndarray], custom: Folder | None = None) -> None:
+    def __init__(self, folder: Folder, read: Callable[[Path], np.ndarray], custom: Folder | None = None,
+                 synthesize: Synthesize | None = None) -> None:
         self._folder = folder
         self._read = read
         self._custom = custom
+        self._synthesize = synthesize
         self._words: dict[tuple[str, str], np.ndarray] = {}
         self._custom_read: dict[tuple[str, str], int] = {}  # an uploaded word -> the mtime read
+        self._named: dict[tuple[str, str], tuple] = {}  # (language, name) -> the named prompt's source read
         self._lock = threading.Lock()  # learn() may run on the store's thread and at start
 
     def learn(self, config: Config) -> list[str]:
@@ -71,7 +83,17 @@ class IvrPrompts:
                     continue
                 say_words = [f"{sub}/{path.stem}" for sub in SAY_FOLDERS
                              for path in sorted((folder / sub).glob("*.wav"))]
+                for name in sorted(names):
+                    named = config.named_prompt(name)
+                    if named is not None:
+                        problem = self._learn_named(language, folder, named)
+                        if problem:
+                            problems.append(f"{language}/{name}: {problem}")
+                    elif self._named.pop((language, name), None) is not None:
+                        self._words.pop((language, name), None)  # no longer named: the recording again
                 for name in sorted(names) + say_words + list(SAY_WORDS):
+                    if name in names and config.named_prompt(name) is not None:
+                        continue  # read (or reported) above
                     own = self._uploaded(language, name) if name in names else None
                     if own is not None:
                         path, stamp = own
@@ -89,6 +111,35 @@ class IvrPrompts:
                         if name in names:  # the say folders' extra words are best effort
                             problems.append(f"{language}/{name}: {exc}")
         return problems
+
+    def _learn_named(self, language: str, folder: Path, named: NamedPrompt) -> str:
+        """Reads or synthesises ``named`` in ``language`` unless what was read is still current;
+        '' or the problem (the word is then left out when played)."""
+        key = (language, named.name)
+        source = named.source(language)
+        if source is None:
+            return f"named prompt {named.name} has nothing in {language}"
+        kind, value = source
+        stamp = None
+        if kind == "recording":
+            own = self._uploaded(language, value)
+            path, stamp = own if own is not None else (folder / f"{value}.wav", None)
+        if self._named.get(key) == (kind, value, stamp) and key in self._words:
+            return ""
+        try:
+            if kind == "text":
+                if self._synthesize is None:
+                    return "no text-to-speech on this box"
+                samples = self._synthesize(value, language)
+            else:
+                samples = self._read(path)
+        except (DriverError, FirmwareError) as exc:  # SpeechError is a FirmwareError
+            self._words.pop(key, None)
+            self._named.pop(key, None)
+            return str(exc)
+        self._words[key] = trim_silence(samples)
+        self._named[key] = (kind, value, stamp)
+        return ""
 
     def _uploaded(self, language: str, name: str) -> tuple[Path, int] | None:
         """The installer's own recording of ``name`` and its mtime, if there is one."""

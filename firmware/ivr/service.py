@@ -163,9 +163,13 @@ class IvrService(AttachedService):
         return True
 
     def _language(self, config: Config, flow: IvrFlow, previous: IvrCall | None, call: Call, line_port: int) -> str:
-        """The language kept from a previous flow, else the route's, the line's or the box's;
-        a language the flow does not offer gives the flow's first."""
-        wanted = previous.language if previous is not None else config.caller_language(call.route, line_port)
+        """The language kept from a previous flow (or chosen in a flow the call was in before),
+        else the caller's contact's, the route's, the line's or the box's (docs/ivr.md,
+        "Languages"); a language the flow does not offer gives the flow's first."""
+        if previous is not None:
+            wanted = previous.language
+        else:
+            wanted = call.language or config.caller_language(call.route, line_port, call.caller_number)
         return wanted if wanted in flow.languages else flow.languages[0]
 
     def _engine(self, language: str) -> str | None:
@@ -222,6 +226,7 @@ class IvrService(AttachedService):
             self._told_variable(ivr, node.variable)
         if node.language:
             ivr.language = node.language
+            ivr.call.language = node.language  # the flow's choice: voicemail and later flows speak it
             done.append(f"language={node.language}")
         if node.queue_priority is not None:
             ivr.call.queue_priority = node.queue_priority

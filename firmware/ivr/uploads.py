@@ -64,6 +64,15 @@ def store_prompt(data_dir: Path, language: str, name: str, data: bytes, filename
     return _store_prepared(samples, prompt_folder(data_dir, language) / f"{name}.wav", filename)
 
 
+def store_recorded_prompt(data_dir: Path, language: str, name: str, samples: np.ndarray) -> Path:
+    """A prompt recorded by phone (firmware/ivr/recorder.py): 8 kHz samples from the line, the same
+    trimming and levelling as an upload, stored atomically under the name; its path."""
+    check_language(language)
+    check_prompt_name(name)
+    return _store_prepared(np.asarray(samples, dtype=np.float64), prompt_folder(data_dir, language) / f"{name}.wav",
+                           "recorded by phone")
+
+
 def _store_prepared(samples: np.ndarray, target: Path, filename: str) -> Path:
     try:
         prepared = prepare_prompt(samples)
@@ -85,6 +94,21 @@ def store_text_prompt(data_dir: Path, language: str, name: str, text: str,
     target = folder / f"{name}.wav"
     atomic_write_bytes(target, encode_wav(prompt))
     return target
+
+
+def text_synthesizer(data_dir: Path, synthesizer_for: Callable[[str], Synthesizer] = default_synthesizer
+                     ) -> Callable[[str, str], np.ndarray]:
+    """(text, language) -> the prompt's 8 kHz samples, through the cache (named prompts' text,
+    firmware/ivr/prompts.py); each language's voice made once (Piper loads in seconds), when first needed."""
+    voices: dict[str, Synthesizer] = {}
+    cache = PromptCache(data_dir)
+
+    def synthesize(text: str, language: str) -> np.ndarray:
+        if language not in voices:
+            voices[language] = synthesizer_for(language)
+        return cache.render(text, voices[language])
+
+    return synthesize
 
 
 def stored_prompts(data_dir: Path) -> list[tuple[str, str, float]]:

@@ -4,6 +4,9 @@ An answered inbound call reaches a mailbox (an extension with ``voicemail: true`
 inbound route, a ring group's no-answer destination, or a queue's overflow or exit key.
 The caller hears what Asterisk's ``VoiceMail()`` plays, from the same recordings:
 
+The caller hears it in their language (:mod:`firmware.voicemail.languages`: the IVR's choice,
+the contact's, the route's, the line's or the box's), Spanish and French from Debian's sets.
+
 1. greeting: the mailbox's own (:mod:`firmware.voicemail.greetings`: the busy one while its
    phone is in a call, else the unavailable one) or the standard "the person at extension
    2 0 1 (or the recorded name) is unavailable", then "please leave your message after the
@@ -48,6 +51,7 @@ from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService
 from firmware.engine.worker import Worker
 from firmware.voicemail.greetings import GreetingKind, Greetings
+from firmware.voicemail.languages import caller_language
 from firmware.voicemail.prompts import VoicemailPrompts
 from firmware.voicemail.store import MAX_TEXT, Message, VoicemailStore
 
@@ -91,6 +95,7 @@ class Deposit:
     chunks: list[np.ndarray] = field(default_factory=list, repr=False)  # one 160-sample row per tick
     sound: list[bool] = field(default_factory=list, repr=False)  # per chunk: above the silence threshold
     silent_run: int = 0  # chunks of silence at the end of the recording so far
+    language: str = "en"  # what the caller hears (firmware/voicemail/languages.py)
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,9 @@ class VoicemailDeposit(AttachedService):
             self.log.warning("vm_no_mailbox", call=call.call_id, mailbox=mailbox,
                              reason="no such extension" if extension is None else "voicemail is off")
             return False
-        deposit = Deposit(call, line_port, mailbox, self.cc.config.voicemail.mailbox(mailbox))
+        config = self.cc.config
+        language = self.prompts.speaks(caller_language(config, call, line_port))
+        deposit = Deposit(call, line_port, mailbox, config.voicemail.mailbox(mailbox), language=language)
         self.deposits[call.call_id] = deposit
         call.destination = mailbox
         # The box answers (the record says answered); connected to the box, busy-tone and silence
@@ -158,29 +165,31 @@ class VoicemailDeposit(AttachedService):
             self.log.info("vm_mailbox_full", call=call.call_id, mailbox=mailbox, messages=held,
                           max_messages=deposit.settings.max_messages)
             deposit.phase = Phase.CLOSING
-            self._play(deposit, self.prompts.sentence(["vm-mailboxfull", "vm-goodbye"]))
+            self._play(deposit, self.prompts.sentence(["vm-mailboxfull", "vm-goodbye"], language))
             return True
-        greeting, which = self._greeting(mailbox, extension.port)
+        greeting, which = self._greeting(mailbox, extension.port, language)
         self._play(deposit, greeting)
-        self.log.info("vm_greeting", call=call.call_id, mailbox=mailbox, line=line_port, greeting=which)
+        self.log.info("vm_greeting", call=call.call_id, mailbox=mailbox, line=line_port, greeting=which,
+                      language=language)
         return True
 
-    def _greeting(self, mailbox: str, port: int) -> tuple[np.ndarray, str]:
+    def _greeting(self, mailbox: str, port: int, language: str) -> tuple[np.ndarray, str]:
         """The greeting to play and its name (module docstring); memory look-ups only."""
         own = self.greetings
+        intro = self.prompts.sentence(["vm-intro"], language)
         if own is not None:
             busy = own.get(mailbox, GreetingKind.BUSY)
             if busy is not None and self.cc.state(port) not in AVAILABLE:
-                return np.concatenate([busy.astype(np.float64), self.prompts.sentence(["vm-intro"])]), "busy"
+                return np.concatenate([busy.astype(np.float64), intro]), "busy"
             unavailable = own.get(mailbox, GreetingKind.UNAVAILABLE)
             if unavailable is not None:
-                return np.concatenate([unavailable.astype(np.float64), self.prompts.sentence(["vm-intro"])]), \
+                return np.concatenate([unavailable.astype(np.float64), intro]), \
                     "unavailable"
             name = own.get(mailbox, GreetingKind.NAME)
             if name is not None:
-                return np.concatenate([self.prompts.sentence(["vm-theperson"]), name.astype(np.float64),
-                                       self.prompts.sentence(["vm-isunavail", "vm-intro"])]), "name"
-        return self.prompts.greeting(mailbox), "standard"
+                return np.concatenate([self.prompts.sentence(["vm-theperson"], language), name.astype(np.float64),
+                                       self.prompts.sentence(["vm-isunavail", "vm-intro"], language)]), "name"
+        return self.prompts.greeting(mailbox, language), "standard"
 
     def _play(self, deposit: Deposit, samples: np.ndarray) -> None:
         self.cc.say(deposit.line_port, samples, Then.CONTINUE)
@@ -253,7 +262,7 @@ class VoicemailDeposit(AttachedService):
     # ------------------------------------------------------------------ phases
     def _beep(self, deposit: Deposit) -> None:
         deposit.phase = Phase.BEEP
-        self._play(deposit, self.prompts.sentence(["beep"]))
+        self._play(deposit, self.prompts.sentence(["beep"], deposit.language))
 
     def _start_recording(self, deposit: Deposit) -> None:
         self.cc.stop_audio(deposit.line_port)
@@ -284,7 +293,7 @@ class VoicemailDeposit(AttachedService):
         deposit.phase = Phase.CLOSING
         deposit.chunks, deposit.sound = [], []
         words = ["vm-msgsaved", "vm-goodbye"] if kept and reason != "max_length" else ["vm-goodbye"]
-        self._play(deposit, self.prompts.sentence(words))
+        self._play(deposit, self.prompts.sentence(words, deposit.language))
 
     # ------------------------------------------------------------------ the worker
     def _save(self, pending: PendingMessage) -> None:

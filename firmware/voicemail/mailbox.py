@@ -73,9 +73,12 @@ from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService
 from firmware.engine.worker import Worker
-from firmware.media.words import number_words
 from firmware.voicemail.greetings import MIN_GREETING_S, GreetingKind, greeting_limit_s
+from firmware.voicemail.languages import owner_language
 from firmware.voicemail.pins import MAX_PIN_DIGITS, PinCheck, check_pin
+from firmware.voicemail.prompts import header_words, intro_words
+
+__all__ = ["MailboxMenu", "Sentences", "header_words", "intro_words"]
 
 TICK_S = TICK_MS / 1000.0
 AFTER_MESSAGE_S = 3.0  # silence after a message for a key; then the next message starts
@@ -91,7 +94,9 @@ class Sentences(Protocol):
     """What the menu needs of the prompts (``prompts.VoicemailPrompts``, whose ``MENU_WORDS`` are
     the recordings this menu speaks): recorded words joined into one buffer."""
 
-    def sentence(self, names: Sequence[str]) -> np.ndarray: ...
+    def sentence(self, names: Sequence[str], language: str | None = None) -> np.ndarray: ...
+
+    def speaks(self, language: str | None) -> str: ...
 
 
 class Step(StrEnum):
@@ -133,28 +138,7 @@ class Session:
     recording: GreetingKind | None = None
     chunks: list[np.ndarray] = field(default_factory=list, repr=False)
     releasing: bool = False  # a line session: the line is released when what plays ends
-
-
-def intro_words(new: int, old: int) -> list[str]:
-    """Asterisk's English summary: "you have 2 new messages and 1 old message"."""
-    def count(n: int, folder: str) -> list[str]:
-        return [*number_words(n), folder, "vm-message" if n == 1 else "vm-messages"]
-
-    words = ["vm-youhave"]
-    if new:
-        words += count(new, "vm-INBOX")
-    if new and old:
-        words.append("vm-and")
-    if old:
-        words += count(old, "vm-Old")
-    if not new and not old:
-        words += ["vm-no", "vm-messages"]
-    return words
-
-
-def header_words(position: int) -> list[str]:
-    """"first message", else "message" N (``position`` counts from 0)."""
-    return ["vm-first", "vm-message"] if position == 0 else ["vm-message", *number_words(position + 1)]
+    language: str = "en"  # what the session speaks (the mailbox's, else the caller's; MailboxMenu._open)
 
 
 class MailboxMenu(AttachedService):
@@ -219,7 +203,7 @@ class MailboxMenu(AttachedService):
         if not extension.voicemail:
             self.log.info("vm_session", port=port, extension=extension.number, refused=True,
                           reason="this extension has no mailbox (voicemail is off)")
-            self._finish(port, ["vm-nobox"])
+            self._finish(port, ["vm-nobox"], self.prompts.speaks(self.cc.config.effective_language()))
             return
         self.cc.set_state(port, Leg.DIALING, call=None)  # digits come here (attached) until the session ends
         self.cc.stop_audio(port)  # silence while the mailbox is read
@@ -233,7 +217,8 @@ class MailboxMenu(AttachedService):
         self._open(line_port, mailbox, call)
 
     def _open(self, port: int, mailbox: str, call: Call | None) -> None:
-        session = Session(port, mailbox, self._next_token, call=call)
+        language = self.prompts.speaks(owner_language(self.cc.config, mailbox, call, port))
+        session = Session(port, mailbox, self._next_token, call=call, language=language)
         self._next_token += 1
         self.sessions[port] = session
         if self.pins is None:
@@ -285,19 +270,20 @@ class MailboxMenu(AttachedService):
     def _say(self, session: Session, step: Step, names: list[str]) -> None:
         session.step = step
         session.deadline_tick = 0  # a step waiting for keys starts its wait when the prompt ends
-        self._play(session.port, self.prompts.sentence(names))
+        self._play(session.port, self.prompts.sentence(names, session.language))
 
-    def _finish(self, port: int, names: list[str]) -> None:
+    def _finish(self, port: int, names: list[str], language: str | None = None) -> None:
         """Says ``names``, then silence until on-hook (a line: then the box releases it)."""
         session = self.sessions.get(port)
+        language = session.language if session is not None else language
         self._recording.pop(port, None)
         if session is not None and session.call is not None:
             session.releasing = True
             session.step = Step.CLOSING
-            self._play(port, self.prompts.sentence(names) if names else np.zeros(TICK_SAMPLES))
+            self._play(port, self.prompts.sentence(names, language) if names else np.zeros(TICK_SAMPLES))
             return
         self.sessions.pop(port, None)
-        said = self.prompts.sentence(names) if names else np.zeros(TICK_SAMPLES)  # [] : silence at once
+        said = self.prompts.sentence(names, language) if names else np.zeros(TICK_SAMPLES)  # [] : silence at once
         self.cc.say(port, said, Then.WAIT_ON_HOOK)
 
     def _current(self, session: Session):
@@ -313,7 +299,7 @@ class MailboxMenu(AttachedService):
         session.loading.add(message.id)
         config = self.cc.config
         envelope = self.envelope if config.voicemail.mailbox(session.mailbox).envelope else None
-        language, timezone = config.effective_language(), config.voicemail.timezone
+        language, timezone = session.language, config.voicemail.timezone
 
         def job() -> tuple[int, np.ndarray]:
             body = self.store.load_audio(message)
@@ -342,7 +328,7 @@ class MailboxMenu(AttachedService):
             return
         session.index = index
         self._load(session, index)
-        self._say(session, Step.HEADER, header_words(index))
+        self._say(session, Step.HEADER, header_words(index, session.language))
 
     def _body(self, session: Session) -> None:
         message = self._current(session)
@@ -487,10 +473,10 @@ class MailboxMenu(AttachedService):
             old = len(session.messages) - new
             self.log.info("vm_session", port=session.port, mailbox=session.mailbox, new=new, old=old)
             if not session.messages:  # "… no messages, goodbye"; 0 during it opens the options
-                self._say(session, Step.INTRO, [*intro_words(0, 0), "vm-goodbye"])
+                self._say(session, Step.INTRO, [*intro_words(0, 0, session.language), "vm-goodbye"])
                 return
             self._load(session, 0)
-            self._say(session, Step.INTRO, intro_words(new, old))
+            self._say(session, Step.INTRO, intro_words(new, old, session.language))
         elif kind == "audio":
             message_id, samples = value
             session.loading.discard(message_id)
