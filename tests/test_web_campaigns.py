@@ -14,6 +14,7 @@ from web_helpers import PASSWORD, Clock, FakeEngine, make_accounts, make_app, ma
 from firmware import FirmwareError
 from firmware.campaign.hygiene import check_files
 from firmware.contacts.csvfile import MAX_CSV_BYTES
+from firmware.leads import DncList
 from webadmin.campaignview import board_rows, preview_of, read_figures
 
 CAMPAIGN = """\
@@ -218,6 +219,21 @@ def test_hygiene_report_is_the_clis(box, tmp_path):
     for problem in cli["problems"]:  # every problem, with its CSV line
         assert f"<td>{problem['line']}</td><td>{problem['kind']}</td>" in problems
     assert "same number as line 2" in problems and "on the do-not-call list" in problems
+
+
+def test_hygiene_uses_the_stored_dnc_list_as_the_cli_does(box, tmp_path):
+    """The box's stored do-not-call list (what the campaigns filter with, and what "do not call"
+    dispositions fill) is checked without any upload, the same as ``linebox campaign check``."""
+    app, services, _ = box
+    with DncList(services.cdr.path) as stored:
+        stored.add("212 555 0103", "us", source="test")  # Carl
+    body = check(client_of(app, "ada"), LEADS.encode()).get_data(as_text=True)
+    assert figures_of(body) == EXPECTED  # the same figures as with the DNC upload
+    assert "the stored do-not-call list (1 numbers)" in body
+    (tmp_path / "l.csv").write_text(LEADS)
+    with DncList(services.cdr.path) as stored:
+        cli = check_files(tmp_path / "l.csv", "US", stored=stored.numbers())
+    assert {key: cli[key] for key in EXPECTED} == EXPECTED
 
 
 @pytest.mark.parametrize(("leads", "dnc", "country", "expected"), [

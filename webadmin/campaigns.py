@@ -12,7 +12,8 @@
 - Lead hygiene (admin, installer, supervisor): a leads CSV (and optionally a do-not-call CSV)
   is read at the CSV trust boundary (firmware.contacts.csvfile: size, encoding, shape; one
   line when refused) and checked by ``firmware.campaign.hygiene.check_tables``, the report of
-  ``linebox campaign check``. Nothing is stored.
+  ``linebox campaign check``, against the box's stored do-not-call list (``DncList``, the one
+  the campaigns filter their leads with) and the uploaded one. Nothing is stored.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from firmware.config.campaigncodec import campaign_dict
 from firmware.config.validate import plain
 from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
 from firmware.contacts.csvfile import MAX_CSV_BYTES, CsvTable, read_table
+from firmware.leads import DncList
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.campaignview import board_rows, engine_figures
 from webadmin.configedit import Conflict, store_item
@@ -89,6 +91,12 @@ def _index(report: dict, problems: list[str], files: dict[str, str], status: int
 
 # ----------------------------------------------------------------------------- lead hygiene
 
+def stored_dnc() -> frozenset[str]:
+    """The box's stored do-not-call numbers (E.164), in the database of the call records."""
+    with DncList(state().services.cdr.path) as dnc:
+        return dnc.numbers()
+
+
 def _table(field: str, what: str, required: bool) -> tuple[CsvTable | None, str]:
     upload = request.files.get(field)
     if upload is None or not upload.filename:
@@ -109,9 +117,11 @@ def check() -> tuple[str, int]:
     try:
         leads, leads_name = _table("leads", "lead list", required=True)
         dnc, dnc_name = _table("dnc", "do-not-call list", required=False)
-        report = check_tables(leads, request.form.get("country", ""), dnc)
+        stored = stored_dnc()
+        report = check_tables(leads, request.form.get("country", ""), dnc, stored)
     except FirmwareError as exc:
         return _index({}, [str(exc)], {}, 400)
+    report["stored_dnc"] = len(stored)
     audit("campaign leads check", f"{leads_name}: {report['callable']} callable of {report['rows']}"
           + (f" (do-not-call {dnc_name})" if dnc_name else ""))
     return _index(report, [], {"leads": leads_name, "dnc": dnc_name})
