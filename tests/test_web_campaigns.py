@@ -318,4 +318,4 @@ def test_the_page_says_when_the_engine_is_down_and_still_lists_the_campaigns(box
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and "is linebox running?" in body.split('id="engine-error"')[1]
     row = body.split('id="campaign-renewals"')[1].split("</tr>")[0]
-    assert "runs from the engine" in row and '<td class="attempts">-</td>' in row
+    assert "enabled: not running in the engine" in row and '<td class="attempts">-</td>' in row

@@ -8,7 +8,9 @@
   configuration, then type-, bound- and cross-checked by the store (errors naming the field,
   ``max_abandon_rate: expected a number 0-0.03, got 0.05``); nothing is stored unless all of it
   is accepted, and a configuration changed by another hand since the page was shown is refused.
-  The engine attaches its campaigns when it starts: a stored change runs from its next start.
+  A stored change reaches the running engine at once (its configuration subscribers,
+  firmware/campaign/attach.py): a new campaign starts, an edit applies to the next call,
+  ``enabled: false`` pauses it and a deletion stops it; calls in progress go on unchanged.
 - Lead hygiene (admin, installer, supervisor): a leads CSV (and optionally a do-not-call CSV)
   is read at the CSV trust boundary (firmware.contacts.csvfile: size, encoding, shape; one
   line when refused) and checked by ``firmware.campaign.hygiene.check_tables``, the report of
@@ -170,8 +172,8 @@ def _edit(name: str | None, text: str) -> tuple[str, int] | Response:
             raw = parse_yaml(text)
             stored = str(raw.get("name"))
             audit("campaign new" if name is None else "campaign edit", stored, services.store.config_version())
-            flash(f"campaign {stored} stored (revision {services.store.config_version()}): the engine runs "
-                  "it as stored from its next start (System, restart)", "ok")
+            flash(f"campaign {stored} stored (revision {services.store.config_version()}): the engine applies "
+                  "it now (calls in progress keep their settings)", "ok")
             return redirect(url_for("campaigns.index"))
     return render_template("campaign_edit.html", name=name, text=text, problems=problems,
                            revision=services.store.config_version()), 400 if problems else 200
@@ -217,5 +219,5 @@ def delete(name: str) -> Response:
         flash(f"campaign {name} not deleted: {exc}", "error")
         return redirect(url_for("campaigns.index"))
     audit("campaign delete", name, store.config_version())
-    flash(f"campaign {name} deleted: the engine stops dialling it at its next start", "ok")
+    flash(f"campaign {name} deleted: the engine stops dialling it now (calls in progress go on)", "ok")
     return redirect(url_for("campaigns.index"))
