@@ -11,6 +11,10 @@
   A stored change reaches the running engine at once (its configuration subscribers,
   firmware/campaign/attach.py): a new campaign starts, an edit applies to the next call,
   ``enabled: false`` pauses it and a deletion stops it; calls in progress go on unchanged.
+- The report (admin, installer, supervisor): every campaign's statistics over its whole life
+  (``firmware.campaign.report``: attempts, contacts, contacts per agent-hour, penetration,
+  outcomes, dispositions, abandon rate, agent productivity, per agent), from the campaign
+  store and the ACD's agent intervals, as a page and a CSV file.
 - Lead hygiene (admin, installer, supervisor): a leads CSV (and optionally a do-not-call CSV)
   is read at the CSV trust boundary (firmware.contacts.csvfile: size, encoding, shape; one
   line when refused) and checked by ``firmware.campaign.hygiene.check_tables``, the report of
@@ -20,11 +24,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from firmware import FirmwareError
 from firmware.campaign.hygiene import check_tables
+from firmware.campaign.report import campaign_report, report_csv
+from firmware.campaign.store import CampaignStore
 from firmware.config import from_dict
 from firmware.config.campaigncodec import campaign_dict
 from firmware.config.validate import plain
@@ -89,6 +97,43 @@ def _index(report: dict, problems: list[str], files: dict[str, str], status: int
     return render_template("campaigns.html", rows=rows, engine_error=live.get("error"), report=report,
                            problems=problems, files=files, country=country,
                            max_kb=MAX_CSV_BYTES // 1024), status
+
+
+# ----------------------------------------------------------------------------- whole-campaign report
+
+def campaign_reports() -> list[dict]:
+    """Every campaign's report: the configured ones in order, then those only stored (deleted)."""
+    web = state()
+    config = web.services.store.load()
+    configured = {campaign.name: campaign for campaign in config.campaigns}
+    with web.cdr_lock, CampaignStore(web.services.cdr.path) as store:  # the intervals' connection is shared
+        names = list(configured) + [name for name in store.campaigns() if name not in configured]
+        reports = []
+        for name in names:
+            queue = configured[name].queue if name in configured else None
+            agents = [agent.agent_id for agent in config.agents if queue in agent.queues]
+            report = campaign_report(store, web.services.intervals, name, agents)
+            report["configured"] = name in configured
+            report["queue"] = queue or ""
+            reports.append(report)
+    return reports
+
+
+@blueprint.route("/report")
+@requires(Permission.LIVE)
+def report() -> str:
+    return render_template("campaign_report.html", reports=campaign_reports(), utc=_utc)
+
+
+@blueprint.route("/report.csv")
+@requires(Permission.LIVE)
+def report_download() -> Response:
+    return Response(report_csv(campaign_reports()), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=linebox-campaigns.csv"})
+
+
+def _utc(epoch: float | None) -> str:
+    return "-" if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 # ----------------------------------------------------------------------------- lead hygiene
