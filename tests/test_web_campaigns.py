@@ -62,7 +62,7 @@ class CampaignEngine(FakeEngine):
         if command == "show campaigns":
             self.commands.append(command)
             if not self.campaigns:
-                return ["no campaign running (campaigns[].enabled in the configuration; they start with the box)"]
+                return ["no campaign running (campaigns[].enabled in the configuration; a stored change applies at once)"]
             return [json.dumps(c, sort_keys=True) for c in self.campaigns]
         if command.startswith("show desk"):
             self.commands.append(command)
