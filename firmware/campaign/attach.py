@@ -34,6 +34,7 @@ from drivers.logs import EventLogger
 from dsp.amd import AmdDetector, BeepDetector
 from firmware import FirmwareError
 from firmware.acd.agent_state import AgentState as AcdState
+from firmware.campaign.changes import plan_changes
 from firmware.campaign.dialler import Dialler, Mode
 from firmware.campaign.leads import LeadBook
 from firmware.campaign.service import AgentPresence, CampaignService
@@ -221,23 +222,23 @@ class Campaigns:
         if self.control is None or self.agents is None or self.store is None or self.worker is None:
             return
         wanted = {campaign.name: campaign for campaign in config.campaigns}
-        for name, service in self.services.items():
-            if name not in wanted and service.running:
-                service.stop()
-                self.log.info("campaign_stopped", campaign=name, reason="removed", calls=len(service.calls))
-        for campaign in config.campaigns:
-            service = self.services.get(campaign.name)
-            if service is not None:
-                was = service.running
-                changes = service.reconfigure(campaign, prepared.recordings.get(campaign.name, {}))
-                if changes:
-                    self.log.info("campaign_reconfigured", campaign=campaign.name, running=service.running,
-                                  calls=len(service.calls), change="; ".join(changes))
-                if was and not service.running:
-                    self.log.info("campaign_stopped", campaign=campaign.name, reason="disabled",
-                                  calls=len(service.calls))
-            elif campaign.enabled and campaign.name in prepared.leads:
-                self._start(campaign, config, prepared)
+        plan = plan_changes({name: (service.campaign, service.running) for name, service in self.services.items()},
+                            config.campaigns)
+        for name, reason in plan.stop:
+            service = self.services[name]
+            service.stop()
+            self.log.info("campaign_stopped", campaign=name, reason=reason, calls=len(service.calls))
+        for name, changes in plan.reconfigure:
+            service = self.services[name]
+            service.reconfigure(wanted[name], prepared.recordings.get(name, {}))
+            self.log.info("campaign_reconfigured", campaign=name, running=service.running, calls=len(service.calls),
+                          change="; ".join(changes))
+        for name in plan.resume:
+            self.services[name].reconfigure(wanted[name], prepared.recordings.get(name, {}))
+            self.log.info("campaign_resumed", campaign=name)
+        for name in plan.start:
+            if name in prepared.leads:  # else its leads could not be read (logged)
+                self._start(wanted[name], config, prepared)
 
     def _start(self, campaign: Campaign, config: Config, prepared: Prepared) -> None:
         store, agents, name = self.store, self.agents, campaign.name

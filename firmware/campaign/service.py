@@ -351,15 +351,13 @@ class CampaignService(AttachedService):
                       lead=action.lead.lead_id)
 
     # ------------------------------------------------------------------ live changes
-    def reconfigure(self, campaign: Campaign, recordings: Mapping[str, np.ndarray]) -> list[str]:
+    def reconfigure(self, campaign: Campaign, recordings: Mapping[str, np.ndarray]) -> None:
         """The campaign as stored now (same name), on the loop's thread between two ticks: applies
-        from the next decision; calls in progress keep their ``settings``. Returns one line per
-        change (for the log)."""
+        from the next decision (``enabled`` too: paused or resumed); calls in progress keep their
+        ``settings`` (firmware/campaign/changes.py plans which campaigns this is called for)."""
         if campaign.name != self.campaign.name:
             raise FirmwareError(f"campaign {self.campaign.name}: cannot become {campaign.name}")
         old, now = self.campaign, self.now()
-        changes = [f"{name} {getattr(old, name)!r} -> {getattr(campaign, name)!r}"
-                   for name in Campaign.__dataclass_fields__ if getattr(old, name) != getattr(campaign, name)]
         self.campaign = campaign
         self.recordings.update(recordings)  # a call in progress may still play an old one
         self.dialler.mode = Mode(str(campaign.mode))
@@ -372,7 +370,6 @@ class CampaignService(AttachedService):
             self.withdraw_previews(now)
         if old.queue != campaign.queue:
             self._sync_agents(now)  # the old queue's agents leave the campaign now
-        return changes
 
     def stop(self) -> None:
         """No new call (the campaign was removed or disabled); calls in progress go on."""

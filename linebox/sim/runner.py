@@ -132,6 +132,8 @@ class ScenarioRun:
             app.voicemail.menu.worker.drain()
         if app.acd_stats is not None and app.acd_stats.history is not None:
             app.acd_stats.history.drain()
+        if app.campaigns.worker is not None:  # attempts, leads, the do-not-call list; live campaign changes
+            app.campaigns.worker.drain()
 
     def run_ms(self, ms: int) -> None:
         for _ in range(math.ceil(ms / TICK_MS)):
