@@ -421,3 +421,32 @@ def test_report_csv_cells_are_never_formulas():
               "dispositions": {"-1": 2}, "first_attempt": None, "last_attempt": None, "agents": {}}
     (row,) = list(csv.DictReader(io.StringIO(report_csv([report]))))
     assert row["campaign"] == "'=HYPERLINK(1)" and row["dispositions"] == "'-1=2" and row["abandon_rate"] == ""
+
+
+def test_pause_and_resume_store_enabled_at_once(box):
+    app, services, _ = box
+    client = client_of(app, "ian")
+    save_new(client)  # enabled: true
+    page = client.get("/campaigns/")
+    row = page.get_data(as_text=True).split('id="campaign-renewals"')[1].split("</tr>")[0]
+    assert '<button type="submit" class="pause">Pause</button>' in row
+    revision = str(services.store.config_version())
+
+    def post(enabled, rev=None):
+        return client.post("/campaigns/item/renewals/enabled",
+                           data={"csrf_token": token_of(page), "revision": rev or revision, "enabled": enabled})
+    assert post("2").status_code == 302 and services.store.load().campaigns[0].enabled  # refused, nothing stored
+    assert post("0").status_code == 302
+    (campaign,) = services.store.load().campaigns
+    assert not campaign.enabled and campaign.mode == "preview"  # only enabled changed
+    assert post("1").status_code == 302 and services.store.load().campaigns[0].enabled is False  # stale revision
+    body = client.get("/campaigns/").get_data(as_text=True)
+    assert "not resumed: the configuration was changed by someone else" in html.unescape(body)
+    revision = str(services.store.config_version())
+    assert 'class="pause">Resume</button>' in body and post("1").status_code == 302
+    assert services.store.load().campaigns[0].enabled
+    sue = client_of(app, "sue")  # supervisors see the campaigns, they do not change the configuration
+    token = token_of(sue.get("/campaigns/"))
+    assert sue.post("/campaigns/item/renewals/enabled", data={"csrf_token": token, "revision": revision,
+                                                              "enabled": "0"}).status_code == 403
+    assert services.store.load().campaigns[0].enabled

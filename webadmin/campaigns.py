@@ -10,7 +10,8 @@
   is accepted, and a configuration changed by another hand since the page was shown is refused.
   A stored change reaches the running engine at once (its configuration subscribers,
   firmware/campaign/attach.py): a new campaign starts, an edit applies to the next call,
-  ``enabled: false`` pauses it and a deletion stops it; calls in progress go on unchanged.
+  ``enabled: false`` pauses it (the list's Pause and Resume buttons store only that) and a
+  deletion stops it; calls in progress go on unchanged.
 - The report (admin, installer, supervisor): every campaign's statistics over its whole life
   (``firmware.campaign.report``: attempts, contacts, contacts per agent-hour, penetration,
   outcomes, dispositions, abandon rate, agent productivity, per agent), from the campaign
@@ -96,7 +97,7 @@ def _index(report: dict, problems: list[str], files: dict[str, str], status: int
     country = request.form.get("country", "").strip().upper()[:2] or _country(str(config.zone))
     return render_template("campaigns.html", rows=rows, engine_error=live.get("error"), report=report,
                            problems=problems, files=files, country=country,
-                           max_kb=MAX_CSV_BYTES // 1024), status
+                           max_kb=MAX_CSV_BYTES // 1024, revision=services.store.config_version()), status
 
 
 # ----------------------------------------------------------------------------- whole-campaign report
@@ -240,6 +241,37 @@ def edit(name: str) -> tuple[str, int] | Response:
     if found is None:
         abort(404, f"no campaign named {name}")
     return _edit(name, campaign_yaml(found))
+
+
+@blueprint.route("/item/<name>/enabled", methods=["POST"])
+@requires(Permission.CONFIGURE)
+def set_enabled(name: str) -> Response:
+    """Pause (``enabled`` 0) or resume (1) a campaign: its ``enabled`` stored, applied at once."""
+    store = state().services.store
+    revision, wanted = request.form.get("revision", ""), request.form.get("enabled", "")
+    if wanted not in ("0", "1"):
+        flash(f"campaign {name}: enabled must be 0 or 1", "error")
+        return redirect(url_for("campaigns.index"))
+
+    def change(now):
+        if str(store.config_version()) != revision:
+            raise Conflict("the configuration was changed by someone else since this page was shown: reload it")
+        data = plain(now)
+        found = [c for c in data["campaigns"] if c["name"] == name]
+        if not found:
+            raise Conflict(f"campaign {name} no longer exists")
+        found[0]["enabled"] = wanted == "1"
+        return from_dict(data)
+
+    verb = "resumed" if wanted == "1" else "paused"
+    try:
+        store.update(change, source=f"web campaign {verb} by {request.remote_addr}")
+    except (Conflict, FirmwareError) as exc:
+        flash(f"campaign {name} not {verb}: {exc}", "error")
+        return redirect(url_for("campaigns.index"))
+    audit(f"campaign {verb}", name, store.config_version())
+    flash(f"campaign {name} {verb}: applied now (calls in progress go on)", "ok")
+    return redirect(url_for("campaigns.index"))
 
 
 @blueprint.route("/item/<name>/delete", methods=["POST"])
