@@ -450,3 +450,12 @@ def test_pause_and_resume_store_enabled_at_once(box):
     assert sue.post("/campaigns/item/renewals/enabled", data={"csrf_token": token, "revision": revision,
                                                               "enabled": "0"}).status_code == 403
     assert services.store.load().campaigns[0].enabled
+
+
+def test_a_campaign_the_engine_runs_but_does_not_dial_reads_paused(box):
+    app, _, engine = box
+    client = client_of(app, "ada")
+    save_new(client, CAMPAIGN.replace("enabled: true", "enabled: false"))
+    engine.campaigns = [snapshot(running=False)]
+    row = client.get("/campaigns/").get_data(as_text=True).split('id="campaign-renewals"')[1].split("</tr>")[0]
+    assert "paused (calls in progress go on)" in row and 'class="pause">Resume</button>' in row
