@@ -288,9 +288,14 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     app.campaigns = attach_campaigns(switch.control, loop.taps, app.acd.core if app.acd else None, snapshot, db_path,
                                      [Path(db_path).parent / "sounds", SOUND_ROOT / "en", SOUND_ROOT / "en_US_f_Allison"], read_audio,
                                      agent_ports=app.acd.agent_ports if app.acd else None,
-                                     on_disposition=tracker.listeners.append if tracker is not None else None)
+                                     on_disposition=tracker.listeners.append if tracker is not None else None,
+                                     submit=loop.submit)
     # Queue and agent changes apply at once (firmware/acdengine/live.py), after the switch's snapshot.
     store.subscribe(AcdFollower(loop.submit, prepare, start_acd, service=app.acd).config_stored)
+    # Campaign changes too, after the ACD's (firmware/campaign/attach.py); an ACD started later starts them.
+    store.subscribe(app.campaigns.config_stored)
+    app.acd_started.append(lambda acd: app.campaigns.acd_started(
+        acd.core, acd.agent_ports, acd.tracker.listeners.append if acd.tracker is not None else None))
     return app
 
 

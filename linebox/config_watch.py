@@ -3,7 +3,7 @@
 ``linebox config import`` (and later the web admin, if it runs apart) writes the database
 directly; the running box's store does not see those commits by itself. A daemon thread
 polls :meth:`ConfigStore.reload_if_changed` every ``interval_s`` (one indexed SELECT), and
-the store hands a new snapshot to its subscribers: the switch and the ACD (queues and
+the store hands a new snapshot to its subscribers: the switch, the campaigns and the ACD (queues and
 agents change without a restart). This thread only sleeps on wall time; the engine's logic
 still runs on the audio clock.
 """

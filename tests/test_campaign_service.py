@@ -241,10 +241,11 @@ def test_console_shows_figures_and_takes_the_preview_decision():
     with pytest.raises(FirmwareError, match="no campaign other running"):
         preview_decision(attached, "a", True, "other")
     assert preview_decision(attached, "a", False) == "campaign c: agent a skipped the lead"
-    rig.run(1.2)
-    assert preview_decision(attached, "a", True) == "campaign c: dialling lead 1 for agent a"
+    rig.run(1.2)  # a skipped lead goes to the end of the list: the agent is shown the next one
+    assert json.loads(campaign_lines(attached)[0])["previews"] == {"a": 2}
+    assert preview_decision(attached, "a", True) == "campaign c: dialling lead 2 for agent a"
     dialled(rig, service)
-    assert json.loads(campaign_lines(attached)[0])["calls"] == [{"line": 0, "lead": 1, "phase": "progress"}]
+    assert json.loads(campaign_lines(attached)[0])["calls"] == [{"line": 0, "lead": 2, "phase": "progress"}]
 
 
 def test_console_command_words():

@@ -1,15 +1,18 @@
 """Scenario tests of outbound campaigns on the virtual board (tests/scenarios/campaign_*.yaml):
 a progressive call answered by a person ("hello", Debian's recording) through AMD to the
 agent; calling hours and a busy line retried; the 2 s abandon rule and its message; an
-answering machine's greeting, with and without its beep, gets the campaign's message."""
+answering machine's greeting, with and without its beep, gets the campaign's message; a
+preview skipped then accepted; do-not-call filtering and a do-not-call disposition by DTMF,
+for a campaign call and for an inbound call with no campaign running."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scenario_helpers import SOUNDS, assert_passed, events, run, scenario_with
+from scenario_helpers import SOUNDS, assert_passed, events, port, run, scenario_with
 
 from drivers.audiofile import read_audio, write_wav
+from linebox.sim import ScenarioError
 from linebox.sim.runner import run_scenario
 
 
@@ -77,3 +80,71 @@ def test_predictive_campaign_call_reaches_the_agent():
     report = run_scenario(scenario_with("campaign_progressive", predictive))
     assert_passed(report)
     assert len(events(report, "dial", component="campaign")) == 1 and not events(report, "abandoned")
+
+
+def dialled(report, line: int = 0) -> str:
+    """Every digit the exchange received on ``line``, in order."""
+    return "".join(d["digit"] for d in port(report, line)["exchange_digits"])
+
+
+def test_preview_skip_then_accept():
+    report = run("campaign_preview")
+    assert_passed(report)
+    shown = [(e["agent"], e["lead"]) for e in events(report, "preview")]
+    assert shown[:2] == [("1001", 1), ("1001", 2)]  # the skipped lead went to the end of the list
+    (dial,) = events(report, "dial", component="campaign")
+    (skipped,) = events(report, "preview_skipped")
+    assert dial["lead"] == 2 and dial["ms"] > skipped["ms"]  # nothing dialled before the agent accepted
+    assert dialled(report) == "2125552002"  # Ann (lead 1) never
+    (cdr,) = [c for c in report.data["calls"] if c["userfield"] == "campaign renewals lead 2"]
+    assert cdr["dst_port"] == 4  # the agent who accepted it took it
+
+
+def test_preview_decision_of_an_agent_without_a_lead_fails_the_step():
+    def early(data):
+        steps = data["steps"]
+        at = next(i for i, step in enumerate(steps) if "preview" in step)
+        data["steps"] = steps[:at - 3] + [{"preview": {"agent": "1002", "decision": "accept"}}]
+
+    report = run_scenario(scenario_with("campaign_preview", early))
+    assert not report.passed and "agent 1002 has no lead in preview" in report.failure["reason"]
+
+
+def test_dnc_number_is_never_dialled_and_the_dtmf_disposition_blocks_the_next():
+    report = run("campaign_dnc")
+    assert_passed(report)
+    assert dialled(report) == "2125552002"  # Bob only: Ann is on the stored list
+    assert [e["lead"] for e in events(report, "dial", component="campaign")] == [1]
+    (added,) = events(report, "dnc_added")
+    assert added["number"] == "+12125552002" and added["campaign_call"] is True
+
+
+def test_without_the_dnc_list_the_same_campaign_dials_ann_first():
+    """The control: what keeps Ann out above is the do-not-call list, nothing else."""
+    def no_dnc(data):
+        del data["dnc"]
+        data["steps"] = [step for step in data["steps"] if "expect_digits" not in step][:10]
+
+    report = run_scenario(scenario_with("campaign_dnc", no_dnc))
+    assert dialled(report).startswith("2125552001")
+
+
+def test_dnc_disposition_with_no_campaign_running_joins_the_list():
+    report = run("campaign_dnc_inbound")
+    assert_passed(report)
+    (added,) = events(report, "dnc_added")
+    assert added["number"] == "+12125559876" and added["campaign_call"] is False
+    assert not events(report, "dial", component="campaign")
+
+
+@pytest.mark.parametrize(("dnc", "message"), [
+    (["555"], "dnc[0]: '555' is not a valid number in zone us"),
+    ([2125552001], "dnc[0]: 2125552001 is not a valid number"),
+    ("2125552001", "dnc: expected a list"),
+])
+def test_scenario_dnc_list_is_checked_when_read(dnc, message):
+    def bad(data):
+        data["dnc"] = dnc
+
+    with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        scenario_with("campaign_dnc", bad)

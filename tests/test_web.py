@@ -256,6 +256,9 @@ PAGES = {
     ("GET", "/campaigns/new"): {"admin", "installer"},
     ("POST", "/campaigns/new"): {"admin", "installer"},
     ("POST", "/campaigns/check"): {"admin", "installer", "supervisor"},
+    ("GET", "/campaigns/report"): {"admin", "installer", "supervisor"},
+    ("POST", "/campaigns/item/renewals/enabled"): {"admin", "installer"},
+    ("GET", "/campaigns/report.csv"): {"admin", "installer", "supervisor"},
 }
 USERS = {"admin": "ada", "installer": "ian", "supervisor": "sue", "agent": "al", "manager": "max"}
 

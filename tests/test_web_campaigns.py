@@ -3,17 +3,23 @@ against a fake engine (its console's answers to ``show campaigns`` and ``campaig
 
 from __future__ import annotations
 
+import csv
 import html
 import io
 import json
+from dataclasses import replace
 
 import pytest
 from test_web import login, token_of
 from web_helpers import PASSWORD, Clock, FakeEngine, make_accounts, make_app, make_services
 
 from firmware import FirmwareError
+from firmware.acdengine.history import IntervalRow
 from firmware.campaign.hygiene import check_files
+from firmware.campaign.report import report_csv
+from firmware.campaign.store import AttemptRecord, CampaignStore
 from firmware.contacts.csvfile import MAX_CSV_BYTES
+from firmware.leads import DncList
 from webadmin.campaignview import board_rows, preview_of, read_figures
 
 CAMPAIGN = """\
@@ -56,7 +62,7 @@ class CampaignEngine(FakeEngine):
         if command == "show campaigns":
             self.commands.append(command)
             if not self.campaigns:
-                return ["no campaign running (campaigns[].enabled in the configuration; they start with the box)"]
+                return ["no campaign running (campaigns[].enabled in the configuration; a stored change applies at once)"]
             return [json.dumps(c, sort_keys=True) for c in self.campaigns]
         if command.startswith("show desk"):
             self.commands.append(command)
@@ -220,6 +226,21 @@ def test_hygiene_report_is_the_clis(box, tmp_path):
     assert "same number as line 2" in problems and "on the do-not-call list" in problems
 
 
+def test_hygiene_uses_the_stored_dnc_list_as_the_cli_does(box, tmp_path):
+    """The box's stored do-not-call list (what the campaigns filter with, and what "do not call"
+    dispositions fill) is checked without any upload, the same as ``linebox campaign check``."""
+    app, services, _ = box
+    with DncList(services.cdr.path) as stored:
+        stored.add("212 555 0103", "us", source="test")  # Carl
+    body = check(client_of(app, "ada"), LEADS.encode()).get_data(as_text=True)
+    assert figures_of(body) == EXPECTED  # the same figures as with the DNC upload
+    assert "the stored do-not-call list (1 numbers)" in body
+    (tmp_path / "l.csv").write_text(LEADS)
+    with DncList(services.cdr.path) as stored:
+        cli = check_files(tmp_path / "l.csv", "US", stored=stored.numbers())
+    assert {key: cli[key] for key in EXPECTED} == EXPECTED
+
+
 @pytest.mark.parametrize(("leads", "dnc", "country", "expected"), [
     (None, None, "US", "choose the lead list"),
     (b"name,number\nA,\xff\xfe\x00\x01\n", None, "US", "lead list leads.csv:"),
@@ -302,4 +323,139 @@ def test_the_page_says_when_the_engine_is_down_and_still_lists_the_campaigns(box
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and "is linebox running?" in body.split('id="engine-error"')[1]
     row = body.split('id="campaign-renewals"')[1].split("</tr>")[0]
-    assert "runs from the engine" in row and '<td class="attempts">-</td>' in row
+    assert "enabled: not running in the engine" in row and '<td class="attempts">-</td>' in row
+
+
+# ----------------------------------------------------------------------------- whole-campaign report
+
+T0 = 900.0 * 1_994_444  # an interval edge (2026-11-18 UTC)
+
+
+def _stored_campaign(services):
+    """Leads and attempts of 'renewals' in the store, and agent 1001's 15-minute intervals."""
+    with CampaignStore(services.cdr.path) as store:
+        store.add_leads("renewals", [("2125550101", "Ann", ""), ("2125550102", "Bob", ""),
+                                     ("2125550103", "Carl", ""), ("2125550104", "Dora", "")])
+        for state in store.leads("renewals")[:2]:
+            store.save_lead("renewals", replace(state, attempts=2 if state.lead_id == 1 else 1))
+        store.add_attempt(AttemptRecord("renewals", 1, "2125550101", T0 + 100, "busy", ended=T0 + 110))
+        store.add_attempt(AttemptRecord("renewals", 1, "2125550101", T0 + 400, "human", answered=T0 + 410,
+                                        connected=T0 + 411, agent="1001", ended=T0 + 700, disposition="1",
+                                        uniqueid="u1"))
+        store.add_attempt(AttemptRecord("renewals", 2, "2125550102", T0 + 1000, "human", answered=T0 + 1010,
+                                        abandoned=True, ended=T0 + 1500))
+
+    def row(start, **seconds):
+        return IntervalRow("agent", "1001", 900, start, {"answered": 0, "completed": 0, "ring_no_answer": 0,
+                                                         "talk_seconds": 0.0, "state_seconds": seconds})
+    services.intervals.write([
+        row(T0 - 900, oncall=900.0),  # before the campaign's first attempt: not its time
+        row(T0, available=600.0, oncall=300.0),
+        row(T0 + 900, wrapup=300.0, paused=300.0, available=300.0, loggedout=300.0),
+        row(T0 + 1800, oncall=900.0),  # after its last attempt ended
+    ])
+
+
+def test_report_shows_the_whole_campaigns_statistics(box):
+    app, services, _ = box
+    save_new(client_of(app, "ada"))
+    _stored_campaign(services)
+    page = client_of(app, "sue").get("/campaigns/report")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    section = body.split('id="report-renewals"')[1].split("</section>")[0]
+
+    def fact(name):
+        return html.unescape(section.split(f'class="{name}">')[1].split("<")[0])
+    assert (fact("attempts"), fact("answered"), fact("contacts")) == ("3", "2", "1")
+    # logged in 600 + 300 + 300 + 300 + 300 = 1800 s (logged out not counted): 1 contact / 0.5 h
+    assert fact("cph") == "2.0"
+    assert fact("penetration") == "50.0 % (2 of 4 leads)"
+    assert fact("abandon") == "50.00 % (1 of 2 answered)"
+    assert fact("productivity") == "33.3 % (0.50 agent-hours logged in)"  # (300 on call + 300 wrap-up) / 1800
+    assert "<td>busy</td><td>1</td>" in section and "<td>human</td><td>2</td>" in section
+    assert '<table class="dispositions">' in section and "<td>1</td><td>1</td>" in section.split("dispositions")[1]
+    agent = section.split('id="agent-renewals-1001">')[1].split("</tr>")[0]
+    assert agent == "<td>1001</td><td>1</td><td>0.50</td><td>2.0</td><td>33.3 %</td>"
+
+
+def test_report_csv_has_the_same_figures(box):
+    app, services, _ = box
+    save_new(client_of(app, "ada"))
+    _stored_campaign(services)
+    response = client_of(app, "ada").get("/campaigns/report.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    total, agent = rows
+    assert (total["campaign"], total["agent"], total["attempts"], total["contacts"]) == ("renewals", "", "3", "1")
+    assert (total["penetration"], total["abandon_rate"], total["contacts_per_agent_hour"]) == ("0.5", "0.5", "2.0")
+    assert (total["agent_productivity"], total["logged_in_hours"]) == ("0.3333", "0.5")
+    assert total["outcomes"] == "busy=1;human=2" and total["dispositions"] == "1=1"
+    assert total["first_attempt_utc"].endswith("+00:00")
+    assert (agent["agent"], agent["contacts"], agent["agent_productivity"]) == ("1001", "1", "0.3333")
+
+
+def test_report_of_a_campaign_without_attempts_and_of_a_deleted_one(box):
+    app, services, _ = box
+    client = client_of(app, "ada")
+    save_new(client)
+    with CampaignStore(services.cdr.path) as store:
+        store.add_leads("oldie", [("2125550109", "Zed", "")])  # stored, no longer configured
+    body = client.get("/campaigns/report").get_data(as_text=True)
+    fresh = body.split('id="report-renewals"')[1].split("</section>")[0]
+    assert 'class="attempts">0<' in fresh and 'class="cph">-<' in fresh and "no attempts yet" in fresh
+    assert "(no longer configured)" in body.split('id="report-oldie"')[1].split("</h2>")[0]
+
+
+def test_agents_may_not_see_the_report(box):
+    client = client_of(box[0], "alice")
+    assert client.get("/campaigns/report").status_code == 403
+    assert client.get("/campaigns/report.csv").status_code == 403
+
+
+def test_report_csv_cells_are_never_formulas():
+    report = {"name": "=HYPERLINK(1)", "attempts": 0, "answered": 0, "contacts": 0, "abandoned": 0,
+              "abandon_rate": None, "leads": 0, "leads_attempted": 0, "penetration": None, "logged_in_s": 0.0,
+              "contacts_per_agent_hour": None, "agent_productivity": None, "outcomes": {},
+              "dispositions": {"-1": 2}, "first_attempt": None, "last_attempt": None, "agents": {}}
+    (row,) = list(csv.DictReader(io.StringIO(report_csv([report]))))
+    assert row["campaign"] == "'=HYPERLINK(1)" and row["dispositions"] == "'-1=2" and row["abandon_rate"] == ""
+
+
+def test_pause_and_resume_store_enabled_at_once(box):
+    app, services, _ = box
+    client = client_of(app, "ian")
+    save_new(client)  # enabled: true
+    page = client.get("/campaigns/")
+    row = page.get_data(as_text=True).split('id="campaign-renewals"')[1].split("</tr>")[0]
+    assert '<button type="submit" class="pause">Pause</button>' in row
+    revision = str(services.store.config_version())
+
+    def post(enabled, rev=None):
+        return client.post("/campaigns/item/renewals/enabled",
+                           data={"csrf_token": token_of(page), "revision": rev or revision, "enabled": enabled})
+    assert post("2").status_code == 302 and services.store.load().campaigns[0].enabled  # refused, nothing stored
+    assert post("0").status_code == 302
+    (campaign,) = services.store.load().campaigns
+    assert not campaign.enabled and campaign.mode == "preview"  # only enabled changed
+    assert post("1").status_code == 302 and services.store.load().campaigns[0].enabled is False  # stale revision
+    body = client.get("/campaigns/").get_data(as_text=True)
+    assert "not resumed: the configuration was changed by someone else" in html.unescape(body)
+    revision = str(services.store.config_version())
+    assert 'class="pause">Resume</button>' in body and post("1").status_code == 302
+    assert services.store.load().campaigns[0].enabled
+    sue = client_of(app, "sue")  # supervisors see the campaigns, they do not change the configuration
+    token = token_of(sue.get("/campaigns/"))
+    assert sue.post("/campaigns/item/renewals/enabled", data={"csrf_token": token, "revision": revision,
+                                                              "enabled": "0"}).status_code == 403
+    assert services.store.load().campaigns[0].enabled
+
+
+def test_a_campaign_the_engine_runs_but_does_not_dial_reads_paused(box):
+    app, _, engine = box
+    client = client_of(app, "ada")
+    save_new(client, CAMPAIGN.replace("enabled: true", "enabled: false"))
+    engine.campaigns = [snapshot(running=False)]
+    row = client.get("/campaigns/").get_data(as_text=True).split('id="campaign-renewals"')[1].split("</tr>")[0]
+    assert "paused (calls in progress go on)" in row and 'class="pause">Resume</button>' in row

@@ -6,10 +6,15 @@ after the ACD has started) opens the campaign store, loads each enabled campaign
 cleaned by ``firmware.leads.check_leads`` against the do-not-call list), reads its
 recordings (``<data>/campaigns/recordings/NAME.wav``, else the box's sound folders), and
 attaches the service with the real answering-machine and beep detectors (``dsp.amd``) and
-the ACD's agents. A campaign changed in the configuration takes effect at the next start.
+the ACD's agents. A stored configuration change applies live (:meth:`Campaigns.config_stored`,
+subscribed to the configuration store like the ACD's follower): leads and recordings are
+read on the writer thread, then, on the media loop between two ticks, a new campaign starts,
+a changed one is reconfigured (:meth:`CampaignService.reconfigure`) and a disabled or removed
+one stops dialling; calls in progress keep the settings they were dialled with.
 
 Dispositions: the desk tells :class:`DispositionLink` every disposition an agent enters
-(``on_disposition``: the desk tracker's listeners). The campaign whose call it was writes it
+(``on_disposition``: the desk tracker's listeners), whenever the box has an ACD, with or
+without campaigns. The campaign whose call it was writes it
 to the attempt; a code marked ``do_not_call`` puts the number (the lead's, else the caller's,
 in E.164 read in the box's zone) on the do-not-call list (``firmware.leads.DncList``, on the
 writer thread) and blocks it in every running campaign, so no campaign calls it again.
@@ -18,6 +23,7 @@ writer thread) and blocks it in every running campaign, so no campaign calls it 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +34,7 @@ from drivers.logs import EventLogger
 from dsp.amd import AmdDetector, BeepDetector
 from firmware import FirmwareError
 from firmware.acd.agent_state import AgentState as AcdState
+from firmware.campaign.changes import plan_changes
 from firmware.campaign.dialler import Dialler, Mode
 from firmware.campaign.leads import LeadBook
 from firmware.campaign.service import AgentPresence, CampaignService
@@ -139,14 +146,38 @@ class DispositionLink:
 
 
 @dataclass
+class Prepared:
+    """What a snapshot's campaigns need read off the media loop: leads and recordings."""
+
+    leads: dict[str, list] = field(default_factory=dict)  # campaign -> its stored LeadStates (new services)
+    recordings: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # campaign -> name -> samples
+
+
+@dataclass
 class Campaigns:
-    """The running campaigns and what they own: the store, the do-not-call list and the writer thread."""
+    """The running campaigns and what they own: the store, the do-not-call list, the writer
+    thread and the link from the desk's dispositions. Built by :func:`attach_campaigns`; every
+    stored configuration comes back through :meth:`config_stored` (live changes)."""
 
     services: dict[str, CampaignService] = field(default_factory=dict)
     store: CampaignStore | None = None
     worker: Worker | None = None
     dnc: DncList | None = None
     link: DispositionLink | None = None
+    control: CallControlApi | None = None
+    taps: list = field(default_factory=list)
+    agents: AcdAgents | None = None
+    config: Config | None = None  # the snapshot the services run
+    db_path: Path = Path("linebox.db")  # the box's database; lead files and recordings live beside it
+    sound_folders: Sequence[Path] = ()
+    read_audio: Callable[[Path], np.ndarray] | None = None
+    submit: Callable[[Callable[[], None]], None] | None = None  # to the media loop (MediaLoop.submit)
+    log: EventLogger = field(default_factory=lambda: EventLogger("campaign"))
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the snapshot and the start of the ACD
+
+    @property
+    def data_dir(self) -> Path:
+        return self.db_path.parent
 
     def close(self) -> None:
         """Writes what is queued, then closes the stores (the appliance's stop)."""
@@ -157,48 +188,135 @@ class Campaigns:
         if self.dnc is not None:
             self.dnc.close()
 
+    # ------------------------------------------------------------------ reading (off the loop)
+    def prepare(self, config: Config) -> Prepared:
+        """Leads of campaigns not running yet (stored the first time) and every enabled
+        campaign's recordings: file and database work, on the writer thread or at start."""
+        prepared = Prepared()
+        if self.store is None or self.dnc is None or self.read_audio is None:
+            return prepared
+        dnc: list[str] | None = None
+        for campaign in config.campaigns:
+            if not campaign.enabled:
+                continue
+            if campaign.name not in self.services:
+                if not self.store.leads(campaign.name):
+                    dnc = sorted(self.dnc.numbers()) if dnc is None else dnc
+                    try:
+                        leads = campaign_leads(campaign, config, self.data_dir, dnc)
+                    except FirmwareError as exc:
+                        self.log.error("campaign_not_started", campaign=campaign.name, reason=str(exc))
+                        continue
+                    self.store.add_leads(campaign.name, [(dialled_digits(number, config), name, tz)
+                                                         for number, name, tz in leads])
+                prepared.leads[campaign.name] = self.store.leads(campaign.name)
+            prepared.recordings[campaign.name] = read_recordings(
+                campaign, [self.data_dir / "campaigns" / "recordings", *self.sound_folders], self.read_audio, self.log)
+        return prepared
+
+    # ------------------------------------------------------------------ applying (on the loop)
+    def apply(self, config: Config, prepared: Prepared) -> None:
+        """The campaigns of ``config``, between two ticks: new ones attached, changed ones
+        reconfigured, disabled or removed ones stopped (their calls in progress go on)."""
+        self.config = config
+        if self.control is None or self.agents is None or self.store is None or self.worker is None:
+            return
+        wanted = {campaign.name: campaign for campaign in config.campaigns}
+        plan = plan_changes({name: (service.campaign, service.running) for name, service in self.services.items()},
+                            config.campaigns)
+        for name, reason in plan.stop:
+            service = self.services[name]
+            service.stop()
+            self.log.info("campaign_stopped", campaign=name, reason=reason, calls=len(service.calls))
+        for name, changes in plan.reconfigure:
+            service = self.services[name]
+            service.reconfigure(wanted[name], prepared.recordings.get(name, {}))
+            self.log.info("campaign_reconfigured", campaign=name, running=service.running, calls=len(service.calls),
+                          change="; ".join(changes))
+        for name in plan.resume:
+            self.services[name].reconfigure(wanted[name], prepared.recordings.get(name, {}))
+            self.log.info("campaign_resumed", campaign=name)
+        for name in plan.start:
+            if name in prepared.leads:  # else its leads could not be read (logged)
+                self._start(wanted[name], config, prepared)
+
+    def _start(self, campaign: Campaign, config: Config, prepared: Prepared) -> None:
+        store, agents, name = self.store, self.agents, campaign.name
+        book = LeadBook(prepared.leads[name], campaign.calling_hours, campaign.retries)
+        dialler = Dialler(Mode(str(campaign.mode)), book, max_abandon=campaign.max_abandon_rate,
+                          leave_message=bool(campaign.machine_message))
+        service = CampaignService(
+            self.control, campaign, dialler, book, agents, self.worker.submit,
+            store_attempt=store.add_attempt, store_lead=lambda state: store.save_lead(name, state),
+            amd=AmdDetector, beep=BeepDetector, recordings=prepared.recordings.get(name, {}), log=self.log,
+            agent_at=agents.agent_at, store_disposition=store.set_disposition)
+        self.control.attach(service)
+        self.taps.append(service.tap)
+        self.services[name] = service
+        if self.link is not None:
+            self.link.services.append(service)  # the same list: dispositions reach it from now on
+        self.log.info("campaign_started", campaign=name, mode=campaign.mode, leads=len(book.states))
+
+    # ------------------------------------------------------------------ live changes
+    def config_stored(self, config: Config) -> None:
+        """A committed snapshot (the store's subscriber, any thread but the loop's): the reading
+        goes to the writer thread (where the store is written), the change to the loop."""
+        with self.lock:
+            worker, submit = self.worker, self.submit
+            if worker is None or submit is None:  # no ACD yet: acd_started takes the snapshot
+                self.config = config
+                return
+        worker.submit(lambda: self._prepared(config, submit))
+
+    def _prepared(self, config: Config, submit: Callable[[Callable[[], None]], None]) -> None:
+        prepared = self.prepare(config)
+        submit(lambda: self.apply(config, prepared))
+
+    def acd_started(self, acd_core, agent_ports: Mapping[str, int],
+                    on_disposition: Callable[[Callable[[CallDisposition], None]], None] | None) -> None:
+        """The ACD started after the box (the first queue stored), on the loop's thread: the
+        campaigns and the do-not-call link start with it; the leads are read on the writer thread."""
+        with self.lock:
+            if self.worker is not None or self.config is None:
+                return
+            self.open(acd_core, agent_ports, on_disposition)
+            config = self.config
+        self.config_stored(config)
+
+    def open(self, acd_core, agent_ports: Mapping[str, int] | None,
+             on_disposition: Callable[[Callable[[CallDisposition], None]], None] | None) -> None:
+        """Opens the stores and the writer thread; the desk's dispositions are linked from now on."""
+        if self.config is None:
+            raise FirmwareError("campaigns: no configuration to run")
+        self.store = CampaignStore(self.db_path)
+        self.dnc = DncList(self.db_path)
+        self.worker = Worker("campaign-store", lambda job: job(), self.log)
+        self.agents = AcdAgents(acd_core, agent_ports)
+        self.link = DispositionLink([], str(self.config.zone), self.worker.submit, self.dnc.add, self.log)
+        if on_disposition is not None:
+            on_disposition(self.link)
+
 
 def attach_campaigns(control: CallControlApi, taps: list, acd_core, config: Config, db_path: str | Path,
                      sound_folders: Sequence[Path], read_audio: Callable[[Path], np.ndarray],
                      log: EventLogger | None = None, agent_ports: Mapping[str, int] | None = None,
-                     on_disposition: Callable[[Callable[[CallDisposition], None]], None] | None = None) -> Campaigns:
-    """One service per enabled campaign (module docstring); none when none is enabled.
-    ``agent_ports``: the ACD's logged-in agents' ports (attempts record the agent's id);
-    ``on_disposition``: registers a listener of the desk's dispositions (the tracker's listeners)."""
+                     on_disposition: Callable[[Callable[[CallDisposition], None]], None] | None = None,
+                     submit: Callable[[Callable[[], None]], None] | None = None) -> Campaigns:
+    """The campaigns of the box (module docstring). With an ACD: the stores and the disposition
+    link open (a "do not call" code reaches the do-not-call list even with no campaign), and one
+    service per enabled campaign starts now. Without an ACD nothing is opened until one starts
+    (:meth:`Campaigns.acd_started`). ``agent_ports``: the ACD's logged-in agents' ports
+    (attempts record the agent's id); ``on_disposition``: registers a listener of the desk's
+    dispositions (the tracker's listeners); ``submit``: the media loop's, for live changes
+    (:meth:`Campaigns.config_stored`; None: changes apply at the next start)."""
     log = log or EventLogger("campaign")
+    running = Campaigns(control=control, taps=taps, config=config, db_path=Path(db_path),
+                        sound_folders=sound_folders, read_audio=read_audio, submit=submit, log=log)
     enabled = [c for c in config.campaigns if c.enabled]
-    if not enabled:
-        return Campaigns()
     if acd_core is None:
-        log.warning("campaign_not_started", reason="the box has no ACD queues", campaigns=len(enabled))
-        return Campaigns()
-    data_dir = Path(db_path).parent
-    store = CampaignStore(db_path)
-    dnc_list = DncList(db_path)
-    dnc = sorted(dnc_list.numbers())
-    worker = Worker("campaign-store", lambda job: job(), log)
-    running = Campaigns(store=store, worker=worker, dnc=dnc_list)
-    agents = AcdAgents(acd_core, agent_ports)
-    for campaign in enabled:
-        if not store.leads(campaign.name):
-            store.add_leads(campaign.name, [(dialled_digits(number, config), name, tz) for number, name, tz
-                                            in campaign_leads(campaign, config, data_dir, dnc)])
-        book = LeadBook(store.leads(campaign.name), campaign.calling_hours, campaign.retries)
-        dialler = Dialler(Mode(str(campaign.mode)), book, max_abandon=campaign.max_abandon_rate,
-                          leave_message=bool(campaign.machine_message))
-        service = CampaignService(
-            control, campaign, dialler, book, agents, worker.submit,
-            store_attempt=store.add_attempt, store_lead=lambda state, name=campaign.name: store.save_lead(name, state),
-            amd=AmdDetector, beep=BeepDetector,
-            recordings=read_recordings(campaign, [data_dir / "campaigns" / "recordings", *sound_folders],
-                                       read_audio, log), log=log,
-            agent_at=agents.agent_at if agent_ports is not None else None, store_disposition=store.set_disposition)
-        control.attach(service)
-        taps.append(service.tap)
-        running.services[campaign.name] = service
-        log.info("campaign_started", campaign=campaign.name, mode=campaign.mode, leads=len(book.states))
-    running.link = DispositionLink(list(running.services.values()), str(config.zone), worker.submit, dnc_list.add,
-                                   log)
-    if on_disposition is not None:
-        on_disposition(running.link)
+        if enabled:
+            log.warning("campaign_not_started", reason="the box has no ACD queues", campaigns=len(enabled))
+        return running
+    running.open(acd_core, agent_ports, on_disposition)
+    running.apply(config, running.prepare(config))
     return running

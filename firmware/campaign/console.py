@@ -27,7 +27,7 @@ def campaign_services(attached: Iterable[object]) -> list[CampaignService]:
 def campaign_lines(attached: Iterable[object]) -> list[str]:
     services = campaign_services(attached)
     if not services:
-        return ["no campaign running (campaigns[].enabled in the configuration; they start with the box)"]
+        return ["no campaign running (campaigns[].enabled in the configuration; a stored change applies at once)"]
     return [json.dumps(service.snapshot(), sort_keys=True) for service in services]
 
 

@@ -1,12 +1,16 @@
 """A lead list's hygiene before a campaign dials it, through the contacts module's rules.
 
 The checks themselves are :func:`firmware.leads.check_leads` (valid numbers for the country,
-duplicates in any written form, the do-not-call list); this module only reads the two CSV
-files and names the country as the numbering module's zone.
+duplicates in any written form, the do-not-call list); this module only reads the CSV files
+and names the country as the numbering module's zone. The do-not-call numbers are those of a
+DNC CSV, or the box's stored list (``firmware.leads.DncList``, E.164: what the campaigns
+themselves filter their leads with), or both: ``linebox campaign check`` uses the stored list
+when no ``--dnc`` file is given, the web admin's lead check always uses it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +44,22 @@ def _read(path: str | Path, what: str):
         raise FirmwareError(f"{what} {file}: {exc.strerror or exc}") from exc
 
 
-def check_files(leads_path: str | Path, country: str, dnc_path: str | Path | None = None) -> dict[str, Any]:
-    """The report of ``leads_path`` for ``country`` against the numbers of ``dnc_path``:
+def check_files(leads_path: str | Path, country: str, dnc_path: str | Path | None = None,
+                stored: Collection[str] = ()) -> dict[str, Any]:
+    """The report of ``leads_path`` for ``country`` against the numbers of ``dnc_path`` and the
+    ``stored`` do-not-call numbers (E.164, ``DncList.numbers()``):
     ``{"rows", "valid", "invalid", "duplicates", "dnc", "callable", "problems"}``."""
     zone_of_country(country)  # an unknown country is refused before any file is read
     dnc = _read(dnc_path, "do-not-call list") if dnc_path is not None else None
-    return check_tables(_read(leads_path, "lead list"), country, dnc)
+    return check_tables(_read(leads_path, "lead list"), country, dnc, stored)
 
 
-def check_tables(leads: CsvTable, country: str, dnc: CsvTable | None = None) -> dict[str, Any]:
-    """:func:`check_files` of two tables already read (the web admin's uploads)."""
+def check_tables(leads: CsvTable, country: str, dnc: CsvTable | None = None,
+                 stored: Collection[str] = ()) -> dict[str, Any]:
+    """:func:`check_files` of tables already read (the web admin's uploads)."""
     zone = zone_of_country(country)
-    numbers: list[str] = []
+    numbers: list[str] = sorted(stored)  # E.164: read the same in any zone
     if dnc is not None:
         column = number_column(dnc.columns) if dnc.columns else "number"
-        numbers = [row.values.get(column, "") for row in dnc.rows if row.values.get(column, "").strip()]
+        numbers += [row.values.get(column, "") for row in dnc.rows if row.values.get(column, "").strip()]
     return check_leads(leads.rows, zone, numbers).as_dict()

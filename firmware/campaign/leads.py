@@ -102,6 +102,10 @@ class LeadBook:
     def put_back(self, lead: Lead) -> None:
         self.taken.discard(lead.lead_id)
 
+    def to_back(self, lead_id: int) -> None:
+        """The lead goes to the end of the list (a preview skipped): the others are handed out first."""
+        self.states[lead_id] = self.states.pop(lead_id)
+
     def attempted(self, lead_id: int, outcome: str, now: float) -> LeadState:
         """Records one attempt's outcome; returns the lead's new state (for the store)."""
         self.taken.discard(lead_id)

@@ -30,6 +30,12 @@ call-control surface only (``CallControlApi``: ``place_call``, ``mark_answered``
 
 Agents' state comes from the ACD (:class:`AgentSource`) once a second; preview leads wait for
 the agent's accept or skip (:meth:`CampaignService.preview_accept`, the console's command).
+
+7. **Live changes** (:meth:`CampaignService.reconfigure`, from ``firmware/campaign/attach.py``
+   on the loop's thread): a stored change to the campaign applies from the next tick (mode,
+   lines, queue, calling hours, retries, pacing limit, recordings); ``enabled: false`` stops
+   new calls and takes back the previews not yet accepted; a call in progress keeps the
+   settings it was dialled with (its ``settings``: ring time, AMD, messages, queue).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from firmware.campaign.dialler import (
     HangUp,
     Lead,
     LeaveMessage,
+    Mode,
     Outcome,
     Preview,
 )
@@ -123,6 +130,7 @@ class LineCall:
     call: Call
     line: int
     started: float
+    settings: Campaign  # the campaign as it was when dialled: a live change leaves the call alone
     dialled_tick: int | None = None
     phase: Phase = Phase.DIALLING
     progress: CallProgressDetector | None = None
@@ -241,7 +249,7 @@ class CampaignService(AttachedService):
         elif each.phase is Phase.BEEP:
             heard = any(each.beep.feed(frame) is not None for frame in frames) if each.beep is not None else False
             if heard or now - (each.answered or now) >= BEEP_WAIT_S:
-                self._play_then_hang_up(each, self.campaign.machine_message, tick)
+                self._play_then_hang_up(each, each.settings.machine_message, tick)
         elif each.phase is Phase.MESSAGE and each.end_tick is not None and tick >= each.end_tick:
             self.cc.end_service_call(call, "campaign_abandoned" if each.abandoned else "campaign_message_left")
 
@@ -269,13 +277,13 @@ class CampaignService(AttachedService):
                     each.frames = list(each.recent)
                     self._listen(each, tick, now)
                 return
-        if each.dialled_tick is not None and (tick - each.dialled_tick) * TICK_S >= self.campaign.no_answer_s:
+        if each.dialled_tick is not None and (tick - each.dialled_tick) * TICK_S >= each.settings.no_answer_s:
             self._outcome(each, Outcome.NO_ANSWER, now)
             self.cc.end_service_call(call, "campaign_no_answer")
 
     def _answered(self, each: LineCall, now: float) -> None:
         each.answered = now
-        if self.campaign.amd and self.amd_factory is not None:
+        if each.settings.amd and self.amd_factory is not None:
             each.phase = Phase.AMD
             each.amd = self.amd_factory()
         else:
@@ -304,7 +312,7 @@ class CampaignService(AttachedService):
                 self._dial(action, now)
             elif isinstance(action, Preview):
                 self.previews[action.agent_id] = action.lead
-                self.log.info("preview", agent=action.agent_id, lead=action.lead.lead_id)
+                self.log.info("preview", campaign=self.campaign.name, agent=action.agent_id, lead=action.lead.lead_id)
             elif isinstance(action, Connect):
                 each = self.calls[action.attempt_id]
                 each.phase = Phase.AGENT
@@ -314,13 +322,13 @@ class CampaignService(AttachedService):
                 self.handed[each.uniqueid] = (each.lead.lead_id, each.lead.number, "")
                 while len(self.handed) > HANDED_MEMORY:
                     self.handed.popitem(last=False)
-                self.log.info("to_agent", call=each.call.call_id, line=each.line, queue=self.campaign.queue)
-                self.cc.deliver(each.call, each.line, Destination(DestinationKind.QUEUE, self.campaign.queue))
+                self.log.info("to_agent", call=each.call.call_id, line=each.line, queue=each.settings.queue)
+                self.cc.deliver(each.call, each.line, Destination(DestinationKind.QUEUE, each.settings.queue))
             elif isinstance(action, Abandon):
                 each = self.calls[action.attempt_id]
                 each.abandoned = True
                 self.log.info("abandoned", call=each.call.call_id, line=each.line)
-                self._play_then_hang_up(each, self.campaign.abandon_message, self.cc.tick)
+                self._play_then_hang_up(each, each.settings.abandon_message, self.cc.tick)
             elif isinstance(action, HangUp):
                 self.cc.end_service_call(self.calls[action.attempt_id].call, "campaign_machine")
             elif isinstance(action, LeaveMessage):
@@ -335,12 +343,49 @@ class CampaignService(AttachedService):
             self.book.put_back(action.lead)
             self.dialler.outcome(action.attempt_id, Outcome.FAILED, now)
             return
-        each = LineCall(action.attempt_id, action.lead, call, free[0], now)
+        each = LineCall(action.attempt_id, action.lead, call, free[0], now, self.campaign)
         self.calls[action.attempt_id] = each
         self.by_call[call.call_id] = each
         call.userfield = f"campaign {self.campaign.name} lead {action.lead.lead_id}"
         self.log.info("dial", campaign=self.campaign.name, call=call.call_id, line=each.line,
                       lead=action.lead.lead_id)
+
+    # ------------------------------------------------------------------ live changes
+    def reconfigure(self, campaign: Campaign, recordings: Mapping[str, np.ndarray]) -> None:
+        """The campaign as stored now (same name), on the loop's thread between two ticks: applies
+        from the next decision (``enabled`` too: paused or resumed); calls in progress keep their
+        ``settings`` (firmware/campaign/changes.py plans which campaigns this is called for)."""
+        if campaign.name != self.campaign.name:
+            raise FirmwareError(f"campaign {self.campaign.name}: cannot become {campaign.name}")
+        old, now = self.campaign, self.now()
+        self.campaign = campaign
+        self.recordings.update(recordings)  # a call in progress may still play an old one
+        self.dialler.mode = Mode(str(campaign.mode))
+        self.dialler.max_abandon = campaign.max_abandon_rate
+        self.dialler.leave_message = bool(campaign.machine_message)
+        self.book.windows = campaign.calling_hours
+        self.book.retries = campaign.retries
+        self.running = campaign.enabled
+        if not self.running or self.dialler.mode is not Mode.PREVIEW:
+            self.withdraw_previews(now)
+        if old.queue != campaign.queue:
+            self._sync_agents(now)  # the old queue's agents leave the campaign now
+
+    def stop(self) -> None:
+        """No new call (the campaign was removed or disabled); calls in progress go on."""
+        self.running = False
+        self.withdraw_previews(self.now())
+
+    def withdraw_previews(self, now: float) -> None:
+        """Leads shown to agents and not yet accepted go back to the list; the agents are free."""
+        for agent_id in list(self.previews):
+            del self.previews[agent_id]
+            self.dialler.preview_skip(agent_id, now)
+
+    @property
+    def busy(self) -> bool:
+        """Calls of this campaign are on the lines."""
+        return bool(self.calls)
 
     # ------------------------------------------------------------------ preview (the console)
     def preview_accept(self, agent_id: str) -> Lead:
@@ -351,9 +396,12 @@ class CampaignService(AttachedService):
         return lead
 
     def preview_skip(self, agent_id: str) -> None:
-        if self.previews.pop(agent_id, None) is None:
+        lead = self.previews.pop(agent_id, None)
+        if lead is None:
             raise FirmwareError(f"agent {agent_id} has no lead to skip in campaign {self.campaign.name}")
         self.dialler.preview_skip(agent_id, self.now())
+        self.book.to_back(lead.lead_id)  # the next agent free is shown the next lead, not this one again
+        self.log.info("preview_skipped", campaign=self.campaign.name, agent=agent_id, lead=lead.lead_id)
 
     # ------------------------------------------------------------------ attached-service hooks
     def answered(self, call: Call, port: int) -> None:

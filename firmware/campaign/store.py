@@ -138,6 +138,11 @@ class CampaignStore:
                     "SELECT lead_id, number, started, outcome, answered, connected, agent, abandoned, ended,"
                     " disposition, uniqueid FROM campaign_attempts WHERE campaign = ? ORDER BY id", (campaign,))]
 
+    def campaigns(self) -> list[str]:
+        """The names of every campaign with stored leads or attempts, sorted."""
+        return [name for (name,) in self.conn.execute(
+            "SELECT campaign FROM campaign_leads UNION SELECT campaign FROM campaign_attempts ORDER BY 1")]
+
     def statistics(self, campaign: str) -> dict[str, Any]:
         """The campaign's figures from its stored attempts and leads (docs/campaigns.md)."""
         return campaign_statistics(self.attempts(campaign), self.leads(campaign))

@@ -2,7 +2,8 @@
 
 ``simulate`` runs the production dialler and pacing (``firmware/campaign/``) on simulated
 traffic with a virtual clock; ``check`` validates a lead CSV for a country (numbers,
-duplicates, do-not-call list) with ``firmware.leads.check_leads``. docs/campaigns.md.
+duplicates, do-not-call list: ``--dnc FILE``, else the box's stored list) with
+``firmware.leads.check_leads``. docs/campaigns.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import math
 from firmware.campaign.dialler import Mode
 from firmware.campaign.hygiene import check_files
 from firmware.campaign.simulate import CampaignSimSpec, simulate_campaign
+from firmware.leads import DncList
+from linebox import LineboxError
+from linebox.storage import resolve_db_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = tools.add_parser("check", help="a lead list's hygiene report: valid, duplicates, do-not-call")
     check.add_argument("leads", help="lead list CSV")
     check.add_argument("--country", required=True, help="the numbers' country (ISO 3166 code, e.g. US)")
-    check.add_argument("--dnc", help="do-not-call list CSV")
+    check.add_argument("--dnc", help="do-not-call list CSV (default: the box's stored do-not-call list)")
+    check.add_argument("--db", help="the box's database, whose stored do-not-call list is used without --dnc "
+                                    "(default: $LINEBOX_DB or var/linebox.db)")
     check.add_argument("--json", action="store_true", help="one JSON object")
     check.set_defaults(handler=run_check)
 
@@ -58,8 +64,20 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def stored_dnc(db: str | None) -> frozenset[str]:
+    """The box's stored do-not-call numbers (E.164); none when its database does not exist yet."""
+    path = resolve_db_path(db)
+    if not path.is_file():
+        if db:  # named on purpose: a wrong path is an error, not an empty list
+            raise LineboxError(f"--db {db}: no such database")
+        return frozenset()
+    with DncList(path) as dnc:
+        return dnc.numbers()
+
+
 def run_check(args: argparse.Namespace) -> int:
-    report = check_files(args.leads, args.country, args.dnc)
+    stored = stored_dnc(args.db) if args.dnc is None else frozenset()
+    report = check_files(args.leads, args.country, args.dnc, stored)
     if args.json:
         print(json.dumps(report))
         return 0

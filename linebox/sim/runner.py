@@ -45,6 +45,8 @@ from drivers.audiofile import read_audio
 from drivers.link import IN_SERVICE
 from dsp import DspError
 from firmware import FirmwareError
+from firmware.campaign.console import preview_decision
+from firmware.leads import DncList
 from linebox.appliance import Appliance, open_virtual_appliance
 from linebox.sim.expect import Expectations, Verdict, cdr_dict
 from linebox.sim.observer import TICK_MS, Observer
@@ -130,6 +132,8 @@ class ScenarioRun:
             app.voicemail.menu.worker.drain()
         if app.acd_stats is not None and app.acd_stats.history is not None:
             app.acd_stats.history.drain()
+        if app.campaigns.worker is not None:  # attempts, leads, the do-not-call list; live campaign changes
+            app.campaigns.worker.drain()
 
     def run_ms(self, ms: int) -> None:
         for _ in range(math.ceil(ms / TICK_MS)):
@@ -256,6 +260,8 @@ class ScenarioRun:
             self.app.board.inject(p["fault"], p["port"], **params)
         elif kind == "set_clock":
             self._set_clock(p["to"], p["forward_s"])
+        elif kind == "preview":  # the agent page's Accept or Skip (the console's campaign accept|skip)
+            preview_decision(self.app.switch.control.attached, p["agent"], p["decision"] == "accept", p["campaign"])
         else:  # the scenario parser only lets known kinds through
             raise _StepFailed(f"unknown action {kind}")
 
@@ -305,6 +311,10 @@ def run_scenario(
     scenario = dataclasses.replace(scenario, seed=seed)
     began = clock()
     with tempfile.TemporaryDirectory(prefix="linebox-sim-", dir=folder) as work:
+        if scenario.dnc:
+            with DncList(Path(work) / "scenario.db") as dnc:
+                for number in scenario.dnc:
+                    dnc.add(number, "us", source="scenario")  # E.164 already: read the same in any zone
         app = open_virtual_appliance(Path(work) / "scenario.db", paced=False, seed=seed, origin=scenario.start,
                                      board_name=scenario.board, config=scenario.config, speech=scenario.speech)
         try:

@@ -41,8 +41,10 @@ from firmware import FirmwareError
 from firmware.acd.queue_log import DATA_FIELDS
 from firmware.cdr import AmaFlags, Disposition, HangupBy
 from firmware.config import Config, from_dict, problems
+from firmware.config.demo import demo_config
 from firmware.config.yamlio import parse_yaml
 from firmware.engine.calls import Direction, Leg
+from firmware.numbers import try_e164
 from linebox.sim import ScenarioError
 from linebox.sim.audiocheck import STUTTER
 from linebox.sim.ring_callerid import ring_caller_id
@@ -123,6 +125,7 @@ class Scenario:
     source: str = "<scenario>"
     port_kinds: tuple[str, ...] = field(default=())
     speech: bool = False  # the IVR's speech service on (docs/ivr.md): spoken menu choices
+    dnc: tuple[str, ...] = ()  # E.164 numbers on the box's do-not-call list before it starts
 
 
 # --------------------------------------------------------------------------- value parsers
@@ -392,6 +395,11 @@ STEP_KINDS: Mapping[str, StepKind] = {
         "seconds": Param(number(0.01, 30.0)),
     }, main="fault"),
     "wait": StepKind("wait", {"ms": Param(MS, True)}, main="ms"),
+    "preview": StepKind("action", {
+        "agent": Param(pattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}"), "an agent id like 1001"), True),
+        "decision": Param(choice(("accept", "skip")), True),
+        "campaign": Param(text(80)),
+    }),
     "set_clock": StepKind("action", {
         "to": Param(lambda v, w, c: _time(v, w)),
         "forward_s": Param(integer(1, MAX_CLOCK_JUMP_S)),
@@ -485,7 +493,8 @@ EXCHANGE_LINE = {
     "number": Param(pattern(re.compile(r"[0-9]{0,20}"), "0-20 digits")),
 }
 TOP_KEYS = ("linebox_scenario", "name", "description", "start", "seed", "config", "exchange", "observe", "speech",
-            "steps")
+            "dnc", "steps")
+MAX_DNC_NUMBERS = 1000
 
 
 # --------------------------------------------------------------------------- the file
@@ -532,11 +541,27 @@ def parse_scenario(data: Any, folder: Path, default_name: str = "scenario", sour
                                                  "history": Param(boolean, default=True)}, "observe", ctx)
     exchange = _exchange(data.get("exchange"), ctx)
     speech = boolean(data.get("speech", False), "speech", ctx)
+    dnc = _dnc(data.get("dnc", []), str(config.zone) if config is not None else str(demo_config().zone))
     steps = _steps(data.get("steps"), ctx, observe["audio"], observe["log"])
     return Scenario(name=name, description=description, start=start, seed=seed, config=config, board=board.name,
                     exchange=exchange, observe_audio=observe["audio"], observe_log=observe["log"],
                     observe_history=observe["history"], steps=steps,
-                    source=source, port_kinds=tuple(str(p.kind) for p in board.ports), speech=speech)
+                    source=source, port_kinds=tuple(str(p.kind) for p in board.ports), speech=speech,
+                    dnc=dnc)
+
+
+def _dnc(value: Any, zone: str) -> tuple[str, ...]:
+    """The ``dnc`` list: numbers as the box's zone reads them, kept in E.164."""
+    if not isinstance(value, list) or len(value) > MAX_DNC_NUMBERS:
+        raise ScenarioError(f"dnc: expected a list of at most {MAX_DNC_NUMBERS} telephone numbers")
+    numbers = []
+    for index, number in enumerate(value):
+        e164 = try_e164(number, zone) if isinstance(number, str) else None
+        if e164 is None:
+            raise ScenarioError(f"dnc[{index}]: {_describe(number)} is not a valid number in zone {zone} "
+                                "(quote it: '2125552001')")
+        numbers.append(e164)
+    return tuple(numbers)
 
 
 def _start(value: Any) -> dt.datetime:
