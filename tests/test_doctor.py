@@ -1,5 +1,6 @@
-"""``linebox selftest``: every check passes on a healthy virtual box; a fault makes the check that
-covers it fail and name it (linebox/commands/selftest.py)."""
+"""``linebox doctor`` (and its former name ``selftest``): every check passes on a healthy virtual
+box; a fault (the card unplugged, a dead line) makes the check that covers it fail and name it
+(linebox/doctor/)."""
 
 import json
 import os
@@ -14,22 +15,28 @@ from firmware.cdr import CdrStore
 from firmware.config.demo import seed_demo
 from firmware.config.model import Retention
 from firmware.config.store import ConfigStore
+from firmware.storage.doctor_report import read_report, report_path
 from firmware.storage.retention import MB
 from firmware.voicemail import VoicemailStore
 from linebox.cli import main
-from linebox.commands.selftest import (
+from linebox.doctor import doctor
+from linebox.doctor.board_checks import (
     LEVEL_TOLERANCE_DB,
     SETTLE_SAMPLES,
     TEST_LEVEL_DBM0,
     TEST_TONE_HZ,
-    check_disk,
-    check_stores,
-    selftest,
     tone_check,
 )
+from linebox.doctor.clock import ClockState
+from linebox.doctor.host_checks import check_clock, check_disk, check_stores
 from linebox.storage import board_ports
 
 NOW = 1_780_000_000.0
+SYNCED = lambda: ClockState(True, "fake")  # noqa: E731
+
+
+def selftest(db, seed, now, before=None, **options):
+    return doctor(db, now, seed=seed, clock=SYNCED, before=before, **options)
 
 
 @pytest.fixture
@@ -51,25 +58,49 @@ def _names(checks):
 def test_a_healthy_virtual_box_passes_every_check(box):
     checks = selftest(box, seed=3, now=NOW)
     assert all(check.ok for check in checks), [c for c in checks if not c.ok]
-    assert _names(checks) == ["board_link", "audio_fxs2_out", "audio_fxs2_in", "audio_fxs3_out", "audio_fxs3_in",
+    assert _names(checks) == ["board_link", "port_fxo0", "port_fxo1", "port_fxs2", "port_fxs3", "port_fxs4",
+                              "port_fxs5", "audio_fxs2_out", "audio_fxs2_in", "audio_fxs3_out", "audio_fxs3_in",
                               "audio_fxs4_out", "audio_fxs4_in", "audio_fxs5_out", "audio_fxs5_in",
-                              "dial_tone_fxo0", "dial_tone_fxo1", "stores", "disk_space"]
+                              "dial_tone_fxo0", "dial_tone_fxo1", "dsp_dtmf", "dsp_caller_id", "stores", "disk_space",
+                              "clock_sync"]
     assert "LBX-2O4S" in checks[0].detail and "protocol 1." in checks[0].detail
+    line = checks[1].detail
+    assert "line idle at 4" in line and "loop current: not reported" in line  # the world's exchange: about 48 V
 
 
 def test_a_dead_exchange_line_fails_its_dial_tone_check(box):
     checks = selftest(box, seed=3, now=NOW, before=lambda rig: rig.board.inject("line_dead", 1))
     failed = [check.name for check in checks if not check.ok]
-    assert failed == ["dial_tone_fxo1"]
+    assert failed == ["port_fxo1", "dial_tone_fxo1"]
+    assert "no line voltage (0.0 V): the exchange line is dead" in checks[_names(checks).index("port_fxo1")].detail
     assert "no dial tone" in checks[_names(checks).index("dial_tone_fxo1")].detail
 
 
-def test_an_unplugged_card_fails_the_link_check(box, monkeypatch):
-    monkeypatch.setattr("linebox.commands.selftest.LINK_TICKS", 50)
-    checks = selftest(box, seed=3, now=NOW, before=lambda rig: rig.board.inject("serial_unplug", seconds=3600))
+def test_an_unplugged_card_fails_the_link_check(box):
+    checks = selftest(box, seed=3, now=NOW, before=lambda rig: rig.board.inject("serial_unplug", seconds=3600),
+                      link_ticks=50)
     assert checks[0].name == "board_link" and not checks[0].ok
     assert "is the line card connected" in checks[0].detail
-    assert _names(checks)[1:] == ["stores", "disk_space"]  # no audio test without a card
+    assert [c.name for c in checks if not c.ok] == ["board_link"]
+    # no port or audio check without a card; the checks that need none still run
+    assert _names(checks)[1:] == ["dsp_dtmf", "dsp_caller_id", "stores", "disk_space", "clock_sync"]
+
+
+@pytest.mark.parametrize(("state", "ok", "words"), [
+    (ClockState(True, "timedatectl"), True, "synchronised (timedatectl)"),
+    (ClockState(False, "adjtimex", "maximum error 16.000 s"), False, "not synchronised (adjtimex) (maximum error"),
+    (ClockState(None, "none", "no timedatectl answer"), False, "cannot tell"),
+])
+def test_clock_check_reports_what_the_probe_says(state, ok, words):
+    check = check_clock(lambda: state)
+    assert check.name == "clock_sync" and check.ok is ok and words in check.detail
+
+
+def test_an_unsynchronised_clock_fails_only_the_clock_check(box):
+    checks = doctor(box, NOW, seed=3, clock=lambda: ClockState(False, "timedatectl"))
+    assert [c.name for c in checks if not c.ok] == ["clock_sync"]
+    assert "clock_sync" not in _names(doctor(box, NOW, seed=3, clock=lambda: ClockState(False, "x"),
+                                             skip=("clock_sync",)))
 
 
 def _tone(level_dbm0, hz=TEST_TONE_HZ, n=4000):
@@ -122,12 +153,22 @@ def test_disk_check_fails_at_80_percent_of_the_budget(box, tmp_path):
     assert not result.ok and result.detail.startswith("storage WARNING")
 
 
-def test_cli_json_and_exit_status(box, capsys):
-    assert main(["selftest", "--json", "--db", str(box), "--seed", "2"]) == 0
+@pytest.mark.parametrize("command", ["doctor", "selftest"])
+def test_cli_json_exit_status_and_the_result_left_for_the_dashboard(box, capsys, monkeypatch, command):
+    monkeypatch.setattr("linebox.doctor.clock.timedatectl", lambda: ClockState(True, "timedatectl"))
+    assert main([command, "--json", "--db", str(box), "--seed", "2"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] is True and len(report["checks"]) == 13
+    assert report["ok"] is True and len(report["checks"]) == 22 and set(report) == {"ok", "checks"}
     assert set(report["checks"][0]) == {"name", "ok", "detail"}
-    assert main(["selftest", "--json", "--db", str(box.parent / "missing.db")]) == 1
+    kept = read_report(report_path(box))
+    assert kept is not None and kept.ok and kept.document() == report and kept.at > NOW
+    assert main([command, "--json", "--db", str(box.parent / "missing.db")]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and [c["name"] for c in report["checks"] if not c["ok"]] == ["stores"]
-    assert main(["selftest", "--board", "rpi", "--db", str(box)]) == 2
+    assert read_report(report_path(box)).failing == ("stores",)  # the same data folder: the last run shows
+    monkeypatch.setattr("linebox.doctor.clock.timedatectl", lambda: ClockState(False, "timedatectl"))
+    assert main([command, "--json", "--db", str(box)]) == 1
+    assert [c["name"] for c in json.loads(capsys.readouterr().out)["checks"] if not c["ok"]] == ["clock_sync"]
+    assert main([command, "--json", "--db", str(box), "--skip", "clock_sync"]) == 0
+    capsys.readouterr()
+    assert main([command, "--board", "rpi", "--db", str(box)]) == 2
