@@ -26,6 +26,7 @@ from board.virtual.traffic import DemoTraffic
 from drivers.logs import EventLogger, configure_logging
 from firmware.console import LogBuffer
 from firmware.console.protocol import resolve_socket_path
+from firmware.storage.pending import apply_pending
 from linebox import LineboxError
 from linebox.appliance import open_hardware_appliance, open_virtual_appliance
 from linebox.commands.console import start_console
@@ -92,6 +93,11 @@ def run(args: argparse.Namespace) -> int:
     origin = _origin(args.origin) if args.origin is not None else dt.datetime.now(dt.UTC)
     # The wall clock is read at each tick's edge (firmware/engine/wallclock.py) unless the origin is given.
     read_wall = time.time if args.origin is None else None
+    # A restore or factory reset the web admin staged (firmware/storage/pending.py): before any store opens.
+    applied = apply_pending(db_path, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    if applied is not None:
+        (log.error if applied.startswith("restore failed") else log.warning)("pending_data_operation",
+                                                                             result=applied)
     if args.board == "virtual":
         app = open_virtual_appliance(db_path, paced=True, seed=args.seed, origin=origin, read_wall=read_wall,
                                      speech=not args.no_speech)
