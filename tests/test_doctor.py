@@ -171,4 +171,41 @@ def test_cli_json_exit_status_and_the_result_left_for_the_dashboard(box, capsys,
     assert [c["name"] for c in json.loads(capsys.readouterr().out)["checks"] if not c["ok"]] == ["clock_sync"]
     assert main([command, "--json", "--db", str(box), "--skip", "clock_sync"]) == 0
     capsys.readouterr()
-    assert main([command, "--board", "rpi", "--db", str(box)]) == 2
+    # --board rpi asks the running engine; none answers on this socket: the link check says so
+    assert main([command, "--json", "--board", "rpi", "--db", str(box), "--skip", "clock_sync",
+                 "--socket", str(box.parent / "no-engine.sock")]) == 1
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    assert [c["name"] for c in checks if not c["ok"]] == ["board_link"] and "does not answer" in checks[0]["detail"]
+
+
+def _engine(link=None, ports=None):
+    status = {"link": {"state": "up", "refused": None, "model": "LBX-2O4S", "firmware": "1.0.0", "protocol": "1.1",
+                       "counters": {}} if link is None else link,
+              "ports": [{"port": n, "type": "fxo" if n < 2 else "fxs", "state": "idle", "in_service": "yes"}
+                        for n in range(6)] if ports is None else ports}
+    asked = []
+
+    def ask(command):
+        asked.append(command)
+        return [json.dumps(status)]
+    return ask, asked
+
+
+def test_on_hardware_the_card_and_ports_come_from_the_running_engine(box):
+    ask, asked = _engine()
+    checks = doctor(box, NOW, clock=SYNCED, engine=ask)
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    assert _names(checks) == ["board_link", "port_fxo0", "port_fxo1", "port_fxs2", "port_fxs3", "port_fxs4",
+                              "port_fxs5", "dsp_dtmf", "dsp_caller_id", "stores", "disk_space", "clock_sync"]
+    assert asked == ["show status"] and "LBX-2O4S firmware 1.0.0 protocol 1.1" in checks[0].detail
+    assert "not shown by the engine's console" in checks[1].detail
+    ports = [{"port": 0, "type": "fxo", "state": "out_of_service", "in_service": "no"},
+             {"port": 2, "type": "fxs", "state": "idle", "in_service": "yes"}]
+    checks = doctor(box, NOW, clock=SYNCED, engine=_engine(ports=ports)[0])
+    assert [c.name for c in checks if not c.ok] == ["port_fxo0"] and "out of service: no" in checks[1].detail
+    down = {"state": "down", "refused": None, "model": None, "counters": {}}
+    checks = doctor(box, NOW, clock=SYNCED, engine=_engine(link=down)[0])
+    assert [c.name for c in checks if not c.ok] == ["board_link"] and _names(checks)[1] == "dsp_dtmf"
+    assert "link down: is the line card connected" in checks[0].detail
+    refused = {"state": "refused", "refused": "protocol 2.0 not supported", "model": "LBX-2O4S", "counters": {}}
+    assert "(protocol 2.0 not supported)" in doctor(box, NOW, clock=SYNCED, engine=_engine(link=refused)[0])[0].detail
