@@ -25,7 +25,7 @@ from flask import Blueprint, Response, flash, redirect, request, send_file, url_
 
 from firmware import FirmwareError
 from firmware.storage import backup
-from firmware.storage.pending import check_archive, stage_factory_reset, stage_restore
+from firmware.storage.pending import stage_factory_reset, stage_restore
 from firmware.storage.reset import CONFIRMATION, factory_reset
 from webadmin.admin import BACKUP_UPLOAD_LIMIT_MB, system_page
 from webadmin.app import accepts_upload, audit, requires, state
@@ -118,8 +118,7 @@ def restore_backup() -> Response | tuple[str, int]:
             manifest = stage_restore(archive, db_path)  # verified whole first; a damaged file raises
             done = _restart_engine()
         else:
-            check_archive(archive, db_path.parent)
-            manifest, kept = backup.restore(archive, db_path)
+            manifest, kept = backup.restore(archive, db_path)  # verifies the whole file before it replaces anything
             done = "restored now" + (f"; the data it replaced are in {kept.name}/" if kept is not None else "")
     except FirmwareError as exc:
         return system_page([], 400, data_problem=f"nothing was restored: {exc}")

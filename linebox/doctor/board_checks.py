@@ -22,6 +22,7 @@ import numpy as np
 
 from drivers.audio import TICK_SAMPLES
 from drivers.link import IN_SERVICE
+from drivers.ports import LineVoltage
 from drivers.protocol import LineState
 from dsp import SAMPLE_RATE
 from dsp.levels import dbm0_to_peak, signal_dbm0
@@ -96,7 +97,7 @@ def check_ports(rig: Rig) -> list[Check]:
     return checks
 
 
-def _fxo_port(name: str, report) -> Check:
+def _fxo_port(name: str, report: LineVoltage | None) -> Check:
     if report is None:
         return Check(name, False, f"in service, but no line voltage reported within {LINE_TICKS * 20} ms; "
                                   + NOT_REPORTED)
