@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from firmware import FirmwareError
 from firmware.config import ConfigStore
 from firmware.storage.doctor_report import Check, make_report, report_path, write_report
 from firmware.storage.pending import PENDING_RESTORE, apply_pending, check_archive, pending
@@ -180,11 +181,12 @@ def test_a_corrupt_backup_is_refused_in_one_line_and_nothing_changes(web, spoil,
     assert restarts == [] and "engine restart" not in services.engine.commands[len(commands_before):]
 
 
-def test_no_file_and_a_file_over_the_limit_are_refused(web):
+def test_no_file_and_a_file_over_the_limit_are_refused(web, monkeypatch):
     client, services, _, app = web
     response = _post(client, "/system/restore-backup", {}, content_type="multipart/form-data")
     assert response.status_code == 400 and "choose the backup file" in response.get_data(as_text=True)
-    app.view_functions["data.restore_backup"].upload_limit = 4096
+    # the view function is the module's own: set back after the test (monkeypatch), not left for the next
+    monkeypatch.setattr(app.view_functions["data.restore_backup"], "upload_limit", 4096)
     assert _upload(client, b"x" * 8192).status_code == 413
     assert _leftovers(_data_folder(services)) == []
 
@@ -228,3 +230,39 @@ def test_only_the_admin_reaches_the_data_operations(web):
     assert 'id="factory-reset-form"' in client.get("/system").get_data(as_text=True)
     no_token = client.post("/system/factory-reset", data={"confirm": "reset"})  # CSRF: refused, nothing done
     assert no_token.status_code == 400 and pending(services.store.path) is None and restarts == []
+
+
+class _NoRestartEngine:
+    """An engine that answers but that nothing would start again (``engine restart`` refused)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def run(self, command):
+        if command == "engine restart":
+            raise FirmwareError("engine restart: this engine was not started by systemd or linebox run")
+        return self.engine.run(command)
+
+    def tail(self, lines):
+        return self.engine.tail(lines)
+
+
+@pytest.mark.parametrize("operation", ["restore", "factory reset"])
+def test_when_the_engine_cannot_restart_nothing_stays_staged(web, operation):
+    """Nothing may happen later by surprise (at some start weeks after): the staged file goes and the
+    page says why, in one line; the web admin keeps running on the data it has."""
+    client, services, restarts, _ = web
+    payload = client.get("/system/backup.tar").get_data()
+    services.engine = _NoRestartEngine(services.engine)
+    if operation == "restore":
+        response = _upload(client, payload)
+        expected = "nothing was restored: the engine could not be restarted to apply it (engine restart: "
+    else:
+        response = _post(client, "/system/factory-reset", {"confirm": "reset"})
+        expected = "the factory reset failed: the engine could not be restarted to apply it (engine restart: "
+    problem = re.search(r'id="data-problem">([^<]*)<', response.get_data(as_text=True))
+    assert problem, (response.status_code, response.get_data(as_text=True)[:3000])
+    problem = problem.group(1)
+    assert response.status_code in (400, 500) and problem.startswith(expected) and "\n" not in problem
+    assert pending(services.store.path) is None and _leftovers(_data_folder(services)) == [] and restarts == []
+    assert _extension_name(services.store.path) == "Sales"

@@ -78,7 +78,7 @@ def system_page(problems: list[str], status: int = 200, confirm_restart: bool = 
     return render_template("system.html", version=services.version, revision=services.store.config_version(),
                            board=services.board.name, problems=problems, log=log, log_error=log_error,
                            restart=restart, engine_error=engine.get("error", ""),
-                           confirm_restart=confirm_restart and restart == "systemd", data_problem=data_problem,
+                           confirm_restart=confirm_restart and restart in ("systemd", "self"), data_problem=data_problem,
                            confirmation=CONFIRMATION, backup_limit_mb=BACKUP_UPLOAD_LIMIT_MB), status
 
 

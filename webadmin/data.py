@@ -25,7 +25,7 @@ from flask import Blueprint, Response, flash, redirect, request, send_file, url_
 
 from firmware import FirmwareError
 from firmware.storage import backup
-from firmware.storage.pending import stage_factory_reset, stage_restore
+from firmware.storage.pending import PENDING_RESET, PENDING_RESTORE, stage_factory_reset, stage_restore
 from firmware.storage.reset import CONFIRMATION, factory_reset
 from webadmin.admin import BACKUP_UPLOAD_LIMIT_MB, system_page
 from webadmin.app import accepts_upload, audit, requires, state
@@ -49,14 +49,17 @@ def _engine_running() -> bool:
     return True
 
 
-def _restart_engine() -> str:
-    """Asks the engine to restart and apply what was staged; what to tell the user."""
+def _restart_engine(unstage: Path) -> None:
+    """Asks the engine to restart and apply what was staged; when it refuses (nothing would start
+    it again), ``unstage`` is removed and FirmwareError raised: nothing happens later by surprise."""
     try:
         state().services.engine.run("engine restart")
     except FirmwareError as exc:
-        return (f"the engine could not be restarted from here ({exc}): it is applied when the engine next "
-                "starts (stop and start linebox)")
-    return "the engine restarts now and applies it before it opens its data; calls in progress ended"
+        unstage.unlink(missing_ok=True)
+        raise FirmwareError(f"the engine could not be restarted to apply it ({exc})") from None
+
+
+RESTARTING = "the engine restarts now and applies it before it opens its data; calls in progress ended"
 
 
 def _after_replacing() -> str:
@@ -116,7 +119,8 @@ def restore_backup() -> Response | tuple[str, int]:
     try:
         if _engine_running():
             manifest = stage_restore(archive, db_path)  # verified whole first; a damaged file raises
-            done = _restart_engine()
+            _restart_engine(db_path.parent / PENDING_RESTORE)
+            done = RESTARTING
         else:
             manifest, kept = backup.restore(archive, db_path)  # verifies the whole file before it replaces anything
             done = "restored now" + (f"; the data it replaced are in {kept.name}/" if kept is not None else "")
@@ -140,7 +144,8 @@ def reset() -> Response | tuple[str, int]:
     try:
         if _engine_running():
             stage_factory_reset(db_path, _created())
-            done = _restart_engine()
+            _restart_engine(db_path.parent / PENDING_RESET)
+            done = RESTARTING
         else:
             kept = factory_reset(db_path, _created())
             done = f"done; the former data and a backup archive are in {kept.name}/"

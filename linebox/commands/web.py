@@ -30,6 +30,7 @@ from firmware.storage.pending import wait_until_applied
 from linebox import LineboxError
 from linebox.engine_builder import RESTART_NEEDED
 from linebox.storage import board_ports, open_store, resolve_db_path
+from linebox.supervision import RESTART_EXIT_STATUS, execute_again, under_systemd
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 THREADS = 10  # a small office's few browsers; each dashboard polls every 2 s; live desk pages hold one
@@ -103,17 +104,21 @@ def _exit_with_parent(period_s: float = 1.0) -> None:
 
 
 PENDING_WAIT_S = 120.0  # the engine's start (the unit allows 90 s) applies a staged restore first
-RESTART_EXIT_STATUS = 75  # as the engine's `engine restart`: the unit's Restart=on-failure starts it again
+RESTART_DELAY_S = 1.0  # the page that asked for it is sent first
 
 
-def _supervised() -> bool:
-    return bool(os.environ.get("INVOCATION_ID"))  # set by systemd for the units it runs
+def _restart_web(delay_s: float = RESTART_DELAY_S):
+    """Restarts this process shortly after the response (the page's data were replaced under it):
+    under systemd exit status 75 (linebox-web.service starts it again), else it executes itself
+    again (linebox/supervision.py); either way the new process waits for the engine to apply a
+    staged restore or reset before it opens the data."""
+    def end() -> None:
+        if under_systemd(os.environ):
+            os._exit(RESTART_EXIT_STATUS)
+        execute_again()
 
-
-def _restart_web(delay_s: float = 1.0):
-    """Ends this process shortly after the response (the page's data were replaced under it)."""
     def restart() -> None:
-        threading.Timer(delay_s, os._exit, (RESTART_EXIT_STATUS,)).start()
+        threading.Timer(delay_s, end).start()
     return restart
 
 
@@ -139,7 +144,7 @@ def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
         engine=ConsoleEngine(resolve_socket_path(socket, os.environ)), board=ports,
         data_dir=db_path.parent, clock=time.time, check_account=check_account,
         audit=AuditLog(db_path), cdr=CdrStore(db_path), intervals=IntervalStore(db_path), restart_needed=restart_needed,
-        cookie_secure=not loopback, version=version(), restart_web=_restart_web() if _supervised() else None)
+        cookie_secure=not loopback, version=version(), restart_web=_restart_web())
     return create_app(services), services
 
 
