@@ -33,24 +33,35 @@ def admin(tmp_path):
     services.store.close()
 
 
+def _shown(page: str, element_id: str) -> bool:
+    """The element is on the page and not hidden (dashboard.js switches the doctor card's states)."""
+    tag = re.search(rf'<[a-z]+ [^>]*id="{element_id}"[^>]*>', page)
+    assert tag, f"no #{element_id} on the page"
+    return " hidden" not in tag.group(0)
+
+
 def test_the_dashboard_shows_the_last_doctor_result(admin, tmp_path):
     client, services = admin
     page = client.get("/dashboard").get_data(as_text=True)
-    assert 'id="doctor-never"' in page
+    assert _shown(page, "doctor-never") and not _shown(page, "doctor-last") and not _shown(page, "doctor-error")
     write_report(report_path(services.store.path), make_report(AT, [
         Check("board_link", True, "up"), Check("port_fxo1", False, "no line voltage (0.0 V): the line is dead"),
         Check("dial_tone_fxo1", False, "no dial tone"), Check("clock_sync", True, "synchronised")]))
     page = client.get("/dashboard").get_data(as_text=True)
     assert "2 of 4 checks fail" in page and "2026-05-28 20:26:40 UTC" in page
     assert "<strong>port_fxo1</strong>: no line voltage" in page and "<strong>dial_tone_fxo1</strong>" in page
+    assert _shown(page, "doctor-last") and _shown(page, "doctor-failing") and not _shown(page, "doctor-never")
     status = client.get("/api/status").get_json()["doctor"]
     assert status["ok"] is False and [c["name"] for c in status["failing"]] == ["port_fxo1", "dial_tone_fxo1"]
+    assert status["result"] == "2 of 4 checks fail"  # the page's script shows this wording as it is
     write_report(report_path(services.store.path), make_report(AT + 60, [Check("board_link", True, "up")]))
     page = client.get("/dashboard").get_data(as_text=True)
-    assert "all 1 checks pass" in page and 'id="doctor-failing"' not in page and "20:27:40" in page
+    assert "all 1 checks pass" in page and not _shown(page, "doctor-failing") and "20:27:40" in page
+    assert client.get("/api/status").get_json()["doctor"]["result"] == "all 1 checks pass"
     report_path(services.store.path).write_text("{not json")
     page = client.get("/dashboard").get_data(as_text=True)
-    assert 'id="doctor-error"' in page and "not a doctor result" in page
+    assert _shown(page, "doctor-error") and "not a doctor result" in page
+    assert not _shown(page, "doctor-last") and not _shown(page, "doctor-never")
 
 
 # ----------------------------------------------------------------------------- full backup, restore, reset

@@ -31,8 +31,12 @@ def doctor_summary(db_path) -> dict:
     if report is None:
         return {"ran": False, "error": ""}
     when = dt.datetime.fromtimestamp(report.at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    failing = [{"name": check.name, "detail": check.detail} for check in report.checks if not check.ok]
+    # the one wording of the result, for the page and for its script (webadmin/static/dashboard.js)
+    result = (f"all {len(report.checks)} checks pass" if report.ok
+              else f"{len(failing)} of {len(report.checks)} checks fail")
     return {"ran": True, "error": "", "ok": report.ok, "at": report.at, "when": when, "checks": len(report.checks),
-            "failing": [{"name": check.name, "detail": check.detail} for check in report.checks if not check.ok]}
+            "result": result, "failing": failing}
 
 
 def _status() -> dict:
