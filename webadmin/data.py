@@ -6,8 +6,10 @@ line refuses to replace data under a running engine, the page does not either: w
 answers on its console the operation is *staged* (firmware/storage/pending.py: a restore only
 after the whole file is verified) and the engine is asked to restart (``engine restart``); it
 applies the operation at its start, before it opens any store. With the engine stopped the page
-applies it at once. Either way this web process, which has the database open too, then ends for
-its supervisor to start it again on the new data (``WebServices.restart_web``).
+applies it at once. Either way this web process, which has the database open too, then restarts
+on the new data (``WebServices.restart_web``: exit 75 under systemd, else it executes itself
+again). An engine that refuses to restart (nothing would start it again) has what was staged
+removed, and the page refuses in one line: nothing happens later by surprise.
 
 A restore keeps what it replaces in ``replaced-<n>/``; a factory reset keeps everything in
 ``factory-reset-<n>/`` with a backup archive. A damaged or truncated file is one line and
