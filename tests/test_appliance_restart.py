@@ -25,6 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -120,9 +121,22 @@ def _log(folder: Path) -> str:
     return (folder.parent / "engine.log").read_text()
 
 
-@pytest.fixture
-def engine(tmp_path):
-    """``linebox run`` as a developer (not under systemd) starts it: the engine and its web admin child."""
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def _box(tmp_path: Path, separate_web: bool):
+    """``linebox run`` as a developer (not under systemd) starts it: the engine with its web admin
+    child, or (``separate_web``) with ``--no-web`` and ``linebox web`` a process of its own, as the
+    two units run them on the box. Yields the engine, the web process (None: the child), the data
+    folder, the database, the console socket and the web admin's address."""
     folder = tmp_path / "data"  # the box's data folder (a factory reset moves all of it aside)
     folder.mkdir()
     db, sock, port = folder / "linebox.db", folder / "linebox.sock", free_port()
@@ -130,24 +144,33 @@ def engine(tmp_path):
     add_accounts(db, "admin")
     env = {key: value for key, value in os.environ.items() if key not in ("INVOCATION_ID", "NOTIFY_SOCKET")}
     env["PYTHONPATH"] = str(ROOT)
+    listen = f"127.0.0.1:{port}"
+    web_options = ["--no-web"] if separate_web else ["--web-listen", listen]
+    processes: list[subprocess.Popen] = []
     with (tmp_path / "engine.log").open("w") as log:
-        process = subprocess.Popen(
+        processes.append(subprocess.Popen(
             [sys.executable, "-m", "linebox", "run", "--board", "virtual", "--db", str(db), "--socket", str(sock),
-             "--web-listen", f"127.0.0.1:{port}", "--no-demo-traffic", "--no-speech", "--origin", ORIGIN],
-            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+             *web_options, "--no-demo-traffic", "--no-speech", "--origin", ORIGIN],
+            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT))
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: console(sock, "show ports"), "the engine's console", START_S)
+        if separate_web:
+            with (tmp_path / "web.log").open("w") as log:
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "linebox", "web", "--listen", listen, "--db", str(db), "--socket", str(sock)],
+                    cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT))
         wait_for(lambda: _web_answers(url), "the web admin", START_S)
-        yield process, folder, db, sock, url
+        yield processes[0], (processes[1] if separate_web else None), folder, db, sock, url
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        for process in reversed(processes):
+            _stop(process)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    with _box(tmp_path, separate_web=False) as (process, _, folder, db, sock, url):
+        yield process, folder, db, sock, url
 
 
 def _restarted(process, folder: Path, sock: Path, url: str, result: str) -> None:
@@ -209,3 +232,26 @@ def test_restore_and_factory_reset_from_the_web_page_restart_the_real_engine(eng
     assert status == 302 and headers["Location"].endswith("/setup")
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0, _log(folder)[-3000:]
+
+
+@pytest.mark.slow  # about a minute here
+def test_a_separate_web_admin_executes_itself_again_on_the_restored_data(tmp_path):
+    """As on the box, the web admin a process of its own (not the engine's child): after the restore
+    it restarts by itself (same process id: not under systemd, it executes itself again), waits for
+    the engine to apply the restore, and serves the restored data."""
+    with _box(tmp_path, separate_web=True) as (engine_process, web_process, folder, db, sock, url):
+        web = Browser(url)
+        web.log_in(USERS["admin"])
+        payload = web.request("/system/backup.tar")[2]
+        original = _extension_name(db)
+        _rename_extension(db, "Renamed after the backup")
+        status, _, body = web.upload("/system/restore-backup", payload, "linebox-backup.tar")
+        assert status == 302, body[:2000]
+        _restarted(engine_process, folder, sock, url, "restored the backup made")
+        again = Browser(url)
+        wait_for(lambda: again.log_in(USERS["admin"]) or True, "a login on the restarted web admin", START_S)
+        page = again.request("/config/extensions")[2].decode()
+        assert original in page and "Renamed after the backup" not in page
+        assert web_process.poll() is None and engine_process.poll() is None
+        log = (tmp_path / "web.log").read_text()
+        assert "executing itself again" in log and log.count("the web admin listens on") == 2, log[-3000:]

@@ -113,7 +113,9 @@ def _restart_web(delay_s: float = RESTART_DELAY_S):
     again (linebox/supervision.py); either way the new process waits for the engine to apply a
     staged restore or reset before it opens the data."""
     def end() -> None:
-        if under_systemd(os.environ):
+        systemd = under_systemd(os.environ)
+        EventLogger("web").info("restarting", how="exit status 75 for systemd" if systemd else "executing itself again")
+        if systemd:
             os._exit(RESTART_EXIT_STATUS)
         execute_again()
 
