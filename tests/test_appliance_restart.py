@@ -9,12 +9,15 @@ staged while the engine runs brings them (and the configuration) back after the 
 by itself, the same process id, and what it replaced (later calls, a renamed extension) is kept in
 ``replaced-1/``; a factory reset leaves the box in its first-boot state with everything in
 ``factory-reset-1/`` and a backup archive that verifies; the engine ends cleanly afterwards.
+The same restore with ``linebox web`` a process of its own (it executes itself again), and with
+the test playing systemd (both processes end with exit status 75 and are started again).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -34,6 +37,7 @@ from firmware.config import ConfigStore, demo_config
 from firmware.storage import backup
 from firmware.storage.pending import check_archive
 from linebox.storage import board_ports
+from linebox.supervision import RESTART_EXIT_STATUS
 from tests.browser_helpers import PASSWORD, USERS, add_accounts, console, free_port, wait_for, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,3 +259,69 @@ def test_a_separate_web_admin_executes_itself_again_on_the_restored_data(tmp_pat
         assert web_process.poll() is None and engine_process.poll() is None
         log = (tmp_path / "web.log").read_text()
         assert "executing itself again" in log and log.count("the web admin listens on") == 2, log[-3000:]
+
+
+class _Unit:
+    """One of the box's two units, with the test as systemd: started with INVOCATION_ID set (as
+    systemd sets it), and started again when it ends with exit status 75 (RestartForceExitStatus=75)."""
+
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.command, self.env, self.cwd, self.log = command, {**env, "INVOCATION_ID": "test"}, cwd, log
+        self.starts = 0
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen:
+        self.starts += 1
+        with self.log.open("a") as log:
+            return subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def restart_after_75(self) -> None:
+        status = self.process.wait(timeout=START_S)
+        assert status == RESTART_EXIT_STATUS, (status, self.log.read_text()[-3000:])
+        self.process = self._start()
+
+
+@pytest.mark.slow  # about a minute here
+def test_under_systemd_both_processes_end_with_75_and_their_units_start_them_on_the_restored_data(tmp_path):
+    """The appliance's way: the engine ends with 75 after ``engine restart``, the web admin with 75
+    after the restore; started again (as the units' RestartForceExitStatus=75 does), the engine
+    applies the restore first and the web admin serves the restored data."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    db, sock, port = folder / "linebox.db", folder / "linebox.sock", free_port()
+    write_config(db, demo_config())
+    add_accounts(db, "admin")
+    env = {key: value for key, value in os.environ.items() if key not in ("INVOCATION_ID", "NOTIFY_SOCKET")}
+    env["PYTHONPATH"] = str(ROOT)
+    url = f"http://127.0.0.1:{port}"
+    engine = _Unit([sys.executable, "-m", "linebox", "run", "--board", "virtual", "--db", str(db), "--socket",
+                    str(sock), "--no-web", "--no-demo-traffic", "--no-speech", "--origin", ORIGIN],
+                   env, folder, tmp_path / "engine.log")
+    units = [engine]
+    try:
+        wait_for(lambda: console(sock, "show ports"), "the engine's console", START_S)
+        web = _Unit([sys.executable, "-m", "linebox", "web", "--listen", f"127.0.0.1:{port}", "--db", str(db),
+                     "--socket", str(sock)], env, folder, tmp_path / "web.log")
+        units.append(web)
+        wait_for(lambda: _web_answers(url), "the web admin", START_S)
+        assert json.loads(console(sock, "show status")[0])["restart"] == "systemd"
+        browser = Browser(url)
+        browser.log_in(USERS["admin"])
+        payload = browser.request("/system/backup.tar")[2]
+        original = _extension_name(db)
+        _rename_extension(db, "Renamed after the backup")
+        status, _, body = browser.upload("/system/restore-backup", payload, "linebox-backup.tar")
+        assert status == 302, body[:2000]
+        engine.restart_after_75()
+        web.restart_after_75()
+        wait_for(lambda: "restored the backup made" in (tmp_path / "engine.log").read_text(), "the restore", START_S)
+        wait_for(lambda: console(sock, "show ports"), "the engine's console", START_S)
+        again = Browser(url)
+        wait_for(lambda: again.log_in(USERS["admin"]) or True, "a login on the restarted web admin", START_S)
+        page = again.request("/config/extensions")[2].decode()
+        assert original in page and "Renamed after the backup" not in page
+        assert (folder / "replaced-1" / "linebox.db").is_file() and _extension_name(db) == original
+        assert engine.starts == 2 and web.starts == 2
+    finally:
+        for unit in reversed(units):
+            _stop(unit.process)
