@@ -2,6 +2,9 @@
 # Installs linebox on a Raspberry Pi OS (bookworm) appliance from this checkout, or removes it.
 #
 #   sudo board/install.sh [--console-tty TTY] [--console-level LEVEL]   install, or upgrade in place
+#        (default: the settings file's LINEBOX_CONSOLE_TTY/_LEVEL, else serial0, or ttyAMA10 when
+#        the line card is on serial0 as on the reference hat; both written back to the settings file)
+#   board/install.sh --print-console [--root DIR]   the console tty and level an install would use
 #   sudo board/install.sh --uninstall [--purge]     remove; the data stay unless --purge
 #   board/install.sh --root DIR --runtime-site SITE  into a throwaway root: files only, every
 #        system command (apt-get, useradd, systemctl, chown) printed, not run (the tests use it)
@@ -22,8 +25,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 root=/
 runtime_site=""
-console_tty=ttyAMA10 # the Pi 5's debug UART: serial0 carries the line card (board/rpi.yaml)
-console_level=info
+console_tty=""   # --console-tty, else the settings file's LINEBOX_CONSOLE_TTY, else see console_default
+console_level="" # --console-level, else LINEBOX_CONSOLE_LEVEL, else info
+print_console=0
 uninstall=0
 purge=0
 while [[ $# -gt 0 ]]; do
@@ -32,17 +36,35 @@ while [[ $# -gt 0 ]]; do
 	--runtime-site) runtime_site=$2; shift 2 ;;
 	--console-tty) console_tty=$2; shift 2 ;;
 	--console-level) console_level=$2; shift 2 ;;
+	--print-console) print_console=1; shift ;;
 	--uninstall) uninstall=1; shift ;;
 	--purge) purge=1; shift ;;
 	--dry-run) echo "install.sh: --dry-run is now --root DIR (a throwaway root, every file written there)" >&2; exit 2 ;;
 	*) echo "install.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
+root=$(cd "$root" && pwd)
+settings="${root%/}/etc/linebox/linebox.env"
+setting() { if [[ -f $settings ]]; then sed -n "s/^$1=//p" "$settings" | tail -n 1; fi; } # the settings file's value
+# The serial console: serial0 unless the line card is on it (board/rpi.yaml), then the Pi 5's debug UART.
+console_default() {
+	case $(sed -n 's/^ *device: *//p' "$here/board/rpi.yaml" | head -n 1) in
+	/dev/serial0 | /dev/ttyAMA0 | /dev/ttyS0) echo ttyAMA10 ;;
+	*) echo serial0 ;;
+	esac
+}
+[[ -n $console_tty ]] || console_tty=$(setting LINEBOX_CONSOLE_TTY)
+[[ -n $console_tty ]] || console_tty=$(console_default)
+[[ -n $console_level ]] || console_level=$(setting LINEBOX_CONSOLE_LEVEL)
+[[ -n $console_level ]] || console_level=info
 case $console_level in emerg | alert | crit | err | warning | notice | info | debug) ;;
 *) echo "install.sh: --console-level $console_level: one of emerg alert crit err warning notice info debug" >&2; exit 2 ;;
 esac
 [[ $console_tty =~ ^[A-Za-z0-9]+$ ]] || { echo "install.sh: --console-tty $console_tty: a tty name like ttyAMA10" >&2; exit 2; }
-root=$(cd "$root" && pwd)
+if [[ $print_console == 1 ]]; then
+	echo "console=$console_tty level=$console_level"
+	exit 0
+fi
 throwaway=0
 [[ $root != / ]] && throwaway=1
 if [[ $throwaway == 0 && $(id -u) != 0 ]]; then
@@ -125,6 +147,9 @@ if [[ ! -f $(r /etc/linebox)/linebox.env ]]; then
 	install -m 0644 "$here/systemd/linebox.env" "$(r /etc/linebox)/linebox.env"
 fi
 install -m 0644 "$here/systemd/profile-linebox.sh" "$(r /etc/profile.d)/linebox.sh"
+for pair in "LINEBOX_CONSOLE_TTY=$console_tty" "LINEBOX_CONSOLE_LEVEL=$console_level"; do # the console as installed
+	if grep -q "^${pair%%=*}=" "$settings"; then sed -i "s/^${pair%%=*}=.*/$pair/" "$settings"; else echo "$pair" >>"$settings"; fi
+done
 
 # Stable device names, the units, the engine's log on the serial console and a login prompt there.
 mkdir -p "$(r /etc/udev/rules.d)" "$units" "$(r /etc/systemd/journald.conf.d)"

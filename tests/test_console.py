@@ -33,6 +33,7 @@ from firmware.config import ConfigStore
 from firmware.console import ConsoleClient, ConsoleServer, EngineAccess, LogBuffer
 from firmware.console.commands import COMMANDS
 from firmware.console.gateway import EngineGateway
+from firmware.console.protocol import ok_line
 from linebox.commands.config import board_ports
 from linebox.commands.console import start_console
 
@@ -463,6 +464,32 @@ def test_socket_dropped_mid_log_tail_while_lines_flow(rig, engine_ok):
         _still_serving(rig)
     finally:
         hang_up_everything(rig)
+
+
+def _read_to_ok(raw: socket.socket) -> bytes:
+    received = b""
+    while not received.endswith(ok_line()):  # data lines are dot-stuffed: only the end is this line
+        chunk = raw.recv(4096)  # the socket's timeout fails the test when the end never comes
+        assert chunk, received
+        received += chunk
+    return received
+
+
+def test_a_stop_line_read_with_the_log_tail_command_ends_it(rig, engine_ok):
+    """A loaded engine may read the command and the stop line in one go (the web admin stops its
+    tail after 20 ms of quiet): the tail must still end with its OK, not wait on a socket that
+    will never be readable again (the web page hung on it)."""
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.settimeout(WAIT_S)
+    raw.connect(str(rig.socket))
+    try:
+        _read_to_ok(raw)  # the banner
+        raw.sendall(b"log tail lines=2\n\n")  # one write: one read on the engine's side
+        _read_to_ok(raw)
+    finally:
+        raw.close()
+    wait_for(lambda: rig.log_buffer.subscribers == 0, "the tail to end")
+    _still_serving(rig)
 
 
 def test_console_that_stops_reading_is_dropped(rig, engine_ok, tmp_path):

@@ -173,4 +173,4 @@ def test_stores_open_their_database_only_through_the_one_helper():
     callers = {str(path.relative_to(root)) for package in ("firmware", "linebox", "webadmin", "drivers", "board")
                for path in (root / package).rglob("*.py") if "sqlite3.connect(" in path.read_text(encoding="utf-8")}
     assert callers <= {"firmware/config/db.py", "firmware/storage/backup.py", "firmware/storage/health.py",
-                       "linebox/commands/selftest.py", "linebox/bench/durability.py"}, callers
+                       "linebox/doctor/host_checks.py", "linebox/bench/durability.py"}, callers

@@ -16,7 +16,8 @@ from linebox.commands.dsp import DSP_TOOLS
 ROOT = Path(__file__).resolve().parents[1]
 NOT_ON_THE_START_PATH = ("flask", "werkzeug", "waitress", "vosk", "pocketsphinx", "piper", "webadmin",
                          "linebox.bench", "linebox.sim", "linebox.commands.acd", "linebox.commands.speech",
-                         "linebox.commands.selftest", "linebox.commands.dsp")
+                         "linebox.commands.selftest", "linebox.commands.doctor", "linebox.doctor",
+                         "linebox.commands.dsp")
 
 
 def _modules_after(argv: list[str]) -> set[str]:

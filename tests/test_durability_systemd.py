@@ -124,6 +124,17 @@ def test_engine_unit_is_notify_with_a_watchdog():
     assert re.search(r"^NotifyAccess=main$", text, re.M) and re.search(r"^Restart=on-failure$", text, re.M)
 
 
+@pytest.mark.parametrize("unit", ["linebox.service", "linebox-web.service"])
+def test_both_units_start_again_after_exit_status_75(unit):
+    """75 (linebox/supervision.py): the engine after ``engine restart``, the web admin after a full
+    restore or factory reset from the System page; neither must be left stopped."""
+    from linebox.supervision import RESTART_EXIT_STATUS
+    text = (ROOT / "systemd" / unit).read_text()
+    assert re.search(r"^Restart=on-failure$", text, re.M)
+    assert re.search(rf"^RestartForceExitStatus={RESTART_EXIT_STATUS}$", text, re.M)
+    assert not re.search(r"^SuccessExitStatus=.*\b75\b", text, re.M)
+
+
 @pytest.mark.slow
 def test_the_running_engine_notifies_ready_pings_and_stopping(tmp_path):
     listener = Listener(tmp_path / "notify")

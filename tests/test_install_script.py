@@ -36,6 +36,27 @@ def test_bad_options_are_refused_in_one_line(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _console(root, *options):
+    done = subprocess.run(["bash", str(SCRIPT), "--root", str(root), "--print-console", *options],
+                          capture_output=True, text=True, env=_env(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_serial_console_is_a_setting_of_the_one_settings_file(tmp_path):
+    # The reference hat's line card is on serial0 (board/rpi.yaml): the console goes to the Pi 5's debug UART.
+    assert "device: /dev/serial0" in (ROOT / "board/rpi.yaml").read_text()
+    assert _console(tmp_path) == "console=ttyAMA10 level=info"
+    settings = tmp_path / "etc/linebox/linebox.env"
+    settings.parent.mkdir(parents=True)
+    settings.write_text((ROOT / "systemd/linebox.env").read_text())  # as shipped: empty = the default
+    assert _console(tmp_path) == "console=ttyAMA10 level=info"
+    settings.write_text(settings.read_text().replace("LINEBOX_CONSOLE_TTY=\n", "LINEBOX_CONSOLE_TTY=ttyAMA1\n")
+                        .replace("LINEBOX_CONSOLE_LEVEL=info", "LINEBOX_CONSOLE_LEVEL=warning"))
+    assert _console(tmp_path) == "console=ttyAMA1 level=warning"
+    assert _console(tmp_path, "--console-tty", "serial0") == "console=serial0 level=warning"  # the command line wins
+
+
 @pytest.mark.slow
 def test_install_upgrade_and_uninstall_in_a_throwaway_root(tmp_path):
     root = tmp_path / "root"
@@ -62,6 +83,7 @@ def test_install_upgrade_and_uninstall_in_a_throwaway_root(tmp_path):
     settings = (root / "etc/linebox/linebox.env").read_text()
     assert "LINEBOX_DB=/var/lib/linebox/linebox.db" in settings
     assert "LINEBOX_CONSOLE=/var/lib/linebox/linebox.sock" in settings
+    assert "LINEBOX_CONSOLE_TTY=ttyAMA10\n" in settings and "LINEBOX_CONSOLE_LEVEL=warning\n" in settings
     assert ". /etc/linebox/linebox.env" in (root / "etc/profile.d/linebox.sh").read_text()
     for unit in ("linebox.service", "linebox-web.service"):
         text = (root / "etc/systemd/system" / unit).read_text()

@@ -4,7 +4,7 @@ Releases are built from this tree (``linebox release build``) into ``linebox-<ve
 and installed into ``<root>/opt/linebox/releases/<version>`` with a venv of their own (the
 shared runtime's packages are this test venv's). The engine the upgrade stops and starts is the
 installed release's own ``linebox run`` as a real process (READY = its ``started`` line), and
-the self-test is the new release's ``linebox selftest --json`` against the box's database.
+the self-test is the new release's ``linebox doctor --json --skip clock_sync`` against the box's database.
 """
 
 import io
@@ -30,6 +30,7 @@ from firmware.config.store import ConfigStore
 from linebox import LineboxError
 from linebox.releases import (
     COMPLETE_MARK,
+    UPGRADE_CHECK,
     Layout,
     NoService,
     build_release,
@@ -76,9 +77,8 @@ def releases(tmp_path_factory):
     built = {version: build_release(TREE, version, dist) for version in ("1.0.0", "2.0.0")}
     # 3.0.0's self-test fails (its disk check reports a fault); 4.0.0 does not start (the
     # appliance refuses to open); 5.0.0 has a module that does not compile.
-    selftest_fault = {"linebox/commands/selftest.py": ("    ok = all(check.ok for check in checks)\n",
-                                                        "    checks.append(Check('injected_fault', False, 'a bug'))\n"
-                                                        "    ok = all(check.ok for check in checks)\n")}
+    selftest_fault = {"linebox/doctor/__init__.py": ("    return checks\n",
+                                                      "    return [*checks, Check('injected_fault', False, 'a bug')]\n")}
     start_fault = {"linebox/appliance.py": ('    definition = load_board(board_name)\n    store = _open_store',
                                             '    raise BoardError("injected start-up fault")\n    store = _open_store')}
     syntax_fault = {"firmware/__init__.py": ('"""', '"""\nthis is not python\n"""')}
@@ -206,7 +206,7 @@ def test_upgrade_succeeds_then_a_failing_self_test_and_a_failing_start_roll_back
     switch_current(layout, "1.0.0")
     engine = EngineService(layout, tmp_path)
     assert engine.start(), engine.last_log()  # the box runs 1.0.0
-    check = command_check(["selftest", "--json"], layout.db)
+    check = command_check(list(UPGRADE_CHECK), layout.db)
     log = EventLogger("upgrade")
     try:
         done = upgrade(layout, releases["2.0.0"], engine, check, PYTHON, RUNTIME, log=log)

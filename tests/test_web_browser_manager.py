@@ -124,10 +124,15 @@ def test_holidays_and_skills_are_edited_and_the_engine_follows(box):
     assert errors == []
 
 
-def test_the_development_box_says_the_engine_is_not_restartable_from_the_page(box):
+def test_the_development_box_says_the_engine_restarts_itself(box):
+    """``linebox run`` outside systemd executes itself again on ``engine restart`` (linebox/supervision.py):
+    the page offers the restart and says who starts the engine again (the restart itself is tested
+    in tests/test_appliance_restart.py)."""
     page, errors = logged_in(box, "admin")
     page.goto(f"{box.url}/system")
-    assert "not started by systemd" in page.text_content("#restart-unavailable")
-    assert page.locator("#restart").count() == 0
+    assert page.locator("#restart-unavailable").count() == 0
+    page.click("#restart")
+    assert "the engine starts itself again (linebox run, not under systemd)" in page.text_content("#restart-confirm")
+    page.click("#restart-cancel")
     assert errors == []
     assert WAIT_MS  # the same waits as the other browser tests

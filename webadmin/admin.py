@@ -1,4 +1,5 @@
-"""The system pages: audit log, web accounts, version, backup and restore of the configuration.
+"""The system pages: audit log, web accounts, version, backup and restore of the configuration
+(full backups, their restore and the factory reset: webadmin/data.py).
 
 Restore goes through the same path as ``linebox config import``: the file is read as YAML with
 the configuration's own limits, checked whole (every problem listed), and only then replaces
@@ -12,6 +13,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from firmware import FirmwareError
 from firmware.config import from_yaml, to_yaml
 from firmware.config.yamlio import MAX_DOCUMENT_BYTES
+from firmware.storage.reset import CONFIRMATION
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.configedit import Conflict, replace_whole
 from webadmin.engine import engine_status
@@ -22,6 +24,7 @@ blueprint = Blueprint("admin", __name__)
 
 ROLES = ("admin", "installer", "supervisor", "agent")
 UPLOAD_LIMIT = MAX_DOCUMENT_BYTES + 16 * 1024  # the document plus the form around it
+BACKUP_UPLOAD_LIMIT_MB = 1024  # a full backup's upload (webadmin/data.py): a box's data with its recordings
 
 
 @blueprint.route("/audit")
@@ -60,7 +63,10 @@ def accounts() -> tuple[str, int] | Response:
 LOG_LINES = 60
 
 
-def _system_page(problems: list[str], status: int = 200, confirm_restart: bool = False) -> tuple[str, int]:
+def system_page(problems: list[str], status: int = 200, confirm_restart: bool = False,
+                data_problem: str = "") -> tuple[str, int]:
+    """The System page; ``problems``: of a configuration restore, ``data_problem``: of a full backup's
+    restore or a factory reset (webadmin/data.py)."""
     services = state().services
     try:
         log, log_error = services.engine.tail(LOG_LINES), ""
@@ -72,13 +78,14 @@ def _system_page(problems: list[str], status: int = 200, confirm_restart: bool =
     return render_template("system.html", version=services.version, revision=services.store.config_version(),
                            board=services.board.name, problems=problems, log=log, log_error=log_error,
                            restart=restart, engine_error=engine.get("error", ""),
-                           confirm_restart=confirm_restart and restart == "systemd"), status
+                           confirm_restart=confirm_restart and restart in ("systemd", "self"), data_problem=data_problem,
+                           confirmation=CONFIRMATION, backup_limit_mb=BACKUP_UPLOAD_LIMIT_MB), status
 
 
 @blueprint.route("/system")
 @requires(Permission.CONFIGURE)
 def system() -> tuple[str, int]:
-    return _system_page([])
+    return system_page([])
 
 
 @blueprint.route("/system/restart", methods=["POST"])
@@ -87,7 +94,7 @@ def restart() -> tuple[str, int] | Response:
     """First POST: the page asks to confirm; the second (``confirm=yes``) asks the engine, through
     its console, to stop for systemd to start it again (``engine restart``)."""
     if request.form.get("confirm") != "yes":
-        return _system_page([], confirm_restart=True)
+        return system_page([], confirm_restart=True)
     services = state().services
     try:
         said = " ".join(services.engine.run("engine restart"))
@@ -145,4 +152,4 @@ def restore() -> tuple[str, int] | Response:
                     applied = f"the engine will apply it when it runs ({exc})"
                 flash(f"configuration restored from {upload.filename}. {applied}", "ok")
                 return redirect(url_for("admin.system"))
-    return _system_page(problems, 400)
+    return system_page(problems, 400)

@@ -160,6 +160,7 @@ def create_app(services: WebServices) -> Flask:
     from webadmin import campaigns  # noqa: PLC0415 -- outbound campaigns (issue 15)
 
     app.register_blueprint(campaigns.blueprint)
+    app.register_blueprint(import_module("webadmin.data").blueprint)  # full backup, restore, factory reset (issue 16)
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)

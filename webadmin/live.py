@@ -7,9 +7,12 @@ arguments, and its one-line answer or refusal is shown as it is.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
 from firmware import FirmwareError
+from firmware.storage.doctor_report import read_report, report_path
 from webadmin.app import requires, state
 from webadmin.engine import engine_status
 from webadmin.security import Permission
@@ -18,11 +21,30 @@ from webadmin.system import storage_figures, system_figures
 blueprint = Blueprint("live", __name__)
 
 
+def doctor_summary(db_path) -> dict:
+    """The last ``linebox doctor`` result (firmware/storage/doctor_report.py) for the dashboard:
+    when (UTC), ok, the failing checks' names and details; ``ran`` False when it never ran here."""
+    try:
+        report = read_report(report_path(db_path))
+    except FirmwareError as exc:
+        return {"ran": False, "error": str(exc)}
+    if report is None:
+        return {"ran": False, "error": ""}
+    when = dt.datetime.fromtimestamp(report.at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    failing = [{"name": check.name, "detail": check.detail} for check in report.checks if not check.ok]
+    # the one wording of the result, for the page and for its script (webadmin/static/dashboard.js)
+    result = (f"all {len(report.checks)} checks pass" if report.ok
+              else f"{len(failing)} of {len(report.checks)} checks fail")
+    return {"ran": True, "error": "", "ok": report.ok, "at": report.at, "when": when, "checks": len(report.checks),
+            "result": result, "failing": failing}
+
+
 def _status() -> dict:
     services = state().services
     budget_mb = services.store.load().retention.disk_budget_mb
     return {"engine": engine_status(services.engine),
-            "system": {**system_figures(services.data_dir), **storage_figures(services.store.path, budget_mb)}}
+            "system": {**system_figures(services.data_dir), **storage_figures(services.store.path, budget_mb)},
+            "doctor": doctor_summary(services.store.path)}
 
 
 @blueprint.route("/dashboard")

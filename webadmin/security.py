@@ -137,6 +137,7 @@ class Permission(StrEnum):
     SUPERVISE = "supervise"  # the wallboard and changing agents' states (webadmin/desk.py)
     RESTART = "restart"  # restart the engine (admin only)
     CONTACTS = "contacts"  # the contacts: search, CSV import and export
+    DATA = "data"  # full backups (accounts and recordings in them), restore, factory reset (admin only)
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {

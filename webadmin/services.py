@@ -93,6 +93,9 @@ class WebServices:
     cookie_secure: bool = True
     """Session cookies only over HTTPS (off only when served on the loopback address)."""
     version: str = ""
+    restart_web: Callable[[], None] | None = None
+    """Ends this process after the response, for its supervisor to start it again on replaced data
+    (a restore, a factory reset); None: nothing would start it again (``linebox run``'s child)."""
 
 
 class SerializedAccounts:

@@ -62,8 +62,9 @@ class EngineAccess:
     test_call: TestCaller | None = None
     board: str = ""  # the board definition's name, for the banner
     storage: Callable[[], str] | None = None  # one line: the data's size against the disk budget (retention)
-    # Under systemd: ends the engine so that systemd starts it again (``engine restart``);
-    # None when nothing would start it again (a developer's ``linebox run``).
+    # Ends the engine so that it starts again (``engine restart``); None when nothing would start
+    # it again (an engine not run by ``linebox run``: then refused).
     restart: Callable[[], None] | None = None
+    restarter: str = "systemd"  # who starts it again: "systemd" (the unit) or "self" (it executes itself again)
     voicemail: object | None = None  # the box's voicemail (firmware.voicemail.Voicemail), for ``mailbox`` commands
     media: MediaFiles | None = None  # music classes and queue greetings (``media reload``, ``show media``)

@@ -61,8 +61,8 @@ class CommandSpec:
     method: str  # the Console method that runs it, with the remaining words
 
 
-NO_SUPERVISOR = ("engine restart: this engine was not started by systemd, so nothing would start it again: "
-                 "stop linebox run and start it again by hand")
+NO_SUPERVISOR = ("engine restart: this engine was not started by systemd or linebox run, so nothing would start "
+                 "it again: stop it and start it again by hand")
 
 COMMANDS = (
     CommandSpec(("help",), "help", "this list", "help"),
@@ -119,7 +119,7 @@ COMMANDS = (
     CommandSpec(("agent", "dispose"), "agent dispose ID CODE [note=TEXT] [callback=EPOCH]",
                 "record the disposition of the agent's last call (note percent-encoded)", "agent_dispose"),
     CommandSpec(("engine", "restart"), "engine restart",
-                "stop the engine so that systemd starts it again (calls in progress end)", "engine_restart"),
+                "stop the engine and start it again (systemd, or itself; calls in progress end)", "engine_restart"),
     CommandSpec(("quit",), "quit", "leave the console (the engine keeps running)", "quit"),
     CommandSpec(("exit",), "exit", "same as quit", "quit"),
     *(CommandSpec(spec.words, spec.usage, spec.summary, spec.method) for spec in MAILBOX_COMMANDS),
@@ -291,7 +291,8 @@ class Console:
         self._no_args(spec, args)
         loop, switch = self.engine.loop, self.engine.switch
         rows = self.gateway.call(lambda: status.engine_rows(loop, switch))
-        rows["restart"] = "systemd" if self.engine.restart is not None else "none"  # the web's restart button
+        # the web's restart button: "systemd", "self" (linebox run executes itself again) or "none"
+        rows["restart"] = self.engine.restarter if self.engine.restart is not None else "none"
         return Output([status.status_line(rows, self.engine.link)])
 
     def show_link(self, spec: CommandSpec, args: list[str]) -> Response:
@@ -388,6 +389,8 @@ class Console:
         if self.engine.restart is None:
             raise FirmwareError(NO_SUPERVISOR)
         self.engine.restart()
+        if self.engine.restarter == "self":
+            return Output(["the engine stops now and starts itself again within seconds (not under systemd)"])
         return Output(["the engine stops now; systemd starts it again within seconds"])
 
     def config_reload(self, spec: CommandSpec, args: list[str]) -> Response:

@@ -262,13 +262,15 @@ class ConsoleServer:
         try:
             self._send_log(session, follow.backlog)
             while not self._server.closing.is_set():
+                if session.pending:
+                    # the stop line: not a command. It may have come in the same read as the command
+                    # (a loaded server reads late; the web admin stops after 20 ms), so it is looked for
+                    # before waiting on the socket, which would then never become readable
+                    session.pending.pop(0)
+                    break
                 readable, _, _ = select.select([session.conn], [], [], FOLLOW_POLL_S)
-                if readable:
-                    if not session.receive():
-                        return False
-                    if session.pending:
-                        session.pending.pop(0)  # the stop line: not a command
-                        break
+                if readable and not session.receive():
+                    return False
                 self._send_log(session, subscription.take(0.0))
         finally:
             self.log_buffer.unsubscribe(subscription)

@@ -41,6 +41,8 @@ def link_document(link: LinkView | None) -> dict | None:
         "state": str(getattr(link.state, "value", link.state)),
         "refused": link.refusal,
         "model": getattr(identity, "model", None),
+        "firmware": None if identity is None else ".".join(map(str, identity.firmware)),
+        "protocol": None if identity is None else ".".join(map(str, identity.protocol)),
         "counters": dict(link.counters),
     }
 

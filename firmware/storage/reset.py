@@ -22,6 +22,9 @@ from pathlib import Path
 from firmware import FirmwareError
 from firmware.storage import backup
 
+CONFIRMATION = "reset"
+"""The word typed to confirm a factory reset (``linebox factory-reset``, the web admin's System page)."""
+
 KEPT = re.compile(r"factory-reset-\d+|replaced-\d+|upgrade-backups")
 """Entries of the data folder a reset leaves in place (the box's own backups)."""
 

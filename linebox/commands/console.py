@@ -82,9 +82,10 @@ class VirtualTestCall:
 
 
 def start_console(app, socket_path: str | os.PathLike, log_buffer: LogBuffer,
-                  restart: Callable[[], None] | None = None) -> ConsoleServer:
+                  restart: Callable[[], None] | None = None, restarter: str = "systemd") -> ConsoleServer:
     """The console server of a running appliance (``linebox.appliance.Appliance``), started.
-    ``restart``: how ``engine restart`` ends the engine for systemd to start again (None: refused)."""
+    ``restart``: how ``engine restart`` ends the engine (None: refused); ``restarter``: who starts it
+    again (``"systemd"``, or ``"self"``: it executes itself again)."""
     try:
         test_call = VirtualTestCall(app.world)
     except BoardError:
@@ -92,7 +93,7 @@ def start_console(app, socket_path: str | os.PathLike, log_buffer: LogBuffer,
     engine = EngineAccess(loop=app.loop, switch=app.switch, store=app.store, link=app.card.link, test_call=test_call,
                           board=app.definition.name,
                           storage=app.retention.status_line if app.retention is not None else None,
-                          restart=restart, voicemail=app.voicemail, media=app.media)
+                          restart=restart, restarter=restarter, voicemail=app.voicemail, media=app.media)
     return ConsoleServer(socket_path, engine, log_buffer).start()
 
 

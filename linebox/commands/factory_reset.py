@@ -16,12 +16,10 @@ import os
 import sys
 
 from firmware.console.protocol import resolve_socket_path
-from firmware.storage.reset import factory_reset
+from firmware.storage.reset import CONFIRMATION, factory_reset
 from linebox import LineboxError
 from linebox.commands.backup import engine_running
 from linebox.storage import resolve_db_path
-
-CONFIRMATION = "reset"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

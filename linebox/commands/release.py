@@ -3,7 +3,8 @@
 The steps and the layout are in :mod:`linebox.releases`. ``--root`` is ``/`` on the box (a
 temporary folder in tests and dry runs). ``upgrade`` stops and starts the units with
 ``systemctl`` (``--service none``: no engine to stop or start) and runs the new release's
-``linebox selftest --json`` against the box's database (``--check``); exit 0 when the new
+``linebox doctor --json --skip clock_sync`` against the box's database (``--check``: the clock is
+left out, no release can break or mend it); exit 0 when the new
 release runs, 1 when it was rolled back, 2 on a bad release file (nothing changed).
 """
 
@@ -19,6 +20,7 @@ from drivers.logs import configure_logging
 from linebox import LineboxError
 from linebox.releases import (
     KEEP_RELEASES,
+    UPGRADE_CHECK,
     Layout,
     NoService,
     Service,
@@ -53,9 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             help="site-packages of the shared runtime (default: <root>/opt/linebox/runtime's)")
         action.set_defaults(handler=handler)
     upgrade_parser = actions.choices["upgrade"]
-    upgrade_parser.add_argument("--check", default="selftest --json",
-                                help="the new release's linebox command that must pass (default 'selftest --json'; "
-                                     "'none': the start alone)")
+    upgrade_parser.add_argument("--check", default=shlex.join(UPGRADE_CHECK),
+                                help=f"the new release's linebox command that must pass (default "
+                                     f"'{shlex.join(UPGRADE_CHECK)}'; 'none': the start alone)")
     upgrade_parser.add_argument("--keep", type=int, default=KEEP_RELEASES,
                                 help=f"releases kept, the running one included (default {KEEP_RELEASES})")
     actions.choices["install"].add_argument("--activate", action="store_true",

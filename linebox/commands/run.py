@@ -26,6 +26,7 @@ from board.virtual.traffic import DemoTraffic
 from drivers.logs import EventLogger, configure_logging
 from firmware.console import LogBuffer
 from firmware.console.protocol import resolve_socket_path
+from firmware.storage.pending import apply_pending
 from linebox import LineboxError
 from linebox.appliance import open_hardware_appliance, open_virtual_appliance
 from linebox.commands.console import start_console
@@ -35,6 +36,7 @@ from linebox.engine_builder import RESTART_NEEDED
 from linebox.manager_setup import start_manager
 from linebox.sdnotify import Notifier
 from linebox.storage import resolve_db_path
+from linebox.supervision import RESTART_EXIT_STATUS, execute_again, restarter
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +70,7 @@ def _origin(text: str) -> dt.datetime:
     return origin
 
 
-RESTART_EXIT_STATUS = 75  # EX_TEMPFAIL: "try again"; the unit's Restart=on-failure starts the engine again
+RESTART_GRACE_TICKS = 25  # 0.5 s of audio between `engine restart` and the stop: the asker's reply goes out
 
 
 def _stop_web(web: subprocess.Popen | None) -> None:
@@ -92,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
     origin = _origin(args.origin) if args.origin is not None else dt.datetime.now(dt.UTC)
     # The wall clock is read at each tick's edge (firmware/engine/wallclock.py) unless the origin is given.
     read_wall = time.time if args.origin is None else None
+    # A restore or factory reset the web admin staged (firmware/storage/pending.py): before any store opens.
+    applied = apply_pending(db_path, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    if applied is not None:
+        (log.error if applied.startswith("restore failed") else log.warning)("pending_data_operation",
+                                                                             result=applied)
     if args.board == "virtual":
         app = open_virtual_appliance(db_path, paced=True, seed=args.seed, origin=origin, read_wall=read_wall,
                                      speech=not args.no_speech)
@@ -101,11 +108,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         app = open_hardware_appliance(args.board, db_path, origin, read_wall=read_wall, speech=not args.no_speech)
     stopping: list[str] = []
-    # Under systemd (its unit restarts the engine when it exits with a failure status) the console's
-    # ``engine restart`` ends the loop with RESTART_EXIT_STATUS; elsewhere nothing would start it again.
-    supervised = bool(os.environ.get("INVOCATION_ID") or os.environ.get("NOTIFY_SOCKET"))
+    # The console's ``engine restart`` (the web admin's System page, a staged restore) ends the loop
+    # RESTART_GRACE_TICKS later (the web page's or console's answer goes out first); then, under
+    # systemd, the exit status 75 has the unit start it again, elsewhere it executes itself again
+    # (linebox/supervision.py), the web admin child with it.
+    restart_at: list[int] = []
     console = start_console(app, resolve_socket_path(args.socket, os.environ), log_buffer,
-                            restart=(lambda: stopping.append("restart")) if supervised else None)
+                            restart=lambda: restart_at.append(app.loop.tick + RESTART_GRACE_TICKS),
+                            restarter=restarter(os.environ))
     manager = start_manager(app, db_path, console=console.console)  # AMI-compatible, if configured on
     watcher = ConfigWatcher(app.store).start()  # `linebox config import` applies without a restart
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
@@ -130,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
         while not stopping:
             app.loop.step()
             notifier.ticked(app.loop.tick)
+            if restart_at and app.loop.tick >= restart_at[0]:
+                stopping.append("restart")
     except KeyboardInterrupt:
         stopping.append("SIGINT")
     finally:
@@ -141,4 +153,9 @@ def run(args: argparse.Namespace) -> int:
         manager.close()
         console.close()
         app.close()
-    return RESTART_EXIT_STATUS if stopping[:1] == ["restart"] else 0
+    if stopping[:1] != ["restart"]:
+        return 0
+    if restarter(os.environ) == "systemd":
+        return RESTART_EXIT_STATUS
+    log.info("restarting", how="executing itself again (not under systemd)")
+    execute_again()

@@ -26,9 +26,11 @@ from firmware.acdengine.history import IntervalStore
 from firmware.cdr import CdrStore
 from firmware.config import Config
 from firmware.console.protocol import resolve_socket_path
+from firmware.storage.pending import wait_until_applied
 from linebox import LineboxError
 from linebox.engine_builder import RESTART_NEEDED
 from linebox.storage import board_ports, open_store, resolve_db_path
+from linebox.supervision import RESTART_EXIT_STATUS, execute_again, under_systemd
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 THREADS = 10  # a small office's few browsers; each dashboard polls every 2 s; live desk pages hold one
@@ -101,6 +103,27 @@ def _exit_with_parent(period_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="parent watch", daemon=True).start()
 
 
+PENDING_WAIT_S = 120.0  # the engine's start (the unit allows 90 s) applies a staged restore first
+RESTART_DELAY_S = 1.0  # the page that asked for it is sent first
+
+
+def _restart_web(delay_s: float = RESTART_DELAY_S):
+    """Restarts this process shortly after the response (the page's data were replaced under it):
+    under systemd exit status 75 (linebox-web.service starts it again), else it executes itself
+    again (linebox/supervision.py); either way the new process waits for the engine to apply a
+    staged restore or reset before it opens the data."""
+    def end() -> None:
+        systemd = under_systemd(os.environ)
+        EventLogger("web").info("restarting", how="exit status 75 for systemd" if systemd else "executing itself again")
+        if systemd:
+            os._exit(RESTART_EXIT_STATUS)
+        execute_again()
+
+    def restart() -> None:
+        threading.Timer(delay_s, end).start()
+    return restart
+
+
 def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
     """The WSGI app over the box's database and console socket (the composition of webadmin)."""
     from webadmin.app import create_app
@@ -109,6 +132,10 @@ def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
     from webadmin.services import SerializedAccounts, WebServices
 
     db_path = resolve_db_path(db)
+    # A restore or factory reset staged from the System page is applied by the engine at its start:
+    # open nothing before it is done (firmware/storage/pending.py).
+    if not wait_until_applied(db_path, PENDING_WAIT_S):
+        EventLogger("web").warning("pending_data_operation_not_applied", waited_s=PENDING_WAIT_S)
     store = open_store(db)
     name = board if store.is_empty() else store.load().board
     ports = board_ports(name)
@@ -119,7 +146,7 @@ def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
         engine=ConsoleEngine(resolve_socket_path(socket, os.environ)), board=ports,
         data_dir=db_path.parent, clock=time.time, check_account=check_account,
         audit=AuditLog(db_path), cdr=CdrStore(db_path), intervals=IntervalStore(db_path), restart_needed=restart_needed,
-        cookie_secure=not loopback, version=version())
+        cookie_secure=not loopback, version=version(), restart_web=_restart_web())
     return create_app(services), services
 
 
@@ -128,6 +155,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from webadmin.admin import UPLOAD_LIMIT
     from webadmin.app import has_admin, largest_upload
+    from webadmin.data import BACKUP_UPLOAD_LIMIT
     from webadmin.security import SetupToken
 
     configure_logging(sys.stdout, logging.INFO)
@@ -149,7 +177,8 @@ def serve(args: argparse.Namespace) -> int:
     proxy = {"trusted_proxy": "127.0.0.1", "trusted_proxy_count": 1,
              "trusted_proxy_headers": {"x-forwarded-for"}} if args.behind_proxy else {}
     waitress.serve(app, host=host, port=port, threads=THREADS, ident="linebox", clear_untrusted_proxy_headers=True,
-                   max_request_body_size=max(UPLOAD_LIMIT, largest_upload(app)), _quiet=True, **proxy)
+                   max_request_body_size=max(UPLOAD_LIMIT, BACKUP_UPLOAD_LIMIT, largest_upload(app)), _quiet=True,
+                   **proxy)
     return 0
 
 

@@ -47,6 +47,32 @@
     });
   }
 
+  function showDoctor(doctor) {
+    // the last `linebox doctor` result (webadmin/live.py doctor_summary): one element per state
+    if (!doctor) { return; }
+    const error = document.getElementById("doctor-error");
+    if (!error) { return; }
+    error.hidden = !doctor.error;
+    error.textContent = doctor.error || "";
+    document.getElementById("doctor-never").hidden = Boolean(doctor.ran || doctor.error);
+    document.getElementById("doctor-last").hidden = !doctor.ran;
+    const result = document.getElementById("doctor-result");
+    result.textContent = doctor.result || "";
+    result.className = doctor.ok ? "ok" : "error";
+    document.getElementById("doctor-when").textContent = doctor.when || "";
+    const failing = document.getElementById("doctor-failing");
+    failing.replaceChildren();
+    (doctor.failing || []).forEach(function (check) {
+      const item = document.createElement("li");
+      const name = document.createElement("strong");
+      name.textContent = check.name;
+      item.appendChild(name);
+      item.appendChild(document.createTextNode(": " + check.detail));
+      failing.appendChild(item);
+    });
+    failing.hidden = !(doctor.failing && doctor.failing.length);
+  }
+
   function show(status) {
     const engine = status.engine || {};
     const error = document.getElementById("engine-error");
@@ -67,6 +93,7 @@
     document.getElementById("storage-warning").hidden = !(status.system || {}).storage_warning;
     showPorts(engine.ports);
     showCalls(engine.calls);
+    showDoctor(status.doctor);
     document.getElementById("updated").textContent = new Date().toLocaleTimeString();
   }
 
