@@ -32,6 +32,7 @@ class Mixer:
         self.n_players = n_players
         self._matrix = np.zeros((n_ports, n_ports + n_players), dtype=np.float32)
         self._entries: list[Layer] | None = None  # rebuilt after a change
+        self._players_heard = False  # some entry's talker is a player (set with the entries)
 
     # Building the matrix -------------------------------------------------------------
     def _check_port(self, port: int) -> None:
@@ -107,16 +108,22 @@ class Mixer:
         """int16 ``(n_ports, n)`` heard by each port, from what ports and players sent."""
         if self._entries is None:
             self._entries = _layers(self._matrix)
+            self._players_heard = any(bool((talkers >= self.n_ports).any()) for _, talkers, _ in self._entries)
         n = from_ports.shape[1]
         mixed = np.zeros((self.n_ports, n), dtype=np.float32)
         if self._entries:
-            stacked = np.concatenate([from_ports, from_players], axis=0).astype(np.float32, copy=False)
+            # The players' rows are stacked only when someone hears a player (calls alone: none).
+            sources = np.concatenate([from_ports, from_players], axis=0) if self._players_heard else from_ports
+            stacked = sources.astype(np.float32, copy=False)
             # Layer k adds each listener's k-th source: the sums run in entry order, as a
             # scatter-add would (the same numbers), with no listener twice in one layer.
-            for rows, talkers, gains in self._entries:
+            # The first layer is written, not added (0 + x is x): one gather and add fewer.
+            rows, talkers, gains = self._entries[0]
+            mixed[rows] = stacked[talkers] * gains
+            for rows, talkers, gains in self._entries[1:]:
                 mixed[rows] += stacked[talkers] * gains
             np.clip(mixed, INT16_MIN, INT16_MAX, out=mixed)
-        return np.rint(mixed).astype(np.int16)
+        return np.rint(mixed, out=mixed).astype(np.int16)
 
 
 Layer = tuple[np.ndarray, np.ndarray, np.ndarray]  # listeners, their talkers, gains (column)
