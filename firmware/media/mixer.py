@@ -33,6 +33,7 @@ class Mixer:
         self._matrix = np.zeros((n_ports, n_ports + n_players), dtype=np.float32)
         self._entries: list[Layer] | None = None  # rebuilt after a change
         self._players_heard = False  # some entry's talker is a player (set with the entries)
+        self._copies = False  # every entry is one port heard at unit gain (set with the entries)
 
     # Building the matrix -------------------------------------------------------------
     def _check_port(self, port: int) -> None:
@@ -109,7 +110,16 @@ class Mixer:
         if self._entries is None:
             self._entries = _layers(self._matrix)
             self._players_heard = any(bool((talkers >= self.n_ports).any()) for _, talkers, _ in self._entries)
+            # Two-party calls alone (one layer of ports at unit gain): each listener hears one port's
+            # samples unchanged, so int16 samples are copied as they are (the float path gives the same).
+            self._copies = (len(self._entries) == 1 and not self._players_heard
+                            and bool((self._entries[0][2] == 1.0).all()))
         n = from_ports.shape[1]
+        if self._copies and from_ports.dtype == np.int16:
+            rows, talkers, _ = self._entries[0]
+            heard = np.zeros((self.n_ports, n), dtype=np.int16)
+            heard[rows] = from_ports[talkers]
+            return heard
         mixed = np.zeros((self.n_ports, n), dtype=np.float32)
         if self._entries:
             # The players' rows are stacked only when someone hears a player (calls alone: none).
