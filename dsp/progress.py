@@ -265,6 +265,8 @@ class CallProgressDetector:
         channels, frames, _ = on.shape
         symbols = np.zeros((channels, frames, len(self.candidates)), dtype=np.int64)
         levels = np.full(symbols.shape, -np.inf)
+        if not on.any():  # nothing sounds (the usual case on a line in a call): no set to weigh
+            return symbols, levels
         for index, alphabet in enumerate(self._alphabets):
             candidate_level = np.where(on[:, :, alphabet], level[:, :, alphabet], -np.inf)
             loudest = np.argmax(candidate_level, axis=2)

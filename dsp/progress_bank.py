@@ -53,6 +53,7 @@ from dsp.toneplans import Frequency
 FRAME = 160  # samples per frame: 20 ms at 8 kHz, the engine's tick
 _ZERO_DBM0_POWER = dbm0_to_peak(0.0) ** 2 / 2.0  # mean square of a 0 dBm0 sine
 _MAX_FRAMES = 20_000  # channels × frames analysed at once (bounds memory)
+_BOUND_MARGIN = 1e-6  # relative margin of the screen's bound over the fit's rounding
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,10 @@ class ToneBank:
         self._length = self._frames * FRAME
         self._modulated = np.array([a.modulated for a in sets])
         self._sum = np.array([a.count > 1 and not a.modulated for a in sets])
+        # The largest eigenvalue of each (AᵀA)⁻¹ (padding is zero), with a margin for rounding:
+        # rᵀ(AᵀA)⁻¹r <= λmax |r|², the screen of ``_window_test``.
+        self._present_weights = self._present.astype(np.float64)
+        self._bound = np.linalg.eigvalsh(self._gram_inverse).max(axis=2) * (1.0 + _BOUND_MARGIN)
         n = np.arange(FRAME)
         self._dft = np.concatenate([np.cos(np.outer(n, self._omega)), -np.sin(np.outer(n, self._omega))], axis=1)
 
@@ -189,23 +194,41 @@ class ToneBank:
     def _chunk(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         count = frames.shape[1]
         width = len(self._omega)
-        products = frames @ self._dft  # (ch, F, 2W): every frame's DFT at every frequency
+        # (ch, F, 2W): every frame's DFT at every frequency, as one 2-D product (numpy's stacked
+        # product over channels costs half as much again)
+        products = (frames.reshape(-1, FRAME) @ self._dft).reshape(self.channels, count, -1)
         spectra = np.concatenate([self._spectra, products[..., :width] + 1j * products[..., width:]], axis=1)
         energy = np.concatenate([self._energy, np.einsum("cfn,cfn->cf", frames, frames)], axis=1)
         self._spectra, self._energy = spectra[:, count:].copy(), energy[:, count:].copy()
         passed, tone_power = self._window_test(spectra, energy, count)
+        if passed is None and not self._passed.any():  # no window passed, none pending: all off
+            return np.zeros((self.channels, count, len(self.sets)), dtype=bool), \
+                np.full((self.channels, count, len(self.sets)), -np.inf)
+        if passed is None:
+            passed = np.zeros((self.channels, count, len(self.sets)), dtype=bool)
+            tone_power = np.zeros(passed.shape)  # read only where a window passed
         return self._decide(passed, tone_power, energy[:, :count] / FRAME)
 
-    def _window_test(self, spectra: np.ndarray, energy: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Tests 1-4 on the windows ending with each of the ``count`` new frames, all sets."""
+    def _window_test(self, spectra: np.ndarray, energy: np.ndarray,
+                     count: int) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """Tests 1-4 on the windows ending with each of the ``count`` new frames, all sets;
+        (None, None) when the screen shows that no window can pass test 2 or 3."""
         span = self._span
         gathered = spectra[:, :, self._columns]  # (ch, delay + F, sets, offsets, K)
-        correlation = np.zeros((self.channels, count, *self._columns.shape), dtype=complex)
-        for i in range(span):  # the window's frame i (0 oldest), zero-weighted before a set's window
+        correlation = gathered[:, :count] * self._twiddle[0]
+        for i in range(1, span):  # the window's frame i (0 oldest), zero-weighted before a set's window
             correlation += gathered[:, i : i + count] * self._twiddle[i]
         totals = np.concatenate([np.zeros((self.channels, 1)), np.cumsum(energy, axis=1)], axis=1)
         ends = np.arange(count)[:, None] + span  # one past each window's last frame
         window_energy = totals[:, ends] - totals[:, ends - self._frames]  # (ch, F, sets)
+        # The screen: the fit's energy rᵀ(AᵀA)⁻¹r is at most λmax |r|², and |r|² is the sum of the
+        # components' |correlation|². Speech nearly never comes near (its energy is spread), so a
+        # block where no window's bound reaches tests 2 and 3 is decided without the fit.
+        squares = correlation.real * correlation.real + correlation.imag * correlation.imag
+        bound = (np.einsum("cfsok,sk->cfso", squares, self._present_weights) * self._bound).max(axis=3)
+        if not ((bound >= self.settings.min_ratio * window_energy)
+                & (bound >= self._min_power * self._length)).any():
+            return None, None
         # Window correlations with cos and sin: Σx·cos = Re, Σx·sin = -Im of Σx·e^{-jωn}.
         r = np.empty((*correlation.shape[:-1], 2 * correlation.shape[-1]))
         r[..., 0::2], r[..., 1::2] = correlation.real, -correlation.imag

@@ -27,6 +27,7 @@ def legs(line: Leg = Leg.IDLE, phone: Leg = Leg.IDLE, call: Call | None = None) 
 INBOUND_TO_PHONE = Call(1, LINE, Direction.INBOUND, 0, peer=PHONE)
 INBOUND_IN_A_QUEUE = Call(2, LINE, Direction.INBOUND, 0)  # the box serves it: no other party
 OUTBOUND = Call(3, PHONE, Direction.OUTBOUND, 0, peer=LINE)
+PHONE_SERVED = Call(4, PHONE, Direction.INTERNAL, 0)  # a phone calling voicemail: no other party
 BUSY_TONE = demo_config()  # lines supervised by polarity, loop current and busy tone
 NO_BUSY_TONE = replace(BUSY_TONE, lines=tuple(replace(line, disconnect=(DisconnectMethod.POLARITY_REVERSAL,
                                                                          DisconnectMethod.SILENCE_TIMEOUT))
@@ -41,24 +42,41 @@ NO_BUSY_TONE = replace(BUSY_TONE, lines=tuple(replace(line, disconnect=(Disconne
     (legs(phone=Leg.DIALING), BUSY_TONE, DetectorNeeds(False, False, True, (0, 1), True, False, ())),
     # the line rings: caller ID
     (legs(line=Leg.INCOMING), BUSY_TONE, DetectorNeeds(False, False, True, (0, 1), False, False, ())),
-    # an outside call waiting for dial tone
+    # an outside call waiting for dial tone (the phone's keys are taken by nothing until the call ends)
     (legs(line=Leg.SEIZING, phone=Leg.RINGBACK, call=OUTBOUND), BUSY_TONE,
-     DetectorNeeds(True, False, True, (1,), True, False, ())),
-    # connected to a phone with busy-tone supervision: disconnect tones on the lines, DTMF on the phones
+     DetectorNeeds(True, False, True, (1,), False, False, ())),
+    # connected to a phone with busy-tone supervision: disconnect tones on the lines; the phone's keys
+    # go to the caller in the audio, nothing in the box takes them: no DTMF on the phones
     (legs(line=Leg.CONNECTED, phone=Leg.CONNECTED, call=INBOUND_TO_PHONE), BUSY_TONE,
-     DetectorNeeds(False, True, True, (1,), True, False, ())),
+     DetectorNeeds(False, True, True, (1,), False, False, ())),
     # the same without busy-tone but with silence supervision: the silence meter on that line
     (legs(line=Leg.CONNECTED, phone=Leg.CONNECTED, call=INBOUND_TO_PHONE), NO_BUSY_TONE,
-     DetectorNeeds(False, False, True, (1,), True, False, (LINE,))),
+     DetectorNeeds(False, False, True, (1,), False, False, (LINE,))),
     # a caller waiting in a queue (ringback, no other party): their keys matter, silence metered
     (legs(line=Leg.RINGBACK, call=INBOUND_IN_A_QUEUE), NO_BUSY_TONE,
      DetectorNeeds(False, False, True, (1,), False, True, (LINE,))),
-    # an outbound call connected: the far end's keys do not matter
+    # an outbound call connected: the far end's keys do not matter, nor the phone's
     (legs(line=Leg.CONNECTED, phone=Leg.CONNECTED, call=OUTBOUND), BUSY_TONE,
-     DetectorNeeds(False, True, True, (1,), True, False, ())),
+     DetectorNeeds(False, True, True, (1,), False, False, ())),
+    # a phone hearing dial tone (its first digit), or failed (an agent keying a disposition)
+    (legs(phone=Leg.DIALTONE), BUSY_TONE, DetectorNeeds(False, False, True, (0, 1), True, False, ())),
+    (legs(phone=Leg.FAILED), BUSY_TONE, DetectorNeeds(False, False, True, (0, 1), True, False, ())),
+    # a phone ringing (on hook): nothing
+    (legs(phone=Leg.RINGING), BUSY_TONE, DetectorNeeds(False, False, True, (0, 1), False, False, ())),
+    # a phone in a call the box serves (voicemail's menu, an IVR, a queue): its keys matter
+    (legs(phone=Leg.CONNECTED, call=PHONE_SERVED), BUSY_TONE,
+     DetectorNeeds(False, False, True, (0, 1), True, False, ())),
+    (legs(phone=Leg.RINGBACK, call=PHONE_SERVED), BUSY_TONE,
+     DetectorNeeds(False, False, True, (0, 1), True, False, ())),
 ])
 def test_the_detectors_a_state_needs(states, config, expected):
     assert detector_needs(states, config) == expected
+
+
+def test_a_call_waiting_offer_listens_to_the_phone_in_a_bridged_call():
+    states = legs(line=Leg.CONNECTED, phone=Leg.CONNECTED, call=INBOUND_TO_PHONE)
+    assert not detector_needs(states, BUSY_TONE).dtmf_phones
+    assert detector_needs(states, BUSY_TONE, digits_wanted=frozenset({PHONE})).dtmf_phones
 
 
 def test_the_loop_recomputes_the_needs_only_when_call_control_reports_a_change():

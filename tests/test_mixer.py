@@ -89,3 +89,38 @@ def test_mix_gives_the_same_numbers_as_one_scatter_add_over_the_entries():
         np.add.at(expected, listeners, stacked[talkers] * expected_matrix[listeners, talkers][:, None])
         np.clip(expected, -32768, 32767, out=expected)
         np.testing.assert_array_equal(mixer.mix(ports, players), np.rint(expected).astype(np.int16))
+
+
+def test_two_party_calls_alone_are_copied_with_the_same_numbers_as_the_sum():
+    """Only two-party calls at 0 dB (one layer, unit gains, no player heard): the mixer copies
+    the int16 samples (mixer.py); they must be what the plain definition gives, and a gain, a
+    player or a conference going in must change them as the definition says."""
+    rng = np.random.default_rng(1)
+    for case in range(100):
+        n_ports, n_players = int(rng.integers(2, 20)), int(rng.integers(0, 4))
+        mixer = Mixer(n_ports, n_players)
+        matrix = np.zeros((n_ports, n_ports + n_players), dtype=np.float32)
+        order = rng.permutation(n_ports)
+        for a, b in zip(order[0::2][: int(rng.integers(1, n_ports // 2 + 1))], order[1::2], strict=False):
+            mixer.bridge(int(a), int(b))
+            matrix[a, b] = matrix[b, a] = 1.0
+        if case % 4 == 1:  # one direction only (a whisper at 0 dB): still one layer of copies
+            listener, talker = (int(x) for x in rng.choice(n_ports, 2, replace=False))
+            if not matrix[listener].any():
+                mixer.listen_port(listener, talker)
+                matrix[listener, talker] = 1.0
+        elif case % 4 == 2 and n_players:  # a player heard: the sum
+            mixer.listen_player(0, 0)
+            matrix[0, n_ports] = 1.0
+        elif case % 4 == 3:  # a gain: the sum
+            listener, talker = int(order[0]), int(order[1])
+            mixer.listen_port(listener, talker, -6.0)
+            matrix[listener, talker] = 10.0 ** (-6.0 / 20.0)
+        ports = rng.integers(-32768, 32767, (n_ports, 160), endpoint=True).astype(np.int16)
+        players = rng.normal(0.0, 8000.0, (n_players, 160))
+        listeners, talkers = np.nonzero(matrix)
+        expected = np.zeros((n_ports, 160), dtype=np.float32)
+        stacked = np.concatenate([ports, players]).astype(np.float32)
+        np.add.at(expected, listeners, stacked[talkers] * matrix[listeners, talkers][:, None])
+        np.clip(expected, -32768, 32767, out=expected)
+        np.testing.assert_array_equal(mixer.mix(ports, players), np.rint(expected).astype(np.int16))

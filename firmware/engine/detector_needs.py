@@ -18,7 +18,13 @@ each one is for, and therefore when it runs (``DetectorBank.set_needs``):
   Within that, the receiver runs only on ticks where one of those lines carries more than
   ``SILENCE_DBM0`` (-50 dBm0, ``detectors.py``) of audio: an idle line is silent nearly all
   the time, and the FSK receiver's squelch passes nothing below -42 dBm0 anyway;
-- DTMF on the phones: a phone off hook (on hook it sends no audio);
+- DTMF on the phones: a phone whose keys something takes (``Switch.on_digit`` and the
+  services' ``on_digit``): dial tone and dialling (the switch's collector, an agent's login
+  entry), ``failed`` (an agent keying a disposition after the call, ``firmware/desk/``), a
+  call the box itself serves (voicemail's menu, an IVR, a queue: as for the lines below), and
+  a port with a call-waiting offer (its acknowledgement digit, ``callwaiting.py``: the caller
+  passed in ``digits_wanted``). A phone bridged to a line or another phone is not listened
+  to: its keys go to the other party in the audio, and nothing in the box takes them;
 - DTMF on the lines: a line in a call the box itself serves (a queue, voicemail, a service's
   prompt: the call has no other party), where the caller's keys reach the services
   (``AttachedService.on_digit``); a line bridged to a phone or another line is not listened to;
@@ -32,14 +38,14 @@ half-heard belongs to a call that is over.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from firmware.config.model import Config, DisconnectMethod
 from firmware.engine.calls import Leg, PortLeg
 
 _AWAITING_CALLER_ID = frozenset({Leg.IDLE, Leg.INCOMING})
-_PHONE_SILENT = frozenset({Leg.IDLE, Leg.RINGING, Leg.OUT_OF_SERVICE})
+_PHONE_KEYS = frozenset({Leg.DIALTONE, Leg.DIALING, Leg.FAILED})  # states whose keys the switch or a service takes
 _SERVED = frozenset({Leg.RINGBACK, Leg.CONNECTED})
 
 
@@ -65,15 +71,17 @@ def _served_by_the_box(leg: PortLeg) -> bool:
     return other is None or other == leg.port
 
 
-def detector_needs(legs: Sequence[PortLeg], config: Config) -> DetectorNeeds:
-    """What the present states of ``legs`` need (module docstring)."""
-    dial_tone = disconnect = caller_id = dtmf_phones = dtmf_lines = False
+def detector_needs(legs: Sequence[PortLeg], config: Config, digits_wanted: Collection[int] = ()) -> DetectorNeeds:
+    """What the present states of ``legs`` need (module docstring); ``digits_wanted``: phones
+    whose keys are awaited whatever their state (a call-waiting offer's acknowledgement)."""
+    dial_tone = disconnect = caller_id = dtmf_lines = False
+    dtmf_phones = bool(digits_wanted)
     silence: list[int] = []
     awaiting: list[int] = []
     for leg in legs:
         state = leg.leg
         if leg.is_fxs:
-            dtmf_phones = dtmf_phones or state not in _PHONE_SILENT
+            dtmf_phones = dtmf_phones or state in _PHONE_KEYS or _served_by_the_box(leg)
             continue
         if state in _AWAITING_CALLER_ID:
             caller_id = True

@@ -92,7 +92,7 @@ class MediaLoop:
         control = self.switch.control
         if control.changes != self._needs_at:
             self._needs_at = control.changes
-            self.detectors.set_needs(detector_needs(control.legs, control.config))
+            self.detectors.set_needs(detector_needs(control.legs, control.config, self.switch.ports_awaiting_digits()))
 
     def submit(self, request: Callable[[], None]) -> None:
         """Runs ``request`` on the loop's thread at the start of the next tick."""

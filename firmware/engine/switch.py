@@ -322,6 +322,12 @@ class Switch:
         elif isinstance(event, LoopCurrentDrop):
             self._line_supervision(leg, DisconnectMethod.LOOP_CURRENT_DROP, "loop_current_drop")
 
+    def ports_awaiting_digits(self) -> frozenset[int]:
+        """Phones whose keys are awaited whatever their state: those with a call-waiting offer
+        (its acknowledgement digit). Starting or ending an offer changes call control's state
+        count, so the media loop's detector needs follow (``detector_needs.py``)."""
+        return frozenset(self.waiting.offers)
+
     def on_digit(self, port: int, digit: str) -> None:
         self._isolated("digit", port, self._digit, port, digit)
 

@@ -32,6 +32,8 @@ class Mixer:
         self.n_players = n_players
         self._matrix = np.zeros((n_ports, n_ports + n_players), dtype=np.float32)
         self._entries: list[Layer] | None = None  # rebuilt after a change
+        self._players_heard = False  # some entry's talker is a player (set with the entries)
+        self._copies = False  # every entry is one port heard at unit gain (set with the entries)
 
     # Building the matrix -------------------------------------------------------------
     def _check_port(self, port: int) -> None:
@@ -107,16 +109,31 @@ class Mixer:
         """int16 ``(n_ports, n)`` heard by each port, from what ports and players sent."""
         if self._entries is None:
             self._entries = _layers(self._matrix)
+            self._players_heard = any(bool((talkers >= self.n_ports).any()) for _, talkers, _ in self._entries)
+            # Two-party calls alone (one layer of ports at unit gain): each listener hears one port's
+            # samples unchanged, so int16 samples are copied as they are (the float path gives the same).
+            self._copies = (len(self._entries) == 1 and not self._players_heard
+                            and bool((self._entries[0][2] == 1.0).all()))
         n = from_ports.shape[1]
+        if self._copies and from_ports.dtype == np.int16:
+            rows, talkers, _ = self._entries[0]
+            heard = np.zeros((self.n_ports, n), dtype=np.int16)
+            heard[rows] = from_ports[talkers]
+            return heard
         mixed = np.zeros((self.n_ports, n), dtype=np.float32)
         if self._entries:
-            stacked = np.concatenate([from_ports, from_players], axis=0).astype(np.float32, copy=False)
+            # The players' rows are stacked only when someone hears a player (calls alone: none).
+            sources = np.concatenate([from_ports, from_players], axis=0) if self._players_heard else from_ports
+            stacked = sources.astype(np.float32, copy=False)
             # Layer k adds each listener's k-th source: the sums run in entry order, as a
             # scatter-add would (the same numbers), with no listener twice in one layer.
-            for rows, talkers, gains in self._entries:
+            # The first layer is written, not added (0 + x is x): one gather and add fewer.
+            rows, talkers, gains = self._entries[0]
+            mixed[rows] = stacked[talkers] * gains
+            for rows, talkers, gains in self._entries[1:]:
                 mixed[rows] += stacked[talkers] * gains
             np.clip(mixed, INT16_MIN, INT16_MAX, out=mixed)
-        return np.rint(mixed).astype(np.int16)
+        return np.rint(mixed, out=mixed).astype(np.int16)
 
 
 Layer = tuple[np.ndarray, np.ndarray, np.ndarray]  # listeners, their talkers, gains (column)
