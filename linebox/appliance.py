@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +35,9 @@ from firmware.campaign.attach import Campaigns, attach_campaigns
 from firmware.cdr import CdrStore
 from firmware.cdr_spool import Spool, spool_path
 from firmware.config.demo import seed_demo_if_empty
-from firmware.config.model import Config
+from firmware.config.model import Config, Contact
 from firmware.config.store import ConfigStore
+from firmware.contacts.store import ContactStore
 from firmware.desk.writer import DispositionWriter
 from firmware.engine.call_journal import CallJournal
 from firmware.engine.cdr_writer import CdrWriter, start_call_records
@@ -86,6 +87,7 @@ class Appliance:
     campaigns: Campaigns = field(default_factory=Campaigns)  # outbound campaigns (firmware/campaign)
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
     dispositions: DispositionWriter | None = None  # agents' dispositions to the call records (firmware/desk)
+    contacts: ContactStore | None = None  # the contact store the IVR's lookup nodes read (firmware/contacts)
 
     @property
     def board(self) -> VirtualBoard:
@@ -117,6 +119,8 @@ class Appliance:
         self.card.close()
         self.audio.close()
         self.cdr.close()
+        if self.contacts is not None:
+            self.contacts.close()
         self.store.close()
 
 
@@ -253,7 +257,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
                                     lambda: switch.control.epoch(switch.control.tick), also=expire).start()
     # Spoken choices when a speech service is given (else, and while its models load, keys only).
     app.speech = speech
-    app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log)
+    app.contacts = ContactStore(db_path)
+    app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log, contacts=app.contacts)
     tracker = app.acd.tracker if app.acd else None  # the desk: its dispositions reach the campaigns
     app.campaigns = attach_campaigns(switch.control, loop.taps, app.acd.core if app.acd else None, snapshot, db_path,
                                      [Path(db_path).parent / "sounds", SOUND_ROOT / "en", SOUND_ROOT / "en_US_f_Allison"], read_audio,
@@ -274,6 +279,7 @@ def open_virtual_appliance(
     link_config: LinkConfig | None = None,
     read_wall: Callable[[], float] | None = None,
     speech: bool = False,
+    contacts: Sequence[Contact] = (),
 ) -> Appliance:
     """The appliance on the virtual board: the production stack over a real pseudo-terminal.
 
@@ -283,10 +289,14 @@ def open_virtual_appliance(
     wall clock the media loop reads at each tick's edge (``firmware.engine.wallclock``);
     None: wall time is ``origin + tick × 20 ms`` (simulations, deterministic). ``speech``: the
     IVR recognizes spoken choices (:func:`start_speech`); off, menus take keys only.
+    ``contacts``: stored in the contact store (replacing what is there) before start.
     """
     definition = load_board(board_name)
     store = _open_store(db_path, config)
     snapshot = store.load()
+    if contacts:
+        with ContactStore(db_path) as contact_store:
+            contact_store.add(contacts, str(snapshot.zone), replace=True)
     zone = str(snapshot.zone)
     world = make_world(definition, zone, rng=np.random.default_rng(seed),
                        callerid_standard=str(snapshot.effective_caller_id_standard()))

@@ -18,7 +18,7 @@ writer thread) and blocks it in every running campaign, so no campaign calls it 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +33,9 @@ from firmware.campaign.leads import LeadBook
 from firmware.campaign.service import AgentPresence, CampaignService
 from firmware.campaign.store import CampaignStore
 from firmware.cdr import CallDisposition
-from firmware.config.model import Campaign, Config, LeadSourceKind
+from firmware.config.model import Campaign, Config, Contact, LeadSourceKind
 from firmware.contacts.csvfile import read_table
+from firmware.contacts.store import ContactStore
 from firmware.engine.control import CallControlApi
 from firmware.engine.worker import Worker
 from firmware.leads import DncList, check_leads
@@ -67,12 +68,14 @@ class AcdAgents:
         return states
 
 
-def campaign_leads(campaign: Campaign, config: Config, data_dir: Path, dnc: Sequence[str]) -> list[tuple[str, str, str]]:
-    """The campaign's callable leads ``(number, name, timezone)``, cleaned (check_leads)."""
+def campaign_leads(campaign: Campaign, config: Config, data_dir: Path, dnc: Sequence[str],
+                   contacts: Iterable[Contact] = ()) -> list[tuple[str, str, str]]:
+    """The campaign's callable leads ``(number, name, timezone)``, cleaned (check_leads);
+    ``contacts``: the contact store's contacts (lead source ``contacts``)."""
     zone = campaign.country.lower() or str(config.zone)
     zone = {"gb": "uk"}.get(zone, zone)
     if campaign.lead_source is LeadSourceKind.CONTACTS:
-        rows = [{"number": number, "name": contact.name} for contact in config.contacts for number in contact.numbers]
+        rows = [{"number": number, "name": contact.name} for contact in contacts for number in contact.numbers]
     else:
         path = data_dir / "campaigns" / campaign.lead_file
         try:
@@ -181,8 +184,9 @@ def attach_campaigns(control: CallControlApi, taps: list, acd_core, config: Conf
     agents = AcdAgents(acd_core, agent_ports)
     for campaign in enabled:
         if not store.leads(campaign.name):
-            store.add_leads(campaign.name, [(dialled_digits(number, config), name, tz) for number, name, tz
-                                            in campaign_leads(campaign, config, data_dir, dnc)])
+            with ContactStore(db_path) as contacts:  # read once, streamed, when the leads are made
+                leads = campaign_leads(campaign, config, data_dir, dnc, contacts.each())
+            store.add_leads(campaign.name, [(dialled_digits(number, config), name, tz) for number, name, tz in leads])
         book = LeadBook(store.leads(campaign.name), campaign.calling_hours, campaign.retries)
         dialler = Dialler(Mode(str(campaign.mode)), book, max_abandon=campaign.max_abandon_rate,
                           leave_message=bool(campaign.machine_message))

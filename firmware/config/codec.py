@@ -618,6 +618,10 @@ def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
     return tuple(parse(item, item_path) for item_path, item in r.items(key, limit))
 
 
+CONTACTS_MOVED = ("contacts: the contacts are not part of the configuration document (config migration 17): "
+                  "import them as CSV (linebox contacts import FILE, or the web admin's Contacts page)")
+
+
 def from_dict(raw: Any) -> Config:
     """A typed, bounds-checked Config from the YAML form (cross-references not checked here)."""
     from firmware.config import campaigncodec, ivrcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
@@ -626,6 +630,8 @@ def from_dict(raw: Any) -> Config:
             raise FirmwareError(f"linebox_config: this firmware reads format {FORMAT_VERSION}, "
                                 f"got {_describe(raw['linebox_config'])}")
         raw = {key: value for key, value in raw.items() if key != "linebox_config"}
+    if isinstance(raw, Mapping) and "contacts" in raw:
+        raise FirmwareError(CONTACTS_MOVED)
     r = Reader(raw, "", Config)
     r.value("board", required=True)
     r.value("zone", required=True)
@@ -651,7 +657,6 @@ def from_dict(raw: Any) -> Config:
         acd=nested("acd", _acd_settings),
         retention=nested("retention", _retention),
         ivr_flows=_list(r, "ivr_flows", ivrcodec.MAX_IVR_FLOWS, ivrcodec.flow_from_dict),
-        contacts=_list(r, "contacts", ivrcodec.MAX_CONTACTS, ivrcodec.contact_from_dict),
         manager=nested("manager", _manager),
         campaigns=_list(r, "campaigns", campaigncodec.MAX_CAMPAIGNS, campaigncodec.campaign_from_dict),
         voicemail=nested("voicemail", vmcodec.voicemail_from_dict),
@@ -838,7 +843,6 @@ def to_dict(config: Config) -> dict[str, Any]:
         },
         "retention": {name: getattr(config.retention, name) for name in RETENTION_KEYS},
         "ivr_flows": [ivrcodec.flow_dict(flow) for flow in config.ivr_flows],
-        "contacts": [ivrcodec.contact_dict(contact) for contact in config.contacts],
         "manager": {
             "enabled": config.manager.enabled,
             "listen": config.manager.listen,

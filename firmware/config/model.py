@@ -28,7 +28,6 @@ from types import MappingProxyType
 from drivers.timing import MAX_PREDIAL_MS
 from firmware.acd.model import EmptyCondition, Strategy
 from firmware.dialplan import EXTERNAL_CLASSES, DialPlan
-from firmware.numbers import try_e164
 from firmware.schedule import Schedule, TimeRange
 from firmware.tollguard import NUMBERING
 
@@ -492,7 +491,7 @@ class DigitCheck(StrEnum):
 
     NONE = "none"
     LUHN = "luhn"  # ISO/IEC 7812-1 annex B check digit (card and account numbers)
-    LOOKUP = "lookup"  # an account number of the contacts table
+    LOOKUP = "lookup"  # an account number of the contact store
 
 
 class LookupBy(StrEnum):
@@ -591,7 +590,7 @@ class CampaignMode(StrEnum):
 
 
 class LeadSourceKind(StrEnum):
-    CONTACTS = "contacts"  # every number of the configuration's contacts table
+    CONTACTS = "contacts"  # every number of the contact store (firmware/contacts/store.py)
     CSV = "csv"  # a CSV file under the box's data folder (docs/campaigns.md: its columns)
 
 
@@ -714,7 +713,6 @@ class Config:
     acd: AcdSettings = AcdSettings()
     retention: Retention = Retention()
     ivr_flows: tuple[IvrFlow, ...] = ()
-    contacts: tuple[Contact, ...] = ()
     manager: ManagerSettings = ManagerSettings()
     campaigns: tuple[Campaign, ...] = ()
     voicemail: VoicemailSettings = VoicemailSettings()
@@ -808,26 +806,6 @@ class Config:
 
     def ivr_flow(self, name: str) -> IvrFlow | None:
         return self._index["ivr_flow"].get(name)
-
-    @cached_property
-    def _contact_numbers(self) -> dict[str, Contact]:
-        """Each contact number in E.164 (read in this zone; as written when it is not valid) -> the first
-        contact that has it."""
-        index: dict[str, Contact] = {}
-        for contact in self.contacts:
-            for number in contact.numbers:
-                index.setdefault(try_e164(number, str(self.zone)) or number, contact)
-        return index
-
-    def contact_by_number(self, number: str) -> Contact | None:
-        """The contact with ``number`` (a caller ID as received, in any written form): both sides
-        are compared in E.164 (firmware.numbers), so ``02079460000`` finds ``+442079460000``."""
-        if not number:
-            return None
-        return self._contact_numbers.get(try_e164(number, str(self.zone)) or number)
-
-    def contact_by_account(self, account: str) -> Contact | None:
-        return next((contact for contact in self.contacts if account and contact.account == account), None)
 
     def route_to_queue(self, route_name: str, queue: str) -> InboundRoute | None:
         """The inbound route named ``route_name`` when it sends calls to ``queue``, else None

@@ -306,7 +306,8 @@ def run_scenario(
     began = clock()
     with tempfile.TemporaryDirectory(prefix="linebox-sim-", dir=folder) as work:
         app = open_virtual_appliance(Path(work) / "scenario.db", paced=False, seed=seed, origin=scenario.start,
-                                     board_name=scenario.board, config=scenario.config, speech=scenario.speech)
+                                     board_name=scenario.board, config=scenario.config, speech=scenario.speech,
+                                     contacts=scenario.contacts)
         try:
             for port, options in scenario.exchange.items():
                 line = app.world.line(port)
