@@ -13,7 +13,8 @@ from firmware.acd.queue_log import format_record, parse_line
 from firmware.cdr import CallDisposition, CdrStore
 from firmware.config import from_dict, to_dict
 from firmware.config.demo import DEMO_DESK, demo_config
-from firmware.config.model import Config, Contact, DispositionCode, QueueDesk
+from firmware.config.model import Contact, DispositionCode, QueueDesk
+from firmware.contacts.store import ContactStore
 from firmware.desk.dispositions import make_disposition, queue_log_record
 from firmware.desk.keys import MAX_TRIES, KeyEntry, KeyResult
 from firmware.desk.lookup import find_contact
@@ -55,8 +56,12 @@ def test_an_account_the_ivr_collected_fills_account_without_a_contact():
     ("999", {"account": "0"}, None),  # unknown caller
     ("", {}, None),
 ])
-def test_screen_pop_finds_the_contact(number, variables, expected):
-    assert find_contact(Config(contacts=(ANN, BOB)), number, variables) == expected
+def test_screen_pop_finds_the_contact(tmp_path, number, variables, expected):
+    with ContactStore(tmp_path / "linebox.db") as contacts:
+        contacts.add([ANN, BOB], "us")
+        found = find_contact(contacts, "us", number, variables)
+    assert (found.name, found.account, found.fields) == (expected.name, expected.account, expected.fields) \
+        if expected is not None else found is None
 
 
 # ----------------------------------------------------------------------------- dispositions

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from dataclasses import replace
 
 import pytest
 from test_web import login, token_of
@@ -46,8 +45,7 @@ def box(tmp_path):
         accounts.add(name, role, PASSWORD, 0.0)
     engine = DeskEngine()
     services = make_services(tmp_path, accounts=accounts, engine=engine, clock=Clock())
-    config = services.store.load()
-    services.store.save(replace(config, contacts=(ANN,)), source="test")
+    services.contacts.add([ANN], "us")
     yield make_app(services), services, engine
     services.store.close()
 
