@@ -176,7 +176,7 @@ def check_import(table: CsvTable, zone: str, store: ContactStore | None = None, 
     missing, problems = _header_problems(table.columns)
     count = store.count() if store is not None else 0
     stored = count if stored is None else stored
-    kept = None if replace else store
+    kept = None if replace or count == 0 else store  # nothing stored stays: no duplicates to ask about
     if problems:
         return ContactImport(len(table.rows), 0, 0, 0, tuple(problems), (), stored, replace, table.encoding,
                              tuple(missing))
