@@ -223,7 +223,7 @@ def test_page_disposition_with_a_callback_books_it():
     fake = FakeDesk()
     fake.call()
     entry = fake.tracker.dispose("1001", "2", "after lunch", NOW + 7200, "page", NOW)
-    assert entry.callback_at == NOW + 7200 and fake.booked == [("support", "2125550101", NOW + 7200)]
+    assert entry.callback_at == NOW + 7200 and fake.booked == [("support", "2125550101", NOW + 7200, "1001", "u1")]
     with pytest.raises(FirmwareError, match="no ended call"):
         FakeDesk().tracker.dispose("1001", "1", "", None, "page", NOW)
 

@@ -10,6 +10,8 @@ from dataclasses import replace
 from acd_engine_helpers import MATCH, contains, events_of, login, phone_heard, queue_config
 from features_helpers import LINE_1, PORT, dial, hang_up, inbound_call, office, records, run, state
 
+from firmware.acdengine.history import IntervalStore
+from firmware.acdengine.persist import StateStore
 from firmware.cdr import CdrStore
 from firmware.config.model import QueueCallback
 from firmware.console import desk
@@ -64,7 +66,10 @@ def test_page_disposition_through_the_console_books_a_callback(tmp_path):
         uniqueid = _call_then_caller_hangs_up(app)
         when = app.acd.now() + 3600
         answer = desk.dispose_on_loop(app.switch, "1001", "2", "call after lunch", when)
-        assert uniqueid in answer and app.acd.callbacks.booked == [(when, "support", "2125550101")]
+        (booked,) = app.acd.callbacks.booked
+        assert uniqueid in answer and (booked.key, booked.due, booked.queue, booked.number, booked.agent) == (
+            uniqueid, when, "support", "2125550101", "1001")
+        assert _desk(app)["callbacks"] == [{"due": when, "queue": "support", "number": "2125550101"}]
         app.dispositions.drain()
         assert CdrStore(app.cdr.path).disposition(uniqueid).note == "call after lunch"
 
@@ -82,6 +87,40 @@ def test_a_booked_callback_rings_the_agent_at_its_time(tmp_path):
         assert state(app, PORT[ALICE]) == "ringing" and not app.acd.callbacks.booked
         enters = events_of(app, "ENTERQUEUE")  # the caller's call, then the booked callback
         assert len(enters) == 2 and enters[-1][1].startswith("booked-") and enters[-1][6] == "2125550101"
+
+
+def saved_callbacks(app) -> tuple:
+    """The booked callbacks as another connection reads them from the database."""
+    other = IntervalStore(app.cdr.path)
+    try:
+        return StateStore(other.conn).load().callbacks
+    finally:
+        other.close()
+
+
+def test_a_booked_callback_survives_a_restart_and_rings_the_agent_when_due(tmp_path):
+    """Booked, then the box stops (the booking is a row of acd_booked_callbacks, written by the
+    ACD history writer); started again, the callback is back on the desk and, when due, joins
+    the queue as the ACD's callbacks do: the agent's phone rings first."""
+    config = queue_config(wrapup_s=0)
+    config = replace(config, queues=(replace(config.queues[0], callback=QueueCallback(enabled=True)),))
+    with office(tmp_path, config=config) as app:
+        uniqueid = _call_then_caller_hangs_up(app, wrapup=False)
+        hang_up(app, ALICE)
+        due = app.acd.now() + 30.0
+        desk.dispose_on_loop(app.switch, "1001", "2", "", due)
+        app.acd_stats.history.drain()
+        assert [b.key for b in saved_callbacks(app)] == [uniqueid]  # committed at once, before any clean stop
+    with office(tmp_path, config=config) as again:  # the same database: a restart
+        (booked,) = again.acd.callbacks.booked
+        assert (booked.key, booked.due, booked.number, booked.agent) == (uniqueid, due, "2125550101", "1001")
+        assert _desk(again)["callbacks"] == [{"due": due, "queue": "support", "number": "2125550101"}]
+        assert _desk(again)["state"] == "available"  # the log-in survived too
+        run(again, due - again.acd.now() + 1.0)
+        assert state(again, PORT[ALICE]) == "ringing" and not again.acd.callbacks.booked
+        assert _desk(again)["callbacks"] == []
+        again.acd_stats.history.drain()
+        assert saved_callbacks(again) == ()  # released: the row is gone
 
 
 def test_supervisor_pauses_and_logs_out_an_agent_through_the_console(tmp_path):

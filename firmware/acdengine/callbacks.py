@@ -18,10 +18,18 @@ its place; its offer has ``kind = CALLBACK``:
 
 A ring timeout of the agent's phone ends the service's call (record cause
 ``callback_not_answered``) and the core offers the callback again as it would a call.
+
+Callbacks at a date (:meth:`Callbacks.book`: an agent's disposition with a callback date,
+firmware/desk) wait in :attr:`Callbacks.booked` until due, then join their queue as a
+callback request like the one above. They survive a restart: each booking and each release
+is handed to ``persist`` (the ACD history writer's worker thread, table
+``acd_booked_callbacks``: firmware/acdengine/persist.py), and :meth:`Callbacks.restore`
+puts the saved ones back at start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -29,6 +37,7 @@ from drivers.logs import EventLogger
 from dsp.callerid import displayed_caller_id
 from firmware.acd.core import AcdCore
 from firmware.acd.model import Offer, OfferFailure
+from firmware.acdengine.persist import BookedCallback, CallbackReleased, StateChange
 from firmware.cdr import HangupBy
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi
@@ -64,7 +73,8 @@ class Callbacks:
         self.pending: dict[str, Callback] = {}  # ACD call id -> callback
         self.by_call: dict[int, Callback] = {}  # switch call id -> callback being rung or dialled
         self._ended: list[tuple[Callback, float]] = []
-        self.booked: list[tuple[float, str, str]] = []  # (when, queue, caller number): an agent's callback date
+        self.booked: list[BookedCallback] = []  # callbacks at a date, by due time
+        self.persist: Callable[[StateChange], None] | None = None  # the ACD history writer (persist.py)
         self._booked_count = 0
 
     def request(self, acd_id: str, queue: str, caller_number: str, now: float) -> list[Offer] | None:
@@ -77,27 +87,47 @@ class Callbacks:
         self.log.info("callback_requested", acd_call=acd_id, queue=queue, number=number)
         return cancelled
 
-    def book(self, queue: str, caller_number: str, when: float) -> bool:
+    def book(self, queue: str, caller_number: str, when: float, agent: str = "", key: str = "") -> bool:
         """A callback at a date an agent chose (a disposition, firmware/desk): at ``when`` the call
         joins ``queue`` as a callback request (the agent who gets it rings first, then the box
         dials). False (nothing booked) if the queue takes no callbacks or the number is not dialable.
-        Kept in memory: the date is also in the call's disposition, which survives a restart."""
+        ``key``: the disposed call's uniqueid (booking the same call again moves its date)."""
         queue_config = self.cc.config.queue(queue)
         if queue_config is None or not queue_config.callback.enabled or not caller_number.isdigit():
             return False
-        self.booked.append((when, queue, caller_number))
-        self.booked.sort()
+        self._booked_count += 1
+        now = self.cc.now().timestamp()
+        entry = BookedCallback(key or f"booked-{int(now)}-{self._booked_count}", when, queue, caller_number, agent,
+                               now)
+        self.booked = sorted([b for b in self.booked if b.key != entry.key] + [entry], key=lambda b: (b.due, b.key))
+        if self.persist is not None:
+            self.persist(entry)
+        self.log.info("callback_booked", key=entry.key, queue=queue, number=caller_number, agent=agent, due=when)
         return True
 
+    def restore(self, saved: tuple[BookedCallback, ...] | list[BookedCallback]) -> None:
+        """The callbacks booked before a restart (persist.py), at start, before the loop runs."""
+        keys = {b.key for b in saved}
+        self.booked = sorted([b for b in self.booked if b.key not in keys] + list(saved), key=lambda b: (b.due, b.key))
+        if saved:
+            self.log.info("callbacks_restored", booked=len(saved))
+
+    def booked_by(self, agent: str) -> list[BookedCallback]:
+        """The callbacks ``agent`` booked that are not yet due (the agent's desk lists them)."""
+        return [b for b in self.booked if b.agent == agent]
+
     def _release_booked(self, now: float) -> None:
-        while self.booked and self.booked[0][0] <= now:
-            _, queue, number = self.booked.pop(0)
+        while self.booked and self.booked[0].due <= now:
+            entry = self.booked.pop(0)
+            if self.persist is not None:
+                self.persist(CallbackReleased(entry.key))
             self._booked_count += 1
             acd_id = f"booked-{int(now)}-{self._booked_count}"
-            if queue not in self.core.queues or not self.core.call_arrived(acd_id, [queue], number, now).joined:
-                self.log.info("callback_booked_refused", queue=queue, number=number)
+            if entry.queue not in self.core.queues or not self.core.call_arrived(acd_id, [entry.queue], entry.number,
+                                                                                 now).joined:
+                self.log.info("callback_booked_refused", key=entry.key, queue=entry.queue, number=entry.number)
                 continue
-            self.request(acd_id, queue, number, now)
+            self.request(acd_id, entry.queue, entry.number, now)
 
     def ring(self, offer: Offer, port: int | None, now: float) -> None:
         callback = self.pending.get(offer.call_id)

@@ -62,7 +62,10 @@ class DeskTracker:
     state_of: Callable[[int], Leg]
     record: Callable[[CallDisposition], None]
     queue_log: Callable[[QueueLogRecord], None] | None = None
-    schedule_callback: Callable[[str, str, float], bool] | None = None  # (queue, number, when) -> taken
+    # (queue, number, when, agent, call uniqueid) -> taken (the ACD's callbacks: firmware/acdengine/callbacks.py)
+    schedule_callback: Callable[[str, str, float, str, str], bool] | None = None
+    # the callbacks an agent booked, not yet due, as the desk lists them
+    booked_by: Callable[[str], list[dict]] | None = None
     log: EventLogger = field(default_factory=lambda: EventLogger("desk"))
     # told every stored disposition, on the loop's thread (the outbound campaigns: firmware/campaign/attach.py)
     listeners: list[Callable[[CallDisposition], None]] = field(default_factory=list)
@@ -133,7 +136,7 @@ class DeskTracker:
             listener(entry)
         booked = False
         if entry.callback_at is not None and self.schedule_callback is not None and entry.caller_number:
-            booked = self.schedule_callback(call.queue, entry.caller_number, entry.callback_at)
+            booked = self.schedule_callback(call.queue, entry.caller_number, entry.callback_at, agent, call.uniqueid)
         self.log.info("disposition", call=call.uniqueid, agent=agent, queue=call.queue, code=code,
                       source=source, callback=entry.callback_at, callback_booked=booked, dnc=entry.do_not_call)
         self.changed()
@@ -181,6 +184,7 @@ class DeskTracker:
                     "uniqueid": call.uniqueid, "queue": call.queue, "caller_number": call.caller_number,
                     "caller_name": call.caller_name, "variables": dict(call.variables), "phase": call.phase,
                     "offered_at": call.offered_at, "disposition": call.disposition},
+                "callbacks": self.booked_by(agent) if self.booked_by is not None else [],
             })
         return rows
 
