@@ -93,7 +93,8 @@ def screen_pop(row: dict, config: Config, contacts: ContactLookup, calls: Sequen
     """The agent page's document for one agent's ``show desk`` row."""
     call = row.get("call")
     document = {"agent": row["agent"], "name": row.get("name", ""), "state": row["state"],
-                "pause_reason": row.get("pause_reason", ""), "call": None}
+                "pause_reason": row.get("pause_reason", ""), "call": None,
+                "callbacks": list(row.get("callbacks") or [])}  # booked by a disposition, not yet due
     if call is None:
         return document
     variables = {str(k): str(v) for k, v in (call.get("variables") or {}).items()}

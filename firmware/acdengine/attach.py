@@ -48,6 +48,7 @@ def attach_acd(control: CallControlApi, setup: AcdSetup, prompts: Prompts, music
         schedule_callback=service.callbacks.book,
         booked_by=lambda agent: [{"due": b.due, "queue": b.queue, "number": b.number}
                                  for b in service.callbacks.booked_by(agent)])
+    service.callbacks.tracker = service.tracker  # callbacks the ACD places reach the desk too
     control.register_service(DestinationKind.QUEUE, service)
     control.attach(service)
     control.add_feature_codes(service.desk.codes())

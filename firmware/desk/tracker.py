@@ -2,7 +2,10 @@
 dispositions to the call records and the queue_log, and callbacks at a date.
 
 :class:`DeskTracker` is told by the queue service (``firmware/acdengine/service.py``) when an
-offer rings an agent, is withdrawn, is answered and ends. It runs on the media loop's thread;
+offer rings an agent, is withdrawn, is answered and ends -- and by its callbacks
+(``firmware/acdengine/callbacks.py``) the same of a callback the ACD places (kind ``callback``,
+with the caller's number as received, so the screen pop shows the caller's record and previous
+calls as for an inbound call). It runs on the media loop's thread;
 what it stores leaves through ``record`` (a worker thread: :mod:`firmware.desk.writer`) and
 ``queue_log`` (the ACD's queue_log stream). ``version`` grows with every change, so a reader
 (the console's ``show desk``, polled by the web admin) sees at once that something happened.
@@ -51,6 +54,7 @@ class DeskCall:
     phase: str  # offered | connected | ended
     offered_at: float
     disposition: str = ""  # the code, once entered
+    kind: str = "inbound"  # inbound | callback (the ACD calls the caller back: firmware/acdengine/callbacks.py)
 
 
 @dataclass
@@ -78,14 +82,24 @@ class DeskTracker:
 
     # ------------------------------------------------------------------ from the queue service
     def offered(self, agent: str, uniqueid: str, queue: str, number: str, name: str, variables: dict[str, str],
-                now: float) -> None:
-        self.calls[agent] = DeskCall(uniqueid, queue, number, name, dict(variables), "offered", now)
+                now: float, kind: str = "inbound") -> None:
+        """An offer rings ``agent``: a caller waiting, or (``kind`` callback) the ACD calling back
+        ``number``, the caller's number as received, so the screen pop finds the same record."""
+        self.calls[agent] = DeskCall(uniqueid, queue, number, name, dict(variables), "offered", now, kind=kind)
         self.entries.pop(agent, None)
         self.changed()
 
     def withdrawn(self, agent: str, uniqueid: str) -> None:
         call = self.calls.get(agent)
         if call is not None and call.uniqueid == uniqueid and call.phase == "offered":
+            del self.calls[agent]
+            self.changed()
+
+    def cleared(self, agent: str, uniqueid: str) -> None:
+        """The agent's call went away without a conversation (a callback's dial-out that reached
+        nobody): off the desk, no disposition owed."""
+        call = self.calls.get(agent)
+        if call is not None and call.uniqueid == uniqueid:
             del self.calls[agent]
             self.changed()
 
@@ -183,7 +197,7 @@ class DeskTracker:
                 "call": None if call is None else {
                     "uniqueid": call.uniqueid, "queue": call.queue, "caller_number": call.caller_number,
                     "caller_name": call.caller_name, "variables": dict(call.variables), "phase": call.phase,
-                    "offered_at": call.offered_at, "disposition": call.disposition},
+                    "offered_at": call.offered_at, "disposition": call.disposition, "kind": call.kind},
                 "callbacks": self.booked_by(agent) if self.booked_by is not None else [],
             })
         return rows

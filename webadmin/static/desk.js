@@ -28,6 +28,14 @@
       $("preview-name").textContent = lead.name;
       $("preview-number").textContent = lead.number;
     }
+    const booked = doc.callbacks || [];
+    $("booked").hidden = booked.length === 0;
+    $("booked-callbacks").querySelector("tbody").replaceChildren(...booked.map((b) => {
+      const row = document.createElement("tr");
+      row.append(el("td", new Date(b.due * 1000).toISOString().slice(0, 16).replace("T", " ")), el("td", b.queue),
+        el("td", b.number));
+      return row;
+    }));
     const call = doc.call;
     $("pop").hidden = !call;
     if (!call) { drawnCall = ""; root.dataset.call = ""; return; }
