@@ -219,6 +219,38 @@ def test_keys_during_the_call_or_a_feature_code_are_not_the_dispositions():
     assert not fake.tracker.on_digit("1001", 4, "*", NOW)  # *49: ready, through the dial plan
 
 
+def test_a_callback_the_acd_places_is_on_the_desk_like_an_inbound_call():
+    """The ACD's callbacks tell the tracker the same events (firmware/acdengine/callbacks.py):
+    kind ``callback``; answered and ended, a disposition is owed; a dial-out that reached nobody
+    leaves the desk with nothing owed."""
+    fake = FakeDesk()
+    fake.tracker.offered("1001", "cb1", "support", "2125550101", "", {"account": "4711"}, NOW, kind="callback")
+    (row,) = fake.tracker.rows(["1001"])
+    assert (row["call"]["kind"], row["call"]["phase"], row["call"]["caller_number"]) == (
+        "callback", "offered", "2125550101")
+    fake.tracker.connected("1001", "cb1")
+    fake.tracker.ended("1001", "cb1")
+    assert fake.tracker.owes("1001").kind == "callback"
+    fake.tracker.dispose("1001", "1", "", None, "page", NOW)
+    assert fake.stored[-1].uniqueid == "cb1" and fake.stored[-1].caller_number == "2125550101"
+    version = fake.tracker.version
+    fake.tracker.offered("1001", "cb2", "support", "2125550101", "", {}, NOW, kind="callback")
+    fake.tracker.connected("1001", "cb2")
+    fake.tracker.cleared("1001", "other")  # another call's: nothing changes
+    assert fake.tracker.calls["1001"].uniqueid == "cb2"
+    fake.tracker.cleared("1001", "cb2")
+    assert "1001" not in fake.tracker.calls and fake.tracker.owes("1001") is None
+    assert fake.tracker.version > version + 2
+
+
+def test_the_desk_lists_the_agents_booked_callbacks():
+    fake = FakeDesk()
+    assert fake.tracker.rows(["1001"])[0]["callbacks"] == []  # no ACD callbacks attached: none
+    booked = [{"due": NOW + 60, "queue": "support", "number": "2125550101"}]
+    fake.tracker.booked_by = lambda agent: booked if agent == "1001" else []
+    assert [row["callbacks"] for row in fake.tracker.rows(["1001", "1002"])] == [booked, []]
+
+
 def test_page_disposition_with_a_callback_books_it():
     fake = FakeDesk()
     fake.call()

@@ -105,6 +105,7 @@ def screen_pop(row: dict, config: Config, contacts: ContactLookup, calls: Sequen
     values = caller_values(contact, number, variables, queue=str(call.get("queue")), agent=row["agent"])
     document["call"] = {
         "uniqueid": call["uniqueid"], "queue": call["queue"], "phase": call["phase"], "caller_number": number,
+        "kind": str(call.get("kind") or "inbound"),  # callback: the ACD calls the caller back
         "variables": variables, "disposition": call.get("disposition", ""), "offered_at": call.get("offered_at"),
         "contact": None if contact is None else {"name": contact.name, "account": contact.account,
                                                  "numbers": list(contact.numbers), "fields": dict(contact.fields)},

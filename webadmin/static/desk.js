@@ -42,6 +42,7 @@
     $("pop-number").textContent = call.caller_number || "withheld";
     $("pop-queue").textContent = call.queue;
     $("pop-phase").textContent = call.phase;
+    $("pop-kind").textContent = call.kind === "callback" ? " · callback (the box calls the caller back)" : "";
     const contact = call.contact;
     $("pop-contact").hidden = !contact;
     $("pop-unknown").hidden = Boolean(contact);
