@@ -378,3 +378,18 @@ def test_a_stored_import_reaches_another_process_at_once_and_leaves_the_configur
         assert main(["contacts", "import", str(path), "--db", db]) == 0
         assert engine_side.by_number("+1 (212) 555-0101", "us").name == "Ann Lee"
         assert engine_side.revision() == 1 and config_side.config_version() == revision
+
+
+def test_lookups_read_by_index_never_scanning_the_table(contacts):
+    """What "never loaded whole" rests on: SQLite's plan for each question a call asks."""
+    def plan(sql, *args):
+        return " ".join(row[-1] for row in contacts.conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+
+    by_number = plan("SELECT c.name FROM contact_numbers n JOIN contacts c ON c.position = n.contact"
+                     " WHERE n.number = ?", "+12125550100")
+    assert "SEARCH n USING PRIMARY KEY" in by_number and "SCAN" not in by_number
+    by_account = plan("SELECT name FROM contacts WHERE account = ? ORDER BY position LIMIT 1", "42")
+    assert "USING INDEX contacts_account" in by_account and "SCAN" not in by_account
+    listing = plan("SELECT position, name, numbers, account, fields, language, notes FROM contacts"
+                   " ORDER BY name COLLATE NOCASE, position LIMIT 50 OFFSET 0")
+    assert "INDEX contacts_name" in listing and "TEMP B-TREE" not in listing  # a page in name order, no sort
