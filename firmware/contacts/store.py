@@ -47,6 +47,7 @@ EXPORT_BATCH = 500  # rows read at a time while streaming an export
 MAX_PAGE = 500
 
 _COLUMNS = "position, name, numbers, account, fields, language, notes"
+_JOINED_COLUMNS = ", ".join(f"c.{name.strip()}" for name in _COLUMNS.split(","))  # of ``contacts c`` in a join
 
 
 def _contact(row: tuple) -> Contact:
@@ -102,8 +103,8 @@ class ContactStore:
         E.164 read in ``zone`` (``02079460000`` in zone uk finds ``+442079460000``)."""
         if not number:
             return None
-        rows = self._read(f"SELECT {', '.join('c.' + c.strip() for c in _COLUMNS.split(','))} FROM contact_numbers n"
-                          " JOIN contacts c ON c.position = n.contact WHERE n.number = ?",
+        rows = self._read(f"SELECT {_JOINED_COLUMNS} FROM contact_numbers n JOIN contacts c ON c.position = n.contact"
+                          " WHERE n.number = ?",
                           (try_e164(number, zone) or number,))
         return _contact(rows[0]) if rows else None
 
