@@ -855,7 +855,7 @@ def to_dict(config: Config) -> dict[str, Any]:
     }
 
 
-# The helpers the ``ivr_flows:`` and ``contacts:`` sections (firmware/config/ivrcodec.py) share.
+# The helpers the ``ivr_flows:`` section and the contact rules (firmware/config/ivrcodec.py) share.
 describe = _describe
 join = _join
 read_skills = _skills
