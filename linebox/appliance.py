@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +36,9 @@ from firmware.campaign.attach import Campaigns, attach_campaigns
 from firmware.cdr import CdrStore
 from firmware.cdr_spool import Spool, spool_path
 from firmware.config.demo import seed_demo_if_empty
-from firmware.config.model import Config
+from firmware.config.model import Config, Contact
 from firmware.config.store import ConfigStore
+from firmware.contacts.store import ContactStore
 from firmware.desk.writer import DispositionWriter
 from firmware.engine.call_journal import CallJournal
 from firmware.engine.cdr_writer import CdrWriter, start_call_records
@@ -90,6 +91,7 @@ class Appliance:
     dispositions: DispositionWriter | None = None  # agents' dispositions to the call records (firmware/desk)
     media: MediaReload | None = None  # music classes and queue greetings re-read on ``media reload``
     prompt_recorder: PromptRecorder | None = None  # IVR prompts recorded by phone (firmware/ivr/recorder.py)
+    contacts: ContactStore | None = None  # the contact store the IVR's lookup nodes read (firmware/contacts)
 
     @property
     def board(self) -> VirtualBoard:
@@ -123,6 +125,8 @@ class Appliance:
         self.card.close()
         self.audio.close()
         self.cdr.close()
+        if self.contacts is not None:
+            self.contacts.close()
         self.store.close()
 
 
@@ -161,7 +165,8 @@ def voicemail_languages() -> dict[str, Path]:
     return found
 
 
-def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config: Config) -> Voicemail | None:
+def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config: Config,
+                    contacts: ContactStore | None = None) -> Voicemail | None:
     """Voicemail (firmware.voicemail): the store next to the database, messages under
     ``voicemail/<mailbox>/``; prompts read once, here. Without the recordings the box starts
     without voicemail unless an extension has it on (then it refuses to start: clear error)."""
@@ -177,7 +182,7 @@ def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config
     control = switch.control
     return attach_voicemail(control, loop, store, prompts, log, pins=PinBook(db_path),
                             greetings=Greetings(store.root, read_audio, log), envelope=EnvelopeSpeaker(read_audio),
-                            notifier=Notifier(lambda: control.config.voicemail, log))
+                            notifier=Notifier(lambda: control.config.voicemail, log), contacts=contacts)
 
 
 def start_speech(db_path: str | Path, paced: bool) -> SpeechRecognizer:
@@ -261,7 +266,8 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
         start_acd(acd_setup)
     app.media = MediaReload(music, prompts, lambda: setup_from_config(store.load()),
                             [Path(db_path).parent / "sounds", PROMPT_DIR], read_audio, loop.submit)
-    app.voicemail = start_voicemail(switch, loop, db_path, snapshot)
+    app.contacts = ContactStore(db_path)  # the IVR's lookups, voicemail's and the IVR's caller language
+    app.voicemail = start_voicemail(switch, loop, db_path, snapshot, app.contacts)
     retainer = Retainer(Path(db_path), app.voicemail.store.delete if app.voicemail is not None else None,
                         lambda: app.queue_log)
     vm = app.voicemail
@@ -276,7 +282,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
                                     lambda: switch.control.epoch(switch.control.tick), also=expire).start()
     # Spoken choices when a speech service is given (else, and while its models load, keys only).
     app.speech = speech
-    app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log)
+    app.ivr = attach_ivr(switch.control, loop, ivr_prompts, speech=speech, log=ivr_log, contacts=app.contacts)
     try:  # prompts recorded by phone: stored like uploads, then read at once for the next call
         app.prompt_recorder = attach_prompt_recorder(
             switch.control, loop, RecorderWords(read_audio),
@@ -309,6 +315,7 @@ def open_virtual_appliance(
     link_config: LinkConfig | None = None,
     read_wall: Callable[[], float] | None = None,
     speech: bool = False,
+    contacts: Sequence[Contact] = (),
 ) -> Appliance:
     """The appliance on the virtual board: the production stack over a real pseudo-terminal.
 
@@ -318,10 +325,14 @@ def open_virtual_appliance(
     wall clock the media loop reads at each tick's edge (``firmware.engine.wallclock``);
     None: wall time is ``origin + tick × 20 ms`` (simulations, deterministic). ``speech``: the
     IVR recognizes spoken choices (:func:`start_speech`); off, menus take keys only.
+    ``contacts``: stored in the contact store (replacing what is there) before start.
     """
     definition = load_board(board_name)
     store = _open_store(db_path, config)
     snapshot = store.load()
+    if contacts:
+        with ContactStore(db_path) as contact_store:
+            contact_store.add(contacts, str(snapshot.zone), replace=True)
     zone = str(snapshot.zone)
     world = make_world(definition, zone, rng=np.random.default_rng(seed),
                        callerid_standard=str(snapshot.effective_caller_id_standard()))

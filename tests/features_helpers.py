@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +24,7 @@ import numpy as np
 from board.virtual.pstn import FarEnd
 from dsp.callerid import CallerId
 from dsp.levels import dbm0_to_peak
-from firmware.config.model import Config, Extension
+from firmware.config.model import Config, Contact, Extension
 from linebox.appliance import Appliance, open_virtual_appliance
 
 ORIGIN = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
@@ -85,8 +85,10 @@ def with_extensions(config: Config, **changes: dict) -> Config:
 
 
 @contextmanager
-def office(tmp_path: Path, config: Config | None = None, seed: int = 1) -> Iterator[Appliance]:
-    app = open_virtual_appliance(tmp_path / "db.sqlite", paced=False, seed=seed, origin=ORIGIN, config=config)
+def office(tmp_path: Path, config: Config | None = None, seed: int = 1,
+           contacts: Sequence[Contact] = ()) -> Iterator[Appliance]:
+    app = open_virtual_appliance(tmp_path / "db.sqlite", paced=False, seed=seed, origin=ORIGIN, config=config,
+                                 contacts=contacts)
     try:
         run(app, 0.2)
         yield app

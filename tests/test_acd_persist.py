@@ -21,7 +21,15 @@ from firmware.acd.core_types import SavedLogin
 from firmware.acd.events import EventKind
 from firmware.acd.model import AcdConfig, QueueConfig
 from firmware.acdengine.history import MIGRATIONS, HistoryWriter, IntervalRow, IntervalStore
-from firmware.acdengine.persist import LoggedOut, LoginSaver, OpenBucket, StateStore, login_of
+from firmware.acdengine.persist import (
+    BookedCallback,
+    CallbackReleased,
+    LoggedOut,
+    LoginSaver,
+    OpenBucket,
+    StateStore,
+    login_of,
+)
 from firmware.acdengine.stats import AcdStats
 from firmware.config.db import connect, migrate, schema_version
 
@@ -350,13 +358,13 @@ def test_migration_2_adds_the_state_tables_to_a_version_1_database(tmp_path):
     conn.execute("INSERT INTO acd_intervals VALUES ('queue', 'q', 900, ?, 'x', '{}')", (TEN,))
     conn.close()
     intervals = IntervalStore(path)
-    assert schema_version(intervals.conn, "acd_history") == 2
+    assert schema_version(intervals.conn, "acd_history") == 3  # 2, then 3 (booked callbacks)
     assert len(intervals.rows("queue", "q", 900)) == 1
     assert StateStore(intervals.conn).load().logins == ()
     intervals.close()
     with sqlite3.connect(path) as raw:
         tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"acd_logins", "acd_open_interval", "acd_checkpoint"} <= tables
+    assert {"acd_logins", "acd_open_interval", "acd_checkpoint", "acd_booked_callbacks"} <= tables
 
 
 def test_a_clock_stepped_years_forward_writes_the_intervals_with_counters_not_every_empty_one(tmp_path):
@@ -374,3 +382,46 @@ def test_a_clock_stepped_years_forward_writes_the_intervals_with_counters_not_ev
     assert len(rows) <= 1 + 2 * 96 + 1  # the call's interval and two days of the jump
     assert rows[-1].start >= box.service.now() - 2 * 86400 - 900
     box.stop(box.service.now() + 1)
+
+
+# -- callbacks booked at a date (migration 3) ----------------------------------------------------
+
+
+def test_booked_callbacks_round_trip_by_due_time_and_release(tmp_path):
+    intervals = IntervalStore(tmp_path / "db.sqlite")
+    store = StateStore(intervals.conn)
+    late = BookedCallback("u2", TEN + 7200, "q", "2125550102", "a1", TEN)
+    early = BookedCallback("u1", TEN + 3600, "q", "2125550101", "a2", TEN)
+    store.write(late)
+    store.write(early)
+    assert store.load().callbacks == (early, late)  # even without a checkpoint or log-ins
+    store.write(BookedCallback("u2", TEN + 60, "q", "2125550102", "a1", TEN + 1))  # the same call booked again
+    assert [(b.key, b.due) for b in store.load().callbacks] == [("u2", TEN + 60), ("u1", TEN + 3600)]
+    store.write(CallbackReleased("u2"))
+    store.write(CallbackReleased("nobody"))  # nothing to delete: no error
+    assert store.load().callbacks == (early,)
+    intervals.close()
+
+
+BAD_CALLBACKS = [
+    ("empty key", ("", TEN, "q", "2125550101", "", TEN)),
+    ("due not a number", ("k", "tomorrow", "q", "2125550101", "", TEN)),
+    ("due infinite", ("k", float("inf"), "q", "2125550101", "", TEN)),
+    ("no queue", ("k", TEN, "", "2125550101", "", TEN)),
+    ("number with letters", ("k", TEN, "q", "212555O101", "", TEN)),
+    ("number too long", ("k", TEN, "q", "1" * 33, "", TEN)),
+    ("booked_at not a number", ("k", TEN, "q", "2125550101", "", "noon")),
+]
+
+
+@pytest.mark.parametrize("what,row", BAD_CALLBACKS, ids=[what for what, _ in BAD_CALLBACKS])
+def test_a_bad_booked_callback_row_is_skipped_with_a_warning(tmp_path, caplog, what, row):
+    intervals = IntervalStore(tmp_path / "db.sqlite")
+    store = StateStore(intervals.conn)
+    good = BookedCallback("good", TEN, "q", "2125550101", "a1", TEN)
+    store.write(good)
+    intervals.conn.execute("INSERT INTO acd_booked_callbacks VALUES (?, ?, ?, ?, ?, ?)", row)
+    with caplog.at_level("WARNING"):
+        assert store.load().callbacks == (good,)
+    assert sum("acd_state_skipped" in record.getMessage() for record in caplog.records) == 1
+    intervals.close()

@@ -20,20 +20,18 @@ from firmware.campaign.service import AgentPresence
 from firmware.campaign.store import CampaignStore
 from firmware.config.demo import demo_config
 from firmware.config.model import Campaign, Contact, LeadSourceKind, Zone
+from firmware.contacts.store import ContactStore
 from firmware.leads import DncList
 
-
-def config_with_contacts():
-    contacts = (Contact("Ann", ("2125552001",)), Contact("Bob", ("212-555-2002", "2125552001")),
-                Contact("Carl", ("555",)), Contact("Dora", ("2125552004",)))
-    return dataclasses.replace(demo_config(), contacts=contacts)
+CONTACTS = (Contact("Ann", ("2125552001",)), Contact("Bob", ("212-555-2002", "2125552001")),
+            Contact("Carl", ("555",)), Contact("Dora", ("2125552004",)))
 
 
 def test_contacts_leads_without_duplicates_invalid_or_dnc(tmp_path):
     with DncList(tmp_path / "linebox.db") as dnc:
         dnc.add("2125552004", "us", source="test")
         numbers = sorted(dnc.numbers())
-    leads = campaign_leads(Campaign("c", "support"), config_with_contacts(), tmp_path, numbers)
+    leads = campaign_leads(Campaign("c", "support"), demo_config(), tmp_path, numbers, CONTACTS)
     assert leads == [("+12125552001", "Ann", ""), ("+12125552002", "Bob", "")]
 
 
@@ -78,7 +76,9 @@ def test_attached_campaign_stores_its_attempts(tmp_path):
     """attach_campaigns on the real switch: leads from contacts stored, a busy attempt written by
     the writer thread, the lead's retry state with it; closing writes what is queued."""
     campaign = Campaign("c", "support", enabled=True, calling_hours=(ALL_DAY,), lines=(0,), amd=False)
-    config = dataclasses.replace(config_with_contacts(), campaigns=(campaign,))
+    config = dataclasses.replace(demo_config(), campaigns=(campaign,))
+    with ContactStore(tmp_path / "linebox.db") as contacts:  # the lead source: the contact store
+        contacts.add([CONTACTS[0], Contact("Bob", ("212-555-2002",)), *CONTACTS[2:]], "us")  # a number is one contact's
     rig = Rig(config)
     audio = ScriptedAudio()
     rig.loop.audio = audio

@@ -32,11 +32,14 @@ def _config():
     # the same number in a second campaign on the same line: it waits while the first campaign's call
     # and Alice's wrap-up last; what keeps it from dialling once she is free again is the block
     second = Campaign("survey", "support", enabled=True, lines=(LINE_1,), calling_hours=(ALL_DAY,), amd=False)
-    return replace(config, contacts=(Contact(name="Ann Lee", numbers=(LEAD,)),), campaigns=(first, second))
+    return replace(config, campaigns=(first, second))
+
+
+CONTACTS = (Contact(name="Ann Lee", numbers=(LEAD,)),)
 
 
 def test_do_not_call_keyed_in_wrapup_reaches_the_attempt_and_the_dnc_list(tmp_path):
-    with office(tmp_path, config=_config()) as app:
+    with office(tmp_path, config=_config(), contacts=CONTACTS) as app:
         world_line = app.world.line(LINE_1)
         world_line.script_outgoing(outcome="answer", answer_after_ms=3000, digits=10,
                                    far_end=FarEnd(read_audio(HELLO)))

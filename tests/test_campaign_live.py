@@ -20,9 +20,11 @@ ALICE = "203"  # agent 1001
 NUMBERS = ("2125552001", "2125552002", "2125552003", "2125552004")
 
 
+CONTACTS = tuple(Contact(name=f"Lead {n}", numbers=(number,)) for n, number in enumerate(NUMBERS, 1))
+
+
 def _config():
-    contacts = tuple(Contact(name=f"Lead {n}", numbers=(number,)) for n, number in enumerate(NUMBERS, 1))
-    return replace(queue_config(), contacts=contacts)
+    return queue_config()
 
 
 def _campaign(**changes) -> Campaign:
@@ -54,7 +56,7 @@ def _attempts(app) -> list:
 
 
 def test_add_edit_pause_resume_and_remove_apply_live(tmp_path):
-    with office(tmp_path, config=_config()) as app:
+    with office(tmp_path, config=_config(), contacts=CONTACTS) as app:
         for _ in range(4):
             app.world.line(LINE_1).script_outgoing(outcome="no_answer", digits=10)
         login(app, ALICE, "1001")
@@ -98,7 +100,7 @@ def test_add_edit_pause_resume_and_remove_apply_live(tmp_path):
 def test_mode_change_applies_to_the_next_decision(tmp_path):
     """Progressive to preview live: no call placed, the free agent is shown a lead; back to
     progressive: the preview is taken back and the lead dialled."""
-    with office(tmp_path, config=_config()) as app:
+    with office(tmp_path, config=_config(), contacts=CONTACTS) as app:
         app.world.line(LINE_1).script_outgoing(outcome="no_answer", digits=10)
         _store(app, _campaign(mode=CampaignMode.PREVIEW))
         service = app.campaigns.services["renewals"]
@@ -112,7 +114,7 @@ def test_mode_change_applies_to_the_next_decision(tmp_path):
 
 
 def test_a_bad_lead_file_of_a_new_campaign_is_logged_and_changes_nothing(tmp_path, caplog):
-    with office(tmp_path, config=_config()) as app:
+    with office(tmp_path, config=_config(), contacts=CONTACTS) as app:
         _store(app, _campaign(lead_source="csv", lead_file="missing.csv"))
         assert app.campaigns.services == {}
         (record,) = [r for r in caplog.records if r.getMessage() == "campaign_not_started"]
@@ -126,7 +128,7 @@ def test_campaigns_start_with_an_acd_started_later(tmp_path):
     starts the ACD, and with it the campaigns and the do-not-call link (its dispositions)."""
     config = _config()
     bare = replace(config, queues=(), agents=(), routes=(), ivr_flows=())
-    with office(tmp_path, config=bare) as app:
+    with office(tmp_path, config=bare, contacts=CONTACTS) as app:
         assert app.acd is None and app.campaigns.services == {} and app.campaigns.link is None
         app.store.save(replace(app.store.load(), queues=config.queues, agents=config.agents,
                                campaigns=(_campaign(),)), source="test")  # a campaign needs its queue

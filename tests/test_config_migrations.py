@@ -21,9 +21,12 @@ from firmware.config import (
     VipCaller,
     Zone,
 )
+from firmware.config.codec import to_dict
 from firmware.config.db import Migration, connect, migrate, schema_version
 from firmware.config.model import ManagerSettings
 from firmware.config.schema import MIGRATIONS
+from firmware.contacts.store import ContactStore
+from firmware.numbers import try_e164
 
 # A configuration database as the first firmware wrote it (schema version 1). Frozen on
 # purpose: it must not follow later edits of the migrations, it stands for boxes in the field.
@@ -89,7 +92,7 @@ def v1_path(tmp_path):
 
 def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 19
+        assert store.schema_version == len(MIGRATIONS) == 18
         config = store.load()
         assert store.config_version() == 7
     assert config.zone == Zone.DE and config.caller_id_standard == "dtmf"
@@ -131,8 +134,8 @@ def test_v1_database_is_upgraded_and_keeps_its_data(v1_path):
     # Written by migration 10: the manager interface, off, on the loopback address.
     assert config.manager == ManagerSettings() and not config.manager.enabled
     assert config.manager.listen == "127.0.0.1:5038"
-    # Added by migration 11 (IVR flow and contact tables): none yet.
-    assert (config.ivr_flows, config.contacts) == ((), ())
+    # Added by migration 11 (IVR flow and contact tables): none yet (contacts: the contact store's, 17).
+    assert config.ivr_flows == ()
     # Added by migration 15 (line and route columns): no language of their own, the box's applies.
     assert all(line.language is None for line in config.lines)
     assert all(route.language is None for route in config.routes)
@@ -154,7 +157,7 @@ def test_upgraded_database_has_the_new_layout(v1_path):
             row[1] for row in conn.execute("PRAGMA table_info(lines)")}
         assert "language" in {row[1] for row in conn.execute("PRAGMA table_info(routes)")}
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"ivr_flows", "contacts"} <= tables
+        assert {"ivr_flows", "contacts", "contact_numbers", "contacts_revision"} <= tables
 
 
 def test_upgraded_database_accepts_changes_and_reopens(v1_path):
@@ -162,7 +165,7 @@ def test_upgraded_database_accepts_changes_and_reopens(v1_path):
         store.update(lambda c: c)
         assert store.config_version() == 8
     with open_store(v1_path) as again:
-        assert again.schema_version == len(MIGRATIONS) == 19
+        assert again.schema_version == len(MIGRATIONS) == 18
         assert again.load().extension("301").name == "Chef"
 
 
@@ -172,7 +175,7 @@ def test_step_by_step_upgrade_gives_the_same_result(v1_path, tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'feature.%'").fetchone()[0] == 4
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 19
+        assert store.schema_version == len(MIGRATIONS) == 18
         assert store.load().feature_codes.dnd_on == "*26"
 
 
@@ -212,7 +215,7 @@ def test_components_share_one_database(tmp_path):
 
     path = tmp_path / "linebox.db"
     with CdrStore(path), open_store(path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 19
+        assert store.schema_version == len(MIGRATIONS) == 18
         rows = dict(store.conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
         assert rows == {"config": len(MIGRATIONS), "cdr": 3}  # cdr 3: call dispositions (issue 14)
 
@@ -244,7 +247,7 @@ def v3_path(v1_path):
 
 def test_v3_database_gains_extension_trunk_groups(v3_path):
     with open_store(v3_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 19
+        assert store.schema_version == len(MIGRATIONS) == 18
         versions = [row[0] for row in store.conn.execute(
             "SELECT version FROM schema_version WHERE component = 'config' ORDER BY version")]
         assert versions == list(range(1, len(MIGRATIONS) + 1))
@@ -283,7 +286,7 @@ def v4_path(v1_path):
 
 def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
     with open_store(v4_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 19
+        assert store.schema_version == len(MIGRATIONS) == 18
         tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"queues", "agents"} <= tables
         config = store.load()
@@ -306,22 +309,29 @@ def test_v4_database_gains_empty_queue_and_agent_tables(v4_path):
         assert row == ("250", '{"deutsch": 6}', '[{"after_s": 45, "max_level": 0}]')
 
 
-def test_v11_contacts_gain_language_and_notes(v1_path):
-    """Migration 13: contacts stored by a version-11 box keep every value and get '' language and notes."""
+def test_v11_contacts_gain_language_and_notes_and_move_to_the_contact_store(v1_path):
+    """Migration 13: contacts stored by a version-11 box keep every value and get '' language and
+    notes; migration 17: they are the contact store's, found by their number in E.164 (read in the
+    stored zone) and by account, and no longer part of the configuration."""
     conn = connect(v1_path)
     assert migrate(conn, "config", MIGRATIONS, upto=11) == 11
     conn.execute("INSERT INTO contacts (position, name, numbers, account, fields) VALUES "
                  "(0, 'Ann', '[\"2125552001\"]', '1234', '{\"balance\": \"12.50\"}')")
+    conn.execute("INSERT INTO contacts (position, name, numbers, account, fields) VALUES "
+                 "(1, 'Bob', '[\"2125552001\", \"2125552002\"]', '', '{}')")
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 19
-        (ann,) = store.load().contacts
+        assert store.schema_version == len(MIGRATIONS) == 18
+        zone = str(store.load().zone)
+        assert "contacts" not in to_dict(store.load())
+    with ContactStore(v1_path) as contacts:
+        ann = contacts.by_account("1234")
         assert (ann.name, ann.numbers, ann.account, ann.fields, ann.language, ann.notes) == (
             "Ann", ("2125552001",), "1234", (("balance", "12.50"),), "", "")
-        store.update(lambda c: replace(c, contacts=(replace(ann, language="es", notes="prefers mornings"),)))
-    with open_store(v1_path) as again:
-        (ann,) = again.load().contacts
-        assert (ann.language, ann.notes) == ("es", "prefers mornings")
+        assert try_e164("2125552001", zone) is None  # not a German number: indexed as written
+        assert contacts.by_number("2125552001", zone) == ann  # the first contact keeps a number
+        assert contacts.by_number("2125552002", zone).name == "Bob"
+        assert contacts.count() == 2 and contacts.revision() == 0
 
 
 def test_a_migration_applied_meanwhile_by_another_process_is_not_applied_twice(tmp_path):
@@ -343,13 +353,13 @@ def test_a_migration_applied_meanwhile_by_another_process_is_not_applied_twice(t
 
 
 def test_v16_database_gains_named_prompts(v1_path):
-    """Migration 19: a version-16 database gets an empty ivr_prompts table; named prompts then store."""
+    """Migration 18: a version-17 database gets an empty ivr_prompts table; named prompts then store."""
     from firmware.config.model import NamedPrompt
     conn = connect(v1_path)
-    assert migrate(conn, "config", MIGRATIONS, upto=16) == 16
+    assert migrate(conn, "config", MIGRATIONS, upto=17) == 17
     conn.close()
     with open_store(v1_path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 19
+        assert store.schema_version == len(MIGRATIONS) == 18
         assert store.load().ivr_prompts == ()
         welcome = NamedPrompt("welcome", text=(("en", "Welcome."),))
         store.update(lambda c: replace(c, ivr_prompts=(welcome,)))

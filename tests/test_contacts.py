@@ -1,18 +1,18 @@
 """Contacts from CSV (firmware/contacts/): the trust boundary, the validation report, the
-all-or-nothing store, export, search, the lookup by caller ID, and ``linebox contacts``."""
+all-or-nothing store (the contact store's own tables), export, search, the lookup by caller ID,
+and ``linebox contacts``."""
 
 import json
 
 import pytest
-from config_helpers import demo, open_store, replace
+from config_helpers import demo
 
 from firmware import FirmwareError
-from firmware.config import Zone
-from firmware.config.ivrcodec import MAX_CONTACTS
 from firmware.config.model import Contact
 from firmware.contacts.csvfile import MAX_CELL_CHARS, MAX_COLUMNS, MAX_CSV_BYTES, MAX_ROWS, read_table
-from firmware.contacts.directory import contacts_csv, search
+from firmware.contacts.directory import contacts_csv, export_csv
 from firmware.contacts.importer import ProblemKind, apply_import, check_import, refusal
+from firmware.contacts.store import ContactStore
 from linebox.cli import main
 
 GOOD = ("name,numbers,account,language,notes,balance\n"
@@ -111,18 +111,15 @@ def test_invalid_rows_and_duplicates_counted_and_listed_with_lines():
     assert report.contacts[2].numbers == ("+12125550106", "+442079460000")
 
 
-def test_duplicates_against_stored_contacts_unless_replacing():
-    stored = (Contact("Old", ("+12125550100",), "7"),)
+def test_duplicates_against_stored_contacts_unless_replacing(contacts):
+    contacts.add([Contact("Old", ("+12125550100",), "7")], "us")
     text = "name,numbers,account\nNew,2125550100,\nOther,2125550199,7\nFresh,2125550150,8\n"
-    report = check_import(table(text), "us", stored)
+    report = check_import(table(text), "us", contacts)
     assert (report.valid, report.duplicates, report.stored) == (1, 2, 1)
     assert [str(p) for p in report.problems] == [
         "line 2: +12125550100 is already stored (contact 'Old')",
         "line 3: account 7 is already stored (contact 'Old')"]
-    assert check_import(table(text), "us", stored, replace=True).valid == 3
-    written_before_e164 = (Contact("Old", ("2125550100",)),)  # a YAML import may hold national numbers
-    assert check_import(table(text), "us", written_before_e164).duplicates == 1
-    assert [c.name for c in search(written_before_e164, "+1 212 555 0100", "us")] == ["Old"]
+    assert check_import(table(text), "us", contacts, replace=True).valid == 3
 
 
 def test_numbers_are_read_in_the_zone():
@@ -143,51 +140,99 @@ def test_the_configuration_rules_apply_to_every_field():
     assert messages[2].startswith("notes:") and messages[3].startswith("fields.colour:")
 
 
-def test_the_box_limit_is_a_problem_of_the_whole_file():
-    stored = tuple(Contact(f"C{i}", (f"+1212555{i:04d}",)) for i in range(MAX_CONTACTS - 1))
-    report = check_import(table("name,numbers\nA,3125550100\nB,3125550101\n"), "us", stored)
-    assert report.refused and report.problems[-1].kind is ProblemKind.LIMIT
-    assert "999 stored + 2 new contacts: the box holds at most 1000" in report.problems[-1].message
+def test_the_box_limit_is_a_problem_of_the_whole_file(tmp_path):
+    with ContactStore(tmp_path / "linebox.db", max_contacts=5) as small:
+        small.add([Contact(f"C{i}", (f"+1212555{i:04d}",)) for i in range(3)], "us")
+        two = table("name,numbers\nA,3125550100\nB,3125550101\n")
+        assert check_import(two, "us", small).ok  # 3 + 2 = the limit exactly
+        three = table("name,numbers\nA,3125550100\nB,3125550101\nC,3125550102\n")
+        report = check_import(three, "us", small)
+        assert report.refused and report.problems[-1].kind is ProblemKind.LIMIT
+        assert "3 stored + 3 new contacts: the box holds at most 5" in report.problems[-1].message
+        with pytest.raises(FirmwareError, match="nothing stored: line 1: 3 stored"):
+            apply_import(small, three, "us", skip_invalid=True)
+        assert check_import(three, "us", small, replace=True).ok  # replacing: 3 of 5
+        apply_import(small, two, "us")
+        assert small.count() == 5
 
 
 # -- storing ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "linebox.db") as store:
-        store.save(demo())
+def contacts(tmp_path):
+    with ContactStore(tmp_path / "linebox.db") as store:
         yield store
 
 
-def test_apply_is_all_or_nothing(store):
+def names(store: ContactStore) -> list[str]:
+    return [c.name for c in store.each()]
+
+
+def test_apply_is_all_or_nothing(contacts):
     bad = GOOD + "Cid,555 0100,\n"
-    revision = store.config_version()
+    revision = contacts.revision()
     with pytest.raises(FirmwareError, match="nothing stored: 1 invalid and 0 duplicate rows"):
-        apply_import(store, table(bad), source="test")
-    assert store.config_version() == revision and store.load().contacts == ()
-    report = apply_import(store, table(bad), skip_invalid=True)
-    assert report.valid == 2 and [c.name for c in store.load().contacts] == ["Ann Lee", "Bob Díaz"]
-    assert store.config_version() == revision + 1
+        apply_import(contacts, table(bad), "us")
+    assert contacts.revision() == revision and contacts.count() == 0
+    report = apply_import(contacts, table(bad), "us", skip_invalid=True)
+    assert report.valid == 2 and names(contacts) == ["Ann Lee", "Bob Díaz"]
+    assert contacts.revision() == revision + 1
 
 
-def test_apply_adds_and_replaces(store):
-    apply_import(store, table(GOOD))
+def test_a_failure_inside_the_transaction_stores_nothing(contacts):
+    contacts.add([Contact("Old", ("+12125550100",))], "us")
+
+    def refuse(inside):
+        inside.conn.execute("INSERT INTO contacts (position, name, numbers, fields) VALUES (99, 'half', '[]', '{}')")
+        raise FirmwareError("refused halfway")
+
+    with pytest.raises(FirmwareError, match="refused halfway"):
+        contacts.store(refuse, replace=True)
+    assert names(contacts) == ["Old"] and contacts.by_number("2125550100", "us").name == "Old"
+    with pytest.raises(FirmwareError, match="a number is given twice"):
+        contacts.add([Contact("A", ("+12125550199",)), Contact("B", ("+12125550199",))], "us")
+    assert names(contacts) == ["Old"] and contacts.revision() == 1
+
+
+def test_apply_adds_and_replaces(contacts):
+    apply_import(contacts, table(GOOD), "us")
     with pytest.raises(FirmwareError, match="already stored"):
-        apply_import(store, table(GOOD))
-    apply_import(store, table("name,numbers\nZed,2125550999\n"))
-    assert [c.name for c in store.load().contacts] == ["Ann Lee", "Bob Díaz", "Zed"]
-    apply_import(store, table("name,numbers\nZed,2125550999\n"), replace=True)
-    assert [c.name for c in store.load().contacts] == ["Zed"]
+        apply_import(contacts, table(GOOD), "us")
+    apply_import(contacts, table("name,numbers\nZed,2125550999\n"), "us")
+    assert names(contacts) == ["Ann Lee", "Bob Díaz", "Zed"]
+    apply_import(contacts, table("name,numbers\nZed,2125550999\n"), "us", replace=True)
+    assert names(contacts) == ["Zed"]
+    assert contacts.by_number("212 555 0100", "us") is None  # the replaced contacts' numbers are gone
 
 
-def test_export_then_import_gives_the_same_contacts(store):
-    apply_import(store, table(GOOD + 'Cy "Q",2125550177,,,"says ""hi"", twice",\n'))
-    before = store.load().contacts
-    text = contacts_csv(before)
+def test_replacing_with_a_file_that_reuses_stored_numbers(contacts):
+    apply_import(contacts, table(GOOD), "us")
+    report = apply_import(contacts, table(GOOD), "us", replace=True)  # the same numbers: no duplicates
+    assert report.valid == 2 and names(contacts) == ["Ann Lee", "Bob Díaz"]
+
+
+def test_export_then_import_gives_the_same_contacts(contacts, tmp_path):
+    apply_import(contacts, table(GOOD + 'Cy "Q",2125550177,,,"says ""hi"", twice",\n'), "us")
+    before = list(contacts.each())
+    text = "".join(export_csv(contacts))
     assert text.splitlines()[0] == "name,numbers,account,language,notes,balance"
-    apply_import(store, table(text), replace=True)
-    assert store.load().contacts == before
+    apply_import(contacts, table(text), "us", replace=True)
+    assert list(contacts.each()) == before
+
+
+def test_export_streams_in_pieces_in_stored_order(contacts):
+    many = [Contact(f"Name {i:04d}", (f"+1212555{i:04d}",), fields=((("tier", "gold"),) if i == 1200 else ()))
+            for i in range(1300)]
+    contacts.add(many, "us")
+    pieces = list(export_csv(contacts))
+    assert len(pieces) == 3  # 500 contacts a piece: never the whole table in one string
+    assert pieces[0].startswith("name,numbers,account,language,notes,tier\r\n")
+    assert not pieces[1].startswith("name,")
+    lines = "".join(pieces).splitlines()
+    assert len(lines) == 1301 and lines[1] == "Name 0000,+12125550000,,,,"
+    assert lines[1201] == "Name 1200,+12125551200,,,,gold"
+    assert list(contacts.each()) == many
 
 
 def test_export_defuses_spreadsheet_formulas():
@@ -197,38 +242,55 @@ def test_export_defuses_spreadsheet_formulas():
 
 # -- search and the lookup by caller ID ------------------------------------------------------
 
-CONTACTS = (Contact("Ann Lee", ("+12125550100", "+442079460000"), "1001", (("city", "Boston"),)),
-            Contact("Bob Díaz", ("+34612345678",), "2002"))
+CONTACTS = (Contact("Bob Díaz", ("+34612345678",), "2002"),
+            Contact("Ann Lee", ("+12125550100", "+442079460000"), "1001", (("city", "Boston"),)),
+            Contact("Per_cent 100%", ("+12125550177",)))
 
 
-@pytest.mark.parametrize(("query", "zone", "names"), [
+@pytest.mark.parametrize(("query", "zone", "found"), [
     ("ann", "us", ["Ann Lee"]),
-    ("DÍAZ", "us", ["Bob Díaz"]),
+    ("DÍAZ", "us", ["Bob Díaz"]),  # any case, any script
     ("200", "us", ["Bob Díaz"]),  # account substring
-    ("boston", "us", ["Ann Lee"]),  # a free field
+    ("boston", "us", ["Ann Lee"]),  # a free field's text
+    ("city", "us", []),  # not a free field's name
     ("(212) 555-0100", "us", ["Ann Lee"]),  # a whole number, compared in E.164
     ("020 7946 0000", "uk", ["Ann Lee"]),
     ("0044 20 7946 0000", "de", ["Ann Lee"]),
-    ("555 01", "us", ["Ann Lee"]),  # digits of a part of a number
+    ("555 01", "us", ["Ann Lee", "Per_cent 100%"]),  # digits of a part of a number
     ("612", "us", ["Bob Díaz"]),
     ("55", "us", []),  # two digits: too few to search numbers
     ("2125550199", "us", []),
-    ("", "us", ["Ann Lee", "Bob Díaz"]),
+    ("0%", "us", ["Per_cent 100%"]),  # LIKE's wildcards are the query's own characters
+    ("t_1", "us", []),
+    ("", "us", ["Ann Lee", "Bob Díaz", "Per_cent 100%"]),  # by name
 ])
-def test_search(query, zone, names):
-    assert [c.name for c in search(CONTACTS, query, zone)] == names
+def test_search(contacts, query, zone, found):
+    contacts.add(CONTACTS, "us")
+    page, total = contacts.search(query, zone)
+    assert [c.name for c in page] == found and total == len(found)
 
 
-def test_lookup_by_caller_id_matches_any_written_form_on_both_sides():
-    config = replace(demo(), contacts=(Contact("Ann", ("+12125550100",)), Contact("Old", ("3125550177",))))
+def test_search_pages(contacts):
+    contacts.add([Contact(f"Agent {i:03d}", (f"+1212555{i:04d}",)) for i in range(120, 0, -1)], "us")
+    page, total = contacts.search("agent", "us", offset=50, limit=50)
+    assert total == 120 and [c.name for c in page] == [f"Agent {i:03d}" for i in range(51, 101)]
+    last, _ = contacts.search("agent", "us", offset=100, limit=50)
+    assert len(last) == 20 and last[-1].name == "Agent 120"
+    assert contacts.search("agent", "us", offset=500, limit=50) == ([], 120)
+
+
+def test_lookup_by_caller_id_matches_any_written_form_on_both_sides(contacts):
+    contacts.add([Contact("Ann", ("+12125550100",), "42"), Contact("Old", ("3125550177",))], "us")
     for caller_id in ("2125550100", "12125550100", "+12125550100", "011 1 212 555 0100"):
-        assert config.contact_by_number(caller_id).name == "Ann"
-    for caller_id in ("3125550177", "13125550177"):  # a number stored as written before E.164
-        assert config.contact_by_number(caller_id).name == "Old"
+        assert contacts.by_number(caller_id, "us").name == "Ann"
+    for caller_id in ("3125550177", "13125550177"):  # stored as written: normalised when stored
+        assert contacts.by_number(caller_id, "us").name == "Old"
     for caller_id in ("", "P", "O", "2125550101", "5550100"):
-        assert config.contact_by_number(caller_id) is None
-    uk = replace(config, zone=Zone.UK, contacts=(Contact("Kim", ("+442079460000",)),))
-    assert uk.contact_by_number("02079460000").name == "Kim"
+        assert contacts.by_number(caller_id, "us") is None
+    assert contacts.by_account("42").name == "Ann" and contacts.by_account("4") is None
+    assert contacts.by_account("") is None
+    contacts.add([Contact("Kim", ("+442079460000",))], "uk")
+    assert contacts.by_number("02079460000", "uk").name == "Kim"
 
 
 # -- linebox contacts ------------------------------------------------------------------------
@@ -271,7 +333,7 @@ def test_cli_import_export_search(db, tmp_path, capsys):
     assert main(["contacts", "import", str(path), "--skip-invalid", "--db", db]) == 0
     out = capsys.readouterr().out
     assert "rows 3, valid 2, invalid 1, duplicates 0" in out and "line 4: numbers: '555 0100'" in out
-    assert "stored 2 contacts" in out
+    assert "stored 2 contacts (contacts revision 1)" in out
     assert main(["contacts", "search", "212 555 0101", "--json", "--db", db]) == 0
     assert [c["name"] for c in json.loads(capsys.readouterr().out)] == ["Ann Lee"]
     exported = tmp_path / "out.csv"
@@ -304,14 +366,30 @@ def test_cli_do_not_call_list(db, tmp_path, capsys):
     assert "too short for us" in capsys.readouterr().err
 
 
-def test_a_stored_import_reaches_another_process_store_as_a_new_revision(db, tmp_path):
-    """What ``linebox run`` polls (ConfigStore.reload_if_changed): the import is a configuration change."""
+def test_a_stored_import_reaches_another_process_at_once_and_leaves_the_configuration(db, tmp_path):
+    """The engine's contact store (another connection) finds an import at once: no reload, and
+    the configuration's revision does not move (the contacts are not part of it)."""
     from config_helpers import open_store as store_at
-    with store_at(db) as engine_side:
-        engine_side.load()
-        assert engine_side.reload_if_changed() is None
+    with store_at(db) as config_side, ContactStore(db) as engine_side:
+        revision = config_side.config_version()
+        assert engine_side.by_number("+1 (212) 555-0101", "us") is None
         path = tmp_path / "c.csv"
         path.write_text(GOOD, encoding="utf-8")
         assert main(["contacts", "import", str(path), "--db", db]) == 0
-        changed = engine_side.reload_if_changed()
-        assert changed is not None and changed.contact_by_number("+1 (212) 555-0101").name == "Ann Lee"
+        assert engine_side.by_number("+1 (212) 555-0101", "us").name == "Ann Lee"
+        assert engine_side.revision() == 1 and config_side.config_version() == revision
+
+
+def test_lookups_read_by_index_never_scanning_the_table(contacts):
+    """What "never loaded whole" rests on: SQLite's plan for each question a call asks."""
+    def plan(sql, *args):
+        return " ".join(row[-1] for row in contacts.conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+
+    by_number = plan("SELECT c.name FROM contact_numbers n JOIN contacts c ON c.position = n.contact"
+                     " WHERE n.number = ?", "+12125550100")
+    assert "SEARCH n USING PRIMARY KEY" in by_number and "SCAN" not in by_number
+    by_account = plan("SELECT name FROM contacts WHERE account = ? ORDER BY position LIMIT 1", "42")
+    assert "USING INDEX contacts_account" in by_account and "SCAN" not in by_account
+    listing = plan("SELECT position, name, numbers, account, fields, language, notes FROM contacts"
+                   " ORDER BY name COLLATE NOCASE, position LIMIT 50 OFFSET 0")
+    assert "INDEX contacts_name" in listing and "TEMP B-TREE" not in listing  # a page in name order, no sort

@@ -13,7 +13,8 @@ from firmware.acd.queue_log import format_record, parse_line
 from firmware.cdr import CallDisposition, CdrStore
 from firmware.config import from_dict, to_dict
 from firmware.config.demo import DEMO_DESK, demo_config
-from firmware.config.model import Config, Contact, DispositionCode, QueueDesk
+from firmware.config.model import Contact, DispositionCode, QueueDesk
+from firmware.contacts.store import ContactStore
 from firmware.desk.dispositions import make_disposition, queue_log_record
 from firmware.desk.keys import MAX_TRIES, KeyEntry, KeyResult
 from firmware.desk.lookup import find_contact
@@ -55,8 +56,12 @@ def test_an_account_the_ivr_collected_fills_account_without_a_contact():
     ("999", {"account": "0"}, None),  # unknown caller
     ("", {}, None),
 ])
-def test_screen_pop_finds_the_contact(number, variables, expected):
-    assert find_contact(Config(contacts=(ANN, BOB)), number, variables) == expected
+def test_screen_pop_finds_the_contact(tmp_path, number, variables, expected):
+    with ContactStore(tmp_path / "linebox.db") as contacts:
+        contacts.add([ANN, BOB], "us")
+        found = find_contact(contacts, "us", number, variables)
+    assert (found.name, found.account, found.fields) == (expected.name, expected.account, expected.fields) \
+        if expected is not None else found is None
 
 
 # ----------------------------------------------------------------------------- dispositions
@@ -214,11 +219,43 @@ def test_keys_during_the_call_or_a_feature_code_are_not_the_dispositions():
     assert not fake.tracker.on_digit("1001", 4, "*", NOW)  # *49: ready, through the dial plan
 
 
+def test_a_callback_the_acd_places_is_on_the_desk_like_an_inbound_call():
+    """The ACD's callbacks tell the tracker the same events (firmware/acdengine/callbacks.py):
+    kind ``callback``; answered and ended, a disposition is owed; a dial-out that reached nobody
+    leaves the desk with nothing owed."""
+    fake = FakeDesk()
+    fake.tracker.offered("1001", "cb1", "support", "2125550101", "", {"account": "4711"}, NOW, kind="callback")
+    (row,) = fake.tracker.rows(["1001"])
+    assert (row["call"]["kind"], row["call"]["phase"], row["call"]["caller_number"]) == (
+        "callback", "offered", "2125550101")
+    fake.tracker.connected("1001", "cb1")
+    fake.tracker.ended("1001", "cb1")
+    assert fake.tracker.owes("1001").kind == "callback"
+    fake.tracker.dispose("1001", "1", "", None, "page", NOW)
+    assert fake.stored[-1].uniqueid == "cb1" and fake.stored[-1].caller_number == "2125550101"
+    version = fake.tracker.version
+    fake.tracker.offered("1001", "cb2", "support", "2125550101", "", {}, NOW, kind="callback")
+    fake.tracker.connected("1001", "cb2")
+    fake.tracker.cleared("1001", "other")  # another call's: nothing changes
+    assert fake.tracker.calls["1001"].uniqueid == "cb2"
+    fake.tracker.cleared("1001", "cb2")
+    assert "1001" not in fake.tracker.calls and fake.tracker.owes("1001") is None
+    assert fake.tracker.version > version + 2
+
+
+def test_the_desk_lists_the_agents_booked_callbacks():
+    fake = FakeDesk()
+    assert fake.tracker.rows(["1001"])[0]["callbacks"] == []  # no ACD callbacks attached: none
+    booked = [{"due": NOW + 60, "queue": "support", "number": "2125550101"}]
+    fake.tracker.booked_by = lambda agent: booked if agent == "1001" else []
+    assert [row["callbacks"] for row in fake.tracker.rows(["1001", "1002"])] == [booked, []]
+
+
 def test_page_disposition_with_a_callback_books_it():
     fake = FakeDesk()
     fake.call()
     entry = fake.tracker.dispose("1001", "2", "after lunch", NOW + 7200, "page", NOW)
-    assert entry.callback_at == NOW + 7200 and fake.booked == [("support", "2125550101", NOW + 7200)]
+    assert entry.callback_at == NOW + 7200 and fake.booked == [("support", "2125550101", NOW + 7200, "1001", "u1")]
     with pytest.raises(FirmwareError, match="no ended call"):
         FakeDesk().tracker.dispose("1001", "1", "", None, "page", NOW)
 

@@ -31,6 +31,7 @@ from firmware.config.model import (
 )
 from firmware.engine.calls import Call, Direction, Leg
 from firmware.ivr import IvrPrompts, IvrService, logic, say_functions
+from firmware.numbers import try_e164
 from firmware.speech.api import Recognition, SpeechError
 
 WORD_TICKS = 5  # every fake word lasts 100 ms
@@ -189,11 +190,25 @@ def events():
     logger.removeHandler(handler)
 
 
+class FakeContacts:
+    """The contact store's lookups (firmware/contacts/store.py) over a few contacts."""
+
+    def __init__(self, contacts) -> None:
+        self.contacts = tuple(contacts)
+
+    def by_number(self, number, zone):
+        wanted = try_e164(number, zone)
+        return next((c for c in self.contacts if wanted and any(try_e164(n, zone) == wanted for n in c.numbers)), None)
+
+    def by_account(self, account):
+        return next((c for c in self.contacts if account and c.account == account), None)
+
+
 def make(flows=None, contacts=(), speech=None, config=None):
-    config = config or dataclasses.replace(demo_config(), ivr_flows=tuple(flows or (flow(),)), contacts=contacts)
+    config = config or dataclasses.replace(demo_config(), ivr_flows=tuple(flows or (flow(),)))
     cc = FakeControl(config)
     prompts = FakePrompts()
-    service = IvrService(cc, prompts, say_functions(), speech, EventLogger("ivr-test"))
+    service = IvrService(cc, prompts, say_functions(), speech, EventLogger("ivr-test"), FakeContacts(contacts))
     cc.service = service
     return service, cc, prompts
 

@@ -65,10 +65,9 @@ BAD = [
     (f"{N}[7].variable", add_node({"id": "s", "type": "say", "say": "number", "next": "queue"}),
      "either a variable or a value"),
     (f"{N}[7]", add_node({"id": "s", "type": "set", "next": "queue"}), "a set node sets"),
-    ("contacts[0].numbers[0]", setting("contacts", [{"name": "A", "numbers": ["12a"]}]), "is not a phone number"),
-    ("contacts[0].fields: key", setting("contacts", [{"name": "A", "fields": {"Bad Key": "x"}}]),
-     "is not a field name"),
-    ("contacts[0].account", setting("contacts", [{"name": "A", "account": "12-3"}]), "is not an account number"),
+    # contacts are the contact store's since config migration 17: a document carrying them is refused
+    ("contacts", setting("contacts", [{"name": "A", "numbers": ["2125552001"]}]),
+     "not part of the configuration document (config migration 17): import them as CSV"),
     # cross-references
     (f"{N}[1].choices[0].next", setting(f"{N}[1].choices[0].next", "nowhere"), "node 'nowhere' does not exist"),
     (f"{F}.start", setting(f"{F}.start", "nowhere"), "node 'nowhere' does not exist"),
@@ -100,8 +99,6 @@ BAD = [
      "queue_priority/queue_skills need a goto to a queue"),
     ("routes[0].destination", setting("routes[0].destination", {"kind": "ivr", "name": "sales"}),
      "ivr sales: no such IVR flow"),
-    ("contacts[1].account", setting("contacts", [{"name": "A", "account": "1"}, {"name": "B", "account": "1"}]),
-     "account 1 is already used at contacts[0]"),
 ]
 
 
@@ -124,8 +121,6 @@ GOOD = [
     setting(f"{N}[1].choices[2].key", "#"),
     setting(f"{N}[3].queue_skills", {"english": 5}),
     setting(f"{N}[5].destination", {"kind": "hangup", "name": ""}),
-    setting("contacts", [{"name": "Ann", "numbers": ["2125552001"], "account": "4111111111111111",
-                          "fields": {"balance": "12.50", "order_status": "shipped"}}]),
     add_node({"id": "c", "type": "collect", "prompt": {"en": ["x"], "es": ["x"]}, "next": "queue",
               "no_input": "queue", "variable": "v", "min_digits": 32, "max_digits": 32}),
 ]
@@ -146,22 +141,16 @@ def test_a_bad_flow_stores_nothing(tmp_path):
         before = to_yaml(store.load())
         data = demo_data()
         data["ivr_flows"][0]["nodes"][1]["choices"][0]["next"] = "nowhere"
-        data["contacts"] = [{"name": "Ann", "account": "1"}]
         with pytest.raises(FirmwareError, match=r"^ivr_flows\[0\]\.nodes\[1\]\.choices\[0\]\.next: "):
             store.save(from_dict(data))
         assert to_yaml(store.load()) == before
 
 
-def test_store_keeps_flows_and_contacts_exactly(tmp_path):
-    data = demo_data()
-    data["contacts"] = [{"name": "Ann", "numbers": ["2125552001"], "account": "1234",
-                         "fields": {"balance": "12.50", "order_status": "shipped"}}]
-    config = from_dict(data)
+def test_store_keeps_flows_exactly(tmp_path):
+    config = from_dict(demo_data())
     with open_store(tmp_path / "linebox.db") as store:
         store.save(config)
     with open_store(tmp_path / "linebox.db") as again:
         loaded = again.load()
     assert loaded == config
-    assert loaded.contact_by_account("1234").fields == (("balance", "12.50"), ("order_status", "shipped"))
-    assert loaded.contact_by_number("2125552001").name == "Ann"
     assert loaded.ivr_flow("main").node("queue").destination.kind is DestinationKind.QUEUE

@@ -12,17 +12,23 @@ import pytest
 from drivers.audiofile import read_audio
 from firmware.config.demo import demo_config
 from firmware.config.model import Contact, MailboxSettings, VoicemailSettings
+from firmware.desk.lookup import contact_language
 from firmware.engine.calls import Call, Direction
 from firmware.media.words import trim_silence
 from firmware.speech.say import sound_dir
 from firmware.voicemail.languages import caller_language, owner_language
 from firmware.voicemail.prompts import VoicemailPrompts, header_words, intro_words
-from tests.test_ivr import BASE, IvrNode, T, call_in, digits, events, flow, make  # noqa: F401 (fixture)
+from tests.test_ivr import BASE, FakeContacts, IvrNode, T, call_in, digits, events, flow, make  # noqa: F401 (fixture)
 
 CALLER = "2125552001"
 
 
-def configured(contact_language="", route_language=None, line_language=None, box_language=None,
+def known(language=""):
+    """The contact store (a fake of firmware/contacts/store.py) with Ann, whose language is ``language``."""
+    return FakeContacts((Contact("Ann", (CALLER,), language=language),))
+
+
+def configured(route_language=None, line_language=None, box_language=None,
                mailbox_language=""):
     base = demo_config()
     return dataclasses.replace(
@@ -30,7 +36,6 @@ def configured(contact_language="", route_language=None, line_language=None, box
         lines=tuple(dataclasses.replace(line, language=line_language) for line in base.lines),
         routes=tuple(dataclasses.replace(r, language=route_language if r.name == "voice menu" else None)
                      for r in base.routes),
-        contacts=(Contact("Ann", (CALLER,), language=contact_language),),
         voicemail=VoicemailSettings(mailboxes=(MailboxSettings("201", language=mailbox_language),)))
 
 
@@ -45,23 +50,35 @@ PRECEDENCE = [  # contact, route, line, box -> the caller's language
 
 @pytest.mark.parametrize("contact,route,line,box,expected", PRECEDENCE)
 def test_the_callers_language_contact_then_route_then_line_then_box(contact, route, line, box, expected):
-    config = configured(contact, route, line, box)
-    assert config.caller_language("voice menu", 0, CALLER) == expected
+    config = configured(route, line, box)
+    assert config.caller_language("voice menu", 0, contact_language(known(contact), "us", CALLER)) == expected
     call = Call(1, 0, Direction.INBOUND, 0, caller_number=CALLER, route="voice menu")
-    assert caller_language(config, call, 0) == expected  # voicemail's deposit: the same resolution
+    assert caller_language(config, call, 0, known(contact)) == expected  # voicemail's deposit: the same resolution
 
 
 def test_a_contact_without_a_language_or_another_number_changes_nothing():
-    config = configured("", "fr")
-    assert config.caller_language("voice menu", 0, CALLER) == "fr"
-    assert configured("es", "fr").caller_language("voice menu", 0, "2125559999") == "fr"
-    assert configured("es").caller_language("voice menu", 0, "") == "en"  # no caller ID
+    assert contact_language(known(""), "us", CALLER) == ""
+    assert contact_language(known("es"), "us", "2125559999") == ""
+    assert contact_language(known("es"), "us", "") == ""  # no caller ID
+    assert contact_language(None, "us", CALLER) == ""  # no contact store
+    call = Call(1, 0, Direction.INBOUND, 0, caller_number="2125559999", route="voice menu")
+    assert caller_language(configured("fr"), call, 0, known("es")) == "fr"
+
+
+def test_an_unreadable_contact_store_gives_no_language():
+    from firmware import FirmwareError
+
+    class Broken:
+        def by_number(self, number, zone):
+            raise FirmwareError("contacts: database is locked")
+
+    assert contact_language(Broken(), "us", CALLER) == ""
 
 
 def test_the_language_a_flow_chose_goes_with_the_call_to_voicemail():
     call = Call(1, 0, Direction.INBOUND, 0, caller_number=CALLER, route="voice menu")
     call.language = "fr"
-    assert caller_language(configured("es", "es", "es"), call, 0) == "fr"
+    assert caller_language(configured("es", "es"), call, 0, known("es")) == "fr"
 
 
 @pytest.mark.parametrize("mailbox,caller_on_line,expected", [
@@ -71,16 +88,15 @@ def test_the_language_a_flow_chose_goes_with_the_call_to_voicemail():
     ("fr", False, "fr"),
 ])
 def test_the_owners_language(mailbox, caller_on_line, expected):
-    config = configured("es", mailbox_language=mailbox)
+    config = configured(mailbox_language=mailbox)
     call = Call(1, 0, Direction.INBOUND, 0, caller_number=CALLER) if caller_on_line else None
-    assert owner_language(config, "201", call, 0) == expected
+    assert owner_language(config, "201", call, 0, known("es")) == expected
 
 
 # -- the IVR -------------------------------------------------------------------------------------
 
-def ivr_config(contact_language, route_language=None):
-    base = configured(contact_language, route_language)
-    return dataclasses.replace(base, ivr_flows=(flow(),))
+def ivr_config(route_language=None):
+    return dataclasses.replace(configured(route_language), ivr_flows=(flow(),))
 
 
 @pytest.mark.parametrize("contact,route,expected", [
@@ -90,7 +106,7 @@ def ivr_config(contact_language, route_language=None):
     ("fr", None, "en"),  # a language the flow does not offer: the flow's first
 ])
 def test_the_ivr_speaks_the_contacts_language(contact, route, expected, events):  # noqa: F811
-    service, cc, prompts = make(config=ivr_config(contact, route))
+    service, cc, prompts = make(config=ivr_config(route), contacts=known(contact).contacts)
     call = Call(7, 0, Direction.INBOUND, 0, caller_number=CALLER, route="voice menu")
     assert service.take(call, 0, "main")
     assert events.named("ivr_start")[0]["language"] == expected
@@ -99,8 +115,8 @@ def test_the_ivr_speaks_the_contacts_language(contact, route, expected, events):
 
 def test_the_flows_own_choice_wins_over_the_contact_and_goes_with_the_call(events):  # noqa: F811
     nodes = (IvrNode("english", T.SET, language="en", next="menu"), *BASE)
-    service, cc, prompts = make(config=dataclasses.replace(ivr_config("es"),
-                                                           ivr_flows=(flow(*nodes, start="english"),)))
+    service, cc, prompts = make(config=dataclasses.replace(ivr_config(), ivr_flows=(flow(*nodes, start="english"),)),
+                                contacts=known("es").contacts)
     call = call_in(service)
     assert prompts.played[-1] == ("en", ("hello", "vm-press"))
     assert call.language == "en"  # voicemail after the flow speaks it (caller_language above)

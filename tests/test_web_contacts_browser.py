@@ -1,8 +1,8 @@
 """The contacts CSV import's validation report in a real browser (issue 14): Debian's chromium
 driven by Playwright against ``linebox web`` and ``linebox run`` on the virtual board, each a
 process of its own, as on the box. A supervisor uploads a file with invalid numbers and
-duplicates, reads the report (counts and lines), confirms, and the running engine applies the
-stored contacts at once; a file without its required columns is refused with no way to store it.
+duplicates, reads the report (counts and lines), confirms, and the contact store the running
+engine reads finds them at once; a file without its required columns is refused with no way to store it.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from browser_helpers import BROWSER_MARKS, logged_in, running_box
 
-from firmware.config import ConfigStore, demo_config
-from linebox.storage import board_ports
+from firmware.config import demo_config
+from firmware.contacts.store import ContactStore
 
 pytestmark = BROWSER_MARKS
 
@@ -34,10 +34,10 @@ def upload(page, text: bytes, name: str) -> None:
     page.click("#upload-form button[type=submit]")
 
 
-def test_1_the_validation_report_then_confirm_and_the_engine_applies_it(box):
+def test_1_the_validation_report_then_confirm_and_the_engine_finds_them(box):
     page, errors = logged_in(box, "supervisor", all_errors=False)
     page.click("nav >> text=Contacts")
-    assert "0 of 0 contacts" in page.inner_text("#count")
+    assert "0 contacts" in page.inner_text("#count")
     upload(page, LEADS.encode("cp1252"), "crm-export.csv")  # Excel's ; and Windows-1252
     counts = {what: page.inner_text(f"#count-{what}") for what in ("rows", "valid", "invalid", "duplicates")}
     assert counts == {"rows": "5", "valid": "2", "invalid": "2", "duplicates": "1"}
@@ -45,21 +45,20 @@ def test_1_the_validation_report_then_confirm_and_the_engine_applies_it(box):
     assert [(line, kind) for line, kind, _ in rows] == [("4", "invalid"), ("5", "duplicate"), ("6", "invalid")]
     assert "too short for us: 7 digits" in rows[0][2] and "+12125550100 is already on line 2" in rows[1][2]
     assert "windows-1252" in page.inner_text("#counts")
-    with ConfigStore(box.db, boards=board_ports) as store:
-        assert store.load().contacts == ()  # nothing stored before the confirmation
+    with ContactStore(box.db) as store:
+        assert store.count() == 0  # nothing stored before the confirmation
     page.click("#confirm")
     page.wait_for_url("**/contacts/")
     flash = page.inner_text(".flash")
-    assert "2 contacts stored from crm-export.csv" in flash and "applied" in flash  # the engine's reply
+    assert "2 contacts stored from crm-export.csv" in flash and "find them at once" in flash  # no reload
     assert "Bob Díaz" in page.inner_text("#contacts") and "+34612345678" in page.inner_text("#contacts")
     page.fill("#f-q", "212-555-0100")
     page.click("#search button[type=submit]")
     assert page.locator("#contacts tbody tr").count() == 1 and "Ann Lee" in page.inner_text("#contacts")
-    with ConfigStore(box.db, boards=board_ports) as store:
-        config = store.load()
-    assert config.contact_by_number("2125550100").name == "Ann Lee"
-    assert (config.contact_by_number("+34612345678").language, dict(config.contact_by_number(
-        "+34612345678").fields)) == ("es_ES", {"balance": "0.00"})
+    with ContactStore(box.db) as store:
+        assert store.by_number("2125550100", "us").name == "Ann Lee"
+        bob = store.by_number("+34612345678", "us")
+    assert (bob.language, dict(bob.fields)) == ("es_ES", {"balance": "0.00"})
     assert not errors, errors
 
 
@@ -70,5 +69,5 @@ def test_2_a_file_without_its_columns_cannot_be_stored(box):
     assert "missing column 'name'" in page.inner_text("#problems")
     assert page.locator("#confirm").count() == 0 and "nothing stored" in page.inner_text("#refused")
     page.click("#cancel")
-    assert "2 of 2 contacts" in page.inner_text("#count")
+    assert "2 contacts" in page.inner_text("#count")
     assert not errors, errors

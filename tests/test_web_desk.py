@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from dataclasses import replace
 
 import pytest
 from test_web import login, token_of
@@ -46,8 +45,7 @@ def box(tmp_path):
         accounts.add(name, role, PASSWORD, 0.0)
     engine = DeskEngine()
     services = make_services(tmp_path, accounts=accounts, engine=engine, clock=Clock())
-    config = services.store.load()
-    services.store.save(replace(config, contacts=(ANN,)), source="test")
+    services.contacts.add([ANN], "us")
     yield make_app(services), services, engine
     services.store.close()
 
@@ -134,6 +132,29 @@ def test_screen_pop_by_the_account_the_ivr_collected_and_of_an_unknown_caller(bo
     engine.call = _call(number="5550000")
     call = client.get("/api/desk").get_json()["call"]
     assert call["contact"] is None and call["script"].startswith("Hello …, thank you")
+
+
+def test_an_acd_callback_pops_like_an_inbound_call_and_booked_callbacks_are_listed(box):
+    """``show desk`` of a callback the ACD places (kind callback, the caller's number as received):
+    the same contact, script and history as the caller's inbound call; the agent's booked callbacks."""
+    app, services, engine = box
+    earlier = CallRecord(uniqueid="1763900000.1.2", start=1763900000.0, end=1763900060.0, answer=None,
+                         disposition=Disposition.NO_ANSWER, hangup_by=HangupBy.CALLER, caller_number="2125550101")
+    services.cdr.record(earlier)
+    engine.call = {**_call(phase="offered"), "uniqueid": "1764000000.1.3", "kind": "callback"}
+    client = app.test_client()
+    login(client, "alice")
+    pop = client.get("/api/desk").get_json()
+    assert pop["call"]["kind"] == "callback" and pop["call"]["contact"]["name"] == "Ann Lee"
+    assert pop["call"]["script"].startswith("Hello Ann Lee,")
+    assert [h["uniqueid"] for h in pop["call"]["history"]] == [earlier.uniqueid]
+    assert pop["callbacks"] == []  # none booked
+    booked = [{"due": 1764003600.0, "queue": "support", "number": "2125550101"}]
+    engine.run = lambda command, run=engine.run: (
+        [desk_answer(None).replace('"call": null', f'"call": null, "callbacks": {json.dumps(booked)}')]
+        if command.startswith("show desk") else run(command))
+    pop = client.get("/api/desk").get_json()
+    assert pop["call"] is None and pop["callbacks"] == booked
 
 
 def test_an_account_that_is_no_agents_is_refused_and_supervisors_pick_one(box):

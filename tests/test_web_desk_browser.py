@@ -29,6 +29,7 @@ from browser_helpers import (
 from firmware.cdr import CdrStore
 from firmware.config import demo_config
 from firmware.config.model import Contact, Destination, DestinationKind, InboundRoute
+from firmware.contacts.store import ContactStore
 
 LINE, AGENT_PORT = 0, 4
 ANN = Contact("Ann Lee", numbers=("2125557001",), account="4711", fields=(("plan", "gold"),))
@@ -41,15 +42,17 @@ pytestmark = BROWSER_MARKS
 def _config():
     demo = demo_config()
     support = dataclasses.replace(demo.queues[0], wrapup_s=30, announce_position_s=0)
-    return dataclasses.replace(demo, queues=(support,), contacts=(ANN,),
+    return dataclasses.replace(demo, queues=(support,),
                                routes=(InboundRoute("all", Destination(DestinationKind.QUEUE, "support")),))
 
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
     # the engine's clock is this machine's: the page's Date.now() measures the pop's delay against it
-    with running_box(tmp_path_factory.mktemp("deskbox"), _config(), roles=("admin", "supervisor", "agent"),
-                     origin=None) as running:
+    folder = tmp_path_factory.mktemp("deskbox")
+    with ContactStore(folder / "linebox.db") as contacts:  # the screen pop's record (firmware/contacts/store.py)
+        contacts.add([ANN], "us")
+    with running_box(folder, _config(), roles=("admin", "supervisor", "agent"), origin=None) as running:
         yield running
 
 

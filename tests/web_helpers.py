@@ -13,6 +13,7 @@ from firmware.accounts import AccountStore, ScryptCost, check_password, check_us
 from firmware.acdengine.history import IntervalStore
 from firmware.cdr import CdrStore
 from firmware.config import ConfigStore, seed_demo
+from firmware.contacts.store import ContactStore
 from linebox.storage import board_ports
 from webadmin.app import create_app
 from webadmin.audit import AuditLog
@@ -85,7 +86,8 @@ def make_services(folder: Path, accounts=None, engine=None, seeded: bool = True,
                        board=board_ports("virtual"), data_dir=folder, clock=clock or Clock(),
                        check_account=check_account, audit=AuditLog(folder / "linebox.db"),
                        cdr=CdrStore(folder / "linebox.db"),
-                       intervals=IntervalStore(folder / "linebox.db"), cookie_secure=False, version="test")
+                       intervals=IntervalStore(folder / "linebox.db"), cookie_secure=False, version="test",
+                       contacts=ContactStore(folder / "linebox.db"))
 
 
 def make_app(services: WebServices):

@@ -27,6 +27,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, render_te
 from firmware import FirmwareError
 from webadmin.app import audit, requires, state
 from webadmin.campaignview import board_rows, engine_figures, preview_of
+from webadmin.contacts import contact_store
 from webadmin.deskview import agent_of, screen_pop, wallboard
 from webadmin.engine import engine_status
 from webadmin.security import Permission
@@ -182,6 +183,7 @@ def _preview(services, agent: str) -> dict | None:
 
 def _pop_source(services, agent: str) -> Callable[[bool], dict]:
     web = state()
+    contacts = contact_store()  # read here: the stream's generator runs outside the request
     cache: dict = {"key": None, "document": {}, "preview": None, "polls": 0}
 
     def document(full: bool) -> dict:
@@ -202,7 +204,7 @@ def _pop_source(services, agent: str) -> Callable[[bool], dict]:
             with web.cdr_lock:  # the store's one connection, shared by the request threads
                 calls = services.cdr.calls_from(number, HISTORY_ROWS + 1)
                 entries = services.cdr.dispositions(number, HISTORY_ROWS + 1)
-        cache["key"], cache["document"] = key, screen_pop(row, services.store.load(), calls, entries)
+        cache["key"], cache["document"] = key, screen_pop(row, services.store.load(), contacts, calls, entries)
         return {**cache["document"], "preview": cache["preview"]}
 
     return document

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from firmware.cdr import CallDisposition, CallRecord
 from firmware.config.model import Agent, Config, QueueDesk
-from firmware.desk.lookup import find_contact
+from firmware.desk.lookup import ContactLookup, find_contact
 from firmware.desk.script import caller_values, fill_script
 
 STATE_GROUPS = ("available", "ringing", "oncall", "wrapup", "paused", "loggedout")
@@ -88,22 +88,24 @@ def history_rows(calls: Sequence[CallRecord], dispositions: Sequence[CallDisposi
     return rows
 
 
-def screen_pop(row: dict, config: Config, calls: Sequence[CallRecord],
+def screen_pop(row: dict, config: Config, contacts: ContactLookup, calls: Sequence[CallRecord],
                dispositions: Sequence[CallDisposition]) -> dict:
     """The agent page's document for one agent's ``show desk`` row."""
     call = row.get("call")
     document = {"agent": row["agent"], "name": row.get("name", ""), "state": row["state"],
-                "pause_reason": row.get("pause_reason", ""), "call": None}
+                "pause_reason": row.get("pause_reason", ""), "call": None,
+                "callbacks": list(row.get("callbacks") or [])}  # booked by a disposition, not yet due
     if call is None:
         return document
     variables = {str(k): str(v) for k, v in (call.get("variables") or {}).items()}
     number = str(call.get("caller_number") or "")
-    contact = find_contact(config, number, variables)
+    contact = find_contact(contacts, str(config.zone), number, variables)
     queue = config.queue(str(call.get("queue")))
     desk = queue.desk if queue is not None else QueueDesk()
     values = caller_values(contact, number, variables, queue=str(call.get("queue")), agent=row["agent"])
     document["call"] = {
         "uniqueid": call["uniqueid"], "queue": call["queue"], "phase": call["phase"], "caller_number": number,
+        "kind": str(call.get("kind") or "inbound"),  # callback: the ACD calls the caller back
         "variables": variables, "disposition": call.get("disposition", ""), "offered_at": call.get("offered_at"),
         "contact": None if contact is None else {"name": contact.name, "account": contact.account,
                                                  "numbers": list(contact.numbers), "fields": dict(contact.fields)},

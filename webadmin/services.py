@@ -18,6 +18,7 @@ from firmware import FirmwareError
 from firmware.acdengine.history import IntervalStore
 from firmware.cdr import CdrStore
 from firmware.config import BoardPorts, Config, ConfigStore
+from firmware.contacts.store import ContactStore
 from webadmin.audit import AuditLog
 
 
@@ -90,6 +91,8 @@ class WebServices:
     intervals: IntervalStore
     """ACD statistics per queue and interval, for the queue reports."""
     restart_needed: RestartCheck = lambda old, new: ()
+    contacts: ContactStore | None = None
+    """The contact store (firmware/contacts/store.py): the contacts page and the screen pop."""
     cookie_secure: bool = True
     """Session cookies only over HTTPS (off only when served on the loopback address)."""
     version: str = ""

@@ -45,7 +45,10 @@ def attach_acd(control: CallControlApi, setup: AcdSetup, prompts: Prompts, music
         agent_port=service.agent_ports.get, agent_state=agent_state_of(core),
         say=say_then_wait(control, prompts), state_of=control.state,
         record=record_disposition or (lambda entry: None), queue_log=writer.write if writer is not None else None,
-        schedule_callback=service.callbacks.book)
+        schedule_callback=service.callbacks.book,
+        booked_by=lambda agent: [{"due": b.due, "queue": b.queue, "number": b.number}
+                                 for b in service.callbacks.booked_by(agent)])
+    service.callbacks.tracker = service.tracker  # callbacks the ACD places reach the desk too
     control.register_service(DestinationKind.QUEUE, service)
     control.attach(service)
     control.add_feature_codes(service.desk.codes())

@@ -27,8 +27,8 @@ from pathlib import Path
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.acd.stats import DAY_SECONDS, HOUR_SECONDS, INTERVAL_SECONDS, AgentStats, QueueStats
+from firmware.acdengine.persist import CALLBACKS_MIGRATION, StateChange, StateStore
 from firmware.acdengine.persist import MIGRATION as STATE_MIGRATION
-from firmware.acdengine.persist import StateChange, StateStore
 from firmware.config.db import Migration, connect, migrate, transaction
 from firmware.engine.worker import Worker
 
@@ -49,6 +49,7 @@ MIGRATIONS = (
         "CREATE INDEX acd_intervals_by_time ON acd_intervals (size_seconds, start)",
     )),
     STATE_MIGRATION,  # 2: log-ins and the open interval (persist.py)
+    CALLBACKS_MIGRATION,  # 3: callbacks booked at a date (persist.py)
 )
 
 

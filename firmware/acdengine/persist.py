@@ -1,4 +1,5 @@
-"""The ACD's state that survives a restart: agents' log-ins and pauses, today's counters, the open interval.
+"""The ACD's state that survives a restart: agents' log-ins and pauses, today's counters, the open
+interval, and the callbacks agents booked at a date.
 
 Saved in the box's database (migration 2 of component ``acd_history``, the tables beside
 ``acd_intervals``), always through the history writer's worker thread, so the media loop
@@ -14,6 +15,12 @@ never waits for the disk:
   transaction every :data:`CHECKPOINT_S` of engine time and at a clean stop. Closed buckets
   are already rows of ``acd_intervals`` (written at each edge).
 
+* ``acd_booked_callbacks`` (migration 3): one row per callback an agent booked at a date (a
+  disposition with a callback date, firmware/desk), written when booked and deleted when it
+  came due and joined its queue (:class:`BookedCallback`, :class:`CallbackReleased`); the
+  callbacks service restores them at start, and one that came due while the box was down
+  joins its queue at the first tick.
+
 After a crash, what was committed is what is restored: every log-in change, and the counters
 up to the last checkpoint (at most a minute lost). :func:`load_state` reads it all at start:
 the saved log-ins, the open bucket, and the 15-minute rows of ``acd_intervals`` of that
@@ -26,6 +33,7 @@ logged and skipped, never fatal.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
@@ -65,6 +73,38 @@ MIGRATION = Migration(2, "ACD state that survives a restart: log-ins and the ope
     " saved_at REAL NOT NULL)",
 ))
 
+CALLBACKS_MIGRATION = Migration(3, "callbacks booked at a date by an agent's disposition", (
+    "CREATE TABLE acd_booked_callbacks ("
+    " key TEXT PRIMARY KEY,"  # the disposed call's uniqueid: one callback per call
+    " due REAL NOT NULL,"  # epoch seconds
+    " queue TEXT NOT NULL,"
+    " number TEXT NOT NULL,"  # the caller's number as received (digits)
+    " agent TEXT NOT NULL DEFAULT '',"  # who booked it
+    " booked_at REAL NOT NULL)",
+    "CREATE INDEX acd_booked_callbacks_due ON acd_booked_callbacks (due)",
+))
+MAX_CALLBACK_NUMBER_DIGITS = 32
+
+
+@dataclass(frozen=True)
+class BookedCallback:
+    """A callback an agent booked at a date (a disposition, firmware/desk): at ``due`` the call
+    joins ``queue`` as a callback request (firmware/acdengine/callbacks.py)."""
+
+    key: str
+    due: float
+    queue: str
+    number: str
+    agent: str = ""
+    booked_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class CallbackReleased:
+    """The booked callback came due (joined its queue) or was refused: its row is deleted."""
+
+    key: str
+
 
 @dataclass(frozen=True)
 class LoggedOut:
@@ -90,9 +130,10 @@ class SavedState:
     logins: tuple[SavedLogin, ...] = ()
     open: OpenBucket | None = None
     closed: tuple[tuple[str, str, float, dict[str, object]], ...] = ()  # (kind, name, start, counters), 900 s rows
+    callbacks: tuple[BookedCallback, ...] = ()  # booked callbacks not yet due when saved, by due time
 
 
-StateChange = SavedLogin | LoggedOut | OpenBucket
+StateChange = SavedLogin | LoggedOut | OpenBucket | BookedCallback | CallbackReleased
 
 
 # ------------------------------------------------------------------ the edge: rows in, checked
@@ -140,6 +181,22 @@ def login_of_row(row: tuple) -> SavedLogin:
                       port)
 
 
+def callback_of_row(row: tuple) -> BookedCallback:
+    """A row of ``acd_booked_callbacks``, checked (FirmwareError naming the key and the field)."""
+    key, due, queue, number, agent, booked_at = row
+    if not isinstance(key, str) or not key or len(key) > 64:
+        raise FirmwareError(f"booked callback: bad key {key!r}")
+    if not isinstance(queue, str) or not queue:
+        raise FirmwareError(f"booked callback {key}: bad queue {queue!r}")
+    if (not isinstance(number, str) or not number.isascii() or not number.isdigit()
+            or len(number) > MAX_CALLBACK_NUMBER_DIGITS):
+        raise FirmwareError(f"booked callback {key}: number must be 1-{MAX_CALLBACK_NUMBER_DIGITS} digits")
+    if not isinstance(agent, str):
+        raise FirmwareError(f"booked callback {key}: bad agent {agent!r}")
+    return BookedCallback(key, _finite(due, f"booked callback {key}: due"), queue, number, agent,
+                          _finite(booked_at, f"booked callback {key}: booked_at"))
+
+
 def _counters(text: object, what: str) -> dict[str, object]:
     counters = _json(text, what)
     if not isinstance(counters, dict):
@@ -178,6 +235,13 @@ class StateStore:
                          json.dumps(dict(change.talk_seconds), sort_keys=True)))
                 elif isinstance(change, LoggedOut):
                     self.conn.execute("DELETE FROM acd_logins WHERE agent = ?", (change.agent_id,))
+                elif isinstance(change, BookedCallback):
+                    self.conn.execute(
+                        "INSERT OR REPLACE INTO acd_booked_callbacks (key, due, queue, number, agent, booked_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (change.key, change.due, change.queue, change.number, change.agent, change.booked_at))
+                elif isinstance(change, CallbackReleased):
+                    self.conn.execute("DELETE FROM acd_booked_callbacks WHERE key = ?", (change.key,))
                 else:
                     self._write_open(change)
         except sqlite3.Error as exc:
@@ -199,6 +263,16 @@ class StateStore:
             raise FirmwareError(f"acd state: cannot read: {exc}") from exc
 
     def _load(self, utc_offset_seconds: float) -> SavedState:
+        callbacks = []
+        for row in self.conn.execute("SELECT key, due, queue, number, agent, booked_at FROM acd_booked_callbacks"
+                                     " ORDER BY due, key"):
+            try:
+                callbacks.append(callback_of_row(row))
+            except FirmwareError as exc:
+                self.log.warning("acd_state_skipped", what="booked callback", error=str(exc))
+        return dataclasses.replace(self._load_logins(utc_offset_seconds), callbacks=tuple(callbacks))
+
+    def _load_logins(self, utc_offset_seconds: float) -> SavedState:
         logins = []
         for row in self.conn.execute("SELECT agent, queues, paused_reason, port, login_at, calls_taken, talk_seconds"
                                      " FROM acd_logins ORDER BY rowid"):

@@ -341,7 +341,8 @@ class QueueService:
 
     def _callback_request(self, caller: QueueCaller) -> None:
         """The caller asked to be called back: "thank you", then the line is released."""
-        cancelled = self.callbacks.request(caller.acd_id, caller.queue, caller.call.caller_number, self.now())
+        cancelled = self.callbacks.request(caller.acd_id, caller.queue, caller.call.caller_number, self.now(),
+                                           caller.call.variables)
         if cancelled is None:
             self.log.info("callback_refused", call=caller.call.call_id, reason="no dialable caller ID")
             return

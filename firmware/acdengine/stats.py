@@ -303,6 +303,10 @@ def attach_stats(service: QueueService, db_path: str | Path, utc_offset_seconds:
         writer.log.error("acd_state_unreadable", error=str(exc))
         saved = None
     stats = AcdStats(service, writer, utc_offset_seconds, saved, checkpoint_s)
+    # callbacks booked at a date: back from before the restart, and saved from now on (persist.py)
+    service.callbacks.persist = writer.submit_state
+    if saved is not None:
+        service.callbacks.restore(saved.callbacks)
     service.sw.attached.append(stats)
     return stats
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,8 +40,9 @@ from firmware.campaign.leads import LeadBook
 from firmware.campaign.service import AgentPresence, CampaignService
 from firmware.campaign.store import CampaignStore
 from firmware.cdr import CallDisposition
-from firmware.config.model import Campaign, Config, LeadSourceKind
+from firmware.config.model import Campaign, Config, Contact, LeadSourceKind
 from firmware.contacts.csvfile import read_table
+from firmware.contacts.store import ContactStore
 from firmware.engine.control import CallControlApi
 from firmware.engine.worker import Worker
 from firmware.leads import DncList, check_leads
@@ -74,12 +75,14 @@ class AcdAgents:
         return states
 
 
-def campaign_leads(campaign: Campaign, config: Config, data_dir: Path, dnc: Sequence[str]) -> list[tuple[str, str, str]]:
-    """The campaign's callable leads ``(number, name, timezone)``, cleaned (check_leads)."""
+def campaign_leads(campaign: Campaign, config: Config, data_dir: Path, dnc: Sequence[str],
+                   contacts: Iterable[Contact] = ()) -> list[tuple[str, str, str]]:
+    """The campaign's callable leads ``(number, name, timezone)``, cleaned (check_leads);
+    ``contacts``: the contact store's contacts (lead source ``contacts``)."""
     zone = campaign.country.lower() or str(config.zone)
     zone = {"gb": "uk"}.get(zone, zone)
     if campaign.lead_source is LeadSourceKind.CONTACTS:
-        rows = [{"number": number, "name": contact.name} for contact in config.contacts for number in contact.numbers]
+        rows = [{"number": number, "name": contact.name} for contact in contacts for number in contact.numbers]
     else:
         path = data_dir / "campaigns" / campaign.lead_file
         try:
@@ -203,7 +206,8 @@ class Campaigns:
                 if not self.store.leads(campaign.name):
                     dnc = sorted(self.dnc.numbers()) if dnc is None else dnc
                     try:
-                        leads = campaign_leads(campaign, config, self.data_dir, dnc)
+                        with ContactStore(self.db_path) as contacts:  # read once, streamed, when the leads are made
+                            leads = campaign_leads(campaign, config, self.data_dir, dnc, contacts.each())
                     except FirmwareError as exc:
                         self.log.error("campaign_not_started", campaign=campaign.name, reason=str(exc))
                         continue

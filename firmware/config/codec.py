@@ -644,6 +644,10 @@ def _list(r: Reader, key: str, limit: int, parse: Any) -> tuple:
     return tuple(parse(item, item_path) for item_path, item in r.items(key, limit))
 
 
+CONTACTS_MOVED = ("contacts: the contacts are not part of the configuration document (config migration 17): "
+                  "import them as CSV (linebox contacts import FILE, or the web admin's Contacts page)")
+
+
 def from_dict(raw: Any) -> Config:
     """A typed, bounds-checked Config from the YAML form (cross-references not checked here)."""
     from firmware.config import campaigncodec, ivrcodec, promptcodec, vmcodec  # noqa: PLC0415 -- they build on this module's Reader
@@ -652,6 +656,8 @@ def from_dict(raw: Any) -> Config:
             raise FirmwareError(f"linebox_config: this firmware reads format {FORMAT_VERSION}, "
                                 f"got {_describe(raw['linebox_config'])}")
         raw = {key: value for key, value in raw.items() if key != "linebox_config"}
+    if isinstance(raw, Mapping) and "contacts" in raw:
+        raise FirmwareError(CONTACTS_MOVED)
     r = Reader(raw, "", Config)
     r.value("board", required=True)
     r.value("zone", required=True)
@@ -677,7 +683,6 @@ def from_dict(raw: Any) -> Config:
         acd=nested("acd", _acd_settings),
         retention=nested("retention", _retention),
         ivr_flows=_list(r, "ivr_flows", ivrcodec.MAX_IVR_FLOWS, ivrcodec.flow_from_dict),
-        contacts=_list(r, "contacts", ivrcodec.MAX_CONTACTS, ivrcodec.contact_from_dict),
         ivr_prompts=_list(r, "ivr_prompts", promptcodec.MAX_NAMED_PROMPTS, promptcodec.prompt_from_dict),
         manager=nested("manager", _manager),
         campaigns=_list(r, "campaigns", campaigncodec.MAX_CAMPAIGNS, campaigncodec.campaign_from_dict),
@@ -866,7 +871,6 @@ def to_dict(config: Config) -> dict[str, Any]:
         },
         "retention": {name: getattr(config.retention, name) for name in RETENTION_KEYS},
         "ivr_flows": [ivrcodec.flow_dict(flow) for flow in config.ivr_flows],
-        "contacts": [ivrcodec.contact_dict(contact) for contact in config.contacts],
         "ivr_prompts": [promptcodec.prompt_dict(prompt) for prompt in config.ivr_prompts],
         "manager": {
             "enabled": config.manager.enabled,
@@ -880,7 +884,7 @@ def to_dict(config: Config) -> dict[str, Any]:
     }
 
 
-# The helpers the ``ivr_flows:`` and ``contacts:`` sections (firmware/config/ivrcodec.py) share.
+# The helpers the ``ivr_flows:`` section and the contact rules (firmware/config/ivrcodec.py) share.
 describe = _describe
 join = _join
 read_skills = _skills

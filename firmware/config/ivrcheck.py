@@ -13,10 +13,10 @@ One line per problem, starting with the field's path (``ivr_flows[0].nodes[2].ne
 - time conditions name an existing schedule; goto destinations exist (through the same
   checks as routes' destinations, the toll rules of an ``outside`` number included); a goto
   to another flow names an existing one; queue priority/skills are only set on the way to a
-  queue (at least one goto in the flow reaches a queue);
-- a collect node with ``check: lookup`` needs contacts with account numbers.
+  queue (at least one goto in the flow reaches a queue).
 
-Contacts: unique account numbers (a lookup by account must find one record).
+The contacts a lookup node reads are data, not configuration (firmware/contacts/store.py,
+which keeps account numbers unique): a lookup that finds nothing takes its ``no_match``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from firmware.config.model import (
     Config,
     Destination,
     DestinationKind,
-    DigitCheck,
     IvrFlow,
     IvrNode,
     IvrNodeType,
@@ -118,9 +117,6 @@ def _node_problems(config: Config, flow: IvrFlow, node: IvrNode, path: str,
         yield f"{path}.language: {node.language} is not one of the flow's languages ({', '.join(flow.languages)})"
     if node.type is IvrNodeType.TIME_CONDITION and config.schedule(node.schedule) is None:
         yield f"{path}.schedule: schedule {node.schedule} does not exist"
-    if node.type is IvrNodeType.COLLECT and node.check is DigitCheck.LOOKUP and not any(
-            contact.account for contact in config.contacts):
-        yield f"{path}.check: lookup needs contacts with account numbers (contacts: none has one)"
     if node.type is IvrNodeType.GOTO and node.destination is not None:
         if node.destination.kind is DestinationKind.IVR and node.destination.name == flow.name:
             yield f"{path}.destination: a flow cannot go to itself (go to its start node instead)"
@@ -162,17 +158,6 @@ def flow_problems(config: Config, destination_problem: DestinationProblem) -> It
         if sets_queue and not goes_to_queue:
             yield (f"{path}.nodes[{sets_queue[0]}]: queue_priority/queue_skills need a goto to a queue in the "
                    f"flow")
-
-
-def contact_problems(config: Config) -> Iterator[str]:
-    accounts: dict[str, int] = {}
-    for index, contact in enumerate(config.contacts):
-        if not contact.account:
-            continue
-        if contact.account in accounts:
-            yield (f"contacts[{index}].account: account {contact.account} is already used at "
-                   f"contacts[{accounts[contact.account]}]")
-        accounts.setdefault(contact.account, index)
 
 
 def recorder_problems(config: Config) -> Iterator[str]:

@@ -1,4 +1,8 @@
-"""The ``ivr_flows:`` and ``contacts:`` sections as plain data (the YAML form) and back.
+"""The ``ivr_flows:`` section as plain data (the YAML form) and back, and the rules of one contact.
+
+A contact (:func:`contact_from_dict`) is no longer part of the configuration document (config
+migration 17: firmware/contacts/store.py keeps them); its rules here are the ones a CSV row
+(firmware/contacts/importer.py) and a scenario's ``contacts:`` entry are checked against.
 
 The same rules as :mod:`firmware.config.codec` (which calls these from ``from_dict`` and
 ``to_dict``): unknown keys, wrong types and out-of-range values are refused with a
@@ -40,7 +44,6 @@ MAX_TIMEOUT_S = 60
 MAX_RETRIES = 9
 MAX_COLLECT_DIGITS = 32
 MAX_VALUE_CHARS = 64
-MAX_CONTACTS = 1000
 MAX_CONTACT_NUMBERS = 8
 MAX_CONTACT_FIELDS = 16
 MAX_NOTES_CHARS = 256

@@ -28,7 +28,6 @@ from types import MappingProxyType
 from drivers.timing import MAX_PREDIAL_MS
 from firmware.acd.model import EmptyCondition, Strategy
 from firmware.dialplan import EXTERNAL_CLASSES, DialPlan
-from firmware.numbers import try_e164
 from firmware.schedule import Schedule, TimeRange
 from firmware.tollguard import NUMBERING
 
@@ -495,7 +494,7 @@ class DigitCheck(StrEnum):
 
     NONE = "none"
     LUHN = "luhn"  # ISO/IEC 7812-1 annex B check digit (card and account numbers)
-    LOOKUP = "lookup"  # an account number of the contacts table
+    LOOKUP = "lookup"  # an account number of the contact store
 
 
 class LookupBy(StrEnum):
@@ -618,7 +617,7 @@ class CampaignMode(StrEnum):
 
 
 class LeadSourceKind(StrEnum):
-    CONTACTS = "contacts"  # every number of the configuration's contacts table
+    CONTACTS = "contacts"  # every number of the contact store (firmware/contacts/store.py)
     CSV = "csv"  # a CSV file under the box's data folder (docs/campaigns.md: its columns)
 
 
@@ -743,7 +742,6 @@ class Config:
     retention: Retention = Retention()
     ivr_flows: tuple[IvrFlow, ...] = ()
     ivr_prompts: tuple[NamedPrompt, ...] = ()
-    contacts: tuple[Contact, ...] = ()
     manager: ManagerSettings = ManagerSettings()
     campaigns: tuple[Campaign, ...] = ()
     voicemail: VoicemailSettings = VoicemailSettings()
@@ -753,13 +751,13 @@ class Config:
     def effective_language(self) -> str:
         return self.language or ZONE_DEFAULTS[self.zone].language
 
-    def caller_language(self, route: str, line_port: int, caller_number: str = "") -> str:
-        """A caller's language: the language of the contact whose numbers hold the caller ID,
-        else the matched inbound route's, else the line's, else the box's (docs/ivr.md,
-        "Languages"; a flow's own choice comes before all of these, in the IVR)."""
-        contact = self.contact_by_number(caller_number)
-        if contact is not None and contact.language:
-            return contact.language
+    def caller_language(self, route: str, line_port: int, contact_language: str = "") -> str:
+        """A caller's language: ``contact_language`` (the language of the contact whose numbers
+        hold the caller ID, from the contact store: firmware.desk.lookup.contact_language), else
+        the matched inbound route's, else the line's, else the box's (docs/ivr.md, "Languages";
+        a flow's own choice comes before all of these, in the IVR)."""
+        if contact_language:
+            return contact_language
         matched = next((r for r in self.routes if r.name == route), None) if route else None
         if matched is not None and matched.language:
             return matched.language
@@ -843,28 +841,8 @@ class Config:
     def ivr_flow(self, name: str) -> IvrFlow | None:
         return self._index["ivr_flow"].get(name)
 
-    @cached_property
-    def _contact_numbers(self) -> dict[str, Contact]:
-        """Each contact number in E.164 (read in this zone; as written when it is not valid) -> the first
-        contact that has it."""
-        index: dict[str, Contact] = {}
-        for contact in self.contacts:
-            for number in contact.numbers:
-                index.setdefault(try_e164(number, str(self.zone)) or number, contact)
-        return index
-
-    def contact_by_number(self, number: str) -> Contact | None:
-        """The contact with ``number`` (a caller ID as received, in any written form): both sides
-        are compared in E.164 (firmware.numbers), so ``02079460000`` finds ``+442079460000``."""
-        if not number:
-            return None
-        return self._contact_numbers.get(try_e164(number, str(self.zone)) or number)
-
     def named_prompt(self, name: str) -> NamedPrompt | None:
         return next((prompt for prompt in self.ivr_prompts if prompt.name == name), None)
-
-    def contact_by_account(self, account: str) -> Contact | None:
-        return next((contact for contact in self.contacts if account and contact.account == account), None)
 
     def route_to_queue(self, route_name: str, queue: str) -> InboundRoute | None:
         """The inbound route named ``route_name`` when it sends calls to ``queue``, else None

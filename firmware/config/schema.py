@@ -37,7 +37,12 @@ Migrations (component ``config``):
     column each; NULL = inherited, as before).
 16. voicemail: mailboxes' own settings (operator, e-mail, limits, expiry) in a new table; the
     ``voicemail.*`` settings keys (time zone, SMTP) need no migration.
-19. named IVR prompts (``ivr_prompts``: text or recording per language) in a new table.
+17. contacts leave the configuration document: the ``contacts`` table becomes the contact store's
+    (firmware/contacts/store.py; tens of thousands of rows, never loaded whole), with a
+    ``contact_numbers`` index (each number in E.164, read in the stored zone), a name index, a
+    case-folded search text and a revision counter of its own; the configuration neither reads
+    nor writes those tables.
+18. named IVR prompts (``ivr_prompts``: text or recording per language) in a new table.
 
 Keys missing from a database (a setting added later) take their documented default when
 loaded, because loading goes through :func:`firmware.config.codec.from_dict`.
@@ -47,6 +52,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 from firmware.config.db import Migration
@@ -212,8 +218,38 @@ _V16 = (
     " position INTEGER NOT NULL,"
     " settings TEXT NOT NULL)",  # JSON object: the entry's YAML form without its number
 )
-_V19 = ("CREATE TABLE ivr_prompts (name TEXT PRIMARY KEY, position INTEGER NOT NULL,"
+_V18 = ("CREATE TABLE ivr_prompts (name TEXT PRIMARY KEY, position INTEGER NOT NULL,"
         " settings TEXT NOT NULL)",)  # JSON object: text and recording per language (the YAML form)
+
+
+def folded_text(name: str, account: str, values: Iterable[str]) -> str:
+    """A contact's searchable text: name, account and free fields' values, case-folded, one
+    unit separator (U+001F, never in a stored value) between them."""
+    return "\x1f".join((name, account, *values)).casefold()
+
+
+def _v17_contact_store(conn: sqlite3.Connection) -> None:
+    from firmware.numbers import try_e164  # noqa: PLC0415 -- only this data-moving migration needs the plans
+    conn.execute("CREATE TABLE contact_numbers ("
+                 " number TEXT PRIMARY KEY,"  # E.164 (or as written when it is not a valid number)
+                 " contact INTEGER NOT NULL REFERENCES contacts(position) ON DELETE CASCADE) WITHOUT ROWID")
+    conn.execute("CREATE INDEX contact_numbers_contact ON contact_numbers (contact)")
+    conn.execute("CREATE INDEX contacts_name ON contacts (name COLLATE NOCASE, position)")
+    # what a search matches a part of: name, account and free fields' text, case-folded (any script)
+    conn.execute("ALTER TABLE contacts ADD COLUMN folded TEXT NOT NULL DEFAULT ''")
+    conn.execute("CREATE TABLE contacts_revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
+    conn.execute("INSERT INTO contacts_revision (id, value) VALUES (1, 0)")
+    row = conn.execute("SELECT value FROM settings WHERE key = 'zone'").fetchone()
+    zone = json.loads(row[0]) if row else "us"
+    rows = conn.execute("SELECT position, numbers, name, account, fields FROM contacts ORDER BY position").fetchall()
+    for position, numbers, name, account, fields in rows:
+        conn.execute("UPDATE contacts SET folded = ? WHERE position = ?",
+                     (folded_text(name, account, json.loads(fields).values()), position))
+        for number in json.loads(numbers):  # the first contact of a number keeps it, as the lookup did
+            conn.execute("INSERT OR IGNORE INTO contact_numbers (number, contact) VALUES (?, ?)",
+                         (try_e164(number, zone) or number, position))
+
+
 _MANAGER_DEFAULTS = (("manager.enabled", "false"), ("manager.listen", '"127.0.0.1:5038"'),
                      ("manager.max_clients", "8"), ("manager.actions_per_second", "20"),
                      ("manager.client_queue_events", "1000"))
@@ -242,11 +278,8 @@ MIGRATIONS = (
     Migration(14, "outbound campaigns", _V14),
     Migration(15, "line and route language", _V15),
     Migration(16, "voicemail mailbox settings", _V16),
-    # 17 and 18 are other branches' of this session (deskfix, camp3): placeholders here so that the
-    # numbering stays 1..N; at the merge their real migrations replace these two lines.
-    Migration(17, "reserved (deskfix)", ()),
-    Migration(18, "reserved (camp3)", ()),
-    Migration(19, "named IVR prompts", _V19),
+    Migration(17, "contacts in their own store: number index, name index, revision", _v17_contact_store),
+    Migration(18, "named IVR prompts", _V18),
 )
 
 _SETTINGS = (
@@ -267,7 +300,7 @@ _SETTINGS = (
     "security.prompt_recorders",  # a settings key: no migration (a database without it reads none)
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
-           "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "contacts", "campaigns",
+           "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "campaigns",
            "voicemail_mailboxes", "ivr_prompts")
 _QUEUE_COLUMNS = ("name", "number", "strategy", "ring_s", "wrapup_s", "service_level_s", "max_wait_s",
                   "overflow_kind", "overflow_name", "join_empty", "leave_empty", "announce_position_s",
@@ -368,11 +401,6 @@ def write_rows(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
         conn.execute("INSERT INTO ivr_prompts (name, position, settings) VALUES (?, ?, ?)",
                      (prompt["name"], position, json.dumps({"text": prompt["text"],
                                                             "recording": prompt["recording"]})))
-    for position, contact in enumerate(data["contacts"]):
-        conn.execute("INSERT INTO contacts (position, name, numbers, account, fields, language, notes)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (position, contact["name"], json.dumps(contact["numbers"]), contact["account"],
-                      json.dumps(contact["fields"]), contact["language"], contact["notes"]))
     for position, campaign in enumerate(data.get("campaigns", ())):
         conn.execute("INSERT INTO campaigns (name, position, settings) VALUES (?, ?, ?)",
                      (campaign["name"], position, json.dumps(campaign)))
@@ -457,12 +485,6 @@ def read_rows(conn: sqlite3.Connection) -> dict[str, Any]:
     data["ivr_prompts"] = [
         {"name": name, **json.loads(settings)}
         for name, settings in conn.execute("SELECT name, settings FROM ivr_prompts ORDER BY position")
-    ]
-    data["contacts"] = [
-        {"name": name, "numbers": json.loads(numbers), "account": account, "fields": json.loads(fields),
-         "language": language, "notes": notes}
-        for name, numbers, account, fields, language, notes in conn.execute(
-            "SELECT name, numbers, account, fields, language, notes FROM contacts ORDER BY position")
     ]
     data["campaigns"] = [json.loads(settings) for (settings,) in
                          conn.execute("SELECT settings FROM campaigns ORDER BY position")]

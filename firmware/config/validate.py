@@ -24,7 +24,7 @@ checked against itself and against the board (which firmware learns through a
   destinations exist, no queue overflows into a cycle (a caller would be passed around
   for ever), an exit destination needs an exit key; agents: unique ids, an existing
   extension, existing queues;
-- IVR flows and contacts (:mod:`firmware.config.ivrcheck`): node references, unreachable
+- IVR flows (:mod:`firmware.config.ivrcheck`): node references, unreachable
   nodes, loops without input, prompts in every offered language, destinations;
 - feature codes are unique and none is the beginning of another; the outside prefix and
   an outside number can never spell an emergency number first (0 + 0011… would call 000
@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Mapping
 from firmware import FirmwareError
 from firmware.config.campaigncodec import campaign_problems
 from firmware.config.codec import from_dict, to_dict
-from firmware.config.ivrcheck import configured_flow, contact_problems, flow_problems, recorder_problems
+from firmware.config.ivrcheck import configured_flow, flow_problems, recorder_problems
 from firmware.config.model import (
     BoardLookup,
     BoardPorts,
@@ -359,7 +359,6 @@ def problems(config: Config, boards: BoardLookup,
         lambda: _queue_problems(config, hooks),
         lambda: _agent_problems(config),
         lambda: flow_problems(config, lambda destination: _destination_problem(config, destination, hooks)),
-        lambda: contact_problems(config),
         lambda: recorder_problems(config),
         lambda: named_prompt_problems(config),
         lambda: campaign_problems(config),

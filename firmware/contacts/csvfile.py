@@ -4,7 +4,8 @@
 rows, each with the line number it starts on (what a report shows the installer), or
 refuses the whole file with one line:
 
-- at most :data:`MAX_CSV_BYTES` (1 MiB) and :data:`MAX_ROWS` rows of at most
+- at most :data:`MAX_CSV_BYTES` (1 MiB) and :data:`MAX_ROWS` rows (or the caller's own
+  limits: the contacts import takes more) of at most
   :data:`MAX_COLUMNS` columns and :data:`MAX_CELL_CHARS` characters a cell;
 - the encoding: UTF-8 (a byte-order mark, as Excel writes it, is dropped), else Windows-1252
   (what Excel writes on a Western-European Windows; a superset of ISO 8859-1's printable
@@ -69,10 +70,11 @@ def _delimiter(header: str) -> str:
     return "\t" if "\t" in header else ","
 
 
-def read_table(data: bytes) -> CsvTable:
-    """The header and rows of a CSV file, or FirmwareError (one line) for a file that is not one."""
-    if len(data) > MAX_CSV_BYTES:
-        raise FirmwareError(f"the file has more than {MAX_CSV_BYTES} bytes (the limit)")
+def read_table(data: bytes, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_ROWS) -> CsvTable:
+    """The header and rows of a CSV file, or FirmwareError (one line) for a file that is not one.
+    ``max_bytes``, ``max_rows``: a caller's own limits (the contacts import's are larger)."""
+    if len(data) > max_bytes:
+        raise FirmwareError(f"the file has more than {max_bytes} bytes (the limit)")
     text, encoding = decode(data)
     control = _CONTROL.search(text)
     if control:
@@ -96,8 +98,8 @@ def read_table(data: bytes) -> CsvTable:
         start = reader.line_num + 1
         for cells in reader:
             if any(cell.strip() for cell in cells):
-                if len(rows) == MAX_ROWS:
-                    raise FirmwareError(f"more than {MAX_ROWS} rows (the limit)")
+                if len(rows) == max_rows:
+                    raise FirmwareError(f"more than {max_rows} rows (the limit)")
                 if len(cells) > len(columns):
                     raise FirmwareError(f"line {start}: {len(cells)} cells, the header has {len(columns)} columns")
                 for cell in cells:

@@ -13,11 +13,12 @@ row. Columns, in any order, names in any case:
 :func:`check_import` judges every row against the configuration's own rules for a contact
 (:func:`firmware.config.ivrcodec.contact_from_dict`, the same as a YAML import) and the
 zone's numbering plan, and finds duplicates -- a number or an account already used by an
-earlier row or by a stored contact -- and stores nothing: its :class:`ContactImport` has
-the counts and every problem with its CSV line. :func:`apply_import` checks again inside
-the configuration store's transaction and stores the valid rows only if there is no
-problem, or with ``skip_invalid`` the valid rows anyway; a running engine picks the new
-revision up as after ``linebox config import``.
+earlier row or by a stored contact (asked of the contact store's indexes row by row) -- and
+stores nothing: its :class:`ContactImport` has the counts and the problems with their CSV
+lines (the first :data:`MAX_LISTED_PROBLEMS`). :func:`apply_import` checks again inside the
+contact store's transaction (firmware/contacts/store.py) and stores the valid rows only if
+there is no problem, or with ``skip_invalid`` the valid rows anyway: one transaction, all or
+nothing. A running engine reads the store at each lookup: nothing to reload.
 """
 
 from __future__ import annotations
@@ -30,17 +31,16 @@ from enum import StrEnum
 from typing import Any
 
 from firmware import FirmwareError
-from firmware.config import Config, ConfigStore
 from firmware.config.ivrcodec import (
     MAX_CONTACT_FIELDS,
     MAX_CONTACT_NUMBERS,
-    MAX_CONTACTS,
     VARIABLE_RE,
     contact_from_dict,
 )
 from firmware.config.model import Contact
 from firmware.contacts.csvfile import CsvTable
-from firmware.numbers import to_e164, try_e164
+from firmware.contacts.store import MAX_CONTACTS, ContactStore
+from firmware.numbers import to_e164
 
 NUMBER_COLUMNS = ("numbers", "number", "phone")
 KNOWN_COLUMNS = ("name", *NUMBER_COLUMNS, "account", "language", "notes")
@@ -48,13 +48,15 @@ _NUMBER_SEPARATORS = re.compile(r"[;|]")
 _LANGUAGE = re.compile(r"([A-Za-z]{2})(?:[-_]([A-Za-z]{2}))?")
 MAX_LISTED_PROBLEMS = 1000
 """Problems kept in a report (the counts count them all)."""
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
+"""A contacts CSV file: 50,000 contacts with a few fields are about 5 MB."""
 
 
 class ProblemKind(StrEnum):
     COLUMNS = "columns"  # the header: a required column missing, a column that cannot be a field
     INVALID = "invalid"  # a value the rules refuse (a number, a name, a language ...)
     DUPLICATE = "duplicate"  # a number or account of an earlier row or a stored contact
-    LIMIT = "limit"  # more contacts than the configuration holds
+    LIMIT = "limit"  # more contacts than the store holds (MAX_CONTACTS)
 
 
 @dataclass(frozen=True)
@@ -165,21 +167,21 @@ def _message(exc: FirmwareError) -> str:
     return str(exc).removeprefix(".").removeprefix(": ")
 
 
-def check_import(table: CsvTable, zone: str, stored: Sequence[Contact] = (), replace: bool = False) -> ContactImport:
-    """The report of importing ``table`` into a box in ``zone`` that holds ``stored`` (replaced
-    by the file when ``replace``); stores nothing."""
+def check_import(table: CsvTable, zone: str, store: ContactStore | None = None, replace: bool = False,
+                 stored: int | None = None) -> ContactImport:
+    """The report of importing ``table`` into a box in ``zone`` whose contacts are ``store``
+    (replaced by the file when ``replace``); stores nothing. Duplicates of stored contacts are
+    found through the store's indexes, one row at a time (the stored contacts are never loaded).
+    ``stored``: the count to report (inside :func:`apply_import`'s transaction, the count before)."""
     missing, problems = _header_problems(table.columns)
-    kept = () if replace else tuple(stored)
+    count = store.count() if store is not None else 0
+    stored = count if stored is None else stored
+    kept = None if replace or count == 0 else store  # nothing stored stays: no duplicates to ask about
     if problems:
-        return ContactImport(len(table.rows), 0, 0, 0, tuple(problems), (), len(stored), replace, table.encoding,
+        return ContactImport(len(table.rows), 0, 0, 0, tuple(problems), (), stored, replace, table.encoding,
                              tuple(missing))
     number_column = _number_column(table.columns) or "numbers"
     owners: dict[str, str] = {}
-    for contact in kept:
-        for number in contact.numbers:  # stored before the import wrote E.164: read them in the zone
-            owners.setdefault(try_e164(number, zone) or number, f"already stored (contact {contact.name!r})")
-        if contact.account:
-            owners.setdefault(f"account {contact.account}", f"already stored (contact {contact.name!r})")
     contacts: list[Contact] = []
     invalid = duplicates = 0
     for row in table.rows:
@@ -187,22 +189,30 @@ def check_import(table: CsvTable, zone: str, stored: Sequence[Contact] = (), rep
             contact = _contact(row.values, number_column, zone)
         except FirmwareError as exc:
             invalid += 1
-            problems.append(Problem(row.line, ProblemKind.INVALID, _message(exc)))
+            if len(problems) < MAX_LISTED_PROBLEMS:
+                problems.append(Problem(row.line, ProblemKind.INVALID, _message(exc)))
             continue
         keys = [*contact.numbers, *([f"account {contact.account}"] if contact.account else [])]
-        clashes = [f"{key} is {owners[key]}" for key in keys if key in owners]
+        clashes = []
+        for key in keys:
+            if key in owners:
+                clashes.append(f"{key} is {owners[key]}")
+            elif kept is not None and (name := kept.owner(key)) is not None:
+                clashes.append(f"{key} is already stored (contact {name!r})")
         if clashes:
             duplicates += 1
-            problems.append(Problem(row.line, ProblemKind.DUPLICATE, "; ".join(clashes)))
+            if len(problems) < MAX_LISTED_PROBLEMS:
+                problems.append(Problem(row.line, ProblemKind.DUPLICATE, "; ".join(clashes)))
             continue
         for key in keys:
             owners[key] = f"already on line {row.line}"
         contacts.append(contact)
-    if len(kept) + len(contacts) > MAX_CONTACTS:
-        problems.append(Problem(1, ProblemKind.LIMIT, f"{len(kept)} stored + {len(contacts)} new contacts: "
-                                f"the box holds at most {MAX_CONTACTS}"))
-    return ContactImport(len(table.rows), len(contacts), invalid, duplicates, tuple(problems[:MAX_LISTED_PROBLEMS]),
-                         tuple(contacts), len(stored), replace, table.encoding)
+    limit = store.max_contacts if store is not None else MAX_CONTACTS
+    if (0 if replace else count) + len(contacts) > limit:
+        problems.append(Problem(1, ProblemKind.LIMIT, f"{0 if replace else count} stored + {len(contacts)} new "
+                                f"contacts: the box holds at most {limit}"))
+    return ContactImport(len(table.rows), len(contacts), invalid, duplicates, tuple(problems),
+                         tuple(contacts), stored, replace, table.encoding)
 
 
 def refusal(report: ContactImport) -> str | None:
@@ -216,21 +226,22 @@ def refusal(report: ContactImport) -> str | None:
     return None
 
 
-def apply_import(store: ConfigStore, table: CsvTable, *, replace: bool = False, skip_invalid: bool = False,
-                 source: str = "contacts import") -> ContactImport:
+def apply_import(store: ContactStore, table: CsvTable, zone: str, *, replace: bool = False,
+                 skip_invalid: bool = False) -> ContactImport:
     """Stores the valid rows of ``table`` (after the stored contacts, or instead of them when
     ``replace``), checked again in the store's transaction: all of them or nothing (FirmwareError,
     one line). With ``skip_invalid`` the invalid and duplicate rows are left out instead."""
     reports: list[ContactImport] = []
+    before = store.count()
 
-    def change(config: Config) -> Config:
-        report = check_import(table, str(config.zone), config.contacts, replace)
+    def check(inside: ContactStore) -> tuple[Contact, ...]:
+        # inside the transaction the stored contacts are already deleted when replacing
+        report = dataclasses.replace(check_import(table, zone, inside, False, before), replace=replace)
         reason = refusal(report)
         if reason is not None and (report.refused or not skip_invalid):
             raise FirmwareError(reason)
         reports.append(report)
-        kept = () if replace else config.contacts
-        return dataclasses.replace(config, contacts=(*kept, *report.contacts))
+        return report.contacts
 
-    store.update(change, source=source)
+    store.store(check, replace)
     return reports[-1]

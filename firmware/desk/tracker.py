@@ -2,7 +2,10 @@
 dispositions to the call records and the queue_log, and callbacks at a date.
 
 :class:`DeskTracker` is told by the queue service (``firmware/acdengine/service.py``) when an
-offer rings an agent, is withdrawn, is answered and ends. It runs on the media loop's thread;
+offer rings an agent, is withdrawn, is answered and ends -- and by its callbacks
+(``firmware/acdengine/callbacks.py``) the same of a callback the ACD places (kind ``callback``,
+with the caller's number as received, so the screen pop shows the caller's record and previous
+calls as for an inbound call). It runs on the media loop's thread;
 what it stores leaves through ``record`` (a worker thread: :mod:`firmware.desk.writer`) and
 ``queue_log`` (the ACD's queue_log stream). ``version`` grows with every change, so a reader
 (the console's ``show desk``, polled by the web admin) sees at once that something happened.
@@ -51,6 +54,7 @@ class DeskCall:
     phase: str  # offered | connected | ended
     offered_at: float
     disposition: str = ""  # the code, once entered
+    kind: str = "inbound"  # inbound | callback (the ACD calls the caller back: firmware/acdengine/callbacks.py)
 
 
 @dataclass
@@ -62,7 +66,10 @@ class DeskTracker:
     state_of: Callable[[int], Leg]
     record: Callable[[CallDisposition], None]
     queue_log: Callable[[QueueLogRecord], None] | None = None
-    schedule_callback: Callable[[str, str, float], bool] | None = None  # (queue, number, when) -> taken
+    # (queue, number, when, agent, call uniqueid) -> taken (the ACD's callbacks: firmware/acdengine/callbacks.py)
+    schedule_callback: Callable[[str, str, float, str, str], bool] | None = None
+    # the callbacks an agent booked, not yet due, as the desk lists them
+    booked_by: Callable[[str], list[dict]] | None = None
     log: EventLogger = field(default_factory=lambda: EventLogger("desk"))
     # told every stored disposition, on the loop's thread (the outbound campaigns: firmware/campaign/attach.py)
     listeners: list[Callable[[CallDisposition], None]] = field(default_factory=list)
@@ -75,14 +82,24 @@ class DeskTracker:
 
     # ------------------------------------------------------------------ from the queue service
     def offered(self, agent: str, uniqueid: str, queue: str, number: str, name: str, variables: dict[str, str],
-                now: float) -> None:
-        self.calls[agent] = DeskCall(uniqueid, queue, number, name, dict(variables), "offered", now)
+                now: float, kind: str = "inbound") -> None:
+        """An offer rings ``agent``: a caller waiting, or (``kind`` callback) the ACD calling back
+        ``number``, the caller's number as received, so the screen pop finds the same record."""
+        self.calls[agent] = DeskCall(uniqueid, queue, number, name, dict(variables), "offered", now, kind=kind)
         self.entries.pop(agent, None)
         self.changed()
 
     def withdrawn(self, agent: str, uniqueid: str) -> None:
         call = self.calls.get(agent)
         if call is not None and call.uniqueid == uniqueid and call.phase == "offered":
+            del self.calls[agent]
+            self.changed()
+
+    def cleared(self, agent: str, uniqueid: str) -> None:
+        """The agent's call went away without a conversation (a callback's dial-out that reached
+        nobody): off the desk, no disposition owed."""
+        call = self.calls.get(agent)
+        if call is not None and call.uniqueid == uniqueid:
             del self.calls[agent]
             self.changed()
 
@@ -133,7 +150,7 @@ class DeskTracker:
             listener(entry)
         booked = False
         if entry.callback_at is not None and self.schedule_callback is not None and entry.caller_number:
-            booked = self.schedule_callback(call.queue, entry.caller_number, entry.callback_at)
+            booked = self.schedule_callback(call.queue, entry.caller_number, entry.callback_at, agent, call.uniqueid)
         self.log.info("disposition", call=call.uniqueid, agent=agent, queue=call.queue, code=code,
                       source=source, callback=entry.callback_at, callback_booked=booked, dnc=entry.do_not_call)
         self.changed()
@@ -180,7 +197,8 @@ class DeskTracker:
                 "call": None if call is None else {
                     "uniqueid": call.uniqueid, "queue": call.queue, "caller_number": call.caller_number,
                     "caller_name": call.caller_name, "variables": dict(call.variables), "phase": call.phase,
-                    "offered_at": call.offered_at, "disposition": call.disposition},
+                    "offered_at": call.offered_at, "disposition": call.disposition, "kind": call.kind},
+                "callbacks": self.booked_by(agent) if self.booked_by is not None else [],
             })
         return rows
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from drivers.logs import EventLogger
 from firmware.config.model import DestinationKind, SayKind
+from firmware.desk.lookup import ContactLookup
 from firmware.engine.control import CallControlApi
 from firmware.ivr import logic
 from firmware.ivr.prompts import IvrPrompts
@@ -34,9 +35,10 @@ def say_functions() -> logic.SayFunctions:
 
 
 def attach_ivr(control: CallControlApi, loop, prompts: IvrPrompts, speech: SpeechService | None = None,
-               log: EventLogger | None = None) -> IvrService:
-    """The IVR attached to the engine's call control and ``loop`` (see module docstring)."""
-    service = IvrService(control, prompts, say_functions(), speech, log or EventLogger("ivr"))
+               log: EventLogger | None = None, contacts: ContactLookup | None = None) -> IvrService:
+    """The IVR attached to the engine's call control and ``loop`` (see module docstring);
+    ``contacts``: what its lookup nodes read (the contact store)."""
+    service = IvrService(control, prompts, say_functions(), speech, log or EventLogger("ivr"), contacts)
     control.register_service(DestinationKind.IVR, service)
     control.attach(service)
     loop.taps.append(service.tap)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from drivers.logs import EventLogger
 from firmware.config.model import DestinationKind
+from firmware.desk.lookup import ContactLookup
 from firmware.engine.control import CallControlApi
 from firmware.voicemail.deposit import VoicemailDeposit
 from firmware.voicemail.envelope import EnvelopeSpeaker
@@ -52,14 +53,16 @@ class Voicemail:
 
 def attach_voicemail(control: CallControlApi, loop, store: VoicemailStore, prompts: VoicemailPrompts,
                      log: EventLogger | None = None, pins: PinBook | None = None, greetings: Greetings | None = None,
-                     envelope: EnvelopeSpeaker | None = None, notifier: Notifier | None = None) -> Voicemail:
+                     envelope: EnvelopeSpeaker | None = None, notifier: Notifier | None = None,
+                     contacts: ContactLookup | None = None) -> Voicemail:
     """Voicemail attached to the engine's call control and ``loop`` (see module docstring)."""
     log = log or EventLogger("voicemail")
-    deposit = VoicemailDeposit(control, store, prompts, log, greetings)
+    deposit = VoicemailDeposit(control, store, prompts, log, greetings, contacts=contacts)
     control.register_service(DestinationKind.VOICEMAIL, deposit)
     control.attach(deposit)
     loop.taps.append(deposit.tap)
-    menu = MailboxMenu(control, store, prompts, log, pins=pins, greetings=greetings, envelope=envelope)
+    menu = MailboxMenu(control, store, prompts, log, pins=pins, greetings=greetings, envelope=envelope,
+                       contacts=contacts)
     control.attach(menu)
     control.add_feature_codes(menu.codes())
     loop.taps.append(menu.tap)

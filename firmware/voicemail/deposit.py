@@ -46,6 +46,7 @@ from drivers.audio import TICK_MS, TICK_SAMPLES
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.config.model import MailboxSettings
+from firmware.desk.lookup import ContactLookup
 from firmware.engine.calls import AVAILABLE, Call
 from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService
@@ -132,11 +133,13 @@ class VoicemailDeposit(AttachedService):
     """The call service for voicemail and an attached service of the switch (see module docstring)."""
 
     def __init__(self, control: CallControlApi, store: VoicemailStore, prompts: VoicemailPrompts,
-                 log: EventLogger | None = None, greetings: Greetings | None = None) -> None:
+                 log: EventLogger | None = None, greetings: Greetings | None = None,
+                 contacts: ContactLookup | None = None) -> None:
         self.cc = control
         self.store = store
         self.prompts = prompts
         self.greetings = greetings
+        self.contacts = contacts  # the contact store: a known caller hears their language
         self.log = log or EventLogger("voicemail")
         self.on_saved: list[Callable[[Message], None]] = []  # called on the worker after each save
         # ``*`` during the greeting: the mailbox menu's remote entry (PIN first); None: ignored
@@ -153,7 +156,7 @@ class VoicemailDeposit(AttachedService):
                              reason="no such extension" if extension is None else "voicemail is off")
             return False
         config = self.cc.config
-        language = self.prompts.speaks(caller_language(config, call, line_port))
+        language = self.prompts.speaks(caller_language(config, call, line_port, self.contacts))
         deposit = Deposit(call, line_port, mailbox, config.voicemail.mailbox(mailbox), language=language)
         self.deposits[call.call_id] = deposit
         call.destination = mailbox

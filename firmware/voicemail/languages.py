@@ -2,7 +2,7 @@
 
 - A caller leaving a message (:func:`caller_language`): the language an IVR flow settled on
   before sending the call here (``Call.language``), else the language of the contact whose
-  numbers hold the caller ID, else the matched inbound route's, else the line's, else the box's
+  numbers hold the caller ID (the contact store, passed in), else the matched inbound route's, else the line's, else the box's
   (:meth:`firmware.config.model.Config.caller_language`).
 - A mailbox's owner (:func:`owner_language`, the ``*97`` menu and ``*`` during the greeting):
   the mailbox's own ``language`` (``voicemail.mailboxes[].language``), else, from an outside
@@ -15,15 +15,20 @@ its recordings were read, else in English (:meth:`VoicemailPrompts.speaks`).
 from __future__ import annotations
 
 from firmware.config.model import Config
+from firmware.desk.lookup import ContactLookup, contact_language
 from firmware.engine.calls import Call
 
 
-def caller_language(config: Config, call: Call, line_port: int) -> str:
-    return call.language or config.caller_language(call.route, line_port, call.caller_number)
+def caller_language(config: Config, call: Call, line_port: int, contacts: ContactLookup | None = None) -> str:
+    if call.language:
+        return call.language
+    return config.caller_language(call.route, line_port,
+                                  contact_language(contacts, str(config.zone), call.caller_number))
 
 
-def owner_language(config: Config, mailbox: str, call: Call | None, port: int) -> str:
+def owner_language(config: Config, mailbox: str, call: Call | None, port: int,
+                   contacts: ContactLookup | None = None) -> str:
     own = config.voicemail.mailbox(mailbox).language
     if own:
         return own
-    return caller_language(config, call, port) if call is not None else config.effective_language()
+    return caller_language(config, call, port, contacts) if call is not None else config.effective_language()

@@ -146,16 +146,18 @@ class MailboxMenu(AttachedService):
     an attached service (``Switch.attached``) with a frame tap for recording greetings."""
 
     def __init__(self, control: CallControlApi, store, prompts: Sentences, log: EventLogger | None = None,
-                 worker: Worker | None = None, pins=None, greetings=None, envelope=None) -> None:
+                 worker: Worker | None = None, pins=None, greetings=None, envelope=None, contacts=None) -> None:
         """``pins``: a :class:`~firmware.voicemail.pins.PinBook` (None: no PINs, phones enter at once);
         ``greetings``: :class:`~firmware.voicemail.greetings.Greetings` (None: no recording option);
-        ``envelope``: :class:`~firmware.voicemail.envelope.EnvelopeSpeaker` (None: no envelope)."""
+        ``envelope``: :class:`~firmware.voicemail.envelope.EnvelopeSpeaker` (None: no envelope);
+        ``contacts``: the contact store (firmware.desk.lookup.ContactLookup; None: no caller's language)."""
         self.cc = control
         self.store = store
         self.prompts = prompts
         self.pins = pins
         self.greetings = greetings
         self.envelope = envelope
+        self.contacts = contacts
         self.log = log or EventLogger("voicemail")
         self._own_worker = worker is None
         self.worker = worker or Worker("voicemail-mailbox", lambda job: job(), self.log)
@@ -217,7 +219,7 @@ class MailboxMenu(AttachedService):
         self._open(line_port, mailbox, call)
 
     def _open(self, port: int, mailbox: str, call: Call | None) -> None:
-        language = self.prompts.speaks(owner_language(self.cc.config, mailbox, call, port))
+        language = self.prompts.speaks(owner_language(self.cc.config, mailbox, call, port, self.contacts))
         session = Session(port, mailbox, self._next_token, call=call, language=language)
         self._next_token += 1
         self.sessions[port] = session

@@ -6,6 +6,7 @@ BENCHMARKS: tuple[tuple[str, str, str], ...] = (
     ("acd", "linebox.bench.acd", "ACD routing decision time with 200 agents and 1,000 waiting calls"),
     ("amd", "linebox.bench.amd", "answering-machine detection: CPU time per 20 ms frame"),
     ("acd-engine", "linebox.bench.acdengine", "per-tick time of the media loop with the ACD and voicemail busy"),
+    ("contacts", "linebox.bench.contacts", "contact store: import 50,000 contacts, lookup by number"),
     ("callerid", "linebox.bench.callerid", "FSK caller ID receiver: real-time lines per CPU core"),
     ("dtmf", "linebox.bench.dtmf", "DTMF receiver: real-time channels per CPU core"),
     ("durability", "linebox.bench.durability",

@@ -1,12 +1,12 @@
-"""``linebox contacts import|export|search``: the contacts (the configuration's ``contacts``) as CSV.
+"""``linebox contacts import|export|search``: the contact store (firmware/contacts/store.py) and CSV.
 
 ``import FILE`` reads the file at the trust boundary (firmware.contacts.csvfile), prints the
 validation report (rows, valid, invalid, duplicates, and every problem with its CSV line)
 and stores the valid rows all together, or nothing when there is a problem (exit status 2);
 ``--skip-invalid`` stores the valid rows anyway, ``--dry-run`` only reports, ``--replace``
 replaces the stored contacts instead of adding to them, ``--json`` prints the report as
-JSON. Storing is a configuration change: a running engine applies it live, as after
-``linebox config import``. ``export`` writes the contacts as CSV (the import's columns);
+JSON. Storing is one transaction of the contact store, which a running engine reads at each
+lookup (nothing to reload). ``export`` streams the contacts as CSV (the import's columns);
 ``search QUERY`` finds contacts by name, account, field or number (compared in E.164).
 ``dnc import FILE|add|remove|check NUMBER``: the do-not-call list of outbound campaigns
 (firmware.leads.DncList, in the same database), numbers read in the box's zone.
@@ -23,8 +23,9 @@ from pathlib import Path
 from drivers.logs import one_line
 from firmware import FirmwareError
 from firmware.contacts.csvfile import MAX_CSV_BYTES, read_table
-from firmware.contacts.directory import contacts_csv, search
-from firmware.contacts.importer import ContactImport, apply_import, check_import, refusal
+from firmware.contacts.directory import MAX_QUERY_CHARS, export_csv
+from firmware.contacts.importer import MAX_IMPORT_BYTES, ContactImport, apply_import, check_import, refusal
+from firmware.contacts.store import MAX_CONTACTS, ContactStore
 from firmware.leads import DncList
 from firmware.numbers import to_e164
 from linebox.storage import open_store, resolve_db_path
@@ -74,15 +75,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("--db", help="configuration database (default: $LINEBOX_DB or var/linebox.db)")
 
 
-def read_file(path: str) -> bytes:
+def read_file(path: str, limit: int = MAX_CSV_BYTES) -> bytes:
     """The file's bytes; no more than the limit (plus one byte, to know it is over) is read."""
     try:
         with Path(path).open("rb") as file:
-            data = file.read(MAX_CSV_BYTES + 1)
+            data = file.read(limit + 1)
     except OSError as exc:
         raise FirmwareError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if len(data) > MAX_CSV_BYTES:
-        raise FirmwareError(f"{path}: larger than {MAX_CSV_BYTES} bytes (the limit)")
+    if len(data) > limit:
+        raise FirmwareError(f"{path}: larger than {limit} bytes (the limit)")
     return data
 
 
@@ -97,30 +98,28 @@ def report_lines(report: ContactImport) -> list[str]:
 
 def import_contacts(args: argparse.Namespace) -> int:
     try:
-        table = read_table(read_file(args.file))
+        table = read_table(read_file(args.file, MAX_IMPORT_BYTES), MAX_IMPORT_BYTES, MAX_CONTACTS)
     except FirmwareError as exc:
         raise FirmwareError(f"{one_line(args.file)}: {one_line(str(exc))}") from exc
-    with open_store(args.db) as store:
+    zone = _zone(args)
+    with ContactStore(resolve_db_path(args.db)) as store:
         if args.dry_run:
-            config = store.load()
-            report, stored = check_import(table, str(config.zone), config.contacts, args.replace), False
+            report, stored = check_import(table, zone, store, args.replace), False
             reason = refusal(report)
         else:
             try:
-                report = apply_import(store, table, replace=args.replace, skip_invalid=args.skip_invalid,
-                                      source=f"contacts import {one_line(args.file)}")
+                report = apply_import(store, table, zone, replace=args.replace, skip_invalid=args.skip_invalid)
                 stored, reason = True, None
             except FirmwareError as exc:
-                config = store.load()
-                report, stored = check_import(table, str(config.zone), config.contacts, args.replace), False
+                report, stored = check_import(table, zone, store, args.replace), False
                 reason = refusal(report) or one_line(str(exc))
-        revision = store.config_version()
+        revision = store.revision()
     if args.json:
         print(json.dumps({**report.as_dict(), "stored": stored, "revision": revision}, ensure_ascii=False))
     else:
         print("\n".join(report_lines(report)))
         if stored:
-            print(f"linebox: stored {report.valid} contacts (revision {revision})")
+            print(f"linebox: stored {report.valid} contacts (contacts revision {revision})")
     if reason is not None and not stored:
         print(f"linebox: {reason}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -128,19 +127,19 @@ def import_contacts(args: argparse.Namespace) -> int:
 
 
 def export_contacts(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
-        text = contacts_csv(store.load().contacts)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8", newline="")
-    else:
-        sys.stdout.write(text)
+    with ContactStore(resolve_db_path(args.db)) as store:
+        if args.output:
+            with Path(args.output).open("w", encoding="utf-8", newline="") as out:
+                out.writelines(export_csv(store))
+        else:
+            sys.stdout.writelines(export_csv(store))
     return 0
 
 
 def search_contacts(args: argparse.Namespace) -> int:
-    with open_store(args.db) as store:
-        config = store.load()
-    found = search(config.contacts, args.query, str(config.zone), max(1, args.limit))
+    zone = _zone(args)
+    with ContactStore(resolve_db_path(args.db)) as store:
+        found, _ = store.search(args.query[:MAX_QUERY_CHARS], zone, 0, max(1, args.limit))
     if args.json:
         print(json.dumps([{"name": c.name, "numbers": list(c.numbers), "account": c.account,
                            "language": c.language, "notes": c.notes, "fields": dict(c.fields)} for c in found],

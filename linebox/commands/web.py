@@ -126,6 +126,7 @@ def _restart_web(delay_s: float = RESTART_DELAY_S):
 
 def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
     """The WSGI app over the box's database and console socket (the composition of webadmin)."""
+    from firmware.contacts.store import ContactStore
     from webadmin.app import create_app
     from webadmin.audit import AuditLog
     from webadmin.engine import ConsoleEngine
@@ -146,6 +147,7 @@ def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
         engine=ConsoleEngine(resolve_socket_path(socket, os.environ)), board=ports,
         data_dir=db_path.parent, clock=time.time, check_account=check_account,
         audit=AuditLog(db_path), cdr=CdrStore(db_path), intervals=IntervalStore(db_path), restart_needed=restart_needed,
+        contacts=ContactStore(db_path),
         cookie_secure=not loopback, version=version(), restart_web=_restart_web())
     return create_app(services), services
 

@@ -316,7 +316,8 @@ def run_scenario(
                 for number in scenario.dnc:
                     dnc.add(number, "us", source="scenario")  # E.164 already: read the same in any zone
         app = open_virtual_appliance(Path(work) / "scenario.db", paced=False, seed=seed, origin=scenario.start,
-                                     board_name=scenario.board, config=scenario.config, speech=scenario.speech)
+                                     board_name=scenario.board, config=scenario.config, speech=scenario.speech,
+                                     contacts=scenario.contacts)
         try:
             for port, options in scenario.exchange.items():
                 line = app.world.line(port)

@@ -7,6 +7,7 @@ A scenario is a YAML mapping::
     start: 2026-11-25T10:00:00-05:00
     seed: 1
     config: {...}                # optional: a `linebox config export` document (or its path)
+    contacts: [{name: Ann, numbers: ['2125559876'], account: '4711'}]  # optional: the contact store
     exchange: [{port: 0, answer_reversal: true}]   # optional: how the simulated lines behave
     observe: {audio: true, log: true}
     steps:
@@ -42,6 +43,8 @@ from firmware.acd.queue_log import DATA_FIELDS
 from firmware.cdr import AmaFlags, Disposition, HangupBy
 from firmware.config import Config, from_dict, problems
 from firmware.config.demo import demo_config
+from firmware.config.ivrcodec import contact_from_dict
+from firmware.config.model import Contact
 from firmware.config.yamlio import parse_yaml
 from firmware.engine.calls import Direction, Leg
 from firmware.numbers import try_e164
@@ -126,6 +129,7 @@ class Scenario:
     port_kinds: tuple[str, ...] = field(default=())
     speech: bool = False  # the IVR's speech service on (docs/ivr.md): spoken menu choices
     dnc: tuple[str, ...] = ()  # E.164 numbers on the box's do-not-call list before it starts
+    contacts: tuple[Contact, ...] = ()  # stored in the contact store before the run
 
 
 # --------------------------------------------------------------------------- value parsers
@@ -492,9 +496,10 @@ EXCHANGE_LINE = {
     "noise_dbm0": Param(number(-90.0, -10.0)),
     "number": Param(pattern(re.compile(r"[0-9]{0,20}"), "0-20 digits")),
 }
-TOP_KEYS = ("linebox_scenario", "name", "description", "start", "seed", "config", "exchange", "observe", "speech",
-            "dnc", "steps")
+TOP_KEYS = ("linebox_scenario", "name", "description", "start", "seed", "config", "contacts", "exchange", "observe",
+            "speech", "dnc", "steps")
 MAX_DNC_NUMBERS = 1000
+MAX_SCENARIO_CONTACTS = 1000
 
 
 # --------------------------------------------------------------------------- the file
@@ -543,7 +548,9 @@ def parse_scenario(data: Any, folder: Path, default_name: str = "scenario", sour
     speech = boolean(data.get("speech", False), "speech", ctx)
     dnc = _dnc(data.get("dnc", []), str(config.zone) if config is not None else str(demo_config().zone))
     steps = _steps(data.get("steps"), ctx, observe["audio"], observe["log"])
+    contacts = _contacts(data.get("contacts", []))
     return Scenario(name=name, description=description, start=start, seed=seed, config=config, board=board.name,
+                    contacts=contacts,
                     exchange=exchange, observe_audio=observe["audio"], observe_log=observe["log"],
                     observe_history=observe["history"], steps=steps,
                     source=source, port_kinds=tuple(str(p.kind) for p in board.ports), speech=speech,
@@ -562,6 +569,17 @@ def _dnc(value: Any, zone: str) -> tuple[str, ...]:
                                 "(quote it: '2125552001')")
         numbers.append(e164)
     return tuple(numbers)
+
+
+def _contacts(value: Any) -> tuple[Contact, ...]:
+    """The contact store's contacts for the run (the YAML form of one contact, as
+    firmware.config.ivrcodec reads it; numbers are stored in E.164 of the configuration's zone)."""
+    if not isinstance(value, list) or len(value) > MAX_SCENARIO_CONTACTS:
+        raise ScenarioError(f"contacts: expected a list of at most {MAX_SCENARIO_CONTACTS} contacts")
+    try:
+        return tuple(contact_from_dict(item, f"contacts[{index}]") for index, item in enumerate(value))
+    except FirmwareError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def _start(value: Any) -> dt.datetime:

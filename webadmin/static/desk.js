@@ -28,12 +28,21 @@
       $("preview-name").textContent = lead.name;
       $("preview-number").textContent = lead.number;
     }
+    const booked = doc.callbacks || [];
+    $("booked").hidden = booked.length === 0;
+    $("booked-callbacks").querySelector("tbody").replaceChildren(...booked.map((b) => {
+      const row = document.createElement("tr");
+      row.append(el("td", new Date(b.due * 1000).toISOString().slice(0, 16).replace("T", " ")), el("td", b.queue),
+        el("td", b.number));
+      return row;
+    }));
     const call = doc.call;
     $("pop").hidden = !call;
     if (!call) { drawnCall = ""; root.dataset.call = ""; return; }
     $("pop-number").textContent = call.caller_number || "withheld";
     $("pop-queue").textContent = call.queue;
     $("pop-phase").textContent = call.phase;
+    $("pop-kind").textContent = call.kind === "callback" ? " · callback (the box calls the caller back)" : "";
     const contact = call.contact;
     $("pop-contact").hidden = !contact;
     $("pop-unknown").hidden = Boolean(contact);
