@@ -1,11 +1,13 @@
 """``linebox config validate`` reports every problem of a file in one run, each with its field's
 path, as the web admin's forms do (firmware/config/collect.py): type errors, unknown keys, numbers
 not quoted (with the hint), bad destinations and other references; warnings are shown and do not
-fail; exit status 1 when there is an error."""
+fail; exit status 1 when there is an error. ``linebox config import`` reports a file exactly as
+validate does and stores nothing when there is an error."""
 
 from __future__ import annotations
 
 import copy
+import sqlite3
 import wave
 
 import pytest
@@ -61,6 +63,38 @@ def test_every_problem_of_a_file_is_reported_at_once_with_its_path(tmp_path, cap
     status, out, err = _validate(capsys, db, path)
     assert status == 1 and out == []
     assert err == EXPECTED
+
+
+def _dump(db) -> list:
+    """Every row of every table of the database: what "unchanged" means."""
+    with sqlite3.connect(db) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return [(table, sorted(map(repr, conn.execute(f"SELECT * FROM {table}")))) for table in tables]
+
+
+def test_import_reports_every_problem_as_validate_does_and_stores_nothing(tmp_path, capsys, db):
+    path = tmp_path / "office.yaml"
+    path.write_text(_broken_yaml(**{"  music: default\n": "  music: jazz\n"}))  # and a warning
+    before = _dump(db)
+    status, out, validated = _validate(capsys, db, path)
+    assert status == 1 and validated == [*EXPECTED, validated[-1]] and validated[-1].startswith("warning: ")
+    status = main(["config", "import", "--db", str(db), str(path)])
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert err.splitlines() == [*validated, f"linebox: {path}: not imported (4 errors): the stored configuration "
+                                            "is unchanged"]
+    assert _dump(db) == before
+
+
+def test_import_shows_warnings_and_stores_the_file(tmp_path, capsys, db):
+    path = tmp_path / "office.yaml"
+    path.write_text(to_yaml(demo()).replace("  music: default\n", "  music: jazz\n"))
+    status = main(["config", "import", "--db", str(db), str(path)])
+    out, err = capsys.readouterr()
+    assert status == 0 and out == f"linebox: imported {path} into {db} (revision 2, 1 warning)\n"
+    assert err == "warning: queues[0].music: music class jazz has no files (moh/jazz/): its callers hear default\n"
+    with open_store(db) as store:
+        assert store.load().queues[0].music == "jazz"
 
 
 def test_warnings_are_shown_and_alone_do_not_fail(tmp_path, capsys, db):
