@@ -147,6 +147,22 @@ def test_an_entry_without_a_required_key_is_left_out_and_later_paths_keep_their_
                            "(a reference to it may be reported as missing)"]
 
 
+def test_a_stand_in_is_judged_instead_of_a_refused_value_and_its_entry_kept():
+    data = to_dict(demo())
+    data["extensions"][0]["number"] = "2x1"  # required: without a stand-in, extensions[0] is left out
+    data["extensions"][0]["port"] = "abc"
+    alone = document_problems(data, check)
+    assert alone.notes and any(problem.endswith("extension 201 does not exist") for problem in alone.errors)
+    stood_in = document_problems(data, check, {"extensions[0].number": "201", "extensions[0].port": 2})
+    assert stood_in.errors == [alone.errors[0], "extensions[0].port: expected an integer 0-63, got 'abc'"]
+    assert stood_in.notes == [] and stood_in.config is not None and stood_in.config.extensions[0].number == "201"
+    assert data["extensions"][0]["number"] == "2x1"  # the caller's document is not changed
+    # a stand-in the codec refuses too: the usual way on (the entry left out), its message not repeated
+    bad = document_problems(data, check, {"extensions[0].number": "also bad"})
+    assert bad.errors[0] == alone.errors[0] and bad.notes == alone.notes
+    assert not any("also bad" in problem for problem in bad.errors)
+
+
 @pytest.mark.parametrize("raw,error", [
     ([1, 2], "configuration: expected a mapping, got [1, 2]"),
     ({"zone": "us"}, "board: missing (required)"),
