@@ -17,8 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from firmware import FirmwareError
-from firmware.config import Config, ConfigStore, from_dict, to_dict
+from firmware.config import Config, ConfigStore, to_dict
 from firmware.config.collect import document_problems
 from webadmin import WebAdminError
 from webadmin.sections import Field, FormProblem, Kind, Section, get_path, new_item, set_path, typed
@@ -224,14 +223,12 @@ def replace_whole(store: ConfigStore, config: Config, revision: int, source: str
 def store_item(store: ConfigStore, current: Config, data: dict, prefix: str, source: str) -> list[str]:
     """Stores ``data`` (the whole configuration in its YAML form, with one item of a list edited
     at ``prefix``, e.g. ``ivr_flows[2]``) through the import's checks; the problems, named from
-    inside the item, or ``[]`` once stored. Conflict when another hand changed it meanwhile."""
-    try:
-        config = from_dict(data)
-    except FirmwareError as exc:
-        return [item_problem(str(exc), prefix)]
-    found = store.check(config)
-    if found:
-        return [item_problem(problem, prefix) for problem in found]
+    inside the item, or ``[]`` once stored. Conflict when another hand changed it meanwhile.
+    Every problem at once, as ``linebox config validate`` finds them (firmware/config/collect.py)."""
+    findings = document_problems(data, store.check)
+    if findings.errors or findings.config is None:
+        return [item_problem(problem, prefix) for problem in [*findings.errors, *findings.notes]]
+    config = findings.config
 
     def change(now: Config) -> Config:
         if now != current:
