@@ -38,6 +38,7 @@ from firmware.tollguard import is_after_hours, may_dial
 from linebox.storage import board_ports, open_store, resolve_db_path  # noqa: F401 (re-exported)
 
 EXIT_INVALID = 1  # ``validate``: the configuration has problems (2: the command itself failed)
+EXIT_NOT_IMPORTED = 2  # ``import``: refused, nothing stored (as any failed command)
 
 
 def _read_file(path: str) -> str:
@@ -188,7 +189,7 @@ def import_config(args: argparse.Namespace) -> int:
         if stored is None:
             print(f"linebox: {one_line(args.file)}: not imported ({_counted(found.findings.errors, 'error')}): "
                   "the stored configuration is unchanged", file=sys.stderr)
-            return 2
+            return EXIT_NOT_IMPORTED
         counted = f", {_counted(found.warnings, 'warning')}" if found.warnings else ""
         print(f"linebox: imported {args.file} into {store.path} (revision {store.config_version()}{counted})")
     return 0
