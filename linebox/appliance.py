@@ -213,7 +213,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     extension_changes = ExtensionChangeWriter(store.update, on_failure=put_back_stored_snapshot)
     music = music_library(db_path, snapshot)
     engine = build_engine(snapshot, [port.kind == "fxs" for port in definition.ports], audio, card, origin,
-                          cdr_writer.submit, hold_music=music.samples(DEFAULT_CLASS),  # held parties (flash.py)
+                          cdr_writer.submit, hold_music=lambda: music.samples(DEFAULT_CLASS),  # flash.py; follows media reload
                           change_extension=extension_changes.submit, sync_commands=sync_commands,
                           clock=WallClock(origin, read_wall), boot=cdr_writer.boot)
     switch, loop = engine.switch, engine.loop

@@ -25,8 +25,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from drivers import DriverError
 from drivers.audio import AudioDevice
 from drivers.logs import EventLogger
@@ -35,6 +33,7 @@ from firmware.cdr import CallRecord
 from firmware.config.model import Config
 from firmware.engine.detectors import DetectorBank, echo_ports
 from firmware.engine.features import ChangeExtension
+from firmware.engine.flash import HoldMusic
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
@@ -144,7 +143,7 @@ def build_engine(
     origin,
     record_call: Callable[[CallRecord], None] = lambda record: None,
     *,
-    hold_music: np.ndarray | None = None,
+    hold_music: HoldMusic | None = None,
     change_extension: ChangeExtension | None = None,
     sync_commands: bool = False,
     measure: Callable[[], float] = time.perf_counter,

@@ -1,8 +1,10 @@
 """Configuration import against hostile documents (issue 11): never a traceback, never half-applied.
 
-Property: any document, whatever the YAML parser makes of it, is either refused with one
-printable line naming the place (exit status 2 from the command line, database unchanged),
-or accepted, and then it round-trips: export → import gives the same configuration.
+Property: any document, whatever the YAML parser makes of it, is either refused -- each
+problem one printable line naming the place, then one line saying nothing was stored (exit
+status 2 from the command line, database unchanged) -- or accepted, and then it round-trips:
+export → import gives the same configuration. (Issue 11 asked for one line; issue 13 asks
+import to list every problem, as ``validate`` does: one line per problem.)
 
 Documents come from three generators: random YAML trees written in flow style (keys that
 are mappings, lists, numbers, dates, nulls; scalars of every YAML type and tag; aliases;
@@ -30,6 +32,7 @@ from config_helpers import demo, lookup, open_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drivers.logs import one_line
 from firmware import FirmwareError
 from firmware.config import Config, from_dict, from_yaml, seed_demo, to_dict, to_yaml, validate
 from firmware.config.yamlio import MAX_DEPTH, MAX_DOCUMENT_BYTES
@@ -300,7 +303,7 @@ HOSTILE_FILES = {
 }
 
 
-def test_cli_refuses_hostile_files_with_one_line_and_status_2(tmp_path):
+def test_cli_refuses_hostile_files_with_printable_lines_and_status_2(tmp_path):
     assert b"M\xdcLLER" in HOSTILE_FILES["latin1.yaml"] and b"port: 9" in HOSTILE_FILES["bad_reference.yaml"]
     db = tmp_path / "linebox.db"
     with open_store(db) as store:  # the test board map equals board/virtual.yaml (test_config_store)
@@ -314,9 +317,12 @@ def test_cli_refuses_hostile_files_with_one_line_and_status_2(tmp_path):
                                 capture_output=True, text=True, timeout=60, env=environment, cwd=tmp_path)
         assert result.returncode == 2, (name, result.stderr)
         assert result.stdout == ""
-        assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n"), (name, result.stderr)
-        assert result.stderr.startswith("linebox: ") and result.stderr[:-1].isprintable(), (name, result.stderr)
-        assert "Traceback" not in result.stderr
+        lines = result.stderr.splitlines()
+        assert result.stderr.endswith("\n") and all(line.isprintable() for line in lines), (name, result.stderr)
+        assert lines[-1].startswith("linebox: ") and "Traceback" not in result.stderr
+        if len(lines) > 1:  # judged: each problem, then that nothing was stored
+            assert lines[-1] == (f"linebox: {path}: not imported ({len(lines) - 1} error{'s' * (len(lines) > 2)}): "
+                                 "the stored configuration is unchanged"), (name, result.stderr)
         assert dump(db) == before, f"{name}: the database changed"
 
 
@@ -331,10 +337,12 @@ def test_import_into_a_store_is_all_or_nothing(tmp_path, text):
         if store.config_version() == 0:
             seed_demo(store)
         before_config, before_revision = store.load(), store.config_version()
-        try:
-            stored = import_document(store, text, source="fuzz")
-        except FirmwareError as exc:
-            assert "\n" not in str(exc) and str(exc).isprintable()
+        found, stored = import_document(store, text, "fuzz.yaml", source="fuzz")  # no error found: stored
+        if stored is None:
+            assert found.findings.errors
+            for error in found.findings.errors:  # each names its place (the file's name, for YAML it cannot read)
+                assert PLACE.match(error.removeprefix("fuzz.yaml: ")), f"the error names no place: {error!r}"
+                assert one_line(error).isprintable()
             assert (store.load(), store.config_version()) == (before_config, before_revision)
             return
         assert store.config_version() == before_revision + 1

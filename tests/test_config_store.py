@@ -236,14 +236,18 @@ def test_cli_broken_import_changes_nothing(tmp_path, demo_db):
     before = dump(demo_db)
     result = linebox("config", "import", "--db", str(demo_db), str(broken), cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr == "linebox: extensions[2].port: port 9 does not exist on board virtual (ports 0-5)\n"
+    # every problem as ``validate`` lists it (issue 13), then one line saying nothing was stored
+    assert result.stderr.splitlines() == [
+        "extensions[2].port: port 9 does not exist on board virtual (ports 0-5)",
+        f"linebox: {broken}: not imported (1 error): the stored configuration is unchanged"]
     assert result.stdout == ""
     assert dump(demo_db) == before
     syntax = tmp_path / "syntax.yaml"
     syntax.write_text("board: virtual\nzone: us: uk\n")
     result = linebox("config", "import", "--db", str(demo_db), str(syntax), cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr.startswith("linebox: line 2, column")
-    assert result.stderr.count("\n") == 1
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2 and len(lines) == 2 and lines[0].startswith(f"{syntax}: line 2, column")
+    assert lines[1] == f"linebox: {syntax}: not imported (1 error): the stored configuration is unchanged"
     missing = linebox("config", "import", "--db", str(demo_db), str(tmp_path / "nope.yaml"), cwd=tmp_path)
     assert missing.returncode == 2 and "cannot read" in missing.stderr
     assert dump(demo_db) == before

@@ -1,11 +1,13 @@
 """``linebox config validate`` reports every problem of a file in one run, each with its field's
 path, as the web admin's forms do (firmware/config/collect.py): type errors, unknown keys, numbers
 not quoted (with the hint), bad destinations and other references; warnings are shown and do not
-fail; exit status 1 when there is an error."""
+fail; exit status 1 when there is an error. ``linebox config import`` reports a file exactly as
+validate does and stores nothing when there is an error."""
 
 from __future__ import annotations
 
 import copy
+import sqlite3
 import wave
 
 import pytest
@@ -63,6 +65,38 @@ def test_every_problem_of_a_file_is_reported_at_once_with_its_path(tmp_path, cap
     assert err == EXPECTED
 
 
+def _dump(db) -> list:
+    """Every row of every table of the database: what "unchanged" means."""
+    with sqlite3.connect(db) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return [(table, sorted(map(repr, conn.execute(f"SELECT * FROM {table}")))) for table in tables]
+
+
+def test_import_reports_every_problem_as_validate_does_and_stores_nothing(tmp_path, capsys, db):
+    path = tmp_path / "office.yaml"
+    path.write_text(_broken_yaml(**{"  music: default\n": "  music: jazz\n"}))  # and a warning
+    before = _dump(db)
+    status, out, validated = _validate(capsys, db, path)
+    assert status == 1 and validated == [*EXPECTED, validated[-1]] and validated[-1].startswith("warning: ")
+    status = main(["config", "import", "--db", str(db), str(path)])
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert err.splitlines() == [*validated, f"linebox: {path}: not imported (4 errors): the stored configuration "
+                                            "is unchanged"]
+    assert _dump(db) == before
+
+
+def test_import_shows_warnings_and_stores_the_file(tmp_path, capsys, db):
+    path = tmp_path / "office.yaml"
+    path.write_text(to_yaml(demo()).replace("  music: default\n", "  music: jazz\n"))
+    status = main(["config", "import", "--db", str(db), str(path)])
+    out, err = capsys.readouterr()
+    assert status == 0 and out == f"linebox: imported {path} into {db} (revision 2, 1 warning)\n"
+    assert err == "warning: queues[0].music: music class jazz has no files (moh/jazz/): its callers hear default\n"
+    with open_store(db) as store:
+        assert store.load().queues[0].music == "jazz"
+
+
 def test_warnings_are_shown_and_alone_do_not_fail(tmp_path, capsys, db):
     path = tmp_path / "office.yaml"
     config = demo()
@@ -111,6 +145,22 @@ def test_an_entry_without_a_required_key_is_left_out_and_later_paths_keep_their_
     assert "ring_groups[0].members[0]: extension 299 does not exist" in found.errors
     assert found.notes == ["extensions[0]: left out of the other checks until its problem is fixed "
                            "(a reference to it may be reported as missing)"]
+
+
+def test_a_stand_in_is_judged_instead_of_a_refused_value_and_its_entry_kept():
+    data = to_dict(demo())
+    data["extensions"][0]["number"] = "2x1"  # required: without a stand-in, extensions[0] is left out
+    data["extensions"][0]["port"] = "abc"
+    alone = document_problems(data, check)
+    assert alone.notes and any(problem.endswith("extension 201 does not exist") for problem in alone.errors)
+    stood_in = document_problems(data, check, {"extensions[0].number": "201", "extensions[0].port": 2})
+    assert stood_in.errors == [alone.errors[0], "extensions[0].port: expected an integer 0-63, got 'abc'"]
+    assert stood_in.notes == [] and stood_in.config is not None and stood_in.config.extensions[0].number == "201"
+    assert data["extensions"][0]["number"] == "2x1"  # the caller's document is not changed
+    # a stand-in the codec refuses too: the usual way on (the entry left out), its message not repeated
+    bad = document_problems(data, check, {"extensions[0].number": "also bad"})
+    assert bad.errors[0] == alone.errors[0] and bad.notes == alone.notes
+    assert not any("also bad" in problem for problem in bad.errors)
 
 
 @pytest.mark.parametrize("raw,error", [

@@ -82,7 +82,7 @@ def test_flash_holds_the_other_party_with_music_and_gives_recall_dial_tone(tmp_p
 
 def test_hold_tone_when_there_is_no_music(tmp_path):
     with office(tmp_path) as app:
-        app.switch.flash.hold_music = None
+        app.switch.flash.music = lambda: None  # as when no music could be read
         internal_call(app, "201", "202")
         talk(app, 3)
         flash(app, "202", seconds=1.0)

@@ -11,7 +11,19 @@ from pathlib import Path
 
 import numpy as np
 from acd_engine_helpers import queue_config
-from features_helpers import LINE_1, LINE_2, band_fraction, far_end_heard, inbound_call, office, run
+from features_helpers import (
+    LINE_1,
+    LINE_2,
+    band_fraction,
+    far_end_heard,
+    flash,
+    heard,
+    inbound_call,
+    internal_call,
+    office,
+    run,
+    state,
+)
 from test_console import Rig, wait_for
 from test_media_music import tone, write_wav
 
@@ -19,6 +31,7 @@ from drivers.audiofile import read_audio
 from drivers.logs import EventLogger
 from firmware.acdengine.announcements import Prompts
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
+from linebox import appliance
 from webadmin.engine import ConsoleEngine
 
 LOG = EventLogger("engine")
@@ -135,6 +148,27 @@ def test_the_running_engine_plays_a_replaced_music_class_to_new_callers(tmp_path
         inbound_call(app, LINE_2, seconds=10.0)
         assert band_fraction(far_end_heard(app, LINE_2, 1000), 900) > 0.8  # the new caller: the new file
         assert band_fraction(far_end_heard(app, LINE_1, 1000), 620) > 0.8  # the one on hold: what it had
+
+
+def test_a_party_held_by_a_hook_flash_hears_the_default_class_as_reloaded(tmp_path, monkeypatch):
+    music = tmp_path / "debian-moh" / "track.wav"  # stands in for Debian's folder, the default class
+    write_wav(music, tone(620, 4.0))
+    monkeypatch.setattr(appliance, "HOLD_MUSIC_DIR", music.parent)
+    with office(tmp_path) as app:
+        internal_call(app, "201", "202")  # ports 2 and 3
+        flash(app, "202", seconds=1.0)  # 201 is held
+        assert state(app, 3) == "dialtone" and band_fraction(heard(app, 2, 800), 620) > 0.8
+        write_wav(music, tone(900, 4.0))
+        _touch_later(music)
+        assert app.media.reload() == ["music default: 4.0 s"]
+        run(app, 1.0)
+        assert band_fraction(heard(app, 2, 800), 620) > 0.8  # already on hold: what it had
+        flash(app, "202", seconds=1.0)  # nothing dialled: back to 201
+        assert state(app, 2) == state(app, 3) == "connected"
+        flash(app, "202", seconds=1.0)  # held again: the file as it is now
+        assert state(app, 3) == "dialtone"
+        held = heard(app, 2, 800)
+        assert band_fraction(held, 900) > 0.8 and band_fraction(held, 620) < 0.02
 
 
 def test_the_running_engine_greets_new_callers_with_a_replaced_greeting(tmp_path):

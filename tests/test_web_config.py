@@ -167,6 +167,25 @@ def test_every_bad_field_of_a_form_gets_its_own_message_at_once(admin):
     assert 'value="abc"' in html and 'value="xyz"' in html  # what was typed, shown again to be corrected
 
 
+def test_a_refused_number_is_judged_at_its_stored_value_so_nothing_else_is_blamed(admin):
+    """The form's problems come from firmware/config/collect.py, as ``linebox config validate``'s:
+    an extension number the codec refuses would leave the extension out of the other checks (and
+    every reference to 201 reported missing); the form gives collect.py the stored value to judge
+    instead, so only the fields typed wrong are marked."""
+    client, services = admin
+    revision, before = services.store.config_version(), services.store.load()
+    form = form_of(client, "/config/extensions/item/201")
+    form.update({"number": "2x1", "port": "abc", "outbound_class": "galactic"})
+    response = client.post("/config/extensions/item/201", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    errors = dict(re.findall(r'<p class="field-error" id="f-([^"]+)-error" role="alert">([^<]*)</p>', html))
+    assert set(errors) == {"number", "port", "outbound_class"}, errors
+    assert "2x1" in htmllib.unescape(errors["number"]) and "expected an integer" in errors["port"]
+    assert "general-problem" not in html  # no reference to 201 blamed
+    assert services.store.config_version() == revision and services.store.load() == before
+
+
 def test_a_new_item_with_several_bad_fields_shows_them_all(admin):
     client, services = admin
     form = form_of(client, "/config/queues/new")

@@ -75,6 +75,20 @@ def test_a_refused_flow_shows_its_error_and_stores_nothing(admin, change, error)
     assert services.store.load() == before and services.store.config_version() == revision
 
 
+def test_every_problem_of_a_flow_is_shown_at_once(admin):
+    """As ``linebox config validate`` finds them (firmware/config/collect.py): a type error does
+    not hide a bad reference."""
+    client, services = admin
+    before, revision = services.store.load(), services.store.config_version()
+    form = _flow_form(client)
+    form["flow"] = form["flow"].replace("timeout_s: 5", "timeout_s: 500").replace("next: support", "next: nowhere", 1)
+    answer = client.post("/ivr/flow/main", data=form)
+    page = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 400 and "Nothing was stored" in page
+    assert "nodes[1].timeout_s: expected" in page and "node 'nowhere' does not exist in flow main" in page
+    assert services.store.load() == before and services.store.config_version() == revision
+
+
 def test_a_flow_changed_by_someone_else_meanwhile_is_refused(admin):
     client, services = admin
     form = _flow_form(client)

@@ -2,8 +2,9 @@
 
 :func:`apply_edit` takes the revision the page was shown at and what the form says; it builds
 the whole new configuration in its plain form, lets the configuration's own codec and
-validation judge it, and stores it through ``ConfigStore.update`` -- which checks it again in
-the same transaction that writes it. An error is returned next to its field (the
+validation judge it -- every problem at once, by firmware/config/collect.py as for
+``linebox config validate`` -- and stores it through ``ConfigStore.update``, which checks it again
+in the same transaction that writes it. An error is returned next to its field (the
 configuration's path of the message: ``extensions[2].forward.no_answer_s: expected ...``);
 nothing is stored. A change committed meanwhile by another hand (the console, an import,
 another browser) is a :class:`Conflict`: detected, never overwritten. The running engine
@@ -16,8 +17,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from firmware import FirmwareError
-from firmware.config import Config, ConfigStore, from_dict, to_dict
+from firmware.config import Config, ConfigStore, to_dict
+from firmware.config.collect import document_problems
 from webadmin import WebAdminError
 from webadmin.sections import Field, FormProblem, Kind, Section, get_path, new_item, set_path, typed
 
@@ -81,32 +82,20 @@ def _attribute(message: str, prefix: str, fields: Sequence[Field]) -> str | None
     return None
 
 
-def _decode_all(data: dict, item: dict, fallback: Mapping, prefix: str, fields: Sequence[Field]
-                ) -> tuple[Config | None, list[str]]:
-    """The configuration's codec stops at the first value it cannot take; a form needs every
-    field's error at once. So each refused field of this form is put back to its fallback (the
-    stored value, or a new item's default) and the codec is asked again, until it takes the
-    whole: every message is the codec's own, no rule is written twice here."""
-    found: list[str] = []
-    for _ in range(len(fields) + 1):
-        try:
-            return from_dict(data), found
-        except FirmwareError as exc:
-            found.append(str(exc))
-            path = _attribute(str(exc), prefix, fields)
-            if path is None or get_path(item, path) == get_path(fallback, path):
-                return None, found  # not one of this form's fields (or its fallback is refused too)
-            set_path(item, path, get_path(fallback, path))
-    return None, found
-
-
 def _judge(store: ConfigStore, data: dict, section: Section, index: int | None, fallback: Mapping,
            result: EditResult) -> Config | None:
+    """Every problem of the edited configuration, each next to its field when it is about one of
+    the form's: the same code as ``linebox config validate`` and import (firmware/config/collect.py,
+    which asks the codec again without what it refused, then runs the store's checks), so "every
+    problem" and the rules have one definition. The form's own part: a refused field of this form
+    is judged at its fallback (the stored value, or a new item's default) for the other checks,
+    and the messages are mapped to the fields."""
     prefix = _place(section, index)
-    item = data[section.key][index] if section.key and index is not None else data
-    candidate, found = _decode_all(data, item, fallback, prefix, section.fields)
-    if candidate is not None:
-        found = [*found, *store.check(candidate)]  # the fields refused above are judged at their fallback
+    stand_ins = {prefix + each.path: get_path(fallback, each.path) for each in section.fields} \
+        if index is not None or not section.key else {}
+    findings = document_problems(data, store.check, stand_ins)
+    found = findings.errors
+    candidate = findings.config
     for message in found:
         path = _attribute(message, prefix, section.fields) if index is not None or not section.key else None
         if path is not None and path not in result.errors:
@@ -234,14 +223,12 @@ def replace_whole(store: ConfigStore, config: Config, revision: int, source: str
 def store_item(store: ConfigStore, current: Config, data: dict, prefix: str, source: str) -> list[str]:
     """Stores ``data`` (the whole configuration in its YAML form, with one item of a list edited
     at ``prefix``, e.g. ``ivr_flows[2]``) through the import's checks; the problems, named from
-    inside the item, or ``[]`` once stored. Conflict when another hand changed it meanwhile."""
-    try:
-        config = from_dict(data)
-    except FirmwareError as exc:
-        return [item_problem(str(exc), prefix)]
-    found = store.check(config)
-    if found:
-        return [item_problem(problem, prefix) for problem in found]
+    inside the item, or ``[]`` once stored. Conflict when another hand changed it meanwhile.
+    Every problem at once, as ``linebox config validate`` finds them (firmware/config/collect.py)."""
+    findings = document_problems(data, store.check)
+    if findings.errors or findings.config is None:
+        return [item_problem(problem, prefix) for problem in [*findings.errors, *findings.notes]]
+    config = findings.config
 
     def change(now: Config) -> Config:
         if now != current:

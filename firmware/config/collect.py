@@ -6,6 +6,8 @@ installer (``linebox config validate``) wants the whole list in one run, as the 
 forms show it. So :func:`document_problems` asks the codec again and again, each time taking
 out what it refused -- no rule is written twice here, every message is the codec's own:
 
+- a refused value at or under a path the caller gave a stand-in for (``stand_ins``: the web
+  admin's forms give each field of the form its stored value) takes that stand-in, once;
 - a number where text is expected (``number: 204``, the codec's hint to quote it) is judged
   again as the text the installer meant (``'204'``), so its references are checked;
 - a refused value whose key has a default is removed (the default then stands in for it);
@@ -93,9 +95,30 @@ def _renumber(message: str, drops: list[_Drop]) -> str:
     return message
 
 
-def document_problems(raw: Any, check: Callable[[Config], list[str]]) -> Findings:
+def _within(path: str, outer: str) -> bool:
+    """``path`` is ``outer`` or a value inside it (``queues[0].desk`` holds ``queues[0].desk.script``)."""
+    return path == outer or (path.startswith(outer) and path[len(outer)] in ".[")
+
+
+def _stand_in(steps: list[_Step], message: str, drops: list[_Drop], stand_ins: Mapping[str, Any],
+              touched: set[str]) -> tuple[_Step, Any] | None:
+    """Where a stand-in goes for the value a message refuses, and the stand-in: the outermost step
+    of the message's path the caller gave one for, not used yet and not what is there already."""
+    for step in steps:
+        here = message[:step.end]
+        document_path = _renumber(here, drops)
+        if document_path in stand_ins and here not in touched:
+            value = stand_ins[document_path]
+            return None if step.parent[step.key] == value else (step, value)
+    return None
+
+
+def document_problems(raw: Any, check: Callable[[Config], list[str]],
+                      stand_ins: Mapping[str, Any] | None = None) -> Findings:
     """Every problem of the plain document ``raw`` (YAML's data): the codec's, then ``check``'s
-    (``ConfigStore.check``: the cross-reference checks against the board). ``raw`` is not changed."""
+    (``ConfigStore.check``: the cross-reference checks against the board). ``stand_ins``: path (in
+    the document's numbering, as messages name it) -> the value judged instead of a refused one
+    at or under that path, for the rest of the checks. ``raw`` is not changed."""
     data = copy.deepcopy(raw)
     found = Findings()
     drops: list[_Drop] = []
@@ -107,10 +130,16 @@ def document_problems(raw: Any, check: Callable[[Config], list[str]]) -> Finding
         except FirmwareError as exc:
             message = str(exc)
         path = message.split(": ", 1)[0]
-        repaired = path in touched
+        repaired = any(_within(path, each) for each in touched)
         if not repaired:
             found.errors.append(_renumber(message, drops))
         steps, rest = _locate(data, message)
+        stand_in = _stand_in(steps, message, drops, stand_ins or {}, touched)
+        if stand_in is not None:
+            step, value = stand_in
+            step.parent[step.key] = copy.deepcopy(value)
+            touched.add(message[:step.end])
+            continue
         if rest.startswith(":") and steps:
             parent, key = steps[-1].parent, steps[-1].key
             if not repaired and isinstance(parent[key], (int, float)) and not isinstance(parent[key], bool) \

@@ -55,7 +55,6 @@ import numpy as np
 
 from drivers.logs import EventLogger
 from dsp.callerid import CallerId, displayed_caller_id
-from firmware import FirmwareError
 from firmware.cdr import HangupBy
 from firmware.engine.calls import Call, Direction, Leg
 from firmware.engine.control import CallControl, ticks
@@ -95,6 +94,18 @@ def far_ports(call: Call, port: int) -> list[int]:
     return [p for p in call.ports() if p != port]
 
 
+HoldMusic = Callable[[], "np.ndarray | None"]
+"""What a party put on hold hears now: a non-empty 1-D float64 buffer at 8 kHz, shared by every
+held port (the players do not copy it), or None for the hold tone. Asked at each hold, on the
+media loop, so it must not read a file: ``MusicLibrary.samples`` (firmware/media/music.py),
+whose buffers ``media reload`` swaps between two ticks -- a party put on hold after a reload
+hears the new files, one already on hold keeps what it was playing."""
+
+
+def _no_music() -> np.ndarray | None:
+    return None
+
+
 class FlashFeatures:
     """Hold, consultation, transfer, conference, swap and recall for the switch's FXS ports.
 
@@ -102,13 +113,10 @@ class FlashFeatures:
     ``on_off_hook``, ``port_lost`` and ``on_tick``; call control calls ``before_end``.
     """
 
-    def __init__(self, control: CallControl, hold_music: np.ndarray | None, log: EventLogger) -> None:
+    def __init__(self, control: CallControl, hold_music: HoldMusic | None, log: EventLogger) -> None:
         self.cc = control
         self.waiting: CallWaiting | None = None  # the call-waiting offers (callwaiting.py), set by the switch
-        # One float64 buffer shared by every held port (the players do not copy it).
-        self.hold_music = None if hold_music is None else np.asarray(hold_music, dtype=np.float64)
-        if self.hold_music is not None and (self.hold_music.ndim != 1 or self.hold_music.size == 0):
-            raise FirmwareError(f"hold music must be a non-empty 1-D array, got shape {self.hold_music.shape}")
+        self.music: HoldMusic = hold_music or _no_music  # asked at each hold: follows ``media reload``
         self.log = log
         self.sessions: dict[int, FlashSession] = {}
         # Told ``(port, held)`` when the party on ``port`` goes on hold or comes back (the
@@ -233,15 +241,22 @@ class FlashFeatures:
         party = other_party(call, port)
         return party is not None and not call.ringing and self.cc.call_at(party) is call
 
-    def _hold(self, party: int) -> None:
-        """``party`` hears the hold music (or tone) and nobody else; nobody hears it."""
+    @property
+    def hold_music(self) -> np.ndarray | None:
+        """What a party put on hold now hears (None: the hold tone)."""
+        return self.music()
+
+    def _hold(self, party: int) -> str:
+        """``party`` hears the hold music (or tone) and nobody else; nobody hears it. What it hears."""
         self.cc.isolate(party)
         for listener in self.hold_listeners:
             listener(party, True)
-        if self.hold_music is not None:
-            self.cc.play(party, self.hold_music, loop=True)
-        else:
-            self.cc.play_tone(party, hold_tone(self.cc.plan))
+        music = self.music()
+        if music is not None:
+            self.cc.play(party, music, loop=True)
+            return "music"
+        self.cc.play_tone(party, hold_tone(self.cc.plan))
+        return "tone"
 
     def _reconnect(self, call: Call, port: int) -> None:
         """The controller on ``port`` talks to the other party of ``call`` again."""
@@ -291,11 +306,10 @@ class FlashFeatures:
         call = self.cc.call_at(port)
         party = other_party(call, port)
         self.sessions[port] = FlashSession(port, FlashState.CONSULTING, call)
-        self._hold(party)
+        audio = self._hold(party)
         self.cc.isolate(port)
         self._recall_dial_tone(port)
-        self.log.info("hold", port=port, call=call.call_id, held=party,
-                      audio="music" if self.hold_music is not None else "tone")
+        self.log.info("hold", port=port, call=call.call_id, held=party, audio=audio)
 
     def _answer_waiting(self, port: int) -> None:
         """Flash with a call waiting: the active call (if any) goes on hold, the waiting one is answered."""

@@ -30,8 +30,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
-import numpy as np
-
 from drivers.audio import TICK_MS
 from drivers.logs import EventLogger
 from drivers.ports import (
@@ -58,7 +56,7 @@ from firmware.engine.calls import IN_CALL, Call, Direction, Leg, PortLeg
 from firmware.engine.callwaiting import CallWaiting
 from firmware.engine.control import CallControl, CardCommands, ticks
 from firmware.engine.features import ChangeExtension, ExtensionFeatures
-from firmware.engine.flash import FlashFeatures
+from firmware.engine.flash import FlashFeatures, HoldMusic
 from firmware.engine.outside import OutsideCalls
 from firmware.engine.services import AttachedService, Services
 from firmware.engine.timers import Timers
@@ -90,7 +88,7 @@ class Switch:
         origin: dt.datetime,
         log: EventLogger | None = None,
         change_extension: ChangeExtension | None = None,
-        hold_music: np.ndarray | None = None,
+        hold_music: HoldMusic | None = None,
         services: Services | None = None,
         clock: WallClock | None = None,
         boot: int = 0,
@@ -106,7 +104,7 @@ class Switch:
         self._out_by_link: set[int] = set()  # ports the line card reported out of service
         # Extension features (flash.py, callwaiting.py, features.py) and outside calls (outside.py),
         # each over call control; ``change_extension`` persists DND/forwarding set by feature code,
-        # ``hold_music`` is what held parties hear.
+        # ``hold_music`` says what held parties hear (asked at each hold: it follows ``media reload``).
         self.outside = OutsideCalls(cc, self.log)
         self.flash = FlashFeatures(cc, hold_music, self.log)
         self.waiting = CallWaiting(cc, self.flash, self.log)

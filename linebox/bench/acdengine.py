@@ -224,7 +224,7 @@ def build_acd_scene(layout: Layout, seed: int, folder: Path) -> AcdScene:
     db_path = folder / "linebox.db"
     music = music_library(db_path, config)
     engine = build_engine(config, layout.port_is_fxs(), SceneAudio(layout.ports, seed),
-                          CallCentreCard(layout, random.Random(seed)), ORIGIN, hold_music=music.samples(DEFAULT_CLASS))
+                          CallCentreCard(layout, random.Random(seed)), ORIGIN, hold_music=lambda: music.samples(DEFAULT_CLASS))
     switch, loop = engine.switch, engine.loop
     queue_log = open(folder / "queue_log", "a", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
     service = attach_acd(switch.control, setup_from_config(config), Prompts.load(read_audio), music, queue_log, seed)

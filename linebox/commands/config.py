@@ -3,10 +3,16 @@
 The database is ``--db PATH``, else ``$LINEBOX_DB``, else ``var/linebox.db`` under the
 current folder (created when missing). Board names in the configuration are resolved with
 ``board.definitions`` here, in the composition root, because firmware may not import
-board/. Import checks the whole file (types, bounds, cross-references) before replacing
-anything: a broken file (bad YAML, too large or too deep, wrong types, bad references) is
-one line on stderr naming the field or the line, exit status 2, and the database is unchanged.
-``validate`` lists every problem at once (exit status 1 if any error). ``route`` and ``dial`` show the routing and toll decisions for a
+board/. ``validate`` and ``import`` judge a file the same way and report it the same way
+(:func:`file_findings`, :func:`report`): every problem at once, one line each starting with
+its field's path (firmware/config/collect.py), or the file's name and the line and column for
+a file that cannot be read as YAML (unreadable, not UTF-8, too large or too deep, a syntax
+error); then notes and warnings (``warning: ...``: a queue without agents, a music class
+without files), which never block. ``validate`` exits with status 1 when there is an error.
+``import`` stores nothing when there is an error: after the same lines it says so on one
+last line (``linebox: FILE: not imported ...``), exit status 2, the database unchanged;
+otherwise it replaces the whole configuration (checked again in the transaction that writes
+it) and shows the warnings. ``route`` and ``dial`` show the routing and toll decisions for a
 call, with their explanations, against the stored configuration.
 """
 
@@ -15,11 +21,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from drivers.logs import one_line
 from firmware import FirmwareError
-from firmware.config import Config, ConfigStore, from_yaml, to_yaml
+from firmware.config import Config, ConfigStore, to_yaml
 from firmware.config.advice import config_warnings
 from firmware.config.collect import Findings, document_problems
 from firmware.config.yamlio import MAX_DOCUMENT_BYTES, check_size, parse_yaml
@@ -30,6 +38,7 @@ from firmware.tollguard import is_after_hours, may_dial
 from linebox.storage import board_ports, open_store, resolve_db_path  # noqa: F401 (re-exported)
 
 EXIT_INVALID = 1  # ``validate``: the configuration has problems (2: the command itself failed)
+EXIT_NOT_IMPORTED = 2  # ``import``: refused, nothing stored (as any failed command)
 
 
 def _read_file(path: str) -> str:
@@ -40,9 +49,72 @@ def _read_file(path: str) -> str:
         check_size(len(data))
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FirmwareError(f"{path}: byte {exc.start + 1} is not UTF-8 text") from exc
+        raise FirmwareError(f"byte {exc.start + 1} is not UTF-8 text") from exc
     except OSError as exc:
-        raise FirmwareError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise FirmwareError(f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _document(text: str) -> Any:
+    """The plain data of a YAML document; FirmwareError (one line) when it cannot be read as one."""
+    raw = parse_yaml(text)
+    if raw is None:
+        raise FirmwareError("configuration: the document is empty")
+    return raw
+
+
+@dataclass
+class FileFindings:
+    """What ``validate`` and ``import`` found in a file: the problems (collect.py) and the warnings."""
+
+    findings: Findings
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings.errors and self.findings.config is not None
+
+
+def file_findings(store: ConfigStore, path: str) -> FileFindings:
+    """Every problem of the YAML file ``path`` at once, and the warnings (:func:`document_findings`).
+    A file that cannot be read is one problem naming it. Stores nothing."""
+    try:
+        text = _read_file(path)
+    except FirmwareError as exc:
+        return FileFindings(Findings(errors=[f"{path}: {exc}"]))
+    return document_findings(store, text, path)
+
+
+def document_findings(store: ConfigStore, text: str, name: str) -> FileFindings:
+    """Every problem of a YAML document at once (firmware/config/collect.py: the codec's, then the
+    store's cross-reference checks), and the warnings; YAML that cannot be read is one problem
+    starting with ``name`` (the file's), then its line and column. Stores nothing."""
+    try:
+        raw = _document(text)
+    except FirmwareError as exc:
+        return FileFindings(Findings(errors=[f"{name}: {exc}"]))
+    return _with_warnings(store, document_problems(raw, store.check))
+
+
+def _with_warnings(store: ConfigStore, findings: Findings) -> FileFindings:
+    if findings.config is None:
+        return FileFindings(findings)
+    data_dir = Path(store.path).parent  # the music folders are next to the database
+    playable = [name for name, files in music_classes(data_dir).items() if files]
+    return FileFindings(findings, config_warnings(findings.config, playable))
+
+
+def report(found: FileFindings) -> None:
+    """The problems, notes and warnings, one line each on stderr (the same for validate and import)."""
+    for problem in found.findings.errors:
+        print(one_line(problem), file=sys.stderr)
+    for note in found.findings.notes:
+        print(f"note: {one_line(note)}", file=sys.stderr)
+    for warning in found.warnings:
+        print(f"warning: {one_line(warning)}", file=sys.stderr)
+
+
+def _counted(items: list[str], what: str) -> str:
+    return f"{len(items)} {what}{'s' if len(items) != 1 else ''}"
 
 
 def _parse_time(text: str | None) -> dt.datetime:
@@ -95,22 +167,31 @@ def export_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_document(store: ConfigStore, text: str, source: str) -> Config:
-    """Checks ``text`` whole (syntax, limits, types, references) and stores it, or changes nothing.
-
-    Every refusal is a FirmwareError of one printable line naming the place.
-    """
-    try:
-        return store.save(from_yaml(text), source=source)
-    except FirmwareError as exc:
-        raise FirmwareError(one_line(str(exc))) from exc
+def import_document(store: ConfigStore, text: str, name: str, source: str) -> tuple[FileFindings, Config | None]:
+    """Judges the YAML document ``text`` whole (:func:`document_findings`; ``name``: its file) and, if
+    it has no error, replaces the stored configuration with it (checked again in the transaction
+    that writes it); what was found, and the stored snapshot (None: nothing stored)."""
+    found = document_findings(store, text, name)
+    if not found.ok or found.findings.config is None:
+        return found, None
+    return found, store.save(found.findings.config, source=source)
 
 
 def import_config(args: argparse.Namespace) -> int:
-    text = _read_file(args.file)
+    """Every problem reported as ``validate`` does; nothing stored if there is an error (status 2)."""
+    try:
+        text = _read_file(args.file)
+    except FirmwareError as exc:
+        raise FirmwareError(f"{args.file}: {exc}") from exc  # one line, status 2: nothing to judge
     with open_store(args.db) as store:
-        import_document(store, text, source=f"import {one_line(args.file)}")
-        print(f"linebox: imported {args.file} into {store.path} (revision {store.config_version()})")
+        found, stored = import_document(store, text, args.file, source=f"import {one_line(args.file)}")
+        report(found)
+        if stored is None:
+            print(f"linebox: {one_line(args.file)}: not imported ({_counted(found.findings.errors, 'error')}): "
+                  "the stored configuration is unchanged", file=sys.stderr)
+            return EXIT_NOT_IMPORTED
+        counted = f", {_counted(found.warnings, 'warning')}" if found.warnings else ""
+        print(f"linebox: imported {args.file} into {store.path} (revision {store.config_version()}{counted})")
     return 0
 
 
@@ -119,29 +200,14 @@ def validate_config(args: argparse.Namespace) -> int:
     Exit status 1 when there is an error, 0 otherwise (warnings do not count)."""
     with open_store(args.db) as store:
         if args.file:
-            try:
-                raw = parse_yaml(_read_file(args.file))
-            except FirmwareError as exc:
-                print(f"{args.file}: {exc}", file=sys.stderr)  # YAML syntax: its line and column
-                return EXIT_INVALID
-            if raw is None:
-                print(f"{args.file}: the document is empty", file=sys.stderr)
-                return EXIT_INVALID
-            findings = document_problems(raw, store.check)
+            found = file_findings(store, args.file)
         else:
             config = store.load()
-            findings = Findings(errors=store.check(config), config=config)
-        data_dir = Path(store.path).parent
-    for problem in findings.errors:
-        print(one_line(problem), file=sys.stderr)
-    for note in findings.notes:
-        print(f"note: {one_line(note)}", file=sys.stderr)
-    warnings = config_warnings(findings.config, [name for name, files in music_classes(data_dir).items() if files]) if findings.config is not None else []
-    for warning in warnings:
-        print(f"warning: {one_line(warning)}", file=sys.stderr)
-    if findings.errors:
+            found = _with_warnings(store, Findings(errors=store.check(config), config=config))
+    report(found)
+    if found.findings.errors:
         return EXIT_INVALID
-    counted = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+    counted = f" ({_counted(found.warnings, 'warning')})" if found.warnings else ""
     print(f"linebox: {args.file or 'stored configuration'}: ok{counted}")
     return 0
 
