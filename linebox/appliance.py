@@ -59,6 +59,7 @@ from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, atta
 from firmware.voicemail.envelope import EnvelopeSpeaker
 from firmware.voicemail.expiry import expire_messages
 from firmware.voicemail.greetings import Greetings
+from firmware.voicemail.languages import recorded_languages
 from firmware.voicemail.notify import Notifier
 from firmware.voicemail.pins import PinBook
 from linebox.engine_builder import build_engine, pre_dial_holds
@@ -146,14 +147,9 @@ def music_library(db_path: str | Path, config: Config) -> MusicLibrary:
 
 
 def voicemail_languages() -> dict[str, Path]:
-    """Spanish and French voicemail prompts, where Debian's packages are installed (English is required)."""
-    found = {}
-    for language in ("es", "fr"):
-        try:
-            found[language] = sound_dir(language)
-        except FirmwareError:  # SpeechError: the package is not installed; that language is said in English
-            continue
-    return found
+    """Spanish and French voicemail prompts, where Debian's packages are installed (English is
+    required; a language not installed is said in English)."""
+    return {language: folder for language, folder in recorded_languages().items() if language != "en"}
 
 
 def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config: Config) -> Voicemail | None:
