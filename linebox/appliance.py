@@ -44,9 +44,10 @@ from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
+from firmware.engine.worker import Worker
 from firmware.ivr import IvrPrompts, IvrService, attach_ivr, attach_prompt_recorder
 from firmware.ivr.recorder import PromptRecorder, RecorderWords
-from firmware.ivr.uploads import prompt_folder, store_recorded_prompt, text_synthesizer
+from firmware.ivr.uploads import TextSpeech, prompt_folder, store_recorded_prompt
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
 from firmware.speech.models import speech_service
@@ -89,6 +90,7 @@ class Appliance:
     acd_started: list[Callable[[QueueService], None]] = field(default_factory=list)  # told when the ACD starts
     dispositions: DispositionWriter | None = None  # agents' dispositions to the call records (firmware/desk)
     prompt_recorder: PromptRecorder | None = None  # IVR prompts recorded by phone (firmware/ivr/recorder.py)
+    prompt_speech: Worker | None = None  # named prompts' text never synthesised yet, made after the start
 
     @property
     def board(self) -> VirtualBoard:
@@ -117,6 +119,8 @@ class Appliance:
         self.campaigns.close()  # attempts still queued are stored first
         if self.prompt_recorder is not None:
             self.prompt_recorder.close()  # a prompt being stored is written first
+        if self.prompt_speech is not None:
+            self.prompt_speech.close()  # a text being synthesised is cached first (the next start reads it)
         if self.voicemail is not None:
             self.voicemail.close()  # messages still being saved are stored first
         self.card.close()
@@ -207,18 +211,26 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     # IVR prompts: read now and for every stored snapshot before the engine sees it (never on the loop).
     data_dir = Path(db_path).parent
     ivr_prompts = IvrPrompts(sound_dir, read_audio, custom=lambda language: prompt_folder(data_dir, language),
-                             synthesize=text_synthesizer(data_dir))  # named prompts' text, cached
+                             synthesize=TextSpeech(data_dir))  # named prompts' text, cached in <data>/speech/tts
     ivr_log = EventLogger("ivr")
 
-    def learn_prompts(config: Config) -> None:
-        for problem in ivr_prompts.learn(config):
+    def learn_prompts(config: Config, synthesize: bool = True) -> None:
+        for problem in ivr_prompts.learn(config, synthesize):
             ivr_log.warning("ivr_prompt_unreadable", problem=problem)
 
-    learn_prompts(snapshot)
+    # The start-up reads named prompts' text from the cache only: a text never synthesised (the
+    # first start) is made on a worker (Piper loads in seconds), so no restart waits for a voice.
+    learn_prompts(snapshot, synthesize=False)
     store.subscribe(learn_prompts)
+    prompt_speech = None
+    if ivr_prompts.unsynthesised():
+        ivr_log.info("ivr_prompts_synthesising", texts=ivr_prompts.unsynthesised())
+        prompt_speech = Worker("ivr-tts", lambda _: learn_prompts(store.load()), ivr_log)
+        prompt_speech.submit(None)
     # Every stored snapshot: the switch, and the tone plan and detectors when it changes them.
     store.subscribe(engine.config_stored)
     app = Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes)
+    app.prompt_speech = prompt_speech
     acd_setup = setup_from_config(snapshot)
     try:
         prompts = Prompts.load(read_audio)  # read once, here: never on the media loop

@@ -32,13 +32,13 @@ from firmware.config.validate import plain
 from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
 from firmware.ivr.uploads import (
     MAX_UPLOAD_BYTES,
+    TextSpeech,
     prompt_path,
     store_prompt,
     store_text_prompt,
     stored_prompts,
 )
 from firmware.speech.say import sound_dir
-from firmware.speech.tts import PromptCache, default_synthesizer
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.configedit import Conflict, store_item
 from webadmin.flowchart import flow_svg
@@ -227,8 +227,8 @@ def named_audio(name: str, language: str) -> Response:
         abort(404, f"prompt {name} has nothing in {language}")
     kind, value = source
     try:
-        if kind == "text":  # the engine's cache: synthesised here only if the engine has not yet
-            samples = PromptCache(services.data_dir).render(value, default_synthesizer(language))
+        if kind == "text":  # the engine's cache (no voice loaded for it): synthesised here only if not in it yet
+            samples = TextSpeech(services.data_dir)(value, language)
         else:
             own = prompt_path(services.data_dir, language, value)
             samples = read_audio(own if own.is_file() else sound_dir(language) / f"{value}.wav")
