@@ -188,7 +188,10 @@ def start_speech(db_path: str | Path, paced: bool) -> SpeechRecognizer:
 
 def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, store: ConfigStore,
               db_path: str | Path, origin: dt.datetime, sync_commands: bool,
-              read_wall: Callable[[], float] | None, speech: SpeechRecognizer | None = None) -> Appliance:
+              read_wall: Callable[[], float] | None, speech: SpeechRecognizer | None = None,
+              speak_at_start: bool = False) -> Appliance:
+    """``speak_at_start``: named prompts' text never synthesised is made before the engine starts
+    (an unpaced simulation: deterministic), not after it on a worker (a paced box: a fast start)."""
     snapshot = store.load()
     clean_up(Path(db_path), EventLogger("storage"))  # what a crash left that no store cleans itself
     cdr = CdrStore(db_path)
@@ -220,7 +223,7 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
 
     # The start-up reads named prompts' text from the cache only: a text never synthesised (the
     # first start) is made on a worker (Piper loads in seconds), so no restart waits for a voice.
-    learn_prompts(snapshot, synthesize=False)
+    learn_prompts(snapshot, synthesize=speak_at_start)
     store.subscribe(learn_prompts)
     prompt_speech = None
     if ivr_prompts.unsynthesised():
@@ -330,7 +333,7 @@ def open_virtual_appliance(
     # Unpaced runs are deterministic only if each tick's commands are applied before the next.
     recognizer = start_speech(db_path, paced) if speech else None
     return _assemble(definition, board, card, store, db_path, origin, sync_commands=True, read_wall=read_wall,
-                     speech=recognizer)
+                     speech=recognizer, speak_at_start=not paced)
 
 
 def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.datetime,
