@@ -46,9 +46,10 @@ from firmware.engine.extension_changes import ExtensionChangeWriter
 from firmware.engine.loop import MediaLoop
 from firmware.engine.switch import Switch
 from firmware.engine.wallclock import WallClock
+from firmware.engine.worker import Worker
 from firmware.ivr import IvrPrompts, IvrService, attach_ivr, attach_prompt_recorder
 from firmware.ivr.recorder import PromptRecorder, RecorderWords
-from firmware.ivr.uploads import prompt_folder, store_recorded_prompt, text_synthesizer
+from firmware.ivr.uploads import TextSpeech, prompt_folder, store_recorded_prompt
 from firmware.media.music import DEFAULT_CLASS, MusicLibrary
 from firmware.media.words import PROMPT_DIR
 from firmware.speech.models import speech_service
@@ -61,6 +62,7 @@ from firmware.voicemail import Voicemail, VoicemailPrompts, VoicemailStore, atta
 from firmware.voicemail.envelope import EnvelopeSpeaker
 from firmware.voicemail.expiry import expire_messages
 from firmware.voicemail.greetings import Greetings
+from firmware.voicemail.languages import recorded_languages
 from firmware.voicemail.notify import Notifier
 from firmware.voicemail.pins import PinBook
 from linebox.engine_builder import build_engine, pre_dial_holds
@@ -92,6 +94,7 @@ class Appliance:
     media: MediaReload | None = None  # music classes and queue greetings re-read on ``media reload``
     prompt_recorder: PromptRecorder | None = None  # IVR prompts recorded by phone (firmware/ivr/recorder.py)
     contacts: ContactStore | None = None  # the contact store the IVR's lookup nodes read (firmware/contacts)
+    prompt_speech: Worker | None = None  # named prompts' text never synthesised yet, made after the start
 
     @property
     def board(self) -> VirtualBoard:
@@ -120,6 +123,8 @@ class Appliance:
         self.campaigns.close()  # attempts still queued are stored first
         if self.prompt_recorder is not None:
             self.prompt_recorder.close()  # a prompt being stored is written first
+        if self.prompt_speech is not None:
+            self.prompt_speech.close()  # a text being synthesised is cached first (the next start reads it)
         if self.voicemail is not None:
             self.voicemail.close()  # messages still being saved are stored first
         self.card.close()
@@ -155,14 +160,9 @@ def music_library(db_path: str | Path, config: Config) -> MusicLibrary:
 
 
 def voicemail_languages() -> dict[str, Path]:
-    """Spanish and French voicemail prompts, where Debian's packages are installed (English is required)."""
-    found = {}
-    for language in ("es", "fr"):
-        try:
-            found[language] = sound_dir(language)
-        except FirmwareError:  # SpeechError: the package is not installed; that language is said in English
-            continue
-    return found
+    """Spanish and French voicemail prompts, where Debian's packages are installed (English is
+    required; a language not installed is said in English)."""
+    return {language: folder for language, folder in recorded_languages().items() if language != "en"}
 
 
 def start_voicemail(switch: Switch, loop: MediaLoop, db_path: str | Path, config: Config,
@@ -198,7 +198,10 @@ def start_speech(db_path: str | Path, paced: bool) -> SpeechRecognizer:
 
 def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, store: ConfigStore,
               db_path: str | Path, origin: dt.datetime, sync_commands: bool,
-              read_wall: Callable[[], float] | None, speech: SpeechRecognizer | None = None) -> Appliance:
+              read_wall: Callable[[], float] | None, speech: SpeechRecognizer | None = None,
+              speak_at_start: bool = False) -> Appliance:
+    """``speak_at_start``: named prompts' text never synthesised is made before the engine starts
+    (an unpaced simulation: deterministic), not after it on a worker (a paced box: a fast start)."""
     snapshot = store.load()
     clean_up(Path(db_path), EventLogger("storage"))  # what a crash left that no store cleans itself
     cdr = CdrStore(db_path)
@@ -221,18 +224,26 @@ def _assemble(definition: BoardDefinition, audio: AudioDevice, card: LineCard, s
     # IVR prompts: read now and for every stored snapshot before the engine sees it (never on the loop).
     data_dir = Path(db_path).parent
     ivr_prompts = IvrPrompts(sound_dir, read_audio, custom=lambda language: prompt_folder(data_dir, language),
-                             synthesize=text_synthesizer(data_dir))  # named prompts' text, cached
+                             synthesize=TextSpeech(data_dir))  # named prompts' text, cached in <data>/speech/tts
     ivr_log = EventLogger("ivr")
 
-    def learn_prompts(config: Config) -> None:
-        for problem in ivr_prompts.learn(config):
+    def learn_prompts(config: Config, synthesize: bool = True) -> None:
+        for problem in ivr_prompts.learn(config, synthesize):
             ivr_log.warning("ivr_prompt_unreadable", problem=problem)
 
-    learn_prompts(snapshot)
+    # The start-up reads named prompts' text from the cache only: a text never synthesised (the
+    # first start) is made on a worker (Piper loads in seconds), so no restart waits for a voice.
+    learn_prompts(snapshot, synthesize=speak_at_start)
     store.subscribe(learn_prompts)
+    prompt_speech = None
+    if ivr_prompts.unsynthesised():
+        ivr_log.info("ivr_prompts_synthesising", texts=ivr_prompts.unsynthesised())
+        prompt_speech = Worker("ivr-tts", lambda _: learn_prompts(store.load()), ivr_log)
+        prompt_speech.submit(None)
     # Every stored snapshot: the switch, and the tone plan and detectors when it changes them.
     store.subscribe(engine.config_stored)
     app = Appliance(definition, audio, card, store, cdr, cdr_writer, switch, loop, extension_changes)
+    app.prompt_speech = prompt_speech
     acd_setup = setup_from_config(snapshot)
     try:
         prompts = Prompts.load(read_audio)  # read once, here: never on the media loop
@@ -345,7 +356,7 @@ def open_virtual_appliance(
     # Unpaced runs are deterministic only if each tick's commands are applied before the next.
     recognizer = start_speech(db_path, paced) if speech else None
     return _assemble(definition, board, card, store, db_path, origin, sync_commands=True, read_wall=read_wall,
-                     speech=recognizer)
+                     speech=recognizer, speak_at_start=not paced)
 
 
 def open_hardware_appliance(board_name: str, db_path: str | Path, origin: dt.datetime,

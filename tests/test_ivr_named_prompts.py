@@ -17,7 +17,7 @@ from firmware.config.model import NamedPrompt
 from firmware.config.store import ConfigStore
 from firmware.config.validate import validate
 from firmware.ivr import IvrPrompts
-from firmware.ivr.uploads import prompt_folder, text_synthesizer
+from firmware.ivr.uploads import TextSpeech, prompt_folder
 from firmware.speech.prompt import active_level_dbm0
 from linebox.appliance import board_ports
 
@@ -101,7 +101,7 @@ def prompts_for(tmp_path, voice):
         return voice
 
     prompts = IvrPrompts(lambda language: system, read_audio, custom=lambda language: prompt_folder(tmp_path, language),
-                         synthesize=text_synthesizer(tmp_path, synthesizer_for))
+                         synthesize=TextSpeech(tmp_path, synthesizer_for, lambda language: (voice.voice,)))
     return prompts, made
 
 
@@ -146,3 +146,36 @@ def test_a_text_that_cannot_be_synthesised_is_a_problem_not_a_crash(tmp_path):
     problems = prompts.learn(with_prompts(WELCOME))
     assert problems == ["en/welcome: tts: espeak-ng failed"]
     assert prompts.sentence("en", ["welcome"])[1] == ["welcome"]  # left out when played (ivr_prompt_missing)
+
+
+def test_the_start_up_reads_text_from_the_cache_only_and_a_restart_makes_no_voice(tmp_path):
+    """First start: the text is not synthesised on the start-up path (left for the worker, not a
+    problem); the worker's learn synthesises it into <data>/speech/tts. A restart (a new
+    IvrPrompts and TextSpeech on the same folder) reads it from the cache without making a voice."""
+    voice = CountingVoice()
+    prompts, made = prompts_for(tmp_path, voice)
+    config = with_prompts(WELCOME)
+    assert prompts.learn(config, synthesize=False) == []
+    assert prompts.unsynthesised() == 1 and made == [] and voice.texts == []
+    assert prompts.sentence("en", ["welcome"])[1] == ["welcome"]  # not yet: left out, the call goes on
+    assert prompts.sentence("es", ["welcome"])[1] == []  # the recording is read at once
+    assert prompts.learn(config) == []  # the worker's learn
+    assert prompts.unsynthesised() == 0 and made == ["en"] and voice.texts == ["Welcome to Acme."]
+    said = prompts.sentence("en", ["welcome"])[0]
+    restarted, made_again = prompts_for(tmp_path, voice)
+    assert restarted.learn(config, synthesize=False) == []
+    assert restarted.unsynthesised() == 0 and made_again == []  # no voice made: the cache held it
+    assert np.array_equal(restarted.sentence("en", ["welcome"])[0], said)
+    assert voice.texts == ["Welcome to Acme."]
+
+
+def test_text_speech_finds_a_cached_prompt_under_any_of_its_voices_without_making_one(tmp_path):
+    preferred, fallback = CountingVoice("piper:x"), CountingVoice("espeak-ng:en-us")
+    made = []
+    first = TextSpeech(tmp_path, lambda language: made.append(language) or fallback,
+                       lambda language: ("piper:x", "espeak-ng:en-us"))
+    assert first.cached("Hello.", "en") is None and made == []
+    spoken = first("Hello.", "en")  # the preferred voice did not load here: the fallback said it
+    again = TextSpeech(tmp_path, lambda language: made.append(language) or preferred,
+                       lambda language: ("piper:x", "espeak-ng:en-us"))
+    assert np.array_equal(again("Hello.", "en"), spoken) and made == ["en"] and preferred.texts == []

@@ -3,6 +3,7 @@ under a name; uploaded prompts read by the IVR before the system recordings, aga
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -53,6 +54,17 @@ def test_refused_text_is_one_line_and_stores_nothing(tmp_path, language, name, t
     assert stored_prompts(tmp_path) == []
 
 
+def hello_menu():
+    """The demo office with its menu naming the recorded word ``hello`` itself (the demo says it
+    through its named prompt ``welcome``: tests/test_ivr_named_prompts.py)."""
+    config = demo_config()
+    flow = config.ivr_flows[0]
+    nodes = tuple(dataclasses.replace(node, prompt=tuple(
+        (language, tuple("hello" if word == "welcome" else word for word in words)) for language, words in node.prompt))
+        for node in flow.nodes)
+    return dataclasses.replace(config, ivr_prompts=(), ivr_flows=(dataclasses.replace(flow, nodes=nodes),))
+
+
 def test_an_uploaded_prompt_is_read_before_the_system_recording_and_again_when_replaced(tmp_path):
     system = tmp_path / "system"
     system.mkdir()
@@ -61,7 +73,7 @@ def test_an_uploaded_prompt_is_read_before_the_system_recording_and_again_when_r
     own.mkdir(parents=True)
     (own / "hello.wav").write_bytes(encode_wav(np.full(800, 2000, dtype=np.int16)))
     prompts = IvrPrompts(lambda language: system, read_audio, custom=lambda language: own)
-    config = demo_config()
+    config = hello_menu()
     prompts.learn(config)
     samples, missing = prompts.sentence("en", ["hello"])
     assert not missing and np.max(samples) == 2000  # the installer's, not the system's

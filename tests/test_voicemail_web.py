@@ -14,6 +14,7 @@ import pytest
 from drivers.audiofile import encode_wav
 from firmware.console.mailboxes import MAILBOX_COMMANDS, MailboxCommands
 from firmware.voicemail.greetings import GreetingKind, Greetings
+from firmware.voicemail.languages import recorded_languages
 from firmware.voicemail.pins import PinBook, PinCheck
 from firmware.voicemail.store import VoicemailStore
 from tests.web_helpers import CHEAP, PASSWORD, Clock, FakeEngine, make_accounts, make_app, make_services
@@ -138,3 +139,54 @@ def test_an_agent_may_not_open_the_voicemail_pages(web):
     login(client, "al")
     assert client.get("/voicemail").status_code == 403
     assert client.get("/voicemail/201").status_code == 403
+
+
+def test_mailbox_language_chosen_among_recorded_languages_and_checked(web):
+    """The language field offers the site default and each language with recordings; a choice is
+    stored through the configuration's checks; one the box has no recordings for is refused
+    next to the field and nothing changes."""
+    app, _vm, services = web
+    client = app.test_client()
+    login(client)
+    recorded = list(recorded_languages())
+    assert "en" in recorded  # Debian's English set is required by voicemail
+    page = client.get("/voicemail/201").get_data(as_text=True)
+    options = re.findall(r'<option value="([^"]*)"', page.split('id="f-language"')[1].split("</select>")[0])
+    assert options == ["", *recorded]
+    assert "site default (en)" in page
+    other = recorded[-1]
+    answer = client.post("/voicemail/201/language", data={"csrf_token": token(client), "language": other})
+    assert answer.status_code == 302
+    assert services.store.load().voicemail.mailbox("201").language == other
+    assert services.audit.recent(1)[0].action == "voicemail language"
+    page = client.get("/voicemail/201").get_data(as_text=True)
+    assert f'<option value="{other}" selected>' in page
+    before, revision = services.store.load(), services.store.config_version()
+    for wrong in ("de", "EN!", "x" * 30):
+        answer = client.post("/voicemail/201/language", data={"csrf_token": token(client), "language": wrong})
+        page = answer.get_data(as_text=True)
+        error = re.search(r'id="f-language-error"[^>]*>([^<]*)<', page)
+        assert answer.status_code == 400 and error is not None, page[-2000:]
+        assert "is not one the box has recordings for" in error.group(1)
+        assert 'class="field invalid"' in page
+    assert services.store.load() == before and services.store.config_version() == revision
+    # back to the site default: '' stored, the entry's other settings untouched
+    answer = client.post("/voicemail/201/language", data={"csrf_token": token(client), "language": ""})
+    assert answer.status_code == 302
+    entry = services.store.load().voicemail.mailbox("201")
+    assert entry.language == "" and entry.max_messages == before.voicemail.mailbox("201").max_messages
+
+
+def test_mailbox_language_goes_through_the_configuration_checks(web, monkeypatch):
+    """A language the recordings offer but the configuration refuses (its code rule) is the
+    configuration's own error, next to the field: the web adds no second rule."""
+    app, _vm, services = web
+    monkeypatch.setattr("webadmin.voicemail.recorded_languages", lambda: {"en": None, "e n": None})
+    client = app.test_client()
+    login(client)
+    before = services.store.load()
+    answer = client.post("/voicemail/201/language", data={"csrf_token": token(client), "language": "e n"})
+    error = re.search(r'id="f-language-error"[^>]*>([^<]*)<', answer.get_data(as_text=True))
+    assert answer.status_code == 400 and error is not None
+    assert error.group(1).startswith("language: ") and "language code" in error.group(1)
+    assert services.store.load() == before

@@ -93,9 +93,34 @@ def test_an_agent_may_not_set_named_prompts(tmp_path):
     accounts.add("al", "agent", PASSWORD, 0.0)
     services = make_services(tmp_path, accounts=accounts)
     client = make_app(services).test_client()
+    before = services.store.load().ivr_prompts  # the demo office's
     login(client, "al")
     page = client.get("/login")
     answer = client.post("/ivr/named", data={"csrf_token": token_of(page), "name": "w", "language": "en",
                                              "text": "Hi"})
-    assert answer.status_code == 403 and services.store.load().ivr_prompts == ()
+    assert answer.status_code == 403 and services.store.load().ivr_prompts == before
     services.store.close()
+
+
+def _field_error(page: str, field_id: str) -> str | None:
+    import re
+    found = re.search(rf'id="{field_id}-error"[^>]*>([^<]*)<', page)
+    return found.group(1) if found else None
+
+
+def test_each_refused_field_has_its_error_next_to_it(admin):  # noqa: F811
+    client, services = admin
+    before = services.store.load()
+    for answer, field_id, error in [
+        (_text(client, "welcome", "EN!", "Hello"), "n-language", "language code"),
+        (_text(client, "../x", "en", "Hello"), "n-name", "is not a prompt name"),
+        (_text(client, "welcome", "es", "bell\x07"), "n-text", "text.es: expected 1-1000 printable"),
+        (_upload(client, "welcome", "e s", encode_wav(_speechlike(8000, 1.0, 3000.0))), "nu-language",
+         "is not a language code"),
+        (_upload(client, "welcome", "fr", b"RIFFnotawav", "bad.wav"), "nu-file", "bad.wav is not a WAV file"),
+    ]:
+        page = html.unescape(answer.get_data(as_text=True))
+        shown = _field_error(page, field_id)
+        assert answer.status_code == 400 and shown is not None and error in shown, (field_id, page[-2500:])
+        assert page.count('class="field-error"') == 1  # that field only
+    assert services.store.load() == before

@@ -32,13 +32,13 @@ from firmware.config.validate import plain
 from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
 from firmware.ivr.uploads import (
     MAX_UPLOAD_BYTES,
+    TextSpeech,
     prompt_path,
     store_prompt,
     store_text_prompt,
     stored_prompts,
 )
 from firmware.speech.say import sound_dir
-from firmware.speech.tts import PromptCache, default_synthesizer
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.configedit import Conflict, store_item
 from webadmin.flowchart import flow_svg
@@ -51,13 +51,16 @@ def flow_yaml(flow) -> str:
     return yaml.safe_dump(flow_dict(flow), sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
-def _index(problems: list[str], values: dict[str, str], status: int = 200) -> tuple[str, int]:
+def _index(problems: list[str], values: dict[str, str], status: int = 200,
+           named_errors: dict[str, str] | None = None) -> tuple[str, int]:
+    """The page; ``problems`` listed under the prompts' forms, or ``named_errors`` (field -> the
+    problem) next to the fields of the named-prompt form ``values['form']``."""
     services = state().services
     config = services.store.load()
     diagrams = {flow.name: Markup(flow_svg(flow, str(n))) for n, flow in enumerate(config.ivr_flows)}
     return render_template("ivr.html", flows=config.ivr_flows, prompts=stored_prompts(services.data_dir),
                            diagrams=diagrams, named=config.ivr_prompts,
-                           problems=problems, values=values,
+                           problems=problems, values=values, named_errors=named_errors or {},
                            max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)), status
 
 
@@ -177,8 +180,33 @@ def _named_stored(name: str, language: str, how: str) -> Response:
     return redirect(url_for("ivr.index"))
 
 
-def _named_values(name: str, language: str, text: str = "") -> dict[str, str]:
-    return {"language": language, "name": name, "text": text}
+def _named_values(form: str, name: str, language: str, text: str = "") -> dict[str, str]:
+    return {"form": form, "language": language, "name": name, "text": text}
+
+
+def named_field(problem: str, value_field: str) -> str:
+    """The named-prompt form's field a problem is about: ``name``, ``language`` (a key of the
+    text or recording mapping, or the upload's language check), the value (``text`` or ``file``),
+    else ``''`` (not of one field: a cross-check with a flow, a conflict)."""
+    if problem.startswith(("name:", "prompt: the name")):
+        return "name"
+    if problem.startswith(("text: key", "recording: key", "prompt: the language")):
+        return "language"
+    if problem.startswith(("text.", "recording.")):
+        return value_field
+    return value_field if value_field == "file" and problem.startswith(("prompt", "upload", "choose")) else ""
+
+
+def _named_refused(problems: list[str], values: dict[str, str], value_field: str) -> tuple[str, int]:
+    errors: dict[str, str] = {}
+    general = []
+    for problem in problems:
+        where = named_field(problem, value_field)
+        if where and where not in errors:
+            errors[where] = problem
+        else:
+            general.append(problem)
+    return _index([], values, 400, {**errors, "": "; ".join(general)})
 
 
 @blueprint.route("/ivr/named", methods=["POST"])
@@ -192,7 +220,7 @@ def named_text() -> tuple[str, int] | Response:
     except Conflict as exc:
         problems = [str(exc)]
     if problems:
-        return _index(problems, _named_values(name, language, text), 400)
+        return _named_refused(problems, _named_values("text", name, language, text), "text")
     return _named_stored(name, language, "text")
 
 
@@ -205,14 +233,14 @@ def named_upload() -> tuple[str, int] | Response:
     name, language = request.form.get("name", "").strip(), request.form.get("language", "").strip()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _index(["choose the recording (.wav) to upload"], _named_values(name, language), 400)
+        return _named_refused(["choose the recording (.wav) to upload"], _named_values("upload", name, language), "file")
     try:
         store_prompt(services.data_dir, language, name, upload.read(MAX_UPLOAD_BYTES + 1), upload.filename[:100])
         problems = set_named(name, language, "recording", name)
     except (FirmwareError, Conflict) as exc:
         problems = [str(exc)]
     if problems:
-        return _index(problems, _named_values(name, language), 400)
+        return _named_refused(problems, _named_values("upload", name, language), "file")
     return _named_stored(name, language, f"recording from {upload.filename[:100]}")
 
 
@@ -227,8 +255,8 @@ def named_audio(name: str, language: str) -> Response:
         abort(404, f"prompt {name} has nothing in {language}")
     kind, value = source
     try:
-        if kind == "text":  # the engine's cache: synthesised here only if the engine has not yet
-            samples = PromptCache(services.data_dir).render(value, default_synthesizer(language))
+        if kind == "text":  # the engine's cache (no voice loaded for it): synthesised here only if not in it yet
+            samples = TextSpeech(services.data_dir)(value, language)
         else:
             own = prompt_path(services.data_dir, language, value)
             samples = read_audio(own if own.is_file() else sound_dir(language) / f"{value}.wav")

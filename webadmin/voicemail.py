@@ -13,6 +13,11 @@ nothing is stored. A good one is written, converted, to a temporary file the eng
 (``mailbox greeting N KIND FILE``), then removed. A PIN is checked with the same rule as the
 engine's (``firmware.voicemail.pins.check_pin``) and never written to the audit log.
 
+The mailbox's language (``voicemail.mailboxes[].language``: what its owner hears at ``*97``) is
+a choice among the languages the box has recordings for (``recorded_languages``) or the site's
+default; the chosen value is stored through the configuration's own checks
+(``configedit.store_item``, as a flow is), its error shown next to the field.
+
 Role: ``configure`` (admin, installer). Web accounts have no extension of their own, so an
 agent cannot be shown "their" mailbox; it stays with the installer.
 """
@@ -28,11 +33,15 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from drivers import DriverError
 from drivers.audiofile import atomic_write_bytes, encode_wav
 from firmware import FirmwareError
+from firmware.config.validate import plain
+from firmware.config.vmcodec import mailbox_dict
 from firmware.media.uploads import decode_upload
 from firmware.voicemail.greetings import GreetingKind, check_greeting, check_kind
+from firmware.voicemail.languages import recorded_languages
 from firmware.voicemail.pins import check_pin
 from firmware.voicemail.store import FILE_RE, MAILBOX_RE
 from webadmin.app import accepts_upload, audit, requires, state
+from webadmin.configedit import Conflict, store_item
 from webadmin.security import Permission
 
 blueprint = Blueprint("voicemail", __name__)
@@ -82,10 +91,21 @@ def mailboxes() -> str:
     return render_template("voicemail.html", mailboxes=rows, error=error)
 
 
+def language_choices() -> list[tuple[str, str]]:
+    """(value, label) of the language field: the site's default ('') and each language recorded."""
+    config = state().services.store.load()
+    return [("", f"site default ({config.effective_language()})"),
+            *((language, language) for language in recorded_languages())]
+
+
 @blueprint.route("/voicemail/<number>")
 @requires(Permission.CONFIGURE)
-def mailbox(number: str) -> str:
-    number = _mailbox(number)
+def mailbox(number: str) -> tuple[str, int]:
+    return _mailbox_page(_mailbox(number))
+
+
+def _mailbox_page(number: str, language: str | None = None, language_error: str = "",
+                  status: int = 200) -> tuple[str, int]:
     error, messages, info = None, [], {}
     try:
         listing = {row["mailbox"]: row for row in columns(_engine_lines("mailbox list"))}
@@ -96,8 +116,48 @@ def mailbox(number: str) -> str:
         messages = columns(lines) if len(lines) > 1 else []
     except FirmwareError as exc:
         error = str(exc)
+    if language is None:
+        language = state().services.store.load().voicemail.mailbox(number).language
     return render_template("voicemail_mailbox.html", number=number, info=info, messages=messages, error=error,
-                           kinds=[kind.value for kind in GreetingKind])
+                           kinds=[kind.value for kind in GreetingKind], languages=language_choices(),
+                           language=language, language_error=language_error), status
+
+
+def set_language(number: str, language: str) -> list[str]:
+    """Stores mailbox ``number``'s language (its entry made with the defaults when it has none)
+    through the configuration's checks; the problems named from inside the entry, or []."""
+    store = state().services.store
+    current = store.load()
+    data = plain(current)
+    entries = data["voicemail"]["mailboxes"]
+    index = next((i for i, entry in enumerate(entries) if entry["number"] == number), None)
+    if index is None:
+        entries.append(mailbox_dict(current.voicemail.mailbox(number)))  # its defaults
+        index = len(entries) - 1
+    entries[index]["language"] = language
+    return store_item(store, current, data, f"voicemail.mailboxes[{index}]", f"web voicemail by {request.remote_addr}")
+
+
+@blueprint.route("/voicemail/<number>/language", methods=["POST"])
+@requires(Permission.CONFIGURE)
+def set_mailbox_language(number: str) -> tuple[str, int] | Response:
+    number = _mailbox(number)
+    language = request.form.get("language", "")[:20]
+    choices = [value for value, _ in language_choices()]
+    if language not in choices:
+        problem = (f"language: {language!r} is not one the box has recordings for "
+                   f"(site default, {', '.join(choices[1:])})")
+        return _mailbox_page(number, language, problem, 400)
+    try:
+        problems = set_language(number, language)
+    except Conflict as exc:
+        problems = [str(exc)]
+    if problems:
+        return _mailbox_page(number, language, "; ".join(problems), 400)
+    audit("voicemail language", f"mailbox {number} {language or 'site default'}",
+          state().services.store.config_version())
+    flash(f"mailbox {number} speaks {language or 'the site default language'} to its owner", "ok")
+    return redirect(url_for("voicemail.mailbox", number=number))
 
 
 @blueprint.route("/voicemail/<number>/<message_id>.wav")

@@ -8,7 +8,10 @@ An ACD queue ``support`` (number 700) with agents 1001 and 1002, who normally si
 extensions 203 and 204. A small voice menu ``main`` (docs/ivr.md) sits in front of the
 queue for callers whose number is 212-555-2xxx (the first route): in business hours "press 1
 or say support" joins the queue with priority 1, "2" / "español" switches to Spanish, "0"
-or no input rings the office group; after hours the caller reaches voicemail 201.
+or no input rings the office group; after hours the caller reaches voicemail 201. The menu
+starts with the named prompt ``welcome`` (``ivr_prompts``, docs/ivr.md): Debian's English
+recording "hello", and a Spanish text spoken offline by text-to-speech (espeak-ng; synthesised
+once into the data folder's cache, after the first start, never on the start-up path).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from firmware.config.model import (
     IvrNodeType,
     Line,
     MenuChoice,
+    NamedPrompt,
     OutboundClass,
     Queue,
     QueueDesk,
@@ -47,8 +51,8 @@ def demo_ivr() -> IvrFlow:
     return IvrFlow(name="main", start="hours", languages=("en", "es"), nodes=(
         node("hours", IvrNodeType.TIME_CONDITION, schedule="office", next="welcome", closed="closed"),
         node("welcome", IvrNodeType.MENU,
-             prompt=(("en", ("hello", "vm-press", "digits/1", "vm-press", "digits/2", "vm-press", "digits/0")),
-                     ("es", ("vm-press", "digits/1", "vm-press", "digits/2", "vm-press", "digits/0"))),
+             prompt=(("en", ("welcome", "vm-press", "digits/1", "vm-press", "digits/2", "vm-press", "digits/0")),
+                     ("es", ("welcome", "vm-press", "digits/1", "vm-press", "digits/2", "vm-press", "digits/0"))),
              invalid_prompt=(("en", ("invalid", "please-try-again")), ("es", ("invalid", "please-try-again"))),
              choices=(MenuChoice("support", "1", (("en", ("support",)), ("es", ("soporte",)))),
                       MenuChoice("spanish", "2", (("en", ("spanish",)), ("es", ("español",)))),
@@ -60,6 +64,11 @@ def demo_ivr() -> IvrFlow:
         node("operator", IvrNodeType.GOTO, destination=Destination(DestinationKind.RING_GROUP, "office")),
         node("closed", IvrNodeType.GOTO, destination=Destination(DestinationKind.VOICEMAIL, "201")),
     ))
+
+
+DEMO_WELCOME = NamedPrompt("welcome", recording=(("en", "hello"),),
+                           text=(("es", "Bienvenido a la oficina."),))
+"""The menu's first words, changed in one place (the IVR page): a recording and a typed text."""
 
 
 DEMO_DESK = QueueDesk(
@@ -107,6 +116,7 @@ def demo_config() -> Config:
             Agent(id="1002", name="Bob", extension="204", queues=(("support", 0),)),
         ),
         ivr_flows=(demo_ivr(),),
+        ivr_prompts=(DEMO_WELCOME,),
     )
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -38,8 +39,16 @@ SAY_WORDS = ("vm-and", "if-correct-press")  # "five dollars and twenty"; the spe
 
 Folder = Callable[[str], Path]
 """Language -> the folder of its recordings (``firmware.speech.say.sound_dir``)."""
-Synthesize = Callable[[str, str], np.ndarray]
-"""(text, language) -> 8 kHz samples, blocking (``PromptCache.render`` with the language's voice)."""
+
+
+class Synthesize(Protocol):
+    """Named prompts' text as speech (``firmware.ivr.uploads.TextSpeech``: through the cache)."""
+
+    def __call__(self, text: str, language: str) -> np.ndarray:
+        """8 kHz samples, blocking (seconds when it synthesises)."""
+
+    def cached(self, text: str, language: str) -> np.ndarray | None:
+        """The samples if already synthesised once, else None; never synthesises."""
 
 
 def flow_words(flow: IvrFlow) -> dict[str, set[str]]:
@@ -64,17 +73,21 @@ class IvrPrompts:
         self._words: dict[tuple[str, str], np.ndarray] = {}
         self._custom_read: dict[tuple[str, str], int] = {}  # an uploaded word -> the mtime read
         self._named: dict[tuple[str, str], tuple] = {}  # (language, name) -> the named prompt's source read
+        self._unsynthesised: set[tuple[str, str]] = set()  # texts a learn(synthesize=False) left for later
         self._lock = threading.Lock()  # learn() may run on the store's thread and at start
 
-    def learn(self, config: Config) -> list[str]:
+    def learn(self, config: Config, synthesize: bool = True) -> list[str]:
         """Reads the words of every flow of ``config`` not read yet (off the media loop);
-        returns one line per word that could not be read (the caller logs them)."""
+        returns one line per word that could not be read (the caller logs them).
+        ``synthesize=False`` (the start-up): a named prompt's text is taken from the cache only,
+        one never synthesised is left out for now (:meth:`unsynthesised`) and not a problem."""
         wanted: dict[str, set[str]] = {}
         for flow in config.ivr_flows:
             for language, names in flow_words(flow).items():
                 wanted.setdefault(language, set()).update(names)
         problems: list[str] = []
         with self._lock:
+            self._unsynthesised.clear()
             for language, names in sorted(wanted.items()):
                 try:
                     folder = self._folder(language)
@@ -86,7 +99,7 @@ class IvrPrompts:
                 for name in sorted(names):
                     named = config.named_prompt(name)
                     if named is not None:
-                        problem = self._learn_named(language, folder, named)
+                        problem = self._learn_named(language, folder, named, synthesize)
                         if problem:
                             problems.append(f"{language}/{name}: {problem}")
                     elif self._named.pop((language, name), None) is not None:
@@ -112,10 +125,16 @@ class IvrPrompts:
                             problems.append(f"{language}/{name}: {exc}")
         return problems
 
-    def _learn_named(self, language: str, folder: Path, named: NamedPrompt) -> str:
+    def unsynthesised(self) -> int:
+        """How many named prompts' texts the last ``learn(synthesize=False)`` found not yet synthesised."""
+        with self._lock:
+            return len(self._unsynthesised)
+
+    def _learn_named(self, language: str, folder: Path, named: NamedPrompt, synthesize: bool = True) -> str:
         """Reads or synthesises ``named`` in ``language`` unless what was read is still current;
         '' or the problem (the word is then left out when played)."""
         key = (language, named.name)
+        self._unsynthesised.discard(key)
         source = named.source(language)
         if source is None:
             return f"named prompt {named.name} has nothing in {language}"
@@ -130,7 +149,12 @@ class IvrPrompts:
             if kind == "text":
                 if self._synthesize is None:
                     return "no text-to-speech on this box"
-                samples = self._synthesize(value, language)
+                samples = self._synthesize(value, language) if synthesize else self._synthesize.cached(value, language)
+                if samples is None:  # not in the cache: synthesised by a later learn, off the start-up
+                    self._words.pop(key, None)
+                    self._named.pop(key, None)
+                    self._unsynthesised.add(key)
+                    return ""
             else:
                 samples = self._read(path)
         except (DriverError, FirmwareError) as exc:  # SpeechError is a FirmwareError

@@ -19,6 +19,7 @@ voice: the same text is synthesised once, ever), then stored under the name like
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from firmware import FirmwareError
 from firmware.config.codec import LANGUAGE_RE, NAME_RE
 from firmware.media.uploads import decode_upload
 from firmware.speech.prompt import prepare_prompt
-from firmware.speech.tts import PromptCache, Synthesizer, default_synthesizer
+from firmware.speech.tts import PromptCache, Synthesizer, default_synthesizer, default_voice_names
 
 SOUNDS_DIR = "sounds"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 10 minutes of 16 kHz 16-bit mono; prepare_prompt caps at 600 s
@@ -96,19 +97,37 @@ def store_text_prompt(data_dir: Path, language: str, name: str, text: str,
     return target
 
 
-def text_synthesizer(data_dir: Path, synthesizer_for: Callable[[str], Synthesizer] = default_synthesizer
-                     ) -> Callable[[str, str], np.ndarray]:
-    """(text, language) -> the prompt's 8 kHz samples, through the cache (named prompts' text,
-    firmware/ivr/prompts.py); each language's voice made once (Piper loads in seconds), when first needed."""
-    voices: dict[str, Synthesizer] = {}
-    cache = PromptCache(data_dir)
+class TextSpeech:
+    """(text, language) -> the prompt's 8 kHz samples through the cache (named prompts' text,
+    firmware/ivr/prompts.py). A text already cached is read from ``<data>/speech/tts`` without
+    making a voice (Piper loads in seconds); each language's voice is made once, when a text
+    is first synthesised in it."""
 
-    def synthesize(text: str, language: str) -> np.ndarray:
-        if language not in voices:
-            voices[language] = synthesizer_for(language)
-        return cache.render(text, voices[language])
+    def __init__(self, data_dir: Path, synthesizer_for: Callable[[str], Synthesizer] = default_synthesizer,
+                 voice_names: Callable[[str], tuple[str, ...]] = default_voice_names) -> None:
+        self._cache = PromptCache(data_dir)
+        self._synthesizer_for = synthesizer_for
+        self._voice_names = voice_names
+        self._voices: dict[str, Synthesizer] = {}
+        self._lock = threading.Lock()  # the start-up's thread and the store's may both ask
 
-    return synthesize
+    def cached(self, text: str, language: str) -> np.ndarray | None:
+        """The prompt if a voice of ``language`` has already said ``text``, else None (no synthesis)."""
+        for voice in self._voice_names(language):
+            found = self._cache.cached(text, voice)
+            if found is not None:
+                return found
+        return None
+
+    def __call__(self, text: str, language: str) -> np.ndarray:
+        """The prompt, synthesised (blocking: seconds) if no voice has said it yet."""
+        found = self.cached(text, language)
+        if found is not None:
+            return found
+        with self._lock:
+            if language not in self._voices:
+                self._voices[language] = self._synthesizer_for(language)
+            return self._cache.render(text, self._voices[language])
 
 
 def stored_prompts(data_dir: Path) -> list[tuple[str, str, float]]:

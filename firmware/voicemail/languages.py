@@ -10,13 +10,33 @@
 
 Pure functions of the configuration and the call; the prompts then say it in that language when
 its recordings were read, else in English (:meth:`VoicemailPrompts.speaks`).
+:func:`recorded_languages` says which languages the box has recordings for (what the start-up
+reads, and the choices the web admin offers for a mailbox's language).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+from firmware import FirmwareError
 from firmware.config.model import Config
 from firmware.desk.lookup import ContactLookup, contact_language
 from firmware.engine.calls import Call
+from firmware.speech.say import sound_dir
+
+VOICEMAIL_LANGUAGES = ("en", "es", "fr")  # Debian's asterisk-core-sounds-{en,es,fr}-wav hold voicemail's words
+
+
+def recorded_languages(find: Callable[[str], Path] = sound_dir) -> dict[str, Path]:
+    """Language -> folder of each of :data:`VOICEMAIL_LANGUAGES` whose recordings are installed."""
+    found = {}
+    for language in VOICEMAIL_LANGUAGES:
+        try:
+            found[language] = find(language)
+        except FirmwareError:  # SpeechError: its package is not installed
+            continue
+    return found
 
 
 def caller_language(config: Config, call: Call, line_port: int, contacts: ContactLookup | None = None) -> str:
