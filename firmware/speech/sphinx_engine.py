@@ -23,10 +23,15 @@ Confidence is the hypothesis' posterior probability.
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 
 import numpy as np
 
@@ -152,19 +157,38 @@ def _band(x: np.ndarray, rate: int, band: tuple[float, float]) -> np.ndarray:
 
 
 class SphinxProcess:
-    """:class:`SphinxModel` in a child process (``spawn``: nothing of the parent's threads is
-    copied), model loaded once there; same methods. A dead child gives SpeechError."""
+    """:class:`SphinxModel` in a child process, model loaded once there; same methods. A dead
+    child gives SpeechError.
+
+    The child is a fresh interpreter (nothing of the parent's threads is copied) whose only job
+    is :func:`_serve`: it is started as its own entry point, never with ``multiprocessing``'s
+    ``spawn``, which re-runs the parent's main script in the child. An installed release's
+    ``linebox`` launcher is a script without a ``__main__`` guard, so the child ran ``linebox
+    run`` again and died, and an installed box had no English speech. The child gets the
+    parent's module path (absolute) and is otherwise isolated (``-I``); it talks over a socket
+    pair (pickled messages)."""
 
     engine = ENGINE
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), name="pocketsphinx", daemon=True)
-        self._process.start()
-        child.close()
+        ours, theirs = socket.socketpair()
+        path = [os.path.abspath(entry) for entry in sys.path]  # '' and relative entries: the parent's folder
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-c", _CHILD_MAIN, str(theirs.fileno()), json.dumps(path)],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            ours.close()
+            raise SpeechError(f"speech: cannot start the PocketSphinx process: {exc}") from None
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
         self.cpu_seconds = 0.0  # the child's CPU time so far, as it last reported (benchmarks)
-        self._call("ready")
+        try:
+            self._call("ready")
+        except SpeechError:
+            self.close()
+            raise
 
     def has_word(self, word: str) -> bool:
         return not self._call("missing", [word])
@@ -187,9 +211,11 @@ class SphinxProcess:
             self._conn.send(("stop", None))
         except OSError:
             pass
-        self._process.join(timeout=5)
-        if self._process.is_alive():
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             self._process.kill()
+            self._process.wait()
         self._conn.close()
 
     def _call(self, op: str, payload: object = None):
@@ -203,7 +229,21 @@ class SphinxProcess:
         return answer
 
 
-def _serve(conn) -> None:
+# The child's whole program: the parent's module path, then serve on the inherited socket.
+_CHILD_MAIN = ("import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
+               "from firmware.speech.sphinx_engine import serve_fd; serve_fd(int(sys.argv[1]))")
+
+
+def serve_fd(fd: int) -> None:
+    """The child process's entry point: :func:`_serve` on the socket ``fd`` it inherited."""
+    conn = Connection(fd)
+    try:
+        _serve(conn)
+    finally:
+        conn.close()
+
+
+def _serve(conn: Connection) -> None:
     """The child process: one SphinxModel, requests answered in order until "stop"."""
     # Ctrl-C and a service stop reach the whole process group: the parent stops this child
     # itself (``close``), after its last recognition; a parent that is gone ends it (EOF).
