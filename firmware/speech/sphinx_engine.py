@@ -17,13 +17,22 @@ The decoder is not re-entrant: one per process, one utterance at a time; each ut
 decoded whole at its end (a 2 s utterance takes about 0.07 s on the development machine).
 PocketSphinx holds Python's GIL while it decodes (a 10 s utterance stalled every other thread
 for 330 ms), so the box runs it in a child process of its own, :class:`SphinxProcess`: the
-speech worker thread waits on a pipe (without the GIL) and the media loop's thread runs on. Grammars become JSGF searches, kept by content.
-Confidence is the hypothesis' posterior probability.
+speech worker thread waits on a socket (without the GIL) and the media loop's thread runs on.
+Grammars become JSGF searches, kept by content.
+
+The answer is the decoder's Viterbi best path (``bestpath`` off): PocketSphinx's second pass
+over the word lattice picked "nine" for Asterisk's "five" where the Viterbi path had it right,
+and the answer is never better for it (docs/ivr.md, bench figures). Its posterior came from that
+second pass (and with it off PocketSphinx reports 1.0 for every answer), so the confidence is
+computed here from the lattice's N-best list: the answer's share of the probability of the
+distinct answers the lattice holds, :func:`posterior`.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 import signal
 import socket
@@ -49,6 +58,11 @@ ENVELOPE_MS = 10
 FILL_SEED = 7
 NOISE_FLOOR_DBM0 = -60.0  # comfort noise under the utterance: digital silence derails the decoder
 MAX_SEARCHES = 64  # JSGF searches kept; the oldest is dropped beyond
+NBEST = 30  # lattice paths read for the confidence (distinct answers among them: usually 1-3)
+# Scale of the path scores' differences, in nats: a competitor 0.1 nat below the answer takes
+# 1/(1+e) of the probability. Right and wrong answers separated alike for 0.03-1 nat on the
+# bench's digits and keywords and two sets of other voices (docs/ivr.md); 0.1 sits in the middle.
+POSTERIOR_SCALE_NATS = 0.1
 
 
 class SphinxModel:
@@ -61,7 +75,8 @@ class SphinxModel:
             raise SpeechError(f"speech: the pocketsphinx package is not installed ({exc})") from None
         try:
             # topn 8: more Gaussians scored per frame, worth a few points at telephone bandwidth
-            self._decoder = Decoder(samprate=MODEL_RATE, loglevel="FATAL", topn=8)
+            # bestpath off: the Viterbi answer (module docstring), confidence from the N-best list
+            self._decoder = Decoder(samprate=MODEL_RATE, loglevel="FATAL", topn=8, bestpath=False)
         except Exception as exc:  # pocketsphinx raises RuntimeError/ValueError on a broken model
             raise SpeechError(f"speech: cannot load PocketSphinx's bundled model: {exc}") from None
         self._searches: dict[tuple[str, ...], str] = {}
@@ -95,7 +110,9 @@ class SphinxModel:
         text = normalize_text(hyp.hypstr) if hyp is not None else ""
         if not text:
             return Recognition("", 0.0, (), ENGINE)
-        return Recognition(text, float(np.clip(hyp.prob, 0.0, 1.0)), tuple(text.split()), ENGINE)
+        scores = [(normalize_text(n.hypstr), _ln(n.score))
+                  for n in itertools.islice(self._decoder.nbest(), NBEST) if n is not None and n.hypstr]
+        return Recognition(text, posterior(text, _ln(hyp.score), scores), tuple(text.split()), ENGINE)
 
     def _search(self, grammar: tuple[str, ...]) -> str:
         if not grammar:
@@ -114,6 +131,26 @@ class SphinxModel:
                 raise SpeechError(f"speech: PocketSphinx refused the grammar {list(grammar)}: {exc}") from None
             self._searches[grammar] = name
         return name
+
+
+def posterior(answer: str, answer_score: float, paths: Sequence[tuple[str, float]]) -> float:
+    """``answer``'s probability among the distinct answers of the N-best ``paths`` ((text, log
+    score in nats)); each answer counts with its best path, ``answer`` at least with its own
+    Viterbi score ``answer_score``. Softmax at :data:`POSTERIOR_SCALE_NATS`."""
+    best: dict[str, float] = {answer: answer_score}
+    for text, score in paths:
+        if text and score > best.get(text, -math.inf):
+            best[text] = score
+    top = max(best.values())
+    if not math.isfinite(top):
+        return 0.0
+    weights = {text: math.exp((score - top) / POSTERIOR_SCALE_NATS) for text, score in best.items()}
+    return weights[answer] / sum(weights.values())
+
+
+def _ln(score: float) -> float:
+    """PocketSphinx's Python scores are probabilities (its log score exponentiated): back to nats."""
+    return math.log(score) if score > 0.0 else -math.inf
 
 
 class SphinxDecoder:
