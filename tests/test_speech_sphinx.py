@@ -150,3 +150,14 @@ def test_confidence_separates_right_from_wrong_answers(service):
     assert len(sure) >= 7, {w: (r.text, r.confidence) for w, r in results.items()}
     wrong = [r for w, r in results.items() if r.text != w]
     assert wrong and all(0.0 < r.confidence < 0.9 for r in wrong), wrong
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_line_noise_is_no_answer(model, seed):
+    """Loud white noise against a keyword grammar: with bestpath off the Viterbi pass matched
+    these two draws to "no" (confidence 1.0, taken); the lattice's best path is empty, and so is
+    the answer."""
+    noise = np.round(np.random.default_rng(seed).normal(0, 300, 16000)).astype(np.int16)
+    result = model.decode(noise, ("sales", "support", "billing", "operator", "balance", "orders", "repeat",
+                                  "cancel", "yes", "no"))
+    assert (result.text, result.confidence) == ("", 0.0)

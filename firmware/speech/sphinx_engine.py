@@ -110,8 +110,12 @@ class SphinxModel:
         text = normalize_text(hyp.hypstr) if hyp is not None else ""
         if not text:
             return Recognition("", 0.0, (), ENGINE)
-        scores = [(normalize_text(n.hypstr), _ln(n.score))
-                  for n in itertools.islice(self._decoder.nbest(), NBEST) if n is not None and n.hypstr]
+        paths = list(itertools.islice(self._decoder.nbest(), NBEST))
+        if paths and paths[0] is None:
+            # The lattice's best path says nothing (its N-best entry has no words): line noise the
+            # Viterbi pass still matched to a short word ("no"), as the lattice pass never did.
+            return Recognition("", 0.0, (), ENGINE)
+        scores = [(normalize_text(n.hypstr), _ln(n.score)) for n in paths if n is not None and n.hypstr]
         return Recognition(text, posterior(text, _ln(hyp.score), scores), tuple(text.split()), ENGINE)
 
     def _search(self, grammar: tuple[str, ...]) -> str:
