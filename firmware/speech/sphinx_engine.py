@@ -20,10 +20,10 @@ for 330 ms), so the box runs it in a child process of its own, :class:`SphinxPro
 speech worker thread waits on a socket (without the GIL) and the media loop's thread runs on.
 Grammars become JSGF searches, kept by content.
 
-The answer is the decoder's Viterbi best path (``bestpath`` off): PocketSphinx's second pass
-over the word lattice picked "nine" for Asterisk's "five" where the Viterbi path had it right,
-and the answer is never better for it (docs/ivr.md, bench figures). Its posterior came from that
-second pass (and with it off PocketSphinx reports 1.0 for every answer), so the confidence is
+The answer is the decoder's Viterbi best path: PocketSphinx's second pass over the word
+lattice (``bestpath``) is off. On the bench's voices it made no difference beyond one utterance
+either way; on voices the settings were not chosen with, the digits were worse with it (0.81
+against 0.85, docs/ivr.md). Its posterior came from that second pass (and with it off PocketSphinx reports 1.0 for every answer), so the confidence is
 computed here from the lattice's N-best list: the answer's share of the probability of the
 distinct answers the lattice holds, :func:`posterior`.
 """
