@@ -508,11 +508,11 @@ def test_low_confidence_or_no_match_asks_again(events):
 
 @pytest.mark.skipif(not SPOKEN.exists(), reason="asterisk-core-sounds-en-wav not installed")
 @pytest.mark.parametrize("engine,confidence,rule", [
-    ("pocketsphinx", 0.16, "heard 'sales' -> sales"),  # PocketSphinx's scale: Allison's clean "one" was 0.16
-    ("pocketsphinx", 0.15, "heard 'sales' -> sales"),  # the edge is taken
-    ("pocketsphinx", 0.149, "heard 'sales'; confirm below confidence 0.15"),
-    ("pocketsphinx", 0.05, "heard 'sales'; confirm below confidence 0.15"),
-    ("pocketsphinx", 0.049, "heard 'sales' below confidence 0.15; try 2 of 3"),
+    # PocketSphinx's confidence is now an N-best posterior, on Vosk's scale (was 0.15 / 0.05)
+    ("pocketsphinx", 0.5, "heard 'sales' -> sales"),  # the edge is taken
+    ("pocketsphinx", 0.499, "heard 'sales'; confirm below confidence 0.5"),
+    ("pocketsphinx", 0.25, "heard 'sales'; confirm below confidence 0.5"),
+    ("pocketsphinx", 0.249, "heard 'sales' below confidence 0.5; try 2 of 3"),
     ("vosk", 0.16, "heard 'sales' below confidence 0.5; try 2 of 3"),
     ("vosk", 0.5, "heard 'sales' -> sales"),
     ("vosk", 0.25, "heard 'sales'; confirm below confidence 0.5"),

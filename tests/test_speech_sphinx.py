@@ -125,3 +125,39 @@ def test_the_child_process_engine_leaves_the_media_loop_thread_running():
     assert max(gaps) < 0.06, max(gaps)
     with pytest.raises(SpeechError, match="gone"):
         engine.decode(digit(1), ("one",))
+
+
+def test_posterior_is_the_answer_s_share_among_the_distinct_n_best_answers():
+    from firmware.speech.sphinx_engine import POSTERIOR_SCALE_NATS, posterior
+
+    assert posterior("five", -1.0, []) == 1.0  # nothing else in the lattice
+    assert posterior("five", -1.0, [("five", -1.0), ("five", -1.2)]) == 1.0  # same answer, other paths
+    assert posterior("five", -1.0, [("nine", -1.0)]) == pytest.approx(0.5)  # a tie
+    # a competitor one scale below: e / (e + 1) of it goes to the answer
+    assert posterior("five", -1.0, [("nine", -1.0 - POSTERIOR_SCALE_NATS)]) == pytest.approx(np.e / (np.e + 1))
+    # the Viterbi answer below the lattice's best path (bestpath off): still counted, low
+    assert posterior("five", -1.5, [("nine", -1.0), ("five", -1.6)]) < 0.01
+    assert posterior("five", float("-inf"), []) == 0.0
+
+
+def test_confidence_separates_right_from_wrong_answers(service):
+    """With bestpath off PocketSphinx itself says 1.0 for every answer; the N-best posterior
+    does not: Allison's digits through µ-law are mostly heard right and sure, her "six" comes
+    out "eight" (docs/ivr.md) below every sure answer (measured: 0.70; "five" right at 0.49,
+    "two" 0.71, the seven others 1.0)."""
+    results = {w: recognize(service, digit(n), DIGITS) for n, w in enumerate(DIGITS)}
+    sure = [w for w, r in results.items() if r.text == w and r.confidence >= 0.9]
+    assert len(sure) >= 7, {w: (r.text, r.confidence) for w, r in results.items()}
+    wrong = [r for w, r in results.items() if r.text != w]
+    assert wrong and all(0.0 < r.confidence < 0.9 for r in wrong), wrong
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_line_noise_is_no_answer(model, seed):
+    """Loud white noise against a keyword grammar: with bestpath off the Viterbi pass matched
+    these two draws to "no" (confidence 1.0, taken); the lattice's best path is empty, and so is
+    the answer."""
+    noise = np.round(np.random.default_rng(seed).normal(0, 300, 16000)).astype(np.int16)
+    result = model.decode(noise, ("sales", "support", "billing", "operator", "balance", "orders", "repeat",
+                                  "cancel", "yes", "no"))
+    assert (result.text, result.confidence) == ("", 0.0)

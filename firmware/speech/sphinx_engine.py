@@ -17,16 +17,30 @@ The decoder is not re-entrant: one per process, one utterance at a time; each ut
 decoded whole at its end (a 2 s utterance takes about 0.07 s on the development machine).
 PocketSphinx holds Python's GIL while it decodes (a 10 s utterance stalled every other thread
 for 330 ms), so the box runs it in a child process of its own, :class:`SphinxProcess`: the
-speech worker thread waits on a pipe (without the GIL) and the media loop's thread runs on. Grammars become JSGF searches, kept by content.
-Confidence is the hypothesis' posterior probability.
+speech worker thread waits on a socket (without the GIL) and the media loop's thread runs on.
+Grammars become JSGF searches, kept by content.
+
+The answer is the decoder's Viterbi best path: PocketSphinx's second pass over the word
+lattice (``bestpath``) is off. On the bench's voices it made no difference beyond one utterance
+either way; on voices the settings were not chosen with, the digits were worse with it (0.81
+against 0.85, docs/ivr.md). Its posterior came from that second pass (and with it off PocketSphinx reports 1.0 for every answer), so the confidence is
+computed here from the lattice's N-best list: the answer's share of the probability of the
+distinct answers the lattice holds, :func:`posterior`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import itertools
+import json
+import math
+import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 
 import numpy as np
 
@@ -44,6 +58,11 @@ ENVELOPE_MS = 10
 FILL_SEED = 7
 NOISE_FLOOR_DBM0 = -60.0  # comfort noise under the utterance: digital silence derails the decoder
 MAX_SEARCHES = 64  # JSGF searches kept; the oldest is dropped beyond
+NBEST = 30  # lattice paths read for the confidence (distinct answers among them: usually 1-3)
+# Scale of the path scores' differences, in nats: a competitor 0.1 nat below the answer takes
+# 1/(1+e) of the probability. Right and wrong answers separated alike for 0.03-1 nat on the
+# bench's digits and keywords and two sets of other voices (docs/ivr.md); 0.1 sits in the middle.
+POSTERIOR_SCALE_NATS = 0.1
 
 
 class SphinxModel:
@@ -56,7 +75,8 @@ class SphinxModel:
             raise SpeechError(f"speech: the pocketsphinx package is not installed ({exc})") from None
         try:
             # topn 8: more Gaussians scored per frame, worth a few points at telephone bandwidth
-            self._decoder = Decoder(samprate=MODEL_RATE, loglevel="FATAL", topn=8)
+            # bestpath off: the Viterbi answer (module docstring), confidence from the N-best list
+            self._decoder = Decoder(samprate=MODEL_RATE, loglevel="FATAL", topn=8, bestpath=False)
         except Exception as exc:  # pocketsphinx raises RuntimeError/ValueError on a broken model
             raise SpeechError(f"speech: cannot load PocketSphinx's bundled model: {exc}") from None
         self._searches: dict[tuple[str, ...], str] = {}
@@ -90,7 +110,13 @@ class SphinxModel:
         text = normalize_text(hyp.hypstr) if hyp is not None else ""
         if not text:
             return Recognition("", 0.0, (), ENGINE)
-        return Recognition(text, float(np.clip(hyp.prob, 0.0, 1.0)), tuple(text.split()), ENGINE)
+        paths = list(itertools.islice(self._decoder.nbest(), NBEST))
+        if paths and paths[0] is None:
+            # The lattice's best path says nothing (its N-best entry has no words): line noise the
+            # Viterbi pass still matched to a short word ("no"), as the lattice pass never did.
+            return Recognition("", 0.0, (), ENGINE)
+        scores = [(normalize_text(n.hypstr), _ln(n.score)) for n in paths if n is not None and n.hypstr]
+        return Recognition(text, posterior(text, _ln(hyp.score), scores), tuple(text.split()), ENGINE)
 
     def _search(self, grammar: tuple[str, ...]) -> str:
         if not grammar:
@@ -109,6 +135,26 @@ class SphinxModel:
                 raise SpeechError(f"speech: PocketSphinx refused the grammar {list(grammar)}: {exc}") from None
             self._searches[grammar] = name
         return name
+
+
+def posterior(answer: str, answer_score: float, paths: Sequence[tuple[str, float]]) -> float:
+    """``answer``'s probability among the distinct answers of the N-best ``paths`` ((text, log
+    score in nats)); each answer counts with its best path, ``answer`` at least with its own
+    Viterbi score ``answer_score``. Softmax at :data:`POSTERIOR_SCALE_NATS`."""
+    best: dict[str, float] = {answer: answer_score}
+    for text, score in paths:
+        if text and score > best.get(text, -math.inf):
+            best[text] = score
+    top = max(best.values())
+    if not math.isfinite(top):
+        return 0.0
+    weights = {text: math.exp((score - top) / POSTERIOR_SCALE_NATS) for text, score in best.items()}
+    return weights[answer] / sum(weights.values())
+
+
+def _ln(score: float) -> float:
+    """PocketSphinx's Python scores are probabilities (its log score exponentiated): back to nats."""
+    return math.log(score) if score > 0.0 else -math.inf
 
 
 class SphinxDecoder:
@@ -152,19 +198,38 @@ def _band(x: np.ndarray, rate: int, band: tuple[float, float]) -> np.ndarray:
 
 
 class SphinxProcess:
-    """:class:`SphinxModel` in a child process (``spawn``: nothing of the parent's threads is
-    copied), model loaded once there; same methods. A dead child gives SpeechError."""
+    """:class:`SphinxModel` in a child process, model loaded once there; same methods. A dead
+    child gives SpeechError.
+
+    The child is a fresh interpreter (nothing of the parent's threads is copied) whose only job
+    is :func:`_serve`: it is started as its own entry point, never with ``multiprocessing``'s
+    ``spawn``, which re-runs the parent's main script in the child. An installed release's
+    ``linebox`` launcher is a script without a ``__main__`` guard, so the child ran ``linebox
+    run`` again and died, and an installed box had no English speech. The child gets the
+    parent's module path (absolute) and is otherwise isolated (``-I``); it talks over a socket
+    pair (pickled messages)."""
 
     engine = ENGINE
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), name="pocketsphinx", daemon=True)
-        self._process.start()
-        child.close()
+        ours, theirs = socket.socketpair()
+        path = [os.path.abspath(entry) for entry in sys.path]  # '' and relative entries: the parent's folder
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-c", _CHILD_MAIN, str(theirs.fileno()), json.dumps(path)],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            ours.close()
+            raise SpeechError(f"speech: cannot start the PocketSphinx process: {exc}") from None
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
         self.cpu_seconds = 0.0  # the child's CPU time so far, as it last reported (benchmarks)
-        self._call("ready")
+        try:
+            self._call("ready")
+        except SpeechError:
+            self.close()
+            raise
 
     def has_word(self, word: str) -> bool:
         return not self._call("missing", [word])
@@ -187,9 +252,11 @@ class SphinxProcess:
             self._conn.send(("stop", None))
         except OSError:
             pass
-        self._process.join(timeout=5)
-        if self._process.is_alive():
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             self._process.kill()
+            self._process.wait()
         self._conn.close()
 
     def _call(self, op: str, payload: object = None):
@@ -203,7 +270,21 @@ class SphinxProcess:
         return answer
 
 
-def _serve(conn) -> None:
+# The child's whole program: the parent's module path, then serve on the inherited socket.
+_CHILD_MAIN = ("import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
+               "from firmware.speech.sphinx_engine import serve_fd; serve_fd(int(sys.argv[1]))")
+
+
+def serve_fd(fd: int) -> None:
+    """The child process's entry point: :func:`_serve` on the socket ``fd`` it inherited."""
+    conn = Connection(fd)
+    try:
+        _serve(conn)
+    finally:
+        conn.close()
+
+
+def _serve(conn: Connection) -> None:
     """The child process: one SphinxModel, requests answered in order until "stop"."""
     # Ctrl-C and a service stop reach the whole process group: the parent stops this child
     # itself (``close``), after its last recognition; a parent that is gone ends it (EOF).
