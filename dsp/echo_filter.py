@@ -86,11 +86,15 @@ class KalmanEchoFilter:
         self.channels, self.taps, self.block, self.step = channels, taps, block, step
         self.size = fast_size(taps + block)
         bins = self.size // 2 + 1
-        self._window = np.zeros((channels, self.size))  # the far end, newest block last
+        # Row 0: the far end, newest block last; row 1: the background's coefficients (time
+        # domain, zero-padded). Both go through one forward transform per block (see estimate).
+        self._rows = np.zeros((channels, 2, self.size))
+        self._window = self._rows[:, 0]
+        self._taps = self._rows[:, 1, :taps]  # a view: written in place
+        self._pending: tuple[np.ndarray] | None = None  # the misalignment's decay of the last step
         self._error_window = np.zeros((channels, self.size))  # zeros, then the error block
         self._far_spectrum = np.zeros((channels, bins), dtype=complex)
         self.weights = np.zeros((channels, 2, bins), dtype=complex)
-        self._taps = np.zeros((channels, taps))  # the background's coefficients (time domain)
         self._far_power = np.zeros((channels, bins))
         self._error_power = np.zeros((channels, bins))
         self.misalignment = np.full((channels, bins), INITIAL_MISALIGNMENT)
@@ -104,7 +108,14 @@ class KalmanEchoFilter:
         window = self._window
         window[:, :-b] = window[:, b:]
         window[:, -b:] = far
-        self._far_spectrum = spectrum = np.fft.rfft(window, axis=1)
+        if self._pending is None:
+            self._far_spectrum = spectrum = np.fft.rfft(window, axis=1)
+        else:
+            # The last step's coefficients are transformed with the new far-end window: one
+            # call for both (numpy's per-call overhead is a large part of a transform's cost).
+            spectra = np.fft.rfft(self._rows, axis=-1)
+            self._far_spectrum = spectrum = spectra[:, 0]
+            self._finish_step(spectra[:, 1])
         return np.fft.irfft(self.weights * spectrum[:, None, :], n=self.size, axis=-1)[..., -b:]
 
     def adapt(self, error: np.ndarray) -> None:
@@ -135,27 +146,43 @@ class KalmanEchoFilter:
         np.minimum(gains, GAIN_CAP, out=gains)
         gains *= gradient
         taps += gains
-        self.weights[:, 1] = background = np.fft.rfft(taps, n=self.size, axis=1)
-        self.misalignment *= PERSISTENCE * (1.0 - CONVERGENCE * mu * now * inverse)
+        # The new coefficients' spectrum and the misalignment's update wait for the next block's
+        # transform (estimate), or for anyone who reads them (_flush).
+        self._pending = (PERSISTENCE * (1.0 - CONVERGENCE * mu * now * inverse),)
+
+    def _finish_step(self, background: np.ndarray) -> None:
+        """The end of the last step: the background's spectrum and the misalignment."""
+        (decay,) = self._pending
+        self._pending = None
+        self.weights[:, 1] = background
+        self.misalignment *= decay
         self.misalignment += (1.0 - PERSISTENCE) * (np.square(background.real) + np.square(background.imag))
+
+    def _flush(self) -> None:
+        if self._pending is not None:
+            self._finish_step(np.fft.rfft(self._taps, n=self.size, axis=1))
 
     def impulse_responses(self) -> np.ndarray:
         """(channels, taps): the foreground's echo path estimate, on the 16-bit scale."""
         return np.fft.irfft(self.weights[:, 0], n=self.size, axis=-1)[:, : self.taps]
 
     def copy_to_foreground(self, channels: np.ndarray) -> None:
+        self._flush()
         self.weights[channels, 0] = self.weights[channels, 1]
 
     def copy_to_background(self, channels: np.ndarray) -> None:
+        self._flush()
         self.weights[channels, 1] = self.weights[channels, 0]
         self._taps[channels] = self.impulse_responses()[channels]
 
     def reopen(self, channels: np.ndarray) -> None:
         """The echo path may have changed on ``channels`` (bool mask): the step of a fresh start."""
+        self._flush()
         self.misalignment[channels] = INITIAL_MISALIGNMENT
 
     def restart(self, channels: np.ndarray) -> None:
         """The foreground does harm on ``channels`` (bool mask): zero it, and give the background
         the step of a fresh start (initial misalignment) from where it is."""
+        self._flush()
         self.weights[channels, 0] = 0.0
         self.misalignment[channels] = INITIAL_MISALIGNMENT
