@@ -50,9 +50,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsp import DspError
+from dsp import SAMPLE_RATE, DspError
 from dsp.levels import dbm0_to_rms
 
+# Prior of the misalignment outside the telephone band: the echo passes the codec's receive and
+# send filters (ITU-T G.712, 300-3400 Hz passband), so out of band the path is far weaker (7 of
+# the 8 G.168 Annex D paths are 30 dB down above 3.7 kHz; model 8 only 12-16 dB down below
+# 150 Hz, hence the low edge at 100 Hz). A smaller initial misalignment there means a smaller
+# step on bins that speech hardly excites: less noise while converging (worst 1 s ERLE over
+# seeds 1-3: 20.4 -> 21.3 dB; after a path change, seed 1: 19.8 -> 22.2 dB).
+BAND_LOW_HZ = 100.0
+BAND_HIGH_HZ = 3500.0
+OUT_OF_BAND = 0.01  # initial misalignment out of band, relative to INITIAL_MISALIGNMENT (-20 dB)
 INITIAL_MISALIGNMENT = 1.0  # |coefficient error|^2 per bin at the start: a 0 dB echo path unknown
 CONVERGENCE = 0.1  # misalignment shrinks by this x mu per fully excited block (measured, see module doc)
 PERSISTENCE = 0.9999  # per block: the echo path is believed to drift by 1e-4 of its power
@@ -97,7 +106,10 @@ class KalmanEchoFilter:
         self.weights = np.zeros((channels, 2, bins), dtype=complex)
         self._far_power = np.zeros((channels, bins))
         self._error_power = np.zeros((channels, bins))
-        self.misalignment = np.full((channels, bins), INITIAL_MISALIGNMENT)
+        freqs = np.arange(bins) * (SAMPLE_RATE / self.size)
+        in_band = (freqs >= BAND_LOW_HZ) & (freqs <= BAND_HIGH_HZ)
+        self._initial = INITIAL_MISALIGNMENT * np.where(in_band, 1.0, OUT_OF_BAND)  # (bins,)
+        self.misalignment = np.tile(self._initial, (channels, 1))
         self._regularisation = self.size * dbm0_to_rms(REGULARISATION_DBM0) ** 2
         self._share = block / self.size  # error-FFT power per unit of window-FFT power
 
@@ -178,11 +190,11 @@ class KalmanEchoFilter:
     def reopen(self, channels: np.ndarray) -> None:
         """The echo path may have changed on ``channels`` (bool mask): the step of a fresh start."""
         self._flush()
-        self.misalignment[channels] = INITIAL_MISALIGNMENT
+        self.misalignment[channels] = self._initial
 
     def restart(self, channels: np.ndarray) -> None:
         """The foreground does harm on ``channels`` (bool mask): zero it, and give the background
         the step of a fresh start (initial misalignment) from where it is."""
         self._flush()
         self.weights[channels, 0] = 0.0
-        self.misalignment[channels] = INITIAL_MISALIGNMENT
+        self.misalignment[channels] = self._initial
