@@ -62,7 +62,7 @@ def test_reconverges_to_20_db_within_1_s_after_a_path_switch(reconvergence):
 def test_reconverges_after_a_path_switch_at_least_as_measured_today(reconvergence):
     # Not the G.168 limit (above, expected to fail): a floor against regressions of today's
     # 18.2 dB (seed 3; 22.2 and 26.5 dB at seeds 1 and 2). A canceller started afresh at the
-    # switch reaches no more on that speech (15.3 dB at seed 3, docs/dsp.md): what is missing
+    # switch reaches no more on that speech (18.0 dB at seed 3, docs/dsp.md): what is missing
     # is convergence speed, not the detection of the change.
     for seed, figures in reconvergence.items():
         assert min(figures.values()) >= 17.5, (seed, figures)
