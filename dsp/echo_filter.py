@@ -6,9 +6,10 @@ filter with a Kalman-style step, vectorised over channels.
 ``taps`` coefficients (the whole tail, bulk delay included) held as its ``size``-point
 spectrum; ``size`` is the smallest even 5-smooth number (a fast size for numpy's pocketfft)
 of at least ``taps + block``, so the circular convolution's last ``block`` outputs are the
-linear one (64 ms tail, 20 ms block: 512 + 160 -> 720). Per block this costs three real FFTs
-of ``size`` points per channel for filtering and adapting: far end in, error in, gradient
-constraint out and back in (four transforms) -- no Python loop over channels or partitions.
+linear one (64 ms tail, 20 ms block: 512 + 160 -> 720). Per block this costs four numpy FFT
+calls on all channels at once: the far-end window and the last step's constrained
+coefficients in one call (the coefficients' transform waits for the next block), the two
+echo estimates, the error, the gradient -- no Python loop over channels or partitions.
 
 Why one long window and not a partitioned (MDF) filter: the update is normalised per
 frequency bin by the far end's power in that bin; with 720-point bins (11 Hz) this whitens
