@@ -20,7 +20,10 @@ better: smoothed error power (over ``PATH_SMOOTHING_S``) lower than the foregrou
 power to the input and to both errors). During detected talk only a background
 ``COPY_DESPITE_TALK_DB`` better is taken. A background ``RESET_MARGIN_DB`` worse than the
 foreground (it followed a talker) is reset to the foreground. So a burst of double talk
-cannot spoil the output's filter, whatever the background did meanwhile.
+cannot spoil the output's filter, whatever the background did meanwhile. Until a channel's
+foreground has once cancelled ``NLP_TRUST_ERLE_DB`` (a latch, cleared only when the path
+changes: a talker would make the ERLE look low), one better block is enough (``COPY_WINS_CONVERGING``):
+while converging the background is ahead and the foreground followed it one block late.
 
 **Echo path change.** A foreground whose error is louder than the near end itself (by
 ``HARMFUL_DB`` over ``HARMFUL_SMOOTHING_S``, which a talker cannot cause) models a path that
@@ -57,6 +60,7 @@ DEFAULT_BLOCK_MS = 20.0  # one engine tick: one filter step per tick (the cheape
 DEFAULT_STEP = 0.7  # largest per-bin step (the Kalman-style control only lowers it)
 COPY_MARGIN_DB = 0.5  # background error this much lower than the foreground's ...
 COPY_WINS = 2  # ... and lower in each of this many blocks in a row ...
+COPY_WINS_CONVERGING = 1  # ... or this many before the foreground was ever trusted ...
 COPY_MIN_ERLE_DB = 6.0  # ... while removing this much of the near end: copy it to the foreground
 COPY_DESPITE_TALK_DB = 6.0  # during near-end talk, only a background this much better is copied
 RESET_MARGIN_DB = 6.0  # background error this much above the foreground's: it diverged, reset it
@@ -69,8 +73,9 @@ MAX_STEP = 1.0
 
 
 def _mean_square(x: np.ndarray) -> np.ndarray:
-    """Mean square over the last axis (one reduction, no Python wrapper)."""
-    return np.add.reduce(np.square(x), axis=-1) / x.shape[-1]
+    """Mean square over the last axis: one stacked dot product (a third of the time of
+    square-then-sum on an engine tick's small arrays, and no temporary array)."""
+    return (x[..., None, :] @ x[..., :, None])[..., 0, 0] / x.shape[-1]
 
 
 class EchoCanceller:
@@ -115,6 +120,7 @@ class EchoCanceller:
         self._error_powers = np.zeros((c, 2))  # smoothed error power of foreground and background
         self._near_power = np.zeros(c)  # smoothed like the error powers
         self._slow_powers = np.zeros((c, 2))  # foreground error and near end, over HARMFUL_SMOOTHING_S
+        self._converged = np.zeros(c, dtype=bool)  # trusted once, and no path change since
         self._wins = np.zeros(c, dtype=np.int64)  # blocks in a row in which the background did better
         self._far_powers = np.zeros((c, -(-self._filter.taps // b) + 1))  # per block, newest first
         self._far_active_power = dbm0_to_rms(FAR_ACTIVE_DBM0) ** 2
@@ -251,7 +257,12 @@ class EchoCanceller:
         better = background * self._copy_margin < foreground
         self._wins = np.where(better, self._wins + 1, 0)
         cancels = background * self._copy_min_erle < self._near_power
-        steady = self._wins >= COPY_WINS
+        # Converging (start of a call, after a path change): the background is ahead, follow it
+        # sooner. A latch: a talker makes the ERLE look low, so once trusted a channel stays
+        # converged until the foreground does harm (below: the path changed).
+        self._converged |= slow_powers[:, 1] > slow_powers[:, 0] * self._nlp_trust
+        converging = ~self._converged
+        steady = self._wins >= np.where(converging, COPY_WINS_CONVERGING, COPY_WINS)
         # Much better cannot be a talker's doing (it adds the same power to both errors).
         much_better = background * self._copy_despite_talk < foreground
         copy = far_active & cancels & steady & (~talk | much_better)
@@ -272,6 +283,7 @@ class EchoCanceller:
             self._filter.reopen(reopen)
         if harmful.any():
             self._filter.restart(harmful)
+            self._converged &= ~harmful
             self._error_powers[harmful, 0] = self._near_power[harmful]
             slow_powers[harmful, 0] = slow_powers[harmful, 1]
             self._talk.restart(harmful)

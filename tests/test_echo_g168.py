@@ -52,7 +52,7 @@ def reconvergence():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 17 not met yet: worst 17.6 dB after 1 s (docs/dsp.md)")
+@pytest.mark.xfail(strict=True, reason="issue 17 not met yet: worst 18.2 dB after 1 s (docs/dsp.md)")
 def test_reconverges_to_20_db_within_1_s_after_a_path_switch(reconvergence):
     worst = min(min(figures.values()) for figures in reconvergence.values())
     assert worst >= RECONVERGED_1S_DB, reconvergence
@@ -61,9 +61,11 @@ def test_reconverges_to_20_db_within_1_s_after_a_path_switch(reconvergence):
 @pytest.mark.slow
 def test_reconverges_after_a_path_switch_at_least_as_measured_today(reconvergence):
     # Not the G.168 limit (above, expected to fail): a floor against regressions of today's
-    # 17.6 dB (seed 3; 19.8 and 26.1 dB at seeds 1 and 2).
+    # 18.2 dB (seed 3; 22.2 and 26.5 dB at seeds 1 and 2). A canceller started afresh at the
+    # switch reaches no more on that speech (18.0 dB at seed 3, docs/dsp.md): what is missing
+    # is convergence speed, not the detection of the change.
     for seed, figures in reconvergence.items():
-        assert min(figures.values()) >= 17.0, (seed, figures)
+        assert min(figures.values()) >= 17.5, (seed, figures)
 
 
 @pytest.mark.slow
