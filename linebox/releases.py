@@ -270,8 +270,9 @@ def _make_venv(release: Path, staging: Path, python: str, deps_site: Path | None
     (site / "linebox-release.pth").write_text("\n".join(lines) + "\n")
     launcher = venv / "bin" / "linebox"
     # -I: isolated from PYTHONPATH and the user's site: the release runs its own code, whatever the caller's environment.
+    # The guard: a multiprocessing "spawn" child imports the main script again (as __mp_main__) and must not rerun it.
     launcher.write_text(f"#!{release}/venv/bin/python -I\nimport sys\n\nfrom linebox.cli import main\n\n"
-                        "sys.exit(main())\n")
+                        "if __name__ == \"__main__\":\n    sys.exit(main())\n")
     launcher.chmod(0o755)
 
 

@@ -274,3 +274,35 @@ def test_a_kill_at_any_moment_of_an_upgrade_leaves_a_runnable_release_and_the_da
         assert subprocess.run(command, env=env, capture_output=True, timeout=600).returncode == 0
         assert _runnable(layout) == "2.0.0"
     assert "1.0.0" in seen  # some kills landed before the switch committed
+
+
+# Run by the installed release's own Python: its launcher is the main script (sys.argv[0] and
+# __main__.__file__) of a program that starts a multiprocessing ``spawn`` child, as a command of
+# the box would. The child imports the main script again (as __mp_main__) before its target.
+SPAWN_FROM_LAUNCHER = """import multiprocessing, pathlib, sys, __main__
+launcher, root, touched = sys.argv[1:]
+__main__.__file__ = launcher
+sys.argv = [launcher, "release", "list", "--root", root]
+child = multiprocessing.get_context("spawn").Process(target=pathlib.Path.touch, args=(pathlib.Path(touched),))
+child.start()
+child.join(120)
+print("child exit", child.exitcode, flush=True)
+"""
+
+
+def test_the_installed_launcher_runs_and_a_spawned_child_does_not_rerun_it(tmp_path):
+    """The launcher is guarded by ``if __name__ == "__main__"``: a ``spawn`` child re-imports the
+    main script; unguarded, the child ran ``linebox`` again instead of its target (the speech
+    worker died that way before it was changed to a subprocess)."""
+    layout = Layout(tmp_path / "root")
+    version = install_release(layout, build_release(TREE, "1.0.0", tmp_path / "dist"), PYTHON, RUNTIME)
+    switch_current(layout, version)
+    assert _runnable(layout) == "1.0.0"  # the console entry point works
+    launcher = layout.current / "venv" / "bin" / "linebox"
+    touched = tmp_path / "child-ran"
+    done = subprocess.run([str(layout.current / "venv" / "bin" / "python"), "-I", "-c", SPAWN_FROM_LAUNCHER,
+                           str(launcher), str(layout.root), str(touched)],
+                          capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "child exit 0\n", done.stdout + done.stderr[-2000:]
+    assert touched.is_file()
