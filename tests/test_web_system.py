@@ -112,6 +112,27 @@ def test_a_backup_that_does_not_fit_the_board_lists_every_problem(admin):
     assert "members[0]: extension 299 does not exist" in html
 
 
+def test_a_backup_with_three_errors_lists_all_three_and_stores_nothing(admin):
+    """Every problem at once, each with its field's path, as ``linebox config validate`` lists them
+    (firmware/config/collect.py), not the codec's first one only."""
+    client, services = admin
+    text = client.get("/system/backup.yaml").get_data(as_text=True)
+    before, revision = services.store.load(), services.store.config_version()
+    for old, new in (("  silence_timeout_s: 120\n", "  silence_timeout_s: -5\n"),  # out of bounds
+                     ("  dialling: dtmf\n", "  dialling: smoke\n"),  # not one of the choices
+                     ("  call_waiting: true\n", "  call_waiting: true\n  colour: blue\n")):  # an unknown key
+        assert old in text
+        text = text.replace(old, new, 1)
+    response = _restore(client, text.encode())
+    html = response.get_data(as_text=True)
+    listed = re.search(r'<ul class="error" id="restore-problems">(.*?)</ul>', html, re.S)
+    problems = re.findall(r"<li>([^<]*)</li>", listed.group(1)) if listed else []
+    assert response.status_code == 400
+    assert [problem.split(":")[0] for problem in problems] == [
+        "lines[0].silence_timeout_s", "lines[0].dialling", "extensions[0].colour"], html
+    assert services.store.config_version() == revision and services.store.load() == before
+
+
 def test_restore_over_a_newer_configuration_is_refused(admin):
     client, services = admin
     backup = client.get("/system/backup.yaml").data

@@ -2,7 +2,8 @@
 (full backups, their restore and the factory reset: webadmin/data.py).
 
 Restore goes through the same path as ``linebox config import``: the file is read as YAML with
-the configuration's own limits, checked whole (every problem listed), and only then replaces
+the configuration's own limits, checked whole (every problem listed, each with its path, by
+firmware/config/collect.py as ``linebox config validate`` lists them), and only then replaces
 the stored configuration, in one transaction, with the version check of every other save.
 """
 
@@ -11,8 +12,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from firmware import FirmwareError
-from firmware.config import from_yaml, to_yaml
-from firmware.config.yamlio import MAX_DOCUMENT_BYTES
+from firmware.config import to_yaml
+from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
 from firmware.storage.reset import CONFIRMATION
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.configedit import Conflict, replace_whole
@@ -132,7 +133,9 @@ def restore() -> tuple[str, int] | Response:
         try:
             if len(data) > MAX_DOCUMENT_BYTES:
                 raise FirmwareError(f"the file is larger than the limit of {MAX_DOCUMENT_BYTES} bytes")
-            config = from_yaml(data.decode("utf-8"))
+            document = parse_yaml(data.decode("utf-8"))
+            if document is None:
+                raise FirmwareError("configuration: the document is empty")
         except UnicodeDecodeError as exc:
             problems.append(f"{upload.filename}: byte {exc.start + 1} is not UTF-8 text")
         except FirmwareError as exc:
@@ -140,7 +143,7 @@ def restore() -> tuple[str, int] | Response:
         else:
             revision = request.form.get("revision", "")
             try:
-                problems = replace_whole(services.store, config, int(revision) if revision.isdigit() else -1,
+                problems = replace_whole(services.store, document, int(revision) if revision.isdigit() else -1,
                                          f"web restore by {request.remote_addr}")
             except Conflict as exc:
                 problems = [str(exc)]

@@ -201,15 +201,18 @@ def differences(old: object, new: object, path: str = "") -> list[str]:
     return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
 
 
-def replace_whole(store: ConfigStore, config: Config, revision: int, source: str) -> list[str]:
-    """A restored backup: every problem of ``config`` (nothing stored), or [] once it replaced
-    the stored configuration (Conflict when another hand changed it since ``revision``)."""
+def replace_whole(store: ConfigStore, document: object, revision: int, source: str) -> list[str]:
+    """A restored backup (``document``: its YAML's plain data): every problem of it at once, each
+    with its path, as ``linebox config validate`` lists them (firmware/config/collect.py; its notes
+    follow, ``note: ...``), nothing stored; or [] once it replaced the stored configuration
+    (Conflict when another hand changed it since ``revision``)."""
     current = store.load()
     if store.config_version() != revision:
         raise Conflict("the configuration was changed by someone else since this page was shown: reload it")
-    found = store.check(config)
-    if found:
-        return found
+    findings = document_problems(document, store.check)
+    if findings.errors or findings.config is None:
+        return [*findings.errors, *(f"note: {note}" for note in findings.notes)]
+    config = findings.config
 
     def change(now: Config) -> Config:
         if now != current:
