@@ -55,3 +55,16 @@ def test_a_bad_scenario_file_exits_2_with_one_line(tmp_path):
     assert done.stdout == ""
     assert done.stderr == (f"linebox: {path}: steps[0].offhook.port: port 0 is an exchange line (fxo), "
                            f"this step needs a phone (fxs)\n")
+
+
+def test_a_bad_configuration_in_a_scenario_exits_2_with_every_problem_one_a_line(tmp_path):
+    path = tmp_path / "bad_config.yaml"
+    path.write_text("start: 2026-11-25T10:00:00Z\nconfig:\n  board: virtual\n  zone: us\n  colour: red\n"
+                    "  lines: [{port: 0, name: L, silence_timeout_s: -5}]\n  extensions: [{number: '201', port: 0}]\n"
+                    "steps: [offhook: 2]\n")
+    done = linebox(str(path))
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert sorted(line.split(": ")[2] for line in lines) == ["config.colour", "config.extensions[0].port",
+                                                             "config.lines[0].silence_timeout_s"], done.stderr
+    assert all(line.startswith(f"linebox: {path}: config.") for line in lines), done.stderr

@@ -199,6 +199,25 @@ def test_config_is_checked_like_an_import():
         parse(CONFIG.replace("zone: de", "zone: de\n  colour: red"))
 
 
+def test_every_problem_of_the_config_is_reported_each_with_its_path(tmp_path):
+    """All of them in one ScenarioError, one line each (firmware/config/collect.py, as
+    ``linebox config validate``): the codec's refusals, then the checks against the board."""
+    broken = (CONFIG.replace("zone: de", "zone: de\n  colour: red")  # two the codec refuses
+              .replace("name: Amt 1}", "name: Amt 1, silence_timeout_s: -5}")
+              .replace("port: 2}]", "port: 0}]"))  # an FXO port for an extension: the board's check
+    with pytest.raises(ScenarioError) as caught:
+        parse(broken)
+    lines = str(caught.value).splitlines()
+    assert sorted(line.split(":")[0] for line in lines) == ["config.colour", "config.extensions[0].port",
+                                                             "config.lines[0].silence_timeout_s"], lines
+    assert "unknown" in lines[[line.split(":")[0] for line in lines].index("config.colour")]
+    (tmp_path / "broken.yaml").write_text(broken)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(tmp_path / "broken.yaml")
+    assert [line.split(": ")[:2] for line in str(caught.value).splitlines()] == [
+        [str(tmp_path / "broken.yaml"), line.split(": ")[0]] for line in lines]
+
+
 def test_a_hardware_configuration_runs_on_the_virtual_board():
     scenario = parse(CONFIG.replace("board: virtual", "board: rpi"))
     assert str(scenario.config.board) == "rpi" and scenario.board == "virtual"

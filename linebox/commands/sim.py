@@ -43,7 +43,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
-        print(f"linebox: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # one a line: a configuration's problems are all reported
+            print(f"linebox: {line}", file=sys.stderr)
         return EXIT_BAD_SCENARIO
     if args.seed is not None and args.seed < 0:
         print("linebox: --seed: must be >= 0", file=sys.stderr)

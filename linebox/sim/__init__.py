@@ -17,11 +17,13 @@ each with a timeout, or negatives that must hold for a whole interval.
 - :mod:`linebox.sim.traffic` generates seeded random call traffic (the soak step);
 - :mod:`linebox.sim.runner` runs the steps, unpaced, and builds the JSON report.
 
-Errors in a scenario file are :class:`ScenarioError` (the CLI prints one line, status 2).
+Errors in a scenario file are :class:`ScenarioError` (the CLI prints one line, or one
+line per problem of its configuration; status 2).
 """
 
 from __future__ import annotations
 
 
 class ScenarioError(ValueError):
-    """A scenario file that cannot be run: one line naming the field."""
+    """A scenario file that cannot be run: one line naming the field (one line per problem of its
+    configuration, each naming its field)."""

@@ -22,7 +22,9 @@ loop: unknown keys are refused, every value is type- and bounds-checked, ports a
 against the board (a phone action needs an FXS port, a line action an FXO port), files
 must exist. The first problem is one :class:`ScenarioError` naming the field, e.g.
 ``steps[3].dial.port: port 0 is an exchange line (fxo), this step needs a phone (fxs)``.
-The configuration goes through the same checks as ``linebox config import``.
+The configuration goes through the same checks as ``linebox config import``, and all its
+problems are reported at once (firmware/config/collect.py, as ``linebox config validate``):
+one ScenarioError with one line per problem, each starting with its path (``config.zone: ...``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from dsp.progress import TONES
 from firmware import FirmwareError
 from firmware.acd.queue_log import DATA_FIELDS
 from firmware.cdr import AmaFlags, Disposition, HangupBy
-from firmware.config import Config, from_dict, problems
+from firmware.config import Config, problems
+from firmware.config.collect import document_problems
 from firmware.config.demo import demo_config
 from firmware.config.ivrcodec import contact_from_dict
 from firmware.config.model import Contact
@@ -506,7 +509,8 @@ MAX_SCENARIO_CONTACTS = 1000
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Reads and checks a scenario file; ScenarioError (one line) on any problem."""
+    """Reads and checks a scenario file; ScenarioError on any problem (one line, or one line per
+    problem of its configuration, each starting with the file's path)."""
     path = Path(path)
     try:
         source = path.read_text(encoding="utf-8")
@@ -518,8 +522,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: {exc}") from None
     try:
         return parse_scenario(data, path.parent.resolve(), default_name=path.stem, source=str(path))
-    except ScenarioError as exc:
-        raise ScenarioError(f"{path}: {exc}") from None
+    except ScenarioError as exc:  # every line names the file (a configuration's problems are one a line)
+        raise ScenarioError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
 
 
 def parse_scenario(data: Any, folder: Path, default_name: str = "scenario", source: str = "<scenario>") -> Scenario:
@@ -599,14 +603,12 @@ def _config(value: Any, folder: Path) -> Config | None:
             raise ScenarioError(f"config: {path}: {exc}") from None
     if not isinstance(value, Mapping):
         raise ScenarioError("config: expected a configuration (the `linebox config export` layout) or its path")
-    try:
-        config = from_dict(dict(value))
-    except FirmwareError as exc:
-        raise ScenarioError(f"config.{exc}") from None
-    found = problems(config, board_ports)
-    if found:
-        raise ScenarioError(f"config.{found[0]}")
-    return config
+    # Every problem at once, as `linebox config validate` finds them, one line each with its path.
+    found = document_problems(dict(value), lambda config: problems(config, board_ports))
+    if found.errors or found.config is None:
+        raise ScenarioError("\n".join([*(f"config.{error}" for error in found.errors),
+                                       *(f"note: config.{note}" for note in found.notes)]))
+    return found.config
 
 
 def _simulated_board(config: Config | None) -> BoardDefinition:
