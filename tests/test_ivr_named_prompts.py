@@ -1,4 +1,4 @@
-"""Named prompts (``ivr_prompts``: text or recording per language, config migration 19): read and
+"""Named prompts (``ivr_prompts``: text or recording per language, config migration 18): read and
 written with one-line errors, stored in SQLite, cross-checked against flows, and resolved by the
 IVR's prompts before uploads and system recordings (text synthesised once, through the cache)."""
 

@@ -1,7 +1,7 @@
 """The PocketSphinx child process starts whatever program started the box.
 
-An installed release's ``linebox`` launcher (linebox/releases.py) is a script with no
-``if __name__ == "__main__"`` guard; ``multiprocessing``'s ``spawn`` re-ran that script in the
+An installed release's ``linebox`` launcher (linebox/releases.py) was a script with no
+``if __name__ == "__main__"`` guard (it has one now; any main script may still lack one); ``multiprocessing``'s ``spawn`` re-ran that script in the
 child (as ``__mp_main__``), so the child ran ``linebox run`` again instead of the recognizer and
 died (``speech_model_unusable``): English speech never worked in an installed box. The child is
 now its own entry point and never runs the parent's main script.

@@ -560,7 +560,7 @@ class IvrFlow:
 
 @dataclass(frozen=True)
 class NamedPrompt:
-    """A prompt of ``ivr_prompts`` (config migration 19): per language a text to synthesise or a
+    """A prompt of ``ivr_prompts`` (config migration 18): per language a text to synthesise or a
     recorded word (an uploaded prompt's name, a prompt recorded by phone, a system recording).
     A flow names it like a recorded word; the installer changes its words in this one place."""
 

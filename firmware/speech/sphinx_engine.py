@@ -204,7 +204,7 @@ class SphinxProcess:
     The child is a fresh interpreter (nothing of the parent's threads is copied) whose only job
     is :func:`_serve`: it is started as its own entry point, never with ``multiprocessing``'s
     ``spawn``, which re-runs the parent's main script in the child. An installed release's
-    ``linebox`` launcher is a script without a ``__main__`` guard, so the child ran ``linebox
+    ``linebox`` launcher was a script without a ``__main__`` guard, so the child ran ``linebox
     run`` again and died, and an installed box had no English speech. The child gets the
     parent's module path (absolute) and is otherwise isolated (``-I``); it talks over a socket
     pair (pickled messages)."""
