@@ -102,6 +102,20 @@ class Report:
 OUTGOING_STREAM = 0x6F7574  # the seed's second word for the outgoing steps' draws
 
 
+def draw_outgoing(outcome: str | dict[str, float], answer_after_ms: int | tuple[int, int], calls: int,
+                  rng: np.random.Generator) -> list[tuple[str, int]]:
+    """(outcome, answer after ms) of ``calls`` outgoing calls: ``outcome`` one name or relative
+    weights, ``answer_after_ms`` a time or an inclusive range, drawn from ``rng``."""
+    names = tuple(outcome) if isinstance(outcome, dict) else (outcome,)
+    weights = np.array([outcome[n] for n in names] if isinstance(outcome, dict) else [1.0], dtype=float)
+    picks = rng.choice(len(names), size=calls, p=weights / weights.sum())
+    if isinstance(answer_after_ms, tuple):
+        waits = rng.integers(answer_after_ms[0], answer_after_ms[1] + 1, size=calls)
+    else:
+        waits = np.full(calls, answer_after_ms)
+    return [(names[int(i)], int(w)) for i, w in zip(picks, waits, strict=True)]
+
+
 class _StepFailed(Exception):
     """An action the box or the world refused; its message is the step's failure."""
 
@@ -276,14 +290,9 @@ class ScenarioRun:
         """The next ``calls`` outgoing calls of the line, each with its outcome and answer
         time drawn (seeded) when ``outcome`` is a mix or ``answer_after_ms`` a range."""
         words = read_audio(p["file"]) if p["file"] else None
-        outcome, after = p["outcome"], p["answer_after_ms"]
-        names = tuple(outcome) if isinstance(outcome, dict) else ()
-        chances = np.array([outcome[n] for n in names], dtype=float) / sum(outcome.values()) if names else None
-        for _ in range(p["calls"]):
-            this = names[int(self.rng.choice(len(names), p=chances))] if chances is not None else outcome
-            wait = int(self.rng.integers(after[0], after[1] + 1)) if isinstance(after, tuple) else after
+        for outcome, wait in draw_outgoing(p["outcome"], p["answer_after_ms"], p["calls"], self.rng):
             self.app.world.line(p["port"]).script_outgoing(
-                outcome=this, answer_after_ms=wait, digits=p["digits"],
+                outcome=outcome, answer_after_ms=wait, digits=p["digits"],
                 far_end=FarEnd(words) if words is not None else FarEnd())
 
     def _ring(self, port: int, spec: RingCallerId | None, max_rings: int | None) -> None:
