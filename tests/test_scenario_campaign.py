@@ -83,7 +83,7 @@ def test_predictive_campaign_call_reaches_the_agent():
     assert len(events(report, "dial", component="campaign")) == 1 and not events(report, "abandoned")
 
 
-@pytest.mark.slow  # about 9 simulated minutes of two lines and two agents
+@pytest.mark.slow  # about 6 simulated minutes of two lines and two agents (2-3 min of wall time)
 def test_predictive_dials_ahead_of_the_agents_within_the_abandon_limit():
     """60 leads, far ends answering half the time (seeded), two agents: the pacing dials one
     call per free agent until it has measured 20 outcomes, then places calls while its agents
