@@ -265,3 +265,20 @@ def test_predictive_places_more_calls_than_free_agents_once_measured():
     rig.run(0.5)
     assert rig.state(0) != "idle" and rig.state(1) != "idle"  # one free agent, both lines dialling
     assert service.dialler.counters.attempts == 2
+
+
+@pytest.mark.parametrize(("mode", "logged"), [
+    (Mode.PREDICTIVE, [(1, 2, True), (1, 2, True)]),  # two calls up for the one free agent
+    (Mode.PROGRESSIVE, [(1, 1, False)]),  # the same present: one call per free agent, never more
+])
+def test_dial_events_say_the_pacings_present(caplog, mode, logged):
+    agents = Agents(a=AgentPresence.FREE, b=AgentPresence.BUSY, c=AgentPresence.BUSY)
+    rig, audio, queue, service, stored = setup(mode=mode, leads=5, agents=agents)
+    for i in range(40):  # as above: measured, so predictive paces ahead
+        service.dialler.measured.outcome(i % 10 == 0, 12.0 if i % 10 == 0 else 30.0)
+    for _ in range(5):
+        service.dialler.measured.handled(30.0)
+    with caplog.at_level("INFO"):
+        rig.run(0.5)
+    dials = [r.fields for r in caplog.records if r.getMessage() == "dial"]
+    assert [(d["free_agents"], d["in_progress"], d["over_dialled"]) for d in dials] == logged

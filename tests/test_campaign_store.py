@@ -64,6 +64,18 @@ def test_lead_book_hands_out_due_leads_in_hours_and_takes_retries():
     assert book.next_lead(monday + 600).lead_id == 2
     assert book.next_lead(epoch("2026-12-07T21:00:00-05:00")) is None  # after hours nothing
     assert book.counts() == {"open": 2, "done": 0, "closed": 0, "dnc": 1}
+    assert book.penetration() == round(1 / 3, 4)  # lead 1 dialled once; 2 handed out, never dialled
+
+
+def test_lead_book_penetration_is_the_share_dialled_at_least_once():
+    book = LeadBook([LeadState(i, str(i)) for i in range(1, 5)], (NY,), RETRIES)
+    assert book.penetration() == 0.0
+    monday = epoch("2026-12-07T10:00:00-05:00")
+    book.attempted(1, "busy", monday)
+    book.attempted(1, "busy", monday + 600)  # a retry is not a second lead
+    book.attempted(4, "contact", monday)
+    assert book.penetration() == 0.5
+    assert LeadBook([], (NY,), RETRIES).penetration() is None
 
 
 def test_store_keeps_leads_and_attempts(tmp_path):

@@ -46,7 +46,8 @@ def snapshot(name="renewals", attempts=40, answered=20, contacts=19, abandoned=1
     return {"name": name, "mode": "preview", "running": running, "attempts": attempts, "answered": answered,
             "contacts": contacts, "abandoned": abandoned, "abandon_rate": abandoned / answered if answered else 0.0,
             "machines": 0, "outcomes": {}, "contacts_per_agent_hour": 7.5, "agent_productivity": 0.6, "calls": [],
-            "leads": {"open": 10, "done": 19}, "previews": {a: lead["lead"] for a, lead in previews.items()},
+            "leads": {"open": 10, "done": 19}, "penetration": 0.6552, "dispositions": {"1": 12, "3": 2},
+            "previews": {a: lead["lead"] for a, lead in previews.items()},
             "preview_leads": previews}
 
 
@@ -286,6 +287,23 @@ def test_wallboard_shows_campaign_figures_coloured_over_the_maximum(box):
     assert (row["abandon_percent"], row["max_abandon_percent"], row["alert"]) == (5.0, 3.0, True)
     engine.campaigns = [snapshot(answered=100, abandoned=3)]
     assert client.get("/api/wallboard").get_json()["campaigns"][0]["alert"] is False
+
+
+def test_wallboard_shows_productivity_penetration_and_dispositions(box):
+    """Issue 15's live figures: agent productivity (talk + wrap-up over logged-in time), the
+    share of the list dialled, the dispositions per code; absent figures show as none."""
+    app, _, engine = box
+    client = client_of(app, "ada")
+    save_new(client)
+    engine.campaigns = [snapshot()]
+    (row,) = client.get("/api/wallboard").get_json()["campaigns"]
+    assert (row["productivity_percent"], row["penetration_percent"]) == (60.0, 65.5)
+    assert row["dispositions"] == {"1": 12, "3": 2}
+    bare = snapshot()
+    bare.update(agent_productivity=None, penetration=None, dispositions={"1": "x", "2": True, "3": 4})
+    engine.campaigns = [bare]
+    (row,) = client.get("/api/wallboard").get_json()["campaigns"]
+    assert (row["productivity_percent"], row["penetration_percent"], row["dispositions"]) == (None, None, {"3": 4})
 
 
 def test_wallboard_without_campaigns_asks_the_engine_nothing_about_them(box):

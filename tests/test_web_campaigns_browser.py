@@ -165,6 +165,9 @@ def test_3_the_running_campaigns_figures_on_the_page_and_the_wallboard(box):
     card = page.locator("#campaign-winter")
     card.wait_for()
     assert "abandoned (max 3 %)" in card.inner_text() and "contacts per agent-hour" in card.inner_text()
+    for label in ("agent productivity", "list penetration", "dispositions"):
+        assert label in card.inner_text()
+    assert page.inner_text("#campaign-winter .penetration .value") == "0 %"  # leads, none dialled yet
     assert not errors, errors
 
 

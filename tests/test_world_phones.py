@@ -148,6 +148,43 @@ def test_ringing_is_seen_per_ms_and_auto_answer(bench):
     assert not hook[: 3020 + 100].any() and hook[3020 + 100 :].all()
 
 
+@pytest.mark.parametrize("repeat", [True, False])
+def test_auto_answer_hangs_up_after_the_talk_time_and_repeats(bench, repeat):
+    """An agent taking call after call: answers each call's first burst, hangs up 1 s later."""
+    phone = bench.world.phone(PHONE)
+    burst = np.concatenate([np.ones(400, bool), np.zeros(2600, bool)])  # a burst every 3 s
+    bench.ringing[PHONE] = np.tile(burst, 3)
+    phone.answer_on_ring(rings=1, hangup_after_ms=1000, repeat=repeat)
+    bench.run(450)
+    hook = bench.fxs_hook(PHONE_INDEX)
+    # each burst seen in the tick it starts (0, 3000, 6000 ms): off hook from the next tick for 1 s
+    answered = [(20, 1020), (3020, 4020), (6020, 7020)] if repeat else [(20, 1020)]
+    expected = np.zeros(hook.size, bool)
+    for start, end in answered:
+        expected[start:end] = True
+    np.testing.assert_array_equal(hook, expected)
+
+
+def test_auto_answer_repeat_ends_when_a_person_takes_over(bench):
+    phone = bench.world.phone(PHONE)
+    bench.ringing[PHONE] = np.tile(np.concatenate([np.ones(400, bool), np.zeros(2600, bool)]), 2)
+    phone.answer_on_ring(hangup_after_ms=1000, repeat=True)
+    bench.run(10)
+    phone.hangup()  # by hand, during the first call: no automatic hang-up or answer after it
+    bench.run(440)
+    hook = bench.fxs_hook(PHONE_INDEX)
+    assert hook[20:200].all() and not hook[220:].any()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"repeat": True}, "repeat needs hangup_after_ms"),
+    ({"hangup_after_ms": 0}, "hangup_after_ms >= 1"),
+])
+def test_auto_answer_refuses_a_repeat_it_cannot_do(bench, kwargs, message):
+    with pytest.raises(BoardError, match=message):
+        bench.world.phone(PHONE).answer_on_ring(**kwargs)
+
+
 def test_polarity_and_open_loop_are_noted(bench):
     phone = bench.world.phone(PHONE)
     bench.run(2)

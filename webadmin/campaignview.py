@@ -46,6 +46,14 @@ def _percent(rate: Any) -> float | None:
     return None if not isinstance(rate, (int, float)) or isinstance(rate, bool) else round(100.0 * rate, 1)
 
 
+def _counts(value: Any) -> dict[str, int]:
+    """A ``{code: count}`` mapping from the engine, kept to its whole-number entries."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(key): count for key, count in value.items()
+            if isinstance(count, int) and not isinstance(count, bool)}
+
+
 def board_rows(figures: Mapping[str, Mapping[str, Any]], campaigns: Iterable[Any]) -> list[dict[str, Any]]:
     """One row per configured campaign (in the configuration's order), with its live figures
     when the engine runs it; ``alert`` when the abandon rate is over the campaign's maximum."""
@@ -62,6 +70,10 @@ def board_rows(figures: Mapping[str, Mapping[str, Any]], campaigns: Iterable[Any
             "contacts": live.get("contacts", 0) if live else None,
             "abandoned": live.get("abandoned", 0) if live else None,
             "contacts_per_agent_hour": live.get("contacts_per_agent_hour") if live else None,
+            # issue 15's other live figures: talk + wrap-up over logged-in time, the list dialled so far
+            "productivity_percent": _percent(live.get("agent_productivity")) if live else None,
+            "penetration_percent": _percent(live.get("penetration")) if live else None,
+            "dispositions": _counts(live.get("dispositions")) if live else {},
             "abandon_percent": abandon, "max_abandon_percent": limit,
             "alert": abandon is not None and abandon > limit,
             "leads": dict(live.get("leads") or {}) if live else {},

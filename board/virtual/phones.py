@@ -112,6 +112,8 @@ class AnalogPhone:
         self._answer_after_bursts: int | None = None
         self._answer_delay_ticks = 0
         self._answer_at_tick: int | None = None
+        self._auto: tuple[int, int | None, bool] | None = None  # answer_on_ring's (rings, hangup_after_ms, repeat)
+        self._hangup_at_tick: int | None = None
         self.tick = -1  # the last tick this phone took part in
 
     # -- actions ---------------------------------------------------------------------
@@ -122,13 +124,22 @@ class AnalogPhone:
         return self._hook.final_offhook
 
     def offhook(self) -> None:
-        """Lifts the handset (after any pending hook action)."""
+        """Lifts the handset (after any pending hook action); ends an answer_on_ring."""
+        self._by_hand()
         self._hook.add(True, None)
 
     def hangup(self) -> None:
-        """Back on hook (after any pending dialling); stops talking."""
+        """Back on hook (after any pending dialling); stops talking; ends an answer_on_ring."""
+        self._by_hand()
         self._hook.add(False, None)
         self._mouth.clear()
+
+    def _by_hand(self) -> None:
+        """A person takes over: an answer_on_ring's automatic hang-up and repeat stop."""
+        self._hangup_at_tick = None
+        if self._auto is not None and self._auto[2]:
+            self._auto = None
+            self._answer_after_bursts = None
 
     def flash(self, ms: int) -> None:
         """A hook flash: the loop opened for ``ms`` milliseconds, then closed again."""
@@ -194,12 +205,20 @@ class AnalogPhone:
     def dialling(self) -> bool:
         return self._hook.busy
 
-    def answer_on_ring(self, rings: int = 1, delay_ms: int = 0) -> None:
-        """Goes off-hook by itself ``delay_ms`` after the ``rings``-th ring burst from now."""
-        if rings < 1 or delay_ms < 0:
-            raise BoardError(f"answer_on_ring needs rings >= 1 and delay_ms >= 0, got {rings}, {delay_ms}")
+    def answer_on_ring(self, rings: int = 1, delay_ms: int = 0, hangup_after_ms: int | None = None,
+                       repeat: bool = False) -> None:
+        """Goes off-hook by itself ``delay_ms`` after the ``rings``-th ring burst from now; with
+        ``hangup_after_ms``, back on hook that long after answering; with ``repeat`` (which
+        needs ``hangup_after_ms``), answers every later call the same way (an agent taking
+        call after call) until :meth:`offhook` or :meth:`hangup` is called by hand."""
+        if rings < 1 or delay_ms < 0 or (hangup_after_ms is not None and hangup_after_ms < 1):
+            raise BoardError(f"answer_on_ring needs rings >= 1, delay_ms >= 0 and hangup_after_ms >= 1, "
+                             f"got {rings}, {delay_ms}, {hangup_after_ms}")
+        if repeat and hangup_after_ms is None:
+            raise BoardError("answer_on_ring: repeat needs hangup_after_ms (the phone must hang up to ring again)")
         self._answer_after_bursts = self.ring_bursts + rings
         self._answer_delay_ticks = -(-delay_ms // MS_PER_TICK)
+        self._auto = (rings, hangup_after_ms, repeat)
 
     def _require_offhook(self, action: str) -> None:
         if not self._hook.final_offhook:
@@ -224,7 +243,15 @@ class AnalogPhone:
         if self._answer_at_tick is not None and tick >= self._answer_at_tick:
             self._answer_at_tick = None
             if not self._hook.final_offhook:
-                self.offhook()
+                self._hook.add(True, None)
+                if self._auto is not None and self._auto[1] is not None:
+                    self._hangup_at_tick = tick + -(-self._auto[1] // MS_PER_TICK)
+        if self._hangup_at_tick is not None and tick >= self._hangup_at_tick:
+            self._hangup_at_tick = None
+            self._hook.add(False, None)
+            self._mouth.clear()
+            if self._auto is not None and self._auto[2]:  # repeat: ready for the next call's rings
+                self._answer_after_bursts = self.ring_bursts + self._auto[0]
         offhook_ms = self._hook.next_tick()
         if offhook_ms.any():
             audio_out = self._mouth.pop_tick()

@@ -122,6 +122,12 @@ class LeadBook:
         self.states[lead_id] = state
         return state
 
+    def penetration(self) -> float | None:
+        """The share of the list dialled at least once (the stored report's definition, store.py)."""
+        if not self.states:
+            return None
+        return round(sum(1 for state in self.states.values() if state.attempts > 0) / len(self.states), 4)
+
     def counts(self) -> dict[str, int]:
         counts = {status.value: 0 for status in LeadStatus}
         for state in self.states.values():

@@ -347,8 +347,12 @@ class CampaignService(AttachedService):
         self.calls[action.attempt_id] = each
         self.by_call[call.call_id] = each
         call.userfield = f"campaign {self.campaign.name} lead {action.lead.lead_id}"
+        # the pacing's present: more calls up than free agents is predictive dialling at work
+        present = self.dialler.pacing_input(0)
+        in_progress = present.in_flight + present.waiting
         self.log.info("dial", campaign=self.campaign.name, call=call.call_id, line=each.line,
-                      lead=action.lead.lead_id)
+                      lead=action.lead.lead_id, free_agents=present.free_agents, in_progress=in_progress,
+                      over_dialled=in_progress > present.free_agents)
 
     # ------------------------------------------------------------------ live changes
     def reconfigure(self, campaign: Campaign, recordings: Mapping[str, np.ndarray]) -> None:
@@ -488,7 +492,7 @@ class CampaignService(AttachedService):
             "agent_productivity": round(handle / logged, 4) if logged > 0 else None,
             "calls": [{"line": each.line, "lead": each.lead.lead_id, "phase": str(each.phase)}
                       for each in self.calls.values()],
-            "leads": self.book.counts(), "previews": {agent: lead.lead_id for agent, lead in self.previews.items()},
+            "leads": self.book.counts(), "penetration": self.book.penetration(), "previews": {agent: lead.lead_id for agent, lead in self.previews.items()},
             # the lead each agent is shown (the agent page's preview: number and name)
             "preview_leads": {agent: {"lead": lead.lead_id, "number": lead.number, "name": lead.name}
                               for agent, lead in self.previews.items()},

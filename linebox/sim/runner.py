@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from board import BoardError
 from board.virtual.pstn import FarEnd
 from drivers import DriverError
@@ -97,6 +99,23 @@ class Report:
         return json.dumps(self.data, indent=indent, sort_keys=False)
 
 
+OUTGOING_STREAM = 0x6F7574  # the seed's second word for the outgoing steps' draws
+
+
+def draw_outgoing(outcome: str | dict[str, float], answer_after_ms: int | tuple[int, int], calls: int,
+                  rng: np.random.Generator) -> list[tuple[str, int]]:
+    """(outcome, answer after ms) of ``calls`` outgoing calls: ``outcome`` one name or relative
+    weights, ``answer_after_ms`` a time or an inclusive range, drawn from ``rng``."""
+    names = tuple(outcome) if isinstance(outcome, dict) else (outcome,)
+    weights = np.array([outcome[n] for n in names] if isinstance(outcome, dict) else [1.0], dtype=float)
+    picks = rng.choice(len(names), size=calls, p=weights / weights.sum())
+    if isinstance(answer_after_ms, tuple):
+        waits = rng.integers(answer_after_ms[0], answer_after_ms[1] + 1, size=calls)
+    else:
+        waits = np.full(calls, answer_after_ms)
+    return [(names[int(i)], int(w)) for i, w in zip(picks, waits, strict=True)]
+
+
 class _StepFailed(Exception):
     """An action the box or the world refused; its message is the step's failure."""
 
@@ -114,6 +133,9 @@ class ScenarioRun:
         self.results: list[StepResult] = []
         self.traffic: list[dict[str, Any]] = []
         self.clock: list[dict[str, Any]] = []  # set_clock steps: {ms, from, to}
+        # the draws of outgoing steps with a mix of outcomes: a stream of their own, so the
+        # same scenario and seed script the same calls whatever else is random
+        self.rng = np.random.default_rng([scenario.seed, OUTGOING_STREAM])
 
     def tick(self) -> None:
         self.app.loop.step()
@@ -240,7 +262,8 @@ class ScenarioRun:
         elif kind == "flash":
             world.phone(p["port"]).flash(p["ms"])
         elif kind == "answer_on_ring":
-            world.phone(p["port"]).answer_on_ring(p["rings"], p["delay_ms"])
+            world.phone(p["port"]).answer_on_ring(p["rings"], p["delay_ms"], hangup_after_ms=p["hangup_after_ms"],
+                                                  repeat=p["repeat"])
         elif kind == "play":
             self._play(p["port"], p["file"])
         elif kind == "ring":
@@ -248,9 +271,7 @@ class ScenarioRun:
         elif kind == "abandon":
             world.line(p["port"]).abandon()
         elif kind == "outgoing":
-            far_end = FarEnd.from_file(p["file"]) if p["file"] else FarEnd()
-            world.line(p["port"]).script_outgoing(outcome=p["outcome"], answer_after_ms=p["answer_after_ms"],
-                                                  digits=p["digits"], far_end=far_end)
+            self._script_outgoing(p)
         elif kind == "answer":
             world.line(p["port"]).answer()
         elif kind == "far_end_hangup":
@@ -264,6 +285,15 @@ class ScenarioRun:
             preview_decision(self.app.switch.control.attached, p["agent"], p["decision"] == "accept", p["campaign"])
         else:  # the scenario parser only lets known kinds through
             raise _StepFailed(f"unknown action {kind}")
+
+    def _script_outgoing(self, p: dict[str, Any]) -> None:
+        """The next ``calls`` outgoing calls of the line, each with its outcome and answer
+        time drawn (seeded) when ``outcome`` is a mix or ``answer_after_ms`` a range."""
+        words = read_audio(p["file"]) if p["file"] else None
+        for outcome, wait in draw_outgoing(p["outcome"], p["answer_after_ms"], p["calls"], self.rng):
+            self.app.world.line(p["port"]).script_outgoing(
+                outcome=outcome, answer_after_ms=wait, digits=p["digits"],
+                far_end=FarEnd(words) if words is not None else FarEnd())
 
     def _ring(self, port: int, spec: RingCallerId | None, max_rings: int | None) -> None:
         """An incoming call with the caller ID a scenario gives, sent as the exchange would."""

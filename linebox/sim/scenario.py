@@ -304,6 +304,32 @@ MIX = {
 }
 
 FOR_MS = Param(integer(20, MAX_MS), True)
+MAX_SCRIPTED_CALLS = 1000  # outgoing calls one step may script on a line
+
+
+def outcome_mix(value: Any, where: str, ctx: Context) -> str | dict[str, float]:
+    """One outcome (``busy``), or relative weights (``{answer: 5, busy: 2, no_answer: 3}``)
+    from which each scripted call's outcome is drawn with the scenario's seed."""
+    if not isinstance(value, Mapping):
+        return choice(OUTCOMES)(value, where, ctx)
+    weights = read_params(value, {name: Param(number(0, 1000), default=0.0) for name in OUTCOMES}, where, ctx)
+    if sum(weights.values()) <= 0:
+        raise ScenarioError(f"{where}: at least one weight must be above 0")
+    return weights
+
+
+def ms_or_range(high: int) -> Parser:
+    """Milliseconds, or ``[low, high]``: each scripted call draws a time in that range."""
+    one, pair = integer(0, high), list_of(integer(0, high), 2, 2)
+
+    def parse(value: Any, where: str, ctx: Context) -> int | tuple[int, int]:
+        if not isinstance(value, list):
+            return one(value, where, ctx)
+        low, top = pair(value, where, ctx)
+        if low > top:
+            raise ScenarioError(f"{where}: the range [{low}, {top}] runs backwards")
+        return (low, top)
+    return parse
 
 
 def _log_fields(value: Any, where: str) -> dict[str, str]:
@@ -369,11 +395,6 @@ STEP_KINDS: Mapping[str, StepKind] = {
     }),
     "flash": StepKind("action", {"port": Param(port("fxs"), True), "ms": Param(integer(1, 5000), default=300)},
                       main="port"),
-    "answer_on_ring": StepKind("action", {
-        "port": Param(port("fxs"), True),
-        "rings": Param(integer(1, 100), default=1),
-        "delay_ms": Param(integer(0, 60_000), default=0),
-    }, main="port"),
     "play": StepKind("action", {"port": Param(port(None), True), "file": Param(audio_file, True)}),
     # exchange lines (FXO ports)
     "ring": StepKind("action", {
@@ -384,10 +405,18 @@ STEP_KINDS: Mapping[str, StepKind] = {
     "abandon": StepKind("action", {"port": Param(port("fxo"), True)}, main="port"),
     "outgoing": StepKind("action", {
         "port": Param(port("fxo"), True),
-        "outcome": Param(choice(OUTCOMES), default="answer"),
-        "answer_after_ms": Param(integer(0, 600_000), default=4000),
+        "outcome": Param(outcome_mix, default="answer"),
+        "answer_after_ms": Param(ms_or_range(600_000), default=4000),
         "digits": Param(integer(1, 30)),
         "file": Param(audio_file),
+        "calls": Param(integer(1, MAX_SCRIPTED_CALLS), default=1),
+    }, main="port"),
+    "answer_on_ring": StepKind("action", {
+        "port": Param(port("fxs"), True),
+        "rings": Param(integer(1, 100), default=1),
+        "delay_ms": Param(integer(0, 60_000), default=0),
+        "hangup_after_ms": Param(integer(20, MAX_MS)),
+        "repeat": Param(boolean, default=False),
     }, main="port"),
     "answer": StepKind("action", {"port": Param(port("fxo"), True)}, main="port"),
     "far_end_hangup": StepKind("action", {

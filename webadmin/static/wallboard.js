@@ -43,7 +43,11 @@
         figure("attempts", "attempts", show(c.attempts)),
         figure("contacts", "contacts", show(c.contacts)),
         figure("cph", "contacts per agent-hour", show(c.contacts_per_agent_hour)),
-        figure("abandon", `abandoned (max ${c.max_abandon_percent} %)`, show(c.abandon_percent, " %"), c.alert));
+        figure("abandon", `abandoned (max ${c.max_abandon_percent} %)`, show(c.abandon_percent, " %"), c.alert),
+        figure("productivity", "agent productivity", show(c.productivity_percent, " %")),
+        figure("penetration", "list penetration", show(c.penetration_percent, " %")),
+        figure("dispositions", "dispositions",
+               Object.entries(c.dispositions || {}).map(([code, n]) => `${code} ${n}`).join(" · ") || "-"));
       return card;
     }));
     document.getElementById("wb-counts").textContent = Object.entries(doc.counts)
