@@ -157,7 +157,6 @@ def serve(args: argparse.Namespace) -> int:
 
     from webadmin.admin import UPLOAD_LIMIT
     from webadmin.app import has_admin, largest_upload
-    from webadmin.data import BACKUP_UPLOAD_LIMIT
     from webadmin.security import SetupToken
 
     configure_logging(sys.stdout, logging.INFO)
@@ -179,8 +178,7 @@ def serve(args: argparse.Namespace) -> int:
     proxy = {"trusted_proxy": "127.0.0.1", "trusted_proxy_count": 1,
              "trusted_proxy_headers": {"x-forwarded-for"}} if args.behind_proxy else {}
     waitress.serve(app, host=host, port=port, threads=THREADS, ident="linebox", clear_untrusted_proxy_headers=True,
-                   max_request_body_size=max(UPLOAD_LIMIT, BACKUP_UPLOAD_LIMIT, largest_upload(app)), _quiet=True,
-                   **proxy)
+                   max_request_body_size=max(UPLOAD_LIMIT, largest_upload(app)), _quiet=True, **proxy)
     return 0
 
 
