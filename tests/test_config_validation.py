@@ -395,7 +395,8 @@ def test_validate_returns_a_normalised_snapshot():
 def doc_paths(value, prefix=""):
     """Every option's path in the notation of docs/configuration.md (``lines[].port``)."""
     if isinstance(value, dict):
-        if prefix.endswith((".hours", ".queues", ".skills", ".required_skills", ".queue_skills")):  # maps of free keys
+        if prefix.endswith((".hours", ".queues", ".skills", ".required_skills", ".queue_skills",
+                            "ivr_prompts[].text", "ivr_prompts[].recording")):  # maps of free keys (language codes)
             yield prefix
             return
         for key, item in value.items():
