@@ -259,3 +259,18 @@ def test_more_contacts_than_the_old_cap_go_through_report_and_confirm_and_page(w
     assert "10 of 5000 contacts match c499." in found and ">C4999<" in found and 'id="next"' not in found
     exported = client.get("/contacts/export.csv").get_data(as_text=True).splitlines()
     assert len(exported) == 5001 and exported[5000].startswith("C4999,+12122004999,")
+
+
+def test_expired_staged_imports_are_removed_when_the_web_admin_starts_and_the_page_is_shown(web):
+    client, services, _, token = web
+    upload(client, token, GOOD)
+    make_app(services)  # a restart before they expire keeps them
+    assert len(staged(services)) == 1
+    services.clock.now += STAGED_MAX_AGE_S + 1
+    make_app(services)
+    assert staged(services) == []
+    ada, ada_token = login(client.application, "ada")
+    upload(ada, ada_token, GOOD)
+    services.clock.now += STAGED_MAX_AGE_S + 1
+    login(client.application, "sue")[0].get("/contacts/")  # another user shows the page
+    assert staged(services) == []

@@ -29,6 +29,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 
 from firmware import FirmwareError
 from firmware.contacts.csvfile import CsvTable, read_table
@@ -55,11 +56,12 @@ def contact_store() -> ContactStore:
     return store
 
 
+STAGING_FOLDER = "staging/contacts"  # under the data directory
 NOT_STAGED = "this import is no longer waiting (confirmed, cancelled, expired or not yours): upload the file again"
 
 
 def _staging() -> StagingArea:
-    return StagingArea(state().services.data_dir / "staging" / "contacts", MAX_IMPORT_BYTES)
+    return StagingArea(state().services.data_dir / STAGING_FOLDER, MAX_IMPORT_BYTES)
 
 
 def _owner() -> tuple[str, str]:
@@ -76,9 +78,17 @@ def _list_page(query: str, page: int, status: int = 200, **extra: object) -> tup
                            zone=zone, page=min(page, pages), pages=pages, page_size=PAGE_SIZE, **extra), status
 
 
+@blueprint.record_once
+def _sweep_at_start(setup: BlueprintSetupState) -> None:
+    """Staged imports left by an earlier run: the expired ones go at once."""
+    services = setup.app.extensions["linebox"].services
+    StagingArea(services.data_dir / STAGING_FOLDER, MAX_IMPORT_BYTES).sweep(services.clock())
+
+
 @blueprint.route("/")
 @requires(Permission.CONTACTS)
 def index() -> tuple[str, int]:
+    _staging().sweep(state().services.clock())
     query = request.args.get("q", "")[:MAX_QUERY_CHARS]
     page = request.args.get("page", "1")
     number = int(page) if page.isdigit() and 1 <= int(page) <= MAX_PAGE_NUMBER else 1

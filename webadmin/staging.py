@@ -6,8 +6,8 @@ The file begins with one JSON line (owner, session, file name, options, when sta
 upload's bytes. A staged upload belongs to one user in one session: taking it with another
 user's or another session's token, an unknown or malformed token, or after :data:`STAGED_MAX_AGE_S`
 fails alike (None). A user has at most one staged upload: staging another replaces it. Expired
-files are removed whenever anything is staged or taken, so a forgotten report leaves nothing
-behind for long.
+files are removed whenever anything is staged or taken, when the web admin starts and when the
+page that stages them is shown, so a forgotten report leaves nothing behind for long.
 """
 
 from __future__ import annotations
@@ -89,6 +89,10 @@ class StagingArea:
         """Removes a staged upload (after its confirmation or cancellation)."""
         if _TOKEN.fullmatch(token):
             self._path(token).unlink(missing_ok=True)
+
+    def sweep(self, now: float) -> None:
+        """Removes the expired staged uploads (also done by :meth:`stage` and :meth:`take`)."""
+        self._sweep(now)
 
     def tokens(self) -> list[str]:
         """The staged uploads' tokens (tests, diagnostics)."""
