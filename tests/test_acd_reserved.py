@@ -4,6 +4,8 @@ calls behind it are routed meanwhile; a missed offer ends the reservation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from acd_helpers import agent, make_core, offered_to
 
@@ -120,3 +122,17 @@ def test_a_reservation_for_an_agent_who_cannot_take_it_is_refused_and_nothing_ch
     assert offered_to(core, 100.0) == [("cb", "a1")]
     with pytest.raises(FirmwareError, match="unknown call"):
         core.reserve_for_agent("gone", "a1", 160.0, 100.0)
+
+
+@pytest.mark.parametrize(("change", "then"), [
+    ({"retry_seconds": 7.0}, [("cb", "a2")]),
+    ({"strategy": Strategy.RINGALL}, [("cb", "a2"), ("cb", "a3")]),  # after the reservation: everyone free
+])
+def test_a_reconfiguration_keeps_the_reservation_and_its_end(change, then):
+    core, _ = three_agents()
+    core.agent_pause("a1", "lunch", 90.0)
+    callback(core)
+    core.reconfigure(replace(core.config, queues=(replace(core.config.queues[0], **change),)), 110.0)
+    assert core.next_wakeup() == 100.0 + GRACE
+    assert offered_to(core, 120.0) == []
+    assert offered_to(core, 100.0 + GRACE) == then
