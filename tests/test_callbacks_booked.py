@@ -19,6 +19,7 @@ class FakeCore:
         self.queues = {"support": object()}
         self.arrived: list[tuple[str, list[str], str, float]] = []
         self.requested: list[tuple[str, str]] = []
+        self.reserved: list[tuple[str, str, float]] = []
 
     def call_arrived(self, acd_id, queues, number, now):
         self.arrived.append((acd_id, queues, number, now))
@@ -28,11 +29,15 @@ class FakeCore:
         self.requested.append((acd_id, number))
         return []
 
+    def reserve_for_agent(self, acd_id, agent, until, now):
+        self.reserved.append((acd_id, agent, until))
+
 
 def make():
     queues = {"support": SimpleNamespace(callback=SimpleNamespace(enabled=True)),
               "sales": SimpleNamespace(callback=SimpleNamespace(enabled=False))}
-    config = SimpleNamespace(queue=queues.get, outside_prefix=lambda: "9")
+    config = SimpleNamespace(queue=queues.get, outside_prefix=lambda: "9",
+                             acd=SimpleNamespace(callback_agent_grace_s=60))
     control = SimpleNamespace(config=config, now=lambda: dt.datetime.fromtimestamp(NOW, dt.UTC))
     core = FakeCore()
     callbacks = Callbacks(control, core, EventLogger("acd-test"))
@@ -54,6 +59,7 @@ def test_booked_callbacks_are_saved_and_come_due_in_order():
     callbacks.on_tick(NOW + 60)  # due: joins the queue as the ACD's callbacks do, its row deleted
     assert [(queues, number) for _, queues, number, _ in core.arrived] == [(["support"], "2125550101")]
     assert core.requested[-1][1] == "92125550101"  # dialled with the outside prefix
+    assert core.reserved == [(core.requested[-1][0], "1002", NOW + 120)]  # the booking agent first, for 60 s
     assert saved[-1] == CallbackReleased("u1") and [b.key for b in callbacks.booked] == ["u2"]
 
 

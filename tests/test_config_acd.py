@@ -157,6 +157,9 @@ BAD = [
     ("acd.auto_pause_after", setting("acd.auto_pause_after", -1), "expected an integer 0-20"),
     ("acd.auto_pause_after", setting("acd.auto_pause_after", 21), "expected an integer 0-20"),
     ("acd.abandon_resume_s", setting("acd.abandon_resume_s", 3601), "expected an integer 0-3600"),
+    ("acd.callback_agent_grace_s", setting("acd.callback_agent_grace_s", -1), "expected an integer 0-3600"),
+    ("acd.callback_agent_grace_s", setting("acd.callback_agent_grace_s", 3601), "expected an integer 0-3600"),
+    ("acd.callback_agent_grace_s", setting("acd.callback_agent_grace_s", 1.5), "expected an integer 0-3600"),
     ("acd.vip_callers[0].priority", setting("acd.vip_callers", [{"number": "2125550199", "priority": 0}]),
      "expected an integer 1-9"),
     ("acd.vip_callers[0].priority", setting("acd.vip_callers", [{"number": "2125550199", "priority": 10}]),
@@ -231,6 +234,8 @@ GOOD = [
     setting("acd.auto_pause_after", 0),
     setting("acd.auto_pause_after", 20),
     setting("acd.abandon_resume_s", 3600),
+    setting("acd.callback_agent_grace_s", 0),
+    setting("acd.callback_agent_grace_s", 3600),
     setting("acd.vip_callers", [{"number": "1"}, {"number": "1" * 20, "priority": 9}]),
     setting("acd", {}),
     several(setting("queues", []), setting("agents", []), without_ivr),
@@ -359,6 +364,7 @@ acd:
     priority: 9
   - number: '2125550100'
     priority: 1
+  callback_agent_grace_s: 45
 """
 
 
@@ -395,7 +401,8 @@ def test_the_model_holds_what_the_file_says():
                                          queues=(("sales", 3), ("support", 0)), skills=(("spanish", 9), ("billing", 1)))
     assert config.agent("1001") == Agent(id="1001", extension="203", queues=(("support", 10),))
     assert config.acd == AcdSettings(auto_pause_after=0, abandon_resume_s=120,
-                                     vip_callers=(VipCaller("2125550199", 9), VipCaller("2125550100", 1)))
+                                     vip_callers=(VipCaller("2125550199", 9), VipCaller("2125550100", 1)),
+                                     callback_agent_grace_s=45)
 
 
 def test_store_keeps_queues_and_agents_exactly(tmp_path):
@@ -524,3 +531,18 @@ def test_the_core_runs_on_the_demo_configuration():
     assert joined.joined and joined.position == 1
     offers = core.tick(1.0).offers + core.next_decision(1.0)
     assert [(offer.agent_id, offer.ring_deadline) for offer in offers] == [("1001", 16.0)]
+
+
+def test_a_database_from_before_the_callback_grace_setting_reads_its_default(tmp_path):
+    """``acd.callback_agent_grace_s`` is a settings row: no migration; a database saved without
+    it (an older box) reads the default, 60 s, and saving writes it."""
+    path = tmp_path / "linebox.db"
+    with open_store(path) as store:
+        store.save(full_config())
+        with store.conn:
+            store.conn.execute("DELETE FROM settings WHERE key = 'acd.callback_agent_grace_s'")
+    with open_store(path) as again:
+        loaded = again.load()
+        assert loaded.acd.callback_agent_grace_s == 60 and loaded.acd.abandon_resume_s == 120
+        again.save(full_config())
+        assert again.load().acd.callback_agent_grace_s == 45

@@ -219,3 +219,36 @@ def test_supervisor_pauses_and_logs_out_an_agent_through_the_console(tmp_path):
         assert events_of(app, "PAUSE")[-1][5] == "lunch"
         desk.change_on_loop(app.switch, "logout", "1001")
         assert _desk(app)["state"] == "loggedout"
+
+
+def _booked_by_alice_while_bob_idles_longer(app) -> None:
+    """Alice takes a call; Bob logs in meanwhile (so, Alice's idle time starting at the call's
+    end, Bob has been idle longer: leastrecent would pick him); Alice books a callback in 4 s."""
+    login(app, ALICE, "1001")
+    inbound_call(app, LINE_1, number="2125550101", seconds=5.0)
+    app.world.phone(PORT[ALICE]).offhook()
+    run(app, 2.0)
+    login(app, "204", "1002")
+    app.world.line(LINE_1).far_end_hangup()
+    run(app, 1.5)
+    hang_up(app, ALICE)
+    run(app, 0.5)
+    desk.dispose_on_loop(app.switch, "1001", "2", "", app.acd.now() + 4.0)
+    run(app, 5.0)
+
+
+def test_a_booked_callback_rings_the_booking_agent_before_an_agent_idle_longer(tmp_path):
+    config = queue_config(wrapup_s=0)
+    config = replace(config, queues=(replace(config.queues[0], callback=QueueCallback(enabled=True)),))
+    with office(tmp_path, config=config) as app:
+        _booked_by_alice_while_bob_idles_longer(app)
+        assert (state(app, PORT[ALICE]), state(app, PORT["204"])) == ("ringing", "idle")
+
+
+def test_with_no_grace_period_the_booked_callback_goes_to_the_agent_idle_longest(tmp_path):  # the control
+    config = queue_config(wrapup_s=0)
+    config = replace(config, queues=(replace(config.queues[0], callback=QueueCallback(enabled=True)),),
+                     acd=replace(config.acd, callback_agent_grace_s=0))
+    with office(tmp_path, config=config) as app:
+        _booked_by_alice_while_bob_idles_longer(app)
+        assert (state(app, PORT[ALICE]), state(app, PORT["204"])) == ("idle", "ringing")

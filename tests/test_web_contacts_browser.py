@@ -47,6 +47,9 @@ def test_1_the_validation_report_then_confirm_and_the_engine_finds_them(box):
     assert "windows-1252" in page.inner_text("#counts")
     with ContactStore(box.db) as store:
         assert store.count() == 0  # nothing stored before the confirmation
+    fields = page.eval_on_selector_all("#confirm-form input", "inputs => inputs.map(i => [i.name, i.value.length])")
+    assert sorted(name for name, _ in fields) == ["csrf_token", "revision", "skip_invalid", "token"]
+    assert max(length for _, length in fields) < 64  # the file stays on the box: only its token comes back
     page.click("#confirm")
     page.wait_for_url("**/contacts/")
     flash = page.inner_text(".flash")

@@ -238,6 +238,8 @@ SETTINGS: dict[str, Section] = {
     "acd": Section("", "Call centre", "settings", "", (
         Field("acd.auto_pause_after", "Pause an agent after this many unanswered offers", Kind.INT, help="0: never"),
         Field("acd.abandon_resume_s", "A caller back within (s) keeps the place", Kind.INT, help="0: off"),
+        Field("acd.callback_agent_grace_s", "A booked callback waits for its agent (s)", Kind.INT,
+              help="then any agent; 0: any agent at once"),
     ), ()),
 }
 

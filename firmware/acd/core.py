@@ -21,6 +21,8 @@ The engine tells the core what happened:
 ``caller_pressed_key``          returns the queue's exit destination for that key
 ``callback_requested``          the caller leaves a number and hangs up, keeping the place
 ``callback_result``             the dial-out of a callback reached the caller or not
+``reserve_for_agent``           only one agent may get a waiting call until a time (a
+                                callback that agent booked), then any agent
 ``reconfigure``                 queues, agents or settings changed (no restart; see
                                 :mod:`firmware.acd.reconfigure`)
 =============================== =====================================================
@@ -476,6 +478,8 @@ class AcdCore(ReconfigurationMixin):
                 AcdEvent(now, EventKind.RINGNOANSWER, call.call_id, call.queues[0], agent.agent_id, ring=now - offer.made_at, reason=reason.value)
             )
             call.declined[agent.agent_id] = now
+            if call.reserved_for == agent.agent_id:  # the reserved agent let it ring out: anyone may take it
+                call.reserved_for, call.reserved_until = None, -math.inf
             self._timer(now + self.queues[offer.queue].retry_seconds, WAKE_TIMER, None)
             if reason is OfferFailure.NO_ANSWER:
                 agent.missed_in_row += 1
@@ -583,6 +587,21 @@ class AcdCore(ReconfigurationMixin):
         call.callback_number = number
         self._emit(AcdEvent(now, EventKind.CALLBACKREQUEST, call_id, call.queues[0], caller_id=number))
         return cancelled
+
+    def reserve_for_agent(self, call_id: str, agent_id: str, until: float, now: float) -> None:
+        """Offers the waiting call only to ``agent_id`` (when available) until ``until``, then to
+        any agent of its queues as usual; ended early if the agent misses or declines it. For a
+        callback booked by an agent: that agent gets it first. FirmwareError (nothing changes)
+        if the agent is unknown or no member of the call's queues."""
+        call = self._call(call_id, CallState.WAITING, CallState.PARKED)
+        agent = self._agent(agent_id)
+        if not any(queue in agent.penalties for queue in call.queues):
+            raise FirmwareError(f"acd: agent {agent_id} is not a member of {','.join(call.queues)}")
+        if not math.isfinite(until):
+            raise FirmwareError("acd: a reservation needs a finite end")
+        call.reserved_for, call.reserved_until = agent_id, until
+        if until > now:
+            self._timer(until, WAKE_TIMER, None)  # then any agent: a simulator wakes up for it
 
     def callback_result(self, call_id: str, answered: bool, now: float) -> None:
         """The dial-out to the caller (after the agent answered the callback offer)."""

@@ -158,6 +158,8 @@ class ReconfigurationMixin:
                 # Max wait counts from entering the queue; a call already past it exits at the next tick.
                 self._timer(max(call.entered_at + max_wait, now), MAXWAIT_TIMER, call, call.seq)
             self._schedule_relax(call, now)
+            if call.reserved_until > now:  # a reservation's end (reserve_for_agent)
+                retry_ends.add(call.reserved_until)
             for declined_at in call.declined.values():
                 retry_ends.update(declined_at + self.queues[queue].retry_seconds for queue in call.queues
                                   if declined_at + self.queues[queue].retry_seconds > now)

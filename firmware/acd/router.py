@@ -4,7 +4,9 @@ Eligible agents for a call: members of one of the call's queues, logged into it,
 ``AVAILABLE`` (so not paused, not ringing, not on a call, not in wrap-up), phone not busy
 with another call, meeting every skill requirement as relaxed for the call's waiting time
 (missing skill = level 0), and not within the queue's ``retry_seconds`` of having missed or
-declined this same call.
+declined this same call. A call reserved for one agent (a callback that agent booked,
+:meth:`~firmware.acd.core.AcdCore.reserve_for_agent`) has only that agent eligible until the
+reservation ends; while it waits for them the calls behind it are routed as usual.
 
 Choice, in order:
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from drivers.logs import format_fields
 from firmware.acd.agent_state import Agent
@@ -65,6 +67,7 @@ class RouteTrace:
     chosen: tuple[str, ...]
     excluded_skills: int
     excluded_retry: int
+    excluded_reserved: int = 0  # available agents passed over: the call is reserved for another
 
     def fields(self) -> dict[str, object]:
         shown = ",".join(
@@ -91,6 +94,8 @@ class RouteTrace:
             fields["no_skill"] = self.excluded_skills
         if self.excluded_retry:
             fields["retry_wait"] = self.excluded_retry
+        if self.excluded_reserved:
+            fields["reserved_others"] = self.excluded_reserved
         return fields
 
     def render(self) -> str:
@@ -149,10 +154,12 @@ class Router:
         return False
 
     def select(self, call: WaitingCall, now: float) -> tuple[RouteDecision | None, bool]:
-        """The decision for ``call``, or (None, blocked_by_retry_only)."""
+        """The decision for ``call``, or (None, blocked_for_this_call_only): True when only the
+        retry wait or the call's reservation for another agent kept the available agents out."""
         required = call.relaxed_requirements(now)
         declined = call.declined
-        excluded_skills = excluded_retry = 0
+        reserved = call.reserved_agent(now)
+        excluded_skills = excluded_retry = excluded_reserved = 0
         best: tuple[int, int, str, list[Agent]] | None = None
         for order, queue in enumerate(call.queues):
             available = self.available[queue]
@@ -161,7 +168,11 @@ class Router:
             retry_seconds = self.queues[queue].retry_seconds
             eligible: list[Agent] = []
             lowest = None
-            for agent in available.values():
+            agents = available.values()
+            if reserved is not None:
+                agents = [available[reserved]] if reserved in available else []
+                excluded_reserved += len(available) - len(agents)
+            for agent in agents:
                 if required:
                     levels = agent.skills
                     if any(levels.get(skill, 0) < level for skill, level in required):
@@ -177,9 +188,13 @@ class Router:
             if lowest is not None and (best is None or (lowest, order) < best[:2]):
                 best = (lowest, order, queue, eligible)
         if best is None:
-            return None, excluded_retry > 0
+            return None, excluded_retry > 0 or excluded_reserved > 0
         tier_penalty, _, queue, eligible = best
-        return self._rank(call, now, queue, tier_penalty, eligible, excluded_skills, excluded_retry), False
+        decision = self._rank(call, now, queue, tier_penalty, eligible, excluded_skills, excluded_retry)
+        if reserved is not None:
+            trace = replace(decision.trace, rule=f"reserved_for:{reserved}", excluded_reserved=excluded_reserved)
+            decision = replace(decision, trace=trace)
+        return decision, False
 
     def _rank(
         self,

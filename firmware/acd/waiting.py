@@ -29,6 +29,7 @@ handle times (talk + wrap-up): with every agent busy, agents free up at a mean r
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterator
 from enum import StrEnum
 
@@ -68,6 +69,8 @@ class WaitingCall:
         "declined",
         "callback_number",
         "callback_attempts",
+        "reserved_for",
+        "reserved_until",
         "agent_id",
         "connect_queue",
         "connected_at",
@@ -108,6 +111,8 @@ class WaitingCall:
         self.declined: dict[str, float] = {}
         self.callback_number: str | None = None
         self.callback_attempts = 0
+        self.reserved_for: str | None = None  # only this agent may get the call until reserved_until
+        self.reserved_until = -math.inf
         self.agent_id: str | None = None
         self.connect_queue: str | None = None
         self.connected_at = 0.0
@@ -156,6 +161,10 @@ class WaitingCall:
         if stage >= len(self.relax_steps):
             return None
         return self.enqueue_time + self.relax_steps[stage].after_seconds
+
+    def reserved_agent(self, now: float) -> str | None:
+        """The only agent the call may be offered to at ``now`` (None: any eligible agent)."""
+        return self.reserved_for if now < self.reserved_until else None
 
     def in_cooldown(self, agent_id: str, now: float, retry_seconds: float) -> bool:
         declined_at = self.declined.get(agent_id)

@@ -21,7 +21,10 @@ A ring timeout of the agent's phone ends the service's call (record cause
 
 Callbacks at a date (:meth:`Callbacks.book`: an agent's disposition with a callback date,
 firmware/desk) wait in :attr:`Callbacks.booked` until due, then join their queue as a
-callback request like the one above. They survive a restart: each booking and each release
+callback request like the one above, offered first to the agent who booked it: for
+``acd.callback_agent_grace_s`` (default 60 s) only that agent may get it, if logged in and
+available meanwhile (``AcdCore.reserve_for_agent``), then any agent of the queue; the agent
+letting it ring out ends the wait at once. They survive a restart, the booking agent with them: each booking and each release
 is handed to ``persist`` (the ACD history writer's worker thread, table
 ``acd_booked_callbacks``: firmware/acdengine/persist.py), and :meth:`Callbacks.restore`
 puts the saved ones back at start.
@@ -35,6 +38,7 @@ from enum import StrEnum
 
 from drivers.logs import EventLogger
 from dsp.callerid import displayed_caller_id
+from firmware import FirmwareError
 from firmware.acd.core import AcdCore
 from firmware.acd.model import Offer, OfferFailure
 from firmware.acdengine.persist import BookedCallback, CallbackReleased, StateChange
@@ -134,6 +138,21 @@ class Callbacks:
                 self.log.info("callback_booked_refused", key=entry.key, queue=entry.queue, number=entry.number)
                 continue
             self.request(acd_id, entry.queue, entry.number, now)
+            self._reserve(acd_id, entry, now)
+
+    def _reserve(self, acd_id: str, entry: BookedCallback, now: float) -> None:
+        """The booking agent gets the callback first, for the grace period (then any agent)."""
+        grace = self.cc.config.acd.callback_agent_grace_s
+        if not entry.agent or grace <= 0 or acd_id not in self.pending:
+            return
+        try:
+            self.core.reserve_for_agent(acd_id, entry.agent, now + grace, now)
+        except FirmwareError as exc:  # the agent was removed or left the queue since booking
+            self.log.info("callback_booked_any_agent", acd_call=acd_id, key=entry.key, agent=entry.agent,
+                          reason=str(exc))
+            return
+        self.log.info("callback_booked_reserved", acd_call=acd_id, key=entry.key, agent=entry.agent,
+                      until=now + grace)
 
     def ring(self, offer: Offer, port: int | None, now: float) -> None:
         callback = self.pending.get(offer.call_id)

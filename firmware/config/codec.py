@@ -76,6 +76,7 @@ MAX_AGENTS = 64
 MAX_SKILLS = 16
 MAX_RELAX_STEPS = 8
 MAX_VIP_CALLERS = 100
+MAX_CALLBACK_AGENT_GRACE_S = 3600  # acd.callback_agent_grace_s: an hour at most
 MAX_PENALTY = 10
 MAX_ROUTE_PRIORITY = 100
 """A route's queue priority (higher is served first; a VIP caller's 1-9 counts when higher)."""
@@ -604,7 +605,8 @@ def _acd_settings(raw: Any, path: str) -> AcdSettings:
                                 f"{r.at('vip_callers')}[{seen[vip.number]}]")
         seen[vip.number] = index
     return AcdSettings(auto_pause_after=r.integer("auto_pause_after", 0, 20),
-                       abandon_resume_s=r.integer("abandon_resume_s", 0, 3600), vip_callers=vips)
+                       abandon_resume_s=r.integer("abandon_resume_s", 0, 3600), vip_callers=vips,
+                       callback_agent_grace_s=r.integer("callback_agent_grace_s", 0, MAX_CALLBACK_AGENT_GRACE_S))
 
 
 RETENTION_KEYS = ("cdr_days", "cdr_max_rows", "queue_log_days", "queue_log_max_mb", "recordings_days",
@@ -868,6 +870,7 @@ def to_dict(config: Config) -> dict[str, Any]:
             "abandon_resume_s": config.acd.abandon_resume_s,
             "vip_callers": [{"number": vip.number, "priority": vip.priority} if isinstance(vip, VipCaller) else vip
                             for vip in config.acd.vip_callers],
+            "callback_agent_grace_s": config.acd.callback_agent_grace_s,
         },
         "retention": {name: getattr(config.retention, name) for name in RETENTION_KEYS},
         "ivr_flows": [ivrcodec.flow_dict(flow) for flow in config.ivr_flows],

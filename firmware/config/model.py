@@ -363,6 +363,9 @@ class AcdSettings:
     abandon_resume_s: int = 0
     """A caller who hung up and calls back within this time gets the old place back; 0 = off."""
     vip_callers: tuple[VipCaller, ...] = ()
+    callback_agent_grace_s: int = 60
+    """A callback an agent booked is offered only to that agent for this long after it comes due
+    (if logged in and available meanwhile), then to any agent of the queue; 0 = any agent at once."""
 
 
 @dataclass(frozen=True)

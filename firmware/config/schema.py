@@ -298,6 +298,7 @@ _SETTINGS = (
     "voicemail.timezone", "voicemail.smtp.host", "voicemail.smtp.port", "voicemail.smtp.starttls",
     "voicemail.smtp.user", "voicemail.smtp.password", "voicemail.smtp.from_address",
     "security.prompt_recorders",  # a settings key: no migration (a database without it reads none)
+    "acd.callback_agent_grace_s",  # a settings key: no migration (a database without it reads 60)
 )
 _TABLES = ("settings", "lines", "extensions", "ring_group_members", "ring_groups", "schedule_hours", "holidays",
            "schedules", "routes", "feature_codes", "queues", "agents", "ivr_flows", "campaigns",

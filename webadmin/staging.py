@@ -1,0 +1,129 @@
+"""Uploads kept on the box between a validation report and its confirmation (the contacts CSV import).
+
+The report page carries only a random token; the file stays in a private folder under the data
+directory: one file per staged upload, named by its token, mode 0600, in a folder of mode 0700.
+The file begins with one JSON line (owner, session, file name, options, when staged), then the
+upload's bytes. A staged upload belongs to one user in one session: taking it with another
+user's or another session's token, an unknown or malformed token, or after :data:`STAGED_MAX_AGE_S`
+fails alike (None). A user has at most one staged upload: staging another replaces it. Expired
+files are removed whenever anything is staged or taken, when the web admin starts and when the
+page that stages them is shown, so a forgotten report leaves nothing behind for long.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from webadmin import WebAdminError
+
+STAGED_MAX_AGE_S = 30 * 60  # a validation report left open longer than this must be uploaded again
+TOKEN_BYTES = 24
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")  # token_urlsafe(24): 32 characters; checked before any path is made
+_SUFFIX = ".staged"
+_MAX_HEADER_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Staged:
+    token: str
+    owner: str
+    session: str
+    filename: str
+    options: dict[str, str]
+    staged_at: float
+    data: bytes
+
+
+class StagingArea:
+    """The staged uploads of one kind (``folder``: e.g. ``<data>/staging/contacts``), each at most
+    ``max_bytes``. Time is passed in (epoch seconds)."""
+
+    def __init__(self, folder: Path, max_bytes: int, max_age_s: float = STAGED_MAX_AGE_S) -> None:
+        self.folder = folder
+        self.max_bytes = max_bytes
+        self.max_age_s = max_age_s
+
+    def stage(self, owner: str, session: str, filename: str, options: dict[str, str], data: bytes,
+              now: float) -> str:
+        """Keeps ``data`` and returns its token; the owner's earlier staged upload is removed."""
+        if len(data) > self.max_bytes:
+            raise WebAdminError(f"the file is more than {self.max_bytes} bytes")
+        self._sweep(now, drop_owner=owner)
+        header = json.dumps({"owner": owner, "session": session, "filename": filename, "options": options,
+                             "staged_at": now}).encode("utf-8")
+        if len(header) >= _MAX_HEADER_BYTES:
+            raise WebAdminError("the upload's name or options are too long")
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        path = self._path(token)
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    file.write(header + b"\n")
+                    file.write(data)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise WebAdminError(f"cannot keep the upload in {self.folder}: {exc.strerror}") from exc
+        return token
+
+    def take(self, token: str, owner: str, session: str, now: float) -> Staged | None:
+        """The staged upload of ``token`` if it is this owner's, of this session, and not expired;
+        None otherwise (the file stays: :meth:`discard` removes it)."""
+        self._sweep(now)
+        if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+            return None
+        staged = self._read(token)
+        if staged is None or staged.owner != owner or staged.session != session:
+            return None
+        return staged
+
+    def discard(self, token: str) -> None:
+        """Removes a staged upload (after its confirmation or cancellation)."""
+        if _TOKEN.fullmatch(token):
+            self._path(token).unlink(missing_ok=True)
+
+    def sweep(self, now: float) -> None:
+        """Removes the expired staged uploads (also done by :meth:`stage` and :meth:`take`)."""
+        self._sweep(now)
+
+    def tokens(self) -> list[str]:
+        """The staged uploads' tokens (tests, diagnostics)."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(path.name[:-len(_SUFFIX)] for path in self.folder.glob("*" + _SUFFIX))
+
+    def _path(self, token: str) -> Path:
+        return self.folder / (token + _SUFFIX)
+
+    def _read(self, token: str, with_data: bool = True) -> Staged | None:
+        """The staged upload (only its header when not ``with_data``); None if gone or damaged."""
+        try:
+            with open(self._path(token), "rb") as file:
+                line = file.readline(_MAX_HEADER_BYTES)
+                data = file.read(self.max_bytes + 1) if with_data else b""
+            header = json.loads(line)
+            return Staged(token, str(header["owner"]), str(header["session"]), str(header["filename"]),
+                          {str(k): str(v) for k, v in dict(header["options"]).items()}, float(header["staged_at"]),
+                          data)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            self._path(token).unlink(missing_ok=True)  # damaged: nobody can confirm it
+            return None
+
+    def _sweep(self, now: float, drop_owner: str | None = None) -> None:
+        """Removes the expired staged uploads (and ``drop_owner``'s, about to be replaced)."""
+        for token in self.tokens():
+            staged = self._read(token, with_data=False)
+            if staged is None:
+                continue
+            if not 0 <= now - staged.staged_at <= self.max_age_s or staged.owner == drop_owner:
+                self.discard(token)
