@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import socket
 import stat
 import threading
@@ -70,6 +71,14 @@ def _send(client, payload: bytes, pieces=3, **extra) -> str:
         answer = _chunk(client, upload, offset, payload[offset:offset + step])
         assert answer.status_code == 200 and answer.get_json()["received"] == min(len(payload), offset + step)
     return upload
+
+
+def _later(client, services, seconds: float) -> None:
+    """Moves the clock on, with a page opened every 10 minutes (the session stays alive)."""
+    end = services.clock.now + seconds
+    while services.clock.now < end:
+        services.clock.now = min(end, services.clock.now + 600)
+        assert client.get("/system").status_code == 200
 
 
 def _staged(services) -> list[str]:
@@ -165,10 +174,7 @@ def test_an_expired_upload_is_refused_and_removed(web):
     upload = _start(client, 100).get_json()["upload"]
     _chunk(client, upload, 0, b"a" * 50)
     assert _staged(services) == sorted([upload + ".part", upload + ".staged"])
-    start = services.clock.now
-    while services.clock.now < start + STAGED_MAX_AGE_S:  # the session stays alive; the upload does not
-        services.clock.now = min(start + STAGED_MAX_AGE_S, services.clock.now + 600)
-        client.get("/system")
+    _later(client, services, STAGED_MAX_AGE_S)  # the session stays alive; the upload does not
     assert _chunk(client, upload, 50, b"b" * 10).status_code == 200  # the edge: still there
     services.clock.now += 0.001
     refused = _chunk(client, upload, 60, b"c" * 40)
@@ -318,3 +324,33 @@ def test_a_chunk_goes_through_the_real_server(served, web):
             % (upload.encode(), token.encode(), cookie.encode(), CHUNK_BYTES))
     assert _exchange(port, head, CHUNK_BYTES).startswith(b"HTTP/1.1 200")
     assert (services.data_dir / RESTORE_STAGING / (upload + ".part")).stat().st_size == CHUNK_BYTES
+
+
+
+def test_another_users_upload_under_way_keeps_the_room_it_still_needs(web):
+    """Two admins restoring at once cannot both count on the same free space. The retention budget
+    is set so that about 3 GiB may be used (the card's real free space, wide margins either way)."""
+    client, services, _, app = web
+    services.accounts.add("bea", "admin", PASSWORD, 0.0)
+    bea = app.test_client()
+    login(bea, "bea")
+    free = shutil.disk_usage(services.data_dir).free
+    if free < 4 * 1024 * MB:
+        pytest.skip("needs 4 GiB free where the test's data are")
+    config = services.store.load()
+    budget_mb = min(1_048_576, (free - 3 * 1024 * MB) // MB)  # keeps all but ~3 GiB for the data to grow into
+    services.store.save(dataclasses.replace(config, retention=dataclasses.replace(config.retention,
+                                                                                  disk_budget_mb=budget_mb)),
+                        source="test")
+    gib = 1024 * MB  # needs 2 GiB to restore: one fits in 3, not two
+    first = _start(bea, gib)
+    assert first.status_code == 200
+    assert _start(bea, gib).status_code == 200  # bea's own earlier upload is replaced, not counted
+    refused = _start(client, gib)
+    assert refused.status_code == 507 and "for another upload under way" in refused.get_json()["error"]
+    bea_upload = _staged(services)[0][:-len(".staged")]
+    assert _chunk(bea, bea_upload, 0, b"x" * 10).status_code == 200
+    assert _finish(bea, bea_upload).status_code == 400  # incomplete: still under way, still counted
+    assert _start(client, gib).status_code == 507
+    _later(client, services, STAGED_MAX_AGE_S + 1)  # bea's upload expires
+    assert _start(client, gib).status_code == 200

@@ -84,6 +84,10 @@ def test_an_upload_in_pieces_is_appended_in_order_and_handed_on_by_a_rename(area
     assert stat.S_IMODE(os.stat(part).st_mode) == 0o600
     found = area.find(token, "sue", "s1", T0 + 3)
     assert (found.size, found.received, found.filename) == (10, 10, "b.tar")
+    whole = area.stage("ada", "s9", "c.csv", {}, b"abc", T0)
+    assert sorted((u.token, u.size, u.received) for u in area.uploads(T0 + 3)) == sorted(
+        [(token, 10, 10), (whole, None, 0)])
+    area.discard(whole)
     destination = tmp_path / "upload.tar"
     assert area.claim(token, "sue", "s1", T0 + 3, destination).size == 10
     assert destination.read_bytes() == b"abcdefghij"

@@ -165,8 +165,9 @@ def _refused(status: int, message: str) -> Response:
     return response
 
 
-def _disk_problem(size: int) -> str:
-    """Why the card cannot take a restore of ``size`` bytes now ("" when it can)."""
+def _disk_problem(size: int, owner: str) -> str:
+    """Why the card cannot take a restore of ``size`` bytes now ("" when it can). Other users'
+    uploads under way keep the room they still need (a start replaces the owner's own)."""
     services = state().services
     try:
         budget_mb = services.store.load().retention.disk_budget_mb
@@ -174,11 +175,16 @@ def _disk_problem(size: int) -> str:
         data = measure(_db_path(), budget_mb).total
     except (FirmwareError, OSError) as exc:
         return f"cannot tell the room on the card: {exc}"
-    room = room_for_restore(free, data, budget_mb * MB)
+    promised = sum(restore_needs(upload.size) - upload.received
+                   for upload in _restore_staging().uploads(services.clock())
+                   if upload.size is not None and upload.owner != owner)
+    room = room_for_restore(free, data, budget_mb * MB) - promised
     if restore_needs(size) > room:
         return (f"not enough room on the card: the restore needs {restore_needs(size) // MB + 1} MB (twice the file), "
                 f"{max(0, room) // MB} MB may be used ({free // MB} MB free, less what the retention budget of "
-                f"{budget_mb} MB keeps for the box's data); nothing was uploaded")
+                f"{budget_mb} MB keeps for the box's data"
+                + (f" and {promised // MB + 1} MB for another upload under way" if promised else "")
+                + "); nothing was uploaded")
     return ""
 
 
@@ -199,10 +205,10 @@ def restore_start() -> Response:
         return _refused(400, f"name: the file's name, at most {MAX_NAME_CHARS} characters")
     if declared is not None and (not isinstance(declared, str) or not _SHA256.fullmatch(declared)):
         return _refused(400, "sha256: 64 lowercase hexadecimal digits, or left out")
-    problem = _disk_problem(size)
+    user, sid = _owner()
+    problem = _disk_problem(size, user)
     if problem:
         return _refused(507, problem)
-    user, sid = _owner()
     try:
         token = _restore_staging().begin(user, sid, name, {"sha256": declared} if declared else {}, size,
                                          state().services.clock())

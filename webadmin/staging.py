@@ -171,6 +171,12 @@ class StagingArea:
         """Removes the expired staged uploads (also done by :meth:`stage` and :meth:`take`)."""
         self._sweep(now)
 
+    def uploads(self, now: float) -> list[Staged]:
+        """Every staged upload that has not expired, without its bytes (``received`` counted)."""
+        self._sweep(now)
+        found = (self._read(token, with_data=False) for token in self.tokens())
+        return [staged for staged in found if staged is not None]
+
     def tokens(self) -> list[str]:
         """The staged uploads' tokens (tests, diagnostics)."""
         if not self.folder.is_dir():
