@@ -126,7 +126,7 @@ def test_chunks_out_of_order_oversized_or_past_the_size_are_refused(web):
         refused = _chunk(client, upload, offset, b"b" * 10)
         assert refused.status_code == 409 and "out of order: 40 bytes received" in refused.get_json()["error"]
     past = _chunk(client, upload, 40, b"c" * 61)
-    assert past.status_code == 400 and "past the declared size of 100 bytes" in past.get_json()["error"]
+    assert past.status_code == 409 and "past the declared size of 100 bytes" in past.get_json()["error"]
     assert _chunk(client, upload, 40, b"-1", headers=None).status_code == 200  # 42 now
     for offset in ("-1", "x", ""):
         assert _chunk(client, upload, offset, b"d").status_code == 400
@@ -153,7 +153,7 @@ def test_another_users_or_sessions_upload_is_refused(web):
     login(ada_again, "ada")  # the same user in another session
     for other in (bea, ada_again):
         chunk = _chunk(other, upload, len(payload) - 10, payload[-10:])
-        assert chunk.status_code == 400 and "no such upload" in chunk.get_json()["error"]
+        assert chunk.status_code == 409 and "no such upload" in chunk.get_json()["error"]
         finish = _finish(other, upload)
         assert finish.status_code == 400 and "no such upload" in finish.get_json()["error"]
     installer = app.test_client()
@@ -178,7 +178,7 @@ def test_an_expired_upload_is_refused_and_removed(web):
     assert _chunk(client, upload, 50, b"b" * 10).status_code == 200  # the edge: still there
     services.clock.now += 0.001
     refused = _chunk(client, upload, 60, b"c" * 40)
-    assert refused.status_code == 400 and "no such upload" in refused.get_json()["error"]
+    assert refused.status_code == 409 and "no such upload" in refused.get_json()["error"]
     assert _staged(services) == []
 
 

@@ -25,8 +25,8 @@ page's (music, 32 MB) and nobody, logged in or not, can make it keep a 1 GB body
 - ``POST /api/restore/chunk?upload=TOKEN&offset=N``, the body the piece's bytes (at most
   :data:`CHUNK_BYTES`): appended in order to a private file under ``<data>/staging/restore``
   (webadmin/staging.py: 0600 in a 0700 folder, one upload per user and session, gone
-  :data:`~webadmin.staging.STAGED_MAX_AGE_S` after its start); a piece out of order or past the
-  declared size is refused and changes nothing;
+  :data:`~webadmin.staging.STAGED_MAX_AGE_S` after its start); a piece out of order, past the
+  declared size or of no upload of this session is refused (409) and changes nothing;
 - ``POST /api/restore/finish`` ``{"upload": TOKEN}``: the whole file (its SHA-256 checked when one
   was declared) goes, by a rename, exactly where the plain form's upload goes, and the same
   restore runs.
@@ -229,8 +229,8 @@ def restore_chunk() -> Response:
     user, sid = _owner()
     try:
         received = _restore_staging().append(token, user, sid, int(offset), data, state().services.clock())
-    except WebAdminError as exc:
-        return _refused(409 if "out of order" in str(exc) else 400, str(exc))
+    except WebAdminError as exc:  # out of order, past the declared size, or no such upload (of this session)
+        return _refused(409, str(exc))
     return jsonify(received=received)
 
 
