@@ -5,7 +5,8 @@ on the virtual board, each a process of its own (issue 16).
 The browser downloads a full backup (a valid archive, checked whole), has a damaged copy of it
 refused with its one-line error (sent in chunks by the page's script, webadmin/static/restore.js,
 as is a damaged file of several chunks) and a factory reset refused without the typed word
-(nothing changes on the box either time); the dashboard, left open, shows a ``linebox doctor`` run made
+(nothing changes on the box either time); last, a valid backup sent by the script is verified,
+the page says so, and the engine applies it at its restart; the dashboard, left open, shows a ``linebox doctor`` run made
 meanwhile without being reloaded (its script follows /api/status). The restore and the reset that
 go through are tested end to end on the real engine in tests/test_appliance_restart.py.
 """
@@ -18,7 +19,7 @@ import subprocess
 import sys
 
 import pytest
-from browser_helpers import BROWSER_MARKS, ROOT, logged_in, office_config, running_box, wait_for
+from browser_helpers import BROWSER_MARKS, ROOT, console, logged_in, office_config, running_box, wait_for
 
 from firmware.config import ConfigStore
 from firmware.storage.doctor_report import read_report, report_path
@@ -131,4 +132,28 @@ def test_the_dashboard_shows_a_doctor_run_without_reloading(box):
     for check in failing:
         assert f"{check['name']}: {check['detail']}" in page.text_content("#doctor-failing")
     assert page.evaluate("window.notReloaded") is True  # the script changed the card, not a reload
+    assert errors == []
+
+
+def test_a_valid_backup_sent_in_chunks_is_restored(box, tmp_path):
+    """Last in this module (the engine and the web admin restart on the restored data): the page's
+    script sends the box's own backup, then goes to the System page, which says it was verified;
+    the engine applies it at its start and keeps what it replaced."""
+    page, errors = logged_in(box, "admin")
+    page.goto(f"{box.url}/system")
+    with page.expect_download() as download:
+        page.click("#backup-full")
+    saved = tmp_path / "backup.tar"
+    download.value.save_as(saved)
+    posted: list[str] = []
+    page.on("request", lambda request: posted.append(request.url) if request.method == "POST" else None)
+    page.set_input_files("#f-backup", str(saved))
+    with page.expect_navigation(url=f"{box.url}/system"):
+        page.click("#restore-backup")
+    assert "verified" in page.text_content(".flash") and "the engine restarts now" in page.text_content(".flash")
+    assert [url.split(box.url)[1].split("?")[0] for url in posted] == [
+        "/api/restore/start", "/api/restore/chunk", "/api/restore/finish"]
+    wait_for(lambda: (box.folder / "replaced-1").is_dir() and pending(box.db) is None,
+             "the engine to apply the restore at its start", 120)
+    wait_for(lambda: console(box.sock, "show ports"), "the engine's console after its restart", 120)
     assert errors == []
