@@ -85,6 +85,21 @@ class Browser:
                  f"Content-Type: application/x-tar\r\n\r\n".encode(), payload, f"\r\n--{boundary}--\r\n".encode()]
         return self.request(path, b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
+    def upload_in_chunks(self, payload: bytes, chunk: int) -> tuple[int, dict, bytes]:
+        """A full backup sent as the System page's script sends it (webadmin/static/restore.js):
+        start, the chunks in order, finish."""
+        headers = {"X-CSRF-Token": self.token("/system"), "Content-Type": "application/json"}
+        started = json.dumps({"size": len(payload), "name": "linebox-backup.tar"}).encode()
+        status, _, body = self.request("/api/restore/start", started, headers)
+        assert status == 200, body[:500]
+        upload = json.loads(body)["upload"]
+        for offset in range(0, len(payload), chunk):
+            status, _, body = self.request(f"/api/restore/chunk?upload={upload}&offset={offset}",
+                                           payload[offset:offset + chunk],
+                                           {**headers, "Content-Type": "application/octet-stream"})
+            assert status == 200 and json.loads(body)["received"] == min(len(payload), offset + chunk), body[:500]
+        return self.request("/api/restore/finish", json.dumps({"upload": upload}).encode(), headers)
+
     def log_in(self, name: str) -> None:
         status, headers, _ = self.post("/login", {"name": name, "password": PASSWORD}, page="/login")
         assert status == 302 and "/login" not in headers["Location"], (status, headers)  # a refusal stays on /login
@@ -240,8 +255,8 @@ def test_restore_and_factory_reset_from_the_web_page_restart_the_real_engine(eng
 
 @pytest.mark.slow  # about a minute here
 def test_a_separate_web_admin_executes_itself_again_on_the_restored_data(tmp_path):
-    """As on the box, the web admin a process of its own (not the engine's child): after the restore
-    it restarts by itself (same process id: not under systemd, it executes itself again), waits for
+    """As on the box, the web admin a process of its own (not the engine's child), the backup sent in
+    chunks as the System page's script sends it: after the restore it restarts by itself (same process id: not under systemd, it executes itself again), waits for
     the engine to apply the restore, and serves the restored data."""
     with _box(tmp_path, separate_web=True) as (engine_process, web_process, folder, db, sock, url):
         web = Browser(url)
@@ -249,8 +264,8 @@ def test_a_separate_web_admin_executes_itself_again_on_the_restored_data(tmp_pat
         payload = web.request("/system/backup.tar")[2]
         original = _extension_name(db)
         _rename_extension(db, "Renamed after the backup")
-        status, _, body = web.upload("/system/restore-backup", payload, "linebox-backup.tar")
-        assert status == 302, body[:2000]
+        status, _, body = web.upload_in_chunks(payload, 64 * 1024)  # as the page's script, in several chunks
+        assert status == 200 and json.loads(body)["next"] == "/system", body[:2000]
         _restarted(engine_process, folder, sock, url, "restored the backup made")
         again = Browser(url)
         wait_for(lambda: again.log_in(USERS["admin"]) or True, "a login on the restarted web admin", START_S)

@@ -71,3 +71,70 @@ def test_a_damaged_file_is_refused_and_removed(area):
     token = area.stage("sue", "s", "c.csv", {}, b"a", T0)
     (area.folder / (token + ".staged")).write_bytes(b"not json\nname\n")
     assert area.take(token, "sue", "s", T0) is None and area.tokens() == []
+
+
+# ----------------------------------------------------------------------------- uploads sent in pieces
+
+def test_an_upload_in_pieces_is_appended_in_order_and_handed_on_by_a_rename(area, tmp_path):
+    token = area.begin("sue", "s1", "b.tar", {}, 10, T0)
+    assert area.find(token, "sue", "s1", T0).received == 0
+    assert area.append(token, "sue", "s1", 0, b"abcd", T0 + 1) == 4
+    assert area.append(token, "sue", "s1", 4, b"efghij", T0 + 2) == 10
+    part = area.folder / (token + ".part")
+    assert stat.S_IMODE(os.stat(part).st_mode) == 0o600
+    found = area.find(token, "sue", "s1", T0 + 3)
+    assert (found.size, found.received, found.filename) == (10, 10, "b.tar")
+    whole = area.stage("ada", "s9", "c.csv", {}, b"abc", T0)
+    assert sorted((u.token, u.size, u.received) for u in area.uploads(T0 + 3)) == sorted(
+        [(token, 10, 10), (whole, None, 0)])
+    area.discard(whole)
+    destination = tmp_path / "upload.tar"
+    assert area.claim(token, "sue", "s1", T0 + 3, destination).size == 10
+    assert destination.read_bytes() == b"abcdefghij"
+    assert area.tokens() == [] and sorted(p.name for p in area.folder.iterdir()) == []
+
+
+def test_pieces_out_of_order_past_the_size_or_not_ours_change_nothing(area, tmp_path):
+    token = area.begin("sue", "s1", "b.tar", {}, 10, T0)
+    area.append(token, "sue", "s1", 0, b"abcd", T0)
+    for offset in (0, 3, 5, 8):  # a repeat, an overlap, a gap
+        with pytest.raises(WebAdminError, match=f"piece at byte {offset} out of order: 4 bytes received"):
+            area.append(token, "sue", "s1", offset, b"xx", T0)
+    with pytest.raises(WebAdminError, match="past the declared size of 10 bytes"):
+        area.append(token, "sue", "s1", 4, b"x" * 7, T0)
+    for owner, session in (("ada", "s1"), ("sue", "s2")):
+        with pytest.raises(WebAdminError, match="no such upload"):
+            area.append(token, owner, session, 4, b"xx", T0)
+        with pytest.raises(WebAdminError, match="no such upload"):
+            area.claim(token, owner, session, T0, tmp_path / "x.tar")
+        assert area.find(token, owner, session, T0) is None
+    with pytest.raises(WebAdminError, match="incomplete: 4 of 10 bytes received"):
+        area.claim(token, "sue", "s1", T0, tmp_path / "x.tar")
+    assert not (tmp_path / "x.tar").exists() and area.find(token, "sue", "s1", T0).received == 4
+    assert area.append(token, "sue", "s1", 4, b"x" * 6, T0) == 10  # the edge: exactly the declared size
+
+
+def test_the_declared_size_edges(area):
+    for size in (0, -1, 1001):
+        with pytest.raises(WebAdminError, match="size must be 1 to 1000 bytes"):
+            area.begin("sue", "s", "b.tar", {}, size, T0)
+    assert area.tokens() == []
+    assert area.find(area.begin("sue", "s", "b.tar", {}, 1000, T0), "sue", "s", T0).size == 1000
+
+
+def test_an_upload_in_pieces_expires_from_its_start_with_its_pieces(area):
+    token = area.begin("sue", "s", "b.tar", {}, 10, T0)
+    area.append(token, "sue", "s", 0, b"abc", T0 + STAGED_MAX_AGE_S)  # edge: still taken
+    with pytest.raises(WebAdminError, match="no such upload"):
+        area.append(token, "sue", "s", 3, b"def", T0 + STAGED_MAX_AGE_S + 0.001)
+    assert list(area.folder.iterdir()) == []  # the header and the pieces went
+
+
+def test_a_new_upload_replaces_the_owners_earlier_one_and_orphan_pieces_go(area):
+    first = area.begin("sue", "s", "b.tar", {}, 10, T0)
+    area.append(first, "sue", "s", 0, b"abc", T0)
+    second = area.begin("sue", "s", "b.tar", {}, 10, T0 + 1)
+    assert area.tokens() == [second] and not (area.folder / (first + ".part")).exists()
+    (area.folder / ("o" * 32 + ".part")).write_bytes(b"left behind")
+    area.sweep(T0 + 2)
+    assert sorted(p.name for p in area.folder.iterdir()) == [second + ".staged"]

@@ -3,8 +3,10 @@ real browser (Debian's chromium driven by Playwright) against ``linebox run`` an
 on the virtual board, each a process of its own (issue 16).
 
 The browser downloads a full backup (a valid archive, checked whole), has a damaged copy of it
-refused with its one-line error and a factory reset refused without the typed word (nothing
-changes on the box either time); the dashboard, left open, shows a ``linebox doctor`` run made
+refused with its one-line error (sent in chunks by the page's script, webadmin/static/restore.js,
+as is a damaged file of several chunks) and a factory reset refused without the typed word
+(nothing changes on the box either time); last, a valid backup sent by the script is verified,
+the page says so, and the engine applies it at its restart; the dashboard, left open, shows a ``linebox doctor`` run made
 meanwhile without being reloaded (its script follows /api/status). The restore and the reset that
 go through are tested end to end on the real engine in tests/test_appliance_restart.py.
 """
@@ -17,12 +19,13 @@ import subprocess
 import sys
 
 import pytest
-from browser_helpers import BROWSER_MARKS, ROOT, logged_in, office_config, running_box, wait_for
+from browser_helpers import BROWSER_MARKS, ROOT, console, logged_in, office_config, running_box, wait_for
 
 from firmware.config import ConfigStore
 from firmware.storage.doctor_report import read_report, report_path
 from firmware.storage.pending import check_archive, pending
 from linebox.storage import board_ports
+from webadmin.data import CHUNK_BYTES
 
 pytestmark = BROWSER_MARKS
 
@@ -35,10 +38,22 @@ def box(tmp_path_factory):
 
 def _box_state(box) -> tuple[int, list[str]]:
     """What a refused operation must leave as it was: the configuration's revision and the data
-    folder's entries (nothing staged: no pending-*, no upload or verify leftovers, no replaced-*)."""
+    folder's files (nothing staged: no pending-*, no upload, chunk or verify leftovers, no replaced-*;
+    the staging folder's files are listed, the empty folder itself is not)."""
     with ConfigStore(box.db, boards=board_ports) as store:
         revision = store.config_version()
-    return revision, sorted(p.name for p in box.folder.iterdir() if not p.name.startswith("linebox.db-"))
+    return revision, sorted(str(p.relative_to(box.folder)) for p in box.folder.rglob("*")
+                            if not p.is_dir() and not p.name.startswith("linebox.db-"))
+
+
+def _restore_in_chunks(page, path) -> list[str]:
+    """Sends ``path`` with the page's restore form (its script: chunks); the URLs it POSTed."""
+    posted: list[str] = []
+    page.on("request", lambda request: posted.append(request.url) if request.method == "POST" else None)
+    page.set_input_files("#f-backup", str(path))
+    page.click("#restore-backup")
+    page.wait_for_selector("#data-problem", state="visible")
+    return posted
 
 
 def test_full_backup_download_is_a_valid_archive_and_a_damaged_copy_is_refused(box, tmp_path):
@@ -56,11 +71,29 @@ def test_full_backup_download_is_a_valid_archive_and_a_damaged_copy_is_refused(b
     payload = saved.read_bytes()
     damaged.write_bytes(payload[:len(payload) // 2])  # a download cut in the middle
     before = _box_state(box)
-    page.set_input_files("#f-backup", str(damaged))
-    page.click("#restore-backup")
+    assert not page.is_visible("#restore-needs-script")  # the script runs: no note about a browser without
+    posted = _restore_in_chunks(page, damaged)
     problem = page.text_content("#data-problem")
     assert problem.startswith("nothing was restored: backup:") and "\n" not in problem.strip()
+    assert [url.split(box.url)[1].split("?")[0] for url in posted] == [
+        "/api/restore/start", "/api/restore/chunk", "/api/restore/finish"]  # the plain form was not posted
     assert _box_state(box) == before and pending(box.db) is None  # nothing staged, nothing replaced
+    assert page.url.endswith("/system") and page.is_enabled("#restore-backup")  # the page stays, for another try
+    assert errors == []
+
+
+def test_a_file_of_several_chunks_goes_in_order_and_a_damaged_one_changes_nothing(box, tmp_path):
+    page, errors = logged_in(box, "admin")
+    page.goto(f"{box.url}/system")
+    noise = tmp_path / "noise.tar"
+    noise.write_bytes(bytes(range(256)) * (9 * 1024 * 1024 // 256))  # 9 MiB: three chunks of at most 4 MiB
+    before = _box_state(box)
+    posted = _restore_in_chunks(page, noise)
+    chunks = [url for url in posted if "/api/restore/chunk" in url]
+    offsets = [int(url.rsplit("offset=", 1)[1]) for url in chunks]
+    assert offsets == [0, CHUNK_BYTES, 2 * CHUNK_BYTES] and posted[-1].endswith("/api/restore/finish")
+    assert page.text_content("#data-problem").startswith("nothing was restored: backup:")
+    assert _box_state(box) == before and pending(box.db) is None
     assert errors == []
 
 
@@ -99,4 +132,28 @@ def test_the_dashboard_shows_a_doctor_run_without_reloading(box):
     for check in failing:
         assert f"{check['name']}: {check['detail']}" in page.text_content("#doctor-failing")
     assert page.evaluate("window.notReloaded") is True  # the script changed the card, not a reload
+    assert errors == []
+
+
+def test_a_valid_backup_sent_in_chunks_is_restored(box, tmp_path):
+    """Last in this module (the engine and the web admin restart on the restored data): the page's
+    script sends the box's own backup, then goes to the System page, which says it was verified;
+    the engine applies it at its start and keeps what it replaced."""
+    page, errors = logged_in(box, "admin")
+    page.goto(f"{box.url}/system")
+    with page.expect_download() as download:
+        page.click("#backup-full")
+    saved = tmp_path / "backup.tar"
+    download.value.save_as(saved)
+    posted: list[str] = []
+    page.on("request", lambda request: posted.append(request.url) if request.method == "POST" else None)
+    page.set_input_files("#f-backup", str(saved))
+    with page.expect_navigation(url=f"{box.url}/system"):
+        page.click("#restore-backup")
+    assert "verified" in page.text_content(".flash") and "the engine restarts now" in page.text_content(".flash")
+    assert [url.split(box.url)[1].split("?")[0] for url in posted] == [
+        "/api/restore/start", "/api/restore/chunk", "/api/restore/finish"]
+    wait_for(lambda: (box.folder / "replaced-1").is_dir() and pending(box.db) is None,
+             "the engine to apply the restore at its start", 120)
+    wait_for(lambda: console(box.sock, "show ports"), "the engine's console after its restart", 120)
     assert errors == []

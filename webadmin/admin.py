@@ -26,6 +26,9 @@ blueprint = Blueprint("admin", __name__)
 ROLES = ("admin", "installer", "supervisor", "agent")
 UPLOAD_LIMIT = MAX_DOCUMENT_BYTES + 16 * 1024  # the document plus the form around it
 BACKUP_UPLOAD_LIMIT_MB = 1024  # a full backup's upload (webadmin/data.py): a box's data with its recordings
+# ... sent in pieces by the page's script; the plain form (a browser without scripts) takes up to the
+# largest other upload's size (music, 32 MB), so that it does not raise the web server's body limit
+FORM_BACKUP_LIMIT_MB = 32
 
 
 @blueprint.route("/audit")
@@ -80,7 +83,8 @@ def system_page(problems: list[str], status: int = 200, confirm_restart: bool = 
                            board=services.board.name, problems=problems, log=log, log_error=log_error,
                            restart=restart, engine_error=engine.get("error", ""),
                            confirm_restart=confirm_restart and restart in ("systemd", "self"), data_problem=data_problem,
-                           confirmation=CONFIRMATION, backup_limit_mb=BACKUP_UPLOAD_LIMIT_MB), status
+                           confirmation=CONFIRMATION, backup_limit_mb=BACKUP_UPLOAD_LIMIT_MB,
+                           form_backup_limit_mb=FORM_BACKUP_LIMIT_MB), status
 
 
 @blueprint.route("/system")

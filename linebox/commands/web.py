@@ -35,6 +35,9 @@ from linebox.supervision import RESTART_EXIT_STATUS, execute_again, under_system
 DEFAULT_LISTEN = "127.0.0.1:8080"
 THREADS = 10  # a small office's few browsers; each dashboard polls every 2 s; live desk pages hold one
 # thread per open stream, at most webadmin.desk.MAX_STREAMS (6), so four are left for pages and actions
+CONNECTION_LIMIT = 32  # a few browsers of ~6 connections each; also bounds what strangers can make waitress spool:
+# it keeps a request's whole body (in a temporary file beyond 512 kB) before the application sees it, so at
+# most CONNECTION_LIMIT x the body limit (server_options) at once, logged in or not (docs/webadmin.md)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -155,8 +158,7 @@ def build_app(db: str | None, socket: str | None, board: str, loopback: bool):
 def serve(args: argparse.Namespace) -> int:
     import waitress
 
-    from webadmin.admin import UPLOAD_LIMIT
-    from webadmin.app import has_admin, largest_upload
+    from webadmin.app import has_admin
     from webadmin.security import SetupToken
 
     configure_logging(sys.stdout, logging.INFO)
@@ -177,9 +179,23 @@ def serve(args: argparse.Namespace) -> int:
         print("linebox web: listening beyond this machine: put HTTPS in front (docs/webadmin.md)", file=sys.stderr)
     proxy = {"trusted_proxy": "127.0.0.1", "trusted_proxy_count": 1,
              "trusted_proxy_headers": {"x-forwarded-for"}} if args.behind_proxy else {}
-    waitress.serve(app, host=host, port=port, threads=THREADS, ident="linebox", clear_untrusted_proxy_headers=True,
-                   max_request_body_size=max(UPLOAD_LIMIT, largest_upload(app)), _quiet=True, **proxy)
+    waitress.serve(app, host=host, port=port, _quiet=True, **server_options(app), **proxy)
     return 0
+
+
+def server_options(app) -> dict:
+    """waitress's settings for the web admin. Its body limit is global (waitress has no per-page
+    limit, and it reads a body whole before the application can look at the session): the largest
+    body any page takes in one request (``largest_upload``: music, 32 MB; a full backup's restore
+    comes in 4 MB pieces, webadmin/data.py). A declared larger body is refused (413) before any of
+    it is read; a chunked one once it passes the limit."""
+    from webadmin.admin import UPLOAD_LIMIT
+    from webadmin.app import largest_upload
+
+    return {"threads": THREADS, "connection_limit": CONNECTION_LIMIT, "ident": "linebox",
+            "clear_untrusted_proxy_headers": True,
+            # waitress refuses a body *equal* to its limit (waitress/parser.py: >=); Flask takes it
+            "max_request_body_size": max(UPLOAD_LIMIT, largest_upload(app)) + 1}
 
 
 def web_command(listen: str, db: Path, socket: Path) -> list[str]:
