@@ -77,16 +77,19 @@ class TalkDetector:
         self.loud_blocks = _blocks(LOUD_HOLD_MS, block)
         self.log_ratio = np.zeros(channels)  # ln(residual / echo estimate) on far-end-only blocks
         self.echo_envelope = np.zeros(channels)
-        self.hold = np.zeros(channels, dtype=np.int64)  # blocks of talk still to hold
-        self.loud = np.zeros(
-            channels, dtype=np.int64
-        )  # blocks since which the near end was loud, counting down
+        # The hold and the loud permission as the block numbers they last until (one masked
+        # copy per block where a countdown took a where, a maximum and a subtraction).
+        self._blocks = 0  # blocks seen
+        self._hold_until = np.zeros(channels, dtype=np.int64)
+        self._loud_until = np.zeros(channels, dtype=np.int64)
+        # Left sides of the four comparisons of a block, as power ratios (see update).
+        self._factors = np.array([self.loud_ratio, self.margin, self.noise_margin, self.near_over_echo])[:, None]
         self.talk = np.zeros(channels, dtype=bool)
         self.unexplained = np.zeros(channels, dtype=bool)  # this block's residual is more than echo
 
     def restart(self, channels: np.ndarray) -> None:
         """Forget the learnt residual-to-echo ratio where ``channels`` (the filter restarted)."""
-        self.log_ratio = np.where(channels, 0.0, self.log_ratio)
+        np.copyto(self.log_ratio, 0.0, where=channels)
 
     def update(
         self,
@@ -95,29 +98,41 @@ class TalkDetector:
         echo_power: np.ndarray,
         far_power: np.ndarray,
         noise_power: np.ndarray,
+        far_active: np.ndarray | None = None,
     ) -> np.ndarray:
         """Block mean squares (channels,) of the near end, the residual, the echo estimate,
-        the loudest far-end block in the tail, and the background. Returns talk (channels,)."""
-        far_active = far_power > self.far_active_power
-        self.echo_envelope = np.maximum(echo_power, self.echo_envelope * self.envelope_decay)
-        loud = far_active & (near_power > far_power * self.loud_ratio)
-        self.loud = np.where(loud, self.loud_blocks, np.maximum(self.loud - 1, 0))
-        expected = echo_power * np.exp(self.log_ratio) * self.margin
-        self.unexplained = (
-            (residual_power > expected)
-            & (residual_power > noise_power * self.noise_margin)
-            & (near_power > self.echo_envelope * self.near_over_echo)
+        the loudest far-end block in the tail, and the background (``far_active``: far_power
+        above FAR_ACTIVE_DBM0, if the caller has it). Returns talk (channels,)."""
+        if far_active is None:
+            far_active = far_power > self.far_active_power
+        now = self._blocks
+        self._blocks += 1
+        envelope = self.echo_envelope
+        envelope *= self.envelope_decay
+        np.maximum(echo_power, envelope, out=envelope)
+        # Four comparisons in one call: near end louder than the far end's tail (minus
+        # LOUD_MARGIN_DB), residual above the expected residual echo and above the background,
+        # near end above the echo estimate's envelope.
+        expected = np.exp(self.log_ratio)
+        expected *= echo_power
+        left = np.array((far_power, expected, noise_power, envelope))
+        left *= self._factors
+        loud, above_expected, above_noise, above_echo = left < np.array(
+            (near_power, residual_power, residual_power, near_power)
         )
-        talk_now = self.unexplained & (self.loud > 0)
-        self.hold = np.where(talk_now, self.hold_blocks, np.maximum(self.hold - 1, 0))
-        self.talk = talk_now | (self.hold > 0)
+        np.copyto(self._loud_until, now + self.loud_blocks, where=loud & far_active)
+        self.unexplained = above_expected & above_noise & above_echo
+        talk_now = self.unexplained & (self._loud_until > now)
+        np.copyto(self._hold_until, now + max(self.hold_blocks, 1), where=talk_now)
+        self.talk = self._hold_until > now  # talk now, or within hold_ms of it
         # Learn only where no talker shows: far end active, near end not above the echo estimate.
-        quiet_near = near_power <= self.echo_envelope * self.near_over_echo
-        learn = far_active & ~self.talk & quiet_near & (echo_power > 0.0) & (residual_power > 0.0)
+        learn = (far_active > (self.talk | above_echo)) & (np.minimum(echo_power, residual_power) > 0.0)
         ratio = np.log(np.maximum(residual_power, 1e-12) / np.maximum(echo_power, 1e-12))
-        self.log_ratio = np.where(
-            learn, self.log_ratio + self.learning * (ratio - self.log_ratio), self.log_ratio
-        )
+        log_ratio = self.log_ratio
+        ratio -= log_ratio
+        ratio *= self.learning
+        ratio += log_ratio
+        np.copyto(log_ratio, ratio, where=learn)
         return self.talk
 
 
