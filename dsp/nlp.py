@@ -173,9 +173,14 @@ class BackgroundNoise:
         if self._seen_all and not far_active.any():
             # Every channel learns and every bin was seen: what the masks below give, in a
             # third of the numpy calls (the common case, once per engine tick).
-            self.smoothed = self.smoothing * self.smoothed + (1.0 - self.smoothing) * power
-            self.spectrum = np.maximum(np.minimum(self.spectrum * self.rise, self.smoothed), NOISE_FLOOR_POWER)
-            self._known = self.spectrum
+            smoothed, spectrum = self.smoothed, self.spectrum  # in place: no new arrays
+            smoothed *= self.smoothing
+            power *= 1.0 - self.smoothing
+            smoothed += power
+            spectrum *= self.rise
+            np.minimum(spectrum, smoothed, out=spectrum)
+            np.maximum(spectrum, NOISE_FLOOR_POWER, out=spectrum)
+            self._known = spectrum
             return
         quiet = ~far_active[:, None]
         first = quiet & np.isnan(self.spectrum)
@@ -196,7 +201,9 @@ class BackgroundNoise:
         if draws is None:
             draws = self.draw(rng)
         amplitude = np.sqrt(self._known / 2.0)
-        return np.fft.irfft(amplitude * (draws[..., 0] + 1j * draws[..., 1]), n=self.block, axis=1)
+        # The draws' pairs read as complex numbers (real, imaginary): draws[..., 0] + 1j * draws[..., 1]
+        # without the three calls.
+        return np.fft.irfft(amplitude * draws.view(np.complex128)[..., 0], n=self.block, axis=1)
 
 
 class NonLinearProcessor:
@@ -207,26 +214,31 @@ class NonLinearProcessor:
     ) -> None:
         self.rng = rng
         self.comfort_noise = comfort_noise
-        self.gain = np.ones(channels)
+        self._passing = np.ones(channels, dtype=bool)  # the gain is 1 (else 0) at the end of the last block
         self.ramp = (np.arange(1, block + 1) / block)[None, :]
 
     @property
     def suppressing(self) -> np.ndarray:
         """(channels,) bool: the last block was (being) replaced by comfort noise."""
-        return self.gain < 0.5
+        return ~self._passing
 
     def process(
         self, residual: np.ndarray, background: BackgroundNoise, far_active: np.ndarray, talk: np.ndarray
     ) -> np.ndarray:
         """residual (channels, block): the linear canceller's output; far_active, talk
         (channels,) bool. Returns the output block."""
-        target = np.where(far_active & ~talk, 0.0, 1.0)
-        passing = self.gain.all() and target.all()  # gain 1 across the block on every channel
-        gain = self.gain[:, None] + (target - self.gain)[:, None] * self.ramp
-        self.gain = target
+        passes = far_active <= talk  # the target gain is 1: the far end is silent, or a talker
         draws = background.draw(self.rng)  # drawn on every block, for every channel
+        was_passing = self._passing
+        self._passing = passes
+        if self.comfort_noise and (passes == was_passing).all():
+            # No gain moves on this block (the common case): each channel's output is its
+            # residual (gain 1) or the noise (gain 0), what the cross-fade below gives then.
+            if passes.all():
+                return residual * 1.0  # a new array, without making the noise
+            return np.where(passes[:, None], residual, background.generate(self.rng, draws))
+        before, target = was_passing * 1.0, passes * 1.0
+        gain = before[:, None] + (target - before)[:, None] * self.ramp
         if not self.comfort_noise:
             return gain * residual
-        if passing:
-            return residual * 1.0  # what gain 1 and noise weight 0 give, without making the noise
         return gain * residual + (1.0 - gain) * background.generate(self.rng, draws)
