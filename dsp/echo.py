@@ -72,12 +72,6 @@ REOPEN_ERLE_DB = 3.0  # foreground ERLE below this (over PATH_SMOOTHING_S) with 
 MAX_STEP = 1.0
 
 
-def _mean_square(x: np.ndarray) -> np.ndarray:
-    """Mean square over the last axis: one stacked dot product (a third of the time of
-    square-then-sum on an engine tick's small arrays, and no temporary array)."""
-    return (x[..., None, :] @ x[..., :, None])[..., 0, 0] / x.shape[-1]
-
-
 class EchoCanceller:
     """Adaptive line echo canceller on ``channels`` channels (see the module docstring).
 
@@ -124,6 +118,7 @@ class EchoCanceller:
         smoothing = [self._smoothing] * 3 + [self._slow_smoothing] * 2
         self._weights = np.array(smoothing)[:, None]
         self._complements = np.array([1.0 - a for a in smoothing])[:, None]
+        self._fresh_rows = np.array([2, 3, 1, 2, 1])  # rows of a block's mean squares (see _process_block)
         self._converged = np.zeros(c, dtype=bool)  # trusted once, and no path change since
         self._trusted = np.zeros(c, dtype=bool)  # slow powers: the foreground cancels NLP_TRUST_ERLE_DB
         self._wins = np.zeros(c, dtype=np.int64)  # blocks in a row in which the background did better
@@ -237,9 +232,9 @@ class EchoCanceller:
         np.copyto(signals[:, 4], estimates[:, 0])
         residual = signals[:, 2]
         # Mean squares of the five, one stacked dot product (rows: far, near, errors, echo).
-        far_power, near_power, error_fg, error_bg, echo_power = (
-            (signals[..., None, :] @ signals[..., :, None])[..., 0, 0] / self.block
-        ).T
+        # (Each row's dot product is the one the same row alone would give: bit-identical.)
+        powers = ((signals[..., None, :] @ signals[..., :, None])[..., 0, 0] / self.block).T
+        far_power, near_power, error_fg, error_bg, echo_power = powers
         far_powers = self._far_powers
         far_powers[self._far_at] = far_power
         self._far_at = (self._far_at + 1) % far_powers.shape[0]
@@ -256,7 +251,7 @@ class EchoCanceller:
         talk = self._talk.update(near_power, error_fg, echo_power, far_tail, self._background.power, far_active)
         # Copy first, adapt after: the foreground only ever takes coefficients whose errors
         # were measured (not the step just taken on this block, which may hold a talker's onset).
-        reset = self._two_path((error_fg, error_bg, near_power), far_active, talk)
+        reset = self._two_path(powers, far_active, talk)
         # A background just reset to the foreground steps on the foreground's error.
         self._filter.adapt(signals[:, 3] if reset is None else np.where(reset[:, None], residual, signals[:, 3]))
         if self._nlp is None:
@@ -266,12 +261,12 @@ class EchoCanceller:
         # seldom louder than the far end (the "loud" permission), but it is never explained.
         return self._nlp.process(residual, self._background, far_active, talk | (self._talk.unexplained & trusted))
 
-    def _two_path(self, new: tuple[np.ndarray, ...], far_active: np.ndarray, talk: np.ndarray) -> np.ndarray | None:
-        """Copy, reset or restart per channel (``new``: this block's foreground and background
-        error and near-end powers); returns where the background was reset (None: nowhere)."""
+    def _two_path(self, block_powers: np.ndarray, far_active: np.ndarray, talk: np.ndarray) -> np.ndarray | None:
+        """Copy, reset or restart per channel (``block_powers``: this block's mean squares, rows
+        far, near, foreground error, background error, echo); returns where the background was
+        reset (None: nowhere)."""
         powers = self._powers  # foreground, background, near; slow foreground, slow near
-        error_fg, error_bg, near_power = new
-        fresh = np.array((error_fg, error_bg, near_power, error_fg, near_power))
+        fresh = block_powers[self._fresh_rows]  # what each row of powers smooths
         powers *= self._weights
         fresh *= self._complements
         powers += fresh
