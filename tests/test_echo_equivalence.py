@@ -71,12 +71,11 @@ def test_the_canceller_gives_what_it_gave_before_its_control_was_vectorised(opti
     old = reference.EchoCanceller(6, **options)
     out, states = _run(new, far, near, pieces)
     expected, expected_states = _run(old, far, near, pieces)
-    # Bit-identical on the development machine; a platform whose BLAS sums a stacked dot
-    # product in another order may differ in the last bits.
+    # Bit-identical on the development machine (the same numpy operations per element, only
+    # stacked); a tolerance for a platform whose BLAS sums a stacked dot product differently.
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(states, expected_states, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(new.echo_path(), old.echo_path(), rtol=1e-9, atol=1e-12)
-    assert np.array_equal(out, expected)  # bit-identical here (see above)
 
 
 def test_the_signal_takes_every_path_of_the_control(monkeypatch):
