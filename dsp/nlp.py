@@ -166,11 +166,12 @@ class BackgroundNoise:
     def update(self, residual: np.ndarray, far_active: np.ndarray) -> None:
         """residual (channels, block); far_active (channels,) bool: do not learn there (the echo
         canceller passes "talk, or far end active while its filter is not trusted")."""
-        if far_active.all():
+        held = far_active.tolist()  # (a Python list answers all/any faster than numpy on a few channels)
+        if all(held):
             return  # nothing to learn from on any channel (what follows would change nothing)
         spectrum = np.fft.rfft(residual, axis=1)
         power = (spectrum * spectrum.conj()).real
-        if self._seen_all and not far_active.any():
+        if self._seen_all and not any(held):
             # Every channel learns and every bin was seen: what the masks below give, in a
             # third of the numpy calls (the common case, once per engine tick).
             smoothed, spectrum = self.smoothed, self.spectrum  # in place: no new arrays
@@ -215,6 +216,7 @@ class NonLinearProcessor:
         self.rng = rng
         self.comfort_noise = comfort_noise
         self._passing = np.ones(channels, dtype=bool)  # the gain is 1 (else 0) at the end of the last block
+        self._flags = [True] * channels  # the same as a list
         self.ramp = (np.arange(1, block + 1) / block)[None, :]
 
     @property
@@ -231,10 +233,13 @@ class NonLinearProcessor:
         draws = background.draw(self.rng)  # drawn on every block, for every channel
         was_passing = self._passing
         self._passing = passes
-        if self.comfort_noise and (passes == was_passing).all():
+        flags = passes.tolist()  # (a Python list compares faster than numpy on a few channels)
+        moved = flags != self._flags
+        self._flags = flags
+        if self.comfort_noise and not moved:
             # No gain moves on this block (the common case): each channel's output is its
             # residual (gain 1) or the noise (gain 0), what the cross-fade below gives then.
-            if passes.all():
+            if all(flags):
                 return residual * 1.0  # a new array, without making the noise
             return np.where(passes[:, None], residual, background.generate(self.rng, draws))
         before, target = was_passing * 1.0, passes * 1.0
