@@ -232,7 +232,7 @@ class EchoCanceller:
         np.copyto(signals[:, 4], estimates[:, 0])
         residual = signals[:, 2]
         # Mean squares of the five, one stacked dot product (rows: far, near, errors, echo).
-        # (Each row's dot product is the one the same row alone would give: bit-identical.)
+        # (Each row's sum is the one a dot product of that row alone gives: checked bit for bit.)
         powers = ((signals[..., None, :] @ signals[..., :, None])[..., 0, 0] / self.block).T
         far_power, near_power, error_fg, error_bg, echo_power = powers
         far_powers = self._far_powers
@@ -284,6 +284,7 @@ class EchoCanceller:
         converged |= trusted
         steady = wins >= np.where(converged, COPY_WINS, COPY_WINS_CONVERGING)
         # Much better cannot be a talker's doing (it adds the same power to both errors).
+        # (On booleans ``a > b`` is ``a & ~b`` and ``a >= b`` is ``a | ~b``: one call each.)
         actions = self._actions
         copy, resets, reopen, harm = actions
         np.logical_and(far_active & cancels & steady, much_better >= talk, out=copy)
