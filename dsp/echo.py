@@ -72,12 +72,6 @@ REOPEN_ERLE_DB = 3.0  # foreground ERLE below this (over PATH_SMOOTHING_S) with 
 MAX_STEP = 1.0
 
 
-def _mean_square(x: np.ndarray) -> np.ndarray:
-    """Mean square over the last axis: one stacked dot product (a third of the time of
-    square-then-sum on an engine tick's small arrays, and no temporary array)."""
-    return (x[..., None, :] @ x[..., :, None])[..., 0, 0] / x.shape[-1]
-
-
 class EchoCanceller:
     """Adaptive line echo canceller on ``channels`` channels (see the module docstring).
 
@@ -117,21 +111,41 @@ class EchoCanceller:
         self._filter = KalmanEchoFilter(c, round(tail_ms * SAMPLE_RATE / 1000.0), b, step)
         self._smoothing = float(np.exp(-b / SAMPLE_RATE / PATH_SMOOTHING_S))
         self._slow_smoothing = float(np.exp(-b / SAMPLE_RATE / HARMFUL_SMOOTHING_S))
-        self._error_powers = np.zeros((c, 2))  # smoothed error power of foreground and background
-        self._near_power = np.zeros(c)  # smoothed like the error powers
-        self._slow_powers = np.zeros((c, 2))  # foreground error and near end, over HARMFUL_SMOOTHING_S
+        # The two-path control's smoothed powers, one row each (one array: the whole control is
+        # a few numpy calls on it, not one per quantity): foreground error, background error,
+        # near end (over PATH_SMOOTHING_S), foreground error and near end over HARMFUL_SMOOTHING_S.
+        self._powers = np.zeros((5, c))
+        smoothing = [self._smoothing] * 3 + [self._slow_smoothing] * 2
+        self._weights = np.array(smoothing)[:, None]
+        self._complements = np.array([1.0 - a for a in smoothing])[:, None]
+        self._fresh_rows = np.array([2, 3, 1, 2, 1])  # rows of a block's mean squares (see _process_block)
         self._converged = np.zeros(c, dtype=bool)  # trusted once, and no path change since
+        self._trusted = np.zeros(c, dtype=bool)  # slow powers: the foreground cancels NLP_TRUST_ERLE_DB
         self._wins = np.zeros(c, dtype=np.int64)  # blocks in a row in which the background did better
-        self._far_powers = np.zeros((c, -(-self._filter.taps // b) + 1))  # per block, newest first
+        self._far_powers = np.zeros((-(-self._filter.taps // b) + 1, c))  # per block, a ring
+        self._far_at = 0  # the ring's row of the next block
         self._far_active_power = dbm0_to_rms(FAR_ACTIVE_DBM0) ** 2
-        # The two-path thresholds as power ratios, computed once (not on every block).
-        self._copy_min_erle = db_to_power_ratio(COPY_MIN_ERLE_DB)
-        self._copy_margin = db_to_power_ratio(COPY_MARGIN_DB)
-        self._copy_despite_talk = db_to_power_ratio(COPY_DESPITE_TALK_DB)
-        self._reset_margin = db_to_power_ratio(RESET_MARGIN_DB)
-        self._harmful = db_to_power_ratio(HARMFUL_DB)
-        self._reopen = db_to_power_ratio(REOPEN_ERLE_DB)
-        self._nlp_trust = db_to_power_ratio(NLP_TRUST_ERLE_DB)
+        # Every comparison of the two-path control in one call: rows of _powers (times a
+        # threshold as a power ratio) on the left ``<`` rows on the right (see _two_path).
+        ratios = {name: db_to_power_ratio(db) for name, db in (
+            ("margin", COPY_MARGIN_DB), ("min_erle", COPY_MIN_ERLE_DB), ("despite_talk", COPY_DESPITE_TALK_DB),
+            ("reset", RESET_MARGIN_DB), ("trust", NLP_TRUST_ERLE_DB), ("harmful", HARMFUL_DB),
+            ("reopen", REOPEN_ERLE_DB))}
+        fg, bg, near, slow_fg, slow_near = range(5)
+        sides = [  # (left row, factor, right row, factor): left * factor < right * factor
+            (bg, ratios["margin"], fg, 1.0),  # better
+            (bg, ratios["min_erle"], near, 1.0),  # cancels
+            (bg, ratios["despite_talk"], fg, 1.0),  # much better
+            (fg, ratios["reset"], bg, 1.0),  # reset: the background diverged
+            (slow_fg, ratios["trust"], slow_near, 1.0),  # trusted (the converged latch)
+            (slow_near, ratios["harmful"], slow_fg, 1.0),  # the foreground adds echo
+            (near, 1.0, fg, ratios["reopen"]),  # reopen (foreground)
+            (near, 1.0, bg, ratios["reopen"]),  # reopen (a background just copied to the foreground)
+        ]
+        self._sides = np.array([row for row, _, _, _ in sides] + [row for _, _, row, _ in sides])
+        self._factors = np.array([f for _, f, _, _ in sides] + [f for _, _, _, f in sides])[:, None]
+        self._actions = np.zeros((4, c), dtype=bool)  # copy, reset, reopen, restart
+        self._signals = np.zeros((c, 5, b))  # far, near, foreground error, background error, echo estimate
         self._pending_far = np.zeros((c, 0))
         self._pending_near = np.zeros((c, 0))
         self._output = np.zeros((c, b))  # the latency: one block of silence first
@@ -149,7 +163,7 @@ class EchoCanceller:
     def erle_db(self) -> np.ndarray:
         """(channels,) recent echo return loss enhancement of the linear filter: near-end power
         over residual power, smoothed over PATH_SMOOTHING_S (near 0 dB in double talk)."""
-        return 10.0 * np.log10((self._near_power + 1e-9) / (self._error_powers[:, 0] + 1e-9))
+        return 10.0 * np.log10((self._powers[2] + 1e-9) / (self._powers[0] + 1e-9))
 
     def echo_path(self) -> np.ndarray:
         """(channels, tail_samples): the echo path the output is cleaned with (the foreground's
@@ -194,7 +208,7 @@ class EchoCanceller:
         n, b = far_end.shape[1], self.block
         if n == b and not self._pending_far.shape[1]:  # the engine's case: one whole block
             produced = self._output
-            self._output = self._process_block(far_end.astype(np.float64), near_end.astype(np.float64))
+            self._output = self._process_block(far_end, near_end)  # cast where they are copied
             return produced
         far = np.concatenate([self._pending_far, far_end.astype(np.float64)], axis=1)
         near = np.concatenate([self._pending_near, near_end.astype(np.float64)], axis=1)
@@ -210,81 +224,94 @@ class EchoCanceller:
         return produced[:, :n]
 
     def _process_block(self, far: np.ndarray, near: np.ndarray) -> np.ndarray:
+        signals = self._signals  # (channels, 5, block): far, near, errors, echo estimate
+        np.copyto(signals[:, 0], far)
+        np.copyto(signals[:, 1], near)
+        estimates = self._filter.estimate(signals[:, 0])
+        np.subtract(signals[:, 1, None], estimates, out=signals[:, 2:4])  # foreground, background
+        np.copyto(signals[:, 4], estimates[:, 0])
+        residual = signals[:, 2]
+        # Mean squares of the five, one stacked dot product (rows: far, near, errors, echo).
+        # (Each row's sum is the one a dot product of that row alone gives: checked bit for bit.)
+        powers = ((signals[..., None, :] @ signals[..., :, None])[..., 0, 0] / self.block).T
+        far_power, near_power, error_fg, error_bg, echo_power = powers
         far_powers = self._far_powers
-        far_powers[:, 1:] = far_powers[:, :-1]
-        far_powers[:, 0] = _mean_square(far)
-        far_tail = far_powers.max(axis=1)
+        far_powers[self._far_at] = far_power
+        self._far_at = (self._far_at + 1) % far_powers.shape[0]
+        far_tail = np.maximum.reduce(far_powers, axis=0)
         far_active = far_tail > self._far_active_power
         # The foreground cancels NLP_TRUST_ERLE_DB over HARMFUL_SMOOTHING_S, from the powers
         # before this block (the quiet start of a talker in the last block hardly moves them).
-        trusted = self._slow_powers[:, 1] > self._slow_powers[:, 0] * self._nlp_trust
-
-        estimates = self._filter.estimate(far)
-        errors = near[:, None, :] - estimates  # (channels, 2, block): foreground, background
-        residual = errors[:, 0, :]
-        near_power = _mean_square(near)
-        error_power = _mean_square(errors)
-        echo_power = _mean_square(estimates[:, 0, :])
+        trusted = self._trusted
 
         # Learn the background wherever no talker is heard and the residual is not raw echo
         # (far end silent, or a trusted filter): with minimum tracking the residual echo then
         # hardly counts, and a far end that never pauses still leaves a level.
-        self._background.update(residual, self._talk.talk | (far_active & ~trusted))
-        talk = self._talk.update(near_power, error_power[:, 0], echo_power, far_tail, self._background.power)
+        self._background.update(residual, self._talk.talk | (far_active > trusted))
+        talk = self._talk.update(near_power, error_fg, echo_power, far_tail, self._background.power, far_active)
         # Copy first, adapt after: the foreground only ever takes coefficients whose errors
         # were measured (not the step just taken on this block, which may hold a talker's onset).
-        reset = self._two_path(error_power, near_power, far_active, talk)
+        reset = self._two_path(powers, far_active, talk)
         # A background just reset to the foreground steps on the foreground's error.
-        self._filter.adapt(errors[:, 1, :] if not reset.any() else np.where(reset[:, None], residual, errors[:, 1, :]))
+        self._filter.adapt(signals[:, 3] if reset is None else np.where(reset[:, None], residual, signals[:, 3]))
         if self._nlp is None:
-            return residual
+            return residual.copy()  # a new array: the signals are overwritten on the next block
         # The NLP opens for talk, and at once for a residual the echo estimate cannot explain
         # once the filter is trusted (it cancels NLP_TRUST_ERLE_DB): a talker's first syllable is
         # seldom louder than the far end (the "loud" permission), but it is never explained.
         return self._nlp.process(residual, self._background, far_active, talk | (self._talk.unexplained & trusted))
 
-    def _two_path(
-        self, error_power: np.ndarray, near_power: np.ndarray, far_active: np.ndarray, talk: np.ndarray
-    ) -> np.ndarray:
-        """Copy, reset or restart per channel; returns where the background was reset."""
-        a, slow = self._smoothing, self._slow_smoothing
-        self._error_powers = a * self._error_powers + (1.0 - a) * error_power
-        self._near_power = a * self._near_power + (1.0 - a) * near_power
-        slow_powers = self._slow_powers
-        slow_powers[:, 0] = slow * slow_powers[:, 0] + (1.0 - slow) * error_power[:, 0]
-        slow_powers[:, 1] = slow * slow_powers[:, 1] + (1.0 - slow) * near_power
-        foreground, background = self._error_powers[:, 0], self._error_powers[:, 1]
-        better = background * self._copy_margin < foreground
-        self._wins = np.where(better, self._wins + 1, 0)
-        cancels = background * self._copy_min_erle < self._near_power
+    def _two_path(self, block_powers: np.ndarray, far_active: np.ndarray, talk: np.ndarray) -> np.ndarray | None:
+        """Copy, reset or restart per channel (``block_powers``: this block's mean squares, rows
+        far, near, foreground error, background error, echo); returns where the background was
+        reset (None: nowhere)."""
+        powers = self._powers  # foreground, background, near; slow foreground, slow near
+        fresh = block_powers[self._fresh_rows]  # what each row of powers smooths
+        powers *= self._weights
+        fresh *= self._complements
+        powers += fresh
+        sides = powers[self._sides]
+        sides *= self._factors
+        rows = len(self._sides) // 2
+        better, cancels, much_better, reset, trusted, harmful, reopen_fg, reopen_bg = sides[:rows] < sides[rows:]
+        wins = self._wins
+        wins += 1
+        wins *= better
         # Converging (start of a call, after a path change): the background is ahead, follow it
         # sooner. A latch: a talker makes the ERLE look low, so once trusted a channel stays
         # converged until the foreground does harm (below: the path changed).
-        self._converged |= slow_powers[:, 1] > slow_powers[:, 0] * self._nlp_trust
-        converging = ~self._converged
-        steady = self._wins >= np.where(converging, COPY_WINS_CONVERGING, COPY_WINS)
+        converged = self._converged
+        converged |= trusted
+        steady = wins >= np.where(converged, COPY_WINS, COPY_WINS_CONVERGING)
         # Much better cannot be a talker's doing (it adds the same power to both errors).
-        much_better = background * self._copy_despite_talk < foreground
-        copy = far_active & cancels & steady & (~talk | much_better)
-        reset = background > foreground * self._reset_margin
+        # (On booleans ``a > b`` is ``a & ~b`` and ``a >= b`` is ``a | ~b``: one call each.)
+        actions = self._actions
+        copy, resets, reopen, harm = actions
+        np.logical_and(far_active & cancels & steady, much_better >= talk, out=copy)
+        np.copyto(resets, reset)
+        # The foreground hardly cancels and no talker explains it: the path changed (or the
+        # call just started); the background gets the large step of a fresh start. (A background
+        # copied on this block is the foreground it judges.)
+        np.logical_and(far_active > talk, np.where(copy, reopen_bg, reopen_fg), out=reopen)
         # A foreground that adds echo: no talker explains that (a talker adds the same power
         # to the input and to the error), the echo path changed. Restart from zero.
-        harmful = far_active & (slow_powers[:, 0] > slow_powers[:, 1] * self._harmful)
-        if copy.any():
+        np.logical_and(far_active, harmful, out=harm)
+        self._trusted = trusted > harm  # for the next block: the slow powers after this one
+        any_copy, any_reset, any_reopen, any_harm = np.logical_or.reduce(actions, axis=1).tolist()
+        if not (any_copy or any_reset or any_reopen or any_harm):
+            return None
+        if any_copy:
             self._filter.copy_to_foreground(copy)
-            self._error_powers[copy, 0] = self._error_powers[copy, 1]
-        if reset.any():
-            self._filter.copy_to_background(reset)
-            self._error_powers[reset, 1] = self._error_powers[reset, 0]
-        # The foreground hardly cancels and no talker explains it: the path changed (or the
-        # call just started); the background gets the large step of a fresh start.
-        reopen = far_active & ~talk & (foreground * self._reopen > self._near_power)
-        if reopen.any():
+            np.copyto(powers[0], powers[1], where=copy)
+        if any_reset:
+            self._filter.copy_to_background(resets)
+            np.copyto(powers[1], powers[0], where=resets)
+        if any_reopen:
             self._filter.reopen(reopen)
-        if harmful.any():
-            self._filter.restart(harmful)
-            self._converged &= ~harmful
-            self._error_powers[harmful, 0] = self._near_power[harmful]
-            slow_powers[harmful, 0] = slow_powers[harmful, 1]
-            self._talk.restart(harmful)
-        return reset
+        if any_harm:
+            self._filter.restart(harm)
+            converged &= ~harm
+            np.copyto(powers[0], powers[2], where=harm)
+            np.copyto(powers[3], powers[4], where=harm)
+            self._talk.restart(harm)
+        return resets.copy() if any_reset else None

@@ -112,8 +112,17 @@ class KalmanEchoFilter:
         self._error_window = np.zeros((channels, self.size))  # zeros, then the error block
         self._far_spectrum = np.zeros((channels, bins), dtype=complex)
         self.weights = np.zeros((channels, 2, bins), dtype=complex)
-        self._far_power = np.zeros((channels, bins))
-        self._error_power = np.zeros((channels, bins))
+        # Work arrays written in place on every block (numpy's out=): transforms, products.
+        self._spectra = np.zeros((channels, 2, bins), dtype=complex)  # far window, background taps
+        self._products = np.zeros((channels, 2, bins), dtype=complex)  # weights x far spectrum, then |X|^2
+        self._estimates = np.zeros((channels, 2, self.size))
+        self._error_spectrum = np.zeros((channels, bins), dtype=complex)
+        self._gains = np.zeros((channels, taps))
+        # Smoothed per-bin powers of the far end [0] and of the error [1], smoothed together.
+        self._powers = np.zeros((2, channels, bins))
+        self._far_power, self._error_power = self._powers
+        self._keep = np.array([FAR_SMOOTHING, ERROR_SMOOTHING])[:, None, None]
+        self._take = np.array([1.0 - FAR_SMOOTHING, 1.0 - ERROR_SMOOTHING])[:, None, None]
         freqs = np.arange(bins) * (SAMPLE_RATE / self.size)
         in_band = (freqs >= BAND_LOW_HZ) & (freqs <= BAND_HIGH_HZ)
         self._initial = INITIAL_MISALIGNMENT * np.where(in_band, 1.0, OUT_OF_BAND)  # (bins,)
@@ -133,40 +142,58 @@ class KalmanEchoFilter:
         else:
             # The last step's coefficients are transformed with the new far-end window: one
             # call for both (numpy's per-call overhead is a large part of a transform's cost).
-            spectra = np.fft.rfft(self._rows, axis=-1)
+            spectra = np.fft.rfft(self._rows, axis=-1, out=self._spectra)
             self._far_spectrum = spectrum = spectra[:, 0]
             self._finish_step(spectra[:, 1])
-        return np.fft.irfft(self.weights * spectrum[:, None, :], n=self.size, axis=-1)[..., -b:]
+        products = np.multiply(self.weights, spectrum[:, None, :], out=self._products)
+        return np.fft.irfft(products, n=self.size, axis=-1, out=self._estimates)[..., -b:]
 
     def adapt(self, error: np.ndarray) -> None:
         """One step of the background set from its error for the last block (channels, block)."""
         spectrum = self._far_spectrum
-        now = _power(spectrum)
-        far_power = self._far_power
-        far_power *= FAR_SMOOTHING
-        far_power += (1.0 - FAR_SMOOTHING) * now
+        conjugate = spectrum.conj()
         self._error_window[:, -self.block :] = error
-        error_spectrum = np.fft.rfft(self._error_window, axis=1)
-        error_power = self._error_power
-        error_power *= ERROR_SMOOTHING
-        error_power += (1.0 - ERROR_SMOOTHING) * _power(error_spectrum)
-        residual = self.misalignment * far_power * self._share
+        error_spectrum = np.fft.rfft(self._error_window, axis=1, out=self._error_spectrum)
+        # |X|^2 of the far end and of the error (as _power), smoothed in one go.
+        squares = self._products
+        np.multiply(spectrum, conjugate, out=squares[:, 0])
+        np.multiply(error_spectrum, error_spectrum.conj(), out=squares[:, 1])
+        fresh = squares.real.transpose(1, 0, 2)  # (2, channels, bins): far, error
+        now = fresh[0]
+        powers = self._powers
+        powers *= self._keep
+        powers += fresh * self._take
+        far_power, error_power = powers
+        residual = self.misalignment * far_power
+        residual *= self._share
         other = np.maximum(error_power - residual, self._regularisation * self._share)
-        inverse = 1.0 / (far_power + self._regularisation)
-        mu = self.step * residual / (residual + other)
-        gradient = np.fft.irfft(np.conj(spectrum) * error_spectrum * (mu * inverse), n=self.size, axis=1)
+        inverse = far_power + self._regularisation
+        np.divide(1.0, inverse, out=inverse)
+        mu = self.step * residual
+        mu /= residual + other
+        step = conjugate * error_spectrum
+        step *= mu * inverse
+        gradient = np.fft.irfft(step, n=self.size, axis=1)
         gradient = gradient[:, : self.taps]  # the constraint: a filter of ``taps`` coefficients
         taps = self._taps
         # IPNLMS gains (1 - a + (1 + a)|w| / mean|w|) / 2: their mean is 1 by construction.
-        gains = np.abs(taps)
-        gains *= (0.5 + 0.5 * PROPORTIONATE_ALPHA) / (gains.mean(axis=1, keepdims=True) + 1e-9)
+        gains = np.abs(taps, out=self._gains)
+        mean = np.add.reduce(gains, axis=1, keepdims=True)  # the mean, without np.mean's Python layer
+        mean /= self.taps
+        mean += 1e-9
+        gains *= np.divide(0.5 + 0.5 * PROPORTIONATE_ALPHA, mean, out=mean)
         gains += 0.5 - 0.5 * PROPORTIONATE_ALPHA
         np.minimum(gains, GAIN_CAP, out=gains)
         gains *= gradient
         taps += gains
         # The new coefficients' spectrum and the misalignment's update wait for the next block's
         # transform (estimate), or for anyone who reads them (_flush).
-        self._pending = (PERSISTENCE * (1.0 - CONVERGENCE * mu * now * inverse),)
+        decay = mu * CONVERGENCE
+        decay *= now
+        decay *= inverse
+        np.subtract(1.0, decay, out=decay)
+        decay *= PERSISTENCE
+        self._pending = (decay,)
 
     def _finish_step(self, background: np.ndarray) -> None:
         """The end of the last step: the background's spectrum and the misalignment."""

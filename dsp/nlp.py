@@ -77,16 +77,19 @@ class TalkDetector:
         self.loud_blocks = _blocks(LOUD_HOLD_MS, block)
         self.log_ratio = np.zeros(channels)  # ln(residual / echo estimate) on far-end-only blocks
         self.echo_envelope = np.zeros(channels)
-        self.hold = np.zeros(channels, dtype=np.int64)  # blocks of talk still to hold
-        self.loud = np.zeros(
-            channels, dtype=np.int64
-        )  # blocks since which the near end was loud, counting down
+        # The hold and the loud permission as the block numbers they last until (one masked
+        # copy per block where a countdown took a where, a maximum and a subtraction).
+        self._blocks = 0  # blocks seen
+        self._hold_until = np.zeros(channels, dtype=np.int64)
+        self._loud_until = np.zeros(channels, dtype=np.int64)
+        # Left sides of the four comparisons of a block, as power ratios (see update).
+        self._factors = np.array([self.loud_ratio, self.margin, self.noise_margin, self.near_over_echo])[:, None]
         self.talk = np.zeros(channels, dtype=bool)
         self.unexplained = np.zeros(channels, dtype=bool)  # this block's residual is more than echo
 
     def restart(self, channels: np.ndarray) -> None:
         """Forget the learnt residual-to-echo ratio where ``channels`` (the filter restarted)."""
-        self.log_ratio = np.where(channels, 0.0, self.log_ratio)
+        np.copyto(self.log_ratio, 0.0, where=channels)
 
     def update(
         self,
@@ -95,29 +98,41 @@ class TalkDetector:
         echo_power: np.ndarray,
         far_power: np.ndarray,
         noise_power: np.ndarray,
+        far_active: np.ndarray | None = None,
     ) -> np.ndarray:
         """Block mean squares (channels,) of the near end, the residual, the echo estimate,
-        the loudest far-end block in the tail, and the background. Returns talk (channels,)."""
-        far_active = far_power > self.far_active_power
-        self.echo_envelope = np.maximum(echo_power, self.echo_envelope * self.envelope_decay)
-        loud = far_active & (near_power > far_power * self.loud_ratio)
-        self.loud = np.where(loud, self.loud_blocks, np.maximum(self.loud - 1, 0))
-        expected = echo_power * np.exp(self.log_ratio) * self.margin
-        self.unexplained = (
-            (residual_power > expected)
-            & (residual_power > noise_power * self.noise_margin)
-            & (near_power > self.echo_envelope * self.near_over_echo)
+        the loudest far-end block in the tail, and the background (``far_active``: far_power
+        above FAR_ACTIVE_DBM0, if the caller has it). Returns talk (channels,)."""
+        if far_active is None:
+            far_active = far_power > self.far_active_power
+        now = self._blocks
+        self._blocks += 1
+        envelope = self.echo_envelope
+        envelope *= self.envelope_decay
+        np.maximum(echo_power, envelope, out=envelope)
+        # Four comparisons in one call: near end louder than the far end's tail (minus
+        # LOUD_MARGIN_DB), residual above the expected residual echo and above the background,
+        # near end above the echo estimate's envelope.
+        expected = np.exp(self.log_ratio)
+        expected *= echo_power
+        left = np.array((far_power, expected, noise_power, envelope))
+        left *= self._factors
+        loud, above_expected, above_noise, above_echo = left < np.array(
+            (near_power, residual_power, residual_power, near_power)
         )
-        talk_now = self.unexplained & (self.loud > 0)
-        self.hold = np.where(talk_now, self.hold_blocks, np.maximum(self.hold - 1, 0))
-        self.talk = talk_now | (self.hold > 0)
+        np.copyto(self._loud_until, now + self.loud_blocks, where=loud & far_active)
+        self.unexplained = above_expected & above_noise & above_echo
+        talk_now = self.unexplained & (self._loud_until > now)
+        np.copyto(self._hold_until, now + max(self.hold_blocks, 1), where=talk_now)
+        self.talk = self._hold_until > now  # talk now, or within hold_ms of it
         # Learn only where no talker shows: far end active, near end not above the echo estimate.
-        quiet_near = near_power <= self.echo_envelope * self.near_over_echo
-        learn = far_active & ~self.talk & quiet_near & (echo_power > 0.0) & (residual_power > 0.0)
+        learn = (far_active > (self.talk | above_echo)) & (np.minimum(echo_power, residual_power) > 0.0)
         ratio = np.log(np.maximum(residual_power, 1e-12) / np.maximum(echo_power, 1e-12))
-        self.log_ratio = np.where(
-            learn, self.log_ratio + self.learning * (ratio - self.log_ratio), self.log_ratio
-        )
+        log_ratio = self.log_ratio
+        ratio -= log_ratio
+        ratio *= self.learning
+        ratio += log_ratio
+        np.copyto(log_ratio, ratio, where=learn)
         return self.talk
 
 
@@ -151,16 +166,22 @@ class BackgroundNoise:
     def update(self, residual: np.ndarray, far_active: np.ndarray) -> None:
         """residual (channels, block); far_active (channels,) bool: do not learn there (the echo
         canceller passes "talk, or far end active while its filter is not trusted")."""
-        if far_active.all():
+        held = far_active.tolist()  # (a Python list answers all/any faster than numpy on a few channels)
+        if all(held):
             return  # nothing to learn from on any channel (what follows would change nothing)
         spectrum = np.fft.rfft(residual, axis=1)
         power = (spectrum * spectrum.conj()).real
-        if self._seen_all and not far_active.any():
+        if self._seen_all and not any(held):
             # Every channel learns and every bin was seen: what the masks below give, in a
             # third of the numpy calls (the common case, once per engine tick).
-            self.smoothed = self.smoothing * self.smoothed + (1.0 - self.smoothing) * power
-            self.spectrum = np.maximum(np.minimum(self.spectrum * self.rise, self.smoothed), NOISE_FLOOR_POWER)
-            self._known = self.spectrum
+            smoothed, spectrum = self.smoothed, self.spectrum  # in place: no new arrays
+            smoothed *= self.smoothing
+            power *= 1.0 - self.smoothing
+            smoothed += power
+            spectrum *= self.rise
+            np.minimum(spectrum, smoothed, out=spectrum)
+            np.maximum(spectrum, NOISE_FLOOR_POWER, out=spectrum)
+            self._known = spectrum
             return
         quiet = ~far_active[:, None]
         first = quiet & np.isnan(self.spectrum)
@@ -181,7 +202,9 @@ class BackgroundNoise:
         if draws is None:
             draws = self.draw(rng)
         amplitude = np.sqrt(self._known / 2.0)
-        return np.fft.irfft(amplitude * (draws[..., 0] + 1j * draws[..., 1]), n=self.block, axis=1)
+        # The draws' pairs read as complex numbers (real, imaginary): draws[..., 0] + 1j * draws[..., 1]
+        # without the three calls.
+        return np.fft.irfft(amplitude * draws.view(np.complex128)[..., 0], n=self.block, axis=1)
 
 
 class NonLinearProcessor:
@@ -192,26 +215,35 @@ class NonLinearProcessor:
     ) -> None:
         self.rng = rng
         self.comfort_noise = comfort_noise
-        self.gain = np.ones(channels)
+        self._passing = np.ones(channels, dtype=bool)  # the gain is 1 (else 0) at the end of the last block
+        self._flags = [True] * channels  # the same as a list
         self.ramp = (np.arange(1, block + 1) / block)[None, :]
 
     @property
     def suppressing(self) -> np.ndarray:
         """(channels,) bool: the last block was (being) replaced by comfort noise."""
-        return self.gain < 0.5
+        return ~self._passing
 
     def process(
         self, residual: np.ndarray, background: BackgroundNoise, far_active: np.ndarray, talk: np.ndarray
     ) -> np.ndarray:
         """residual (channels, block): the linear canceller's output; far_active, talk
         (channels,) bool. Returns the output block."""
-        target = np.where(far_active & ~talk, 0.0, 1.0)
-        passing = self.gain.all() and target.all()  # gain 1 across the block on every channel
-        gain = self.gain[:, None] + (target - self.gain)[:, None] * self.ramp
-        self.gain = target
+        passes = far_active <= talk  # the target gain is 1: the far end is silent, or a talker
         draws = background.draw(self.rng)  # drawn on every block, for every channel
+        was_passing = self._passing
+        self._passing = passes
+        flags = passes.tolist()  # (a Python list compares faster than numpy on a few channels)
+        moved = flags != self._flags
+        self._flags = flags
+        if self.comfort_noise and not moved:
+            # No gain moves on this block (the common case): each channel's output is its
+            # residual (gain 1) or the noise (gain 0), what the cross-fade below gives then.
+            if all(flags):
+                return residual * 1.0  # a new array, without making the noise
+            return np.where(passes[:, None], residual, background.generate(self.rng, draws))
+        before, target = was_passing * 1.0, passes * 1.0
+        gain = before[:, None] + (target - before)[:, None] * self.ramp
         if not self.comfort_noise:
             return gain * residual
-        if passing:
-            return residual * 1.0  # what gain 1 and noise weight 0 give, without making the noise
         return gain * residual + (1.0 - gain) * background.generate(self.rng, draws)
