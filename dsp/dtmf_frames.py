@@ -102,6 +102,12 @@ _FRAMES_PER_PRODUCT = 512  # 512 x 40 x 22 = 450,560
 # 130 µs whatever the count: the two cost the same at 16-18 frames).
 _FEW_FRAMES = 16
 _ROOM_SUB_BLOCKS = 16  # room of the sliding buffers (4 ticks of 20 ms)
+# Blocks of whole sub-blocks from 160 to this many samples (the engine's 20 ms tick) skip
+# the sliding sample buffer: written for every channel on every tick, it cost more than
+# the screen's product at 4096 channels (memory-bound, 13 MB); each block goes to a small
+# buffer of its own, the previous one kept as the history, and the full tests copy a
+# frame's samples from both only for the frames that passed the screen.
+_TICK_MAX_SAMPLES = 640
 
 
 class FramePasses(NamedTuple):
@@ -295,6 +301,11 @@ class FrameAnalyzer:
         self._at = 0
         self._held = 0
         self._frames_of: np.ndarray | None = None  # the buffer ``_frames`` views
+        # After a block of the tick path: the last HISTORY_SAMPLES samples, a view of its
+        # buffer (``_samples`` is then behind), and the two buffers it takes turns with.
+        self._history: np.ndarray | None = None
+        self._tick_buffers: list[np.ndarray] = []
+        self._tick_parts: tuple[np.ndarray, np.ndarray] | None = None  # during a tick call
         # Per sub-block: the screen's DFT values (rows 0..2 N_DTMF - 1) and the energy
         # (row _ENERGY) of each channel, sliding the same way: from ``_row``, the last
         # HISTORY_SUB_BLOCKS, then room.
@@ -326,6 +337,11 @@ class FrameAnalyzer:
     def _process(self, block: np.ndarray) -> FramePasses | None:
         c = self.channels
         n = block.shape[1]
+        if self._held == 0 and n % SUB_BLOCK_SAMPLES == 0 and HISTORY_SAMPLES <= n <= _TICK_MAX_SAMPLES:
+            return self._process_tick(block)
+        if self._history is not None:  # the sliding buffer catches up with the tick path
+            np.copyto(self._samples[:, self._at : self._at + HISTORY_SAMPLES], self._history)
+            self._history = None
         self.samples_seen += n
         held = self._held
         kept = HISTORY_SAMPLES + held
@@ -344,22 +360,10 @@ class FrameAnalyzer:
             self._held = held + n
             return None
         used = n_sub * SUB_BLOCK_SAMPLES
-        if self._row + HISTORY_SUB_BLOCKS + n_sub > self._spectra.shape[0]:
-            rows = max(self._spectra.shape[0], HISTORY_SUB_BLOCKS + n_sub)
-            if rows > self._spectra.shape[0]:
-                moved = np.zeros((rows, _SCREEN_ROWS, c), dtype=np.float32)
-            else:
-                moved = self._spectra
-            moved[:HISTORY_SUB_BLOCKS] = self._spectra[self._row : self._row + HISTORY_SUB_BLOCKS]
-            self._spectra, self._row = moved, 0
-        spectra = self._spectra[self._row : self._row + HISTORY_SUB_BLOCKS + n_sub]
+        spectra = self._spectra_rows(n_sub)
         new = spectra[HISTORY_SUB_BLOCKS:]
         x = samples[:, HISTORY_SAMPLES : HISTORY_SAMPLES + used].reshape(c, n_sub, SUB_BLOCK_SAMPLES)
-        phase = self.sub_blocks_done % BASIS_PERIOD_SUB_BLOCKS
-        if phase + n_sub <= BASIS_PERIOD_SUB_BLOCKS:
-            basis = self._screen_basis[phase : phase + n_sub]
-        else:
-            basis = self._screen_basis[(phase + np.arange(n_sub)) % BASIS_PERIOD_SUB_BLOCKS]
+        basis = self._basis(n_sub)
         # Per group of channels, so that the samples are still in the cache for the product
         # and the energies (and the product stays on one thread, see above).
         for at in range(0, c, _SCREEN_CHANNELS_PER_PRODUCT):
@@ -374,6 +378,74 @@ class FrameAnalyzer:
         self._at += used
         self._held = held + n - used
         return passes
+
+    def _process_tick(self, block: np.ndarray) -> FramePasses | None:
+        """``_process`` for a block of whole sub-blocks, none held (see _TICK_MAX_SAMPLES):
+        the same products and screen, on a buffer of the block alone."""
+        c = self.channels
+        n = block.shape[1]
+        self.samples_seen += n
+        n_sub = n // SUB_BLOCK_SAMPLES
+        history = self._history
+        if history is None:
+            history = self._samples[:, self._at : self._at + HISTORY_SAMPLES]
+        buffers = self._tick_buffers
+        if not buffers or buffers[0].shape[1] != n:
+            buffers[:] = [np.empty((c, n), np.float32), np.empty((c, n), np.float32)]
+        buffers.reverse()  # the other one may hold the history
+        samples = buffers[0]
+        spectra = self._spectra_rows(n_sub)
+        new = spectra[HISTORY_SUB_BLOCKS:]
+        x = samples.reshape(c, n_sub, SUB_BLOCK_SAMPLES)
+        basis = self._basis(n_sub)
+        for at in range(0, c, _SCREEN_CHANNELS_PER_PRODUCT):  # as in _process
+            part = slice(at, at + _SCREEN_CHANNELS_PER_PRODUCT)
+            np.copyto(samples[part], block[part], casting="unsafe")
+            np.matmul(basis, x[part].transpose(1, 2, 0), out=new[:, :_ENERGY, part])
+            np.einsum("cjn,cjn->jc", x[part], x[part], out=new[:, _ENERGY, part])
+        self.sub_blocks_done += n_sub
+        self._tick_parts = (history, samples)
+        try:
+            passes = self._screen(spectra, n_sub)
+        finally:
+            self._tick_parts = None
+        self._row += n_sub
+        self._history = samples[:, n - HISTORY_SAMPLES :]
+        return passes
+
+    def _spectra_rows(self, n_sub: int) -> np.ndarray:
+        """The screen rows of the last HISTORY_SUB_BLOCKS sub-blocks and room for ``n_sub``."""
+        if self._row + HISTORY_SUB_BLOCKS + n_sub > self._spectra.shape[0]:
+            rows = max(self._spectra.shape[0], HISTORY_SUB_BLOCKS + n_sub)
+            if rows > self._spectra.shape[0]:
+                moved = np.zeros((rows, _SCREEN_ROWS, self.channels), dtype=np.float32)
+            else:
+                moved = self._spectra
+            moved[:HISTORY_SUB_BLOCKS] = self._spectra[self._row : self._row + HISTORY_SUB_BLOCKS]
+            self._spectra, self._row = moved, 0
+        return self._spectra[self._row : self._row + HISTORY_SUB_BLOCKS + n_sub]
+
+    def _basis(self, n_sub: int) -> np.ndarray:
+        """The screen basis of the next ``n_sub`` sub-blocks (phases from sample 0)."""
+        phase = self.sub_blocks_done % BASIS_PERIOD_SUB_BLOCKS
+        if phase + n_sub <= BASIS_PERIOD_SUB_BLOCKS:
+            return self._screen_basis[phase : phase + n_sub]
+        return self._screen_basis[(phase + np.arange(n_sub)) % BASIS_PERIOD_SUB_BLOCKS]
+
+    def _frame_samples(self, chans: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """(k, 200) samples of the frames starting ``starts`` samples after the history's
+        first sample (the HISTORY_SAMPLES before this call's first sub-block), per channel."""
+        if self._tick_parts is None:
+            return self._frame_view()[chans, starts + self._at]
+        history, samples = self._tick_parts
+        rows = np.concatenate((history[chans], samples[chans]), axis=1)  # only these channels
+        view = np.lib.stride_tricks.as_strided(
+            rows,
+            shape=(rows.shape[0], rows.shape[1] - FRAME_SAMPLES + 1, FRAME_SAMPLES),
+            strides=(rows.strides[0], rows.strides[1], rows.strides[1]),
+            writeable=False,
+        )
+        return view[np.arange(rows.shape[0]), starts]
 
     def _screen(self, s: np.ndarray, n: int) -> FramePasses | None:
         """The frames ending at sub-blocks 4.. of ``s`` (screen spectra and energies) that
@@ -410,7 +482,7 @@ class FrameAnalyzer:
         frames, chans = np.divmod(passed, width)
         energy = w.energy.reshape(-1)[passed]
         # Each frame's 200 samples: frame f of the call starts f sub-blocks into the buffer.
-        x = self._frame_view()[chans, frames * SUB_BLOCK_SAMPLES + self._at]  # (k, 200)
+        x = self._frame_samples(chans, frames * SUB_BLOCK_SAMPLES)  # (k, 200)
         x = x.reshape(passed.size, HISTORY_SUB_BLOCKS + 1, SUB_BLOCK_SAMPLES).transpose(1, 0, 2)
         sub = np.empty((HISTORY_SUB_BLOCKS + 1, passed.size, 2 * N_FREQ), np.float32)
         for at in range(0, passed.size, _FRAMES_PER_PRODUCT):
