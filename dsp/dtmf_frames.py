@@ -102,12 +102,16 @@ _FRAMES_PER_PRODUCT = 512  # 512 x 40 x 22 = 450,560
 # 130 µs whatever the count: the two cost the same at 16-18 frames).
 _FEW_FRAMES = 16
 _ROOM_SUB_BLOCKS = 16  # room of the sliding buffers (4 ticks of 20 ms)
-# Blocks of whole sub-blocks from 160 to this many samples (the engine's 20 ms tick) skip
-# the sliding sample buffer: written for every channel on every tick, it cost more than
-# the screen's product at 4096 channels (memory-bound, 13 MB); each block goes to a small
-# buffer of its own, the previous one kept as the history, and the full tests copy a
-# frame's samples from both only for the frames that passed the screen.
+# With many channels, blocks of whole sub-blocks from 160 to _TICK_MAX_SAMPLES samples
+# (the engine's 20 ms tick) skip the sliding sample buffer: once it outgrows the cache
+# (3,200 bytes a channel), writing every channel's samples into it on every tick is
+# memory-bound (1.4 ms a tick at 4096 channels, 13 MB: more than the screen's product).
+# Each block goes to a buffer of its own, the previous one kept as the history, and the
+# full tests copy a frame's samples from both only for the frames that passed the screen.
+# Measured on the bench box (8 MB L3): the sliding buffer is faster up to 1024 channels,
+# the tick path 10 % faster at 2048 and 15 % at 4096.
 _TICK_MAX_SAMPLES = 640
+TICK_PATH_MIN_CHANNELS = 1536
 
 
 class FramePasses(NamedTuple):
@@ -289,6 +293,7 @@ class FrameAnalyzer:
             float(self._steady_pair),
         )
         # Frame code of each (row, column) pair: row * 4 + column.
+        self._frame_sub_blocks = np.arange(HISTORY_SUB_BLOCKS + 1)
         self._codes = (np.arange(4)[:, None] * 4 + np.arange(4)[None, :]).astype(np.int8)
         self.reset()
 
@@ -305,7 +310,6 @@ class FrameAnalyzer:
         # buffer (``_samples`` is then behind), and the two buffers it takes turns with.
         self._history: np.ndarray | None = None
         self._tick_buffers: list[np.ndarray] = []
-        self._tick_parts: tuple[np.ndarray, np.ndarray] | None = None  # during a tick call
         # Per sub-block: the screen's DFT values (rows 0..2 N_DTMF - 1) and the energy
         # (row _ENERGY) of each channel, sliding the same way: from ``_row``, the last
         # HISTORY_SUB_BLOCKS, then room.
@@ -337,7 +341,8 @@ class FrameAnalyzer:
     def _process(self, block: np.ndarray) -> FramePasses | None:
         c = self.channels
         n = block.shape[1]
-        if self._held == 0 and n % SUB_BLOCK_SAMPLES == 0 and HISTORY_SAMPLES <= n <= _TICK_MAX_SAMPLES:
+        tick = c >= TICK_PATH_MIN_CHANNELS and self._held == 0 and n % SUB_BLOCK_SAMPLES == 0
+        if tick and HISTORY_SAMPLES <= n <= _TICK_MAX_SAMPLES:
             return self._process_tick(block)
         if self._history is not None:  # the sliding buffer catches up with the tick path
             np.copyto(self._samples[:, self._at : self._at + HISTORY_SAMPLES], self._history)
@@ -404,11 +409,7 @@ class FrameAnalyzer:
             np.matmul(basis, x[part].transpose(1, 2, 0), out=new[:, :_ENERGY, part])
             np.einsum("cjn,cjn->jc", x[part], x[part], out=new[:, _ENERGY, part])
         self.sub_blocks_done += n_sub
-        self._tick_parts = (history, samples)
-        try:
-            passes = self._screen(spectra, n_sub)
-        finally:
-            self._tick_parts = None
+        passes = self._screen(spectra, n_sub, (history, samples))
         self._row += n_sub
         self._history = samples[:, n - HISTORY_SAMPLES :]
         return passes
@@ -432,22 +433,32 @@ class FrameAnalyzer:
             return self._screen_basis[phase : phase + n_sub]
         return self._screen_basis[(phase + np.arange(n_sub)) % BASIS_PERIOD_SUB_BLOCKS]
 
-    def _frame_samples(self, chans: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    def _frame_samples(
+        self, chans: np.ndarray, starts: np.ndarray, tick: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray:
         """(k, 200) samples of the frames starting ``starts`` samples after the history's
-        first sample (the HISTORY_SAMPLES before this call's first sub-block), per channel."""
-        if self._tick_parts is None:
+        first sample (the HISTORY_SAMPLES before this call's first sub-block), per channel;
+        ``tick``: the history and the block of ``_process_tick``, else from ``_samples``."""
+        if tick is None:
             return self._frame_view()[chans, starts + self._at]
-        history, samples = self._tick_parts
-        rows = np.concatenate((history[chans], samples[chans]), axis=1)  # only these channels
-        view = np.lib.stride_tricks.as_strided(
-            rows,
-            shape=(rows.shape[0], rows.shape[1] - FRAME_SAMPLES + 1, FRAME_SAMPLES),
-            strides=(rows.strides[0], rows.strides[1], rows.strides[1]),
-            writeable=False,
-        )
-        return view[np.arange(rows.shape[0]), starts]
+        history, samples = tick
+        # Only these channels' samples, each channel once when there are many (a channel
+        # with a digit has several frames passing), then each frame's five sub-blocks.
+        if chans.size > _FEW_FRAMES:
+            chans_once = np.flatnonzero(np.bincount(chans, minlength=self.channels))
+            row_of = np.empty(self.channels, np.intp)
+            row_of[chans_once] = np.arange(chans_once.size)
+            row_of = row_of[chans]
+        else:
+            chans_once, row_of = chans, np.arange(chans.size)
+        rows = np.concatenate((history[chans_once], samples[chans_once]), axis=1)
+        rows = rows.reshape(chans_once.size, -1, SUB_BLOCK_SAMPLES)
+        frames = rows[row_of[:, None], (starts // SUB_BLOCK_SAMPLES)[:, None] + self._frame_sub_blocks]
+        return frames.reshape(chans.size, FRAME_SAMPLES)
 
-    def _screen(self, s: np.ndarray, n: int) -> FramePasses | None:
+    def _screen(
+        self, s: np.ndarray, n: int, tick: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> FramePasses | None:
         """The frames ending at sub-blocks 4.. of ``s`` (screen spectra and energies) that
         hold a digit, or None; frame f's samples are ``_samples[:, _at + 40 f :][:200]``."""
         width = self.channels
@@ -482,7 +493,7 @@ class FrameAnalyzer:
         frames, chans = np.divmod(passed, width)
         energy = w.energy.reshape(-1)[passed]
         # Each frame's 200 samples: frame f of the call starts f sub-blocks into the buffer.
-        x = self._frame_samples(chans, frames * SUB_BLOCK_SAMPLES)  # (k, 200)
+        x = self._frame_samples(chans, frames * SUB_BLOCK_SAMPLES, tick)  # (k, 200)
         x = x.reshape(passed.size, HISTORY_SUB_BLOCKS + 1, SUB_BLOCK_SAMPLES).transpose(1, 0, 2)
         sub = np.empty((HISTORY_SUB_BLOCKS + 1, passed.size, 2 * N_FREQ), np.float32)
         for at in range(0, passed.size, _FRAMES_PER_PRODUCT):
