@@ -95,15 +95,20 @@ def _stop(child: subprocess.Popen, sig: int) -> None:
             child.wait()
 
 
+PLACE_WAIT_S = 45.0  # wall time; a lost digit shows as congestion and the next port tries
+
+
 def _place(client: ConsoleClient, db: Path, ports: list[int], hold_s: int, seen) -> int:
     """A test call to the queue from the first of ``ports`` whose call gets through (``seen(port)``).
 
     On a loaded machine the virtual board may lose audio frames (capture overruns) and with them
-    a dialled digit; the phone then hears congestion: the next port tries.
+    a dialled digit; the phone then hears congestion: the next port tries. The wait is long
+    enough for a call that does get through on a loaded machine (15 s was not: a late call on a
+    port given up left its phone off hook and a third call up at the kill).
     """
     for port in ports:
         _command(client, f"call test {port} {QUEUE} hold={hold_s}")
-        deadline = time.monotonic() + 15.0
+        deadline = time.monotonic() + PLACE_WAIT_S
         while time.monotonic() < deadline:
             if seen(port):
                 ports.remove(port)
