@@ -193,6 +193,9 @@ def test_4_an_agent_skips_then_accepts_a_preview_lead(box):
     page.click("#preview-skip")
     wait_for(lambda: "skipped the lead" in page.inner_text("#desk-message"), "the skip's answer", 10)
     page.wait_for_selector("#preview:not([hidden])")
+    # the next poll shows the other lead (a skipped lead goes to the end of the list): accepting
+    # before it arrives would answer for the lead just skipped
+    wait_for(lambda: page.inner_text("#preview-number") not in ("", first), "the next lead", 10)
     page.click("#preview-accept")
     wait_for(lambda: "dialling lead" in page.inner_text("#desk-message"), "the accept's answer", 10)
     wait_for(lambda: json.loads(console(sock, "show campaigns")[0])["attempts"] >= 1, "the lead dialled", 10)
