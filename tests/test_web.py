@@ -7,17 +7,19 @@ import re
 import pytest
 
 from firmware.accounts import LOCKOUT_SECONDS
-from tests.web_helpers import PASSWORD, Clock, FakeEngine, make_accounts, make_app, make_services
+from tests.web_helpers import (  # noqa: F401 (CSRF, login, token_of: imported from here by other test files)
+    CSRF,
+    PASSWORD,
+    Clock,
+    FakeEngine,
+    login,
+    make_accounts,
+    make_app,
+    make_services,
+    token_of,
+)
 from webadmin.app import SECURITY_HEADERS
 from webadmin.security import IDLE_TIMEOUT_S, SECRET_FILE, TOKEN_FILE, SetupToken
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def token_of(response) -> str:
-    match = CSRF.search(response.get_data(as_text=True))
-    assert match, "the page has no CSRF token"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -31,12 +33,6 @@ def box(tmp_path):
     app = make_app(services)
     yield app, services, clock
     services.store.close()
-
-
-def login(client, name, password=PASSWORD, address="127.0.0.1"):
-    token = token_of(client.get("/login"))
-    return client.post("/login", data={"name": name, "password": password, "csrf_token": token},
-                       environ_base={"REMOTE_ADDR": address})
 
 
 # ----------------------------------------------------------------------------- login and sessions

@@ -17,20 +17,15 @@ from firmware.storage.doctor_report import Check, make_report, report_path, writ
 from firmware.storage.pending import PENDING_RESTORE, apply_pending, check_archive, pending
 from linebox.storage import board_ports
 from tests.test_web import login, token_of
-from tests.web_helpers import PASSWORD, make_accounts, make_app, make_services
+from tests.web_helpers import PASSWORD, admin_client, make_accounts, make_app, make_services
 
 AT = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC
 
 
 @pytest.fixture
 def admin(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    services = make_services(tmp_path, accounts=accounts)
-    client = make_app(services).test_client()
-    login(client, "ada")
-    yield client, services
-    services.store.close()
+    with admin_client(tmp_path) as signed_in:
+        yield signed_in
 
 
 def _shown(page: str, element_id: str) -> bool:

@@ -17,19 +17,14 @@ from drivers.audiofile import encode_wav, read_audio
 from firmware.media.music import MAX_CLASS_SECONDS
 from firmware.media.uploads import MAX_MUSIC_BYTES
 from firmware.speech.prompt import active_level_dbm0
-from tests.test_web import login, token_of
-from tests.web_helpers import PASSWORD, make_accounts, make_app, make_services
+from tests.test_web import token_of
+from tests.web_helpers import admin_client
 
 
 @pytest.fixture
 def admin(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    services = make_services(tmp_path, accounts=accounts)
-    client = make_app(services).test_client()
-    login(client, "ada")
-    yield client, services
-    services.store.close()
+    with admin_client(tmp_path) as signed_in:
+        yield signed_in
 
 
 def _wav(samples: np.ndarray, rate: int, channels: int = 1) -> bytes:

@@ -11,22 +11,16 @@ import pytest
 
 from firmware.acd.model import EmptyCondition
 from firmware.config.model import DispositionCode
-from tests.test_web import login
 from tests.test_web_config import form_of
-from tests.web_helpers import PASSWORD, make_accounts, make_app, make_services
+from tests.web_helpers import admin_client
 
 QUEUE = "/config/queues/item/support"
 
 
 @pytest.fixture
 def admin(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    services = make_services(tmp_path, accounts=accounts)
-    client = make_app(services).test_client()
-    login(client, "ada")
-    yield client, services
-    services.store.close()
+    with admin_client(tmp_path) as signed_in:
+        yield signed_in
 
 
 def _errors(response) -> dict[str, str]:

@@ -11,19 +11,14 @@ import pytest
 from firmware.cdr import CallRecord, Disposition, HangupBy
 from tests.test_web import login, token_of
 from tests.test_web_config import form_of
-from tests.web_helpers import PASSWORD, make_accounts, make_app, make_services
+from tests.web_helpers import PASSWORD, admin_client, make_accounts, make_app, make_services
 from webadmin.admin import UPLOAD_LIMIT
 
 
 @pytest.fixture
 def admin(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    services = make_services(tmp_path, accounts=accounts)
-    client = make_app(services).test_client()
-    login(client, "ada")
-    yield client, services
-    services.store.close()
+    with admin_client(tmp_path) as signed_in:
+        yield signed_in
 
 
 def test_a_saved_change_is_in_the_audit_log_with_who_what_when(admin):

@@ -5,6 +5,9 @@ database, a fake engine (the console's replies) and the real account store
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,3 +97,32 @@ def make_app(services: WebServices):
     app = create_app(services)
     app.config["TESTING"] = True
     return app
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def token_of(response) -> str:
+    match = CSRF.search(response.get_data(as_text=True))
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def login(client, name, password=PASSWORD, address="127.0.0.1"):
+    token = token_of(client.get("/login"))
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+@contextmanager
+def admin_client(folder: Path) -> Iterator[tuple]:
+    """A test client logged in as admin ``ada`` over seeded services in ``folder``: (client, services)."""
+    accounts = make_accounts(folder)
+    accounts.add("ada", "admin", PASSWORD, 0.0)
+    services = make_services(folder, accounts=accounts)
+    client = make_app(services).test_client()
+    login(client, "ada")
+    try:
+        yield client, services
+    finally:
+        services.store.close()
