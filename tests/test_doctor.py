@@ -141,7 +141,38 @@ def test_stores_check_finds_damage_orphans_newer_schemas_and_no_database(box, tm
     conn.close()
     result = check_stores(box, NOW)
     assert not result.ok and f"cdr 99 > {len(CDR_MIGRATIONS)}" in result.detail
-    assert not check_stores(tmp_path / "none.db", NOW).ok
+    assert not check_stores(tmp_path / "no-such-folder" / "linebox.db", NOW).ok  # a wrong path, not a new box
+
+
+def test_stores_not_created_yet_pass_and_name_themselves(tmp_path):
+    """A data folder where the engine never ran: no database yet, an empty one, or only the
+    configuration store (made by the web admin's first-boot wizard) is not a failure."""
+    db = tmp_path / "linebox.db"
+    result = check_stores(db, NOW)
+    assert result.ok and "not created yet" in result.detail and not db.exists()  # the check makes nothing
+    db.touch()
+    result = check_stores(db, NOW)
+    assert result.ok and "not created yet" in result.detail
+    ConfigStore(db, boards=board_ports).close()
+    result = check_stores(db, NOW)
+    assert result.ok and result.detail.endswith("not created yet: acd_history, cdr, voicemail"), result.detail
+    CdrStore(db).close()
+    IntervalStore(db).close()
+    VoicemailStore(db, tmp_path / "voicemail").close()
+    result = check_stores(db, NOW)
+    assert result.ok and "not created yet" not in result.detail
+
+
+def test_a_store_that_exists_and_is_damaged_fails(box):
+    size = box.stat().st_size
+    with box.open("r+b") as handle:  # page 2 onwards overwritten: the tables' pages are garbage
+        handle.seek(4096)
+        handle.write(b"\xa5" * (size - 4096))
+    result = check_stores(box, NOW)
+    assert not result.ok and "not created yet" not in result.detail
+    box.write_bytes(b"not a database at all, but some bytes")
+    result = check_stores(box, NOW)
+    assert not result.ok and "not created yet" not in result.detail
 
 
 def test_disk_check_fails_at_80_percent_of_the_budget(box, tmp_path):
@@ -162,10 +193,13 @@ def test_cli_json_exit_status_and_the_result_left_for_the_dashboard(box, capsys,
     assert set(report["checks"][0]) == {"name", "ok", "detail"}
     kept = read_report(report_path(box))
     assert kept is not None and kept.ok and kept.document() == report and kept.at > NOW
-    assert main([command, "--json", "--db", str(box.parent / "missing.db")]) == 1
+    damaged = box.parent / "damaged.db"
+    damaged.write_bytes(b"not a database at all, but some bytes")
+    assert main([command, "--json", "--db", str(damaged)]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] is False and [c["name"] for c in report["checks"] if not c["ok"]] == ["stores"]
-    assert read_report(report_path(box)).failing == ("stores",)  # the same data folder: the last run shows
+    failing = [c["name"] for c in report["checks"] if not c["ok"]]
+    assert report["ok"] is False and failing == ["stores", "disk_space"]  # disk: its settings are in the database
+    assert read_report(report_path(box)).failing == ("stores", "disk_space")  # the same data folder: the last run shows
     monkeypatch.setattr("linebox.doctor.clock.timedatectl", lambda: ClockState(False, "timedatectl"))
     assert main([command, "--json", "--db", str(box)]) == 1
     assert [c["name"] for c in json.loads(capsys.readouterr().out)["checks"] if not c["ok"]] == ["clock_sync"]

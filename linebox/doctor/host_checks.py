@@ -2,7 +2,9 @@
 
 - ``stores``: the database's ``PRAGMA integrity_check``, no schema newer than this firmware,
   no orphaned file or row (firmware/storage/health.py; files younger than a minute are work
-  in progress of a running engine);
+  in progress of a running engine). A store the engine has not made yet (no database in the
+  data folder, or no schema rows of that store: the engine never ran here) is not a failure:
+  the detail names it "not created yet"; a store that exists and is damaged fails;
 - ``disk_space``: the box's data against ``retention.disk_budget_mb`` (fail from 80 %) and
   at least :data:`MIN_FREE_MB` free on the card;
 - ``clock_sync``: the system clock is synchronised (call records, schedules and the time in
@@ -26,14 +28,23 @@ MIN_FREE_MB = 64
 IN_PROGRESS_S = 60.0
 
 
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def check_stores(db_path: Path, now: float) -> Check:
-    if not db_path.is_file():
-        return Check("stores", False, f"no database at {db_path}")
+    if not db_path.parent.is_dir():
+        return Check("stores", False, f"no data folder {db_path.parent}")
+    if not db_path.exists():  # the engine never ran here: its first start makes the stores
+        return Check("stores", True, f"not created yet (no database at {db_path}; the engine makes it at its first start)")
     verdict = integrity(db_path)
     if verdict != "ok":
         return Check("stores", False, f"integrity_check: {verdict}")
     conn = sqlite3.connect(db_path, timeout=10)
     try:
+        tables = _tables(conn)
+        if not tables:  # an empty database file: nothing made yet
+            return Check("stores", True, "not created yet (an empty database: the engine makes the stores at its first start)")
         schemas = dict(conn.execute("SELECT component, MAX(version) FROM schema_version GROUP BY component"))
     except sqlite3.DatabaseError as exc:
         return Check("stores", False, f"no schema versions: {exc}")
@@ -47,7 +58,10 @@ def check_stores(db_path: Path, now: float) -> Check:
     if orphans:
         return Check("stores", False, f"{len(orphans)} orphan(s), first {orphans[0].kind} {orphans[0].what}: "
                                       "restart the engine to clean up")
-    return Check("stores", True, "integrity ok, schemas " + ", ".join(f"{k} {v}" for k, v in sorted(schemas.items())))
+    missing = sorted(set(KNOWN_SCHEMAS) - set(schemas))
+    later = f"; not created yet: {', '.join(missing)}" if missing else ""
+    return Check("stores", True, "integrity ok, schemas " + ", ".join(f"{k} {v}" for k, v in sorted(schemas.items()))
+                 + later)
 
 
 def check_disk(db_path: Path, policy: Retention) -> Check:
