@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import html
 import io
+from dataclasses import replace
 
 import numpy as np
 
 from drivers.audiofile import encode_wav, read_audio
 from firmware.config.model import NamedPrompt
+from firmware.config.promptcodec import MAX_NAMED_PROMPTS
+from firmware.ivr.uploads import store_prompt
 from firmware.speech.prompt import active_level_dbm0
 from tests.test_web import login, token_of
 from tests.test_web_ivr import _speechlike, _wav, admin  # noqa: F401 (fixture)
@@ -124,3 +127,28 @@ def test_each_refused_field_has_its_error_next_to_it(admin):  # noqa: F811
         assert answer.status_code == 400 and shown is not None and error in shown, (field_id, page[-2500:])
         assert page.count('class="field-error"') == 1  # that field only
     assert services.store.load() == before
+
+
+def test_a_refused_change_writes_no_recording_and_keeps_the_file_there_was(admin):  # noqa: F811
+    """The upload is checked and converted first, the configuration change checked next, and the
+    file written only once that change is accepted: a valid recording for a change the
+    configuration refuses (here a 201st named prompt, over MAX_NAMED_PROMPTS) stores nothing."""
+    client, services = admin
+    full = tuple(NamedPrompt(f"p{n}", text=(("en", f"Prompt {n}."),)) for n in range(MAX_NAMED_PROMPTS))
+    services.store.update(lambda config: replace(config, ivr_prompts=full))
+    before, revision = services.store.load(), services.store.config_version()
+    wav = encode_wav(_speechlike(8000, 1.0, 3000.0))
+    target = services.data_dir / "sounds" / "en" / "extra.wav"
+    answer = _upload(client, "extra", "en", wav)
+    page = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 400 and "Nothing was stored" in page and "ivr_prompts" in page, page[-1500:]
+    assert not target.exists() and not (services.data_dir / "sounds").exists()
+    assert services.store.load() == before and services.store.config_version() == revision
+    store_prompt(services.data_dir, "en", "extra", encode_wav(_speechlike(8000, 2.0, 1000.0)))  # an earlier upload
+    kept = target.read_bytes()
+    assert _upload(client, "extra", "en", wav).status_code == 400
+    assert target.read_bytes() == kept and [p.name for p in target.parent.iterdir()] == ["extra.wav"]  # no temp left
+    # the same recording for a change that is accepted is written (replacing the earlier one)
+    services.store.update(lambda config: replace(config, ivr_prompts=full[:-1]))
+    assert _upload(client, "extra", "en", wav).status_code == 302
+    assert target.read_bytes() != kept and services.store.load().named_prompt("extra") is not None

@@ -223,11 +223,15 @@ def replace_whole(store: ConfigStore, document: object, revision: int, source: s
     return []
 
 
-def store_item(store: ConfigStore, current: Config, data: dict, prefix: str, source: str) -> list[str]:
+def store_item(store: ConfigStore, current: Config, data: dict, prefix: str, source: str,
+               accepted: Callable[[], object] | None = None) -> list[str]:
     """Stores ``data`` (the whole configuration in its YAML form, with one item of a list edited
     at ``prefix``, e.g. ``ivr_flows[2]``) through the import's checks; the problems, named from
     inside the item, or ``[]`` once stored. Conflict when another hand changed it meanwhile.
-    Every problem at once, as ``linebox config validate`` finds them (firmware/config/collect.py)."""
+    Every problem at once, as ``linebox config validate`` finds them (firmware/config/collect.py).
+    ``accepted``: what goes with the change (a named prompt's recording file), done only once the
+    change passed every check and no other hand changed the configuration, inside the store's
+    transaction (an exception from it stores nothing)."""
     findings = document_problems(data, store.check)
     if findings.errors or findings.config is None:
         return [item_problem(problem, prefix) for problem in [*findings.errors, *findings.notes]]
@@ -236,6 +240,8 @@ def store_item(store: ConfigStore, current: Config, data: dict, prefix: str, sou
     def change(now: Config) -> Config:
         if now != current:
             raise Conflict("the configuration was changed by someone else while saving: nothing was stored")
+        if accepted is not None:
+            accepted()
         return config
 
     store.update(change, source=source)

@@ -14,11 +14,15 @@ flow names like a recorded word.
 
 Named prompts (the configuration's ``ivr_prompts``, docs/ivr.md "Named prompts"): listed with
 their text or recording per language and a player; typing a text for a language, or uploading
-a recording for it (the same ``store_prompt`` checks, stored under the prompt's name), changes
-that entry through the configuration's checks (``configedit.store_item``), like a flow.
+a recording for it (the same checks, ``check_prompt_upload``, stored under the prompt's name), changes
+that entry through the configuration's checks (``configedit.store_item``), like a flow. The
+recording's file is written (atomically) only once that change is accepted: a refused change
+leaves the prompts folder as it was.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import yaml
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -33,6 +37,7 @@ from firmware.config.yamlio import MAX_DOCUMENT_BYTES, parse_yaml
 from firmware.ivr.uploads import (
     MAX_UPLOAD_BYTES,
     TextSpeech,
+    check_prompt_upload,
     prompt_path,
     store_prompt,
     store_text_prompt,
@@ -156,9 +161,11 @@ def text_prompt() -> tuple[str, int] | Response:
 
 # -- named prompts ---------------------------------------------------------------------------------
 
-def set_named(name: str, language: str, kind: str, value: str) -> list[str]:
+def set_named(name: str, language: str, kind: str, value: str,
+              accepted: Callable[[], object] | None = None) -> list[str]:
     """Sets ``kind`` ('text' or 'recording') of named prompt ``name`` in ``language`` (the other
-    kind of that language goes), a new prompt when there is none; problems, or [] once stored."""
+    kind of that language goes), a new prompt when there is none; problems, or [] once stored.
+    ``accepted``: done only once the change is accepted, before it is committed (``store_item``)."""
     store = state().services.store
     current = store.load()
     data = plain(current)
@@ -171,7 +178,7 @@ def set_named(name: str, language: str, kind: str, value: str) -> list[str]:
     other = "recording" if kind == "text" else "text"
     entry[other] = {own: words for own, words in entry[other].items() if own != language}
     entry[kind] = {**entry[kind], language: value}
-    return store_item(store, current, data, f"ivr_prompts[{index}]", f"web ivr by {request.remote_addr}")
+    return store_item(store, current, data, f"ivr_prompts[{index}]", f"web ivr by {request.remote_addr}", accepted)
 
 
 def _named_stored(name: str, language: str, how: str) -> Response:
@@ -234,9 +241,10 @@ def named_upload() -> tuple[str, int] | Response:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _named_refused(["choose the recording (.wav) to upload"], _named_values("upload", name, language), "file")
-    try:
-        store_prompt(services.data_dir, language, name, upload.read(MAX_UPLOAD_BYTES + 1), upload.filename[:100])
-        problems = set_named(name, language, "recording", name)
+    try:  # checked and converted first; the file is written only once the configuration change is accepted
+        prompt = check_prompt_upload(services.data_dir, language, name, upload.read(MAX_UPLOAD_BYTES + 1),
+                                     upload.filename[:100])
+        problems = set_named(name, language, "recording", name, accepted=prompt.write)
     except (FirmwareError, Conflict) as exc:
         problems = [str(exc)]
     if problems:

@@ -9,7 +9,9 @@ patterns the flows' words are; the bytes are checked by ``firmware.media.uploads
 (the one check of every upload: at most :data:`MAX_UPLOAD_BYTES`, not MP3, a WAV the box reads);
 the audio is converted to 8 kHz mono, its leading and trailing silence cut and its active level
 set to -18 dBm0 (ITU-T P.56, firmware/speech/prompt.py); only then is it written (atomically).
-Anything refused raises FirmwareError with one line and nothing is stored. MP3 is refused:
+Anything refused raises FirmwareError with one line and nothing is stored. :func:`check_prompt_upload`
+is the same door in two steps: everything checked and converted, then written by the caller's
+:meth:`PromptFile.write` once what goes with it (a named prompt's configuration change) is accepted. MP3 is refused:
 no MP3 decoder is among the box's packages.
 
 :func:`store_text_prompt` makes such a prompt from typed text instead: synthesised offline
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,12 +60,31 @@ def check_language(language: str) -> str:
     return language
 
 
-def store_prompt(data_dir: Path, language: str, name: str, data: bytes, filename: str = "upload") -> Path:
-    """Checks, converts and stores an uploaded prompt (module docstring); its path."""
+@dataclass(frozen=True)
+class PromptFile:
+    """A checked and converted prompt, not written yet."""
+
+    target: Path
+    wav: bytes
+
+    def write(self) -> Path:
+        """Stores it (atomically: a cut leaves the old file or the new one); its path."""
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.target, self.wav)
+        return self.target
+
+
+def check_prompt_upload(data_dir: Path, language: str, name: str, data: bytes, filename: str = "upload") -> PromptFile:
+    """Checks and converts an uploaded prompt (module docstring); nothing is written."""
     check_language(language)
     check_prompt_name(name)
     samples = decode_upload(data, data_dir, "prompt", filename, MAX_UPLOAD_BYTES)
-    return _store_prepared(samples, prompt_folder(data_dir, language) / f"{name}.wav", filename)
+    return _prepared(samples, prompt_folder(data_dir, language) / f"{name}.wav", filename)
+
+
+def store_prompt(data_dir: Path, language: str, name: str, data: bytes, filename: str = "upload") -> Path:
+    """Checks, converts and stores an uploaded prompt (module docstring); its path."""
+    return check_prompt_upload(data_dir, language, name, data, filename).write()
 
 
 def store_recorded_prompt(data_dir: Path, language: str, name: str, samples: np.ndarray) -> Path:
@@ -70,18 +92,16 @@ def store_recorded_prompt(data_dir: Path, language: str, name: str, samples: np.
     trimming and levelling as an upload, stored atomically under the name; its path."""
     check_language(language)
     check_prompt_name(name)
-    return _store_prepared(np.asarray(samples, dtype=np.float64), prompt_folder(data_dir, language) / f"{name}.wav",
-                           "recorded by phone")
+    return _prepared(np.asarray(samples, dtype=np.float64), prompt_folder(data_dir, language) / f"{name}.wav",
+                     "recorded by phone").write()
 
 
-def _store_prepared(samples: np.ndarray, target: Path, filename: str) -> Path:
+def _prepared(samples: np.ndarray, target: Path, filename: str) -> PromptFile:
     try:
         prepared = prepare_prompt(samples)
     except FirmwareError as exc:
         raise FirmwareError(f"{exc} ({filename})") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target, encode_wav(prepared))
-    return target
+    return PromptFile(target, encode_wav(prepared))
 
 
 def store_text_prompt(data_dir: Path, language: str, name: str, text: str,
@@ -147,7 +167,7 @@ def store_recording(data_dir: Path, name: str, data: bytes, filename: str = "upl
     ``<data>/sounds/<name>.wav``, where the ACD looks first (linebox/appliance.py ``prepare``)."""
     check_recording_name(name)
     samples = decode_upload(data, data_dir, "greeting", filename, MAX_UPLOAD_BYTES)
-    return _store_prepared(samples, data_dir / SOUNDS_DIR / f"{name}.wav", filename)
+    return _prepared(samples, data_dir / SOUNDS_DIR / f"{name}.wav", filename).write()
 
 
 def check_recording_name(name: str) -> str:
