@@ -29,7 +29,6 @@ Log component ``ivr``: ``prompt_record`` (``refused``, ``recording``, ``saved``,
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,6 +45,7 @@ from firmware.dialplan import DialResult
 from firmware.engine.calls import Leg
 from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService
+from firmware.engine.session_jobs import SessionJobs, failed
 from firmware.engine.worker import Worker
 from firmware.media.words import PROMPT_DIR, join_words, trim_silence
 from firmware.speech.prompt import prepare_prompt
@@ -121,9 +121,8 @@ class PromptRecorder(AttachedService):
         self.log = log or EventLogger("ivr")
         self._own_worker = worker is None
         self.worker = worker or Worker("prompt-recorder", lambda job: job(), self.log)
-        self._results: queue.SimpleQueue[tuple[int, int, str, object]] = queue.SimpleQueue()
+        self._jobs = SessionJobs(self.worker)
         self.sessions: dict[int, Session] = {}
-        self._next_token = 1
 
     def codes(self) -> dict[str, Callable[[int, Extension, DialResult], None]]:
         """Handlers for ``ExtensionFeatures.service_codes``."""
@@ -147,8 +146,7 @@ class PromptRecorder(AttachedService):
             return
         self.cc.set_state(port, Leg.DIALING, call=None)  # digits come here (attached) until the session ends
         self.cc.hear_player(port)
-        session = Session(port, extension.number, config.effective_language(), self._next_token)
-        self._next_token += 1
+        session = Session(port, extension.number, config.effective_language(), self._jobs.new_token())
         self.sessions[port] = session
         self._say(session, Step.NAME, ASK_NAME)
 
@@ -214,20 +212,12 @@ class PromptRecorder(AttachedService):
 
     # ------------------------------------------------------------------ the worker
     def _off_loop(self, session: Session, kind: str, job: Callable[[], object]) -> None:
-        port, token = session.port, session.token
-
-        def run() -> None:
-            try:
-                self._results.put((port, token, kind, job()))
-            except FirmwareError as exc:
-                self._results.put((port, token, f"{kind}_error", str(exc)))
-
-        self.worker.submit(run)
+        self._jobs.run(session.port, session.token, kind, job)
 
     def _result(self, session: Session, kind: str, value: object) -> None:
         if kind == "prepared":
             self._review(session, np.asarray(value))
-        elif kind == "prepared_error":  # silent, or nothing left after trimming: record again
+        elif kind == failed("prepared"):  # silent, or nothing left after trimming: record again
             self.log.info("prompt_record", port=session.port, extension=session.extension, name=session.name,
                           state="discarded", reason=str(value))
             self._say(session, Step.BEEP, ["vm-tooshort", "beep"])
@@ -248,14 +238,7 @@ class PromptRecorder(AttachedService):
                 session.chunks.append(frame[session.port].copy())
 
     def on_tick(self, tick: int) -> None:
-        while True:
-            try:
-                port, token, kind, value = self._results.get_nowait()
-            except queue.Empty:
-                break
-            session = self.sessions.get(port)
-            if session is not None and session.token == token:
-                self._result(session, kind, value)
+        self._jobs.deliver(self.sessions, self._result)
         for port, session in list(self.sessions.items()):
             if self.cc.state(port) is not Leg.DIALING:
                 del self.sessions[port]  # hung up: nothing stored unless 1 was pressed

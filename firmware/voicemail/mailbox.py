@@ -56,7 +56,6 @@ with ``refused`` and the reason), ``vm_login`` (PIN result: ok, wrong, locked, n
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -72,6 +71,7 @@ from firmware.dialplan import DialResult
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService
+from firmware.engine.session_jobs import ERROR_SUFFIX, SessionJobs
 from firmware.engine.worker import Worker
 from firmware.voicemail.greetings import MIN_GREETING_S, GreetingKind, greeting_limit_s
 from firmware.voicemail.languages import owner_language
@@ -161,10 +161,9 @@ class MailboxMenu(AttachedService):
         self.log = log or EventLogger("voicemail")
         self._own_worker = worker is None
         self.worker = worker or Worker("voicemail-mailbox", lambda job: job(), self.log)
-        self._results: queue.SimpleQueue[tuple[int, int, str, object]] = queue.SimpleQueue()
+        self._jobs = SessionJobs(self.worker)
         self.sessions: dict[int, Session] = {}
         self._recording: dict[int, Session] = {}  # port -> session recording a greeting
-        self._next_token = 1
 
     def codes(self) -> dict[str, Callable[[int, Extension, DialResult], None]]:
         """Handlers for ``ExtensionFeatures.service_codes``."""
@@ -178,15 +177,7 @@ class MailboxMenu(AttachedService):
     # ------------------------------------------------------------------ worker jobs
     def _off_loop(self, session: Session, kind: str, job: Callable[[], object]) -> None:
         """Runs ``job`` on the worker; its result (or error) comes back to :meth:`on_tick`."""
-        port, token = session.port, session.token
-
-        def run() -> None:
-            try:
-                self._results.put((port, token, kind, job()))
-            except FirmwareError as exc:
-                self._results.put((port, token, "error", f"{kind}: {exc}"))
-
-        self.worker.submit(run)
+        self._jobs.run(session.port, session.token, kind, job)
 
     def _write(self, session: Session, what: str, job: Callable[[], None]) -> None:
         """A store change: kept even if the caller hangs up; a failure is logged."""
@@ -220,8 +211,7 @@ class MailboxMenu(AttachedService):
 
     def _open(self, port: int, mailbox: str, call: Call | None) -> None:
         language = self.prompts.speaks(owner_language(self.cc.config, mailbox, call, port, self.contacts))
-        session = Session(port, mailbox, self._next_token, call=call, language=language)
-        self._next_token += 1
+        session = Session(port, mailbox, self._jobs.new_token(), call=call, language=language)
         self.sessions[port] = session
         if self.pins is None:
             if call is not None:  # no PINs on this box: never from outside
@@ -439,8 +429,9 @@ class MailboxMenu(AttachedService):
 
     # ------------------------------------------------------------------ results from the worker
     def _result(self, session: Session, kind: str, value: object) -> None:
-        if kind == "error":
-            self.log.error("vm_error", port=session.port, mailbox=session.mailbox, error=str(value))
+        if kind.endswith(ERROR_SUFFIX):  # a store read failed: the caller hears the error tone
+            self.log.error("vm_error", port=session.port, mailbox=session.mailbox,
+                           error=f"{kind.removesuffix(ERROR_SUFFIX)}: {value}")
             self._finish(session.port, ["beeperr"])
         elif kind == "pin_status":
             if value:
@@ -495,14 +486,7 @@ class MailboxMenu(AttachedService):
 
     # ------------------------------------------------------------------ AttachedService
     def on_tick(self, tick: int) -> None:
-        while True:
-            try:
-                port, token, kind, value = self._results.get_nowait()
-            except queue.Empty:
-                break
-            session = self.sessions.get(port)
-            if session is not None and session.token == token:
-                self._result(session, kind, value)
+        self._jobs.deliver(self.sessions, self._result)
         for port, session in list(self.sessions.items()):
             if session.call is None and self.cc.state(port) is not Leg.DIALING:
                 del self.sessions[port]  # hung up (or out of service): what was done is kept
