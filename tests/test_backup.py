@@ -277,3 +277,25 @@ def test_a_message_deleted_while_the_backup_runs_leaves_no_row_without_its_file(
         assert conn.execute("SELECT COUNT(*) FROM voicemail_messages").fetchone() == (0,)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("recordings", [False, True])  # False: the upgrade's backup (linebox/releases.py)
+def test_staged_uploads_are_neither_backed_up_nor_replaced_by_a_restore(tmp_path, recordings):
+    """``<data>/staging/`` holds the web admin's uploads in progress (a full backup sent in
+    chunks, a contacts CSV waiting for its confirmation): work of a session, not the box's data.
+    No archive carries them, and a restore leaves them where they are (not in ``replaced-<n>``)."""
+    db = _populate(tmp_path / "box")
+    staged = {db.parent / "staging" / "restore" / "a1b2.staged": b"\x00" * 4096,
+              db.parent / "staging" / "contacts" / "c3d4.staged": b"name,number\nAda,201\n"}
+    for path, body in staged.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    archive = tmp_path / "box.tar"
+    manifest = backup.create(db, archive, CREATED, with_recordings=recordings)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert not [name for name in names if "staging" in name or name.endswith(".staged")], names
+    assert not [entry.path for entry in manifest.entries if "staging" in entry.path]
+    _, kept = backup.restore(archive, db)
+    assert {path: path.read_bytes() for path in staged} == staged
+    assert kept is not None and not (kept / "staging").exists()
