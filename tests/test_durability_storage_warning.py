@@ -7,8 +7,7 @@ import dataclasses
 import pytest
 
 from firmware.storage.retention import MB, measure
-from tests.test_web import login
-from tests.web_helpers import PASSWORD, Clock, FakeEngine, make_accounts, make_app, make_services
+from tests.web_helpers import PASSWORD, Clock, FakeEngine, login, make_accounts, make_app, make_services
 from webadmin.system import storage_figures
 
 BUDGET_MB = 64  # the smallest budget the configuration accepts

@@ -7,8 +7,7 @@ import re
 import pytest
 
 from firmware.accounts import LOCKOUT_SECONDS
-from tests.web_helpers import (  # noqa: F401 (CSRF, login, token_of: imported from here by other test files)
-    CSRF,
+from tests.web_helpers import (
     PASSWORD,
     Clock,
     FakeEngine,

@@ -16,8 +16,7 @@ from firmware.config import ConfigStore
 from firmware.storage.doctor_report import Check, make_report, report_path, write_report
 from firmware.storage.pending import PENDING_RESTORE, apply_pending, check_archive, pending
 from linebox.storage import board_ports
-from tests.test_web import login, token_of
-from tests.web_helpers import PASSWORD, admin_client, make_accounts, make_app, make_services
+from tests.web_helpers import admin_client, login, token_of
 
 AT = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC
 
@@ -107,17 +106,10 @@ def web(tmp_path):
     """An admin's client on a box in its own data folder, with a fake supervisor for the web process."""
     folder = tmp_path / "data"
     folder.mkdir()
-    accounts = make_accounts(folder)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    accounts.add("ian", "installer", PASSWORD, 0.0)
-    services = make_services(folder, accounts=accounts)
-    restarts = []
-    services.restart_web = lambda: restarts.append("web")
-    app = make_app(services)
-    client = app.test_client()
-    login(client, "ada")
-    yield client, services, restarts, app
-    services.store.close()
+    with admin_client(folder, others=[("ian", "installer")]) as (client, services):
+        restarts = []
+        services.restart_web = lambda: restarts.append("web")
+        yield client, services, restarts, client.application
 
 
 @pytest.mark.parametrize("recordings", [False, True])

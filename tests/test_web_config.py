@@ -9,8 +9,7 @@ import re
 import pytest
 
 from firmware.config import Zone
-from tests.test_web import login, token_of
-from tests.web_helpers import PASSWORD, FakeEngine, make_accounts, make_app, make_services
+from tests.web_helpers import FakeEngine, admin_client, token_of
 from webadmin.sections import SECTIONS, SETTINGS
 
 REVISION = re.compile(r'name="revision" value="(\d+)"')
@@ -18,15 +17,9 @@ REVISION = re.compile(r'name="revision" value="(\d+)"')
 
 @pytest.fixture
 def admin(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    engine = FakeEngine()
-    services = make_services(tmp_path, accounts=accounts, engine=engine)
-    services.restart_needed = lambda old, new: ["zone: the line card's timing"] if old.zone != new.zone else []
-    client = make_app(services).test_client()
-    login(client, "ada")
-    yield client, services
-    services.store.close()
+    with admin_client(tmp_path, engine=FakeEngine()) as (client, services):
+        services.restart_needed = lambda old, new: ["zone: the line card's timing"] if old.zone != new.zone else []
+        yield client, services
 
 
 def form_of(client, path):

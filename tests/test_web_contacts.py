@@ -12,10 +12,9 @@ import stat
 
 import pytest
 
-from tests.web_helpers import PASSWORD, Clock, FakeEngine, make_accounts, make_app, make_services
+from tests.web_helpers import Clock, FakeEngine, admin_client, make_app, signed_in, token_of
 from webadmin.staging import STAGED_MAX_AGE_S
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 GOOD = "name,numbers,account,notes\nAnn Lee,(212) 555-0100,1001,VIP\nBob Roy,212.555.0101; 011 44 20 7946 0000,,\n"
 BAD = GOOD + "Cid,555 0100,,\nDup,1-212-555-0100,,\n"
@@ -23,22 +22,16 @@ BAD = GOOD + "Cid,555 0100,,\nDup,1-212-555-0100,,\n"
 
 @pytest.fixture
 def web(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    accounts.add("sue", "supervisor", PASSWORD, 0.0)
     engine = FakeEngine()
-    services = make_services(tmp_path, accounts=accounts, engine=engine, clock=Clock())
-    client, token = login(make_app(services), "sue")
-    yield client, services, engine, token
-    services.store.close()
+    with admin_client(tmp_path, others=[("sue", "supervisor")], engine=engine, clock=Clock()) as (admin, services):
+        client, token = login(admin.application, "sue")
+        yield client, services, engine, token
 
 
 def login(app, name: str):
-    client = app.test_client()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    client.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": token})
-    token = CSRF.search(client.get("/contacts/").get_data(as_text=True)).group(1)  # the session's own
-    return client, token
+    """A client of ``name`` and its session's CSRF token, from the contacts page."""
+    client = signed_in(app, name)
+    return client, token_of(client.get("/contacts/"))
 
 
 def staged(services) -> list[str]:

@@ -14,20 +14,13 @@ import pytest
 from drivers.audiofile import encode_wav, read_audio
 from dsp.levels import signal_dbm0
 from firmware.speech.prompt import active_level_dbm0
-from tests.test_web import login, token_of
-from tests.web_helpers import PASSWORD, make_accounts, make_app, make_services
+from tests.web_helpers import PASSWORD, admin_client, login, make_accounts, make_app, make_services, token_of
 
 
 @pytest.fixture
 def admin(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    accounts.add("al", "agent", PASSWORD, 0.0)
-    services = make_services(tmp_path, accounts=accounts)
-    client = make_app(services).test_client()
-    login(client, "ada")
-    yield client, services
-    services.store.close()
+    with admin_client(tmp_path, others=[("al", "agent")]) as signed_in:
+        yield signed_in
 
 
 def _flow_form(client, name="main"):

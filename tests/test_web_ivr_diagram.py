@@ -11,8 +11,7 @@ import pytest
 
 from firmware.config.demo import demo_ivr
 from firmware.config.model import Destination, DestinationKind, IvrFlow, IvrNode, IvrNodeType, MenuChoice
-from tests.test_web import login
-from tests.web_helpers import PASSWORD, make_accounts, make_app, make_services
+from tests.web_helpers import admin_client
 from webadmin.flowchart import BOX_H, flow_svg, layers
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -122,13 +121,8 @@ def test_names_are_escaped_and_there_is_no_script_or_inline_style():
 
 @pytest.fixture
 def admin(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    services = make_services(tmp_path, accounts=accounts)
-    client = make_app(services).test_client()
-    login(client, "ada")
-    yield client
-    services.store.close()
+    with admin_client(tmp_path) as (client, _):
+        yield client
 
 
 def test_the_ivr_pages_show_the_diagram_inline(admin):

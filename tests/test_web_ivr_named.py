@@ -15,9 +15,8 @@ from firmware.config.model import NamedPrompt
 from firmware.config.promptcodec import MAX_NAMED_PROMPTS
 from firmware.ivr.uploads import store_prompt
 from firmware.speech.prompt import active_level_dbm0
-from tests.test_web import login, token_of
 from tests.test_web_ivr import _speechlike, _wav, admin  # noqa: F401 (fixture)
-from tests.web_helpers import PASSWORD, make_accounts, make_app, make_services
+from tests.web_helpers import signed_in, token_of
 
 
 def _text(client, name, language, text):
@@ -90,19 +89,14 @@ def test_refused_input_is_one_line_and_changes_nothing(admin):  # noqa: F811
     assert not (services.data_dir / "sounds").exists()
 
 
-def test_an_agent_may_not_set_named_prompts(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    accounts.add("al", "agent", PASSWORD, 0.0)
-    services = make_services(tmp_path, accounts=accounts)
-    client = make_app(services).test_client()
+def test_an_agent_may_not_set_named_prompts(admin):  # noqa: F811
+    _, services = admin
+    client = signed_in(admin[0].application, "al")
     before = services.store.load().ivr_prompts  # the demo office's
-    login(client, "al")
     page = client.get("/login")
     answer = client.post("/ivr/named", data={"csrf_token": token_of(page), "name": "w", "language": "en",
                                              "text": "Hi"})
     assert answer.status_code == 403 and services.store.load().ivr_prompts == before
-    services.store.close()
 
 
 def _field_error(page: str, field_id: str) -> str | None:

@@ -8,9 +8,8 @@ import re
 
 import pytest
 
-from tests.test_web import login, token_of
 from tests.test_web_config import REVISION, form_of
-from tests.web_helpers import PASSWORD, FakeEngine, make_accounts, make_app, make_services
+from tests.web_helpers import admin_client, token_of
 
 ERROR = re.compile(r'<p class="field-error" id="f-([^"]+)-error" role="alert">([^<]*)</p>')
 SECRET = "wallboard-and-tickets-42"
@@ -18,13 +17,8 @@ SECRET = "wallboard-and-tickets-42"
 
 @pytest.fixture
 def admin(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    services = make_services(tmp_path, accounts=accounts, engine=FakeEngine())
-    client = make_app(services).test_client()
-    login(client, "ada")
-    yield client, services
-    services.store.close()
+    with admin_client(tmp_path) as signed_in:  # its engine: a FakeEngine
+        yield signed_in
 
 
 def test_the_settings_are_saved_through_the_configuration_and_applied(admin):

@@ -17,8 +17,7 @@ from drivers.audiofile import encode_wav, read_audio
 from firmware.media.music import MAX_CLASS_SECONDS
 from firmware.media.uploads import MAX_MUSIC_BYTES
 from firmware.speech.prompt import active_level_dbm0
-from tests.test_web import token_of
-from tests.web_helpers import admin_client
+from tests.web_helpers import admin_client, token_of
 
 
 @pytest.fixture

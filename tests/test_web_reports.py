@@ -8,8 +8,7 @@ import pytest
 
 from firmware.acd.stats import QueueStats
 from firmware.acdengine.history import IntervalRow, queue_counters
-from tests.test_web import login
-from tests.web_helpers import PASSWORD, make_accounts, make_app, make_services
+from tests.web_helpers import admin_client, signed_in
 from webadmin.charts import HEIGHT, LEFT, TOP, WIDTH, line_chart
 
 DAY = 1_764_892_800.0  # 2025-12-05 00:00 UTC
@@ -35,19 +34,13 @@ def test_chart_single_point_and_empty():
 
 @pytest.fixture
 def supervisor(tmp_path):
-    accounts = make_accounts(tmp_path)
-    accounts.add("ada", "admin", PASSWORD, 0.0)
-    accounts.add("sue", "supervisor", PASSWORD, 0.0)
-    services = make_services(tmp_path, accounts=accounts)
-    for hour, (answered, in_sl, abandoned) in enumerate([(10, 8, 2), (4, 4, 0), (0, 0, 0)]):
-        stats = QueueStats(offered=answered + abandoned, answered=answered, answered_in_sl=in_sl, abandoned=abandoned,
-                           answered_wait_seconds=15.0 * answered)
-        services.intervals.write([IntervalRow("queue", "support", 3600, DAY + 3600 * (9 + hour),
-                                              queue_counters(stats))])
-    client = make_app(services).test_client()
-    login(client, "sue")
-    yield client
-    services.store.close()
+    with admin_client(tmp_path, others=[("sue", "supervisor")]) as (admin, services):
+        for hour, (answered, in_sl, abandoned) in enumerate([(10, 8, 2), (4, 4, 0), (0, 0, 0)]):
+            stats = QueueStats(offered=answered + abandoned, answered=answered, answered_in_sl=in_sl,
+                               abandoned=abandoned, answered_wait_seconds=15.0 * answered)
+            services.intervals.write([IntervalRow("queue", "support", 3600, DAY + 3600 * (9 + hour),
+                                                  queue_counters(stats))])
+        yield signed_in(admin.application, "sue")
 
 
 def test_queue_report_charts_and_table(supervisor):

@@ -21,8 +21,7 @@ from firmware.media.uploads import MAX_MUSIC_BYTES
 from firmware.storage.pending import PENDING_RESTORE, apply_pending, pending
 from linebox.commands.web import CONNECTION_LIMIT, server_options
 from tests import test_web_appliance as appliance
-from tests.test_web import login, token_of
-from tests.web_helpers import PASSWORD
+from tests.web_helpers import PASSWORD, login, token_of
 from webadmin.admin import FORM_BACKUP_LIMIT_MB
 from webadmin.app import MAX_REQUEST_BYTES, largest_upload
 from webadmin.data import (

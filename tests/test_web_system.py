@@ -9,9 +9,8 @@ import re
 import pytest
 
 from firmware.cdr import CallRecord, Disposition, HangupBy
-from tests.test_web import login, token_of
 from tests.test_web_config import form_of
-from tests.web_helpers import PASSWORD, admin_client, make_accounts, make_app, make_services
+from tests.web_helpers import PASSWORD, admin_client, login, make_accounts, make_app, make_services, token_of
 from webadmin.admin import UPLOAD_LIMIT
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,14 +115,26 @@ def login(client, name, password=PASSWORD, address="127.0.0.1"):
 
 
 @contextmanager
-def admin_client(folder: Path) -> Iterator[tuple]:
-    """A test client logged in as admin ``ada`` over seeded services in ``folder``: (client, services)."""
+def admin_client(folder: Path, others: Iterable[tuple[str, str]] = (), engine=None, clock=None) -> Iterator[tuple]:
+    """A test client logged in as admin ``ada`` over seeded services in ``folder``: (client, services).
+    ``others``: more accounts, (name, role), with the same password (sign them in with
+    :func:`signed_in`); ``engine``, ``clock``: as :func:`make_services` takes them. The Flask
+    application is ``client.application``."""
     accounts = make_accounts(folder)
     accounts.add("ada", "admin", PASSWORD, 0.0)
-    services = make_services(folder, accounts=accounts)
+    for name, role in others:
+        accounts.add(name, role, PASSWORD, 0.0)
+    services = make_services(folder, accounts=accounts, engine=engine, clock=clock)
     client = make_app(services).test_client()
     login(client, "ada")
     try:
         yield client, services
     finally:
         services.store.close()
+
+
+def signed_in(app, name: str):
+    """Another test client of ``app``, logged in as ``name``."""
+    client = app.test_client()
+    login(client, name)
+    return client
