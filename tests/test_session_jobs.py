@@ -1,4 +1,4 @@
-"""firmware/engine/session_jobs.py: the one result drain of the voicemail mailbox and the prompt
+"""firmware/engine/worker.py SessionJobs: the one result drain of the voicemail mailbox and the prompt
 recorder. A worker that runs each job at once (no thread) makes these tests millisecond-fast."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from firmware import FirmwareError
-from firmware.engine.session_jobs import SessionJobs, failed
+from firmware.engine.worker import SessionJobs, failed
 
 
 class InlineWorker:

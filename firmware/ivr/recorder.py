@@ -45,8 +45,7 @@ from firmware.dialplan import DialResult
 from firmware.engine.calls import Leg
 from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService
-from firmware.engine.session_jobs import SessionJobs, failed
-from firmware.engine.worker import Worker
+from firmware.engine.worker import SessionJobs, Worker, failed
 from firmware.media.words import PROMPT_DIR, join_words, trim_silence
 from firmware.speech.prompt import prepare_prompt
 

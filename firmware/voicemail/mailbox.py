@@ -71,8 +71,7 @@ from firmware.dialplan import DialResult
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService
-from firmware.engine.session_jobs import ERROR_SUFFIX, SessionJobs
-from firmware.engine.worker import Worker
+from firmware.engine.worker import ERROR_SUFFIX, SessionJobs, Worker
 from firmware.voicemail.greetings import MIN_GREETING_S, GreetingKind, greeting_limit_s
 from firmware.voicemail.languages import owner_language
 from firmware.voicemail.pins import MAX_PIN_DIGITS, PinCheck, check_pin
