@@ -33,6 +33,10 @@ ringing (timed out), and the calls that leave their queue (max wait, leave-when-
 with the destination to send them to. :meth:`AcdCore.next_wakeup` says when the next timer
 falls due, so a simulator need not tick every 20 ms. Bad input raises ``FirmwareError``
 before anything changes.
+
+Beside it: :mod:`firmware.acd.occupancy` (who is in a queue), :func:`firmware.acd.router.waiting_decisions`
+(the order calls are tried in) and :mod:`firmware.acd.core_reconfig` (a reconfiguration plan
+applied through the public methods ``cancel_offer``, ``remove_call``, ``emit`` and ``rearm``).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from dataclasses import replace
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.acd.agent_state import WORKING, Agent, AgentEvent, AgentState
-from firmware.acd.core_reconfig import ReconfigurationMixin
+from firmware.acd.core_reconfig import apply_plan, core_facts
 from firmware.acd.core_types import (
     CALLBACK_TIMER,
     MAXWAIT_TIMER,
@@ -69,10 +73,13 @@ from firmware.acd.model import (
     OfferFailure,
     OfferKind,
     QueueConfig,
+    check_arrival,
     check_requirements,
 )
+from firmware.acd.occupancy import queue_empty, queue_figures
+from firmware.acd.occupancy import staffed as staffed_members
 from firmware.acd.reconfigure import Reconfigured, plan_reconfiguration
-from firmware.acd.router import RouteDecision, Router
+from firmware.acd.router import RouteDecision, Router, waiting_decisions
 from firmware.acd.waiting import (
     AbandonMemory,
     AhtTracker,
@@ -84,7 +91,7 @@ from firmware.acd.waiting import (
 )
 
 
-class AcdCore(ReconfigurationMixin):
+class AcdCore:
     """Queues, agents and routing, driven by events with the caller's clock."""
 
     def __init__(
@@ -128,7 +135,8 @@ class AcdCore(ReconfigurationMixin):
 
     # ----------------------------------------------------------------- plumbing
 
-    def _emit(self, event: AcdEvent) -> None:
+    def emit(self, event: AcdEvent) -> None:
+        """Reports ``event`` to the listeners (statistics, queue_log, logs)."""
         self._last_event_time = event.time
         for listener in self.listeners:
             listener.on_event(event)
@@ -163,10 +171,10 @@ class AcdCore(ReconfigurationMixin):
         if state is AgentState.PAUSED and (previous_state is not AgentState.PAUSED or event is AgentEvent.PAUSE):
             if event is not AgentEvent.LOGIN_PAUSED:
                 for queue in agent.logged_queues:
-                    self._emit(AcdEvent(now, EventKind.PAUSE, queue=queue, agent=agent.agent_id, reason=agent.paused_reason))
+                    self.emit(AcdEvent(now, EventKind.PAUSE, queue=queue, agent=agent.agent_id, reason=agent.paused_reason))
         elif previous_state is AgentState.PAUSED and state is not AgentState.PAUSED and state is not AgentState.LOGGED_OUT:
             for queue in agent.logged_queues:
-                self._emit(AcdEvent(now, EventKind.UNPAUSE, queue=queue, agent=agent.agent_id))
+                self.emit(AcdEvent(now, EventKind.UNPAUSE, queue=queue, agent=agent.agent_id))
 
     def _after_change(self, agent: Agent, was_routable: bool, now: float) -> None:
         """Keeps the routing index, the empty-queue check and the activity log in step."""
@@ -181,18 +189,7 @@ class AcdCore(ReconfigurationMixin):
         self._empty_dirty = True
         activity = agent.current_activity()
         if activity != agent.activity:
-            self._emit(
-                AcdEvent(
-                    now,
-                    EventKind.AGENTSTATE,
-                    agent=agent.agent_id,
-                    from_state=agent.activity,
-                    to_state=activity,
-                    duration=now - agent.activity_since,
-                    queues=agent.logged_queues,
-                    work_queue=agent.activity_queue,
-                )
-            )
+            self.emit(_activity_event(agent, activity, now))
             work = self.calls.get(agent.call_id) if agent.call_id else None
             agent.activity = activity
             agent.activity_since = now
@@ -235,7 +232,7 @@ class AcdCore(ReconfigurationMixin):
         if reason is not None:
             agent.paused_reason = agent.pending_pause = reason
         for queue in login.queues if announce else ():
-            self._emit(AcdEvent(now, EventKind.ADDMEMBER, queue=queue, agent=agent.agent_id, reason="PAUSED" if reason else ""))
+            self.emit(AcdEvent(now, EventKind.ADDMEMBER, queue=queue, agent=agent.agent_id, reason="PAUSED" if reason else ""))
         self._set_state(agent, AgentEvent.LOGIN if reason is None else AgentEvent.LOGIN_PAUSED, now)
 
     def agent_logout(self, agent_id: str, now: float) -> list[Offer]:
@@ -250,7 +247,7 @@ class AcdCore(ReconfigurationMixin):
             self._finish_handle(agent, now)
         self._set_state(agent, AgentEvent.LOGOUT, now)
         for queue in agent.logged_queues:
-            self._emit(AcdEvent(now, EventKind.REMOVEMEMBER, queue=queue, agent=agent_id))
+            self.emit(AcdEvent(now, EventKind.REMOVEMEMBER, queue=queue, agent=agent_id))
         agent.logged_queues = ()
         agent.call_id = agent.call_queue = None
         agent.logout_after_work = False
@@ -267,7 +264,7 @@ class AcdCore(ReconfigurationMixin):
             raise FirmwareError("acd: a pause reason must not contain '|' or newlines")
         if agent.state in WORKING:
             agent.pending_pause = reason
-            self._emit(AcdEvent(now, EventKind.PAUSEPENDING, agent=agent_id, reason=reason))
+            self.emit(AcdEvent(now, EventKind.PAUSEPENDING, agent=agent_id, reason=reason))
             return
         agent.paused_reason = reason
         self._set_state(agent, AgentEvent.PAUSE, now)
@@ -276,7 +273,7 @@ class AcdCore(ReconfigurationMixin):
         agent = self._agent(agent_id)
         if agent.state in WORKING and agent.pending_pause is not None:
             agent.pending_pause = None
-            self._emit(AcdEvent(now, EventKind.PAUSEPENDING, agent=agent_id))
+            self.emit(AcdEvent(now, EventKind.PAUSEPENDING, agent=agent_id))
             return
         if agent.state is not AgentState.PAUSED:
             raise FirmwareError(f"acd: agent {agent_id} is not paused")
@@ -326,18 +323,9 @@ class AcdCore(ReconfigurationMixin):
         skills: dict[str, int] | None = None,
     ) -> JoinResult:
         """A caller enters ``queues`` (the first is the primary); skills default to the primary's."""
-        if not isinstance(call_id, str) or not call_id or "|" in call_id or "\n" in call_id or call_id == "NONE":
-            raise FirmwareError("acd: a call id must be a non-empty string without '|' or newlines")
+        names = check_arrival(call_id, queues, self.queues, priority)
         if call_id in self.calls:
             raise FirmwareError(f"acd: call {call_id} is already in the ACD")
-        names = tuple(queues)
-        if not names or len(set(names)) != len(names):
-            raise FirmwareError("acd: a call needs one or more distinct queues")
-        for name in names:
-            if name not in self.queues:
-                raise FirmwareError(f"acd: no queue named {name!r}")
-        if not isinstance(priority, int):
-            raise FirmwareError("acd: priority must be an integer")
         caller_id = caller_id.replace("|", " ").replace("\n", " ")
         primary = self.queues[names[0]]
         requirements = check_requirements(skills or {}, f"call {call_id}")
@@ -347,7 +335,7 @@ class AcdCore(ReconfigurationMixin):
         if not accepted:
             reason = self._may_join(primary)
             kind = EventKind.FULL if reason == "full" else EventKind.JOINEMPTY
-            self._emit(AcdEvent(now, kind, call_id=call_id, queue=primary.name, caller_id=caller_id))
+            self.emit(AcdEvent(now, kind, call_id=call_id, queue=primary.name, caller_id=caller_id))
             destination = primary.timeout_destination if reason == "full" else primary.empty_destination
             return JoinResult(False, reason=reason, destination=destination)
         if usable_caller_id(caller_id):
@@ -372,7 +360,7 @@ class AcdCore(ReconfigurationMixin):
         self.waiting.add(call)
         self.calls[call_id] = call
         position = call.orig_positions[accepted[0]]
-        self._emit(
+        self.emit(
             AcdEvent(now, EventKind.ENTERQUEUE, call_id, accepted[0], caller_id=caller_id, orig_position=position)
         )
         self._empty_dirty = True  # a caller may join a queue that leave-when-empty must empty
@@ -390,22 +378,7 @@ class AcdCore(ReconfigurationMixin):
         return ""
 
     def _queue_empty(self, queue: str, conditions: frozenset[EmptyCondition]) -> bool:
-        """No member logged into ``queue`` is outside ``conditions`` (Asterisk joinempty rules)."""
-        blocked = {
-            AgentState.PAUSED: EmptyCondition.PAUSED in conditions,
-            AgentState.RINGING: EmptyCondition.RINGING in conditions,
-            AgentState.ON_CALL: EmptyCondition.INUSE in conditions,
-            AgentState.WRAP_UP: EmptyCondition.WRAPUP in conditions,
-            AgentState.AVAILABLE: False,
-        }
-        inuse = EmptyCondition.INUSE in conditions
-        for agent in self.members[queue]:
-            if agent.state is AgentState.LOGGED_OUT or queue not in agent.logged_queues:
-                continue
-            if blocked[agent.state] or (inuse and agent.phone_busy):
-                continue
-            return False
-        return True
+        return queue_empty(self.members[queue], queue, conditions)
 
     def _schedule_relax(self, call: WaitingCall, now: float) -> None:
         when = call.next_relax_at(now)
@@ -441,19 +414,9 @@ class AcdCore(ReconfigurationMixin):
         agent.calls_taken[queue] = agent.calls_taken.get(queue, 0) + 1
         agent.talk_started = now
         self.waiting.remove(call)
-        self._emit(
-            AcdEvent(
-                now,
-                EventKind.CONNECT,
-                call.call_id,
-                call.queues[0],
-                agent.agent_id,
-                wait=now - call.enqueue_time,
-                ring=ring,
-                bridged=f"{call.call_id}-{call.offer_id}",
-                orig_position=call.orig_positions[call.queues[0]],
-            )
-        )
+        self.emit(AcdEvent(now, EventKind.CONNECT, call.call_id, call.queues[0], agent.agent_id,
+                           wait=now - call.enqueue_time, ring=ring, bridged=f"{call.call_id}-{call.offer_id}",
+                           orig_position=call.orig_positions[call.queues[0]]))
 
     def offer_failed(self, call_id: str, agent_id: str, now: float, reason: OfferFailure = OfferFailure.NO_ANSWER) -> None:
         """The agent did not answer, declined, or was busy; the call waits on."""
@@ -472,9 +435,9 @@ class AcdCore(ReconfigurationMixin):
         agent.call_id = agent.call_queue = None
         self._set_state(agent, AgentEvent.OFFER_FAILED, now, reset_idle=reason is not OfferFailure.CANCELLED)
         if reason is OfferFailure.CANCELLED:
-            self._emit(AcdEvent(now, EventKind.OFFERCANCEL, call.call_id, call.queues[0], agent.agent_id, ring=now - offer.made_at))
+            self.emit(AcdEvent(now, EventKind.OFFERCANCEL, call.call_id, call.queues[0], agent.agent_id, ring=now - offer.made_at))
         else:
-            self._emit(
+            self.emit(
                 AcdEvent(now, EventKind.RINGNOANSWER, call.call_id, call.queues[0], agent.agent_id, ring=now - offer.made_at, reason=reason.value)
             )
             call.declined[agent.agent_id] = now
@@ -497,7 +460,7 @@ class AcdCore(ReconfigurationMixin):
         cancelled = []
         for offer in list(call.offers.values()):
             if ring_canceled:
-                self._emit(AcdEvent(now, EventKind.RINGCANCELED, call.call_id, call.queues[0], offer.agent_id, ring=now - offer.made_at))
+                self.emit(AcdEvent(now, EventKind.RINGCANCELED, call.call_id, call.queues[0], offer.agent_id, ring=now - offer.made_at))
             call.state = CallState.DONE  # so the withdrawal does not make it routable again
             cancelled.append(self._withdraw(offer, now, OfferFailure.CANCELLED))
         return cancelled
@@ -508,20 +471,9 @@ class AcdCore(ReconfigurationMixin):
         self.waiting.remove(call)
         call.state = CallState.DONE
         del self.calls[call.call_id]
-        self._emit(
-            AcdEvent(
-                now,
-                kind,
-                call.call_id,
-                primary,
-                wait=now - call.enqueue_time,
-                position=position,
-                orig_position=call.orig_positions[primary],
-                key=key,
-                reason=reason,
-                caller_id=call.caller_id,
-            )
-        )
+        self.emit(AcdEvent(now, kind, call.call_id, primary, wait=now - call.enqueue_time, position=position,
+                           orig_position=call.orig_positions[primary], key=key, reason=reason,
+                           caller_id=call.caller_id))
 
     def call_ended(self, call_id: str, now: float, by_agent: bool = False) -> None:
         """A connected call hung up; the agent goes to wrap-up (if the queue has one)."""
@@ -532,18 +484,9 @@ class AcdCore(ReconfigurationMixin):
         agent.talk_seconds[queue] = agent.talk_seconds.get(queue, 0.0) + talk
         agent.last_talk = talk
         agent.call_queue = call.queues[0]
-        self._emit(
-            AcdEvent(
-                now,
-                EventKind.COMPLETEAGENT if by_agent else EventKind.COMPLETECALLER,
-                call_id,
-                call.queues[0],
-                agent.agent_id,
-                wait=call.connected_at - call.enqueue_time,
-                talk=talk,
-                orig_position=call.orig_positions[call.queues[0]],
-            )
-        )
+        self.emit(AcdEvent(now, EventKind.COMPLETEAGENT if by_agent else EventKind.COMPLETECALLER, call_id,
+                           call.queues[0], agent.agent_id, wait=call.connected_at - call.enqueue_time, talk=talk,
+                           orig_position=call.orig_positions[call.queues[0]]))
         call.state = CallState.DONE
         del self.calls[call_id]
         wrapup = (self.queues.get(queue) or self.retired_queues[queue]).wrapup_seconds
@@ -585,7 +528,7 @@ class AcdCore(ReconfigurationMixin):
         for offer in list(call.offers.values()):
             cancelled.append(self._withdraw(offer, now, OfferFailure.CANCELLED))
         call.callback_number = number
-        self._emit(AcdEvent(now, EventKind.CALLBACKREQUEST, call_id, call.queues[0], caller_id=number))
+        self.emit(AcdEvent(now, EventKind.CALLBACKREQUEST, call_id, call.queues[0], caller_id=number))
         return cancelled
 
     def reserve_for_agent(self, call_id: str, agent_id: str, until: float, now: float) -> None:
@@ -709,28 +652,9 @@ class AcdCore(ReconfigurationMixin):
         """Routes waiting calls (priority, then enqueue time) to available agents."""
         if not self._routable or not self.waiting.classes:
             return []
-        router = self.router
-        heads = []
-        for route_class in self.waiting.classes.values():
-            if router.any_available(route_class.queues):
-                heads.append((route_class.entries[0][2].key, route_class, 0))
-        heapq.heapify(heads)
         offers: list[Offer] = []
-        while heads and self._routable:
-            _, route_class, index = heapq.heappop(heads)
-            entries = route_class.entries
-            if index >= len(entries):
-                continue
-            call = entries[index][2]
-            decision, retry_only = router.select(call, now)
-            if decision is not None:
-                offers.extend(self._make_offers(decision, now))
-            elif retry_only:
-                index += 1
-            else:
-                continue  # the least demanding call of the class found nobody: skip the class
-            if index < len(entries) and router.any_available(route_class.queues):
-                heapq.heappush(heads, (entries[index][2].key, route_class, index))
+        for decision in waiting_decisions(self.waiting.classes.values(), self.router, now, lambda: self._routable > 0):
+            offers.extend(self._make_offers(decision, now))
         return offers
 
     def _make_offers(self, decision: RouteDecision, now: float) -> list[Offer]:
@@ -759,12 +683,49 @@ class AcdCore(ReconfigurationMixin):
             self._set_state(agent, AgentEvent.OFFER, now)
             self._timer(offer.ring_deadline, RING_TIMER, offer)
             offers.append(offer)
-        self._emit(AcdEvent(now, EventKind.OFFER, call.call_id, call.queues[0], ",".join(decision.trace.chosen), trace=decision.trace))
+        self.emit(AcdEvent(now, EventKind.OFFER, call.call_id, call.queues[0], ",".join(decision.trace.chosen), trace=decision.trace))
         if self.log is not None and self.log.logger.isEnabledFor(logging.INFO):
             self.log.info("route", **decision.trace.fields())
         return offers
 
     # ------------------------------------------------------------ reconfiguration
+    # What firmware/acd/core_reconfig.py applies a plan with, besides the public event API.
+
+    def cancel_offer(self, offer: Offer, now: float) -> Offer:
+        """Stops one ringing offer (OFFERCANCEL); the call waits again if it has no other."""
+        return self._withdraw(offer, now, OfferFailure.CANCELLED)
+
+    def remove_call(self, call_id: str, now: float, reason: str) -> list[Offer]:
+        """Takes a waiting or ringing call out of its queues (EXITEMPTY with ``reason``); the
+        offers to stop ringing."""
+        call = self._call(call_id, CallState.WAITING, CallState.OFFERING, CallState.PARKED, CallState.DIALING)
+        cancelled = self._leave_offers(call, now, ring_canceled=False)
+        self._leave(call, EventKind.EXITEMPTY, now, reason=reason)
+        return cancelled
+
+    def rearm(self, drop: frozenset[int], now: float) -> None:
+        """After the queues' settings changed: the leave-when-empty queues again, the timers of
+        the kinds ``drop`` dropped and the listed calls' max-wait, relaxation and retry timers
+        set from the new settings."""
+        self._leave_queues = [name for name, queue in self.queues.items() if queue.leavewhenempty is not None]
+        self._empty_dirty = True
+        timers = [timer for timer in self._timers if timer[2] not in drop]
+        heapq.heapify(timers)
+        self._timers = timers
+        retry_ends: set[float] = set()
+        for call in self.waiting.calls.values():
+            max_wait = self.queues[call.queues[0]].max_wait_seconds
+            if max_wait is not None and call.callback_number is None:
+                # Max wait counts from entering the queue; a call already past it exits at the next tick.
+                self._timer(max(call.entered_at + max_wait, now), MAXWAIT_TIMER, call, call.seq)
+            self._schedule_relax(call, now)
+            if call.reserved_until > now:  # a reservation's end (reserve_for_agent)
+                retry_ends.add(call.reserved_until)
+            for declined_at in call.declined.values():
+                retry_ends.update(declined_at + self.queues[queue].retry_seconds for queue in call.queues
+                                  if declined_at + self.queues[queue].retry_seconds > now)
+        for when in sorted(retry_ends):
+            self._timer(when, WAKE_TIMER, None)
 
     def reconfigure(self, config: AcdConfig, now: float) -> Reconfigured:
         """Applies a changed configuration at once, calls and agents kept (FirmwareError if
@@ -772,7 +733,7 @@ class AcdCore(ReconfigurationMixin):
         if not isinstance(config, AcdConfig):
             raise FirmwareError("acd: a reconfiguration needs an AcdConfig")
         config.validate()
-        return self.apply_reconfiguration(plan_reconfiguration(self.facts(), config), now)
+        return apply_plan(self, plan_reconfiguration(core_facts(self), config), now)
 
     # ------------------------------------------------------------------ queries
 
@@ -782,11 +743,7 @@ class AcdCore(ReconfigurationMixin):
 
     def staffed(self, queue: str) -> int:
         """Members logged into ``queue`` and not paused."""
-        return sum(
-            1
-            for agent in self.members[queue]
-            if queue in agent.logged_queues and agent.state not in (AgentState.PAUSED, AgentState.LOGGED_OUT)
-        )
+        return staffed_members(self.members[queue], queue)
 
     def estimated_wait(self, call_id: str) -> float | None:
         """Seconds until an agent is expected for the call (see waiting.py for the formula)."""
@@ -798,37 +755,19 @@ class AcdCore(ReconfigurationMixin):
         """Live figures of one queue for the console and the web admin."""
         if queue not in self.queues:
             raise FirmwareError(f"acd: no queue named {queue!r}")
-        by_activity: dict[str, int] = {}
-        for agent in self.members[queue]:
-            activity = agent.current_activity() if queue in agent.logged_queues else AgentState.LOGGED_OUT.value
-            by_activity[activity] = by_activity.get(activity, 0) + 1
-        staffed = self.staffed(queue)
-        return {
-            "queue": queue,
-            "waiting": self.waiting.count(queue),
-            "longest_wait_seconds": self.waiting.longest_wait(queue, now),
-            "agents": by_activity,
-            "staffed": staffed,
-            "aht_seconds": self.aht[queue].value,
-            "estimated_wait_new_call": estimated_wait_seconds(self.waiting.count(queue) + 1, self.aht[queue].value, staffed),
-        }
+        return queue_figures(queue, self.members, self.waiting, self.aht, now)
 
     def checkpoint(self, now: float) -> None:
         """Reports every agent's time in the current activity so far (an AGENTSTATE event
         with from = to), so statistics read at ``now`` include it; call at interval edges."""
         for agent in self.agents.values():
             if now > agent.activity_since:
-                self._emit(
-                    AcdEvent(
-                        now,
-                        EventKind.AGENTSTATE,
-                        agent=agent.agent_id,
-                        from_state=agent.activity,
-                        to_state=agent.activity,
-                        duration=now - agent.activity_since,
-                        queues=agent.logged_queues,
-                        work_queue=agent.activity_queue,
-                    )
-                )
+                self.emit(_activity_event(agent, agent.activity, now))
                 agent.activity_since = now
+
+
+def _activity_event(agent: Agent, to_state: str, now: float) -> AcdEvent:
+    """AGENTSTATE: the time the agent spent in its activity until ``now``, going to ``to_state``."""
+    return AcdEvent(now, EventKind.AGENTSTATE, agent=agent.agent_id, from_state=agent.activity, to_state=to_state,
+                    duration=now - agent.activity_since, queues=agent.logged_queues, work_queue=agent.activity_queue)
 

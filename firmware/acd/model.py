@@ -14,7 +14,7 @@ skill to a minimum level; requirements relax with waiting time (:class:`RelaxSte
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -218,6 +218,22 @@ def _check_seconds(value: float | None, what: str, allow_none: bool = False, pos
 def _check_level(level: int, what: str, low: int = 0) -> None:
     if not isinstance(level, int) or not low <= level <= MAX_SKILL_LEVEL:
         raise FirmwareError(f"acd: {what} level must be an integer {low}..{MAX_SKILL_LEVEL}")
+
+
+def check_arrival(call_id: str, queues: Iterable[str], known: Container[str], priority: int) -> tuple[str, ...]:
+    """A call's arrival, checked before anything changes: its id (a queue_log field), its
+    queues (one or more, distinct, configured) and its priority; the queues, in order."""
+    if not isinstance(call_id, str) or not call_id or "|" in call_id or "\n" in call_id or call_id == "NONE":
+        raise FirmwareError("acd: a call id must be a non-empty string without '|' or newlines")
+    names = tuple(queues)
+    if not names or len(set(names)) != len(names):
+        raise FirmwareError("acd: a call needs one or more distinct queues")
+    for name in names:
+        if name not in known:
+            raise FirmwareError(f"acd: no queue named {name!r}")
+    if not isinstance(priority, int):
+        raise FirmwareError("acd: priority must be an integer")
+    return names
 
 
 def check_requirements(requirements: Mapping[str, int], what: str) -> dict[str, int]:

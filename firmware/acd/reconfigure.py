@@ -7,7 +7,7 @@ removed and changed, the agents to log out, the callers whose queues go away (fe
 offers withdrawn, or an exit to a destination), the membership events, rrmemory's memory in
 the new member order and the kinds of timers to drop. :meth:`AcdCore.reconfigure
 <firmware.acd.core.AcdCore.reconfigure>` validates the configuration, asks for the plan and
-applies it through its own methods (:meth:`AcdCore.apply_reconfiguration`), as Asterisk's
+applies it through its public methods (:func:`firmware.acd.core_reconfig.apply_plan`), as Asterisk's
 ``queue reload`` or FreeSWITCH's ``callcenter_config`` do: a saved change applies at once and
 no call is dropped. An invalid configuration raises ``FirmwareError`` and changes nothing; an
 identical one gives an empty plan. In short (docs/acd.md, "Live reconfiguration", is the

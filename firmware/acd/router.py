@@ -24,20 +24,22 @@ on every state change), so a decision looks only at available members of the cal
 queues, never at every agent.
 
 Every decision returns a :class:`RouteTrace` (the data) with :meth:`RouteTrace.fields`
-and :meth:`RouteTrace.render` for the log and the console.
+and :meth:`RouteTrace.render` for the log and the console. :func:`waiting_decisions` is the
+order in which the waiting calls are tried at a tick.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from drivers.logs import format_fields
 from firmware.acd.agent_state import Agent
 from firmware.acd.model import QueueConfig, SkillSelection, Strategy
 from firmware.acd.strategies import best_skill_key, strategy_key, uses_tiers
-from firmware.acd.waiting import WaitingCall
+from firmware.acd.waiting import RouteClass, WaitingCall
 
 TRACE_SHOWN = 5  # candidates shown in the one-line rendering
 
@@ -276,3 +278,30 @@ def _rule(strategy: Strategy, use_skills: bool, ranked: list, queue: str, now: f
     if strategy is Strategy.RRMEMORY:
         return f"next_member:{top.member_index[queue]}"
     return f"{strategy.value}_draw:{top_key[0]:.3f}"
+
+
+def waiting_decisions(classes: Iterable[RouteClass], router: Router, now: float,
+                      anyone_left: Callable[[], bool]) -> Iterator[RouteDecision]:
+    """The decisions for the waiting calls, best call first across the routing classes
+    (priority, then enqueue time). The caller makes each decision's offers before it asks for
+    the next (they change who is available); it stops when ``anyone_left()`` says no agent is
+    available. In a class, a call that found nobody only because of retry cooldowns lets the
+    next call of the class try; a call that found nobody at all ends the class (the calls
+    behind it need at least as much)."""
+    heads = [(route_class.entries[0][2].key, route_class, 0) for route_class in classes
+             if router.any_available(route_class.queues)]
+    heapq.heapify(heads)
+    while heads and anyone_left():
+        _, route_class, index = heapq.heappop(heads)
+        entries = route_class.entries
+        if index >= len(entries):
+            continue
+        decision, retry_only = router.select(entries[index][2], now)
+        if decision is not None:
+            yield decision  # its offers take the call out of the class: the same index is the next call
+        elif retry_only:
+            index += 1
+        else:
+            continue
+        if index < len(entries) and router.any_available(route_class.queues):
+            heapq.heappush(heads, (entries[index][2].key, route_class, index))
