@@ -18,8 +18,9 @@ from firmware.campaign.attach import AcdAgents, attach_campaigns, campaign_leads
 from firmware.campaign.leads import LeadStatus
 from firmware.campaign.service import AgentPresence
 from firmware.campaign.store import CampaignStore
+from firmware.config.campaignmodel import Campaign, LeadSourceKind
 from firmware.config.demo import demo_config
-from firmware.config.model import Campaign, Contact, LeadSourceKind, Zone
+from firmware.config.model import Contact, Zone
 from firmware.contacts.store import ContactStore
 from firmware.leads import DncList
 

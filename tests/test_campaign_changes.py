@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from firmware.campaign.changes import CampaignPlan, describe_changes, plan_changes
-from firmware.config.model import Campaign, CampaignMode
+from firmware.config.campaignmodel import Campaign, CampaignMode
 
 A = Campaign("a", "support", enabled=True)
 B = Campaign("b", "support", enabled=True, mode=CampaignMode.PREVIEW)

@@ -7,7 +7,7 @@ from config_helpers import demo_data, lookup, open_store, outcome, setting
 
 from firmware import FirmwareError
 from firmware.config import from_dict, to_dict, validate
-from firmware.config.model import CallingWindow, Campaign, CampaignMode, LeadSourceKind, RetryRule
+from firmware.config.campaignmodel import CallingWindow, Campaign, CampaignMode, LeadSourceKind, RetryRule
 from firmware.config.yamlio import from_yaml, to_yaml
 from firmware.schedule import TimeRange
 

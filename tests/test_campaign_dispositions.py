@@ -21,8 +21,8 @@ from firmware.campaign.leads import LeadBook, LeadState, LeadStatus
 from firmware.campaign.service import AgentPresence, CampaignService
 from firmware.campaign.store import MIGRATIONS, AttemptRecord, CampaignStore
 from firmware.cdr import CallDisposition
+from firmware.config.campaignmodel import Campaign
 from firmware.config.db import connect, migrate
-from firmware.config.model import Campaign
 
 ZONE = "us"
 

@@ -18,7 +18,8 @@ from drivers.audiofile import read_audio
 from firmware.campaign.console import campaign_lines
 from firmware.campaign.leads import LeadStatus
 from firmware.campaign.store import CampaignStore
-from firmware.config.model import Campaign, Contact
+from firmware.config.campaignmodel import Campaign
+from firmware.config.model import Contact
 from firmware.leads import DncList
 
 HELLO = "/usr/share/asterisk/sounds/en_US_f_Allison/hello.wav"

@@ -14,7 +14,8 @@ from test_campaign_service import ALL_DAY
 
 from firmware.campaign.console import campaign_lines
 from firmware.campaign.store import CampaignStore
-from firmware.config.model import Campaign, CampaignMode, Contact
+from firmware.config.campaignmodel import Campaign, CampaignMode
+from firmware.config.model import Contact
 
 ALICE = "203"  # agent 1001
 NUMBERS = ("2125552001", "2125552002", "2125552003", "2125552004")

@@ -22,7 +22,8 @@ from firmware.campaign.console import campaign_lines, preview_decision
 from firmware.campaign.dialler import Dialler, Mode
 from firmware.campaign.leads import LeadBook, LeadState, LeadStatus
 from firmware.campaign.service import AgentPresence, CampaignService
-from firmware.config.model import CallingWindow, Campaign, CampaignRetries, DestinationKind, RetryRule
+from firmware.config.campaignmodel import CallingWindow, Campaign, CampaignRetries, RetryRule
+from firmware.config.model import DestinationKind
 from firmware.console.commands import find_command
 from firmware.schedule import TimeRange
 

@@ -9,7 +9,7 @@ import pytest
 from firmware import FirmwareError
 from firmware.campaign.leads import CONTACT, LeadBook, LeadState, LeadStatus, after_attempt, within_hours
 from firmware.campaign.store import AttemptRecord, CampaignStore, campaign_statistics
-from firmware.config.model import CallingWindow, CampaignRetries, RetryRule
+from firmware.config.campaignmodel import CallingWindow, CampaignRetries, RetryRule
 from firmware.schedule import TimeRange
 
 NY = CallingWindow("America/New_York", ("mon", "tue", "wed", "thu", "fri"), TimeRange(9 * 60, 20 * 60))

@@ -17,18 +17,8 @@ from drivers.audiofile import read_audio
 from drivers.logs import EventLogger
 from firmware import FirmwareError
 from firmware.config.demo import demo_config
-from firmware.config.model import (
-    Contact,
-    Destination,
-    DestinationKind,
-    DigitCheck,
-    IvrFlow,
-    IvrNode,
-    IvrNodeType,
-    LookupBy,
-    MenuChoice,
-    SayKind,
-)
+from firmware.config.ivrmodel import DigitCheck, IvrFlow, IvrNode, IvrNodeType, LookupBy, MenuChoice, SayKind
+from firmware.config.model import Contact, Destination, DestinationKind
 from firmware.engine.calls import Call, Direction, Leg
 from firmware.ivr import IvrPrompts, IvrService, logic, say_functions
 from firmware.numbers import try_e164

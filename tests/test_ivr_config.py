@@ -8,7 +8,8 @@ from config_helpers import DELETE, demo_data, open_store, outcome, setting, seve
 from firmware import FirmwareError
 from firmware.config import from_dict, from_yaml, to_yaml
 from firmware.config.demo import seed_demo
-from firmware.config.model import DestinationKind, IvrNodeType
+from firmware.config.ivrmodel import IvrNodeType
+from firmware.config.model import DestinationKind
 
 F = "ivr_flows[0]"
 N = f"{F}.nodes"  # the demo flow: hours, welcome (menu), spanish, support, queue, operator, closed

@@ -13,7 +13,7 @@ from drivers.audiofile import encode_wav, read_audio
 from firmware import FirmwareError
 from firmware.config.codec import from_dict, to_dict
 from firmware.config.demo import demo_config
-from firmware.config.model import NamedPrompt
+from firmware.config.ivrmodel import NamedPrompt
 from firmware.config.store import ConfigStore
 from firmware.config.validate import validate
 from firmware.ivr import IvrPrompts

@@ -17,7 +17,8 @@ from test_manager_pyst2 import Events, close, connect
 
 from board.virtual.pstn import FarEnd
 from dsp.callerid import CallerId
-from firmware.config.model import Destination, DestinationKind, InboundRoute, IvrFlow, IvrNode, IvrNodeType
+from firmware.config.ivrmodel import IvrFlow, IvrNode, IvrNodeType
+from firmware.config.model import Destination, DestinationKind, InboundRoute
 
 ALICE = "203"  # agent 1001 sits at extension 203 (port 4)
 READ = "call,agent,system,dialplan,cdr"

@@ -13,7 +13,7 @@ from browser_helpers import BROWSER_MARKS, logged_in, running_box
 
 from drivers.audiofile import encode_wav, read_audio
 from firmware.config import ConfigStore, demo_config
-from firmware.config.model import NamedPrompt
+from firmware.config.ivrmodel import NamedPrompt
 from firmware.speech.say import sound_dir
 from linebox.storage import board_ports
 

@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from firmware.config.demo import demo_ivr
-from firmware.config.model import Destination, DestinationKind, IvrFlow, IvrNode, IvrNodeType, MenuChoice
+from firmware.config.ivrmodel import IvrFlow, IvrNode, IvrNodeType, MenuChoice
+from firmware.config.model import Destination, DestinationKind
 from tests.web_helpers import admin_client
 from webadmin.flowchart import BOX_H, flow_svg, layers
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from drivers.audiofile import encode_wav, read_audio
-from firmware.config.model import NamedPrompt
+from firmware.config.ivrmodel import NamedPrompt
 from firmware.config.promptcodec import MAX_NAMED_PROMPTS
 from firmware.ivr.uploads import store_prompt
 from firmware.speech.prompt import active_level_dbm0

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from firmware.config.model import IVR_INPUT_NODES, IvrFlow, IvrNode, IvrNodeType
+from firmware.config.ivrmodel import IVR_INPUT_NODES, IvrFlow, IvrNode, IvrNodeType
 
 BOX_W, BOX_H = 180, 46
 GAP_X, GAP_Y = 40, 80

@@ -40,7 +40,8 @@ from firmware.campaign.leads import LeadBook
 from firmware.campaign.service import AgentPresence, CampaignService
 from firmware.campaign.store import CampaignStore
 from firmware.cdr import CallDisposition
-from firmware.config.model import Campaign, Config, Contact, LeadSourceKind
+from firmware.config.campaignmodel import Campaign, LeadSourceKind
+from firmware.config.model import Config, Contact
 from firmware.contacts.csvfile import read_table
 from firmware.contacts.store import ContactStore
 from firmware.engine.control import CallControlApi

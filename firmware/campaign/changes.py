@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
 
-from firmware.config.model import Campaign
+from firmware.config.campaignmodel import Campaign
 
 
 @dataclass(frozen=True)

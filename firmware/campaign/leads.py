@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from firmware.campaign.dialler import Lead, Outcome
-from firmware.config.model import CallingWindow, CampaignRetries, RetryRule
+from firmware.config.campaignmodel import CallingWindow, CampaignRetries, RetryRule
 from firmware.schedule import WEEKDAYS, zone_info
 
 

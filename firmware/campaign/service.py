@@ -70,7 +70,8 @@ from firmware.campaign.dialler import (
 from firmware.campaign.leads import ABANDONED, CONTACT, LeadBook, LeadStatus
 from firmware.campaign.store import AttemptRecord
 from firmware.cdr import CallDisposition
-from firmware.config.model import Campaign, Destination, DestinationKind
+from firmware.config.campaignmodel import Campaign
+from firmware.config.model import Destination, DestinationKind
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi, Then
 from firmware.engine.services import AttachedService

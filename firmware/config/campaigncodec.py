@@ -25,15 +25,15 @@ from typing import Any
 
 from firmware import FirmwareError
 from firmware.config import codec
-from firmware.config.model import (
+from firmware.config.campaignmodel import (
     CallingWindow,
     Campaign,
     CampaignMode,
     CampaignRetries,
-    Config,
     LeadSourceKind,
     RetryRule,
 )
+from firmware.config.model import Config
 from firmware.schedule import WEEKDAYS, TimeRange, zone_info
 
 MAX_CAMPAIGNS = 16

@@ -16,6 +16,7 @@ once into the data folder's cache, after the first start, never on the start-up 
 
 from __future__ import annotations
 
+from firmware.config.ivrmodel import IvrFlow, IvrNode, IvrNodeType, MenuChoice, NamedPrompt
 from firmware.config.model import (
     Agent,
     Config,
@@ -24,12 +25,7 @@ from firmware.config.model import (
     DispositionCode,
     Extension,
     InboundRoute,
-    IvrFlow,
-    IvrNode,
-    IvrNodeType,
     Line,
-    MenuChoice,
-    NamedPrompt,
     OutboundClass,
     Queue,
     QueueDesk,

@@ -23,16 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from firmware.config.model import (
-    IVR_INPUT_NODES,
-    Config,
-    Destination,
-    DestinationKind,
-    IvrFlow,
-    IvrNode,
-    IvrNodeType,
-    Prompt,
-)
+from firmware.config.ivrmodel import IVR_INPUT_NODES, IvrFlow, IvrNode, IvrNodeType, Prompt
+from firmware.config.model import Config, Destination, DestinationKind
 
 DestinationProblem = Callable[[Destination], "str | None"]
 

@@ -21,8 +21,7 @@ from typing import Any
 
 from firmware import FirmwareError
 from firmware.config import codec
-from firmware.config.model import (
-    Contact,
+from firmware.config.ivrmodel import (
     DigitCheck,
     IvrFlow,
     IvrNode,
@@ -32,6 +31,7 @@ from firmware.config.model import (
     Prompt,
     SayKind,
 )
+from firmware.config.model import Contact
 
 MAX_IVR_FLOWS = 32
 MAX_NODES = 64

@@ -10,6 +10,10 @@ the vocabulary of :mod:`firmware.acd.model` (its :class:`~firmware.acd.model.Str
 :class:`~firmware.acd.model.EmptyCondition`); :func:`firmware.config.acd.acd_config` maps
 them to the core's :class:`~firmware.acd.model.AcdConfig`.
 
+The IVR's flows and named prompts (:mod:`firmware.config.ivrmodel`) and the outbound
+campaigns (:mod:`firmware.config.campaignmodel`) are modules of their own; :class:`Config`
+holds them like every other section.
+
 Values left ``None`` follow the country zone (language, caller-ID standard, outside-line
 prefix, external digit maps): :data:`ZONE_DEFAULTS` here, and the numbering table of
 :mod:`firmware.tollguard`. Field meanings, bounds and
@@ -27,8 +31,10 @@ from types import MappingProxyType
 
 from drivers.timing import MAX_PREDIAL_MS
 from firmware.acd.model import EmptyCondition, Strategy
+from firmware.config.campaignmodel import Campaign
+from firmware.config.ivrmodel import IvrFlow, NamedPrompt
 from firmware.dialplan import EXTERNAL_CLASSES, DialPlan
-from firmware.schedule import Schedule, TimeRange
+from firmware.schedule import Schedule
 from firmware.tollguard import NUMBERING
 
 
@@ -462,129 +468,6 @@ class Security:
     """Extensions that may record IVR prompts by phone (``feature_codes.record_prompt``): none by default."""
 
 
-Prompt = tuple[tuple[str, tuple[str, ...]], ...]
-"""Language -> recorded words (sound names under that language's prompt folder, ``digits/1``),
-as ordered pairs (the YAML mapping's order is kept)."""
-
-
-class IvrNodeType(StrEnum):
-    """What an IVR node does (docs/ivr.md, "Nodes")."""
-
-    PLAY = "play"
-    MENU = "menu"
-    COLLECT = "collect"
-    SAY = "say"
-    LOOKUP = "lookup"
-    SET = "set"
-    TIME_CONDITION = "time_condition"
-    GOTO = "goto"
-
-
-IVR_INPUT_NODES = frozenset({IvrNodeType.MENU, IvrNodeType.COLLECT})
-"""Nodes that wait for the caller (timeout, retries, invalid prompt, no-input destination)."""
-
-
-class SayKind(StrEnum):
-    NUMBER = "number"
-    DIGITS = "digits"
-    DATE = "date"
-    TIME = "time"
-    MONEY = "money"
-
-
-class DigitCheck(StrEnum):
-    """How a collect node checks the entered digits."""
-
-    NONE = "none"
-    LUHN = "luhn"  # ISO/IEC 7812-1 annex B check digit (card and account numbers)
-    LOOKUP = "lookup"  # an account number of the contact store
-
-
-class LookupBy(StrEnum):
-    CALLER_ID = "caller_id"  # the caller's number among a contact's numbers
-    VARIABLE = "variable"  # a variable's value (an entered account number) as a contact's account
-
-
-@dataclass(frozen=True)
-class MenuChoice:
-    """One choice of a menu: a key and/or spoken words per language, and the node it leads to."""
-
-    next: str
-    key: str = ""
-    words: Prompt = ()
-    """Language -> keywords or phrases the recognizer listens for (the node's grammar)."""
-
-
-@dataclass(frozen=True)
-class IvrNode:
-    """One node of a flow; which fields a type uses is in docs/ivr.md ("Nodes")."""
-
-    id: str
-    type: IvrNodeType
-    prompt: Prompt = ()
-    next: str = ""
-    choices: tuple[MenuChoice, ...] = ()
-    timeout_s: int = 5
-    retries: int = 2
-    invalid_prompt: Prompt = ()
-    no_input: str = ""
-    """Input nodes: where the call goes when the retries are used up (no input or invalid input)."""
-    min_digits: int = 1
-    max_digits: int = 10
-    terminator: str = "#"
-    check: DigitCheck = DigitCheck.NONE
-    variable: str = ""
-    value: str = ""
-    say: SayKind | None = None
-    by: LookupBy = LookupBy.CALLER_ID
-    no_match: str = ""
-    """Lookup: where the call goes when no contact matches."""
-    schedule: str = ""
-    closed: str = ""
-    """Time condition: where the call goes while the schedule is closed (``next`` while open)."""
-    language: str = ""
-    queue_priority: int | None = None
-    queue_skills: SkillLevels | None = None
-    destination: Destination | None = None
-
-
-@dataclass(frozen=True)
-class IvrFlow:
-    """A voice menu: nodes from ``start``; ``languages`` offered (the first one is the default)."""
-
-    name: str
-    start: str
-    languages: tuple[str, ...]
-    nodes: tuple[IvrNode, ...]
-
-    def node(self, node_id: str) -> IvrNode | None:
-        return next((node for node in self.nodes if node.id == node_id), None)
-
-
-@dataclass(frozen=True)
-class NamedPrompt:
-    """A prompt of ``ivr_prompts`` (config migration 18): per language a text to synthesise or a
-    recorded word (an uploaded prompt's name, a prompt recorded by phone, a system recording).
-    A flow names it like a recorded word; the installer changes its words in this one place."""
-
-    name: str
-    text: tuple[tuple[str, str], ...] = ()
-    """Language -> the words, synthesised offline (firmware/speech/tts.py), cached by text and voice."""
-    recording: tuple[tuple[str, str], ...] = ()
-    """Language -> a recorded word's name (``welcome-acme``, ``42``, ``hello``)."""
-
-    def source(self, language: str) -> tuple[str, str] | None:
-        """``('text', words)`` or ``('recording', name)`` in ``language``; None if it has neither."""
-        for kind, pairs in (("recording", self.recording), ("text", self.text)):
-            for own, value in pairs:
-                if own == language:
-                    return kind, value
-        return None
-
-    def languages(self) -> list[str]:
-        return [language for language, _ in (*self.recording, *self.text)]
-
-
 @dataclass(frozen=True)
 class Contact:
     """A record the IVR's lookup node finds by caller ID or account number."""
@@ -609,75 +492,6 @@ class ManagerSettings:
     max_clients: int = 8
     actions_per_second: int = 20  # per client
     client_queue_events: int = 1000  # events waiting for one client before it is dropped as too slow
-
-
-# -- outbound campaigns (issue 15; firmware/config/campaigncodec.py, docs/campaigns.md) ----------
-
-class CampaignMode(StrEnum):
-    PREVIEW = "preview"
-    PROGRESSIVE = "progressive"
-    PREDICTIVE = "predictive"
-
-
-class LeadSourceKind(StrEnum):
-    CONTACTS = "contacts"  # every number of the contact store (firmware/contacts/store.py)
-    CSV = "csv"  # a CSV file under the box's data folder (docs/campaigns.md: its columns)
-
-
-@dataclass(frozen=True)
-class RetryRule:
-    """How often and how soon a lead is tried again after one outcome."""
-
-    max_attempts: int
-    delay_min: int
-
-
-@dataclass(frozen=True)
-class CampaignRetries:
-    """Per outcome of an attempt; a person reached (an agent took the call) is never retried."""
-
-    busy: RetryRule = RetryRule(5, 10)
-    no_answer: RetryRule = RetryRule(3, 120)
-    machine: RetryRule = RetryRule(3, 240)
-    congestion: RetryRule = RetryRule(5, 5)
-    disconnected: RetryRule = RetryRule(1, 0)  # SIT: the number is not in service
-    abandoned: RetryRule = RetryRule(3, 60)  # a person who heard the abandon message
-
-
-@dataclass(frozen=True)
-class CallingWindow:
-    """When leads in ``timezone`` may be called: ``days`` (mon-sun) and ``hours`` (within 08:00-21:00)."""
-
-    timezone: str
-    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
-    hours: TimeRange = TimeRange(9 * 60, 20 * 60)
-
-
-@dataclass(frozen=True)
-class Campaign:
-    """An outbound campaign (docs/campaigns.md)."""
-
-    name: str
-    queue: str
-    """The ACD queue whose agents take its calls (its script and disposition codes serve the campaign)."""
-    mode: CampaignMode = CampaignMode.PROGRESSIVE
-    enabled: bool = False
-    lead_source: LeadSourceKind = LeadSourceKind.CONTACTS
-    lead_file: str = ""
-    """The CSV's file name under ``<data>/campaigns/`` (lead_source csv)."""
-    country: str = ""
-    """The leads' country for number validation (ISO 3166 alpha-2; '' = the zone's)."""
-    lines: tuple[int, ...] = ()
-    """The FXO ports it may use; () = every line."""
-    calling_hours: tuple[CallingWindow, ...] = ()
-    retries: CampaignRetries = CampaignRetries()
-    max_abandon_rate: float = 0.03
-    no_answer_s: int = 30
-    amd: bool = True
-    machine_message: str = ""
-    """A recording left after the machine's beep ('' = hang up)."""
-    abandon_message: str = ""
-    """The recording an abandoned call hears (required for predictive)."""
 
 
 @dataclass(frozen=True)

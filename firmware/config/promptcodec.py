@@ -22,7 +22,8 @@ from typing import Any
 from firmware import FirmwareError
 from firmware.config import codec
 from firmware.config.ivrcodec import SOUND_RE
-from firmware.config.model import Config, NamedPrompt
+from firmware.config.ivrmodel import NamedPrompt
+from firmware.config.model import Config
 
 MAX_NAMED_PROMPTS = 200
 MAX_TEXT_CHARS = 1000  # firmware/speech/tts.py's limit on a synthesised text

@@ -10,7 +10,8 @@ store call ``learn`` again for every stored snapshot before the engine sees it.
 from __future__ import annotations
 
 from drivers.logs import EventLogger
-from firmware.config.model import DestinationKind, SayKind
+from firmware.config.ivrmodel import SayKind
+from firmware.config.model import DestinationKind
 from firmware.desk.lookup import ContactLookup
 from firmware.engine.control import CallControlApi
 from firmware.ivr import logic

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from firmware import FirmwareError
-from firmware.config.model import IvrNode, MenuChoice, SayKind
+from firmware.config.ivrmodel import IvrNode, MenuChoice, SayKind
 
 DTMF_SYMBOLS = frozenset("0123456789*#ABCD")
 MAX_HEARD_CHARS = 64  # a recognition's text as kept in the path and the log

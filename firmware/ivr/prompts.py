@@ -31,7 +31,8 @@ import numpy as np
 
 from drivers import DriverError
 from firmware import FirmwareError
-from firmware.config.model import Config, IvrFlow, NamedPrompt
+from firmware.config.ivrmodel import IvrFlow, NamedPrompt
+from firmware.config.model import Config
 from firmware.media.words import join_words, trim_silence
 
 SAY_FOLDERS = ("digits", "letters")  # what say_number/digits/date/time/money name (firmware.speech.say)

@@ -44,12 +44,8 @@ from drivers.audio import TICK_MS
 from drivers.logs import EventLogger
 from dsp.vad import VadEventKind, VoiceActivityDetector
 from firmware import FirmwareError
-from firmware.config.model import (
+from firmware.config.ivrmodel import (
     IVR_INPUT_NODES,
-    Config,
-    Contact,
-    Destination,
-    DestinationKind,
     DigitCheck,
     IvrFlow,
     IvrNode,
@@ -57,6 +53,7 @@ from firmware.config.model import (
     LookupBy,
     MenuChoice,
 )
+from firmware.config.model import Config, Contact, Destination, DestinationKind
 from firmware.desk.lookup import ContactLookup, contact_language
 from firmware.engine.calls import Call, Leg
 from firmware.engine.control import CallControlApi, Then

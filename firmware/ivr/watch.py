@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from firmware.config.model import IvrNode
+from firmware.config.ivrmodel import IvrNode
 from firmware.engine.calls import Call
 
 

@@ -21,7 +21,7 @@ flash features through ``FlashFeatures.hold_listeners``; all on the media loop's
 
 from __future__ import annotations
 
-from firmware.config.model import IvrNode, IvrNodeType
+from firmware.config.ivrmodel import IvrNode, IvrNodeType
 from firmware.engine.calls import Call
 from firmware.manager.channels import Channel, ChannelObserver
 from firmware.manager.events import CALL, DIALPLAN, event
