@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from drivers import DriverError
 from drivers.audiofile import encode_wav, read_audio
 from firmware.config.ivrmodel import NamedPrompt
 from firmware.config.promptcodec import MAX_NAMED_PROMPTS
@@ -146,3 +147,18 @@ def test_a_refused_change_writes_no_recording_and_keeps_the_file_there_was(admin
     services.store.update(lambda config: replace(config, ivr_prompts=full[:-1]))
     assert _upload(client, "extra", "en", wav).status_code == 302
     assert target.read_bytes() != kept and services.store.load().named_prompt("extra") is not None
+
+
+def test_a_recording_the_card_refuses_to_store_leaves_the_configuration_unchanged(admin, monkeypatch):  # noqa: F811
+    """The file is written inside the configuration's transaction: a failed write stores nothing."""
+    client, services = admin
+    before, revision = services.store.load(), services.store.config_version()
+
+    def full_card(path, data):
+        raise DriverError(f"{path}: cannot write: No space left on device")
+
+    monkeypatch.setattr("firmware.ivr.uploads.atomic_write_bytes", full_card)
+    answer = _upload(client, "extra", "en", encode_wav(_speechlike(8000, 1.0, 3000.0)))
+    page = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 400 and "No space left on device" in page and "Nothing was stored" in page
+    assert services.store.load() == before and services.store.config_version() == revision

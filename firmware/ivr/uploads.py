@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drivers import DriverError
 from drivers.audiofile import atomic_write_bytes, encode_wav
 from firmware import FirmwareError
 from firmware.config.codec import LANGUAGE_RE, NAME_RE
@@ -68,9 +69,13 @@ class PromptFile:
     wav: bytes
 
     def write(self) -> Path:
-        """Stores it (atomically: a cut leaves the old file or the new one); its path."""
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.target, self.wav)
+        """Stores it (atomically: a cut leaves the old file or the new one); its path.
+        FirmwareError (one line) when the card refuses it."""
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.target, self.wav)
+        except (DriverError, OSError) as exc:
+            raise FirmwareError(f"prompt: {self.target.name} not stored: {exc}") from exc
         return self.target
 
 
