@@ -1,0 +1,225 @@
+"""The box's echo canceller and spandsp's (linebox/bench/spandsp_echo.py) side by side on the
+G.168 Annex D scenarios of linebox/bench/echo_g168.py: same far-end speech, echo paths, ERLs,
+line noise and codec, measured the same way. Shared by ``linebox bench echo --reference
+spandsp`` and tests/test_echo_spandsp.py.
+
+A canceller is a *runner*: ``run(far, near, nlp) -> out`` on (channels, n) arrays, the output
+aligned with the input (the box's 20 ms latency taken out; spandsp has none). Every figure is
+measured on the output only (black box: spandsp's taps cannot be read), so both cancellers
+are judged by one rule:
+
+- ``convergence``: linear ERLE (NLP off) at 1 s and 5 s of far speech, per case (as
+  echo_g168.convergence);
+- ``reconvergence``: linear ERLE 1 s of far speech after the path switches from model m to
+  m+1 at SWITCH_S (as echo_g168.reconvergence);
+- ``double_talk``: near-end speech (-20 dBm0) from DT_START_S to DT_END_S, NLP off; the
+  linear ERLE over the second before the burst and the second after it (G.168 test 3 style:
+  ``loss_vs_before_db``, on different far speech), and over that second after it on the same
+  signal without the burst (``loss_vs_no_burst_db``: same speech, so it is what the burst cost,
+  divergence *and* the adaptation a canceller holds back while it hears a talker);
+- ``nlp``: with NLP (and comfort noise) on, the output level from 5 s of far speech on
+  (dBm0: residual echo plus comfort noise), and how much of a near-end talker passes during
+  double talk (talker power over output power on the frames where the talker is above -40
+  dBm0, dB: 0 = all of it passes, large = the NLP cut it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from dsp import SAMPLE_RATE
+from dsp.echo import EchoCanceller
+from dsp.levels import signal_dbm0
+from linebox.bench import echo_g168 as g168
+from linebox.bench.spandsp_echo import LINEAR, WITH_NLP, SpandspEcho, SpandspMissing, load, throughput
+
+Runner = Callable[[np.ndarray, np.ndarray, bool], np.ndarray]
+TALKER_ACTIVE_DBM0 = -40.0
+DT_SEEDS = (1, 2, 3)
+FLOOR_DB = -200.0  # digital silence is reported as -200 dBm0 (JSON has no -inf)
+
+
+def ours(tail_ms: float = g168.TAIL_MS, seed: int = 1) -> Runner:
+    def run(far: np.ndarray, near: np.ndarray, nlp: bool) -> np.ndarray:
+        canceller = EchoCanceller(far.shape[0], tail_ms, nlp=nlp, rng=np.random.default_rng(seed))
+        return g168.run(canceller, far, near)
+
+    return run
+
+
+def spandsp(lib, tail_ms: float = g168.TAIL_MS) -> Runner:
+    def run(far: np.ndarray, near: np.ndarray, nlp: bool) -> np.ndarray:
+        canceller = SpandspEcho(lib, far.shape[0], tail_ms, WITH_NLP if nlp else LINEAR)
+        try:
+            return canceller.process(far, near).astype(np.float64)
+        finally:
+            canceller.close()
+
+    return run
+
+
+def _key(model: int, erl: float) -> str:
+    return f"model{model}_erl{erl:g}"
+
+
+def _scene(far: np.ndarray, echoes: list[np.ndarray], talker: np.ndarray | float = 0.0):
+    near = np.array([g168.line_input(e, talker, i) for i, e in enumerate(echoes)])
+    return np.tile(far, (len(echoes), 1)), near
+
+
+def _erle(echo: np.ndarray, out: np.ndarray, near: np.ndarray, start_s: float, seconds: float) -> float:
+    """ERLE of ``out`` with the line's own part (near - echo: noise, codec, a talker) removed."""
+    return round(g168.erle_db(echo, out - (near - echo), start_s, start_s + seconds), 1)
+
+
+def convergence(run: Runner, seed: int = 1, seconds: float = 10.0) -> dict[str, dict[str, float]]:
+    far = g168.continuous_speech(seconds, seed)
+    echoes = [g168.echo_of(far, m, erl) for m, erl in g168.cases()]
+    fars, near = _scene(far, echoes)
+    out = run(fars, near, False)
+    t1, t5 = g168.talked(far, 1.0), g168.talked(far, 5.0)
+    return {
+        _key(m, erl): {
+            "erle_1s_db": _erle(echoes[k], out[k], near[k], t1, g168.WINDOW_S),
+            "erle_5s_db": _erle(echoes[k], out[k], near[k], t5, g168.WINDOW_S),
+        }
+        for k, (m, erl) in enumerate(g168.cases())
+    }
+
+
+def reconvergence(run: Runner, seed: int = 1, seconds: float = 9.0) -> dict[str, float]:
+    far = g168.continuous_speech(seconds, seed)
+    cut = int(g168.SWITCH_S * SAMPLE_RATE)
+    echoes = [np.r_[g168.echo_of(far, m, erl)[:cut], g168.echo_of(far, m % 8 + 1, erl)[cut:]] for m, erl in g168.cases()]
+    fars, near = _scene(far, echoes)
+    out = run(fars, near, False)
+    t1 = g168.talked(far, 1.0, g168.SWITCH_S)
+    return {
+        f"model{m}to{m % 8 + 1}_erl{erl:g}": _erle(echoes[k], out[k], near[k], t1, g168.WINDOW_S)
+        for k, (m, erl) in enumerate(g168.cases())
+    }
+
+
+def _talker(far: np.ndarray, seed: int) -> np.ndarray:
+    talker = np.zeros_like(far)
+    span = slice(int(g168.DT_START_S * SAMPLE_RATE), int(g168.DT_END_S * SAMPLE_RATE))
+    talker[span] = g168.continuous_speech(g168.DT_END_S - g168.DT_START_S, seed + 1000)
+    return talker
+
+
+def double_talk(run: Runner, seed: int, seconds: float = 9.0) -> dict:
+    far = g168.continuous_speech(seconds, seed)
+    echoes = [g168.echo_of(far, m, erl) for m, erl in g168.cases()]
+    fars, quiet = _scene(far, echoes)
+    _, talking = _scene(far, echoes, _talker(far, seed))
+    out_quiet, out_talking = run(fars, quiet, False), run(fars, talking, False)
+    result = {}
+    for k, (m, erl) in enumerate(g168.cases()):
+        before = _erle(echoes[k], out_talking[k], talking[k], g168.DT_START_S - 1.0, 1.0)
+        without = _erle(echoes[k], out_quiet[k], quiet[k], g168.DT_END_S, 1.0)
+        after = _erle(echoes[k], out_talking[k], talking[k], g168.DT_END_S, 1.0)
+        result[_key(m, erl)] = {
+            "erle_before_db": before,
+            "erle_after_db": after,
+            "erle_after_without_burst_db": without,
+            "loss_vs_before_db": round(before - after, 1),
+            "loss_vs_no_burst_db": round(without - after, 1),
+        }
+    return result
+
+
+def nlp(run: Runner, seed: int = 2, seconds: float = 8.0) -> dict:
+    far = g168.continuous_speech(seconds, seed)
+    echoes = [g168.echo_of(far, m, erl) for m, erl in g168.cases()]
+    fars, near = _scene(far, echoes)
+    out = run(fars, near, True)
+    start = int(g168.talked(far, 5.0) * SAMPLE_RATE)
+    residual = {
+        _key(m, erl): round(max(float(signal_dbm0(out[k, start : len(far) - 160])), FLOOR_DB), 1)
+        for k, (m, erl) in enumerate(g168.cases())
+    }
+    talker = _talker(far, seed)
+    _, talking = _scene(far, echoes, talker)
+    out = run(fars, talking, True)
+    active = g168.frame_levels(talker) > TALKER_ACTIVE_DBM0
+    frames = len(active) * g168.FRAME
+    power = np.sum(talker[:frames].reshape(-1, g168.FRAME)[active] ** 2)
+    passed = {}
+    for k, (m, erl) in enumerate(g168.cases()):
+        got = np.sum(out[k, :frames].reshape(-1, g168.FRAME)[active] ** 2)
+        passed[_key(m, erl)] = round(min(float(10.0 * np.log10(power / max(got, 1e-9))), -FLOOR_DB), 1)
+    return {"residual_dbm0": residual, "near_end_loss_db": passed}
+
+
+def measure(run: Runner, seed: int = 1) -> dict:
+    """Every figure of the module docstring for one canceller."""
+    conv = convergence(run, seed)
+    recon = reconvergence(run, seed)
+    dt = {s: double_talk(run, s) for s in DT_SEEDS}
+    with_nlp = nlp(run)
+    return {
+        "convergence": conv,
+        "erle_1s_worst_db": min(v["erle_1s_db"] for v in conv.values()),
+        "erle_5s_worst_db": min(v["erle_5s_db"] for v in conv.values()),
+        "reconvergence_1s": recon,
+        "reconvergence_1s_worst_db": min(recon.values()),
+        "double_talk": {str(s): figures for s, figures in dt.items()},
+        "double_talk_worst_loss_vs_before_db": max(f["loss_vs_before_db"] for fs in dt.values() for f in fs.values()),
+        "double_talk_worst_loss_vs_no_burst_db": max(
+            f["loss_vs_no_burst_db"] for fs in dt.values() for f in fs.values()
+        ),
+        "double_talk_erle_after_worst_db": min(f["erle_after_db"] for fs in dt.values() for f in fs.values()),
+        "nlp": with_nlp,
+        "nlp_residual_worst_dbm0": max(with_nlp["residual_dbm0"].values()),
+        "nlp_near_end_worst_loss_db": max(with_nlp["near_end_loss_db"].values()),
+    }
+
+
+def reference(seed: int = 1) -> dict:
+    """Both cancellers' figures and spandsp's cost, or why spandsp could not be run."""
+    try:
+        lib = load()
+    except SpandspMissing as exc:
+        return {"name": "spandsp", "error": str(exc)}
+    return {
+        "name": "spandsp",
+        "library": "libspandsp2 0.0.6 (Debian): echo_can_init/echo_can_update, adaption on, no HPF",
+        "modes": {"linear": int(LINEAR), "with_nlp": int(WITH_NLP)},
+        "tail_ms": g168.TAIL_MS,
+        "seed": seed,
+        "ours": measure(ours(g168.TAIL_MS, seed), seed),
+        "spandsp": measure(spandsp(lib, g168.TAIL_MS), seed),
+        "spandsp_cost": [throughput(lib, tail_ms=tail) for tail in (64.0, 128.0)],
+    }
+
+
+def table(ref: dict) -> str:
+    """The side-by-side figures as a Markdown table (what docs/dsp.md shows)."""
+    if "error" in ref:
+        return f"reference {ref['name']}: not run: {ref['error']}"
+    a, b = ref["ours"], ref["spandsp"]
+    lines = [
+        "| case | ERLE 1 s ours / spandsp | ERLE 5 s ours / spandsp | re-convergence 1 s ours / spandsp "
+        "| ERLE after double talk, worst ours / spandsp | NLP residual dBm0 ours / spandsp | near end lost dB ours / spandsp |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    recon = list(zip(a["reconvergence_1s"].values(), b["reconvergence_1s"].values(), strict=True))
+    for k, case in enumerate(a["convergence"]):
+        ca, cb = a["convergence"][case], b["convergence"][case]
+        dt = [min(figures[case]["erle_after_db"] for figures in side["double_talk"].values()) for side in (a, b)]
+        nlp_cells = [
+            f"{a['nlp'][key][case]:.1f} / {b['nlp'][key][case]:.1f}" for key in ("residual_dbm0", "near_end_loss_db")
+        ]
+        lines.append(
+            f"| {case} | {ca['erle_1s_db']:.1f} / {cb['erle_1s_db']:.1f} | {ca['erle_5s_db']:.1f} / {cb['erle_5s_db']:.1f} "
+            f"| {recon[k][0]:.1f} / {recon[k][1]:.1f} | {dt[0]:.1f} / {dt[1]:.1f} | {' | '.join(nlp_cells)} |"
+        )
+    for cost in ref["spandsp_cost"]:
+        lines.append(
+            f"spandsp {cost['tail_ms']:g} ms tail: {cost['us_per_sample_c']} us/sample in C "
+            f"({cost['realtime_channels_per_core_c']} channels per core), "
+            f"{cost['us_per_sample_through_ctypes']} us/sample through ctypes (call overhead {cost['us_per_sample_ctypes_overhead']} us)"
+        )
+    return "\n".join(lines)
