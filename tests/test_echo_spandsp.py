@@ -1,15 +1,20 @@
-"""The box's echo canceller against spandsp's (Debian's libspandsp2, through ctypes) on the
-G.168 Annex D scenarios of linebox/bench/echo_g168.py (issue 17: "match it").
+"""The box's echo canceller against the open-source references, on the G.168 Annex D scenarios
+of linebox/bench/echo_g168.py (issue 17: "the best open-source anchor is OSLEC ... match it").
+
+References (linebox/bench/echo_vs_reference.py): OSLEC, the Linux kernel's line echo
+canceller, built from Debian's linux-source-6.1 (linebox/bench/oslec_echo.py); and spandsp's
+canceller in Debian's libspandsp2 (linebox/bench/spandsp_echo.py), which is *not* OSLEC but
+Steve Underwood's older single-filter NLMS (docs/dsp.md).
 
 "Match it" as hard limits, case by case (8 paths x ERL 6 and 10 dB, real speech through
 µ-law, line noise -65 dBm0, 64 ms tail, seed 1): our linear ERLE at 1 s and 5 s of far speech,
-after an echo path change and after a burst of double talk is at least spandsp's; with the
-NLP on, our near end passes at least as well as spandsp's. Where spandsp's figure cannot be
-"matched" because it is reached by a defect (its NLP mutes everything, so its residual is
-lower than ours), the issue's absolute limit is tested instead (G.168: residual below -60
-dBm0 with comfort noise at the line's level). The measured figures are in docs/dsp.md.
+1 s after an echo path change and after a burst of double talk is at least the reference's;
+with the NLP on, a near-end talker loses no more through ours than through the reference's
+(and at most 1 dB). Where a reference's residual echo with NLP is lower than ours because its
+NLP mutes the line (spandsp's), the issue's absolute limit is tested instead (G.168: residual
+below -60 dBm0, with comfort noise at the line's level). The measured figures: docs/dsp.md.
 
-Skipped, with the reason, only where libspandsp2 is not installed (the Makefile installs it).
+Skipped, with the reason, only where a reference is not installed (the Makefile installs both).
 """
 
 from __future__ import annotations
@@ -20,113 +25,140 @@ import pytest
 from dsp.levels import dbm0_to_rms
 from linebox import LineboxError
 from linebox.bench import echo_g168 as g168
-from linebox.bench import echo_vs_spandsp as compare
-from linebox.bench import spandsp_echo
-from linebox.bench.spandsp_ref import SpandspMissing
+from linebox.bench import echo_vs_reference as compare
+from linebox.bench import oslec_echo, spandsp_echo
+from linebox.bench.sample_canceller import SampleCanceller, cost_per_sample
 
 RESIDUAL_WITH_NLP_DBM0 = -60.0  # issue 17 / G.168: residual echo with NLP in steady state
 NEAR_END_LOSS_DB = 1.0  # the NLP lets a near-end talker through (issue 17: it must open)
+CASES = [f"model{m}_erl{erl:g}" for m, erl in g168.cases()]
+REFERENCES = sorted(compare.REFERENCES)
 
 
-@pytest.fixture(scope="module")
-def lib():
+def _api(name: str):
+    load, _, missing = compare.REFERENCES[name]
     try:
-        return spandsp_echo.load()
-    except SpandspMissing as exc:
-        pytest.skip(f"spandsp reference not available: {exc}")
+        return load()
+    except missing as exc:
+        pytest.skip(f"reference {name} not available: {exc}")
+
+
+@pytest.fixture(scope="module", params=REFERENCES)
+def reference(request):
+    return request.param, _api(request.param)
 
 
 def _erle_by_second(echo: np.ndarray, out: np.ndarray) -> list[float]:
     return [g168.erle_db(echo, out, s, s + 1.0) for s in range(len(echo) // 8000)]
 
 
-def test_the_binding_cancels_white_noise_echo_like_an_nlms_should(lib, capfd):
-    # The sanity check of the binding (argument order, int16 scale, tail): on white noise,
-    # where any NLMS converges, spandsp's canceller removes > 50 dB within 3 s.
+def test_the_binding_cancels_white_noise_echo_like_an_nlms_should(reference, capfd):
+    # The check of the binding (argument order, int16 scale, tail): on white noise, where any
+    # NLMS converges, the reference removes > 35 dB within 3 s (so its figures on speech below
+    # are its own, not a wiring mistake).
+    name, api = reference
     rng = np.random.default_rng(1)
     far = rng.standard_normal(4 * 8000) * dbm0_to_rms(-20.0)
     echo = np.convolve(far, g168.g168_echo_path(1, 6.0, g168.BULK_DELAY_MS))[: len(far)]
-    canceller = spandsp_echo.SpandspEcho(lib, 1, 64.0)
+    canceller = SampleCanceller(api, 1, 64.0, int(compare.REFERENCES[name][1][0]))
     out = canceller.process(far[None], echo[None])[0].astype(np.float64)
     canceller.close()
     erle = _erle_by_second(echo, out)
-    assert erle[0] < 20.0 < erle[1] and min(erle[2:]) > 50.0, erle
-    # Debian's build prints two debugging lines per sample: none of them reaches our stdout.
+    assert erle[0] < 20.0 < erle[1] and min(erle[2:]) > 35.0, (name, erle)
+    # Debian's spandsp prints two debugging lines per sample: none of them reaches our stdout.
     assert capfd.readouterr().out == ""
 
 
-def test_128_ms_tail_is_1024_taps_and_other_tails_are_refused(lib):
-    canceller = spandsp_echo.SpandspEcho(lib, 2, 128.0)
+def test_128_ms_tail_is_1024_taps_and_other_tails_are_refused(reference):
+    _, api = reference
+    canceller = SampleCanceller(api, 2, 128.0, 1)
     assert canceller.taps == 1024
     canceller.close()
     with pytest.raises(LineboxError, match="tail_ms must be one of"):
-        spandsp_echo.SpandspEcho(lib, 1, 100.0)
+        SampleCanceller(api, 1, 100.0, 1)
 
 
-def test_a_missing_library_is_one_clear_error(monkeypatch):
-    monkeypatch.setattr("linebox.bench.spandsp_ref.LIBRARY_NAMES", ("libspandsp-absent.so.9",))
-    with pytest.raises(SpandspMissing, match="libspandsp2"):
-        spandsp_echo.load()
-    assert compare.reference()["error"].startswith("libspandsp (Debian package libspandsp2)")
-
-
-def test_cost_per_sample_is_measured_without_the_ctypes_call(lib):
-    cost = spandsp_echo.throughput(lib, samples=8000)
+def test_cost_per_sample_is_measured_without_the_ctypes_call(reference):
+    _, api = reference
+    cost = cost_per_sample(api, 1, samples=8000)
     assert 0 < cost["us_per_sample_ctypes_overhead"] < cost["us_per_sample_through_ctypes"]
     assert cost["us_per_sample_c"] == pytest.approx(
         cost["us_per_sample_through_ctypes"] - cost["us_per_sample_ctypes_overhead"], abs=0.002
     )
 
 
+def test_a_missing_spandsp_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr("linebox.bench.spandsp_ref.LIBRARY_NAMES", ("libspandsp-absent.so.9",))
+    with pytest.raises(spandsp_echo.SpandspMissing, match="libspandsp2"):
+        spandsp_echo.load()
+    assert compare.reference("spandsp")["error"].startswith("libspandsp (Debian package libspandsp2)")
+
+
+def test_a_missing_oslec_source_is_one_clear_error(tmp_path):
+    with pytest.raises(oslec_echo.OslecMissing, match="install Debian's linux-source-6.1"):
+        oslec_echo.load(source_dir=tmp_path, cache=tmp_path)
+
+
+def test_a_source_tarball_without_oslec_is_one_clear_error(tmp_path):
+    (tmp_path / "linux-source-9.9.tar.xz").write_bytes(b"not a tarball")
+    with pytest.raises(oslec_echo.OslecMissing, match="no drivers/misc/echo/echo.c"):
+        oslec_echo.load(source_dir=tmp_path, cache=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
 @pytest.fixture(scope="module")
-def both(lib):
-    """The figures of both cancellers, seed 1 (spandsp: ~1 M ctypes calls per scenario)."""
-    runners = {"ours": compare.ours(), "spandsp": compare.spandsp(lib)}
-    return {
-        name: {
+def both(reference):
+    """Ours and the reference's figures, seed 1 (the reference: ~1 M ctypes calls per scenario)."""
+    name, api = reference
+    runners = {"ours": compare.ours(), name: compare.reference_runner(name, api)}
+    figures = {
+        side: {
             "convergence": compare.convergence(run),
             "reconvergence": compare.reconvergence(run),
             "double_talk": compare.double_talk(run, 1),
             "nlp": compare.nlp(run),
         }
-        for name, run in runners.items()
+        for side, run in runners.items()
     }
-
-
-CASES = [f"model{m}_erl{erl:g}" for m, erl in g168.cases()]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", CASES)
-def test_linear_erle_at_1_s_and_5_s_is_at_least_spandsps(both, case):
-    ours, theirs = both["ours"]["convergence"][case], both["spandsp"]["convergence"][case]
-    assert ours["erle_1s_db"] >= theirs["erle_1s_db"], (ours, theirs)
-    assert ours["erle_5s_db"] >= theirs["erle_5s_db"], (ours, theirs)
+    return figures["ours"], figures[name]
 
 
 @pytest.mark.slow
-def test_reconvergence_after_a_path_change_is_at_least_spandsps(both):
-    ours, theirs = both["ours"]["reconvergence"], both["spandsp"]["reconvergence"]
+def test_linear_erle_at_1_s_and_5_s_is_at_least_the_references(both):
+    ours, theirs = (side["convergence"] for side in both)
+    worse = {
+        (case, when): (ours[case][when], theirs[case][when])
+        for case in CASES
+        for when in ("erle_1s_db", "erle_5s_db")
+        if ours[case][when] < theirs[case][when]
+    }
+    assert not worse, worse
+
+
+@pytest.mark.slow
+def test_reconvergence_after_a_path_change_is_at_least_the_references(both):
+    ours, theirs = (side["reconvergence"] for side in both)
     worse = {case: (ours[case], theirs[case]) for case in ours if ours[case] < theirs[case]}
     assert not worse, worse
 
 
 @pytest.mark.slow
-def test_erle_after_double_talk_is_at_least_spandsps(both):
-    ours, theirs = both["ours"]["double_talk"], both["spandsp"]["double_talk"]
-    pairs = {case: (ours[case]["erle_after_db"], theirs[case]["erle_after_db"]) for case in ours}
+def test_erle_after_double_talk_is_at_least_the_references(both):
+    ours, theirs = (side["double_talk"] for side in both)
+    pairs = {case: (ours[case]["erle_after_db"], theirs[case]["erle_after_db"]) for case in CASES}
     worse = {case: pair for case, pair in pairs.items() if pair[0] < pair[1]}
     assert not worse, worse
 
 
 @pytest.mark.slow
 def test_with_nlp_the_near_end_passes_at_least_as_well_and_the_residual_meets_g168(both):
-    ours, theirs = both["ours"]["nlp"], both["spandsp"]["nlp"]
+    ours, theirs = (side["nlp"] for side in both)
     for case in CASES:
         loss = ours["near_end_loss_db"][case]
         assert loss <= min(NEAR_END_LOSS_DB, theirs["near_end_loss_db"][case]), (case, loss, theirs)
-        # spandsp's residual is lower only because its NLP mutes the line (comfort noise far
-        # below the -65 dBm0 line noise, or none): ours must meet G.168's limit and keep the
-        # line's noise (comfort noise within 3 dB of it, not silence).
         level = ours["residual_dbm0"][case]
+        if level > theirs["residual_dbm0"][case]:
+            # Only where the reference's NLP mutes the line (comfort noise more than 3 dB below
+            # the line's -65 dBm0 noise, or none): then G.168's own limits hold for ours.
+            assert theirs["residual_dbm0"][case] < g168.LINE_NOISE_DBM0 - 3.0, (case, level, theirs)
         assert g168.LINE_NOISE_DBM0 - 3.0 <= level <= RESIDUAL_WITH_NLP_DBM0, (case, level)

@@ -12,11 +12,12 @@ real speech (linebox/bench/echo_g168.py): linear ERLE per path and ERL at 1 s an
 speech, re-convergence after a path change, double talk at five seeds, and the CPU time of one
 20 ms tick at 8 and 64 channels.
 
-``--reference spandsp`` adds a ``reference`` object: spandsp's line echo canceller (Debian's
-libspandsp2, linebox/bench/spandsp_echo.py) and ours side by side on the same G.168 scenarios
-(linebox/bench/echo_vs_spandsp.py), spandsp's cost per sample, and (without ``--json``) a table.
-It takes a few minutes (spandsp is called once per sample from Python); without the library
-the object says why and the rest of the run is unchanged.
+``--reference oslec`` (or ``spandsp``) adds a ``reference`` object: OSLEC, the Linux kernel's
+line echo canceller (linebox/bench/oslec_echo.py), or spandsp's (Debian's libspandsp2,
+linebox/bench/spandsp_echo.py), and ours side by side on the same G.168 scenarios
+(linebox/bench/echo_vs_reference.py), the reference's cost per sample, and (without
+``--json``) a table. It takes minutes (the reference is called once per sample from Python);
+without the reference the object says why and the rest of the run is unchanged.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--reference",
-        choices=["spandsp"],
-        help="add the same G.168 figures for spandsp's canceller beside ours (minutes; docs/dsp.md)",
+        choices=["oslec", "spandsp"],
+        help="add the same G.168 figures for OSLEC's or spandsp's canceller beside ours (minutes; docs/dsp.md)",
     )
     parser.set_defaults(handler=run)
 
@@ -120,9 +121,9 @@ def run(args: argparse.Namespace) -> int:
 
             result["g168"] = report(seed)
         if args.reference:
-            from linebox.bench.echo_vs_spandsp import reference
+            from linebox.bench.echo_vs_reference import reference
 
-            result["reference"] = reference(seed)
+            result["reference"] = reference(args.reference, seed)
         return result
 
     if not args.reference or args.json:
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         tables.append(table(result.pop("reference")))
         return result
 
-    from linebox.bench.echo_vs_spandsp import table
+    from linebox.bench.echo_vs_reference import table
 
     code = run_channel_bench(args, measure_then_table)
     print(tables[0])

@@ -1,12 +1,13 @@
-"""The box's echo canceller and spandsp's (linebox/bench/spandsp_echo.py) side by side on the
-G.168 Annex D scenarios of linebox/bench/echo_g168.py: same far-end speech, echo paths, ERLs,
-line noise and codec, measured the same way. Shared by ``linebox bench echo --reference
-spandsp`` and tests/test_echo_spandsp.py.
+"""The box's echo canceller beside an open-source reference, OSLEC (linebox/bench/oslec_echo.py)
+or spandsp's (linebox/bench/spandsp_echo.py), on the G.168 Annex D scenarios of
+linebox/bench/echo_g168.py: same far-end speech, echo paths, ERLs, line noise and codec,
+measured the same way. Shared by ``linebox bench echo --reference oslec|spandsp`` and
+tests/test_echo_spandsp.py.
 
 A canceller is a *runner*: ``run(far, near, nlp) -> out`` on (channels, n) arrays, the output
-aligned with the input (the box's 20 ms latency taken out; spandsp has none). Every figure is
-measured on the output only (black box: spandsp's taps cannot be read), so both cancellers
-are judged by one rule:
+aligned with the input (the box's 20 ms latency taken out; the references have none). Every
+figure is measured on the output only (black box: a reference's taps cannot be read), so all
+cancellers are judged by one rule:
 
 - ``convergence``: linear ERLE (NLP off) at 1 s and 5 s of far speech, per case (as
   echo_g168.convergence);
@@ -33,7 +34,8 @@ from dsp import SAMPLE_RATE
 from dsp.echo import EchoCanceller
 from dsp.levels import signal_dbm0
 from linebox.bench import echo_g168 as g168
-from linebox.bench.spandsp_echo import LINEAR, WITH_NLP, SpandspEcho, SpandspMissing, load, throughput
+from linebox.bench import oslec_echo, spandsp_echo
+from linebox.bench.sample_canceller import SampleApi, SampleCanceller, cost_per_sample
 
 Runner = Callable[[np.ndarray, np.ndarray, bool], np.ndarray]
 TALKER_ACTIVE_DBM0 = -40.0
@@ -49,9 +51,18 @@ def ours(tail_ms: float = g168.TAIL_MS, seed: int = 1) -> Runner:
     return run
 
 
-def spandsp(lib, tail_ms: float = g168.TAIL_MS) -> Runner:
+# name: (loader, (linear mode, mode with NLP), what its loader raises when it is not there)
+REFERENCES = {
+    "oslec": (oslec_echo.load, (oslec_echo.LINEAR, oslec_echo.WITH_NLP), oslec_echo.OslecMissing),
+    "spandsp": (spandsp_echo.load, (spandsp_echo.LINEAR, spandsp_echo.WITH_NLP), spandsp_echo.SpandspMissing),
+}
+
+
+def reference_runner(name: str, api: SampleApi, tail_ms: float = g168.TAIL_MS) -> Runner:
+    linear, with_nlp = REFERENCES[name][1]
+
     def run(far: np.ndarray, near: np.ndarray, nlp: bool) -> np.ndarray:
-        canceller = SpandspEcho(lib, far.shape[0], tail_ms, WITH_NLP if nlp else LINEAR)
+        canceller = SampleCanceller(api, far.shape[0], tail_ms, int(with_nlp if nlp else linear))
         try:
             return canceller.process(far, near).astype(np.float64)
         finally:
@@ -177,32 +188,34 @@ def measure(run: Runner, seed: int = 1) -> dict:
     }
 
 
-def reference(seed: int = 1) -> dict:
-    """Both cancellers' figures and spandsp's cost, or why spandsp could not be run."""
+def reference(name: str, seed: int = 1) -> dict:
+    """Ours and reference ``name``'s figures and its cost, or why the reference could not be run."""
+    load, modes, missing = REFERENCES[name]
     try:
-        lib = load()
-    except SpandspMissing as exc:
-        return {"name": "spandsp", "error": str(exc)}
+        api = load()
+    except missing as exc:
+        return {"name": name, "error": str(exc)}
     return {
-        "name": "spandsp",
-        "library": "libspandsp2 0.0.6 (Debian): echo_can_init/echo_can_update, adaption on, no HPF",
-        "modes": {"linear": int(LINEAR), "with_nlp": int(WITH_NLP)},
+        "name": name,
+        "modes": {"linear": int(modes[0]), "with_nlp": int(modes[1])},
         "tail_ms": g168.TAIL_MS,
         "seed": seed,
         "ours": measure(ours(g168.TAIL_MS, seed), seed),
-        "spandsp": measure(spandsp(lib, g168.TAIL_MS), seed),
-        "spandsp_cost": [throughput(lib, tail_ms=tail) for tail in (64.0, 128.0)],
+        name: measure(reference_runner(name, api, g168.TAIL_MS), seed),
+        "cost": [cost_per_sample(api, modes[0], tail) for tail in (64.0, 128.0)],
     }
 
 
 def table(ref: dict) -> str:
     """The side-by-side figures as a Markdown table (what docs/dsp.md shows)."""
+    name = ref["name"]
     if "error" in ref:
-        return f"reference {ref['name']}: not run: {ref['error']}"
-    a, b = ref["ours"], ref["spandsp"]
+        return f"reference {name}: not run: {ref['error']}"
+    a, b = ref["ours"], ref[name]
     lines = [
-        "| case | ERLE 1 s ours / spandsp | ERLE 5 s ours / spandsp | re-convergence 1 s ours / spandsp "
-        "| ERLE after double talk, worst ours / spandsp | NLP residual dBm0 ours / spandsp | near end lost dB ours / spandsp |",
+        f"| case | ERLE 1 s ours / {name} | ERLE 5 s ours / {name} | re-convergence 1 s ours / {name} "
+        f"| ERLE after double talk, worst ours / {name} | NLP residual dBm0 ours / {name} "
+        f"| near end lost dB ours / {name} |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     recon = list(zip(a["reconvergence_1s"].values(), b["reconvergence_1s"].values(), strict=True))
@@ -216,10 +229,11 @@ def table(ref: dict) -> str:
             f"| {case} | {ca['erle_1s_db']:.1f} / {cb['erle_1s_db']:.1f} | {ca['erle_5s_db']:.1f} / {cb['erle_5s_db']:.1f} "
             f"| {recon[k][0]:.1f} / {recon[k][1]:.1f} | {dt[0]:.1f} / {dt[1]:.1f} | {' | '.join(nlp_cells)} |"
         )
-    for cost in ref["spandsp_cost"]:
+    for cost in ref["cost"]:
         lines.append(
-            f"spandsp {cost['tail_ms']:g} ms tail: {cost['us_per_sample_c']} us/sample in C "
+            f"{name} {cost['tail_ms']:g} ms tail: {cost['us_per_sample_c']} us/sample in C "
             f"({cost['realtime_channels_per_core_c']} channels per core), "
-            f"{cost['us_per_sample_through_ctypes']} us/sample through ctypes (call overhead {cost['us_per_sample_ctypes_overhead']} us)"
+            f"{cost['us_per_sample_through_ctypes']} us/sample through ctypes "
+            f"(call overhead {cost['us_per_sample_ctypes_overhead']} us)"
         )
     return "\n".join(lines)
