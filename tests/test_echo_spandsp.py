@@ -8,11 +8,13 @@ Steve Underwood's older single-filter NLMS (docs/dsp.md).
 
 "Match it" as hard limits, case by case (8 paths x ERL 6 and 10 dB, real speech through
 µ-law, line noise -65 dBm0, 64 ms tail, seed 1): our linear ERLE at 1 s and 5 s of far speech,
-1 s after an echo path change and after a burst of double talk is at least the reference's;
+1 s after an echo path change and after a burst of double talk is at least the reference's
+(and with a 128 ms tail behind 100 ms of bulk delay, at 1 s and 5 s);
 with the NLP on, it takes no more of a near-end talker than the reference's, give or take what
-the 20 ms the issue allows it to open costs (and at most 1 dB). Where a reference's residual echo with NLP is lower than ours because its
-NLP mutes the line (spandsp's), the issue's absolute limit is tested instead (G.168: residual
-below -60 dBm0, with comfort noise at the line's level). The measured figures: docs/dsp.md.
+the 20 ms the issue allows it to open costs (and at most 1 dB), and its output in single talk
+is at least as close to the line's own noise as the reference's (NOT met against OSLEC as
+DAHDI runs it: that test is an expected failure, strict, with the figures). The measured
+figures: docs/dsp.md.
 
 Skipped, with the reason, only where a reference is not installed (the Makefile installs both).
 """
@@ -123,12 +125,26 @@ def both(reference):
         }
         for side, run in runners.items()
     }
+    figures["ours"]["long_tail"] = compare.long_tail(compare.ours(compare.LONG_TAIL_MS))
+    figures[name]["long_tail"] = compare.long_tail(compare.reference_runner(name, api, compare.LONG_TAIL_MS))
     return figures["ours"], figures[name]
 
 
 @pytest.mark.slow
 def test_linear_erle_at_1_s_and_5_s_is_at_least_the_references(both):
     ours, theirs = (side["convergence"] for side in both)
+    worse = {
+        (case, when): (ours[case][when], theirs[case][when])
+        for case in CASES
+        for when in ("erle_1s_db", "erle_5s_db")
+        if ours[case][when] < theirs[case][when]
+    }
+    assert not worse, worse
+
+
+@pytest.mark.slow
+def test_with_a_128_ms_tail_linear_erle_at_1_s_and_5_s_is_at_least_the_references(both):
+    ours, theirs = (side["long_tail"] for side in both)
     worse = {
         (case, when): (ours[case][when], theirs[case][when])
         for case in CASES
@@ -154,7 +170,7 @@ def test_erle_after_double_talk_is_at_least_the_references(both):
 
 
 @pytest.mark.slow
-def test_with_nlp_the_near_end_passes_at_least_as_well_and_the_residual_meets_g168(both):
+def test_with_nlp_the_near_end_passes_at_least_as_well(both):
     ours, theirs = (side["nlp"] for side in both)
     # The issue lets the NLP take 20 ms to open on near-end speech: what that costs on this
     # talker (its first 20 ms frame of every talk spurt, ~0.13 dB) is the one margin allowed.
@@ -162,12 +178,30 @@ def test_with_nlp_the_near_end_passes_at_least_as_well_and_the_residual_meets_g1
     for case in CASES:
         loss = ours["near_end_loss_db"][case]
         assert loss <= min(NEAR_END_LOSS_DB, theirs["near_end_loss_db"][case] + margin), (case, loss, theirs)
-        level = ours["residual_dbm0"][case]
-        if level > theirs["residual_dbm0"][case]:
-            # Only where the reference's NLP mutes the line (comfort noise more than 3 dB below
-            # the line's -65 dBm0 noise, or none): then G.168's own limits hold for ours.
-            assert theirs["residual_dbm0"][case] < g168.LINE_NOISE_DBM0 - 3.0, (case, level, theirs)
-        assert g168.LINE_NOISE_DBM0 - 3.0 <= level <= RESIDUAL_WITH_NLP_DBM0, (case, level)
+
+
+@pytest.mark.slow
+def test_with_nlp_the_output_is_as_close_to_the_lines_noise_as_the_references(both, reference, request):
+    # G.168 with NLP: residual echo below -60 dBm0 and comfort noise at the line's level, so
+    # the best output in single talk is the line's own noise (-65 dBm0): neither louder
+    # (residual echo, comfort noise too loud) nor quieter (a muted line). Ours must be at
+    # least as close to it as the reference's, case by case, and meet G.168's limits.
+    if reference[0] == "oslec":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="not matched yet: OSLEC as DAHDI runs it (CLIP) is 0.0-1.4 dB from the "
+                "line's noise on 15 of 16 cases, ours 1.0-2.6 dB above it (docs/dsp.md)",
+            )
+        )
+    ours, theirs = (side["nlp"]["residual_dbm0"] for side in both)
+    for case in CASES:
+        assert g168.LINE_NOISE_DBM0 - 3.0 <= ours[case] <= RESIDUAL_WITH_NLP_DBM0, (case, ours[case])
+    distance = {
+        case: (abs(ours[case] - g168.LINE_NOISE_DBM0), abs(theirs[case] - g168.LINE_NOISE_DBM0)) for case in CASES
+    }
+    farther = {case: pair for case, pair in distance.items() if pair[0] > pair[1]}
+    assert not farther, farther
 
 
 def test_bench_echo_reports_the_reference_or_why_not(monkeypatch, capsys):

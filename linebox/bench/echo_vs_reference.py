@@ -18,6 +18,8 @@ cancellers are judged by one rule:
   ``loss_vs_before_db``, on different far speech), and over that second after it on the same
   signal without the burst (``loss_vs_no_burst_db``: same speech, so it is what the burst cost,
   divergence *and* the adaptation a canceller holds back while it hears a talker);
+- ``long_tail``: linear ERLE at 1 s and 5 s with a 128 ms tail, every path behind 100 ms of
+  bulk delay;
 - ``nlp``: with NLP (and comfort noise) on, the output level from 5 s of far speech on
   (dBm0: residual echo plus comfort noise), and what the NLP takes away of a near-end talker
   during double talk (``near_end_loss_db``: output power with the NLP off over output power
@@ -41,6 +43,7 @@ from linebox.bench.sample_canceller import SampleApi, SampleCanceller, cost_per_
 Runner = Callable[[np.ndarray, np.ndarray, bool], np.ndarray]
 TALKER_ACTIVE_DBM0 = -40.0
 DT_SEEDS = (1, 2, 3)
+LONG_TAIL_MS = 128.0
 FLOOR_DB = -200.0  # digital silence is reported as -200 dBm0 (JSON has no -inf)
 
 
@@ -110,6 +113,23 @@ def reconvergence(run: Runner, seed: int = 1, seconds: float = 9.0) -> dict[str,
     t1 = g168.talked(far, 1.0, g168.SWITCH_S)
     return {
         f"model{m}to{m % 8 + 1}_erl{erl:g}": _erle(echoes[k], out[k], near[k], t1, g168.WINDOW_S)
+        for k, (m, erl) in enumerate(g168.cases())
+    }
+
+
+def long_tail(run: Runner, seed: int = 1, seconds: float = 8.0, delay_ms: float = 100.0) -> dict[str, dict[str, float]]:
+    """Linear ERLE at 1 s and 5 s of far speech, every path behind ``delay_ms`` of bulk delay
+    (for a runner with a 128 ms tail: as echo_g168.long_tail)."""
+    far = g168.continuous_speech(seconds, seed)
+    echoes = [np.convolve(far, g168.g168_echo_path(m, erl, delay_ms))[: len(far)] for m, erl in g168.cases()]
+    fars, near = _scene(far, echoes)
+    out = run(fars, near, False)
+    t1, t5 = g168.talked(far, 1.0), g168.talked(far, 5.0)
+    return {
+        _key(m, erl): {
+            "erle_1s_db": _erle(echoes[k], out[k], near[k], t1, g168.WINDOW_S),
+            "erle_5s_db": _erle(echoes[k], out[k], near[k], t5, g168.WINDOW_S),
+        }
         for k, (m, erl) in enumerate(g168.cases())
     }
 
@@ -216,6 +236,10 @@ def reference(name: str, seed: int = 1) -> dict:
         "seed": seed,
         "ours": measure(ours(g168.TAIL_MS, seed), seed),
         name: measure(reference_runner(name, api, g168.TAIL_MS), seed),
+        "tail_128ms_delay_100ms": {
+            "ours": long_tail(ours(LONG_TAIL_MS, seed), seed),
+            name: long_tail(reference_runner(name, api, LONG_TAIL_MS), seed),
+        },
         "cost": [cost_per_sample(api, modes[0], tail) for tail in (64.0, 128.0)],
     }
 
@@ -243,6 +267,10 @@ def table(ref: dict) -> str:
             f"| {case} | {ca['erle_1s_db']:.1f} / {cb['erle_1s_db']:.1f} | {ca['erle_5s_db']:.1f} / {cb['erle_5s_db']:.1f} "
             f"| {recon[k][0]:.1f} / {recon[k][1]:.1f} | {dt[0]:.1f} / {dt[1]:.1f} | {' | '.join(nlp_cells)} |"
         )
+    long = ref["tail_128ms_delay_100ms"]
+    for when in ("erle_1s_db", "erle_5s_db"):
+        worst = [min(figures[when] for figures in long[side].values()) for side in ("ours", name)]
+        lines.append(f"128 ms tail, 100 ms bulk delay, worst {when}: ours {worst[0]:.1f}, {name} {worst[1]:.1f}")
     for cost in ref["cost"]:
         lines.append(
             f"{name} {cost['tail_ms']:g} ms tail: {cost['us_per_sample_c']} us/sample in C "

@@ -61,8 +61,12 @@ class Mode(IntFlag):
     DISABLE = 0x40
 
 
-LINEAR = Mode.ADAPTION  # the linear figures: adaption on, NLP off, no high-pass filters
-WITH_NLP = Mode.ADAPTION | Mode.NLP | Mode.CNG  # NLP with comfort noise
+# As DAHDI creates it for Asterisk (dahdi_echocan_oslec: adaption, NLP, CLIP, TX and RX
+# high-pass), less the TX high-pass: that one filters what is sent to the line
+# (``oslec_hpf_tx``), which the scenarios' far end is, unfiltered. Linear figures: NLP off.
+LINEAR = Mode.ADAPTION | Mode.RX_HPF
+WITH_NLP = Mode.ADAPTION | Mode.NLP | Mode.CLIP | Mode.RX_HPF
+WITH_CNG = Mode.ADAPTION | Mode.NLP | Mode.CNG | Mode.RX_HPF  # its comfort noise instead of CLIP
 
 
 def source_tarball(source_dir: Path = SOURCE_DIR) -> Path:
