@@ -21,7 +21,8 @@ BASE_PYTHON := $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo 
 APT_PACKAGES := python3-venv python3-dev gcc libasound2-dev alsa-utils sox \
 	multimon-ng minimodem libspandsp2 asterisk-core-sounds-en-wav asterisk-moh-opsound-wav \
 	chromium chromium-driver systemd \
-	asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav flite espeak-ng
+	asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav flite espeak-ng \
+	linux-source-6.1
 
 .PHONY: run test install clean
 

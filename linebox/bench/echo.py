@@ -11,6 +11,13 @@ process time, so the figure holds on a loaded box: ``channels x audio seconds / 
 real speech (linebox/bench/echo_g168.py): linear ERLE per path and ERL at 1 s and 5 s of far
 speech, re-convergence after a path change, double talk at five seeds, and the CPU time of one
 20 ms tick at 8 and 64 channels.
+
+``--reference oslec`` (or ``spandsp``) adds a ``reference`` object: OSLEC, the Linux kernel's
+line echo canceller (linebox/bench/oslec_echo.py), or spandsp's (Debian's libspandsp2,
+linebox/bench/spandsp_echo.py), and ours side by side on the same G.168 scenarios
+(linebox/bench/echo_vs_reference.py), the reference's cost per sample, and (without
+``--json``) a table. It takes minutes (the reference is called once per sample from Python);
+without the reference the object says why and the rest of the run is unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object (the only output)")
     parser.add_argument(
         "--g168", action="store_true", help="add ERLE, double talk and per-tick cost on G.168 Annex D paths"
+    )
+    parser.add_argument(
+        "--reference",
+        choices=["oslec", "spandsp"],
+        help="add the same G.168 figures for OSLEC's or spandsp's canceller beside ours (minutes; docs/dsp.md)",
     )
     parser.set_defaults(handler=run)
 
@@ -102,12 +114,29 @@ def measure(channels: int, seconds: float, seed: int = 1) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.g168:
-        return run_channel_bench(args, measure)
+    def measure_all(channels: int, seconds: float, seed: int) -> dict:
+        result = measure(channels, seconds, seed)
+        if args.g168:
+            from linebox.bench.echo_g168 import report  # reads the speech corpus: only when asked
 
-    def measure_g168(channels: int, seconds: float, seed: int) -> dict:
-        from linebox.bench.echo_g168 import report  # reads the speech corpus: only when asked
+            result["g168"] = report(seed)
+        if args.reference:
+            from linebox.bench.echo_vs_reference import reference
 
-        return {**measure(channels, seconds, seed), "g168": report(seed)}
+            result["reference"] = reference(args.reference, seed)
+        return result
 
-    return run_channel_bench(args, measure_g168)
+    if not args.reference or args.json:
+        return run_channel_bench(args, measure_all)
+    tables: list[str] = []
+
+    def measure_then_table(channels: int, seconds: float, seed: int) -> dict:
+        result = measure_all(channels, seconds, seed)
+        tables.append(table(result.pop("reference")))
+        return result
+
+    from linebox.bench.echo_vs_reference import table
+
+    code = run_channel_bench(args, measure_then_table)
+    print(tables[0])
+    return code
