@@ -128,6 +128,29 @@ def test_with_the_engine_stopped_the_chunked_restore_is_applied_at_once(web):
     assert extension_name(services.store.path) == "Sales" and pending(services.store.path) is None
 
 
+@pytest.mark.parametrize("engine_runs", [True, False])
+def test_a_factory_reset_drops_a_restore_sent_half_and_one_staged(web, engine_runs):
+    """Uploads in progress and a staged restore are no data of the box: the reset drops them,
+    and the staged restore is never applied over the reset box."""
+    client, services, restarts, _ = web
+    payload = client.get("/system/backup.tar").get_data()
+    staged = _send(client, payload)  # a whole upload, finished: staged for the engine's start
+    assert _finish(client, staged).status_code == 200 and pending(services.store.path) == "restore"
+    half = _start(client, len(payload)).get_json()["upload"]  # another one, half sent
+    assert _chunk(client, half, 0, payload[:len(payload) // 2]).status_code == 200
+    services.engine.down = not engine_runs
+    page = client.get("/system")
+    response = client.post("/system/factory-reset", data={"csrf_token": token_of(page), "confirm": "reset"})
+    assert response.status_code == 302
+    if engine_runs:
+        assert apply_pending(services.store.path, "2026-12-05T00:00:00+00:00").startswith("factory reset done")
+    data = data_folder(services)
+    assert [p.name for p in data.iterdir()] == ["factory-reset-1"] and pending(services.store.path) is None
+    kept = data / "factory-reset-1"
+    assert not (kept / "staging").exists() and not (kept / PENDING_RESTORE).exists()
+    assert (kept / "backup.tar").is_file() and (kept / "linebox.db").is_file()
+
+
 def test_chunks_out_of_order_oversized_or_past_the_size_are_refused(web):
     client, services, _, _ = web
     upload = _start(client, 100).get_json()["upload"]

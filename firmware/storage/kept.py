@@ -1,7 +1,7 @@
 """The folders a restore and a factory reset keep aside in the data folder, and their bound.
 
 A restore (firmware/storage/backup.py, also an upgrade's rollback) keeps the data it replaces in
-``replaced-<n>/``; a factory reset (firmware/storage/reset.py) keeps everything, with a backup
+``replaced-<n>/``; a factory reset (firmware/storage/reset.py) keeps the data, with a backup
 archive, in ``factory-reset-<n>/``. Retention (firmware/storage/retention.py) does not trim them
 and they are not part of ``retention.disk_budget_mb``: each can be as large as the box's whole
 data. So that repeated restores or resets cannot fill the card, only the newest
