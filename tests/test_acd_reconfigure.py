@@ -15,6 +15,7 @@ import pytest
 from firmware import FirmwareError
 from firmware.acd.agent_state import Agent, AgentState
 from firmware.acd.core import AcdCore, Exit, ExitReason
+from firmware.acd.core_types import ArmedTimer
 from firmware.acd.events import EventKind
 from firmware.acd.model import (
     HANGUP,
@@ -85,7 +86,7 @@ def fingerprint(core: AcdCore) -> tuple:
     wake = core.next_wakeup()  # first: it drops stale timers
     agents = tuple((a.agent_id, a.state, a.logged_queues, dict(a.penalties), dict(a.skills)) for a in core.agents.values())
     calls = tuple((c.call_id, c.state, c.queues, c.requirement_items) for c in core.calls.values())
-    return core.config, agents, calls, tuple(sorted(core._timers, key=lambda t: t[:2])), wake
+    return core.config, agents, calls, core.armed_timers(), wake
 
 
 @pytest.mark.parametrize("name,make", INVALID, ids=[name for name, _ in INVALID])
@@ -249,6 +250,7 @@ def test_max_wait_timers_follow_the_new_max_wait(old, new, at, exit_at):
     core.call_arrived("c1", ["q"], "", 10)
     core.reconfigure(with_queue(core, "q", max_wait_seconds=new), at)
     assert core.next_wakeup() == exit_at
+    assert core.armed_timers("q") == ((ArmedTimer(exit_at, "max_wait", "c1", queue="q"),) if exit_at is not None else ())
     if exit_at is None:
         assert core.tick(10_000).exits == []
         assert "c1" in core.calls
@@ -258,6 +260,31 @@ def test_max_wait_timers_follow_the_new_max_wait(old, new, at, exit_at):
     assert core.tick(exit_at + 0.02).exits == [Exit("c1", "q", ExitReason.TIMEOUT, VOICEMAIL)]
     (event,) = rec.kinds(K.EXITWITHTIMEOUT)
     assert event.time == exit_at
+
+
+def test_armed_timers_name_each_timer_that_still_matters_by_queue():
+    queues = (QueueConfig("q", max_wait_seconds=100.0, wrapup_seconds=30.0, ring_timeout_seconds=15.0, retry_seconds=20.0),
+              QueueConfig("r", ring_timeout_seconds=10.0))
+    core, _ = make_core(queues, (agent("a1"), agent("a2"), agent("b1", {"r": 0})))
+    core.call_arrived("c1", ["q"], "", 1)  # max wait until 101
+    core.tick(1)  # rings a1 or a2 until 16
+    first = next(a for a in ("a1", "a2") if core.agents[a].offer is not None)
+    core.offer_answered("c1", first, 2)  # its ring timer no longer matters
+    core.call_ended("c1", 5)  # wrap-up until 35
+    core.call_arrived("c2", ["q"], "", 6)
+    core.tick(6)
+    second = "a2" if first == "a1" else "a1"
+    core.offer_failed("c2", second, 7, OfferFailure.REJECTED)  # retry cooldown ends at 27
+    core.call_arrived("c3", ["r"], "", 8)
+    core.tick(8)  # rings b1 until 18
+    # c1's ring and max wait went with its answer and end; c2 waits until 106 at most.
+    expected_q = (ArmedTimer(35.0, "wrapup", agent_id=first, queue="q"), ArmedTimer(106.0, "max_wait", "c2", queue="q"))
+    assert core.armed_timers("q") == expected_q
+    assert core.armed_timers("r") == (ArmedTimer(18.0, "ring", "c3", "b1", "r"),)
+    everything = core.armed_timers()
+    assert everything == (ArmedTimer(18.0, "ring", "c3", "b1", "r"), ArmedTimer(27.0, "wake"), *expected_q)
+    assert everything[0].when == core.next_wakeup()
+    assert core.armed_timers("nope") == ()
 
 
 def test_a_running_wrapup_keeps_its_end_and_the_next_uses_the_new_time():
@@ -888,7 +915,13 @@ def mutate(rng: random.Random, config: AcdConfig) -> AcdConfig:
 
 def fresh_twin(core: AcdCore) -> AcdCore:
     """A core built from scratch from ``core.config``, then given the same agents' and calls'
-    state (copied slot by slot); its indexes are built by adding from empty."""
+    state (copied slot by slot); its indexes are built by adding from empty.
+
+    This and :func:`with_timers` are the one place the tests set a core's private state
+    (its routable count, sequence and offer counters, last event time, timers): a core rebuilt
+    mid-life from copied state is what the property test compares the incremental one with, and
+    the firmware has no such operation to make public. Everything else is read through the
+    core's public surface."""
     twin = AcdCore(core.config, copy.deepcopy(core.router.rng), start=0.0)
     for agent_id, agent_now in core.agents.items():
         fresh = twin.agents.get(agent_id)
@@ -953,7 +986,7 @@ def indexes(core: AcdCore) -> dict:
         "queues": core.queues,
         "available": {q: set(agents) for q, agents in core.router.available.items()},
         "router_members": core.router.members,
-        "routable": core._routable,
+        "routable": core.routable_agents,
         "members": {q: [a.agent_id for a in agents] for q, agents in core.members.items()},
         "agents": {a.agent_id: (a.member_index, a.penalties, a.skills) for a in core.agents.values()},
         "per_queue": core.waiting.per_queue,

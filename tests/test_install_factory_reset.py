@@ -4,16 +4,22 @@ the web admin's first-boot wizard shows again (firmware/storage/reset.py)."""
 import hashlib
 import io
 import sqlite3
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from firmware.cdr import CallRecord, CdrStore, Disposition, HangupBy
+from firmware.storage import backup
+from firmware.storage.kept import KEEP_ASIDE
+from firmware.storage.pending import FAILED_RESTORE
 from firmware.storage.reset import factory_reset
 from firmware.voicemail import VoicemailStore
 from linebox.cli import main
 from tests.web_helpers import PASSWORD, make_accounts, make_app, make_services
 from webadmin.security import SetupToken
+from webadmin.staging import StagingArea
 
 
 def _populate(data):
@@ -114,3 +120,48 @@ def test_the_confirmation_must_be_typed(tmp_path, monkeypatch, answer, status):
     monkeypatch.setattr("sys.stdin", Terminal(answer))
     assert main(["factory-reset", "--db", str(db), "--socket", str(tmp_path / "none.sock")]) == status
     assert (data / "factory-reset-1").exists() == (status == 0)
+
+
+def _uploads_in_progress(data):
+    """What the web admin keeps under ``<data>/staging/``: a full backup half sent in pieces, a
+    contacts CSV awaiting its confirmation (webadmin/staging.py's own files)."""
+    restore = StagingArea(data / "staging" / "restore", 1 << 30)
+    token = restore.begin("chief", "s1", "box.tar", {}, 8 << 20, now=1.78e9)
+    restore.append(token, "chief", "s1", 0, b"\xa5" * (4 << 20), now=1.78e9)
+    StagingArea(data / "staging" / "contacts", 1 << 20).stage("chief", "s1", "c.csv", {}, b"name,number\n", 1.78e9)
+    return token
+
+
+def test_a_reset_drops_the_uploads_in_progress_and_keeps_the_data_restorable(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    db = _populate(data)
+    _uploads_in_progress(data)
+    (data / FAILED_RESTORE).write_bytes(b"a restore that failed at a start: the admin's to look at")
+    before = {name: digest for name, digest in _fingerprint(data).items()
+              if not name.startswith(("replaced-1", "staging/"))}
+    kept = factory_reset(db, "2026-12-05T00:00:00+00:00")
+    assert sorted(entry.name for entry in data.iterdir()) == ["factory-reset-1", "replaced-1"]
+    assert not (kept / "staging").exists() and not list(kept.rglob("*.staged")) and not list(kept.rglob("*.part"))
+    moved = {name for name in _fingerprint(kept) if name != "backup.tar" and not name.endswith(("-wal", "-shm"))}
+    assert moved == {name for name in before if not name.endswith(("-wal", "-shm"))}  # the rest all kept
+    assert (kept / FAILED_RESTORE).is_file()
+    with tempfile.TemporaryDirectory(dir=tmp_path) as scratch:
+        manifest = backup.verify(kept / "backup.tar", Path(scratch))
+    assert manifest.recordings and not [entry.path for entry in manifest.entries if "staging" in entry.path]
+
+
+def test_only_the_newest_reset_folders_are_kept(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    db = _populate(data)
+    names = []
+    for reset in range(KEEP_ASIDE + 2):
+        (data / "queue_log").write_bytes(f"reset {reset}\n".encode())
+        names.append(factory_reset(db, f"t{reset}").name)
+    # Numbered after the highest, never in the gap the removed ones leave.
+    assert names == [f"factory-reset-{n}" for n in range(1, KEEP_ASIDE + 3)]
+    left = sorted((entry.name for entry in data.iterdir()), key=lambda name: (len(name), name))
+    assert left == ["replaced-1"] + [f"factory-reset-{n}" for n in range(3, KEEP_ASIDE + 3)]
+    assert (data / f"factory-reset-{KEEP_ASIDE + 2}" / "queue_log").read_bytes() == f"reset {KEEP_ASIDE + 1}\n".encode()
+    assert (data / "replaced-1").is_dir()  # the other kind is not touched

@@ -67,6 +67,19 @@ def test_a_staged_reset_wins_and_runs_once(box):
     assert apply_pending(db, CREATED).startswith("factory reset done")
     assert pending(db) is None and apply_pending(db, CREATED) is None
     assert [p.name for p in db.parent.iterdir()] == ["factory-reset-1"]
+    # The staged restore is cancelled: dropped with the reset, never applied over the reset box.
+    assert not list((db.parent / "factory-reset-1").rglob(PENDING_RESTORE))
+
+
+def test_a_staged_restore_still_applies_and_leaves_the_uploads_in_progress(box):
+    db, archive = box
+    upload = db.parent / "staging" / "restore" / "a1b2.staged"  # another session's upload under way
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"\x00" * 4096)
+    stage_restore(archive, db)
+    assert apply_pending(db, CREATED).startswith("restored the backup made")
+    assert pending(db) is None and upload.read_bytes() == b"\x00" * 4096
+    assert not (db.parent / "replaced-1" / "staging").exists()
 
 
 def test_the_web_admin_waits_for_the_engine_to_apply_it(box):

@@ -4,7 +4,6 @@ code as ``linebox backup`` and ``linebox factory-reset`` (Flask's test client)."
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import re
@@ -12,11 +11,18 @@ import re
 import pytest
 
 from firmware import FirmwareError
-from firmware.config import ConfigStore
 from firmware.storage.doctor_report import Check, make_report, report_path, write_report
 from firmware.storage.pending import PENDING_RESTORE, apply_pending, check_archive, pending
-from linebox.storage import board_ports
-from tests.web_helpers import admin_client, login, token_of
+from tests.web_helpers import (
+    admin_client,
+    data_box,
+    data_folder,
+    extension_name,
+    leftovers,
+    login,
+    renamed_extension,
+    token_of,
+)
 
 AT = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC
 
@@ -64,16 +70,6 @@ def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _data_folder(services):
-    return services.store.path.parent
-
-
-def _leftovers(folder):
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith((".upload", ".verify", ".restore",
-                                                                          ".download", "pending", "replaced-",
-                                                                          "factory-reset-")))
-
-
 def _post(client, path, data, **kwargs):
     page = client.get("/system")
     return client.post(path, data={"csrf_token": token_of(page), **data}, **kwargs)
@@ -84,32 +80,11 @@ def _upload(client, payload: bytes, name="linebox-backup.tar"):
                  content_type="multipart/form-data")
 
 
-def _renamed_extension(services, name):
-    """A configuration change after the backup: a restore must take it back."""
-    config = services.store.load()
-    extension = next(e for e in config.extensions if e.number == "202")
-    changed = dataclasses.replace(config, extensions=tuple(dataclasses.replace(e, name=name) if e is extension else e
-                                                           for e in config.extensions))
-    services.store.save(changed, source="test")
-
-
-def _extension_name(db_path):
-    store = ConfigStore(db_path, boards=board_ports)
-    try:
-        return next(e.name for e in store.load().extensions if e.number == "202")
-    finally:
-        store.close()
-
-
 @pytest.fixture
 def web(tmp_path):
     """An admin's client on a box in its own data folder, with a fake supervisor for the web process."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    with admin_client(folder, others=[("ian", "installer")]) as (client, services):
-        restarts = []
-        services.restart_web = lambda: restarts.append("web")
-        yield client, services, restarts, client.application
+    with data_box(tmp_path / "data") as box:
+        yield box
 
 
 @pytest.mark.parametrize("recordings", [False, True])
@@ -123,35 +98,35 @@ def test_the_full_backup_download_is_the_archive_linebox_backup_create_makes(web
     response.close()
     manifest = check_archive(archive, tmp_path / "check")
     assert manifest.recordings is recordings and "linebox.db" in {entry.path for entry in manifest.entries}
-    assert _leftovers(_data_folder(services)) == []  # the temporary archive went with the response
+    assert leftovers(data_folder(services)) == []  # the temporary archive went with the response
     assert services.audit.recent(1)[0].action == "backup download"
 
 
 def test_a_restore_while_the_engine_runs_is_staged_and_applied_at_its_start(web, tmp_path):
     client, services, restarts, _ = web
-    data = _data_folder(services)
+    data = data_folder(services)
     payload = client.get("/system/backup.tar").get_data()
-    _renamed_extension(services, "Changed after the backup")
+    renamed_extension(services, "Changed after the backup")
     response = _upload(client, payload)
     assert response.status_code == 302
     assert services.engine.commands[-1] == "engine restart" and restarts == ["web"]
-    assert pending(services.store.path) == "restore" and _leftovers(data) == [PENDING_RESTORE]
-    assert _extension_name(services.store.path) == "Changed after the backup"  # nothing replaced under the engine
+    assert pending(services.store.path) == "restore" and leftovers(data) == [PENDING_RESTORE]
+    assert extension_name(services.store.path) == "Changed after the backup"  # nothing replaced under the engine
     done = apply_pending(services.store.path, "2026-12-05T00:00:00+00:00")  # what `linebox run` does first
     assert done is not None and done.startswith("restored the backup made")
-    assert _extension_name(services.store.path) == "Sales" and pending(services.store.path) is None
+    assert extension_name(services.store.path) == "Sales" and pending(services.store.path) is None
     assert (data / "replaced-1" / "linebox.db").is_file()  # what it replaced is kept
 
 
 def test_a_restore_with_the_engine_stopped_is_applied_at_once(web):
     client, services, restarts, _ = web
     payload = client.get("/system/backup.tar").get_data()
-    _renamed_extension(services, "Changed after the backup")
+    renamed_extension(services, "Changed after the backup")
     services.engine.down = True
     response = _upload(client, payload)
     assert response.status_code == 302 and restarts == ["web"]
-    assert _extension_name(services.store.path) == "Sales" and pending(services.store.path) is None
-    assert (_data_folder(services) / "replaced-1" / "linebox.db").is_file()
+    assert extension_name(services.store.path) == "Sales" and pending(services.store.path) is None
+    assert (data_folder(services) / "replaced-1" / "linebox.db").is_file()
     assert "engine restart" not in services.engine.commands
 
 
@@ -175,7 +150,7 @@ def test_a_corrupt_backup_is_refused_in_one_line_and_nothing_changes(web, spoil,
     assert response.status_code == 400
     problem = re.search(r'id="data-problem">([^<]*)<', page).group(1)
     assert problem.startswith("nothing was restored: backup:") and "\n" not in problem
-    assert _digest(services.store.path) == db_before and _leftovers(_data_folder(services)) == []
+    assert _digest(services.store.path) == db_before and leftovers(data_folder(services)) == []
     assert restarts == [] and "engine restart" not in services.engine.commands[len(commands_before):]
 
 
@@ -186,20 +161,20 @@ def test_no_file_and_a_file_over_the_limit_are_refused(web, monkeypatch):
     # the view function is the module's own: set back after the test (monkeypatch), not left for the next
     monkeypatch.setattr(app.view_functions["data.restore_backup"], "upload_limit", 4096)
     assert _upload(client, b"x" * 8192).status_code == 413
-    assert _leftovers(_data_folder(services)) == []
+    assert leftovers(data_folder(services)) == []
 
 
 def test_factory_reset_needs_the_typed_word_and_leaves_a_backup(web):
     client, services, restarts, _ = web
-    data = _data_folder(services)
+    data = data_folder(services)
     for word in ("", "yes", "RESET "):
         response = _post(client, "/system/factory-reset", {"confirm": word})
         assert response.status_code == 400 and "type reset to confirm" in response.get_data(as_text=True)
-    assert _leftovers(data) == [] and restarts == []
+    assert leftovers(data) == [] and restarts == []
     response = _post(client, "/system/factory-reset", {"confirm": "reset"})  # the engine runs: staged
     assert response.status_code == 302 and services.engine.commands[-1] == "engine restart"
     assert pending(services.store.path) == "factory-reset" and restarts == ["web"]
-    assert _extension_name(services.store.path) == "Sales"
+    assert extension_name(services.store.path) == "Sales"
     done = apply_pending(services.store.path, "2026-12-05T00:00:00+00:00")
     assert done.startswith("factory reset done")
     kept = data / "factory-reset-1"
@@ -212,7 +187,7 @@ def test_factory_reset_with_the_engine_stopped_is_done_at_once(web):
     services.engine.down = True
     response = _post(client, "/system/factory-reset", {"confirm": "reset"})
     assert response.status_code == 302 and restarts == ["web"]
-    data = _data_folder(services)
+    data = data_folder(services)
     assert [p.name for p in data.iterdir()] == ["factory-reset-1"]
     assert (data / "factory-reset-1" / "backup.tar").is_file()
 
@@ -262,5 +237,5 @@ def test_when_the_engine_cannot_restart_nothing_stays_staged(web, operation):
     assert problem, (response.status_code, response.get_data(as_text=True)[:3000])
     problem = problem.group(1)
     assert response.status_code in (400, 500) and problem.startswith(expected) and "\n" not in problem
-    assert pending(services.store.path) is None and _leftovers(_data_folder(services)) == [] and restarts == []
-    assert _extension_name(services.store.path) == "Sales"
+    assert pending(services.store.path) is None and leftovers(data_folder(services)) == [] and restarts == []
+    assert extension_name(services.store.path) == "Sales"

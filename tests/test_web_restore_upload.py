@@ -20,8 +20,16 @@ from waitress import wasyncore
 from firmware.media.uploads import MAX_MUSIC_BYTES
 from firmware.storage.pending import PENDING_RESTORE, apply_pending, pending
 from linebox.commands.web import CONNECTION_LIMIT, server_options
-from tests import test_web_appliance as appliance
-from tests.web_helpers import PASSWORD, login, token_of
+from tests.web_helpers import (
+    PASSWORD,
+    data_box,
+    data_folder,
+    extension_name,
+    leftovers,
+    login,
+    renamed_extension,
+    token_of,
+)
 from webadmin.admin import FORM_BACKUP_LIMIT_MB
 from webadmin.app import MAX_REQUEST_BYTES, largest_upload
 from webadmin.data import (
@@ -37,9 +45,12 @@ from webadmin.data import (
 from webadmin.media import UPLOAD_SLACK
 from webadmin.staging import STAGED_MAX_AGE_S
 
-web = appliance.web  # the restore tests' box: an admin's client, a fake engine, a fake web restart
-_data_folder, _extension_name = appliance._data_folder, appliance._extension_name
-_leftovers, _renamed_extension = appliance._leftovers, appliance._renamed_extension
+
+@pytest.fixture
+def web(tmp_path):
+    """The restore tests' box: an admin's client, a fake engine, a fake web restart."""
+    with data_box(tmp_path / "data") as box:
+        yield box
 
 
 def _csrf(client) -> dict[str, str]:
@@ -90,7 +101,7 @@ def test_a_backup_sent_in_chunks_is_restored_by_the_same_path(web, declare_sha25
     client, services, restarts, _ = web
     payload = client.get("/system/backup.tar").get_data()
     assert len(payload) > 3
-    _renamed_extension(services, "Changed after the backup")
+    renamed_extension(services, "Changed after the backup")
     extra = {"sha256": hashlib.sha256(payload).hexdigest()} if declare_sha256 else {}
     upload = _send(client, payload, **extra)
     folder = services.data_dir / RESTORE_STAGING
@@ -100,21 +111,44 @@ def test_a_backup_sent_in_chunks_is_restored_by_the_same_path(web, declare_sha25
     assert done.status_code == 200, done.get_data(as_text=True)
     assert done.get_json()["next"] == "/system" and "verified" in done.get_json()["done"]
     assert services.engine.commands[-1] == "engine restart" and restarts == ["web"]
-    assert pending(services.store.path) == "restore" and _leftovers(_data_folder(services)) == [PENDING_RESTORE]
+    assert pending(services.store.path) == "restore" and leftovers(data_folder(services)) == [PENDING_RESTORE]
     assert _staged(services) == []  # the upload went on by a rename
     assert apply_pending(services.store.path, "2026-12-05T00:00:00+00:00").startswith("restored the backup made")
-    assert _extension_name(services.store.path) == "Sales"
+    assert extension_name(services.store.path) == "Sales"
     assert "verified" in client.get("/system").get_data(as_text=True)  # the flashed message on the page
 
 
 def test_with_the_engine_stopped_the_chunked_restore_is_applied_at_once(web):
     client, services, restarts, _ = web
     payload = client.get("/system/backup.tar").get_data()
-    _renamed_extension(services, "Changed after the backup")
+    renamed_extension(services, "Changed after the backup")
     services.engine.down = True
     done = _finish(client, _send(client, payload))
     assert done.status_code == 200 and "restored now" in done.get_json()["done"] and restarts == ["web"]
-    assert _extension_name(services.store.path) == "Sales" and pending(services.store.path) is None
+    assert extension_name(services.store.path) == "Sales" and pending(services.store.path) is None
+
+
+@pytest.mark.parametrize("engine_runs", [True, False])
+def test_a_factory_reset_drops_a_restore_sent_half_and_one_staged(web, engine_runs):
+    """Uploads in progress and a staged restore are no data of the box: the reset drops them,
+    and the staged restore is never applied over the reset box."""
+    client, services, restarts, _ = web
+    payload = client.get("/system/backup.tar").get_data()
+    staged = _send(client, payload)  # a whole upload, finished: staged for the engine's start
+    assert _finish(client, staged).status_code == 200 and pending(services.store.path) == "restore"
+    half = _start(client, len(payload)).get_json()["upload"]  # another one, half sent
+    assert _chunk(client, half, 0, payload[:len(payload) // 2]).status_code == 200
+    services.engine.down = not engine_runs
+    page = client.get("/system")
+    response = client.post("/system/factory-reset", data={"csrf_token": token_of(page), "confirm": "reset"})
+    assert response.status_code == 302
+    if engine_runs:
+        assert apply_pending(services.store.path, "2026-12-05T00:00:00+00:00").startswith("factory reset done")
+    data = data_folder(services)
+    assert [p.name for p in data.iterdir()] == ["factory-reset-1"] and pending(services.store.path) is None
+    kept = data / "factory-reset-1"
+    assert not (kept / "staging").exists() and not (kept / PENDING_RESTORE).exists()
+    assert (kept / "backup.tar").is_file() and (kept / "linebox.db").is_file()
 
 
 def test_chunks_out_of_order_oversized_or_past_the_size_are_refused(web):
@@ -138,7 +172,7 @@ def test_chunks_out_of_order_oversized_or_past_the_size_are_refused(web):
     short = _finish(client, big)
     assert short.status_code == 400 and f"incomplete: {CHUNK_BYTES} of {CHUNK_BYTES + 1} bytes" in short.get_json()[
         "error"]
-    assert pending(services.store.path) is None and _leftovers(_data_folder(services)) == []
+    assert pending(services.store.path) is None and leftovers(data_folder(services)) == []
 
 
 def test_another_users_or_sessions_upload_is_refused(web):
@@ -205,7 +239,7 @@ def test_a_file_that_differs_from_its_declared_sha256_is_not_restored(web):
     upload = _send(client, payload, sha256=hashlib.sha256(payload + b"x").hexdigest())
     refused = _finish(client, upload)
     assert refused.status_code == 400 and "differs from the one sent (SHA-256)" in refused.get_json()["error"]
-    assert pending(services.store.path) is None and _leftovers(_data_folder(services)) == [] and _staged(services) == []
+    assert pending(services.store.path) is None and leftovers(data_folder(services)) == [] and _staged(services) == []
 
 
 def test_a_damaged_file_sent_in_chunks_is_refused_in_one_line(web):
@@ -214,7 +248,7 @@ def test_a_damaged_file_sent_in_chunks_is_refused_in_one_line(web):
     refused = _finish(client, _send(client, payload[:len(payload) // 2]))
     problem = refused.get_json()["error"]
     assert refused.status_code == 400 and problem.startswith("nothing was restored: backup:") and "\n" not in problem
-    assert pending(services.store.path) is None and _leftovers(_data_folder(services)) == [] and restarts == []
+    assert pending(services.store.path) is None and leftovers(data_folder(services)) == [] and restarts == []
 
 
 @pytest.mark.parametrize(("free", "data", "budget", "room"), [

@@ -4,6 +4,7 @@ database, a fake engine (the console's replies) and the real account store
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -138,3 +139,47 @@ def signed_in(app, name: str):
     client = app.test_client()
     login(client, name)
     return client
+
+
+# ----------------------------------------------------------------------------- the System page's data operations
+
+@contextmanager
+def data_box(folder: Path) -> Iterator[tuple]:
+    """A box in its own data ``folder`` (made here) for the full backup, restore and factory reset
+    tests: (client, services, restarts, app). ``client`` is admin ``ada``'s (an installer ``ian``
+    exists too); the web process's restarts are recorded in ``restarts`` instead of done."""
+    folder.mkdir()
+    with admin_client(folder, others=[("ian", "installer")]) as (client, services):
+        restarts: list[str] = []
+        services.restart_web = lambda: restarts.append("web")
+        yield client, services, restarts, client.application
+
+
+def data_folder(services: WebServices) -> Path:
+    return services.store.path.parent
+
+
+LEFTOVER_PREFIXES = (".upload", ".verify", ".restore", ".download", "pending", "replaced-", "factory-reset-")
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What a restore or reset staged, left half done or kept aside in ``folder``, sorted by name."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(LEFTOVER_PREFIXES))
+
+
+def renamed_extension(services: WebServices, name: str) -> None:
+    """A configuration change after the backup (extension 202 renamed): a restore must take it back."""
+    config = services.store.load()
+    extension = next(e for e in config.extensions if e.number == "202")
+    changed = dataclasses.replace(config, extensions=tuple(dataclasses.replace(e, name=name) if e is extension else e
+                                                           for e in config.extensions))
+    services.store.save(changed, source="test")
+
+
+def extension_name(db_path: Path) -> str:
+    """Extension 202's name in the configuration stored at ``db_path``."""
+    store = ConfigStore(db_path, boards=board_ports)
+    try:
+        return next(e.name for e in store.load().extensions if e.number == "202")
+    finally:
+        store.close()

@@ -11,8 +11,9 @@ on the new data (``WebServices.restart_web``: exit 75 under systemd, else it exe
 again). An engine that refuses to restart (nothing would start it again) has what was staged
 removed, and the page refuses in one line: nothing happens later by surprise.
 
-A restore keeps what it replaces in ``replaced-<n>/``; a factory reset keeps everything in
-``factory-reset-<n>/`` with a backup archive. A damaged or truncated file is one line and
+A restore keeps what it replaces in ``replaced-<n>/``; a factory reset keeps the data in
+``factory-reset-<n>/`` with a backup archive (and drops the uploads in progress and a restore still
+staged); the newest few of each are kept (firmware/storage/kept.py). A damaged or truncated file is one line and
 changes nothing.
 
 A full backup (up to :data:`BACKUP_UPLOAD_LIMIT`) reaches the box in pieces, sent by the page's

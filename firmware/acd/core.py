@@ -56,8 +56,10 @@ from firmware.acd.core_types import (
     CALLBACK_TIMER,
     MAXWAIT_TIMER,
     RING_TIMER,
+    TIMER_NAMES,
     WAKE_TIMER,
     WRAPUP_TIMER,
+    ArmedTimer,
     Exit,
     ExitReason,
     JoinResult,
@@ -647,6 +649,29 @@ class AcdCore:
         if ref is None:
             return False
         return self.calls.get(ref.call_id) is not ref or ref.state not in (CallState.WAITING, CallState.OFFERING, CallState.PARKED)
+
+    def armed_timers(self, queue: str | None = None) -> tuple[ArmedTimer, ...]:
+        """The timers that still matter, earliest first (then in the order they were armed);
+        with ``queue``, those of that queue only (a retry cooldown's end belongs to none)."""
+        armed = []
+        for when, _, kind, ref, version in sorted(self._timers, key=lambda timer: timer[:2]):
+            if self._stale(kind, ref, version):
+                continue
+            if kind == RING_TIMER:
+                timer = ArmedTimer(when, TIMER_NAMES[kind], ref.call_id, ref.agent_id, ref.queue)
+            elif kind == WRAPUP_TIMER:
+                timer = ArmedTimer(when, TIMER_NAMES[kind], agent_id=ref.agent_id, queue=ref.call_queue or "")
+            else:
+                timer = ArmedTimer(when, TIMER_NAMES[kind], ref.call_id, queue=ref.queues[0]) if ref is not None \
+                    else ArmedTimer(when, TIMER_NAMES[kind])
+            if queue is None or timer.queue == queue:
+                armed.append(timer)
+        return tuple(armed)
+
+    @property
+    def routable_agents(self) -> int:
+        """Agents that may be offered a call now (available, not on another call), all queues."""
+        return self._routable
 
     def next_decision(self, now: float) -> list[Offer]:
         """Routes waiting calls (priority, then enqueue time) to available agents."""

@@ -68,3 +68,17 @@ WRAPUP_TIMER = 1  # ref: the Agent; version: its wrap-up deadline
 MAXWAIT_TIMER = 2  # ref: the WaitingCall; version: its seq
 WAKE_TIMER = 3  # ref: the WaitingCall (next relaxation step, version: seq) or None (a retry cooldown ends)
 CALLBACK_TIMER = 4  # ref: the parked WaitingCall; version: its callback attempts
+TIMER_NAMES = ("ring", "wrapup", "max_wait", "wake", "callback")  # by kind, as ArmedTimer names them
+
+
+@dataclass(frozen=True, slots=True)
+class ArmedTimer:
+    """A timer of the core that still matters (:meth:`AcdCore.armed_timers
+    <firmware.acd.core.AcdCore.armed_timers>`): what happens at ``when`` and to whom."""
+
+    when: float
+    kind: str  # one of TIMER_NAMES: ring (an offer's ring timeout), wrapup (its end), max_wait,
+    # wake (a call's next relaxation step; with no call: a retry cooldown ends), callback (a retry)
+    call_id: str = ""  # the call it is for ("" for a wrap-up or a cooldown's end)
+    agent_id: str = ""  # the agent rung (ring) or in wrap-up (wrapup)
+    queue: str = ""  # the offer's queue (ring), the call's primary queue, or the agent's last call's

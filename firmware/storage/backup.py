@@ -19,8 +19,8 @@ folder beside the data and checked against the manifest (no member missing, none
 sizes and checksums equal, plain relative paths only), the database passes
 ``PRAGMA integrity_check``, no store's schema is newer than this firmware, and, with
 recordings, every voicemail row of the archive's database has its file in the archive. Only
-then are the present data moved to ``replaced-<n>/`` in the data folder (kept, never deleted)
-and the staged files renamed into place. An archive without recordings leaves the present
+then are the present data moved to ``replaced-<n>/`` in the data folder (kept: only the
+newest few such folders, firmware/storage/kept.py) and the staged files renamed into place. An archive without recordings leaves the present
 ``voicemail/`` folder where it is (a hard-linked copy goes to ``replaced-<n>/``): its
 messages stay with the rows that name them. Any failure before that point removes the staging folder
 and changes nothing; the error is one line.
@@ -46,6 +46,7 @@ from firmware.cdr import COMPONENT as CDR_COMPONENT
 from firmware.cdr import MIGRATIONS as CDR_MIGRATIONS
 from firmware.cdr_spool import SPOOL_NAME
 from firmware.config import schema
+from firmware.storage import kept as kept_folders
 from firmware.storage.health import QUEUE_LOG, VOICEMAIL_DIR
 from firmware.voicemail import store as voicemail_store
 
@@ -329,11 +330,7 @@ def restore(archive_path: Path, db_path: Path) -> tuple[Manifest, Path | None]:
         kept_voicemail = not manifest.recordings and (data / VOICEMAIL_DIR).is_dir()
         kept: Path | None = None
         if present or kept_voicemail:
-            number = 1
-            while (data / f"replaced-{number}").exists():
-                number += 1
-            kept = data / f"replaced-{number}"
-            kept.mkdir()
+            kept = kept_folders.make(data, "replaced")
             if kept_voicemail:  # stays in place; a copy (hard links: no space) beside what is replaced
                 shutil.copytree(data / VOICEMAIL_DIR, kept / VOICEMAIL_DIR, copy_function=os.link)
             for name in present:
@@ -343,4 +340,6 @@ def restore(archive_path: Path, db_path: Path) -> tuple[Manifest, Path | None]:
         _fsync_folder(data)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if kept is not None:  # only the newest few: firmware/storage/kept.py
+        kept_folders.prune(data, "replaced")
     return manifest, kept

@@ -11,8 +11,11 @@ any store is opened, with the same code as the command line (:func:`backup.resto
   :func:`backup.verify` on it first: a damaged file is refused with one line and nothing is
   staged); at the start it is verified again and restored (what it replaces is kept in
   ``replaced-<n>/``), then removed;
-- ``pending-factory-reset``: a marker; at the start the reset runs (everything is kept in
-  ``factory-reset-<n>/`` with a backup archive) and the marker goes with the moved data.
+- ``pending-factory-reset``: a marker; at the start the reset runs (the data are kept in
+  ``factory-reset-<n>/`` with a backup archive) and the marker goes with the moved data. A
+  reset wins over a restore staged with it: the reset drops the staged archive
+  (:data:`~firmware.storage.reset.DROPPED`, with the web admin's uploads in progress), so
+  the restore is cancelled, never applied over the reset box.
 
 A restore that fails at the start (the file damaged since) is renamed ``pending-restore.failed.tar``
 and the engine starts on the data it has: the failure is returned, for the log. The web admin's
@@ -31,9 +34,8 @@ from pathlib import Path
 
 from firmware import FirmwareError
 from firmware.storage import backup
-from firmware.storage.reset import factory_reset
+from firmware.storage.reset import PENDING_RESTORE, factory_reset
 
-PENDING_RESTORE = "pending-restore.tar"
 FAILED_RESTORE = "pending-restore.failed.tar"
 PENDING_RESET = "pending-factory-reset"
 

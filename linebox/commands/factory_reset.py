@@ -1,7 +1,8 @@
 """``linebox factory-reset [--yes]``: configuration and data back to the first-boot state.
 
-Everything is kept: a backup archive and the moved data in ``factory-reset-<n>/`` of the data
-folder (:mod:`firmware.storage.reset`). It asks for confirmation (type ``reset``) unless
+The data are kept: a backup archive and the moved data in ``factory-reset-<n>/`` of the data
+folder (:mod:`firmware.storage.reset`; the web admin's uploads in progress and a restore staged
+for the next start are dropped; only the newest few reset folders are kept). It asks for confirmation (type ``reset``) unless
 ``--yes``; without a terminal and without ``--yes`` it refuses. Like ``backup restore`` it
 refuses while an engine answers on the console socket (``systemctl stop linebox linebox-web``
 first). After it, the next start has the default configuration and the web admin's first-boot

@@ -6,7 +6,8 @@
   data folder, or no schema rows of that store: the engine never ran here) is not a failure:
   the detail names it "not created yet"; a store that exists and is damaged fails;
 - ``disk_space``: the box's data against ``retention.disk_budget_mb`` (fail from 80 %) and
-  at least :data:`MIN_FREE_MB` free on the card;
+  at least :data:`MIN_FREE_MB` free on the card; the detail names the folders restores, resets
+  and upgrades keep aside, with their size (firmware/storage/kept.py: outside the budget);
 - ``clock_sync``: the system clock is synchronised (call records, schedules and the time in
   caller ID depend on it); the probe is passed in (linebox/doctor/clock.py).
 """
@@ -18,6 +19,7 @@ import sqlite3
 from pathlib import Path
 
 from firmware.config.model import Retention
+from firmware.storage import kept
 from firmware.storage.backup import KNOWN_SCHEMAS
 from firmware.storage.doctor_report import Check
 from firmware.storage.health import find_orphans, integrity
@@ -73,6 +75,7 @@ def check_disk(db_path: Path, policy: Retention) -> Check:
     detail = usage.line() + f"; {free_mb:.0f} MB free on the card"
     if free_mb < MIN_FREE_MB:
         detail += f" (under {MIN_FREE_MB} MB)"
+    detail += f"; {kept.summary(folder)}"  # outside the budget: what restores and resets keep aside
     return Check("disk_space", ok, detail)
 
 
