@@ -52,6 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsp import SAMPLE_RATE, DspError
+from dsp import echo_kernels as kernels
 from dsp.levels import dbm0_to_rms
 
 # Prior of the misalignment outside the telephone band: the echo passes the codec's receive and
@@ -72,12 +73,6 @@ ERROR_SMOOTHING = 0.8  # per block: smoothing of the error power per bin (time c
 PROPORTIONATE_ALPHA = 0.0  # IPNLMS alpha per tap: -1 = plain, towards 1 = step follows |coefficient|
 GAIN_CAP = 1.25  # largest proportionate gain: mostly the taps far from the path get a smaller step
 REGULARISATION_DBM0 = -70.0  # far end below this level in a bin: the step there shrinks
-
-
-def _power(spectrum: np.ndarray) -> np.ndarray:
-    """|X|^2 of a complex array: X times its conjugate (one multiplication; squaring the real
-    and imaginary parts and adding them takes three calls)."""
-    return (spectrum * spectrum.conj()).real
 
 
 def fast_size(minimum: int) -> int:
@@ -108,7 +103,7 @@ class KalmanEchoFilter:
         self._rows = np.zeros((channels, 2, self.size))
         self._window = self._rows[:, 0]
         self._taps = self._rows[:, 1, :taps]  # a view: written in place
-        self._pending: tuple[np.ndarray] | None = None  # the misalignment's decay of the last step
+        self._pending = False  # a step's end (_finish_step) waits for the next transform
         self._error_window = np.zeros((channels, self.size))  # zeros, then the error block
         self._far_spectrum = np.zeros((channels, bins), dtype=complex)
         self.weights = np.zeros((channels, 2, bins), dtype=complex)
@@ -117,12 +112,15 @@ class KalmanEchoFilter:
         self._products = np.zeros((channels, 2, bins), dtype=complex)  # weights x far spectrum, then |X|^2
         self._estimates = np.zeros((channels, 2, self.size))
         self._error_spectrum = np.zeros((channels, bins), dtype=complex)
-        self._gains = np.zeros((channels, taps))
-        # Smoothed per-bin powers of the far end [0] and of the error [1], smoothed together.
+        self._step = np.zeros((channels, bins), dtype=complex)
+        self._decay = np.ones((channels, bins))  # the misalignment's decay of the last step
+        self._gradient = np.zeros((channels, self.size))
+        # Smoothed per-bin powers of the far end [0] and of the error [1].
         self._powers = np.zeros((2, channels, bins))
-        self._far_power, self._error_power = self._powers
-        self._keep = np.array([FAR_SMOOTHING, ERROR_SMOOTHING])[:, None, None]
-        self._take = np.array([1.0 - FAR_SMOOTHING, 1.0 - ERROR_SMOOTHING])[:, None, None]
+        self._smoothing = np.array([FAR_SMOOTHING, ERROR_SMOOTHING])
+        self._mean_misalignment = np.zeros(channels)
+        self._no_rows = np.zeros(0, dtype=np.int64)
+        self._no_spectra = np.zeros((0, 1, bins), dtype=complex)
         freqs = np.arange(bins) * (SAMPLE_RATE / self.size)
         in_band = (freqs >= BAND_LOW_HZ) & (freqs <= BAND_HIGH_HZ)
         self._initial = INITIAL_MISALIGNMENT * np.where(in_band, 1.0, OUT_OF_BAND)  # (bins,)
@@ -137,7 +135,7 @@ class KalmanEchoFilter:
         window = self._window
         window[:, :-b] = window[:, b:]
         window[:, -b:] = far
-        if self._pending is None:
+        if not self._pending:
             self._far_spectrum = spectrum = np.fft.rfft(window, axis=1)
         else:
             # The last step's coefficients are transformed with the new far-end window: one
@@ -150,61 +148,27 @@ class KalmanEchoFilter:
 
     def adapt(self, error: np.ndarray) -> None:
         """One step of the background set from its error for the last block (channels, block)."""
-        spectrum = self._far_spectrum
-        conjugate = spectrum.conj()
         self._error_window[:, -self.block :] = error
         error_spectrum = np.fft.rfft(self._error_window, axis=1, out=self._error_spectrum)
-        # |X|^2 of the far end and of the error (as _power), smoothed in one go.
-        squares = self._products
-        np.multiply(spectrum, conjugate, out=squares[:, 0])
-        np.multiply(error_spectrum, error_spectrum.conj(), out=squares[:, 1])
-        fresh = squares.real.transpose(1, 0, 2)  # (2, channels, bins): far, error
-        now = fresh[0]
-        powers = self._powers
-        powers *= self._keep
-        powers += fresh * self._take
-        far_power, error_power = powers
-        residual = self.misalignment * far_power
-        residual *= self._share
-        other = np.maximum(error_power - residual, self._regularisation * self._share)
-        inverse = far_power + self._regularisation
-        np.divide(1.0, inverse, out=inverse)
-        mu = self.step * residual
-        mu /= residual + other
-        step = conjugate * error_spectrum
-        step *= mu * inverse
-        gradient = np.fft.irfft(step, n=self.size, axis=1)
-        gradient = gradient[:, : self.taps]  # the constraint: a filter of ``taps`` coefficients
-        taps = self._taps
-        # IPNLMS gains (1 - a + (1 + a)|w| / mean|w|) / 2: their mean is 1 by construction.
-        gains = np.abs(taps, out=self._gains)
-        mean = np.add.reduce(gains, axis=1, keepdims=True)  # the mean, without np.mean's Python layer
-        mean /= self.taps
-        mean += 1e-9
-        gains *= np.divide(0.5 + 0.5 * PROPORTIONATE_ALPHA, mean, out=mean)
-        gains += 0.5 - 0.5 * PROPORTIONATE_ALPHA
-        np.minimum(gains, GAIN_CAP, out=gains)
-        gains *= gradient
-        taps += gains
+        step, decay = self._step, self._decay
+        kernels.step_spectrum(
+            self._far_spectrum, error_spectrum, self._powers, self.misalignment, self._smoothing,
+            self._share, self._regularisation, self.step, CONVERGENCE, PERSISTENCE,
+            self._no_rows, self._no_spectra, self._no_spectra, 0.0, CONVERGENCE, step, decay)
+        gradient = np.fft.irfft(step, n=self.size, axis=1, out=self._gradient)
+        # The constraint: a filter of ``taps`` coefficients (the kernel reads the first ``taps``).
+        kernels.add_proportionate(self._taps, gradient, PROPORTIONATE_ALPHA, GAIN_CAP)
         # The new coefficients' spectrum and the misalignment's update wait for the next block's
         # transform (estimate), or for anyone who reads them (_flush).
-        decay = mu * CONVERGENCE
-        decay *= now
-        decay *= inverse
-        np.subtract(1.0, decay, out=decay)
-        decay *= PERSISTENCE
-        self._pending = (decay,)
+        self._pending = True
 
     def _finish_step(self, background: np.ndarray) -> None:
         """The end of the last step: the background's spectrum and the misalignment."""
-        (decay,) = self._pending
-        self._pending = None
-        self.weights[:, 1] = background
-        self.misalignment *= decay
-        self.misalignment += (1.0 - PERSISTENCE) * _power(background)
+        self._pending = False
+        kernels.finish_step(self.weights, background, self.misalignment, self._decay, PERSISTENCE, self._mean_misalignment)
 
     def _flush(self) -> None:
-        if self._pending is not None:
+        if self._pending:
             self._finish_step(np.fft.rfft(self._taps, n=self.size, axis=1))
 
     def impulse_responses(self) -> np.ndarray:
