@@ -253,7 +253,7 @@ class EchoCanceller:
         # were measured (not the step just taken on this block, which may hold a talker's onset).
         reset = self._two_path(powers, far_active, talk)
         # A background just reset to the foreground steps on the foreground's error.
-        self._filter.adapt(signals[:, 3] if reset is None else np.where(reset[:, None], residual, signals[:, 3]))
+        self._filter.adapt(signals[:, 1], reset)
         if self._nlp is None:
             return residual.copy()  # a new array: the signals are overwritten on the next block
         # The NLP opens for talk, and at once for a residual the echo estimate cannot explain

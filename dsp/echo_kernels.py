@@ -26,27 +26,21 @@ def step_spectrum(
     step: float,
     convergence: float,
     persistence: float,
-    reuse_rows: np.ndarray,  # (m,) int: channels whose step reuses the earlier blocks
-    reuse_spectra: np.ndarray,  # (m, k, bins) complex: those blocks' far-end window spectra
-    reuse_errors: np.ndarray,  # (m, k, bins) complex: their errors with the current coefficients
-    reuse_weight: float,
-    reuse_convergence: float,
+    reusing: np.ndarray,  # (channels,) bool: the error spans the earlier blocks too
+    reuse_share: float,  # share on those channels (their error window holds more blocks)
+    reuse_convergence: float,  # convergence on those channels
     out_step: np.ndarray,  # (channels, bins) complex: the step, before the time-domain constraint
     out_decay: np.ndarray,  # (channels, bins): the misalignment's decay factor of this step
 ) -> None:
     """The Kalman-style step per bin (dsp/echo_filter.py): powers smoothed, residual echo
-    expected, step size, the step's spectrum (the current block's gradient, plus the
-    reused blocks' weighted by ``reuse_weight`` on ``reuse_rows``) and the misalignment's decay."""
+    expected, step size, the step's spectrum and the misalignment's decay."""
     channels, bins = spectrum.shape
     keep_far, keep_error = smoothing[0], smoothing[1]
     take_far, take_error = 1.0 - keep_far, 1.0 - keep_error
-    floor = regularisation * share
-    reused = np.full(channels, -1)
-    for j in range(reuse_rows.shape[0]):
-        reused[reuse_rows[j]] = j
     for c in range(channels):
-        j = reused[c]
-        rate = convergence if j < 0 else reuse_convergence
+        rate = reuse_convergence if reusing[c] else convergence
+        part = reuse_share if reusing[c] else share
+        floor = regularisation * part
         for k in range(bins):
             x = spectrum[c, k]
             e = error_spectrum[c, k]
@@ -55,7 +49,7 @@ def step_spectrum(
             error_power = powers[1, c, k] * keep_error + (e.real * e.real + e.imag * e.imag) * take_error
             powers[0, c, k] = far_power
             powers[1, c, k] = error_power
-            residual = misalignment[c, k] * far_power * share
+            residual = misalignment[c, k] * far_power * part
             other = max(error_power - residual, floor)
             inverse = 1.0 / (far_power + regularisation)
             mu = step * residual / (residual + other)
@@ -63,12 +57,6 @@ def step_spectrum(
             # conj(x) * e
             re = x.real * e.real + x.imag * e.imag
             im = x.real * e.imag - x.imag * e.real
-            if j >= 0:
-                for b in range(reuse_spectra.shape[1]):
-                    xr = reuse_spectra[j, b, k]
-                    er = reuse_errors[j, b, k]
-                    re += reuse_weight * (xr.real * er.real + xr.imag * er.imag)
-                    im += reuse_weight * (xr.real * er.imag - xr.imag * er.real)
             out_step[c, k] = complex(re * scale, im * scale)
             out_decay[c, k] = (1.0 - mu * rate * now * inverse) * persistence
 
@@ -111,3 +99,37 @@ def finish_step(
             misalignment[c, k] = m
             total += m
         mean_misalignment[c] = total / bins
+
+
+@numba.njit(cache=True, nogil=True)
+def error_window(
+    history: np.ndarray,  # (channels, span): the near end of the last span // block blocks, shifted in
+    near: np.ndarray,  # (channels, block): this block's near end
+    estimates: np.ndarray,  # (channels, 2, size): both sets' last inverse transforms (last span linear)
+    from_foreground: np.ndarray,  # (channels,) bool: the background was just reset to the foreground
+    misalignment: np.ndarray,  # (channels, bins)
+    above: float,  # mean misalignment above this: the channel reuses the earlier blocks
+    weight: float,  # the earlier blocks' errors' weight while reusing
+    reusing: np.ndarray,  # (channels,) bool, out
+    window: np.ndarray,  # (channels, size), out: zeros, then the errors of the last span samples
+) -> None:
+    """The step's error window: near end minus the current coefficients' echo over the last
+    blocks, the earlier ones weighted ``weight`` on converging channels (zero elsewhere)."""
+    channels, span = history.shape
+    block = near.shape[1]
+    size = window.shape[1]
+    for c in range(channels):
+        total = 0.0
+        for k in range(misalignment.shape[1]):
+            total += misalignment[c, k]
+        reuse = total / misalignment.shape[1] > above
+        reusing[c] = reuse
+        earlier = weight if reuse else 0.0
+        row = 0 if from_foreground[c] else 1
+        for t in range(span - block):
+            history[c, t] = history[c, t + block]
+        for t in range(block):
+            history[c, span - block + t] = near[c, t]
+        for t in range(span):
+            error = history[c, t] - estimates[c, row, size - span + t]
+            window[c, size - span + t] = error if t >= span - block else error * earlier
