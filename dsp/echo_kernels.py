@@ -133,3 +133,134 @@ def error_window(
         for t in range(span):
             error = history[c, t] - estimates[c, row, size - span + t]
             window[c, size - span + t] = error if t >= span - block else error * earlier
+
+
+@numba.njit(cache=True, nogil=True)
+def block_powers(
+    signals: np.ndarray,  # (channels, rows, block)
+    far_powers: np.ndarray,  # (ring, channels): far-end block powers, a ring; row ``at`` written
+    at: int,
+    far_active_power: float,
+    powers: np.ndarray,  # (rows, channels), out: each row's mean square
+    far_tail: np.ndarray,  # (channels,), out: the loudest far-end block in the ring
+    far_active: np.ndarray,  # (channels,) bool, out: far_tail above far_active_power
+) -> None:
+    """Mean squares of a block's signals (row 0 the far end), and the far end over the tail."""
+    channels, rows, block = signals.shape
+    for c in range(channels):
+        for r in range(rows):
+            total = 0.0
+            for t in range(block):
+                total += signals[c, r, t] * signals[c, r, t]
+            powers[r, c] = total / block
+        far_powers[at, c] = powers[0, c]
+        loudest = far_powers[0, c]
+        for i in range(1, far_powers.shape[0]):
+            loudest = max(loudest, far_powers[i, c])
+        far_tail[c] = loudest
+        far_active[c] = loudest > far_active_power
+
+
+@numba.njit(cache=True, nogil=True)
+def talk_update(
+    now: int,  # the block's number
+    near_power: np.ndarray,  # (channels,) block mean squares ...
+    residual_power: np.ndarray,
+    echo_power: np.ndarray,
+    far_power: np.ndarray,  # ... the loudest far-end block in the tail
+    noise_power: np.ndarray,
+    far_active: np.ndarray,  # (channels,) bool
+    factors: np.ndarray,  # (4,): loud ratio, margin, noise margin, near over echo (power ratios)
+    envelope_decay: float,
+    learning: float,
+    loud_blocks: int,
+    hold_blocks: int,
+    log_ratio: np.ndarray,  # (channels,) state, updated
+    envelope: np.ndarray,  # (channels,) state, updated
+    loud_until: np.ndarray,  # (channels,) int state, updated
+    hold_until: np.ndarray,  # (channels,) int state, updated
+    talk: np.ndarray,  # (channels,) bool, out
+    unexplained: np.ndarray,  # (channels,) bool, out
+) -> None:
+    """One block of the near-end talk detector (dsp/nlp.py, TalkDetector)."""
+    for c in range(near_power.shape[0]):
+        env = max(echo_power[c], envelope[c] * envelope_decay)
+        envelope[c] = env
+        expected = np.exp(log_ratio[c]) * echo_power[c]
+        loud = far_power[c] * factors[0] < near_power[c]
+        above_expected = expected * factors[1] < residual_power[c]
+        above_noise = noise_power[c] * factors[2] < residual_power[c]
+        above_echo = env * factors[3] < near_power[c]
+        if loud and far_active[c]:
+            loud_until[c] = now + loud_blocks
+        unexplained[c] = above_expected and above_noise and above_echo
+        if unexplained[c] and loud_until[c] > now:
+            hold_until[c] = now + hold_blocks
+        talk[c] = hold_until[c] > now
+        # Learn only where no talker shows: far end active, near end not above the echo estimate.
+        if far_active[c] and not (talk[c] or above_echo) and min(echo_power[c], residual_power[c]) > 0.0:
+            ratio = np.log(max(residual_power[c], 1e-12) / max(echo_power[c], 1e-12))
+            log_ratio[c] = (ratio - log_ratio[c]) * learning + log_ratio[c]
+
+
+@numba.njit(cache=True, nogil=True)
+def two_path(
+    block_powers: np.ndarray,  # (5, channels): far, near, foreground error, background error, echo
+    powers: np.ndarray,  # (5, channels) state: foreground, background, near; slow foreground, slow near
+    weights: np.ndarray,  # (5,): each row's smoothing
+    fresh_rows: np.ndarray,  # (5,) int: the row of block_powers each row of powers smooths
+    ratios: np.ndarray,  # (7,): margin, min ERLE, despite talk, reset, trust, harmful, reopen
+    copy_wins: int,
+    copy_wins_converging: int,
+    far_active: np.ndarray,  # (channels,) bool
+    talk: np.ndarray,  # (channels,) bool
+    wins: np.ndarray,  # (channels,) int state
+    converged: np.ndarray,  # (channels,) bool state
+    trusted: np.ndarray,  # (channels,) bool state: for the next block
+    log_ratio: np.ndarray,  # (channels,): the talk detector's, forgotten on a restart
+    actions: np.ndarray,  # (4, channels) bool, out: copy, reset, reopen, restart
+) -> int:
+    """The two-path control of one block (dsp/echo.py): smoothed powers, the decisions, and
+    their effect on the control's own state; returns a bit per action taken on any channel
+    (the filter's part of them is the caller's)."""
+    margin, min_erle, despite_talk, reset_ratio, trust, harmful_ratio, reopen_ratio = (
+        ratios[0], ratios[1], ratios[2], ratios[3], ratios[4], ratios[5], ratios[6])
+    taken = 0
+    for c in range(powers.shape[1]):
+        for r in range(5):
+            powers[r, c] = powers[r, c] * weights[r] + block_powers[fresh_rows[r], c] * (1.0 - weights[r])
+        fg, bg, near, slow_fg, slow_near = powers[0, c], powers[1, c], powers[2, c], powers[3, c], powers[4, c]
+        better = bg * margin < fg
+        cancels = bg * min_erle < near
+        much_better = bg * despite_talk < fg
+        reset = fg * reset_ratio < bg
+        trusted_now = slow_fg * trust < slow_near
+        harmful = slow_near * harmful_ratio < slow_fg
+        reopen_fg = near < fg * reopen_ratio
+        reopen_bg = near < bg * reopen_ratio
+        wins[c] = (wins[c] + 1) if better else 0
+        # Converging (start of a call, after a path change): follow the background sooner.
+        converged[c] = converged[c] or trusted_now
+        steady = wins[c] >= (copy_wins if converged[c] else copy_wins_converging)
+        # Much better cannot be a talker's doing (it adds the same power to both errors).
+        copy = far_active[c] and cancels and steady and (much_better or not talk[c])
+        # A background copied on this block is the foreground the re-open judges.
+        reopen = far_active[c] and not talk[c] and (reopen_bg if copy else reopen_fg)
+        harm = far_active[c] and harmful
+        trusted[c] = trusted_now and not harm
+        actions[0, c], actions[1, c], actions[2, c], actions[3, c] = copy, reset, reopen, harm
+        if copy:
+            powers[0, c] = powers[1, c]
+            taken |= 1
+        if reset:
+            powers[1, c] = powers[0, c]
+            taken |= 2
+        if reopen:
+            taken |= 4
+        if harm:
+            converged[c] = False
+            powers[0, c] = powers[2, c]
+            powers[3, c] = powers[4, c]
+            log_ratio[c] = 0.0
+            taken |= 8
+    return taken
