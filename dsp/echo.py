@@ -4,13 +4,15 @@ The 2-to-4-wire hybrid of an FXO port reflects part of what the box sends (the *
 G.168's Rin) back into what it receives (the *near end*, Sin), delayed by up to a few tens
 of ms and smeared over a few ms. ``EchoCanceller.process(far_end, near_end)`` returns the
 near end with that echo removed (G.168's Sout), for many channels at once: one call per
-20 ms engine tick handles an array (channels, 160) with a fixed number of numpy calls,
-whatever the number of channels.
+20 ms engine tick handles an array (channels, 160) with a fixed number of numpy calls (the
+FFTs) and compiled kernels (dsp/echo_kernels.py: the filter's step, the block powers, the
+talk detector, the two-path control), whatever the number of channels.
 
 **Linear filter** (dsp/echo_filter.py): one frequency-domain adaptive filter over the whole
-tail per channel, a sliding FFT window moved by one block per step, normalised per 11 Hz bin
+tail per channel, a sliding FFT window moved by one block per step, normalised per 8 Hz bin
 and with a Kalman-style step per bin (large while the error is echo, small once converged or
-while a near-end talker fills the error).
+while a near-end talker fills the error); while converging, each step's error spans the last
+three blocks (data reuse: faster start and re-convergence after a path change).
 
 **Two paths** (foreground/background). The background coefficients adapt; the foreground
 coefficients produce the output and only change by taking the background's when they cancel

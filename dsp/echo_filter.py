@@ -5,14 +5,17 @@ filter with a Kalman-style step, vectorised over channels.
 ``block`` samples per call (overlap-save with hop ``block``). The echo path is one filter of
 ``taps`` coefficients (the whole tail, bulk delay included) held as its ``size``-point
 spectrum; ``size`` is the smallest even 5-smooth number (a fast size for numpy's pocketfft)
-of at least ``taps + block``, so the circular convolution's last ``block`` outputs are the
-linear one (64 ms tail, 20 ms block: 512 + 160 -> 720). Per block this costs four numpy FFT
+of at least ``taps + ERROR_BLOCKS x block``, so the circular convolution's last three blocks
+of outputs are linear ones (64 ms tail, 20 ms block: 512 + 480 -> 1000; the step's error may
+span three blocks, see ERROR_BLOCKS). Per block this costs four numpy FFT
 calls on all channels at once: the far-end window and the last step's constrained
 coefficients in one call (the coefficients' transform waits for the next block), the two
-echo estimates, the error, the gradient -- no Python loop over channels or partitions.
+echo estimates, the error, the gradient -- no Python loop over channels or partitions; the
+elementwise work between them (the step below, the proportionate update, the error window)
+is compiled (dsp/echo_kernels.py).
 
 Why one long window and not a partitioned (MDF) filter: the update is normalised per
-frequency bin by the far end's power in that bin; with 720-point bins (11 Hz) this whitens
+frequency bin by the far end's power in that bin; with 1000-point bins (8 Hz) this whitens
 speech almost completely, so every bin converges at the same rate whatever the talker's
 spectrum. With 160-sample partitions (50 Hz bins) the same normalisation leaves most of
 speech's spectral spread, and measured on G.168's echo paths with real speech the MDF
@@ -203,7 +206,8 @@ class KalmanEchoFilter:
     def copy_to_background(self, channels: np.ndarray) -> None:
         self._flush()
         self.weights[channels, 1] = self.weights[channels, 0]
-        self._taps[channels] = self.impulse_responses()[channels]
+        # Only those channels' inverse transforms (each row's is the same alone or in a batch).
+        self._taps[channels] = np.fft.irfft(self.weights[channels, 0], n=self.size, axis=-1)[:, : self.taps]
 
     def reopen(self, channels: np.ndarray) -> None:
         """The echo path may have changed on ``channels`` (bool mask): the step of a fresh start."""

@@ -1,11 +1,14 @@
-"""Compiled kernels of the echo canceller's adaptive filter (dsp/echo_filter.py).
+"""Compiled kernels of the echo canceller: its adaptive filter's elementwise work
+(dsp/echo_filter.py) and its per-block control (dsp/echo.py, and the talk detector of
+dsp/nlp.py).
 
-At a small box's channel counts (4-64) each numpy call on a (channels, bins) spectrum costs
-more in call overhead than in arithmetic, and the filter's step made some 35 passes over such
-arrays per block. Here each stage is one loop over channels and bins that reads every
-operand once. The arithmetic is the filter's own (see dsp/echo_filter.py for the why of each
-quantity), in the same order, so it gives what the numpy version gave to rounding; nopython,
-no fastmath (reproducible results). The FFTs stay numpy's.
+At a small box's channel counts (4-64) each numpy call on a (channels, bins) spectrum or a
+(channels,) vector costs more in call overhead than in arithmetic: the filter's step made
+some 35 passes over such arrays per block and the control some 100 calls. Here each stage is
+one loop over channels and bins (or samples) that reads every operand once. The arithmetic
+is the numpy code's it replaced (see the callers for the why of each quantity), in the same
+order, so it gives what that gave to rounding (tests/test_echo_equivalence.py); nopython, no
+fastmath (reproducible results). The FFTs stay numpy's.
 """
 
 from __future__ import annotations
