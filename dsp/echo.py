@@ -4,13 +4,15 @@ The 2-to-4-wire hybrid of an FXO port reflects part of what the box sends (the *
 G.168's Rin) back into what it receives (the *near end*, Sin), delayed by up to a few tens
 of ms and smeared over a few ms. ``EchoCanceller.process(far_end, near_end)`` returns the
 near end with that echo removed (G.168's Sout), for many channels at once: one call per
-20 ms engine tick handles an array (channels, 160) with a fixed number of numpy calls,
-whatever the number of channels.
+20 ms engine tick handles an array (channels, 160) with a fixed number of numpy calls (the
+FFTs) and compiled kernels (dsp/echo_kernels.py: the filter's step, the block powers, the
+talk detector, the two-path control), whatever the number of channels.
 
 **Linear filter** (dsp/echo_filter.py): one frequency-domain adaptive filter over the whole
-tail per channel, a sliding FFT window moved by one block per step, normalised per 11 Hz bin
+tail per channel, a sliding FFT window moved by one block per step, normalised per 8 Hz bin
 and with a Kalman-style step per bin (large while the error is echo, small once converged or
-while a near-end talker fills the error).
+while a near-end talker fills the error); while converging, each step's error spans the last
+three blocks (data reuse: faster start and re-convergence after a path change).
 
 **Two paths** (foreground/background). The background coefficients adapt; the foreground
 coefficients produce the output and only change by taking the background's when they cancel
@@ -50,6 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsp import SAMPLE_RATE, DspError
+from dsp import echo_kernels as kernels
 from dsp.echo_filter import KalmanEchoFilter
 from dsp.levels import db_to_power_ratio, dbm0_to_rms
 from dsp.nlp import FAR_ACTIVE_DBM0, BackgroundNoise, NonLinearProcessor, TalkDetector
@@ -115,35 +118,21 @@ class EchoCanceller:
         # a few numpy calls on it, not one per quantity): foreground error, background error,
         # near end (over PATH_SMOOTHING_S), foreground error and near end over HARMFUL_SMOOTHING_S.
         self._powers = np.zeros((5, c))
-        smoothing = [self._smoothing] * 3 + [self._slow_smoothing] * 2
-        self._weights = np.array(smoothing)[:, None]
-        self._complements = np.array([1.0 - a for a in smoothing])[:, None]
-        self._fresh_rows = np.array([2, 3, 1, 2, 1])  # rows of a block's mean squares (see _process_block)
+        self._weights = np.array([self._smoothing] * 3 + [self._slow_smoothing] * 2)
+        self._fresh_rows = np.array([2, 3, 1, 2, 1])  # the rows of a block's mean squares they smooth
         self._converged = np.zeros(c, dtype=bool)  # trusted once, and no path change since
         self._trusted = np.zeros(c, dtype=bool)  # slow powers: the foreground cancels NLP_TRUST_ERLE_DB
         self._wins = np.zeros(c, dtype=np.int64)  # blocks in a row in which the background did better
         self._far_powers = np.zeros((-(-self._filter.taps // b) + 1, c))  # per block, a ring
         self._far_at = 0  # the ring's row of the next block
         self._far_active_power = dbm0_to_rms(FAR_ACTIVE_DBM0) ** 2
-        # Every comparison of the two-path control in one call: rows of _powers (times a
-        # threshold as a power ratio) on the left ``<`` rows on the right (see _two_path).
-        ratios = {name: db_to_power_ratio(db) for name, db in (
-            ("margin", COPY_MARGIN_DB), ("min_erle", COPY_MIN_ERLE_DB), ("despite_talk", COPY_DESPITE_TALK_DB),
-            ("reset", RESET_MARGIN_DB), ("trust", NLP_TRUST_ERLE_DB), ("harmful", HARMFUL_DB),
-            ("reopen", REOPEN_ERLE_DB))}
-        fg, bg, near, slow_fg, slow_near = range(5)
-        sides = [  # (left row, factor, right row, factor): left * factor < right * factor
-            (bg, ratios["margin"], fg, 1.0),  # better
-            (bg, ratios["min_erle"], near, 1.0),  # cancels
-            (bg, ratios["despite_talk"], fg, 1.0),  # much better
-            (fg, ratios["reset"], bg, 1.0),  # reset: the background diverged
-            (slow_fg, ratios["trust"], slow_near, 1.0),  # trusted (the converged latch)
-            (slow_near, ratios["harmful"], slow_fg, 1.0),  # the foreground adds echo
-            (near, 1.0, fg, ratios["reopen"]),  # reopen (foreground)
-            (near, 1.0, bg, ratios["reopen"]),  # reopen (a background just copied to the foreground)
-        ]
-        self._sides = np.array([row for row, _, _, _ in sides] + [row for _, _, row, _ in sides])
-        self._factors = np.array([f for _, f, _, _ in sides] + [f for _, _, _, f in sides])[:, None]
+        # The thresholds of the two-path control as power ratios, in the kernel's order.
+        self._ratios = np.array([db_to_power_ratio(db) for db in (
+            COPY_MARGIN_DB, COPY_MIN_ERLE_DB, COPY_DESPITE_TALK_DB, RESET_MARGIN_DB, NLP_TRUST_ERLE_DB,
+            HARMFUL_DB, REOPEN_ERLE_DB)])
+        self._block_powers = np.zeros((5, c))  # this block's mean squares: far, near, errors, echo
+        self._far_tail = np.zeros(c)  # the loudest far-end block within the tail
+        self._far_active = np.zeros(c, dtype=bool)
         self._actions = np.zeros((4, c), dtype=bool)  # copy, reset, reopen, restart
         self._signals = np.zeros((c, 5, b))  # far, near, foreground error, background error, echo estimate
         self._pending_far = np.zeros((c, 0))
@@ -153,6 +142,7 @@ class EchoCanceller:
         self._background = BackgroundNoise(c, b)
         generator = rng if rng is not None else np.random.default_rng(0)
         self._nlp = NonLinearProcessor(c, b, generator, comfort_noise=comfort_noise) if nlp else None
+        _load_kernels(b)
 
     @property
     def tail_samples(self) -> int:
@@ -231,18 +221,15 @@ class EchoCanceller:
         np.subtract(signals[:, 1, None], estimates, out=signals[:, 2:4])  # foreground, background
         np.copyto(signals[:, 4], estimates[:, 0])
         residual = signals[:, 2]
-        # Mean squares of the five, one stacked dot product (rows: far, near, errors, echo).
-        # (Each row's sum is the one a dot product of that row alone gives: checked bit for bit.)
-        powers = ((signals[..., None, :] @ signals[..., :, None])[..., 0, 0] / self.block).T
-        far_power, near_power, error_fg, error_bg, echo_power = powers
-        far_powers = self._far_powers
-        far_powers[self._far_at] = far_power
-        self._far_at = (self._far_at + 1) % far_powers.shape[0]
-        far_tail = np.maximum.reduce(far_powers, axis=0)
-        far_active = far_tail > self._far_active_power
+        # Mean squares of the five (rows: far, near, errors, echo), the far end over the tail.
+        powers, far_tail, far_active = self._block_powers, self._far_tail, self._far_active
+        kernels.block_powers(signals, self._far_powers, self._far_at, self._far_active_power, powers, far_tail,
+                             far_active)
+        self._far_at = (self._far_at + 1) % self._far_powers.shape[0]
+        _, near_power, error_fg, _, echo_power = powers
         # The foreground cancels NLP_TRUST_ERLE_DB over HARMFUL_SMOOTHING_S, from the powers
         # before this block (the quiet start of a talker in the last block hardly moves them).
-        trusted = self._trusted
+        trusted = self._trusted.copy()  # (the two-path control updates it for the next block)
 
         # Learn the background wherever no talker is heard and the residual is not raw echo
         # (far end silent, or a trusted filter): with minimum tracking the residual echo then
@@ -253,7 +240,7 @@ class EchoCanceller:
         # were measured (not the step just taken on this block, which may hold a talker's onset).
         reset = self._two_path(powers, far_active, talk)
         # A background just reset to the foreground steps on the foreground's error.
-        self._filter.adapt(signals[:, 3] if reset is None else np.where(reset[:, None], residual, signals[:, 3]))
+        self._filter.adapt(signals[:, 1], reset)
         if self._nlp is None:
             return residual.copy()  # a new array: the signals are overwritten on the next block
         # The NLP opens for talk, and at once for a residual the echo estimate cannot explain
@@ -265,53 +252,41 @@ class EchoCanceller:
         """Copy, reset or restart per channel (``block_powers``: this block's mean squares, rows
         far, near, foreground error, background error, echo); returns where the background was
         reset (None: nowhere)."""
-        powers = self._powers  # foreground, background, near; slow foreground, slow near
-        fresh = block_powers[self._fresh_rows]  # what each row of powers smooths
-        powers *= self._weights
-        fresh *= self._complements
-        powers += fresh
-        sides = powers[self._sides]
-        sides *= self._factors
-        rows = len(self._sides) // 2
-        better, cancels, much_better, reset, trusted, harmful, reopen_fg, reopen_bg = sides[:rows] < sides[rows:]
-        wins = self._wins
-        wins += 1
-        wins *= better
-        # Converging (start of a call, after a path change): the background is ahead, follow it
-        # sooner. A latch: a talker makes the ERLE look low, so once trusted a channel stays
-        # converged until the foreground does harm (below: the path changed).
-        converged = self._converged
-        converged |= trusted
-        steady = wins >= np.where(converged, COPY_WINS, COPY_WINS_CONVERGING)
-        # Much better cannot be a talker's doing (it adds the same power to both errors).
-        # (On booleans ``a > b`` is ``a & ~b`` and ``a >= b`` is ``a | ~b``: one call each.)
-        actions = self._actions
-        copy, resets, reopen, harm = actions
-        np.logical_and(far_active & cancels & steady, much_better >= talk, out=copy)
-        np.copyto(resets, reset)
-        # The foreground hardly cancels and no talker explains it: the path changed (or the
-        # call just started); the background gets the large step of a fresh start. (A background
-        # copied on this block is the foreground it judges.)
-        np.logical_and(far_active > talk, np.where(copy, reopen_bg, reopen_fg), out=reopen)
-        # A foreground that adds echo: no talker explains that (a talker adds the same power
-        # to the input and to the error), the echo path changed. Restart from zero.
-        np.logical_and(far_active, harmful, out=harm)
-        self._trusted = trusted > harm  # for the next block: the slow powers after this one
-        any_copy, any_reset, any_reopen, any_harm = np.logical_or.reduce(actions, axis=1).tolist()
-        if not (any_copy or any_reset or any_reopen or any_harm):
+        actions = self._actions  # copy, reset, reopen, restart
+        taken = kernels.two_path(
+            block_powers, self._powers, self._weights, self._fresh_rows, self._ratios, COPY_WINS,
+            COPY_WINS_CONVERGING, far_active, talk, self._wins, self._converged, self._trusted,
+            self._talk.log_ratio, actions)
+        if not taken:
             return None
-        if any_copy:
+        copy, resets, reopen, harm = actions
+        if taken & 1:
             self._filter.copy_to_foreground(copy)
-            np.copyto(powers[0], powers[1], where=copy)
-        if any_reset:
+        if taken & 2:
             self._filter.copy_to_background(resets)
-            np.copyto(powers[1], powers[0], where=resets)
-        if any_reopen:
+        if taken & 4:
             self._filter.reopen(reopen)
-        if any_harm:
+        if taken & 8:
             self._filter.restart(harm)
-            converged &= ~harm
-            np.copyto(powers[0], powers[2], where=harm)
-            np.copyto(powers[3], powers[4], where=harm)
-            self._talk.restart(harm)
-        return resets.copy() if any_reset else None
+        return resets.copy() if taken & 2 else None
+
+
+def _load_kernels(block: int) -> None:
+    """Compile the canceller's numba kernels (or load them from numba's cache) now, on
+    throwaway parts with the argument types the canceller passes: else the media loop's first
+    blocks would wait for them (about 1 s from the cache, 10 s compiling, on the development
+    machine). Numba types an array by its layout, and a view of one channel's row is
+    contiguous where one of several channels' is not: both are loaded. Once loaded this costs a
+    few small calls."""
+    for c in (1, 2):
+        parts = KalmanEchoFilter(c, 8, block, DEFAULT_STEP)
+        signals = np.zeros((c, 5, block))
+        for _ in range(2):  # the step's end (finish_step) runs from the second block on
+            parts.estimate(signals[:, 0])
+            parts.adapt(signals[:, 1], None)
+        powers, active, talk = np.zeros((5, c)), np.zeros(c, dtype=bool), TalkDetector(c, block)
+        kernels.block_powers(signals, np.zeros((2, c)), 0, 1.0, powers, np.zeros(c), active)
+        talk.update(powers[1], powers[2], powers[4], powers[0], np.zeros(c), active)
+        kernels.two_path(powers, np.zeros((5, c)), np.ones(5), np.zeros(5, dtype=np.int64), np.ones(7), 1, 1,
+                         active, talk.talk, np.zeros(c, dtype=np.int64), np.zeros(c, dtype=bool),
+                         np.zeros(c, dtype=bool), talk.log_ratio, np.zeros((4, c), dtype=bool))

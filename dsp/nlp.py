@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsp import SAMPLE_RATE, DspError
+from dsp import echo_kernels as kernels
 from dsp.levels import db_to_power_ratio, dbm0_to_rms
 
 FAR_ACTIVE_DBM0 = -50.0  # far end louder than this within the tail: there may be echo
@@ -77,19 +78,14 @@ class TalkDetector:
         self.loud_blocks = _blocks(LOUD_HOLD_MS, block)
         self.log_ratio = np.zeros(channels)  # ln(residual / echo estimate) on far-end-only blocks
         self.echo_envelope = np.zeros(channels)
-        # The hold and the loud permission as the block numbers they last until (one masked
-        # copy per block where a countdown took a where, a maximum and a subtraction).
+        # The hold and the loud permission as the block numbers they last until.
         self._blocks = 0  # blocks seen
         self._hold_until = np.zeros(channels, dtype=np.int64)
         self._loud_until = np.zeros(channels, dtype=np.int64)
-        # Left sides of the four comparisons of a block, as power ratios (see update).
-        self._factors = np.array([self.loud_ratio, self.margin, self.noise_margin, self.near_over_echo])[:, None]
+        # Left sides of the four comparisons of a block, as power ratios (dsp/echo_kernels.py).
+        self._factors = np.array([self.loud_ratio, self.margin, self.noise_margin, self.near_over_echo])
         self.talk = np.zeros(channels, dtype=bool)
         self.unexplained = np.zeros(channels, dtype=bool)  # this block's residual is more than echo
-
-    def restart(self, channels: np.ndarray) -> None:
-        """Forget the learnt residual-to-echo ratio where ``channels`` (the filter restarted)."""
-        np.copyto(self.log_ratio, 0.0, where=channels)
 
     def update(
         self,
@@ -107,32 +103,10 @@ class TalkDetector:
             far_active = far_power > self.far_active_power
         now = self._blocks
         self._blocks += 1
-        envelope = self.echo_envelope
-        envelope *= self.envelope_decay
-        np.maximum(echo_power, envelope, out=envelope)
-        # Four comparisons in one call: near end louder than the far end's tail (minus
-        # LOUD_MARGIN_DB), residual above the expected residual echo and above the background,
-        # near end above the echo estimate's envelope.
-        expected = np.exp(self.log_ratio)
-        expected *= echo_power
-        left = np.array((far_power, expected, noise_power, envelope))
-        left *= self._factors
-        loud, above_expected, above_noise, above_echo = left < np.array(
-            (near_power, residual_power, residual_power, near_power)
-        )
-        np.copyto(self._loud_until, now + self.loud_blocks, where=loud & far_active)
-        self.unexplained = above_expected & above_noise & above_echo
-        talk_now = self.unexplained & (self._loud_until > now)
-        np.copyto(self._hold_until, now + max(self.hold_blocks, 1), where=talk_now)
-        self.talk = self._hold_until > now  # talk now, or within hold_ms of it
-        # Learn only where no talker shows: far end active, near end not above the echo estimate.
-        learn = (far_active > (self.talk | above_echo)) & (np.minimum(echo_power, residual_power) > 0.0)
-        ratio = np.log(np.maximum(residual_power, 1e-12) / np.maximum(echo_power, 1e-12))
-        log_ratio = self.log_ratio
-        ratio -= log_ratio
-        ratio *= self.learning
-        ratio += log_ratio
-        np.copyto(log_ratio, ratio, where=learn)
+        kernels.talk_update(
+            now, near_power, residual_power, echo_power, far_power, noise_power, far_active, self._factors,
+            self.envelope_decay, self.learning, self.loud_blocks, max(self.hold_blocks, 1), self.log_ratio,
+            self.echo_envelope, self._loud_until, self._hold_until, self.talk, self.unexplained)
         return self.talk
 
 

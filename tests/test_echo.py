@@ -376,3 +376,28 @@ def test_bench_rejects_bad_arguments(capsys):
 
     assert main(["bench", "echo", "--channels", "0"]) == 2
     assert "bench echo" in capsys.readouterr().err
+
+
+def test_the_engine_bench_echo_scene_gives_the_cancellers_echo_to_converge_on():
+    # `linebox bench engine --echo` (linebox/bench/engine.py): each line returns G.168 echo of
+    # what the engine sends it; its canceller must converge there (else the scene measures
+    # nothing more than the plain one). Lines are the even ports; 15 s of the scene's speech.
+    from linebox.bench.engine import build_scene
+
+    loop = build_scene(4, 1, echo=True)
+    heard, cleaned = [], []
+    read = loop.audio.read_frame
+
+    def recorded() -> np.ndarray:
+        frame = read()
+        heard.append(frame[::2].astype(np.float64))
+        return frame
+
+    loop.audio.read_frame = recorded
+    for _ in range(750):
+        loop.step()
+        cleaned.append(loop.last_frame[::2].astype(np.float64))
+    echo = np.concatenate(heard[-250:], axis=1)
+    out = np.concatenate(cleaned[-250:], axis=1)
+    loss_db = 10.0 * np.log10(np.mean(echo**2, axis=1) / np.mean(out**2, axis=1))
+    assert (loss_db >= 30.0).all(), loss_db

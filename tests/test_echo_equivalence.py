@@ -1,10 +1,11 @@
-"""The echo canceller's per-tick control was rewritten as a few numpy calls on stacked
-per-channel arrays (issue 17, speed): it must give exactly what the canceller gave before
-(tests/echo_reference.py, a frozen copy) on a seeded signal that takes every path of the
+"""The echo canceller's per-block control was moved into compiled kernels (dsp/echo_kernels.py:
+block powers, talk detector, two-path control; issue 17): it must give what the numpy control
+gave (tests/echo_reference.py, a frozen copy) on a seeded signal that takes every path of the
 control: convergence, foreground copies, background resets and re-opened steps, an echo path
 change that zeroes the foreground, double talk, a far end silent at first, a dead channel;
 with and without NLP and comfort noise, in engine ticks and in odd-sized pieces, and with
-other tails and blocks."""
+other tails and blocks. The kernels sum in another order than numpy's pairwise sums and
+BLAS dot products: equal to 1e-9, not bit for bit."""
 
 from __future__ import annotations
 
@@ -64,15 +65,14 @@ def _pieces(n: int, odd: bool) -> list[int]:
     [({}, False), ({"nlp": False}, False), ({"comfort_noise": False}, False), ({}, True),
      ({"tail_ms": 128.0, "block_ms": 5.0}, False), ({"tail_ms": 32.0, "block_ms": 10.0}, True)],
 )
-def test_the_canceller_gives_what_it_gave_before_its_control_was_vectorised(options, odd):
+def test_the_canceller_gives_what_it_gave_before_its_control_was_compiled(options, odd):
     far, near = _signals()
     pieces = _pieces(far.shape[1], odd)
     new = EchoCanceller(6, **options)
     old = reference.EchoCanceller(6, **options)
     out, states = _run(new, far, near, pieces)
     expected, expected_states = _run(old, far, near, pieces)
-    # Bit-identical on the development machine (the same numpy operations per element, only
-    # stacked); a tolerance for a platform whose BLAS sums a stacked dot product differently.
+    # The same operations per element; sums in another order (see the module docstring).
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(states, expected_states, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(new.echo_path(), old.echo_path(), rtol=1e-9, atol=1e-12)

@@ -4,7 +4,7 @@ D.2-D.9) at ERL 6 and 10 dB, with real far-end speech through G.711 and line noi
 
 Limits (issue 17, from G.168's tests): convergence (test 2B style, NLP off) ERLE >= 20 dB
 within 1 s and >= 30 dB within 5 s of far-end speech; re-convergence to 20 dB within 1 s after
-the echo path changes; double talk (test 3 style): linear ERLE after a near-end burst at most
+the echo path changes (eight talkers); double talk (test 3 style): linear ERLE after a near-end burst at most
 3 dB below before it; with the NLP, residual echo below -60 dBm0 in steady state and the NLP
 open within 20 ms of near-end speech onset.
 """
@@ -46,34 +46,28 @@ def test_linear_erle_within_1_s_and_5_s_of_far_speech(convergence, case, seed):
     assert figures["erle_steady_min_db"] >= CONVERGED_5S_DB, figures  # and stays there
 
 
+RECONVERGENCE_SEEDS = (1, 2, 3, 4, 5, 6, 7, 8)  # eight talkers: one run is 16 channels x 9 s
+
+
 @pytest.fixture(scope="module")
 def reconvergence():
-    return {seed: g168.reconvergence(seed=seed) for seed in SEEDS}
+    return {seed: g168.reconvergence(seed=seed) for seed in RECONVERGENCE_SEEDS}
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 17 not met yet: worst 18.2 dB after 1 s (docs/dsp.md)")
 def test_reconverges_to_20_db_within_1_s_after_a_path_switch(reconvergence):
+    # Every switch m -> m+1 (8 -> 1) at both ERLs, for eight talkers (docs/dsp.md: worst 20.9 dB).
     worst = min(min(figures.values()) for figures in reconvergence.values())
     assert worst >= RECONVERGED_1S_DB, reconvergence
-
-
-@pytest.mark.slow
-def test_reconverges_after_a_path_switch_at_least_as_measured_today(reconvergence):
-    # Not the G.168 limit (above, expected to fail): a floor against regressions of today's
-    # 18.2 dB (seed 3; 22.2 and 26.5 dB at seeds 1 and 2). A canceller started afresh at the
-    # switch reaches no more on that speech (18.0 dB at seed 3, docs/dsp.md): what is missing
-    # is convergence speed, not the detection of the change.
-    for seed, figures in reconvergence.items():
-        assert min(figures.values()) >= 17.5, (seed, figures)
 
 
 @pytest.mark.slow
 def test_128_ms_tail_cancels_an_echo_behind_100_ms_of_bulk_delay():
     figures = g168.long_tail()
     assert min(figures["erle_5s_db"]) >= CONVERGED_5S_DB, figures
-    # At 1 s the 128 ms tail reaches 17.8-27.9 dB (docs/dsp.md): not the 20 dB of the 64 ms tail.
-    assert min(figures["erle_1s_db"]) >= 17.0, figures
+    # At 1 s the 128 ms tail now reaches the 64 ms tail's 20 dB too (docs/dsp.md: 17.4-29.4 dB
+    # before the data reuse, when this limit was 17 dB).
+    assert min(figures["erle_1s_db"]) >= CONVERGED_1S_DB, figures
 
 
 DT_SEEDS = (1, 2, 3, 4, 5)
