@@ -1,0 +1,286 @@
+"""The DTMF receiver's compiled kernel: samples in, frame tests and digit events out.
+
+One call of ``receive`` does all the work of a block for every channel, channel after
+channel, sub-block after sub-block (``dsp/dtmf_frames.py`` explains the frames and sets
+every threshold; ``dsp/dtmf.py`` the digit rules):
+
+1. each completed 5 ms sub-block is projected onto the 8 DTMF and 3 dial-tone frequencies
+   (float32, phases from the sub-block's first sample), then turned to phases counted from
+   sample 0 of the stream (so sums of sub-blocks are windows), with its energy;
+2. the frame ending with it (the last five sub-blocks: windows A and B) is screened with
+   bounds of the tone powers (cheap, no square root); only a frame passing the screen
+   gets the full tests;
+3. the frame's digit code (or -1) steps the channel's digit state machine, which writes
+   the events it completes.
+
+Arrays only, allocated by the caller (``FrameTables`` and ``ReceiverState``), no fastmath:
+the same input gives the same events on every machine numba supports.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dsp.jit import kernel, projection
+
+# Columns of the state machine's per-channel integers (``ReceiverState.digits``).
+ON_DIGIT, ON_START, ON_LAST, PREVIOUS = range(4)
+NO_DIGIT = -1
+# Columns of an event row.
+EV_CHANNEL, EV_KIND, EV_CODE, EV_START, EV_END, EV_REPORT = range(6)
+EVENT_COLUMNS = 6
+KIND_DIGIT, KIND_START = 0, 1
+
+# Indices of ``FrameTables.params`` (float64): the limits in the kernel's units.
+(
+    P_SCREEN_FLOOR,
+    P_QUIET_SCALE,
+    P_FLOOR,
+    P_PEAK,
+    P_STEADY_PAIR,
+    P_TWIST_LOW,
+    P_TWIST_HIGH,
+    P_TO_TOTAL,
+    P_TO_TOTAL_ALL,
+    P_POWER_PER_ENERGY,
+    P_SLOTS_PER_RADIAN,
+    P_DIAL_SCALE,
+) = range(12)
+P_UNITS = 12  # 8 values: per DTMF bin, the screen's factor on |A|² + |B|²
+P_LIMITS = 20  # 8 values: per DTMF bin, the largest accepted phase step (radians per sub-block)
+N_PARAMS = 28
+
+SUB = 40  # samples per sub-block
+RING = 5  # sub-blocks per frame
+N_DTMF = 8
+N_FREQ = 11  # 8 DTMF then 3 dial-tone frequencies
+# Basis columns: 8 DTMF cos, 8 DTMF -sin, 3 dial-tone cos, 3 -sin, 2 unused.
+LANES = 24
+# A ring slot: room for the samples of a sub-block still under way, then the sub-block's
+# values in the basis columns (DTMF, dial tone), its energy.
+VALUES = SUB
+ENERGY = VALUES + LANES
+RING_WIDTH = ENERGY + 8
+_project = projection(SUB, LANES // 8)
+GAP_FRAMES = 10  # see dsp/dtmf.py
+
+
+@kernel
+def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot see it)
+    a: np.ndarray, b: np.ndarray, energy: float, params: np.ndarray, inverse_gain: np.ndarray
+) -> int:
+    """The digit code (row * 4 + column) the frame with windows ``a`` and ``b`` (2 N_FREQ:
+    real parts then imaginary parts) holds, or -1 (tests of dsp/dtmf_frames.py)."""
+    code = 0
+    p_row = 0.0
+    p_col = 0.0
+    for group in range(2):
+        top = -1.0
+        runner_up = -1.0
+        best = group * 4
+        zr_best = 0.0
+        zi_best = 0.0
+        sum_of_squares = 0.0
+        for bin_ in range(group * 4, group * 4 + 4):
+            ar, ai = a[bin_], a[N_FREQ + bin_]
+            br, bi = b[bin_], b[N_FREQ + bin_]
+            zr = br * ar + bi * ai  # Z = B conj(A): its angle is the phase advance in 5 ms
+            zi = bi * ar - br * ai
+            mag = math.hypot(zr, zi)
+            if mag > top:
+                runner_up = top
+                top = mag
+                best = bin_
+                zr_best = zr
+                zi_best = zi
+                sum_of_squares = ar * ar + ai * ai + br * br + bi * bi
+            elif mag > runner_up:
+                runner_up = mag
+        phase_step = math.atan2(zi_best, zr_best)
+        tone = top * inverse_gain[int((phase_step + math.pi) * params[P_SLOTS_PER_RADIAN])]
+        if not (
+            abs(phase_step) <= params[P_LIMITS + best]
+            and tone >= params[P_FLOOR]
+            and top >= params[P_PEAK] * runner_up
+            and sum_of_squares <= params[P_STEADY_PAIR] * top
+        ):
+            return -1
+        if group == 0:
+            code = best * 4
+            p_row = tone
+        else:
+            code += best - 4
+            p_col = tone
+    if not params[P_TWIST_LOW] * p_row <= p_col <= params[P_TWIST_HIGH] * p_row:
+        return -1
+    dial = 0.0
+    for bin_ in range(N_DTMF, N_FREQ):
+        for part in (bin_, N_FREQ + bin_):
+            dial += a[part] * a[part] + b[part] * b[part]
+    dial *= params[P_DIAL_SCALE]
+    p_tones = p_row + p_col
+    power = energy * params[P_POWER_PER_ENERGY]
+    if p_tones >= params[P_TO_TOTAL] * (power - dial) and p_tones >= params[P_TO_TOTAL_ALL] * power:
+        return code
+    return -1
+
+
+@kernel
+def receive(  # pragma: no cover - compiled
+    block: np.ndarray,
+    ring: np.ndarray,
+    state: np.ndarray,
+    basis: np.ndarray,
+    constants: np.ndarray,
+    events: np.ndarray,
+) -> int:
+    """Feeds ``block`` (channels, n) to every channel; returns the number of event rows
+    written to ``events`` (channel after channel, each in time order).
+
+    State: ``ring`` (channels, 5, RING_WIDTH) float32, per sub-block of the last five (slot =
+    sub-block number mod 5) its samples, DTMF values and energy; ``state`` (channels + 1, 4)
+    int64, the state machine per channel, and in the last row [sub-blocks done, samples
+    of the next one held]. ``basis`` (1 s of sub-blocks, 40, LANES) float32, ``constants``
+    the limits (``P_*``) then the window-loss table. ``events`` needs room for
+    ``channels * (frames + 3)`` rows: per channel, digits start at least 2 frames apart
+    and each ends once, so at most frames + 2 events."""
+    channels, n = block.shape
+    done = state[channels, 0]
+    held = state[channels, 1]
+    period = basis.shape[0]
+    params = constants[:N_PARAMS]
+    inverse_gain = constants[N_PARAMS:]
+    a = np.empty(2 * N_FREQ, np.float64)
+    b = np.empty(2 * N_FREQ, np.float64)
+    count = 0
+    capacity = events.shape[0]
+    # Ring slot and basis row of the sub-block under way (no division per sub-block).
+    first_slot = done % RING
+    first_row = done % period
+    lead = SUB - held if held > 0 else 0  # samples completing the sub-block under way
+    has_held = 1 if held > 0 else 0
+    complete = (held + n) // SUB  # sub-blocks this block completes
+    tail = (held + n) % SUB  # samples of the next sub-block it begins
+    for ch in range(channels):
+        sub_block = done
+        slot = first_slot
+        basis_row = first_row
+        digit = state[ch, ON_DIGIT]
+        start = state[ch, ON_START]
+        last = state[ch, ON_LAST]
+        previous = state[ch, PREVIOUS]
+        for k in range(complete):
+            s = ring[ch, slot]
+            rows = basis[basis_row]
+            # 1. The sub-block's values in the basis columns (phases from sample 0) and energy,
+            # from the block itself when it holds the whole sub-block.
+            if k < has_held:
+                for t in range(lead):
+                    s[held + t] = block[ch, t]
+                s[ENERGY] = _project(s[:SUB], rows, s[VALUES:ENERGY])
+            else:
+                at = lead + (k - has_held) * SUB
+                s[ENERGY] = _project(block[ch, at : at + SUB], rows, s[VALUES:ENERGY])
+            # 2. The frame of the last five sub-blocks: windows A (0-3) and B (1-4), tapered
+            # (0.5, 1, 1, 0.5); the screen on the DTMF bins first.
+            s4 = s
+            slot = slot + 1 if slot < RING - 1 else 0  # the oldest slot, the next one to fill
+            basis_row = basis_row + 1 if basis_row < period - 1 else 0
+            s0 = ring[ch, slot]
+            s1 = ring[ch, slot + 1 if slot < RING - 1 else slot + 1 - RING]
+            s2 = ring[ch, slot + 2 if slot < RING - 2 else slot + 2 - RING]
+            s3 = ring[ch, slot + 3 if slot < RING - 3 else slot + 3 - RING]
+            low = 0.0
+            high = 0.0
+            for f in range(N_DTMF):
+                re = VALUES + f
+                im = VALUES + N_DTMF + f
+                ar = 0.5 * (np.float64(s0[re]) + s3[re]) + s1[re] + s2[re]
+                ai = 0.5 * (np.float64(s0[im]) + s3[im]) + s1[im] + s2[im]
+                br = 0.5 * (np.float64(s1[re]) + s4[re]) + s2[re] + s3[re]
+                bi = 0.5 * (np.float64(s1[im]) + s4[im]) + s2[im] + s3[im]
+                a[f] = ar
+                a[N_FREQ + f] = ai
+                b[f] = br
+                b[N_FREQ + f] = bi
+                bound = (ar * ar + ai * ai + br * br + bi * bi) * params[P_UNITS + f]
+                if f < 4:
+                    low = max(low, bound)
+                else:
+                    high = max(high, bound)
+            e0 = np.float64(s0[ENERGY])
+            e1 = np.float64(s1[ENERGY])
+            e2 = np.float64(s2[ENERGY])
+            e3 = np.float64(s3[ENERGY])
+            e4 = np.float64(s4[ENERGY])
+            energy = e0 + 3.0 * e1 + 4.0 * e2 + 3.0 * e3 + e4  # 2 ENERGY_WEIGHTS
+            quietest = min(min(min(e0, e1), min(e2, e3)), e4) * params[P_QUIET_SCALE]
+            code = NO_DIGIT
+            if min(low + high, quietest) >= energy and min(low, high) >= params[P_SCREEN_FLOOR]:
+                _dial_tone_windows(s0, s1, s2, s3, s4, a, b)
+                code = _full_test(a, b, energy, params, inverse_gain)
+            # 3. The digit state machine, frame by frame (dsp/dtmf.py).
+            number = sub_block
+            frame_end = (number + 1) * SUB
+            sub_block += 1
+            if code == digit and code != NO_DIGIT:
+                last = number
+            elif code != NO_DIGIT and code == previous:  # a new digit, at its second frame
+                if digit != NO_DIGIT and count < capacity:
+                    _event(events[count], ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
+                    count += 1
+                # The run began with the previous frame, one hop before this one.
+                digit, start, last = code, frame_end - RING * SUB - SUB, number
+                if count < capacity:
+                    _event(events[count], ch, KIND_START, digit, start, 0, frame_end)
+                    count += 1
+            elif digit != NO_DIGIT and number - last >= GAP_FRAMES:
+                if count < capacity:
+                    _event(events[count], ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
+                    count += 1
+                digit = NO_DIGIT
+            previous = code
+        # The samples of a sub-block this block begins, or adds to, without completing it.
+        s = ring[ch, slot]
+        if complete == 0:
+            for t in range(n):
+                s[held + t] = block[ch, t]
+        else:
+            for t in range(tail):
+                s[t] = block[ch, n - tail + t]
+        state[ch, ON_DIGIT] = digit
+        state[ch, ON_START] = start
+        state[ch, ON_LAST] = last
+        state[ch, PREVIOUS] = previous
+    state[channels, 0] = done + complete
+    state[channels, 1] = tail
+    return count
+
+
+@kernel
+def _dial_tone_windows(  # pragma: no cover - compiled
+    s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, s3: np.ndarray, s4: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> None:
+    """Windows A and B of the dial-tone bins (``a``/``b`` entries N_DTMF..N_FREQ - 1 and
+    their imaginary parts) of the frame of ring slots ``s0`` .. ``s4``."""
+    for f in range(N_DTMF, N_FREQ):
+        re = VALUES + N_DTMF + f  # dial-tone columns: after the 16 DTMF ones, cos then -sin
+        im = re + N_FREQ - N_DTMF
+        a[f] = 0.5 * (np.float64(s0[re]) + s3[re]) + s1[re] + s2[re]
+        a[N_FREQ + f] = 0.5 * (np.float64(s0[im]) + s3[im]) + s1[im] + s2[im]
+        b[f] = 0.5 * (np.float64(s1[re]) + s4[re]) + s2[re] + s3[re]
+        b[N_FREQ + f] = 0.5 * (np.float64(s1[im]) + s4[im]) + s2[im] + s3[im]
+
+
+@kernel
+def _event(  # pragma: no cover - compiled
+    row: np.ndarray, channel: int, kind: int, code: int, start: int, end: int, report: int
+) -> None:
+    row[EV_CHANNEL] = channel
+    row[EV_KIND] = kind
+    row[EV_CODE] = code
+    row[EV_START] = start
+    row[EV_END] = end
+    row[EV_REPORT] = report

@@ -1,0 +1,107 @@
+"""Compiled DSP kernels (numba): one decorator, so that every kernel is built the same way.
+
+``kernel(func)`` is ``numba.njit(cache=True, nogil=True)``: nopython mode, no fastmath
+(results are reproducible, operation for operation), the machine code cached on disk
+(numba's ``NUMBA_CACHE_DIR``; the appliance sets ``/var/lib/linebox/numba-cache`` and warms
+it at install, see board/install.sh) so that a start-up loads it instead of compiling.
+
+numba refuses ``cache=True`` at decoration time ("no locator available") when neither
+``NUMBA_CACHE_DIR`` nor the source's ``__pycache__`` nor the user's cache folder can be
+written. That must never stop the engine from starting: the kernel is then built without
+a disk cache (compiled on its first call of each process) after a one-line warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numba
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+
+_SAMPLE_TYPES = (types.int16, types.float32, types.float64)
+
+
+class KernelCacheWarning(UserWarning):
+    """A compiled kernel cannot be cached on disk: it compiles on first use instead."""
+
+
+def kernel(func: Callable[..., Any]) -> Any:
+    """``func`` compiled by numba (nopython, nogil), cached on disk when a cache is writable."""
+    try:
+        return numba.njit(cache=True, nogil=True)(func)
+    except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available ..."
+        warnings.warn(
+            f"{func.__module__}.{func.__qualname__}: no writable numba cache ({exc}); compiling at first use"
+            " (set NUMBA_CACHE_DIR to a writable folder)",
+            KernelCacheWarning,
+            stacklevel=2,
+        )
+        return numba.njit(cache=False, nogil=True)(func)
+
+
+def projection(samples: int, vectors: int) -> Any:
+    """A compiled helper ``project(x, basis, out) -> energy`` for kernels: with ``L = 8 vectors``,
+    ``out[l] = Σ_j x[j] · basis[j, l]`` for ``l < L`` and ``j < samples``, and returns
+    ``Σ_j x[j]²``, all float32 (``x`` may be int16 or float64: each sample is first
+    converted to float32, exactly for int16, rounded to nearest for float64), each sum in
+    the order of ``j``.
+
+    That is a plain loop's arithmetic, operation for operation (separate multiply and add,
+    no reassociation, so the same on every machine), written as 8-lane vectors because
+    LLVM does not vectorize that loop by itself (a sum over ``j`` must not be reordered,
+    and the lanes' accumulators live in an array it cannot prove apart from ``basis``):
+    the 8 x 40 x 16 products of a DTMF sub-block then cost about a third. ``x``, ``basis``
+    (rows of at least ``L`` values) and ``out`` must be C-contiguous float32 arrays, ``x``
+    C-contiguous int16, float32 or float64; their sizes are the caller's to check."""
+    lanes = 8 * vectors
+
+    @intrinsic
+    def project(typingctx: Any, x: Any, basis: Any, out: Any) -> Any:
+        for arg, dtypes in ((x, _SAMPLE_TYPES), (basis, (types.float32,)), (out, (types.float32,))):
+            if not (isinstance(arg, types.Array) and arg.dtype in dtypes and arg.layout == "C"):
+                raise numba.core.errors.TypingError(f"project: C-contiguous float32 arrays only, got {arg}")
+        signature = types.float32(x, basis, out)
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            x_ptr = context.make_array(sig.args[0])(context, builder, args[0]).data
+            basis_array = context.make_array(sig.args[1])(context, builder, args[1])
+            basis_ptr = basis_array.data
+            row = builder.extract_value(basis_array.strides, 0)  # bytes per row of basis
+            out_ptr = context.make_array(sig.args[2])(context, builder, args[2]).data
+            f32 = ir.FloatType()
+            i32, i64 = ir.IntType(32), ir.IntType(64)
+            vector = ir.VectorType(f32, 8)
+            undef = ir.Constant(vector, ir.Undefined)
+            zeros = ir.Constant(ir.VectorType(i32, 8), [0] * 8)
+            sums = [ir.Constant(vector, [0.0] * 8) for _ in range(vectors)]
+            energy = ir.Constant(f32, 0.0)
+            byte_ptr = ir.IntType(8).as_pointer()
+            for j in range(samples):
+                value = builder.load(builder.gep(x_ptr, [ir.Constant(i64, j)]))
+                if sig.args[0].dtype == types.int16:
+                    value = builder.sitofp(value, f32)
+                elif sig.args[0].dtype == types.float64:
+                    value = builder.fptrunc(value, f32)
+                energy = builder.fadd(energy, builder.fmul(value, value))
+                splat = builder.shuffle_vector(
+                    builder.insert_element(undef, value, ir.Constant(i32, 0)), undef, zeros
+                )
+                offset = builder.mul(row, ir.Constant(i64, j))
+                row_ptr = builder.bitcast(builder.gep(builder.bitcast(basis_ptr, byte_ptr), [offset]), f32.as_pointer())
+                for v in range(vectors):
+                    at = builder.bitcast(builder.gep(row_ptr, [ir.Constant(i64, 8 * v)]), vector.as_pointer())
+                    sums[v] = builder.fadd(sums[v], builder.fmul(splat, builder.load(at, align=4)))
+            for v in range(vectors):
+                at = builder.bitcast(builder.gep(out_ptr, [ir.Constant(i64, 8 * v)]), vector.as_pointer())
+                builder.store(sums[v], at, align=4)
+            return energy
+
+        return signature, codegen
+
+    project.lanes = lanes
+    return project
