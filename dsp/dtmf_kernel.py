@@ -20,8 +20,14 @@ the same input gives the same events on every machine numba supports.
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from dsp.jit import kernel, projection
 
@@ -152,10 +158,10 @@ def receive(  # pragma: no cover - compiled
     period = basis.shape[0]
     params = constants[:N_PARAMS]
     inverse_gain = constants[N_PARAMS:]
+    powers = np.empty(N_DTMF, np.float32)
     a = np.empty(2 * N_FREQ, np.float64)
     b = np.empty(2 * N_FREQ, np.float64)
     count = 0
-    capacity = events.shape[0]
     # Ring slot and basis row of the sub-block under way (no division per sub-block).
     first_slot = done % RING
     first_row = done % period
@@ -172,54 +178,47 @@ def receive(  # pragma: no cover - compiled
         last = state[ch, ON_LAST]
         previous = state[ch, PREVIOUS]
         for k in range(complete):
-            s = ring[ch, slot]
-            rows = basis[basis_row]
             # 1. The sub-block's values in the basis columns (phases from sample 0) and energy,
-            # from the block itself when it holds the whole sub-block.
+            # from the block itself when it holds the whole sub-block. (Elements are indexed,
+            # no array views made: a view costs two reference-count updates.)
             if k < has_held:
                 for t in range(lead):
-                    s[held + t] = block[ch, t]
-                s[ENERGY] = _project(s[:SUB], rows, s[VALUES:ENERGY])
+                    ring[ch, slot, held + t] = block[ch, t]
+                energy = _project(ring, (ch, slot, 0), basis, (basis_row, 0, 0), ring, (ch, slot, VALUES))
             else:
                 at = lead + (k - has_held) * SUB
-                s[ENERGY] = _project(block[ch, at : at + SUB], rows, s[VALUES:ENERGY])
-            # 2. The frame of the last five sub-blocks: windows A (0-3) and B (1-4), tapered
-            # (0.5, 1, 1, 0.5); the screen on the DTMF bins first.
-            s4 = s
+                energy = _project(block, (ch, at), basis, (basis_row, 0, 0), ring, (ch, slot, VALUES))
+            ring[ch, slot, ENERGY] = energy
+            # 2. The frame of the last five sub-blocks (slots: oldest first): windows A (0-3)
+            # and B (1-4), tapered (0.5, 1, 1, 0.5); the screen on the DTMF bins first.
             slot = slot + 1 if slot < RING - 1 else 0  # the oldest slot, the next one to fill
             basis_row = basis_row + 1 if basis_row < period - 1 else 0
-            s0 = ring[ch, slot]
-            s1 = ring[ch, slot + 1 if slot < RING - 1 else slot + 1 - RING]
-            s2 = ring[ch, slot + 2 if slot < RING - 2 else slot + 2 - RING]
-            s3 = ring[ch, slot + 3 if slot < RING - 3 else slot + 3 - RING]
+            slots = (
+                slot,
+                slot + 1 if slot < RING - 1 else slot + 1 - RING,
+                slot + 2 if slot < RING - 2 else slot + 2 - RING,
+                slot + 3 if slot < RING - 3 else slot + 3 - RING,
+                slot + 4 if slot < RING - 4 else slot + 4 - RING,
+            )
+            _window_powers(ring, ch, slots, powers)
             low = 0.0
             high = 0.0
             for f in range(N_DTMF):
-                re = VALUES + f
-                im = VALUES + N_DTMF + f
-                ar = 0.5 * (np.float64(s0[re]) + s3[re]) + s1[re] + s2[re]
-                ai = 0.5 * (np.float64(s0[im]) + s3[im]) + s1[im] + s2[im]
-                br = 0.5 * (np.float64(s1[re]) + s4[re]) + s2[re] + s3[re]
-                bi = 0.5 * (np.float64(s1[im]) + s4[im]) + s2[im] + s3[im]
-                a[f] = ar
-                a[N_FREQ + f] = ai
-                b[f] = br
-                b[N_FREQ + f] = bi
-                bound = (ar * ar + ai * ai + br * br + bi * bi) * params[P_UNITS + f]
+                bound = np.float64(powers[f]) * params[P_UNITS + f]
                 if f < 4:
                     low = max(low, bound)
                 else:
                     high = max(high, bound)
-            e0 = np.float64(s0[ENERGY])
-            e1 = np.float64(s1[ENERGY])
-            e2 = np.float64(s2[ENERGY])
-            e3 = np.float64(s3[ENERGY])
-            e4 = np.float64(s4[ENERGY])
+            e0 = np.float64(ring[ch, slots[0], ENERGY])
+            e1 = np.float64(ring[ch, slots[1], ENERGY])
+            e2 = np.float64(ring[ch, slots[2], ENERGY])
+            e3 = np.float64(ring[ch, slots[3], ENERGY])
+            e4 = np.float64(energy)
             energy = e0 + 3.0 * e1 + 4.0 * e2 + 3.0 * e3 + e4  # 2 ENERGY_WEIGHTS
             quietest = min(min(min(e0, e1), min(e2, e3)), e4) * params[P_QUIET_SCALE]
             code = NO_DIGIT
             if min(low + high, quietest) >= energy and min(low, high) >= params[P_SCREEN_FLOOR]:
-                _dial_tone_windows(s0, s1, s2, s3, s4, a, b)
+                _windows(ring, ch, slots, a, b)
                 code = _full_test(a, b, energy, params, inverse_gain)
             # 3. The digit state machine, frame by frame (dsp/dtmf.py).
             number = sub_block
@@ -228,28 +227,22 @@ def receive(  # pragma: no cover - compiled
             if code == digit and code != NO_DIGIT:
                 last = number
             elif code != NO_DIGIT and code == previous:  # a new digit, at its second frame
-                if digit != NO_DIGIT and count < capacity:
-                    _event(events[count], ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
-                    count += 1
+                if digit != NO_DIGIT:
+                    count = _event(events, count, ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
                 # The run began with the previous frame, one hop before this one.
                 digit, start, last = code, frame_end - RING * SUB - SUB, number
-                if count < capacity:
-                    _event(events[count], ch, KIND_START, digit, start, 0, frame_end)
-                    count += 1
+                count = _event(events, count, ch, KIND_START, digit, start, 0, frame_end)
             elif digit != NO_DIGIT and number - last >= GAP_FRAMES:
-                if count < capacity:
-                    _event(events[count], ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
-                    count += 1
+                count = _event(events, count, ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
                 digit = NO_DIGIT
             previous = code
         # The samples of a sub-block this block begins, or adds to, without completing it.
-        s = ring[ch, slot]
         if complete == 0:
             for t in range(n):
-                s[held + t] = block[ch, t]
+                ring[ch, slot, held + t] = block[ch, t]
         else:
             for t in range(tail):
-                s[t] = block[ch, n - tail + t]
+                ring[ch, slot, t] = block[ch, n - tail + t]
         state[ch, ON_DIGIT] = digit
         state[ch, ON_START] = start
         state[ch, ON_LAST] = last
@@ -260,27 +253,83 @@ def receive(  # pragma: no cover - compiled
 
 
 @kernel
-def _dial_tone_windows(  # pragma: no cover - compiled
-    s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, s3: np.ndarray, s4: np.ndarray, a: np.ndarray, b: np.ndarray
+def _windows(  # pragma: no cover - compiled
+    ring: np.ndarray, ch: int, slots: tuple, a: np.ndarray, b: np.ndarray
 ) -> None:
-    """Windows A and B of the dial-tone bins (``a``/``b`` entries N_DTMF..N_FREQ - 1 and
-    their imaginary parts) of the frame of ring slots ``s0`` .. ``s4``."""
-    for f in range(N_DTMF, N_FREQ):
-        re = VALUES + N_DTMF + f  # dial-tone columns: after the 16 DTMF ones, cos then -sin
-        im = re + N_FREQ - N_DTMF
-        a[f] = 0.5 * (np.float64(s0[re]) + s3[re]) + s1[re] + s2[re]
-        a[N_FREQ + f] = 0.5 * (np.float64(s0[im]) + s3[im]) + s1[im] + s2[im]
-        b[f] = 0.5 * (np.float64(s1[re]) + s4[re]) + s2[re] + s3[re]
-        b[N_FREQ + f] = 0.5 * (np.float64(s1[im]) + s4[im]) + s2[im] + s3[im]
+    """Windows A and B (``a``/``b``: N_FREQ real parts, then N_FREQ imaginary parts) of
+    the frame of channel ``ch``'s ring ``slots`` (oldest first), tapered (0.5, 1, 1, 0.5)."""
+    s0, s1, s2, s3, s4 = slots
+    for f in range(N_FREQ):
+        # Basis columns: the 8 DTMF cos, 8 DTMF -sin, then the 3 dial-tone cos, 3 -sin.
+        for part in range(2):
+            if f < N_DTMF:
+                column = VALUES + f + part * N_DTMF
+            else:
+                column = VALUES + N_DTMF + f + part * (N_FREQ - N_DTMF)
+            v0 = np.float64(ring[ch, s0, column])
+            v1 = np.float64(ring[ch, s1, column])
+            v2 = np.float64(ring[ch, s2, column])
+            v3 = np.float64(ring[ch, s3, column])
+            v4 = np.float64(ring[ch, s4, column])
+            a[part * N_FREQ + f] = 0.5 * (v0 + v3) + v1 + v2
+            b[part * N_FREQ + f] = 0.5 * (v1 + v4) + v2 + v3
+
+
+@intrinsic
+def _window_powers(typingctx: Any, ring: Any, ch: Any, slots: Any, out: Any) -> Any:
+    """``out[f] = |A_f|² + |B_f|²`` (float32) of the 8 DTMF bins of the frame of channel
+    ``ch``'s ring ``slots`` (oldest first): the screen's part of ``_windows``, as 8-lane
+    vectors (the same float32 operations, in the same order, as a loop over the bins,
+    which LLVM does not vectorize by itself)."""
+    for arg, ndim in ((ring, 3), (out, 1)):
+        if not (isinstance(arg, types.Array) and arg.dtype == types.float32 and arg.ndim == ndim and arg.layout == "C"):
+            raise numba.core.errors.TypingError(f"_window_powers: C-contiguous float32 arrays, got {arg}")
+    signature = types.void(ring, ch, slots, out)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> None:
+        f32 = ir.FloatType()
+        intp = context.get_value_type(types.intp)
+        vector = ir.VectorType(f32, N_DTMF)
+        half = ir.Constant(vector, [0.5] * N_DTMF)
+        ring_type = sig.args[0]
+        ring_array = context.make_array(ring_type)(context, builder, args[0])
+        channel = context.cast(builder, args[1], sig.args[1], types.intp)
+        slot_values = cgutils.unpack_tuple(builder, args[2], RING)
+
+        def load(slot: Any, column: int) -> Any:
+            at = cgutils.get_item_pointer(
+                context, builder, ring_type, ring_array,
+                [channel, context.cast(builder, slot, sig.args[2].dtype, types.intp), ir.Constant(intp, column)],
+            )  # fmt: skip
+            return builder.load(builder.bitcast(at, vector.as_pointer()), align=4)
+
+        slots_ = [(load(slot, VALUES), load(slot, VALUES + N_DTMF)) for slot in slot_values]
+        total = None
+        for first in (0, 1):  # window A: slots 0-3, B: 1-4
+            w0, w1, w2, w3 = slots_[first : first + 4]
+            for part in (0, 1):  # real, imaginary
+                value = builder.fadd(builder.fmul(half, builder.fadd(w0[part], w3[part])), w1[part])
+                value = builder.fadd(value, w2[part])
+                square = builder.fmul(value, value)
+                total = square if total is None else builder.fadd(total, square)
+        out_data = context.make_array(sig.args[3])(context, builder, args[3]).data
+        builder.store(total, builder.bitcast(out_data, vector.as_pointer()), align=4)
+
+    return signature, codegen
 
 
 @kernel
 def _event(  # pragma: no cover - compiled
-    row: np.ndarray, channel: int, kind: int, code: int, start: int, end: int, report: int
-) -> None:
-    row[EV_CHANNEL] = channel
-    row[EV_KIND] = kind
-    row[EV_CODE] = code
-    row[EV_START] = start
-    row[EV_END] = end
-    row[EV_REPORT] = report
+    events: np.ndarray, count: int, channel: int, kind: int, code: int, start: int, end: int, report: int
+) -> int:
+    """Writes an event row at ``count`` (if there is room: ``receive`` sizes it) and
+    returns the next row."""
+    if count >= events.shape[0]:
+        return count
+    events[count, EV_CHANNEL] = channel
+    events[count, EV_KIND] = kind
+    events[count, EV_CODE] = code
+    events[count, EV_START] = start
+    events[count, EV_END] = end
+    events[count, EV_REPORT] = report
+    return count + 1

@@ -20,6 +20,7 @@ from typing import Any
 import numba
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 
@@ -45,34 +46,46 @@ def kernel(func: Callable[..., Any]) -> Any:
 
 
 def projection(samples: int, vectors: int) -> Any:
-    """A compiled helper ``project(x, basis, out) -> energy`` for kernels: with ``L = 8 vectors``,
-    ``out[l] = Σ_j x[j] · basis[j, l]`` for ``l < L`` and ``j < samples``, and returns
-    ``Σ_j x[j]²``, all float32 (``x`` may be int16 or float64: each sample is first
-    converted to float32, exactly for int16, rounded to nearest for float64), each sum in
-    the order of ``j``.
+    """A compiled helper ``project(x, x_at, basis, basis_at, out, out_at) -> energy`` for
+    kernels: with ``L = 8 vectors``, ``X = x[x_at:]``, ``B = basis[basis_at:]`` seen as
+    rows of ``basis.shape[-1]`` and ``O = out[out_at:]`` (``*_at``: tuples of indices, one
+    per dimension), ``O[l] = Σ_j X[j] · B[j, l]`` for ``l < L`` and ``j < samples``; it
+    returns ``Σ_j X[j]²``. All float32 (``x`` may be int16 or float64: each sample is
+    first converted to float32, exactly for int16, rounded to nearest for float64), each
+    sum in the order of ``j``.
 
     That is a plain loop's arithmetic, operation for operation (separate multiply and add,
     no reassociation, so the same on every machine), written as 8-lane vectors because
     LLVM does not vectorize that loop by itself (a sum over ``j`` must not be reordered,
-    and the lanes' accumulators live in an array it cannot prove apart from ``basis``):
-    the 8 x 40 x 16 products of a DTMF sub-block then cost about a third. ``x``, ``basis``
-    (rows of at least ``L`` values) and ``out`` must be C-contiguous float32 arrays, ``x``
-    C-contiguous int16, float32 or float64; their sizes are the caller's to check."""
-    lanes = 8 * vectors
+    and the lanes' accumulators live in an array it cannot prove apart from ``basis``).
+    Elements are addressed by index, so no array view is made (a view costs two
+    reference-count updates). The arrays must be C-contiguous, ``basis`` and ``out``
+    float32; their sizes are the caller's to check (nothing is bounds-checked)."""
 
     @intrinsic
-    def project(typingctx: Any, x: Any, basis: Any, out: Any) -> Any:
+    def project(typingctx: Any, x: Any, x_at: Any, basis: Any, basis_at: Any, out: Any, out_at: Any) -> Any:
         for arg, dtypes in ((x, _SAMPLE_TYPES), (basis, (types.float32,)), (out, (types.float32,))):
             if not (isinstance(arg, types.Array) and arg.dtype in dtypes and arg.layout == "C"):
-                raise numba.core.errors.TypingError(f"project: C-contiguous float32 arrays only, got {arg}")
-        signature = types.float32(x, basis, out)
+                raise numba.core.errors.TypingError(f"project: C-contiguous arrays of {dtypes}, got {arg}")
+        for arg, at in ((x, x_at), (basis, basis_at), (out, out_at)):
+            if not (isinstance(at, types.UniTuple) and at.count == arg.ndim and isinstance(at.dtype, types.Integer)):
+                raise numba.core.errors.TypingError(f"project: one index per dimension of {arg}, got {at}")
+        signature = types.float32(x, x_at, basis, basis_at, out, out_at)
 
         def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-            x_ptr = context.make_array(sig.args[0])(context, builder, args[0]).data
-            basis_array = context.make_array(sig.args[1])(context, builder, args[1])
-            basis_ptr = basis_array.data
-            row = builder.extract_value(basis_array.strides, 0)  # bytes per row of basis
-            out_ptr = context.make_array(sig.args[2])(context, builder, args[2]).data
+            def pointer(k: int) -> Any:
+                array_type, at_type = sig.args[k], sig.args[k + 1]
+                array = context.make_array(array_type)(context, builder, args[k])
+                indices = [
+                    context.cast(builder, value, at_type.dtype, types.intp)
+                    for value in cgutils.unpack_tuple(builder, args[k + 1], at_type.count)
+                ]
+                return cgutils.get_item_pointer(context, builder, array_type, array, indices), array
+
+            x_ptr, _ = pointer(0)
+            basis_ptr, basis_array = pointer(2)
+            out_ptr, _ = pointer(4)
+            row = builder.extract_value(basis_array.strides, sig.args[2].ndim - 2)  # bytes per row
             f32 = ir.FloatType()
             i32, i64 = ir.IntType(32), ir.IntType(64)
             vector = ir.VectorType(f32, 8)
@@ -103,5 +116,4 @@ def projection(samples: int, vectors: int) -> Any:
 
         return signature, codegen
 
-    project.lanes = lanes
     return project
