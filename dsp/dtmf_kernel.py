@@ -29,7 +29,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from dsp.jit import kernel, projection
+from dsp.jit import inlined, kernel, projection
 
 # Columns of the state machine's per-channel integers (``ReceiverState.digits``).
 ON_DIGIT, ON_START, ON_LAST, PREVIOUS = range(4)
@@ -73,7 +73,7 @@ _project = projection(SUB, LANES // 8)
 GAP_FRAMES = 10  # see dsp/dtmf.py
 
 
-@kernel
+@inlined
 def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot see it)
     a: np.ndarray, b: np.ndarray, energy: float, params: np.ndarray, inverse_gain: np.ndarray
 ) -> int:
@@ -94,7 +94,7 @@ def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot s
             br, bi = b[bin_], b[N_FREQ + bin_]
             zr = br * ar + bi * ai  # Z = B conj(A): its angle is the phase advance in 5 ms
             zi = bi * ar - br * ai
-            mag = math.hypot(zr, zi)
+            mag = zr * zr + zi * zi  # |Z|², compared first; square roots of the two largest only
             if mag > top:
                 runner_up = top
                 top = mag
@@ -104,14 +104,14 @@ def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot s
                 sum_of_squares = ar * ar + ai * ai + br * br + bi * bi
             elif mag > runner_up:
                 runner_up = mag
+        top = math.sqrt(top)
+        runner_up = math.sqrt(runner_up) if runner_up > 0.0 else runner_up
+        # The cheap tests first (all must pass: the order changes no result).
+        if not (top >= params[P_PEAK] * runner_up and sum_of_squares <= params[P_STEADY_PAIR] * top):
+            return -1
         phase_step = math.atan2(zi_best, zr_best)
         tone = top * inverse_gain[int((phase_step + math.pi) * params[P_SLOTS_PER_RADIAN])]
-        if not (
-            abs(phase_step) <= params[P_LIMITS + best]
-            and tone >= params[P_FLOOR]
-            and top >= params[P_PEAK] * runner_up
-            and sum_of_squares <= params[P_STEADY_PAIR] * top
-        ):
+        if not (abs(phase_step) <= params[P_LIMITS + best] and tone >= params[P_FLOOR]):
             return -1
         if group == 0:
             code = best * 4
@@ -252,7 +252,7 @@ def receive(  # pragma: no cover - compiled
     return count
 
 
-@kernel
+@inlined
 def _windows(  # pragma: no cover - compiled
     ring: np.ndarray, ch: int, slots: tuple, a: np.ndarray, b: np.ndarray
 ) -> None:
@@ -318,7 +318,7 @@ def _window_powers(typingctx: Any, ring: Any, ch: Any, slots: Any, out: Any) -> 
     return signature, codegen
 
 
-@kernel
+@inlined
 def _event(  # pragma: no cover - compiled
     events: np.ndarray, count: int, channel: int, kind: int, code: int, start: int, end: int, report: int
 ) -> int:

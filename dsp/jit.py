@@ -45,6 +45,12 @@ def kernel(func: Callable[..., Any]) -> Any:
         return numba.njit(cache=False, nogil=True)(func)
 
 
+def inlined(func: Callable[..., Any]) -> Any:
+    """A helper of kernels, compiled into each kernel that calls it (numba's inlining):
+    no call and no reference counting of the arrays it is passed. Cached with its caller."""
+    return numba.njit(inline="always", nogil=True)(func)
+
+
 def projection(samples: int, vectors: int) -> Any:
     """A compiled helper ``project(x, x_at, basis, basis_at, out, out_at) -> energy`` for
     kernels: with ``L = 8 vectors``, ``X = x[x_at:]``, ``B = basis[basis_at:]`` seen as
