@@ -78,9 +78,7 @@ class DtmfDetector:
         if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
             raise DspError(f"channels must be a positive integer, got {channels!r}")
         self.channels = int(channels)
-        tables = frame_tables()
-        self._constants = tables.constants
-        self._basis = tables.basis.reshape(-1)
+        self._tables = frame_tables()
         self._digits = [str(d) for d in digit_table()]
         self._event_rows = self.channels * (CHUNK_SAMPLES // SUB_BLOCK_SAMPLES + 4)
         self.reset()
@@ -88,10 +86,12 @@ class DtmfDetector:
     def reset(self) -> None:
         """Forget everything: the next sample is sample 0 again."""
         c = self.channels
-        # The kernel's basis, then the last five sub-blocks of each channel: samples,
-        # values, energy.
-        self._floats = np.zeros(kernel.BASIS_VALUES + c * kernel.RING * kernel.RING_WIDTH, np.float32)
-        self._floats[: kernel.BASIS_VALUES] = self._basis
+        # The kernel's limits and tables, then the last five sub-blocks of each channel:
+        # samples, values, energy.
+        self._floats = np.zeros(kernel.RING_AT + c * kernel.RING * kernel.RING_WIDTH, np.float32)
+        constants = self._tables.constants
+        self._floats[: constants.size] = constants
+        self._floats[kernel.BASIS_AT : kernel.RING_AT] = self._tables.basis.reshape(-1)
         # Per channel: the digit on (or none), its start sample, its last frame; the code of
         # the latest frame (frame k ends at sample 40 (k + 1)). Then: sub-blocks done,
         # samples of the next one held. Then the rows of the events of a call.
@@ -120,7 +120,7 @@ class DtmfDetector:
                 for at in range(0, block.shape[1], CHUNK_SAMPLES):
                     events += self.process(block[:, at : at + CHUNK_SAMPLES])
                 return events
-        count = kernel.receive(block, self._floats, self._constants, self._ints)
+        count = kernel.receive(block, self._floats, self._ints)
         if count == 0:
             return []
         if count < 0:  # cannot happen: _event_rows is enough for CHUNK_SAMPLES

@@ -46,7 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dsp import SAMPLE_RATE
+from dsp import SAMPLE_RATE, DspError
 from dsp import dtmf_kernel as k
 from dsp.dtmfgen import HIGH_GROUP_HZ, KEYPAD, LOW_GROUP_HZ
 from dsp.levels import ZERO_DBM0_PEAK, db_to_amplitude_ratio, db_to_power_ratio
@@ -134,7 +134,7 @@ class FrameTables(NamedTuple):
     """What ``dtmf_kernel.receive`` reads, built once (``frame_tables``), read-only."""
 
     basis: np.ndarray  # (1 s of sub-blocks, 40, LANES) float32: per sub-block, the DFT columns
-    constants: np.ndarray  # float64: the limits at the kernel's P_* indices, then the window-loss table
+    constants: np.ndarray  # the limits at the kernel's P_* indices, then the window-loss table
 
 
 @cache
@@ -177,7 +177,10 @@ def frame_tables() -> FrameTables:
     params[k.P_DIAL_SCALE] = 1.0 / (2.0 * _TONE_POWER_SCALE)  # |A|² + |B|² averaged, in tone power
     params[k.P_UNITS : k.P_UNITS + N_DTMF] = _screen_units()
     params[k.P_LIMITS : k.P_LIMITS + N_DTMF] = frequency_limits()
-    tables = FrameTables(basis, np.concatenate([params, inverse_gain]))
+    constants = np.concatenate([params, inverse_gain])
+    if constants.size > k.CONSTANT_VALUES or basis.shape != (k.BASIS_PERIOD, SUB_BLOCK_SAMPLES, k.LANES):
+        raise DspError("DTMF tables do not fit the kernel's layout")  # a programming error
+    tables = FrameTables(basis, constants)
     for table in tables:
         table.setflags(write=False)
     return tables

@@ -72,6 +72,12 @@ RING_WIDTH = ENERGY + 8
 _project = projection(SUB, LANES // 8)
 BASIS_PERIOD = 200  # sub-blocks: 1 s, after which whole-Hz phases repeat
 BASIS_VALUES = BASIS_PERIOD * SUB * LANES
+# Offsets in the kernel's float32 array: the limits (N_PARAMS) and the window-loss table,
+# scratch room, the basis, the ring (each a multiple of 8 values, for aligned vectors).
+CONSTANT_VALUES = 2080
+SCRATCH_AT = CONSTANT_VALUES
+BASIS_AT = SCRATCH_AT + 64
+RING_AT = BASIS_AT + BASIS_VALUES
 GAP_FRAMES = 10  # see dsp/dtmf.py
 
 
@@ -80,7 +86,8 @@ def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot s
     a: np.ndarray, b: np.ndarray, energy: float, params: np.ndarray, inverse_gain: np.ndarray
 ) -> int:
     """The digit code (row * 4 + column) the frame with windows ``a`` and ``b`` (2 N_FREQ:
-    real parts then imaginary parts) holds, or -1 (tests of dsp/dtmf_frames.py)."""
+    real parts then imaginary parts, float32) holds, or -1 (tests of dsp/dtmf_frames.py),
+    computed in float64 from the float32 values."""
     code = 0
     p_row = 0.0
     p_col = 0.0
@@ -92,8 +99,8 @@ def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot s
         zi_best = 0.0
         sum_of_squares = 0.0
         for bin_ in range(group * 4, group * 4 + 4):
-            ar, ai = a[bin_], a[N_FREQ + bin_]
-            br, bi = b[bin_], b[N_FREQ + bin_]
+            ar, ai = np.float64(a[bin_]), np.float64(a[N_FREQ + bin_])
+            br, bi = np.float64(b[bin_]), np.float64(b[N_FREQ + bin_])
             zr = br * ar + bi * ai  # Z = B conj(A): its angle is the phase advance in 5 ms
             zi = bi * ar - br * ai
             mag = zr * zr + zi * zi  # |Z|², compared first; square roots of the two largest only
@@ -126,7 +133,7 @@ def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot s
     dial = 0.0
     for bin_ in range(N_DTMF, N_FREQ):
         for part in (bin_, N_FREQ + bin_):
-            dial += a[part] * a[part] + b[part] * b[part]
+            dial += np.float64(a[part]) * a[part] + np.float64(b[part]) * b[part]
     dial *= params[P_DIAL_SCALE]
     p_tones = p_row + p_col
     power = energy * params[P_POWER_PER_ENERGY]
@@ -136,34 +143,32 @@ def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot s
 
 
 @kernel
-def receive(  # pragma: no cover - compiled
-    block: np.ndarray, floats: np.ndarray, constants: np.ndarray, ints: np.ndarray
-) -> int:
+def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # pragma: no cover - compiled
     """Feeds ``block`` (channels, n) to every channel; returns the number of event rows
     written after the state in ``ints`` (channel after channel, each in time order), or
     -1, changing nothing, when there is no room for ``event_rows(channels, n)`` of them.
 
-    Four arrays only (each argument costs some 0.2 µs of numba's dispatch, per call):
-    ``floats`` float32, the basis (BASIS_PERIOD, 40, LANES) then the ring (channels, 5,
+    Three arrays only (each argument costs some 0.2 µs of numba's dispatch, per call):
+    ``floats`` float32, from the offsets ``*_AT``: the limits (``P_*``) and the window-loss
+    table, scratch room, the basis (BASIS_PERIOD, 40, LANES), the ring (channels, 5,
     RING_WIDTH): per sub-block of the last five (slot = sub-block number mod 5) its
-    samples, values and energy; ``constants`` float64, the limits (``P_*``) then the
-    window-loss table; ``ints`` int64 (rows of EVENT_COLUMNS): the state machine per
-    channel, [sub-blocks done, samples of the next one held], then the event rows."""
+    samples, values and energy; ``ints`` int64 (rows of EVENT_COLUMNS): the state machine
+    per channel, [sub-blocks done, samples of the next one held], then the event rows."""
     channels, n = block.shape
     if ints.shape[0] - channels - 1 < event_rows(channels, n):
         return -1
-    basis = floats[:BASIS_VALUES].reshape((BASIS_PERIOD, SUB, LANES))
-    ring = floats[BASIS_VALUES:].reshape((channels, RING, RING_WIDTH))
+    basis = floats[BASIS_AT:RING_AT].reshape((BASIS_PERIOD, SUB, LANES))
+    ring = floats[RING_AT:].reshape((channels, RING, RING_WIDTH))
     state = ints
     events = ints[channels + 1 :]
     done = state[channels, 0]
     held = state[channels, 1]
     period = BASIS_PERIOD
-    params = constants[:N_PARAMS]
-    inverse_gain = constants[N_PARAMS:]
-    powers = np.empty(N_DTMF, np.float32)
-    a = np.empty(2 * N_FREQ, np.float64)
-    b = np.empty(2 * N_FREQ, np.float64)
+    params = floats[:N_PARAMS]
+    inverse_gain = floats[N_PARAMS:SCRATCH_AT]
+    a = floats[SCRATCH_AT : SCRATCH_AT + 2 * N_FREQ]  # windows A and B of a frame under test
+    b = floats[SCRATCH_AT + 2 * N_FREQ : SCRATCH_AT + 4 * N_FREQ]
+    powers = floats[SCRATCH_AT + 4 * N_FREQ : SCRATCH_AT + 4 * N_FREQ + N_DTMF]
     count = 0
     # Ring slot and basis row of the sub-block under way (no division per sub-block).
     first_slot = done % RING

@@ -27,6 +27,17 @@ from numba.extending import intrinsic
 _SAMPLE_TYPES = (types.int16, types.float32, types.float64)
 
 
+def _is_index(at: Any, array: Any) -> bool:
+    """``at`` types a tuple of integers, one per dimension of ``array``."""
+    return isinstance(at, types.BaseTuple) and len(at) == array.ndim and all(isinstance(t, types.Integer) for t in at)
+
+
+def _indices(context: Any, builder: Any, at_type: Any, at: Any) -> list:
+    """The values of index tuple ``at`` as intp."""
+    values = cgutils.unpack_tuple(builder, at, len(at_type))
+    return [context.cast(builder, value, t, types.intp) for value, t in zip(values, at_type, strict=True)]
+
+
 class KernelCacheWarning(UserWarning):
     """A compiled kernel cannot be cached on disk: it compiles on first use instead."""
 
@@ -74,7 +85,7 @@ def projection(samples: int, vectors: int) -> Any:
             if not (isinstance(arg, types.Array) and arg.dtype in dtypes and arg.layout == "C"):
                 raise numba.core.errors.TypingError(f"project: C-contiguous arrays of {dtypes}, got {arg}")
         for arg, at in ((x, x_at), (basis, basis_at), (out, out_at)):
-            if not (isinstance(at, types.UniTuple) and at.count == arg.ndim and isinstance(at.dtype, types.Integer)):
+            if not _is_index(at, arg):
                 raise numba.core.errors.TypingError(f"project: one index per dimension of {arg}, got {at}")
         signature = types.float32(x, x_at, basis, basis_at, out, out_at)
 
@@ -82,10 +93,7 @@ def projection(samples: int, vectors: int) -> Any:
             def pointer(k: int) -> Any:
                 array_type, at_type = sig.args[k], sig.args[k + 1]
                 array = context.make_array(array_type)(context, builder, args[k])
-                indices = [
-                    context.cast(builder, value, at_type.dtype, types.intp)
-                    for value in cgutils.unpack_tuple(builder, args[k + 1], at_type.count)
-                ]
+                indices = _indices(context, builder, at_type, args[k + 1])
                 return cgutils.get_item_pointer(context, builder, array_type, array, indices), array
 
             x_ptr, _ = pointer(0)
@@ -123,3 +131,4 @@ def projection(samples: int, vectors: int) -> Any:
         return signature, codegen
 
     return project
+
