@@ -64,12 +64,15 @@ N_DTMF = 8
 N_FREQ = 11  # 8 DTMF then 3 dial-tone frequencies
 # Basis columns: 8 DTMF cos, 8 DTMF -sin, 3 dial-tone cos, 3 -sin, 2 unused.
 LANES = 24
-# A ring slot: room for the samples of a sub-block still under way, then the sub-block's
-# values in the basis columns (DTMF, dial tone), its energy.
+# A ring slot: the sub-block's samples, its values in the 16 DTMF columns, its energy.
+# (The dial-tone columns are only needed by the last of the full tests: they are
+# computed from the samples then, for the few frames that get that far.)
 VALUES = SUB
-ENERGY = VALUES + LANES
+ENERGY = VALUES + 2 * N_DTMF
 RING_WIDTH = ENERGY + 8
-_project = projection(SUB, LANES // 8)
+DIAL_COLUMNS = 2 * N_DTMF  # basis columns of the dial tones: 3 cos, 3 -sin, 2 unused
+_project = projection(SUB, 2, keep=True)  # the DTMF columns, keeping the samples
+_project_dial_tones = projection(SUB, 1)
 BASIS_PERIOD = 200  # sub-blocks: 1 s, after which whole-Hz phases repeat
 BASIS_VALUES = BASIS_PERIOD * SUB * LANES
 # Offsets in the kernel's float32 array: the limits (N_PARAMS) and the window-loss table,
@@ -82,12 +85,13 @@ GAP_FRAMES = 10  # see dsp/dtmf.py
 
 
 @inlined
-def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot see it)
-    a: np.ndarray, b: np.ndarray, energy: float, params: np.ndarray, inverse_gain: np.ndarray
-) -> int:
-    """The digit code (row * 4 + column) the frame with windows ``a`` and ``b`` (2 N_FREQ:
-    real parts then imaginary parts, float32) holds, or -1 (tests of dsp/dtmf_frames.py),
-    computed in float64 from the float32 values."""
+def _tone_tests(  # pragma: no cover - compiled (numba runs it, coverage cannot see it)
+    a: np.ndarray, b: np.ndarray, params: np.ndarray, inverse_gain: np.ndarray
+) -> tuple[int, float]:
+    """The digit code (row * 4 + column) the frame with DTMF windows ``a`` and ``b``
+    (N_DTMF real parts then imaginary parts, float32) holds by all tests of
+    dsp/dtmf_frames.py but the tones' share of the energy, or -1; and the two tones' power.
+    In float64, from the float32 values."""
     code = 0
     p_row = 0.0
     p_col = 0.0
@@ -99,8 +103,8 @@ def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot s
         zi_best = 0.0
         sum_of_squares = 0.0
         for bin_ in range(group * 4, group * 4 + 4):
-            ar, ai = np.float64(a[bin_]), np.float64(a[N_FREQ + bin_])
-            br, bi = np.float64(b[bin_]), np.float64(b[N_FREQ + bin_])
+            ar, ai = np.float64(a[bin_]), np.float64(a[N_DTMF + bin_])
+            br, bi = np.float64(b[bin_]), np.float64(b[N_DTMF + bin_])
             zr = br * ar + bi * ai  # Z = B conj(A): its angle is the phase advance in 5 ms
             zi = bi * ar - br * ai
             mag = zr * zr + zi * zi  # |Z|², compared first; square roots of the two largest only
@@ -117,11 +121,11 @@ def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot s
         runner_up = math.sqrt(runner_up) if runner_up > 0.0 else runner_up
         # The cheap tests first (all must pass: the order changes no result).
         if not (top >= params[P_PEAK] * runner_up and sum_of_squares <= params[P_STEADY_PAIR] * top):
-            return -1
+            return NO_DIGIT, 0.0
         phase_step = math.atan2(zi_best, zr_best)
         tone = top * inverse_gain[int((phase_step + math.pi) * params[P_SLOTS_PER_RADIAN])]
         if not (abs(phase_step) <= params[P_LIMITS + best] and tone >= params[P_FLOOR]):
-            return -1
+            return NO_DIGIT, 0.0
         if group == 0:
             code = best * 4
             p_row = tone
@@ -129,17 +133,8 @@ def _full_test(  # pragma: no cover - compiled (numba runs it, coverage cannot s
             code += best - 4
             p_col = tone
     if not params[P_TWIST_LOW] * p_row <= p_col <= params[P_TWIST_HIGH] * p_row:
-        return -1
-    dial = 0.0
-    for bin_ in range(N_DTMF, N_FREQ):
-        for part in (bin_, N_FREQ + bin_):
-            dial += np.float64(a[part]) * a[part] + np.float64(b[part]) * b[part]
-    dial *= params[P_DIAL_SCALE]
-    p_tones = p_row + p_col
-    power = energy * params[P_POWER_PER_ENERGY]
-    if p_tones >= params[P_TO_TOTAL] * (power - dial) and p_tones >= params[P_TO_TOTAL_ALL] * power:
-        return code
-    return -1
+        return NO_DIGIT, 0.0
+    return code, p_row + p_col
 
 
 @kernel
@@ -166,9 +161,10 @@ def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # 
     period = BASIS_PERIOD
     params = floats[:N_PARAMS]
     inverse_gain = floats[N_PARAMS:SCRATCH_AT]
-    a = floats[SCRATCH_AT : SCRATCH_AT + 2 * N_FREQ]  # windows A and B of a frame under test
-    b = floats[SCRATCH_AT + 2 * N_FREQ : SCRATCH_AT + 4 * N_FREQ]
-    powers = floats[SCRATCH_AT + 4 * N_FREQ : SCRATCH_AT + 4 * N_FREQ + N_DTMF]
+    a = floats[SCRATCH_AT : SCRATCH_AT + 2 * N_DTMF]  # windows A and B of a frame under test
+    b = floats[SCRATCH_AT + 2 * N_DTMF : SCRATCH_AT + 4 * N_DTMF]
+    powers = floats[SCRATCH_AT + 4 * N_DTMF : SCRATCH_AT + 5 * N_DTMF]
+    dial_values = floats[SCRATCH_AT + 5 * N_DTMF : SCRATCH_AT + 6 * N_DTMF]
     count = 0
     # Ring slot and basis row of the sub-block under way (no division per sub-block).
     first_slot = done % RING
@@ -192,10 +188,14 @@ def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # 
             if k < has_held:
                 for t in range(lead):
                     ring[ch, slot, held + t] = block[ch, t]
-                energy = _project(ring, (ch, slot, 0), basis, (basis_row, 0, 0), ring, (ch, slot, VALUES))
+                energy = _project(
+                    ring, (ch, slot, 0), basis, (basis_row, 0, 0), ring, (ch, slot, VALUES), ring, (ch, slot, 0)
+                )
             else:
                 at = lead + (k - has_held) * SUB
-                energy = _project(block, (ch, at), basis, (basis_row, 0, 0), ring, (ch, slot, VALUES))
+                energy = _project(
+                    block, (ch, at), basis, (basis_row, 0, 0), ring, (ch, slot, VALUES), ring, (ch, slot, 0)
+                )
             ring[ch, slot, ENERGY] = energy
             # 2. The frame of the last five sub-blocks (slots: oldest first): windows A (0-3)
             # and B (1-4), tapered (0.5, 1, 1, 0.5); the screen on the DTMF bins first.
@@ -227,7 +227,15 @@ def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # 
             code = NO_DIGIT
             if min(low + high, quietest) >= energy and min(low, high) >= params[P_SCREEN_FLOOR]:
                 _windows(ring, ch, slots, a, b)
-                code = _full_test(a, b, energy, params, inverse_gain)
+                code, p_tones = _tone_tests(a, b, params, inverse_gain)
+                if code != NO_DIGIT:  # last, the tones' share of the frame's power
+                    oldest_row = basis_row - RING if basis_row >= RING else basis_row - RING + period
+                    dial = _dial_tone_power(
+                        ring, ch, slots, basis, oldest_row, dial_values, np.float64(params[P_DIAL_SCALE])
+                    )
+                    power = energy * params[P_POWER_PER_ENERGY]
+                    if not (p_tones >= params[P_TO_TOTAL] * (power - dial) and p_tones >= params[P_TO_TOTAL_ALL] * power):
+                        code = NO_DIGIT
             # 3. The digit state machine, frame by frame (dsp/dtmf.py).
             number = sub_block
             frame_end = (number + 1) * SUB
@@ -261,26 +269,43 @@ def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # 
 
 
 @inlined
-def _windows(  # pragma: no cover - compiled
-    ring: np.ndarray, ch: int, slots: tuple, a: np.ndarray, b: np.ndarray
-) -> None:
-    """Windows A and B (``a``/``b``: N_FREQ real parts, then N_FREQ imaginary parts) of
-    the frame of channel ``ch``'s ring ``slots`` (oldest first), tapered (0.5, 1, 1, 0.5)."""
+def _windows(ring: np.ndarray, ch: int, slots: tuple, a: np.ndarray, b: np.ndarray) -> None:  # pragma: no cover
+    """Windows A and B of the DTMF bins (``a``/``b``: N_DTMF real parts, then N_DTMF
+    imaginary parts) of the frame of channel ``ch``'s ring ``slots`` (oldest first),
+    tapered (0.5, 1, 1, 0.5)."""
     s0, s1, s2, s3, s4 = slots
-    for f in range(N_FREQ):
-        # Basis columns: the 8 DTMF cos, 8 DTMF -sin, then the 3 dial-tone cos, 3 -sin.
-        for part in range(2):
-            if f < N_DTMF:
-                column = VALUES + f + part * N_DTMF
-            else:
-                column = VALUES + N_DTMF + f + part * (N_FREQ - N_DTMF)
-            v0 = np.float64(ring[ch, s0, column])
-            v1 = np.float64(ring[ch, s1, column])
-            v2 = np.float64(ring[ch, s2, column])
-            v3 = np.float64(ring[ch, s3, column])
-            v4 = np.float64(ring[ch, s4, column])
-            a[part * N_FREQ + f] = 0.5 * (v0 + v3) + v1 + v2
-            b[part * N_FREQ + f] = 0.5 * (v1 + v4) + v2 + v3
+    for column in range(2 * N_DTMF):
+        v0 = ring[ch, s0, VALUES + column]
+        v1 = ring[ch, s1, VALUES + column]
+        v2 = ring[ch, s2, VALUES + column]
+        v3 = ring[ch, s3, VALUES + column]
+        v4 = ring[ch, s4, VALUES + column]
+        a[column] = np.float32(0.5) * (v0 + v3) + v1 + v2
+        b[column] = np.float32(0.5) * (v1 + v4) + v2 + v3
+
+
+@inlined
+def _dial_tone_power(  # pragma: no cover - compiled
+    ring: np.ndarray, ch: int, slots: tuple, basis: np.ndarray, first_row: int, values: np.ndarray, dial_scale: float
+) -> float:
+    """The dial-tone bins' ``|A|² + |B|²`` summed, times ``dial_scale``, of the frame of
+    channel ``ch``'s ring ``slots`` (oldest first; the oldest sub-block's basis row is
+    ``first_row``), from its samples."""
+    a = np.zeros(2 * (N_FREQ - N_DTMF), np.float32)  # rare: a few frames in a hundred
+    b = np.zeros(2 * (N_FREQ - N_DTMF), np.float32)
+    weights_a = (0.5, 1.0, 1.0, 0.5, 0.0)
+    weights_b = (0.0, 0.5, 1.0, 1.0, 0.5)
+    row = first_row
+    for k in range(RING):
+        _project_dial_tones(ring, (ch, slots[k], 0), basis, (row, 0, DIAL_COLUMNS), values, (0,))
+        row = row + 1 if row < basis.shape[0] - 1 else 0
+        for column in range(2 * (N_FREQ - N_DTMF)):
+            a[column] += np.float32(weights_a[k]) * values[column]
+            b[column] += np.float32(weights_b[k]) * values[column]
+    dial = 0.0
+    for column in range(2 * (N_FREQ - N_DTMF)):
+        dial += np.float64(a[column]) * a[column] + np.float64(b[column]) * b[column]
+    return dial * dial_scale
 
 
 @intrinsic

@@ -62,9 +62,10 @@ def inlined(func: Callable[..., Any]) -> Any:
     return numba.njit(inline="always", nogil=True)(func)
 
 
-def projection(samples: int, vectors: int) -> Any:
+def projection(samples: int, vectors: int, keep: bool = False) -> Any:
     """A compiled helper ``project(x, x_at, basis, basis_at, out, out_at) -> energy`` for
-    kernels: with ``L = 8 vectors``, ``X = x[x_at:]``, ``B = basis[basis_at:]`` seen as
+    kernels (with ``keep``: ``project(..., out_at, kept, kept_at)``, which also writes the
+    samples, as float32, to ``kept[kept_at:]``): with ``L = 8 vectors``, ``X = x[x_at:]``, ``B = basis[basis_at:]`` seen as
     rows of ``basis.shape[-1]`` and ``O = out[out_at:]`` (``*_at``: tuples of indices, one
     per dimension), ``O[l] = Σ_j X[j] · B[j, l]`` for ``l < L`` and ``j < samples``; it
     returns ``Σ_j X[j]²``. All float32 (``x`` may be int16 or float64: each sample is
@@ -79,56 +80,72 @@ def projection(samples: int, vectors: int) -> Any:
     reference-count updates). The arrays must be C-contiguous, ``basis`` and ``out``
     float32; their sizes are the caller's to check (nothing is bounds-checked)."""
 
-    @intrinsic
-    def project(typingctx: Any, x: Any, x_at: Any, basis: Any, basis_at: Any, out: Any, out_at: Any) -> Any:
-        for arg, dtypes in ((x, _SAMPLE_TYPES), (basis, (types.float32,)), (out, (types.float32,))):
+    def typed(x: Any, x_at: Any, basis: Any, basis_at: Any, out: Any, out_at: Any, *kept: Any) -> Any:
+        arrays = [(x, x_at, _SAMPLE_TYPES), (basis, basis_at, (types.float32,)), (out, out_at, (types.float32,))]
+        if keep:
+            arrays.append((kept[0], kept[1], (types.float32,)))
+        for arg, at, dtypes in arrays:
             if not (isinstance(arg, types.Array) and arg.dtype in dtypes and arg.layout == "C"):
                 raise numba.core.errors.TypingError(f"project: C-contiguous arrays of {dtypes}, got {arg}")
-        for arg, at in ((x, x_at), (basis, basis_at), (out, out_at)):
             if not _is_index(at, arg):
                 raise numba.core.errors.TypingError(f"project: one index per dimension of {arg}, got {at}")
-        signature = types.float32(x, x_at, basis, basis_at, out, out_at)
+        return types.float32(x, x_at, basis, basis_at, out, out_at, *kept), codegen
 
-        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-            def pointer(k: int) -> Any:
-                array_type, at_type = sig.args[k], sig.args[k + 1]
-                array = context.make_array(array_type)(context, builder, args[k])
-                indices = _indices(context, builder, at_type, args[k + 1])
-                return cgutils.get_item_pointer(context, builder, array_type, array, indices), array
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        def pointer(k: int) -> Any:
+            array_type, at_type = sig.args[k], sig.args[k + 1]
+            array = context.make_array(array_type)(context, builder, args[k])
+            indices = _indices(context, builder, at_type, args[k + 1])
+            return cgutils.get_item_pointer(context, builder, array_type, array, indices), array
 
-            x_ptr, _ = pointer(0)
-            basis_ptr, basis_array = pointer(2)
-            out_ptr, _ = pointer(4)
-            row = builder.extract_value(basis_array.strides, sig.args[2].ndim - 2)  # bytes per row
-            f32 = ir.FloatType()
-            i32, i64 = ir.IntType(32), ir.IntType(64)
-            vector = ir.VectorType(f32, 8)
-            undef = ir.Constant(vector, ir.Undefined)
-            zeros = ir.Constant(ir.VectorType(i32, 8), [0] * 8)
-            sums = [ir.Constant(vector, [0.0] * 8) for _ in range(vectors)]
-            energy = ir.Constant(f32, 0.0)
-            byte_ptr = ir.IntType(8).as_pointer()
-            for j in range(samples):
-                value = builder.load(builder.gep(x_ptr, [ir.Constant(i64, j)]))
-                if sig.args[0].dtype == types.int16:
-                    value = builder.sitofp(value, f32)
-                elif sig.args[0].dtype == types.float64:
-                    value = builder.fptrunc(value, f32)
-                energy = builder.fadd(energy, builder.fmul(value, value))
-                splat = builder.shuffle_vector(
-                    builder.insert_element(undef, value, ir.Constant(i32, 0)), undef, zeros
-                )
-                offset = builder.mul(row, ir.Constant(i64, j))
-                row_ptr = builder.bitcast(builder.gep(builder.bitcast(basis_ptr, byte_ptr), [offset]), f32.as_pointer())
-                for v in range(vectors):
-                    at = builder.bitcast(builder.gep(row_ptr, [ir.Constant(i64, 8 * v)]), vector.as_pointer())
-                    sums[v] = builder.fadd(sums[v], builder.fmul(splat, builder.load(at, align=4)))
+        x_ptr, _ = pointer(0)
+        basis_ptr, basis_array = pointer(2)
+        out_ptr, _ = pointer(4)
+        kept_ptr = pointer(6)[0] if keep else None
+        row = builder.extract_value(basis_array.strides, sig.args[2].ndim - 2)  # bytes per row
+        f32 = ir.FloatType()
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        vector = ir.VectorType(f32, 8)
+        undef = ir.Constant(vector, ir.Undefined)
+        zeros = ir.Constant(ir.VectorType(i32, 8), [0] * 8)
+        sums = [ir.Constant(vector, [0.0] * 8) for _ in range(vectors)]
+        energy = ir.Constant(f32, 0.0)
+        byte_ptr = ir.IntType(8).as_pointer()
+        for j in range(samples):
+            value = builder.load(builder.gep(x_ptr, [ir.Constant(i64, j)]))
+            if sig.args[0].dtype == types.int16:
+                value = builder.sitofp(value, f32)
+            elif sig.args[0].dtype == types.float64:
+                value = builder.fptrunc(value, f32)
+            if kept_ptr is not None:
+                builder.store(value, builder.gep(kept_ptr, [ir.Constant(i64, j)]))
+            energy = builder.fadd(energy, builder.fmul(value, value))
+            splat = builder.shuffle_vector(
+                builder.insert_element(undef, value, ir.Constant(i32, 0)), undef, zeros
+            )
+            offset = builder.mul(row, ir.Constant(i64, j))
+            row_ptr = builder.bitcast(builder.gep(builder.bitcast(basis_ptr, byte_ptr), [offset]), f32.as_pointer())
             for v in range(vectors):
-                at = builder.bitcast(builder.gep(out_ptr, [ir.Constant(i64, 8 * v)]), vector.as_pointer())
-                builder.store(sums[v], at, align=4)
-            return energy
+                at = builder.bitcast(builder.gep(row_ptr, [ir.Constant(i64, 8 * v)]), vector.as_pointer())
+                sums[v] = builder.fadd(sums[v], builder.fmul(splat, builder.load(at, align=4)))
+        for v in range(vectors):
+            at = builder.bitcast(builder.gep(out_ptr, [ir.Constant(i64, 8 * v)]), vector.as_pointer())
+            builder.store(sums[v], at, align=4)
+        return energy
 
-        return signature, codegen
+    if keep:
+
+        @intrinsic
+        def project_keeping(
+            typingctx: Any, x: Any, x_at: Any, basis: Any, basis_at: Any, out: Any, out_at: Any, kept: Any, kept_at: Any
+        ) -> Any:
+            return typed(x, x_at, basis, basis_at, out, out_at, kept, kept_at)
+
+        return project_keeping
+
+    @intrinsic
+    def project(typingctx: Any, x: Any, x_at: Any, basis: Any, basis_at: Any, out: Any, out_at: Any) -> Any:
+        return typed(x, x_at, basis, basis_at, out, out_at)
 
     return project
 
