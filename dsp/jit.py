@@ -69,8 +69,9 @@ def projection(samples: int, vectors: int, keep: bool = False) -> Any:
     rows of ``basis.shape[-1]`` and ``O = out[out_at:]`` (``*_at``: tuples of indices, one
     per dimension), ``O[l] = Σ_j X[j] · B[j, l]`` for ``l < L`` and ``j < samples``; it
     returns ``Σ_j X[j]²``. All float32 (``x`` may be int16 or float64: each sample is
-    first converted to float32, exactly for int16, rounded to nearest for float64), each
-    sum in the order of ``j``.
+    first converted to float32, exactly for int16, rounded to nearest for float64); each
+    ``O[l]`` summed in the order of ``j``, the squares 8 lanes at a time then the lanes
+    pairwise. ``samples`` must be a multiple of 8.
 
     That is a plain loop's arithmetic, operation for operation (separate multiply and add,
     no reassociation, so the same on every machine), written as 8-lane vectors because
@@ -79,6 +80,9 @@ def projection(samples: int, vectors: int, keep: bool = False) -> Any:
     Elements are addressed by index, so no array view is made (a view costs two
     reference-count updates). The arrays must be C-contiguous, ``basis`` and ``out``
     float32; their sizes are the caller's to check (nothing is bounds-checked)."""
+
+    if samples % 8:
+        raise ValueError(f"projection: samples must be a multiple of 8, got {samples}")
 
     def typed(x: Any, x_at: Any, basis: Any, basis_at: Any, out: Any, out_at: Any, *kept: Any) -> Any:
         arrays = [(x, x_at, _SAMPLE_TYPES), (basis, basis_at, (types.float32,)), (out, out_at, (types.float32,))]
@@ -107,22 +111,33 @@ def projection(samples: int, vectors: int, keep: bool = False) -> Any:
         i32, i64 = ir.IntType(32), ir.IntType(64)
         vector = ir.VectorType(f32, 8)
         undef = ir.Constant(vector, ir.Undefined)
-        zeros = ir.Constant(ir.VectorType(i32, 8), [0] * 8)
         sums = [ir.Constant(vector, [0.0] * 8) for _ in range(vectors)]
-        energy = ir.Constant(f32, 0.0)
         byte_ptr = ir.IntType(8).as_pointer()
-        for j in range(samples):
-            value = builder.load(builder.gep(x_ptr, [ir.Constant(i64, j)]))
-            if sig.args[0].dtype == types.int16:
-                value = builder.sitofp(value, f32)
-            elif sig.args[0].dtype == types.float64:
-                value = builder.fptrunc(value, f32)
+        # The samples, 8 at a time, as float32 (kept if asked), and their squares' sum:
+        # lane by lane over the groups of 8, then the lanes pairwise (a fixed order).
+        source = sig.args[0].dtype
+        source_vector = ir.VectorType(context.get_data_type(source), 8)
+        groups = []
+        squares = None
+        for g in range(samples // 8):
+            at = builder.bitcast(builder.gep(x_ptr, [ir.Constant(i64, 8 * g)]), source_vector.as_pointer())
+            group = builder.load(at, align=context.get_abi_sizeof(context.get_data_type(source)))
+            if source == types.int16:
+                group = builder.sitofp(group, vector)
+            elif source == types.float64:
+                group = builder.fptrunc(group, vector)
             if kept_ptr is not None:
-                builder.store(value, builder.gep(kept_ptr, [ir.Constant(i64, j)]))
-            energy = builder.fadd(energy, builder.fmul(value, value))
-            splat = builder.shuffle_vector(
-                builder.insert_element(undef, value, ir.Constant(i32, 0)), undef, zeros
-            )
+                kept_at = builder.bitcast(builder.gep(kept_ptr, [ir.Constant(i64, 8 * g)]), vector.as_pointer())
+                builder.store(group, kept_at, align=4)
+            square = builder.fmul(group, group)
+            squares = square if squares is None else builder.fadd(squares, square)
+            groups.append(group)
+        lanes = [builder.extract_element(squares, ir.Constant(i32, lane)) for lane in range(8)]
+        while len(lanes) > 1:
+            lanes = [builder.fadd(lanes[k], lanes[k + 1]) for k in range(0, len(lanes), 2)]
+        energy = lanes[0]
+        for j in range(samples):
+            splat = builder.shuffle_vector(groups[j // 8], undef, ir.Constant(ir.VectorType(i32, 8), [j % 8] * 8))
             offset = builder.mul(row, ir.Constant(i64, j))
             row_ptr = builder.bitcast(builder.gep(builder.bitcast(basis_ptr, byte_ptr), [offset]), f32.as_pointer())
             for v in range(vectors):
