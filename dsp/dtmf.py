@@ -71,6 +71,13 @@ class DtmfDigit:
 DtmfEvent = DtmfStart | DtmfDigit
 
 
+def warm_up() -> None:
+    """Compiles the receiver's kernels for both sample types (int16, float), so that numba
+    caches them (``linebox dsp warm``, run at install as the engine's user)."""
+    detector = DtmfDetector(1)
+    detector.process(np.zeros((1, SUB_BLOCK_SAMPLES), np.float64))
+
+
 class DtmfDetector:
     """DTMF receiver state for ``channels`` channels (see the module docstring)."""
 
@@ -82,6 +89,9 @@ class DtmfDetector:
         self._digits = [str(d) for d in digit_table()]
         self._event_rows = self.channels * (CHUNK_SAMPLES // SUB_BLOCK_SAMPLES + 4)
         self.reset()
+        # The kernel for int16 blocks is compiled (or loaded from numba's cache) now, not on
+        # the first block: the engine builds its detectors before its first tick.
+        kernel.receive(np.zeros((self.channels, 0), np.int16), self._floats, self._ints)
 
     def reset(self) -> None:
         """Forget everything: the next sample is sample 0 again."""
