@@ -71,27 +71,34 @@ VALUES = SUB
 ENERGY = VALUES + 2 * N_DTMF
 RING_WIDTH = ENERGY + 8
 DIAL_COLUMNS = 2 * N_DTMF  # basis columns of the dial tones: 3 cos, 3 -sin, 2 unused
-_project = projection(SUB, 2, keep=True)  # the DTMF columns, keeping the samples
-_project_dial_tones = projection(SUB, 1)
+_project = projection(SUB, 2, LANES, keep=True)  # the DTMF columns, keeping the samples
+_project_dial_tones = projection(SUB, 1, LANES)
 BASIS_PERIOD = 200  # sub-blocks: 1 s, after which whole-Hz phases repeat
 BASIS_VALUES = BASIS_PERIOD * SUB * LANES
 # Offsets in the kernel's float32 array: the limits (N_PARAMS) and the window-loss table,
 # scratch room, the basis, the ring (each a multiple of 8 values, for aligned vectors).
 CONSTANT_VALUES = 2080
 SCRATCH_AT = CONSTANT_VALUES
-BASIS_AT = SCRATCH_AT + 64
+A_AT = SCRATCH_AT  # windows A and B of a frame under the full tests (16 values each)
+B_AT = A_AT + 2 * N_DTMF
+POWERS_AT = B_AT + 2 * N_DTMF  # the screen's |A|² + |B|² (8)
+DIAL_VALUES_AT = POWERS_AT + N_DTMF  # a sub-block's dial-tone values (8), then its windows (6 + 6)
+DIAL_A_AT = DIAL_VALUES_AT + 8
+DIAL_B_AT = DIAL_A_AT + 8
+BASIS_AT = SCRATCH_AT + 96
 RING_AT = BASIS_AT + BASIS_VALUES
 GAP_FRAMES = 10  # see dsp/dtmf.py
 
 
 @inlined
-def _tone_tests(  # pragma: no cover - compiled (numba runs it, coverage cannot see it)
-    a: np.ndarray, b: np.ndarray, params: np.ndarray, inverse_gain: np.ndarray
-) -> tuple[int, float]:
-    """The digit code (row * 4 + column) the frame with DTMF windows ``a`` and ``b``
-    (N_DTMF real parts then imaginary parts, float32) holds by all tests of
-    dsp/dtmf_frames.py but the tones' share of the energy, or -1; and the two tones' power.
-    In float64, from the float32 values."""
+def _tone_tests(floats: np.ndarray) -> tuple[int, float]:  # pragma: no cover - compiled
+    """The digit code (row * 4 + column) the frame with DTMF windows A and B at ``A_AT``
+    and ``B_AT`` of ``floats`` (N_DTMF real parts then imaginary parts, float32) holds by all
+    tests of dsp/dtmf_frames.py but the tones' share of the energy, or -1; and the two
+    tones' power. In float64, from the float32 values; the limits: ``floats[P_*]``."""
+    params = floats  # the limits are the first values
+    a = A_AT
+    b = B_AT
     code = 0
     p_row = 0.0
     p_col = 0.0
@@ -103,8 +110,8 @@ def _tone_tests(  # pragma: no cover - compiled (numba runs it, coverage cannot 
         zi_best = 0.0
         sum_of_squares = 0.0
         for bin_ in range(group * 4, group * 4 + 4):
-            ar, ai = np.float64(a[bin_]), np.float64(a[N_DTMF + bin_])
-            br, bi = np.float64(b[bin_]), np.float64(b[N_DTMF + bin_])
+            ar, ai = np.float64(floats[a + bin_]), np.float64(floats[a + N_DTMF + bin_])
+            br, bi = np.float64(floats[b + bin_]), np.float64(floats[b + N_DTMF + bin_])
             zr = br * ar + bi * ai  # Z = B conj(A): its angle is the phase advance in 5 ms
             zi = bi * ar - br * ai
             mag = zr * zr + zi * zi  # |Z|², compared first; square roots of the two largest only
@@ -123,7 +130,7 @@ def _tone_tests(  # pragma: no cover - compiled (numba runs it, coverage cannot 
         if not (top >= params[P_PEAK] * runner_up and sum_of_squares <= params[P_STEADY_PAIR] * top):
             return NO_DIGIT, 0.0
         phase_step = math.atan2(zi_best, zr_best)
-        tone = top * inverse_gain[int((phase_step + math.pi) * params[P_SLOTS_PER_RADIAN])]
+        tone = top * floats[N_PARAMS + int((phase_step + math.pi) * params[P_SLOTS_PER_RADIAN])]
         if not (abs(phase_step) <= params[P_LIMITS + best] and tone >= params[P_FLOOR]):
             return NO_DIGIT, 0.0
         if group == 0:
@@ -152,19 +159,13 @@ def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # 
     channels, n = block.shape
     if ints.shape[0] - channels - 1 < event_rows(channels, n):
         return -1
-    basis = floats[BASIS_AT:RING_AT].reshape((BASIS_PERIOD, SUB, LANES))
-    ring = floats[RING_AT:].reshape((channels, RING, RING_WIDTH))
+    # Everything is indexed in the three arrays as they come: no view is made (each costs
+    # two reference-count updates, a fixed cost that counts at a few channels).
+    params = floats  # the limits are the first values
     state = ints
-    events = ints[channels + 1 :]
     done = state[channels, 0]
     held = state[channels, 1]
     period = BASIS_PERIOD
-    params = floats[:N_PARAMS]
-    inverse_gain = floats[N_PARAMS:SCRATCH_AT]
-    a = floats[SCRATCH_AT : SCRATCH_AT + 2 * N_DTMF]  # windows A and B of a frame under test
-    b = floats[SCRATCH_AT + 2 * N_DTMF : SCRATCH_AT + 4 * N_DTMF]
-    powers = floats[SCRATCH_AT + 4 * N_DTMF : SCRATCH_AT + 5 * N_DTMF]
-    dial_values = floats[SCRATCH_AT + 5 * N_DTMF : SCRATCH_AT + 6 * N_DTMF]
     count = 0
     # Ring slot and basis row of the sub-block under way (no division per sub-block).
     first_slot = done % RING
@@ -174,6 +175,7 @@ def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # 
     complete = (held + n) // SUB  # sub-blocks this block completes
     tail = (held + n) % SUB  # samples of the next sub-block it begins
     for ch in range(channels):
+        ring = RING_AT + ch * RING * RING_WIDTH  # the channel's ring: slot k at ring + k RING_WIDTH
         sub_block = done
         slot = first_slot
         basis_row = first_row
@@ -185,54 +187,50 @@ def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # 
             # 1. The sub-block's values in the basis columns (phases from sample 0) and energy,
             # from the block itself when it holds the whole sub-block. (Elements are indexed,
             # no array views made: a view costs two reference-count updates.)
+            s = ring + slot * RING_WIDTH
+            rows = BASIS_AT + basis_row * SUB * LANES
             if k < has_held:
                 for t in range(lead):
-                    ring[ch, slot, held + t] = block[ch, t]
-                energy = _project(
-                    ring, (ch, slot, 0), basis, (basis_row, 0, 0), ring, (ch, slot, VALUES), ring, (ch, slot, 0)
-                )
+                    floats[s + held + t] = block[ch, t]
+                energy = _project(floats, (s,), floats, (rows,), floats, (s + VALUES,), floats, (s,))
             else:
                 at = lead + (k - has_held) * SUB
-                energy = _project(
-                    block, (ch, at), basis, (basis_row, 0, 0), ring, (ch, slot, VALUES), ring, (ch, slot, 0)
-                )
-            ring[ch, slot, ENERGY] = energy
+                energy = _project(block, (ch, at), floats, (rows,), floats, (s + VALUES,), floats, (s,))
+            floats[s + ENERGY] = energy
             # 2. The frame of the last five sub-blocks (slots: oldest first): windows A (0-3)
             # and B (1-4), tapered (0.5, 1, 1, 0.5); the screen on the DTMF bins first.
             slot = slot + 1 if slot < RING - 1 else 0  # the oldest slot, the next one to fill
             basis_row = basis_row + 1 if basis_row < period - 1 else 0
-            slots = (
-                slot,
-                slot + 1 if slot < RING - 1 else slot + 1 - RING,
-                slot + 2 if slot < RING - 2 else slot + 2 - RING,
-                slot + 3 if slot < RING - 3 else slot + 3 - RING,
-                slot + 4 if slot < RING - 4 else slot + 4 - RING,
+            slots = (  # where the frame's five sub-blocks are in ``floats``
+                ring + slot * RING_WIDTH,
+                ring + (slot + 1 if slot < RING - 1 else slot + 1 - RING) * RING_WIDTH,
+                ring + (slot + 2 if slot < RING - 2 else slot + 2 - RING) * RING_WIDTH,
+                ring + (slot + 3 if slot < RING - 3 else slot + 3 - RING) * RING_WIDTH,
+                s,
             )
-            _window_powers(ring, ch, slots, powers)
+            _window_powers(floats, slots, POWERS_AT)
             low = 0.0
             high = 0.0
             for f in range(N_DTMF):
-                bound = np.float64(powers[f]) * params[P_UNITS + f]
+                bound = np.float64(floats[POWERS_AT + f]) * params[P_UNITS + f]
                 if f < 4:
                     low = max(low, bound)
                 else:
                     high = max(high, bound)
-            e0 = np.float64(ring[ch, slots[0], ENERGY])
-            e1 = np.float64(ring[ch, slots[1], ENERGY])
-            e2 = np.float64(ring[ch, slots[2], ENERGY])
-            e3 = np.float64(ring[ch, slots[3], ENERGY])
+            e0 = np.float64(floats[slots[0] + ENERGY])
+            e1 = np.float64(floats[slots[1] + ENERGY])
+            e2 = np.float64(floats[slots[2] + ENERGY])
+            e3 = np.float64(floats[slots[3] + ENERGY])
             e4 = np.float64(energy)
             energy = e0 + 3.0 * e1 + 4.0 * e2 + 3.0 * e3 + e4  # 2 ENERGY_WEIGHTS
             quietest = min(min(min(e0, e1), min(e2, e3)), e4) * params[P_QUIET_SCALE]
             code = NO_DIGIT
             if min(low + high, quietest) >= energy and min(low, high) >= params[P_SCREEN_FLOOR]:
-                _windows(ring, ch, slots, a, b)
-                code, p_tones = _tone_tests(a, b, params, inverse_gain)
+                _windows(floats, slots)
+                code, p_tones = _tone_tests(floats)
                 if code != NO_DIGIT:  # last, the tones' share of the frame's power
                     oldest_row = basis_row - RING if basis_row >= RING else basis_row - RING + period
-                    dial = _dial_tone_power(
-                        ring, ch, slots, basis, oldest_row, dial_values, np.float64(params[P_DIAL_SCALE])
-                    )
+                    dial = _dial_tone_power(floats, slots, oldest_row) * np.float64(params[P_DIAL_SCALE])
                     power = energy * params[P_POWER_PER_ENERGY]
                     if not (p_tones >= params[P_TO_TOTAL] * (power - dial) and p_tones >= params[P_TO_TOTAL_ALL] * power):
                         code = NO_DIGIT
@@ -244,21 +242,22 @@ def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # 
                 last = number
             elif code != NO_DIGIT and code == previous:  # a new digit, at its second frame
                 if digit != NO_DIGIT:
-                    count = _event(events, count, ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
+                    count = _event(ints, channels + 1, count, ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
                 # The run began with the previous frame, one hop before this one.
                 digit, start, last = code, frame_end - RING * SUB - SUB, number
-                count = _event(events, count, ch, KIND_START, digit, start, 0, frame_end)
+                count = _event(ints, channels + 1, count, ch, KIND_START, digit, start, 0, frame_end)
             elif digit != NO_DIGIT and number - last >= GAP_FRAMES:
-                count = _event(events, count, ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
+                count = _event(ints, channels + 1, count, ch, KIND_DIGIT, digit, start, (last + 1) * SUB, frame_end)
                 digit = NO_DIGIT
             previous = code
         # The samples of a sub-block this block begins, or adds to, without completing it.
+        s = ring + slot * RING_WIDTH
         if complete == 0:
             for t in range(n):
-                ring[ch, slot, held + t] = block[ch, t]
+                floats[s + held + t] = block[ch, t]
         else:
             for t in range(tail):
-                ring[ch, slot, t] = block[ch, n - tail + t]
+                floats[s + t] = block[ch, n - tail + t]
         state[ch, ON_DIGIT] = digit
         state[ch, ON_START] = start
         state[ch, ON_LAST] = last
@@ -269,74 +268,73 @@ def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # 
 
 
 @inlined
-def _windows(ring: np.ndarray, ch: int, slots: tuple, a: np.ndarray, b: np.ndarray) -> None:  # pragma: no cover
-    """Windows A and B of the DTMF bins (``a``/``b``: N_DTMF real parts, then N_DTMF
-    imaginary parts) of the frame of channel ``ch``'s ring ``slots`` (oldest first),
-    tapered (0.5, 1, 1, 0.5)."""
+def _windows(floats: np.ndarray, slots: tuple) -> None:  # pragma: no cover - compiled
+    """Windows A and B of the DTMF bins (N_DTMF real parts, then N_DTMF imaginary parts, at
+    ``A_AT`` and ``B_AT``) of the frame whose ring slots (oldest first) are at ``slots`` in
+    ``floats``, tapered (0.5, 1, 1, 0.5)."""
     s0, s1, s2, s3, s4 = slots
-    for column in range(2 * N_DTMF):
-        v0 = ring[ch, s0, VALUES + column]
-        v1 = ring[ch, s1, VALUES + column]
-        v2 = ring[ch, s2, VALUES + column]
-        v3 = ring[ch, s3, VALUES + column]
-        v4 = ring[ch, s4, VALUES + column]
-        a[column] = np.float32(0.5) * (v0 + v3) + v1 + v2
-        b[column] = np.float32(0.5) * (v1 + v4) + v2 + v3
+    for column in range(VALUES, VALUES + 2 * N_DTMF):
+        v0 = floats[s0 + column]
+        v1 = floats[s1 + column]
+        v2 = floats[s2 + column]
+        v3 = floats[s3 + column]
+        v4 = floats[s4 + column]
+        floats[A_AT + column - VALUES] = np.float32(0.5) * (v0 + v3) + v1 + v2
+        floats[B_AT + column - VALUES] = np.float32(0.5) * (v1 + v4) + v2 + v3
 
 
 @inlined
-def _dial_tone_power(  # pragma: no cover - compiled
-    ring: np.ndarray, ch: int, slots: tuple, basis: np.ndarray, first_row: int, values: np.ndarray, dial_scale: float
-) -> float:
-    """The dial-tone bins' ``|A|² + |B|²`` summed, times ``dial_scale``, of the frame of
-    channel ``ch``'s ring ``slots`` (oldest first; the oldest sub-block's basis row is
-    ``first_row``), from its samples."""
-    a = np.zeros(2 * (N_FREQ - N_DTMF), np.float32)  # rare: a few frames in a hundred
-    b = np.zeros(2 * (N_FREQ - N_DTMF), np.float32)
+def _dial_tone_power(floats: np.ndarray, slots: tuple, first_row: int) -> float:  # pragma: no cover - compiled
+    """The dial-tone bins' ``|A|² + |B|²`` summed, of the frame whose ring slots (oldest
+    first) are at ``slots`` in ``floats`` (the oldest sub-block's basis row: ``first_row``),
+    from its samples."""
     weights_a = (0.5, 1.0, 1.0, 0.5, 0.0)
     weights_b = (0.0, 0.5, 1.0, 1.0, 0.5)
+    columns = 2 * (N_FREQ - N_DTMF)
+    for column in range(columns):
+        floats[DIAL_A_AT + column] = 0.0
+        floats[DIAL_B_AT + column] = 0.0
     row = first_row
     for k in range(RING):
-        _project_dial_tones(ring, (ch, slots[k], 0), basis, (row, 0, DIAL_COLUMNS), values, (0,))
-        row = row + 1 if row < basis.shape[0] - 1 else 0
-        for column in range(2 * (N_FREQ - N_DTMF)):
-            a[column] += np.float32(weights_a[k]) * values[column]
-            b[column] += np.float32(weights_b[k]) * values[column]
+        rows = BASIS_AT + row * SUB * LANES + DIAL_COLUMNS
+        _project_dial_tones(floats, (slots[k],), floats, (rows,), floats, (DIAL_VALUES_AT,))
+        row = row + 1 if row < BASIS_PERIOD - 1 else 0
+        for column in range(columns):
+            value = floats[DIAL_VALUES_AT + column]
+            floats[DIAL_A_AT + column] += np.float32(weights_a[k]) * value
+            floats[DIAL_B_AT + column] += np.float32(weights_b[k]) * value
     dial = 0.0
-    for column in range(2 * (N_FREQ - N_DTMF)):
-        dial += np.float64(a[column]) * a[column] + np.float64(b[column]) * b[column]
-    return dial * dial_scale
+    for column in range(columns):
+        a = np.float64(floats[DIAL_A_AT + column])
+        b = np.float64(floats[DIAL_B_AT + column])
+        dial += a * a + b * b
+    return dial
 
 
 @intrinsic
-def _window_powers(typingctx: Any, ring: Any, ch: Any, slots: Any, out: Any) -> Any:
-    """``out[f] = |A_f|² + |B_f|²`` (float32) of the 8 DTMF bins of the frame of channel
-    ``ch``'s ring ``slots`` (oldest first): the screen's part of ``_windows``, as 8-lane
-    vectors (the same float32 operations, in the same order, as a loop over the bins,
-    which LLVM does not vectorize by itself)."""
-    for arg, ndim in ((ring, 3), (out, 1)):
-        if not (isinstance(arg, types.Array) and arg.dtype == types.float32 and arg.ndim == ndim and arg.layout == "C"):
-            raise numba.core.errors.TypingError(f"_window_powers: C-contiguous float32 arrays, got {arg}")
-    signature = types.void(ring, ch, slots, out)
+def _window_powers(typingctx: Any, floats: Any, slots: Any, out_at: Any) -> Any:
+    """``floats[out_at + f] = |A_f|² + |B_f|²`` (float32) of the 8 DTMF bins of the frame
+    whose ring slots (oldest first) are at ``slots`` in ``floats``: the screen's part of
+    ``_windows``, as 8-lane vectors (the same float32 operations, in the same order, as a
+    loop over the bins, which LLVM does not vectorize by itself)."""
+    if not (isinstance(floats, types.Array) and floats.dtype == types.float32 and floats.ndim == 1
+            and floats.layout == "C"):
+        raise numba.core.errors.TypingError(f"_window_powers: a C-contiguous float32 vector, got {floats}")
+    signature = types.void(floats, slots, out_at)
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> None:
         f32 = ir.FloatType()
-        intp = context.get_value_type(types.intp)
         vector = ir.VectorType(f32, N_DTMF)
         half = ir.Constant(vector, [0.5] * N_DTMF)
-        ring_type = sig.args[0]
-        ring_array = context.make_array(ring_type)(context, builder, args[0])
-        channel = context.cast(builder, args[1], sig.args[1], types.intp)
-        slot_values = cgutils.unpack_tuple(builder, args[2], RING)
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        intp = context.get_value_type(types.intp)
 
-        def load(slot: Any, column: int) -> Any:
-            at = cgutils.get_item_pointer(
-                context, builder, ring_type, ring_array,
-                [channel, context.cast(builder, slot, sig.args[2].dtype, types.intp), ir.Constant(intp, column)],
-            )  # fmt: skip
-            return builder.load(builder.bitcast(at, vector.as_pointer()), align=4)
+        def load(slot: Any, slot_type: Any, column: int) -> Any:
+            at = builder.add(context.cast(builder, slot, slot_type, types.intp), ir.Constant(intp, column))
+            return builder.load(builder.bitcast(builder.gep(data, [at]), vector.as_pointer()), align=4)
 
-        slots_ = [(load(slot, VALUES), load(slot, VALUES + N_DTMF)) for slot in slot_values]
+        slot_values = cgutils.unpack_tuple(builder, args[1], RING)
+        slots_ = [(load(v, t, VALUES), load(v, t, VALUES + N_DTMF)) for v, t in zip(slot_values, sig.args[1], strict=True)]
         total = None
         for first in (0, 1):  # window A: slots 0-3, B: 1-4
             w0, w1, w2, w3 = slots_[first : first + 4]
@@ -345,8 +343,8 @@ def _window_powers(typingctx: Any, ring: Any, ch: Any, slots: Any, out: Any) -> 
                 value = builder.fadd(value, w2[part])
                 square = builder.fmul(value, value)
                 total = square if total is None else builder.fadd(total, square)
-        out_data = context.make_array(sig.args[3])(context, builder, args[3]).data
-        builder.store(total, builder.bitcast(out_data, vector.as_pointer()), align=4)
+        out = builder.gep(data, [context.cast(builder, args[2], sig.args[2], types.intp)])
+        builder.store(total, builder.bitcast(out, vector.as_pointer()), align=4)
 
     return signature, codegen
 
@@ -360,16 +358,17 @@ def event_rows(channels: int, n: int) -> int:
 
 @inlined
 def _event(  # pragma: no cover - compiled
-    events: np.ndarray, count: int, channel: int, kind: int, code: int, start: int, end: int, report: int
+    ints: np.ndarray, first: int, count: int, channel: int, kind: int, code: int, start: int, end: int, report: int
 ) -> int:
-    """Writes an event row at ``count`` (if there is room: ``receive`` sizes it) and
-    returns the next row."""
-    if count >= events.shape[0]:
+    """Writes event row ``count`` (row ``first + count`` of ``ints``, if there is room:
+    ``receive`` checks it) and returns the next one's number."""
+    row = first + count
+    if row >= ints.shape[0]:
         return count
-    events[count, EV_CHANNEL] = channel
-    events[count, EV_KIND] = kind
-    events[count, EV_CODE] = code
-    events[count, EV_START] = start
-    events[count, EV_END] = end
-    events[count, EV_REPORT] = report
+    ints[row, EV_CHANNEL] = channel
+    ints[row, EV_KIND] = kind
+    ints[row, EV_CODE] = code
+    ints[row, EV_START] = start
+    ints[row, EV_END] = end
+    ints[row, EV_REPORT] = report
     return count + 1

@@ -62,11 +62,11 @@ def inlined(func: Callable[..., Any]) -> Any:
     return numba.njit(inline="always", nogil=True)(func)
 
 
-def projection(samples: int, vectors: int, keep: bool = False) -> Any:
+def projection(samples: int, vectors: int, row: int, keep: bool = False) -> Any:
     """A compiled helper ``project(x, x_at, basis, basis_at, out, out_at) -> energy`` for
     kernels (with ``keep``: ``project(..., out_at, kept, kept_at)``, which also writes the
-    samples, as float32, to ``kept[kept_at:]``): with ``L = 8 vectors``, ``X = x[x_at:]``, ``B = basis[basis_at:]`` seen as
-    rows of ``basis.shape[-1]`` and ``O = out[out_at:]`` (``*_at``: tuples of indices, one
+    samples, as float32, to ``kept[kept_at:]``): with ``L = 8 vectors``, ``X = x[x_at:]``,
+    ``B = basis[basis_at:]`` seen as rows of ``row`` values and ``O = out[out_at:]`` (``*_at``: tuples of indices, one
     per dimension), ``O[l] = Σ_j X[j] · B[j, l]`` for ``l < L`` and ``j < samples``; it
     returns ``Σ_j X[j]²``. All float32 (``x`` may be int16 or float64: each sample is
     first converted to float32, exactly for int16, rounded to nearest for float64); each
@@ -103,10 +103,10 @@ def projection(samples: int, vectors: int, keep: bool = False) -> Any:
             return cgutils.get_item_pointer(context, builder, array_type, array, indices), array
 
         x_ptr, _ = pointer(0)
-        basis_ptr, basis_array = pointer(2)
+        basis_ptr, _ = pointer(2)
         out_ptr, _ = pointer(4)
         kept_ptr = pointer(6)[0] if keep else None
-        row = builder.extract_value(basis_array.strides, sig.args[2].ndim - 2)  # bytes per row
+        row_bytes = ir.Constant(ir.IntType(64), row * 4)
         f32 = ir.FloatType()
         i32, i64 = ir.IntType(32), ir.IntType(64)
         vector = ir.VectorType(f32, 8)
@@ -138,7 +138,7 @@ def projection(samples: int, vectors: int, keep: bool = False) -> Any:
         energy = lanes[0]
         for j in range(samples):
             splat = builder.shuffle_vector(groups[j // 8], undef, ir.Constant(ir.VectorType(i32, 8), [j % 8] * 8))
-            offset = builder.mul(row, ir.Constant(i64, j))
+            offset = builder.mul(row_bytes, ir.Constant(i64, j))
             row_ptr = builder.bitcast(builder.gep(builder.bitcast(basis_ptr, byte_ptr), [offset]), f32.as_pointer())
             for v in range(vectors):
                 at = builder.bitcast(builder.gep(row_ptr, [ir.Constant(i64, 8 * v)]), vector.as_pointer())
