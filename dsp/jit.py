@@ -23,7 +23,6 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-
 _SAMPLE_TYPES = (types.int16, types.float32, types.float64)
 
 
