@@ -4,17 +4,20 @@ One call of ``receive`` does all the work of a block for every channel, channel 
 channel, sub-block after sub-block (``dsp/dtmf_frames.py`` explains the frames and sets
 every threshold; ``dsp/dtmf.py`` the digit rules):
 
-1. each completed 5 ms sub-block is projected onto the 8 DTMF and 3 dial-tone frequencies
-   (float32, phases from the sub-block's first sample), then turned to phases counted from
-   sample 0 of the stream (so sums of sub-blocks are windows), with its energy;
+1. each completed 5 ms sub-block is projected onto the 8 DTMF frequencies (cos and sin,
+   float32), with phases counted from sample 0 of the stream (a basis row per sub-block of
+   the second after which whole-Hz phases repeat), so sums of sub-blocks are windows; its
+   energy and samples are kept in the channel's ring of five sub-blocks;
 2. the frame ending with it (the last five sub-blocks: windows A and B) is screened with
    bounds of the tone powers (cheap, no square root); only a frame passing the screen
-   gets the full tests;
+   gets the full tests, and only one passing all the others is projected onto the three
+   dial-tone frequencies (from its kept samples) for the last one;
 3. the frame's digit code (or -1) steps the channel's digit state machine, which writes
    the events it completes.
 
-Arrays only, allocated by the caller (``FrameTables`` and ``ReceiverState``), no fastmath:
-the same input gives the same events on every machine numba supports.
+Three arrays, allocated by the caller (``dsp.dtmf.DtmfDetector``, laid out by the ``*_AT``
+offsets below), indexed as they come; no fastmath: the same input gives the same events on
+every machine numba supports.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from numba.extending import intrinsic
 
 from dsp.jit import inlined, kernel, projection
 
-# Columns of the state machine's per-channel integers (``ReceiverState.digits``).
+# Columns of the state machine's per-channel row of ``ints``.
 ON_DIGIT, ON_START, ON_LAST, PREVIOUS = range(4)
 NO_DIGIT = -1
 # Columns of an event row.
@@ -39,7 +42,7 @@ EV_CHANNEL, EV_KIND, EV_CODE, EV_START, EV_END, EV_REPORT = range(6)
 EVENT_COLUMNS = 6
 KIND_DIGIT, KIND_START = 0, 1
 
-# Indices of ``FrameTables.params`` (float64): the limits in the kernel's units.
+# Indices of the limits at the start of ``floats`` (dsp/dtmf_frames.py fills them), in the kernel's units.
 (
     P_SCREEN_FLOOR,
     P_QUIET_SCALE,
