@@ -89,3 +89,12 @@ def test_the_receiver_starts_when_no_cache_folder_is_writable(tmp_path):
     assert done.stdout.strip() == "7"
     warned = [line for line in done.stderr.splitlines() if "KernelCacheWarning" in line]
     assert len(warned) == 1 and "no locator available" in warned[0]
+
+
+def test_dsp_warm_compiles_the_kernels_and_says_where_they_are_cached(capsys, monkeypatch, tmp_path):
+    from linebox.cli import main
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # read for the report only: the kernels are built
+    assert main(["dsp", "warm"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cached"] is True and report["cache_dir"] == str(tmp_path) and report["seconds"] >= 0
