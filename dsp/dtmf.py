@@ -88,6 +88,8 @@ class DtmfDetector:
         self._tables = frame_tables()
         self._digits = [str(d) for d in digit_table()]
         self._event_rows = self.channels * (CHUNK_SAMPLES // SUB_BLOCK_SAMPLES + 4)
+        self._kernel = kernel.receive
+        self._shapes: set[tuple[int, ...]] = set()  # block shapes checked once (see process)
         self.reset()
         # The kernel for int16 blocks is compiled (or loaded from numba's cache) now, not on
         # the first block: the engine builds its detectors before its first tick.
@@ -116,12 +118,10 @@ class DtmfDetector:
 
     def process(self, block: np.ndarray) -> list[DtmfEvent]:
         """Feed ``block`` (channels, n); return the events it completes, in time order."""
-        if not (
-            block.__class__ is np.ndarray  # the engine's case, checked in a few 0.1 µs
+        if not (  # the engine's case, in a few 0.1 µs: int16, C-contiguous, a shape seen before
+            block.__class__ is np.ndarray
             and block.dtype is _INT16
-            and block.ndim == 2
-            and block.shape[0] == self.channels
-            and block.shape[1] <= CHUNK_SAMPLES
+            and block.shape in self._shapes
             and block.flags.c_contiguous
         ):
             block = self._check(block)
@@ -130,7 +130,8 @@ class DtmfDetector:
                 for at in range(0, block.shape[1], CHUNK_SAMPLES):
                     events += self.process(block[:, at : at + CHUNK_SAMPLES])
                 return events
-        count = kernel.receive(block, self._floats, self._ints)
+            self._shapes.add(block.shape)  # (channels, n <= CHUNK_SAMPLES): at most that many
+        count = self._kernel(block, self._floats, self._ints)
         if count == 0:
             return []
         if count < 0:  # cannot happen: _event_rows is enough for CHUNK_SAMPLES
