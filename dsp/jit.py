@@ -1,4 +1,8 @@
-"""Compiled DSP kernels (numba): one decorator, so that every kernel is built the same way.
+"""Compiled DSP kernels (numba): how every kernel is built, and the helpers they share.
+
+- ``kernel``: a kernel called from Python (cached on disk, see below);
+- ``inlined``: a helper of kernels, compiled into each kernel that calls it;
+- ``projection``: samples times a basis as 8-lane vectors (LLVM leaves that loop scalar).
 
 ``kernel(func)`` is ``numba.njit(cache=True, nogil=True)``: nopython mode, no fastmath
 (results are reproducible, operation for operation), the machine code cached on disk
@@ -22,6 +26,8 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from dsp import DspError
 
 _SAMPLE_TYPES = (types.int16, types.float32, types.float64)
 
@@ -81,7 +87,7 @@ def projection(samples: int, vectors: int, row: int, keep: bool = False) -> Any:
     float32; their sizes are the caller's to check (nothing is bounds-checked)."""
 
     if samples % 8:
-        raise ValueError(f"projection: samples must be a multiple of 8, got {samples}")
+        raise DspError(f"projection: samples must be a multiple of 8, got {samples}")
 
     def typed(x: Any, x_at: Any, basis: Any, basis_at: Any, out: Any, out_at: Any, *kept: Any) -> Any:
         arrays = [(x, x_at, _SAMPLE_TYPES), (basis, basis_at, (types.float32,)), (out, out_at, (types.float32,))]
