@@ -14,7 +14,8 @@
 #   /opt/linebox/releases/<version> this checkout as a release (linebox release build|install),
 #                                   never its .git, .venv, .stamps or var; /opt/linebox/current
 #                                   points at it (an existing box is upgraded, with rollback)
-#   /var/lib/linebox                the data (database, queue_log, voicemail), user linebox
+#   /var/lib/linebox                the data (database, queue_log, voicemail), user linebox;
+#                                   numba-cache: the compiled DSP kernels (`linebox dsp warm`)
 #   /etc/linebox/linebox.env        the one settings file: the units and login shells read it
 #   /etc/profile.d/linebox.sh       so `linebox console`, `linebox cdr`... find the box anywhere
 #   /etc/udev/rules.d/99-linebox.rules   stable names: /dev/linebox-card, ALSA card "linebox"
@@ -140,6 +141,9 @@ getent group gpio >/dev/null || system groupadd --system gpio
 id linebox >/dev/null 2>&1 || system useradd --system --home-dir /var/lib/linebox --shell /usr/sbin/nologin \
 	--groups dialout,audio,gpio linebox
 system chown -R linebox:linebox /var/lib/linebox
+# The compiled DSP kernels into numba's cache, as the engine's user and where its units look
+# (NUMBA_CACHE_DIR): its first start then loads them instead of compiling (docs/dsp.md).
+system runuser -u linebox -- env NUMBA_CACHE_DIR=/var/lib/linebox/numba-cache /opt/linebox/current/venv/bin/linebox dsp warm
 
 # One settings file for the units and for the command line in any shell.
 mkdir -p "$(r /etc/linebox)" "$(r /etc/profile.d)"

@@ -18,6 +18,7 @@ DSP_TOOLS: tuple[tuple[str, str, str], ...] = (
     ("dtmf", "linebox.commands.dsp_dtmf", "list the DTMF digits in a recording (JSON lines)"),
     ("echo", "linebox.commands.dsp_echo", "cancel a line's echo in a recording pair (far end, line)"),
     ("amd", "linebox.commands.dsp_amd", "answering-machine detection on a recording (human/machine)"),
+    ("warm", "linebox.commands.dsp_warm", "compile the DSP kernels into numba's cache (install step)"),
 )
 
 

@@ -1,0 +1,44 @@
+"""``linebox dsp warm``: compiles the DSP kernels (numba) into numba's cache, and says how long it took.
+
+board/install.sh runs it as the engine's user with the units' ``NUMBA_CACHE_DIR``
+(/var/lib/linebox/numba-cache), so that the engine's first start after an install loads the
+machine code instead of compiling it (docs/dsp.md, "Compiled kernels"). Prints one JSON
+object: ``{"seconds": S, "cache_dir": DIR or null, "cached": true|false}``; ``cached`` is
+false when no cache folder can be written (the kernels then compile in every process, after a
+one-line warning). Exit status 0 either way: a box without a cache still works, only slower
+to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+from dsp.jit import KernelCacheWarning
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("warm", help="compile the DSP kernels into numba's cache (install step)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", KernelCacheWarning)
+        from dsp.dtmf import warm_up  # imported here: importing it is what may warn
+
+        warm_up()
+    cached = not any(issubclass(w.category, KernelCacheWarning) for w in caught)
+    for warning in caught:
+        print(f"linebox dsp warm: {warning.message}", file=sys.stderr, flush=True)
+    print(json.dumps({
+        "seconds": round(time.perf_counter() - started, 3),
+        "cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
+        "cached": cached,
+    }))
+    return 0
