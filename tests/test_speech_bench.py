@@ -7,7 +7,20 @@ import pytest
 
 from dsp import g711
 from dsp.levels import signal_dbm0
-from linebox.bench.speech import LEAD_S, LEVELS_DBM0, NOISE_DBM0, line_path
+from linebox.bench.speech import (
+    DEV_ESPEAK,
+    DEV_ESPEAK_RATE,
+    DEV_FLITE,
+    DEV_PIPER,
+    ESPEAK_VOICES,
+    FLITE_VOICES,
+    HELDOUT_ESPEAK,
+    HELDOUT_FLITE,
+    LEAD_S,
+    LEVELS_DBM0,
+    NOISE_DBM0,
+    line_path,
+)
 from linebox.cli import main
 
 
@@ -21,6 +34,15 @@ def test_line_path_levels_noise_and_companding():
         body = out[int(LEAD_S * 8000): int(LEAD_S * 8000) + 8000]
         assert LEVELS_DBM0[0] - 0.5 <= signal_dbm0(body) <= LEVELS_DBM0[1] + 0.5
         assert np.array_equal(roundtrip(out), out)  # already companded: a fixed point
+
+
+def test_development_voices_are_neither_bench_nor_held_out():
+    """Settings are tuned on --dev only: none of its voices (at its rate) is in the other sets."""
+    flite_elsewhere = {(v, 1.0) for v in FLITE_VOICES} | set(HELDOUT_FLITE)
+    assert not set(DEV_FLITE) & flite_elsewhere
+    assert not set(DEV_ESPEAK) & (set(ESPEAK_VOICES) | set(HELDOUT_ESPEAK))
+    assert all(rate != 175 for _, rate in DEV_ESPEAK_RATE)  # espeak-ng's default rate: the other sets'
+    assert DEV_PIPER  # Piper's joe is in neither of the other sets
 
 
 @pytest.mark.slow  # about a minute: 200 recognitions plus flite/espeak-ng synthesis
