@@ -17,7 +17,7 @@ voices the benchmark never uses (docs/ivr.md: digits 0.85 -> 0.90-0.92 there, he
 0.84 -> 0.89).
 
 The decoder is not re-entrant: one per process, one utterance at a time; each utterance is
-decoded whole at its end (a 2 s utterance takes about 0.07 s on the development machine).
+decoded whole at its end (a 2 s utterance takes about 0.1 s on the development machine).
 PocketSphinx holds Python's GIL while it decodes (a 10 s utterance stalled every other thread
 for 330 ms), so the box runs it in a child process of its own, :class:`SphinxProcess`: the
 speech worker thread waits on a socket (without the GIL) and the media loop's thread runs on.
