@@ -89,6 +89,25 @@ def test_widen_fills_the_top_band_from_the_line_s_fricatives():
     assert widen(np.zeros(0, dtype=np.int16)).size == 0
 
 
+def test_widen_fill_follows_the_spectral_tilt():
+    """The same 3.5 kHz content alone (a fricative's shape) and under a loud 500 Hz tone (a
+    vowel's): the fill above 4 kHz is much louder for the first. Without the tilt weighting the
+    two fills were equal (a fill in a constant ratio to the source band is removed by the
+    cepstral mean, so only its frame-to-frame course informs the model)."""
+    t = np.arange(8000)
+    top = 3000 * np.sin(2 * np.pi * 3500 * t / 8000)
+    fricative = np.round(top).astype(np.int16)
+    vowel = np.round(top + 10000 * np.sin(2 * np.pi * 500 * t / 8000)).astype(np.int16)
+
+    def fill_energy(signal):
+        spectrum = np.abs(np.fft.rfft(widen(signal).astype(float))) ** 2
+        freqs = np.fft.rfftfreq(2 * signal.size, 1 / 16000)
+        return spectrum[(freqs > FILL_BAND[0]) & (freqs < FILL_BAND[1])].sum()
+
+    # expected (10 / 0.3) ** (2 * 0.6), about 67 (18 dB): at least 10 dB apart
+    assert fill_energy(fricative) > 10 * fill_energy(vowel)
+
+
 
 def test_the_child_process_engine_leaves_the_media_loop_thread_running():
     """PocketSphinx holds the GIL while it decodes (a 6 s utterance in-process stalled a 1 ms
@@ -143,8 +162,8 @@ def test_posterior_is_the_answer_s_share_among_the_distinct_n_best_answers():
 def test_confidence_separates_right_from_wrong_answers(service):
     """With bestpath off PocketSphinx itself says 1.0 for every answer; the N-best posterior
     does not: Allison's digits through µ-law are mostly heard right and sure, her "six" comes
-    out "eight" (docs/ivr.md) below every sure answer (measured: 0.70; "five" right at 0.49,
-    "two" 0.71, the seven others 1.0)."""
+    out "eight" (docs/ivr.md) below every sure answer (measured: 0.82; "five" right at 0.55,
+    "two" 0.67, the seven others 1.0)."""
     results = {w: recognize(service, digit(n), DIGITS) for n, w in enumerate(DIGITS)}
     sure = [w for w, r in results.items() if r.text == w and r.confidence >= 0.9]
     assert len(sure) >= 7, {w: (r.text, r.confidence) for w, r in results.items()}

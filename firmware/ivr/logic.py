@@ -26,8 +26,8 @@ CONFIRM_KEY = "1"
 CONFIDENCE_BANDS = {  # engine -> (taken at or above, confirmed at or above): each engine's scale
     "vosk": (CONFIDENCE_THRESHOLD, CONFIRM_FLOOR),  # mean word posterior
     # the answer's share of the lattice's N-best answers (firmware/speech/sphinx_engine.py): on
-    # the bench and two held-out voice sets, 89-95 % of right answers reach 0.5, 34-43 % of
-    # wrong ones (docs/ivr.md)
+    # the bench, held-out and development voice sets, 96-99 % of right answers reach 0.5, 40-71 %
+    # of wrong ones (docs/ivr.md)
     "pocketsphinx": (CONFIDENCE_THRESHOLD, CONFIRM_FLOOR),
 }
 

@@ -6,15 +6,18 @@ band-limited to 3.4 kHz (ITU-T G.712), so the model would hear the fricatives of
 "six", "seven" as silence above 4 kHz and take them for nasals ("nine"). Before decoding, the
 utterance is upsampled to 16 kHz and its top band is filled in (a simple bandwidth
 extension): noise between :data:`FILL_BAND` Hz shaped by the 10 ms envelope of the line's
-:data:`SOURCE_BAND`, where fricatives carry their energy. A comfort-noise floor at
+:data:`SOURCE_BAND`, where fricatives carry their energy, weighted by the frame's spectral tilt
+(that envelope over the one of :data:`LOW_BAND`, to the power :data:`TILT_EXPONENT`): loud for a
+fricative, faint under a vowel, as in wideband speech. A comfort-noise floor at
 :data:`NOISE_FLOOR_DBM0` goes under it all: PocketSphinx's noise tracking and cepstral mean
 misjudge stretches of exact digital zero (a quiet digital trunk, G.711 idle code), which cost
 10 points of digit accuracy in the bench. All noise is seeded per utterance, so a recording
-always gives the same result. With both, the bench's telephone digits went from about 90 %
-to 95 % (docs/ivr.md).
+always gives the same result. The tilt weighting and :data:`TOPN` were chosen on development
+voices the benchmark never uses (docs/ivr.md: digits 0.85 -> 0.90-0.92 there, held-out voices
+0.84 -> 0.89).
 
 The decoder is not re-entrant: one per process, one utterance at a time; each utterance is
-decoded whole at its end (a 2 s utterance takes about 0.07 s on the development machine).
+decoded whole at its end (a 2 s utterance takes about 0.1 s on the development machine).
 PocketSphinx holds Python's GIL while it decodes (a 10 s utterance stalled every other thread
 for 330 ms), so the box runs it in a child process of its own, :class:`SphinxProcess`: the
 speech worker thread waits on a socket (without the GIL) and the media loop's thread runs on.
@@ -53,10 +56,17 @@ from firmware.speech.grammar import normalize_text
 ENGINE = "pocketsphinx"
 MODEL_RATE = 16000
 SOURCE_BAND = (3000.0, 3800.0)  # Hz of the line audio whose envelope shapes the fill
+LOW_BAND = (300.0, 1000.0)  # Hz: the fill follows the source band's ratio to this band (the tilt)
+TILT_EXPONENT = 0.6  # the fill's envelope times (source / low) ** this
+TILT_CAP = 10.0  # source/low amplitude ratio counted at most (a 20 dB tilt)
 FILL_BAND = (4100.0, 7000.0)  # Hz added at 16 kHz, under the model's 6.8 kHz filterbank top
 ENVELOPE_MS = 10
 FILL_SEED = 7
 NOISE_FLOOR_DBM0 = -60.0  # comfort noise under the utterance: digital silence derails the decoder
+# Gaussians scored per frame and codebook (PocketSphinx's default 4): at telephone bandwidth the
+# best few are a poorer guide; 16 was worth 1-4 points of digits on the development and held-out
+# voices (8: the earlier choice), for about a quarter more CPU (docs/ivr.md).
+TOPN = 16
 MAX_SEARCHES = 64  # JSGF searches kept; the oldest is dropped beyond
 NBEST = 30  # lattice paths read for the confidence (distinct answers among them: usually 1-3)
 # Scale of the path scores' differences, in nats: a competitor 0.1 nat below the answer takes
@@ -74,9 +84,8 @@ class SphinxModel:
         except ImportError as exc:
             raise SpeechError(f"speech: the pocketsphinx package is not installed ({exc})") from None
         try:
-            # topn 8: more Gaussians scored per frame, worth a few points at telephone bandwidth
             # bestpath off: the Viterbi answer (module docstring), confidence from the N-best list
-            self._decoder = Decoder(samprate=MODEL_RATE, loglevel="FATAL", topn=8, bestpath=False)
+            self._decoder = Decoder(samprate=MODEL_RATE, loglevel="FATAL", topn=TOPN, bestpath=False)
         except Exception as exc:  # pocketsphinx raises RuntimeError/ValueError on a broken model
             raise SpeechError(f"speech: cannot load PocketSphinx's bundled model: {exc}") from None
         self._searches: dict[tuple[str, ...], str] = {}
@@ -183,7 +192,15 @@ def widen(samples: np.ndarray) -> np.ndarray:
     up = resample(x, SAMPLE_RATE, MODEL_RATE)
     source = _band(x, SAMPLE_RATE, SOURCE_BAND)
     window = SAMPLE_RATE * ENVELOPE_MS // 1000
-    envelope = np.sqrt(np.convolve(source * source, np.ones(window) / window, mode="same"))
+    kernel = np.ones(window) / window
+    envelope = np.sqrt(np.convolve(source * source, kernel, mode="same"))
+    low = _band(x, SAMPLE_RATE, LOW_BAND)
+    low_envelope = np.sqrt(np.convolve(low * low, kernel, mode="same"))
+    # Spectral tilt: fricatives' top band is loud against their low band, vowels' is not. A fill
+    # level in a constant ratio to the source band is taken away by the cepstral mean (a constant
+    # per filter), so only how it moves from frame to frame tells the model anything.
+    tilt = np.minimum((envelope + 1e-3) / (low_envelope + 1e-3), TILT_CAP)
+    envelope = envelope * tilt ** TILT_EXPONENT
     noise = _band(rng.normal(0.0, 1.0, up.size), MODEL_RATE, FILL_BAND)
     noise /= max(float(np.std(noise)), 1e-12)
     fill = np.repeat(envelope, MODEL_RATE // SAMPLE_RATE)[: up.size] * noise
