@@ -55,7 +55,13 @@ from dsp import SAMPLE_RATE, DspError
 from dsp import echo_kernels as kernels
 from dsp.echo_filter import KalmanEchoFilter
 from dsp.levels import db_to_power_ratio, dbm0_to_rms
-from dsp.nlp import FAR_ACTIVE_DBM0, BackgroundNoise, NonLinearProcessor, TalkDetector
+from dsp.nlp import (
+    FAR_ACTIVE_DBM0,
+    LEARN_ECHO_OVER_NOISE_DB,
+    BackgroundNoise,
+    NonLinearProcessor,
+    TalkDetector,
+)
 
 MIN_TAIL_MS, MAX_TAIL_MS = 8.0, 256.0
 BLOCK_MS_CHOICES = (5.0, 10.0, 20.0)  # 40, 80, 160 samples: at most one 20 ms engine tick of latency
@@ -126,6 +132,7 @@ class EchoCanceller:
         self._far_powers = np.zeros((-(-self._filter.taps // b) + 1, c))  # per block, a ring
         self._far_at = 0  # the ring's row of the next block
         self._far_active_power = dbm0_to_rms(FAR_ACTIVE_DBM0) ** 2
+        self._echo_over_noise = db_to_power_ratio(LEARN_ECHO_OVER_NOISE_DB)
         # The thresholds of the two-path control as power ratios, in the kernel's order.
         self._ratios = np.array([db_to_power_ratio(db) for db in (
             COPY_MARGIN_DB, COPY_MIN_ERLE_DB, COPY_DESPITE_TALK_DB, RESET_MARGIN_DB, NLP_TRUST_ERLE_DB,
@@ -234,7 +241,9 @@ class EchoCanceller:
         # Learn the background wherever no talker is heard and the residual is not raw echo
         # (far end silent, or a trusted filter): with minimum tracking the residual echo then
         # hardly counts, and a far end that never pauses still leaves a level.
-        self._background.update(residual, self._talk.talk | (far_active > trusted))
+        noise = self._background.power
+        echo_loud = (noise > 0.0) & (echo_power > self._echo_over_noise * noise)
+        self._background.update(residual, self._talk.talk | (far_active & (echo_loud | ~trusted)))
         talk = self._talk.update(near_power, error_fg, echo_power, far_tail, self._background.power, far_active)
         # Copy first, adapt after: the foreground only ever takes coefficients whose errors
         # were measured (not the step just taken on this block, which may hold a talker's onset).

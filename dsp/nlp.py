@@ -50,7 +50,14 @@ NEAR_OVER_ECHO_DB = 0.0  # near end this far above the echo estimate's envelope
 ENVELOPE_RELEASE_DB_PER_S = 200.0  # how fast that envelope falls
 NOISE_MARGIN_DB = 6.0  # a residual within this of the background is no talker
 RATIO_SMOOTHING_S = 0.2  # time constant of the residual-to-echo ratio (in dB) learnt on far-end-only blocks
-NOISE_RISE_DB_PER_S = 6.0  # how fast the background estimate may climb (minimum tracking)
+NOISE_RISE_DB_PER_S = 20.0  # how fast the background estimate may climb on the blocks it learns from (minimum tracking)
+# While the far end talks, the background is learnt only on blocks whose echo estimate is at
+# most this far above it: there the residual echo (the trusted filter removes >= 20 dB, 30-40 dB
+# once converged) and the codec's error on the echo (G.711 µ-law: ~38 dB under the signal) are
+# 10-30 dB under the line's noise. (Learning on every block of far speech, the minimum tracker
+# rose between the speech's pauses to the residual echo and the echo's codec error: comfort
+# noise 1-2.6 dB above the line's noise on the G.168 cases; issue 17.)
+LEARN_ECHO_OVER_NOISE_DB = 10.0
 NOISE_SMOOTHING_S = 0.1  # time constant of the per-bin power smoothing before the minimum (5 blocks of 20 ms: less low bias)
 NOISE_FLOOR_POWER = 1e-4  # per-bin floor of the estimate (about -120 dBm0): never exactly zero
 
