@@ -35,8 +35,9 @@ re-converges about as fast as at the start of a call. A foreground that still re
 than ``REOPEN_ERLE_DB`` while no near-end talker is detected only re-opens the step.
 
 **Non-linear processor** (dsp/nlp.py): talk detection, residual suppression and comfort
-noise matched to the line's background noise (learnt wherever no talker is heard, so a far
-end that never pauses still gets it). The NLP lets the near end through on detected talk, and
+noise matched to the line's background noise (learnt wherever no talker is heard and the
+echo estimate is at most ``LEARN_ECHO_OVER_NOISE_DB`` above that noise, so a far end that
+never pauses still gets it, from its pauses, without residual echo in it). The NLP lets the near end through on detected talk, and
 also at once on a residual the echo estimate cannot explain while the foreground cancels at
 least ``NLP_TRUST_ERLE_DB`` (a first syllable is seldom louder than the far end, which the
 talk detector's Geigel-style permission asks for, but it is never explained by the echo).
@@ -239,8 +240,10 @@ class EchoCanceller:
         trusted = self._trusted.copy()  # (the two-path control updates it for the next block)
 
         # Learn the background wherever no talker is heard and the residual is not raw echo
-        # (far end silent, or a trusted filter): with minimum tracking the residual echo then
-        # hardly counts, and a far end that never pauses still leaves a level.
+        # (far end silent, or a trusted filter) nor holds much residual echo or codec error on
+        # the echo (echo estimate at most LEARN_ECHO_OVER_NOISE_DB above the background; until
+        # there is a background, any trusted block): a far end that never pauses still leaves
+        # a level, learnt in its pauses.
         noise = self._background.power
         echo_loud = (noise > 0.0) & (echo_power > self._echo_over_noise * noise)
         self._background.update(residual, self._talk.talk | (far_active & (echo_loud | ~trusted)))

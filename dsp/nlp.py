@@ -29,8 +29,9 @@ dsp/echo.py keeps its foreground filter (see there).
 active (any far-end power within the echo tail) and no near-end talk is detected; the gain
 moves linearly across one block (no clicks): ``out = g * e + (1 - g) * noise``. The
 background spectrum (``block``-point DFT bins) is tracked on the blocks the canceller allows
-(no talker, and the far end silent or the linear filter trusted; see dsp/echo.py) by a minimum tracker that follows a falling level at once and a rising one at
-``NOISE_RISE_DB_PER_S``. Noise is generated per block with random phases and that spectrum,
+(no talker, and the far end silent, or the linear filter trusted and its echo estimate within
+``LEARN_ECHO_OVER_NOISE_DB`` of the background; see dsp/echo.py) by a minimum tracker that
+follows a falling level at once and a rising one at ``NOISE_RISE_DB_PER_S``. Noise is generated per block with random phases and that spectrum,
 from the ``numpy.random.Generator`` given to the constructor (drawn for every channel on
 every block, so a channel's noise does not depend on the other channels' signals).
 """
