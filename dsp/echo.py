@@ -36,7 +36,7 @@ than ``REOPEN_ERLE_DB`` while no near-end talker is detected only re-opens the s
 
 **Non-linear processor** (dsp/nlp.py): talk detection, residual suppression and comfort
 noise matched to the line's background noise (learnt wherever no talker is heard and the
-echo estimate is at most ``LEARN_ECHO_OVER_NOISE_DB`` above that noise, so a far end that
+echo estimate is, per bin, at most ``LEARN_ECHO_OVER_NOISE_DB`` above that noise, so a far end that
 never pauses still gets it, from its pauses, without residual echo in it). The NLP lets the near end through on detected talk, and
 also at once on a residual the echo estimate cannot explain while the foreground cancels at
 least ``NLP_TRUST_ERLE_DB`` (a first syllable is seldom louder than the far end, which the
@@ -241,12 +241,15 @@ class EchoCanceller:
 
         # Learn the background wherever no talker is heard and the residual is not raw echo
         # (far end silent, or a trusted filter) nor holds much residual echo or codec error on
-        # the echo (echo estimate at most LEARN_ECHO_OVER_NOISE_DB above the background; until
-        # there is a background, any trusted block): a far end that never pauses still leaves
-        # a level, learnt in its pauses.
-        noise = self._background.power
-        echo_loud = (noise > 0.0) & (echo_power > self._echo_over_noise * noise)
-        self._background.update(residual, self._talk.talk | (far_active & (echo_loud | ~trusted)))
+        # the echo (per bin: the echo estimate at most LEARN_ECHO_OVER_NOISE_DB above the
+        # background; until a bin has a background, any trusted block): a far end that never
+        # pauses still leaves a level, learnt in its pauses.
+        echo_bins = np.fft.rfft(signals[:, 4], axis=1)
+        echo_bins = (echo_bins * echo_bins.conj()).real
+        known = self._background.known
+        echo_loud = (known > 0.0) & (echo_bins > self._echo_over_noise * known)
+        held = (self._talk.talk | (far_active & ~trusted))[:, None] | (far_active[:, None] & echo_loud)
+        self._background.update(residual, held)
         talk = self._talk.update(near_power, error_fg, echo_power, far_tail, self._background.power, far_active)
         # Copy first, adapt after: the foreground only ever takes coefficients whose errors
         # were measured (not the step just taken on this block, which may hold a talker's onset).

@@ -301,9 +301,12 @@ class EchoCanceller:
         # Learn the background wherever no talker is heard and the residual is not raw echo
         # (far end silent, or a trusted filter): with minimum tracking the residual echo then
         # hardly counts, and a far end that never pauses still leaves a level.
-        noise = self._background.power
-        echo_loud = (noise > 0.0) & (echo_power > self._echo_over_noise * noise)
-        self._background.update(residual, self._talk.talk | (far_active & (echo_loud | ~trusted)))
+        echo_bins = np.fft.rfft(signals[:, 4], axis=1)  # the echo estimate's spectrum, per bin
+        echo_bins = (echo_bins * echo_bins.conj()).real
+        known = self._background.known
+        echo_loud = (known > 0.0) & (echo_bins > self._echo_over_noise * known)
+        held = (self._talk.talk | (far_active & ~trusted))[:, None] | (far_active[:, None] & echo_loud)
+        self._background.update(residual, held)
         talk = self._talk.update(near_power, error_fg, echo_power, far_tail, self._background.power, far_active)
         # Copy first, adapt after: the foreground only ever takes coefficients whose errors
         # were measured (not the step just taken on this block, which may hold a talker's onset).
