@@ -103,7 +103,7 @@ def single_talk_with_nlp():
     out = g168.run(EchoCanceller(len(all_cases)), np.tile(far, (len(all_cases), 1)), near)
     start = int(g168.talked(far, 5.0) * SAMPLE_RATE)
     return [
-        (signal_dbm0(out[k, start : len(far) - 160]), signal_dbm0(g168.line_input(np.zeros(len(far)), 0.0, k)))
+        (signal_dbm0(out[k, start : len(far) - 160]), g168.line_alone_dbm0(len(far), k))
         for k in range(len(all_cases))
     ]
 
