@@ -26,6 +26,8 @@ DOUBLE_TALK_LOSS_DB = 3.0  # G.168 test 3 style: no divergence, at most 3 dB of 
 RESIDUAL_WITH_NLP_DBM0 = -60.0  # issue 17: residual echo with NLP in steady state
 COMFORT_NOISE_MATCH_DB = 1.0  # output in single talk with NLP vs the line's own noise
 NLP_OPEN_MS = 20.0  # issue 17: the near end passes within 20 ms of its onset
+NO_ECHO_LEVEL_DB = 2.0  # issue 17: with no echo, the output within this of the line's noise
+NO_ECHO_TALKER_LOSS_DB = 0.1  # ... and the NLP takes no measurable part of a near-end talker
 CASES = [f"model{m}_erl{erl:g}" for m, erl in g168.cases()]
 
 
@@ -143,3 +145,32 @@ def test_nlp_opens_within_20_ms_of_near_end_onset(model):
     ticks = round(NLP_OPEN_MS * SAMPLE_RATE / 1000.0) // 160  # 20 ms: the onset's own tick
     assert any(suppressing[100:first // 160]), "the NLP never suppressed the echo before the talker"
     assert not suppressing[first // 160 + ticks - 1], f"NLP still closed {NLP_OPEN_MS} ms after the onset"
+
+
+def test_with_nlp_a_line_without_echo_passes_its_noise_and_its_talker():
+    # Issue 17: an NLP suppresses echo, not what is not echo. A far end that never pauses on a
+    # line with no echo at all (the NLP fed silence there, ~75 % of the blocks suppressed: the
+    # filter never trusted, the background never learnt): the output is the line's own noise
+    # (through the codec), within NO_ECHO_LEVEL_DB, from 1 s on (the canceller decides there is
+    # no echo after 0.5 s of far speech), and a near-end talker (-20 dBm0, the far end's level,
+    # and -30, under it, where the talk detector's Geigel-style permission does not open) loses
+    # nothing to the NLP. Channels: noise alone, talker -20, talker -30.
+    far = g168.continuous_speech(8.0, 2)
+    onset = 4 * SAMPLE_RATE
+    talkers = [np.zeros_like(far) for _ in range(3)]
+    for talker, level in zip(talkers[1:], (g168.SPEECH_DBM0, g168.SPEECH_DBM0 - 10.0), strict=True):
+        talker[onset:] = g168.continuous_speech(4.0, 7, level)[: len(far) - onset]
+    near = np.array([g168.line_input(np.zeros_like(far), talker, k) for k, talker in enumerate(talkers)])
+    fars = np.tile(far, (3, 1))
+    out = g168.run(EchoCanceller(3), fars, near)
+    linear = g168.run(EchoCanceller(3, nlp=False), fars, near)
+    for k in range(3):
+        line = g168.line_alone_dbm0(len(far), k)
+        level = signal_dbm0(out[k, SAMPLE_RATE:onset])
+        assert abs(level - line) <= NO_ECHO_LEVEL_DB, f"channel {k}: {level:.1f} dBm0 on a {line:.1f} dBm0 line"
+    for k in (1, 2):
+        active = g168.frame_levels(talkers[k]) > -40.0  # the talker's frames
+        frames = len(active) * 160
+        taken, kept = (float(np.sum(x[k, :frames].reshape(-1, 160)[active] ** 2)) for x in (linear, out))
+        loss = 10.0 * np.log10(taken / kept)
+        assert loss <= NO_ECHO_TALKER_LOSS_DB, f"talker {k}: {loss:.2f} dB taken by the NLP"
