@@ -35,11 +35,15 @@ re-converges about as fast as at the start of a call. A foreground that still re
 than ``REOPEN_ERLE_DB`` while no near-end talker is detected only re-opens the step.
 
 **Non-linear processor** (dsp/nlp.py): talk detection, residual suppression and comfort
-noise matched to the line's background noise (learnt wherever no talker is heard, so a far
-end that never pauses still gets it). The NLP lets the near end through on detected talk, and
+noise matched to the line's background noise (learnt wherever no talker is heard and the
+echo estimate is, per bin, at most ``LEARN_ECHO_OVER_NOISE_DB`` above that noise, so a far end that
+never pauses still gets it, from its pauses, without residual echo in it). The NLP lets the near end through on detected talk, and
 also at once on a residual the echo estimate cannot explain while the foreground cancels at
 least ``NLP_TRUST_ERLE_DB`` (a first syllable is seldom louder than the far end, which the
-talk detector's Geigel-style permission asks for, but it is never explained by the echo).
+talk detector's Geigel-style permission asks for, but it is never explained by the echo). On a
+line without echo (the foreground's estimate ``NO_ECHO_DB`` under the near end for
+``NO_ECHO_MS`` of far speech) it does not engage: the near end passes and the background is
+learnt from it.
 
 **Latency.** The canceller works on whole blocks, so the output is the cleaned near end
 delayed by exactly ``block`` samples (20 ms by default, one engine tick; ``latency_samples``),
@@ -55,7 +59,13 @@ from dsp import SAMPLE_RATE, DspError
 from dsp import echo_kernels as kernels
 from dsp.echo_filter import KalmanEchoFilter
 from dsp.levels import db_to_power_ratio, dbm0_to_rms
-from dsp.nlp import FAR_ACTIVE_DBM0, BackgroundNoise, NonLinearProcessor, TalkDetector
+from dsp.nlp import (
+    FAR_ACTIVE_DBM0,
+    LEARN_ECHO_OVER_NOISE_DB,
+    BackgroundNoise,
+    NonLinearProcessor,
+    TalkDetector,
+)
 
 MIN_TAIL_MS, MAX_TAIL_MS = 8.0, 256.0
 BLOCK_MS_CHOICES = (5.0, 10.0, 20.0)  # 40, 80, 160 samples: at most one 20 ms engine tick of latency
@@ -72,6 +82,20 @@ HARMFUL_DB = 1.0  # foreground error this much above the near end itself ...
 HARMFUL_SMOOTHING_S = 0.3  # ... over this long: the echo path changed, restart
 NLP_TRUST_ERLE_DB = 20.0  # foreground ERLE (over HARMFUL_SMOOTHING_S) above this: a residual unexplained by the echo opens the NLP
 REOPEN_ERLE_DB = 3.0  # foreground ERLE below this (over PATH_SMOOTHING_S) with no talker: re-open the step
+# No echo on the line: on every block of far-end activity for NO_ECHO_MS, the foreground's
+# echo estimate at least NO_ECHO_DB under the near end and the background (adapting) filter
+# removing less than NO_ECHO_BG_ERLE_DB of it. On a real echo the background removes several
+# dB within a few blocks of far speech (measured: over 4 dB by the 9th block, then 25 dB
+# median), even before the foreground takes it (it waits for COPY_MIN_ERLE_DB, which a quiet
+# start of speech may delay past 0.5 s); on a line without echo it removes nothing (its
+# error is the near end plus its misadjustment: 99th percentile 0.0 dB, 0.3 with a near-end
+# talker), and the foreground stays at zero. The NLP then has nothing to suppress and passes
+# the near end, and the background noise is learnt from it (before: with a far end that never
+# pauses the filter was never trusted, the background never learnt, the NLP put out silence;
+# issue 17).
+NO_ECHO_DB = 20.0
+NO_ECHO_BG_ERLE_DB = 2.0
+NO_ECHO_MS = 500.0
 MAX_STEP = 1.0
 
 
@@ -126,6 +150,7 @@ class EchoCanceller:
         self._far_powers = np.zeros((-(-self._filter.taps // b) + 1, c))  # per block, a ring
         self._far_at = 0  # the ring's row of the next block
         self._far_active_power = dbm0_to_rms(FAR_ACTIVE_DBM0) ** 2
+        self._echo_over_noise = db_to_power_ratio(LEARN_ECHO_OVER_NOISE_DB)
         # The thresholds of the two-path control as power ratios, in the kernel's order.
         self._ratios = np.array([db_to_power_ratio(db) for db in (
             COPY_MARGIN_DB, COPY_MIN_ERLE_DB, COPY_DESPITE_TALK_DB, RESET_MARGIN_DB, NLP_TRUST_ERLE_DB,
@@ -133,6 +158,10 @@ class EchoCanceller:
         self._block_powers = np.zeros((5, c))  # this block's mean squares: far, near, errors, echo
         self._far_tail = np.zeros(c)  # the loudest far-end block within the tail
         self._far_active = np.zeros(c, dtype=bool)
+        self._no_echo_ratio = db_to_power_ratio(NO_ECHO_DB)
+        self._no_echo_removed = db_to_power_ratio(-NO_ECHO_BG_ERLE_DB)
+        self._no_echo_blocks = round(NO_ECHO_MS * SAMPLE_RATE / 1000.0 / b)
+        self._quiet_blocks = np.zeros(c, dtype=np.int64)  # far-active blocks in a row without echo
         self._actions = np.zeros((4, c), dtype=bool)  # copy, reset, reopen, restart
         self._signals = np.zeros((c, 5, b))  # far, near, foreground error, background error, echo estimate
         self._pending_far = np.zeros((c, 0))
@@ -230,11 +259,19 @@ class EchoCanceller:
         # The foreground cancels NLP_TRUST_ERLE_DB over HARMFUL_SMOOTHING_S, from the powers
         # before this block (the quiet start of a talker in the last block hardly moves them).
         trusted = self._trusted.copy()  # (the two-path control updates it for the next block)
+        no_echo = self._no_echo(near_power, powers[3], echo_power, far_active)
 
         # Learn the background wherever no talker is heard and the residual is not raw echo
-        # (far end silent, or a trusted filter): with minimum tracking the residual echo then
-        # hardly counts, and a far end that never pauses still leaves a level.
-        self._background.update(residual, self._talk.talk | (far_active > trusted))
+        # (far end silent, or a trusted filter) nor holds much residual echo or codec error on
+        # the echo (per bin: the echo estimate at most LEARN_ECHO_OVER_NOISE_DB above the
+        # background; until a bin has a background, any trusted block): a far end that never
+        # pauses still leaves a level, learnt in its pauses.
+        echo_bins = np.fft.rfft(signals[:, 4], axis=1)
+        echo_bins = (echo_bins * echo_bins.conj()).real
+        known = self._background.known
+        echo_loud = (known > 0.0) & (echo_bins > self._echo_over_noise * known)
+        held = (self._talk.talk | (far_active & ~(trusted | no_echo)))[:, None] | (far_active[:, None] & echo_loud)
+        self._background.update(residual, held)
         talk = self._talk.update(near_power, error_fg, echo_power, far_tail, self._background.power, far_active)
         # Copy first, adapt after: the foreground only ever takes coefficients whose errors
         # were measured (not the step just taken on this block, which may hold a talker's onset).
@@ -246,7 +283,21 @@ class EchoCanceller:
         # The NLP opens for talk, and at once for a residual the echo estimate cannot explain
         # once the filter is trusted (it cancels NLP_TRUST_ERLE_DB): a talker's first syllable is
         # seldom louder than the far end (the "loud" permission), but it is never explained.
-        return self._nlp.process(residual, self._background, far_active, talk | (self._talk.unexplained & trusted))
+        # On a line without echo (NO_ECHO_DB) there is nothing to suppress: the near end passes.
+        opened = talk | (self._talk.unexplained & trusted) | no_echo
+        return self._nlp.process(residual, self._background, far_active, opened)
+
+    def _no_echo(
+        self, near_power: np.ndarray, error_bg: np.ndarray, echo_power: np.ndarray, far_active: np.ndarray
+    ) -> np.ndarray:
+        """(channels,) bool: for NO_ECHO_MS of far-end activity, the foreground's echo estimate
+        (``echo_power``: its block mean square) at least NO_ECHO_DB under the near end's and the
+        background's error (``error_bg``) less than NO_ECHO_BG_ERLE_DB under it."""
+        negligible = (echo_power * self._no_echo_ratio <= near_power) & (error_bg > near_power * self._no_echo_removed)
+        counted = self._quiet_blocks
+        counted[far_active & ~negligible] = 0  # an echo: start again (a silent far end counts nothing)
+        counted[far_active & negligible] += 1
+        return counted >= self._no_echo_blocks
 
     def _two_path(self, block_powers: np.ndarray, far_active: np.ndarray, talk: np.ndarray) -> np.ndarray | None:
         """Copy, reset or restart per channel (``block_powers``: this block's mean squares, rows

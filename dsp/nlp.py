@@ -29,8 +29,9 @@ dsp/echo.py keeps its foreground filter (see there).
 active (any far-end power within the echo tail) and no near-end talk is detected; the gain
 moves linearly across one block (no clicks): ``out = g * e + (1 - g) * noise``. The
 background spectrum (``block``-point DFT bins) is tracked on the blocks the canceller allows
-(no talker, and the far end silent or the linear filter trusted; see dsp/echo.py) by a minimum tracker that follows a falling level at once and a rising one at
-``NOISE_RISE_DB_PER_S``. Noise is generated per block with random phases and that spectrum,
+(no talker, and the far end silent, or the linear filter trusted and, per bin, its echo
+estimate within ``LEARN_ECHO_OVER_NOISE_DB`` of the background; see dsp/echo.py) by a minimum tracker that
+follows a falling level at once and a rising one at ``NOISE_RISE_DB_PER_S``. Noise is generated per block with random phases and that spectrum,
 from the ``numpy.random.Generator`` given to the constructor (drawn for every channel on
 every block, so a channel's noise does not depend on the other channels' signals).
 """
@@ -50,7 +51,16 @@ NEAR_OVER_ECHO_DB = 0.0  # near end this far above the echo estimate's envelope
 ENVELOPE_RELEASE_DB_PER_S = 200.0  # how fast that envelope falls
 NOISE_MARGIN_DB = 6.0  # a residual within this of the background is no talker
 RATIO_SMOOTHING_S = 0.2  # time constant of the residual-to-echo ratio (in dB) learnt on far-end-only blocks
-NOISE_RISE_DB_PER_S = 6.0  # how fast the background estimate may climb (minimum tracking)
+NOISE_RISE_DB_PER_S = 20.0  # how fast the background estimate may climb on the blocks it learns from (minimum tracking)
+# While the far end talks, a bin of the background is learnt only on blocks where the echo
+# estimate's power in that bin is at most this far above the background's: there the residual
+# echo (the filter removes 20-40 dB, less below 250 Hz) and the codec's error on the echo
+# (G.711 µ-law: ~38 dB under the signal) are well under the line's noise. (Learning on every
+# block of far speech, the minimum tracker rose between the speech's pauses to the residual
+# echo and the echo's codec error: comfort noise 1-2.6 dB above the line's noise on the G.168
+# cases; gated on the whole band at 10 dB, 0.3-0.7 dB above on some, all of it below 250 Hz,
+# 3-5 dB there; issue 17.)
+LEARN_ECHO_OVER_NOISE_DB = 0.0
 NOISE_SMOOTHING_S = 0.1  # time constant of the per-bin power smoothing before the minimum (5 blocks of 20 ms: less low bias)
 NOISE_FLOOR_POWER = 1e-4  # per-bin floor of the estimate (about -120 dBm0): never exactly zero
 
@@ -133,19 +143,25 @@ class BackgroundNoise:
         self._bin_weights = weights / (block * block)  # per-bin power -> mean square
 
     @property
+    def known(self) -> np.ndarray:
+        """(channels, bins) per-bin background power (``block``-point DFT), 0 where not seen
+        yet; the tracker's own array (read it, do not keep it across ``update``)."""
+        return self._known
+
+    @property
     def power(self) -> np.ndarray:
         """(channels,) estimated background mean square (16-bit scale squared); 0 until seen."""
         return self._known @ self._bin_weights
 
-    def update(self, residual: np.ndarray, far_active: np.ndarray) -> None:
-        """residual (channels, block); far_active (channels,) bool: do not learn there (the echo
-        canceller passes "talk, or far end active while its filter is not trusted")."""
-        held = far_active.tolist()  # (a Python list answers all/any faster than numpy on a few channels)
-        if all(held):
+    def update(self, residual: np.ndarray, held: np.ndarray) -> None:
+        """residual (channels, block); held (channels,) or (channels, bins) bool: do not learn
+        there (the echo canceller holds a channel on talk or while the far end is active and
+        its filter is not trusted, and a bin where the echo estimate is above the background)."""
+        if held.all():
             return  # nothing to learn from on any channel (what follows would change nothing)
         spectrum = np.fft.rfft(residual, axis=1)
         power = (spectrum * spectrum.conj()).real
-        if self._seen_all and not any(held):
+        if self._seen_all and not held.any():
             # Every channel learns and every bin was seen: what the masks below give, in a
             # third of the numpy calls (the common case, once per engine tick).
             smoothed, spectrum = self.smoothed, self.spectrum  # in place: no new arrays
@@ -157,7 +173,7 @@ class BackgroundNoise:
             np.maximum(spectrum, NOISE_FLOOR_POWER, out=spectrum)
             self._known = spectrum
             return
-        quiet = ~far_active[:, None]
+        quiet = ~held if held.ndim == 2 else ~held[:, None]
         first = quiet & np.isnan(self.spectrum)
         smoothed = np.where(first, power, self.smoothing * self.smoothed + (1.0 - self.smoothing) * power)
         self.smoothed = np.where(quiet, smoothed, self.smoothed)

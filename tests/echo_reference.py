@@ -15,6 +15,7 @@ from dsp.levels import db_to_power_ratio, dbm0_to_rms
 from dsp.nlp import (
     ENVELOPE_RELEASE_DB_PER_S,
     FAR_ACTIVE_DBM0,
+    LEARN_ECHO_OVER_NOISE_DB,
     LOUD_HOLD_MS,
     LOUD_MARGIN_DB,
     NEAR_OVER_ECHO_DB,
@@ -177,6 +178,7 @@ class EchoCanceller:
         self._far_powers = np.zeros((-(-self._filter.taps // b) + 1, c))  # per block, a ring
         self._far_at = 0  # the ring's row of the next block
         self._far_active_power = dbm0_to_rms(FAR_ACTIVE_DBM0) ** 2
+        self._echo_over_noise = db_to_power_ratio(LEARN_ECHO_OVER_NOISE_DB)
         # Every comparison of the two-path control in one call: rows of _powers (times a
         # threshold as a power ratio) on the left ``<`` rows on the right (see _two_path).
         ratios = {name: db_to_power_ratio(db) for name, db in (
@@ -299,7 +301,12 @@ class EchoCanceller:
         # Learn the background wherever no talker is heard and the residual is not raw echo
         # (far end silent, or a trusted filter): with minimum tracking the residual echo then
         # hardly counts, and a far end that never pauses still leaves a level.
-        self._background.update(residual, self._talk.talk | (far_active > trusted))
+        echo_bins = np.fft.rfft(signals[:, 4], axis=1)  # the echo estimate's spectrum, per bin
+        echo_bins = (echo_bins * echo_bins.conj()).real
+        known = self._background.known
+        echo_loud = (known > 0.0) & (echo_bins > self._echo_over_noise * known)
+        held = (self._talk.talk | (far_active & ~trusted))[:, None] | (far_active[:, None] & echo_loud)
+        self._background.update(residual, held)
         talk = self._talk.update(near_power, error_fg, echo_power, far_tail, self._background.power, far_active)
         # Copy first, adapt after: the foreground only ever takes coefficients whose errors
         # were measured (not the step just taken on this block, which may hold a talker's onset).

@@ -12,8 +12,7 @@ Steve Underwood's older single-filter NLMS (docs/dsp.md).
 (and with a 128 ms tail behind 100 ms of bulk delay, at 1 s and 5 s);
 with the NLP on, it takes no more of a near-end talker than the reference's, give or take what
 the 20 ms the issue allows it to open costs (and at most 1 dB), and its output in single talk
-is at least as close to the line's own noise as the reference's (NOT met against OSLEC as
-DAHDI runs it: that test is an expected failure, strict, with the figures). The measured
+is at least as close to the line's own noise through the codec as the reference's. The measured
 figures: docs/dsp.md.
 
 Skipped, with the reason, only where a reference is not installed (the Makefile installs both).
@@ -26,6 +25,7 @@ import json
 import numpy as np
 import pytest
 
+from dsp import SAMPLE_RATE
 from dsp.levels import dbm0_to_rms
 from linebox import LineboxError
 from linebox.bench import echo_g168 as g168
@@ -37,6 +37,7 @@ from linebox.cli import main
 RESIDUAL_WITH_NLP_DBM0 = -60.0  # issue 17 / G.168: residual echo with NLP in steady state
 NEAR_END_LOSS_DB = 1.0  # the NLP lets a near-end talker through (issue 17: it must open)
 CASES = [f"model{m}_erl{erl:g}" for m, erl in g168.cases()]
+NLP_SEED, NLP_SECONDS = 2, 8.0  # the single-talk-with-NLP scenario (far speech seed, length)
 REFERENCES = sorted(compare.REFERENCES)
 
 
@@ -121,7 +122,7 @@ def both(reference):
             "convergence": compare.convergence(run),
             "reconvergence": compare.reconvergence(run),
             "double_talk": compare.double_talk(run, 1),
-            "nlp": compare.nlp(run),
+            "nlp": compare.nlp(run, NLP_SEED, NLP_SECONDS),
         }
         for side, run in runners.items()
     }
@@ -181,25 +182,23 @@ def test_with_nlp_the_near_end_passes_at_least_as_well(both):
 
 
 @pytest.mark.slow
-def test_with_nlp_the_output_is_as_close_to_the_lines_noise_as_the_references(both, reference, request):
+def test_with_nlp_the_output_is_as_close_to_the_lines_noise_as_the_references(both):
     # G.168 with NLP: residual echo below -60 dBm0 and comfort noise at the line's level, so
-    # the best output in single talk is the line's own noise (-65 dBm0): neither louder
-    # (residual echo, comfort noise too loud) nor quieter (a muted line). Ours must be at
-    # least as close to it as the reference's, case by case, and meet G.168's limits.
-    if reference[0] == "oslec":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="not matched yet: OSLEC as DAHDI runs it (CLIP) is 0.0-1.5 dB from the "
-                "line's noise on 15 of 16 cases, ours 1.0-2.6 dB above it (docs/dsp.md)",
-            )
-        )
+    # the best output in single talk is the line's own noise: neither louder (residual echo,
+    # comfort noise too loud) nor quieter (a muted line). Ours must be at least as close to it
+    # as the reference's, case by case, and meet G.168's limits. The target is the line's noise
+    # as the canceller receives it, through the codec (that case's own noise signal through
+    # µ-law: -64.7 dBm0, not the nominal -65 it was generated at): µ-law's quantisation noise
+    # is part of what the line carries in silence, so comfort noise matched to the line (issue
+    # 17, G.168 clause 3.13) is matched to that; measured against -65 an output that sounds
+    # exactly like the line would count 0.3 dB off (test_echo_g168.py's "sounds like the line
+    # alone" test uses the same level, g168.line_alone_dbm0).
+    samples = int(NLP_SECONDS * SAMPLE_RATE)
+    line = {case: g168.line_alone_dbm0(samples, k) for k, case in enumerate(CASES)}
     ours, theirs = (side["nlp"]["residual_dbm0"] for side in both)
     for case in CASES:
         assert g168.LINE_NOISE_DBM0 - 3.0 <= ours[case] <= RESIDUAL_WITH_NLP_DBM0, (case, ours[case])
-    distance = {
-        case: (abs(ours[case] - g168.LINE_NOISE_DBM0), abs(theirs[case] - g168.LINE_NOISE_DBM0)) for case in CASES
-    }
+    distance = {case: (abs(ours[case] - line[case]), abs(theirs[case] - line[case])) for case in CASES}
     farther = {case: pair for case, pair in distance.items() if pair[0] > pair[1]}
     assert not farther, farther
 

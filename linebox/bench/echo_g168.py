@@ -24,7 +24,7 @@ import numpy as np
 from drivers.audiofile import read_audio
 from dsp import SAMPLE_RATE, g711
 from dsp.echo import EchoCanceller
-from dsp.levels import dbm0_to_rms
+from dsp.levels import dbm0_to_rms, signal_dbm0
 from linebox import LineboxError
 from linebox.bench.echobridge import g168_echo_path
 
@@ -94,6 +94,14 @@ def line_input(echo: np.ndarray, talker: np.ndarray | float, seed: int) -> np.nd
     noise = np.random.default_rng(seed).normal(0.0, dbm0_to_rms(LINE_NOISE_DBM0), len(echo))
     pcm = np.clip(np.round(echo + talker + noise), -32768, 32767).astype(np.int16)
     return g711.ulaw_roundtrip(pcm).astype(np.float64)
+
+
+def line_alone_dbm0(samples: int, seed: int) -> float:
+    """Level (dBm0) of what ``line_input(echo, 0.0, seed)`` carries without echo or talker:
+    the line noise of that seed through the codec (-64.7 dBm0 for LINE_NOISE_DBM0's -65, µ-law
+    adding its quantisation noise). What a canceller receives of the line's own noise, so
+    what comfort noise matched to the line's noise (G.168 clause 3.13) is matched to."""
+    return float(signal_dbm0(line_input(np.zeros(samples), 0.0, seed)))
 
 
 def talked(far: np.ndarray, seconds: float, after_s: float = 0.0) -> float:
