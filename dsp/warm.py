@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dsp import SAMPLE_RATE
+from dsp import SAMPLE_RATE, DspError
 
 TICK_SAMPLES = SAMPLE_RATE // 50  # one engine tick: 20 ms
 
@@ -44,7 +44,12 @@ module is what may warn that no cache can be written)."""
 
 
 def warm() -> tuple[str, ...]:
-    """Builds every part of :data:`PARTS`; their names."""
-    for _, build in PARTS:
-        build()
+    """Builds every part of :data:`PARTS`; their names. DspError naming the part whose kernels
+    do not build (its cause: numba's full message), for instance a typing error in a kernel."""
+    for name, build in PARTS:
+        try:
+            build()
+        except Exception as exc:  # whatever numba raises (typing, lowering, no cache locator...)
+            lines = str(exc).strip().splitlines()
+            raise DspError(f"{name}: its kernels do not build: {type(exc).__name__}: {lines[0] if lines else ''}") from exc
     return tuple(name for name, _ in PARTS)

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import pytest
+
+from dsp import warm
+from linebox.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,3 +101,16 @@ def test_after_linebox_dsp_warm_the_engines_detectors_compile_nothing(tmp_path):
     stats = _python(ENGINE_TICKS, env)
     assert stats and all(hits for hits, _ in stats.values()), stats  # each kernel was used, from the cache
     assert not [name for name, (_, misses) in stats.items() if misses], stats
+
+
+def test_a_part_whose_kernel_does_not_compile_fails_the_warm_with_one_line_last(monkeypatch, capsys):
+    def bad() -> None:
+        numba.njit(lambda x: "x" + x)(1)  # a typing error: found when numba compiles
+
+    monkeypatch.setattr(warm, "PARTS", (("bad", bad),))
+    assert main(["dsp", "warm"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[-1] == ("linebox: bad: its kernels do not build: TypingError: Failed in nopython "
+                                             "mode pipeline (step: nopython frontend)")
+    assert "add(Literal[str](x), int64)" in captured.err  # numba's own message comes first

@@ -7,8 +7,9 @@ engine's first start loads the machine code instead of compiling it (docs/dsp.md
 kernels"). Prints one JSON object: ``{"seconds": S, "cache_dir": DIR or null, "cached":
 true|false, "parts": [NAME...]}``; ``cached`` is false when no cache folder can be written
 (the kernels then compile in every process, after a one-line warning). Exit status 0 either
-way: a box without a cache still works, only slower to start; not 0 when a kernel does not
-compile (the upgrade then refuses the release).
+way: a box without a cache still works, only slower to start. When a part's kernels do not
+build: numba's message, then one line naming the part, status 2 (the upgrade then refuses the
+release).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import json
 import os
 import sys
 import time
+import traceback
 import warnings
 
+from dsp import DspError
 from dsp.jit import KernelCacheWarning
 
 
@@ -32,9 +35,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KernelCacheWarning)
-        from dsp.warm import warm  # the parts are imported by it: importing one is what may warn
+        from dsp.warm import warm  # it imports the parts' modules: importing one is what may warn
 
-        parts = warm()
+        try:
+            parts = warm()
+        except DspError as exc:  # numba's full message, then the one line (linebox's: the last on stderr)
+            traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
+            raise
     cached = not any(issubclass(w.category, KernelCacheWarning) for w in caught)
     for warning in caught:
         print(f"linebox dsp warm: {warning.message}", file=sys.stderr, flush=True)
