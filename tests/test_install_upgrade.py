@@ -5,8 +5,10 @@ and installed into ``<root>/opt/linebox/releases/<version>`` with a venv of thei
 shared runtime's packages are this test venv's). The engine the upgrade stops and starts is the
 installed release's own ``linebox run`` as a real process (READY = its ``started`` line), and
 the self-test is the new release's ``linebox doctor --json --skip clock_sync`` against the box's database.
+The engine and the upgrade's ``linebox dsp warm`` use the units' numba cache (``Layout.numba_cache``).
 """
 
+import hashlib
 import io
 import os
 import random
@@ -85,6 +87,10 @@ def releases(tmp_path_factory):
     built["3.0.0"] = build_release(_variant(tmp, "v3", selftest_fault), "3.0.0", dist)
     built["4.0.0"] = build_release(_variant(tmp, "v4", start_fault), "4.0.0", dist)
     built["5.0.0"] = build_release(_variant(tmp, "v5", syntax_fault), "5.0.0", dist)
+    # 6.0.0's DTMF kernel does not compile (a typing error numba finds only when it compiles).
+    kernel_fault = {"dsp/dtmf_kernel.py": ("    channels, n = block.shape\n",
+                                           "    channels, n = block.shape\n    channels = \"x\" + channels\n")}
+    built["6.0.0"] = build_release(_variant(tmp, "v6", kernel_fault), "6.0.0", dist)
     return built
 
 
@@ -149,7 +155,8 @@ class EngineService:
             self.process = subprocess.Popen(
                 [str(self.layout.current / "venv" / "bin" / "linebox"), "run", "--board", "virtual", "--no-web",
                  "--no-demo-traffic", "--db", str(self.layout.db), "--socket", str(self.layout.data / "linebox.sock")],
-                stdout=out, stderr=subprocess.STDOUT, env=_env(), cwd=self.log_dir)
+                stdout=out, stderr=subprocess.STDOUT, env={**_env(), "NUMBA_CACHE_DIR": str(self.layout.numba_cache)},
+                cwd=self.log_dir)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if b" event=started " in log.read_bytes():
@@ -235,6 +242,56 @@ def test_upgrade_succeeds_then_a_failing_self_test_and_a_failing_start_roll_back
         engine.stop()
     # keep=3: the failed 3.0.0 and 4.0.0 count as installed; pruning keeps current and the newest others.
     assert "2.0.0" in layout.installed() and len(prune(layout, 2)) >= 1 and layout.current_version() == "2.0.0"
+
+
+def _kernel_cache(layout: Layout, version: str) -> dict[str, tuple[int, int]]:
+    """The files numba cached for the kernels of release ``version``'s dsp/: name -> (mtime, size).
+    numba names a source folder's cache after the folder and the SHA-1 of its absolute path."""
+    folder = layout.release(version) / "dsp"
+    cache = layout.numba_cache / f"dsp_{hashlib.sha1(str(folder).encode()).hexdigest()}"
+    return {path.name: (path.stat().st_mtime_ns, path.stat().st_size) for path in cache.glob("*")} if cache.is_dir() else {}
+
+
+@pytest.mark.slow
+def test_the_upgrade_compiles_the_kernels_before_the_engine_stops_and_refuses_kernels_that_do_not(
+        tmp_path, root, releases):
+    layout = Layout(root)
+    _populate(layout)
+    install_release(layout, releases["1.0.0"], PYTHON, RUNTIME)
+    switch_current(layout, "1.0.0")
+    engine = EngineService(layout, tmp_path)
+    assert engine.start(), engine.last_log()
+    running = engine.process
+    log = EventLogger("upgrade")
+    started_with: list[dict[str, tuple[int, int]]] = []
+
+    class Watched:
+        """The engine, with numba's cache of the new release as the engine's start found it."""
+
+        def stop(self) -> None:
+            engine.stop()
+
+        def start(self) -> bool:
+            started_with.append(_kernel_cache(layout, "2.0.0"))
+            return engine.start()
+
+    try:
+        with pytest.raises(LineboxError, match="6.0.0 refused, nothing changed: its DSP kernels do not compile: dsp warm exit 2: "
+                                                 "linebox: dtmf: its kernels do not build: TypingError"):
+            upgrade(layout, releases["6.0.0"], Watched(), lambda release: (True, "none"), PYTHON, RUNTIME, log=log)
+        # Refused before the engine was stopped: the same 1.0.0 process runs on.
+        assert engine.process is running and running.poll() is None and engine.starts == ["1.0.0"]
+        assert _runnable(layout) == "1.0.0" and not layout.journal.exists()
+
+        done = upgrade(layout, releases["2.0.0"], Watched(), lambda release: (True, "none"), PYTHON, RUNTIME, log=log)
+        assert done.ok and engine.starts == ["1.0.0", "2.0.0"], done.detail
+        warmed = started_with[0]
+        assert any(name.startswith("dtmf_kernel.") for name in warmed), warmed  # compiled before the start
+        assert any(name.startswith("echo_kernels.") for name in warmed), warmed
+        # The new release's first start loaded every kernel from the cache: it wrote nothing there.
+        assert _kernel_cache(layout, "2.0.0") == warmed
+    finally:
+        engine.stop()
 
 
 @pytest.mark.slow
