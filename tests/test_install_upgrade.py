@@ -305,18 +305,25 @@ def test_a_kill_at_any_moment_of_an_upgrade_leaves_a_runnable_release_and_the_da
     command = [sys.executable, "-m", "linebox", "release", "upgrade", str(releases["2.0.0"]), "--root",
                str(layout.root), "--service", "none", "--check", "none", "--python", PYTHON, "--runtime", str(RUNTIME)]
     env = {**os.environ, "PYTHONPATH": str(TREE)}
+
+    def back_to_the_start() -> None:  # 1.0.0 with the pristine data, 2.0.0 not installed
+        switch_current(layout, "1.0.0")
+        shutil.rmtree(layout.release("2.0.0"), ignore_errors=True)
+        for leftover in (layout.db.with_name("linebox.db-wal"), layout.db.with_name("linebox.db-shm")):
+            leftover.unlink(missing_ok=True)
+        shutil.copy2(pristine, layout.db)
+
+    # A first whole run compiles 2.0.0's kernels into numba's cache (the warm); later installs of
+    # 2.0.0 find them there (same files, same times), so the timed run is as long as the later ones.
+    assert subprocess.run(command, env=env, capture_output=True, timeout=900).returncode == 0
+    back_to_the_start()
     started = time.monotonic()
     assert subprocess.run(command, env=env, capture_output=True, timeout=600).returncode == 0  # a whole run
     whole_s = time.monotonic() - started
     rng = random.Random(16)
     seen = set()
     for attempt in range(8):
-        # Back to 1.0.0 with the pristine data, 2.0.0 not installed.
-        switch_current(layout, "1.0.0")
-        shutil.rmtree(layout.release("2.0.0"), ignore_errors=True)
-        for leftover in (layout.db.with_name("linebox.db-wal"), layout.db.with_name("linebox.db-shm")):
-            leftover.unlink(missing_ok=True)
-        shutil.copy2(pristine, layout.db)
+        back_to_the_start()
         upgrading = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.05, whole_s * 1.1))
         upgrading.send_signal(signal.SIGKILL)
