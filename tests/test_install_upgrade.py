@@ -32,6 +32,7 @@ from firmware.config.store import ConfigStore
 from linebox import LineboxError
 from linebox.releases import (
     COMPLETE_MARK,
+    ENGINE_USER,
     UPGRADE_CHECK,
     Layout,
     NoService,
@@ -195,6 +196,14 @@ def test_a_release_file_with_unsafe_members_is_refused(tmp_path):
             read_version(bad)
     with pytest.raises(LineboxError, match="version"):
         build_release(TREE, "../1", tmp_path)
+
+
+def test_the_upgrades_warm_uses_the_units_user_and_numba_cache():
+    # engine_warm compiles where, and as whom, the engine's units load the kernels.
+    for unit in ("linebox.service", "linebox-web.service"):
+        lines = (TREE / "systemd" / unit).read_text().splitlines()
+        assert f"User={ENGINE_USER}" in lines, unit
+        assert f"Environment=NUMBA_CACHE_DIR={Layout(Path('/')).numba_cache}" in lines, unit
 
 
 def test_a_release_leaves_the_checkout_behind(releases):
