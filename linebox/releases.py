@@ -18,7 +18,10 @@ every module (a read-only /opt must not compile at each start: restart time), wr
 next install removes, never a half release under a version's name.
 
 Upgrade (:func:`upgrade`), each step written to the journal (fsynced) before it is taken:
-install the new release (the engine still runs) -> ``stopping``: stop the engine -> back up the
+install the new release (the engine still runs) -> compile its DSP kernels into numba's cache
+as the engine's user (:func:`engine_warm`, the engine still runs: its first start then loads
+them instead of compiling, and a kernel that does not compile refuses the upgrade, nothing
+changed) -> ``stopping``: stop the engine -> back up the
 database and queue_log (the engine is stopped: nothing written after the backup is lost by a
 rollback) -> ``switching``: point ``current`` at the new release -> ``testing``: start the
 engine (on systemd: READY within the unit's timeout) and run the self-test of the new release
@@ -39,6 +42,7 @@ import datetime as dt
 import io
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -91,6 +95,11 @@ class Layout:
     @property
     def data(self) -> Path:
         return self.root / "var" / "lib" / "linebox"
+
+    @property
+    def numba_cache(self) -> Path:
+        """numba's cache of compiled DSP kernels: the units' ``NUMBA_CACHE_DIR`` (systemd/*.service)."""
+        return self.data / "numba-cache"
 
     @property
     def db(self) -> Path:
@@ -166,6 +175,47 @@ def command_check(argv: list[str], db: Path, timeout_s: float = 300.0) -> Check:
         return done.returncode == 0, f"{' '.join(argv)} exit {done.returncode}: {lines[-1][:300]}"
 
     return check
+
+
+ENGINE_USER = "linebox"  # the units' User= (systemd/*.service)
+WARM_COMMAND = ("dsp", "warm")
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def engine_warm(layout: Layout, timeout_s: float = 900.0) -> Check:
+    """Runs the release's ``linebox dsp warm`` as the engine would meet its kernels: as
+    :data:`ENGINE_USER` when run by root (the upgrade on the box: ``runuser``), else as the
+    caller (tests, a development machine or container without that user), with the units' ``NUMBA_CACHE_DIR``
+    (:attr:`Layout.numba_cache`), at a lower priority than the engine that still runs. The
+    cache is keyed by each kernel's source path, which is the release's own folder (its venv's
+    path file names ``releases/<version>``, not ``current``): what is compiled before the
+    switch is what the new release's first start loads. A release older than the compiled
+    kernels has no ``dsp warm``: nothing to do."""
+
+    def warm(release: Path) -> tuple[bool, str]:
+        if not (release / "linebox" / "commands" / "dsp_warm.py").is_file():
+            return True, "no compiled kernels in this release"
+        command = ["nice", "-n", "10", "env", f"NUMBA_CACHE_DIR={layout.numba_cache}",
+                   str(release / "venv" / "bin" / "linebox"), *WARM_COMMAND]
+        if os.geteuid() == 0 and _user_exists(ENGINE_USER):
+            command = ["runuser", "-u", ENGINE_USER, "--", *command]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"{' '.join(WARM_COMMAND)}: {exc}"
+        lines = (done.stdout.strip() or done.stderr.strip() or "(no output)").splitlines()
+        if done.returncode != 0:  # the last line of a traceback says which kernel and why
+            lines = (done.stderr.strip() or done.stdout.strip() or "(no output)").splitlines()
+        return done.returncode == 0, f"{' '.join(WARM_COMMAND)} exit {done.returncode}: {lines[-1][:300]}"
+
+    return warm
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -306,6 +356,9 @@ def install_release(layout: Layout, tarball: Path, python: str = sys.executable,
                     raise LineboxError(f"release file: cannot read {member.name}")
                 with target.open("wb") as out:
                     shutil.copyfileobj(source, out)
+                # The file's own time, not the install's: numba's cache is keyed by each kernel
+                # source's time and size, so a release installed again finds its kernels cached.
+                os.utime(target, (member.mtime, member.mtime))
         _make_venv(final, staging, python, deps_site)
         if not compileall.compile_dir(staging, quiet=1, ddir=str(final), rx=re.compile(r"/venv/")):
             raise LineboxError(f"release {version}: a module does not compile")
@@ -410,8 +463,10 @@ def recover(layout: Layout, service: Service | None = None, log: EventLogger | N
 
 
 def upgrade(layout: Layout, tarball: Path, service: Service, check: Check, python: str = sys.executable,
-            deps_site: Path | None = None, keep: int = KEEP_RELEASES, log: EventLogger | None = None) -> Outcome:
-    """Installs ``tarball`` and switches to it, or rolls back (see the module)."""
+            deps_site: Path | None = None, keep: int = KEEP_RELEASES, log: EventLogger | None = None,
+            warm: Check | None = None) -> Outcome:
+    """Installs ``tarball`` and switches to it, or rolls back (see the module). ``warm``: compiles
+    the new release's kernels before the engine stops (default :func:`engine_warm`)."""
     log = log or EventLogger("upgrade")
     if keep < 2:
         raise LineboxError(f"keep {keep}: at least 2 releases (the new one and the one to roll back to)")
@@ -420,6 +475,11 @@ def upgrade(layout: Layout, tarball: Path, service: Service, check: Check, pytho
     old = layout.current_version()
     if old == new:
         return Outcome(True, new, f"release {new} is already running")
+    warmed, detail = (warm or engine_warm(layout))(layout.release(new))
+    if not warmed:  # nothing stopped, nothing switched: the old release keeps running
+        log.error("upgrade_refused", new=new, reason=detail)
+        raise LineboxError(f"upgrade to {new} refused, nothing changed: its DSP kernels do not compile: {detail}")
+    log.info("upgrade_warmed", new=new, detail=detail)
     _journal(layout, "stopping", old, new, None)
     service.stop()
     backup_file: Path | None = None

@@ -1,12 +1,15 @@
-"""``linebox dsp warm``: compiles the DSP kernels (numba) into numba's cache, and says how long it took.
+"""``linebox dsp warm``: compiles every DSP kernel (numba; the parts of dsp/warm.py) into
+numba's cache, and says how long it took.
 
-board/install.sh runs it as the engine's user with the units' ``NUMBA_CACHE_DIR``
-(/var/lib/linebox/numba-cache), so that the engine's first start after an install loads the
-machine code instead of compiling it (docs/dsp.md, "Compiled kernels"). Prints one JSON
-object: ``{"seconds": S, "cache_dir": DIR or null, "cached": true|false}``; ``cached`` is
-false when no cache folder can be written (the kernels then compile in every process, after a
-one-line warning). Exit status 0 either way: a box without a cache still works, only slower
-to start.
+board/install.sh, and ``linebox release upgrade`` before it switches releases, run it as the
+engine's user with the units' ``NUMBA_CACHE_DIR`` (/var/lib/linebox/numba-cache), so that the
+engine's first start loads the machine code instead of compiling it (docs/dsp.md, "Compiled
+kernels"). Prints one JSON object: ``{"seconds": S, "cache_dir": DIR or null, "cached":
+true|false, "parts": [NAME...]}``; ``cached`` is false when no cache folder can be written
+(the kernels then compile in every process, after a one-line warning). Exit status 0 either
+way: a box without a cache still works, only slower to start. When a part's kernels do not
+build: numba's message, then one line naming the part, status 2 (the upgrade then refuses the
+release).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import json
 import os
 import sys
 import time
+import traceback
 import warnings
 
+from dsp import DspError
 from dsp.jit import KernelCacheWarning
 
 
@@ -30,9 +35,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KernelCacheWarning)
-        from dsp.dtmf import warm_up  # imported here: importing it is what may warn
+        from dsp.warm import warm  # it imports the parts' modules: importing one is what may warn
 
-        warm_up()
+        try:
+            parts = warm()
+        except DspError as exc:  # numba's full message, then the one line (linebox's: the last on stderr)
+            traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
+            raise
     cached = not any(issubclass(w.category, KernelCacheWarning) for w in caught)
     for warning in caught:
         print(f"linebox dsp warm: {warning.message}", file=sys.stderr, flush=True)
@@ -40,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - started, 3),
         "cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
         "cached": cached,
+        "parts": list(parts),
     }))
     return 0

@@ -4,8 +4,10 @@ The steps and the layout are in :mod:`linebox.releases`. ``--root`` is ``/`` on 
 temporary folder in tests and dry runs). ``upgrade`` stops and starts the units with
 ``systemctl`` (``--service none``: no engine to stop or start) and runs the new release's
 ``linebox doctor --json --skip clock_sync`` against the box's database (``--check``: the clock is
-left out, no release can break or mend it); exit 0 when the new
-release runs, 1 when it was rolled back, 2 on a bad release file (nothing changed).
+left out, no release can break or mend it), after compiling the new release's DSP kernels
+into the units' numba cache (its ``linebox dsp warm``, as the engine's user, before the engine
+stops); exit 0 when the new release runs, 1 when it was rolled back, 2 on a bad release file
+or kernels that do not compile (nothing changed).
 """
 
 from __future__ import annotations
