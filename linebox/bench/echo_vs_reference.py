@@ -91,7 +91,11 @@ def _erle(echo: np.ndarray, out: np.ndarray, near: np.ndarray, start_s: float, s
 
 def convergence(run: Runner, seed: int = 1, seconds: float = 10.0) -> dict[str, dict[str, float]]:
     far = g168.continuous_speech(seconds, seed)
-    echoes = [g168.echo_of(far, m, erl) for m, erl in g168.cases()]
+    return _erle_at_1_and_5_s(run, far, [g168.echo_of(far, m, erl) for m, erl in g168.cases()])
+
+
+def _erle_at_1_and_5_s(run: Runner, far: np.ndarray, echoes: list[np.ndarray]) -> dict[str, dict[str, float]]:
+    """Linear ERLE of each case after 1 s and 5 s of far speech (one echo per G.168 case)."""
     fars, near = _scene(far, echoes)
     out = run(fars, near, False)
     t1, t5 = g168.talked(far, 1.0), g168.talked(far, 5.0)
@@ -122,16 +126,7 @@ def long_tail(run: Runner, seed: int = 1, seconds: float = 8.0, delay_ms: float 
     (for a runner with a 128 ms tail: as echo_g168.long_tail)."""
     far = g168.continuous_speech(seconds, seed)
     echoes = [np.convolve(far, g168.g168_echo_path(m, erl, delay_ms))[: len(far)] for m, erl in g168.cases()]
-    fars, near = _scene(far, echoes)
-    out = run(fars, near, False)
-    t1, t5 = g168.talked(far, 1.0), g168.talked(far, 5.0)
-    return {
-        _key(m, erl): {
-            "erle_1s_db": _erle(echoes[k], out[k], near[k], t1, g168.WINDOW_S),
-            "erle_5s_db": _erle(echoes[k], out[k], near[k], t5, g168.WINDOW_S),
-        }
-        for k, (m, erl) in enumerate(g168.cases())
-    }
+    return _erle_at_1_and_5_s(run, far, echoes)
 
 
 def _talker(far: np.ndarray, seed: int) -> np.ndarray:
