@@ -73,9 +73,11 @@ DtmfEvent = DtmfStart | DtmfDigit
 
 
 def warm_up() -> None:
-    """Compiles the receiver's kernels for both sample types (int16, float), so that numba
-    caches them (``linebox dsp warm``, run at install as the engine's user)."""
+    """Compiles the receiver's kernel for its declared block types (int16, float64), so that
+    numba caches them (``linebox dsp warm``, run at install as the engine's user), and runs
+    a block of each through it."""
     detector = DtmfDetector(1)
+    detector.process(np.zeros((1, SUB_BLOCK_SAMPLES), np.int16))
     detector.process(np.zeros((1, SUB_BLOCK_SAMPLES), np.float64))
 
 
