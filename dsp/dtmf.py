@@ -39,6 +39,7 @@ import numpy as np
 from dsp import DspError
 from dsp import dtmf_kernel as kernel
 from dsp.dtmf_frames import SUB_BLOCK_SAMPLES, digit_table, frame_tables
+from dsp.jit import ready
 
 GAP_FRAMES = kernel.GAP_FRAMES  # 50 ms without the digit ends it: 10 ms drop-out -> <= 7, 40 ms pause -> >= 12
 # Longer blocks go to the kernel in pieces of this many samples, so that the event rows
@@ -72,9 +73,11 @@ DtmfEvent = DtmfStart | DtmfDigit
 
 
 def warm_up() -> None:
-    """Compiles the receiver's kernels for both sample types (int16, float), so that numba
-    caches them (``linebox dsp warm``, run at install as the engine's user)."""
+    """Compiles the receiver's kernel for its declared block types (int16, float64), so that
+    numba caches them (``linebox dsp warm``, run at install as the engine's user), and runs
+    a block of each through it."""
     detector = DtmfDetector(1)
+    detector.process(np.zeros((1, SUB_BLOCK_SAMPLES), np.int16))
     detector.process(np.zeros((1, SUB_BLOCK_SAMPLES), np.float64))
 
 
@@ -91,9 +94,9 @@ class DtmfDetector:
         self._kernel = kernel.receive
         self._shapes: set[tuple[int, ...]] = set()  # block shapes checked once (see process)
         self.reset()
-        # The kernel for int16 blocks is compiled (or loaded from numba's cache) now, not on
-        # the first block: the engine builds its detectors before its first tick.
-        kernel.receive(np.zeros((self.channels, 0), np.int16), self._floats, self._ints)
+        # The kernel is compiled (or loaded from numba's cache) now, for the block types it
+        # declares, not on the first block: the engine builds its detectors before its first tick.
+        ready(kernel.receive)
 
     def reset(self) -> None:
         """Forget everything: the next sample is sample 0 again."""
@@ -161,7 +164,7 @@ class DtmfDetector:
         return events
 
     def _check(self, block: np.ndarray) -> np.ndarray:
-        """``block`` as the kernel takes it: C-contiguous int16 or float64 (two compiled variants)."""
+        """``block`` as the kernel takes it: C-contiguous int16 or float64 (its two declared types)."""
         block = np.asarray(block)
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise DspError(f"DTMF block must be shaped ({self.channels}, samples), got {block.shape}")

@@ -147,7 +147,14 @@ def _tone_tests(floats: np.ndarray) -> tuple[int, float]:  # pragma: no cover - 
     return code, p_row + p_col
 
 
-@kernel
+# The blocks: the engine's int16 ticks, the tools' float samples (linebox doctor, the
+# simulator's observer); declared read-only so that a read-only block (a file's samples) is
+# taken too (numba passes a writable array where a read-only one is declared, not the reverse).
+_BLOCKS = tuple(types.Array(dtype, 2, "C", readonly=True) for dtype in (types.int16, types.float64))
+_STATE = (types.Array(types.float32, 1, "C"), types.Array(types.int64, 2, "C"))
+
+
+@kernel(*((block, *_STATE) for block in _BLOCKS))
 def receive(block: np.ndarray, floats: np.ndarray, ints: np.ndarray) -> int:  # pragma: no cover - compiled
     """Feeds ``block`` (channels, n) to every channel; returns the number of event rows
     written after the state in ``ints`` (channel after channel, each in time order), or

@@ -58,6 +58,7 @@ import numpy as np
 from dsp import SAMPLE_RATE, DspError
 from dsp import echo_kernels as kernels
 from dsp.echo_filter import KalmanEchoFilter
+from dsp.jit import ready
 from dsp.levels import db_to_power_ratio, dbm0_to_rms
 from dsp.nlp import (
     FAR_ACTIVE_DBM0,
@@ -171,7 +172,8 @@ class EchoCanceller:
         self._background = BackgroundNoise(c, b)
         generator = rng if rng is not None else np.random.default_rng(0)
         self._nlp = NonLinearProcessor(c, b, generator, comfort_noise=comfort_noise) if nlp else None
-        _load_kernels(b)
+        # Compiled (or loaded from numba's cache) now, not on the media loop's first blocks.
+        ready(*kernels.KERNELS)
 
     @property
     def tail_samples(self) -> int:
@@ -320,24 +322,3 @@ class EchoCanceller:
         if taken & 8:
             self._filter.restart(harm)
         return resets.copy() if taken & 2 else None
-
-
-def _load_kernels(block: int) -> None:
-    """Compile the canceller's numba kernels (or load them from numba's cache) now, on
-    throwaway parts with the argument types the canceller passes: else the media loop's first
-    blocks would wait for them (about 1 s from the cache, 10 s compiling, on the development
-    machine). Numba types an array by its layout, and a view of one channel's row is
-    contiguous where one of several channels' is not: both are loaded. Once loaded this costs a
-    few small calls."""
-    for c in (1, 2):
-        parts = KalmanEchoFilter(c, 8, block, DEFAULT_STEP)
-        signals = np.zeros((c, 5, block))
-        for _ in range(2):  # the step's end (finish_step) runs from the second block on
-            parts.estimate(signals[:, 0])
-            parts.adapt(signals[:, 1], None)
-        powers, active, talk = np.zeros((5, c)), np.zeros(c, dtype=bool), TalkDetector(c, block)
-        kernels.block_powers(signals, np.zeros((2, c)), 0, 1.0, powers, np.zeros(c), active)
-        talk.update(powers[1], powers[2], powers[4], powers[0], np.zeros(c), active)
-        kernels.two_path(powers, np.zeros((5, c)), np.ones(5), np.zeros(5, dtype=np.int64), np.ones(7), 1, 1,
-                         active, talk.talk, np.zeros(c, dtype=np.int64), np.zeros(c, dtype=bool),
-                         np.zeros(c, dtype=bool), talk.log_ratio, np.zeros((4, c), dtype=bool))

@@ -56,6 +56,7 @@ import numpy as np
 
 from dsp import SAMPLE_RATE, DspError
 from dsp import echo_kernels as kernels
+from dsp.jit import ready
 from dsp.levels import dbm0_to_rms
 
 # Prior of the misalignment outside the telephone band: the echo passes the codec's receive and
@@ -108,6 +109,7 @@ class KalmanEchoFilter:
     background (adapts) -- over one sliding far-end window (see the module docstring)."""
 
     def __init__(self, channels: int, taps: int, block: int, step: float) -> None:
+        ready(*kernels.KERNELS)  # compiled (or loaded from numba's cache) now, not on the media loop
         if taps < 1 or block < 1:
             raise DspError(f"echo filter: taps and block must be positive, not {taps}, {block}")
         self.channels, self.taps, self.block, self.step = channels, taps, block, step

@@ -9,15 +9,26 @@ one loop over channels and bins (or samples) that reads every operand once. The 
 is the numpy code's it replaced (see the callers for the why of each quantity), in the same
 order, so it gives what that gave to rounding (tests/test_echo_equivalence.py); nopython, no
 fastmath (reproducible results). The FFTs stay numpy's.
+
+Each kernel declares the argument types the canceller passes (dsp/jit.py: anything else is a
+TypeError, never a compile on the media loop); :data:`KERNELS` are made ready (compiled or
+loaded from numba's cache) when a canceller is built. An argument that is a row of a larger
+array (a strided view) is declared of any layout (``[:, :]``): copying it to pass it
+C-contiguous costs more than its strided reads (docs/dsp.md).
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from dsp.jit import kernel
 
-@numba.njit(cache=True, nogil=True)
+
+@kernel(
+    # The far-end spectrum is a row of the filter's (channels, 2, bins) transform: a view.
+    "(complex128[:, :], complex128[:, ::1], float64[:, :, ::1], float64[:, ::1], float64[::1], float64, float64,"
+    " float64, float64, float64, boolean[::1], float64, float64, complex128[:, ::1], float64[:, ::1])",
+)
 def step_spectrum(
     spectrum: np.ndarray,  # (channels, bins) complex: the far-end window's spectrum
     error_spectrum: np.ndarray,  # (channels, bins) complex: the error block's (zero-padded)
@@ -64,7 +75,9 @@ def step_spectrum(
             out_decay[c, k] = (1.0 - mu * rate * now * inverse) * persistence
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(
+    "(float64[:, :], float64[:, ::1], float64, float64)",  # the taps: a view of the filter's rows
+)
 def add_proportionate(taps: np.ndarray, gradient: np.ndarray, alpha: float, cap: float) -> None:
     """taps += gain x gradient, per tap the IPNLMS gain (1 - a + (1 + a) |w| / mean |w|) / 2
     capped at ``cap`` (taps (channels, n), gradient (channels, >= n): its first n used)."""
@@ -80,7 +93,10 @@ def add_proportionate(taps: np.ndarray, gradient: np.ndarray, alpha: float, cap:
             taps[c, t] += gain * gradient[c, t]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(
+    # The background's spectrum is a row of the filter's (channels, 2, bins) transform: a view.
+    "(complex128[:, :, ::1], complex128[:, :], float64[:, ::1], float64[:, ::1], float64, float64[::1])",
+)
 def finish_step(
     weights: np.ndarray,  # (channels, 2, bins) complex: row 1 (background) replaced
     background: np.ndarray,  # (channels, bins) complex: the background's new spectrum
@@ -104,7 +120,11 @@ def finish_step(
         mean_misalignment[c] = total / bins
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(
+    # The near end is a row of the canceller's (channels, 5, block) signals: a view.
+    "(float64[:, ::1], float64[:, :], float64[:, :, ::1], boolean[::1], float64[:, ::1], float64, float64,"
+    " boolean[::1], float64[:, ::1])",
+)
 def error_window(
     history: np.ndarray,  # (channels, span): the near end of the last span // block blocks, shifted in
     near: np.ndarray,  # (channels, block): this block's near end
@@ -138,7 +158,9 @@ def error_window(
             window[c, size - span + t] = error if t >= span - block else error * earlier
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(
+    "(float64[:, :, ::1], float64[:, ::1], int64, float64, float64[:, ::1], float64[::1], boolean[::1])",
+)
 def block_powers(
     signals: np.ndarray,  # (channels, rows, block)
     far_powers: np.ndarray,  # (ring, channels): far-end block powers, a ring; row ``at`` written
@@ -164,7 +186,10 @@ def block_powers(
         far_active[c] = loudest > far_active_power
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(
+    "(int64, float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], boolean[::1], float64[::1],"
+    " float64, float64, int64, int64, float64[::1], float64[::1], int64[::1], int64[::1], boolean[::1], boolean[::1])",
+)
 def talk_update(
     now: int,  # the block's number
     near_power: np.ndarray,  # (channels,) block mean squares ...
@@ -206,7 +231,10 @@ def talk_update(
             log_ratio[c] = (ratio - log_ratio[c]) * learning + log_ratio[c]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(
+    "(float64[:, ::1], float64[:, ::1], float64[::1], int64[::1], float64[::1], int64, int64, boolean[::1],"
+    " boolean[::1], int64[::1], boolean[::1], boolean[::1], float64[::1], boolean[:, ::1])",
+)
 def two_path(
     block_powers: np.ndarray,  # (5, channels): far, near, foreground error, background error, echo
     powers: np.ndarray,  # (5, channels) state: foreground, background, near; slow foreground, slow near
@@ -267,3 +295,7 @@ def two_path(
             log_ratio[c] = 0.0
             taken |= 8
     return taken
+
+
+KERNELS = (step_spectrum, add_proportionate, finish_step, error_window, block_powers, talk_update, two_path)
+"""Every kernel of this module, for :func:`dsp.jit.ready`."""

@@ -1,10 +1,11 @@
 """Compiled DSP kernels (numba): how every kernel is built, and the helpers they share.
 
-- ``kernel``: a kernel called from Python (cached on disk, see below);
+- ``kernel``: a kernel called from Python, for the argument types it declares (cached on disk,
+  see below), made ready by ``ready`` when its part is built;
 - ``inlined``: a helper of kernels, compiled into each kernel that calls it;
 - ``projection``: samples times a basis as 8-lane vectors (LLVM leaves that loop scalar).
 
-``kernel(func)`` is ``numba.njit(cache=True, nogil=True)``: nopython mode, no fastmath
+``kernel(*signatures)(func)`` is ``numba.njit(cache=True, nogil=True)``: nopython mode, no fastmath
 (results are reproducible, operation for operation), the machine code cached on disk
 (numba's ``NUMBA_CACHE_DIR``; the appliance sets ``/var/lib/linebox/numba-cache`` and warms
 it at install, see board/install.sh) so that a start-up loads it instead of compiling.
@@ -12,7 +13,7 @@ it at install, see board/install.sh) so that a start-up loads it instead of comp
 numba refuses ``cache=True`` at decoration time ("no locator available") when neither
 ``NUMBA_CACHE_DIR`` nor the source's ``__pycache__`` nor the user's cache folder can be
 written. That must never stop the engine from starting: the kernel is then built without
-a disk cache (compiled on its first call of each process) after a one-line warning.
+a disk cache (compiled by ``ready`` in each process) after a one-line warning.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import numba
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
+from numba.core import cgutils, sigutils
 from numba.extending import intrinsic
 
 from dsp import DspError
@@ -47,18 +48,50 @@ class KernelCacheWarning(UserWarning):
     """A compiled kernel cannot be cached on disk: it compiles on first use instead."""
 
 
-def kernel(func: Callable[..., Any]) -> Any:
-    """``func`` compiled by numba (nopython, nogil), cached on disk when a cache is writable."""
-    try:
-        return numba.njit(cache=True, nogil=True)(func)
-    except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available ..."
-        warnings.warn(
-            f"{func.__module__}.{func.__qualname__}: no writable numba cache ({exc}); compiling at first use"
-            " (set NUMBA_CACHE_DIR to a writable folder)",
-            KernelCacheWarning,
-            stacklevel=2,
-        )
-        return numba.njit(cache=False, nogil=True)(func)
+def kernel(*signatures: str | tuple[Any, ...]) -> Callable[[Callable[..., Any]], Any]:
+    """A decorator: ``func`` compiled by numba (nopython, nogil), cached on disk when a cache is
+    writable, for exactly ``signatures``: numba's argument-type strings, e.g.
+    ``"(int16[:, ::1], float32[::1])"`` (``::1`` a C-contiguous dimension, ``:`` any strides),
+    or tuples of numba types (what a string cannot say, e.g. a read-only array).
+
+    Nothing is compiled at import: :func:`ready` compiles the declared signatures (or loads
+    them from the cache) when the part using the kernel is built, then turns the kernel's
+    compilation off. A call with other argument types is then a TypeError at once (a bug for
+    the tests to find), never a compile of seconds on the media loop's thread. An array of
+    any layout is accepted where a signature says ``:`` (numba converts C to A without a
+    compile)."""
+    if not signatures:
+        raise DspError("kernel: declare the argument types it accepts")
+    declared = tuple(sigutils.normalize_signature(signature)[0] for signature in signatures)
+
+    def build(func: Callable[..., Any]) -> Any:
+        try:
+            dispatcher = numba.njit(cache=True, nogil=True)(func)
+        except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available ..."
+            warnings.warn(
+                f"{func.__module__}.{func.__qualname__}: no writable numba cache ({exc}); compiling when"
+                " built (set NUMBA_CACHE_DIR to a writable folder)",
+                KernelCacheWarning,
+                stacklevel=2,
+            )
+            dispatcher = numba.njit(cache=False, nogil=True)(func)
+        dispatcher.declared_signatures = declared
+        return dispatcher
+
+    return build
+
+
+def ready(*kernels: Any) -> None:
+    """Compiles (or loads from numba's cache) each declared signature of each of ``kernels``
+    (made by :func:`kernel`) not compiled yet, then disables their compilation. Cheap once done
+    (a part calls it from its constructor)."""
+    for dispatcher in kernels:
+        declared = dispatcher.declared_signatures
+        if all(signature in dispatcher.overloads for signature in declared):
+            continue  # ready already (numba refuses even a compiled signature once disabled)
+        for signature in declared:
+            dispatcher.compile(signature)
+        dispatcher.disable_compile()
 
 
 def inlined(func: Callable[..., Any]) -> Any:

@@ -42,6 +42,7 @@ import numpy as np
 
 from dsp import SAMPLE_RATE, DspError
 from dsp import echo_kernels as kernels
+from dsp.jit import ready
 from dsp.levels import db_to_power_ratio, dbm0_to_rms
 
 FAR_ACTIVE_DBM0 = -50.0  # far end louder than this within the tail: there may be echo
@@ -73,6 +74,7 @@ class TalkDetector:
     """Near-end talk on blocks of ``block`` samples (see the module docstring)."""
 
     def __init__(self, channels: int, block: int, margin_db: float = 12.0, hold_ms: float = 80.0) -> None:
+        ready(*kernels.KERNELS)  # compiled (or loaded from numba's cache) now, not on the media loop
         if not 0.0 < margin_db <= 40.0:
             raise DspError(f"talk detector: margin_db must be within 0..40, not {margin_db!r}")
         if not 0.0 <= hold_ms <= 1000.0:

@@ -1,5 +1,6 @@
 """Every DSP part with compiled kernels (numba), built once through its public API so that
-numba compiles them, or loads them from its cache, for the argument types the engine passes.
+numba compiles them, or loads them from its cache, for the argument types each kernel
+declares (dsp/jit.py: building a part makes its kernels ready).
 
 ``linebox dsp warm`` runs :func:`warm` at install and before an upgrade switches releases, as
 the engine's user with the units' ``NUMBA_CACHE_DIR``: the engine's first start then loads the
@@ -22,14 +23,14 @@ TICK_SAMPLES = SAMPLE_RATE // 50  # one engine tick: 20 ms
 def _dtmf() -> None:
     from dsp.dtmf import warm_up
 
-    warm_up()  # int16 blocks (the engine's) and float blocks (the tools')
+    warm_up()  # its declared block types: int16 (the engine's) and float64 (the tools')
 
 
 def _echo() -> None:
     from dsp.echo import EchoCanceller
 
-    # Building it loads its kernels for one and for several channels (their rows' layouts
-    # differ); one engine tick through it as the engine passes it (int16 rows).
+    # Building it compiles or loads its kernels' declared signatures (dsp.jit.ready); one
+    # engine tick through it as the engine passes it (int16 rows) proves they take it.
     canceller = EchoCanceller(2)
     tick = np.zeros((2, TICK_SAMPLES), np.int16)
     canceller.process(tick, tick)

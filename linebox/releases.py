@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import compileall
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -386,13 +387,35 @@ def switch_current(layout: Layout, version: str) -> None:
     _fsync_folder(layout.prefix)
 
 
+def numba_cache_folders(layout: Layout, release: Path) -> list[Path]:
+    """The folders of numba's cache (:attr:`Layout.numba_cache`) holding kernels compiled from
+    ``release``'s sources. With ``NUMBA_CACHE_DIR`` set numba keeps one folder per source
+    folder, named ``<its name>_<sha1 of its absolute path>`` (numba.core.caching,
+    ``_UserProvidedCacheLocator``; tests/test_release_numba_cache.py checks it against numba):
+    a release's folders are its own (its path), useless once it is removed."""
+    if not layout.numba_cache.is_dir() or not release.is_dir():
+        return []
+    found = []
+    for folder, _, files in os.walk(release):
+        if any(name.endswith(".py") for name in files):
+            path = os.path.abspath(folder)
+            hashed = hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()
+            cached = layout.numba_cache / f"{os.path.basename(path)}_{hashed}"
+            if cached.is_dir():
+                found.append(cached)
+    return found
+
+
 def prune(layout: Layout, keep: int) -> list[str]:
-    """Removes the oldest complete releases beyond ``keep`` (never the current one); their names."""
+    """Removes the oldest complete releases beyond ``keep`` (never the current one), and their
+    kernels in numba's cache; their names."""
     current = layout.current_version()
     installed = sorted(layout.installed(), key=lambda name: (layout.release(name) / COMPLETE_MARK).stat().st_mtime)
     removable = [name for name in installed if name != current]
     removed = removable[:max(0, len(installed) - keep)]
     for name in removed:
+        for cached in numba_cache_folders(layout, layout.release(name)):
+            shutil.rmtree(cached, ignore_errors=True)
         shutil.rmtree(layout.release(name))
     for partial in layout.releases.glob(".partial-*") if layout.releases.is_dir() else ():
         shutil.rmtree(partial, ignore_errors=True)

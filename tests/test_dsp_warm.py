@@ -25,14 +25,25 @@ import numba
 import dsp
 from dsp.warm import warm
 parts = warm()
-uses_numba = re.compile(r"^(import numba|from numba\b|from dsp\.jit import|from dsp import .*\bjit\b)", re.M)
+uses_numba = re.compile(r"^(import numba|from numba\b|@(jit\.)?kernel\b|from dsp\.jit import .*\bkernel\b)", re.M)
+def compile_disabled(dispatcher):
+    try:  # None for every argument: no matching signature; numba compiles one only if it may
+        dispatcher(*[None] * dispatcher.py_func.__code__.co_argcount)
+    except TypeError as exc:
+        return "No matching definition" in str(exc)
+    except numba.core.errors.TypingError:
+        return False
+    return False
 modules = {}
 for path in sorted(pathlib.Path(dsp.__file__).parent.glob("*.py")):
     if not uses_numba.search(path.read_text()):
         continue
     module = importlib.import_module(f"dsp.{path.stem}")
     modules[module.__name__] = {
-        name: len(obj.signatures) for name, obj in vars(module).items()
+        name: [len(obj.signatures), getattr(obj, "declared_signatures", None) is not None
+               and sorted(map(str, obj.signatures)) == sorted(map(str, obj.declared_signatures)),
+               compile_disabled(obj)]
+        for name, obj in vars(module).items()
         if isinstance(obj, numba.core.dispatcher.Dispatcher) and obj.py_func.__module__ == module.__name__
         and obj.targetoptions.get("inline", "never") != "always"}
 print(json.dumps({"parts": parts, "modules": modules}))
@@ -61,8 +72,13 @@ def test_every_kernel_of_every_dsp_module_using_numba_is_compiled_by_warm():
             assert not kernels, f"{name} has kernels of its own: warm them and take it out of BUILDERS"
             continue
         assert kernels, f"{name} uses numba but no kernel of it was found (inlined helpers only?)"
-        cold = sorted(kernel for kernel, signatures in kernels.items() if not signatures)
+        cold = sorted(kernel for kernel, (signatures, _, _) in kernels.items() if not signatures)
         assert not cold, f"{name}: {cold} not compiled by dsp/warm.py's parts: build their part there"
+        # Made with dsp.jit.kernel, compiled for exactly what they declare, compilation then off.
+        undeclared = sorted(kernel for kernel, (_, declared, _) in kernels.items() if not declared)
+        assert not undeclared, f"{name}: {undeclared} compiled for other types than they declare (dsp.jit.kernel)"
+        open_ = sorted(kernel for kernel, (_, _, disabled) in kernels.items() if not disabled)
+        assert not open_, f"{name}: {open_} can still compile after the warm (dsp.jit.ready)"
     assert report["parts"] == ["dtmf", "echo"]
 
 

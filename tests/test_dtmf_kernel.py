@@ -58,7 +58,8 @@ def test_a_kernel_is_built_without_a_cache_when_numba_has_nowhere_to_write_it(mo
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        compiled = jit.kernel(twice)
+        compiled = jit.kernel("(int64,)")(twice)
+    jit.ready(compiled)
     assert compiled(21) == 42
     assert [w.category for w in caught] == [jit.KernelCacheWarning]
     assert "NUMBA_CACHE_DIR" in str(caught[0].message) and "\n" not in str(caught[0].message)
