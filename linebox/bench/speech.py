@@ -15,6 +15,12 @@ CPU time of the recognitions (all threads, and the engine's child process) over 
 duration.
 The goal (issue 12): at least 0.95 on both, rtf at most 0.1.
 
+Out of grammar (issue 12): :data:`OUT_OF_GRAMMAR` (words and phrases in neither grammar) spoken
+by the same voices, and a cough-like noise burst, each put to both grammars through the same
+line path; ``oog_false_accept`` is the share the IVR would act on (an answer at or above the
+engine's take threshold, firmware/ivr/logic.py), ``oog_answered`` the share given any answer
+(at least a confirmation question). A real IVR rejects them: no match, the node's retries.
+
 ``--heldout`` runs the same measure on other voices, never used to choose the engine's
 settings: the words spoken by espeak-ng's en-us, en-gb-x-gbclan, en-gb-x-gbcwmd, en-us+m3 and
 en-us+f2 and by flite's awb slowed (duration stretch 1.2) and kal quickened (0.9); a change
@@ -43,6 +49,7 @@ from drivers.logs import EventLogger
 from dsp import SAMPLE_RATE, g711
 from dsp.levels import dbm0_to_rms, signal_dbm0
 from dsp.resample import resample
+from firmware.ivr.logic import confidence_band
 from firmware.speech.api import FRAME_SAMPLES
 from firmware.speech.models import ModelStore, check_language, engine_loaders
 from firmware.speech.say import sound_dir
@@ -61,6 +68,9 @@ DEV_PIPER = (0.9, 1.0, 1.2)  # joe's length scales
 DEV_FLITE = (("kal16", 1.0), ("slt", 1.3), ("rms", 0.85), ("slt", 0.9), ("rms", 1.15))
 DEV_ESPEAK = ("en-gb", "en-gb-x-rp", "en-us+f3", "en-029", "en-gb-scotland", "en-us-nyc", "en-us+m1")
 DEV_ESPEAK_RATE = (("en-us", 130), ("en-gb-x-rp", 200))  # (voice, words a minute)
+OUT_OF_GRAMMAR = ("hello", "thank you", "what", "help", "account", "speak to someone", "good morning",
+                  "maybe", "i don't know", "please", "weather", "lost my card")
+COUGH = "(cough)"  # the noise burst's label in the out-of-grammar set
 LEVELS_DBM0 = (-25.0, -12.0)
 LEAD_S, TAIL_S = 0.3, 0.5
 NOISE_DBM0 = -50.0
@@ -107,13 +117,32 @@ def corpus(folder: Path) -> dict[str, list[tuple[str, str, np.ndarray]]]:
     digits += [(w, v, _flite(v, w, folder)) for v in FLITE_VOICES for w in DIGITS]
     keywords = [(w, v, _flite(v, w, folder)) for v in FLITE_VOICES for w in KEYWORDS]
     keywords += [(w, v, _espeak(v, w, folder)) for v in ESPEAK_VOICES for w in KEYWORDS]
-    return {"digits": digits, "keywords": keywords}
+    oog = [(w, v, _flite(v, w, folder)) for v in FLITE_VOICES for w in OUT_OF_GRAMMAR]
+    oog += [(w, v, _espeak(v, w, folder)) for v in ESPEAK_VOICES for w in OUT_OF_GRAMMAR]
+    oog += [(COUGH, f"burst{n}", cough(np.random.default_rng(n), duration)) for n, duration in enumerate((0.25, 0.4))]
+    return {"digits": digits, "keywords": keywords, "oog": oog}
+
+
+def cough(rng: np.random.Generator, duration: float) -> np.ndarray:
+    """A cough-like burst: noise low-passed by a first difference's inverse (tilted to the low
+    band, as a cough is), a 20 ms attack and an exponential decay over ``duration`` s."""
+    n = int(duration * SAMPLE_RATE)
+    noise = rng.normal(0.0, 1.0, n)
+    tilted = np.empty(n)
+    acc = 0.0
+    for i, value in enumerate(noise):  # one-pole low-pass, pole 0.9 (about 130 Hz corner)
+        acc = 0.9 * acc + value
+        tilted[i] = acc
+    t = np.arange(n) / SAMPLE_RATE
+    shape = np.minimum(t / 0.02, 1.0) * np.exp(-t / (duration / 3))
+    x = tilted * shape
+    return np.round(x / np.max(np.abs(x)) * 8000).astype(np.int16)
 
 
 def heldout_corpus(folder: Path) -> dict[str, list[tuple[str, str, np.ndarray]]]:
     """The held-out voices (module docstring), digits and keywords, in :func:`corpus`'s form."""
     sets: dict[str, list[tuple[str, str, np.ndarray]]] = {}
-    for name, words in (("digits", DIGITS), ("keywords", KEYWORDS)):
+    for name, words in (("digits", DIGITS), ("keywords", KEYWORDS), ("oog", OUT_OF_GRAMMAR)):
         sets[name] = [(w, f"{v}x{stretch}", _flite(v, w, folder, stretch)) for v, stretch in HELDOUT_FLITE for w in words]
         sets[name] += [(w, v, _espeak(v, w, folder)) for v in HELDOUT_ESPEAK for w in words]
     return sets
@@ -123,7 +152,7 @@ def dev_corpus(folder: Path) -> dict[str, list[tuple[str, str, np.ndarray]]]:
     """The development voices (module docstring), digits and keywords, in :func:`corpus`'s form."""
     speak = _piper()
     sets: dict[str, list[tuple[str, str, np.ndarray]]] = {}
-    for name, words in (("digits", DIGITS), ("keywords", KEYWORDS)):
+    for name, words in (("digits", DIGITS), ("keywords", KEYWORDS), ("oog", OUT_OF_GRAMMAR)):
         utterances = [(w, f"joe{length}", speak(w, length)) for length in DEV_PIPER for w in words]
         utterances += [(w, f"{v}x{stretch}", _flite(v, w, folder, stretch)) for v, stretch in DEV_FLITE for w in words]
         utterances += [(w, v, _espeak(v, w, folder)) for v in DEV_ESPEAK for w in words]
@@ -161,6 +190,7 @@ def measure(service: SpeechRecognizer, language: str, seed: int,
     with tempfile.TemporaryDirectory() as tmp:
         sets = voices(Path(tmp))
     try:
+        oog = sets.pop("oog", [])
         for name, utterances in sets.items():
             grammar = list(DIGITS if name == "digits" else KEYWORDS)
             right = total = 0
@@ -178,6 +208,22 @@ def measure(service: SpeechRecognizer, language: str, seed: int,
                         errors.append(f"{name}/{voice}/{law}: {word} -> {text or '(nothing)'}")
             result[f"{name}_accuracy"] = round(right / total, 4)
             result[f"{name}_utterances"] = total
+        take = confidence_band(engine)[0]
+        accepted = answered = total = 0
+        for name in sets:
+            grammar = list(DIGITS if name == "digits" else KEYWORDS)
+            for law in ("ulaw", "alaw"):
+                for said, voice, speech in oog:
+                    text, confidence = _recognize(service, language, grammar, line_path(speech, law, rng))
+                    total += 1
+                    answered += bool(text)
+                    accepted += bool(text) and confidence >= take
+                    if text and confidence >= take:
+                        errors.append(f"oog-{name}/{voice}/{law}: {said} -> {text} ({confidence:.2f})")
+        if total:
+            result["oog_false_accept"] = round(accepted / total, 4)
+            result["oog_answered"] = round(answered / total, 4)
+            result["oog_utterances"] = total
     finally:
         service.close()
     result["rtf"] = round(cpu / audio_s, 4)
