@@ -6,10 +6,11 @@ the media loop's thread."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.numba_helpers import no_cache_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,13 +131,7 @@ def test_the_echo_kernels_import_and_build_when_no_cache_folder_is_writable(tmp_
     # file, NUMBA_CACHE_DIR and HOME under a file, so numba finds no cache location at all.
     # Importing the echo kernels must not fail (it did with numba.njit(cache=True) directly):
     # one warning per kernel, and a kernel made ready compiles in the process and runs.
-    shutil.copytree(ROOT / "dsp", tmp_path / "dsp", ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "dsp" / "__pycache__").write_text("")
-    blocker = tmp_path / "blocker"
-    blocker.write_text("")
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env.update(PYTHONPATH=str(tmp_path), HOME=str(blocker), XDG_CACHE_HOME=str(blocker),
-               NUMBA_CACHE_DIR=str(blocker / "numba"), PYTHONDONTWRITEBYTECODE="1")
+    env = no_cache_sandbox(tmp_path)
     code = (
         "import numpy as np\n"
         "from dsp import echo_kernels as k\n"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 import warnings
@@ -19,6 +17,7 @@ import pytest
 from dsp import jit
 from dsp.dtmf import DtmfDetector
 from linebox.bench.dtmf import TICK_SAMPLES, make_audio
+from tests.numba_helpers import no_cache_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 # Recorded from main's numpy receiver (commit 1aefcb1) on the benchmark's audio, seed 1.
@@ -69,13 +68,7 @@ def test_the_receiver_starts_when_no_cache_folder_is_writable(tmp_path):
     # A copy of dsp/ whose __pycache__ is a file, NUMBA_CACHE_DIR and HOME under a file: numba
     # finds no cache location at all ("no locator available"), as on a box whose state folder
     # is read-only. The receiver must still work (compiled in the process), after one warning.
-    shutil.copytree(ROOT / "dsp", tmp_path / "dsp", ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "dsp" / "__pycache__").write_text("")
-    blocker = tmp_path / "blocker"
-    blocker.write_text("")
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env.update(PYTHONPATH=str(tmp_path), HOME=str(blocker), XDG_CACHE_HOME=str(blocker),
-               NUMBA_CACHE_DIR=str(blocker / "numba"), PYTHONDONTWRITEBYTECODE="1")
+    env = no_cache_sandbox(tmp_path)
     code = (
         "import numpy as np\n"
         "from dsp.dtmf import DtmfDetector\n"
