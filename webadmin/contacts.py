@@ -36,6 +36,7 @@ from firmware.contacts.csvfile import CsvTable, read_table
 from firmware.contacts.directory import MAX_QUERY_CHARS, export_csv
 from firmware.contacts.importer import MAX_IMPORT_BYTES, ContactImport, apply_import, check_import, refusal
 from firmware.contacts.store import MAX_CONTACTS, ContactStore
+from firmware.storage.reset import STAGING
 from webadmin import WebAdminError
 from webadmin.app import accepts_upload, audit, requires, state
 from webadmin.security import Permission
@@ -56,7 +57,7 @@ def contact_store() -> ContactStore:
     return store
 
 
-STAGING_FOLDER = "staging/contacts"  # under the data directory
+STAGING_FOLDER = f"{STAGING}/contacts"  # under the data directory (a factory reset drops STAGING)
 NOT_STAGED = "this import is no longer waiting (confirmed, cancelled, expired or not yours): upload the file again"
 
 

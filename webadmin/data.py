@@ -53,7 +53,7 @@ from flask.blueprints import BlueprintSetupState
 from firmware import FirmwareError
 from firmware.storage import backup
 from firmware.storage.pending import PENDING_RESET, PENDING_RESTORE, stage_factory_reset, stage_restore
-from firmware.storage.reset import CONFIRMATION, factory_reset
+from firmware.storage.reset import CONFIRMATION, STAGING, factory_reset
 from firmware.storage.retention import MB, measure
 from webadmin import WebAdminError
 from webadmin.admin import BACKUP_UPLOAD_LIMIT_MB, FORM_BACKUP_LIMIT_MB, system_page
@@ -67,7 +67,7 @@ BACKUP_UPLOAD_LIMIT = BACKUP_UPLOAD_LIMIT_MB * MB
 FORM_BACKUP_LIMIT = FORM_BACKUP_LIMIT_MB * MB
 FORM_SLACK = 64 * 1024
 CHUNK_BYTES = 4 * MB  # one request of an upload in pieces: the web server spools at most this much of it
-RESTORE_STAGING = "staging/restore"  # under the data directory
+RESTORE_STAGING = f"{STAGING}/restore"  # under the data directory (a factory reset drops STAGING)
 MAX_NAME_CHARS = 200
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
